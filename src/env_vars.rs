@@ -1,0 +1,1 @@
+//! Every environment variable kvsync reads, in one place.

@@ -1,0 +1,162 @@
+//! Storage behind one trait.
+//!
+//! This module owns [`KvStore`], the four operations kvsync needs from a Workers KV namespace
+//! (list a page, bulk get, bulk put, bulk delete), the plain data those operations exchange, and
+//! the limits Cloudflare enforces. The plan engine reads [`ListedKey`] and never sees a store;
+//! only the targets ([`local`], and later `cloudflare`) know where the bytes live.
+
+pub mod local;
+
+use std::future::Future;
+
+/// Keys per list page (Cloudflare's maximum `limit`).
+pub const LIST_PAGE_MAX: usize = 1000;
+/// Keys per bulk get request.
+pub const BULK_GET_MAX: usize = 100;
+/// Pairs per bulk write request, and keys per bulk delete request.
+pub const BULK_WRITE_MAX: usize = 10_000;
+/// Bytes of request JSON one bulk write must stay under (the API says 100 MB; we read it as 10^8).
+pub const BULK_WRITE_BYTES_MAX: usize = 100_000_000;
+/// Largest key, in UTF-8 bytes.
+pub const KEY_BYTES_MAX: usize = 512;
+/// Largest value, in bytes (25 MiB).
+pub const VALUE_BYTES_MAX: usize = 25 * 1024 * 1024;
+/// Largest serialized metadata, in bytes, marker included.
+pub const METADATA_BYTES_MAX: usize = 1024;
+/// Smallest `expiration_ttl`, and how far in the future an `expiration` must be, in seconds.
+pub const EXPIRATION_MIN_SECS: i64 = 60;
+
+/// One key as a listing returns it: the name, its absolute expiration, and its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedKey {
+    pub name: String,
+    /// Absolute unix seconds, present only when the key expires.
+    pub expiration: Option<i64>,
+    /// The metadata exactly as written, `None` when the key has none.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One page of a listing. `cursor` is `None` when the listing is complete; a page may be empty
+/// and still carry a cursor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListPage {
+    pub keys: Vec<ListedKey>,
+    pub cursor: Option<String>,
+}
+
+/// When a written key expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Expiration {
+    #[default]
+    Never,
+    /// Seconds after the write.
+    Ttl(u64),
+    /// Absolute unix seconds.
+    At(i64),
+}
+
+/// One pair of a bulk write. The metadata is the complete object to store (user metadata plus
+/// the marker), because a write replaces whatever metadata the key had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutPair {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub metadata: serde_json::Value,
+    pub expiration: Expiration,
+}
+
+/// What a bulk get returned for one key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveValue {
+    /// The key holds UTF-8 text.
+    Text(String),
+    /// The key holds bytes that are not UTF-8 text.
+    Binary(Vec<u8>),
+    /// The key does not exist (or expired) now.
+    Missing,
+}
+
+/// The outcome of a bulk write or delete that the server accepted: the keys it asks to retry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkOutcome {
+    pub unsuccessful_keys: Vec<String>,
+}
+
+/// A Workers KV namespace store. Implementations enforce Cloudflare's limits themselves, so a
+/// store never accepts what the real API would refuse.
+///
+/// The methods return futures without a `Send` bound: kvsync drives them on one thread.
+pub trait KvStore {
+    /// Lists up to [`LIST_PAGE_MAX`] keys starting with `prefix`, in UTF-8 byte order, after
+    /// `cursor` (an opaque string from the previous page).
+    fn list_page(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage, Error>>;
+
+    /// Reads up to [`BULK_GET_MAX`] values, one result per requested key, in request order.
+    fn bulk_get(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<LiveValue>, Error>>;
+
+    /// Writes up to [`BULK_WRITE_MAX`] pairs whose request JSON stays under
+    /// [`BULK_WRITE_BYTES_MAX`]. Keys must be unique within one call.
+    fn bulk_put(
+        &self,
+        namespace_id: &str,
+        pairs: &[PutPair],
+    ) -> impl Future<Output = Result<BulkOutcome, Error>>;
+
+    /// Deletes up to [`BULK_WRITE_MAX`] keys; deleting a missing key succeeds.
+    fn bulk_delete(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<BulkOutcome, Error>>;
+}
+
+/// Lists every key of a scope, following cursors until the listing says it is complete.
+/// A repeated cursor is an error rather than an endless loop.
+pub async fn list_all<S: KvStore>(
+    store: &S,
+    namespace_id: &str,
+    prefix: &str,
+) -> Result<Vec<ListedKey>, Error> {
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = store.list_page(namespace_id, prefix, cursor.as_deref()).await?;
+        keys.extend(page.keys);
+        match page.cursor.filter(|c| !c.is_empty()) {
+            None => return Ok(keys),
+            Some(next) => {
+                if !seen.insert(next.clone()) {
+                    return Err(Error::RepeatedCursor {
+                        namespace_id: namespace_id.to_owned(),
+                        cursor: next,
+                    });
+                }
+                cursor = Some(next);
+            }
+        }
+    }
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store refused a request as the real API would.
+    #[error("{message}")]
+    Invalid { message: String },
+    /// The local store's file could not be opened, read or written.
+    #[error("local store `{path}`: {message}")]
+    Local { path: String, message: String },
+    /// A listing returned a cursor it had already returned.
+    #[error("listing namespace `{namespace_id}` returned cursor `{cursor}` twice")]
+    RepeatedCursor { namespace_id: String, cursor: String },
+}

@@ -1,0 +1,20 @@
+//! kvsync keeps Cloudflare Workers KV namespaces in the state a git repository declares.
+//!
+//! The crate is split by concern (see `ARCHITECTURE.md`):
+//! - [`config`] turns `kvsync.yaml` into a validated [`config::Desired`] state,
+//! - [`kv`] holds the [`kv::KvStore`] trait, its plain data types and the targets,
+//! - [`plan`] is the pure engine: desired × live → [`plan::Plan`], plus the content hash,
+//! - [`apply`] executes a plan against a store (guards, batches),
+//! - [`report`] renders plans and diagnostics,
+//! - [`cli`] is the thin command-line layer.
+
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod env_vars;
+pub mod error;
+pub mod kv;
+pub mod plan;
+pub mod report;
+
+pub use error::Error;
