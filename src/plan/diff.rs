@@ -525,15 +525,16 @@ mod tests {
         prop::collection::vec((key_strategy(), kind), 0..12)
     }
 
-    fn case_strategy() -> impl Strategy<
-        Value = (
-            BTreeMap<String, String>,
-            Vec<(String, LiveKind)>,
-            bool,
-            bool,
-            bool,
-        ),
-    > {
+    /// Desired values by key, the live listing, and the prune / ignore / protect switches.
+    type Case = (
+        BTreeMap<String, String>,
+        Vec<(String, LiveKind)>,
+        bool,
+        bool,
+        bool,
+    );
+
+    fn case_strategy() -> impl Strategy<Value = Case> {
         (
             prop::collection::btree_map(key_strategy(), "[xyz]{0,2}", 0..10),
             live_strategy(),
