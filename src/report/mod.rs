@@ -1,1 +1,8 @@
-//! Rendering (being built).
+//! Rendering: plans, apply reports and diagnostics, for people and machines.
+//!
+//! Renderers take data (a `Plan`, a `Report`, diagnostics) and return text; they never call a
+//! store and never decide what happens. Colour is a `bool` they are given.
+
+pub mod human;
+pub mod style;
+pub mod values;

@@ -1,0 +1,969 @@
+//! The human plan: Terraform-style text for a terminal or a CI log.
+//!
+//! [`render_plan`] turns a [`Plan`] plus the [`ValueViews`] the CLI prepared into text: one block
+//! per scope, one line per change with a marker column that reads without colour, value diffs
+//! under the changes, and the summary line of DESIGN.md §5 ([`summary_line`], shared with the
+//! other renderers). It never talks to a store (STYLE.md habit 4) and never decides whether to
+//! use colour; the caller does (habit 8), and with colour off the text holds no ANSI escape.
+//!
+//! Keys, values and other text that came from users or from KV pass through [`printable`], so a
+//! control character in a value can neither move the cursor nor smuggle in an escape sequence.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use similar::{ChangeTag, DiffTag, TextDiff};
+
+use crate::plan::{
+    Action, ConflictReason, DeleteReason, Plan, ProtectedAction, ScopePlan, Summary,
+};
+use crate::report::style::Style;
+use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, diff_text, human_size};
+
+/// How the human plan is rendered. There is deliberately no `Default`: callers spell out each
+/// choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HumanOptions {
+    /// Colour the output with ANSI codes (the caller has already honoured `--color` and
+    /// `NO_COLOR`).
+    pub color: bool,
+    /// Show value sections under changes; `--no-value-diff` turns them off.
+    pub value_diffs: bool,
+    /// The `--env` the plan was made for, printed as a header line.
+    pub environment: Option<String>,
+}
+
+/// Indentation of value sections, under the key of their change line.
+const VALUE_INDENT: &str = "      ";
+
+/// Replace or delete blocks larger than this (old plus new lines) are shown without word-level
+/// emphasis: refining them costs more than it helps a reader.
+const INLINE_EMPHASIS_MAX_LINES: usize = 64;
+
+/// Renders the whole plan. The text ends with a newline.
+///
+/// Layout: an `Environment:` line when one is set; then one block per scope that has changes or
+/// warnings (scopes with nothing to show are left out); then the summary line and, when they
+/// apply, the notes about adopts and conflicts. Blocks are separated by one blank line.
+pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> String {
+    let style = Style::new(options.color);
+    let mut blocks = Vec::new();
+    if let Some(environment) = &options.environment {
+        blocks.push(format!(
+            "{}\n",
+            style.bold(&format!("Environment: {}", printable(environment)))
+        ));
+    }
+    for (index, scope) in plan.scopes.iter().enumerate() {
+        if scope.changes.is_empty() && scope.warnings.is_empty() {
+            continue;
+        }
+        blocks.push(render_scope(index, scope, views, options, style));
+    }
+    let summary = plan.summary();
+    let mut tail = format!("{}\n", style.bold(&summary_line(&summary)));
+    if summary.adopt > 0 {
+        let note = "Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.";
+        let _ = writeln!(tail, "{}", style.changed(note));
+    }
+    if summary.conflict > 0 {
+        let note = "Apply will refuse to run while there are conflicts.";
+        let _ = writeln!(tail, "{}", style.removed(note));
+    }
+    blocks.push(tail);
+    blocks.join("\n")
+}
+
+/// The summary line of DESIGN.md §5.
+///
+/// With changes: `Plan: ` then the counts of what apply does plus the unchanged keys, joined by
+/// commas, then each report-only count (conflicts, orphans kept, protected, unmanaged keys left
+/// alone) after a semicolon, and a final period:
+/// `Plan: 3 to create, 1 to delete, 120 unchanged; 1 conflict; 2 unmanaged keys left alone.`
+/// Conflicts count as changes (they block apply) but are reported in the semicolon part, where
+/// DESIGN.md puts them.
+///
+/// Without changes: `No changes.` alone, or followed by one space and the same remaining counts,
+/// unchanged first, joined by semicolons and ending with a period:
+/// `No changes. 120 unchanged; 2 orphans kept; 2 unmanaged keys left alone.`
+///
+/// Counts of zero are left out; nouns agree with their numbers.
+pub fn summary_line(summary: &Summary) -> String {
+    let mut changes = Vec::new();
+    for (count, what) in [
+        (summary.create, "to create"),
+        (summary.update, "to update"),
+        (summary.adopt, "to adopt"),
+        (summary.take_over, "to take over"),
+        (summary.delete, "to delete"),
+        (summary.unchanged, "unchanged"),
+    ] {
+        if count > 0 {
+            changes.push(format!("{count} {what}"));
+        }
+    }
+    let mut reports = Vec::new();
+    if summary.conflict > 0 {
+        reports.push(counted(summary.conflict, "conflict", "conflicts", ""));
+    }
+    if summary.orphan > 0 {
+        reports.push(counted(summary.orphan, "orphan", "orphans", " kept"));
+    }
+    if summary.protected > 0 {
+        reports.push(format!("{} protected", summary.protected));
+    }
+    if summary.unmanaged > 0 {
+        reports.push(counted(
+            summary.unmanaged,
+            "unmanaged key",
+            "unmanaged keys",
+            " left alone",
+        ));
+    }
+    let mut parts = Vec::new();
+    if !changes.is_empty() {
+        parts.push(changes.join(", "));
+    }
+    parts.extend(reports);
+    if summary.has_changes() {
+        format!("Plan: {}.", parts.join("; "))
+    } else if parts.is_empty() {
+        "No changes.".to_owned()
+    } else {
+        format!("No changes. {}.", parts.join("; "))
+    }
+}
+
+fn counted(count: usize, one: &str, many: &str, rest: &str) -> String {
+    let noun = if count == 1 { one } else { many };
+    format!("{count} {noun}{rest}")
+}
+
+/// The marker column of a change line: readable without colour.
+pub fn marker(action: &Action) -> char {
+    match action {
+        Action::Create => '+',
+        Action::Update => '~',
+        Action::Adopt => '!',
+        Action::TakeOver { .. } => '>',
+        Action::Delete { .. } => '-',
+        Action::Conflict { .. } => 'x',
+        Action::Orphan => '=',
+        Action::Protected { .. } => '#',
+    }
+}
+
+/// The parenthesised note after a key, without the parentheses; `None` when the marker says it
+/// all. Names are in backticks, so the note reads the same in Markdown.
+pub fn note(action: &Action) -> Option<String> {
+    match action {
+        Action::Create
+        | Action::Update
+        | Action::Delete {
+            reason: DeleteReason::NotDesired,
+        } => None,
+        Action::Adopt => Some("adopt: no kvsync marker; the value is rewritten with one".into()),
+        Action::TakeOver { from } => Some(format!("take over from `{}`", printable(from))),
+        Action::Delete {
+            reason: DeleteReason::Expiring,
+        } => Some("expiration is less than 60 s away".into()),
+        Action::Conflict {
+            reason: ConflictReason::Owner(owner),
+        } => {
+            let owner = printable(owner);
+            Some(format!(
+                "owned by `{owner}`; add the key to `take_over:` or pass `--take-over {owner}`"
+            ))
+        }
+        Action::Conflict {
+            reason: ConflictReason::NewerVersion(version),
+        } => Some(format!(
+            "written by a newer kvsync (marker v{version}); upgrade kvsync"
+        )),
+        Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
+        Action::Protected { instead_of } => Some(match instead_of {
+            ProtectedAction::Delete => "protected: would be deleted".into(),
+            ProtectedAction::Adopt => "protected: would be adopted".into(),
+            ProtectedAction::TakeOver { from } => {
+                format!("protected: would be taken over from `{}`", printable(from))
+            }
+        }),
+    }
+}
+
+fn render_scope(
+    index: usize,
+    scope: &ScopePlan,
+    views: &ValueViews,
+    options: &HumanOptions,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    let place = if scope.prefix.is_empty() {
+        "whole namespace".to_owned()
+    } else {
+        // Debug quoting escapes quotes and control characters.
+        format!("prefix {:?}", scope.prefix)
+    };
+    let heading = format!(
+        "scope `{}` (namespace {}, {place})",
+        printable(&scope.name),
+        printable(&scope.namespace_id)
+    );
+    let _ = writeln!(out, "{}", style.bold(&heading));
+    for change in &scope.changes {
+        let sign = marker(&change.action).to_string();
+        let sign = match change.action {
+            Action::Create => style.added(&sign),
+            Action::Update | Action::Adopt | Action::TakeOver { .. } => style.changed(&sign),
+            Action::Delete { .. } | Action::Conflict { .. } => style.removed(&sign),
+            Action::Orphan | Action::Protected { .. } => style.info(&sign),
+        };
+        let _ = write!(out, "  {sign} {}", printable(&change.key));
+        if let Some(note) = note(&change.action) {
+            let _ = write!(out, " ({note})");
+        }
+        out.push('\n');
+        // Only keys apply writes or deletes get a value section: a value under a conflict or a
+        // protected key would read as if it were about to be written.
+        let shown = change.action.is_put() || change.action.is_delete();
+        if options.value_diffs
+            && shown
+            && let Some(view) = views.get(index, &change.key)
+        {
+            render_view(&mut out, view, style);
+        }
+    }
+    for warning in &scope.warnings {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            style.warning("warning:"),
+            printable(&warning.key),
+            printable(&warning.message)
+        );
+    }
+    out
+}
+
+fn render_view(out: &mut String, view: &ValueView, style: Style) {
+    match view {
+        ValueView::Sensitive => value_note(out, "(sensitive)"),
+        ValueView::Opaque { live, desired } => render_opaque(out, live.as_ref(), desired.as_ref()),
+        ValueView::Text { live, desired } => {
+            render_text(out, live.as_deref(), desired.as_deref(), style);
+        }
+    }
+}
+
+const VALUE_UNCHANGED: &str = "value unchanged; metadata or expiration differ";
+
+fn value_note(out: &mut String, note: &str) {
+    let _ = writeln!(out, "{VALUE_INDENT}{note}");
+}
+
+fn render_opaque(out: &mut String, live: Option<&Blob>, desired: Option<&Blob>) {
+    let blob = |b: &Blob| format!("{} ({})", human_size(b.size), printable(&b.sha256_short));
+    // Opaque views hold either a binary side or a text too large to diff; say which.
+    let large = [live, desired]
+        .into_iter()
+        .flatten()
+        .any(|b| b.size > TEXT_DIFF_MAX as u64);
+    let label = if large { "large value" } else { "binary value" };
+    match (live, desired) {
+        (Some(live), Some(desired)) if live == desired => value_note(out, VALUE_UNCHANGED),
+        (Some(live), Some(desired)) => {
+            value_note(out, &format!("{label}: {} → {}", blob(live), blob(desired)));
+        }
+        (None, Some(side)) | (Some(side), None) => {
+            value_note(out, &format!("{label}: {}", blob(side)));
+        }
+        (None, None) => {}
+    }
+}
+
+fn render_text(out: &mut String, live: Option<&str>, desired: Option<&str>, style: Style) {
+    match (live, desired) {
+        (None, None) => {}
+        (None, Some(desired)) => whole_text(out, &diff_text(desired), '+', style),
+        (Some(live), None) => whole_text(out, &diff_text(live), '-', style),
+        (Some(live), Some(desired)) => {
+            if live == desired {
+                return value_note(out, VALUE_UNCHANGED);
+            }
+            let (live_shown, desired_shown) = (diff_text(live), diff_text(desired));
+            if live_shown == desired_shown {
+                // Pretty-printing made them equal: only JSON layout or number notation differ.
+                return value_note(
+                    out,
+                    "value differs only in JSON formatting (whitespace or number notation)",
+                );
+            }
+            // Both sides end in a newline before diffing, so a value without a final newline
+            // neither produces a `\ No newline at end of file` line nor glues two lines.
+            let (old, new) = (terminated(&live_shown), terminated(&desired_shown));
+            if old == new {
+                return value_note(out, "value differs only in its final newline");
+            }
+            unified_diff(out, &old, &new, style);
+        }
+    }
+}
+
+/// A one-sided value (a create, or a delete with its live value): every line, signed.
+fn whole_text(out: &mut String, text: &str, sign: char, style: Style) {
+    if text.is_empty() {
+        return value_note(out, "(empty value)");
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for line in body.split('\n') {
+        let line = format!("{sign} {}", printable(line));
+        let line = line.trim_end();
+        let line = if sign == '+' {
+            style.added(line)
+        } else {
+            style.removed(line)
+        };
+        let _ = writeln!(out, "{VALUE_INDENT}{line}");
+    }
+}
+
+fn terminated(text: &str) -> Cow<'_, str> {
+    if text.is_empty() || text.ends_with('\n') {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(format!("{text}\n"))
+    }
+}
+
+/// A unified diff with 3 lines of context. The lines are written one by one rather than through
+/// `UnifiedDiff`'s `Display`, so that each one can be indented, escaped and coloured; the header
+/// is therefore written here too.
+fn unified_diff(out: &mut String, old: &str, new: &str, style: Style) {
+    let diff = TextDiff::from_lines(old, new);
+    let mut unified = diff.unified_diff();
+    unified.context_radius(3);
+    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("--- live"));
+    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("+++ desired"));
+    for hunk in unified.iter_hunks() {
+        let _ = writeln!(
+            out,
+            "{VALUE_INDENT}{}",
+            style.info(&hunk.header().to_string())
+        );
+        for op in hunk.ops() {
+            let lines = op.old_range().len() + op.new_range().len();
+            let emphasis =
+                style.color && op.tag() == DiffTag::Replace && lines <= INLINE_EMPHASIS_MAX_LINES;
+            if emphasis {
+                for change in diff.iter_inline_changes(op) {
+                    let segments: Vec<(bool, String)> = change
+                        .iter_strings_lossy()
+                        .map(|(emphasized, text)| (emphasized, text.into_owned()))
+                        .collect();
+                    diff_line(out, change.tag(), &segments, style);
+                }
+            } else {
+                for change in diff.iter_changes(op) {
+                    diff_line(
+                        out,
+                        change.tag(),
+                        &[(false, change.value().to_owned())],
+                        style,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// One line of a unified diff: its sign, then its text (in segments, the emphasised ones being
+/// the words that changed), without the line's own newline.
+fn diff_line(out: &mut String, tag: ChangeTag, segments: &[(bool, String)], style: Style) {
+    let paint = |emphasized: bool, text: &str| match (tag, emphasized) {
+        (ChangeTag::Equal, _) => text.to_owned(),
+        (ChangeTag::Delete, false) => style.removed(text),
+        (ChangeTag::Delete, true) => style.removed_emphasis(text),
+        (ChangeTag::Insert, false) => style.added(text),
+        (ChangeTag::Insert, true) => style.added_emphasis(text),
+    };
+    let mut body = String::new();
+    let last = segments.len().saturating_sub(1);
+    for (i, (emphasized, text)) in segments.iter().enumerate() {
+        let text = if i == last {
+            text.strip_suffix('\n').unwrap_or(text)
+        } else {
+            text
+        };
+        if !text.is_empty() {
+            body.push_str(&paint(*emphasized, &printable(text)));
+        }
+    }
+    let sign = match tag {
+        // An empty context line would otherwise end in a stray space.
+        ChangeTag::Equal if body.is_empty() => "",
+        ChangeTag::Equal => " ",
+        ChangeTag::Delete => "-",
+        ChangeTag::Insert => "+",
+    };
+    let _ = writeln!(out, "{VALUE_INDENT}{}{body}", paint(false, sign));
+}
+
+/// Text safe to print: control characters other than tab (and the bidirectional overrides that
+/// can reorder what a reader sees) are written as escapes such as `\r` or `\u{1b}`.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "{}", c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::LiveValue;
+    use crate::plan::{Change, Warning};
+    use crate::report::values::value_view;
+
+    /// The one door into the renderer for tests: colour off, value diffs on, no environment.
+    macro_rules! check {
+        ($plan:expr, $views:expr, @$expect:literal) => {
+            insta::assert_snapshot!(render(&$plan, &$views), @$expect)
+        };
+    }
+
+    fn render(plan: &Plan, views: &ValueViews) -> String {
+        let options = HumanOptions {
+            color: false,
+            value_diffs: true,
+            environment: None,
+        };
+        let out = render_plan(plan, views, &options);
+        assert!(
+            !out.contains('\u{1b}'),
+            "colour off must print no ANSI escape"
+        );
+        out
+    }
+
+    fn scope(name: &str, prefix: &str, changes: Vec<(&str, Action)>) -> ScopePlan {
+        ScopePlan {
+            name: name.into(),
+            namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+            prefix: prefix.into(),
+            prune: true,
+            changes: changes
+                .into_iter()
+                .map(|(key, action)| Change {
+                    key: key.into(),
+                    action,
+                    desired: None,
+                    live: None,
+                })
+                .collect(),
+            unchanged: 0,
+            unmanaged: Vec::new(),
+            ours_live: 0,
+            desired: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn plan(scopes: Vec<ScopePlan>) -> Plan {
+        Plan { scopes }
+    }
+
+    fn text_view(live: Option<&str>, desired: &str) -> ValueView {
+        let live = live.map(|text| LiveValue::Text(text.into()));
+        value_view(live.as_ref(), Some(desired.as_bytes()), false)
+    }
+
+    /// A scope of one update whose value view is `view`.
+    fn update_with(view: ValueView) -> (Plan, ValueViews) {
+        let plan = plan(vec![scope(
+            "flags",
+            "flags/",
+            vec![("flags/k", Action::Update)],
+        )]);
+        let mut views = ValueViews::new();
+        views.insert(0, "flags/k", view);
+        (plan, views)
+    }
+
+    #[test]
+    fn every_action_kind_in_one_scope() {
+        let mut flags = scope(
+            "flags",
+            "flags/",
+            vec![
+                ("flags/a-create", Action::Create),
+                ("flags/b-update", Action::Update),
+                ("flags/c-adopt", Action::Adopt),
+                (
+                    "flags/d-take",
+                    Action::TakeOver {
+                        from: "other-team".into(),
+                    },
+                ),
+                (
+                    "flags/e-delete",
+                    Action::Delete {
+                        reason: DeleteReason::NotDesired,
+                    },
+                ),
+                (
+                    "flags/f-expiring",
+                    Action::Delete {
+                        reason: DeleteReason::Expiring,
+                    },
+                ),
+                (
+                    "flags/g-conflict",
+                    Action::Conflict {
+                        reason: ConflictReason::Owner("other".into()),
+                    },
+                ),
+                (
+                    "flags/h-newer",
+                    Action::Conflict {
+                        reason: ConflictReason::NewerVersion(2),
+                    },
+                ),
+                ("flags/i-orphan", Action::Orphan),
+                (
+                    "flags/j-protected",
+                    Action::Protected {
+                        instead_of: ProtectedAction::Delete,
+                    },
+                ),
+                (
+                    "flags/k-protected",
+                    Action::Protected {
+                        instead_of: ProtectedAction::Adopt,
+                    },
+                ),
+                (
+                    "flags/l-protected",
+                    Action::Protected {
+                        instead_of: ProtectedAction::TakeOver { from: "ops".into() },
+                    },
+                ),
+            ],
+        );
+        flags.unchanged = 120;
+        flags.unmanaged = vec!["flags/x".into(), "flags/y".into()];
+        flags.warnings.push(Warning {
+            key: "flags/black-friday".into(),
+            message: "expiration is less than 60 s away; the key is skipped".into(),
+        });
+        check!(plan(vec![flags]), ValueViews::new(), @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          + flags/a-create
+          ~ flags/b-update
+          ! flags/c-adopt (adopt: no kvsync marker; the value is rewritten with one)
+          > flags/d-take (take over from `other-team`)
+          - flags/e-delete
+          - flags/f-expiring (expiration is less than 60 s away)
+          x flags/g-conflict (owned by `other`; add the key to `take_over:` or pass `--take-over other`)
+          x flags/h-newer (written by a newer kvsync (marker v2); upgrade kvsync)
+          = flags/i-orphan (no longer desired; kept because `prune: false`)
+          # flags/j-protected (protected: would be deleted)
+          # flags/k-protected (protected: would be adopted)
+          # flags/l-protected (protected: would be taken over from `ops`)
+          warning: flags/black-friday: expiration is less than 60 s away; the key is skipped
+
+        Plan: 1 to create, 1 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.
+        Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
+        Apply will refuse to run while there are conflicts.
+        "#);
+    }
+
+    #[test]
+    fn summary_line_counts_and_plurals() {
+        let none = Summary::default();
+        assert_eq!(summary_line(&none), "No changes.");
+        let quiet = Summary {
+            unchanged: 120,
+            unmanaged: 2,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&quiet),
+            "No changes. 120 unchanged; 2 unmanaged keys left alone."
+        );
+        let kept = Summary {
+            orphan: 1,
+            protected: 1,
+            unmanaged: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&kept),
+            "No changes. 1 orphan kept; 1 protected; 1 unmanaged key left alone."
+        );
+        let singular = Summary {
+            create: 1,
+            update: 1,
+            adopt: 1,
+            take_over: 1,
+            delete: 1,
+            unchanged: 1,
+            conflict: 1,
+            orphan: 1,
+            protected: 1,
+            unmanaged: 1,
+        };
+        assert_eq!(
+            summary_line(&singular),
+            "Plan: 1 to create, 1 to update, 1 to adopt, 1 to take over, 1 to delete, 1 unchanged; \
+             1 conflict; 1 orphan kept; 1 protected; 1 unmanaged key left alone."
+        );
+        let plural = Summary {
+            create: 3,
+            update: 2,
+            adopt: 1,
+            take_over: 1,
+            delete: 1,
+            unchanged: 120,
+            conflict: 1,
+            orphan: 2,
+            protected: 1,
+            unmanaged: 2,
+        };
+        // Verbatim from DESIGN.md §5.
+        assert_eq!(
+            summary_line(&plural),
+            "Plan: 3 to create, 2 to update, 1 to adopt, 1 to take over, 1 to delete, 120 unchanged; \
+             1 conflict; 2 orphans kept; 1 protected; 2 unmanaged keys left alone."
+        );
+        let only_conflicts = Summary {
+            conflict: 2,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&only_conflicts), "Plan: 2 conflicts.");
+        let only_creates = Summary {
+            create: 3,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&only_creates), "Plan: 3 to create.");
+    }
+
+    #[test]
+    fn a_plan_without_changes_is_only_its_summary() {
+        let mut quiet = scope("flags", "", vec![]);
+        quiet.unchanged = 120;
+        quiet.unmanaged = vec!["a".into(), "b".into()];
+        check!(plan(vec![quiet]), ValueViews::new(), @"No changes. 120 unchanged; 2 unmanaged keys left alone.");
+    }
+
+    #[test]
+    fn json_update_shows_the_one_changed_field() {
+        let live =
+            r#"{"enabled":true,"rollout":25,"regions":["eu","us"],"owner":"growth","notes":"x"}"#;
+        let desired =
+            r#"{"enabled":true,"rollout":50,"regions":["eu","us"],"owner":"growth","notes":"x"}"#;
+        let (plan, views) = update_with(text_view(Some(live), desired));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/k
+              --- live
+              +++ desired
+              @@ -1,6 +1,6 @@
+               {
+                 "enabled": true,
+              -  "rollout": 25,
+              +  "rollout": 50,
+                 "regions": [
+                   "eu",
+                   "us"
+
+        Plan: 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn create_of_text_lists_its_lines() {
+        let plan = plan(vec![scope(
+            "flags",
+            "flags/",
+            vec![
+                ("flags/banner", Action::Create),
+                ("flags/empty", Action::Create),
+                ("flags/json", Action::Create),
+            ],
+        )]);
+        let mut views = ValueViews::new();
+        views.insert(0, "flags/banner", text_view(None, "Welcome!\nSecond line"));
+        views.insert(0, "flags/empty", text_view(None, ""));
+        views.insert(0, "flags/json", text_view(None, r#"{"on":true}"#));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          + flags/banner
+              + Welcome!
+              + Second line
+          + flags/empty
+              (empty value)
+          + flags/json
+              + {
+              +   "on": true
+              + }
+
+        Plan: 3 to create.
+        "#);
+    }
+
+    #[test]
+    fn text_without_final_newline_neither_glues_nor_hints() {
+        let (plan, views) = update_with(text_view(Some("a\nb\nold"), "a\nb\nnew"));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/k
+              --- live
+              +++ desired
+              @@ -1,3 +1,3 @@
+               a
+               b
+              -old
+              +new
+
+        Plan: 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn differences_a_diff_cannot_show_are_named() {
+        let plan = plan(vec![scope(
+            "flags",
+            "flags/",
+            vec![
+                ("flags/json", Action::Update),
+                ("flags/newline", Action::Update),
+                ("flags/same", Action::Update),
+            ],
+        )]);
+        let mut views = ValueViews::new();
+        views.insert(
+            0,
+            "flags/json",
+            text_view(Some(r#"{"a": 1.50}"#), r#"{"a":1.5}"#),
+        );
+        views.insert(0, "flags/newline", text_view(Some("text\n"), "text"));
+        views.insert(0, "flags/same", text_view(Some("same"), "same"));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/json
+              value differs only in JSON formatting (whitespace or number notation)
+          ~ flags/newline
+              value differs only in its final newline
+          ~ flags/same
+              value unchanged; metadata or expiration differ
+
+        Plan: 3 to update.
+        "#);
+    }
+
+    #[test]
+    fn binary_update_shows_sizes_and_hashes() {
+        let live = LiveValue::Binary(vec![0x89; 1229]);
+        let desired = vec![0xff; 3 * 1024 + 410];
+        let (plan, views) = update_with(value_view(Some(&live), Some(&desired), false));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/k
+              binary value: 1.2 KiB (f54c362b) → 3.4 KiB (895e895d)
+
+        Plan: 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn large_text_and_unchanged_binary() {
+        let big = "a".repeat(TEXT_DIFF_MAX + 1);
+        let plan = plan(vec![scope(
+            "files",
+            "",
+            vec![("big.txt", Action::Create), ("logo.png", Action::Update)],
+        )]);
+        let logo = [0x89, b'P', b'N', b'G'];
+        let mut views = ValueViews::new();
+        views.insert(0, "big.txt", value_view(None, Some(big.as_bytes()), false));
+        views.insert(
+            0,
+            "logo.png",
+            value_view(Some(&LiveValue::Binary(logo.to_vec())), Some(&logo), false),
+        );
+        check!(plan, views, @r#"
+        scope `files` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, whole namespace)
+          + big.txt
+              large value: 1.0 MiB (4a3f0c0c)
+          ~ logo.png
+              value unchanged; metadata or expiration differ
+
+        Plan: 1 to create, 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn sensitive_values_show_nothing_of_the_value() {
+        let live = LiveValue::Text("old-secret".into());
+        let (plan, views) = update_with(value_view(Some(&live), Some(b"new-secret"), true));
+        let out = render(&plan, &views);
+        assert!(!out.contains("secret"));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/k
+              (sensitive)
+
+        Plan: 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn metadata_only_update_says_the_value_is_unchanged() {
+        let (plan, views) = update_with(text_view(Some(r#"{"on":true}"#), r#"{"on":true}"#));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          ~ flags/k
+              value unchanged; metadata or expiration differ
+
+        Plan: 1 to update.
+        "#);
+    }
+
+    #[test]
+    fn two_scopes_and_an_environment() {
+        let first = scope("flags", "flags/", vec![("flags/a", Action::Create)]);
+        let mut quiet = scope("quiet", "quiet/", vec![]);
+        quiet.unchanged = 5;
+        let mut second = scope(
+            "config",
+            "",
+            vec![(
+                "app/url",
+                Action::Delete {
+                    reason: DeleteReason::NotDesired,
+                },
+            )],
+        );
+        second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
+        second.unchanged = 3;
+        let plan = plan(vec![first, quiet, second]);
+        let mut views = ValueViews::new();
+        views.insert(0, "flags/a", text_view(None, "on"));
+        views.insert(
+            2,
+            "app/url",
+            value_view(Some(&LiveValue::Text("https://old".into())), None, false),
+        );
+        let options = HumanOptions {
+            color: false,
+            value_diffs: true,
+            environment: Some("staging".into()),
+        };
+        insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
+        Environment: staging
+
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          + flags/a
+              + on
+
+        scope `config` (namespace 9a8b7c6d5e4f30211203f4e5d6c7b8a9, whole namespace)
+          - app/url
+              - https://old
+
+        Plan: 1 to create, 1 to delete, 8 unchanged.
+        "#);
+        let options = HumanOptions {
+            value_diffs: false,
+            ..options
+        };
+        insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
+        Environment: staging
+
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          + flags/a
+
+        scope `config` (namespace 9a8b7c6d5e4f30211203f4e5d6c7b8a9, whole namespace)
+          - app/url
+
+        Plan: 1 to create, 1 to delete, 8 unchanged.
+        "#);
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let (plan, views) = update_with(text_view(
+            Some("a\nold words here\n"),
+            "a\nnew words here\n",
+        ));
+        let mut options = HumanOptions {
+            color: true,
+            value_diffs: true,
+            environment: Some("prod".into()),
+        };
+        let coloured = render_plan(&plan, &views, &options);
+        assert!(coloured.contains("\u{1b}["), "{coloured}");
+        options.color = false;
+        let plain = render_plan(&plan, &views, &options);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        // Colour repeats the text; it never adds or removes any.
+        assert_eq!(strip_ansi(&coloured), plain);
+    }
+
+    #[test]
+    fn control_characters_in_keys_and_values_are_escaped() {
+        let plan = plan(vec![scope(
+            "flags",
+            "",
+            vec![("evil\u{1b}[2Jkey", Action::Create)],
+        )]);
+        let mut views = ValueViews::new();
+        views.insert(
+            0,
+            "evil\u{1b}[2Jkey",
+            text_view(None, "line\r\n\u{1b}[31mred\u{202e}"),
+        );
+        let out = render(&plan, &views);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'));
+        check!(plan, views, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, whole namespace)
+          + evil\u{1b}[2Jkey
+              + line\r
+              + \u{1b}[31mred\u{202e}
+
+        Plan: 1 to create.
+        "#);
+    }
+
+    fn strip_ansi(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
