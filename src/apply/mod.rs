@@ -1,1 +1,2 @@
 //! Apply (being built).
+pub mod batch;

@@ -1,1 +1,1291 @@
-//! The local target (being built).
+//! The local target: Workers KV semantics in one embedded redb file.
+//!
+//! This module owns [`LocalStore`], the on-disk layout of `.kvsync/local.db` and the emulation
+//! of what Cloudflare's API accepts and returns: byte-ordered keys, prefix + cursor pages of at
+//! most [`LIST_PAGE_MAX`], absolute expirations that hide keys once they pass, and the request
+//! limits of `cloudflare-kv-api.md` §2, refusing what the real API refuses. It lets
+//! a newcomer run plan/apply with no account and lets tests run the engine end to end.
+//!
+//! It must not know about plans, markers, owners or config: it stores what it is given. Nor does
+//! it know how the engine batches; it only refuses requests that are too large.
+//!
+//! Layout (every table maps bytes to bytes and our own decoding of them returns errors, so a
+//! damaged file never makes a decoder panic; [`guarded`] covers redb's own panics):
+//! - `kvsync_format`: `version` → `1`, which tells our file from any other redb file;
+//! - `entries`: `namespace ‖ 0x00 ‖ key` → expiration and metadata (the part a listing reads);
+//! - `values`: the same key → the value bytes, kept apart so that listing a million keys never
+//!   reads a value;
+//! - `expiry`: `expiration ‖ entry key` → nothing, so expired keys are found by a range scan.
+//!
+//! Namespace ids never contain a NUL byte (they are checked), so `namespace ‖ 0x00` is a prefix
+//! no other namespace shares, and within one namespace the entries sort by the key's UTF-8
+//! bytes: a listing is one range scan.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle as _};
+
+use super::wire::{bulk_write_item_len, json_len};
+use super::{
+    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, EXPIRATION_MIN_SECS, Error,
+    Expiration, KEY_BYTES_MAX, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, LiveValue,
+    METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
+};
+
+type Bytes = &'static [u8];
+
+const FORMAT: TableDefinition<Bytes, Bytes> = TableDefinition::new("kvsync_format");
+const ENTRIES: TableDefinition<Bytes, Bytes> = TableDefinition::new("entries");
+const VALUES: TableDefinition<Bytes, Bytes> = TableDefinition::new("values");
+const EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("expiry");
+
+const FORMAT_KEY: &[u8] = b"version";
+/// Bumped whenever the layout above changes incompatibly.
+const FORMAT_VERSION: &[u8] = b"1";
+
+/// The first byte of every decoded cursor. It makes a random string that happens to be valid
+/// base64 far less likely to pass for a cursor, and leaves room to change the format.
+const CURSOR_VERSION: u8 = 1;
+
+/// Longest namespace id Cloudflare accepts (`cloudflare-kv-api.md` §0.3).
+const NAMESPACE_ID_MAX: usize = 32;
+
+/// The embedded store behind `--target local`. One file, one process at a time.
+#[derive(Debug)]
+pub struct LocalStore {
+    /// Always `Some` until the store is dropped; see the `Drop` impl for why it is optional.
+    db: Option<Database>,
+    path: PathBuf,
+    /// The clock of this run, in unix seconds. Fixed at open so that one run sees one instant,
+    /// and so that tests control time.
+    now: i64,
+}
+
+impl LocalStore {
+    /// Opens the store at `path`, creating its parent folders and the file when missing, and
+    /// forgets every key whose expiration is at or before `now`.
+    pub fn open(path: &Path, now: i64) -> Result<LocalStore, Error> {
+        guarded(path, || LocalStore::open_unguarded(path, now))
+    }
+
+    fn open_unguarded(path: &Path, now: i64) -> Result<LocalStore, Error> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs_err::create_dir_all(parent).map_err(|err| local_error(path, err))?;
+        }
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            // redb holds an exclusive file lock while the database is open, so this is what a
+            // second kvsync (an apply in another terminal, a CI step run twice) runs into.
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(Error::LocalInUse { path: path.display().to_string() });
+            }
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(err)))
+                if err.kind() != std::io::ErrorKind::InvalidData =>
+            {
+                return Err(local_error(path, err));
+            }
+            Err(err) => return Err(not_a_store(path, err)),
+        };
+        let store = LocalStore { db: Some(db), path: path.to_path_buf(), now };
+        store.check_format()?;
+        store.purge_expired()?;
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The clock of this run, in unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The value, metadata and absolute expiration of one key, or `None` when the key does not
+    /// exist or has expired. For tests and debugging; the engine uses the [`KvStore`] methods.
+    #[allow(clippy::type_complexity)]
+    pub fn get_full(
+        &self,
+        namespace_id: &str,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, Option<serde_json::Value>, Option<i64>)>, Error> {
+        guarded(&self.path, || self.full(namespace_id, key))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn full(
+        &self,
+        namespace_id: &str,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, Option<serde_json::Value>, Option<i64>)>, Error> {
+        check_namespace(namespace_id)?;
+        let entry_key = entry_key(namespace_id, key);
+        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+        let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+        let Some(guard) = entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))? else {
+            return Ok(None);
+        };
+        let record = Record::decode(guard.value()).ok_or_else(|| self.corrupt(&entry_key))?;
+        if record.is_expired(self.now) {
+            return Ok(None);
+        }
+        let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?;
+        let value = self.read_value(&values, &entry_key)?;
+        Ok(Some((value, metadata, record.expiration)))
+    }
+
+    /// Refuses files that are redb databases but not ours (or from a newer kvsync), and gives
+    /// a fresh file its tables.
+    fn check_format(&self) -> Result<(), Error> {
+        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let tables: Vec<String> =
+            txn.list_tables().map_err(|e| self.db_error(e))?.map(|t| t.name().to_owned()).collect();
+        if tables.is_empty() {
+            drop(txn);
+            return self.initialise();
+        }
+        if !tables.iter().any(|name| name == FORMAT.name()) {
+            return Err(self.local(format!(
+                "not a kvsync local store (it is a redb database with the tables {}); \
+                 move it away or choose another path with `--local-path`",
+                tables.join(", ")
+            )));
+        }
+        let format = txn.open_table(FORMAT).map_err(|e| self.not_ours(e))?;
+        let version = format
+            .get(FORMAT_KEY)
+            .map_err(|e| self.not_ours(e))?
+            .map(|guard| guard.value().to_vec());
+        if version.as_deref() != Some(FORMAT_VERSION) {
+            return Err(self.local(format!(
+                "written in an unknown format (version {}); it may come from a newer kvsync",
+                String::from_utf8_lossy(version.as_deref().unwrap_or(b"none"))
+            )));
+        }
+        // Opening every table now turns a half-written or tampered file into one clear error at
+        // open instead of a surprise in the middle of an apply.
+        for table in [ENTRIES, VALUES, EXPIRY] {
+            txn.open_table(table).map_err(|e| self.not_ours(e))?;
+        }
+        Ok(())
+    }
+
+    fn initialise(&self) -> Result<(), Error> {
+        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        {
+            let mut format = txn.open_table(FORMAT).map_err(|e| self.db_error(e))?;
+            format.insert(FORMAT_KEY, FORMAT_VERSION).map_err(|e| self.db_error(e))?;
+            for table in [ENTRIES, VALUES, EXPIRY] {
+                txn.open_table(table).map_err(|e| self.db_error(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.db_error(e))
+    }
+
+    /// Deletes every key whose expiration is at or before `now`, as KV does on its own.
+    ///
+    /// Reads and the listing hide expired keys anyway; purging keeps the file from growing with
+    /// dead keys and keeps listings from stepping over them. It opens a write transaction only
+    /// when something has expired, so a plan that finds nothing to purge never writes.
+    fn purge_expired(&self) -> Result<(), Error> {
+        let upper = expiry_bound(self.now);
+        {
+            let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+            let expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            let first = expiry.first().map_err(|e| self.db_error(e))?;
+            if first.is_none_or(|(key, _)| key.value() >= upper.as_slice()) {
+                return Ok(());
+            }
+        }
+        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        {
+            let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+            let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+            let expired = expiry
+                .extract_from_if(..upper.as_slice(), |_, _| true)
+                .map_err(|e| self.db_error(e))?;
+            for item in expired {
+                let (index_key, _) = item.map_err(|e| self.db_error(e))?;
+                let entry_key =
+                    index_key.value().get(8..).ok_or_else(|| self.corrupt(index_key.value()))?;
+                entries.remove(entry_key).map_err(|e| self.db_error(e))?;
+                values.remove(entry_key).map_err(|e| self.db_error(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.db_error(e))
+    }
+
+    fn list(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<ListPage, Error> {
+        check_namespace(namespace_id)?;
+        let scope = entry_key(namespace_id, prefix);
+        let after_key;
+        let lower = match cursor {
+            None => Bound::Included(scope.as_slice()),
+            Some(cursor) => {
+                let after = decode_cursor(cursor)?;
+                // A cursor only means something inside the listing that produced it; the caller
+                // repeats the same prefix on every page (`cloudflare-kv-api.md` §1.2).
+                if !after.starts_with(prefix) {
+                    return Err(invalid(format!(
+                        "Invalid cursor `{cursor}`: it does not belong to a listing of prefix `{prefix}`."
+                    )));
+                }
+                after_key = entry_key(namespace_id, &after);
+                Bound::Excluded(after_key.as_slice())
+            }
+        };
+
+        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+        let range =
+            entries.range::<&[u8]>((lower, Bound::Unbounded)).map_err(|e| self.db_error(e))?;
+        let name_start = namespace_id.len() + 1;
+        let mut keys = Vec::new();
+        let mut more = false;
+        for item in range {
+            let (key, record) = item.map_err(|e| self.db_error(e))?;
+            let key = key.value();
+            if !key.starts_with(&scope) {
+                break;
+            }
+            let record = Record::decode(record.value()).ok_or_else(|| self.corrupt(key))?;
+            if record.is_expired(self.now) {
+                continue;
+            }
+            if keys.len() == LIST_PAGE_MAX {
+                more = true;
+                break;
+            }
+            let name = std::str::from_utf8(&key[name_start..]).map_err(|_| self.corrupt(key))?;
+            keys.push(ListedKey {
+                name: name.to_owned(),
+                expiration: record.expiration,
+                metadata: record.metadata().map_err(|_| self.corrupt(key))?,
+            });
+        }
+        let cursor = match keys.last() {
+            Some(last) if more => Some(encode_cursor(&last.name)),
+            _ => None,
+        };
+        Ok(ListPage { keys, cursor })
+    }
+
+    fn get(&self, namespace_id: &str, keys: &[String]) -> Result<Vec<LiveValue>, Error> {
+        check_namespace(namespace_id)?;
+        if keys.len() > BULK_GET_MAX {
+            return Err(invalid(format!(
+                "Bulk get of {} keys exceeds the limit of {BULK_GET_MAX} keys per request.",
+                keys.len()
+            )));
+        }
+        reject_first(keys.iter().filter_map(|key| check_key(key).err().map(|e| (key, e))))?;
+        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+        let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let entry_key = entry_key(namespace_id, key);
+            let visible = match entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))? {
+                None => false,
+                Some(guard) => {
+                    let record =
+                        Record::decode(guard.value()).ok_or_else(|| self.corrupt(&entry_key))?;
+                    !record.is_expired(self.now)
+                }
+            };
+            if !visible {
+                out.push(LiveValue::Missing);
+                continue;
+            }
+            let value = self.read_value(&values, &entry_key)?;
+            out.push(match String::from_utf8(value) {
+                Ok(text) => LiveValue::Text(text),
+                Err(err) => LiveValue::Binary(err.into_bytes()),
+            });
+        }
+        Ok(out)
+    }
+
+    fn put(&self, namespace_id: &str, pairs: &[PutPair]) -> Result<BulkOutcome, Error> {
+        check_namespace(namespace_id)?;
+        let prepared = check_bulk_write(pairs, self.now)?;
+        if pairs.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
+        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        {
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+            let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+            let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            for (pair, record) in pairs.iter().zip(&prepared) {
+                let entry_key = entry_key(namespace_id, &pair.key);
+                let old = entries
+                    .insert(entry_key.as_slice(), record.encode().as_slice())
+                    .map_err(|e| self.db_error(e))?;
+                // An overwrite replaces the expiration too, so the old index entry must go or
+                // the purge would later delete the rewritten key.
+                self.unindex(&mut expiry, old.as_ref().map(|g| g.value()), &entry_key)?;
+                values
+                    .insert(entry_key.as_slice(), pair.value.as_slice())
+                    .map_err(|e| self.db_error(e))?;
+                if let Some(at) = record.expiration {
+                    expiry
+                        .insert(expiry_key(at, &entry_key).as_slice(), &[][..])
+                        .map_err(|e| self.db_error(e))?;
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.db_error(e))?;
+        Ok(BulkOutcome::default())
+    }
+
+    fn delete(&self, namespace_id: &str, keys: &[String]) -> Result<BulkOutcome, Error> {
+        check_namespace(namespace_id)?;
+        if keys.len() > BULK_WRITE_MAX {
+            return Err(invalid(format!(
+                "Bulk delete of {} keys exceeds the limit of {BULK_WRITE_MAX} keys per request.",
+                keys.len()
+            )));
+        }
+        reject_first(keys.iter().filter_map(|key| check_key(key).err().map(|e| (key, e))))?;
+        if keys.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
+        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        {
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+            let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+            let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            for key in keys {
+                let entry_key = entry_key(namespace_id, key);
+                let old = entries.remove(entry_key.as_slice()).map_err(|e| self.db_error(e))?;
+                self.unindex(&mut expiry, old.as_ref().map(|g| g.value()), &entry_key)?;
+                values.remove(entry_key.as_slice()).map_err(|e| self.db_error(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.db_error(e))?;
+        Ok(BulkOutcome::default())
+    }
+
+    /// Removes the expiry index entry of a record that was just replaced or removed.
+    fn unindex(
+        &self,
+        expiry: &mut redb::Table<Bytes, Bytes>,
+        old_record: Option<&[u8]>,
+        entry_key: &[u8],
+    ) -> Result<(), Error> {
+        let Some(old_record) = old_record else {
+            return Ok(());
+        };
+        let record = Record::decode(old_record).ok_or_else(|| self.corrupt(entry_key))?;
+        if let Some(at) = record.expiration {
+            expiry.remove(expiry_key(at, entry_key).as_slice()).map_err(|e| self.db_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn read_value(
+        &self,
+        values: &impl ReadableTable<Bytes, Bytes>,
+        entry_key: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        // Both tables are written in the same transaction, so an entry without a value means
+        // the file was changed behind our back.
+        match values.get(entry_key).map_err(|e| self.db_error(e))? {
+            Some(guard) => Ok(guard.value().to_vec()),
+            None => Err(self.corrupt(entry_key)),
+        }
+    }
+
+    fn db(&self) -> Result<&Database, Error> {
+        self.db.as_ref().ok_or_else(|| self.local("the store is closed".to_owned()))
+    }
+
+    fn local(&self, message: String) -> Error {
+        Error::Local { path: self.path.display().to_string(), message }
+    }
+
+    fn db_error(&self, err: impl Into<redb::Error>) -> Error {
+        self.local(err.into().to_string())
+    }
+
+    /// A table of the wrong type: the file is some other program's redb database.
+    fn not_ours(&self, err: impl Into<redb::Error>) -> Error {
+        not_a_store(&self.path, err)
+    }
+
+    fn corrupt(&self, entry_key: &[u8]) -> Error {
+        self.local(format!(
+            "damaged entry `{}`; move the file away to start afresh",
+            String::from_utf8_lossy(entry_key).replace('\0', "/")
+        ))
+    }
+}
+
+impl Drop for LocalStore {
+    /// Closing a redb database writes its allocator state, and on a damaged file that can panic
+    /// too (see [`guarded`]); the close is guarded like every other operation. An error here is
+    /// dropped: nothing is lost, redb repairs the file at the next open.
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let _ = guarded(&self.path, move || {
+                drop(db);
+                Ok(())
+            });
+        }
+    }
+}
+
+impl KvStore for LocalStore {
+    async fn list_page(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<ListPage, Error> {
+        guarded(&self.path, || self.list(namespace_id, prefix, cursor))
+    }
+
+    async fn bulk_get(&self, namespace_id: &str, keys: &[String]) -> Result<Vec<LiveValue>, Error> {
+        guarded(&self.path, || self.get(namespace_id, keys))
+    }
+
+    async fn bulk_put(&self, namespace_id: &str, pairs: &[PutPair]) -> Result<BulkOutcome, Error> {
+        guarded(&self.path, || self.put(namespace_id, pairs))
+    }
+
+    async fn bulk_delete(&self, namespace_id: &str, keys: &[String]) -> Result<BulkOutcome, Error> {
+        guarded(&self.path, || self.delete(namespace_id, keys))
+    }
+}
+
+/// What `entries` holds for one key: its absolute expiration and its metadata as JSON text.
+///
+/// Encoded as one tag byte (0: never expires, 1: expires), then for tag 1 the expiration as
+/// 8 big-endian bytes, then the metadata text (empty when the key has none; JSON text is never
+/// empty, so the two cannot be confused).
+#[derive(Debug, Clone, PartialEq)]
+struct Record<'a> {
+    expiration: Option<i64>,
+    metadata: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> Record<'a> {
+    fn encode(&self) -> Vec<u8> {
+        let metadata = self.metadata.as_deref().unwrap_or("");
+        let mut out = Vec::with_capacity(9 + metadata.len());
+        match self.expiration {
+            None => out.push(0),
+            Some(at) => {
+                out.push(1);
+                out.extend_from_slice(&at.to_be_bytes());
+            }
+        }
+        out.extend_from_slice(metadata.as_bytes());
+        out
+    }
+
+    fn decode(bytes: &'a [u8]) -> Option<Record<'a>> {
+        let (expiration, rest) = match bytes.split_first()? {
+            (0, rest) => (None, rest),
+            (1, rest) => {
+                let (at, rest) = rest.split_first_chunk::<8>()?;
+                (Some(i64::from_be_bytes(*at)), rest)
+            }
+            _ => return None,
+        };
+        let metadata = match std::str::from_utf8(rest).ok()? {
+            "" => None,
+            text => Some(std::borrow::Cow::Borrowed(text)),
+        };
+        Some(Record { expiration, metadata })
+    }
+
+    /// KV hides a key from the second its expiration is reached.
+    fn is_expired(&self, now: i64) -> bool {
+        self.expiration.is_some_and(|at| at <= now)
+    }
+
+    fn metadata(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
+        self.metadata.as_deref().map(serde_json::from_str).transpose()
+    }
+}
+
+/// Checks a whole bulk write against the API's limits before anything is written, and returns
+/// what to store for each pair. The first problem found rejects the whole request.
+fn check_bulk_write(pairs: &[PutPair], now: i64) -> Result<Vec<Record<'static>>, Error> {
+    if pairs.len() > BULK_WRITE_MAX {
+        return Err(invalid(format!(
+            "Bulk write of {} pairs exceeds the limit of {BULK_WRITE_MAX} pairs per request.",
+            pairs.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(pairs.len());
+    let mut problems = Vec::new();
+    let mut records = Vec::with_capacity(pairs.len());
+    // The request is a JSON array: brackets, items and the commas between them.
+    let mut request_bytes = 2 + pairs.len().saturating_sub(1);
+    for pair in pairs {
+        request_bytes += bulk_write_item_len(pair);
+        match check_pair(pair, now) {
+            Ok(record) => records.push(record),
+            Err(problem) => problems.push((&pair.key, problem)),
+        }
+        // The API leaves duplicates unspecified (`cloudflare-kv-api.md` §1.7); refusing them
+        // keeps "which value won" from depending on the target.
+        if !seen.insert(pair.key.as_str()) {
+            problems.push((&pair.key, "Duplicate key in one bulk write request.".to_owned()));
+        }
+    }
+    reject_first(problems.into_iter())?;
+    if request_bytes >= BULK_WRITE_BYTES_MAX {
+        return Err(invalid(format!(
+            "Bulk write request of {request_bytes} bytes exceeds the limit: it must be less than \
+             {BULK_WRITE_BYTES_MAX} bytes."
+        )));
+    }
+    Ok(records)
+}
+
+/// Checks one pair as the API would and works out what to store for it.
+fn check_pair(pair: &PutPair, now: i64) -> Result<Record<'static>, String> {
+    check_key(&pair.key)?;
+    if pair.value.len() > VALUE_BYTES_MAX {
+        return Err(format!(
+            "Value length of {} exceeds limit of {VALUE_BYTES_MAX}.",
+            pair.value.len()
+        ));
+    }
+    // A JSON null is what "no metadata" looks like in a `PutPair`; a listing then omits it.
+    let metadata = if pair.metadata.is_null() {
+        None
+    } else {
+        let length = json_len(&pair.metadata);
+        if length > METADATA_BYTES_MAX {
+            return Err(format!(
+                "Metadata length of {length} exceeds limit of {METADATA_BYTES_MAX}."
+            ));
+        }
+        Some(std::borrow::Cow::Owned(pair.metadata.to_string()))
+    };
+    let expiration = match pair.expiration {
+        Expiration::Never => None,
+        Expiration::Ttl(ttl) => {
+            if ttl < EXPIRATION_MIN_SECS as u64 {
+                return Err(format!(
+                    "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least \
+                     {EXPIRATION_MIN_SECS}."
+                ));
+            }
+            // KV stores expirations as 32-bit unix seconds; a TTL reaching past that is refused
+            // like an absolute expiration would be.
+            let at = i64::try_from(ttl)
+                .ok()
+                .and_then(|ttl| now.checked_add(ttl))
+                .filter(|at| *at <= i64::from(i32::MAX));
+            match at {
+                Some(at) => Some(at),
+                None => {
+                    return Err(format!(
+                        "Invalid expiration_ttl of {ttl}. Expiration TTL must end before \
+                         {} (32-bit unix time).",
+                        i32::MAX
+                    ));
+                }
+            }
+        }
+        Expiration::At(at) => {
+            if at > i64::from(i32::MAX) {
+                return Err(format!(
+                    "Invalid expiration of {at}. Expiration must be a 32-bit unix time in \
+                     seconds (at most {}).",
+                    i32::MAX
+                ));
+            }
+            if at < now.saturating_add(EXPIRATION_MIN_SECS) {
+                return Err(format!(
+                    "Invalid expiration of {at}. Expiration times must be at least \
+                     {EXPIRATION_MIN_SECS} seconds in the future."
+                ));
+            }
+            Some(at)
+        }
+    };
+    Ok(Record { expiration, metadata })
+}
+
+/// Checks a key name the way KV does, with its messages (`cloudflare-kv-api.md` §2).
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("Key names must not be empty.".to_owned());
+    }
+    if key == "." || key == ".." {
+        return Err(format!("Illegal key name \"{key}\". Please use a different name."));
+    }
+    if key.len() > KEY_BYTES_MAX {
+        return Err(format!(
+            "UTF-8 encoded length of {} exceeds key length limit of {KEY_BYTES_MAX}.",
+            key.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Namespace ids are opaque to us, but must look like Cloudflare's: at most 32 letters, digits,
+/// `-` or `_`. Any such id works; namespaces need not be created first.
+fn check_namespace(namespace_id: &str) -> Result<(), Error> {
+    let valid = !namespace_id.is_empty()
+        && namespace_id.len() <= NAMESPACE_ID_MAX
+        && namespace_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Malformed namespace id `{namespace_id}`: expected 1 to {NAMESPACE_ID_MAX} letters, \
+             digits, `-` or `_`."
+        )))
+    }
+}
+
+/// Turns per-key problems into one rejection naming the first of them.
+fn reject_first<'k>(mut problems: impl Iterator<Item = (&'k String, String)>) -> Result<(), Error> {
+    let Some((key, problem)) = problems.next() else {
+        return Ok(());
+    };
+    let more = problems.count();
+    let mut message = format!("key `{key}`: {problem}");
+    if more > 0 {
+        message.push_str(&format!(
+            " (and {more} more problem{} in this request)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    Err(invalid(message))
+}
+
+fn entry_key(namespace_id: &str, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(namespace_id.len() + 1 + key.len());
+    out.extend_from_slice(namespace_id.as_bytes());
+    out.push(0);
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+/// Expirations as 8 bytes that sort like the numbers: big-endian with the sign bit flipped,
+/// so that even a negative clock (a test's) orders correctly.
+fn sortable(at: i64) -> [u8; 8] {
+    ((at as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn expiry_key(at: i64, entry_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + entry_key.len());
+    out.extend_from_slice(&sortable(at));
+    out.extend_from_slice(entry_key);
+    out
+}
+
+/// The first index key of an expiration after `now`: everything below it has expired.
+fn expiry_bound(now: i64) -> Vec<u8> {
+    match now.checked_add(1) {
+        Some(next) => sortable(next).to_vec(),
+        // Nothing sorts after i64::MAX's keys but longer keys with the same 8 bytes; a 9-byte
+        // bound of 0xff covers them all.
+        None => vec![0xff; 9],
+    }
+}
+
+fn encode_cursor(last_key: &str) -> String {
+    let mut payload = Vec::with_capacity(1 + last_key.len());
+    payload.push(CURSOR_VERSION);
+    payload.extend_from_slice(last_key.as_bytes());
+    URL_SAFE_NO_PAD.encode(payload)
+}
+
+/// The key a cursor continues after. Anything this store did not produce is refused.
+fn decode_cursor(cursor: &str) -> Result<String, Error> {
+    let garbage =
+        || invalid(format!("Invalid cursor `{cursor}`: not a cursor this store returned."));
+    let payload = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| garbage())?;
+    let (&version, key) = payload.split_first().ok_or_else(garbage)?;
+    if version != CURSOR_VERSION || key.is_empty() || key.len() > KEY_BYTES_MAX {
+        return Err(garbage());
+    }
+    String::from_utf8(key.to_vec()).map_err(|_| garbage())
+}
+
+/// Runs one operation on the file, turning a panic inside redb into an error.
+///
+/// redb 4.1 checks much of what it reads from disk with indexing and assertions, so a file
+/// damaged inside its B-trees (a bad disk, a truncated copy, a hand edit) can make it panic
+/// where it should return `Corrupted`; fuzzing this store with flipped bytes showed slice-index
+/// panics. A damaged local store is a user's problem to be told about, not a crash, so every
+/// entry point runs through here. Unwind safety: after a panic the operation's transaction is
+/// dropped and its results discarded; redb poisons its own locks, so later calls on the same
+/// handle fail with an error instead of seeing half-done state.
+fn guarded<T>(path: &Path, operation: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(operation)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".to_owned());
+            Err(local_error(
+                path,
+                format!(
+                    "the file is damaged (the storage engine failed: {detail}); move it away or \
+                     choose another path with `--local-path`"
+                ),
+            ))
+        }
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::Invalid { message }
+}
+
+fn local_error(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::Local { path: path.display().to_string(), message: err.to_string() }
+}
+
+fn not_a_store(path: &Path, err: impl Into<redb::Error>) -> Error {
+    local_error(
+        path,
+        format!(
+            "not a kvsync local store, or damaged ({}); move it away or choose another path \
+             with `--local-path`",
+            err.into()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::list_all;
+    use serde_json::json;
+
+    const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    const NOW: i64 = 1_700_000_000;
+
+    fn open(dir: &tempfile::TempDir, now: i64) -> LocalStore {
+        LocalStore::open(&dir.path().join(".kvsync/local.db"), now).expect("open store")
+    }
+
+    fn pair(key: &str, value: &[u8]) -> PutPair {
+        PutPair {
+            key: key.to_owned(),
+            value: value.to_vec(),
+            metadata: json!({"__kvsync": {"v": 1}}),
+            expiration: Expiration::Never,
+        }
+    }
+
+    fn with_expiration(mut pair: PutPair, expiration: Expiration) -> PutPair {
+        pair.expiration = expiration;
+        pair
+    }
+
+    async fn names(store: &LocalStore, ns: &str, prefix: &str) -> Vec<String> {
+        list_all(store, ns, prefix).await.expect("list").into_iter().map(|k| k.name).collect()
+    }
+
+    fn message(err: Error) -> String {
+        match err {
+            Error::Invalid { message } => message,
+            other => panic!("expected Error::Invalid, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_ordered_by_utf8_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let keys = ["😀", "ｚ", "é", "b", "a", "B"];
+        let pairs: Vec<_> = keys.iter().map(|k| pair(k, b"v")).collect();
+        store.bulk_put(NS, &pairs).await.expect("put");
+        // UTF-16 order (JavaScript's) would put 😀 (U+D83D…) before ｚ (U+FF5A).
+        assert_eq!(names(&store, NS, "").await, ["B", "a", "b", "é", "ｚ", "😀"]);
+    }
+
+    #[tokio::test]
+    async fn pages_cover_a_prefix_exactly_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let inside: Vec<String> = (0..2500).map(|i| format!("p/{i:05}")).collect();
+        for chunk in inside.chunks(BULK_WRITE_MAX) {
+            let pairs: Vec<_> = chunk.iter().map(|k| pair(k, b"v")).collect();
+            store.bulk_put(NS, &pairs).await.expect("put");
+        }
+        let outside: Vec<_> =
+            ["p", "o/1", "p0", "q/1", "p."].iter().map(|k| pair(k, b"v")).collect();
+        store.bulk_put(NS, &outside).await.expect("put");
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = store.list_page(NS, "p/", cursor.as_deref()).await.expect("page");
+            pages += 1;
+            assert!(page.keys.len() <= LIST_PAGE_MAX);
+            seen.extend(page.keys.into_iter().map(|k| k.name));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, inside);
+    }
+
+    #[tokio::test]
+    async fn a_full_last_page_has_no_cursor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let pairs: Vec<_> = (0..LIST_PAGE_MAX).map(|i| pair(&format!("k{i:04}"), b"")).collect();
+        store.bulk_put(NS, &pairs).await.expect("put");
+        let page = store.list_page(NS, "", None).await.expect("page");
+        assert_eq!(page.keys.len(), LIST_PAGE_MAX);
+        assert_eq!(page.cursor, None);
+    }
+
+    #[tokio::test]
+    async fn garbage_cursors_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let pairs: Vec<_> = (0..1001).map(|i| pair(&format!("a/{i:04}"), b"")).collect();
+        store.bulk_put(NS, &pairs).await.expect("put");
+        for garbage in ["garbage!", "", "Zm9v", "AQ", "%%%"] {
+            let err = store.list_page(NS, "", Some(garbage)).await.expect_err(garbage);
+            assert!(message(err).contains("Invalid cursor"), "{garbage}");
+        }
+        // A real cursor, but from a listing of another prefix.
+        let cursor = store.list_page(NS, "a/", None).await.expect("page").cursor.expect("cursor");
+        let err = store.list_page(NS, "b/", Some(&cursor)).await.expect_err("other prefix");
+        assert!(message(err).contains("does not belong"));
+    }
+
+    #[tokio::test]
+    async fn expired_keys_are_invisible() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(&dir, NOW);
+            let pairs = [
+                with_expiration(pair("ttl", b"1"), Expiration::Ttl(60)),
+                with_expiration(pair("at", b"2"), Expiration::At(NOW + 120)),
+                pair("forever", b"3"),
+            ];
+            store.bulk_put(NS, &pairs).await.expect("put");
+            let listed = list_all(&store, NS, "").await.expect("list");
+            let expirations: Vec<_> =
+                listed.iter().map(|k| (k.name.as_str(), k.expiration)).collect();
+            assert_eq!(
+                expirations,
+                [("at", Some(NOW + 120)), ("forever", None), ("ttl", Some(NOW + 60))]
+            );
+        }
+        {
+            let store = open(&dir, NOW + 59);
+            assert_eq!(names(&store, NS, "").await, ["at", "forever", "ttl"]);
+        }
+        {
+            // Expiration is reached at `now == expiration`.
+            let store = open(&dir, NOW + 60);
+            assert_eq!(names(&store, NS, "").await, ["at", "forever"]);
+            let got = store.bulk_get(NS, &["ttl".to_owned(), "at".to_owned()]).await.expect("get");
+            assert_eq!(got, [LiveValue::Missing, LiveValue::Text("2".to_owned())]);
+            assert_eq!(store.get_full(NS, "ttl").expect("get_full"), None);
+        }
+        {
+            let store = open(&dir, NOW + 1000);
+            assert_eq!(names(&store, NS, "").await, ["forever"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn expiry_is_checked_even_before_a_purge() {
+        // The purge runs only at open, so reads must hide expired keys by themselves. Moving
+        // the clock of an open store (which no caller can do) yields an expired, unpurged key.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        store
+            .bulk_put(NS, &[with_expiration(pair("k", b"v"), Expiration::Ttl(60))])
+            .await
+            .expect("put");
+        let mut later = store;
+        later.now = NOW + 60;
+        assert!(names(&later, NS, "").await.is_empty());
+        assert_eq!(later.bulk_get(NS, &["k".to_owned()]).await.expect("get"), [LiveValue::Missing]);
+    }
+
+    #[tokio::test]
+    async fn overwrite_replaces_value_metadata_and_expiration() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(&dir, NOW);
+            let first = PutPair {
+                key: "k".to_owned(),
+                value: b"old".to_vec(),
+                metadata: json!({"a": 1}),
+                expiration: Expiration::Ttl(3600),
+            };
+            store.bulk_put(NS, &[first]).await.expect("put");
+            let second = PutPair {
+                key: "k".to_owned(),
+                value: b"new".to_vec(),
+                metadata: serde_json::Value::Null,
+                expiration: Expiration::Never,
+            };
+            store.bulk_put(NS, &[second]).await.expect("put");
+            assert_eq!(
+                store.get_full(NS, "k").expect("get_full"),
+                Some((b"new".to_vec(), None, None))
+            );
+        }
+        // The old expiration's index entry is gone: the purge does not delete the rewritten key.
+        let store = open(&dir, NOW + 7200);
+        assert_eq!(store.get_full(NS, "k").expect("get_full"), Some((b"new".to_vec(), None, None)));
+    }
+
+    #[tokio::test]
+    async fn limit_violations_reject_the_whole_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let long_key = "é".repeat(256) + "x"; // 513 bytes
+        let big_metadata = json!({"x": "y".repeat(METADATA_BYTES_MAX - 7)}); // 1025 bytes
+        assert_eq!(json_len(&big_metadata), METADATA_BYTES_MAX + 1);
+        let cases: Vec<(PutPair, &str)> = vec![
+            (pair("", b"v"), "Key names must not be empty."),
+            (pair(".", b"v"), "Illegal key name \".\". Please use a different name."),
+            (pair("..", b"v"), "Illegal key name \"..\". Please use a different name."),
+            (pair(&long_key, b"v"), "UTF-8 encoded length of 513 exceeds key length limit of 512."),
+            (
+                pair("big", &vec![b'x'; VALUE_BYTES_MAX + 1]),
+                "Value length of 26214401 exceeds limit of 26214400.",
+            ),
+            (
+                PutPair { metadata: big_metadata, ..pair("meta", b"v") },
+                "Metadata length of 1025 exceeds limit of 1024.",
+            ),
+            (
+                with_expiration(pair("ttl", b"v"), Expiration::Ttl(30)),
+                "Invalid expiration_ttl of 30. Expiration TTL must be at least 60.",
+            ),
+            (
+                with_expiration(pair("ttl", b"v"), Expiration::Ttl(u64::MAX)),
+                "Invalid expiration_ttl of 18446744073709551615.",
+            ),
+            (
+                with_expiration(pair("at", b"v"), Expiration::At(NOW + 59)),
+                "Invalid expiration of 1700000059. Expiration times must be at least 60 seconds in the future.",
+            ),
+            (
+                with_expiration(pair("at", b"v"), Expiration::At(i64::from(i32::MAX) + 1)),
+                "Invalid expiration of 2147483648.",
+            ),
+        ];
+        for (bad, expected) in cases {
+            let key = bad.key.clone();
+            let request = [pair("good", b"v"), bad];
+            let err = store.bulk_put(NS, &request).await.expect_err(expected);
+            let message = message(err);
+            assert!(message.contains(expected), "{message}");
+            assert!(message.starts_with(&format!("key `{key}`: ")), "{message}");
+            assert!(names(&store, NS, "").await.is_empty(), "{expected}: something was written");
+        }
+    }
+
+    #[tokio::test]
+    async fn limits_are_inclusive_where_the_api_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let metadata = json!({"x": "y".repeat(METADATA_BYTES_MAX - 8)});
+        assert_eq!(json_len(&metadata), METADATA_BYTES_MAX);
+        let pairs = [
+            pair(&"k".repeat(KEY_BYTES_MAX), b"v"),
+            pair("big", &vec![b'x'; VALUE_BYTES_MAX]),
+            PutPair { metadata, ..pair("meta", b"v") },
+            with_expiration(pair("ttl", b"v"), Expiration::Ttl(60)),
+            with_expiration(pair("at", b"v"), Expiration::At(NOW + 60)),
+            with_expiration(pair("max", b"v"), Expiration::At(i64::from(i32::MAX))),
+            pair("a.b", b"v"),
+            pair("...", b"v"),
+        ];
+        store.bulk_put(NS, &pairs).await.expect("put at the limits");
+        assert_eq!(names(&store, NS, "").await.len(), pairs.len());
+    }
+
+    #[tokio::test]
+    async fn request_limits_reject_the_whole_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+
+        let too_many: Vec<_> = (0..=BULK_WRITE_MAX).map(|i| pair(&format!("k{i}"), b"")).collect();
+        let err = store.bulk_put(NS, &too_many).await.expect_err("10,001 pairs");
+        assert!(message(err).contains("10001 pairs exceeds the limit of 10000"));
+
+        // Three binary values of 25 MiB are each allowed, but base64 makes the request about
+        // 105 MB: the size counts the encoded form.
+        let binary: Vec<_> =
+            (0..3).map(|i| pair(&format!("bin{i}"), &vec![0xff; VALUE_BYTES_MAX])).collect();
+        let err = store.bulk_put(NS, &binary).await.expect_err("oversize request");
+        assert!(message(err).contains("must be less than 100000000 bytes"));
+        drop(binary);
+
+        let err = store
+            .bulk_put(NS, &[pair("a", b"1"), pair("b", b"2"), pair("a", b"3")])
+            .await
+            .expect_err("duplicate");
+        assert_eq!(message(err), "key `a`: Duplicate key in one bulk write request.");
+
+        assert!(names(&store, NS, "").await.is_empty());
+
+        let keys: Vec<String> = (0..=BULK_WRITE_MAX).map(|i| format!("k{i}")).collect();
+        let err = store.bulk_delete(NS, &keys).await.expect_err("10,001 deletes");
+        assert!(message(err).contains("Bulk delete of 10001 keys"));
+        let err = store.bulk_get(NS, &keys[..=BULK_GET_MAX]).await.expect_err("101 gets");
+        assert!(message(err).contains("Bulk get of 101 keys"));
+    }
+
+    #[tokio::test]
+    async fn several_problems_are_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let request =
+            [with_expiration(pair("a", b"v"), Expiration::Ttl(1)), pair("", b"v"), pair(".", b"v")];
+        let err = store.bulk_put(NS, &request).await.expect_err("invalid");
+        assert_eq!(
+            message(err),
+            "key `a`: Invalid expiration_ttl of 1. Expiration TTL must be at least 60. \
+             (and 2 more problems in this request)"
+        );
+    }
+
+    #[tokio::test]
+    async fn values_round_trip_as_text_or_binary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let binary = vec![0, 159, 146, 150, 255];
+        store
+            .bulk_put(
+                NS,
+                &[pair("bin", &binary), pair("text", "héllo 😀".as_bytes()), pair("empty", b"")],
+            )
+            .await
+            .expect("put");
+        let keys = ["text", "missing", "bin", "empty", "text"].map(str::to_owned);
+        let got = store.bulk_get(NS, &keys).await.expect("get");
+        assert_eq!(
+            got,
+            [
+                LiveValue::Text("héllo 😀".to_owned()),
+                LiveValue::Missing,
+                LiveValue::Binary(binary.clone()),
+                LiveValue::Text(String::new()),
+                LiveValue::Text("héllo 😀".to_owned()),
+            ]
+        );
+        let (value, _, _) = store.get_full(NS, "bin").expect("get_full").expect("present");
+        assert_eq!(value, binary);
+    }
+
+    #[tokio::test]
+    async fn metadata_round_trips_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let text = r#"{"z":1,"a":{"y":[1,2.5,"x",null],"b":{}},"__kvsync":{"v":1,"owner":"web"}}"#;
+        let metadata: serde_json::Value = serde_json::from_str(text).expect("json");
+        store
+            .bulk_put(
+                NS,
+                &[
+                    PutPair { metadata: metadata.clone(), ..pair("with", b"v") },
+                    PutPair { metadata: serde_json::Value::Null, ..pair("without", b"v") },
+                ],
+            )
+            .await
+            .expect("put");
+        let listed = list_all(&store, NS, "").await.expect("list");
+        assert_eq!(listed[0].metadata.as_ref(), Some(&metadata));
+        // Key order survives, not just equality.
+        assert_eq!(listed[0].metadata.as_ref().map(ToString::to_string).as_deref(), Some(text));
+        assert_eq!(listed[1].metadata, None);
+    }
+
+    #[tokio::test]
+    async fn namespaces_are_isolated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        // "a" is a prefix of "ab": the separator must keep their keys apart.
+        store.bulk_put("a", &[pair("k", b"in a"), pair("x", b"in a")]).await.expect("put");
+        store.bulk_put("ab", &[pair("k", b"in ab")]).await.expect("put");
+        assert_eq!(names(&store, "a", "").await, ["k", "x"]);
+        assert_eq!(names(&store, "ab", "").await, ["k"]);
+        store.bulk_delete("a", &["k".to_owned()]).await.expect("delete");
+        assert_eq!(
+            store.bulk_get("ab", &["k".to_owned()]).await.expect("get"),
+            [LiveValue::Text("in ab".to_owned())]
+        );
+        assert!(names(&store, "never-written", "").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn malformed_namespace_ids_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        for bad in ["", "a\0b", "has space", "0123456789abcdef0123456789abcdef0"] {
+            let err = store.list_page(bad, "", None).await.expect_err(bad);
+            assert!(message(err).contains("Malformed namespace id"), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn deleting_missing_keys_succeeds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        store
+            .bulk_put(NS, &[with_expiration(pair("a", b"1"), Expiration::Ttl(60)), pair("b", b"2")])
+            .await
+            .expect("put");
+        let outcome = store
+            .bulk_delete(NS, &["a".to_owned(), "nope".to_owned(), "a".to_owned()])
+            .await
+            .expect("delete");
+        assert!(outcome.unsuccessful_keys.is_empty());
+        assert_eq!(names(&store, NS, "").await, ["b"]);
+        store.bulk_delete(NS, &[]).await.expect("empty delete");
+    }
+
+    #[tokio::test]
+    async fn data_persists_across_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(&dir, NOW);
+            store
+                .bulk_put(NS, &[PutPair { metadata: json!({"m": true}), ..pair("k", b"v") }])
+                .await
+                .expect("put");
+        }
+        let store = open(&dir, NOW + 1);
+        assert_eq!(
+            store.get_full(NS, "k").expect("get_full"),
+            Some((b"v".to_vec(), Some(json!({"m": true})), None))
+        );
+    }
+
+    #[test]
+    fn a_second_open_reports_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("local.db");
+        let _first = LocalStore::open(&path, NOW).expect("first open");
+        let err = LocalStore::open(&path, NOW).expect_err("second open");
+        assert_eq!(
+            err.to_string(),
+            format!("the local store `{}` is in use by another kvsync process", path.display())
+        );
+    }
+
+    #[test]
+    fn foreign_files_are_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+
+        let text = dir.path().join("text.db");
+        std::fs::write(&text, "namespaces:\n  flags: {}\n".repeat(200)).expect("write");
+        let err = LocalStore::open(&text, NOW).expect_err("text file");
+        assert!(err.to_string().contains("not a kvsync local store"), "{err}");
+
+        let short = dir.path().join("short.db");
+        std::fs::write(&short, b"redb").expect("write");
+        let err = LocalStore::open(&short, NOW).expect_err("short file");
+        assert!(matches!(err, Error::Local { .. }), "{err}");
+
+        let other = dir.path().join("other.db");
+        {
+            let db = Database::create(&other).expect("create");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(TableDefinition::<&str, u64>::new("things")).expect("table");
+            txn.commit().expect("commit");
+        }
+        let err = LocalStore::open(&other, NOW).expect_err("other redb file");
+        assert!(err.to_string().contains("not a kvsync local store"), "{err}");
+        assert!(err.to_string().contains("things"), "{err}");
+
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).expect("mkdir");
+        assert!(matches!(LocalStore::open(&folder, NOW), Err(Error::Local { .. })));
+    }
+
+    #[test]
+    fn records_and_cursors_round_trip() {
+        for record in [
+            Record { expiration: None, metadata: None },
+            Record { expiration: Some(-5), metadata: Some("{}".into()) },
+            Record { expiration: Some(i64::MAX), metadata: Some(r#"{"a":1}"#.into()) },
+        ] {
+            assert_eq!(Record::decode(&record.encode()), Some(record.clone()));
+        }
+        assert_eq!(Record::decode(&[]), None);
+        assert_eq!(Record::decode(&[1, 0, 0]), None);
+        assert_eq!(Record::decode(&[2]), None);
+        for key in ["a", "é/😀", "\u{1f}x", &"k".repeat(KEY_BYTES_MAX)] {
+            assert_eq!(decode_cursor(&encode_cursor(key)).expect("cursor"), key);
+        }
+        assert!(sortable(-1) < sortable(0) && sortable(0) < sortable(1));
+        assert!(sortable(i64::MIN) < sortable(i64::MAX));
+    }
+
+    #[test]
+    fn damaged_files_give_errors_not_panics() {
+        // Flip bytes all over a real store; redb 4.1 panics on some of these files, and every
+        // such panic must come back as an error (the panic hook may still print it).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("local.db");
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        {
+            let store = LocalStore::open(&path, NOW).expect("open");
+            let pairs: Vec<_> =
+                (0..2000).map(|i| pair(&format!("k{i:05}"), &vec![b'x'; i % 300])).collect();
+            runtime.block_on(store.bulk_put(NS, &pairs)).expect("put");
+        }
+        let original = std::fs::read(&path).expect("read");
+        let mut seed: u64 = 0x5eed;
+        for round in 0..40 {
+            let mut bytes = original.clone();
+            for _ in 0..=(round % 16) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let at = (seed >> 20) as usize % bytes.len();
+                bytes[at] ^= (seed >> 8) as u8 | 1;
+            }
+            std::fs::write(&path, &bytes).expect("write");
+            let outcome = std::panic::catch_unwind(|| {
+                runtime.block_on(async {
+                    let store = LocalStore::open(&path, NOW)?;
+                    let listed = list_all(&store, NS, "").await?;
+                    let keys: Vec<String> =
+                        listed.iter().take(100).map(|k| k.name.clone()).collect();
+                    store.bulk_get(NS, &keys).await?;
+                    store.bulk_put(NS, &[pair("new", b"v")]).await?;
+                    store.bulk_delete(NS, &keys).await?;
+                    Ok::<_, Error>(())
+                })
+            });
+            assert!(outcome.is_ok(), "round {round}: a panic escaped the store");
+        }
+    }
+}

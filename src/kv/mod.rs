@@ -6,6 +6,7 @@
 //! only the targets ([`local`], and later `cloudflare`) know where the bytes live.
 
 pub mod local;
+pub mod wire;
 
 use std::future::Future;
 
@@ -158,6 +159,9 @@ pub enum Error {
     /// The local store's file could not be opened, read or written.
     #[error("local store `{path}`: {message}")]
     Local { path: String, message: String },
+    /// The local store's file is locked by another process that has it open.
+    #[error("the local store `{path}` is in use by another kvsync process")]
+    LocalInUse { path: String },
     /// A listing returned a cursor it had already returned.
     #[error("listing namespace `{namespace_id}` returned cursor `{cursor}` twice")]
     RepeatedCursor {

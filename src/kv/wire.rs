@@ -1,0 +1,213 @@
+//! Cloudflare's wire format for the items of a bulk write (`PUT …/bulk`).
+//!
+//! This module owns the exact JSON shape of one bulk-write item and how many bytes it takes, so
+//! that the batcher (which must keep a request under the API's byte limit), the local store
+//! (which refuses what the API refuses) and the Cloudflare client (which sends the bytes) all
+//! count the same thing. It knows nothing about HTTP, envelopes, retries or where a pair came
+//! from; a batch on the wire is simply a JSON array of these items.
+
+use std::io;
+
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Serialize, Serializer};
+
+use super::{Expiration, PutPair};
+
+/// One item of a bulk write, borrowing from the [`PutPair`] it describes.
+///
+/// Serialises as `{"key","value","base64"?,"expiration"?,"expiration_ttl"?,"metadata"}`:
+/// `base64` appears (as `true`) only for values that are not UTF-8, and at most one of the two
+/// expiration fields appears. `metadata` is always sent, because a write replaces the key's
+/// metadata and leaving the field out has no documented meaning (`cloudflare-kv-api.md` §1.7).
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkWriteItem<'a> {
+    key: &'a str,
+    value: WireValue<'a>,
+    #[serde(skip_serializing_if = "is_false")]
+    base64: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_ttl: Option<u64>,
+    metadata: &'a serde_json::Value,
+}
+
+impl BulkWriteItem<'_> {
+    /// Whether the value travels base64-encoded (it is not UTF-8 text).
+    pub fn is_base64(&self) -> bool {
+        self.base64
+    }
+}
+
+/// The `value` field: text as it is, or bytes encoded while they are written out.
+#[derive(Debug, Clone, Copy)]
+enum WireValue<'a> {
+    Text(&'a str),
+    Base64(&'a [u8]),
+}
+
+impl Serialize for WireValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WireValue::Text(text) => serializer.serialize_str(text),
+            // `collect_str` lets serde_json stream the encoding straight into its output, so a
+            // 25 MiB binary value is never held a second time as a base64 `String`, neither when
+            // it is sent nor when its size is counted.
+            WireValue::Base64(bytes) => {
+                serializer.collect_str(&Base64Display::new(bytes, &STANDARD))
+            }
+        }
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The bulk-write item for `pair`. Values that are valid UTF-8 go as text; anything else goes
+/// as standard base64 with `"base64": true`, which the API decodes before storing.
+pub fn bulk_write_item(pair: &PutPair) -> BulkWriteItem<'_> {
+    let (value, base64) = match std::str::from_utf8(&pair.value) {
+        Ok(text) => (WireValue::Text(text), false),
+        Err(_) => (WireValue::Base64(&pair.value), true),
+    };
+    let (expiration, expiration_ttl) = match pair.expiration {
+        Expiration::Never => (None, None),
+        Expiration::Ttl(seconds) => (None, Some(seconds)),
+        Expiration::At(at) => (Some(at), None),
+    };
+    BulkWriteItem {
+        key: &pair.key,
+        value,
+        base64,
+        expiration,
+        expiration_ttl,
+        metadata: &pair.metadata,
+    }
+}
+
+/// The exact number of bytes `serde_json::to_writer` produces for [`bulk_write_item`]`(pair)`.
+///
+/// A batch of n ≥ 1 items is a JSON array, so its request body is `2 + Σ len + (n − 1)` bytes.
+/// The bytes are counted as they are produced rather than collected, because this runs for
+/// every pair of an apply, values of up to 25 MiB included.
+pub fn bulk_write_item_len(pair: &PutPair) -> usize {
+    json_len(&bulk_write_item(pair))
+}
+
+/// The number of bytes `serde_json::to_writer` produces for `value`.
+pub(crate) fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    let mut counter = ByteCounter(0);
+    // Cannot fail: the counter never returns an I/O error, and the types counted here (strings,
+    // integers, `serde_json::Value`, whose map keys are always strings) always serialise.
+    serde_json::to_writer(&mut counter, value).expect("serialising to a byte counter cannot fail");
+    counter.0
+}
+
+/// An `io::Write` that keeps only the number of bytes written to it.
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    fn pair(
+        key: &str,
+        value: &[u8],
+        metadata: serde_json::Value,
+        expiration: Expiration,
+    ) -> PutPair {
+        PutPair { key: key.to_owned(), value: value.to_vec(), metadata, expiration }
+    }
+
+    fn to_json(pair: &PutPair) -> String {
+        serde_json::to_string(&bulk_write_item(pair)).expect("serialise")
+    }
+
+    #[test]
+    fn text_value_without_expiration() {
+        let p = pair("flags/a", b"hello \"x\"", json!({"team": "growth"}), Expiration::Never);
+        assert_eq!(
+            to_json(&p),
+            r#"{"key":"flags/a","value":"hello \"x\"","metadata":{"team":"growth"}}"#
+        );
+        assert!(!bulk_write_item(&p).is_base64());
+    }
+
+    #[test]
+    fn binary_value_is_standard_base64() {
+        // 0xfb 0xff encodes to "+/8=" in the standard alphabet: both non-URL-safe characters
+        // and padding appear, so a URL-safe or unpadded encoder would fail this test.
+        let p = pair("bin", &[0xfb, 0xff], json!({}), Expiration::Never);
+        assert_eq!(to_json(&p), r#"{"key":"bin","value":"+/8=","base64":true,"metadata":{}}"#);
+        assert!(bulk_write_item(&p).is_base64());
+    }
+
+    #[test]
+    fn expirations() {
+        let ttl = pair("k", b"v", json!(null), Expiration::Ttl(3600));
+        assert_eq!(
+            to_json(&ttl),
+            r#"{"key":"k","value":"v","expiration_ttl":3600,"metadata":null}"#
+        );
+        let at = pair("k", b"v", json!({"a": 1}), Expiration::At(1_900_000_000));
+        assert_eq!(
+            to_json(&at),
+            r#"{"key":"k","value":"v","expiration":1900000000,"metadata":{"a":1}}"#
+        );
+    }
+
+    #[test]
+    fn metadata_keeps_its_order() {
+        let metadata: serde_json::Value =
+            serde_json::from_str(r#"{"z":1,"a":{"y":true,"b":null}}"#).expect("json");
+        let p = pair("k", b"", metadata, Expiration::Never);
+        assert_eq!(
+            to_json(&p),
+            r#"{"key":"k","value":"","metadata":{"z":1,"a":{"y":true,"b":null}}}"#
+        );
+    }
+
+    #[test]
+    fn len_matches_serialised_bytes() {
+        let cases = [
+            pair("plain", b"text", json!({}), Expiration::Never),
+            pair(
+                "esc\u{1}aped\n",
+                "é\"\\\u{7}😀".as_bytes(),
+                json!({"k": "\u{0}"}),
+                Expiration::Ttl(60),
+            ),
+            pair("bin", &[0, 159, 146, 150, 255], json!({"n": 1.5}), Expiration::At(2_000_000_000)),
+            pair("empty", b"", json!(null), Expiration::Never),
+            pair("long-bin", &vec![0xff; 1001], json!({"x": [1, 2, 3]}), Expiration::Never),
+        ];
+        for p in &cases {
+            assert_eq!(bulk_write_item_len(p), to_json(p).len(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let bytes = [0u8, 1, 2, 250, 251, 252];
+        let p = pair("bin", &bytes, json!({"a": 1}), Expiration::Never);
+        let parsed: serde_json::Value = serde_json::from_str(&to_json(&p)).expect("json");
+        let encoded = parsed["value"].as_str().expect("string value");
+        assert_eq!(STANDARD.decode(encoded).expect("base64"), bytes);
+        assert_eq!(parsed["base64"], json!(true));
+    }
+}
