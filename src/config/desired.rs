@@ -90,18 +90,12 @@ impl Globs {
             builder.add(glob);
         }
         let set = builder.build().map_err(|e| (String::new(), e))?;
-        Ok(Self {
-            patterns: patterns.to_vec(),
-            set,
-        })
+        Ok(Self { patterns: patterns.to_vec(), set })
     }
 
     /// No patterns: matches nothing.
     pub fn empty() -> Self {
-        Self {
-            patterns: Vec::new(),
-            set: globset::GlobSet::empty(),
-        }
+        Self { patterns: Vec::new(), set: globset::GlobSet::empty() }
     }
 
     pub fn is_match(&self, key: &str) -> bool {

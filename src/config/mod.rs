@@ -1,7 +1,105 @@
 //! Configuration: `kvsync.yaml` → validated [`Desired`] state.
 //!
-//! (Being built: loading, interpolation, environments, includes and validation.)
+//! This module owns everything between the config file on disk and the desired state the plan
+//! engine reads. Its private modules, in the order `load` drives them:
+//! - `yaml`: parsing; the only module that knows the YAML crate (spans, limits, messages);
+//! - `model`: what a file says (serde and schemars types; `schemas/kvsync.schema.json`);
+//! - `overlay`: picking the environment and deep-merging its overlay;
+//! - `include`: finding and reading `include:` files;
+//! - `interpolate`: `${VAR}` inside string scalars;
+//! - `sources`: values, metadata and expirations → bytes and content hashes (`file:` streamed);
+//! - `validate`: names, formats and overlapping scopes;
+//! - `problems`: where every finding is collected, in file and line order.
+//!
+//! Every problem is reported at once: the loader keeps going after a bad key and returns all
+//! [`Diagnostic`]s together, in file order (the root config first, then each included file in
+//! the order it was read) and line order. A YAML parse error stops only the file it is in.
+//! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.
 
 pub mod desired;
+mod include;
+mod interpolate;
+mod load;
+mod model;
+mod overlay;
+mod problems;
+mod sources;
+mod validate;
+mod yaml;
+
+use std::path::{Path, PathBuf};
 
 pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, ValueSource};
+
+/// How to load a config.
+pub struct LoadOptions<'a> {
+    /// `--env NAME`; when `None` and the config has `environments`, `default_environment` is
+    /// used, else it is an error.
+    pub environment: Option<&'a str>,
+    /// Environment-variable lookup for `${VAR}` interpolation (tests pass a map; the CLI passes
+    /// `std::env::var`).
+    pub vars: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// A loaded config: the desired state and what is worth saying about it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub desired: Desired,
+    /// Non-fatal findings (e.g. a desired key that matches its scope's `ignore` globs).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads, interpolates, merges, validates and hashes the config at `path`.
+///
+/// Relative paths inside the config (`file:`, `include:`, `local_path:`) resolve against the
+/// folder of the YAML file that names them; `file:` and `include:` may not leave the folder of
+/// the root config.
+pub fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Error> {
+    load::load(path, options)
+}
+
+/// The JSON Schema of `kvsync.yaml`, generated from the model types, pretty-printed and ending in
+/// a newline (what `schemas/kvsync.schema.json` holds).
+pub fn schema_json() -> String {
+    model::schema_json()
+}
+
+/// Errors of loading a config.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The root config file cannot be read (missing file etc.).
+    #[error("cannot read the config file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more problems, all of them, in file and line order.
+    #[error("{}", invalid_summary(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn invalid_summary(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics {
+        [one] => format!("{}:{}:{}: {}", one.path.display(), one.line, one.column, one.message),
+        many => format!("the config has {} problems", many.len()),
+    }
+}
+
+/// One problem (or warning) at a place in a YAML file. Lines and columns count from 1, columns
+/// in characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as kvsync reached it: the root config's path as given, or an included file's
+    /// path joined onto the folder of the file that included it.
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// Lowercase, no trailing period, names in backticks.
+    pub message: String,
+    /// What to do about it, shown on its own `hint:` line.
+    pub hint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests;

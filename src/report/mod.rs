@@ -3,6 +3,8 @@
 //! Renderers take data (a `Plan`, a `Report`, diagnostics) and return text; they never call a
 //! store and never decide what happens. Colour is a `bool` they are given.
 
+pub mod diagnostic;
 pub mod human;
+pub mod outcome;
 pub mod style;
 pub mod values;

@@ -1,0 +1,393 @@
+//! The loader: file → YAML → overlay → includes → checked, hashed [`Desired`] state.
+//!
+//! It owns the order of the steps and what each scope's key set is: the root's `keys:` first,
+//! then each included file in the order read (a name seen twice is an error at the second
+//! place, naming the first), then the overlay's keys, which replace or add. Everything it finds
+//! goes into one [`Problems`], so a run reports every problem at once; it returns the desired
+//! state only when there were none.
+//!
+//! Built for a million keys: each file's keys are resolved (interpolated, read, hashed) as soon
+//! as the file is parsed, so only one file's YAML is in memory at a time; the resolved keys are
+//! sorted once, in place, and the sorted run builds each scope's `BTreeMap` in bulk. Nothing is
+//! quadratic and there is no per-key map allocation.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
+use super::include::{self, Root, StackEntry};
+use super::interpolate;
+use super::model::{ConfigFile, KeyEntry, NamedMap, Sp};
+use super::overlay::{self, MergedNamespace};
+use super::problems::{FileId, Pos, Problems};
+use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
+use super::validate::{self, ScopeHead};
+use super::yaml;
+use super::{Error, LoadOptions, Loaded};
+
+pub(super) fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Error> {
+    let read_error = |source| Error::Read { path: path.to_path_buf(), source };
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    let root_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let root_canonical = std::fs::canonicalize(shown_dir(&root_dir)).map_err(read_error)?;
+    let root_file_canonical = std::fs::canonicalize(path).map_err(read_error)?;
+
+    let mut problems = Problems::new();
+    let root = problems.file(path);
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let valid = String::from_utf8_lossy(valid);
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            problems.error(
+                root,
+                Pos::new(line as u64, column as u64),
+                "the config is not valid UTF-8",
+                None,
+            );
+            return Err(invalid(problems));
+        }
+    };
+    let config: ConfigFile = match yaml::parse(text) {
+        Ok(config) => config,
+        Err(error) => {
+            problems.error(root, error.pos, error.message, error.hint);
+            return Err(invalid(problems));
+        }
+    };
+
+    let Some(merged) = overlay::apply(config, options.environment, root, &mut problems) else {
+        return Err(invalid(problems));
+    };
+
+    let mut loader = Loader {
+        vars: options.vars,
+        root,
+        root_dir: &root_dir,
+        root_canonical: &root_canonical,
+        root_file_canonical: &root_file_canonical,
+        problems,
+    };
+
+    if let Err((message, hint)) = validate::version(merged.version.value) {
+        loader.problems.error(root, merged.version.pos, message, hint);
+    }
+    let owner = merged.owner.value.clone();
+    if let Err((message, hint)) = validate::owner(&owner) {
+        loader.problems.error(root, merged.owner.pos, message, hint);
+    }
+    let account_id = merged.account_id.and_then(|id| loader.interpolate(id));
+    let local_path = merged
+        .local_path
+        .and_then(|local| loader.interpolate(local))
+        .map(|local| root_dir.join(local));
+    let max_deletes = merged.max_deletes.map_or(validate::MAX_DELETES_DEFAULT, |m| m.value);
+
+    let mut scratch = Scratch::new();
+    let mut scopes = Vec::with_capacity(merged.namespaces.len());
+    let mut heads = Vec::with_capacity(merged.namespaces.len());
+    for namespace in merged.namespaces {
+        if let Some((scope, head_pos)) = loader.scope(namespace, &owner, &mut scratch) {
+            heads.push(head_pos);
+            scopes.push(scope);
+        }
+    }
+    let overlaps = validate::overlapping_scopes(
+        &scopes
+            .iter()
+            .map(|s: &DesiredScope| ScopeHead {
+                name: &s.name,
+                namespace_id: &s.namespace_id,
+                prefix: &s.prefix,
+            })
+            .collect::<Vec<_>>(),
+    );
+    for (index, (message, hint)) in overlaps {
+        loader.problems.error(root, heads[index], message, hint);
+    }
+
+    if loader.problems.has_errors() {
+        return Err(invalid(loader.problems));
+    }
+    let (_, warnings) = loader.problems.finish();
+    Ok(Loaded {
+        desired: Desired {
+            owner,
+            environment: merged.environment,
+            account_id,
+            target: merged.target.map(|t| t.value.name().to_owned()),
+            local_path,
+            max_deletes,
+            scopes,
+        },
+        warnings,
+    })
+}
+
+fn invalid(problems: Problems) -> Error {
+    Error::Invalid(problems.finish().0)
+}
+
+struct Loader<'a> {
+    vars: &'a dyn Fn(&str) -> Option<String>,
+    root: FileId,
+    root_dir: &'a Path,
+    root_canonical: &'a Path,
+    root_file_canonical: &'a Path,
+    problems: Problems,
+}
+
+impl Loader<'_> {
+    /// Interpolates a root-config scalar; `None` (reported) when it cannot be.
+    fn interpolate(&mut self, scalar: Sp<String>) -> Option<String> {
+        match interpolate::expand(scalar.value, self.vars) {
+            Ok(expanded) => Some(expanded.text),
+            Err(found) => {
+                for problem in found {
+                    let (message, hint) = problem.describe();
+                    self.problems.error(self.root, scalar.pos, message, hint);
+                }
+                None
+            }
+        }
+    }
+
+    fn globs(&mut self, field: &str, patterns: Option<Vec<Sp<String>>>) -> Globs {
+        let patterns = patterns.unwrap_or_default();
+        match validate::globs(field, &patterns) {
+            Ok(globs) => globs,
+            Err((index, (message, hint))) => {
+                let pos = patterns.get(index).map_or(Pos::START, |p| p.pos);
+                self.problems.error(self.root, pos, message, hint);
+                Globs::empty()
+            }
+        }
+    }
+
+    /// One scope and the place to blame if it overlaps another; `None` when its head (id,
+    /// prefix) is unusable. Its keys' problems are reported either way.
+    fn scope(
+        &mut self,
+        namespace: MergedNamespace,
+        owner: &str,
+        scratch: &mut Scratch,
+    ) -> Option<(DesiredScope, Pos)> {
+        let MergedNamespace { name, config, base_keys, overlay_keys } = namespace;
+        let scope_name = name.value;
+        let namespace_id = match config.namespace_id {
+            Some(id) => {
+                let pos = id.pos;
+                let id = self.interpolate(id);
+                if let Some(Err((message, hint))) = id.as_deref().map(validate::namespace_id) {
+                    self.problems.error(self.root, pos, message, hint);
+                }
+                id
+            }
+            None => {
+                self.problems.error(
+                    self.root,
+                    name.pos,
+                    format!("namespace `{scope_name}` has no `namespace_id`"),
+                    Some("set `namespace_id:` here or in the environment's overlay".to_owned()),
+                );
+                None
+            }
+        };
+        let prefix_pos = config.prefix.as_ref().map_or(name.pos, |p| p.pos);
+        let prefix = match config.prefix {
+            Some(prefix) => {
+                let pos = prefix.pos;
+                let prefix = self.interpolate(prefix);
+                if let Some(Err((message, hint))) = prefix.as_deref().map(validate::prefix) {
+                    self.problems.error(self.root, pos, message, hint);
+                }
+                prefix
+            }
+            None => Some(String::new()),
+        };
+        let prune = config.prune.is_none_or(|p| p.value);
+        let ignore = self.globs("ignore", config.ignore);
+        let protect = self.globs("protect", config.protect);
+        let take_over = self.globs("take_over", config.take_over);
+
+        // The overlay's keys replace the base's, so base entries with those names are never
+        // resolved: a problem in an entry the environment replaces is no problem.
+        let replaced: HashSet<String> =
+            overlay_keys.0.iter().map(|(name, _)| name.value.clone()).collect();
+        let mut keys = KeyResolver {
+            sources: Sources {
+                vars: self.vars,
+                owner,
+                root_dir: self.root_dir,
+                root_canonical: self.root_canonical,
+            },
+            scope_name: &scope_name,
+            prefix: prefix.as_deref(),
+            ignore: &ignore,
+            replaced: Some(&replaced),
+            scratch,
+            dirs: HashMap::new(),
+            records: Vec::new(),
+        };
+        keys.add(&mut self.problems, self.root, base_keys);
+        let walk_root = Root { dir: self.root_dir, canonical: self.root_canonical };
+        let root_name = self.problems.path(self.root).file_name().map(PathBuf::from);
+        let mut stack = vec![StackEntry {
+            canonical: self.root_file_canonical.to_path_buf(),
+            shown: root_name.unwrap_or_default(),
+        }];
+        include::collect(
+            &walk_root,
+            self.root,
+            &config.include.unwrap_or_default(),
+            &mut stack,
+            &mut |problems, file, included| keys.add(problems, file, included),
+            &mut self.problems,
+        );
+        keys.replaced = None;
+        keys.add(&mut self.problems, self.root, overlay_keys);
+        let records = keys.records;
+        let entries = self.settle(records);
+
+        let (Some(namespace_id), Some(prefix)) = (namespace_id, prefix) else {
+            return None;
+        };
+        let scope = DesiredScope {
+            name: scope_name,
+            namespace_id,
+            prefix,
+            prune,
+            ignore,
+            protect,
+            take_over,
+            entries: build_tree(entries),
+        };
+        Some((scope, prefix_pos))
+    }
+
+    /// Sorts a scope's keys by name and reports names defined twice (at the later place,
+    /// naming the first); returns the entries that resolved, in name order.
+    fn settle(&mut self, mut records: Vec<Record>) -> Vec<(String, DesiredEntry)> {
+        // The buffer grew by doubling while files were read; give the slack back.
+        records.shrink_to_fit();
+        // In place, with no scratch memory: (name, seq) is unique, so the order is determined.
+        records.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(a.seq.cmp(&b.seq)));
+        let mut run_start = 0;
+        for index in 1..records.len() {
+            if records[index].name != records[run_start].name {
+                run_start = index;
+                continue;
+            }
+            let first = &records[run_start];
+            let place = self.problems.place(first.file, first.pos, self.root_dir);
+            let repeat = &mut records[index];
+            self.problems.error(
+                repeat.file,
+                repeat.pos,
+                format!("key `{}` is defined twice (first at `{place}`)", repeat.name),
+                Some("keep one of the two definitions".to_owned()),
+            );
+            repeat.entry = None;
+        }
+        // Collected in place: the records' buffer becomes the entries' buffer.
+        records.into_iter().filter_map(|r| r.entry.map(|entry| (r.name, entry))).collect()
+    }
+}
+
+/// A key once resolved, waiting for duplicates to be settled.
+struct Record {
+    name: String,
+    /// The order it was read in: of two definitions, the first read is the one kept.
+    seq: u32,
+    file: FileId,
+    pos: Pos,
+    /// `None` when the entry had problems (they are reported).
+    entry: Option<DesiredEntry>,
+}
+
+/// Resolves a scope's keys file by file, as each file is read, so that only one file's YAML
+/// is in memory at a time next to the resolved entries.
+struct KeyResolver<'a> {
+    sources: Sources<'a>,
+    scope_name: &'a str,
+    /// `None` when the prefix itself could not be resolved (then it is not checked).
+    prefix: Option<&'a str>,
+    ignore: &'a Globs,
+    /// Names whose base entries are not resolved, because the overlay replaces them (`None`
+    /// while the overlay's own keys are added).
+    replaced: Option<&'a HashSet<String>>,
+    scratch: &'a mut Scratch,
+    /// The folder of each file seen, where its `file:` paths start.
+    dirs: HashMap<FileId, PathBuf>,
+    records: Vec<Record>,
+}
+
+impl KeyResolver<'_> {
+    fn add(&mut self, problems: &mut Problems, file: FileId, keys: NamedMap<KeyEntry>) {
+        self.records.reserve(keys.0.len());
+        for (name, entry) in keys.0 {
+            if self.replaced.is_some_and(|names| names.contains(&name.value)) {
+                continue;
+            }
+            let mut ok = true;
+            if let Err((message, hint)) = validate::key_name(&name.value) {
+                problems.error(file, name.pos, message, hint);
+                ok = false;
+            } else if let Some(prefix) = self.prefix
+                && let Err((message, hint)) =
+                    validate::key_in_prefix(&name.value, prefix, self.scope_name)
+            {
+                problems.error(file, name.pos, message, hint);
+                ok = false;
+            }
+            if ok && self.ignore.is_match(&name.value) {
+                problems.warning(
+                    file,
+                    name.pos,
+                    format!(
+                        "key `{}` matches the `ignore` globs of namespace `{}`, so kvsync skips it",
+                        name.value, self.scope_name
+                    ),
+                    Some("remove the key, or narrow the `ignore` globs".to_owned()),
+                );
+            }
+            let dir = self.dirs.entry(file).or_insert_with(|| folder(problems, file));
+            let site = KeySite { file, dir, name: &name.value };
+            let resolved = sources::resolve(&self.sources, &site, entry, self.scratch, problems);
+            let seq = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+            self.records.push(Record {
+                name: name.value,
+                seq,
+                file,
+                pos: name.pos,
+                entry: resolved.filter(|_| ok),
+            });
+        }
+    }
+}
+
+/// Builds a scope's map from entries sorted by name.
+///
+/// `BTreeMap::from_iter` builds full nodes in bulk, but from a `Vec` it keeps until the end, so
+/// a million entries would briefly exist twice. Building from the tail in eighths, each built in
+/// bulk and appended (an append also builds in bulk), keeps the peak near one copy plus an
+/// eighth, for about four times the moves: cheap next to parsing.
+fn build_tree(mut entries: Vec<(String, DesiredEntry)>) -> BTreeMap<String, DesiredEntry> {
+    const PARTS: usize = 8;
+    let part_len = entries.len().div_ceil(PARTS).max(4096);
+    let mut tree = BTreeMap::new();
+    while !entries.is_empty() {
+        let tail = entries.split_off(entries.len().saturating_sub(part_len));
+        entries.shrink_to_fit();
+        let mut part: BTreeMap<String, DesiredEntry> = tail.into_iter().collect();
+        tree.append(&mut part);
+    }
+    tree
+}
+
+/// The folder of the YAML file `file` (where its relative paths start).
+fn folder(problems: &Problems, file: FileId) -> PathBuf {
+    problems.path(file).parent().unwrap_or(Path::new("")).to_path_buf()
+}

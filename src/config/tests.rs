@@ -1,0 +1,984 @@
+//! The loader end to end: one test per bad input of DESIGN.md §10 (each asserting the exact
+//! `file:line:column: message`), plus the positive cases of §4. Configs are written to a
+//! temporary folder and loaded as the CLI would load them, with a fixed variable map.
+
+use std::path::Path;
+
+use super::*;
+use crate::kv::Expiration;
+
+/// A temporary config folder.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(config: &str) -> Self {
+        let fixture = Self { dir: tempfile::tempdir().expect("tempdir") };
+        fixture.write("kvsync.yaml", config);
+        fixture
+    }
+
+    fn write(&self, path: &str, contents: impl AsRef<[u8]>) {
+        let path = self.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write");
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn load_with(&self, environment: Option<&str>, vars: &[(&str, &str)]) -> Result<Loaded, Error> {
+        let lookup =
+            |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
+        let options = LoadOptions { environment, vars: &lookup };
+        load(&self.path().join("kvsync.yaml"), &options)
+    }
+
+    fn load(&self) -> Result<Loaded, Error> {
+        self.load_with(None, &[])
+    }
+
+    /// The problems as `file:line:column: message` lines, paths relative to the folder.
+    fn errors(&self, result: Result<Loaded, Error>) -> Vec<String> {
+        match result {
+            Ok(_) => panic!("expected problems, the config loaded"),
+            Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
+            Err(Error::Invalid(diagnostics)) => diagnostics.iter().map(|d| self.line(d)).collect(),
+        }
+    }
+
+    fn line(&self, d: &Diagnostic) -> String {
+        let path = d.path.strip_prefix(self.path()).unwrap_or(&d.path);
+        format!("{}:{}:{}: {}", path.display(), d.line, d.column, d.message)
+    }
+}
+
+const HEAD: &str = "version: 1
+owner: web
+namespaces:
+  flags:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: \"f/\"
+";
+
+/// `HEAD` plus a `keys:` mapping whose first line is line 8.
+fn keys(body: &str) -> String {
+    format!("{HEAD}    keys:\n{body}")
+}
+
+/// Loads `config` (with `files` beside it) and asserts exactly these problems, in order.
+fn check(config: &str, files: &[(&str, &[u8])], expected: &[&str]) -> Vec<Diagnostic> {
+    let fixture = Fixture::new(config);
+    for (path, contents) in files {
+        fixture.write(path, contents);
+    }
+    let result = fixture.load();
+    let diagnostics = match &result {
+        Err(Error::Invalid(diagnostics)) => diagnostics.clone(),
+        _ => Vec::new(),
+    };
+    assert_eq!(fixture.errors(result), expected);
+    diagnostics
+}
+
+/// Like [`check`] for one problem, also asserting its hint.
+fn check_hint(config: &str, files: &[(&str, &[u8])], expected: &str, hint: &str) {
+    let diagnostics = check(config, files, &[expected]);
+    let actual = diagnostics[0].hint.as_deref().unwrap_or("");
+    assert!(actual.contains(hint), "hint {actual:?} lacks {hint:?}");
+}
+
+fn loads(config: &str, files: &[(&str, &[u8])]) -> Loaded {
+    let fixture = Fixture::new(config);
+    for (path, contents) in files {
+        fixture.write(path, contents);
+    }
+    match fixture.load() {
+        Ok(loaded) => loaded,
+        Err(error) => panic!("{:#?}", fixture.errors(Err(error))),
+    }
+}
+
+fn entry<'a>(loaded: &'a Loaded, key: &str) -> &'a DesiredEntry {
+    loaded
+        .desired
+        .scopes
+        .iter()
+        .find_map(|s| s.entries.get(key))
+        .unwrap_or_else(|| panic!("no key {key}"))
+}
+
+fn inline(entry: &DesiredEntry) -> &str {
+    match &entry.value {
+        ValueSource::Inline(bytes) => std::str::from_utf8(bytes).expect("utf-8"),
+        ValueSource::File(path) => panic!("a file: {path:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DESIGN.md §10: every bad input, at its exact place.
+
+#[test]
+fn malformed_yaml() {
+    check(
+        &keys("      f/a: [unclosed\n"),
+        &[],
+        &["kvsync.yaml:8:12: invalid YAML: unclosed bracket '['"],
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    check_hint(
+        &keys("      f/a: one\n      f/a: two\n"),
+        &[],
+        "kvsync.yaml:9:7: duplicate key `f/a`",
+        "only once",
+    );
+}
+
+#[test]
+fn unknown_field_suggests_the_close_one() {
+    check_hint(
+        &format!("{HEAD}    prnue: true\n"),
+        &[],
+        "kvsync.yaml:7:5: unknown field `prnue`",
+        "did you mean `prune`?",
+    );
+}
+
+#[test]
+fn unknown_entry_field_points_to_value() {
+    check_hint(
+        &keys("      f/a:\n        enabled: true\n"),
+        &[],
+        "kvsync.yaml:9:9: unknown field `enabled` in a key entry",
+        "a mapping is always an entry with `value`, `file`, `metadata`, `expiration`, \
+         `expiration_ttl`, `sensitive`; a JSON object goes under `value:`",
+    );
+}
+
+#[test]
+fn wrong_types() {
+    check(
+        &HEAD.replace("version: 1", "version: one"),
+        &[],
+        &["kvsync.yaml:1:10: invalid value for `version`: expected a non-negative integer"],
+    );
+    check_hint(
+        &format!("{HEAD}    prune: yes\n"),
+        &[],
+        "kvsync.yaml:7:12: invalid value for `prune`: expected `true` or `false`",
+        "`yes`, `no`, `on` and `off` are strings",
+    );
+    check(
+        &format!("{HEAD}    ignore: flags/*\n"),
+        &[],
+        &["kvsync.yaml:7:13: invalid value for `ignore`: expected a list"],
+    );
+}
+
+#[test]
+fn metadata_must_be_an_object() {
+    check_hint(
+        &keys("      f/a:\n        value: x\n        metadata: [1, 2]\n"),
+        &[],
+        "kvsync.yaml:10:19: the metadata of key `f/a` must be a JSON object",
+        "metadata: {team: growth}",
+    );
+    check(
+        &keys("      f/a:\n        value: x\n        metadata: growth\n"),
+        &[],
+        &["kvsync.yaml:10:19: the metadata of key `f/a` must be a JSON object"],
+    );
+}
+
+#[test]
+fn marker_field_in_metadata() {
+    check(
+        &keys("      f/a:\n        value: x\n        metadata: {team: t, __kvsync: 1}\n"),
+        &[],
+        &["kvsync.yaml:10:29: metadata field `__kvsync` is reserved for kvsync's marker"],
+    );
+}
+
+#[test]
+fn metadata_integers_must_survive_javascript() {
+    check(
+        &keys(
+            "      f/a:\n        value: x\n        metadata: {ok: 9007199254740991, big: 9007199254740993}\n",
+        ),
+        &[],
+        &[
+            "kvsync.yaml:10:47: metadata integer `9007199254740993` is beyond ±2^53, which JavaScript's `JSON.parse` cannot represent",
+        ],
+    );
+}
+
+#[test]
+fn oversize_key() {
+    let key = format!("f/{}", "k".repeat(511));
+    check(
+        &keys(&format!("      \"{key}\": x\n")),
+        &[],
+        &[&format!(
+            "kvsync.yaml:8:7: key `f/{}…` is 513 bytes; KV's limit is 512 bytes (UTF-8)",
+            "k".repeat(46)
+        )],
+    );
+}
+
+#[test]
+fn oversize_value_inline_and_file() {
+    let big = "a".repeat(25 * 1024 * 1024 + 1);
+    check(
+        &keys(&format!("      f/inline: {big}\n      f/file:\n        file: big.txt\n")),
+        &[("big.txt", big.as_bytes())],
+        &[
+            "kvsync.yaml:8:17: the value of key `f/inline` is 26214401 bytes; KV's limit is 25 MiB (26214400 bytes)",
+            "kvsync.yaml:10:15: file `big.txt` is 26214401 bytes; KV's limit for a value is 25 MiB (26214400 bytes)",
+        ],
+    );
+}
+
+#[test]
+fn oversize_metadata() {
+    let long = "m".repeat(1000);
+    let diagnostics = check(
+        &keys(&format!("      f/a:\n        value: x\n        metadata: {{note: {long}}}\n")),
+        &[],
+        &[
+            "kvsync.yaml:10:19: the metadata of key `f/a` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+        ],
+    );
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("the marker takes up to 159 bytes; move large data into the value")
+    );
+}
+
+#[test]
+fn bad_key_names() {
+    let config = HEAD.replace("prefix: \"f/\"", "prefix: \"\"");
+    check(
+        &format!("{config}    keys:\n      \"..\": x\n      .: y\n      \"\": z\n"),
+        &[],
+        &[
+            "kvsync.yaml:8:7: key name `..` is not allowed",
+            "kvsync.yaml:9:7: key name `.` is not allowed",
+            "kvsync.yaml:10:7: a key name is empty",
+        ],
+    );
+}
+
+#[test]
+fn ttl_below_sixty() {
+    check_hint(
+        &keys("      f/a:\n        value: x\n        expiration_ttl: 30\n"),
+        &[],
+        "kvsync.yaml:10:25: `expiration_ttl` must be at least 60 seconds, not 30",
+        "KV refuses shorter TTLs",
+    );
+}
+
+#[test]
+fn both_expirations() {
+    check(
+        &keys(
+            "      f/a:\n        value: x\n        expiration: 2035-01-01T00:00:00Z\n        expiration_ttl: 300\n",
+        ),
+        &[],
+        &["kvsync.yaml:11:25: key `f/a` sets both `expiration` and `expiration_ttl`"],
+    );
+}
+
+#[test]
+fn fractional_second_expiration() {
+    check_hint(
+        &keys("      f/a:\n        value: x\n        expiration: 2035-01-01T00:00:00.5Z\n"),
+        &[],
+        "kvsync.yaml:10:21: `expiration` `2035-01-01T00:00:00.5Z` has fractional seconds",
+        "whole seconds",
+    );
+}
+
+#[test]
+fn expiration_beyond_2038_and_bad_text() {
+    check(
+        &keys(
+            "      f/a:\n        value: x\n        expiration: 2038-01-19T03:14:08Z\n      f/b:\n        value: x\n        expiration: 2030-01-01\n",
+        ),
+        &[],
+        &[
+            "kvsync.yaml:10:21: `expiration` must be at most 2147483647 (2038-01-19T03:14:07Z), the last second KV can store",
+            "kvsync.yaml:13:21: `expiration` `2030-01-01` is not an RFC 3339 time: the 'separator' component could not be parsed",
+        ],
+    );
+}
+
+#[test]
+fn missing_environment_variable() {
+    check_hint(
+        &keys("      f/a: \"token=${KVSYNC_TEST_UNSET}\"\n"),
+        &[],
+        "kvsync.yaml:8:12: environment variable `KVSYNC_TEST_UNSET` is not set",
+        "${KVSYNC_TEST_UNSET:-value}",
+    );
+}
+
+#[test]
+fn missing_file() {
+    check(
+        &keys("      f/a:\n        file: nowhere.txt\n"),
+        &[],
+        &["kvsync.yaml:9:15: file `nowhere.txt` not found"],
+    );
+}
+
+#[test]
+fn file_escaping_the_config_folder() {
+    check_hint(
+        &keys("      f/a:\n        file: ../../etc/passwd\n"),
+        &[],
+        "kvsync.yaml:9:15: file `../../etc/passwd` is outside the config folder",
+        "cannot read other files",
+    );
+    check(
+        &keys("      f/b:\n        file: /etc/passwd\n"),
+        &[],
+        &["kvsync.yaml:9:15: file `/etc/passwd` is outside the config folder"],
+    );
+}
+
+#[test]
+fn file_escaping_through_a_symlink() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "runner secret").expect("write");
+    let fixture = Fixture::new(&keys("      f/a:\n        file: assets/link.txt\n"));
+    std::fs::create_dir_all(fixture.path().join("assets")).expect("mkdir");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&secret, fixture.path().join("assets/link.txt")).expect("symlink");
+    #[cfg(not(unix))]
+    return;
+    assert_eq!(
+        fixture.errors(fixture.load()),
+        ["kvsync.yaml:9:15: file `assets/link.txt` is outside the config folder"]
+    );
+}
+
+#[test]
+fn include_cycle() {
+    check(
+        &format!("{HEAD}    include: [a.yaml]\n"),
+        &[
+            ("a.yaml", b"keys: {f/a: 1}\ninclude: [b.yaml]\n"),
+            ("b.yaml", b"keys: {f/b: 2}\ninclude: [a.yaml]\n"),
+        ],
+        &["b.yaml:2:11: include cycle: `a.yaml` → `b.yaml` → `a.yaml`"],
+    );
+}
+
+#[test]
+fn include_of_the_root_config_is_a_cycle() {
+    check(
+        &format!("{HEAD}    include: [\"*.yaml\"]\n"),
+        &[],
+        &["kvsync.yaml:7:15: include cycle: `kvsync.yaml` → `kvsync.yaml`"],
+    );
+}
+
+#[test]
+fn key_defined_twice() {
+    check(
+        &format!("{HEAD}    include: [more/*.yaml]\n    keys:\n      f/a: one\n"),
+        &[("more/1.yaml", b"keys:\n  f/a: two\n  f/b: x\n"), ("more/2.yaml", b"keys:\n  f/b: y\n")],
+        &[
+            "more/1.yaml:2:3: key `f/a` is defined twice (first at `kvsync.yaml:9:7`)",
+            "more/2.yaml:2:3: key `f/b` is defined twice (first at `more/1.yaml:3:3`)",
+        ],
+    );
+}
+
+#[test]
+fn include_glob_matching_nothing() {
+    check(
+        &format!("{HEAD}    include: [\"flags/*.yaml\"]\n"),
+        &[],
+        &["kvsync.yaml:7:15: `include` glob `flags/*.yaml` matches no file"],
+    );
+}
+
+#[test]
+fn include_file_problems_point_into_it() {
+    check(
+        &format!("{HEAD}    include: [more.yaml]\n"),
+        &[("more.yaml", b"keys:\n  f/a:\n    valeu: 1\n")],
+        &["more.yaml:3:5: unknown field `valeu` in a key entry"],
+    );
+}
+
+#[test]
+fn key_outside_its_prefix() {
+    check_hint(
+        &keys("      g/a: x\n"),
+        &[],
+        "kvsync.yaml:8:7: key `g/a` is outside the prefix `f/` of namespace `flags`",
+        "start with `f/`",
+    );
+}
+
+#[test]
+fn overlapping_scopes() {
+    check(
+        &format!(
+            "{HEAD}  more:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: f/x/\n  all:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  other:\n    namespace_id: ffff\n"
+        ),
+        &[],
+        &[
+            "kvsync.yaml:9:13: namespaces `flags` and `more` overlap: both manage keys of namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` (prefixes `f/` and `f/x/`)",
+            "kvsync.yaml:10:3: namespaces `flags` and `all` overlap: both manage keys of namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` (prefixes `f/` and ``)",
+        ],
+    );
+}
+
+/// "Billion laughs": ten levels of ten aliases would be 10^10 strings if expanded.
+#[test]
+fn alias_bomb_fails_fast_with_a_clear_error() {
+    let mut bomb =
+        String::from("      f/a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let items = vec![format!("*a{}", level - 1); 10].join(", ");
+        bomb.push_str(&format!("      f/a{level}: &a{level} [{items}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let diagnostics = check(
+        &keys(&bomb),
+        &[],
+        &["kvsync.yaml:12:53: the YAML exceeds kvsync's parser limits (anchors copy 100001 nodes)"],
+    );
+    assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("billion laughs")));
+    // Generous for a debug build on a slow machine; an expanding parser would take hours.
+    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+}
+
+/// A bomb of one long string repeated through aliases: few nodes, many bytes.
+#[test]
+fn alias_bomb_of_long_strings_is_bounded_too() {
+    let long = "x".repeat(1024 * 1024);
+    let items = vec!["*big"; 100].join(", ");
+    let config = keys(&format!("      f/big: &big {long}\n      f/many: [{items}]\n"));
+    let fixture = Fixture::new(&config);
+    let errors = fixture.errors(fixture.load());
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("YAML aliases expand to more than 16 MiB of text"), "{errors:?}");
+}
+
+#[test]
+fn environment_required() {
+    let config = format!("{HEAD}environments:\n  staging: {{}}\n  production: {{}}\n");
+    check_hint(
+        &config,
+        &[],
+        "kvsync.yaml:8:3: this config has environments (`staging`, `production`); pass `--env`",
+        "`--env staging`",
+    );
+}
+
+#[test]
+fn environment_unknown_or_unexpected() {
+    let fixture =
+        Fixture::new(&format!("{HEAD}environments:\n  staging: {{}}\n  production: {{}}\n"));
+    let result = fixture.load_with(Some("prod"), &[]);
+    let Err(Error::Invalid(diagnostics)) = &result else {
+        panic!("expected problems");
+    };
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("did you mean `production`? this config has `staging`, `production`")
+    );
+    assert_eq!(fixture.errors(result), ["kvsync.yaml:8:3: unknown environment `prod`"]);
+
+    let fixture = Fixture::new(HEAD);
+    assert_eq!(
+        fixture.errors(fixture.load_with(Some("staging"), &[])),
+        [
+            "kvsync.yaml:1:1: environment `staging` was asked for, but this config has no `environments`"
+        ]
+    );
+}
+
+#[test]
+fn null_values_are_errors_with_a_hint() {
+    let diagnostics = check(
+        &keys("      f/a:\n      f/b: null\n      f/c:\n        value: ~\n"),
+        &[],
+        &[
+            "kvsync.yaml:8:10: key `f/a` has no value",
+            "kvsync.yaml:9:12: key `f/b` has no value",
+            "kvsync.yaml:11:16: key `f/c` has no value",
+        ],
+    );
+    assert_eq!(diagnostics[0].hint.as_deref(), Some("write `\"\"` for an empty value"));
+}
+
+#[test]
+fn integers_beyond_64_bits_are_errors() {
+    check(
+        &keys("      f/a: 123456789012345678901234567890\n      f/b: [-9223372036854775809]\n"),
+        &[],
+        &[
+            "kvsync.yaml:8:12: integer `123456789012345678901234567890` does not fit in 64 bits",
+            "kvsync.yaml:9:13: integer `-9223372036854775809` does not fit in 64 bits",
+        ],
+    );
+}
+
+#[test]
+fn an_entry_needs_exactly_one_of_value_and_file() {
+    check(
+        &keys(
+            "      f/both:\n        value: x\n        file: v.txt\n      f/none:\n        metadata: {a: 1}\n      f/empty: {}\n",
+        ),
+        &[("v.txt", b"v")],
+        &[
+            "kvsync.yaml:10:15: key `f/both` sets both `value` and `file`",
+            "kvsync.yaml:12:9: key `f/none` has neither `value` nor `file`",
+            "kvsync.yaml:13:16: key `f/empty` has neither `value` nor `file`",
+        ],
+    );
+}
+
+#[test]
+fn default_environment_must_name_an_environment() {
+    let diagnostics = check(
+        &format!("{HEAD}default_environment: prod\nenvironments:\n  production: {{}}\n"),
+        &[],
+        &["kvsync.yaml:7:22: unknown environment `prod`"],
+    );
+    assert_eq!(
+        diagnostics[0].hint.as_deref(),
+        Some("did you mean `production`? this config has `production`")
+    );
+}
+
+#[test]
+fn version_and_owner_are_checked() {
+    check(
+        &HEAD.replace("version: 1", "version: 2").replace("owner: web", "owner: Web Flags"),
+        &[],
+        &[
+            "kvsync.yaml:1:10: unsupported config version `2`",
+            "kvsync.yaml:2:8: owner `Web Flags` is not valid",
+        ],
+    );
+}
+
+#[test]
+fn namespace_id_is_required_and_checked() {
+    check(
+        "version: 1\nowner: web\nnamespaces:\n  a: {prefix: a/}\n  b:\n    namespace_id: \"not an id\"\n",
+        &[],
+        &[
+            "kvsync.yaml:4:3: namespace `a` has no `namespace_id`",
+            "kvsync.yaml:6:19: namespace id `not an id` is not valid",
+        ],
+    );
+}
+
+#[test]
+fn bad_globs_are_reported_at_the_pattern() {
+    check(
+        &format!("{HEAD}    ignore: [\"ok/*\", \"bad/[\"]\n"),
+        &[],
+        &[
+            "kvsync.yaml:7:22: `ignore` glob `bad/[` is not valid: unclosed character class; missing ']'",
+        ],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let config = keys(concat!(
+        "      g/outside: x\n",
+        "      f/ttl:\n",
+        "        value: x\n",
+        "        expiration_ttl: 5\n",
+        "      f/meta:\n",
+        "        value: ${NOPE}\n",
+        "        metadata: {__kvsync: 1}\n",
+    ));
+    check(
+        &config.replace("owner: web", "owner: WEB"),
+        &[],
+        &[
+            "kvsync.yaml:2:8: owner `WEB` is not valid",
+            "kvsync.yaml:8:7: key `g/outside` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:11:25: `expiration_ttl` must be at least 60 seconds, not 5",
+            "kvsync.yaml:13:16: environment variable `NOPE` is not set",
+            "kvsync.yaml:14:20: metadata field `__kvsync` is reserved for kvsync's marker",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What loads, and what it loads as.
+
+/// The example of DESIGN.md §4, with its include and file.
+const DESIGN_EXAMPLE: &str = r#"# yaml-language-server: $schema=https://example.com/schemas/kvsync.schema.json
+version: 1
+owner: web-flags                     # required; [a-z0-9._-], 1–64 chars; written into every marker
+target: cloudflare                   # or local (the embedded store, §8); --target overrides
+max_deletes: 50                      # per scope: refuse deleting more than max(this, 10 % of our live keys there)
+namespaces:
+  flags:                             # the scope's name, used in output
+    namespace_id: ${FLAGS_NAMESPACE_ID:-0f1e2d3c4b5a69788796a5b4c3d2e1f0}
+    prefix: "flags/"
+    prune: true
+    ignore: ["flags/runtime/*"]      # written by Workers at run time: never reported or touched
+    protect: ["flags/kill-switch"]
+    take_over: []                    # globs of keys another owner holds that this config may take
+    keys:
+      flags/banner: "Welcome!"       # a string is stored as-is
+      flags/max-items: 42            # any other scalar or sequence: compact JSON ("42")
+      flags/new-checkout:            # a mapping is always an entry; a JSON object goes under value:
+        value: {enabled: true, rollout: 25}
+        metadata: {team: growth}
+      flags/black-friday:
+        value: {enabled: true}
+        expiration: 2030-01-01T00:00:00Z
+      flags/payments-key:
+        value: ${PAYMENTS_KEY:-dev-only-key}  # any value with ${…} is sensitive automatically
+      flags/logo.png:
+        file: assets/logo.png        # bytes, path relative to the YAML file that names it
+    include: [flags/*.yaml]          # more key maps; a key defined twice in them is an error
+local_path: .kvsync/local.db         # where --target local keeps its store
+environments:                        # with environments present, --env is required
+  staging:                           # unless default_environment names one
+    namespaces: {flags: {namespace_id: 9a8b7c6d5e4f30211203f4e5d6c7b8a9}}
+    # an overlay deep-merges into the base: mappings merge, a key entry or a list it names
+    # replaces the base's (overriding a key here is not "defined twice")
+"#;
+
+#[test]
+fn the_design_example_loads() {
+    let logo: &[u8] = b"\x89PNG\r\n\x1a\n\x00binary";
+    let fixture = Fixture::new(DESIGN_EXAMPLE);
+    fixture.write("assets/logo.png", logo);
+    fixture.write("flags/more.yaml", "keys:\n  flags/extra: more\n");
+    let loaded = fixture
+        .load_with(Some("staging"), &[])
+        .unwrap_or_else(|e| panic!("{:#?}", fixture.errors(Err(e))));
+    let desired = &loaded.desired;
+    assert_eq!(desired.owner, "web-flags");
+    assert_eq!(desired.environment.as_deref(), Some("staging"));
+    assert_eq!(desired.target.as_deref(), Some("cloudflare"));
+    assert_eq!(desired.max_deletes, 50);
+    assert_eq!(
+        desired.local_path.as_deref(),
+        Some(fixture.path().join(".kvsync/local.db").as_path())
+    );
+    let scope = &desired.scopes[0];
+    assert_eq!(scope.name, "flags");
+    assert_eq!(scope.namespace_id, "9a8b7c6d5e4f30211203f4e5d6c7b8a9");
+    assert_eq!(scope.prefix, "flags/");
+    assert!(scope.prune);
+    assert!(scope.ignore.is_match("flags/runtime/x"));
+    assert!(!scope.ignore.is_match("flags/runtime/x/y"));
+    assert!(scope.protect.is_match("flags/kill-switch"));
+    assert!(scope.take_over.is_empty());
+    assert_eq!(
+        scope.entries.keys().collect::<Vec<_>>(),
+        [
+            "flags/banner",
+            "flags/black-friday",
+            "flags/extra",
+            "flags/logo.png",
+            "flags/max-items",
+            "flags/new-checkout",
+            "flags/payments-key"
+        ]
+    );
+    assert_eq!(inline(entry(&loaded, "flags/banner")), "Welcome!");
+    assert_eq!(inline(entry(&loaded, "flags/max-items")), "42");
+    let checkout = entry(&loaded, "flags/new-checkout");
+    assert_eq!(inline(checkout), r#"{"enabled":true,"rollout":25}"#);
+    assert_eq!(
+        checkout.metadata,
+        Some(serde_json::from_str(r#"{"team":"growth"}"#).expect("json"))
+    );
+    assert_eq!(entry(&loaded, "flags/black-friday").expiration, Expiration::At(1_893_456_000));
+    let payments = entry(&loaded, "flags/payments-key");
+    assert_eq!(inline(payments), "dev-only-key");
+    assert!(payments.sensitive);
+    assert!(!checkout.sensitive);
+    let logo_entry = entry(&loaded, "flags/logo.png");
+    assert_eq!(
+        logo_entry.value,
+        ValueSource::File(
+            std::fs::canonicalize(fixture.path().join("assets/logo.png")).expect("canonical")
+        )
+    );
+    assert_eq!(logo_entry.size, logo.len() as u64);
+    assert!(!logo_entry.is_text);
+    assert_eq!(logo_entry.hash, crate::plan::hash::content_hash(logo, None, Expiration::Never));
+    assert!(loaded.warnings.is_empty());
+
+    // Without `--env`, the environments make it an error.
+    assert_eq!(
+        fixture.errors(fixture.load()),
+        ["kvsync.yaml:30:3: this config has environments (`staging`); pass `--env`"]
+    );
+}
+
+/// hash-vectors.json case 3: `{rollout: 25, enabled: true}` with metadata
+/// `{team: growth, owner: web}`.
+#[test]
+fn json_values_keep_document_order_and_match_the_hash_vector() {
+    let loaded = loads(
+        &keys(
+            "      f/a:\n        value: {rollout: 25, enabled: true}\n        metadata: {team: growth, owner: web}\n",
+        ),
+        &[],
+    );
+    let entry = entry(&loaded, "f/a");
+    assert_eq!(inline(entry), r#"{"rollout":25,"enabled":true}"#);
+    assert_eq!(
+        entry.hash.to_hex(),
+        "2a73d872efdf31beb0f030642948f28663b641dfe0eefccff3f1f68a24306ee2"
+    );
+}
+
+#[test]
+fn scalars_follow_the_core_schema_with_strict_booleans() {
+    let loaded = loads(
+        &keys(concat!(
+            "      f/yes: yes\n",
+            "      f/flag: true\n",
+            "      f/float: 1.50\n",
+            "      f/zero-led: 012\n",
+            "      f/hex: 0x1F\n",
+            "      f/octal: 0o17\n",
+            "      f/underscore: 1_000\n",
+            "      f/exponent: 1e3\n",
+            "      f/quoted: \"42\"\n",
+            "      f/list: [a, 1, null, {b: no}]\n",
+            "      f/big: 18446744073709551615\n",
+            "      f/empty: \"\"\n",
+            "      f/date: 2030-01-01\n",
+            "      f/text:\n        value: |\n          two\n          lines\n",
+            "      f/json-text:\n        value: '{\"kept\": 1.50}'\n",
+        )),
+        &[],
+    );
+    let cases = [
+        ("f/yes", "yes"),
+        ("f/flag", "true"),
+        ("f/float", "1.5"),
+        ("f/zero-led", "12"),
+        ("f/hex", "31"),
+        ("f/octal", "15"),
+        ("f/underscore", "1_000"),
+        ("f/exponent", "1000.0"),
+        ("f/quoted", "42"),
+        ("f/list", r#"["a",1,null,{"b":"no"}]"#),
+        ("f/big", "18446744073709551615"),
+        ("f/empty", ""),
+        ("f/date", "2030-01-01"),
+        ("f/text", "two\nlines\n"),
+        ("f/json-text", r#"{"kept": 1.50}"#),
+    ];
+    for (key, value) in cases {
+        assert_eq!(inline(entry(&loaded, key)), value, "{key}");
+    }
+}
+
+#[test]
+fn interpolation_with_defaults_and_escapes() {
+    let fixture = Fixture::new(&format!(
+        "{}    keys:\n      f/a: \"${{SET}}-${{UNSET:-fallback}}\"\n      f/b: \"$${{NOT}} a variable\"\n      f/c:\n        value: {{url: \"https://${{HOST:-example.com}}/\"}}\n      f/d:\n        file: ${{DIR}}/v.txt\n      f/e:\n        value: plain\n        metadata: {{by: \"${{SET}}\"}}\n",
+        HEAD.replace("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "${NS:-0f1e2d3c4b5a69788796a5b4c3d2e1f0}")
+            .replace("\"f/\"", "\"${PREFIX}\"")
+    ));
+    fixture.write("values/v.txt", "from a file");
+    let loaded = fixture
+        .load_with(None, &[("SET", "s3cret"), ("PREFIX", "f/"), ("DIR", "values")])
+        .unwrap_or_else(|e| panic!("{:#?}", fixture.errors(Err(e))));
+    assert_eq!(loaded.desired.scopes[0].namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+    assert_eq!(loaded.desired.scopes[0].prefix, "f/");
+    let a = entry(&loaded, "f/a");
+    assert_eq!(inline(a), "s3cret-fallback");
+    assert!(a.sensitive);
+    let b = entry(&loaded, "f/b");
+    assert_eq!(inline(b), "${NOT} a variable");
+    assert!(!b.sensitive, "an escaped `$${{` is not an interpolation");
+    let c = entry(&loaded, "f/c");
+    assert_eq!(inline(c), r#"{"url":"https://example.com/"}"#);
+    assert!(c.sensitive);
+    let d = entry(&loaded, "f/d");
+    assert!(d.sensitive);
+    assert_eq!(d.size, 11);
+    let e = entry(&loaded, "f/e");
+    assert!(e.sensitive, "interpolated metadata makes the key sensitive");
+    assert_eq!(e.metadata, Some(serde_json::from_str(r#"{"by":"s3cret"}"#).expect("json")));
+}
+
+#[test]
+fn environment_overlay_merges_deeply() {
+    let config = format!(
+        "{HEAD}    ignore: [\"f/base/*\"]\n    keys:\n      f/a: base\n      f/b: base\n    include: [base.yaml]\nenvironments:\n  staging:\n    owner: web-staging\n    max_deletes: 5\n    namespaces:\n      flags:\n        prefix: \"f/\"\n        ignore: [\"f/staging/*\"]\n        keys:\n          f/b: staging\n          f/c:\n            value: added\n          f/from-include: replaced\n      extra:\n        namespace_id: eeee\n        keys:\n          x: 1\n"
+    );
+    let fixture = Fixture::new(&config);
+    fixture.write("base.yaml", "keys:\n  f/from-include: included\n");
+    let loaded = fixture
+        .load_with(Some("staging"), &[])
+        .unwrap_or_else(|e| panic!("{:#?}", fixture.errors(Err(e))));
+    let desired = &loaded.desired;
+    assert_eq!(desired.owner, "web-staging");
+    assert_eq!(desired.max_deletes, 5);
+    assert_eq!(desired.environment.as_deref(), Some("staging"));
+    let flags = &desired.scopes[0];
+    assert_eq!(flags.namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "kept from the base");
+    assert!(flags.ignore.is_match("f/staging/x"));
+    assert!(!flags.ignore.is_match("f/base/x"), "a list is replaced, not merged");
+    let values: Vec<(&str, &str)> =
+        flags.entries.iter().map(|(k, e)| (k.as_str(), inline(e))).collect();
+    assert_eq!(
+        values,
+        [("f/a", "base"), ("f/b", "staging"), ("f/c", "added"), ("f/from-include", "replaced")]
+    );
+    assert_eq!(desired.scopes[1].name, "extra");
+    assert_eq!(inline(entry(&loaded, "x")), "1");
+
+    // The base alone, through `default_environment` absent and no `--env`: an error.
+    let without = Fixture::new(&config);
+    without.write("base.yaml", "keys:\n  f/from-include: included\n");
+    assert!(without.load().is_err());
+}
+
+#[test]
+fn default_environment_is_used_without_env() {
+    let loaded = loads(
+        &format!("{HEAD}default_environment: dev\nenvironments:\n  dev:\n    owner: web-dev\n"),
+        &[],
+    );
+    assert_eq!(loaded.desired.environment.as_deref(), Some("dev"));
+    assert_eq!(loaded.desired.owner, "web-dev");
+}
+
+#[test]
+fn includes_merge_recursively_relative_to_their_file() {
+    let loaded = loads(
+        &format!("{HEAD}    include: [\"keys/*.yaml\"]\n    keys:\n      f/root: r\n"),
+        &[
+            ("keys/a.yaml", b"keys:\n  f/a: a\n  f/file:\n    file: ../values/v.bin\ninclude: [\"nested/*.yaml\"]\n"),
+            ("keys/b.yaml", b"# only comments\n"),
+            ("keys/nested/c.yaml", b"keys:\n  f/c:\n    file: c.txt\n"),
+            ("keys/nested/c.txt", b"nested text"),
+            ("values/v.bin", b"\xff\xfe"),
+        ],
+    );
+    let names: Vec<&String> = loaded.desired.scopes[0].entries.keys().collect();
+    assert_eq!(names, ["f/a", "f/c", "f/file", "f/root"]);
+    assert_eq!(entry(&loaded, "f/c").size, 11);
+    assert!(entry(&loaded, "f/c").is_text);
+    assert!(!entry(&loaded, "f/file").is_text);
+}
+
+/// A file value is hashed in 64 KiB chunks; characters split across chunks are still text.
+#[test]
+fn file_values_stream_and_detect_text_across_chunks() {
+    let text = "aé€😀".repeat(20_000);
+    let mut binary = text.clone().into_bytes();
+    binary[100_000] = 0xff;
+    let loaded = loads(
+        &keys(
+            "      f/text:\n        file: text.txt\n      f/binary:\n        file: bin.dat\n        expiration_ttl: 600\n",
+        ),
+        &[("text.txt", text.as_bytes()), ("bin.dat", &binary)],
+    );
+    let text_entry = entry(&loaded, "f/text");
+    assert!(text_entry.is_text);
+    assert_eq!(text_entry.size, text.len() as u64);
+    assert_eq!(
+        text_entry.hash,
+        crate::plan::hash::content_hash(text.as_bytes(), None, Expiration::Never)
+    );
+    let binary_entry = entry(&loaded, "f/binary");
+    assert!(!binary_entry.is_text);
+    assert_eq!(
+        binary_entry.hash,
+        crate::plan::hash::content_hash(&binary, None, Expiration::Ttl(600))
+    );
+}
+
+#[test]
+fn ignored_desired_keys_are_warnings() {
+    let loaded = loads(
+        &format!("{HEAD}    ignore: [\"f/runtime/*\"]\n    keys:\n      f/runtime/x: 1\n"),
+        &[],
+    );
+    assert_eq!(loaded.warnings.len(), 1);
+    let warning = &loaded.warnings[0];
+    assert_eq!((warning.line, warning.column), (9, 7));
+    assert_eq!(
+        warning.message,
+        "key `f/runtime/x` matches the `ignore` globs of namespace `flags`, so kvsync skips it"
+    );
+}
+
+#[test]
+fn expirations_normalise_to_unix_seconds() {
+    let loaded = loads(
+        &keys(concat!(
+            "      f/offset:\n        value: x\n        expiration: 2030-01-01T01:00:00+01:00\n",
+            "      f/seconds:\n        value: x\n        expiration: 1893456000\n",
+            "      f/ttl:\n        value: x\n        expiration_ttl: 60\n",
+        )),
+        &[],
+    );
+    assert_eq!(entry(&loaded, "f/offset").expiration, Expiration::At(1_893_456_000));
+    assert_eq!(entry(&loaded, "f/seconds").expiration, Expiration::At(1_893_456_000));
+    assert_eq!(entry(&loaded, "f/ttl").expiration, Expiration::Ttl(60));
+}
+
+#[test]
+fn empty_metadata_differs_from_none() {
+    let loaded = loads(
+        &keys(
+            "      f/none:\n        value: x\n        metadata: null\n      f/empty:\n        value: x\n        metadata: {}\n      f/bare: x\n",
+        ),
+        &[],
+    );
+    let none = entry(&loaded, "f/none");
+    let empty = entry(&loaded, "f/empty");
+    assert_eq!(none.metadata, None);
+    assert_eq!(empty.metadata, Some(serde_json::Map::new()));
+    assert_eq!(none.hash, entry(&loaded, "f/bare").hash);
+    assert_ne!(none.hash, empty.hash);
+}
+
+#[test]
+fn a_missing_root_config_is_a_read_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = LoadOptions { environment: None, vars: &|_| None };
+    let error = load(&dir.path().join("nope.yaml"), &options).expect_err("missing");
+    assert!(matches!(error, Error::Read { .. }));
+    assert!(error.to_string().contains("nope.yaml"), "{error}");
+}
+
+/// `schemas/kvsync.schema.json` is generated; this test rewrites it when the model changed
+/// (then fails, so the change is seen and committed). rust-analyzer's `ensure_file_contents`.
+#[test]
+fn schema_file_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/kvsync.schema.json");
+    let generated = schema_json();
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != generated {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &generated).expect("write the schema");
+        panic!("`{}` was out of date and has been updated; review and commit it", path.display());
+    }
+}

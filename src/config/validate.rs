@@ -1,0 +1,218 @@
+//! Semantic checks of names and scopes, as pure functions returning a message and a hint.
+//!
+//! The checks here need no file system and no YAML: the config `version`, the `owner` and
+//! `namespace_id` formats, KV's key-name rules, prefixes, glob lists, and scopes that would
+//! fight over the same keys. Values, metadata and expirations are checked where they are
+//! resolved (`sources`), because their checks need what resolving produces.
+
+use super::desired::Globs;
+use super::model::Sp;
+use crate::kv::KEY_BYTES_MAX;
+
+/// A problem: its message and an optional hint.
+pub(crate) type Finding = (String, Option<String>);
+
+/// The config format version this kvsync reads.
+pub(crate) const CONFIG_VERSION: u32 = 1;
+
+/// The default floor of the delete guard.
+pub(crate) const MAX_DELETES_DEFAULT: usize = 50;
+
+pub(crate) fn version(version: u32) -> Result<(), Finding> {
+    if version == CONFIG_VERSION {
+        return Ok(());
+    }
+    Err((
+        format!("unsupported config version `{version}`"),
+        Some(format!("this kvsync reads `version: {CONFIG_VERSION}`")),
+    ))
+}
+
+/// `[a-z0-9._-]`, 1 to 64 characters: it is written into every marker.
+pub(crate) fn owner(owner: &str) -> Result<(), Finding> {
+    let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+    if (1..=64).contains(&owner.len()) && owner.chars().all(valid_char) {
+        return Ok(());
+    }
+    Err((
+        format!("owner `{owner}` is not valid"),
+        Some("use 1 to 64 lowercase letters, digits, `.`, `_` or `-`".to_owned()),
+    ))
+}
+
+/// `^[A-Za-z0-9_-]{1,32}$`.
+pub(crate) fn namespace_id(id: &str) -> Result<(), Finding> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if (1..=32).contains(&id.len()) && id.chars().all(valid_char) {
+        return Ok(());
+    }
+    Err((
+        format!("namespace id `{id}` is not valid"),
+        Some(
+            "a namespace id is 1 to 32 letters, digits, `-` or `_` (32 hex digits, as \
+             `wrangler kv namespace list` shows)"
+                .to_owned(),
+        ),
+    ))
+}
+
+/// KV's rules for a key name: 1 to 512 UTF-8 bytes, not `.` or `..`.
+pub(crate) fn key_name(name: &str) -> Result<(), Finding> {
+    if name.is_empty() {
+        return Err(("a key name is empty".to_owned(), None));
+    }
+    if name == "." || name == ".." {
+        return Err((
+            format!("key name `{name}` is not allowed"),
+            Some("KV refuses the names `.` and `..` (names may contain dots)".to_owned()),
+        ));
+    }
+    if name.len() > KEY_BYTES_MAX {
+        return Err((
+            format!(
+                "key `{}` is {} bytes; KV's limit is {KEY_BYTES_MAX} bytes (UTF-8)",
+                shorten(name),
+                name.len()
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// A prefix is the start of key names, so the key-name length limit applies to it too.
+pub(crate) fn prefix(prefix: &str) -> Result<(), Finding> {
+    if prefix.len() > KEY_BYTES_MAX {
+        return Err((
+            format!(
+                "prefix `{}` is {} bytes; no key that long can exist in KV ({KEY_BYTES_MAX} bytes)",
+                shorten(prefix),
+                prefix.len()
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Every desired key must lie inside its scope.
+pub(crate) fn key_in_prefix(name: &str, prefix: &str, scope: &str) -> Result<(), Finding> {
+    if name.starts_with(prefix) {
+        return Ok(());
+    }
+    Err((
+        format!("key `{}` is outside the prefix `{prefix}` of namespace `{scope}`", shorten(name)),
+        Some(format!(
+            "rename it to start with `{prefix}`, or move it to a namespace whose prefix it starts \
+             with"
+        )),
+    ))
+}
+
+/// Compiles a glob list; a bad pattern is reported at its own place.
+pub(crate) fn globs(field: &str, patterns: &[Sp<String>]) -> Result<Globs, (usize, Finding)> {
+    let texts: Vec<String> = patterns.iter().map(|p| p.value.clone()).collect();
+    Globs::new(&texts).map_err(|(pattern, error)| {
+        let index = patterns.iter().position(|p| p.value == pattern).unwrap_or(0);
+        (
+            index,
+            (
+                format!("`{field}` glob `{pattern}` is not valid: {}", error.kind()),
+                Some(
+                    "`*` matches within one `/` segment, `**` across them, `?` one character, \
+                     `[ab]` a class; `\\` escapes"
+                        .to_owned(),
+                ),
+            ),
+        )
+    })
+}
+
+/// A scope as far as the overlap check cares.
+pub(crate) struct ScopeHead<'a> {
+    pub name: &'a str,
+    pub namespace_id: &'a str,
+    pub prefix: &'a str,
+}
+
+/// Two scopes on one namespace whose prefixes nest (`""` nests with anything) would each delete
+/// the other's keys. Returns, for each later scope of such a pair, its index and the finding.
+pub(crate) fn overlapping_scopes(scopes: &[ScopeHead<'_>]) -> Vec<(usize, Finding)> {
+    let mut findings = Vec::new();
+    // Scopes are few (one per namespace entry), so comparing every pair is fine.
+    for (later, b) in scopes.iter().enumerate() {
+        let earlier = scopes[..later].iter().find(|a| {
+            a.namespace_id == b.namespace_id
+                && (a.prefix.starts_with(b.prefix) || b.prefix.starts_with(a.prefix))
+        });
+        if let Some(a) = earlier {
+            findings.push((
+                later,
+                (
+                    format!(
+                        "namespaces `{}` and `{}` overlap: both manage keys of namespace `{}` \
+                         (prefixes `{}` and `{}`)",
+                        a.name, b.name, b.namespace_id, a.prefix, b.prefix
+                    ),
+                    Some(
+                        "each would delete the other's keys; give them prefixes where neither \
+                         starts with the other, or merge them"
+                            .to_owned(),
+                    ),
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+/// A long name, cut for messages.
+fn shorten(name: &str) -> String {
+    const SHOWN: usize = 48;
+    if name.chars().count() <= SHOWN {
+        return name.to_owned();
+    }
+    let head: String = name.chars().take(SHOWN).collect();
+    format!("{head}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_and_namespace_id_formats() {
+        assert!(owner("web-flags.v2_x").is_ok());
+        assert!(owner("").is_err());
+        assert!(owner("Web").is_err());
+        assert!(owner(&"a".repeat(65)).is_err());
+        assert!(namespace_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0").is_ok());
+        assert!(namespace_id(&"a".repeat(33)).is_err());
+        assert!(namespace_id("has space").is_err());
+    }
+
+    #[test]
+    fn key_names() {
+        assert!(key_name("flags/a.b").is_ok());
+        assert!(key_name("...").is_ok());
+        assert!(key_name(&"é".repeat(256)).is_ok());
+        assert!(key_name(&"é".repeat(257)).is_err());
+        for bad in ["", ".", ".."] {
+            assert!(key_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scopes_overlap_when_prefixes_nest() {
+        let head = |name, id, prefix| ScopeHead { name, namespace_id: id, prefix };
+        let scopes = [
+            head("a", "n1", "flags/"),
+            head("b", "n1", "other/"),
+            head("c", "n2", ""),
+            head("d", "n1", "flags/x/"),
+            head("e", "n2", "z/"),
+        ];
+        let found: Vec<usize> = overlapping_scopes(&scopes).into_iter().map(|f| f.0).collect();
+        assert_eq!(found, vec![3, 4]);
+    }
+}

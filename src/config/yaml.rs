@@ -1,0 +1,667 @@
+//! The YAML boundary: the only module that knows serde-saphyr.
+//!
+//! It owns the parser settings (YAML 1.2 core schema with strict booleans, duplicate keys
+//! refused, unknown tags refused, and limits that stop alias bombs), the `Deserialize` impls that
+//! need source positions ([`Sp`], [`YamlKind`], [`NamedMap`], [`KeyEntry`]), and the translation
+//! of parser errors into kvsync's messages and hints. Swapping the YAML crate means rewriting
+//! this file only. It knows nothing about what the fields mean.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Error as YamlError, Location, MessageFormatter as _, Spanned};
+
+use super::model::{
+    EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, Sp, Target, YamlKind,
+    YamlValue,
+};
+use super::problems::{Pos, did_you_mean};
+
+/// Text that aliases may materialise per file, beyond the text of the file itself. The parser's
+/// own limits count events, not bytes, so an alias to one long string repeated many times would
+/// otherwise still reach gigabytes.
+const ALIAS_TEXT_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// A parse failure: where, what, and what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ParseError {
+    pub pos: Pos,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Parses one YAML document into `T`. An empty document (only comments, say) reads as an empty
+/// mapping.
+pub(crate) fn parse<T: DeserializeOwned>(text: String) -> Result<T, ParseError> {
+    let text = Rc::new(text);
+    let _context = ParseContext::enter(Rc::clone(&text));
+    let result = if is_empty_document(&text) {
+        serde_saphyr::from_str_with_options::<T>("{}", options())
+    } else {
+        serde_saphyr::from_str_with_options::<T>(&text, options())
+    };
+    result.map_err(|error| translate(&error, &text))
+}
+
+fn is_empty_document(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+/// The parser settings, with why each differs from serde-saphyr's defaults.
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        // YAML 1.2 core: `yes`, `on`, `y` are strings, only `true`/`false` are booleans.
+        strict_booleans: true,
+        // YAML 1.2 core: `1_000` matches no number pattern, so it is the string "1_000".
+        underscored_numbers_as_strings: true,
+        // A `.nan` or `.inf` has no JSON form; refusing it beats writing `null`.
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::Reject,
+        // A tag such as `!secret` would otherwise be dropped silently.
+        reject_unsupported_tags: true,
+        // kvsync renders its own snippets (report::diagnostic).
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            // Sized for a million keys in one file; the input itself bounds these without aliases.
+            max_events: 64 * 1024 * 1024,
+            max_nodes: 32 * 1024 * 1024,
+            max_total_scalar_bytes: 512 * 1024 * 1024,
+            max_aliases: 1_000_000,
+            // Anchored content is recorded once; only nested anchors ("billion laughs") copy it
+            // again and again, so a small cap stops them early.
+            max_recorded_anchor_events: 100_000,
+            // Reusing one anchor for many keys (shared metadata) is normal YAML; the replay limit
+            // below is what bounds the expansion.
+            enforce_alias_anchor_ratio: false,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 1_000_000,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-parse context.
+//
+// `Spanned<T>` is how serde-saphyr hands out positions, and it needs `T: Deserialize`, so the
+// position-aware impls below cannot receive state through a `DeserializeSeed`. What they need
+// (the source text, to tell `012` from `12.0` and spot integers beyond 64 bits, and the alias
+// text budget) therefore sits in a thread-local for the duration of one `parse` call.
+
+struct ParseContext {
+    source: Rc<String>,
+    alias_bytes_left: usize,
+}
+
+thread_local! {
+    static CONTEXT: RefCell<Option<ParseContext>> = const { RefCell::new(None) };
+}
+
+/// Clears the context when the parse ends, however it ends.
+struct ContextGuard;
+
+impl ParseContext {
+    fn enter(source: Rc<String>) -> ContextGuard {
+        CONTEXT.with(|context| {
+            *context.borrow_mut() =
+                Some(ParseContext { source, alias_bytes_left: ALIAS_TEXT_BYTES_MAX });
+        });
+        ContextGuard
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|context| context.borrow_mut().take());
+    }
+}
+
+/// Where a node was used and where it was written (they differ when it came through an alias).
+struct Site {
+    referenced: Location,
+    defined: Location,
+}
+
+impl Site {
+    /// Counts text that an alias materialises again against the per-file budget.
+    fn charge_alias_text(&self, bytes: usize) -> Result<(), String> {
+        if self.referenced == self.defined {
+            return Ok(());
+        }
+        CONTEXT.with(|context| {
+            let mut context = context.borrow_mut();
+            let Some(context) = context.as_mut() else {
+                return Ok(());
+            };
+            match context.alias_bytes_left.checked_sub(bytes) {
+                Some(left) => {
+                    context.alias_bytes_left = left;
+                    Ok(())
+                }
+                None => Err(format!(
+                    "YAML aliases expand to more than {} MiB of text",
+                    ALIAS_TEXT_BYTES_MAX / (1024 * 1024)
+                )),
+            }
+        })
+    }
+
+    /// The node's text as written in the source, when the parser knows its byte range.
+    fn raw_text(&self) -> Option<String> {
+        let span = self.defined.span();
+        let start = usize::try_from(span.byte_offset()?).ok()?;
+        let len = usize::try_from(span.byte_len()?).ok()?;
+        CONTEXT.with(|context| {
+            let context = context.borrow();
+            let source = &context.as_ref()?.source;
+            source.get(start..start.checked_add(len)?).map(str::to_owned)
+        })
+    }
+}
+
+/// A check that runs once a node's place is known (see [`Sp`]'s `Deserialize`).
+trait Checked {
+    fn checked(&mut self, _site: &Site) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Checked for String {
+    fn checked(&mut self, site: &Site) -> Result<(), String> {
+        site.charge_alias_text(self.len())
+    }
+}
+
+impl Checked for bool {}
+impl Checked for u32 {}
+impl Checked for i64 {}
+impl Checked for usize {}
+impl Checked for Target {}
+impl Checked for NamespaceConfig {}
+impl Checked for EnvironmentOverlay {}
+
+impl Checked for YamlKind {
+    fn checked(&mut self, site: &Site) -> Result<(), String> {
+        match self {
+            Self::Str(text) => site.charge_alias_text(text.len()),
+            Self::Float(_) => {
+                // serde-saphyr hands `012` and integers beyond 64 bits to visitors as floats;
+                // the core schema makes any plain `[-+]?[0-9]+` an integer, so look at the text.
+                if let Some(raw) = site.raw_text() {
+                    let digits = raw.strip_prefix(['-', '+']).unwrap_or(&raw);
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        let unsigned = raw.strip_prefix('+').unwrap_or(&raw);
+                        *self = if let Ok(n) = unsigned.parse::<i64>() {
+                            Self::Int(n)
+                        } else if let Ok(n) = unsigned.parse::<u64>() {
+                            Self::UInt(n)
+                        } else {
+                            Self::BigInt(raw)
+                        };
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Checked for KeyEntry {
+    fn checked(&mut self, site: &Site) -> Result<(), String> {
+        match self {
+            Self::Value(kind) => kind.checked(site),
+            Self::Entry(_) => Ok(()),
+        }
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Sp<T>
+where
+    T: Deserialize<'de> + Checked,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<T>::deserialize(deserializer)?;
+        let site = Site { referenced: spanned.referenced, defined: spanned.defined };
+        let mut value = spanned.value;
+        value.checked(&site).map_err(de::Error::custom)?;
+        Ok(Sp::new(value, Pos::new(site.referenced.line(), site.referenced.column())))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values of keys: any YAML node.
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = YamlKind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<YamlKind, E> {
+        Ok(YamlKind::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<YamlKind, E> {
+        Ok(YamlKind::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<YamlKind, E> {
+        Ok(i64::try_from(v).map_or(YamlKind::UInt(v), YamlKind::Int))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<YamlKind, E> {
+        Ok(i64::try_from(v).map_or_else(|_| YamlKind::BigInt(v.to_string()), YamlKind::Int))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<YamlKind, E> {
+        Ok(u64::try_from(v).map_or_else(
+            |_| YamlKind::BigInt(v.to_string()),
+            |v| i64::try_from(v).map_or(YamlKind::UInt(v), YamlKind::Int),
+        ))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<YamlKind, E> {
+        if v.is_finite() {
+            Ok(YamlKind::Float(v))
+        } else {
+            Err(E::custom("a number that is not finite has no JSON form"))
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlKind, E> {
+        Ok(YamlKind::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<YamlKind, E> {
+        Ok(YamlKind::Str(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<YamlKind, E> {
+        Ok(YamlKind::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<YamlKind, E> {
+        Ok(YamlKind::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<YamlKind, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YamlKind, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element::<YamlValue>()? {
+            items.push(item);
+        }
+        // Values stay in memory until their key is resolved; growth slack would double them.
+        items.shrink_to_fit();
+        Ok(YamlKind::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YamlKind, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some(name) = map.next_key::<Sp<String>>()? {
+            let value = map.next_value::<YamlValue>()?;
+            entries.push((name, value));
+        }
+        entries.shrink_to_fit();
+        Ok(YamlKind::Map(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for YamlKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor)
+    }
+}
+
+/// A key's entry: a mapping is always [`EntryFields`]; anything else is a bare value.
+struct KeyEntryVisitor;
+
+impl<'de> Visitor<'de> for KeyEntryVisitor {
+    type Value = KeyEntry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value or an entry mapping")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyEntry, A::Error> {
+        let fields = EntryFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(KeyEntry::Entry(Box::new(fields)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyEntry, E> {
+        KindVisitor.visit_bool(v).map(KeyEntry::Value)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyEntry, E> {
+        KindVisitor.visit_i64(v).map(KeyEntry::Value)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyEntry, E> {
+        KindVisitor.visit_u64(v).map(KeyEntry::Value)
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<KeyEntry, E> {
+        KindVisitor.visit_i128(v).map(KeyEntry::Value)
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<KeyEntry, E> {
+        KindVisitor.visit_u128(v).map(KeyEntry::Value)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyEntry, E> {
+        KindVisitor.visit_f64(v).map(KeyEntry::Value)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyEntry, E> {
+        KindVisitor.visit_str(v).map(KeyEntry::Value)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<KeyEntry, E> {
+        KindVisitor.visit_string(v).map(KeyEntry::Value)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<KeyEntry, E> {
+        Ok(KeyEntry::Value(YamlKind::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<KeyEntry, E> {
+        Ok(KeyEntry::Value(YamlKind::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<KeyEntry, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyEntry, A::Error> {
+        KindVisitor.visit_seq(seq).map(KeyEntry::Value)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KeyEntryVisitor)
+    }
+}
+
+struct NamedMapVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T> Visitor<'de> for NamedMapVisitor<T>
+where
+    T: Deserialize<'de> + Checked,
+{
+    type Value = NamedMap<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+
+    // `keys:` with nothing under it is an empty mapping, not an error.
+    fn visit_unit<E: de::Error>(self) -> Result<NamedMap<T>, E> {
+        Ok(NamedMap::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<NamedMap<T>, E> {
+        Ok(NamedMap::default())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedMap<T>, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some(name) = map.next_key::<Sp<String>>()? {
+            let value = map.next_value::<Sp<T>>()?;
+            entries.push((name, value));
+        }
+        Ok(NamedMap(entries))
+    }
+}
+
+impl<'de, T> Deserialize<'de> for NamedMap<T>
+where
+    T: Deserialize<'de> + Checked,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NamedMapVisitor(std::marker::PhantomData))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parser errors → kvsync messages.
+
+/// The fields of a key entry, for the hint on an unknown one.
+const ENTRY_FIELDS: &[&str] =
+    &["value", "file", "metadata", "expiration", "expiration_ttl", "sensitive"];
+
+fn translate(error: &YamlError, source: &str) -> ParseError {
+    let pos = error
+        .location()
+        .map(|l| Pos::new(l.line(), l.column()))
+        .filter(|p| p.line > 0)
+        .unwrap_or(Pos::START);
+    let (message, hint) = describe(innermost(error), source, pos);
+    ParseError { pos, message, hint }
+}
+
+fn innermost(error: &YamlError) -> &YamlError {
+    match error {
+        YamlError::WithSnippet { error, .. } | YamlError::AliasError { error, .. } => {
+            innermost(error)
+        }
+        other => other,
+    }
+}
+
+const LIMITS_HINT: &str = "kvsync refuses YAML that expands far beyond its own size (alias \
+                           bombs such as \"billion laughs\"); write the values out, or use \
+                           fewer nested aliases";
+
+fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String>) {
+    let field = key_before(source, pos);
+    let of_field = field.as_deref().map(|f| format!(" for `{f}`")).unwrap_or_default();
+    match error {
+        YamlError::DuplicateMappingKey { key, .. } => (
+            match key {
+                Some(key) => format!("duplicate key `{key}`"),
+                None => "duplicate key".to_owned(),
+            },
+            Some("a mapping may name each key only once; remove or rename one".to_owned()),
+        ),
+        YamlError::SerdeUnknownField { field, expected, .. } => unknown_field(field, expected),
+        YamlError::SerdeMissingField { field, .. } => (
+            format!("missing field `{field}`"),
+            match *field {
+                "version" => Some("start the config with `version: 1`".to_owned()),
+                "owner" => Some(
+                    "name who owns the keys, e.g. `owner: web-flags`; it is written into every \
+                     key kvsync writes"
+                        .to_owned(),
+                ),
+                _ => None,
+            },
+        ),
+        YamlError::SerdeUnknownVariant { variant, expected, .. } => (
+            format!("unknown value `{variant}`{of_field}"),
+            Some(match did_you_mean(variant, expected.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("expected {}", one_of(expected)),
+            }),
+        ),
+        YamlError::SerdeInvalidType { unexpected, expected, .. }
+        | YamlError::SerdeInvalidValue { unexpected, expected, .. } => (
+            format!(
+                "invalid value{of_field}: expected {}, found {unexpected}",
+                friendly_expected(expected)
+            ),
+            None,
+        ),
+        YamlError::InvalidScalar { ty, .. } => {
+            (format!("invalid value{of_field}: expected {}", friendly_type(ty)), None)
+        }
+        YamlError::InvalidBooleanStrict { .. } => (
+            format!("invalid value{of_field}: expected `true` or `false`"),
+            Some(
+                "only `true` and `false` are booleans (YAML 1.2); `yes`, `no`, `on` and `off` \
+                 are strings"
+                    .to_owned(),
+            ),
+        ),
+        YamlError::NullIntoString { .. } => (
+            format!("missing value{of_field}"),
+            Some("write a value, or `\"\"` for an empty string".to_owned()),
+        ),
+        YamlError::NonFiniteFloat { value, .. } => (
+            format!("`{value}` is not a number JSON can hold"),
+            Some(format!("quote it (`\"{value}\"`) to store the text")),
+        ),
+        YamlError::Unexpected { expected, .. } => (
+            format!(
+                "invalid value{of_field}: expected {}",
+                match *expected {
+                    "sequence start" => "a list",
+                    "mapping start" => "a mapping",
+                    "string scalar" => "a string",
+                    other => other,
+                }
+            ),
+            None,
+        ),
+        YamlError::Eof { .. } => ("unexpected end of file".to_owned(), None),
+        YamlError::MultipleDocuments { .. } => (
+            "more than one YAML document in one file".to_owned(),
+            Some("remove the `---` separator; one file holds one document".to_owned()),
+        ),
+        YamlError::UnsupportedTag { .. } => (
+            "unsupported YAML tag".to_owned(),
+            Some("kvsync reads plain YAML; remove the `!tag`".to_owned()),
+        ),
+        YamlError::UnknownAnchor { .. } => ("alias to an unknown anchor".to_owned(), None),
+        YamlError::InvalidUtf8Input => ("the file is not valid UTF-8".to_owned(), None),
+        YamlError::Budget { breach, .. } => (
+            format!("the YAML exceeds kvsync's parser limits ({})", breach_text(breach)),
+            Some(LIMITS_HINT.to_owned()),
+        ),
+        YamlError::AliasReplayLimitExceeded { max_total_replayed_events, .. } => (
+            format!("YAML aliases expand to more than {max_total_replayed_events} nodes"),
+            Some(LIMITS_HINT.to_owned()),
+        ),
+        YamlError::AliasExpansionLimitExceeded { .. }
+        | YamlError::AliasReplayStackDepthExceeded { .. }
+        | YamlError::AliasReplayCounterOverflow { .. } => {
+            ("YAML aliases expand too much".to_owned(), Some(LIMITS_HINT.to_owned()))
+        }
+        YamlError::Message { msg, .. } => {
+            let hint = msg.contains("YAML aliases expand").then(|| LIMITS_HINT.to_owned());
+            (msg.clone(), hint)
+        }
+        YamlError::ExternalMessage { msg, .. } => (format!("invalid YAML: {msg}"), None),
+        other => (serde_saphyr::UserMessageFormatter.format_message(other).into_owned(), None),
+    }
+}
+
+fn unknown_field(field: &str, expected: &[&'static str]) -> (String, Option<String>) {
+    let close = did_you_mean(field, expected.iter().copied());
+    if expected == ENTRY_FIELDS {
+        let fields = ENTRY_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+        let rule = format!(
+            "a mapping is always an entry with {fields}; a JSON object goes under `value:`"
+        );
+        let hint = match close {
+            Some(close) => format!("did you mean `{close}`? {rule}"),
+            None => rule,
+        };
+        return (format!("unknown field `{field}` in a key entry"), Some(hint));
+    }
+    let hint = match close {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if field == "binding" => {
+            "`binding:` (looking the id up in wrangler's config) is not supported yet; set \
+             `namespace_id:`"
+                .to_owned()
+        }
+        None => format!("expected {}", one_of(expected)),
+    };
+    (format!("unknown field `{field}`"), Some(hint))
+}
+
+fn one_of(names: &[&str]) -> String {
+    let ticked: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match ticked.as_slice() {
+        [] => "nothing here".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("one of {}, or {last}", rest.join(", ")),
+    }
+}
+
+/// Serde's type names, as a user would say them.
+fn friendly_type(ty: &str) -> &'static str {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+        "f32" | "f64" => "a number",
+        "bool" => "`true` or `false`",
+        "char" | "string" | "str" => "a string",
+        _ => "a different kind of value",
+    }
+}
+
+fn friendly_expected(expected: &str) -> String {
+    if expected.starts_with("struct ") || expected == "a mapping" || expected == "a map" {
+        "a mapping".to_owned()
+    } else if let Some(rest) = expected.strip_prefix("a sequence") {
+        format!("a list{rest}")
+    } else if matches!(expected, "a string" | "a boolean" | "a value or an entry mapping") {
+        expected.to_owned()
+    } else {
+        friendly_type(expected).to_owned()
+    }
+}
+
+fn breach_text(breach: &BudgetBreach) -> String {
+    match breach {
+        BudgetBreach::Depth { depth } => format!("nesting depth {depth}"),
+        BudgetBreach::Nodes { nodes } => format!("{nodes} nodes"),
+        BudgetBreach::Events { events } => format!("{events} events"),
+        BudgetBreach::Aliases { aliases } => format!("{aliases} aliases"),
+        BudgetBreach::Anchors { anchors } => format!("{anchors} anchors"),
+        BudgetBreach::RecordedAnchorEvents { recorded_anchor_events } => {
+            format!("anchors copy {recorded_anchor_events} nodes")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The mapping key a type error is about, read from the source: the key just before `pos`
+/// (`version` for `version: one`, pointing at `one`), or the key at `pos` (when the parser
+/// points at the key of a value it cannot take). The parser's errors do not name it.
+fn key_before(source: &str, pos: Pos) -> Option<String> {
+    let line = source.lines().nth((pos.line as usize).checked_sub(1)?)?;
+    let split = line
+        .char_indices()
+        .nth((pos.column as usize).saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let (before, at) = line.split_at(split);
+    let key = match before.trim_end().strip_suffix(':') {
+        Some(before) => {
+            let before = before.trim_end();
+            let start = before
+                .char_indices()
+                .rev()
+                .find(|(_, c)| c.is_whitespace() || matches!(c, '{' | ',' | '['))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            &before[start..]
+        }
+        None => at.split_once(':')?.0.trim_end(),
+    };
+    let key = key.trim_matches(|c| c == '"' || c == '\'');
+    (!key.is_empty() && !key.contains([' ', '{', '[', ','])).then(|| key.to_owned())
+}
