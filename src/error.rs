@@ -1,6 +1,85 @@
-//! The top-level error (being built).
+//! The top-level error: every module's error, the hint that goes with it, and its exit status.
+//!
+//! Messages are lowercase without a trailing period and put names in backticks; hints are
+//! printed on their own `hint:` line by the CLI.
+
+use crate::apply::Refusal;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
+    Config(#[from] crate::config::Error),
+
+    #[error(transparent)]
     Kv(#[from] crate::kv::Error),
+
+    /// One or more apply guards refused the plan; nothing was written.
+    #[error("{}", refusals_message(.0))]
+    Refused(Vec<Refusal>),
+
+    /// Apply needs a `yes` and there is no terminal to ask on.
+    #[error("refusing to apply without approval: stdin is not a terminal")]
+    NotApproved,
+
+    /// The user did not answer `yes`.
+    #[error("apply cancelled; nothing was written")]
+    Declined,
+
+    /// Apply ran but did not finish everything; the report says what.
+    #[error("apply did not finish: {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
+    ApplyIncomplete { failed: usize, not_attempted: usize, interrupted: bool },
+
+    /// `KVSYNC_NOW` is not a number of seconds.
+    #[error("`{variable}` must be unix seconds, not `{value}`")]
+    Clock { variable: &'static str, value: String },
+
+    /// The target exists in the design but not in this build yet.
+    #[error("the `{target}` target is not available in this build")]
+    TargetUnavailable { target: &'static str },
+
+    /// A command-line argument clap accepted but kvsync cannot use.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Reading from or writing to the terminal failed.
+    #[error("{context}: {source}")]
+    Io { context: &'static str, source: std::io::Error },
+}
+
+fn refusals_message(refusals: &[Refusal]) -> String {
+    let mut message = String::from("refusing to apply; nothing was written");
+    for refusal in refusals {
+        message.push_str("\n  - ");
+        message.push_str(&refusal.to_string().replace('\n', "\n    "));
+    }
+    message
+}
+
+impl Error {
+    /// What the user can do about it, one hint per line.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Config(crate::config::Error::Read { .. }) => vec![
+                "pass the config with `-c FILE`, or run `kvsync schema` to see what a config holds"
+                    .to_owned(),
+            ],
+            Self::Refused(refusals) => refusals.iter().map(Refusal::hint).collect(),
+            Self::NotApproved => vec![
+                "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
+            ],
+            Self::ApplyIncomplete { .. } => {
+                vec![
+                    "run `kvsync apply` again: it plans from the live state and finishes the rest"
+                        .to_owned(),
+                ]
+            }
+            Self::TargetUnavailable { .. } => {
+                vec![
+                    "use `--target local` (or `target: local`) to run against the embedded store"
+                        .to_owned(),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
 }

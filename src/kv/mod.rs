@@ -131,9 +131,7 @@ pub async fn list_all<S: KvStore>(
     let mut cursor: Option<String> = None;
     let mut seen = std::collections::HashSet::new();
     loop {
-        let page = store
-            .list_page(namespace_id, prefix, cursor.as_deref())
-            .await?;
+        let page = store.list_page(namespace_id, prefix, cursor.as_deref()).await?;
         keys.extend(page.keys);
         match page.cursor.filter(|c| !c.is_empty()) {
             None => return Ok(keys),
@@ -164,8 +162,5 @@ pub enum Error {
     LocalInUse { path: String },
     /// A listing returned a cursor it had already returned.
     #[error("listing namespace `{namespace_id}` returned cursor `{cursor}` twice")]
-    RepeatedCursor {
-        namespace_id: String,
-        cursor: String,
-    },
+    RepeatedCursor { namespace_id: String, cursor: String },
 }

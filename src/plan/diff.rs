@@ -54,11 +54,7 @@ fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> Scop
         warnings: Vec::new(),
     };
 
-    let mut desired_iter = scope
-        .entries
-        .iter()
-        .filter(|(key, _)| in_scope(key))
-        .peekable();
+    let mut desired_iter = scope.entries.iter().filter(|(key, _)| in_scope(key)).peekable();
     let mut live_iter = listed.into_iter().peekable();
     loop {
         // A merge join of two byte-ordered sequences.
@@ -136,46 +132,32 @@ fn classify(
                 }
                 Action::Update
             }
-            Marker::None if protected => Action::Protected {
-                instead_of: ProtectedAction::Adopt,
-            },
+            Marker::None if protected => Action::Protected { instead_of: ProtectedAction::Adopt },
             Marker::None => Action::Adopt,
             Marker::V1 { owner, .. } => {
                 let may_take = scope.take_over.is_match(key)
                     || options.take_over_owner.as_deref() == Some(owner.as_str());
                 if protected {
                     Action::Protected {
-                        instead_of: ProtectedAction::TakeOver {
-                            from: owner.clone(),
-                        },
+                        instead_of: ProtectedAction::TakeOver { from: owner.clone() },
                     }
                 } else if may_take {
-                    Action::TakeOver {
-                        from: owner.clone(),
-                    }
+                    Action::TakeOver { from: owner.clone() }
                 } else {
-                    Action::Conflict {
-                        reason: ConflictReason::Owner(owner.clone()),
-                    }
+                    Action::Conflict { reason: ConflictReason::Owner(owner.clone()) }
                 }
             }
-            Marker::Newer { version, .. } => Action::Conflict {
-                reason: ConflictReason::NewerVersion(*version),
-            },
+            Marker::Newer { version, .. } => {
+                Action::Conflict { reason: ConflictReason::NewerVersion(*version) }
+            }
         },
         (None, Some(_)) if ours => {
             if protected {
-                Action::Protected {
-                    instead_of: ProtectedAction::Delete,
-                }
+                Action::Protected { instead_of: ProtectedAction::Delete }
             } else if expiring {
-                Action::Delete {
-                    reason: DeleteReason::Expiring,
-                }
+                Action::Delete { reason: DeleteReason::Expiring }
             } else if scope.prune {
-                Action::Delete {
-                    reason: DeleteReason::NotDesired,
-                }
+                Action::Delete { reason: DeleteReason::NotDesired }
             } else {
                 Action::Orphan
             }
@@ -185,12 +167,7 @@ fn classify(
             return;
         }
     };
-    out.changes.push(Change {
-        key: key.to_owned(),
-        action,
-        desired: entry.map(|e| e.hash),
-        live,
-    });
+    out.changes.push(Change { key: key.to_owned(), action, desired: entry.map(|e| e.hash), live });
 }
 
 #[cfg(test)]
@@ -232,10 +209,7 @@ mod tests {
             ignore: Globs::empty(),
             protect: Globs::empty(),
             take_over: Globs::empty(),
-            entries: entries
-                .iter()
-                .map(|(k, e)| ((*k).to_owned(), e.clone()))
-                .collect(),
+            entries: entries.iter().map(|(k, e)| ((*k).to_owned(), e.clone())).collect(),
         }
     }
 
@@ -252,12 +226,7 @@ mod tests {
     }
 
     fn options() -> Options {
-        Options {
-            owner: OWNER.into(),
-            now: NOW,
-            take_over_owner: None,
-            only: None,
-        }
+        Options { owner: OWNER.into(), now: NOW, take_over_owner: None, only: None }
     }
 
     /// A live key written by `owner` with the content of `value`.
@@ -271,11 +240,7 @@ mod tests {
     }
 
     fn bare(key: &str) -> ListedKey {
-        ListedKey {
-            name: key.into(),
-            expiration: None,
-            metadata: None,
-        }
+        ListedKey { name: key.into(), expiration: None, metadata: None }
     }
 
     /// Plans one scope and returns `(key, action)` pairs plus the scope plan.
@@ -285,10 +250,7 @@ mod tests {
     }
 
     fn actions(plan: &ScopePlan) -> Vec<(&str, &Action)> {
-        plan.changes
-            .iter()
-            .map(|c| (c.key.as_str(), &c.action))
-            .collect()
+        plan.changes.iter().map(|c| (c.key.as_str(), &c.action)).collect()
     }
 
     #[test]
@@ -325,33 +287,15 @@ mod tests {
             actions(&plan),
             vec![
                 ("f/adopt", &Action::Adopt),
-                (
-                    "f/conflict",
-                    &Action::Conflict {
-                        reason: ConflictReason::Owner("other".into())
-                    }
-                ),
+                ("f/conflict", &Action::Conflict { reason: ConflictReason::Owner("other".into()) }),
                 ("f/create", &Action::Create),
-                (
-                    "f/delete",
-                    &Action::Delete {
-                        reason: DeleteReason::NotDesired
-                    }
-                ),
-                (
-                    "f/newer",
-                    &Action::Conflict {
-                        reason: ConflictReason::NewerVersion(2)
-                    }
-                ),
+                ("f/delete", &Action::Delete { reason: DeleteReason::NotDesired }),
+                ("f/newer", &Action::Conflict { reason: ConflictReason::NewerVersion(2) }),
                 ("f/update", &Action::Update),
             ]
         );
         assert_eq!(plan.unchanged, 1);
-        assert_eq!(
-            plan.unmanaged,
-            vec!["f/theirs".to_owned(), "f/unmarked".to_owned()]
-        );
+        assert_eq!(plan.unmanaged, vec!["f/theirs".to_owned(), "f/unmarked".to_owned()]);
         assert_eq!(plan.ours_live, 3);
         assert_eq!(plan.desired, 6);
     }
@@ -370,39 +314,16 @@ mod tests {
         let mut by_glob = scope("", &[("a", entry("x", Expiration::Never))]);
         by_glob.take_over = globs(&["a"]);
         let plan = check(by_glob, vec![written("a", "other", "y")], &options());
-        assert_eq!(
-            actions(&plan),
-            vec![(
-                "a",
-                &Action::TakeOver {
-                    from: "other".into()
-                }
-            )]
-        );
+        assert_eq!(actions(&plan), vec![("a", &Action::TakeOver { from: "other".into() })]);
 
         let by_owner = scope("", &[("a", entry("x", Expiration::Never))]);
-        let options = Options {
-            take_over_owner: Some("other".into()),
-            ..options()
-        };
+        let options = Options { take_over_owner: Some("other".into()), ..options() };
         let plan = check(by_owner, vec![written("a", "other", "y")], &options);
-        assert_eq!(
-            actions(&plan),
-            vec![(
-                "a",
-                &Action::TakeOver {
-                    from: "other".into()
-                }
-            )]
-        );
+        assert_eq!(actions(&plan), vec![("a", &Action::TakeOver { from: "other".into() })]);
 
         let mut protected = scope("", &[("a", entry("x", Expiration::Never))]);
         protected.protect = globs(&["*"]);
-        let live = vec![
-            written("a", "other", "y"),
-            bare("b"),
-            written("c", OWNER, "z"),
-        ];
+        let live = vec![written("a", "other", "y"), bare("b"), written("c", OWNER, "z")];
         let plan = check(protected.clone(), live, &options);
         assert_eq!(
             actions(&plan),
@@ -410,28 +331,16 @@ mod tests {
                 (
                     "a",
                     &Action::Protected {
-                        instead_of: ProtectedAction::TakeOver {
-                            from: "other".into()
-                        }
+                        instead_of: ProtectedAction::TakeOver { from: "other".into() }
                     }
                 ),
-                (
-                    "c",
-                    &Action::Protected {
-                        instead_of: ProtectedAction::Delete
-                    }
-                ),
+                ("c", &Action::Protected { instead_of: ProtectedAction::Delete }),
             ]
         );
         let plan = check(protected, vec![bare("a")], &options);
         assert_eq!(
             actions(&plan),
-            vec![(
-                "a",
-                &Action::Protected {
-                    instead_of: ProtectedAction::Adopt
-                }
-            )]
+            vec![("a", &Action::Protected { instead_of: ProtectedAction::Adopt })]
         );
     }
 
@@ -456,12 +365,7 @@ mod tests {
             actions(&plan),
             vec![
                 ("later", &Action::Create),
-                (
-                    "soon",
-                    &Action::Delete {
-                        reason: DeleteReason::Expiring
-                    }
-                ),
+                ("soon", &Action::Delete { reason: DeleteReason::Expiring }),
             ]
         );
         assert_eq!(plan.warnings.len(), 1);
@@ -480,19 +384,13 @@ mod tests {
             metadata: Some(written_metadata(None, OWNER, hash, None)),
         }];
         assert!(check(scope.clone(), live, &options()).changes.is_empty());
-        assert_eq!(
-            actions(&check(scope, vec![], &options())),
-            vec![("c", &Action::Create)]
-        );
+        assert_eq!(actions(&check(scope, vec![], &options())), vec![("c", &Action::Create)]);
     }
 
     #[test]
     fn only_limits_changes_but_not_the_guard_counts() {
         let scope = scope("", &[("a", entry("x", Expiration::Never))]);
-        let options = Options {
-            only: Some(globs(&["b*"])),
-            ..options()
-        };
+        let options = Options { only: Some(globs(&["b*"])), ..options() };
         let plan = check(scope, vec![written("z", OWNER, "x")], &options);
         assert!(plan.changes.is_empty());
         assert_eq!((plan.ours_live, plan.desired), (1, 1));
@@ -526,13 +424,7 @@ mod tests {
     }
 
     /// Desired values by key, the live listing, and the prune / ignore / protect switches.
-    type Case = (
-        BTreeMap<String, String>,
-        Vec<(String, LiveKind)>,
-        bool,
-        bool,
-        bool,
-    );
+    type Case = (BTreeMap<String, String>, Vec<(String, LiveKind)>, bool, bool, bool);
 
     fn case_strategy() -> impl Strategy<Value = Case> {
         (
@@ -562,9 +454,7 @@ mod tests {
             scope.protect = globs(&["p/a"]);
         }
         for (key, value) in wanted.iter().filter(|(k, _)| k.starts_with("p/")) {
-            scope
-                .entries
-                .insert(key.clone(), entry(value, Expiration::Never));
+            scope.entries.insert(key.clone(), entry(value, Expiration::Never));
         }
         // A real listing names each key once.
         let mut seen = std::collections::BTreeSet::new();

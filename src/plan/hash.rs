@@ -60,10 +60,7 @@ impl ContentHasher {
         let mut sha = Sha256::new();
         sha.update(b"kvsync/v1\n");
         sha.update(value_len.to_be_bytes());
-        Self {
-            sha,
-            remaining: value_len,
-        }
+        Self { sha, remaining: value_len }
     }
 
     /// Adds the next bytes of the value.
@@ -182,11 +179,7 @@ pub enum Marker {
     /// No marker, or one that does not parse (counts as none).
     None,
     /// A version-1 marker.
-    V1 {
-        owner: String,
-        sha256: ContentHash,
-        rev: Option<String>,
-    },
+    V1 { owner: String, sha256: ContentHash, rev: Option<String> },
     /// A marker written by a newer kvsync; such a key is never touched.
     Newer { version: u64, owner: Option<String> },
 }
@@ -203,28 +196,19 @@ impl Marker {
         let Some(version) = object.get("v").and_then(serde_json::Value::as_u64) else {
             return Self::None;
         };
-        let owner = object
-            .get("owner")
-            .and_then(|o| o.as_str())
-            .map(str::to_owned);
+        let owner = object.get("owner").and_then(|o| o.as_str()).map(str::to_owned);
         if version > MARKER_VERSION {
             return Self::Newer { version, owner };
         }
         if version != MARKER_VERSION {
             return Self::None;
         }
-        let sha256 = object
-            .get("sha256")
-            .and_then(|s| s.as_str())
-            .and_then(ContentHash::from_hex);
+        let sha256 = object.get("sha256").and_then(|s| s.as_str()).and_then(ContentHash::from_hex);
         match (owner, sha256) {
             (Some(owner), Some(sha256)) if !owner.is_empty() => Self::V1 {
                 owner,
                 sha256,
-                rev: object
-                    .get("rev")
-                    .and_then(|r| r.as_str())
-                    .map(str::to_owned),
+                rev: object.get("rev").and_then(|r| r.as_str()).map(str::to_owned),
             },
             _ => Self::None,
         }
@@ -285,19 +269,11 @@ mod tests {
             };
             if let Some(expected) = vector["canonical_metadata"].as_str() {
                 let metadata = metadata.as_ref().expect("metadata present");
-                assert_eq!(
-                    canonical_json(metadata),
-                    expected,
-                    "canonical JSON of {case}"
-                );
+                assert_eq!(canonical_json(metadata), expected, "canonical JSON of {case}");
             }
             let expiration = parse_expiration_field(vector["expiration"].as_str().expect("exp"));
             let hash = content_hash(&value, metadata.as_ref(), expiration);
-            assert_eq!(
-                hash.to_hex(),
-                vector["sha256"].as_str().expect("sha"),
-                "{case}"
-            );
+            assert_eq!(hash.to_hex(), vector["sha256"].as_str().expect("sha"), "{case}");
         }
     }
 
@@ -329,10 +305,7 @@ mod tests {
     #[test]
     fn canonical_json_escapes_controls_in_lowercase_hex() {
         let value = serde_json::json!({"k": "\u{1f}\u{7f}é\u{8}\u{c}\r"});
-        assert_eq!(
-            canonical_json(&value),
-            "{\"k\":\"\\u001f\u{7f}é\\b\\f\\r\"}"
-        );
+        assert_eq!(canonical_json(&value), "{\"k\":\"\\u001f\u{7f}é\\b\\f\\r\"}");
     }
 
     #[test]
@@ -341,11 +314,7 @@ mod tests {
         let meta = written_metadata(None, "web", hash, Some("abc"));
         assert_eq!(
             Marker::from_metadata(Some(&meta)),
-            Marker::V1 {
-                owner: "web".into(),
-                sha256: hash,
-                rev: Some("abc".into())
-            }
+            Marker::V1 { owner: "web".into(), sha256: hash, rev: Some("abc".into()) }
         );
         for garbage in [
             serde_json::json!({"__kvsync": "x"}),
@@ -354,19 +323,12 @@ mod tests {
             serde_json::json!({"__kvsync": {"v": 0, "owner": "a", "sha256": hash.to_hex()}}),
             serde_json::json!({"other": 1}),
         ] {
-            assert_eq!(
-                Marker::from_metadata(Some(&garbage)),
-                Marker::None,
-                "{garbage}"
-            );
+            assert_eq!(Marker::from_metadata(Some(&garbage)), Marker::None, "{garbage}");
         }
         let newer = serde_json::json!({"__kvsync": {"v": 2, "owner": "web"}});
         assert_eq!(
             Marker::from_metadata(Some(&newer)),
-            Marker::Newer {
-                version: 2,
-                owner: Some("web".into())
-            }
+            Marker::Newer { version: 2, owner: Some("web".into()) }
         );
     }
 

@@ -144,10 +144,7 @@ pub enum ProtectedAction {
 impl Action {
     /// Whether apply writes this key.
     pub fn is_put(&self) -> bool {
-        matches!(
-            self,
-            Self::Create | Self::Update | Self::Adopt | Self::TakeOver { .. }
-        )
+        matches!(self, Self::Create | Self::Update | Self::Adopt | Self::TakeOver { .. })
     }
 
     /// Whether apply deletes this key.

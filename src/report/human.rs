@@ -49,10 +49,8 @@ pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> S
     let style = Style::new(options.color);
     let mut blocks = Vec::new();
     if let Some(environment) = &options.environment {
-        blocks.push(format!(
-            "{}\n",
-            style.bold(&format!("Environment: {}", printable(environment)))
-        ));
+        blocks
+            .push(format!("{}\n", style.bold(&format!("Environment: {}", printable(environment)))));
     }
     for (index, scope) in plan.scopes.iter().enumerate() {
         if scope.changes.is_empty() && scope.warnings.is_empty() {
@@ -113,12 +111,7 @@ pub fn summary_line(summary: &Summary) -> String {
         reports.push(format!("{} protected", summary.protected));
     }
     if summary.unmanaged > 0 {
-        reports.push(counted(
-            summary.unmanaged,
-            "unmanaged key",
-            "unmanaged keys",
-            " left alone",
-        ));
+        reports.push(counted(summary.unmanaged, "unmanaged key", "unmanaged keys", " left alone"));
     }
     let mut parts = Vec::new();
     if !changes.is_empty() {
@@ -157,29 +150,23 @@ pub fn marker(action: &Action) -> char {
 /// all. Names are in backticks, so the note reads the same in Markdown.
 pub fn note(action: &Action) -> Option<String> {
     match action {
-        Action::Create
-        | Action::Update
-        | Action::Delete {
-            reason: DeleteReason::NotDesired,
-        } => None,
+        Action::Create | Action::Update | Action::Delete { reason: DeleteReason::NotDesired } => {
+            None
+        }
         Action::Adopt => Some("adopt: no kvsync marker; the value is rewritten with one".into()),
         Action::TakeOver { from } => Some(format!("take over from `{}`", printable(from))),
-        Action::Delete {
-            reason: DeleteReason::Expiring,
-        } => Some("expiration is less than 60 s away".into()),
-        Action::Conflict {
-            reason: ConflictReason::Owner(owner),
-        } => {
+        Action::Delete { reason: DeleteReason::Expiring } => {
+            Some("expiration is less than 60 s away".into())
+        }
+        Action::Conflict { reason: ConflictReason::Owner(owner) } => {
             let owner = printable(owner);
             Some(format!(
                 "owned by `{owner}`; add the key to `take_over:` or pass `--take-over {owner}`"
             ))
         }
-        Action::Conflict {
-            reason: ConflictReason::NewerVersion(version),
-        } => Some(format!(
-            "written by a newer kvsync (marker v{version}); upgrade kvsync"
-        )),
+        Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
+            Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
+        }
         Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
         Action::Protected { instead_of } => Some(match instead_of {
             ProtectedAction::Delete => "protected: would be deleted".into(),
@@ -265,10 +252,7 @@ fn value_note(out: &mut String, note: &str) {
 fn render_opaque(out: &mut String, live: Option<&Blob>, desired: Option<&Blob>) {
     let blob = |b: &Blob| format!("{} ({})", human_size(b.size), printable(&b.sha256_short));
     // Opaque views hold either a binary side or a text too large to diff; say which.
-    let large = [live, desired]
-        .into_iter()
-        .flatten()
-        .any(|b| b.size > TEXT_DIFF_MAX as u64);
+    let large = [live, desired].into_iter().flatten().any(|b| b.size > TEXT_DIFF_MAX as u64);
     let label = if large { "large value" } else { "binary value" };
     match (live, desired) {
         (Some(live), Some(desired)) if live == desired => value_note(out, VALUE_UNCHANGED),
@@ -319,11 +303,7 @@ fn whole_text(out: &mut String, text: &str, sign: char, style: Style) {
     for line in body.split('\n') {
         let line = format!("{sign} {}", printable(line));
         let line = line.trim_end();
-        let line = if sign == '+' {
-            style.added(line)
-        } else {
-            style.removed(line)
-        };
+        let line = if sign == '+' { style.added(line) } else { style.removed(line) };
         let _ = writeln!(out, "{VALUE_INDENT}{line}");
     }
 }
@@ -346,11 +326,7 @@ fn unified_diff(out: &mut String, old: &str, new: &str, style: Style) {
     let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("--- live"));
     let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("+++ desired"));
     for hunk in unified.iter_hunks() {
-        let _ = writeln!(
-            out,
-            "{VALUE_INDENT}{}",
-            style.info(&hunk.header().to_string())
-        );
+        let _ = writeln!(out, "{VALUE_INDENT}{}", style.info(&hunk.header().to_string()));
         for op in hunk.ops() {
             let lines = op.old_range().len() + op.new_range().len();
             let emphasis =
@@ -365,12 +341,7 @@ fn unified_diff(out: &mut String, old: &str, new: &str, style: Style) {
                 }
             } else {
                 for change in diff.iter_changes(op) {
-                    diff_line(
-                        out,
-                        change.tag(),
-                        &[(false, change.value().to_owned())],
-                        style,
-                    );
+                    diff_line(out, change.tag(), &[(false, change.value().to_owned())], style);
                 }
             }
         }
@@ -390,11 +361,7 @@ fn diff_line(out: &mut String, tag: ChangeTag, segments: &[(bool, String)], styl
     let mut body = String::new();
     let last = segments.len().saturating_sub(1);
     for (i, (emphasized, text)) in segments.iter().enumerate() {
-        let text = if i == last {
-            text.strip_suffix('\n').unwrap_or(text)
-        } else {
-            text
-        };
+        let text = if i == last { text.strip_suffix('\n').unwrap_or(text) } else { text };
         if !text.is_empty() {
             body.push_str(&paint(*emphasized, &printable(text)));
         }
@@ -448,16 +415,9 @@ mod tests {
     }
 
     fn render(plan: &Plan, views: &ValueViews) -> String {
-        let options = HumanOptions {
-            color: false,
-            value_diffs: true,
-            environment: None,
-        };
+        let options = HumanOptions { color: false, value_diffs: true, environment: None };
         let out = render_plan(plan, views, &options);
-        assert!(
-            !out.contains('\u{1b}'),
-            "colour off must print no ANSI escape"
-        );
+        assert!(!out.contains('\u{1b}'), "colour off must print no ANSI escape");
         out
     }
 
@@ -469,12 +429,7 @@ mod tests {
             prune: true,
             changes: changes
                 .into_iter()
-                .map(|(key, action)| Change {
-                    key: key.into(),
-                    action,
-                    desired: None,
-                    live: None,
-                })
+                .map(|(key, action)| Change { key: key.into(), action, desired: None, live: None })
                 .collect(),
             unchanged: 0,
             unmanaged: Vec::new(),
@@ -495,11 +450,7 @@ mod tests {
 
     /// A scope of one update whose value view is `view`.
     fn update_with(view: ValueView) -> (Plan, ValueViews) {
-        let plan = plan(vec![scope(
-            "flags",
-            "flags/",
-            vec![("flags/k", Action::Update)],
-        )]);
+        let plan = plan(vec![scope("flags", "flags/", vec![("flags/k", Action::Update)])]);
         let mut views = ValueViews::new();
         views.insert(0, "flags/k", view);
         (plan, views)
@@ -514,49 +465,17 @@ mod tests {
                 ("flags/a-create", Action::Create),
                 ("flags/b-update", Action::Update),
                 ("flags/c-adopt", Action::Adopt),
-                (
-                    "flags/d-take",
-                    Action::TakeOver {
-                        from: "other-team".into(),
-                    },
-                ),
-                (
-                    "flags/e-delete",
-                    Action::Delete {
-                        reason: DeleteReason::NotDesired,
-                    },
-                ),
-                (
-                    "flags/f-expiring",
-                    Action::Delete {
-                        reason: DeleteReason::Expiring,
-                    },
-                ),
+                ("flags/d-take", Action::TakeOver { from: "other-team".into() }),
+                ("flags/e-delete", Action::Delete { reason: DeleteReason::NotDesired }),
+                ("flags/f-expiring", Action::Delete { reason: DeleteReason::Expiring }),
                 (
                     "flags/g-conflict",
-                    Action::Conflict {
-                        reason: ConflictReason::Owner("other".into()),
-                    },
+                    Action::Conflict { reason: ConflictReason::Owner("other".into()) },
                 ),
-                (
-                    "flags/h-newer",
-                    Action::Conflict {
-                        reason: ConflictReason::NewerVersion(2),
-                    },
-                ),
+                ("flags/h-newer", Action::Conflict { reason: ConflictReason::NewerVersion(2) }),
                 ("flags/i-orphan", Action::Orphan),
-                (
-                    "flags/j-protected",
-                    Action::Protected {
-                        instead_of: ProtectedAction::Delete,
-                    },
-                ),
-                (
-                    "flags/k-protected",
-                    Action::Protected {
-                        instead_of: ProtectedAction::Adopt,
-                    },
-                ),
+                ("flags/j-protected", Action::Protected { instead_of: ProtectedAction::Delete }),
+                ("flags/k-protected", Action::Protected { instead_of: ProtectedAction::Adopt }),
                 (
                     "flags/l-protected",
                     Action::Protected {
@@ -597,21 +516,9 @@ mod tests {
     fn summary_line_counts_and_plurals() {
         let none = Summary::default();
         assert_eq!(summary_line(&none), "No changes.");
-        let quiet = Summary {
-            unchanged: 120,
-            unmanaged: 2,
-            ..Summary::default()
-        };
-        assert_eq!(
-            summary_line(&quiet),
-            "No changes. 120 unchanged; 2 unmanaged keys left alone."
-        );
-        let kept = Summary {
-            orphan: 1,
-            protected: 1,
-            unmanaged: 1,
-            ..Summary::default()
-        };
+        let quiet = Summary { unchanged: 120, unmanaged: 2, ..Summary::default() };
+        assert_eq!(summary_line(&quiet), "No changes. 120 unchanged; 2 unmanaged keys left alone.");
+        let kept = Summary { orphan: 1, protected: 1, unmanaged: 1, ..Summary::default() };
         assert_eq!(
             summary_line(&kept),
             "No changes. 1 orphan kept; 1 protected; 1 unmanaged key left alone."
@@ -651,15 +558,9 @@ mod tests {
             "Plan: 3 to create, 2 to update, 1 to adopt, 1 to take over, 1 to delete, 120 unchanged; \
              1 conflict; 2 orphans kept; 1 protected; 2 unmanaged keys left alone."
         );
-        let only_conflicts = Summary {
-            conflict: 2,
-            ..Summary::default()
-        };
+        let only_conflicts = Summary { conflict: 2, ..Summary::default() };
         assert_eq!(summary_line(&only_conflicts), "Plan: 2 conflicts.");
-        let only_creates = Summary {
-            create: 3,
-            ..Summary::default()
-        };
+        let only_creates = Summary { create: 3, ..Summary::default() };
         assert_eq!(summary_line(&only_creates), "Plan: 3 to create.");
     }
 
@@ -757,11 +658,7 @@ mod tests {
             ],
         )]);
         let mut views = ValueViews::new();
-        views.insert(
-            0,
-            "flags/json",
-            text_view(Some(r#"{"a": 1.50}"#), r#"{"a":1.5}"#),
-        );
+        views.insert(0, "flags/json", text_view(Some(r#"{"a": 1.50}"#), r#"{"a":1.5}"#));
         views.insert(0, "flags/newline", text_view(Some("text\n"), "text"));
         views.insert(0, "flags/same", text_view(Some("same"), "same"));
         check!(plan, views, @r#"
@@ -853,12 +750,7 @@ mod tests {
         let mut second = scope(
             "config",
             "",
-            vec![(
-                "app/url",
-                Action::Delete {
-                    reason: DeleteReason::NotDesired,
-                },
-            )],
+            vec![("app/url", Action::Delete { reason: DeleteReason::NotDesired })],
         );
         second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
         second.unchanged = 3;
@@ -870,11 +762,8 @@ mod tests {
             "app/url",
             value_view(Some(&LiveValue::Text("https://old".into())), None, false),
         );
-        let options = HumanOptions {
-            color: false,
-            value_diffs: true,
-            environment: Some("staging".into()),
-        };
+        let options =
+            HumanOptions { color: false, value_diffs: true, environment: Some("staging".into()) };
         insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
         Environment: staging
 
@@ -888,10 +777,7 @@ mod tests {
 
         Plan: 1 to create, 1 to delete, 8 unchanged.
         "#);
-        let options = HumanOptions {
-            value_diffs: false,
-            ..options
-        };
+        let options = HumanOptions { value_diffs: false, ..options };
         insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
         Environment: staging
 
@@ -907,15 +793,10 @@ mod tests {
 
     #[test]
     fn colour_only_when_asked() {
-        let (plan, views) = update_with(text_view(
-            Some("a\nold words here\n"),
-            "a\nnew words here\n",
-        ));
-        let mut options = HumanOptions {
-            color: true,
-            value_diffs: true,
-            environment: Some("prod".into()),
-        };
+        let (plan, views) =
+            update_with(text_view(Some("a\nold words here\n"), "a\nnew words here\n"));
+        let mut options =
+            HumanOptions { color: true, value_diffs: true, environment: Some("prod".into()) };
         let coloured = render_plan(&plan, &views, &options);
         assert!(coloured.contains("\u{1b}["), "{coloured}");
         options.color = false;
@@ -927,17 +808,9 @@ mod tests {
 
     #[test]
     fn control_characters_in_keys_and_values_are_escaped() {
-        let plan = plan(vec![scope(
-            "flags",
-            "",
-            vec![("evil\u{1b}[2Jkey", Action::Create)],
-        )]);
+        let plan = plan(vec![scope("flags", "", vec![("evil\u{1b}[2Jkey", Action::Create)])]);
         let mut views = ValueViews::new();
-        views.insert(
-            0,
-            "evil\u{1b}[2Jkey",
-            text_view(None, "line\r\n\u{1b}[31mred\u{202e}"),
-        );
+        views.insert(0, "evil\u{1b}[2Jkey", text_view(None, "line\r\n\u{1b}[31mred\u{202e}"));
         let out = render(&plan, &views);
         assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'));
         check!(plan, views, @r#"

@@ -64,11 +64,7 @@ impl Style {
     }
 
     fn paint(&self, text: &str, style: Ansi) -> String {
-        if self.color && !text.is_empty() {
-            text.style(style).to_string()
-        } else {
-            text.to_owned()
-        }
+        if self.color && !text.is_empty() { text.style(style).to_string() } else { text.to_owned() }
     }
 }
 

@@ -22,16 +22,10 @@ pub enum ValueView {
     /// Both sides (or one side) as text; the renderer diffs them. The texts are kept raw here:
     /// renderers pass each side through [`diff_text`], which pretty-prints JSON (2 spaces,
     /// document key order) so that one changed field shows as one changed line.
-    Text {
-        live: Option<String>,
-        desired: Option<String>,
-    },
+    Text { live: Option<String>, desired: Option<String> },
     /// Not shown as text (binary, over [`TEXT_DIFF_MAX`], or a live value that came back as not
     /// text): sizes and short hashes.
-    Opaque {
-        live: Option<Blob>,
-        desired: Option<Blob>,
-    },
+    Opaque { live: Option<Blob>, desired: Option<Blob> },
     /// A sensitive value: shown as `(sensitive)`, no hash, no size.
     Sensitive,
 }
@@ -102,10 +96,7 @@ pub fn value_view(live: Option<&LiveValue>, desired: Option<&[u8]>, sensitive: b
                 Some(Side::Text(text)) => Some((*text).to_owned()),
                 _ => None,
             };
-            ValueView::Text {
-                live: text(&live),
-                desired: text(&desired),
-            }
+            ValueView::Text { live: text(&live), desired: text(&desired) }
         }
         _ => ValueView::Opaque {
             live: live.map(|side| Blob::of(side.bytes())),
@@ -128,10 +119,7 @@ impl ValueViews {
 
     /// Sets the view of `key` in the scope at `scope_index`, replacing any earlier one.
     pub fn insert(&mut self, scope_index: usize, key: impl Into<String>, view: ValueView) {
-        self.by_scope
-            .entry(scope_index)
-            .or_default()
-            .insert(key.into(), view);
+        self.by_scope.entry(scope_index).or_default().insert(key.into(), view);
     }
 
     pub fn get(&self, scope_index: usize, key: &str) -> Option<&ValueView> {
@@ -190,20 +178,14 @@ mod tests {
     use super::*;
 
     fn text(live: Option<&str>, desired: Option<&str>) -> ValueView {
-        ValueView::Text {
-            live: live.map(str::to_owned),
-            desired: desired.map(str::to_owned),
-        }
+        ValueView::Text { live: live.map(str::to_owned), desired: desired.map(str::to_owned) }
     }
 
     #[test]
     fn sensitive_wins_over_everything() {
         let live = LiveValue::Binary(vec![0xff; 10]);
         let big = vec![b'a'; TEXT_DIFF_MAX + 1];
-        assert_eq!(
-            value_view(Some(&live), Some(&big), true),
-            ValueView::Sensitive
-        );
+        assert_eq!(value_view(Some(&live), Some(&big), true), ValueView::Sensitive);
         assert_eq!(value_view(None, Some(b"x"), true), ValueView::Sensitive);
         assert_eq!(value_view(None, None, true), ValueView::Sensitive);
     }
@@ -211,18 +193,9 @@ mod tests {
     #[test]
     fn text_on_both_sides_is_text() {
         let live = LiveValue::Text("old".into());
-        assert_eq!(
-            value_view(Some(&live), Some(b"new"), false),
-            text(Some("old"), Some("new"))
-        );
-        assert_eq!(
-            value_view(None, Some(b"new"), false),
-            text(None, Some("new"))
-        );
-        assert_eq!(
-            value_view(Some(&live), None, false),
-            text(Some("old"), None)
-        );
+        assert_eq!(value_view(Some(&live), Some(b"new"), false), text(Some("old"), Some("new")));
+        assert_eq!(value_view(None, Some(b"new"), false), text(None, Some("new")));
+        assert_eq!(value_view(Some(&live), None, false), text(Some("old"), None));
     }
 
     #[test]
@@ -233,10 +206,7 @@ mod tests {
         );
         assert_eq!(
             value_view(Some(&LiveValue::Missing), Some(&[0xff, 0x00]), false),
-            ValueView::Opaque {
-                live: None,
-                desired: Some(Blob::of(&[0xff, 0x00])),
-            }
+            ValueView::Opaque { live: None, desired: Some(Blob::of(&[0xff, 0x00])) }
         );
     }
 
@@ -244,25 +214,16 @@ mod tests {
     fn text_over_the_limit_is_opaque_on_both_sides() {
         let at_limit = vec![b'a'; TEXT_DIFF_MAX];
         let over = vec![b'a'; TEXT_DIFF_MAX + 1];
-        assert!(matches!(
-            value_view(None, Some(&at_limit), false),
-            ValueView::Text { .. }
-        ));
+        assert!(matches!(value_view(None, Some(&at_limit), false), ValueView::Text { .. }));
         let live = LiveValue::Text("small".into());
         assert_eq!(
             value_view(Some(&live), Some(&over), false),
-            ValueView::Opaque {
-                live: Some(Blob::of(b"small")),
-                desired: Some(Blob::of(&over)),
-            }
+            ValueView::Opaque { live: Some(Blob::of(b"small")), desired: Some(Blob::of(&over)) }
         );
         let live = LiveValue::Text(String::from_utf8(over.clone()).expect("ascii"));
         assert_eq!(
             value_view(Some(&live), Some(b"small"), false),
-            ValueView::Opaque {
-                live: Some(Blob::of(&over)),
-                desired: Some(Blob::of(b"small")),
-            }
+            ValueView::Opaque { live: Some(Blob::of(&over)), desired: Some(Blob::of(b"small")) }
         );
     }
 
@@ -271,31 +232,19 @@ mod tests {
         let png = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
         assert_eq!(
             value_view(None, Some(&png), false),
-            ValueView::Opaque {
-                live: None,
-                desired: Some(Blob::of(&png)),
-            }
+            ValueView::Opaque { live: None, desired: Some(Blob::of(&png)) }
         );
         let live = LiveValue::Binary(png.to_vec());
         assert_eq!(
             value_view(Some(&live), Some(b"text now"), false),
-            ValueView::Opaque {
-                live: Some(Blob::of(&png)),
-                desired: Some(Blob::of(b"text now")),
-            }
+            ValueView::Opaque { live: Some(Blob::of(&png)), desired: Some(Blob::of(b"text now")) }
         );
     }
 
     #[test]
     fn blob_hash_is_the_sha256_of_the_raw_bytes() {
         // sha256("abc") = ba7816bf 8f01cfea …
-        assert_eq!(
-            Blob::of(b"abc"),
-            Blob {
-                size: 3,
-                sha256_short: "ba7816bf".into()
-            }
-        );
+        assert_eq!(Blob::of(b"abc"), Blob { size: 3, sha256_short: "ba7816bf".into() });
     }
 
     #[test]

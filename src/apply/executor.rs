@@ -1,0 +1,381 @@
+//! Running a plan against a store: guards first, then every put batch, then every delete.
+//!
+//! The executor knows the [`KvStore`] trait and the plan; it knows nothing of HTTP, YAML or the
+//! terminal. It never gives up silently: whatever it finished, failed or did not reach ends up
+//! in the [`Report`], and a rerun plans again from the live state and converges.
+
+use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::batch::{PutBatcher, delete_batches};
+use crate::config::{Desired, DesiredEntry, ValueSource};
+use crate::kv::{KvStore, PutPair};
+use crate::plan::hash::{ContentHasher, written_metadata};
+use crate::plan::{Action, ConflictReason, Plan};
+
+/// The guard settings of one apply (DESIGN.md §6, step 2).
+#[derive(Debug, Clone)]
+pub struct Guards {
+    /// `--allow-empty`: allow an empty desired state over a scope that holds our keys.
+    pub allow_empty: bool,
+    /// `--max-deletes N`: the per-scope delete ceiling, replacing the computed one.
+    pub max_deletes_override: Option<usize>,
+    /// `max_deletes:` from the config, the floor of the computed ceiling.
+    pub max_deletes: usize,
+}
+
+/// Why apply refuses to start. Every refusal of a plan is collected before any write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The scope would lose every key we own because nothing is desired there any more.
+    EmptyDesired { scope: String, ours: usize },
+    /// More deletes than the ceiling.
+    TooManyDeletes { scope: String, deletes: usize, limit: usize },
+    /// Keys another owner (or a newer kvsync) holds.
+    Conflicts { scope: String, keys: Vec<(String, ConflictReason)> },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EmptyDesired { scope, ours } => write!(
+                f,
+                "scope `{scope}` desires no keys but holds {ours} of ours: applying would delete them all"
+            ),
+            Self::TooManyDeletes { scope, deletes, limit } => write!(
+                f,
+                "scope `{scope}` would delete {deletes} keys, more than the limit of {limit}"
+            ),
+            Self::Conflicts { scope, keys } => {
+                let n = keys.len();
+                let noun = if n == 1 { "key" } else { "keys" };
+                write!(f, "scope `{scope}` has {n} conflicting {noun}:")?;
+                for (key, reason) in keys.iter().take(20) {
+                    match reason {
+                        ConflictReason::Owner(owner) => {
+                            write!(f, "\n  `{key}` (owned by `{owner}`)")?
+                        }
+                        ConflictReason::NewerVersion(v) => {
+                            write!(f, "\n  `{key}` (written by a newer kvsync, marker v{v})")?;
+                        }
+                    }
+                }
+                if keys.len() > 20 {
+                    write!(f, "\n  … and {} more", keys.len() - 20)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::EmptyDesired { .. } => {
+                "if that is intended, pass `--allow-empty`; otherwise check `keys:` and `include:`"
+                    .to_owned()
+            }
+            Self::TooManyDeletes { deletes, .. } => format!(
+                "if that is intended, pass `--max-deletes {deletes}`; the limit is max(`max_deletes`, 10 % of our keys in the scope)"
+            ),
+            Self::Conflicts { .. } => {
+                "add the keys to the scope's `take_over:` globs or pass `--take-over OWNER`, or remove them from the config"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// Checks every guard of every scope; an empty result means apply may write.
+pub fn check_guards(plan: &Plan, guards: &Guards) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    for scope in &plan.scopes {
+        let deletes = scope.changes.iter().filter(|c| c.action.is_delete()).count();
+        if scope.desired == 0 && scope.ours_live > 0 && deletes > 0 && !guards.allow_empty {
+            refusals
+                .push(Refusal::EmptyDesired { scope: scope.name.clone(), ours: scope.ours_live });
+        }
+        let limit = guards
+            .max_deletes_override
+            .unwrap_or_else(|| guards.max_deletes.max(scope.ours_live / 10));
+        if deletes > limit {
+            refusals.push(Refusal::TooManyDeletes { scope: scope.name.clone(), deletes, limit });
+        }
+        let conflicts: Vec<_> = scope
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::Conflict { reason } => Some((c.key.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        if !conflicts.is_empty() {
+            refusals.push(Refusal::Conflicts { scope: scope.name.clone(), keys: conflicts });
+        }
+    }
+    refusals
+}
+
+/// How the executor behaves besides the plan.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Our owner, written into every marker.
+    pub owner: String,
+    /// `--revision` (default `$GITHUB_SHA`), recorded in the marker.
+    pub revision: Option<String>,
+    /// How often keys a store reports as `unsuccessful_keys` are sent again.
+    pub unsuccessful_retries: u32,
+    /// The pause before such a retry (the API allows one write per key per second).
+    pub unsuccessful_retry_delay: Duration,
+}
+
+/// What one apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub scopes: Vec<ScopeReport>,
+    /// Ctrl-C stopped the run between two batches.
+    pub interrupted: bool,
+}
+
+/// What one apply did in one scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeReport {
+    pub name: String,
+    pub written: Vec<String>,
+    pub deleted: Vec<String>,
+    pub failed: Vec<Failure>,
+    /// Changes never attempted because the run stopped first.
+    pub not_attempted: usize,
+}
+
+/// A key the run could not change, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub key: String,
+    pub reason: String,
+}
+
+impl Report {
+    /// Whether everything planned was done.
+    pub fn is_complete(&self) -> bool {
+        !self.interrupted && self.scopes.iter().all(|s| s.failed.is_empty() && s.not_attempted == 0)
+    }
+
+    pub fn written(&self) -> usize {
+        self.scopes.iter().map(|s| s.written.len()).sum()
+    }
+
+    pub fn deleted(&self) -> usize {
+        self.scopes.iter().map(|s| s.deleted.len()).sum()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.scopes.iter().map(|s| s.failed.len()).sum()
+    }
+
+    pub fn not_attempted(&self) -> usize {
+        self.scopes.iter().map(|s| s.not_attempted).sum()
+    }
+}
+
+/// Applies `plan` (computed from `desired`) to `store`. Guards must have been checked; this
+/// writes. Puts of every scope go first, deletes last, so a key never disappears before its
+/// replacement exists. `interrupt` is polled between batches.
+pub async fn execute<S: KvStore>(
+    store: &S,
+    desired: &Desired,
+    plan: &Plan,
+    settings: &Settings,
+    interrupt: &AtomicBool,
+) -> Report {
+    let mut report = Report {
+        scopes: plan
+            .scopes
+            .iter()
+            .map(|s| ScopeReport { name: s.name.clone(), ..ScopeReport::default() })
+            .collect(),
+        interrupted: false,
+    };
+    let mut stopped = false;
+
+    for (index, scope) in plan.scopes.iter().enumerate() {
+        let desired_scope = desired.scopes.iter().find(|d| d.name == scope.name);
+        let out = &mut report.scopes[index];
+        let puts: Vec<_> = scope.changes.iter().filter(|c| c.action.is_put()).collect();
+        if stopped {
+            out.not_attempted += puts.len();
+            continue;
+        }
+        let mut batcher = PutBatcher::new();
+        let mut pending = puts.len();
+        for change in puts {
+            let pair = desired_scope
+                .and_then(|d| d.entries.get(&change.key))
+                .ok_or_else(|| "the key is no longer in the desired state".to_owned())
+                .and_then(|entry| put_pair(&change.key, entry, settings));
+            let pair = match pair {
+                Ok(pair) => pair,
+                Err(reason) => {
+                    pending -= 1;
+                    out.failed.push(Failure { key: change.key.clone(), reason });
+                    continue;
+                }
+            };
+            if let Some(batch) = batcher.push(pair) {
+                pending -= batch.len();
+                if !send_puts(store, &scope.namespace_id, batch, settings, out).await
+                    || interrupt.load(Ordering::SeqCst)
+                {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        if !stopped && let Some(batch) = batcher.finish() {
+            pending -= batch.len();
+            stopped = !send_puts(store, &scope.namespace_id, batch, settings, out).await;
+        }
+        out.not_attempted += pending;
+        stopped |= interrupt.load(Ordering::SeqCst);
+    }
+
+    for (index, scope) in plan.scopes.iter().enumerate() {
+        let out = &mut report.scopes[index];
+        let deletes: Vec<String> =
+            scope.changes.iter().filter(|c| c.action.is_delete()).map(|c| c.key.clone()).collect();
+        let mut remaining = deletes.len();
+        for batch in delete_batches(&deletes) {
+            if stopped {
+                break;
+            }
+            remaining -= batch.len();
+            stopped = !send_deletes(store, &scope.namespace_id, batch, settings, out).await
+                || interrupt.load(Ordering::SeqCst);
+        }
+        out.not_attempted += remaining;
+    }
+    report.interrupted = interrupt.load(Ordering::SeqCst);
+    report
+}
+
+/// Builds the pair to write: the value bytes (a file is read again now and must still hash to
+/// what was planned) and the full metadata with our marker.
+fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutPair, String> {
+    let value = match &entry.value {
+        ValueSource::Inline(bytes) => bytes.clone(),
+        ValueSource::File(path) => read_file_checked(path, entry)?,
+    };
+    let metadata = written_metadata(
+        entry.metadata.as_ref(),
+        &settings.owner,
+        entry.hash,
+        settings.revision.as_deref(),
+    );
+    Ok(PutPair { key: key.to_owned(), value, metadata, expiration: entry.expiration })
+}
+
+fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+    fs_err::File::open(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    let mut hasher = ContentHasher::new(bytes.len() as u64);
+    hasher.update(&bytes);
+    let metadata = entry.metadata.clone().map(serde_json::Value::Object);
+    if hasher.finish(metadata.as_ref(), entry.expiration) != entry.hash {
+        return Err(format!("`{}` changed after it was planned; plan again", path.display()));
+    }
+    Ok(bytes)
+}
+
+/// Sends one batch, sending again the items the store reports as `unsuccessful_keys`, a bounded
+/// number of times. Returns the keys done, and whether the run may go on (a request error stops
+/// it; keys still unsuccessful after the last retry are failures but do not).
+async fn send_batch<T>(
+    mut items: Vec<T>,
+    key_of: impl Fn(&T) -> &str,
+    settings: &Settings,
+    what: &str,
+    out_failed: &mut Vec<Failure>,
+    mut send: impl AsyncFnMut(&[T]) -> Result<crate::kv::BulkOutcome, crate::kv::Error>,
+) -> (Vec<String>, bool) {
+    let mut done = Vec::with_capacity(items.len());
+    for attempt in 0..=settings.unsuccessful_retries {
+        if attempt > 0 {
+            tokio::time::sleep(settings.unsuccessful_retry_delay).await;
+        }
+        match send(&items).await {
+            Err(error) => {
+                let reason = error.to_string();
+                out_failed.extend(
+                    items
+                        .iter()
+                        .map(|i| Failure { key: key_of(i).to_owned(), reason: reason.clone() }),
+                );
+                return (done, false);
+            }
+            Ok(outcome) => {
+                let retry: std::collections::HashSet<&str> =
+                    outcome.unsuccessful_keys.iter().map(String::as_str).collect();
+                let (again, ok): (Vec<T>, Vec<T>) =
+                    items.into_iter().partition(|i| retry.contains(key_of(i)));
+                done.extend(ok.iter().map(|i| key_of(i).to_owned()));
+                if again.is_empty() {
+                    return (done, true);
+                }
+                items = again;
+            }
+        }
+    }
+    let reason = format!(
+        "the store reported the {what} as unsuccessful {} times",
+        settings.unsuccessful_retries + 1
+    );
+    out_failed.extend(
+        items.iter().map(|i| Failure { key: key_of(i).to_owned(), reason: reason.clone() }),
+    );
+    (done, true)
+}
+
+async fn send_puts<S: KvStore>(
+    store: &S,
+    namespace_id: &str,
+    batch: Vec<PutPair>,
+    settings: &Settings,
+    out: &mut ScopeReport,
+) -> bool {
+    let (done, go_on) = send_batch(
+        batch,
+        |p| &p.key,
+        settings,
+        "write",
+        &mut out.failed,
+        async |b: &[PutPair]| store.bulk_put(namespace_id, b).await,
+    )
+    .await;
+    out.written.extend(done);
+    go_on
+}
+
+async fn send_deletes<S: KvStore>(
+    store: &S,
+    namespace_id: &str,
+    batch: &[String],
+    settings: &Settings,
+    out: &mut ScopeReport,
+) -> bool {
+    let (done, go_on) = send_batch(
+        batch.to_vec(),
+        String::as_str,
+        settings,
+        "delete",
+        &mut out.failed,
+        async |b: &[String]| store.bulk_delete(namespace_id, b).await,
+    )
+    .await;
+    out.deleted.extend(done);
+    go_on
+}

@@ -1,0 +1,162 @@
+//! The command line, as clap types. Nothing here does any work; `cli::run` reads these.
+//!
+//! Credentials are deliberately absent: the API token is read from the environment only, so it
+//! never appears in `--help`, in shell history or in a process list.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// GitOps for Cloudflare Workers KV: keep namespaces in the state your repository declares.
+#[derive(Debug, Parser)]
+#[command(name = "kvsync", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where the namespaces live: Cloudflare's API, or the embedded local store
+    /// [default: the config's `target:`, else cloudflare]
+    #[arg(long, global = true, value_enum)]
+    pub target: Option<TargetKind>,
+
+    /// The local store's file for `--target local`
+    /// [default: the config's `local_path:`, else .kvsync/local.db]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub local_path: Option<PathBuf>,
+
+    /// What wrote the keys, recorded in each marker (cut to 40 characters) [default: $GITHUB_SHA]
+    #[arg(long, global = true, value_name = "REV")]
+    pub revision: Option<String>,
+
+    /// When to use colour (NO_COLOR is honoured with `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print less: errors and the data only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more about what kvsync does
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config without touching any namespace
+    Validate(ValidateArgs),
+    /// Show what apply would change
+    Plan(PlanArgs),
+    /// Change the namespaces to match the config
+    Apply(ApplyArgs),
+    /// Print the JSON Schema of kvsync.yaml
+    Schema,
+    /// Print a shell completion script
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which config, and which environment of it.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The config file
+    #[arg(short, long, default_value = "kvsync.yaml", value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// The environment overlay to apply (required when the config has environments, unless it
+    /// sets `default_environment`)
+    #[arg(short, long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// How to print problems: for people, as JSON, or as GitHub annotations
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
+}
+
+/// Options that shape a plan, shared by `plan` and `apply`.
+#[derive(Debug, Args)]
+pub struct PlanningArgs {
+    /// Only plan keys matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+
+    /// Take over the keys this owner holds that the config desires
+    #[arg(long, value_name = "OWNER")]
+    pub take_over: Option<String>,
+
+    /// Do not fetch live values to show diffs
+    #[arg(long)]
+    pub no_value_diff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+
+    /// Exit 2 when there are changes (0: none, 1: error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// The most keys one scope may delete in this run (replaces max(`max_deletes`, 10 %))
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
+
+    /// Allow deleting every key of a scope whose desired state is empty
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// Cloudflare's v4 REST API
+    Cloudflare,
+    /// The embedded store in one local file (no account needed)
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Human,
+    Json,
+    Github,
+}

@@ -1,0 +1,8 @@
+//! One file per command; each takes its parsed arguments and a [`Printer`] and returns the exit
+//! status or an error for `cli::run` to render.
+//!
+//! [`Printer`]: super::output::Printer
+
+pub mod apply;
+pub mod plan;
+pub mod validate;

@@ -1,0 +1,49 @@
+//! `kvsync validate`: load and check the config; touch no namespace.
+
+use crate::cli::args::{GlobalArgs, ValidateArgs, ValidateFormat};
+use crate::cli::engine;
+use crate::cli::exit::ExitStatus;
+use crate::cli::output::Printer;
+use crate::config;
+use crate::error::Error;
+use crate::report::diagnostic;
+
+pub fn run(
+    args: &ValidateArgs,
+    _global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
+    let result = engine::load(&args.config, printer);
+    match (args.format, result) {
+        (ValidateFormat::Human, Ok(desired)) => {
+            let keys: usize = desired.scopes.iter().map(|s| s.entries.len()).sum();
+            let environment = desired
+                .environment
+                .as_deref()
+                .map(|e| format!(" (environment `{e}`)"))
+                .unwrap_or_default();
+            let scopes = desired.scopes.len();
+            printer.info(&format!(
+                "`{}` is valid{environment}: {scopes} {}, {keys} {}",
+                args.config.config.display(),
+                if scopes == 1 { "scope" } else { "scopes" },
+                if keys == 1 { "key" } else { "keys" },
+            ));
+            Ok(ExitStatus::Success)
+        }
+        (ValidateFormat::Human, Err(error)) => Err(error),
+        (ValidateFormat::Json, Ok(_)) => {
+            printer.data(&diagnostic::render_json(&[]));
+            Ok(ExitStatus::Success)
+        }
+        (ValidateFormat::Github, Ok(_)) => Ok(ExitStatus::Success),
+        (format, Err(Error::Config(config::Error::Invalid(diagnostics)))) => {
+            printer.data(&match format {
+                ValidateFormat::Json => diagnostic::render_json(&diagnostics),
+                _ => diagnostic::render_github(&diagnostics),
+            });
+            Ok(ExitStatus::Failure)
+        }
+        (_, Err(error)) => Err(error),
+    }
+}

@@ -1,0 +1,256 @@
+//! The I/O around the pure engine, shared by the commands: load the config, open the target,
+//! list every scope, plan, and fetch what the value diffs need.
+//!
+//! The plan engine itself (`plan::plan`) sees none of this: it gets the desired state and the
+//! listings as data.
+
+use std::path::PathBuf;
+
+use super::args::{ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
+use super::output::Printer;
+use crate::config::{self, Desired, Globs, ValueSource};
+use crate::env_vars;
+use crate::error::Error;
+use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, local::LocalStore};
+use crate::plan::{self, LiveScope, Options, Plan};
+use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
+
+/// The default local store, relative to the current directory.
+pub const DEFAULT_LOCAL_PATH: &str = ".kvsync/local.db";
+
+/// The clock: `KVSYNC_NOW` when set, else the system clock.
+pub fn now() -> Result<i64, Error> {
+    match std::env::var(env_vars::KVSYNC_NOW) {
+        Ok(value) => {
+            value.trim().parse().map_err(|_| Error::Clock { variable: env_vars::KVSYNC_NOW, value })
+        }
+        Err(_) => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+    }
+}
+
+/// Loads and validates the config, printing its warnings.
+pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
+    let vars = |name: &str| std::env::var(name).ok();
+    let options = config::LoadOptions { environment: args.env.as_deref(), vars: &vars };
+    let loaded = config::load(&args.config, &options)?;
+    if !loaded.warnings.is_empty() && !printer.quiet {
+        printer.stderr(&crate::report::diagnostic::render_human_warnings(
+            &loaded.warnings,
+            printer.stderr_color,
+        ));
+    }
+    Ok(loaded.desired)
+}
+
+/// Every target kvsync can talk to, behind the one trait.
+pub enum Store {
+    Local(LocalStore),
+}
+
+impl KvStore for Store {
+    async fn list_page(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<kv::ListPage, kv::Error> {
+        match self {
+            Self::Local(store) => store.list_page(namespace_id, prefix, cursor).await,
+        }
+    }
+
+    async fn bulk_get(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+    ) -> Result<Vec<LiveValue>, kv::Error> {
+        match self {
+            Self::Local(store) => store.bulk_get(namespace_id, keys).await,
+        }
+    }
+
+    async fn bulk_put(
+        &self,
+        namespace_id: &str,
+        pairs: &[kv::PutPair],
+    ) -> Result<kv::BulkOutcome, kv::Error> {
+        match self {
+            Self::Local(store) => store.bulk_put(namespace_id, pairs).await,
+        }
+    }
+
+    async fn bulk_delete(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+    ) -> Result<kv::BulkOutcome, kv::Error> {
+        match self {
+            Self::Local(store) => store.bulk_delete(namespace_id, keys).await,
+        }
+    }
+}
+
+/// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
+pub fn open_store(
+    global: &GlobalArgs,
+    desired: &Desired,
+    now: i64,
+    printer: &Printer,
+) -> Result<Store, Error> {
+    let kind = match (global.target, desired.target.as_deref()) {
+        (Some(kind), _) => kind,
+        (None, Some("local")) => TargetKind::Local,
+        (None, _) => TargetKind::Cloudflare,
+    };
+    match kind {
+        TargetKind::Local => {
+            let path = global
+                .local_path
+                .clone()
+                .or_else(|| desired.local_path.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH));
+            printer.verbose(&format!("target: local store `{}`", path.display()));
+            Ok(Store::Local(LocalStore::open(&path, now)?))
+        }
+        TargetKind::Cloudflare => Err(Error::TargetUnavailable { target: "cloudflare" }),
+    }
+}
+
+/// Lists every scope of the desired state.
+pub async fn list_live<S: KvStore>(store: &S, desired: &Desired) -> Result<Vec<LiveScope>, Error> {
+    let mut live = Vec::with_capacity(desired.scopes.len());
+    for scope in &desired.scopes {
+        let keys = kv::list_all(store, &scope.namespace_id, &scope.prefix).await?;
+        live.push(LiveScope { keys });
+    }
+    Ok(live)
+}
+
+/// The engine options from the command line.
+pub fn options(desired: &Desired, planning: &PlanningArgs, now: i64) -> Result<Options, Error> {
+    let only = if planning.only.is_empty() {
+        None
+    } else {
+        Some(Globs::new(&planning.only).map_err(|(pattern, error)| {
+            Error::Usage(format!("`--only {pattern}` is not a valid glob: {error}"))
+        })?)
+    };
+    Ok(Options {
+        owner: desired.owner.clone(),
+        now,
+        take_over_owner: planning.take_over.clone(),
+        only,
+    })
+}
+
+/// Everything a command needs after planning.
+pub struct Planned {
+    pub desired: Desired,
+    pub store: Store,
+    pub plan: Plan,
+    pub views: ValueViews,
+}
+
+/// Load, open, list, plan, and fetch values for the diffs.
+pub async fn plan(
+    config: &ConfigArgs,
+    planning: &PlanningArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Planned, Error> {
+    let now = now()?;
+    let desired = load(config, printer)?;
+    let store = open_store(global, &desired, now, printer)?;
+    let live = list_live(&store, &desired).await?;
+    let options = options(&desired, planning, now)?;
+    let plan = plan::plan(&desired, &live, &options);
+    let views = if planning.no_value_diff {
+        ValueViews::new()
+    } else {
+        value_views(&store, &desired, &plan).await?
+    };
+    Ok(Planned { desired, store, plan, views })
+}
+
+/// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched, 100
+/// per bulk get, only for updates, adopts and take-overs of non-sensitive text of at most 1 MiB.
+pub async fn value_views<S: KvStore>(
+    store: &S,
+    desired: &Desired,
+    plan: &Plan,
+) -> Result<ValueViews, Error> {
+    let mut views = ValueViews::new();
+    for (index, scope_plan) in plan.scopes.iter().enumerate() {
+        let Some(scope) = desired.scopes.get(index) else { continue };
+        let mut wanted: Vec<String> = Vec::new();
+        let mut desired_values: Vec<(String, Option<Vec<u8>>, bool)> = Vec::new();
+        for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
+            let Some(entry) = scope.entries.get(&change.key) else { continue };
+            if entry.sensitive {
+                views.insert(index, change.key.clone(), ValueView::Sensitive);
+                continue;
+            }
+            let small_text = entry.is_text && entry.size <= TEXT_DIFF_MAX as u64;
+            if !small_text {
+                let live = None;
+                let desired = Some(blob(&entry.value).map_err(io_error)?);
+                views.insert(index, change.key.clone(), ValueView::Opaque { live, desired });
+                continue;
+            }
+            let bytes = read_value(&entry.value).map_err(io_error)?;
+            let fetch_live = change.live.is_some();
+            if fetch_live {
+                wanted.push(change.key.clone());
+            }
+            desired_values.push((change.key.clone(), Some(bytes), fetch_live));
+        }
+        let mut live_values = std::collections::HashMap::new();
+        for chunk in wanted.chunks(BULK_GET_MAX) {
+            let values = store.bulk_get(&scope.namespace_id, chunk).await?;
+            live_values.extend(chunk.iter().cloned().zip(values));
+        }
+        for (key, bytes, _) in desired_values {
+            let live = live_values.get(&key);
+            views.insert(index, key.clone(), value_view(live, bytes.as_deref(), false));
+        }
+    }
+    Ok(views)
+}
+
+fn io_error(source: std::io::Error) -> Error {
+    Error::Io { context: "reading a `file:` value", source }
+}
+
+fn read_value(source: &ValueSource) -> std::io::Result<Vec<u8>> {
+    match source {
+        ValueSource::Inline(bytes) => Ok(bytes.clone()),
+        ValueSource::File(path) => fs_err::read(path),
+    }
+}
+
+/// Size and short hash of a value too large or not text enough to diff, streamed from disk.
+fn blob(source: &ValueSource) -> std::io::Result<Blob> {
+    match source {
+        ValueSource::Inline(bytes) => Ok(Blob::of(bytes)),
+        ValueSource::File(path) => {
+            use sha2::Digest as _;
+            use std::io::Read as _;
+            let mut file = fs_err::File::open(path)?;
+            let mut sha = sha2::Sha256::new();
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut size = 0u64;
+            loop {
+                let n = file.read(&mut buffer)?;
+                if n == 0 {
+                    break;
+                }
+                size += n as u64;
+                sha.update(&buffer[..n]);
+            }
+            let hex = base16ct::lower::encode_string(&sha.finalize());
+            Ok(Blob { size, sha256_short: hex[..8].to_owned() })
+        }
+    }
+}

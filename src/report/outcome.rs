@@ -1,0 +1,76 @@
+//! What an apply did, for people: totals, then every failure with its reason.
+
+use std::fmt::Write as _;
+
+use super::style::Style;
+use crate::apply::Report;
+
+/// Renders an apply report. A complete run is one line; an incomplete one lists each failed key
+/// (the first 50 per scope) and how many changes were never attempted.
+pub fn render_report(report: &Report, color: bool) -> String {
+    let style = Style::new(color);
+    let mut out = String::new();
+    let (written, deleted) = (report.written(), report.deleted());
+    if report.is_complete() {
+        let _ = writeln!(
+            out,
+            "{} {written} written, {deleted} deleted.",
+            style.bold("Apply complete:")
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{} {written} written, {deleted} deleted, {} failed, {} not attempted{}.",
+        style.removed("Apply incomplete:"),
+        report.failed(),
+        report.not_attempted(),
+        if report.interrupted { " (interrupted)" } else { "" },
+    );
+    for scope in &report.scopes {
+        if scope.failed.is_empty() && scope.not_attempted == 0 {
+            continue;
+        }
+        let _ = writeln!(out, "scope `{}`:", scope.name);
+        for failure in scope.failed.iter().take(50) {
+            let _ = writeln!(out, "  {} {}: {}", style.removed("x"), failure.key, failure.reason);
+        }
+        if scope.failed.len() > 50 {
+            let _ = writeln!(out, "  … and {} more failed keys", scope.failed.len() - 50);
+        }
+        if scope.not_attempted > 0 {
+            let _ = writeln!(out, "  {} changes not attempted", scope.not_attempted);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{Failure, ScopeReport};
+
+    #[test]
+    fn complete_and_incomplete_reports() {
+        let mut report = Report {
+            scopes: vec![ScopeReport {
+                name: "flags".into(),
+                written: vec!["a".into(), "b".into()],
+                deleted: vec!["c".into()],
+                failed: Vec::new(),
+                not_attempted: 0,
+            }],
+            interrupted: false,
+        };
+        insta::assert_snapshot!(render_report(&report, false), @"Apply complete: 2 written, 1 deleted.");
+        report.scopes[0].failed.push(Failure { key: "d".into(), reason: "value too large".into() });
+        report.scopes[0].not_attempted = 3;
+        report.interrupted = true;
+        insta::assert_snapshot!(render_report(&report, false), @r"
+        Apply incomplete: 2 written, 1 deleted, 1 failed, 3 not attempted (interrupted).
+        scope `flags`:
+          x d: value too large
+          3 changes not attempted
+        ");
+    }
+}
