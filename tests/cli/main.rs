@@ -1,1 +1,20 @@
-//! CLI tests (being built).
+//! The CLI's behaviour, through the real binary. One binary for all integration tests (faster to
+//! build); each module says what belongs in it.
+
+/// The `Test` builder: a temporary folder, files, a fixed clock, and whole-output snapshots.
+mod support;
+
+/// The README's tour: plan → apply → edit → plan → apply, on the local target.
+mod tour;
+
+/// Apply's guards, approval and refusals.
+mod apply;
+
+/// Every bad input of DESIGN.md §10 through the CLI: exit 1 and `file:line:column`.
+mod errors;
+
+/// The shipped examples: valid, schema-conformant, and plannable with no environment.
+mod examples;
+
+/// `--help`, usage errors, `schema`, `completions`, `validate` formats.
+mod commands;

@@ -1,0 +1,133 @@
+use kvsync::kv::local::LocalStore;
+use kvsync::kv::{Expiration, KvStore, PutPair};
+
+use crate::support::{NOW, Test};
+
+const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn config(owner: &str, keys: &[(&str, &str)], extra: &str) -> String {
+    let mut out = format!(
+        "version: 1\nowner: {owner}\n{extra}namespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
+    );
+    if keys.is_empty() {
+        out.push_str("      {}\n");
+    }
+    for (key, value) in keys {
+        out.push_str(&format!("      {key}: {value:?}\n"));
+    }
+    out
+}
+
+fn local(command: &str) -> Vec<&str> {
+    vec![command, "--target", "local"]
+}
+
+/// Writes keys straight into the local store, as a hand edit or another tool would.
+fn seed(test: &Test, pairs: &[(&str, &str, Option<serde_json::Value>)]) {
+    let store = LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
+        .expect("open store");
+    let pairs: Vec<PutPair> = pairs
+        .iter()
+        .map(|(key, value, metadata)| PutPair {
+            key: (*key).to_owned(),
+            value: value.as_bytes().to_vec(),
+            metadata: metadata.clone().unwrap_or(serde_json::Value::Null),
+            expiration: Expiration::Never,
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(store.bulk_put(NS, &pairs)).expect("seed");
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve_and_writes_nothing() {
+    let test = Test::new().file("kvsync.yaml", config("web", &[("f/a", "1")], ""));
+    let out = test.run(&local("apply"));
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    insta::assert_snapshot!("apply_not_approved", out.snapshot());
+    let plan = test.run(&[&local("plan")[..], &["--detailed-exitcode"]].concat());
+    assert_eq!(plan.code, 2, "nothing was written: {}", plan.snapshot());
+}
+
+#[test]
+fn empty_desired_state_over_our_keys_is_refused_unless_allowed() {
+    let test = Test::new().file("kvsync.yaml", config("web", &[("f/a", "1"), ("f/b", "2")], ""));
+    assert_eq!(test.run(&[&local("apply")[..], &["--auto-approve"]].concat()).code, 0);
+
+    test.write("kvsync.yaml", config("web", &[], ""));
+    let refused = test.run(&[&local("apply")[..], &["--auto-approve"]].concat());
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    insta::assert_snapshot!("apply_refuses_empty", refused.snapshot());
+
+    let allowed = test.run(&[&local("apply")[..], &["--auto-approve", "--allow-empty"]].concat());
+    assert_eq!(allowed.code, 0, "{}", allowed.snapshot());
+    assert!(allowed.stdout.contains("Apply complete: 0 written, 2 deleted."), "{}", allowed.stdout);
+}
+
+#[test]
+fn too_many_deletes_are_refused_unless_the_ceiling_is_raised() {
+    let keys: Vec<(String, String)> = (0..5).map(|i| (format!("f/k{i}"), i.to_string())).collect();
+    let all: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let test = Test::new().file("kvsync.yaml", config("web", &all, "max_deletes: 2\n"));
+    assert_eq!(test.run(&[&local("apply")[..], &["--auto-approve"]].concat()).code, 0);
+
+    test.write("kvsync.yaml", config("web", &all[..2], "max_deletes: 2\n"));
+    let refused = test.run(&[&local("apply")[..], &["--auto-approve"]].concat());
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    assert!(
+        refused.stderr.contains("scope `flags` would delete 3 keys, more than the limit of 2"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("hint: if that is intended, pass `--max-deletes 3`"));
+
+    let raised =
+        test.run(&[&local("apply")[..], &["--auto-approve", "--max-deletes", "3"]].concat());
+    assert_eq!(raised.code, 0, "{}", raised.snapshot());
+}
+
+#[test]
+fn conflicts_refuse_the_run_until_taken_over() {
+    let test = Test::new()
+        .file("other.yaml", config("other-team", &[("f/shared", "theirs")], ""))
+        .file("kvsync.yaml", config("web", &[("f/shared", "ours"), ("f/mine", "x")], ""));
+    assert_eq!(
+        test.run(&[&local("apply")[..], &["-c", "other.yaml", "--auto-approve"]].concat()).code,
+        0
+    );
+
+    let refused = test.run(&[&local("apply")[..], &["--auto-approve"]].concat());
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    insta::assert_snapshot!("apply_refuses_conflict", refused.snapshot());
+
+    let taken =
+        test.run(&[&local("apply")[..], &["--auto-approve", "--take-over", "other-team"]].concat());
+    assert_eq!(taken.code, 0, "{}", taken.snapshot());
+    assert!(taken.stdout.contains("Plan: 1 to create, 1 to take over."), "{}", taken.stdout);
+    let other =
+        test.run(&[&local("plan")[..], &["-c", "other.yaml", "--detailed-exitcode"]].concat());
+    assert_eq!(other.code, 2, "the other owner now sees a conflict: {}", other.snapshot());
+}
+
+#[test]
+fn keys_without_a_marker_are_adopted_loudly_and_protected_keys_are_spared() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        config("web", &[("f/hand", "new text"), ("f/keep", "x")], "")
+            .replace("    keys:\n", "    protect: [\"f/keep\", \"f/legacy\"]\n    keys:\n"),
+    );
+    seed(
+        &test,
+        &[
+            ("f/hand", "old text", None),
+            ("f/keep", "hand-made", Some(serde_json::json!({"note": "keep me"}))),
+            ("f/legacy", "untouched", None),
+        ],
+    );
+    let plan = test.run(&[&local("plan")[..], &["--detailed-exitcode"]].concat());
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    insta::assert_snapshot!("adopt_and_protect", plan.snapshot());
+    let apply = test.run(&[&local("apply")[..], &["--auto-approve"]].concat());
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 1 written, 0 deleted."), "{}", apply.stdout);
+}

@@ -1,0 +1,209 @@
+use crate::support::Test;
+
+const HEAD: &str = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n";
+
+/// Runs `validate` and `plan` on a config and checks both exit 1 before anything is written,
+/// naming the place (`kvsync.yaml:line:column`) and the problem.
+fn check(config: &str, files: &[(&str, &[u8])], place: &str, words: &str) {
+    let mut test = Test::new().file("kvsync.yaml", config);
+    for (path, contents) in files {
+        test = test.file(path, contents);
+    }
+    for command in ["validate", "plan"] {
+        let out = test.run(&[command, "--target", "local"]);
+        assert_eq!(out.code, 1, "{command} must fail:\n{}", out.snapshot());
+        assert!(out.stderr.contains(place), "{command}: expected `{place}` in:\n{}", out.stderr);
+        assert!(out.stderr.contains(words), "{command}: expected `{words}` in:\n{}", out.stderr);
+        assert!(out.stdout.is_empty(), "no plan is printed:\n{}", out.stdout);
+    }
+    assert!(!test.path().join(".kvsync").exists(), "no store was created");
+}
+
+fn keys(body: &str) -> String {
+    format!("{HEAD}    keys:\n{body}")
+}
+
+#[test]
+fn malformed_yaml() {
+    check(&keys("      f/a: [unclosed\n"), &[], "kvsync.yaml:8:", "");
+}
+
+#[test]
+fn duplicate_key() {
+    check(&keys("      f/a: one\n      f/a: two\n"), &[], "kvsync.yaml:9:7", "duplicate");
+}
+
+#[test]
+fn unknown_field_with_a_suggestion() {
+    check(&format!("{HEAD}    prnue: true\n"), &[], "kvsync.yaml:7:5", "prune");
+}
+
+#[test]
+fn unknown_entry_field_points_to_value() {
+    check(&keys("      f/a:\n        enabled: true\n"), &[], "kvsync.yaml:9:9", "value:");
+}
+
+#[test]
+fn wrong_type() {
+    check(&HEAD.replace("version: 1", "version: one"), &[], "kvsync.yaml:1:10", "version");
+}
+
+#[test]
+fn metadata_must_be_an_object() {
+    check(
+        &keys("      f/a:\n        value: x\n        metadata: [1, 2]\n"),
+        &[],
+        "kvsync.yaml:10:19",
+        "metadata",
+    );
+}
+
+#[test]
+fn reserved_metadata_field() {
+    check(
+        &keys("      f/a:\n        value: x\n        metadata: {__kvsync: 1}\n"),
+        &[],
+        "kvsync.yaml:10:20",
+        "__kvsync",
+    );
+}
+
+#[test]
+fn oversize_key() {
+    let key = format!("f/{}", "k".repeat(520));
+    check(&keys(&format!("      {key}: x\n")), &[], "kvsync.yaml:8:7", "512");
+}
+
+#[test]
+fn oversize_value() {
+    let big = vec![b'a'; 25 * 1024 * 1024 + 1];
+    check(
+        &keys("      f/big:\n        file: big.txt\n"),
+        &[("big.txt", &big)],
+        "kvsync.yaml:9:15",
+        "25",
+    );
+}
+
+#[test]
+fn oversize_metadata() {
+    let long = "m".repeat(1000);
+    check(
+        &keys(&format!("      f/a:\n        value: x\n        metadata: {{note: {long}}}\n")),
+        &[],
+        "kvsync.yaml:10:19",
+        "1024",
+    );
+}
+
+#[test]
+fn bad_key_names() {
+    check(
+        &format!("{}    keys:\n      \"..\": x\n", HEAD.replace("prefix: \"f/\"", "prefix: \"\"")),
+        &[],
+        "kvsync.yaml:8:7",
+        "`..`",
+    );
+}
+
+#[test]
+fn ttl_below_sixty() {
+    check(
+        &keys("      f/a:\n        value: x\n        expiration_ttl: 30\n"),
+        &[],
+        "kvsync.yaml:10:25",
+        "60",
+    );
+}
+
+#[test]
+fn both_expirations() {
+    check(
+        &keys(
+            "      f/a:\n        value: x\n        expiration: 2035-01-01T00:00:00Z\n        expiration_ttl: 300\n",
+        ),
+        &[],
+        "kvsync.yaml:",
+        "expiration_ttl",
+    );
+}
+
+#[test]
+fn missing_environment_variable() {
+    check(
+        &keys("      f/a: ${KVSYNC_TEST_SURELY_UNSET}\n"),
+        &[],
+        "kvsync.yaml:8:12",
+        "KVSYNC_TEST_SURELY_UNSET",
+    );
+}
+
+#[test]
+fn missing_file() {
+    check(&keys("      f/a:\n        file: nowhere.txt\n"), &[], "kvsync.yaml:9:15", "nowhere.txt");
+}
+
+#[test]
+fn file_escaping_the_config_folder() {
+    check(
+        &keys("      f/a:\n        file: ../../etc/passwd\n"),
+        &[],
+        "kvsync.yaml:9:15",
+        "outside",
+    );
+}
+
+#[test]
+fn include_cycle() {
+    let config = format!("{HEAD}    include: [a.yaml]\n");
+    check(
+        &config,
+        &[
+            ("a.yaml", b"keys: {}\ninclude: [b.yaml]\n"),
+            ("b.yaml", b"keys: {}\ninclude: [a.yaml]\n"),
+        ],
+        "yaml:2:",
+        "cycle",
+    );
+}
+
+#[test]
+fn key_defined_twice_across_includes() {
+    let config = format!("{HEAD}    include: [more.yaml]\n    keys:\n      f/a: one\n");
+    check(&config, &[("more.yaml", b"keys:\n  f/a: two\n")], "more.yaml:2:3", "kvsync.yaml:9:7");
+}
+
+#[test]
+fn key_outside_its_prefix() {
+    check(&keys("      g/a: x\n"), &[], "kvsync.yaml:8:7", "f/");
+}
+
+#[test]
+fn alias_bomb_fails_fast() {
+    // Each level repeats the one before ten times: 10^12 strings if a parser expanded it.
+    let mut bomb = String::from("      f/a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = format!("*a{}", i - 1);
+        let items = [prev.as_str(); 10].join(", ");
+        bomb.push_str(&format!("      f/a{i}: &a{i} [{items}]\n"));
+    }
+    let started = std::time::Instant::now();
+    check(&keys(&bomb), &[], "kvsync.yaml:", "");
+    // Not a timing assertion on kvsync's speed: a bomb that expanded would take minutes and
+    // gigabytes, so anything that finishes at all has refused it early.
+    assert!(started.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let config = keys(
+        "      g/outside: x\n      f/ttl:\n        value: x\n        expiration_ttl: 5\n      f/meta:\n        value: x\n        metadata: {__kvsync: 1}\n",
+    );
+    let test = Test::new().file("kvsync.yaml", config);
+    let out = test.run(&["validate"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!("every_problem_at_once", out.snapshot());
+    for place in ["kvsync.yaml:8:7", "kvsync.yaml:11:25", "kvsync.yaml:14:"] {
+        assert!(out.stderr.contains(place), "expected {place} in:\n{}", out.stderr);
+    }
+}
