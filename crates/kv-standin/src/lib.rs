@@ -1,0 +1,1 @@
+//! A local stand-in of Cloudflare's Workers KV REST API (being built).
