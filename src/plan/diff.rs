@@ -3,9 +3,9 @@
 //! A pure, total function. It trusts the marker in each listed key's metadata and never needs a
 //! value. The only clock it knows is [`Options::now`], so every outcome is reproducible.
 
-use super::hash::Marker;
+use super::hash::{MARKER_FIELD, Marker};
 use super::{
-    Action, Change, ConflictReason, DeleteReason, LiveKey, LiveScope, Options, Plan,
+    Action, Change, ConflictReason, DeleteReason, DesiredKey, LiveKey, LiveScope, Options, Plan,
     ProtectedAction, ScopePlan, Warning,
 };
 use crate::config::{Desired, DesiredEntry, DesiredScope};
@@ -95,6 +95,7 @@ fn classify(
     let live = listed.map(|l| LiveKey {
         marker: Marker::from_metadata(l.metadata.as_ref()),
         expiration: l.expiration,
+        metadata: user_metadata(l.metadata.as_ref()),
     });
     let ours = matches!(&live, Some(LiveKey { marker: Marker::V1 { owner, .. }, .. }) if *owner == options.owner);
     if ours {
@@ -167,7 +168,26 @@ fn classify(
             return;
         }
     };
-    out.changes.push(Change { key: key.to_owned(), action, desired: entry.map(|e| e.hash), live });
+    let desired = entry.map(|e| DesiredKey {
+        hash: e.hash,
+        metadata: e.metadata.clone(),
+        expiration: e.expiration,
+        sensitive: e.sensitive,
+    });
+    out.changes.push(Change { key: key.to_owned(), action, desired, live });
+}
+
+/// The user's part of a listed key's metadata: everything but our marker field.
+fn user_metadata(
+    metadata: Option<&serde_json::Value>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let object = metadata?.as_object()?;
+    let user: serde_json::Map<_, _> = object
+        .iter()
+        .filter(|(name, _)| name.as_str() != MARKER_FIELD)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    (!user.is_empty() || !object.contains_key(MARKER_FIELD)).then_some(user)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod hash;
 
 use crate::config::Globs;
+use crate::kv::Expiration;
 use hash::{ContentHash, Marker};
 
 pub use diff::plan;
@@ -71,17 +72,31 @@ pub struct Warning {
 pub struct Change {
     pub key: String,
     pub action: Action,
-    /// The desired content hash, when the key is desired.
-    pub desired: Option<ContentHash>,
+    /// The desired side, when the key is desired.
+    pub desired: Option<DesiredKey>,
     /// What the listing showed, when the key is live.
     pub live: Option<LiveKey>,
+}
+
+/// A desired key as the plan records it: the hash and what a reviewer sees besides the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredKey {
+    pub hash: ContentHash,
+    /// The user metadata (never the marker).
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub expiration: Expiration,
+    /// The entry is sensitive: neither its value nor its metadata may be shown.
+    pub sensitive: bool,
 }
 
 /// A live key as the engine saw it in the listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveKey {
     pub marker: Marker,
+    /// Absolute unix seconds, when the key expires.
     pub expiration: Option<i64>,
+    /// The user metadata, the marker taken out; `None` when nothing else is there.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl LiveKey {

@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, DiffTag, TextDiff};
 
+use crate::kv::Expiration;
 use crate::plan::{
-    Action, ConflictReason, DeleteReason, Plan, ProtectedAction, ScopePlan, Summary,
+    Action, Change, ConflictReason, DeleteReason, Plan, ProtectedAction, ScopePlan, Summary,
 };
 use crate::report::style::Style;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, diff_text, human_size};
@@ -211,6 +212,9 @@ fn render_scope(
             let _ = write!(out, " ({note})");
         }
         out.push('\n');
+        if change.action.is_put() {
+            render_attributes(&mut out, change);
+        }
         // Only keys apply writes or deletes get a value section: a value under a conflict or a
         // protected key would read as if it were about to be written.
         let shown = change.action.is_put() || change.action.is_delete();
@@ -243,7 +247,60 @@ fn render_view(out: &mut String, view: &ValueView, style: Style) {
     }
 }
 
-const VALUE_UNCHANGED: &str = "value unchanged; metadata or expiration differ";
+const VALUE_UNCHANGED: &str = "value unchanged";
+
+/// The metadata and expiration lines of a put: everything for a create, what differs for a
+/// write over a live key. A sensitive entry's metadata is never shown (it may hold an
+/// interpolated secret); only whether it changes.
+fn render_attributes(out: &mut String, change: &Change) {
+    let Some(desired) = &change.desired else { return };
+    let live = change.live.as_ref();
+    let live_metadata = live.and_then(|l| l.metadata.as_ref());
+    let shown = |metadata: Option<&serde_json::Map<String, serde_json::Value>>| match metadata {
+        None => "none".to_owned(),
+        Some(_) if desired.sensitive => "(sensitive)".to_owned(),
+        Some(map) => printable(&serde_json::Value::Object(map.clone()).to_string()).into_owned(),
+    };
+    match live {
+        None if desired.metadata.is_some() => {
+            value_note(out, &format!("metadata: {}", shown(desired.metadata.as_ref())));
+        }
+        Some(_) if live_metadata != desired.metadata.as_ref() => {
+            let (old, new) = (shown(live_metadata), shown(desired.metadata.as_ref()));
+            let change =
+                if old == new { format!("{new} (changed)") } else { format!("{old} → {new}") };
+            value_note(out, &format!("metadata: {change}"));
+        }
+        _ => {}
+    }
+    let live_expiration = live.map(|l| l.expiration);
+    let old = || live.and_then(|l| l.expiration).map_or_else(|| "never".to_owned(), timestamp);
+    let line = match (desired.expiration, live_expiration) {
+        (Expiration::Ttl(seconds), None) => {
+            Some(format!("expiration: {seconds} s after the write (ttl)"))
+        }
+        (Expiration::Ttl(seconds), Some(_)) => {
+            Some(format!("expiration: {} → {seconds} s after this write (ttl)", old()))
+        }
+        (Expiration::At(at), None) => Some(format!("expiration: {}", timestamp(at))),
+        (Expiration::At(at), Some(live)) if live != Some(at) => {
+            Some(format!("expiration: {} → {}", old(), timestamp(at)))
+        }
+        (Expiration::Never, Some(Some(_))) => Some(format!("expiration: {} → never", old())),
+        _ => None,
+    };
+    if let Some(line) = line {
+        value_note(out, &line);
+    }
+}
+
+/// Unix seconds as RFC 3339 in UTC; the number itself when it is out of range.
+fn timestamp(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| at.to_string())
+}
 
 fn value_note(out: &mut String, note: &str) {
     let _ = writeln!(out, "{VALUE_INDENT}{note}");
@@ -454,6 +511,89 @@ mod tests {
         let mut views = ValueViews::new();
         views.insert(0, "flags/k", view);
         (plan, views)
+    }
+
+    /// A change with both sides' metadata and expiration, and no value view.
+    fn with_sides(
+        key: &str,
+        action: Action,
+        desired: (Option<serde_json::Value>, Expiration, bool),
+        live: Option<(Option<serde_json::Value>, Option<i64>)>,
+    ) -> Change {
+        let map = |v: Option<serde_json::Value>| v.and_then(|v| v.as_object().cloned());
+        Change {
+            key: key.into(),
+            action,
+            desired: Some(crate::plan::DesiredKey {
+                hash: crate::plan::hash::ContentHash([0; 32]),
+                metadata: map(desired.0),
+                expiration: desired.1,
+                sensitive: desired.2,
+            }),
+            live: live.map(|(metadata, expiration)| crate::plan::LiveKey {
+                marker: crate::plan::hash::Marker::None,
+                expiration,
+                metadata: map(metadata),
+            }),
+        }
+    }
+
+    #[test]
+    fn metadata_and_expiration_are_shown_for_writes() {
+        use serde_json::json;
+        let mut flags = scope("flags", "f/", vec![]);
+        flags.changes = vec![
+            with_sides(
+                "f/a",
+                Action::Create,
+                (Some(json!({"team": "growth"})), Expiration::At(2_000_000_000), false),
+                None,
+            ),
+            with_sides("f/b", Action::Create, (None, Expiration::Ttl(3600), false), None),
+            with_sides(
+                "f/c",
+                Action::Update,
+                (Some(json!({"team": "search"})), Expiration::Never, false),
+                Some((Some(json!({"team": "growth"})), Some(2_000_000_000))),
+            ),
+            with_sides(
+                "f/d",
+                Action::Update,
+                (None, Expiration::Ttl(600), false),
+                Some((None, Some(1_900_000_100))),
+            ),
+            with_sides(
+                "f/e",
+                Action::Adopt,
+                (Some(json!({"token": "s3cret"})), Expiration::Never, true),
+                Some((Some(json!({"token": "old"})), None)),
+            ),
+            with_sides(
+                "f/f",
+                Action::Update,
+                (None, Expiration::At(2_000_000_000), false),
+                Some((None, Some(2_000_000_000))),
+            ),
+        ];
+        check!(plan(vec![flags]), ValueViews::new(), @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "f/")
+          + f/a
+              metadata: {"team":"growth"}
+              expiration: 2033-05-18T03:33:20Z
+          + f/b
+              expiration: 3600 s after the write (ttl)
+          ~ f/c
+              metadata: {"team":"growth"} → {"team":"search"}
+              expiration: 2033-05-18T03:33:20Z → never
+          ~ f/d
+              expiration: 2030-03-17T17:48:20Z → 600 s after this write (ttl)
+          ! f/e (adopt: no kvsync marker; the value is rewritten with one)
+              metadata: (sensitive) (changed)
+          ~ f/f
+
+        Plan: 2 to create, 3 to update, 1 to adopt.
+        Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
+        "#);
     }
 
     #[test]
@@ -668,7 +808,7 @@ mod tests {
           ~ flags/newline
               value differs only in its final newline
           ~ flags/same
-              value unchanged; metadata or expiration differ
+              value unchanged
 
         Plan: 3 to update.
         "#);
@@ -709,7 +849,7 @@ mod tests {
           + big.txt
               large value: 1.0 MiB (4a3f0c0c)
           ~ logo.png
-              value unchanged; metadata or expiration differ
+              value unchanged
 
         Plan: 1 to create, 1 to update.
         "#);
@@ -736,7 +876,7 @@ mod tests {
         check!(plan, views, @r#"
         scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
           ~ flags/k
-              value unchanged; metadata or expiration differ
+              value unchanged
 
         Plan: 1 to update.
         "#);
