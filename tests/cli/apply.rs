@@ -131,3 +131,33 @@ fn keys_without_a_marker_are_adopted_loudly_and_protected_keys_are_spared() {
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(apply.stdout.contains("Apply complete: 1 written, 0 deleted."), "{}", apply.stdout);
 }
+
+/// On a terminal, apply shows the plan and writes only after `yes`. `script` (util-linux) gives
+/// kvsync a pseudo-terminal; Linux only, where util-linux is always present.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_proceeds() {
+    let test = Test::new().file("kvsync.yaml", config("web", &[("f/a", "1")], ""));
+    let binary = env!("CARGO_BIN_EXE_kvsync");
+    let run = |answer: &str| {
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &format!("{binary} apply --target local --color never"), "/dev/null"])
+            .current_dir(test.path())
+            .env("KVSYNC_NOW", NOW)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux `script` runs kvsync on a pseudo-terminal");
+        use std::io::Write as _;
+        child.stdin.take().expect("stdin").write_all(answer.as_bytes()).expect("answer");
+        let output = child.wait_with_output().expect("wait");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let declined = run("no\n");
+    assert!(declined.contains("Only `yes` will be accepted."), "{declined}");
+    assert!(declined.contains("apply cancelled; nothing was written"), "{declined}");
+    let accepted = run("yes\n");
+    assert!(accepted.contains("Apply complete: 1 written, 0 deleted."), "{accepted}");
+    let plan = test.run(&[&local("plan")[..], &["--detailed-exitcode"]].concat());
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+}
