@@ -3,9 +3,12 @@
 //! This module owns [`KvStore`], the four operations kvsync needs from a Workers KV namespace
 //! (list a page, bulk get, bulk put, bulk delete), the plain data those operations exchange, and
 //! the limits Cloudflare enforces. The plan engine reads [`ListedKey`] and never sees a store;
-//! only the targets ([`local`], and later `cloudflare`) know where the bytes live.
+//! only the targets ([`local`] and [`cloudflare`]) know where the bytes live.
 
+pub mod cloudflare;
 pub mod local;
+pub mod retry;
+pub mod token;
 pub mod wire;
 
 use std::future::Future;
@@ -163,4 +166,42 @@ pub enum Error {
     /// A listing returned a cursor it had already returned.
     #[error("listing namespace `{namespace_id}` returned cursor `{cursor}` twice")]
     RepeatedCursor { namespace_id: String, cursor: String },
+    /// A request to the Cloudflare API got no HTTP answer (connection refused or reset, DNS,
+    /// TLS, or no complete answer within the timeout), also after the retries.
+    #[error("could not reach the Cloudflare API (`{endpoint}`): {detail}")]
+    Transport { endpoint: String, detail: String },
+    /// The Cloudflare API answered with a failure: `success: false` (even on HTTP 200) or an
+    /// error status. `codes[i]` goes with `messages[i]`; a code of 0 means the API gave none.
+    #[error(
+        "the Cloudflare API refused `{endpoint}` (HTTP {status}): {}",
+        cloudflare::describe_api_errors(codes, messages)
+    )]
+    Api { endpoint: String, status: u16, codes: Vec<u32>, messages: Vec<String> },
+    /// The Cloudflare API kept answering 429 until the retry budget ran out.
+    #[error(
+        "the Cloudflare API rate limit was hit (`{endpoint}`) and retrying did not help{}",
+        cloudflare::describe_retry_after(*.retry_after)
+    )]
+    RateLimited { endpoint: String, retry_after: Option<std::time::Duration> },
+    /// The answer was not what the Cloudflare API sends: empty, truncated, malformed JSON, an
+    /// unexpected shape, or an HTML page (a firewall challenge or a proxy).
+    #[error("unexpected answer from `{endpoint}` (HTTP {status}): {detail}")]
+    Decode { endpoint: String, status: u16, detail: String },
+    /// Neither `CLOUDFLARE_API_TOKEN` nor `CF_API_TOKEN` is set.
+    #[error("no Cloudflare API token: set `CLOUDFLARE_API_TOKEN` (or the legacy `CF_API_TOKEN`)")]
+    MissingToken,
+    /// The API token holds a character that cannot travel in an HTTP header. The token itself
+    /// is never part of the message.
+    #[error(
+        "{} holds {what} at character {position}, which cannot be sent in an HTTP header",
+        token::origin(*.variable)
+    )]
+    BadToken { variable: Option<&'static str>, position: usize, what: &'static str },
+    /// An environment variable that tunes the Cloudflare client does not hold a usable value.
+    #[error("`{variable}` must be {expected}, not `{value}`")]
+    BadSetting { variable: &'static str, value: String, expected: &'static str },
+    /// The Cloudflare target cannot be set up: a bad base URL or account id, or the HTTP
+    /// client could not be built.
+    #[error("{message}")]
+    BadTarget { message: String },
 }

@@ -3,14 +3,19 @@
 //! This module owns the exact JSON shape of one bulk-write item and how many bytes it takes, so
 //! that the batcher (which must keep a request under the API's byte limit), the local store
 //! (which refuses what the API refuses) and the Cloudflare client (which sends the bytes) all
-//! count the same thing. It knows nothing about HTTP, envelopes, retries or where a pair came
-//! from; a batch on the wire is simply a JSON array of these items.
+//! count the same thing. It knows nothing about HTTP, retries or where a pair came from; a batch
+//! on the wire is simply a JSON array of these items.
+//!
+//! Below the bulk-write item sit the DTOs of the API's JSON envelope and of the results the
+//! Cloudflare client reads (`cloudflare-kv-api.md` §0.1, §1.2, §1.7–§1.9). They are lenient
+//! where the API has been seen to vary (`result: null`, missing fields, odd error items), so
+//! that only an answer kvsync truly cannot use fails to decode.
 
 use std::io;
 
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::{Expiration, PutPair};
 
@@ -119,6 +124,145 @@ impl io::Write for ByteCounter {
     }
 }
 
+/// The envelope every JSON endpoint answers with (`cloudflare-kv-api.md` §0.1):
+/// `{"success", "errors", "messages", "result", "result_info"?}`.
+///
+/// Every field is optional here so that a failure body of any shape still yields its errors;
+/// whether a missing `success` is acceptable is the client's call. `code` and `error` catch the
+/// non-standard `{code, error}` failure body some endpoints send (wrangler falls back to it).
+#[derive(Debug, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub errors: serde_json::Value,
+    pub result: Option<T>,
+    #[serde(default)]
+    pub result_info: Option<ResultInfo>,
+    #[serde(default)]
+    pub code: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl<T> Envelope<T> {
+    /// The errors the API reported, as `(code, message)`: each item of `errors` (an object with
+    /// `code` and `message`, or a bare string), else the non-standard `{code, error}`. A code
+    /// that is missing or not a number is 0.
+    pub fn failures(&self) -> Vec<(u32, String)> {
+        let mut failures: Vec<(u32, String)> = match &self.errors {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    serde_json::Value::Object(fields) => (
+                        fields.get("code").map_or(0, api_code),
+                        fields.get("message").map(text).unwrap_or_default(),
+                    ),
+                    other => (0, text(other)),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if failures.is_empty() && (self.code.is_some() || self.error.is_some()) {
+            failures.push((
+                self.code.as_ref().map_or(0, api_code),
+                self.error.as_ref().map(text).unwrap_or_default(),
+            ));
+        }
+        failures
+    }
+}
+
+/// An error code as the API sends it: a number, sometimes a numeric string.
+fn api_code(value: &serde_json::Value) -> u32 {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .unwrap_or(0)
+}
+
+/// A message as text: strings as they are, anything else as JSON, `null` as nothing.
+fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `result_info` of a key listing: the cursor of the next page, `""`, `null` or absent on the
+/// last one (§1.2), and the number of keys on this page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResultInfo {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// One key of a listing (`GET …/keys`): `name`, plus `expiration` and `metadata` when set.
+#[derive(Debug, Deserialize)]
+pub struct ListedKeyDto {
+    pub name: String,
+    #[serde(default)]
+    pub expiration: Option<serde_json::Number>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ListedKeyDto {
+    /// The plain data type, or what is wrong with the item. The spec types `expiration` as a
+    /// number; an integral float is accepted, a fraction or an out-of-range value is not.
+    pub fn into_listed(self) -> Result<super::ListedKey, String> {
+        let expiration = match self.expiration {
+            None => None,
+            Some(number) => Some(
+                number
+                    .as_i64()
+                    .or_else(|| {
+                        number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
+                            // Exact: the value is integral and well inside i64.
+                            |f| f as i64,
+                        )
+                    })
+                    .ok_or_else(|| {
+                        format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
+                    })?,
+            ),
+        };
+        Ok(super::ListedKey { name: self.name, expiration, metadata: self.metadata })
+    }
+}
+
+/// `result` of a bulk write or delete (§1.7): the count written and the keys to retry. Both
+/// fields may be missing. The count is a `u64`: cloudflare-rs typed it `i8` and failed to
+/// decode any batch above 127 keys (§9).
+#[derive(Debug, Default, Deserialize)]
+pub struct BulkResult {
+    #[serde(default)]
+    pub successful_key_count: Option<u64>,
+    #[serde(default)]
+    pub unsuccessful_keys: Option<Vec<String>>,
+}
+
+/// The body of `POST …/bulk/get` (§1.9): at most 100 keys, text values, no metadata.
+#[derive(Debug, Serialize)]
+pub struct BulkGetRequest<'a> {
+    pub keys: &'a [String],
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "withMetadata")]
+    pub with_metadata: bool,
+}
+
+/// `result` of a bulk get without metadata: `{"values": {key: string or null}}`.
+#[derive(Debug, Deserialize)]
+pub struct BulkGetResult {
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +343,30 @@ mod tests {
         for p in &cases {
             assert_eq!(bulk_write_item_len(p), to_json(p).len(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn listed_keys_take_integral_expirations_only() {
+        let dto = |text: &str| serde_json::from_str::<ListedKeyDto>(text).expect("dto");
+        let key = dto(r#"{"name":"k","expiration":1.9e9,"metadata":null}"#).into_listed();
+        assert_eq!(
+            key,
+            Ok(super::super::ListedKey {
+                name: "k".into(),
+                expiration: Some(1_900_000_000),
+                metadata: None
+            })
+        );
+        let error = dto(r#"{"name":"k","expiration":1.5}"#).into_listed().expect_err("fraction");
+        assert_eq!(error, "key `k` has expiration `1.5`, not unix seconds");
+    }
+
+    #[test]
+    fn bulk_result_counts_past_i8() {
+        let result: BulkResult =
+            serde_json::from_str(r#"{"successful_key_count":10000}"#).expect("result");
+        assert_eq!(result.successful_key_count, Some(10_000));
+        assert_eq!(result.unsuccessful_keys, None);
     }
 
     #[test]

@@ -1,0 +1,1906 @@
+//! The Cloudflare target: [`KvStore`] over the Workers KV REST API (v4).
+//!
+//! This module owns the HTTP side of kvsync: which endpoint each store operation calls, the
+//! headers (`Authorization: Bearer`, `User-Agent`), how an answer becomes data or an
+//! [`Error`], and the hints that go with the API's error codes. Every fact it relies on is in
+//! `cloudflare-kv-api.md`; the section numbers below point there. Timing (retries, the rate
+//! budget, concurrency) is `retry.rs`'s; the JSON shapes are `wire.rs`'s.
+//!
+//! It must not know about plans, markers or batching: the caller (`apply::batch`) hands it
+//! requests that already fit the API's limits, and the caller (`apply::executor`) retries the
+//! `unsuccessful_keys` a bulk write reports. It only refuses what would be a bug to send.
+//!
+//! Answers are decoded defensively (§0.1): `success: false` is a failure even on HTTP 200, and
+//! an answer that is empty, truncated, malformed, or an HTML page (a firewall challenge, a
+//! proxy) is an [`Error::Decode`] with a short excerpt — never a panic or a hang (every attempt
+//! has a timeout).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde::Serializer as _;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use super::retry::{Decision, Gate, Outcome, Sleeper, Timings, decide, parse_retry_after};
+use super::token::ApiToken;
+use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
+use super::{
+    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
+    ListPage, LiveValue, PutPair,
+};
+
+/// Cloudflare's API, v4.
+pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+/// Overrides the API base URL (wrangler's name); `--api-url` wins over it.
+pub const CLOUDFLARE_API_BASE_URL: &str = "CLOUDFLARE_API_BASE_URL";
+/// The legacy name of [`CLOUDFLARE_API_BASE_URL`], read only when that one is unset or empty.
+pub const CF_API_BASE_URL: &str = "CF_API_BASE_URL";
+
+/// Longest account or namespace id the API accepts (§0.3).
+const ID_MAX: usize = 32;
+/// How much of an undecodable answer an error shows.
+const EXCERPT_CHARS: usize = 120;
+
+/// The API base URL: `flag` (`--api-url`) when given, else `CLOUDFLARE_API_BASE_URL`, else
+/// `CF_API_BASE_URL`, else [`DEFAULT_BASE_URL`]. Empty values count as unset.
+pub fn base_url(flag: Option<&str>, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    flag.map(str::to_owned)
+        .into_iter()
+        .chain([CLOUDFLARE_API_BASE_URL, CF_API_BASE_URL].into_iter().filter_map(lookup))
+        .map(|url| url.trim().to_owned())
+        .find(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
+}
+
+/// What [`CloudflareStore::new`] needs.
+#[derive(Debug, Clone)]
+pub struct CloudflareConfig {
+    /// The API base URL, e.g. [`DEFAULT_BASE_URL`]; see [`base_url`].
+    pub base_url: String,
+    /// The account that owns the namespaces.
+    pub account_id: String,
+    pub token: ApiToken,
+    pub timings: Timings,
+}
+
+/// How many requests a [`CloudflareStore`] sent, by kind. Every attempt counts, retries
+/// included; `retries` says how many of them were retries, and `throttled` how many had to wait
+/// for the client-side rate budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// `GET …/keys`.
+    pub list: u64,
+    /// `POST …/bulk/get`.
+    pub bulk_get: u64,
+    /// `GET …/values/{key}` (the fallback for values bulk get cannot return).
+    pub get_value: u64,
+    /// `PUT …/bulk`.
+    pub bulk_put: u64,
+    /// `POST …/bulk/delete`.
+    pub bulk_delete: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+impl RequestStats {
+    /// All requests sent.
+    pub fn total(&self) -> u64 {
+        self.list + self.bulk_get + self.get_value + self.bulk_put + self.bulk_delete
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    List,
+    BulkGet,
+    GetValue,
+    BulkPut,
+    BulkDelete,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    list: AtomicU64,
+    bulk_get: AtomicU64,
+    get_value: AtomicU64,
+    bulk_put: AtomicU64,
+    bulk_delete: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Counters {
+    fn sent(&self, kind: Kind, retry: bool) {
+        let counter = match kind {
+            Kind::List => &self.list,
+            Kind::BulkGet => &self.bulk_get,
+            Kind::GetValue => &self.get_value,
+            Kind::BulkPut => &self.bulk_put,
+            Kind::BulkDelete => &self.bulk_delete,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> RequestStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RequestStats {
+            list: read(&self.list),
+            bulk_get: read(&self.bulk_get),
+            get_value: read(&self.get_value),
+            bulk_put: read(&self.bulk_put),
+            bulk_delete: read(&self.bulk_delete),
+            retries: read(&self.retries),
+            throttled: read(&self.throttled),
+        }
+    }
+}
+
+/// The store behind `--target cloudflare`: one account, any of its namespaces.
+pub struct CloudflareStore {
+    client: reqwest::Client,
+    /// `{base_url}/accounts/{account_id}/storage/kv/namespaces`, without a trailing slash.
+    namespaces_url: String,
+    /// Kept only to scrub it from anything the server echoes back into an error.
+    token: ApiToken,
+    timings: Timings,
+    gate: Gate,
+    counters: Counters,
+    sleeper: Sleeper,
+}
+
+impl fmt::Debug for CloudflareStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudflareStore")
+            .field("namespaces_url", &self.namespaces_url)
+            .field("token", &self.token)
+            .field("timings", &self.timings)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One answer, read in full.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl CloudflareStore {
+    /// Checks the configuration and builds the HTTP client (rustls, HTTP/2 when the server
+    /// offers it, a timeout per attempt, no redirects: an API answer never redirects, and
+    /// following one could carry the token to another host).
+    pub fn new(config: CloudflareConfig) -> Result<CloudflareStore, Error> {
+        let CloudflareConfig { base_url, account_id, token, timings } = config;
+        let base_url = checked_base_url(&base_url)?;
+        if !is_id(&account_id) {
+            return Err(Error::BadTarget {
+                message: format!(
+                    "account id `{account_id}` is not a Cloudflare account id (1 to {ID_MAX} \
+                     letters, digits, `-` or `_`)"
+                ),
+            });
+        }
+        // Cannot fail for a checked token (visible ASCII only); the error never shows it.
+        let mut auth =
+            HeaderValue::try_from(format!("Bearer {}", token.secret())).map_err(|_| {
+                Error::BadTarget {
+                    message: "the API token cannot be sent in an HTTP header".into(),
+                }
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, auth);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .timeout(timings.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| Error::BadTarget {
+                message: format!("cannot set up the HTTP client: {}", error_chain(&err)),
+            })?;
+        Ok(CloudflareStore {
+            client,
+            namespaces_url: format!("{base_url}/accounts/{account_id}/storage/kv/namespaces"),
+            token,
+            gate: Gate::new(&timings),
+            timings,
+            counters: Counters::default(),
+            sleeper: Sleeper::default(),
+        })
+    }
+
+    /// The requests sent so far.
+    pub fn stats(&self) -> RequestStats {
+        self.counters.snapshot()
+    }
+
+    /// `{namespaces_url}/{namespace_id}`, once the id is known to be safe in a path.
+    fn namespace_url(&self, namespace_id: &str) -> Result<String, Error> {
+        if is_id(namespace_id) {
+            Ok(format!("{}/{namespace_id}", self.namespaces_url))
+        } else {
+            Err(Error::Invalid {
+                message: format!(
+                    "namespace id `{namespace_id}` is not a Cloudflare namespace id (1 to \
+                     {ID_MAX} letters, digits, `-` or `_`)"
+                ),
+            })
+        }
+    }
+
+    /// Sends `request`, again after each retryable failure as [`decide`] allows, each attempt
+    /// behind the [`Gate`]. Returns the last answer, whatever its status, for the caller to
+    /// decode; only a rate limit that outlasted the retries and a transport failure are errors
+    /// here.
+    async fn send(
+        &self,
+        kind: Kind,
+        endpoint: &str,
+        request: reqwest::Request,
+    ) -> Result<Answer, Error> {
+        let mut attempts = 0u32;
+        let mut waited = Duration::ZERO;
+        loop {
+            // The body is held as shared bytes, so each copy of the request is cheap.
+            let Some(copy) = request.try_clone() else {
+                return Err(Error::Transport {
+                    endpoint: endpoint.to_owned(),
+                    detail: "the request cannot be sent again".to_owned(),
+                });
+            };
+            attempts += 1;
+            let result = {
+                let Some((_permit, throttled)) = self.gate.enter().await else {
+                    return Err(Error::Transport {
+                        endpoint: endpoint.to_owned(),
+                        detail: "the client is shutting down".to_owned(),
+                    });
+                };
+                if throttled {
+                    self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                }
+                self.counters.sent(kind, attempts > 1);
+                self.attempt(copy).await
+            };
+            let outcome = match &result {
+                Ok(answer) => {
+                    self.gate.observe(answer.header("ratelimit"));
+                    outcome_of(answer)
+                }
+                Err(err) if err.is_timeout() => Outcome::Timeout,
+                Err(_) => Outcome::Connection,
+            };
+            let decision = decide(attempts, outcome, waited, &self.timings);
+            let delay = decision.delay(&mut rand::rng());
+            if let Some(wait) = delay {
+                waited += wait;
+                self.sleeper.sleep(wait).await;
+                continue;
+            }
+            debug_assert_eq!(decision, Decision::Stop);
+            return match (result, outcome) {
+                (Ok(_), Outcome::RateLimited { retry_after }) => {
+                    Err(Error::RateLimited { endpoint: endpoint.to_owned(), retry_after })
+                }
+                (Ok(answer), _) => Ok(answer),
+                (Err(err), _) => Err(Error::Transport {
+                    endpoint: endpoint.to_owned(),
+                    detail: self.redact(&transport_detail(
+                        &err,
+                        self.timings.request_timeout,
+                        attempts,
+                    )),
+                }),
+            };
+        }
+    }
+
+    /// One attempt: send, then read the whole answer (the timeout covers both).
+    async fn attempt(&self, request: reqwest::Request) -> Result<Answer, reqwest::Error> {
+        let response = self.client.execute(request).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.into();
+        Ok(Answer { status, headers, body })
+    }
+
+    fn build(
+        &self,
+        endpoint: &str,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Request, Error> {
+        builder.build().map_err(|err| Error::BadTarget {
+            message: format!("cannot build the request `{endpoint}`: {}", error_chain(&err)),
+        })
+    }
+
+    /// Decodes a JSON envelope and checks that it reports success (§0.1). `success: false`, a
+    /// non-2xx status or a failure body is [`Error::Api`]; anything that is not an envelope is
+    /// [`Error::Decode`].
+    fn envelope<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        answer: &Answer,
+    ) -> Result<Envelope<T>, Error> {
+        if let Some(detail) = not_json(answer) {
+            return Err(self.decode_error(endpoint, answer, &detail));
+        }
+        let parse_error = match serde_json::from_slice::<Envelope<T>>(&answer.body) {
+            Ok(envelope) => {
+                return match envelope.success {
+                    Some(true) if answer.is_success() => Ok(envelope),
+                    None if answer.is_success() && envelope.failures().is_empty() => Err(self
+                        .decode_error(
+                            endpoint,
+                            answer,
+                            "JSON without a `success` field, not an API envelope",
+                        )),
+                    _ => Err(self.api_error(endpoint, answer.status, envelope.failures())),
+                };
+            }
+            Err(err) => err,
+        };
+        // A failure envelope may carry a `result` of another shape (§1.7); its errors are
+        // still the best report.
+        if let Ok(envelope) = serde_json::from_slice::<Envelope<IgnoredAny>>(&answer.body)
+            && (envelope.success == Some(false) || !answer.is_success())
+        {
+            return Err(self.api_error(endpoint, answer.status, envelope.failures()));
+        }
+        let what = match parse_error.classify() {
+            serde_json::error::Category::Eof => "truncated JSON",
+            serde_json::error::Category::Data => "JSON of an unexpected shape",
+            _ => "malformed JSON",
+        };
+        Err(self.decode_error(endpoint, answer, &format!("{what} ({parse_error})")))
+    }
+
+    fn api_error(&self, endpoint: &str, status: u16, failures: Vec<(u32, String)>) -> Error {
+        let (codes, messages): (Vec<u32>, Vec<String>) =
+            failures.into_iter().map(|(code, message)| (code, self.redact(&message))).unzip();
+        Error::Api { endpoint: endpoint.to_owned(), status, codes, messages }
+    }
+
+    fn decode_error(&self, endpoint: &str, answer: &Answer, what: &str) -> Error {
+        let detail = if answer.body.iter().all(u8::is_ascii_whitespace) {
+            what.to_owned()
+        } else {
+            format!("{what}: `{}`", excerpt(&answer.body))
+        };
+        Error::Decode {
+            endpoint: endpoint.to_owned(),
+            status: answer.status,
+            detail: self.redact(&detail),
+        }
+    }
+
+    /// Removes the token from text the server sent back, should it ever echo it.
+    fn redact(&self, text: &str) -> String {
+        text.replace(self.token.secret(), "****")
+    }
+
+    /// Decodes the answer of a bulk write or delete (§1.7, §1.8): `result` with
+    /// `successful_key_count` and `unsuccessful_keys`, or `null`, `{}` or absent for full
+    /// success. An empty 204 or 205 is full success too (wrangler accepts it, §0.1).
+    fn bulk_outcome(&self, endpoint: &str, answer: &Answer) -> Result<BulkOutcome, Error> {
+        if matches!(answer.status, 204 | 205) && answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(BulkOutcome::default());
+        }
+        let envelope = self.envelope::<serde_json::Value>(endpoint, answer)?;
+        let result = match envelope.result {
+            None | Some(serde_json::Value::Null) => BulkResult::default(),
+            Some(value @ serde_json::Value::Object(_)) => {
+                serde_json::from_value(value).map_err(|err| {
+                    self.decode_error(endpoint, answer, &format!("an unexpected `result` ({err})"))
+                })?
+            }
+            Some(_) => {
+                return Err(self.decode_error(
+                    endpoint,
+                    answer,
+                    "a `result` that is not an object",
+                ));
+            }
+        };
+        Ok(BulkOutcome { unsuccessful_keys: result.unsuccessful_keys.unwrap_or_default() })
+    }
+
+    /// `POST …/bulk/get` for up to [`BULK_GET_MAX`] keys, falling back to single reads when the
+    /// API refuses the batch for what it holds, or cannot give a value as exact text.
+    async fn bulk_get_chunk(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+    ) -> Result<Vec<LiveValue>, Error> {
+        let url = format!("{}/bulk/get", self.namespace_url(namespace_id)?);
+        let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/get");
+        let body = serde_json::to_vec(&BulkGetRequest { keys, kind: "text", with_metadata: false })
+            .map_err(|err| Error::Invalid { message: format!("cannot encode bulk get: {err}") })?;
+        let request = self.build(
+            &endpoint,
+            self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),
+        )?;
+        let answer = self.send(Kind::BulkGet, &endpoint, request).await?;
+        let values = match self.envelope::<BulkGetResult>(&endpoint, &answer) {
+            Ok(envelope) => match envelope.result {
+                Some(result) => result.values,
+                None => {
+                    return Err(self.decode_error(
+                        &endpoint,
+                        &answer,
+                        "a success without `result`",
+                    ));
+                }
+            },
+            // "Keys must contain text-based values" (§1.9): the API refuses a batch that holds
+            // a value it cannot return as text. Read each key of this chunk on its own.
+            Err(error) if refused_for_content(&error) => {
+                let reads = keys.iter().map(|key| self.get_value(namespace_id, key));
+                return join_all(reads).await.into_iter().collect();
+            }
+            Err(error) => return Err(error),
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(match values.get(key) {
+                None | Some(serde_json::Value::Null) => LiveValue::Missing,
+                Some(serde_json::Value::String(text)) => LiveValue::Text(text.clone()),
+                Some(_) => {
+                    return Err(self.decode_error(
+                        &endpoint,
+                        &answer,
+                        &format!("the value of `{key}` is not a string"),
+                    ));
+                }
+            });
+        }
+        // A value that is not UTF-8 may come back as text with U+FFFD in place of its bytes,
+        // which would show a wrong diff; read those keys on their own to get the exact bytes.
+        // (A text value that really holds U+FFFD costs one extra read and comes back as text.)
+        let unsure: Vec<usize> = (0..keys.len())
+            .filter(|&i| matches!(&out[i], LiveValue::Text(text) if text.contains('\u{FFFD}')))
+            .collect();
+        let rereads = join_all(unsure.iter().map(|&i| self.get_value(namespace_id, &keys[i])));
+        for (i, value) in unsure.iter().zip(rereads.await) {
+            out[*i] = value?;
+        }
+        Ok(out)
+    }
+
+    /// `GET …/values/{key}` (§1.3): the raw bytes on 200, [`LiveValue::Missing`] on 404 with
+    /// code 10009.
+    async fn get_value(&self, namespace_id: &str, key: &str) -> Result<LiveValue, Error> {
+        // KV cannot hold these keys (§2), and a URL cannot name them: `.` and `..` would be
+        // removed as dot-segments.
+        if matches!(key, "" | "." | "..") {
+            return Ok(LiveValue::Missing);
+        }
+        let encoded = encode_uri_component(key);
+        let url = format!("{}/values/{encoded}", self.namespace_url(namespace_id)?);
+        let endpoint = format!("GET …/namespaces/{namespace_id}/values/{encoded}");
+        let request = self.build(
+            &endpoint,
+            self.client.get(url).header(header::ACCEPT, "application/octet-stream"),
+        )?;
+        let answer = self.send(Kind::GetValue, &endpoint, request).await?;
+        if answer.is_success() {
+            // The only endpoint without an envelope (§0.2): any bytes are a value, HTML
+            // included, unless a firewall challenge answered instead of the API.
+            if is_challenge(&answer) {
+                return Err(self.decode_error(&endpoint, &answer, CHALLENGE));
+            }
+            return Ok(match String::from_utf8(answer.body) {
+                Ok(text) => LiveValue::Text(text),
+                Err(err) => LiveValue::Binary(err.into_bytes()),
+            });
+        }
+        match self.envelope::<IgnoredAny>(&endpoint, &answer) {
+            Err(Error::Api { status: 404, codes, .. }) if codes.contains(&10009) => {
+                Ok(LiveValue::Missing)
+            }
+            Err(error) => Err(error),
+            Ok(_) => Err(self.decode_error(&endpoint, &answer, "a success envelope, not a value")),
+        }
+    }
+}
+
+impl KvStore for CloudflareStore {
+    /// `GET …/keys?limit=1000&prefix=…&cursor=…` (§1.2). `limit` and `prefix` go with every
+    /// page; the listing is complete when `result_info.cursor` is `""`, null or absent, and an
+    /// empty page with a cursor is just a page.
+    async fn list_page(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<ListPage, Error> {
+        let url = format!("{}/keys", self.namespace_url(namespace_id)?);
+        let endpoint = format!("GET …/namespaces/{namespace_id}/keys");
+        let limit = LIST_PAGE_MAX.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if !prefix.is_empty() {
+            query.push(("prefix", prefix));
+        }
+        if let Some(cursor) = cursor.filter(|c| !c.is_empty()) {
+            query.push(("cursor", cursor));
+        }
+        let request = self.build(&endpoint, self.client.get(url).query(&query))?;
+        let answer = self.send(Kind::List, &endpoint, request).await?;
+        let envelope = self.envelope::<Vec<ListedKeyDto>>(&endpoint, &answer)?;
+        let keys = envelope
+            .result
+            .unwrap_or_default()
+            .into_iter()
+            .map(ListedKeyDto::into_listed)
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|problem| self.decode_error(&endpoint, &answer, &problem))?;
+        let cursor = envelope.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
+        Ok(ListPage { keys, cursor })
+    }
+
+    /// `POST …/bulk/get` per 100 keys (§1.9), text values only; keys whose values bulk get
+    /// cannot return are read one by one with `GET …/values/{key}`.
+    async fn bulk_get(&self, namespace_id: &str, keys: &[String]) -> Result<Vec<LiveValue>, Error> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BULK_GET_MAX) {
+            out.extend(self.bulk_get_chunk(namespace_id, chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// `PUT …/bulk` with a JSON array of items (§1.7). The caller keeps the batch within the
+    /// limits; this refuses a batch that is not, and one that names a key twice (the API
+    /// leaves the outcome of duplicates unspecified).
+    async fn bulk_put(&self, namespace_id: &str, pairs: &[PutPair]) -> Result<BulkOutcome, Error> {
+        if pairs.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
+        if pairs.len() > BULK_WRITE_MAX {
+            return Err(Error::Invalid {
+                message: format!(
+                    "a bulk write of {} pairs is over the limit of {BULK_WRITE_MAX}",
+                    pairs.len()
+                ),
+            });
+        }
+        let mut seen = HashSet::with_capacity(pairs.len());
+        if let Some(pair) = pairs.iter().find(|pair| !seen.insert(pair.key.as_str())) {
+            return Err(Error::Invalid {
+                message: format!("key `{}` appears twice in one bulk write", pair.key),
+            });
+        }
+        let url = format!("{}/bulk", self.namespace_url(namespace_id)?);
+        let endpoint = format!("PUT …/namespaces/{namespace_id}/bulk");
+        let mut body = Vec::new();
+        serde_json::Serializer::new(&mut body)
+            .collect_seq(pairs.iter().map(wire::bulk_write_item))
+            .map_err(|err| Error::Invalid {
+                message: format!("cannot encode bulk write: {err}"),
+            })?;
+        if body.len() >= BULK_WRITE_BYTES_MAX {
+            return Err(Error::Invalid {
+                message: format!(
+                    "a bulk write of {} bytes is over the limit: it must be under \
+                     {BULK_WRITE_BYTES_MAX} bytes",
+                    body.len()
+                ),
+            });
+        }
+        let request = self.build(
+            &endpoint,
+            self.client.put(url).header(header::CONTENT_TYPE, "application/json").body(body),
+        )?;
+        let answer = self.send(Kind::BulkPut, &endpoint, request).await?;
+        self.bulk_outcome(&endpoint, &answer)
+    }
+
+    /// `POST …/bulk/delete` with a JSON array of keys (§1.8a; the deprecated `DELETE …/bulk`
+    /// is not used).
+    async fn bulk_delete(&self, namespace_id: &str, keys: &[String]) -> Result<BulkOutcome, Error> {
+        if keys.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
+        if keys.len() > BULK_WRITE_MAX {
+            return Err(Error::Invalid {
+                message: format!(
+                    "a bulk delete of {} keys is over the limit of {BULK_WRITE_MAX}",
+                    keys.len()
+                ),
+            });
+        }
+        let url = format!("{}/bulk/delete", self.namespace_url(namespace_id)?);
+        let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/delete");
+        let body = serde_json::to_vec(keys).map_err(|err| Error::Invalid {
+            message: format!("cannot encode bulk delete: {err}"),
+        })?;
+        let request = self.build(
+            &endpoint,
+            self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),
+        )?;
+        let answer = self.send(Kind::BulkDelete, &endpoint, request).await?;
+        self.bulk_outcome(&endpoint, &answer)
+    }
+}
+
+/// What an answer means for retrying: 429 and 500/502/503/504 are retried, anything else is
+/// final.
+fn outcome_of(answer: &Answer) -> Outcome {
+    match answer.status {
+        429 => Outcome::RateLimited {
+            retry_after: answer
+                .header("retry-after")
+                .and_then(|value| parse_retry_after(value, SystemTime::now())),
+        },
+        500 | 502 | 503 | 504 => Outcome::ServerError,
+        _ => Outcome::Final,
+    }
+}
+
+const CHALLENGE: &str = "a Cloudflare firewall challenge (`cf-mitigated: challenge`), not the API";
+
+fn is_challenge(answer: &Answer) -> bool {
+    answer.header("cf-mitigated").is_some_and(|v| v.trim().eq_ignore_ascii_case("challenge"))
+}
+
+/// Why an answer that should be a JSON envelope plainly is not one, before parsing it.
+fn not_json(answer: &Answer) -> Option<String> {
+    if is_challenge(answer) {
+        return Some(CHALLENGE.to_owned());
+    }
+    if (300..400).contains(&answer.status) {
+        let to = answer.header("location").unwrap_or("nowhere");
+        return Some(format!("a redirect to `{}`, not the API", excerpt(to.as_bytes())));
+    }
+    let html = answer
+        .header("content-type")
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
+        || answer.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+    if html {
+        return Some("an HTML page instead of JSON".to_owned());
+    }
+    if answer.body.iter().all(u8::is_ascii_whitespace) {
+        return Some("an empty body instead of JSON".to_owned());
+    }
+    None
+}
+
+/// Whether a refused bulk get should be read key by key instead: the API refused the request
+/// for what it asked for (a 4xx about the request, such as a value that is not text), not
+/// for who asked (401, 403), where (404, or a namespace error) or how often (429).
+fn refused_for_content(error: &Error) -> bool {
+    match error {
+        Error::Api { status, codes, .. } => {
+            (400..500).contains(status)
+                && !matches!(status, 401 | 403 | 404 | 408 | 429)
+                && !codes
+                    .iter()
+                    .any(|code| matches!(code, 7000 | 7003 | 10000 | 10010 | 10011 | 10013))
+        }
+        _ => false,
+    }
+}
+
+/// The first [`EXCERPT_CHARS`] characters of a body, on one line.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut chars = text.split_whitespace().flat_map(|word| word.chars().chain([' ']));
+    for c in chars.by_ref().take(EXCERPT_CHARS) {
+        out.push(if c.is_control() { '\u{FFFD}' } else { c });
+    }
+    let out = out.trim_end().to_owned();
+    if chars.any(|c| c != ' ') { format!("{out}…") } else { out }
+}
+
+/// A reqwest error and its causes, without the URL (which the endpoint already names).
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    let head = format!("{}", ErrorWithoutUrl(err));
+    parts.push(head);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// reqwest's own message for an error, minus the ` for url (…)` suffix.
+struct ErrorWithoutUrl<'a>(&'a reqwest::Error);
+
+impl fmt::Display for ErrorWithoutUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        let text = match text.find(" for url (") {
+            Some(at) => &text[..at],
+            None => &text,
+        };
+        f.write_str(text)
+    }
+}
+
+fn transport_detail(err: &reqwest::Error, timeout: Duration, attempts: u32) -> String {
+    let tries = if attempts == 1 { "1 attempt".to_owned() } else { format!("{attempts} attempts") };
+    if err.is_timeout() {
+        format!("no complete answer within {} ({tries})", describe_duration(timeout))
+    } else {
+        format!("{} ({tries})", error_chain(err))
+    }
+}
+
+fn describe_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// Polls every future until all are done, in order. Concurrency is bounded by the [`Gate`]
+/// each request passes, not here.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+fn checked_base_url(base_url: &str) -> Result<String, Error> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    let bad = |why: &str| Error::BadTarget { message: format!("API base URL `{base_url}` {why}") };
+    let url = reqwest::Url::parse(trimmed).map_err(|err| bad(&format!("is not a URL ({err})")))?;
+    if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        // The token would travel in clear text; only a stand-in on this machine may get it so.
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(bad(
+                "uses plain http to another machine, which would send the API token in clear \
+                 text; use https (http is allowed for localhost only)",
+            ));
+        }
+        _ => return Err(bad("must be an https URL")),
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Account and namespace ids travel in the URL path: letters, digits, `-` and `_` only
+/// (wrangler's rule for account ids), at most 32 (§0.3).
+fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_MAX
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Percent-encodes a key for a URL path the way JavaScript's `encodeURIComponent` does, as
+/// wrangler does (§3.1): everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its
+/// UTF-8 bytes, so `/`, `%`, `?`, `#` and spaces can never change the path.
+pub fn encode_uri_component(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+    out
+}
+
+/// How [`Error::Api`] lists the API's errors: `message (code N)`, joined by `; `.
+pub(crate) fn describe_api_errors(codes: &[u32], messages: &[String]) -> String {
+    let described: Vec<String> = codes
+        .iter()
+        .zip(messages)
+        .map(|(code, message)| match (code, message.trim()) {
+            (0, "") => "an error without code or message".to_owned(),
+            (0, message) => message.to_owned(),
+            (code, "") => format!("code {code}"),
+            (code, message) => format!("{message} (code {code})"),
+        })
+        .collect();
+    if described.is_empty() { "no error details".to_owned() } else { described.join("; ") }
+}
+
+/// How [`Error::RateLimited`] ends: the wait the API asked for, if it said.
+pub(crate) fn describe_retry_after(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!("; the API asks to wait {}", describe_wait(wait)),
+        None => String::new(),
+    }
+}
+
+fn describe_wait(wait: Duration) -> String {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if secs >= 120 { format!("{} min", secs.div_ceil(60)) } else { format!("{secs} s") }
+}
+
+/// What the user can do about a storage error from the Cloudflare target, if there is advice
+/// (`cloudflare-kv-api.md` §5, §4, §6).
+pub fn hint(error: &Error) -> Option<String> {
+    let text = match error {
+        Error::Api { status, codes, .. } => {
+            let by_code = codes.iter().find_map(|code| code_hint(*code));
+            match (by_code, status) {
+                (Some(hint), _) => hint.to_owned(),
+                (None, 401 | 403) => CODE_10000.to_owned(),
+                (None, 413) => CODE_10024.to_owned(),
+                _ => return None,
+            }
+        }
+        Error::RateLimited { retry_after, .. } => format!(
+            "the API allows 1,200 requests per 5 minutes per token and blocks the token for 5 \
+             minutes when they are exceeded; kvsync retried and gave up: wait{}, then run \
+             again (other tools using the same token count against the same limit)",
+            match retry_after {
+                Some(wait) => format!(" {}", describe_wait(*wait)),
+                None => " a few minutes".to_owned(),
+            }
+        ),
+        Error::Decode { .. } => "the answer did not come from the Cloudflare v4 API: check \
+             `--api-url` / `CLOUDFLARE_API_BASE_URL`, and any proxy or firewall between kvsync \
+             and the API"
+            .to_owned(),
+        Error::Transport { .. } => "check the network connection and `--api-url`; a slow link \
+             may need a longer `KVSYNC_HTTP_TIMEOUT_MS`"
+            .to_owned(),
+        Error::MissingToken => "create an API token with the \"Workers KV Storage\" permission \
+             (Read for plan, Edit for apply) and export it as `CLOUDFLARE_API_TOKEN`"
+            .to_owned(),
+        Error::BadToken { .. } => "copy the token again: a Cloudflare API token is plain ASCII \
+             letters, digits, `-` and `_`"
+            .to_owned(),
+        _ => return None,
+    };
+    Some(text)
+}
+
+const CODE_10000: &str =
+    "the API token lacks the \"Workers KV Storage\" permission for this account (or is invalid)";
+const CODE_10024: &str = "the request is too large for the API: a bulk write must stay under \
+                          10,000 pairs and 100 MB, a value under 25 MiB";
+
+fn code_hint(code: u32) -> Option<&'static str> {
+    Some(match code {
+        10000 => CODE_10000,
+        10013 => "the namespace id is not in this account",
+        7000 | 7003 => {
+            "the API found no such route: check the account id, the namespace id and \
+                        `--api-url`"
+        }
+        10010 | 10011 => {
+            "the namespace id is malformed: it is the 32-character id shown by \
+                          `wrangler kv namespace list`, not the namespace's title"
+        }
+        10022 => "rate limited by the API (too many requests); wait a few minutes and run again",
+        10024 => CODE_10024,
+        10021 | 10035 | 10038 => {
+            "this is a legacy namespace the API no longer serves for this \
+                                 operation; consider moving its keys to a new namespace"
+        }
+        10037 => "edit the API token to give it the permissions this operation needs",
+        6003 | 6111 => {
+            "the API rejected the Authorization header: check that \
+                        `CLOUDFLARE_API_TOKEN` holds an API token (not a Global API Key)"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+    use wiremock::matchers::{
+        body_json, header, method, path, query_param, query_param_is_missing,
+    };
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    use super::*;
+    use crate::kv::{Expiration, ListedKey, list_all};
+
+    const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+    const NS: &str = "fedcba9876543210fedcba9876543210";
+    const SECRET: &str = "Sekr1t-T0ken_value_0123456789abcdefghij";
+
+    /// Production timings except where a test needs otherwise; no test sleeps through them,
+    /// because the store records its waits instead (see `Sleeper`).
+    fn timings() -> Timings {
+        Timings::default()
+    }
+
+    struct Fixture {
+        server: MockServer,
+        store: CloudflareStore,
+        waits: Arc<Mutex<Vec<Duration>>>,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            Fixture::with(timings()).await
+        }
+
+        async fn with(timings: Timings) -> Fixture {
+            let server = MockServer::start().await;
+            let (store, waits) = store_at(&format!("{}/client/v4", server.uri()), timings);
+            Fixture { server, store, waits }
+        }
+
+        fn waits(&self) -> Vec<Duration> {
+            self.waits.lock().expect("waits").clone()
+        }
+
+        async fn requests(&self) -> Vec<Request> {
+            self.server.received_requests().await.expect("recording is on")
+        }
+    }
+
+    fn store_at(base_url: &str, timings: Timings) -> (CloudflareStore, Arc<Mutex<Vec<Duration>>>) {
+        let mut store = CloudflareStore::new(CloudflareConfig {
+            base_url: base_url.to_owned(),
+            account_id: ACCOUNT.to_owned(),
+            token: ApiToken::new(SECRET).expect("token"),
+            timings,
+        })
+        .expect("store");
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        store.sleeper = Sleeper::Record(Arc::clone(&waits));
+        (store, waits)
+    }
+
+    fn ns_path(rest: &str) -> String {
+        format!("/client/v4/accounts/{ACCOUNT}/storage/kv/namespaces/{NS}{rest}")
+    }
+
+    fn ok(result: Value) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "errors": [], "messages": [], "result": result
+        }))
+    }
+
+    fn failure(status: u16, code: u32, message: &str) -> ResponseTemplate {
+        ResponseTemplate::new(status).set_body_json(json!({
+            "success": false, "errors": [{"code": code, "message": message}],
+            "messages": [], "result": null
+        }))
+    }
+
+    fn page(keys: Value, cursor: Value) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "errors": [], "messages": [], "result": keys,
+            "result_info": {"count": keys.as_array().map_or(0, Vec::len), "cursor": cursor}
+        }))
+    }
+
+    fn put_pair(key: &str, value: &[u8], metadata: Value, expiration: Expiration) -> PutPair {
+        PutPair { key: key.to_owned(), value: value.to_vec(), metadata, expiration }
+    }
+
+    /// Everything a user could see of an error: its message, its debug form and its hint.
+    fn shown(error: &Error) -> String {
+        format!("{error}\n{error:?}\n{error:#?}\n{}", hint(error).unwrap_or_default())
+    }
+
+    // ---- list ----------------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn listing_repeats_prefix_and_limit_and_passes_the_cursor_back() {
+        let f = Fixture::new().await;
+        let prefix = "flags/a b&ü";
+        let auth = format!("Bearer {SECRET}");
+        let user_agent = concat!("kvsync/", env!("CARGO_PKG_VERSION"));
+        let base = || {
+            Mock::given(method("GET"))
+                .and(path(ns_path("/keys")))
+                .and(query_param("limit", "1000"))
+                .and(query_param("prefix", prefix))
+                .and(header("authorization", auth.as_str()))
+                .and(header("user-agent", user_agent))
+        };
+        base()
+            .and(query_param_is_missing("cursor"))
+            .respond_with(page(
+                json!([
+                    {"name": "flags/a b&ü1", "expiration": 1_900_000_000, "metadata": {"a": 1}},
+                    {"name": "flags/a b&ü2", "metadata": null}
+                ]),
+                json!("c1=="),
+            ))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        // Tombstones: an empty page that still carries a cursor is not the end.
+        base()
+            .and(query_param("cursor", "c1=="))
+            .respond_with(page(json!([]), json!("c+2/")))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        base()
+            .and(query_param("cursor", "c+2/"))
+            .respond_with(page(json!([{"name": "flags/a b&ü3", "expiration": 1.9e9}]), json!("")))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+
+        let keys = list_all(&f.store, NS, prefix).await.expect("listing");
+        assert_eq!(
+            keys,
+            [
+                ListedKey {
+                    name: "flags/a b&ü1".into(),
+                    expiration: Some(1_900_000_000),
+                    metadata: Some(json!({"a": 1})),
+                },
+                ListedKey { name: "flags/a b&ü2".into(), expiration: None, metadata: None },
+                ListedKey {
+                    name: "flags/a b&ü3".into(),
+                    expiration: Some(1_900_000_000),
+                    metadata: None,
+                },
+            ]
+        );
+        assert_eq!(f.store.stats(), RequestStats { list: 3, ..RequestStats::default() });
+    }
+
+    #[tokio::test]
+    async fn an_empty_prefix_is_not_sent() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .and(query_param("limit", "1000"))
+            .and(query_param_is_missing("prefix"))
+            .respond_with(page(json!([{"name": "k"}]), json!(null)))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let page = f.store.list_page(NS, "", None).await.expect("page");
+        assert_eq!(page.cursor, None);
+        assert_eq!(page.keys.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_null_blank_or_absent_cursor_ends_the_listing() {
+        for body in [
+            json!({"success": true, "errors": [], "result": [], "result_info": {"cursor": ""}}),
+            json!({"success": true, "errors": [], "result": [], "result_info": {"cursor": null}}),
+            json!({"success": true, "errors": [], "result": [], "result_info": {"count": 0}}),
+            json!({"success": true, "errors": [], "result": []}),
+            json!({"success": true, "errors": [], "result": null}),
+        ] {
+            let f = Fixture::new().await;
+            Mock::given(method("GET"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(&body))
+                .mount(&f.server)
+                .await;
+            let page = f.store.list_page(NS, "p", None).await.expect("page");
+            assert_eq!(page, ListPage::default(), "{body}");
+        }
+    }
+
+    // ---- bulk put and delete -------------------------------------------------------------
+
+    #[tokio::test]
+    async fn bulk_put_sends_the_items_with_base64_and_full_metadata() {
+        let f = Fixture::new().await;
+        let marker = json!({"__kvsync": {"v": 1, "h": "abc"}, "team": "growth"});
+        let pairs = [
+            put_pair("flags/a", b"on", marker.clone(), Expiration::Never),
+            put_pair("bin", &[0xfb, 0xff], json!({"x": [1, 2]}), Expiration::Ttl(3600)),
+            put_pair("b", b"{\"j\":1}", json!(null), Expiration::At(1_900_000_000)),
+        ];
+        Mock::given(method("PUT"))
+            .and(path(ns_path("/bulk")))
+            .and(header("content-type", "application/json"))
+            .and(header("authorization", format!("Bearer {SECRET}").as_str()))
+            .and(body_json(json!([
+                {"key": "flags/a", "value": "on", "metadata": marker},
+                {"key": "bin", "value": "+/8=", "base64": true, "expiration_ttl": 3600,
+                 "metadata": {"x": [1, 2]}},
+                {"key": "b", "value": "{\"j\":1}", "expiration": 1_900_000_000, "metadata": null},
+            ])))
+            .respond_with(ok(json!({"successful_key_count": 2, "unsuccessful_keys": ["bin"]})))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let outcome = f.store.bulk_put(NS, &pairs).await.expect("put");
+        assert_eq!(outcome.unsuccessful_keys, ["bin"]);
+        assert_eq!(f.store.stats(), RequestStats { bulk_put: 1, ..RequestStats::default() });
+    }
+
+    #[tokio::test]
+    async fn bulk_delete_posts_an_array_of_keys() {
+        let f = Fixture::new().await;
+        let keys: Vec<String> = ["a", "b/c", "ü "].map(String::from).to_vec();
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/delete")))
+            .and(header("content-type", "application/json"))
+            .and(body_json(json!(["a", "b/c", "ü "])))
+            .respond_with(ok(json!({"successful_key_count": 3, "unsuccessful_keys": []})))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let outcome = f.store.bulk_delete(NS, &keys).await.expect("delete");
+        assert_eq!(outcome, BulkOutcome::default());
+        assert_eq!(f.store.stats(), RequestStats { bulk_delete: 1, ..RequestStats::default() });
+    }
+
+    #[tokio::test]
+    async fn bulk_results_are_read_in_every_documented_shape() {
+        let large = 10_000u64;
+        let cases = [
+            (ok(Value::Null), vec![]),
+            (ok(json!({})), vec![]),
+            (
+                ResponseTemplate::new(200).set_body_json(json!({"success": true, "errors": []})),
+                vec![],
+            ),
+            (ok(json!({"successful_key_count": large})), vec![]),
+            (ok(json!({"successful_key_count": 128, "unsuccessful_keys": null})), vec![]),
+            (ok(json!({"successful_key_count": 9999, "unsuccessful_keys": ["k"]})), vec!["k"]),
+            (ResponseTemplate::new(204), vec![]),
+        ];
+        for (response, unsuccessful) in cases {
+            let f = Fixture::new().await;
+            Mock::given(method("PUT")).respond_with(response.clone()).mount(&f.server).await;
+            Mock::given(method("POST")).respond_with(response).mount(&f.server).await;
+            let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+            let put = f.store.bulk_put(NS, &pairs).await.expect("put");
+            assert_eq!(put.unsuccessful_keys, unsuccessful);
+            let delete = f.store.bulk_delete(NS, &["k".to_owned()]).await.expect("delete");
+            assert_eq!(delete.unsuccessful_keys, unsuccessful);
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_keys_and_empty_batches_send_nothing() {
+        let f = Fixture::new().await;
+        Mock::given(method("PUT")).respond_with(ok(Value::Null)).expect(0).mount(&f.server).await;
+        let pairs = [
+            put_pair("k", b"1", json!({}), Expiration::Never),
+            put_pair("k", b"2", json!({}), Expiration::Never),
+        ];
+        let error = f.store.bulk_put(NS, &pairs).await.expect_err("duplicates refused");
+        assert_eq!(error.to_string(), "key `k` appears twice in one bulk write");
+        assert_eq!(f.store.bulk_put(NS, &[]).await.expect("nothing"), BulkOutcome::default());
+        assert_eq!(f.store.bulk_delete(NS, &[]).await.expect("nothing"), BulkOutcome::default());
+        assert_eq!(f.store.bulk_get(NS, &[]).await.expect("nothing"), []);
+        assert_eq!(f.store.stats().total(), 0);
+    }
+
+    // ---- retries ---------------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_seconds_is_waited_out_then_retried() {
+        let f = Fixture::new().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
+            .up_to_n_times(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("PUT")).respond_with(ok(Value::Null)).mount(&f.server).await;
+        let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+        f.store.bulk_put(NS, &pairs).await.expect("put after the wait");
+        assert_eq!(f.waits(), [Duration::from_secs(7)]);
+        assert_eq!(
+            f.store.stats(),
+            RequestStats { bulk_put: 2, retries: 1, ..RequestStats::default() }
+        );
+        // The write was sent twice, unchanged: bulk writes are idempotent.
+        let bodies: Vec<Vec<u8>> = f.requests().await.into_iter().map(|r| r.body).collect();
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(bodies[0], bodies[1]);
+    }
+
+    #[tokio::test]
+    async fn a_429_with_an_http_date_waits_until_then() {
+        let f = Fixture::new().await;
+        let at = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", at.as_str()))
+            .up_to_n_times(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(page(json!([]), json!(null)))
+            .mount(&f.server)
+            .await;
+        f.store.list_page(NS, "", None).await.expect("page after the wait");
+        let waits = f.waits();
+        assert_eq!(waits.len(), 1);
+        assert!(
+            (Duration::from_secs(28)..=Duration::from_secs(30)).contains(&waits[0]),
+            "{waits:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_past_the_budget_is_a_rate_limit_error() {
+        // Retry-After longer than the whole budget: no point waiting, fail at once.
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "600"))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("rate limited");
+        assert!(
+            matches!(&error, Error::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 600)
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the Cloudflare API rate limit was hit (`GET …/namespaces/{NS}/keys`) and \
+                 retrying did not help; the API asks to wait 10 min"
+            )
+        );
+        assert!(hint(&error).expect("hint").contains("1,200 requests per 5 minutes"));
+        assert!(f.waits().is_empty());
+
+        // No Retry-After: wait out the documented 5-minute block once, within the budget.
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).set_body_string("Too Many Requests"))
+            .expect(2)
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("rate limited");
+        assert!(matches!(error, Error::RateLimited { retry_after: None, .. }), "{error:?}");
+        assert_eq!(f.waits(), [Duration::from_secs(300)]);
+    }
+
+    #[tokio::test]
+    async fn a_503_is_retried_with_jittered_backoff() {
+        let f = Fixture::new().await;
+        Mock::given(method("POST"))
+            .respond_with(failure(503, 10001, "service temporarily unavailable"))
+            .up_to_n_times(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ok(json!({"successful_key_count": 1, "unsuccessful_keys": []})))
+            .mount(&f.server)
+            .await;
+        f.store.bulk_delete(NS, &["k".to_owned()]).await.expect("delete after a retry");
+        let waits = f.waits();
+        assert_eq!(waits.len(), 1);
+        assert!(waits[0] <= Duration::from_secs(1), "{waits:?}");
+        assert_eq!(f.store.stats().retries, 1);
+    }
+
+    #[tokio::test]
+    async fn server_errors_stop_after_the_last_attempt() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(502)
+                    .set_body_raw("<html>502 Bad Gateway</html>", "text/html"),
+            )
+            .expect(6)
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("gave up");
+        assert!(matches!(&error, Error::Decode { status: 502, .. }), "{error:?}");
+        let waits = f.waits();
+        assert_eq!(waits.len(), 5);
+        for (wait, ceiling) in waits.iter().zip([1, 2, 4, 8, 16]) {
+            assert!(*wait <= Duration::from_secs(ceiling), "{waits:?}");
+        }
+        assert_eq!(f.store.stats(), RequestStats { list: 6, retries: 5, ..Default::default() });
+
+        // The same with a JSON failure body: the API's own error is reported.
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .respond_with(failure(500, 10001, "internal error"))
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("gave up");
+        assert!(matches!(&error, Error::Api { status: 500, codes, .. } if codes == &[10001]));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_answer_times_out_and_is_retried() {
+        let f = Fixture::with(Timings { request_timeout: Duration::from_millis(200), ..timings() })
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(
+                page(json!([{"name": "slow"}]), json!(null)).set_delay(Duration::from_secs(5)),
+            )
+            .up_to_n_times(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(page(json!([{"name": "fast"}]), json!(null)))
+            .mount(&f.server)
+            .await;
+        let page = f.store.list_page(NS, "", None).await.expect("page after a timeout");
+        assert_eq!(page.keys[0].name, "fast");
+        assert_eq!(f.store.stats(), RequestStats { list: 2, retries: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn a_timeout_on_every_attempt_is_a_transport_error() {
+        let f = Fixture::with(Timings {
+            request_timeout: Duration::from_millis(100),
+            max_attempts: 2,
+            ..timings()
+        })
+        .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("timed out");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "could not reach the Cloudflare API (`GET …/namespaces/{NS}/keys`): no \
+                 complete answer within 100 ms (2 attempts)"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_then_reported() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let (store, waits) = store_at(
+            &format!("http://127.0.0.1:{port}/client/v4"),
+            Timings { max_attempts: 3, ..timings() },
+        );
+        let error = store.bulk_delete(NS, &["k".to_owned()]).await.expect_err("no server");
+        assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+        assert!(error.to_string().ends_with("(3 attempts)"), "{error}");
+        assert_eq!(waits.lock().expect("waits").len(), 2);
+        assert!(!shown(&error).contains(SECRET));
+    }
+
+    // ---- errors ----------------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn html_and_broken_bodies_are_decode_errors_naming_the_endpoint() {
+        let endpoint = format!("GET …/namespaces/{NS}/keys");
+        let cases = [
+            (
+                ResponseTemplate::new(200).set_body_raw(
+                    "<!DOCTYPE html><html><title>Just a moment...</title>",
+                    "text/html",
+                ),
+                200,
+                "an HTML page instead of JSON: `<!DOCTYPE html><html><title>Just a moment...",
+            ),
+            (
+                ResponseTemplate::new(403)
+                    .insert_header("cf-mitigated", "challenge")
+                    .set_body_raw("<html>challenge</html>", "text/html"),
+                403,
+                "a Cloudflare firewall challenge (`cf-mitigated: challenge`), not the API",
+            ),
+            (ResponseTemplate::new(200), 200, "an empty body instead of JSON"),
+            (
+                ResponseTemplate::new(200)
+                    .set_body_raw(r#"{"success":true,"result":[{"na"#, "application/json"),
+                200,
+                "truncated JSON",
+            ),
+            (
+                ResponseTemplate::new(200).set_body_raw("{success: yes}", "application/json"),
+                200,
+                "malformed JSON",
+            ),
+            (
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"success": true, "result": {"keys": []}})),
+                200,
+                "JSON of an unexpected shape",
+            ),
+            (
+                ResponseTemplate::new(200).set_body_json(json!({"result": []})),
+                200,
+                "JSON without a `success` field",
+            ),
+            (
+                ResponseTemplate::new(301).insert_header("location", "https://example.com/"),
+                301,
+                "a redirect to `https://example.com/`",
+            ),
+        ];
+        for (response, status, detail) in cases {
+            let f = Fixture::new().await;
+            Mock::given(method("GET")).respond_with(response).mount(&f.server).await;
+            let error = f.store.list_page(NS, "", None).await.expect_err("decode error");
+            let Error::Decode { endpoint: got, status: got_status, detail: got_detail } = &error
+            else {
+                panic!("not a decode error: {error:?}");
+            };
+            assert_eq!(got, &endpoint);
+            assert_eq!(*got_status, status);
+            assert!(got_detail.starts_with(detail), "{got_detail}");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("unexpected answer from `{endpoint}` (HTTP {status}): "))
+            );
+            assert!(hint(&error).expect("hint").contains("--api-url"));
+        }
+    }
+
+    #[test]
+    fn excerpts_are_short_and_on_one_line() {
+        assert_eq!(excerpt(b"  a\n\tb\r\n c  "), "a b c");
+        let long = "x".repeat(500);
+        assert_eq!(excerpt(long.as_bytes()), format!("{}…", "x".repeat(EXCERPT_CHARS)));
+        assert_eq!(excerpt(&[0xff, b'a', 0x07]), "\u{FFFD}a\u{FFFD}");
+    }
+
+    #[tokio::test]
+    async fn success_false_on_200_is_an_api_error_with_the_apis_code_and_message() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .respond_with(failure(200, 10000, "Authentication error"))
+            .mount(&f.server)
+            .await;
+        let error = f.store.list_page(NS, "", None).await.expect_err("failure");
+        assert!(
+            matches!(&error, Error::Api { status: 200, codes, messages, .. }
+                if codes == &[10000] && messages == &["Authentication error"]),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the Cloudflare API refused `GET …/namespaces/{NS}/keys` (HTTP 200): \
+                 Authentication error (code 10000)"
+            )
+        );
+        assert_eq!(
+            hint(&error).as_deref(),
+            Some(
+                "the API token lacks the \"Workers KV Storage\" permission for this account (or \
+                 is invalid)"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_namespace_gets_its_hint() {
+        let f = Fixture::new().await;
+        Mock::given(method("PUT"))
+            .respond_with(failure(404, 10013, "get namespace: 'namespace not found'"))
+            .mount(&f.server)
+            .await;
+        let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+        let error = f.store.bulk_put(NS, &pairs).await.expect_err("failure");
+        assert!(error.to_string().ends_with("get namespace: 'namespace not found' (code 10013)"));
+        assert_eq!(hint(&error).as_deref(), Some("the namespace id is not in this account"));
+        // Not retried: a 404 is final.
+        assert_eq!(f.store.stats(), RequestStats { bulk_put: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn odd_failure_bodies_still_yield_the_apis_errors() {
+        let cases = [
+            // A failure envelope whose `result` has the bulk-result shape (§1.7).
+            (
+                json!({"success": false, "errors": [{"code": 10024, "message": "too large"}],
+                       "result": {"successful_key_count": 0, "unsuccessful_keys": ["k"]}}),
+                vec![10024],
+                "too large (code 10024)",
+            ),
+            // wrangler's non-standard `{code, error}` body.
+            (json!({"code": 10000, "error": "bad token"}), vec![10000], "bad token (code 10000)"),
+            // Several errors, one without a code, one a bare string.
+            (
+                json!({"success": false, "errors": [{"code": "7003", "message": "No route"},
+                       {"message": "also"}, "plain"]}),
+                vec![7003, 0, 0],
+                "No route (code 7003); also; plain",
+            ),
+            (json!({"success": false, "errors": []}), vec![], "no error details"),
+        ];
+        for (body, codes, described) in cases {
+            let f = Fixture::new().await;
+            Mock::given(method("PUT"))
+                .respond_with(ResponseTemplate::new(400).set_body_json(&body))
+                .mount(&f.server)
+                .await;
+            let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+            let error = f.store.bulk_put(NS, &pairs).await.expect_err("failure");
+            let Error::Api { codes: got, .. } = &error else { panic!("{error:?}") };
+            assert_eq!(got, &codes, "{body}");
+            assert!(error.to_string().ends_with(described), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_never_shows_in_errors_or_debug_output() {
+        let f = Fixture::with(Timings { max_attempts: 1, ..timings() }).await;
+        // A server that echoes the token back must not get it into a message either.
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(format!("<p>{SECRET}</p>"), "text/html"),
+            )
+            .mount(&f.server)
+            .await;
+        Mock::given(method("PUT"))
+            .respond_with(failure(403, 10000, &format!("token {SECRET} is not allowed")))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/delete")))
+            .respond_with(ResponseTemplate::new(429))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/get")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(format!("{{\"x\":\"{SECRET}"), "application/json"),
+            )
+            .mount(&f.server)
+            .await;
+        let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+        let errors = [
+            f.store.list_page(NS, "", None).await.expect_err("html"),
+            f.store.bulk_put(NS, &pairs).await.expect_err("403"),
+            f.store.bulk_delete(NS, &["k".to_owned()]).await.expect_err("429"),
+            f.store.bulk_get(NS, &["k".to_owned()]).await.expect_err("truncated"),
+            f.store.list_page("bad/namespace", "", None).await.expect_err("bad id"),
+        ];
+        for error in &errors {
+            let shown = shown(error);
+            assert!(!shown.contains(SECRET), "{shown}");
+        }
+        assert!(errors[0].to_string().contains("<p>****</p>"), "{}", errors[0]);
+        let store = format!("{:?} {:#?}", f.store, f.store);
+        assert!(!store.contains(SECRET), "{store}");
+        assert!(store.contains("ApiToken(****)"));
+    }
+
+    // ---- bulk get --------------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn bulk_get_reads_text_values_and_missing_keys() {
+        let f = Fixture::new().await;
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/get")))
+            .and(header("content-type", "application/json"))
+            .and(body_json(
+                json!({"keys": ["a", "gone", "c"], "type": "text", "withMetadata": false}),
+            ))
+            .respond_with(ok(json!({"values": {"a": "x", "gone": null, "c": "{\"j\": 1}"}})))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let keys = ["a", "gone", "c"].map(String::from);
+        let values = f.store.bulk_get(NS, &keys).await.expect("values");
+        assert_eq!(
+            values,
+            [LiveValue::Text("x".into()), LiveValue::Missing, LiveValue::Text("{\"j\": 1}".into())]
+        );
+        assert_eq!(f.store.stats(), RequestStats { bulk_get: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn bulk_get_splits_at_100_keys() {
+        let f = Fixture::new().await;
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/get")))
+            .respond_with(|request: &Request| {
+                let body: Value = serde_json::from_slice(&request.body).expect("json");
+                let keys = body["keys"].as_array().expect("keys").clone();
+                assert!(keys.len() <= 100);
+                let values: serde_json::Map<String, Value> =
+                    keys.iter().map(|k| (k.as_str().expect("key").to_owned(), k.clone())).collect();
+                ok(json!({"values": values}))
+            })
+            .expect(3)
+            .mount(&f.server)
+            .await;
+        let keys: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
+        let values = f.store.bulk_get(NS, &keys).await.expect("values");
+        let expected: Vec<LiveValue> = keys.iter().map(|k| LiveValue::Text(k.clone())).collect();
+        assert_eq!(values, expected);
+    }
+
+    #[tokio::test]
+    async fn bulk_get_falls_back_to_single_reads_when_a_value_is_not_text() {
+        let f = Fixture::new().await;
+        Mock::given(method("POST"))
+            .and(path(ns_path("/bulk/get")))
+            .respond_with(failure(400, 10012, "value is not text"))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/img%2Flogo.png")))
+            .and(header("accept", "application/octet-stream"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes([0x89, b'P', b'N', b'G', 0xff]))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/greeting")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw("<b>héllo</b>", "text/html"))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/gone")))
+            .respond_with(failure(404, 10009, "get: 'key not found'"))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let keys = ["img/logo.png", "greeting", "gone"].map(String::from);
+        let values = f.store.bulk_get(NS, &keys).await.expect("values");
+        assert_eq!(
+            values,
+            [
+                LiveValue::Binary(vec![0x89, b'P', b'N', b'G', 0xff]),
+                LiveValue::Text("<b>héllo</b>".into()),
+                LiveValue::Missing,
+            ]
+        );
+        assert_eq!(
+            f.store.stats(),
+            RequestStats { bulk_get: 1, get_value: 3, ..Default::default() }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_chunk_of_single_reads_runs_concurrently_and_keeps_its_order() {
+        let f = Fixture::with(Timings { concurrency: 4, ..timings() }).await;
+        Mock::given(method("POST")).respond_with(failure(400, 0, "binary")).mount(&f.server).await;
+        Mock::given(method("GET"))
+            .respond_with(|request: &Request| {
+                let name = request.url.path().rsplit('/').next().unwrap_or_default().to_owned();
+                ResponseTemplate::new(200).set_body_string(name).set_delay(Duration::from_millis(5))
+            })
+            .expect(100)
+            .mount(&f.server)
+            .await;
+        let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+        let values = f.store.bulk_get(NS, &keys).await.expect("values");
+        let expected: Vec<LiveValue> = keys.iter().map(|k| LiveValue::Text(k.clone())).collect();
+        assert_eq!(values, expected);
+        assert_eq!(f.store.stats().get_value, 100);
+    }
+
+    #[tokio::test]
+    async fn bulk_get_does_not_fall_back_on_auth_or_namespace_errors() {
+        for response in [failure(403, 10000, "Authentication error"), failure(404, 10013, "nope")] {
+            let f = Fixture::new().await;
+            Mock::given(method("POST")).respond_with(response).mount(&f.server).await;
+            Mock::given(method("GET"))
+                .respond_with(ok(Value::Null))
+                .expect(0)
+                .mount(&f.server)
+                .await;
+            let error = f.store.bulk_get(NS, &["k".to_owned()]).await.expect_err("refused");
+            assert!(matches!(error, Error::Api { .. }), "{error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn text_with_replacement_characters_is_read_again_exactly() {
+        let f = Fixture::new().await;
+        Mock::given(method("POST"))
+            .respond_with(ok(json!({"values": {"bin": "\u{FFFD}\u{FFFD}", "t": "ok"}})))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/bin")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes([0xff, 0xfe]))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let values =
+            f.store.bulk_get(NS, &["bin".to_owned(), "t".to_owned()]).await.expect("values");
+        assert_eq!(values, [LiveValue::Binary(vec![0xff, 0xfe]), LiveValue::Text("ok".into())]);
+    }
+
+    #[tokio::test]
+    async fn single_reads_percent_encode_keys_like_encode_uri_component() {
+        let f = Fixture::new().await;
+        let key = "a/b %c?d#e+f&ü😀'()!*~._-";
+        let encoded = "a%2Fb%20%25c%3Fd%23e%2Bf%26%C3%BC%F0%9F%98%80'()!*~._-";
+        assert_eq!(encode_uri_component(key), encoded);
+        Mock::given(method("POST")).respond_with(failure(400, 0, "binary")).mount(&f.server).await;
+        Mock::given(method("GET"))
+            .and(path(ns_path(&format!("/values/{encoded}"))))
+            .respond_with(ResponseTemplate::new(200).set_body_string("v"))
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        let values = f.store.bulk_get(NS, &[key.to_owned()]).await.expect("values");
+        assert_eq!(values, [LiveValue::Text("v".into())]);
+    }
+
+    #[test]
+    fn encode_uri_component_matches_javascript() {
+        // Outputs of `encodeURIComponent` in node.
+        for (key, encoded) in [
+            ("plain", "plain"),
+            ("/leading", "%2Fleading"),
+            ("100%", "100%25"),
+            ("a b", "a%20b"),
+            ("ключ", "%D0%BA%D0%BB%D1%8E%D1%87"),
+            ("\u{1f}^...", "%1F%5E..."),
+            (":@$,;=[]{}|\\\"<>`", "%3A%40%24%2C%3B%3D%5B%5D%7B%7D%7C%5C%22%3C%3E%60"),
+        ] {
+            assert_eq!(encode_uri_component(key), encoded, "{key:?}");
+        }
+    }
+
+    // ---- construction and hints --------------------------------------------------------------
+
+    #[test]
+    fn configuration_is_checked() {
+        let config = |base_url: &str, account_id: &str| CloudflareConfig {
+            base_url: base_url.to_owned(),
+            account_id: account_id.to_owned(),
+            token: ApiToken::new(SECRET).expect("token"),
+            timings: timings(),
+        };
+        for (base, account) in [
+            (DEFAULT_BASE_URL, ACCOUNT),
+            ("https://api.fed.cloudflare.com/client/v4/", ACCOUNT),
+            ("http://127.0.0.1:8787", "test-account"),
+            ("http://localhost:8787/client/v4", ACCOUNT),
+            ("http://[::1]:8787", ACCOUNT),
+        ] {
+            let store = CloudflareStore::new(config(base, account)).expect("accepted");
+            assert!(!store.namespaces_url.contains("//accounts"), "{}", store.namespaces_url);
+        }
+        for (base, account, message) in [
+            ("http://api.example.com", ACCOUNT, "uses plain http to another machine"),
+            ("ftp://example.com", ACCOUNT, "must be an https URL"),
+            ("not a url", ACCOUNT, "is not a URL"),
+            ("https://x.example/v4?a=1", ACCOUNT, "must not have a query"),
+            (DEFAULT_BASE_URL, "", "account id `` is not"),
+            (DEFAULT_BASE_URL, "../../x", "account id `../../x` is not"),
+            (DEFAULT_BASE_URL, &"a".repeat(33), "is not a Cloudflare account id"),
+        ] {
+            let error = CloudflareStore::new(config(base, account)).expect_err("refused");
+            assert!(error.to_string().contains(message), "{error}");
+            assert!(!shown(&error).contains(SECRET));
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_namespace_ids_are_refused_before_sending() {
+        let f = Fixture::new().await;
+        for ns in ["", "a/b", "..", "x?y", &"f".repeat(33)] {
+            let error = f.store.list_page(ns, "", None).await.expect_err("refused");
+            assert!(error.to_string().starts_with(&format!("namespace id `{ns}` is not")));
+        }
+        assert_eq!(f.store.stats().total(), 0);
+    }
+
+    #[test]
+    fn the_base_url_comes_from_the_flag_then_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let none = env(&[]);
+        assert_eq!(base_url(None, &none), DEFAULT_BASE_URL);
+        let both = env(&[(CLOUDFLARE_API_BASE_URL, "https://a"), (CF_API_BASE_URL, "https://b")]);
+        assert_eq!(base_url(Some("http://127.0.0.1:1"), &both), "http://127.0.0.1:1");
+        assert_eq!(base_url(None, &both), "https://a");
+        let legacy = env(&[(CLOUDFLARE_API_BASE_URL, ""), (CF_API_BASE_URL, "https://b")]);
+        assert_eq!(base_url(Some(" "), &legacy), "https://b");
+    }
+
+    #[test]
+    fn hints_for_the_common_codes() {
+        let api = |status, codes: &[u32]| Error::Api {
+            endpoint: "GET x".into(),
+            status,
+            codes: codes.to_vec(),
+            messages: codes.iter().map(|_| String::new()).collect(),
+        };
+        assert!(hint(&api(403, &[10000])).expect("hint").contains("Workers KV Storage"));
+        assert!(hint(&api(401, &[])).expect("hint").contains("Workers KV Storage"));
+        assert_eq!(
+            hint(&api(404, &[10013])).as_deref(),
+            Some("the namespace id is not in this account")
+        );
+        assert!(hint(&api(404, &[7003])).expect("hint").contains("account id"));
+        assert!(hint(&api(400, &[10011])).expect("hint").contains("malformed"));
+        assert!(hint(&api(413, &[])).expect("hint").contains("100 MB"));
+        assert!(hint(&api(400, &[10021])).expect("hint").contains("legacy namespace"));
+        assert_eq!(hint(&api(400, &[12345])), None);
+        assert!(hint(&Error::MissingToken).expect("hint").contains("CLOUDFLARE_API_TOKEN"));
+        let limited = Error::RateLimited { endpoint: "GET x".into(), retry_after: None };
+        assert!(hint(&limited).expect("hint").contains("wait a few minutes"));
+        assert_eq!(hint(&Error::Invalid { message: "x".into() }), None);
+    }
+
+    #[test]
+    fn api_errors_describe_every_code_and_message() {
+        assert_eq!(describe_api_errors(&[], &[]), "no error details");
+        assert_eq!(
+            describe_api_errors(
+                &[10000, 0, 7003, 0],
+                &["Auth".into(), "m".into(), "".into(), "".into()]
+            ),
+            "Auth (code 10000); m; code 7003; an error without code or message"
+        );
+        assert_eq!(
+            describe_retry_after(Some(Duration::from_millis(1500))),
+            "; the API asks to wait 2 s"
+        );
+        assert_eq!(
+            describe_retry_after(Some(Duration::from_secs(300))),
+            "; the API asks to wait 5 min"
+        );
+        assert_eq!(describe_retry_after(None), "");
+    }
+
+    #[tokio::test]
+    async fn join_all_keeps_the_order() {
+        let futures = (0..5u64).map(|i| async move {
+            tokio::task::yield_now().await;
+            i * 10
+        });
+        assert_eq!(join_all(futures).await, [0, 10, 20, 30, 40]);
+    }
+}

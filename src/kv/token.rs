@@ -1,0 +1,190 @@
+//! The Cloudflare API token and the account id, as the environment provides them.
+//!
+//! This module owns [`ApiToken`], the one type that holds the secret, and the rules for reading
+//! it (`cloudflare-kv-api.md` §6.2): `CLOUDFLARE_API_TOKEN`, else the legacy `CF_API_TOKEN`, an
+//! empty value counting as unset. The token is never printed: `Debug` and `Display` show
+//! `ApiToken(****)`, and no error message carries it, not even one character of it. The token
+//! is read from the environment only, never from a flag, so it never shows in `--help` or in a
+//! process listing.
+//!
+//! It does not know about HTTP beyond what a header value may hold; the client in
+//! `cloudflare.rs` turns the token into an `Authorization: Bearer` header.
+
+use std::fmt;
+
+use super::Error;
+
+/// The API token variable (wrangler's name).
+pub const CLOUDFLARE_API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
+/// The legacy name of [`CLOUDFLARE_API_TOKEN`], read only when that one is unset or empty.
+pub const CF_API_TOKEN: &str = "CF_API_TOKEN";
+/// The account id variable (wrangler's name).
+pub const CLOUDFLARE_ACCOUNT_ID: &str = "CLOUDFLARE_ACCOUNT_ID";
+/// The legacy name of [`CLOUDFLARE_ACCOUNT_ID`], read only when that one is unset or empty.
+pub const CF_ACCOUNT_ID: &str = "CF_ACCOUNT_ID";
+
+/// A Cloudflare API token. It can only be read back by the HTTP client of this crate.
+#[derive(Clone)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Checks a token given directly (not from the environment). Surrounding whitespace is
+    /// dropped; what is left must be non-empty and travel in an HTTP header.
+    pub fn new(token: &str) -> Result<ApiToken, Error> {
+        ApiToken::checked(token, None)?.ok_or(Error::MissingToken)
+    }
+
+    /// `Ok(None)` when the value is empty (or only whitespace): that counts as unset.
+    fn checked(value: &str, variable: Option<&'static str>) -> Result<Option<ApiToken>, Error> {
+        let token = value.trim();
+        if token.is_empty() {
+            return Ok(None);
+        }
+        // Visible ASCII only. Wrangler refuses characters above U+00FF because they cannot
+        // travel in a header (`cloudflare-kv-api.md` §6.1); we are stricter, since real tokens
+        // are plain ASCII and a space, a control character or Latin-1 in one is a copy-paste
+        // accident that would only come back as a confusing 400 or 10000.
+        if let Some((index, c)) = token.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+            let position = token[..index].chars().count() + 1;
+            let what = if c == ' ' {
+                "a space"
+            } else if c.is_control() {
+                "a control character"
+            } else {
+                "a non-ASCII character"
+            };
+            return Err(Error::BadToken { variable, position, what });
+        }
+        Ok(Some(ApiToken(token.to_owned())))
+    }
+
+    /// The secret itself, for the `Authorization` header and nothing else.
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(****)")
+    }
+}
+
+impl fmt::Display for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(****)")
+    }
+}
+
+/// Reads the token from `CLOUDFLARE_API_TOKEN`, else `CF_API_TOKEN`; an empty value counts as
+/// unset. `lookup` is the environment (`|name| std::env::var(name).ok()` in the CLI).
+pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ApiToken, Error> {
+    for variable in [CLOUDFLARE_API_TOKEN, CF_API_TOKEN] {
+        if let Some(value) = lookup(variable)
+            && let Some(token) = ApiToken::checked(&value, Some(variable))?
+        {
+            return Ok(token);
+        }
+    }
+    Err(Error::MissingToken)
+}
+
+/// The account id from `CLOUDFLARE_ACCOUNT_ID`, else `CF_ACCOUNT_ID`; an empty value counts as
+/// unset. A config's `account_id` takes precedence over both; that choice is the caller's.
+pub fn account_id_from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    [CLOUDFLARE_ACCOUNT_ID, CF_ACCOUNT_ID]
+        .into_iter()
+        .filter_map(lookup)
+        .map(|value| value.trim().to_owned())
+        .find(|value| !value.is_empty())
+}
+
+/// How [`Error::BadToken`] names where the token came from.
+pub(crate) fn origin(variable: Option<&'static str>) -> String {
+    match variable {
+        Some(variable) => format!("`{variable}`"),
+        None => "the API token".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "Zq3-secret_TOKEN-value-0123456789abcdefXY";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn prefers_the_current_name() {
+        let lookup = env(&[(CLOUDFLARE_API_TOKEN, "new"), (CF_API_TOKEN, "old")]);
+        assert_eq!(from_env(&lookup).expect("token").secret(), "new");
+    }
+
+    #[test]
+    fn falls_back_to_the_legacy_name_when_unset_or_empty() {
+        let lookup = env(&[(CF_API_TOKEN, "old")]);
+        assert_eq!(from_env(&lookup).expect("token").secret(), "old");
+        let lookup = env(&[(CLOUDFLARE_API_TOKEN, ""), (CF_API_TOKEN, "old")]);
+        assert_eq!(from_env(&lookup).expect("token").secret(), "old");
+        let lookup = env(&[(CLOUDFLARE_API_TOKEN, "  \n"), (CF_API_TOKEN, "old")]);
+        assert_eq!(from_env(&lookup).expect("token").secret(), "old");
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_dropped() {
+        let lookup = env(&[(CLOUDFLARE_API_TOKEN, " abc\r\n")]);
+        assert_eq!(from_env(&lookup).expect("token").secret(), "abc");
+    }
+
+    #[test]
+    fn missing_names_both_variables() {
+        let error = from_env(&env(&[(CF_API_TOKEN, "")])).expect_err("missing");
+        let message = error.to_string();
+        assert!(message.contains("CLOUDFLARE_API_TOKEN"), "{message}");
+        assert!(message.contains("CF_API_TOKEN"), "{message}");
+    }
+
+    #[test]
+    fn refuses_what_cannot_travel_in_a_header_without_echoing_it() {
+        for (token, what, position) in [
+            ("abc\u{1}def", "a control character", 4),
+            ("abc def", "a space", 4),
+            ("séçret", "a non-ASCII character", 2),
+            ("ab\u{2603}c", "a non-ASCII character", 3),
+        ] {
+            let error =
+                from_env(&env(&[(CLOUDFLARE_API_TOKEN, token)])).expect_err("bad token refused");
+            let shown = format!("{error} {error:?}");
+            assert!(shown.contains(what), "{shown}");
+            assert!(shown.contains(&format!("character {position}")), "{shown}");
+            assert!(shown.contains("`CLOUDFLARE_API_TOKEN`"), "{shown}");
+            assert!(!shown.contains(token), "{shown}");
+        }
+        let error = ApiToken::new("tab\there").expect_err("bad token refused");
+        assert!(error.to_string().starts_with("the API token holds a control character"));
+    }
+
+    #[test]
+    fn never_prints_the_secret() {
+        let token = ApiToken::new(SECRET).expect("token");
+        assert_eq!(format!("{token}"), "ApiToken(****)");
+        assert_eq!(format!("{token:?}"), "ApiToken(****)");
+        assert_eq!(format!("{:?}", Some(token.clone())), "Some(ApiToken(****))");
+        assert_eq!(format!("{token:#?}"), "ApiToken(****)");
+    }
+
+    #[test]
+    fn account_id_prefers_the_current_name_and_skips_empty() {
+        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, "a1"), (CF_ACCOUNT_ID, "a2")]);
+        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a1"));
+        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, ""), (CF_ACCOUNT_ID, "a2")]);
+        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a2"));
+        assert_eq!(account_id_from_env(&env(&[(CF_ACCOUNT_ID, " ")])), None);
+        assert_eq!(account_id_from_env(&env(&[])), None);
+    }
+}
