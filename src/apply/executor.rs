@@ -379,3 +379,245 @@ async fn send_deletes<S: KvStore>(
     out.deleted.extend(done);
     go_on
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{DesiredScope, Globs};
+    use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
+    use crate::plan::hash::content_hash;
+    use crate::plan::{Change, DesiredKey, ScopePlan};
+
+    /// A store that records calls and answers from a script: for each call, the keys to report
+    /// as unsuccessful, or an error.
+    #[derive(Default)]
+    struct Scripted {
+        calls: RefCell<Vec<String>>,
+        answers: RefCell<Vec<Result<Vec<String>, String>>>,
+    }
+
+    impl Scripted {
+        fn answer(&self, call: String) -> Result<BulkOutcome, kv::Error> {
+            self.calls.borrow_mut().push(call);
+            let mut answers = self.answers.borrow_mut();
+            let next = if answers.is_empty() { Ok(Vec::new()) } else { answers.remove(0) };
+            next.map(|unsuccessful_keys| BulkOutcome { unsuccessful_keys })
+                .map_err(|message| kv::Error::Invalid { message })
+        }
+    }
+
+    impl KvStore for Scripted {
+        async fn list_page(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<ListPage, kv::Error> {
+            Ok(ListPage::default())
+        }
+        async fn bulk_get(&self, _: &str, keys: &[String]) -> Result<Vec<LiveValue>, kv::Error> {
+            Ok(vec![LiveValue::Missing; keys.len()])
+        }
+        async fn bulk_put(&self, ns: &str, pairs: &[PutPair]) -> Result<BulkOutcome, kv::Error> {
+            let keys: Vec<&str> = pairs.iter().map(|p| p.key.as_str()).collect();
+            self.answer(format!("put {ns} {}", keys.join(",")))
+        }
+        async fn bulk_delete(&self, ns: &str, keys: &[String]) -> Result<BulkOutcome, kv::Error> {
+            self.answer(format!("delete {ns} {}", keys.join(",")))
+        }
+    }
+
+    fn entry(value: &str) -> DesiredEntry {
+        DesiredEntry {
+            value: ValueSource::Inline(value.as_bytes().to_vec()),
+            size: value.len() as u64,
+            is_text: true,
+            metadata: None,
+            expiration: Expiration::Never,
+            sensitive: false,
+            hash: content_hash(value.as_bytes(), None, Expiration::Never),
+        }
+    }
+
+    /// A desired state and plan of scopes `(name, puts, deletes)`.
+    fn case(scopes: &[(&str, &[&str], &[&str])]) -> (Desired, Plan) {
+        let mut desired = Desired {
+            owner: "web".into(),
+            environment: None,
+            account_id: None,
+            target: None,
+            local_path: None,
+            max_deletes: 50,
+            scopes: Vec::new(),
+        };
+        let mut plan = Plan { scopes: Vec::new() };
+        for (name, puts, deletes) in scopes {
+            let entries: BTreeMap<String, DesiredEntry> =
+                puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
+            let mut changes: Vec<Change> = entries
+                .iter()
+                .map(|(key, e)| Change {
+                    key: key.clone(),
+                    action: Action::Create,
+                    desired: Some(DesiredKey {
+                        hash: e.hash,
+                        metadata: None,
+                        expiration: Expiration::Never,
+                        sensitive: false,
+                    }),
+                    live: None,
+                })
+                .collect();
+            changes.extend(deletes.iter().map(|key| Change {
+                key: (*key).to_owned(),
+                action: Action::Delete { reason: crate::plan::DeleteReason::NotDesired },
+                desired: None,
+                live: None,
+            }));
+            desired.scopes.push(DesiredScope {
+                name: (*name).to_owned(),
+                namespace_id: format!("ns-{name}"),
+                prefix: String::new(),
+                prune: true,
+                ignore: Globs::empty(),
+                protect: Globs::empty(),
+                take_over: Globs::empty(),
+                entries,
+            });
+            plan.scopes.push(ScopePlan {
+                name: (*name).to_owned(),
+                namespace_id: format!("ns-{name}"),
+                prefix: String::new(),
+                prune: true,
+                changes,
+                unchanged: 0,
+                unmanaged: Vec::new(),
+                ours_live: 0,
+                desired: puts.len(),
+                warnings: Vec::new(),
+            });
+        }
+        (desired, plan)
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            owner: "web".into(),
+            revision: Some("abc".into()),
+            unsuccessful_retries: 2,
+            unsuccessful_retry_delay: Duration::from_secs(1),
+        }
+    }
+
+    async fn run(store: &Scripted, desired: &Desired, plan: &Plan) -> Report {
+        execute(store, desired, plan, &settings(), &AtomicBool::new(false)).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn puts_of_every_scope_go_before_any_delete() {
+        let (desired, plan) = case(&[("a", &["a1"], &["a2"]), ("b", &["b1"], &["b2"])]);
+        let store = Scripted::default();
+        let report = run(&store, &desired, &plan).await;
+        assert!(report.is_complete());
+        assert_eq!(
+            *store.calls.borrow(),
+            vec!["put ns-a a1", "put ns-b b1", "delete ns-a a2", "delete ns-b b2"]
+        );
+        assert_eq!((report.written(), report.deleted()), (2, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unsuccessful_keys_are_sent_again_a_second_apart() {
+        let (desired, plan) = case(&[("a", &["k1", "k2", "k3"], &[])]);
+        let store = Scripted::default();
+        store.answers.borrow_mut().extend([Ok(vec!["k2".to_owned()]), Ok(Vec::new())]);
+        let started = tokio::time::Instant::now();
+        let report = run(&store, &desired, &plan).await;
+        assert!(report.is_complete(), "{report:?}");
+        assert_eq!(*store.calls.borrow(), vec!["put ns-a k1,k2,k3", "put ns-a k2"]);
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(report.scopes[0].written, vec!["k1", "k3", "k2"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_still_unsuccessful_after_the_retries_fail_but_the_run_goes_on() {
+        let (desired, plan) = case(&[("a", &["k1"], &["gone"])]);
+        let store = Scripted::default();
+        let stuck = || Ok(vec!["k1".to_owned()]);
+        store.answers.borrow_mut().extend([stuck(), stuck(), stuck()]);
+        let report = run(&store, &desired, &plan).await;
+        assert!(!report.is_complete());
+        assert_eq!(report.scopes[0].failed.len(), 1);
+        assert!(report.scopes[0].failed[0].reason.contains("unsuccessful 3 times"));
+        assert_eq!(report.scopes[0].deleted, vec!["gone"], "deletes still ran");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_request_stops_the_run_and_says_what_was_not_attempted() {
+        let (desired, plan) = case(&[("a", &["k1"], &["d1"]), ("b", &["k2"], &["d2"])]);
+        let store = Scripted::default();
+        store.answers.borrow_mut().push(Err("boom".to_owned()));
+        let report = run(&store, &desired, &plan).await;
+        assert_eq!(*store.calls.borrow(), vec!["put ns-a k1"]);
+        assert_eq!(
+            report.scopes[0].failed,
+            vec![Failure { key: "k1".into(), reason: "boom".into() }]
+        );
+        assert_eq!(report.not_attempted(), 3);
+        assert!(!report.is_complete());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupt_stops_between_batches() {
+        let (desired, plan) = case(&[("a", &["k1"], &["d1"])]);
+        let store = Scripted::default();
+        let interrupt = AtomicBool::new(true);
+        let report = execute(&store, &desired, &plan, &settings(), &interrupt).await;
+        assert_eq!(*store.calls.borrow(), vec!["put ns-a k1"], "the running batch finishes");
+        assert!(report.interrupted);
+        assert_eq!(report.not_attempted(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_file_that_changed_after_planning_is_not_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v.txt");
+        std::fs::write(&path, "planned").expect("write");
+        let (mut desired, plan) = case(&[("a", &["k1"], &[])]);
+        let entry = desired.scopes[0].entries.get_mut("k1").expect("entry");
+        *entry = DesiredEntry {
+            value: ValueSource::File(path.clone()),
+            size: 7,
+            hash: content_hash(b"planned", None, Expiration::Never),
+            ..entry.clone()
+        };
+        std::fs::write(&path, "edited!").expect("edit");
+        let store = Scripted::default();
+        let report = run(&store, &desired, &plan).await;
+        assert!(store.calls.borrow().is_empty());
+        assert!(report.scopes[0].failed[0].reason.contains("changed after it was planned"));
+    }
+
+    #[test]
+    fn guards_compute_the_ceiling_from_the_scope() {
+        let (_, mut plan) = case(&[("a", &[], &["d1", "d2", "d3"])]);
+        plan.scopes[0].ours_live = 20; // 10 % of 20 = 2, the same as max_deletes
+        let guards = Guards { allow_empty: true, max_deletes_override: None, max_deletes: 2 };
+        assert_eq!(
+            check_guards(&plan, &guards),
+            vec![Refusal::TooManyDeletes { scope: "a".into(), deletes: 3, limit: 2 }]
+        );
+        let raised = Guards { max_deletes_override: Some(3), ..guards.clone() };
+        assert!(check_guards(&plan, &raised).is_empty());
+        plan.scopes[0].ours_live = 300; // 10 % of 300 = 30 ≥ 3 deletes
+        assert!(check_guards(&plan, &guards).is_empty());
+        let guards = Guards { allow_empty: false, ..guards };
+        assert_eq!(
+            check_guards(&plan, &guards),
+            vec![Refusal::EmptyDesired { scope: "a".into(), ours: 300 }]
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, local::LocalStore};
 use crate::plan::{self, LiveScope, Options, Plan};
+use crate::report::human::{HumanOptions, render_plan};
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 
 /// The default local store, relative to the current directory.
@@ -151,6 +152,18 @@ pub struct Planned {
     pub store: Store,
     pub plan: Plan,
     pub views: ValueViews,
+}
+
+impl Planned {
+    /// The human plan, as `plan` and `apply` print it.
+    pub fn render_human(&self, planning: &PlanningArgs, printer: &Printer) -> String {
+        let options = HumanOptions {
+            color: printer.stdout_color,
+            value_diffs: !planning.no_value_diff,
+            environment: self.desired.environment.clone(),
+        };
+        render_plan(&self.plan, &self.views, &options)
+    }
 }
 
 /// Load, open, list, plan, and fetch values for the diffs.

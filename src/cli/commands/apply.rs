@@ -12,7 +12,6 @@ use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::env_vars;
 use crate::error::Error;
-use crate::report::human::{HumanOptions, render_plan};
 use crate::report::outcome::render_report;
 
 pub async fn run(
@@ -21,12 +20,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
     let planned = engine::plan(&args.config, &args.planning, global, printer).await?;
-    let options = HumanOptions {
-        color: printer.stdout_color,
-        value_diffs: !args.planning.no_value_diff,
-        environment: planned.desired.environment.clone(),
-    };
-    printer.data(&render_plan(&planned.plan, &planned.views, &options));
+    printer.data(&planned.render_human(&args.planning, printer));
     if !planned.plan.has_changes() {
         return Ok(ExitStatus::Success);
     }

@@ -5,7 +5,6 @@ use crate::cli::engine;
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::error::Error;
-use crate::report::human::{HumanOptions, render_plan};
 
 pub async fn run(
     args: &PlanArgs,
@@ -13,12 +12,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
     let planned = engine::plan(&args.config, &args.planning, global, printer).await?;
-    let options = HumanOptions {
-        color: printer.stdout_color,
-        value_diffs: !args.planning.no_value_diff,
-        environment: planned.desired.environment.clone(),
-    };
-    printer.data(&render_plan(&planned.plan, &planned.views, &options));
+    printer.data(&planned.render_human(&args.planning, printer));
     if args.detailed_exitcode && planned.plan.has_changes() {
         Ok(ExitStatus::Changes)
     } else {
