@@ -34,13 +34,10 @@ use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
     ListPage, LiveValue, PutPair,
 };
+pub use crate::env_vars::{CF_API_BASE_URL, CLOUDFLARE_API_BASE_URL};
 
 /// Cloudflare's API, v4.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
-/// Overrides the API base URL (wrangler's name); `--api-url` wins over it.
-pub const CLOUDFLARE_API_BASE_URL: &str = "CLOUDFLARE_API_BASE_URL";
-/// The legacy name of [`CLOUDFLARE_API_BASE_URL`], read only when that one is unset or empty.
-pub const CF_API_BASE_URL: &str = "CF_API_BASE_URL";
 
 /// Longest account or namespace id the API accepts (§0.3).
 const ID_MAX: usize = 32;

@@ -20,23 +20,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::Error;
-
-/// Per-request timeout in milliseconds (connect, send, and the whole answer).
-pub const KVSYNC_HTTP_TIMEOUT_MS: &str = "KVSYNC_HTTP_TIMEOUT_MS";
-/// Most attempts per request, the first included (at least 1).
-pub const KVSYNC_RETRY_MAX_ATTEMPTS: &str = "KVSYNC_RETRY_MAX_ATTEMPTS";
-/// Backoff before the first retry, in milliseconds; it doubles per retry.
-pub const KVSYNC_RETRY_BASE_MS: &str = "KVSYNC_RETRY_BASE_MS";
-/// Longest single backoff, in milliseconds.
-pub const KVSYNC_RETRY_MAX_MS: &str = "KVSYNC_RETRY_MAX_MS";
-/// Total time one request may spend waiting between its attempts, in milliseconds.
-pub const KVSYNC_RETRY_BUDGET_MS: &str = "KVSYNC_RETRY_BUDGET_MS";
-/// Most requests kvsync starts within one rate window.
-pub const KVSYNC_RATE_LIMIT: &str = "KVSYNC_RATE_LIMIT";
-/// The rate window, in milliseconds.
-pub const KVSYNC_RATE_WINDOW_MS: &str = "KVSYNC_RATE_WINDOW_MS";
-/// Most requests in flight at once.
-pub const KVSYNC_HTTP_CONCURRENCY: &str = "KVSYNC_HTTP_CONCURRENCY";
+pub use crate::env_vars::{
+    KVSYNC_HTTP_CONCURRENCY, KVSYNC_HTTP_TIMEOUT_MS, KVSYNC_RATE_LIMIT, KVSYNC_RATE_WINDOW_MS,
+    KVSYNC_RETRY_BASE_MS, KVSYNC_RETRY_BUDGET_MS, KVSYNC_RETRY_MAX_ATTEMPTS, KVSYNC_RETRY_MAX_MS,
+};
 
 /// How patient the Cloudflare client is. `Default` holds the production values; tests shrink
 /// them, and [`Timings::from_env`] reads overrides.

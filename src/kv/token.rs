@@ -13,15 +13,9 @@
 use std::fmt;
 
 use super::Error;
-
-/// The API token variable (wrangler's name).
-pub const CLOUDFLARE_API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
-/// The legacy name of [`CLOUDFLARE_API_TOKEN`], read only when that one is unset or empty.
-pub const CF_API_TOKEN: &str = "CF_API_TOKEN";
-/// The account id variable (wrangler's name).
-pub const CLOUDFLARE_ACCOUNT_ID: &str = "CLOUDFLARE_ACCOUNT_ID";
-/// The legacy name of [`CLOUDFLARE_ACCOUNT_ID`], read only when that one is unset or empty.
-pub const CF_ACCOUNT_ID: &str = "CF_ACCOUNT_ID";
+pub use crate::env_vars::{
+    CF_ACCOUNT_ID, CF_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN,
+};
 
 /// A Cloudflare API token. It can only be read back by the HTTP client of this crate.
 #[derive(Clone)]
