@@ -33,9 +33,11 @@ pub enum Error {
     #[error("`{variable}` must be unix seconds, not `{value}`")]
     Clock { variable: &'static str, value: String },
 
-    /// The target exists in the design but not in this build yet.
-    #[error("the `{target}` target is not available in this build")]
-    TargetUnavailable { target: &'static str },
+    /// `--target cloudflare` without an account id.
+    #[error(
+        "no Cloudflare account id: the config sets no `account_id` and `CLOUDFLARE_ACCOUNT_ID` is not set"
+    )]
+    MissingAccountId,
 
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
@@ -73,11 +75,15 @@ impl Error {
                         .to_owned(),
                 ]
             }
-            Self::TargetUnavailable { .. } => {
-                vec![
-                    "use `--target local` (or `target: local`) to run against the embedded store"
-                        .to_owned(),
-                ]
+            Self::MissingAccountId => vec![
+                "set `account_id:` in the config or export CLOUDFLARE_ACCOUNT_ID; to try kvsync without an account, pass `--target local`".to_owned(),
+            ],
+            Self::Kv(error) => {
+                let mut hints: Vec<String> = crate::kv::cloudflare::hint(error).into_iter().collect();
+                if matches!(error, crate::kv::Error::MissingToken) {
+                    hints.push("to try kvsync without an account, pass `--target local`".to_owned());
+                }
+                hints
             }
             _ => Vec::new(),
         }

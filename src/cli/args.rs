@@ -31,6 +31,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub local_path: Option<PathBuf>,
 
+    /// The Cloudflare API base URL [default: $CLOUDFLARE_API_BASE_URL, else
+    /// https://api.cloudflare.com/client/v4]
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+
     /// What wrote the keys, recorded in each marker (cut to 40 characters) [default: $GITHUB_SHA]
     #[arg(long, global = true, value_name = "REV")]
     pub revision: Option<String>,

@@ -11,6 +11,7 @@ use super::output::Printer;
 use crate::config::{self, Desired, Globs, ValueSource};
 use crate::env_vars;
 use crate::error::Error;
+use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, local::LocalStore};
 use crate::plan::{self, LiveScope, Options, Plan};
 use crate::report::human::{HumanOptions, render_plan};
@@ -48,6 +49,17 @@ pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
 /// Every target kvsync can talk to, behind the one trait.
 pub enum Store {
     Local(LocalStore),
+    Cloudflare(Box<CloudflareStore>),
+}
+
+/// Calls the same method on whichever store this is.
+macro_rules! each_store {
+    ($store:expr, $inner:ident => $call:expr) => {
+        match $store {
+            Store::Local($inner) => $call,
+            Store::Cloudflare($inner) => $call,
+        }
+    };
 }
 
 impl KvStore for Store {
@@ -57,9 +69,7 @@ impl KvStore for Store {
         prefix: &str,
         cursor: Option<&str>,
     ) -> Result<kv::ListPage, kv::Error> {
-        match self {
-            Self::Local(store) => store.list_page(namespace_id, prefix, cursor).await,
-        }
+        each_store!(self, store => store.list_page(namespace_id, prefix, cursor).await)
     }
 
     async fn bulk_get(
@@ -67,9 +77,7 @@ impl KvStore for Store {
         namespace_id: &str,
         keys: &[String],
     ) -> Result<Vec<LiveValue>, kv::Error> {
-        match self {
-            Self::Local(store) => store.bulk_get(namespace_id, keys).await,
-        }
+        each_store!(self, store => store.bulk_get(namespace_id, keys).await)
     }
 
     async fn bulk_put(
@@ -77,9 +85,7 @@ impl KvStore for Store {
         namespace_id: &str,
         pairs: &[kv::PutPair],
     ) -> Result<kv::BulkOutcome, kv::Error> {
-        match self {
-            Self::Local(store) => store.bulk_put(namespace_id, pairs).await,
-        }
+        each_store!(self, store => store.bulk_put(namespace_id, pairs).await)
     }
 
     async fn bulk_delete(
@@ -87,9 +93,7 @@ impl KvStore for Store {
         namespace_id: &str,
         keys: &[String],
     ) -> Result<kv::BulkOutcome, kv::Error> {
-        match self {
-            Self::Local(store) => store.bulk_delete(namespace_id, keys).await,
-        }
+        each_store!(self, store => store.bulk_delete(namespace_id, keys).await)
     }
 }
 
@@ -115,7 +119,20 @@ pub fn open_store(
             printer.verbose(&format!("target: local store `{}`", path.display()));
             Ok(Store::Local(LocalStore::open(&path, now)?))
         }
-        TargetKind::Cloudflare => Err(Error::TargetUnavailable { target: "cloudflare" }),
+        TargetKind::Cloudflare => {
+            let lookup = |name: &str| std::env::var(name).ok();
+            let token = kv::token::from_env(&lookup)?;
+            let account_id = desired
+                .account_id
+                .clone()
+                .or_else(|| kv::token::account_id_from_env(&lookup))
+                .ok_or(Error::MissingAccountId)?;
+            let base_url = kv::cloudflare::base_url(global.api_url.as_deref(), &lookup);
+            let timings = kv::retry::Timings::from_env(&lookup)?;
+            printer.verbose(&format!("target: Cloudflare API `{base_url}`, account {account_id}"));
+            let config = CloudflareConfig { base_url, account_id, token, timings };
+            Ok(Store::Cloudflare(Box::new(CloudflareStore::new(config)?)))
+        }
     }
 }
 

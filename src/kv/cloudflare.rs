@@ -913,7 +913,9 @@ const CODE_10024: &str = "the request is too large for the API: a bulk write mus
 fn code_hint(code: u32) -> Option<&'static str> {
     Some(match code {
         10000 => CODE_10000,
-        10013 => "the namespace id is not in this account",
+        10013 => {
+            "the namespace id is not in this account: check the scope's `namespace_id` and the account id (`account_id:` or CLOUDFLARE_ACCOUNT_ID)"
+        }
         7000 | 7003 => {
             "the API found no such route: check the account id, the namespace id and \
                         `--api-url`"
@@ -1526,7 +1528,12 @@ mod tests {
         let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
         let error = f.store.bulk_put(NS, &pairs).await.expect_err("failure");
         assert!(error.to_string().ends_with("get namespace: 'namespace not found' (code 10013)"));
-        assert_eq!(hint(&error).as_deref(), Some("the namespace id is not in this account"));
+        assert_eq!(
+            hint(&error).as_deref(),
+            Some(
+                "the namespace id is not in this account: check the scope's `namespace_id` and the account id (`account_id:` or CLOUDFLARE_ACCOUNT_ID)"
+            )
+        );
         // Not retried: a 404 is final.
         assert_eq!(f.store.stats(), RequestStats { bulk_put: 1, ..Default::default() });
     }
@@ -1858,7 +1865,9 @@ mod tests {
         assert!(hint(&api(401, &[])).expect("hint").contains("Workers KV Storage"));
         assert_eq!(
             hint(&api(404, &[10013])).as_deref(),
-            Some("the namespace id is not in this account")
+            Some(
+                "the namespace id is not in this account: check the scope's `namespace_id` and the account id (`account_id:` or CLOUDFLARE_ACCOUNT_ID)"
+            )
         );
         assert!(hint(&api(404, &[7003])).expect("hint").contains("account id"));
         assert!(hint(&api(400, &[10011])).expect("hint").contains("malformed"));

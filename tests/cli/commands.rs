@@ -60,15 +60,3 @@ fn validate_formats_for_machines() {
     assert_eq!(parsed["valid"], false);
     assert_eq!(parsed["diagnostics"][0]["line"], 2);
 }
-
-#[test]
-fn the_cloudflare_target_is_refused_clearly_until_it_exists() {
-    let test = Test::new().file(
-        "kvsync.yaml",
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: abc\n    keys: {a: b}\n",
-    );
-    let out = test.run(&["plan"]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("`cloudflare` target"), "{}", out.stderr);
-    assert!(out.stderr.contains("--target local"), "{}", out.stderr);
-}

@@ -16,5 +16,9 @@ mod errors;
 /// The shipped examples: valid, schema-conformant, and plannable with no environment.
 mod examples;
 
+/// The Cloudflare target end to end against kv-standin: request counts at the floor, retries,
+/// partial failures, malformed answers, credentials.
+mod cloudflare;
+
 /// `--help`, usage errors, `schema`, `completions`, `validate` formats.
 mod commands;

@@ -65,6 +65,17 @@ impl Test {
             .env("NO_COLOR", "1")
             .env_remove("GITHUB_SHA")
             .env_remove("CLICOLOR_FORCE");
+        // Nothing from the developer's shell may reach a real account.
+        for name in [
+            "CLOUDFLARE_API_TOKEN",
+            "CF_API_TOKEN",
+            "CLOUDFLARE_ACCOUNT_ID",
+            "CF_ACCOUNT_ID",
+            "CLOUDFLARE_API_BASE_URL",
+            "CF_API_BASE_URL",
+        ] {
+            command.env_remove(name);
+        }
         for (name, value) in &self.env {
             command.env(name, value);
         }

@@ -1,0 +1,314 @@
+use kv_standin::{Endpoint, Fault, MalformedBody, Options, RetryAfter, Standin};
+
+use crate::support::{Output, Test, copy_tree, repo};
+
+const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// A config of `n` keys `f/0000`… in one scope on [`NS`].
+fn config(n: usize, value: &str) -> String {
+    let mut out = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
+    );
+    for i in 0..n {
+        out.push_str(&format!("      f/{i:04}: \"{value}-{i}\"\n"));
+    }
+    out
+}
+
+struct Cloud {
+    standin: Standin,
+    test: Test,
+}
+
+impl Cloud {
+    fn new(config: &str) -> Self {
+        let standin = Standin::start(Options::default());
+        standin.create_namespace(NS);
+        let test = Test::new()
+            .file("kvsync.yaml", config)
+            .env("CLOUDFLARE_API_TOKEN", standin.token())
+            .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id())
+            // Fast retries so the suite never waits long; the policy is the same.
+            .env("KVSYNC_RETRY_BASE_MS", "20")
+            .env("KVSYNC_RETRY_MAX_MS", "200")
+            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
+        Self { standin, test }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let url = self.standin.base_url();
+        let mut all = args.to_vec();
+        all.extend(["--api-url", url.as_str()]);
+        self.test.run(&all)
+    }
+}
+
+/// The README promise: a plan costs ⌈N/1000⌉ list requests and no value reads; an apply costs
+/// ⌈P/10000⌉ bulk writes and ⌈D/10000⌉ bulk deletes.
+#[test]
+fn requests_stay_at_the_floor() {
+    let cloud = Cloud::new(&config(2500, "v"));
+    let first = cloud.run(&["plan", "--detailed-exitcode", "--no-value-diff"]);
+    assert_eq!(first.code, 2, "{}", first.snapshot());
+    assert!(first.stdout.contains("Plan: 2500 to create."));
+    assert_eq!((cloud.standin.counts().list, cloud.standin.counts().total), (1, 1));
+
+    cloud.standin.reset_counts();
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_put, counts.total), (1, 1, 2), "{counts:?}");
+    assert_eq!(cloud.standin.keys(NS).len(), 2500);
+
+    cloud.standin.reset_counts();
+    let again = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert_eq!(again.stdout.trim(), "No changes. 2500 unchanged.");
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.total), (3, 3), "three pages, no value reads: {counts:?}");
+
+    // Ten changed values: one bulk get of 10 for the diffs, one bulk write, nothing else.
+    let edited: String =
+        config(2500, "v")
+            .lines()
+            .map(|line| {
+                if line.contains("f/000") { line.replace("\"v-", "\"w-") } else { line.to_owned() }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    cloud.test.write("kvsync.yaml", edited);
+    cloud.standin.reset_counts();
+    let update = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(update.code, 0, "{}", update.snapshot());
+    assert!(update.stdout.contains("Plan: 10 to update, 2490 unchanged."), "{}", update.stdout);
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_get, counts.bulk_put, counts.total), (3, 1, 1, 5));
+}
+
+#[test]
+fn binary_values_and_metadata_arrive_exactly() {
+    let standin = Standin::start(Options::default());
+    standin.create_namespace("a1b2c3d4e5f60718293a4b5c6d7e8f90");
+    let test = Test::new()
+        .env("CLOUDFLARE_API_TOKEN", standin.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id());
+    copy_tree(&repo().join("examples/app-config"), &test.path().join("app"));
+    let url = standin.base_url();
+    let cwd = test.path().join("app");
+    let apply = test.run_in(&cwd, &["apply", "--auto-approve", "--api-url", &url]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let logo = standin.get("a1b2c3d4e5f60718293a4b5c6d7e8f90", "config/logo.png").expect("logo");
+    let on_disk = std::fs::read(repo().join("examples/app-config/assets/logo.png")).expect("png");
+    assert_eq!(logo.value, on_disk);
+    let metadata = logo.metadata.expect("metadata");
+    assert_eq!(metadata["content_type"], "image/png");
+    assert_eq!(metadata["__kvsync"]["owner"], "app-config");
+    let again = test.run_in(&cwd, &["plan", "--detailed-exitcode", "--api-url", &url]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    let cloud = Cloud::new(&config(3, "v"));
+    cloud.standin.inject(Fault::RateLimited {
+        endpoint: Endpoint::List,
+        retry_after: RetryAfter::Seconds(1),
+    });
+    cloud.standin.inject(Fault::ServerError {
+        endpoint: Endpoint::BulkPut,
+        status: 503,
+        after_effect: false,
+    });
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_put, counts.injected), (2, 2, 2), "{counts:?}");
+    assert_eq!(cloud.standin.keys(NS).len(), 3);
+}
+
+/// A 5xx after the write took effect: the retry writes the same batch again, which is safe, and
+/// the next plan is empty.
+#[test]
+fn a_lost_answer_to_a_write_is_retried_safely() {
+    let cloud = Cloud::new(&config(3, "v"));
+    cloud.standin.inject(Fault::ServerError {
+        endpoint: Endpoint::BulkPut,
+        status: 502,
+        after_effect: true,
+    });
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.counts().bulk_put, 2);
+    assert_eq!(cloud.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn unsuccessful_keys_are_written_again() {
+    let cloud = Cloud::new(&config(3, "v"));
+    cloud.standin.inject(Fault::Unsuccessful { keys: vec!["f/0001".into()] });
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 3 written, 0 deleted."), "{}", apply.stdout);
+    assert_eq!(cloud.standin.counts().bulk_put, 2);
+    assert!(cloud.standin.get(NS, "f/0001").is_some());
+}
+
+#[test]
+fn empty_pages_with_a_cursor_do_not_end_the_listing() {
+    let cloud = Cloud::new(&config(3, "v"));
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+    cloud.standin.inject(Fault::EmptyPageWithCursor { count: 2 });
+    let plan = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "an early stop would plan 3 creates: {}", plan.snapshot());
+}
+
+#[test]
+fn a_repeated_cursor_is_an_error_not_a_loop() {
+    let cloud = Cloud::new(&config(1500, "v"));
+    assert_eq!(cloud.run(&["apply", "--auto-approve", "--no-value-diff"]).code, 0);
+    cloud.standin.inject(Fault::RepeatCursor);
+    let plan = cloud.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("twice"), "{}", plan.stderr);
+}
+
+#[test]
+fn malformed_answers_are_clear_errors_and_write_nothing() {
+    for body in [
+        MalformedBody::Html,
+        MalformedBody::Truncated,
+        MalformedBody::Empty,
+        MalformedBody::NotJson,
+    ] {
+        let cloud = Cloud::new(&config(2, "v"));
+        cloud.standin.inject(Fault::Malformed { endpoint: Endpoint::List, body, status: 200 });
+        let apply = cloud.run(&["apply", "--auto-approve"]);
+        assert_eq!(apply.code, 1, "{body:?}: {}", apply.snapshot());
+        assert!(apply.stderr.starts_with("error: "), "{body:?}: {}", apply.stderr);
+        assert!(!apply.stderr.contains("panicked"), "{}", apply.stderr);
+        assert_eq!(cloud.standin.counts().bulk_put, 0, "nothing written after a bad listing");
+    }
+}
+
+#[test]
+fn a_stalled_answer_times_out_and_is_retried() {
+    let cloud = Cloud::new(&config(2, "v"));
+    cloud.standin.inject(Fault::Stall {
+        endpoint: Endpoint::List,
+        duration: std::time::Duration::from_secs(4),
+    });
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.counts().list, 2);
+}
+
+#[test]
+fn a_failed_batch_reports_what_was_written_and_a_rerun_converges() {
+    let cloud = Cloud::new(&config(3, "v"));
+    cloud.standin.inject(Fault::ApiError {
+        endpoint: Endpoint::BulkPut,
+        status: 400,
+        code: 10001,
+        message: "something went wrong".into(),
+    });
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.snapshot());
+    assert!(
+        apply.stdout.contains("Apply incomplete: 0 written, 0 deleted, 3 failed"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("something went wrong (code 10001)"), "{}", apply.stdout);
+    assert!(apply.stderr.contains("run `kvsync apply` again"), "{}", apply.stderr);
+    let rerun = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.snapshot());
+    assert_eq!(cloud.standin.keys(NS).len(), 3);
+}
+
+#[test]
+fn credentials_come_from_the_environment_and_never_show() {
+    let cloud = Cloud::new(&config(1, "v"));
+    let no_token = Test::new().file("kvsync.yaml", config(1, "v"));
+    let out = no_token.run(&["plan", "--api-url", &cloud.standin.base_url()]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("CLOUDFLARE_API_TOKEN"), "{}", out.stderr);
+    assert!(out.stderr.contains("--target local"), "{}", out.stderr);
+
+    let no_account =
+        Test::new().file("kvsync.yaml", config(1, "v")).env("CLOUDFLARE_API_TOKEN", "t");
+    let out = no_account.run(&["plan", "--api-url", &cloud.standin.base_url()]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("CLOUDFLARE_ACCOUNT_ID"), "{}", out.stderr);
+
+    let secret = "this-token-must-never-be-printed";
+    let wrong = Test::new()
+        .file("kvsync.yaml", config(1, "v"))
+        .env("CLOUDFLARE_API_TOKEN", secret)
+        .env("CLOUDFLARE_ACCOUNT_ID", cloud.standin.account_id());
+    let out = wrong.run(&["plan", "-vv", "--api-url", &cloud.standin.base_url()]);
+    assert_eq!(out.code, 1);
+    assert!(!out.snapshot().contains(secret), "{}", out.snapshot());
+    assert!(out.stderr.contains("code 10000"), "{}", out.stderr);
+    assert!(out.stderr.contains("Workers KV Storage"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_namespace_gets_a_hint() {
+    let cloud = Cloud::new(&config(1, "v").replace(NS, "ffffffffffffffffffffffffffffffff"));
+    let out = cloud.run(&["plan"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!("unknown_namespace", out.snapshot());
+}
+
+/// Ctrl-C during a batch lets that batch finish, starts no other, and reports the rest as not
+/// attempted; a rerun finishes the job.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_between_batches() {
+    let cloud = Cloud::new(&config(10_001, "v"));
+    cloud.standin.inject(Fault::Stall {
+        endpoint: Endpoint::BulkPut,
+        duration: std::time::Duration::from_millis(1500),
+    });
+    let url = cloud.standin.base_url();
+    // The plan of 10,001 lines would fill a pipe nobody reads yet: send stdout to a file.
+    let stdout_path = cloud.test.path().join("stdout.txt");
+    let stdout_file = std::fs::File::create(&stdout_path).expect("stdout file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kvsync"))
+        .args(["apply", "--auto-approve", "--no-value-diff", "--api-url", &url])
+        .current_dir(cloud.test.path())
+        .env("CLOUDFLARE_API_TOKEN", cloud.standin.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", cloud.standin.account_id())
+        .env("KVSYNC_HTTP_TIMEOUT_MS", "10000")
+        .env("NO_COLOR", "1")
+        .stdout(stdout_file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kvsync");
+    // Wait until the first (stalled) bulk write has arrived, then interrupt.
+    let started = std::time::Instant::now();
+    while cloud.standin.counts().bulk_put == 0 {
+        assert!(started.elapsed().as_secs() < 30, "kvsync never sent a batch");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signal.success());
+    let output = child.wait_with_output().expect("wait");
+    let stdout = std::fs::read_to_string(&stdout_path).expect("stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("apply did not finish"), "{stderr}");
+    assert!(
+        stdout.contains(
+            "Apply incomplete: 10000 written, 0 deleted, 0 failed, 1 not attempted (interrupted)."
+        ),
+        "{stdout}"
+    );
+    assert_eq!(cloud.standin.counts().bulk_put, 1);
+    assert_eq!(cloud.standin.keys(NS).len(), 10_000);
+    let rerun = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert!(rerun.stdout.contains("Plan: 1 to create, 10000 unchanged."), "{}", rerun.snapshot());
+}
