@@ -171,6 +171,16 @@ pub struct Planned {
     pub views: ValueViews,
 }
 
+impl Store {
+    /// For `-v`: what this run cost in API requests (the local store makes none).
+    pub fn request_summary(&self) -> Option<String> {
+        match self {
+            Self::Local(_) => None,
+            Self::Cloudflare(store) => Some(format!("Cloudflare API: {}", store.stats())),
+        }
+    }
+}
+
 impl Planned {
     /// The human plan, as `plan` and `apply` print it.
     pub fn render_human(&self, planning: &PlanningArgs, printer: &Printer) -> String {

@@ -81,8 +81,27 @@ pub struct RequestStats {
     pub bulk_put: u64,
     /// `POST …/bulk/delete`.
     pub bulk_delete: u64,
+    /// Requests that were retries of an earlier attempt (included in the counts above).
     pub retries: u64,
+    /// Requests that waited for the client-side rate budget.
     pub throttled: u64,
+}
+
+impl std::fmt::Display for RequestStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} list, {} bulk get, {} single get, {} bulk write, {} bulk delete ({} retries)",
+            self.total(),
+            if self.total() == 1 { "request" } else { "requests" },
+            self.list,
+            self.bulk_get,
+            self.get_value,
+            self.bulk_put,
+            self.bulk_delete,
+            self.retries
+        )
+    }
 }
 
 impl RequestStats {

@@ -312,3 +312,17 @@ fn ctrl_c_stops_between_batches() {
     let rerun = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
     assert!(rerun.stdout.contains("Plan: 1 to create, 10000 unchanged."), "{}", rerun.snapshot());
 }
+
+#[test]
+fn verbose_runs_report_their_request_counts() {
+    let cloud = Cloud::new(&config(3, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "-v"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(
+        apply.stderr.contains(
+            "Cloudflare API: 2 requests: 1 list, 0 bulk get, 0 single get, 1 bulk write, 0 bulk delete (0 retries)"
+        ),
+        "{}",
+        apply.stderr
+    );
+}

@@ -66,6 +66,8 @@ pub struct Options {
     pub page_tombstones: bool,
     /// The API-wide request budget advertised in the `Ratelimit` headers (doc §4).
     pub rate_limit: RateLimit,
+    /// The loopback port to listen on; 0 (the default) takes any free port.
+    pub port: u16,
 }
 
 impl Default for Options {
@@ -77,6 +79,7 @@ impl Default for Options {
             list_latency: Duration::ZERO,
             page_tombstones: false,
             rate_limit: RateLimit::default(),
+            port: 0,
         }
     }
 }
@@ -149,7 +152,7 @@ pub struct Standin {
 }
 
 impl Standin {
-    /// Starts the server on `127.0.0.1:0` in a background thread with its own tokio runtime, so
+    /// Starts the server on `127.0.0.1` (at `options.port`, any free port by default) in a background thread with its own tokio runtime, so
     /// synchronous tests and tests on any other runtime can use it. The port is listening when
     /// this returns.
     ///
@@ -167,7 +170,8 @@ impl Standin {
             options.rate_limit.quota > 0 && !options.rate_limit.window.is_zero(),
             "the rate limit needs a quota and a window"
         );
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .unwrap_or_else(|e| panic!("bind 127.0.0.1:{}: {e}", options.port));
         listener.set_nonblocking(true).expect("make the listener non-blocking");
         let addr = listener.local_addr().expect("local address of the listener");
         // Two workers: enough for a client that lists several scopes in parallel, small enough

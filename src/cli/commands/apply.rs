@@ -55,6 +55,9 @@ pub async fn run(
         execute(&planned.store, &planned.desired, &planned.plan, &settings, &interrupt).await;
     watcher.abort();
     printer.data(&render_report(&report, printer.stdout_color));
+    if let Some(summary) = planned.store.request_summary() {
+        printer.verbose(&summary);
+    }
     if report.is_complete() {
         Ok(ExitStatus::Success)
     } else {

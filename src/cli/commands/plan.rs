@@ -13,6 +13,9 @@ pub async fn run(
 ) -> Result<ExitStatus, Error> {
     let planned = engine::plan(&args.config, &args.planning, global, printer).await?;
     printer.data(&planned.render_human(&args.planning, printer));
+    if let Some(summary) = planned.store.request_summary() {
+        printer.verbose(&summary);
+    }
     if args.detailed_exitcode && planned.plan.has_changes() {
         Ok(ExitStatus::Changes)
     } else {
