@@ -469,6 +469,7 @@ mod tests {
                         sensitive: false,
                     }),
                     live: None,
+                    origin: None,
                 })
                 .collect();
             changes.extend(deletes.iter().map(|key| Change {
@@ -476,6 +477,7 @@ mod tests {
                 action: Action::Delete { reason: crate::plan::DeleteReason::NotDesired },
                 desired: None,
                 live: None,
+                origin: None,
             }));
             desired.scopes.push(DesiredScope {
                 name: (*name).to_owned(),

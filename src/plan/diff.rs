@@ -174,7 +174,7 @@ fn classify(
         expiration: e.expiration,
         sensitive: e.sensitive,
     });
-    out.changes.push(Change { key: key.to_owned(), action, desired, live });
+    out.changes.push(Change { key: key.to_owned(), action, desired, live, origin: None });
 }
 
 /// The user's part of a listed key's metadata: everything but our marker field.

@@ -5,6 +5,7 @@
 //! tests check it exhaustively. Renderers and the executor read a [`Plan`]; nothing here knows
 //! about stores, HTTP, YAML or the terminal.
 
+pub mod baseline;
 pub mod diff;
 pub mod hash;
 
@@ -76,6 +77,18 @@ pub struct Change {
     pub desired: Option<DesiredKey>,
     /// What the listing showed, when the key is live.
     pub live: Option<LiveKey>,
+    /// With `--baseline`: whether the pull request or drift causes this change.
+    pub origin: Option<Origin>,
+}
+
+/// Why a change is in a plan made with `--baseline` (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The pull request changed this key's desired state (hash or presence). `drifted`: the live
+    /// key also differed from the baseline, so someone changed it by hand as well.
+    Pr { drifted: bool },
+    /// The pull request leaves the key alone, yet live differs from it.
+    Drift,
 }
 
 /// A desired key as the plan records it: the hash and what a reviewer sees besides the value.

@@ -486,7 +486,13 @@ mod tests {
             prune: true,
             changes: changes
                 .into_iter()
-                .map(|(key, action)| Change { key: key.into(), action, desired: None, live: None })
+                .map(|(key, action)| Change {
+                    key: key.into(),
+                    action,
+                    desired: None,
+                    live: None,
+                    origin: None,
+                })
                 .collect(),
             unchanged: 0,
             unmanaged: Vec::new(),
@@ -535,6 +541,7 @@ mod tests {
                 expiration,
                 metadata: map(metadata),
             }),
+            origin: None,
         }
     }
 
