@@ -22,7 +22,11 @@ struct Cloud {
 
 impl Cloud {
     fn new(config: &str) -> Self {
-        let standin = Standin::start(Options::default());
+        Self::with_options(config, Options::default())
+    }
+
+    fn with_options(config: &str, options: Options) -> Self {
+        let standin = Standin::start(options);
         standin.create_namespace(NS);
         let test = Test::new()
             .file("kvsync.yaml", config)
@@ -39,50 +43,127 @@ impl Cloud {
         let url = self.standin.base_url();
         let mut all = args.to_vec();
         all.extend(["--api-url", url.as_str()]);
-        self.test.run(&all)
+        let out = self.test.run(&all);
+        assert!(
+            !out.snapshot().contains(self.standin.token()),
+            "the token leaked:\n{}",
+            out.snapshot()
+        );
+        out
     }
 }
 
-/// The README promise: a plan costs ⌈N/1000⌉ list requests and no value reads; an apply costs
-/// ⌈P/10000⌉ bulk writes and ⌈D/10000⌉ bulk deletes.
+/// The product's headline (DESIGN.md §9): a plan costs ⌈N/1000⌉ list requests and no value
+/// reads; puts go out ⌈P/10,000⌉ to a request, deletes ⌈D/10,000⌉; value diffs cost ⌈U/100⌉
+/// bulk gets. The numbers are those of issue #3.
 #[test]
 fn requests_stay_at_the_floor() {
-    let cloud = Cloud::new(&config(2500, "v"));
-    let first = cloud.run(&["plan", "--detailed-exitcode", "--no-value-diff"]);
-    assert_eq!(first.code, 2, "{}", first.snapshot());
-    assert!(first.stdout.contains("Plan: 2500 to create."));
-    assert_eq!((cloud.standin.counts().list, cloud.standin.counts().total), (1, 1));
-
-    cloud.standin.reset_counts();
+    let cloud = Cloud::new(&config(25_000, "v"));
     let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     let counts = cloud.standin.counts();
-    assert_eq!((counts.list, counts.bulk_put, counts.total), (1, 1, 2), "{counts:?}");
-    assert_eq!(cloud.standin.keys(NS).len(), 2500);
+    assert_eq!((counts.list, counts.bulk_put, counts.total), (1, 3, 4), "{counts:?}");
 
+    // 25,000 keys in scope and no changes: exactly 25 list requests and nothing else.
     cloud.standin.reset_counts();
     let again = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.snapshot());
-    assert_eq!(again.stdout.trim(), "No changes. 2500 unchanged.");
+    assert_eq!(again.stdout.trim(), "No changes. 25000 unchanged.");
     let counts = cloud.standin.counts();
-    assert_eq!((counts.list, counts.total), (3, 3), "three pages, no value reads: {counts:?}");
+    assert_eq!((counts.list, counts.total), (25, 25), "{counts:?}");
 
-    // Ten changed values: one bulk get of 10 for the diffs, one bulk write, nothing else.
-    let edited: String =
-        config(2500, "v")
+    // The value diffs of 250 updated text keys take 3 bulk gets.
+    let edit = |keys: std::ops::Range<usize>, value: &str| -> String {
+        config(25_000, "v")
             .lines()
-            .map(|line| {
-                if line.contains("f/000") { line.replace("\"v-", "\"w-") } else { line.to_owned() }
+            .filter_map(|line| {
+                let index = line
+                    .trim()
+                    .strip_prefix("f/")
+                    .and_then(|rest| rest.split(':').next()?.parse::<usize>().ok());
+                match index {
+                    Some(i) if keys.contains(&i) && value.is_empty() => None,
+                    Some(i) if keys.contains(&i) => {
+                        Some(line.replace("\"v-", &format!("\"{value}-")))
+                    }
+                    _ => Some(line.to_owned()),
+                }
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+    };
+    cloud.test.write("kvsync.yaml", edit(0..250, "w"));
+    cloud.standin.reset_counts();
+    let diffs = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(diffs.code, 2, "{}", diffs.snapshot());
+    assert!(diffs.stdout.contains("Plan: 250 to update, 24750 unchanged."), "{}", diffs.stdout);
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_get, counts.total), (25, 3, 28), "{counts:?}");
+
+    // 12,000 puts go out as 2 bulk writes and 3,000 deletes as 1 bulk delete.
+    let mut edited = edit(0..12_000, "x");
+    edited = edited
+        .lines()
+        .filter(|line| {
+            let index = line
+                .trim()
+                .strip_prefix("f/")
+                .and_then(|rest| rest.split(':').next()?.parse::<usize>().ok());
+            !matches!(index, Some(i) if (22_000..25_000).contains(&i))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     cloud.test.write("kvsync.yaml", edited);
     cloud.standin.reset_counts();
-    let update = cloud.run(&["apply", "--auto-approve"]);
-    assert_eq!(update.code, 0, "{}", update.snapshot());
-    assert!(update.stdout.contains("Plan: 10 to update, 2490 unchanged."), "{}", update.stdout);
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff", "--max-deletes", "3000"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(
+        apply.stdout.contains("Apply complete: 12000 written, 3000 deleted."),
+        "{}",
+        apply.stdout
+    );
     let counts = cloud.standin.counts();
-    assert_eq!((counts.list, counts.bulk_get, counts.bulk_put, counts.total), (3, 1, 1, 5));
+    assert_eq!(
+        (counts.list, counts.bulk_put, counts.bulk_delete, counts.total),
+        (25, 2, 1, 28),
+        "{counts:?}"
+    );
+    assert_eq!(cloud.standin.keys(NS).len(), 22_000);
+}
+
+/// Under random faults (20 % of requests rate limited, 10 % of writes answered 503 after they
+/// took effect), apply converges, nothing is lost, and unmanaged keys are never touched.
+#[test]
+fn apply_converges_under_random_faults() {
+    let chaos = kv_standin::Chaos { seed: 7, rate_limited_percent: 20, lost_write_percent: 10 };
+    let cloud = Cloud::with_options(
+        &config(3000, "v"),
+        Options { chaos: Some(chaos), ..Options::default() },
+    );
+    let theirs =
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}});
+    cloud.standin.seed(NS, "f/hand-made", b"by hand", None, None);
+    cloud.standin.seed(NS, "f/zz-mobile", b"theirs", Some(theirs.clone()), None);
+    let before = (cloud.standin.get(NS, "f/hand-made"), cloud.standin.get(NS, "f/zz-mobile"));
+
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    cloud.test.write("kvsync.yaml", config(2000, "w"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff", "--max-deletes", "1000"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(
+        apply.stdout.contains("Apply complete: 2000 written, 1000 deleted."),
+        "{}",
+        apply.stdout
+    );
+
+    let plan = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert_eq!(plan.stdout.trim(), "No changes. 2000 unchanged; 2 unmanaged keys left alone.");
+    assert_eq!(cloud.standin.keys(NS).len(), 2002);
+    let after = (cloud.standin.get(NS, "f/hand-made"), cloud.standin.get(NS, "f/zz-mobile"));
+    assert_eq!(before, after, "unmanaged keys are untouched");
+    assert!(cloud.standin.counts().injected > 0, "the faults did happen");
 }
 
 #[test]

@@ -287,7 +287,27 @@ async fn answer(shared: &Shared, route: Route, parts: &Parts, body: Body) -> Res
     let fault = {
         let facts = RequestFacts { kind, has_cursor, keys: payload.keys() };
         let mut state = shared.lock();
-        let fault = fault::take(&mut state.faults, &facts);
+        let fault = fault::take(&mut state.faults, &facts).or_else(|| {
+            let chaos = shared.options.chaos?;
+            let write = matches!(kind, Kind::BulkPut | Kind::BulkDelete);
+            let roll = state.roll();
+            if roll < chaos.rate_limited_percent {
+                Some(Fault::RateLimited {
+                    endpoint: crate::Endpoint::Any,
+                    retry_after: crate::RetryAfter::Seconds(0),
+                })
+            } else if write
+                && roll < chaos.rate_limited_percent.saturating_add(chaos.lost_write_percent)
+            {
+                Some(Fault::ServerError {
+                    endpoint: crate::Endpoint::Any,
+                    status: 503,
+                    after_effect: true,
+                })
+            } else {
+                None
+            }
+        });
         if fault.is_some() {
             state.counts.injected += 1;
         }

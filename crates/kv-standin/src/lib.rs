@@ -68,6 +68,21 @@ pub struct Options {
     pub rate_limit: RateLimit,
     /// The loopback port to listen on; 0 (the default) takes any free port.
     pub port: u16,
+    /// Random faults on top of the queued ones, for convergence tests; off by default.
+    pub chaos: Option<Chaos>,
+}
+
+/// Faults drawn at random (from a seeded generator, so a failing run can be replayed) for every
+/// request that no queued [`Fault`] matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chaos {
+    /// Seeds the generator.
+    pub seed: u64,
+    /// Percent of requests answered `429` with `Retry-After: 0`.
+    pub rate_limited_percent: u8,
+    /// Percent of bulk writes and deletes carried out and then answered `503`: the lost answer
+    /// an idempotent retry must cope with.
+    pub lost_write_percent: u8,
 }
 
 impl Default for Options {
@@ -80,6 +95,7 @@ impl Default for Options {
             page_tombstones: false,
             rate_limit: RateLimit::default(),
             port: 0,
+            chaos: None,
         }
     }
 }
@@ -367,6 +383,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(options: Options) -> Shared {
+        let chaos_state = options.chaos.map_or(1, |c| c.seed | 1);
         Shared {
             options,
             state: Mutex::new(State {
@@ -375,6 +392,7 @@ impl Shared {
                 faults: VecDeque::new(),
                 clock: None,
                 window: None,
+                chaos_state,
             }),
         }
     }
@@ -396,9 +414,21 @@ pub(crate) struct State {
     clock: Option<i64>,
     /// The current rate-limit window: when it started and how many requests it has seen.
     window: Option<(Instant, u32)>,
+    /// The state of the [`Chaos`] generator (xorshift64*).
+    chaos_state: u64,
 }
 
 impl State {
+    /// The next chaos draw, 0..100 (xorshift64*: tiny, seeded, good enough for fault rolls).
+    pub(crate) fn roll(&mut self) -> u8 {
+        let mut x = self.chaos_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.chaos_state = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as u8 % 100
+    }
+
     /// The clock of expiry: fixed by `set_clock`, else the system time in unix seconds.
     pub(crate) fn now(&self) -> i64 {
         self.clock.unwrap_or_else(|| {
