@@ -39,6 +39,22 @@ pub enum Error {
     )]
     MissingAccountId,
 
+    /// A saved plan file cannot be written, read or understood.
+    #[error("saved plan `{}`: {message}", path.display())]
+    PlanFile { path: std::path::PathBuf, message: String },
+
+    /// The config changed since the saved plan was made.
+    #[error("the config changed since the plan was made; nothing was written")]
+    PlanConfigChanged,
+
+    /// The saved plan was made for another target or environment.
+    #[error("the plan was made for {planned}, not {now}; nothing was written")]
+    PlanMismatch { planned: String, now: String },
+
+    /// Live keys the plan depends on changed since it was made.
+    #[error("plan is stale: {} {} changed since the plan was made; nothing was written{}", keys.len(), if keys.len() == 1 { "key" } else { "keys" }, stale_list(keys))]
+    StalePlan { keys: Vec<String> },
+
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
     Usage(String),
@@ -46,6 +62,14 @@ pub enum Error {
     /// Reading from or writing to the terminal failed.
     #[error("{context}: {source}")]
     Io { context: &'static str, source: std::io::Error },
+}
+
+fn stale_list(keys: &[String]) -> String {
+    let mut out: String = keys.iter().take(20).map(|k| format!("\n  - {k}")).collect();
+    if keys.len() > 20 {
+        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
+    }
+    out
 }
 
 fn refusals_message(refusals: &[Refusal]) -> String {
@@ -68,6 +92,9 @@ impl Error {
             Self::Refused(refusals) => refusals.iter().map(Refusal::hint).collect(),
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
+            ],
+            Self::PlanConfigChanged | Self::StalePlan { .. } | Self::PlanMismatch { .. } => vec![
+                "make a new plan with `kvsync plan --out FILE`, review it, and apply that".to_owned(),
             ],
             Self::ApplyIncomplete { .. } => {
                 vec![

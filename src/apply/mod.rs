@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod executor;
+pub mod saved;
 
 pub use executor::{
     Failure, Guards, Refusal, Report, ScopeReport, Settings, check_guards, execute,

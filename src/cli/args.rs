@@ -61,6 +61,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Change the namespaces to match the config
     Apply(ApplyArgs),
+    /// Compare the namespaces with the config; exit 2 when they differ
+    Drift(DriftArgs),
     /// Print the JSON Schema of kvsync.yaml
     Schema,
     /// Print a shell completion script
@@ -121,10 +123,27 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes (0: none, 1: error)
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// How to print the plan: for people, as versioned JSON, or as Markdown for pull requests
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Also save the plan to this file, for `kvsync apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// The config as it is on the target branch: tag each change as the pull request's or drift
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved with `kvsync plan --out`: apply exactly it, without asking, or refuse if it
+    /// is stale
+    #[arg(value_name = "PLAN")]
+    pub plan_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub config: ConfigArgs,
 
@@ -142,6 +161,25 @@ pub struct ApplyArgs {
     /// Allow deleting every key of a scope whose desired state is empty
     #[arg(long)]
     pub allow_empty: bool,
+
+    /// How to print the plan and the result
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
+    pub format: ApplyFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Also read the values and compare bytes, metadata and expirations (costs one request per
+    /// 100 keys)
+    #[arg(long)]
+    pub deep: bool,
+
+    /// How to print the drift
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +195,19 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

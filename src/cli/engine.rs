@@ -4,7 +4,7 @@
 //! The plan engine itself (`plan::plan`) sees none of this: it gets the desired state and the
 //! listings as data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::args::{ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
 use super::output::Printer;
@@ -97,6 +97,23 @@ impl KvStore for Store {
     }
 }
 
+/// The target a run uses: `--target`, else the config's `target:`, else Cloudflare.
+pub fn target_kind(global: &GlobalArgs, desired: &Desired) -> TargetKind {
+    match (global.target, desired.target.as_deref()) {
+        (Some(kind), _) => kind,
+        (None, Some("local")) => TargetKind::Local,
+        (None, _) => TargetKind::Cloudflare,
+    }
+}
+
+/// The target's name, as saved plans record it.
+pub fn target_name(global: &GlobalArgs, desired: &Desired) -> &'static str {
+    match target_kind(global, desired) {
+        TargetKind::Local => "local",
+        TargetKind::Cloudflare => "cloudflare",
+    }
+}
+
 /// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
 pub fn open_store(
     global: &GlobalArgs,
@@ -104,12 +121,7 @@ pub fn open_store(
     now: i64,
     printer: &Printer,
 ) -> Result<Store, Error> {
-    let kind = match (global.target, desired.target.as_deref()) {
-        (Some(kind), _) => kind,
-        (None, Some("local")) => TargetKind::Local,
-        (None, _) => TargetKind::Cloudflare,
-    };
-    match kind {
+    match target_kind(global, desired) {
         TargetKind::Local => {
             let path = global
                 .local_path
@@ -167,8 +179,14 @@ pub fn options(desired: &Desired, planning: &PlanningArgs, now: i64) -> Result<O
 pub struct Planned {
     pub desired: Desired,
     pub store: Store,
+    pub live: Vec<LiveScope>,
     pub plan: Plan,
     pub views: ValueViews,
+    /// API requests planning made: list, and reads for the value diffs (0 on the local target).
+    pub list_requests: u64,
+    pub read_requests: u64,
+    /// Keys read for the value diffs.
+    pub keys_read: u64,
 }
 
 impl Store {
@@ -182,6 +200,31 @@ impl Store {
 }
 
 impl Planned {
+    /// What this plan cost so far and what applying it will cost.
+    pub fn cost(&self) -> crate::report::cost::Cost {
+        crate::report::cost::estimate(
+            &self.plan,
+            self.list_requests,
+            self.read_requests,
+            self.keys_read,
+        )
+    }
+
+    /// The human plan with, on the Cloudflare target and when there are changes, the cost line.
+    pub fn render_human_with_cost(
+        &self,
+        planning: &PlanningArgs,
+        printer: &Printer,
+        cost: &crate::report::cost::Cost,
+    ) -> String {
+        let mut text = self.render_human(planning, printer);
+        if matches!(self.store, Store::Cloudflare(_)) && self.plan.has_changes() {
+            text.push_str(&cost.line());
+            text.push('\n');
+        }
+        text
+    }
+
     /// The human plan, as `plan` and `apply` print it.
     pub fn render_human(&self, planning: &PlanningArgs, printer: &Printer) -> String {
         let options = HumanOptions {
@@ -206,22 +249,47 @@ pub async fn plan(
     let live = list_live(&store, &desired).await?;
     let options = options(&desired, planning, now)?;
     let plan = plan::plan(&desired, &live, &options);
-    let views = if planning.no_value_diff {
-        ValueViews::new()
+    let (views, keys_read) = if planning.no_value_diff {
+        (ValueViews::new(), 0)
     } else {
         value_views(&store, &desired, &plan).await?
     };
-    Ok(Planned { desired, store, plan, views })
+    // Real API requests, retries included; the local store makes none.
+    let (list_requests, read_requests) = match &store {
+        Store::Local(_) => (0, 0),
+        Store::Cloudflare(cloudflare) => {
+            let stats = cloudflare.stats();
+            (stats.list, stats.bulk_get + stats.get_value)
+        }
+    };
+    Ok(Planned { desired, store, live, plan, views, list_requests, read_requests, keys_read })
+}
+
+/// `plan --baseline FILE`: loads the config as it is on the target branch (same environment;
+/// its relative paths resolve from its own folder) and tags each change `pr` or `drift`.
+pub fn tag_with_baseline(
+    planned: &mut Planned,
+    baseline: &Path,
+    config: &ConfigArgs,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let args = ConfigArgs { config: baseline.to_path_buf(), env: config.env.clone() };
+    let base = load(&args, printer)?;
+    plan::baseline::tag(&mut planned.plan, &base, &planned.desired.owner);
+    Ok(())
 }
 
 /// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched, 100
 /// per bulk get, only for updates, adopts and take-overs of non-sensitive text of at most 1 MiB.
+///
+/// Returns the views and the number of keys read.
 pub async fn value_views<S: KvStore>(
     store: &S,
     desired: &Desired,
     plan: &Plan,
-) -> Result<ValueViews, Error> {
+) -> Result<(ValueViews, u64), Error> {
     let mut views = ValueViews::new();
+    let mut keys_read = 0u64;
     for (index, scope_plan) in plan.scopes.iter().enumerate() {
         let Some(scope) = desired.scopes.get(index) else { continue };
         let mut wanted: Vec<String> = Vec::new();
@@ -239,7 +307,7 @@ pub async fn value_views<S: KvStore>(
                 views.insert(index, change.key.clone(), ValueView::Opaque { live, desired });
                 continue;
             }
-            let bytes = read_value(&entry.value).map_err(io_error)?;
+            let bytes = read_value(&entry.value)?;
             let fetch_live = change.live.is_some();
             if fetch_live {
                 wanted.push(change.key.clone());
@@ -248,6 +316,7 @@ pub async fn value_views<S: KvStore>(
         }
         let mut live_values = std::collections::HashMap::new();
         for chunk in wanted.chunks(BULK_GET_MAX) {
+            keys_read += chunk.len() as u64;
             let values = store.bulk_get(&scope.namespace_id, chunk).await?;
             live_values.extend(chunk.iter().cloned().zip(values));
         }
@@ -256,17 +325,18 @@ pub async fn value_views<S: KvStore>(
             views.insert(index, key.clone(), value_view(live, bytes.as_deref(), false));
         }
     }
-    Ok(views)
+    Ok((views, keys_read))
 }
 
 fn io_error(source: std::io::Error) -> Error {
     Error::Io { context: "reading a `file:` value", source }
 }
 
-fn read_value(source: &ValueSource) -> std::io::Result<Vec<u8>> {
+/// The desired bytes of one key: inline, or the `file:` read again now.
+pub fn read_value(source: &ValueSource) -> Result<Vec<u8>, Error> {
     match source {
         ValueSource::Inline(bytes) => Ok(bytes.clone()),
-        ValueSource::File(path) => fs_err::read(path),
+        ValueSource::File(path) => fs_err::read(path).map_err(io_error),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod engine;
 pub mod exit;
 pub mod output;
+pub mod plan_file;
 
 use clap::{CommandFactory as _, Parser as _};
 
@@ -44,6 +45,7 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         Command::Validate(args) => commands::validate::run(args, &cli.global, printer),
         Command::Plan(args) => block_on(commands::plan::run(args, &cli.global, printer)),
         Command::Apply(args) => block_on(commands::apply::run(args, &cli.global, printer)),
+        Command::Drift(args) => block_on(commands::drift::run(args, &cli.global, printer)),
         Command::Schema => {
             printer.data(&crate::config::schema_json());
             Ok(ExitStatus::Success)

@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod diff;
+pub mod drift;
 pub mod hash;
 
 use crate::config::Globs;

@@ -16,7 +16,7 @@ use similar::{ChangeTag, DiffTag, TextDiff};
 
 use crate::kv::Expiration;
 use crate::plan::{
-    Action, Change, ConflictReason, DeleteReason, Plan, ProtectedAction, ScopePlan, Summary,
+    Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
 use crate::report::style::Style;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, diff_text, human_size};
@@ -199,30 +199,27 @@ fn render_scope(
         printable(&scope.namespace_id)
     );
     let _ = writeln!(out, "{}", style.bold(&heading));
-    for change in &scope.changes {
-        let sign = marker(&change.action).to_string();
-        let sign = match change.action {
-            Action::Create => style.added(&sign),
-            Action::Update | Action::Adopt | Action::TakeOver { .. } => style.changed(&sign),
-            Action::Delete { .. } | Action::Conflict { .. } => style.removed(&sign),
-            Action::Orphan | Action::Protected { .. } => style.info(&sign),
-        };
-        let _ = write!(out, "  {sign} {}", printable(&change.key));
-        if let Some(note) = note(&change.action) {
-            let _ = write!(out, " ({note})");
+    // With `--baseline`, drift already live comes first and apart from what the pull request
+    // changes, so a reviewer sees what the PR does on its own.
+    let tagged = scope.changes.iter().any(|c| c.origin.is_some());
+    if tagged {
+        let (drift, pr): (Vec<&Change>, Vec<&Change>) =
+            scope.changes.iter().partition(|c| matches!(c.origin, Some(Origin::Drift)));
+        for (title, group) in [
+            ("drift already live (not changed by this pull request):", drift),
+            ("changed by this pull request:", pr),
+        ] {
+            if group.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "  {}", style.bold(title));
+            for change in group {
+                render_change(&mut out, index, change, views, options, style);
+            }
         }
-        out.push('\n');
-        if change.action.is_put() {
-            render_attributes(&mut out, change);
-        }
-        // Only keys apply writes or deletes get a value section: a value under a conflict or a
-        // protected key would read as if it were about to be written.
-        let shown = change.action.is_put() || change.action.is_delete();
-        if options.value_diffs
-            && shown
-            && let Some(view) = views.get(index, &change.key)
-        {
-            render_view(&mut out, view, style);
+    } else {
+        for change in &scope.changes {
+            render_change(&mut out, index, change, views, options, style);
         }
     }
     for warning in &scope.warnings {
@@ -237,6 +234,44 @@ fn render_scope(
     out
 }
 
+/// One change line, its attributes and its value section.
+fn render_change(
+    out: &mut String,
+    index: usize,
+    change: &Change,
+    views: &ValueViews,
+    options: &HumanOptions,
+    style: Style,
+) {
+    let sign = marker(&change.action).to_string();
+    let sign = match change.action {
+        Action::Create => style.added(&sign),
+        Action::Update | Action::Adopt | Action::TakeOver { .. } => style.changed(&sign),
+        Action::Delete { .. } | Action::Conflict { .. } => style.removed(&sign),
+        Action::Orphan | Action::Protected { .. } => style.info(&sign),
+    };
+    let _ = write!(out, "  {sign} {}", printable(&change.key));
+    if let Some(note) = note(&change.action) {
+        let _ = write!(out, " ({note})");
+    }
+    if matches!(change.origin, Some(Origin::Pr { drifted: true })) {
+        let _ = write!(out, " {}", style.warning("(also changed by hand since the baseline)"));
+    }
+    out.push('\n');
+    if change.action.is_put() {
+        render_attributes(out, change);
+    }
+    // Only keys apply writes or deletes get a value section: a value under a conflict or a
+    // protected key would read as if it were about to be written.
+    let shown = change.action.is_put() || change.action.is_delete();
+    if options.value_diffs
+        && shown
+        && let Some(view) = views.get(index, &change.key)
+    {
+        render_view(out, view, style);
+    }
+}
+
 fn render_view(out: &mut String, view: &ValueView, style: Style) {
     match view {
         ValueView::Sensitive => value_note(out, "(sensitive)"),
@@ -249,11 +284,20 @@ fn render_view(out: &mut String, view: &ValueView, style: Style) {
 
 const VALUE_UNCHANGED: &str = "value unchanged";
 
-/// The metadata and expiration lines of a put: everything for a create, what differs for a
-/// write over a live key. A sensitive entry's metadata is never shown (it may hold an
-/// interpolated secret); only whether it changes.
+/// The metadata and expiration lines of a put.
 fn render_attributes(out: &mut String, change: &Change) {
-    let Some(desired) = &change.desired else { return };
+    for line in attribute_notes(change) {
+        value_note(out, &line);
+    }
+}
+
+/// The metadata and expiration notes of a put, one line each, as `label: text` (shared with the
+/// Markdown renderer): everything for a create, what differs for a write over a live key. A
+/// sensitive entry's metadata is never shown (it may hold an interpolated secret); only whether
+/// it changes. Text from users passes through [`printable`].
+pub fn attribute_notes(change: &Change) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(desired) = &change.desired else { return notes };
     let live = change.live.as_ref();
     let live_metadata = live.and_then(|l| l.metadata.as_ref());
     let shown = |metadata: Option<&serde_json::Map<String, serde_json::Value>>| match metadata {
@@ -263,13 +307,13 @@ fn render_attributes(out: &mut String, change: &Change) {
     };
     match live {
         None if desired.metadata.is_some() => {
-            value_note(out, &format!("metadata: {}", shown(desired.metadata.as_ref())));
+            notes.push(format!("metadata: {}", shown(desired.metadata.as_ref())));
         }
         Some(_) if live_metadata != desired.metadata.as_ref() => {
             let (old, new) = (shown(live_metadata), shown(desired.metadata.as_ref()));
             let change =
                 if old == new { format!("{new} (changed)") } else { format!("{old} → {new}") };
-            value_note(out, &format!("metadata: {change}"));
+            notes.push(format!("metadata: {change}"));
         }
         _ => {}
     }
@@ -289,9 +333,8 @@ fn render_attributes(out: &mut String, change: &Change) {
         (Expiration::Never, Some(Some(_))) => Some(format!("expiration: {} → never", old())),
         _ => None,
     };
-    if let Some(line) = line {
-        value_note(out, &line);
-    }
+    notes.extend(line);
+    notes
 }
 
 /// Unix seconds as RFC 3339 in UTC; the number itself when it is out of range.

@@ -3,8 +3,12 @@
 //! Renderers take data (a `Plan`, a `Report`, diagnostics) and return text; they never call a
 //! store and never decide what happens. Colour is a `bool` they are given.
 
+pub mod cost;
 pub mod diagnostic;
+pub mod drift;
 pub mod human;
+pub mod json;
+pub mod markdown;
 pub mod outcome;
 pub mod style;
 pub mod values;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::style::Style;
 use crate::apply::Report;
+use crate::report::json::PlanDocument;
 
 /// Renders an apply report. A complete run is one line; an incomplete one lists each failed key
 /// (the first 50 per scope) and how many changes were never attempted.
@@ -43,6 +44,58 @@ pub fn render_report(report: &Report, color: bool) -> String {
         }
     }
     out
+}
+
+/// The versioned JSON of `apply --format json`: the plan that was applied and what happened.
+#[derive(Debug, serde::Serialize)]
+struct ApplyDocument<'a> {
+    format_version: &'static str,
+    kind: &'static str,
+    plan: &'a PlanDocument,
+    result: ResultDto<'a>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ResultDto<'a> {
+    complete: bool,
+    interrupted: bool,
+    written: usize,
+    deleted: usize,
+    failed: Vec<FailureDto<'a>>,
+    not_attempted: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct FailureDto<'a> {
+    scope: &'a str,
+    key: &'a str,
+    reason: &'a str,
+}
+
+/// Renders `apply --format json` (pretty, with a final newline).
+pub fn render_report_json(plan: &PlanDocument, report: &Report) -> String {
+    let failed = report
+        .scopes
+        .iter()
+        .flat_map(|s| {
+            s.failed.iter().map(|f| FailureDto { scope: &s.name, key: &f.key, reason: &f.reason })
+        })
+        .collect();
+    let document = ApplyDocument {
+        format_version: crate::report::json::FORMAT_VERSION,
+        kind: "apply",
+        plan,
+        result: ResultDto {
+            complete: report.is_complete(),
+            interrupted: report.interrupted,
+            written: report.written(),
+            deleted: report.deleted(),
+            failed,
+            not_attempted: report.not_attempted(),
+        },
+    };
+    serde_json::to_string_pretty(&document)
+        .map_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"), |s| s + "\n")
 }
 
 #[cfg(test)]

@@ -155,6 +155,60 @@ pub fn diff_text(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// How the two sides of a [`ValueView::Text`] compare, for the renderers that print a plain
+/// unified diff (JSON and Markdown; the human renderer escapes and colours its diff line by line
+/// and keeps its own loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextComparison {
+    /// Neither side is known: nothing to show.
+    Absent,
+    /// Both sides are the same text.
+    Unchanged,
+    /// The raw texts differ, but only in JSON layout or number notation ([`diff_text`] made
+    /// them equal), so a diff would be empty.
+    FormattingOnly,
+    /// The texts differ only in a final newline, which a line diff cannot show.
+    FinalNewlineOnly,
+    /// Only one side, and it is the empty value.
+    Empty,
+    /// A unified diff (`--- live` / `+++ desired` headers, 3 lines of context) of the sides as
+    /// [`diff_text`] shows them; a missing side diffs as the empty text.
+    Diff(String),
+}
+
+/// Compares the two sides of a text view; see [`TextComparison`].
+pub fn compare_text(live: Option<&str>, desired: Option<&str>) -> TextComparison {
+    match (live, desired) {
+        (None, None) => TextComparison::Absent,
+        (Some(live), Some(desired)) if live == desired => TextComparison::Unchanged,
+        (None, Some("")) | (Some(""), None) => TextComparison::Empty,
+        (live, desired) => {
+            let old = live.map(diff_text).unwrap_or_default();
+            let new = desired.map(diff_text).unwrap_or_default();
+            if live.is_some() && desired.is_some() && old == new {
+                return TextComparison::FormattingOnly;
+            }
+            // Both sides end in a newline before diffing, so a value without a final newline
+            // produces no `\ No newline at end of file` line (the human renderer does the same).
+            let (old, new) = (terminated(&old), terminated(&new));
+            if old == new {
+                return TextComparison::FinalNewlineOnly;
+            }
+            let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
+            let text = diff.unified_diff().context_radius(3).header("live", "desired").to_string();
+            TextComparison::Diff(text)
+        }
+    }
+}
+
+fn terminated(text: &str) -> Cow<'_, str> {
+    if text.is_empty() || text.ends_with('\n') {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(format!("{text}\n"))
+    }
+}
+
 /// A byte count for people: `512 B`, `1.2 KiB`, `3.4 MiB`, `1.0 GiB` (binary units, one
 /// decimal).
 pub fn human_size(bytes: u64) -> String {
@@ -279,5 +333,23 @@ mod tests {
         assert_eq!(views.get(0, "a"), None);
         assert_eq!(views.get(1, "b"), None);
         assert_eq!(views.len(), 1);
+    }
+
+    #[test]
+    fn compare_text_names_what_a_diff_cannot_show() {
+        use TextComparison as T;
+        assert_eq!(compare_text(None, None), T::Absent);
+        assert_eq!(compare_text(Some("a"), Some("a")), T::Unchanged);
+        assert_eq!(compare_text(Some(r#"{"a": 1.50}"#), Some(r#"{"a":1.5}"#)), T::FormattingOnly);
+        assert_eq!(compare_text(Some("a\n"), Some("a")), T::FinalNewlineOnly);
+        assert_eq!(compare_text(None, Some("")), T::Empty);
+        assert_eq!(
+            compare_text(Some("a\nb"), Some("a\nc")),
+            T::Diff("--- live\n+++ desired\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n".into())
+        );
+        assert_eq!(
+            compare_text(None, Some(r#"{"on":true}"#)),
+            T::Diff("--- live\n+++ desired\n@@ -0,0 +1,3 @@\n+{\n+  \"on\": true\n+}\n".into())
+        );
     }
 }

@@ -20,5 +20,11 @@ mod examples;
 /// partial failures, malformed answers, credentials.
 mod cloudflare;
 
+/// Saved plans and their stale check, the JSON and Markdown formats, `--baseline`.
+mod saved;
+
 /// `--help`, usage errors, `schema`, `completions`, `validate` formats.
 mod commands;
+
+/// `drift`, fast and `--deep`: every class, exit codes, and the deep check's request count.
+mod drift;

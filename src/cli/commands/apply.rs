@@ -1,27 +1,47 @@
-//! `kvsync apply`: plan, show, check the guards, ask, then change the namespaces.
+//! `kvsync apply`: plan, show, check the guards, ask, then change the namespaces; or, given a
+//! saved plan, check that it is still current and apply exactly it without asking.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::apply::{Guards, Settings, check_guards, execute};
-use crate::cli::args::{ApplyArgs, GlobalArgs};
-use crate::cli::engine;
+use crate::apply::{Guards, Report, Settings, check_guards, execute, saved};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs};
+use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
+use crate::cli::plan_file::PlanFile;
 use crate::env_vars;
 use crate::error::Error;
-use crate::report::outcome::render_report;
+use crate::report::json;
+use crate::report::outcome::{render_report, render_report_json};
 
 pub async fn run(
     args: &ApplyArgs,
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
-    let planned = engine::plan(&args.config, &args.planning, global, printer).await?;
-    printer.data(&planned.render_human(&args.planning, printer));
+    let (planned, from_file) = match &args.plan_file {
+        Some(path) => (saved_plan(path, args, global, printer).await?, true),
+        None => (engine::plan(&args.config, &args.planning, global, printer).await?, false),
+    };
+    let cost = planned.cost();
+    let environment = planned.desired.environment.as_deref();
+    let document = json::plan_document(
+        &planned.plan,
+        &planned.views,
+        &cost,
+        environment,
+        !args.planning.no_value_diff,
+    );
+    if args.format == ApplyFormat::Human {
+        printer.data(&planned.render_human_with_cost(&args.planning, printer, &cost));
+    }
     if !planned.plan.has_changes() {
+        if args.format == ApplyFormat::Json {
+            printer.data(&render_report_json(&document, &Report::default()));
+        }
         return Ok(ExitStatus::Success);
     }
 
@@ -34,10 +54,32 @@ pub async fn run(
     if !refusals.is_empty() {
         return Err(Error::Refused(refusals));
     }
-    if !args.auto_approve {
+    // A saved plan was reviewed when it was made; applying it asks nothing (as Terraform).
+    if !args.auto_approve && !from_file {
         confirm()?;
     }
 
+    let report = execute_with_interrupt(&planned, global).await;
+    match args.format {
+        ApplyFormat::Human => printer.data(&render_report(&report, printer.stdout_color)),
+        ApplyFormat::Json => printer.data(&render_report_json(&document, &report)),
+    }
+    if let Some(summary) = planned.store.request_summary() {
+        printer.verbose(&summary);
+    }
+    if report.is_complete() {
+        Ok(ExitStatus::Success)
+    } else {
+        Err(Error::ApplyIncomplete {
+            failed: report.failed(),
+            not_attempted: report.not_attempted(),
+            interrupted: report.interrupted,
+        })
+    }
+}
+
+/// Runs the executor with Ctrl-C wired to stop it between batches.
+async fn execute_with_interrupt(planned: &Planned, global: &GlobalArgs) -> Report {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
     let watcher = tokio::spawn(async move {
@@ -54,19 +96,77 @@ pub async fn run(
     let report =
         execute(&planned.store, &planned.desired, &planned.plan, &settings, &interrupt).await;
     watcher.abort();
-    printer.data(&render_report(&report, printer.stdout_color));
-    if let Some(summary) = planned.store.request_summary() {
-        printer.verbose(&summary);
+    report
+}
+
+/// Re-plans from the config and a fresh listing with the saved plan's options, and refuses
+/// unless the config, the target and every live key the plan depends on are as they were, and
+/// the recomputed changes are exactly the saved ones.
+async fn saved_plan(
+    path: &std::path::Path,
+    args: &ApplyArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Planned, Error> {
+    let file = PlanFile::read(path)?;
+    if args.config.env.is_some() && args.config.env != file.environment {
+        return Err(Error::PlanMismatch {
+            planned: describe_environment(file.environment.as_deref()),
+            now: describe_environment(args.config.env.as_deref()),
+        });
     }
-    if report.is_complete() {
-        Ok(ExitStatus::Success)
-    } else {
-        Err(Error::ApplyIncomplete {
-            failed: report.failed(),
-            not_attempted: report.not_attempted(),
-            interrupted: report.interrupted,
-        })
+    let config = ConfigArgs { config: args.config.config.clone(), env: file.environment.clone() };
+    let planning = PlanningArgs {
+        only: file.only.clone(),
+        take_over: file.take_over.clone(),
+        no_value_diff: args.planning.no_value_diff,
+    };
+    let planned = engine::plan(&config, &planning, global, printer).await?;
+    let target = engine::target_name(global, &planned.desired);
+    if target != file.target {
+        return Err(Error::PlanMismatch {
+            planned: format!("the `{}` target", file.target),
+            now: format!("the `{target}` target"),
+        });
     }
+    if saved::config_digest(&planned.desired) != file.config_digest {
+        return Err(Error::PlanConfigChanged);
+    }
+    let mut stale =
+        saved::stale_keys(&file.stale_check, &saved::stale_check(&planned.desired, &planned.live));
+    if stale.is_empty() {
+        // Belt and braces: the changes recomputed now must be exactly the saved ones.
+        let cost = planned.cost();
+        let now = json::plan_document(&planned.plan, &planned.views, &cost, None, false);
+        let identity = |doc: &json::PlanDocument| -> Vec<(String, String, String)> {
+            doc.changes
+                .iter()
+                .map(|c| {
+                    let action = serde_json::to_string(&c.action).unwrap_or_default();
+                    (c.scope.clone(), c.key.clone(), action)
+                })
+                .collect()
+        };
+        let (before, after) = (identity(&file.plan), identity(&now));
+        if before != after {
+            let mut keys: Vec<String> = before
+                .iter()
+                .filter(|c| !after.contains(c))
+                .chain(after.iter().filter(|c| !before.contains(c)))
+                .map(|(_, key, _)| key.clone())
+                .collect();
+            keys.dedup();
+            stale = keys;
+        }
+    }
+    if !stale.is_empty() {
+        return Err(Error::StalePlan { keys: stale });
+    }
+    Ok(planned)
+}
+
+fn describe_environment(environment: Option<&str>) -> String {
+    environment.map_or_else(|| "no environment".to_owned(), |e| format!("environment `{e}`"))
 }
 
 /// `--revision`, else `$GITHUB_SHA`.

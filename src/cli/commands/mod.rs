@@ -4,5 +4,6 @@
 //! [`Printer`]: super::output::Printer
 
 pub mod apply;
+pub mod drift;
 pub mod plan;
 pub mod validate;

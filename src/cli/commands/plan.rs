@@ -1,18 +1,51 @@
-//! `kvsync plan`: show what apply would change.
+//! `kvsync plan`: show what apply would change, in the format asked for, and optionally save it.
 
-use crate::cli::args::{GlobalArgs, PlanArgs};
-use crate::cli::engine;
+use crate::apply::saved;
+use crate::cli::args::{GlobalArgs, PlanArgs, PlanFormat};
+use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
+use crate::cli::plan_file::PlanFile;
 use crate::error::Error;
+use crate::report::{cost, json, markdown};
 
 pub async fn run(
     args: &PlanArgs,
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
-    let planned = engine::plan(&args.config, &args.planning, global, printer).await?;
-    printer.data(&planned.render_human(&args.planning, printer));
+    let mut planned = engine::plan(&args.config, &args.planning, global, printer).await?;
+    if let Some(baseline) = &args.baseline {
+        engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
+    }
+    let cost = planned.cost();
+    let environment = planned.desired.environment.as_deref();
+    let output = match args.format {
+        PlanFormat::Human => planned.render_human_with_cost(&args.planning, printer, &cost),
+        PlanFormat::Json => json::render_plan(&json::plan_document(
+            &planned.plan,
+            &planned.views,
+            &cost,
+            environment,
+            !args.planning.no_value_diff,
+        )),
+        PlanFormat::Markdown => {
+            let options = markdown::MarkdownOptions {
+                title: markdown_title("kvsync plan", &planned),
+                budget: markdown::DEFAULT_BUDGET,
+            };
+            markdown::render_plan(&planned.plan, &planned.views, &cost, &options)
+        }
+    };
+    printer.data(&output);
+    if let Some(path) = &args.out {
+        save(&planned, &cost, args, global, path)?;
+        printer.info(&format!(
+            "Saved the plan to `{}`; apply it with `kvsync apply {}`.",
+            path.display(),
+            path.display()
+        ));
+    }
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
@@ -21,4 +54,35 @@ pub async fn run(
     } else {
         Ok(ExitStatus::Success)
     }
+}
+
+/// `kvsync plan: web-flags (staging)`.
+pub fn markdown_title(command: &str, planned: &Planned) -> String {
+    match &planned.desired.environment {
+        Some(environment) => format!("{command}: {} ({environment})", planned.desired.owner),
+        None => format!("{command}: {}", planned.desired.owner),
+    }
+}
+
+fn save(
+    planned: &Planned,
+    cost: &cost::Cost,
+    args: &PlanArgs,
+    global: &GlobalArgs,
+    path: &std::path::Path,
+) -> Result<(), Error> {
+    let environment = planned.desired.environment.as_deref();
+    let file = PlanFile {
+        kind: saved::KIND.to_owned(),
+        format_version: saved::FORMAT_VERSION.to_owned(),
+        kvsync_version: env!("CARGO_PKG_VERSION").to_owned(),
+        environment: planned.desired.environment.clone(),
+        target: engine::target_name(global, &planned.desired).to_owned(),
+        only: args.planning.only.clone(),
+        take_over: args.planning.take_over.clone(),
+        config_digest: saved::config_digest(&planned.desired),
+        stale_check: saved::stale_check(&planned.desired, &planned.live),
+        plan: json::plan_document(&planned.plan, &planned.views, cost, environment, false),
+    };
+    file.write(path)
 }

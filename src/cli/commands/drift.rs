@@ -1,0 +1,165 @@
+//! `kvsync drift`: compare the namespaces with the config; exit 2 when they differ.
+//!
+//! The fast check is the plan's classification turned into drift classes (markers only, no value
+//! read). `--deep` then reads the values of the keys the fast check found in sync (the only ones
+//! that can still differ) and compares bytes, user metadata and absolute expiration directly, to
+//! catch hand edits that kept the marker. It says what that costs before it starts. The
+//! comparisons are pure (`plan::drift`); this file does the I/O and the rendering.
+
+use std::fmt::Write as _;
+
+use crate::cli::args::{DriftArgs, GlobalArgs, PlanFormat};
+use crate::cli::engine::{self, Store};
+use crate::cli::exit::ExitStatus;
+use crate::cli::output::Printer;
+use crate::config::{Desired, DesiredEntry};
+use crate::error::Error;
+use crate::kv::{BULK_GET_MAX, KvStore, ListedKey};
+use crate::plan::drift::{self, DriftReport};
+use crate::plan::{self, LiveScope, Options, Plan};
+use crate::report;
+use crate::report::human::printable;
+use crate::report::markdown::{self, MarkdownOptions};
+use crate::report::style::Style;
+
+pub async fn run(
+    args: &DriftArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
+    let now = engine::now()?;
+    let desired = engine::load(&args.config, printer)?;
+    let store = engine::open_store(global, &desired, now, printer)?;
+    let live = engine::list_live(&store, &desired).await?;
+    // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
+    // conflict into something apply may resolve.
+    let options = Options { owner: desired.owner.clone(), now, take_over_owner: None, only: None };
+    let plan = plan::plan(&desired, &live, &options);
+    for scope in &plan.scopes {
+        for warning in &scope.warnings {
+            printer.warn(&format!("`{}`: {}", printable(&warning.key), warning.message));
+        }
+    }
+    let mut report = drift::from_plan(&plan, &desired);
+    if args.deep {
+        deep_check(&store, &desired, &plan, &live, &mut report, printer).await?;
+    }
+
+    let environment = desired.environment.as_deref();
+    let text = match args.format {
+        PlanFormat::Human => {
+            let mut text = String::new();
+            if let Some(environment) = environment {
+                let style = Style::new(printer.stdout_color);
+                let line = format!("Environment: {}", printable(environment));
+                let _ = writeln!(text, "{}\n", style.bold(&line));
+            }
+            text.push_str(&report::drift::render_human(&report, printer.stdout_color));
+            text
+        }
+        PlanFormat::Json => {
+            report::json::render_drift(&report::json::drift_document(&report, environment))
+        }
+        PlanFormat::Markdown => {
+            let mut title = format!("kvsync drift: {}", desired.owner);
+            if let Some(environment) = environment {
+                let _ = write!(title, " ({environment})");
+            }
+            let options = MarkdownOptions { title, budget: markdown::DEFAULT_BUDGET };
+            markdown::render_drift(&report, &options)
+        }
+    };
+    printer.data(&text);
+    if let Some(summary) = store.request_summary() {
+        printer.verbose(&summary);
+    }
+    Ok(if report.has_drift() { ExitStatus::Changes } else { ExitStatus::Success })
+}
+
+/// The keys one bulk-get batch reads, all from one scope.
+struct Batch<'a> {
+    scope_index: usize,
+    namespace_id: &'a str,
+    keys: Vec<(&'a str, &'a DesiredEntry, &'a ListedKey)>,
+}
+
+/// Reads the values of every key in sync and records what differs (DESIGN.md §3, deep check).
+///
+/// Keys whose desired value is binary go into batches of their own: bulk get returns text only,
+/// so a batch holding a binary value is refused and the store reads each of its keys with a
+/// single GET; kept apart, they cannot drag a hundred text keys into single GETs with them.
+async fn deep_check(
+    store: &Store,
+    desired: &Desired,
+    plan: &Plan,
+    live: &[LiveScope],
+    report: &mut DriftReport,
+    printer: &Printer,
+) -> Result<(), Error> {
+    report.deep = true;
+    let mut batches: Vec<Batch<'_>> = Vec::new();
+    let (mut keys, mut binary) = (0usize, 0usize);
+    for (scope_index, scope) in desired.scopes.iter().enumerate() {
+        let (Some(scope_plan), Some(listing)) =
+            (plan.scopes.get(scope_index), live.get(scope_index))
+        else {
+            continue;
+        };
+        let in_sync = drift::in_sync_keys(scope_plan, scope, listing);
+        keys += in_sync.len();
+        let (text, bytes): (Vec<_>, Vec<_>) =
+            in_sync.into_iter().partition(|(_, entry, _)| entry.is_text);
+        binary += bytes.len();
+        for group in [text, bytes] {
+            for chunk in group.chunks(BULK_GET_MAX) {
+                let keys = chunk.to_vec();
+                batches.push(Batch { scope_index, namespace_id: &scope.namespace_id, keys });
+            }
+        }
+    }
+    printer.info(&cost_line(keys, batches.len(), binary));
+
+    for batch in &batches {
+        let names: Vec<String> = batch.keys.iter().map(|(key, _, _)| (*key).to_owned()).collect();
+        let values = store.bulk_get(batch.namespace_id, &names).await?;
+        for ((key, entry, listed), value) in batch.keys.iter().zip(&values) {
+            let bytes = engine::read_value(&entry.value)?;
+            let differences = drift::compare_deep(
+                &bytes,
+                entry.metadata.as_ref(),
+                entry.expiration,
+                value,
+                listed,
+            );
+            drift::add_deep_findings(
+                report,
+                batch.scope_index,
+                key,
+                entry.expiration,
+                &differences,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What the deep check is about to cost, printed before it starts.
+fn cost_line(keys: usize, bulk_gets: usize, binary: usize) -> String {
+    if keys == 0 {
+        return "deep check: no keys in sync, so no values to read".to_owned();
+    }
+    let mut line = format!(
+        "deep check: reading the values of {} in sync: {}",
+        plural(keys, "key", "keys"),
+        plural(bulk_gets, "bulk get request", "bulk get requests")
+    );
+    if binary > 0 {
+        let _ =
+            write!(line, " (+ {} for binary values)", plural(binary, "single GET", "single GETs"));
+    }
+    line
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}

@@ -1,0 +1,183 @@
+//! What a plan costs in Cloudflare API requests and billed KV operations (DESIGN.md §9).
+//!
+//! [`Cost`] is the one place that turns a [`Plan`] into request counts: what listing and the
+//! value diffs already cost (the CLI counted those and passes them in) and what apply will send.
+//! Requests and billed operations differ on purpose: a bulk write of 10,000 pairs is one request
+//! but 10,000 billed writes, and a Free-plan user runs out of billed operations, not requests.
+//! Every renderer that shows a cost (human, JSON, Markdown) takes a `Cost`; nothing here does I/O.
+
+use crate::plan::Plan;
+
+/// Most pairs one bulk write carries, and most keys one bulk delete carries
+/// (`cloudflare-kv-api.md`: "up to 10,000").
+pub const BULK_MAX: u64 = 10_000;
+
+/// Requests made and to be made, and the KV operations they are billed as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// List requests made while planning (one per page of up to 1,000 keys).
+    pub list_requests: u64,
+    /// Read requests made while planning: bulk gets plus single gets made for diffs.
+    pub read_requests: u64,
+    /// Bulk writes apply will send: ⌈P/10000⌉ per scope for its P puts. A floor: apply sends
+    /// more only when a batch would exceed the 100 MB request limit.
+    pub write_requests: u64,
+    /// Bulk deletes apply will send: ⌈D/10000⌉ per scope for its D deletes.
+    pub delete_requests: u64,
+    /// Billed list operations (one per list request).
+    pub billed_lists: u64,
+    /// Billed reads: one per key read, not per request.
+    pub billed_reads: u64,
+    /// Billed writes: one per put (create, update, adopt, take-over).
+    pub billed_writes: u64,
+    /// Billed deletes: one per deleted key.
+    pub billed_deletes: u64,
+}
+
+/// The cost of `plan`: `list_requests`, `read_requests` and `keys_read` are what planning
+/// actually did (the CLI counts them); the rest follows from the plan.
+pub fn estimate(plan: &Plan, list_requests: u64, read_requests: u64, keys_read: u64) -> Cost {
+    let mut cost = Cost {
+        list_requests,
+        read_requests,
+        billed_lists: list_requests,
+        billed_reads: keys_read,
+        ..Cost::default()
+    };
+    // Batches never span scopes (each names one namespace), so the rounding is per scope.
+    for scope in &plan.scopes {
+        let puts = scope.changes.iter().filter(|c| c.action.is_put()).count() as u64;
+        let deletes = scope.changes.iter().filter(|c| c.action.is_delete()).count() as u64;
+        cost.write_requests += puts.div_ceil(BULK_MAX);
+        cost.delete_requests += deletes.div_ceil(BULK_MAX);
+        cost.billed_writes += puts;
+        cost.billed_deletes += deletes;
+    }
+    cost
+}
+
+impl Cost {
+    /// The cost line of the reports, one line without a final newline:
+    /// `Cost: 3 list requests and 1 read request so far; apply will send 1 bulk write and 1 bulk
+    /// delete (billed: 3 lists, 10 reads, 12 writes, 2 deletes).`
+    ///
+    /// Counts of zero are left out (`apply will send nothing` when there is nothing to send,
+    /// `no requests so far` for the local store); nouns agree with their numbers.
+    pub fn line(&self) -> String {
+        let so_far = join_and(&[
+            counted(self.list_requests, "list request"),
+            counted(self.read_requests, "read request"),
+        ]);
+        let so_far = if so_far.is_empty() { "no requests".to_owned() } else { so_far };
+        let apply = join_and(&[
+            counted(self.write_requests, "bulk write"),
+            counted(self.delete_requests, "bulk delete"),
+        ]);
+        let apply = if apply.is_empty() { "nothing".to_owned() } else { apply };
+        let billed: Vec<String> = [
+            counted(self.billed_lists, "list"),
+            counted(self.billed_reads, "read"),
+            counted(self.billed_writes, "write"),
+            counted(self.billed_deletes, "delete"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let billed = if billed.is_empty() {
+            "nothing billed".to_owned()
+        } else {
+            format!("billed: {}", billed.join(", "))
+        };
+        format!("Cost: {so_far} so far; apply will send {apply} ({billed}).")
+    }
+}
+
+/// `3 lists`, `1 list`, or `None` for zero.
+fn counted(count: u64, noun: &str) -> Option<String> {
+    match count {
+        0 => None,
+        1 => Some(format!("1 {noun}")),
+        n => Some(format!("{n} {noun}s")),
+    }
+}
+
+/// `a`, `a and b`.
+fn join_and(parts: &[Option<String>]) -> String {
+    let parts: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
+    parts.join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Change, ConflictReason, DeleteReason, ScopePlan};
+
+    fn scope(puts: usize, deletes: usize, others: usize) -> ScopePlan {
+        let change =
+            |key: String, action| Change { key, action, desired: None, live: None, origin: None };
+        let mut changes = Vec::new();
+        changes.extend((0..puts).map(|i| change(format!("p{i}"), Action::Create)));
+        changes.extend(
+            (0..deletes).map(|i| {
+                change(format!("d{i}"), Action::Delete { reason: DeleteReason::NotDesired })
+            }),
+        );
+        changes.extend((0..others).map(|i| {
+            change(format!("c{i}"), Action::Conflict { reason: ConflictReason::Owner("o".into()) })
+        }));
+        ScopePlan {
+            name: "flags".into(),
+            namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+            prefix: String::new(),
+            prune: true,
+            changes,
+            unchanged: 0,
+            unmanaged: Vec::new(),
+            ours_live: 0,
+            desired: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requests_round_up_per_scope_and_billing_counts_keys() {
+        let plan = Plan { scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)] };
+        let cost = estimate(&plan, 3, 1, 10);
+        assert_eq!(
+            cost,
+            Cost {
+                list_requests: 3,
+                read_requests: 1,
+                write_requests: 3,
+                delete_requests: 1,
+                billed_lists: 3,
+                billed_reads: 10,
+                billed_writes: 10_002,
+                billed_deletes: 2,
+            }
+        );
+        assert_eq!(
+            cost.line(),
+            "Cost: 3 list requests and 1 read request so far; apply will send 3 bulk writes and \
+             1 bulk delete (billed: 3 lists, 10 reads, 10002 writes, 2 deletes)."
+        );
+    }
+
+    #[test]
+    fn the_line_leaves_out_zeros() {
+        let plan = Plan { scopes: vec![scope(0, 0, 1)] };
+        assert_eq!(
+            estimate(&plan, 1, 0, 0).line(),
+            "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
+        );
+        assert_eq!(
+            estimate(&plan, 0, 0, 0).line(),
+            "Cost: no requests so far; apply will send nothing (nothing billed)."
+        );
+        let plan = Plan { scopes: vec![scope(1, 0, 0)] };
+        assert_eq!(
+            estimate(&plan, 2, 0, 0).line(),
+            "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."
+        );
+    }
+}

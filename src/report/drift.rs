@@ -1,0 +1,293 @@
+//! The human drift report: what `kvsync drift` prints for a terminal or a CI log.
+//!
+//! [`render_human`] turns a [`DriftReport`] into text shaped like the human plan: one block per
+//! scope with one line per drifted key (class, key, detail), then what is reported but not
+//! counted (unmanaged keys, expired TTL keys), then [`drift_line`], which the Markdown report
+//! shares. It takes data and never calls a store (STYLE.md habit 4); colour is the caller's
+//! decision, and the text reads the same without it.
+
+use std::fmt::Write as _;
+
+use crate::plan::drift::{DriftClass, DriftReport, ScopeDrift};
+use crate::report::human::printable;
+use crate::report::style::Style;
+
+/// Unmanaged keys named per scope; beyond this only the count is given, because a namespace
+/// shared with a Worker can hold thousands of them and they are not drift.
+pub const UNMANAGED_NAMED_MAX: usize = 20;
+
+/// Every class in report order: what a plan would write first, then what it would remove, then
+/// what only the deep check finds.
+pub const CLASSES: [DriftClass; 6] = [
+    DriftClass::Missing,
+    DriftClass::Changed,
+    DriftClass::Modified,
+    DriftClass::Conflict,
+    DriftClass::Extra,
+    DriftClass::Tampered,
+];
+
+/// The class as the reports name it.
+pub fn class_name(class: DriftClass) -> &'static str {
+    match class {
+        DriftClass::Missing => "missing",
+        DriftClass::Changed => "changed",
+        DriftClass::Modified => "modified",
+        DriftClass::Conflict => "conflict",
+        DriftClass::Extra => "extra",
+        DriftClass::Tampered => "tampered",
+    }
+}
+
+/// What the class means, for readers who have not read DESIGN.md §3.
+pub fn class_meaning(class: DriftClass) -> &'static str {
+    match class {
+        DriftClass::Missing => "desired, absent live",
+        DriftClass::Changed => "ours, with another content hash",
+        DriftClass::Modified => "written by hand, without the kvsync marker",
+        DriftClass::Conflict => "held by another owner or a newer kvsync",
+        DriftClass::Extra => "ours, no longer desired",
+        DriftClass::Tampered => "marker intact, but value, metadata or expiration differ",
+    }
+}
+
+/// How many keys of `scopes` drifted in each class, in [`CLASSES`] order.
+pub fn class_counts<'a>(scopes: impl IntoIterator<Item = &'a ScopeDrift>) -> [usize; 6] {
+    let mut counts = [0; 6];
+    for scope in scopes {
+        for key in &scope.drifted {
+            if let Some(slot) = CLASSES.iter().position(|c| *c == key.class) {
+                counts[slot] += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The final line: `Drift: 2 missing, 1 changed, 1 tampered.`, or `No drift. 120 in sync.`
+/// (`No drift.` alone when nothing is in sync either). Unmanaged and expired TTL keys are not
+/// drift and are not counted here.
+pub fn drift_line(report: &DriftReport) -> String {
+    let counts = class_counts(&report.scopes);
+    let parts: Vec<String> = CLASSES
+        .iter()
+        .zip(counts)
+        .filter(|(_, count)| *count > 0)
+        .map(|(class, count)| format!("{count} {}", class_name(*class)))
+        .collect();
+    if !parts.is_empty() {
+        return format!("Drift: {}.", parts.join(", "));
+    }
+    let in_sync: usize = report.scopes.iter().map(|s| s.in_sync).sum();
+    if in_sync == 0 { "No drift.".to_owned() } else { format!("No drift. {in_sync} in sync.") }
+}
+
+/// What the check compared, as one sentence.
+pub fn mode_line(deep: bool) -> &'static str {
+    if deep {
+        "Deep check: markers, values, user metadata and expirations compared."
+    } else {
+        "Fast check: markers only; `kvsync drift --deep` also compares values."
+    }
+}
+
+/// `scope `flags` (namespace …, prefix "flags/")`, as the human plan writes it.
+pub fn scope_heading(name: &str, namespace_id: &str, prefix: &str) -> String {
+    let place = if prefix.is_empty() {
+        "whole namespace".to_owned()
+    } else {
+        // Debug quoting escapes quotes and control characters.
+        format!("prefix {prefix:?}")
+    };
+    format!("scope `{}` (namespace {}, {place})", printable(name), printable(namespace_id))
+}
+
+/// Renders the whole report. The text ends with a newline.
+///
+/// Layout: the mode line; one block per scope with something to show (drifted, unmanaged or
+/// expired TTL keys); the drift line. Blocks are separated by one blank line.
+pub fn render_human(report: &DriftReport, color: bool) -> String {
+    let style = Style::new(color);
+    let mut blocks = vec![format!("{}\n", style.muted(mode_line(report.deep)))];
+    for scope in &report.scopes {
+        if scope.drifted.is_empty() && scope.unmanaged.is_empty() && scope.expired_ttl.is_empty() {
+            continue;
+        }
+        blocks.push(render_scope(scope, style));
+    }
+    blocks.push(format!("{}\n", style.bold(&drift_line(report))));
+    blocks.join("\n")
+}
+
+fn render_scope(scope: &ScopeDrift, style: Style) -> String {
+    let mut out = String::new();
+    let heading = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+    let _ = writeln!(out, "{}", style.bold(&heading));
+    for key in &scope.drifted {
+        // Padded before painting, so the key column lines up with colour on or off.
+        let label = format!("{:<8}", class_name(key.class));
+        let label = match key.class {
+            DriftClass::Missing => style.added(&label),
+            DriftClass::Changed | DriftClass::Modified => style.changed(&label),
+            DriftClass::Conflict | DriftClass::Extra | DriftClass::Tampered => {
+                style.removed(&label)
+            }
+        };
+        let _ = write!(out, "  {label} {}", printable(&key.key));
+        if let Some(detail) = &key.detail {
+            let _ = write!(out, " ({})", printable(detail));
+        }
+        out.push('\n');
+    }
+    if !scope.unmanaged.is_empty() {
+        let count = scope.unmanaged.len();
+        let noun = if count == 1 { "unmanaged key" } else { "unmanaged keys" };
+        let mut names: Vec<String> = scope
+            .unmanaged
+            .iter()
+            .take(UNMANAGED_NAMED_MAX)
+            .map(|k| printable(k).into_owned())
+            .collect();
+        if count > UNMANAGED_NAMED_MAX {
+            names.push(format!("and {} more", count - UNMANAGED_NAMED_MAX));
+        }
+        let line = format!("{count} {noun} left alone, not counted: {}", names.join(", "));
+        let _ = writeln!(out, "  {}", style.info(&line));
+    }
+    if !scope.expired_ttl.is_empty() {
+        let count = scope.expired_ttl.len();
+        let noun = if count == 1 { "TTL key" } else { "TTL keys" };
+        let names: Vec<String> = scope
+            .expired_ttl
+            .iter()
+            .take(UNMANAGED_NAMED_MAX)
+            .map(|k| printable(k).into_owned())
+            .collect();
+        let more = count.saturating_sub(UNMANAGED_NAMED_MAX);
+        let more = if more > 0 { format!(", and {more} more") } else { String::new() };
+        let line = format!(
+            "{count} {noun} absent, probably expired, not counted: {}{more}",
+            names.join(", ")
+        );
+        let _ = writeln!(out, "  {}", style.info(&line));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::drift::DriftedKey;
+
+    fn scope(
+        name: &str,
+        prefix: &str,
+        drifted: Vec<(&str, DriftClass, Option<&str>)>,
+    ) -> ScopeDrift {
+        ScopeDrift {
+            name: name.into(),
+            namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+            prefix: prefix.into(),
+            drifted: drifted
+                .into_iter()
+                .map(|(key, class, detail)| DriftedKey {
+                    key: key.into(),
+                    class,
+                    detail: detail.map(str::to_owned),
+                })
+                .collect(),
+            in_sync: 0,
+            unmanaged: Vec::new(),
+            expired_ttl: Vec::new(),
+        }
+    }
+
+    fn render(report: &DriftReport) -> String {
+        let out = render_human(report, false);
+        assert!(!out.contains('\u{1b}'), "colour off must print no ANSI escape");
+        out
+    }
+
+    #[test]
+    fn every_class_and_what_is_not_counted() {
+        let mut flags = scope(
+            "flags",
+            "flags/",
+            vec![
+                ("flags/a", DriftClass::Missing, None),
+                ("flags/b", DriftClass::Changed, None),
+                ("flags/c", DriftClass::Modified, None),
+                ("flags/d", DriftClass::Conflict, Some("owned by `other`")),
+                ("flags/e", DriftClass::Extra, None),
+                ("flags/f", DriftClass::Tampered, Some("value differs")),
+                ("flags/g", DriftClass::Missing, None),
+            ],
+        );
+        flags.in_sync = 120;
+        flags.unmanaged = vec!["flags/x".into(), "flags/y".into()];
+        flags.expired_ttl = vec!["flags/session".into()];
+        let mut quiet = scope("quiet", "", vec![]);
+        quiet.in_sync = 3;
+        let report = DriftReport { scopes: vec![flags, quiet], deep: true };
+        insta::assert_snapshot!(render(&report), @r#"
+        Deep check: markers, values, user metadata and expirations compared.
+
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          missing  flags/a
+          changed  flags/b
+          modified flags/c
+          conflict flags/d (owned by `other`)
+          extra    flags/e
+          tampered flags/f (value differs)
+          missing  flags/g
+          2 unmanaged keys left alone, not counted: flags/x, flags/y
+          1 TTL key absent, probably expired, not counted: flags/session
+
+        Drift: 2 missing, 1 changed, 1 modified, 1 conflict, 1 extra, 1 tampered.
+        "#);
+    }
+
+    #[test]
+    fn no_drift_says_how_many_are_in_sync() {
+        let mut flags = scope("flags", "", vec![]);
+        flags.in_sync = 120;
+        let report = DriftReport { scopes: vec![flags], deep: false };
+        insta::assert_snapshot!(render(&report), @r"
+        Fast check: markers only; `kvsync drift --deep` also compares values.
+
+        No drift. 120 in sync.
+        ");
+        assert_eq!(drift_line(&DriftReport { scopes: vec![], deep: false }), "No drift.");
+    }
+
+    #[test]
+    fn unmanaged_keys_are_named_up_to_a_limit_and_never_counted() {
+        let mut flags = scope("flags", "", vec![]);
+        flags.unmanaged = (0..25).map(|i| format!("k{i:02}")).collect();
+        flags.in_sync = 1;
+        let report = DriftReport { scopes: vec![flags], deep: false };
+        insta::assert_snapshot!(render(&report), @r"
+        Fast check: markers only; `kvsync drift --deep` also compares values.
+
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, whole namespace)
+          25 unmanaged keys left alone, not counted: k00, k01, k02, k03, k04, k05, k06, k07, k08, k09, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, and 5 more
+
+        No drift. 1 in sync.
+        ");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_colour_only_repeats_the_text() {
+        let flags = scope(
+            "flags",
+            "",
+            vec![("evil\u{1b}[2J", DriftClass::Tampered, Some("value\r\ndiffers"))],
+        );
+        let report = DriftReport { scopes: vec![flags], deep: true };
+        let plain = render(&report);
+        assert!(plain.contains("  tampered evil\\u{1b}[2J (value\\r\\ndiffers)\n"), "{plain}");
+        let coloured = render_human(&report, true);
+        assert!(coloured.contains("\u{1b}["));
+        assert_eq!(coloured.matches("\u{1b}[2J").count(), 0);
+    }
+}

@@ -1,0 +1,1329 @@
+//! The Markdown reports: plans and drift for pull-request comments and job summaries.
+//!
+//! GitHub renders this text, so it is built for two hostile facts. First, keys, values, owners
+//! and details come from users or from KV (a live marker can name any owner), and must neither
+//! break the layout nor inject HTML or mentions: every such text goes through [`code`] (an
+//! inline code span with a delimiter longer than any backtick run in it) or [`prose`]
+//! (backslash-escaped), after [`printable`] has escaped control characters, so a newline in a key
+//! cannot start a new block. Values are shown only inside fenced blocks whose fence is longer
+//! than any backtick run in the diff. Second, a comment holds at most 65,536 characters: the
+//! output never exceeds [`MarkdownOptions::budget`] (counted in bytes, which is never less than
+//! characters or UTF-16 units), and when the full report would not fit it keeps the head (title,
+//! summary line, cost line, tables), then drops value diffs, then change lines, and says so.
+//!
+//! Like every renderer, this module takes data and never calls a store (STYLE.md habit 4).
+
+use std::fmt::Write as _;
+
+use crate::plan::drift::{DriftReport, ScopeDrift};
+use crate::plan::{
+    Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
+};
+use crate::report::cost::Cost;
+use crate::report::drift::{CLASSES, class_counts, class_name, drift_line, mode_line};
+use crate::report::human::{attribute_notes, marker, printable, summary_line};
+use crate::report::values::{
+    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, ValueViews, compare_text, human_size,
+};
+
+/// The size limit of a GitHub comment, in characters.
+pub const DEFAULT_BUDGET: usize = 65_536;
+
+/// How a Markdown report is rendered. There is deliberately no `Default`: callers spell out each
+/// choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkdownOptions {
+    /// The heading, e.g. `kvsync plan: web-flags (staging)`; escaped here.
+    pub title: String,
+    /// The most characters the output may have ([`DEFAULT_BUDGET`] for comments).
+    pub budget: usize,
+}
+
+/// The change lists of a plan: one, or with baseline tags two, drift first.
+#[derive(Debug, Clone, Copy)]
+enum Group {
+    All,
+    Drift,
+    PullRequest,
+}
+
+impl Group {
+    fn title(self) -> &'static str {
+        match self {
+            Self::All => "Changes",
+            Self::Drift => "Drift already live (not changed by this pull request)",
+            Self::PullRequest => "Changes in this pull request",
+        }
+    }
+
+    fn contains(self, change: &Change) -> bool {
+        match self {
+            Self::All => true,
+            Self::Drift => change.origin == Some(Origin::Drift),
+            // A change without a tag in a tagged plan is shown with the pull request's, where a
+            // reviewer looks.
+            Self::PullRequest => change.origin != Some(Origin::Drift),
+        }
+    }
+}
+const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
+
+/// Renders a plan. With baseline tags, drift already live is listed first, apart from the
+/// changes of the pull request.
+pub fn render_plan(
+    plan: &Plan,
+    views: &ValueViews,
+    cost: &Cost,
+    options: &MarkdownOptions,
+) -> String {
+    let summary = plan.summary();
+    let grouped = plan.scopes.iter().flat_map(|s| &s.changes).any(|c| c.origin.is_some());
+    let mut head = format!(
+        "## {}\n\n**{}**\n\n{}\n",
+        prose(&options.title),
+        summary_line(&summary),
+        cost.line()
+    );
+    if grouped {
+        head.push('\n');
+        head.push_str(&origin_sentence(plan));
+        head.push('\n');
+    }
+    let notes = plan_notes(&summary);
+    if !notes.is_empty() {
+        head.push('\n');
+        head.push_str(&notes);
+    }
+    for scope in &plan.scopes {
+        head.push('\n');
+        head.push_str(&plan_table(scope));
+    }
+
+    let labelled = plan.scopes.iter().filter(|s| !s.changes.is_empty()).count() > 1;
+    let groups = if grouped { vec![Group::Drift, Group::PullRequest] } else { vec![Group::All] };
+    let mut sections = Vec::new();
+    for group in groups {
+        let mut first = true;
+        for (index, scope) in plan.scopes.iter().enumerate() {
+            let items: Vec<Item> = scope
+                .changes
+                .iter()
+                .filter(|c| group.contains(c))
+                .map(|c| change_item(c, views.get(index, &c.key)))
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let mut heading = String::new();
+            if first {
+                let _ = writeln!(heading, "### {}", group.title());
+                first = false;
+            }
+            if labelled {
+                if !heading.is_empty() {
+                    heading.push('\n');
+                }
+                let _ = writeln!(heading, "Scope {}:", code(&scope.name));
+            }
+            sections.push(Section { heading, items });
+        }
+    }
+    let layout = Layout {
+        head,
+        sections,
+        trailers: Vec::new(),
+        nouns: ("change", "changes"),
+        where_full: WHERE_FULL,
+    };
+    layout.fit(options.budget)
+}
+
+/// Renders a drift report: the drift line, what was compared, a table per scope, the drifted
+/// keys, and the keys reported but not counted in collapsed blocks.
+pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
+    let mut head = format!(
+        "## {}\n\n**{}**\n\n{}\n",
+        prose(&options.title),
+        drift_line(report),
+        mode_line(report.deep)
+    );
+    for scope in &report.scopes {
+        head.push('\n');
+        head.push_str(&drift_table(scope));
+    }
+    let labelled = report.scopes.iter().filter(|s| !s.drifted.is_empty()).count() > 1;
+    let mut sections = Vec::new();
+    for scope in &report.scopes {
+        if scope.drifted.is_empty() {
+            continue;
+        }
+        let mut heading = String::new();
+        if sections.is_empty() {
+            heading.push_str("### Drifted keys\n");
+        }
+        if labelled {
+            if !heading.is_empty() {
+                heading.push('\n');
+            }
+            let _ = writeln!(heading, "Scope {}:", code(&scope.name));
+        }
+        let items = scope
+            .drifted
+            .iter()
+            .map(|key| {
+                let mut line = format!("- **{}** {}", class_name(key.class), code(&key.key));
+                if let Some(detail) = &key.detail {
+                    let _ = write!(line, " ({})", prose_with_code(detail));
+                }
+                line.push('\n');
+                Item { lines: line, details: None }
+            })
+            .collect();
+        sections.push(Section { heading, items });
+    }
+    let all_scopes = report.scopes.len() > 1;
+    let listed = |pick: fn(&ScopeDrift) -> &Vec<String>| -> Vec<String> {
+        report
+            .scopes
+            .iter()
+            .flat_map(|scope| {
+                pick(scope).iter().map(move |key| {
+                    if all_scopes {
+                        format!("- {} (scope {})\n", code(key), code(&scope.name))
+                    } else {
+                        format!("- {}\n", code(key))
+                    }
+                })
+            })
+            .collect()
+    };
+    let mut trailers = Vec::new();
+    let unmanaged = listed(|s| &s.unmanaged);
+    if !unmanaged.is_empty() {
+        let what = counted(unmanaged.len(), "unmanaged key", "unmanaged keys");
+        trailers.push(Trailer::collapsed(
+            &format!("{what} left alone (not drift, not counted)"),
+            &unmanaged,
+        ));
+    }
+    let expired = listed(|s| &s.expired_ttl);
+    if !expired.is_empty() {
+        let what = counted(expired.len(), "TTL key", "TTL keys");
+        trailers.push(Trailer::collapsed(
+            &format!("{what} absent, probably expired (a listing cannot tell; not counted)"),
+            &expired,
+        ));
+    }
+    let layout = Layout {
+        head,
+        sections,
+        trailers,
+        nouns: ("drifted key", "drifted keys"),
+        where_full: "the full report is in the job log / `kvsync drift`",
+    };
+    layout.fit(options.budget)
+}
+
+/// A sentence on how the changes split between the pull request and drift.
+fn origin_sentence(plan: &Plan) -> String {
+    let changes = || plan.scopes.iter().flat_map(|s| &s.changes);
+    let drift = changes().filter(|c| c.origin == Some(Origin::Drift)).count();
+    let pr = changes().count() - drift;
+    let both = changes().filter(|c| c.origin == Some(Origin::Pr { drifted: true })).count();
+    let also =
+        if both > 0 { format!(" ({both} of them also changed by hand)") } else { String::new() };
+    format!(
+        "{} from this pull request{also}; {} drift already live.",
+        counted(pr, "change", "changes"),
+        counted(drift, "change is", "changes are"),
+    )
+}
+
+/// The notes the human plan prints under its summary line.
+fn plan_notes(summary: &Summary) -> String {
+    let mut notes = String::new();
+    if summary.adopt > 0 {
+        notes.push_str("Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.\n");
+    }
+    if summary.conflict > 0 {
+        notes.push_str("**Apply will refuse to run while there are conflicts.**\n");
+    }
+    notes
+}
+
+/// `#### `flags` · namespace `…` · prefix `flags/``
+fn scope_heading(name: &str, namespace_id: &str, prefix: &str) -> String {
+    let place = if prefix.is_empty() {
+        "whole namespace".to_owned()
+    } else {
+        format!("prefix {}", code(prefix))
+    };
+    format!("#### Scope {} · namespace {} · {place}\n", code(name), code(namespace_id))
+}
+
+/// The heading and count table of one scope. Only fixed words and numbers go into table cells,
+/// so no user text can meet the table's pipes.
+fn plan_table(scope: &ScopePlan) -> String {
+    let summary = scope.summary();
+    let mut out = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+    out.push_str("\n| | Action | Keys |\n|:-:|:--|--:|\n");
+    let rows = [
+        (Some(marker(&Action::Create)), "create", summary.create),
+        (Some(marker(&Action::Update)), "update", summary.update),
+        (Some(marker(&Action::Adopt)), "adopt", summary.adopt),
+        (Some(marker(&Action::TakeOver { from: String::new() })), "take over", summary.take_over),
+        (
+            Some(marker(&Action::Delete { reason: DeleteReason::NotDesired })),
+            "delete",
+            summary.delete,
+        ),
+        (
+            Some(marker(&Action::Conflict { reason: ConflictReason::NewerVersion(0) })),
+            "conflict",
+            summary.conflict,
+        ),
+        (Some(marker(&Action::Orphan)), "orphan (kept)", summary.orphan),
+        (
+            Some(marker(&Action::Protected { instead_of: ProtectedAction::Delete })),
+            "protected",
+            summary.protected,
+        ),
+        (None, "unchanged", summary.unchanged),
+        (None, "unmanaged (left alone)", summary.unmanaged),
+    ];
+    let mut any = false;
+    for (sign, label, count) in rows {
+        if count == 0 {
+            continue;
+        }
+        any = true;
+        let sign = sign.map(|s| format!(" `{s}` ")).unwrap_or_else(|| " ".to_owned());
+        let _ = writeln!(out, "|{sign}| {label} | {count} |");
+    }
+    if !any {
+        out.push_str("| | unchanged | 0 |\n");
+    }
+    if !scope.warnings.is_empty() {
+        out.push('\n');
+        for warning in &scope.warnings {
+            let _ =
+                writeln!(out, "- ⚠ {}: {}", code(&warning.key), prose_with_code(&warning.message));
+        }
+    }
+    out
+}
+
+fn drift_table(scope: &ScopeDrift) -> String {
+    let mut out = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+    out.push_str("\n| Class | Keys |\n|:--|--:|\n");
+    let counts = class_counts([scope]);
+    for (class, count) in CLASSES.iter().zip(counts) {
+        if count > 0 {
+            let _ = writeln!(out, "| {} | {count} |", class_name(*class));
+        }
+    }
+    let _ = writeln!(out, "| in sync | {} |", scope.in_sync);
+    if !scope.unmanaged.is_empty() {
+        let _ = writeln!(out, "| unmanaged (not counted) | {} |", scope.unmanaged.len());
+    }
+    if !scope.expired_ttl.is_empty() {
+        let _ = writeln!(out, "| expired TTL (not counted) | {} |", scope.expired_ttl.len());
+    }
+    out
+}
+
+/// The note after a key: the human plan's words, with every name from users or KV (owners come
+/// from live markers anyone can write) in a safe code span.
+fn note(action: &Action) -> Option<String> {
+    match action {
+        Action::Create | Action::Update | Action::Delete { reason: DeleteReason::NotDesired } => {
+            None
+        }
+        Action::Adopt => Some("adopt: no kvsync marker; the value is rewritten with one".into()),
+        Action::TakeOver { from } => Some(format!("take over from {}", code(from))),
+        Action::Delete { reason: DeleteReason::Expiring } => {
+            Some("expiration is less than 60 s away".into())
+        }
+        Action::Conflict { reason: ConflictReason::Owner(owner) } => Some(format!(
+            "owned by {}; add the key to `take_over:` or pass {}",
+            code(owner),
+            code(&format!("--take-over {owner}"))
+        )),
+        Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
+            Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
+        }
+        Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
+        Action::Protected { instead_of } => Some(match instead_of {
+            ProtectedAction::Delete => "protected: would be deleted".into(),
+            ProtectedAction::Adopt => "protected: would be adopted".into(),
+            ProtectedAction::TakeOver { from } => {
+                format!("protected: would be taken over from {}", code(from))
+            }
+        }),
+    }
+}
+
+/// One change: its line, its notes as a nested list, and its value diff in a collapsed block.
+fn change_item(change: &Change, view: Option<&ValueView>) -> Item {
+    let mut lines = format!("- `{}` {}", marker(&change.action), code(&change.key));
+    if let Some(note) = note(&change.action) {
+        let _ = write!(lines, " ({note})");
+    }
+    if change.origin == Some(Origin::Pr { drifted: true }) {
+        lines.push_str(" — ⚠ also changed by hand");
+    }
+    lines.push('\n');
+    let mut subs = Vec::new();
+    if change.action.is_put() {
+        for note in attribute_notes(change) {
+            // `label: text`, where the label is a fixed word. Metadata comes from users and is
+            // shown as code; the rest (times, seconds, `(sensitive)`) is ours.
+            match note.split_once(": ") {
+                Some(("metadata", text)) if !text.starts_with("(sensitive)") => {
+                    subs.push(format!("metadata: {}", code(text)));
+                }
+                _ => subs.push(prose(&note)),
+            }
+        }
+    }
+    // As in the human plan, only keys apply writes or deletes get a value: a value under a
+    // conflict or a protected key would read as if it were about to be written.
+    let mut details = None;
+    if change.action.is_put() || change.action.is_delete() {
+        match view {
+            None => {}
+            Some(ValueView::Sensitive) => subs.push("value: (sensitive)".to_owned()),
+            Some(ValueView::Opaque { live, desired }) => {
+                subs.extend(opaque(live.as_ref(), desired.as_ref()))
+            }
+            Some(ValueView::Text { live, desired }) => {
+                match compare_text(live.as_deref(), desired.as_deref()) {
+                    TextComparison::Absent => {}
+                    TextComparison::Unchanged => subs.push("value unchanged".to_owned()),
+                    TextComparison::FormattingOnly => subs.push(
+                        "value differs only in JSON formatting (whitespace or number notation)"
+                            .to_owned(),
+                    ),
+                    TextComparison::FinalNewlineOnly => {
+                        subs.push("value differs only in its final newline".to_owned());
+                    }
+                    TextComparison::Empty => subs.push("(empty value)".to_owned()),
+                    TextComparison::Diff(diff) => details = Some(diff_block(&diff)),
+                }
+            }
+        }
+    }
+    for sub in subs {
+        let _ = writeln!(lines, "  - {sub}");
+    }
+    Item { lines, details }
+}
+
+fn opaque(live: Option<&Blob>, desired: Option<&Blob>) -> Option<String> {
+    let blob = |b: &Blob| format!("{} ({})", human_size(b.size), code(&b.sha256_short));
+    // Opaque views hold either a binary side or a text too large to diff; say which.
+    let large = [live, desired].into_iter().flatten().any(|b| b.size > TEXT_DIFF_MAX as u64);
+    let label = if large { "large value" } else { "binary value" };
+    match (live, desired) {
+        (Some(live), Some(desired)) if live == desired => Some("value unchanged".to_owned()),
+        (Some(live), Some(desired)) => Some(format!("{label}: {} → {}", blob(live), blob(desired))),
+        (None, Some(side)) | (Some(side), None) => Some(format!("{label}: {}", blob(side))),
+        (None, None) => None,
+    }
+}
+
+/// A unified diff in a collapsed block, indented into its list item. The fence is longer than
+/// any backtick run in the diff, so no line of a value can close it, and the blank lines around
+/// the HTML tags end the HTML blocks, so the fence and the next item are Markdown again.
+fn diff_block(diff: &str) -> String {
+    let mut body = String::new();
+    for line in diff.lines() {
+        let _ = writeln!(body, "  {}", printable(line));
+    }
+    let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
+    format!(
+        "  <details><summary>Value diff</summary>\n\n  {fence}diff\n{body}  {fence}\n\n  </details>\n\n"
+    )
+}
+
+fn longest_run(text: &str, wanted: char) -> usize {
+    let (mut longest, mut current) = (0, 0);
+    for c in text.chars() {
+        current = if c == wanted { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    longest
+}
+
+/// Any text as an inline code span: control characters escaped, a delimiter longer than any
+/// backtick run inside, and padding where CommonMark would otherwise eat a backtick or a space.
+/// Inside a code span, `<`, `&`, `*`, `@` and `|` (outside tables) are literal.
+pub fn code(text: &str) -> String {
+    let text = printable(text);
+    if text.is_empty() {
+        return "`\"\"`".to_owned();
+    }
+    let delimiter = "`".repeat(longest_run(&text, '`') + 1);
+    let pad = text.starts_with('`')
+        || text.ends_with('`')
+        || (text.starts_with(' ') && text.ends_with(' ') && !text.trim().is_empty());
+    let pad = if pad { " " } else { "" };
+    format!("{delimiter}{pad}{text}{pad}{delimiter}")
+}
+
+/// Text that names things in backticks, the way kvsync's messages do (``owned by `ops` ``): the
+/// backticked parts become [`code`] spans, the rest [`prose`]. With an odd number of backticks
+/// (a name that itself holds one), all of it is prose.
+pub fn prose_with_code(text: &str) -> String {
+    if text.matches('`').count() % 2 == 1 {
+        return prose(text);
+    }
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { code(part) } else { prose(part) })
+        .collect()
+}
+
+/// Text as Markdown prose: control characters escaped, and every character that could start
+/// emphasis, code, a link, HTML, an entity, a table cell, a heading closer or a mention
+/// backslash-escaped.
+pub fn prose(text: &str) -> String {
+    let text = printable(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' | '~' | '#' | '@' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// One list entry: its line(s), always shown while it fits, and an optional collapsed block,
+/// dropped first when the budget is tight.
+struct Item {
+    lines: String,
+    details: Option<String>,
+}
+
+/// Items under a heading; the heading is written only when at least one item is.
+struct Section {
+    heading: String,
+    items: Vec<Item>,
+}
+
+/// Something after the items (a collapsed key list), with a one-line form for a tight budget.
+struct Trailer {
+    full: String,
+    short: String,
+}
+
+impl Trailer {
+    fn collapsed(summary: &str, entries: &[String]) -> Self {
+        let full = format!(
+            "\n<details><summary>{summary}</summary>\n\n{}\n</details>\n",
+            entries.concat()
+        );
+        let short = format!("\n{summary}; not listed here to fit the size limit.\n");
+        Self { full, short }
+    }
+}
+
+/// What to write: the head always, then items, then a footer saying what was left out, then
+/// trailers.
+struct Layout<'a> {
+    head: String,
+    sections: Vec<Section>,
+    trailers: Vec<Trailer>,
+    /// The item noun, singular and plural (`change`, `changes`).
+    nouns: (&'a str, &'a str),
+    /// Where the reader finds what was left out.
+    where_full: &'a str,
+}
+
+/// Which parts of a [`Layout`] are written.
+struct Choice {
+    /// Items written, counted in order over all sections.
+    shown: usize,
+    /// Per item (in order): whether its collapsed block is written.
+    details: Vec<bool>,
+    /// Per trailer: full (true) or short.
+    trailers: Vec<bool>,
+    footer: String,
+}
+
+impl Layout<'_> {
+    fn items(&self) -> impl Iterator<Item = &Item> {
+        self.sections.iter().flat_map(|s| &s.items)
+    }
+
+    /// The bytes a section's heading adds before its first item.
+    fn heading_cost(section: &Section) -> usize {
+        1 + section.heading.len() + 1
+    }
+
+    fn footer_cost(footer: &str) -> usize {
+        if footer.is_empty() { 0 } else { footer.len() + 2 }
+    }
+
+    /// The most complete report that fits `budget`.
+    fn fit(&self, budget: usize) -> String {
+        let total = self.items().count();
+        let with_details: Vec<bool> = self.items().map(|i| i.details.is_some()).collect();
+        let n_details = with_details.iter().filter(|d| **d).count();
+        // 1. Everything.
+        let full = Choice {
+            shown: total,
+            details: with_details.clone(),
+            trailers: vec![true; self.trailers.len()],
+            footer: String::new(),
+        };
+        if self.cost(&full) <= budget {
+            return self.write(&full, budget);
+        }
+        // 2. Every item, and as many collapsed blocks as fit, in order (a large diff is skipped,
+        // later smaller ones still get in).
+        let lines_cost = self.cost(&Choice {
+            shown: total,
+            details: vec![false; total],
+            trailers: vec![false; self.trailers.len()],
+            footer: if n_details > 0 { self.diffs_footer(n_details) } else { String::new() },
+        });
+        if lines_cost <= budget {
+            let mut slack = budget - lines_cost;
+            let mut details = vec![false; total];
+            for (index, item) in self.items().enumerate() {
+                if let Some(block) = &item.details
+                    && block.len() <= slack
+                {
+                    slack -= block.len();
+                    details[index] = true;
+                }
+            }
+            let trailers = self.upgrade_trailers(&mut slack);
+            let dropped = n_details - details.iter().filter(|d| **d).count();
+            let footer = if dropped > 0 { self.diffs_footer(dropped) } else { String::new() };
+            return self.write(&Choice { shown: total, details, trailers, footer }, budget);
+        }
+        // 3. As many item lines as fit, no collapsed blocks.
+        let reserve = self.head.len()
+            + Self::footer_cost(&self.more_footer(total, n_details > 0))
+            + self.trailers.iter().map(|t| t.short.len()).sum::<usize>();
+        let mut used = reserve;
+        let mut shown = 0;
+        'sections: for section in &self.sections {
+            for (position, item) in section.items.iter().enumerate() {
+                let heading = if position == 0 { Self::heading_cost(section) } else { 0 };
+                if used + heading + item.lines.len() > budget {
+                    break 'sections;
+                }
+                used += heading + item.lines.len();
+                shown += 1;
+            }
+        }
+        let footer = if shown < total || n_details > 0 {
+            self.more_footer(total - shown, n_details > 0)
+        } else {
+            String::new()
+        };
+        let mut slack = budget.saturating_sub(used);
+        let trailers = self.upgrade_trailers(&mut slack);
+        self.write(&Choice { shown, details: vec![false; total], trailers, footer }, budget)
+    }
+
+    /// Trailers in full while they fit into `slack` (their short forms are already counted).
+    fn upgrade_trailers(&self, slack: &mut usize) -> Vec<bool> {
+        self.trailers
+            .iter()
+            .map(|t| {
+                let extra = t.full.len().saturating_sub(t.short.len());
+                let fits = extra <= *slack;
+                if fits {
+                    *slack -= extra;
+                }
+                fits
+            })
+            .collect()
+    }
+
+    fn diffs_footer(&self, dropped: usize) -> String {
+        let noun = if dropped == 1 { self.nouns.0 } else { self.nouns.1 };
+        format!(
+            "Value diffs of {dropped} {noun} are left out to fit the size limit ({}).",
+            self.where_full
+        )
+    }
+
+    /// What phase 3 left out. With nothing but the diffs left out (the item lines fit once the
+    /// longer footer of phase 2 was not needed), only the diffs are named; that text is shorter
+    /// than the one reserved.
+    fn more_footer(&self, left_out: usize, had_details: bool) -> String {
+        if left_out == 0 {
+            return format!(
+                "Value diffs are left out to fit the size limit ({}).",
+                self.where_full
+            );
+        }
+        let noun = if left_out == 1 { self.nouns.0 } else { self.nouns.1 };
+        let diffs =
+            if had_details { "Value diffs are left out to fit the size limit.\n" } else { "" };
+        format!("{diffs}… {left_out} more {noun} not shown ({}).", self.where_full)
+    }
+
+    /// The length of what [`Self::write`] writes for `choice`, or a little more: `write` leaves
+    /// out a separating newline where a collapsed block already ends in a blank line.
+    fn cost(&self, choice: &Choice) -> usize {
+        let mut cost = self.head.len();
+        let mut index = 0;
+        for section in &self.sections {
+            for (position, item) in section.items.iter().enumerate() {
+                if index >= choice.shown {
+                    break;
+                }
+                if position == 0 {
+                    cost += Self::heading_cost(section);
+                }
+                cost += item.lines.len();
+                if choice.details[index] {
+                    cost += item.details.as_ref().map_or(0, String::len);
+                }
+                index += 1;
+            }
+        }
+        for (trailer, full) in self.trailers.iter().zip(&choice.trailers) {
+            cost += if *full { trailer.full.len() } else { trailer.short.len() };
+        }
+        cost + Self::footer_cost(&choice.footer)
+    }
+
+    fn write(&self, choice: &Choice, budget: usize) -> String {
+        let mut out = self.head.clone();
+        let mut index = 0;
+        for section in &self.sections {
+            for (position, item) in section.items.iter().enumerate() {
+                if index >= choice.shown {
+                    break;
+                }
+                if position == 0 {
+                    separate(&mut out, "\n");
+                    out.push_str(&section.heading);
+                    out.push('\n');
+                }
+                out.push_str(&item.lines);
+                if choice.details[index]
+                    && let Some(block) = &item.details
+                {
+                    out.push_str(block);
+                }
+                index += 1;
+            }
+        }
+        // What was left out is said right under the list it was left out of.
+        if !choice.footer.is_empty() {
+            separate(&mut out, "\n");
+            out.push_str(&choice.footer);
+            out.push('\n');
+        }
+        for (trailer, full) in self.trailers.iter().zip(&choice.trailers) {
+            separate(&mut out, if *full { &trailer.full } else { &trailer.short });
+        }
+        // A collapsed block ends in a blank line, so that what follows is Markdown again; at the
+        // very end that line is not needed.
+        if out.ends_with("\n\n") {
+            out.pop();
+        }
+        debug_assert!(out.len() <= self.cost(choice));
+        cut(out, budget)
+    }
+}
+
+/// Appends `piece`, which starts with the newline that makes a blank line, leaving that newline
+/// out when `out` already ends in a blank line.
+fn separate(out: &mut String, piece: &str) {
+    match piece.strip_prefix('\n') {
+        Some(rest) if out.ends_with("\n\n") => out.push_str(rest),
+        _ => out.push_str(piece),
+    }
+}
+
+/// The last resort when even the head does not fit (hundreds of scopes, or a tiny budget): cut
+/// at a character boundary and say so.
+fn cut(mut out: String, budget: usize) -> String {
+    if out.len() <= budget {
+        return out;
+    }
+    const CUT: &str = "\n\n… cut to fit the size limit.\n";
+    let mut end = budget.saturating_sub(CUT.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    if out.len() + CUT.len() <= budget {
+        out.push_str(CUT);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::LiveValue;
+    use crate::report::cost::estimate;
+    use crate::report::json::tests::{
+        NAMESPACE, SECRET, change, desired, drift_report, every_action, ours, scope, text,
+    };
+    use crate::report::values::value_view;
+
+    fn options(budget: usize) -> MarkdownOptions {
+        MarkdownOptions { title: "kvsync plan: web-flags (staging)".into(), budget }
+    }
+
+    fn render(plan: &Plan, views: &ValueViews) -> String {
+        let cost = estimate(plan, 1, 1, 2);
+        render_plan(plan, views, &cost, &options(DEFAULT_BUDGET))
+    }
+
+    /// A pull request that changes two keys (one of which was also edited by hand) while one
+    /// other key drifted.
+    fn pull_request() -> (Plan, ValueViews) {
+        let mut changes = vec![
+            change("flags/banner", Action::Update, Some(desired(1)), Some(ours(2))),
+            change("flags/checkout", Action::Update, Some(desired(3)), Some(ours(4))),
+            change("flags/new-search", Action::Create, Some(desired(5)), None),
+        ];
+        changes[0].origin = Some(Origin::Drift);
+        changes[1].origin = Some(Origin::Pr { drifted: true });
+        changes[2].origin = Some(Origin::Pr { drifted: false });
+        let mut flags = scope("flags", "flags/", changes);
+        flags.unchanged = 40;
+        let mut views = ValueViews::new();
+        views.insert(0, "flags/banner", text(Some("Hello by hand"), "Welcome!"));
+        views.insert(
+            0,
+            "flags/checkout",
+            text(Some(r#"{"enabled":false,"rollout":5}"#), r#"{"enabled":true,"rollout":25}"#),
+        );
+        views.insert(0, "flags/new-search", text(None, r#"{"enabled":true}"#));
+        (Plan { scopes: vec![flags] }, views)
+    }
+
+    #[test]
+    fn baseline_tags_show_drift_first() {
+        let (plan, views) = pull_request();
+        insta::assert_snapshot!(render(&plan, &views), @r#"
+        ## kvsync plan: web-flags (staging)
+
+        **Plan: 1 to create, 2 to update, 40 unchanged.**
+
+        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write (billed: 1 list, 2 reads, 3 writes).
+
+        2 changes from this pull request (1 of them also changed by hand); 1 change is drift already live.
+
+        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+
+        | | Action | Keys |
+        |:-:|:--|--:|
+        | `+` | create | 1 |
+        | `~` | update | 2 |
+        | | unchanged | 40 |
+
+        ### Drift already live (not changed by this pull request)
+
+        - `~` `flags/banner`
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -1 +1 @@
+          -Hello by hand
+          +Welcome!
+          ```
+
+          </details>
+
+        ### Changes in this pull request
+
+        - `~` `flags/checkout` — ⚠ also changed by hand
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -1,4 +1,4 @@
+           {
+          -  "enabled": false,
+          -  "rollout": 5
+          +  "enabled": true,
+          +  "rollout": 25
+           }
+          ```
+
+          </details>
+
+        - `+` `flags/new-search`
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -0,0 +1,3 @@
+          +{
+          +  "enabled": true
+          +}
+          ```
+
+          </details>
+        "#);
+    }
+
+    #[test]
+    fn every_action_kind_without_tags() {
+        let (plan, views) = every_action();
+        let out = render(&plan, &views);
+        assert!(!out.contains(SECRET));
+        insta::assert_snapshot!(out, @r#"
+        ## kvsync plan: web-flags (staging)
+
+        **Plan: 1 to create, 2 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.**
+
+        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 5 writes, 2 deletes).
+
+        Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
+        **Apply will refuse to run while there are conflicts.**
+
+        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+
+        | | Action | Keys |
+        |:-:|:--|--:|
+        | `+` | create | 1 |
+        | `~` | update | 2 |
+        | `!` | adopt | 1 |
+        | `>` | take over | 1 |
+        | `-` | delete | 2 |
+        | `x` | conflict | 2 |
+        | `=` | orphan (kept) | 1 |
+        | `#` | protected | 3 |
+        | | unchanged | 120 |
+        | | unmanaged (left alone) | 2 |
+
+        - ⚠ `flags/black-friday`: expiration is less than 60 s away; the key is skipped
+
+        ### Changes
+
+        - `+` `flags/a-create`
+          - metadata: `{"team":"growth"}`
+          - expiration: 3600 s after the write (ttl)
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -0,0 +1 @@
+          +on
+          ```
+
+          </details>
+
+        - `~` `flags/b-update`
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -1,4 +1,4 @@
+           {
+          -  "enabled": false,
+          +  "enabled": true,
+             "rollout": 10
+           }
+          ```
+
+          </details>
+
+        - `!` `flags/c-adopt` (adopt: no kvsync marker; the value is rewritten with one)
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -1 +1 @@
+          -hand-written
+          +managed
+          ```
+
+          </details>
+
+        - `>` `flags/d-take` (take over from `other-team`)
+          - binary value: 8 B (`4c4b6a3b`) → 4 B (`0f4636c7`)
+        - `-` `flags/e-delete`
+        - `-` `flags/f-expiring` (expiration is less than 60 s away)
+        - `x` `flags/g-conflict` (owned by `other`; add the key to `take_over:` or pass `--take-over other`)
+        - `x` `flags/h-newer` (written by a newer kvsync (marker v2); upgrade kvsync)
+        - `=` `flags/i-orphan` (no longer desired; kept because `prune: false`)
+        - `#` `flags/j-protected` (protected: would be deleted)
+        - `#` `flags/k-protected` (protected: would be adopted)
+        - `#` `flags/l-protected` (protected: would be taken over from `ops`)
+        - `~` `flags/s-secret`
+          - metadata: (sensitive) (changed)
+          - value: (sensitive)
+        "#);
+    }
+
+    #[test]
+    fn scopes_are_named_when_several_have_changes() {
+        let first = scope(
+            "flags",
+            "flags/",
+            vec![change("flags/a", Action::Create, Some(desired(1)), None)],
+        );
+        let mut second = scope(
+            "config",
+            "",
+            vec![change(
+                "app/url",
+                Action::Delete { reason: DeleteReason::NotDesired },
+                None,
+                Some(ours(2)),
+            )],
+        );
+        second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
+        let plan = Plan { scopes: vec![first, second] };
+        let mut views = ValueViews::new();
+        views.insert(
+            1,
+            "app/url",
+            value_view(Some(&LiveValue::Text("https://old".into())), None, false),
+        );
+        insta::assert_snapshot!(render(&plan, &views), @r#"
+        ## kvsync plan: web-flags (staging)
+
+        **Plan: 1 to create, 1 to delete.**
+
+        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 1 write, 1 delete).
+
+        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+
+        | | Action | Keys |
+        |:-:|:--|--:|
+        | `+` | create | 1 |
+
+        #### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
+
+        | | Action | Keys |
+        |:-:|:--|--:|
+        | `-` | delete | 1 |
+
+        ### Changes
+
+        Scope `flags`:
+
+        - `+` `flags/a`
+
+        Scope `config`:
+
+        - `-` `app/url`
+          <details><summary>Value diff</summary>
+
+          ```diff
+          --- live
+          +++ desired
+          @@ -1 +0,0 @@
+          -https://old
+          ```
+
+          </details>
+        "#);
+    }
+
+    #[test]
+    fn keys_and_values_cannot_break_the_markdown() {
+        let keys = [
+            "a`b",
+            "``start",
+            "x|y<script>alert(1)</script>",
+            "line\n# heading",
+            "@someone &amp; #1",
+        ];
+        let plan = Plan {
+            scopes: vec![scope(
+                "flags",
+                "",
+                keys.iter().map(|k| change(k, Action::Create, Some(desired(1)), None)).collect(),
+            )],
+        };
+        let mut views = ValueViews::new();
+        views.insert(0, "a`b", text(None, "```\n</details>\n````\n<img src=x onerror=alert(1)>"));
+        let mut out = render(&plan, &views);
+        // Only the key lines and the value block matter here.
+        out = out.split("### Changes\n").nth(1).expect("a changes section").to_owned();
+        insta::assert_snapshot!(out, @r#"
+
+        - `+` ``a`b``
+          <details><summary>Value diff</summary>
+
+          `````diff
+          --- live
+          +++ desired
+          @@ -0,0 +1,4 @@
+          +```
+          +</details>
+          +````
+          +<img src=x onerror=alert(1)>
+          `````
+
+          </details>
+
+        - `+` ``` ``start ```
+        - `+` `x|y<script>alert(1)</script>`
+        - `+` `line\n# heading`
+        - `+` `@someone &amp; #1`
+        "#);
+    }
+
+    #[test]
+    fn owners_from_live_markers_are_escaped() {
+        let hostile = "x`<img src=x onerror=alert(1)>`";
+        let plan = Plan {
+            scopes: vec![scope(
+                "flags",
+                "",
+                vec![change(
+                    "k",
+                    Action::Conflict { reason: ConflictReason::Owner(hostile.into()) },
+                    Some(desired(1)),
+                    None,
+                )],
+            )],
+        };
+        let out = render(&plan, &ValueViews::new());
+        let line = out.lines().find(|l| l.starts_with("- ")).expect("a change line");
+        assert_eq!(
+            line,
+            "- `x` `k` (owned by `` x`<img src=x onerror=alert(1)>` ``; add the key to `take_over:` \
+             or pass `` --take-over x`<img src=x onerror=alert(1)>` ``)"
+        );
+    }
+
+    #[test]
+    fn code_spans_and_prose() {
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`a"), "`` `a ``");
+        assert_eq!(code(" a "), "`  a  `");
+        assert_eq!(code("a\nb"), "`a\\nb`");
+        assert_eq!(code(""), "`\"\"`");
+        assert_eq!(prose("web-flags (staging)"), "web-flags (staging)");
+        assert_eq!(prose("<b>*x*</b> @me #1 a|b"), "\\<b\\>\\*x\\*\\</b\\> \\@me \\#1 a\\|b");
+    }
+
+    /// 5,000 changes with 1 KiB diffs: far over the budget.
+    fn huge() -> (Plan, ValueViews) {
+        let mut views = ValueViews::new();
+        let changes = (0..5000)
+            .map(|i| {
+                let key = format!("flags/key-{i:04}");
+                let old: String =
+                    (0..32).map(|l| format!("line {l:02} old value {i:05}\n")).collect();
+                let new: String =
+                    (0..32).map(|l| format!("line {l:02} new value {i:05}\n")).collect();
+                views.insert(0, key.clone(), text(Some(&old), &new));
+                change(&key, Action::Update, Some(desired(1)), Some(ours(2)))
+            })
+            .collect();
+        (Plan { scopes: vec![scope("flags", "flags/", changes)] }, views)
+    }
+
+    #[test]
+    fn a_huge_plan_fits_the_budget_and_says_what_it_left_out() {
+        let (plan, views) = huge();
+        let out = render(&plan, &views);
+        assert!(out.len() <= DEFAULT_BUDGET, "{}", out.len());
+        assert!(out.len() > DEFAULT_BUDGET - 200, "uses the budget: {}", out.len());
+        // The head is kept.
+        assert!(out.contains("**Plan: 5000 to update.**"));
+        assert!(out.contains("Cost: "));
+        assert!(out.contains("| `~` | update | 5000 |"));
+        // Change lines are kept before diffs: none of the diffs is shown.
+        assert!(!out.contains("<details>"));
+        let shown = out.lines().filter(|l| l.starts_with("- `~` ")).count();
+        assert!(shown > 1000, "{shown}");
+        let tail = out.lines().last().expect("a last line");
+        assert_eq!(
+            tail,
+            format!(
+                "… {} more changes not shown (the full plan is in the job log / `kvsync plan`).",
+                5000 - shown
+            )
+        );
+    }
+
+    #[test]
+    fn diffs_are_dropped_before_change_lines() {
+        let (mut plan, views) = huge();
+        plan.scopes[0].changes.truncate(100);
+        let out = render(&plan, &views);
+        assert!(out.len() <= DEFAULT_BUDGET);
+        assert_eq!(out.lines().filter(|l| l.starts_with("- `~` ")).count(), 100);
+        let diffs = out.matches("<details>").count();
+        assert!(diffs > 10 && diffs < 100, "{diffs}");
+        assert!(out.ends_with(&format!(
+            "\nValue diffs of {} changes are left out to fit the size limit (the full plan is in \
+             the job log / `kvsync plan`).\n",
+            100 - diffs
+        )));
+        // Every block that is shown is whole.
+        assert_eq!(out.matches("</details>").count(), diffs);
+    }
+
+    #[test]
+    fn the_budget_holds_at_every_size() {
+        let (plan, views) = every_action();
+        let cost = estimate(&plan, 1, 1, 2);
+        let full = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET)).len();
+        for budget in (0..full + 10).step_by(7) {
+            let out = render_plan(&plan, &views, &cost, &options(budget));
+            assert!(out.len() <= budget, "{budget}: {}", out.len());
+            // Collapsed blocks are shown whole or not at all.
+            assert_eq!(out.matches("<details>").count(), out.matches("</details>").count());
+        }
+        let report = drift_report();
+        for budget in (0..3000).step_by(11) {
+            let out = render_drift(&report, &options(budget));
+            assert!(out.len() <= budget, "{budget}: {}", out.len());
+        }
+    }
+
+    #[test]
+    fn a_drift_report() {
+        let report = drift_report();
+        let options = MarkdownOptions {
+            title: "kvsync drift: web-flags (prod)".into(),
+            budget: DEFAULT_BUDGET,
+        };
+        insta::assert_snapshot!(render_drift(&report, &options), @r#"
+        ## kvsync drift: web-flags (prod)
+
+        **Drift: 2 missing, 1 changed, 1 modified, 1 conflict, 1 extra, 1 tampered.**
+
+        Deep check: markers, values, user metadata and expirations compared.
+
+        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+
+        | Class | Keys |
+        |:--|--:|
+        | missing | 1 |
+        | changed | 1 |
+        | modified | 1 |
+        | conflict | 1 |
+        | extra | 1 |
+        | tampered | 1 |
+        | in sync | 120 |
+        | unmanaged (not counted) | 1 |
+        | expired TTL (not counted) | 1 |
+
+        #### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
+
+        | Class | Keys |
+        |:--|--:|
+        | missing | 1 |
+        | in sync | 3 |
+
+        ### Drifted keys
+
+        Scope `flags`:
+
+        - **missing** `flags/a`
+        - **changed** `flags/b`
+        - **modified** `flags/c`
+        - **conflict** `flags/d` (owned by `other`)
+        - **extra** `flags/e`
+        - **tampered** `flags/f` (value differs)
+
+        Scope `config`:
+
+        - **missing** `app/url`
+
+        <details><summary>1 unmanaged key left alone (not drift, not counted)</summary>
+
+        - `flags/x` (scope `flags`)
+
+        </details>
+
+        <details><summary>1 TTL key absent, probably expired (a listing cannot tell; not counted)</summary>
+
+        - `flags/session` (scope `flags`)
+
+        </details>
+        "#);
+    }
+
+    #[test]
+    fn no_drift() {
+        let mut report = drift_report();
+        for scope in &mut report.scopes {
+            scope.drifted.clear();
+            scope.unmanaged.clear();
+            scope.expired_ttl.clear();
+        }
+        report.scopes.truncate(1);
+        report.deep = false;
+        let options = MarkdownOptions { title: "kvsync drift".into(), budget: DEFAULT_BUDGET };
+        insta::assert_snapshot!(render_drift(&report, &options), @r#"
+        ## kvsync drift
+
+        **No drift. 120 in sync.**
+
+        Fast check: markers only; `kvsync drift --deep` also compares values.
+
+        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+
+        | Class | Keys |
+        |:--|--:|
+        | in sync | 120 |
+        "#);
+    }
+
+    #[test]
+    fn a_huge_drift_report_fits_and_keeps_its_tables() {
+        let mut report = drift_report();
+        let flags = &mut report.scopes[0];
+        flags.drifted = (0..5000)
+            .map(|i| crate::plan::drift::DriftedKey {
+                key: format!("flags/key-{i:04}"),
+                class: crate::plan::drift::DriftClass::Changed,
+                detail: None,
+            })
+            .collect();
+        flags.unmanaged = (0..5000).map(|i| format!("flags/other-{i:04}")).collect();
+        let options = MarkdownOptions { title: "kvsync drift".into(), budget: DEFAULT_BUDGET };
+        let out = render_drift(&report, &options);
+        assert!(out.len() <= DEFAULT_BUDGET, "{}", out.len());
+        assert!(
+            out.contains("| changed | 5000 |")
+                && out.contains("| unmanaged (not counted) | 5000 |")
+        );
+        let shown = out.lines().filter(|l| l.starts_with("- **changed** ")).count();
+        assert!(shown > 1000, "{shown}");
+        // The second scope's key comes after the 5,000, so it is among those left out.
+        assert!(out.contains(&format!(
+            "\n… {} more drifted keys not shown (the full report is in the job log / `kvsync \
+             drift`).\n\n5000 unmanaged keys left alone (not drift, not counted); not listed here \
+             to fit the size limit.\n",
+            5001 - shown
+        )));
+    }
+
+    #[test]
+    fn a_namespace_id_is_printed_whole() {
+        let (plan, views) = pull_request();
+        assert!(render(&plan, &views).contains(NAMESPACE));
+    }
+}

@@ -1,0 +1,404 @@
+use kv_standin::{Endpoint, Fault, MalformedBody, Options, Standin};
+use kvsync::kv::local::LocalStore;
+use kvsync::kv::{Expiration, KvStore, PutPair};
+
+use crate::support::{NOW, Output, Test};
+
+const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// A config of owner `web` with one scope `flags` (prefix `f/`) holding `keys`, each a YAML key
+/// entry as written after `f/<name>: `.
+fn config(keys: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
+    );
+    if keys.is_empty() {
+        out.push_str("      {}\n");
+    }
+    for (key, entry) in keys {
+        out.push_str(&format!("      f/{key}: {entry}\n"));
+    }
+    out
+}
+
+fn local<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(["--target", "local"]).collect()
+}
+
+fn store(test: &Test) -> LocalStore {
+    LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
+        .expect("open store")
+}
+
+/// Writes keys straight into the local store, as a hand edit or another tool would.
+fn seed(test: &Test, pairs: &[(&str, &str, Option<serde_json::Value>)]) {
+    let pairs: Vec<PutPair> = pairs
+        .iter()
+        .map(|(key, value, metadata)| PutPair {
+            key: (*key).to_owned(),
+            value: value.as_bytes().to_vec(),
+            metadata: metadata.clone().unwrap_or(serde_json::Value::Null),
+            expiration: Expiration::Never,
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(store(test).bulk_put(NS, &pairs)).expect("seed");
+}
+
+/// The metadata a key holds now (marker included).
+fn metadata_of(test: &Test, key: &str) -> serde_json::Value {
+    let (_, metadata, _) = store(test).get_full(NS, key).expect("read").expect("key exists");
+    metadata.expect("metadata")
+}
+
+fn marker(owner: &str) -> serde_json::Value {
+    serde_json::json!({"__kvsync": {"v": 1, "owner": owner, "sha256": "ab".repeat(32)}})
+}
+
+/// Whether one line of `text` holds every part (the checks do not depend on column widths).
+fn has_line(text: &str, parts: &[&str]) -> bool {
+    text.lines().any(|line| parts.iter().all(|part| line.contains(part)))
+}
+
+fn applied(test: &Test) {
+    let out = test.run(&local(&["apply", "--auto-approve"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+}
+
+#[test]
+fn in_sync_exits_0() {
+    let test =
+        Test::new().file("kvsync.yaml", config(&[("a", "\"1\""), ("b", "{value: {on: true}}")]));
+    applied(&test);
+    let out = test.run(&local(&["drift"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(has_line(&out.stdout, &["No drift.", "2 in sync"]), "{}", out.stdout);
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn every_class_shows_up_and_exits_2() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        config(&[("changed", "\"old\""), ("extra", "\"bye\""), ("same", "\"same\"")]),
+    );
+    applied(&test);
+    test.write(
+        "kvsync.yaml",
+        config(&[
+            ("cache", "{value: \"c\", expiration_ttl: 3600}"),
+            ("changed", "\"new\""),
+            ("conflict", "\"ours\""),
+            ("missing", "\"m\""),
+            ("modified", "\"x\""),
+            ("same", "\"same\""),
+        ]),
+    );
+    seed(
+        &test,
+        &[
+            ("f/conflict", "theirs", Some(marker("billing"))),
+            ("f/modified", "by hand", None),
+            ("f/theirs", "t", Some(marker("billing"))),
+            ("f/unmarked", "u", None),
+        ],
+    );
+    let out = test.run(&local(&["drift"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    insta::assert_snapshot!("drift_every_class", out.snapshot());
+    for parts in [
+        &["changed", "f/changed"][..],
+        &["conflict", "f/conflict", "(owned by `billing`)"],
+        &["extra", "f/extra"],
+        &["missing", "f/missing"],
+        &["modified", "f/modified"],
+        &["f/theirs"],
+        &["f/unmarked"],
+        &["f/cache", "not counted"],
+    ] {
+        assert!(has_line(&out.stdout, parts), "{parts:?}: {}", out.stdout);
+    }
+    assert!(!has_line(&out.stdout, &["missing", "f/cache"]), "{}", out.stdout);
+}
+
+/// A listing cannot tell an expired `expiration_ttl` key from a deleted one, so an absent TTL
+/// key is reported but never counted as drift.
+#[test]
+fn an_absent_ttl_key_is_not_counted() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        config(&[("a", "\"1\""), ("cache", "{value: c, expiration_ttl: 3600}")]),
+    );
+    applied(&test);
+    let now = test.run(&local(&["drift"]));
+    assert_eq!(now.code, 0, "{}", now.snapshot());
+    assert!(has_line(&now.stdout, &["No drift.", "2 in sync"]), "{}", now.stdout);
+
+    // Two hours later the TTL key has expired: plan would write it again, drift does not count it.
+    let later = (NOW.parse::<i64>().expect("now") + 7200).to_string();
+    let test = test.env("KVSYNC_NOW", &later);
+    let plan = test.run(&local(&["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    let out = test.run(&local(&["drift"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(has_line(&out.stdout, &["f/cache", "not counted"]), "{}", out.stdout);
+    assert!(has_line(&out.stdout, &["No drift.", "1 in sync"]), "{}", out.stdout);
+}
+
+#[test]
+fn unmanaged_keys_are_listed_but_exit_0() {
+    let test = Test::new().file("kvsync.yaml", config(&[("a", "\"1\"")]));
+    applied(&test);
+    seed(&test, &[("f/hand", "h", None), ("f/theirs", "t", Some(marker("billing")))]);
+    let out = test.run(&local(&["drift"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(has_line(&out.stdout, &["unmanaged", "f/hand"]), "{}", out.stdout);
+    assert!(has_line(&out.stdout, &["unmanaged", "f/theirs"]), "{}", out.stdout);
+    assert!(has_line(&out.stdout, &["No drift.", "1 in sync"]), "{}", out.stdout);
+}
+
+/// Issue 4, "done means": a value rewritten by hand with its old metadata keeps the marker, so
+/// only the deep check finds it.
+#[test]
+fn deep_catches_a_value_rewritten_with_its_old_metadata() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        config(&[
+            ("a", "{value: \"1\", metadata: {team: growth, rate: 1.50}}"),
+            ("b", "\"2\""),
+            ("key", "\"${SECRET_KEY:-dev-only-key}\""),
+        ]),
+    );
+    applied(&test);
+    seed(
+        &test,
+        &[
+            ("f/a", "hacked", Some(metadata_of(&test, "f/a"))),
+            ("f/key", "leaked-new-secret", Some(metadata_of(&test, "f/key"))),
+        ],
+    );
+
+    let fast = test.run(&local(&["drift"]));
+    assert_eq!(fast.code, 0, "{}", fast.snapshot());
+    assert!(has_line(&fast.stdout, &["No drift.", "3 in sync"]), "{}", fast.stdout);
+
+    let deep = test.run(&local(&["drift", "--deep"]));
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    assert!(has_line(&deep.stdout, &["tampered", "f/a (value differs)"]), "{}", deep.stdout);
+    assert!(has_line(&deep.stdout, &["tampered", "f/key (value differs)"]), "{}", deep.stdout);
+    assert!(has_line(&deep.stdout, &["Drift:", "2 tampered"]), "{}", deep.stdout);
+    let all = deep.snapshot();
+    for secret in ["dev-only-key", "leaked-new-secret", "hacked"] {
+        assert!(!all.contains(secret), "{secret} printed: {all}");
+    }
+    assert!(
+        deep.stderr
+            .contains("deep check: reading the values of 3 keys in sync: 1 bulk get request"),
+        "{}",
+        deep.stderr
+    );
+}
+
+#[test]
+fn deep_compares_metadata_and_expiration() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        config(&[
+            ("meta", "{value: \"1\", metadata: {rate: 1.50}}"),
+            ("number", "{value: \"2\", metadata: {max: 2}}"),
+            ("never", "\"3\""),
+        ]),
+    );
+    applied(&test);
+    let with = |key: &str, user: serde_json::Value| {
+        let mut metadata = metadata_of(&test, key);
+        let object = metadata.as_object_mut().expect("object");
+        for (name, value) in user.as_object().expect("object") {
+            object.insert(name.clone(), value.clone());
+        }
+        metadata
+    };
+    // The same number written another way is no difference; another number is.
+    seed(
+        &test,
+        &[
+            ("f/meta", "1", Some(with("f/meta", serde_json::json!({"rate": 1.6})))),
+            ("f/number", "2", Some(with("f/number", serde_json::json!({"max": 2.0})))),
+        ],
+    );
+    // An expiration added by hand to a key that never expires, marker kept.
+    let never = metadata_of(&test, "f/never");
+    let pair = PutPair {
+        key: "f/never".into(),
+        value: b"3".to_vec(),
+        metadata: never,
+        expiration: Expiration::At(NOW.parse::<i64>().expect("now") + 86_400),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(store(&test).bulk_put(NS, &[pair])).expect("seed");
+
+    let deep = test.run(&local(&["drift", "--deep"]));
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    assert!(has_line(&deep.stdout, &["tampered", "f/meta (metadata differs)"]), "{}", deep.stdout);
+    assert!(
+        has_line(&deep.stdout, &["tampered", "f/never (expiration differs)"]),
+        "{}",
+        deep.stdout
+    );
+    assert!(!deep.stdout.contains("f/number"), "{}", deep.stdout);
+}
+
+struct Cloud {
+    standin: Standin,
+    test: Test,
+}
+
+impl Cloud {
+    fn new(config: &str) -> Self {
+        let standin = Standin::start(Options::default());
+        standin.create_namespace(NS);
+        let test = Test::new()
+            .file("kvsync.yaml", config)
+            .env("CLOUDFLARE_API_TOKEN", standin.token())
+            .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id())
+            .env("KVSYNC_RETRY_BASE_MS", "20")
+            .env("KVSYNC_RETRY_MAX_MS", "200")
+            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
+        Self { standin, test }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let url = self.standin.base_url();
+        let mut all = args.to_vec();
+        all.extend(["--api-url", url.as_str()]);
+        self.test.run(&all)
+    }
+}
+
+fn many(n: usize) -> String {
+    let keys: Vec<(String, String)> =
+        (0..n).map(|i| (format!("{i:04}"), format!("\"v-{i}\""))).collect();
+    config(&keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>())
+}
+
+/// The deep check costs ⌈N/100⌉ bulk gets for N keys in sync, on top of the ⌈N/1000⌉ lists
+/// the fast check needs, and says so on stderr first.
+#[test]
+fn deep_reads_cost_one_bulk_get_per_100_keys_in_sync() {
+    let cloud = Cloud::new(&many(250));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+
+    cloud.standin.reset_counts();
+    let fast = cloud.run(&["drift"]);
+    assert_eq!(fast.code, 0, "{}", fast.snapshot());
+    assert!(has_line(&fast.stdout, &["No drift.", "250 in sync"]), "{}", fast.stdout);
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.total), (1, 1), "no value reads: {counts:?}");
+
+    cloud.standin.reset_counts();
+    let deep = cloud.run(&["drift", "--deep"]);
+    assert_eq!(deep.code, 0, "{}", deep.snapshot());
+    assert_eq!(
+        deep.stderr,
+        "deep check: reading the values of 250 keys in sync: 3 bulk get requests\n"
+    );
+    assert!(has_line(&deep.stdout, &["No drift.", "250 in sync"]), "{}", deep.stdout);
+    let counts = cloud.standin.counts();
+    assert_eq!(
+        (counts.list, counts.bulk_get, counts.get_value, counts.total),
+        (1, 3, 0, 4),
+        "{counts:?}"
+    );
+}
+
+/// Bulk get returns text only: binary values are read in a batch of their own and then one by
+/// one, so they never push text keys into single GETs.
+#[test]
+fn deep_reads_binary_values_apart() {
+    let mut yaml = many(3);
+    yaml.push_str("      f/logo.bin:\n        file: logo.bin\n");
+    let cloud = Cloud::new(&yaml);
+    cloud.test.write("logo.bin", [0x89u8, 0x50, 0xff, 0x00, 0xfe]);
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+
+    cloud.standin.reset_counts();
+    let deep = cloud.run(&["drift", "--deep"]);
+    assert_eq!(deep.code, 0, "{}", deep.snapshot());
+    assert!(
+        deep.stderr.contains(
+            "reading the values of 4 keys in sync: 2 bulk get requests (+ 1 single GET for binary values)"
+        ),
+        "{}",
+        deep.stderr
+    );
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_get, counts.get_value), (1, 2, 1), "{counts:?}");
+
+    // A binary value changed by hand, marker kept: tampered.
+    let logo = cloud.standin.get(NS, "f/logo.bin").expect("logo");
+    cloud.standin.seed(NS, "f/logo.bin", &[0x89, 0x50, 0xff, 0x01], logo.metadata, None);
+    let deep = cloud.run(&["drift", "--deep"]);
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    assert!(has_line(&deep.stdout, &["tampered", "f/logo.bin (value differs)"]), "{}", deep.stdout);
+}
+
+/// The cost line comes before the first read: a failing bulk get leaves it on stderr, above the
+/// error.
+#[test]
+fn the_cost_line_comes_before_the_check() {
+    let cloud = Cloud::new(&many(3));
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+    cloud.standin.inject(Fault::Malformed {
+        endpoint: Endpoint::BulkGet,
+        body: MalformedBody::Html,
+        status: 200,
+    });
+    let deep = cloud.run(&["drift", "--deep"]);
+    assert_eq!(deep.code, 1, "{}", deep.snapshot());
+    let cost =
+        deep.stderr.find("deep check: reading the values of 3 keys in sync").expect("cost line");
+    let error = deep.stderr.find("error: ").expect("error");
+    assert!(cost < error, "{}", deep.stderr);
+    assert_eq!(deep.stdout, "");
+}
+
+#[test]
+fn drift_through_the_standin_names_a_hand_written_key_modified() {
+    let cloud = Cloud::new(&many(2));
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+    cloud.standin.seed(NS, "f/0001", b"by hand", None, None);
+    let out = cloud.run(&["drift"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(has_line(&out.stdout, &["modified", "f/0001"]), "{}", out.stdout);
+    assert!(has_line(&out.stdout, &["Drift:", "1 modified"]), "{}", out.stdout);
+}
+
+/// JSON and Markdown carry the same findings and the same exit code as the human report.
+#[test]
+fn json_and_markdown_report_the_same_drift() {
+    let test = Test::new().file("kvsync.yaml", config(&[("a", "\"1\""), ("b", "\"2\"")]));
+    applied(&test);
+    seed(&test, &[("f/a", "hacked", Some(metadata_of(&test, "f/a")))]);
+
+    let json = test.run(&local(&["drift", "--deep", "--format", "json"]));
+    assert_eq!(json.code, 2, "{}", json.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
+    assert_eq!(doc["deep"], true);
+    assert_eq!((doc["drifted"].as_u64(), doc["in_sync"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(doc["keys"][0]["key"], "f/a");
+    assert_eq!(doc["keys"][0]["class"], "tampered");
+    assert_eq!(doc["keys"][0]["detail"], "value differs");
+    assert!(!json.stdout.contains("hacked"), "{}", json.stdout);
+
+    let fast = test.run(&local(&["drift", "--format", "json"]));
+    assert_eq!(fast.code, 0, "{}", fast.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&fast.stdout).expect("JSON on stdout");
+    assert_eq!((doc["deep"].as_bool(), doc["drifted"].as_u64()), (Some(false), Some(0)));
+
+    let markdown = test.run(&local(&["drift", "--deep", "--format", "markdown"]));
+    assert_eq!(markdown.code, 2, "{}", markdown.snapshot());
+    assert!(markdown.stdout.starts_with("## kvsync drift: web"), "{}", markdown.stdout);
+    assert!(markdown.stdout.contains("f/a"), "{}", markdown.stdout);
+    assert!(!markdown.stdout.contains("hacked"), "{}", markdown.stdout);
+}

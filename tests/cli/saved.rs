@@ -1,0 +1,208 @@
+use kvsync::kv::local::LocalStore;
+use kvsync::kv::{Expiration, KvStore, PutPair};
+
+use crate::support::{NOW, Test, repo};
+
+const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+fn config(keys: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
+    );
+    for (key, value) in keys {
+        out.push_str(&format!("      {key}: {value:?}\n"));
+    }
+    out.push_str("      f/secret: ${KVSYNC_TEST_SECRET:-s3cret-default-value}\n");
+    out
+}
+
+fn local(args: &[&str]) -> Vec<String> {
+    args.iter().chain(&["--target", "local"]).map(|s| (*s).to_owned()).collect()
+}
+
+fn run(test: &Test, args: &[&str]) -> crate::support::Output {
+    let args = local(args);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    test.run(&args)
+}
+
+/// Writes a key straight into the local store, as someone else would.
+fn seed(test: &Test, key: &str, value: &str, metadata: serde_json::Value) {
+    let store = LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
+        .expect("store");
+    let pair = PutPair {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        metadata,
+        expiration: Expiration::Never,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(store.bulk_put(NS, &[pair])).expect("seed");
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_without_asking() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2")]));
+    let plan = run(&test, &["plan", "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("Saved the plan to `plan.json`"), "{}", plan.stderr);
+
+    // The file holds no value, and nothing derived from the sensitive one.
+    let saved = std::fs::read_to_string(test.path().join("plan.json")).expect("plan file");
+    assert!(!saved.contains("s3cret"), "{saved}");
+    let secret_hash =
+        kvsync::plan::hash::content_hash(b"s3cret-default-value", None, Expiration::Never);
+    assert!(!saved.contains(&secret_hash.to_hex()[..12]), "the secret's hash leaked: {saved}");
+    let document: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
+    assert_eq!(document["kind"], "kvsync-saved-plan");
+    assert!(document["plan"]["changes"].as_array().is_some_and(|c| c.len() == 3));
+    assert!(
+        document["plan"]["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .all(|c| c.get("diff").is_none())
+    );
+
+    // No terminal and no --auto-approve: a saved plan still applies (it was reviewed).
+    let apply = run(&test, &["apply", "plan.json"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 3 written, 0 deleted."), "{}", apply.stdout);
+    assert_eq!(run(&test, &["plan", "--detailed-exitcode"]).code, 0);
+
+    // Applying the same plan again: everything it depended on changed.
+    let again = run(&test, &["apply", "plan.json"]);
+    assert_eq!(again.code, 1, "{}", again.snapshot());
+    assert!(again.stderr.contains("plan is stale: 3 keys changed"), "{}", again.stderr);
+}
+
+#[test]
+fn a_plan_is_stale_when_a_key_it_depends_on_changed() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2")]));
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    test.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "3")]));
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+
+    // Another owner's key and an unmarked key appear: the plan is still good.
+    seed(
+        &test,
+        "f/theirs",
+        "x",
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}}),
+    );
+    seed(&test, "f/by-hand", "x", serde_json::Value::Null);
+    // Someone rewrites a key the plan depends on.
+    seed(&test, "f/a", "hand edit", serde_json::Value::Null);
+    let stale = run(&test, &["apply", "plan.json"]);
+    assert_eq!(stale.code, 1, "{}", stale.snapshot());
+    insta::assert_snapshot!("saved_plan_stale", stale.snapshot());
+
+    // Without the hand edit the plan applies.
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2")]));
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    test.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "3")]));
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+    seed(
+        &test,
+        "f/theirs",
+        "x",
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}}),
+    );
+    let ok = run(&test, &["apply", "plan.json"]);
+    assert_eq!(ok.code, 0, "{}", ok.snapshot());
+    assert!(ok.stdout.contains("Apply complete: 1 written, 0 deleted."), "{}", ok.stdout);
+}
+
+#[test]
+fn a_plan_is_refused_when_the_config_changed() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1")]));
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+    test.write("kvsync.yaml", config(&[("f/a", "2")]));
+    let out = run(&test, &["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("the config changed since the plan was made"), "{}", out.stderr);
+    // A rotated secret does not show in the digest, but the plan still catches it: the key it
+    // would write is no longer what was planned.
+    test.write("kvsync.yaml", config(&[("f/a", "1")]));
+    let rotated = Test::new()
+        .env("KVSYNC_TEST_SECRET", "rotated")
+        .file("kvsync.yaml", config(&[("f/a", "1")]));
+    assert_eq!(run(&rotated, &["plan", "--out", "plan.json"]).code, 0);
+    assert_eq!(run(&rotated, &["apply", "--auto-approve"]).code, 0);
+    std::fs::copy(test.path().join("plan.json"), rotated.path().join("old.json")).expect("copy");
+    let out = run(&rotated, &["apply", "old.json"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+}
+
+#[test]
+fn a_file_that_is_not_a_plan_is_refused() {
+    let test =
+        Test::new().file("kvsync.yaml", config(&[("f/a", "1")])).file("x.json", "{\"a\": 1}");
+    let out = run(&test, &["apply", "x.json"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("not a kvsync saved plan"), "{}", out.stderr);
+}
+
+#[test]
+fn json_plans_follow_the_committed_schema() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "{\"x\": 1}")]));
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    test.write("kvsync.yaml", config(&[("f/a", "2"), ("f/c", "3")]));
+    seed(&test, "f/hand", "x", serde_json::Value::Null);
+    let out = run(&test, &["plan", "--format", "json", "--detailed-exitcode"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    let document: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schemas/plan.schema.json")).expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&document).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(document["format_version"], "1");
+    let actions: Vec<(&str, &str)> = document["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap_or(""), c["action"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(actions, vec![("f/a", "update"), ("f/b", "delete"), ("f/c", "create")]);
+    let update = &document["changes"][0];
+    assert_eq!(update["diff"], "--- live\n+++ desired\n@@ -1 +1 @@\n-1\n+2\n");
+}
+
+#[test]
+fn markdown_plans_are_for_pull_requests() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1")]));
+    let out = run(&test, &["plan", "--format", "markdown"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    insta::assert_snapshot!("markdown_plan", out.stdout);
+}
+
+/// `--baseline`: the pull request's changes apart from drift already live.
+#[test]
+fn a_baseline_separates_the_pull_request_from_drift() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "3")]));
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    // main has a, b, c; someone edits b by hand; the PR changes c and adds d.
+    std::fs::create_dir_all(test.path().join("main")).expect("mkdir");
+    std::fs::write(
+        test.path().join("main/kvsync.yaml"),
+        config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "3")]),
+    )
+    .expect("baseline");
+    seed(&test, "f/b", "edited by hand", serde_json::Value::Null);
+    test.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "4"), ("f/d", "5")]));
+    let human = run(&test, &["plan", "--baseline", "main/kvsync.yaml"]);
+    assert_eq!(human.code, 0, "{}", human.snapshot());
+    insta::assert_snapshot!("baseline_human", human.stdout);
+    let json = run(&test, &["plan", "--baseline", "main/kvsync.yaml", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let tags: Vec<(&str, &str)> = document["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap_or(""), c["tag"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(tags, vec![("f/b", "drift"), ("f/c", "pr"), ("f/d", "pr")]);
+}
