@@ -453,7 +453,7 @@ mod tests {
             max_deletes: 50,
             scopes: Vec::new(),
         };
-        let mut plan = Plan { scopes: Vec::new() };
+        let mut plan = Plan { scopes: Vec::new(), only: Vec::new() };
         for (name, puts, deletes) in scopes {
             let entries: BTreeMap<String, DesiredEntry> =
                 puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();

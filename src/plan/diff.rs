@@ -21,7 +21,8 @@ pub fn plan(desired: &Desired, live: &[LiveScope], options: &Options) -> Plan {
         .enumerate()
         .map(|(i, scope)| plan_scope(scope, live.get(i).unwrap_or(&empty), options))
         .collect();
-    Plan { scopes }
+    let only = options.only.as_ref().map(|g| g.patterns().to_vec()).unwrap_or_default();
+    Plan { scopes, only }
 }
 
 /// Whether a desired entry has an absolute expiration too close to write (the API refuses

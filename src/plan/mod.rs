@@ -39,6 +39,8 @@ pub struct LiveScope {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub scopes: Vec<ScopePlan>,
+    /// `--only` globs the plan was restricted to; empty when it covers every key.
+    pub only: Vec<String>,
 }
 
 /// The plan of one scope.

@@ -141,7 +141,10 @@ mod tests {
 
     #[test]
     fn requests_round_up_per_scope_and_billing_counts_keys() {
-        let plan = Plan { scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)] };
+        let plan = Plan {
+            scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)],
+            only: Vec::new(),
+        };
         let cost = estimate(&plan, 3, 1, 10);
         assert_eq!(
             cost,
@@ -165,7 +168,7 @@ mod tests {
 
     #[test]
     fn the_line_leaves_out_zeros() {
-        let plan = Plan { scopes: vec![scope(0, 0, 1)] };
+        let plan = Plan { scopes: vec![scope(0, 0, 1)], only: Vec::new() };
         assert_eq!(
             estimate(&plan, 1, 0, 0).line(),
             "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
@@ -174,7 +177,7 @@ mod tests {
             estimate(&plan, 0, 0, 0).line(),
             "Cost: no requests so far; apply will send nothing (nothing billed)."
         );
-        let plan = Plan { scopes: vec![scope(1, 0, 0)] };
+        let plan = Plan { scopes: vec![scope(1, 0, 0)], only: Vec::new() };
         assert_eq!(
             estimate(&plan, 2, 0, 0).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."

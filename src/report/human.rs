@@ -41,6 +41,18 @@ const VALUE_INDENT: &str = "      ";
 /// emphasis: refining them costs more than it helps a reader.
 const INLINE_EMPHASIS_MAX_LINES: usize = 64;
 
+/// The header of a plan restricted with `--only`, shared by the renderers.
+pub fn only_line(plan: &Plan) -> Option<String> {
+    if plan.only.is_empty() {
+        return None;
+    }
+    let globs: Vec<String> = plan.only.iter().map(|g| format!("`{}`", printable(g))).collect();
+    Some(format!(
+        "Only keys matching {} are planned (--only); every other key is left out.",
+        globs.join(", ")
+    ))
+}
+
 /// Renders the whole plan. The text ends with a newline.
 ///
 /// Layout: an `Environment:` line when one is set; then one block per scope that has changes or
@@ -52,6 +64,9 @@ pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> S
     if let Some(environment) = &options.environment {
         blocks
             .push(format!("{}\n", style.bold(&format!("Environment: {}", printable(environment)))));
+    }
+    if let Some(line) = only_line(plan) {
+        blocks.push(format!("{}\n", style.warning(&line)));
     }
     for (index, scope) in plan.scopes.iter().enumerate() {
         if scope.changes.is_empty() && scope.warnings.is_empty() {
@@ -546,7 +561,7 @@ mod tests {
     }
 
     fn plan(scopes: Vec<ScopePlan>) -> Plan {
-        Plan { scopes }
+        Plan { scopes, only: Vec::new() }
     }
 
     fn text_view(live: Option<&str>, desired: &str) -> ValueView {

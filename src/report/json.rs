@@ -45,6 +45,9 @@ pub struct PlanDocument {
     /// The `--env` the plan was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// The `--only` globs the plan was restricted to; absent when it covers every key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// Counts over all scopes.
     pub summary: SummaryDto,
     /// Requests made while planning and to be made by apply, and billed operations.
@@ -262,6 +265,7 @@ pub fn plan_document(
         format_version: FORMAT_VERSION.to_owned(),
         kvsync_version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: environment.map(str::to_owned),
+        only: plan.only.clone(),
         summary: summary_dto(&plan.summary()),
         cost: cost_dto(cost),
         scopes: plan.scopes.iter().map(scope_dto).collect(),
@@ -801,7 +805,7 @@ pub(crate) mod tests {
             value_view(Some(&LiveValue::Binary(png.to_vec())), Some(&png[..4]), false),
         );
         views.insert(0, "flags/s-secret", ValueView::Sensitive);
-        (Plan { scopes: vec![flags] }, views)
+        (Plan { scopes: vec![flags], only: Vec::new() }, views)
     }
 
     fn cost() -> Cost {
@@ -1050,6 +1054,7 @@ pub(crate) mod tests {
     #[test]
     fn a_delete_whose_view_is_sensitive_is_sensitive() {
         let plan = Plan {
+            only: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",

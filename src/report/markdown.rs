@@ -84,6 +84,11 @@ pub fn render_plan(
         summary_line(&summary),
         cost.line()
     );
+    if let Some(line) = crate::report::human::only_line(plan) {
+        head.push('\n');
+        head.push_str(&prose_with_code(&line));
+        head.push('\n');
+    }
     if grouped {
         head.push('\n');
         head.push_str(&origin_sentence(plan));
@@ -811,7 +816,7 @@ mod tests {
             text(Some(r#"{"enabled":false,"rollout":5}"#), r#"{"enabled":true,"rollout":25}"#),
         );
         views.insert(0, "flags/new-search", text(None, r#"{"enabled":true}"#));
-        (Plan { scopes: vec![flags] }, views)
+        (Plan { scopes: vec![flags], only: Vec::new() }, views)
     }
 
     #[test]
@@ -995,7 +1000,7 @@ mod tests {
             )],
         );
         second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
-        let plan = Plan { scopes: vec![first, second] };
+        let plan = Plan { scopes: vec![first, second], only: Vec::new() };
         let mut views = ValueViews::new();
         views.insert(
             1,
@@ -1053,6 +1058,7 @@ mod tests {
             "@someone &amp; #1",
         ];
         let plan = Plan {
+            only: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1092,6 +1098,7 @@ mod tests {
     fn owners_from_live_markers_are_escaped() {
         let hostile = "x`<img src=x onerror=alert(1)>`";
         let plan = Plan {
+            only: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1138,7 +1145,7 @@ mod tests {
                 change(&key, Action::Update, Some(desired(1)), Some(ours(2)))
             })
             .collect();
-        (Plan { scopes: vec![scope("flags", "flags/", changes)] }, views)
+        (Plan { scopes: vec![scope("flags", "flags/", changes)], only: Vec::new() }, views)
     }
 
     #[test]

@@ -23,6 +23,9 @@ mod cloudflare;
 /// Saved plans and their stale check, the JSON and Markdown formats, `--baseline`.
 mod saved;
 
+/// Secret masking in every command and format, and `--only`.
+mod secrets;
+
 /// `--help`, usage errors, `schema`, `completions`, `validate` formats.
 mod commands;
 
