@@ -5,6 +5,9 @@
 /// The clock in unix seconds, for tests and reproducible runs; the system clock otherwise.
 pub const KVSYNC_NOW: &str = "KVSYNC_NOW";
 
+/// How often, in milliseconds, progress is printed when stderr is not a terminal (default 5000).
+pub const KVSYNC_PROGRESS_EVERY_MS: &str = "KVSYNC_PROGRESS_EVERY_MS";
+
 /// The commit being applied on GitHub Actions; the default `--revision`.
 pub const GITHUB_SHA: &str = "GITHUB_SHA";
 

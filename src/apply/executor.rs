@@ -183,13 +183,15 @@ impl Report {
 
 /// Applies `plan` (computed from `desired`) to `store`. Guards must have been checked; this
 /// writes. Puts of every scope go first, deletes last, so a key never disappears before its
-/// replacement exists. `interrupt` is polled between batches.
+/// replacement exists. `interrupt` is polled between batches; `on_done` hears how many keys
+/// each finished batch wrote or deleted (for progress displays).
 pub async fn execute<S: KvStore>(
     store: &S,
     desired: &Desired,
     plan: &Plan,
     settings: &Settings,
     interrupt: &AtomicBool,
+    on_done: &dyn Fn(u64),
 ) -> Report {
     let mut report = Report {
         scopes: plan
@@ -226,7 +228,7 @@ pub async fn execute<S: KvStore>(
             };
             if let Some(batch) = batcher.push(pair) {
                 pending -= batch.len();
-                if !send_puts(store, &scope.namespace_id, batch, settings, out).await
+                if !send_puts(store, &scope.namespace_id, batch, settings, out, on_done).await
                     || interrupt.load(Ordering::SeqCst)
                 {
                     stopped = true;
@@ -236,7 +238,7 @@ pub async fn execute<S: KvStore>(
         }
         if !stopped && let Some(batch) = batcher.finish() {
             pending -= batch.len();
-            stopped = !send_puts(store, &scope.namespace_id, batch, settings, out).await;
+            stopped = !send_puts(store, &scope.namespace_id, batch, settings, out, on_done).await;
         }
         out.not_attempted += pending;
         stopped |= interrupt.load(Ordering::SeqCst);
@@ -252,7 +254,8 @@ pub async fn execute<S: KvStore>(
                 break;
             }
             remaining -= batch.len();
-            stopped = !send_deletes(store, &scope.namespace_id, batch, settings, out).await
+            stopped = !send_deletes(store, &scope.namespace_id, batch, settings, out, on_done)
+                .await
                 || interrupt.load(Ordering::SeqCst);
         }
         out.not_attempted += remaining;
@@ -346,6 +349,7 @@ async fn send_puts<S: KvStore>(
     batch: Vec<PutPair>,
     settings: &Settings,
     out: &mut ScopeReport,
+    on_done: &dyn Fn(u64),
 ) -> bool {
     let (done, go_on) = send_batch(
         batch,
@@ -356,6 +360,7 @@ async fn send_puts<S: KvStore>(
         async |b: &[PutPair]| store.bulk_put(namespace_id, b).await,
     )
     .await;
+    on_done(done.len() as u64);
     out.written.extend(done);
     go_on
 }
@@ -366,6 +371,7 @@ async fn send_deletes<S: KvStore>(
     batch: &[String],
     settings: &Settings,
     out: &mut ScopeReport,
+    on_done: &dyn Fn(u64),
 ) -> bool {
     let (done, go_on) = send_batch(
         batch.to_vec(),
@@ -376,6 +382,7 @@ async fn send_deletes<S: KvStore>(
         async |b: &[String]| store.bulk_delete(namespace_id, b).await,
     )
     .await;
+    on_done(done.len() as u64);
     out.deleted.extend(done);
     go_on
 }
@@ -515,7 +522,7 @@ mod tests {
     }
 
     async fn run(store: &Scripted, desired: &Desired, plan: &Plan) -> Report {
-        execute(store, desired, plan, &settings(), &AtomicBool::new(false)).await
+        execute(store, desired, plan, &settings(), &AtomicBool::new(false), &|_| {}).await
     }
 
     #[tokio::test(start_paused = true)]
@@ -577,7 +584,7 @@ mod tests {
         let (desired, plan) = case(&[("a", &["k1"], &["d1"])]);
         let store = Scripted::default();
         let interrupt = AtomicBool::new(true);
-        let report = execute(&store, &desired, &plan, &settings(), &interrupt).await;
+        let report = execute(&store, &desired, &plan, &settings(), &interrupt, &|_| {}).await;
         assert_eq!(*store.calls.borrow(), vec!["put ns-a k1"], "the running batch finishes");
         assert!(report.interrupted);
         assert_eq!(report.not_attempted(), 1);

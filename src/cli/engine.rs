@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::{ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
 use super::output::Printer;
+use super::progress::Progress;
 use crate::config::{self, Desired, Globs, ValueSource};
 use crate::env_vars;
 use crate::error::Error;
@@ -148,14 +149,31 @@ pub fn open_store(
     }
 }
 
-/// Lists every scope of the desired state.
+/// How many scopes are listed at once. Each listing is a chain of dependent pages, so scopes
+/// are the unit of parallelism; the store's own limits (concurrency, rate budget) still hold.
+const SCOPES_LISTED_AT_ONCE: usize = 4;
+
+/// Lists every scope of the desired state, several scopes at once, in config order.
 pub async fn list_live<S: KvStore>(store: &S, desired: &Desired) -> Result<Vec<LiveScope>, Error> {
-    let mut live = Vec::with_capacity(desired.scopes.len());
-    for scope in &desired.scopes {
-        let keys = kv::list_all(store, &scope.namespace_id, &scope.prefix).await?;
-        live.push(LiveScope { keys });
-    }
-    Ok(live)
+    list_live_with(store, desired, &|_| {}).await
+}
+
+/// [`list_live`], reporting each page's key count to `on_page`.
+pub async fn list_live_with<S: KvStore>(
+    store: &S,
+    desired: &Desired,
+    on_page: &dyn Fn(usize),
+) -> Result<Vec<LiveScope>, Error> {
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    futures_util::stream::iter(&desired.scopes)
+        .map(|scope| async move {
+            let keys =
+                kv::list_all_with(store, &scope.namespace_id, &scope.prefix, on_page).await?;
+            Ok::<_, Error>(LiveScope { keys })
+        })
+        .buffered(SCOPES_LISTED_AT_ONCE)
+        .try_collect()
+        .await
 }
 
 /// The engine options from the command line.
@@ -246,7 +264,9 @@ pub async fn plan(
     let now = now()?;
     let desired = load(config, printer)?;
     let store = open_store(global, &desired, now, printer)?;
-    let live = list_live(&store, &desired).await?;
+    let progress = Progress::new(printer, "listing", "keys", None);
+    let live = list_live_with(&store, &desired, &|n| progress.inc(n as u64)).await?;
+    progress.finish();
     let options = options(&desired, planning, now)?;
     let plan = plan::plan(&desired, &live, &options);
     let (views, keys_read) = if planning.no_value_diff {

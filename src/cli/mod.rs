@@ -9,6 +9,7 @@ pub mod engine;
 pub mod exit;
 pub mod output;
 pub mod plan_file;
+pub mod progress;
 
 use clap::{CommandFactory as _, Parser as _};
 

@@ -130,11 +130,23 @@ pub async fn list_all<S: KvStore>(
     namespace_id: &str,
     prefix: &str,
 ) -> Result<Vec<ListedKey>, Error> {
+    list_all_with(store, namespace_id, prefix, &|_| {}).await
+}
+
+/// [`list_all`], calling `on_page` with the number of keys of each page as it arrives (for
+/// progress displays).
+pub async fn list_all_with<S: KvStore>(
+    store: &S,
+    namespace_id: &str,
+    prefix: &str,
+    on_page: &dyn Fn(usize),
+) -> Result<Vec<ListedKey>, Error> {
     let mut keys = Vec::new();
     let mut cursor: Option<String> = None;
     let mut seen = std::collections::HashSet::new();
     loop {
         let page = store.list_page(namespace_id, prefix, cursor.as_deref()).await?;
+        on_page(page.keys.len());
         keys.extend(page.keys);
         match page.cursor.filter(|c| !c.is_empty()) {
             None => return Ok(keys),

@@ -407,3 +407,25 @@ fn verbose_runs_report_their_request_counts() {
         apply.stderr
     );
 }
+
+/// Without a terminal, progress is a plain line every few seconds on stderr (here every
+/// millisecond); stdout keeps only the data, and `-q` silences progress.
+#[test]
+fn progress_goes_to_stderr_and_q_silences_it() {
+    let cloud = Cloud::with_options(
+        &config(2500, "v"),
+        Options { list_latency: std::time::Duration::from_millis(20), ..Options::default() },
+    );
+    let cloud =
+        Cloud { test: cloud.test.env("KVSYNC_PROGRESS_EVERY_MS", "1"), standin: cloud.standin };
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff", "--format", "json"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stderr.contains("listing: "), "{}", apply.stderr);
+    assert!(apply.stderr.contains("applying: 2500 keys"), "{}", apply.stderr);
+    let document: serde_json::Value =
+        serde_json::from_str(&apply.stdout).expect("stdout is pure JSON");
+    assert_eq!(document["result"]["written"], 2500);
+    let quiet = cloud.run(&["plan", "-q"]);
+    assert_eq!(quiet.code, 0);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+}

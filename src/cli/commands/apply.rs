@@ -12,6 +12,7 @@ use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::cli::plan_file::PlanFile;
+use crate::cli::progress::Progress;
 use crate::env_vars;
 use crate::error::Error;
 use crate::report::json;
@@ -59,7 +60,7 @@ pub async fn run(
         confirm()?;
     }
 
-    let report = execute_with_interrupt(&planned, global).await;
+    let report = execute_with_interrupt(&planned, global, printer).await;
     match args.format {
         ApplyFormat::Human => printer.data(&render_report(&report, printer.stdout_color)),
         ApplyFormat::Json => printer.data(&render_report_json(&document, &report)),
@@ -79,7 +80,11 @@ pub async fn run(
 }
 
 /// Runs the executor with Ctrl-C wired to stop it between batches.
-async fn execute_with_interrupt(planned: &Planned, global: &GlobalArgs) -> Report {
+async fn execute_with_interrupt(
+    planned: &Planned,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Report {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
     let watcher = tokio::spawn(async move {
@@ -93,8 +98,16 @@ async fn execute_with_interrupt(planned: &Planned, global: &GlobalArgs) -> Repor
         unsuccessful_retries: 3,
         unsuccessful_retry_delay: Duration::from_secs(1),
     };
+    let summary = planned.plan.summary();
+    let total =
+        summary.create + summary.update + summary.adopt + summary.take_over + summary.delete;
+    let progress = Progress::new(printer, "applying", "keys", Some(total as u64));
     let report =
-        execute(&planned.store, &planned.desired, &planned.plan, &settings, &interrupt).await;
+        execute(&planned.store, &planned.desired, &planned.plan, &settings, &interrupt, &|n| {
+            progress.inc(n)
+        })
+        .await;
+    progress.finish();
     watcher.abort();
     report
 }

@@ -1,0 +1,112 @@
+//! Progress on stderr: a live bar on a terminal, a plain line every few seconds without one,
+//! nothing with `-q`. Never on stdout, so machine formats stay clean.
+//!
+//! indicatif draws the bar and hides it when stderr is not a terminal; for that case (CI logs)
+//! this module prints its own throttled lines, so a long run still shows it is alive.
+
+use std::cell::Cell;
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::output::Printer;
+
+/// How often a line is printed when stderr is not a terminal, unless
+/// `KVSYNC_PROGRESS_EVERY_MS` says otherwise.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+fn plain_every() -> Duration {
+    std::env::var(crate::env_vars::KVSYNC_PROGRESS_EVERY_MS)
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(PLAIN_EVERY, Duration::from_millis)
+}
+
+/// One running counter ("listing: 12000 keys").
+pub struct Progress {
+    what: &'static str,
+    unit: &'static str,
+    mode: Mode,
+    count: Cell<u64>,
+    started: Instant,
+}
+
+enum Mode {
+    Off,
+    Bar(ProgressBar),
+    Plain { last: Cell<Instant>, every: Duration },
+}
+
+impl Progress {
+    /// Starts a counter of `unit`s for `what`; `total` when known gives a bar, else a spinner.
+    pub fn new(
+        printer: &Printer,
+        what: &'static str,
+        unit: &'static str,
+        total: Option<u64>,
+    ) -> Self {
+        let mode = if printer.quiet {
+            Mode::Off
+        } else if std::io::stderr().is_terminal() {
+            let bar = match total {
+                Some(total) => {
+                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                        .with_style(
+                            ProgressStyle::with_template(
+                                "{prefix}: [{bar:30}] {pos}/{len} {msg} ({per_sec}, {eta} left)",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        )
+                }
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(
+                        ProgressStyle::with_template("{spinner} {prefix}: {pos} {msg} ({per_sec})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ),
+            };
+            bar.set_prefix(what);
+            bar.set_message(unit);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Mode::Bar(bar)
+        } else {
+            Mode::Plain { last: Cell::new(Instant::now()), every: plain_every() }
+        };
+        Self { what, unit, mode, count: Cell::new(0), started: Instant::now() }
+    }
+
+    /// Adds `n` units.
+    pub fn inc(&self, n: u64) {
+        self.count.set(self.count.get() + n);
+        match &self.mode {
+            Mode::Off => {}
+            Mode::Bar(bar) => bar.inc(n),
+            Mode::Plain { last, every } => {
+                if last.get().elapsed() >= *every {
+                    last.set(Instant::now());
+                    eprintln!("{}", self.line());
+                }
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let count = self.count.get();
+        format!("{}: {count} {} ({:.0}/s)", self.what, self.unit, count as f64 / seconds)
+    }
+
+    /// Ends the counter; a plain-mode run that printed progress lines prints a final one.
+    pub fn finish(self) {
+        match self.mode {
+            Mode::Off => {}
+            Mode::Bar(bar) => bar.finish_and_clear(),
+            Mode::Plain { every, .. } => {
+                if self.started.elapsed() >= every {
+                    eprintln!("{}", self.line());
+                }
+            }
+        }
+    }
+}
