@@ -31,3 +31,6 @@ mod commands;
 
 /// `drift`, fast and `--deep`: every class, exit codes, and the deep check's request count.
 mod drift;
+
+/// End to end against Cloudflare's local KV simulator (miniflare/workerd, `tests/simulator/`).
+mod simulator;

@@ -1,0 +1,744 @@
+//! kvsync end to end against Cloudflare's own local KV simulator: miniflare running workerd, the
+//! simulator `wrangler dev` uses, behind the small Worker in `tests/simulator/worker.js` that
+//! speaks the KV REST API over a KV binding. Listing order, cursors, limits and expirations are
+//! the simulator's, not ours (kv-standin covers request counts and faults; see `cloudflare.rs`).
+//!
+//! Needs Node 20+ and `npm ci --prefix tests/simulator` (`.ci/run` does it). The simulator's clock
+//! is the real one and cannot be set, so these tests run kvsync on the real clock too (no
+//! `KVSYNC_NOW`), and exactly one test waits out a 60 s TTL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::support::{Output, Test, copy_tree, repo};
+
+/// The credentials the Worker accepts (passed to `serve.mjs`).
+const TOKEN: &str = "kvsync-simulator-token";
+const ACCOUNT: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+/// The namespace ids `serve.mjs` serves by default: those of the two examples.
+const FLAGS_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const CONFIG_NS: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+/// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One running simulator: `node tests/simulator/serve.mjs`, in memory, on an ephemeral port.
+/// Dropping it closes the script's stdin, which stops workerd cleanly; a kill follows if not.
+struct Simulator {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// `http://127.0.0.1:PORT/client/v4`
+    base_url: String,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Simulator {
+    fn start() -> Self {
+        let dir = repo().join("tests/simulator");
+        assert!(
+            dir.join("node_modules/miniflare/package.json").is_file(),
+            "the KV simulator is not installed: run `npm ci --prefix tests/simulator` \
+             (Node 20+; .ci/run does this before `cargo test`)"
+        );
+        let log_dir = tempfile::tempdir().expect("temp dir");
+        let log = log_dir.path().join("serve.log");
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new("node")
+            .arg(dir.join("serve.mjs"))
+            .current_dir(&dir)
+            .env("KV_SIMULATOR_TOKEN", TOKEN)
+            .env("KV_SIMULATOR_ACCOUNT", ACCOUNT)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot run `node` for the KV simulator ({err}): install Node 20+")
+            });
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = mpsc::channel();
+        // Reads the one `listening …` line, then drains stdout so the script never blocks on it.
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("listening ")
+                    && let Some(sender) = sender.take()
+                {
+                    let _ = sender.send(url.trim().to_owned());
+                }
+            }
+        });
+        let mut simulator = Self { child, stdin, base_url: String::new(), log, _log_dir: log_dir };
+        match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(url) => simulator.base_url = url,
+            Err(_) => {
+                let status = simulator.child.try_wait().ok().flatten();
+                let log = std::fs::read_to_string(&simulator.log).unwrap_or_default();
+                panic!(
+                    "the KV simulator did not start within {START_TIMEOUT:?} (exit: {status:?}); \
+                     is `npm ci --prefix tests/simulator` done?\n--- serve.mjs stderr\n{log}"
+                );
+            }
+        }
+        simulator
+    }
+
+    /// Runs kvsync in `cwd` against the simulator, on the real clock.
+    fn kvsync(&self, test: &Test, cwd: &Path, args: &[&str]) -> Output {
+        self.kvsync_as(test, cwd, args, TOKEN)
+    }
+
+    fn kvsync_as(&self, test: &Test, cwd: &Path, args: &[&str], token: &str) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kvsync"));
+        command
+            .args(args)
+            .args(["--api-url", &self.base_url])
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .env("NO_COLOR", "1")
+            .env("CLOUDFLARE_API_TOKEN", token)
+            .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT);
+        // Like `Test::run`, minus the fixed clock: the simulator expires keys on the real one.
+        for name in [
+            "KVSYNC_NOW",
+            "GITHUB_SHA",
+            "CLICOLOR_FORCE",
+            "CF_API_TOKEN",
+            "CF_ACCOUNT_ID",
+            "CLOUDFLARE_API_BASE_URL",
+            "CF_API_BASE_URL",
+        ] {
+            command.env_remove(name);
+        }
+        let output = command.output().expect("run kvsync");
+        let root = test.path().to_string_lossy().into_owned();
+        let clean = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&root, "[TEMP]");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+        }
+    }
+
+    /// One raw request to the Worker, the way a person with curl (or another tool) would write
+    /// keys by hand. `rest` follows `…/namespaces/{ns}/`.
+    fn call(&self, method: &str, ns: &str, rest: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+        self.call_as(method, ns, rest, body, TOKEN)
+    }
+
+    fn call_as(
+        &self,
+        method: &str,
+        ns: &str,
+        rest: &str,
+        body: Option<&Value>,
+        token: &str,
+    ) -> (u16, Vec<u8>) {
+        let url = format!("{}/accounts/{ACCOUNT}/storage/kv/namespaces/{ns}/{rest}", self.base_url);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let body = body.map(|body| serde_json::to_vec(body).expect("json"));
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let mut request = reqwest::Client::new()
+                .request(method, url)
+                .header("authorization", format!("Bearer {token}"))
+                .timeout(Duration::from_secs(60));
+            if let Some(body) = body {
+                request = request.header("content-type", "application/json").body(body);
+            }
+            let response = request.send().await.expect("request to the simulator");
+            let status = response.status().as_u16();
+            (status, response.bytes().await.expect("body").to_vec())
+        })
+    }
+
+    /// A JSON call that must succeed; its `result`.
+    fn ok(&self, method: &str, ns: &str, rest: &str, body: Option<&Value>) -> Value {
+        let (status, bytes) = self.call(method, ns, rest, body);
+        let envelope: Value = serde_json::from_slice(&bytes).expect("JSON envelope");
+        assert_eq!((status, &envelope["success"]), (200, &json!(true)), "{envelope}");
+        envelope
+    }
+
+    /// Writes pairs by hand through the bulk endpoint (no kvsync marker unless given).
+    fn put_by_hand(&self, ns: &str, pairs: Value) {
+        let envelope = self.ok("PUT", ns, "bulk", Some(&pairs));
+        let count = pairs.as_array().map_or(0, Vec::len);
+        assert_eq!(
+            envelope["result"],
+            json!({"successful_key_count": count, "unsuccessful_keys": []})
+        );
+    }
+
+    /// Every listed key under `prefix`, following the simulator's cursors with `limit`.
+    fn list(&self, ns: &str, prefix: &str, limit: usize) -> Vec<Value> {
+        let mut keys = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..10_000 {
+            let mut rest = format!("keys?limit={limit}&prefix={}", urlencoding::encode(prefix));
+            if !cursor.is_empty() {
+                rest.push_str(&format!("&cursor={}", urlencoding::encode(&cursor)));
+            }
+            let envelope = self.ok("GET", ns, &rest, None);
+            let page = envelope["result"].as_array().expect("result array").clone();
+            assert_eq!(envelope["result_info"]["count"], json!(page.len()), "{envelope}");
+            keys.extend(page);
+            cursor = envelope["result_info"]["cursor"].as_str().expect("cursor").to_owned();
+            if cursor.is_empty() {
+                return keys;
+            }
+        }
+        panic!("the listing of {prefix:?} never ended");
+    }
+
+    /// The listed entry of one key.
+    fn listed(&self, ns: &str, key: &str) -> Option<Value> {
+        self.list(ns, key, 1000).into_iter().find(|entry| entry["name"] == key)
+    }
+
+    /// `GET …/values/{key}`: the raw bytes, or `None` on 404 with code 10009.
+    fn value(&self, ns: &str, key: &str) -> Option<Vec<u8>> {
+        let (status, bytes) = self.call("GET", ns, &format!("values/{}", encode(key)), None);
+        if status == 404 {
+            assert_eq!(error_code(&bytes), Some(10009), "{}", String::from_utf8_lossy(&bytes));
+            return None;
+        }
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+        Some(bytes)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        // The end of stdin is serve.mjs's signal to dispose of miniflare (and workerd with it);
+        // a kill of node alone would leave workerd running.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percent-encodes a key for a `…/values/{key}` path; the Worker decodes it with
+/// `decodeURIComponent`.
+fn encode(key: &str) -> String {
+    urlencoding::encode(key).into_owned()
+}
+
+fn error_code(body: &[u8]) -> Option<u64> {
+    let envelope: Value = serde_json::from_slice(body).ok()?;
+    envelope["errors"][0]["code"].as_u64()
+}
+
+fn now() -> i64 {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+    i64::try_from(seconds).expect("seconds")
+}
+
+/// The summary line of a plan (`Plan: …` or `No changes. …`), whatever follows it.
+fn summary(output: &Output) -> &str {
+    output
+        .stdout
+        .lines()
+        .rfind(|line| line.starts_with("Plan: ") || line.starts_with("No changes."))
+        .unwrap_or("(no summary line)")
+}
+
+/// A project folder holding one example, and the folder to run kvsync in.
+fn example(name: &str) -> (Test, PathBuf) {
+    let test = Test::new();
+    let cwd = test.path().join(name);
+    copy_tree(&repo().join("examples").join(name), &cwd);
+    (test, cwd)
+}
+
+/// Scenario 1: the feature-flags example (metadata, a TTL key, an absolute expiration in 2035, a
+/// sensitive value) goes plan → apply → `No changes.`, and the simulator holds what it says.
+#[test]
+fn feature_flags_example_converges() {
+    let sim = Simulator::start();
+    let (test, cwd) = example("feature-flags");
+
+    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    assert_eq!(summary(&plan), "Plan: 8 to create.", "{}", plan.stdout);
+
+    let started = now();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 8 written, 0 deleted."), "{}", apply.stdout);
+
+    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert_eq!(summary(&again), "No changes. 8 unchanged.", "{}", again.stdout);
+    assert!(again.stderr.contains("1 list, 0 bulk get"), "{}", again.stderr);
+
+    // What the simulator holds: user metadata plus the marker, and absolute expirations.
+    let keys = sim.list(FLAGS_NS, "flags/", 1000);
+    let names: Vec<&str> = keys.iter().filter_map(|k| k["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "flags/banner",
+            "flags/black-friday",
+            "flags/max-items",
+            "flags/new-checkout",
+            "flags/payments-key",
+            "flags/regions",
+            "flags/search-v2",
+            "flags/warm-cache",
+        ]
+    );
+    let entry = |name: &str| keys.iter().find(|k| k["name"] == name).expect("listed").clone();
+    let checkout = entry("flags/new-checkout");
+    assert_eq!(checkout["metadata"]["team"], "growth");
+    assert_eq!(checkout["metadata"]["jira"], "SHOP-1234");
+    assert_eq!(checkout["metadata"]["__kvsync"]["owner"], "web-flags");
+    assert!(checkout.get("expiration").is_none(), "{checkout}");
+    // 2035-11-30T00:00:00+01:00
+    assert_eq!(entry("flags/black-friday")["expiration"], json!(2_079_990_000));
+    let warm = entry("flags/warm-cache")["expiration"].as_i64().expect("ttl expiration");
+    assert!((started + 86_400..=now() + 86_400).contains(&warm), "{warm} vs {started}");
+    assert_eq!(sim.value(FLAGS_NS, "flags/max-items").as_deref(), Some(&b"42"[..]));
+    assert_eq!(sim.value(FLAGS_NS, "flags/payments-key").as_deref(), Some(&b"dev-only-key"[..]));
+
+    let drift = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
+    assert_eq!(drift.code, 0, "{}", drift.snapshot());
+}
+
+/// Scenario 1, binary: the app-config example's PNG is written base64 and comes back through
+/// `GET …/values/{key}` byte for byte; a changed PNG is one update.
+#[test]
+fn app_config_binary_value_round_trips() {
+    let sim = Simulator::start();
+    let (test, cwd) = example("app-config");
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(summary(&apply), "Plan: 4 to create.", "{}", apply.stdout);
+
+    let on_disk = std::fs::read(cwd.join("assets/logo.png")).expect("png");
+    assert_eq!(sim.value(CONFIG_NS, "config/logo.png"), Some(on_disk.clone()));
+    let banner = std::fs::read(cwd.join("assets/banner.txt")).expect("banner");
+    assert_eq!(sim.value(CONFIG_NS, "config/banner.txt"), Some(banner));
+    let logo = sim.listed(CONFIG_NS, "config/logo.png").expect("listed");
+    assert_eq!(logo["metadata"]["content_type"], "image/png");
+
+    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert_eq!(summary(&again), "No changes. 4 unchanged.", "{}", again.stdout);
+
+    let mut changed = on_disk.clone();
+    changed.extend_from_slice(&[0xff, 0xfe, 0x00]);
+    std::fs::write(cwd.join("assets/logo.png"), &changed).expect("write png");
+    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    assert!(plan.stdout.contains("~ config/logo.png"), "{}", plan.stdout);
+    assert_eq!(summary(&plan), "Plan: 1 to update, 3 unchanged.", "{}", plan.stdout);
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(sim.value(CONFIG_NS, "config/logo.png"), Some(changed));
+    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(settled.code, 0, "{}", settled.snapshot());
+}
+
+/// A config of `n` keys `p/00000`… in one scope with prefix `p/`.
+fn paged_config(n: usize) -> String {
+    let mut out = format!(
+        "version: 1\nowner: pages\nnamespaces:\n  pages:\n    namespace_id: {FLAGS_NS}\n    prefix: \"p/\"\n    keys:\n"
+    );
+    for i in 0..n {
+        out.push_str(&format!("      p/{i:05}: \"value {i}\"\n"));
+    }
+    out
+}
+
+/// Scenario 2: 2,500 keys cross the simulator's 1000-key pages, with a prefix; keys just
+/// outside the prefix (`p`, `p.`, `q/…`, written by hand) are never listed or touched.
+#[test]
+fn paging_across_the_page_boundary_with_a_prefix() {
+    let sim = Simulator::start();
+    let outside = json!([
+        {"key": "p", "value": "not in scope"},
+        {"key": "p.", "value": "not in scope"},
+        {"key": "q/00000", "value": "not in scope"},
+        {"key": "o/99999", "value": "not in scope"},
+    ]);
+    sim.put_by_hand(FLAGS_NS, outside);
+    let test = Test::new().file("kvsync.yaml", paged_config(2500));
+    let cwd = test.path().to_path_buf();
+
+    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "--no-value-diff", "-v"]);
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    assert_eq!(summary(&plan), "Plan: 2500 to create.", "{}", plan.stdout);
+    assert!(plan.stderr.contains("1 request: 1 list"), "{}", plan.stderr);
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "--no-value-diff", "-v"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 2500 written, 0 deleted."), "{}", apply.stdout);
+    assert!(apply.stderr.contains("1 bulk write"), "{}", apply.stderr);
+
+    // Three pages of the simulator's own cursors, and nothing else.
+    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert_eq!(summary(&again), "No changes. 2500 unchanged.", "{}", again.stdout);
+    assert!(again.stderr.contains("3 requests: 3 list, 0 bulk get"), "{}", again.stderr);
+
+    // The same listing by hand with small pages: every key once, in order, prefix respected.
+    let listed = sim.list(FLAGS_NS, "p/", 10);
+    assert_eq!(listed.len(), 2500);
+    assert!(listed.iter().enumerate().all(|(i, k)| k["name"] == format!("p/{i:05}")));
+    for key in ["p", "p.", "q/00000", "o/99999"] {
+        assert_eq!(sim.value(FLAGS_NS, key).as_deref(), Some(&b"not in scope"[..]), "{key}");
+    }
+}
+
+const UNICODE: &str = r#"version: 1
+owner: intl
+namespaces:
+  intl:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: "u/"
+    keys:
+      u/z: "ascii"
+      u/é: "e acute"
+      u/ｚ: "fullwidth z"
+      u/😀: "emoji"
+      "u/a b/c?d%e#f&g+h": "characters a URL treats specially"
+      u/ümlaut:
+        value: {greeting: "grüß dich"}
+"#;
+
+/// Scenario 2, non-ASCII: keys with é, ｚ (U+FF5A) and 😀 apply and replan clean in the
+/// simulator's own order, which is UTF-8 byte order (ｚ before 😀; UTF-16 order would swap them);
+/// their values are read back through percent-encoded paths and through bulk get.
+#[test]
+fn non_ascii_keys_apply_and_replan_clean() {
+    let sim = Simulator::start();
+    let test = Test::new().file("kvsync.yaml", UNICODE);
+    let cwd = test.path().to_path_buf();
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 6 written, 0 deleted."), "{}", apply.stdout);
+    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert_eq!(summary(&again), "No changes. 6 unchanged.", "{}", again.stdout);
+
+    let names: Vec<String> = sim
+        .list(FLAGS_NS, "u/", 10)
+        .iter()
+        .map(|k| k["name"].as_str().expect("name").to_owned())
+        .collect();
+    let mut by_bytes = names.clone();
+    by_bytes.sort();
+    assert_eq!(names, by_bytes, "the simulator lists in UTF-8 byte order");
+    let fullwidth = names.iter().position(|n| n == "u/ｚ").expect("u/ｚ");
+    let emoji = names.iter().position(|n| n == "u/😀").expect("u/😀");
+    assert!(fullwidth < emoji, "{names:?}");
+    assert_eq!(sim.value(FLAGS_NS, "u/😀").as_deref(), Some("emoji".as_bytes()));
+    assert_eq!(
+        sim.value(FLAGS_NS, "u/a b/c?d%e#f&g+h").as_deref(),
+        Some("characters a URL treats specially".as_bytes())
+    );
+
+    // An edited non-ASCII value: one update, its diff read through bulk get.
+    test.write("kvsync.yaml", UNICODE.replace("grüß dich", "servus"));
+    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    assert!(plan.stdout.contains("~ u/ümlaut"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("grüß dich"), "the diff shows the old value: {}", plan.stdout);
+    assert_eq!(summary(&plan), "Plan: 1 to update, 5 unchanged.", "{}", plan.stdout);
+    assert!(plan.stderr.contains("1 bulk get, 0 single get"), "{}", plan.stderr);
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        (settled.code, summary(&settled)),
+        (0, "No changes. 6 unchanged."),
+        "{}",
+        settled.snapshot()
+    );
+}
+
+const SMALL: &str = r#"version: 1
+owner: web
+namespaces:
+  flags:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: "flags/"
+    keys:
+      flags/banner: "Welcome!"
+      flags/checkout:
+        value: {enabled: true, rollout: 25, regions: [eu, us]}
+        metadata: {team: growth}
+      flags/limit: 10
+"#;
+
+/// Scenario 3: one edited value is one update with a diff; one removed key is one delete; the
+/// apply of both leaves the simulator in sync.
+#[test]
+fn an_edit_and_a_removal_apply_and_settle() {
+    let sim = Simulator::start();
+    let test = Test::new().file("kvsync.yaml", SMALL);
+    let cwd = test.path().to_path_buf();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+
+    test.write("kvsync.yaml", SMALL.replace("rollout: 25", "rollout: 50"));
+    let edited = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
+    assert_eq!(edited.code, 2, "{}", edited.snapshot());
+    assert_eq!(summary(&edited), "Plan: 1 to update, 2 unchanged.", "{}", edited.stdout);
+    assert!(edited.stdout.contains("~ flags/checkout"), "{}", edited.stdout);
+    assert!(edited.stdout.contains("-  \"rollout\": 25,"), "{}", edited.stdout);
+    assert!(edited.stdout.contains("+  \"rollout\": 50,"), "{}", edited.stdout);
+    assert!(edited.stderr.contains("1 list, 1 bulk get, 0 single get"), "{}", edited.stderr);
+
+    test.write(
+        "kvsync.yaml",
+        SMALL.replace("rollout: 25", "rollout: 50").replace("      flags/limit: 10\n", ""),
+    );
+    let both = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(both.code, 2, "{}", both.snapshot());
+    assert_eq!(summary(&both), "Plan: 1 to update, 1 to delete, 1 unchanged.", "{}", both.stdout);
+    assert!(both.stdout.contains("- flags/limit"), "{}", both.stdout);
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "-v"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 1 written, 1 deleted."), "{}", apply.stdout);
+    assert!(apply.stderr.contains("1 bulk write, 1 bulk delete"), "{}", apply.stderr);
+    assert_eq!(sim.value(FLAGS_NS, "flags/limit"), None);
+    let checkout = sim.value(FLAGS_NS, "flags/checkout").expect("checkout");
+    let checkout: Value = serde_json::from_slice(&checkout).expect("json value");
+    assert_eq!(checkout["rollout"], 50);
+
+    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        (settled.code, summary(&settled)),
+        (0, "No changes. 2 unchanged."),
+        "{}",
+        settled.snapshot()
+    );
+}
+
+/// Scenario 4: keys written by hand (no marker) are adopted when desired, with a diff from
+/// the simulator's value, and left alone when not; a key another owner holds is a conflict
+/// that apply refuses. One hand-written value is binary: the Worker refuses it in a bulk get
+/// (text only, like the real API), and kvsync reads that batch key by key instead.
+#[test]
+fn hand_written_keys_are_adopted_or_left_alone() {
+    let sim = Simulator::start();
+    sim.put_by_hand(
+        FLAGS_NS,
+        json!([
+            {"key": "flags/banner", "value": "Written by hand"},
+            {"key": "flags/limit", "value": "//4A", "base64": true},
+            {"key": "flags/by-hand", "value": "nobody's", "metadata": {"note": "ops"}},
+        ]),
+    );
+    let test = Test::new().file("kvsync.yaml", SMALL);
+    let cwd = test.path().to_path_buf();
+
+    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
+    assert_eq!(plan.code, 2, "{}", plan.snapshot());
+    assert!(plan.stdout.contains("! flags/banner"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("-Written by hand"), "the live value: {}", plan.stdout);
+    assert!(plan.stdout.contains("! flags/limit"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("binary value: 3 B"), "the live bytes: {}", plan.stdout);
+    assert_eq!(
+        summary(&plan),
+        "Plan: 1 to create, 2 to adopt; 1 unmanaged key left alone.",
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stderr.contains("1 bulk get, 2 single get"), "{}", plan.snapshot());
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(sim.value(FLAGS_NS, "flags/banner").as_deref(), Some(&b"Welcome!"[..]));
+    assert_eq!(sim.value(FLAGS_NS, "flags/limit").as_deref(), Some(&b"10"[..]));
+    let banner = sim.listed(FLAGS_NS, "flags/banner").expect("listed");
+    assert_eq!(banner["metadata"]["__kvsync"]["owner"], "web");
+    let by_hand = sim.listed(FLAGS_NS, "flags/by-hand").expect("left alone");
+    assert_eq!(by_hand["metadata"], json!({"note": "ops"}));
+    assert_eq!(sim.value(FLAGS_NS, "flags/by-hand").as_deref(), Some(&b"nobody's"[..]));
+
+    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(settled.code, 0, "{}", settled.snapshot());
+    assert_eq!(
+        summary(&settled),
+        "No changes. 3 unchanged; 1 unmanaged key left alone.",
+        "{}",
+        settled.stdout
+    );
+
+    // Another owner writes a key this config then also wants: a conflict, and apply refuses.
+    let other = "version: 1\nowner: mobile\nnamespaces:\n  flags:\n    namespace_id: \
+                 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      \
+                 flags/shared: \"mobile's\"\n";
+    test.write("mobile.yaml", other);
+    let mobile = sim.kvsync(&test, &cwd, &["apply", "-c", "mobile.yaml", "--auto-approve"]);
+    assert_eq!(mobile.code, 0, "{}", mobile.snapshot());
+    test.write("kvsync.yaml", format!("{SMALL}      flags/shared: \"web's\"\n"));
+    let refused = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    assert!(refused.stdout.contains("x flags/shared"), "{}", refused.snapshot());
+    assert_eq!(sim.value(FLAGS_NS, "flags/shared").as_deref(), Some(&b"mobile's"[..]));
+}
+
+/// Scenario 5: `kvsync drift` is 0 in sync and 2 after hand edits: a rewrite without the marker
+/// (seen from the listing), and, with `--deep`, a value changed under an intact marker.
+#[test]
+fn drift_sees_hand_edits() {
+    let sim = Simulator::start();
+    let test = Test::new().file("kvsync.yaml", SMALL);
+    let cwd = test.path().to_path_buf();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+
+    let clean = sim.kvsync(&test, &cwd, &["drift"]);
+    assert_eq!(clean.code, 0, "{}", clean.snapshot());
+    let deep = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
+    assert_eq!(deep.code, 0, "{}", deep.snapshot());
+
+    // A value changed by hand under the marker kvsync wrote: only the deep check reads values.
+    let marker = sim.listed(FLAGS_NS, "flags/banner").expect("listed")["metadata"].clone();
+    sim.put_by_hand(
+        FLAGS_NS,
+        json!([{"key": "flags/banner", "value": "Edited in the dashboard", "metadata": marker}]),
+    );
+    let fast = sim.kvsync(&test, &cwd, &["drift"]);
+    assert_eq!(fast.code, 0, "the listing cannot see it: {}", fast.snapshot());
+    let deep = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    assert!(deep.stdout.contains("flags/banner"), "{}", deep.snapshot());
+
+    // A rewrite without the marker: the listing shows it.
+    sim.put_by_hand(FLAGS_NS, json!([{"key": "flags/limit", "value": "11"}]));
+    let fast = sim.kvsync(&test, &cwd, &["drift"]);
+    assert_eq!(fast.code, 2, "{}", fast.snapshot());
+    assert!(fast.stdout.contains("flags/limit"), "{}", fast.snapshot());
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let clean = sim.kvsync(&test, &cwd, &["drift"]);
+    assert_eq!(clean.code, 0, "{}", clean.snapshot());
+}
+
+const TTL: &str = r#"version: 1
+owner: cache
+namespaces:
+  cache:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: "cache/"
+    keys:
+      cache/short:
+        value: "gone in a minute"
+        expiration_ttl: 60
+      cache/stays: "here"
+"#;
+
+/// Scenario 6, the one test that waits out a TTL (about 61 s): a key written with
+/// `expiration_ttl: 60` is left alone while it lives, then the simulator expires it on its own
+/// clock, and the next plan creates it again.
+#[test]
+fn a_ttl_key_expires_in_the_simulator_and_is_created_again() {
+    let sim = Simulator::start();
+    let test = Test::new().file("kvsync.yaml", TTL);
+    let cwd = test.path().to_path_buf();
+    let started = now();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+
+    let expiration = sim.listed(FLAGS_NS, "cache/short").expect("listed")["expiration"]
+        .as_i64()
+        .expect("an absolute expiration");
+    assert!((started + 60..=now() + 60).contains(&expiration), "{expiration} vs {started}");
+    let live = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!((live.code, summary(&live)), (0, "No changes. 2 unchanged."), "{}", live.snapshot());
+
+    // Wait for the simulator's clock to pass the expiration, then give it a few seconds more.
+    let wait = u64::try_from(expiration + 1 - now()).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(wait));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let expired = loop {
+        let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+        if plan.code != 0 || Instant::now() > deadline {
+            break plan;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(expired.code, 2, "{}", expired.snapshot());
+    assert!(expired.stdout.contains("+ cache/short"), "{}", expired.stdout);
+    assert_eq!(summary(&expired), "Plan: 1 to create, 1 unchanged.", "{}", expired.stdout);
+    assert_eq!(sim.value(FLAGS_NS, "cache/short"), None);
+
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        (settled.code, summary(&settled)),
+        (0, "No changes. 2 unchanged."),
+        "{}",
+        settled.snapshot()
+    );
+}
+
+/// The Worker's dialect where kvsync depends on it: credentials, an unknown namespace, a missing
+/// key, the list limit's range, and a limit of the binding (TTL under 60) as a 400 envelope
+/// carrying the binding's message. kvsync reports the first two with the API's codes, exit 1,
+/// and never prints the token.
+#[test]
+fn errors_come_back_as_documented_envelopes() {
+    let sim = Simulator::start();
+
+    let (status, body) = sim.call_as("GET", FLAGS_NS, "keys", None, "not-the-token");
+    assert_eq!((status, error_code(&body)), (403, Some(10000)));
+    let (status, body) = sim.call("GET", "00000000000000000000000000000000", "keys", None);
+    assert_eq!((status, error_code(&body)), (404, Some(10013)));
+    let (status, body) = sim.call("GET", FLAGS_NS, "values/missing", None);
+    assert_eq!((status, error_code(&body)), (404, Some(10009)));
+    let (status, body) = sim.call("GET", FLAGS_NS, "keys?limit=9", None);
+    assert_eq!((status, error_code(&body)), (400, Some(10028)));
+    let (status, body) = sim.call(
+        "PUT",
+        FLAGS_NS,
+        "bulk",
+        Some(&json!([{"key": "k", "value": "v", "expiration_ttl": 30}])),
+    );
+    assert_eq!((status, error_code(&body)), (400, Some(10001)));
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("Expiration TTL must be at least 60"), "{text}");
+    let empty = sim.ok("GET", FLAGS_NS, "keys", None);
+    assert_eq!(empty["result"], json!([]));
+    assert_eq!(empty["result_info"], json!({"count": 0, "cursor": ""}));
+
+    let test = Test::new().file("kvsync.yaml", SMALL);
+    let cwd = test.path().to_path_buf();
+    let wrong = "a-wrong-token-that-must-never-be-printed";
+    let denied = sim.kvsync_as(&test, &cwd, &["plan"], wrong);
+    assert_eq!(denied.code, 1, "{}", denied.snapshot());
+    assert!(denied.stderr.contains("10000"), "{}", denied.snapshot());
+    assert!(!denied.snapshot().contains(wrong), "{}", denied.snapshot());
+
+    test.write("kvsync.yaml", SMALL.replace(FLAGS_NS, "00000000000000000000000000000000"));
+    let unknown = sim.kvsync(&test, &cwd, &["plan"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.snapshot());
+    assert!(unknown.stderr.contains("10013"), "{}", unknown.snapshot());
+    assert!(!unknown.snapshot().contains(TOKEN), "{}", unknown.snapshot());
+}
