@@ -19,7 +19,7 @@ pub struct Cli {
 }
 
 /// Flags every command accepts.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Where the namespaces live: Cloudflare's API, or the embedded local store
     /// [default: the config's `target:`, else cloudflare]
@@ -63,6 +63,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Compare the namespaces with the config; exit 2 when they differ
     Drift(DriftArgs),
+    /// Write a kvsync.yaml that reproduces what a namespace (or a prefix of it) holds now
+    Export(ExportArgs),
+    /// Write a commented starter kvsync.yaml, or one scope per KV binding of a wrangler config
+    Init(InitArgs),
     /// Print the JSON Schema of kvsync.yaml
     Schema,
     /// Print a shell completion script
@@ -180,6 +184,53 @@ pub struct DriftArgs {
     /// How to print the drift
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The namespace to read (32 hex digits, as `wrangler kv namespace list` shows)
+    #[arg(long, value_name = "ID")]
+    pub namespace_id: String,
+
+    /// Export only keys starting with this; it becomes the scope's prefix
+    #[arg(long, default_value = "", value_name = "P", hide_default_value = true)]
+    pub prefix: String,
+
+    /// The config's owner, written into every key kvsync writes
+    #[arg(long, default_value = crate::config::export::DEFAULT_OWNER, value_name = "O")]
+    pub owner: String,
+
+    /// The file to write; values that go to files land in `values/` beside it; `-` prints the
+    /// YAML on stdout (value files then go to `./values/`)
+    #[arg(short, long, default_value = "kvsync.yaml", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Keys matching this glob are written as `${VAR}` references, not values (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub sensitive: Vec<String>,
+
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// One scope per KV binding of the wrangler config found in this folder or above it
+    #[arg(long)]
+    pub from_wrangler: bool,
+
+    /// The file to write
+    #[arg(short, long, default_value = "kvsync.yaml", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The owner [default: the Worker's `name` with --from-wrangler, else the folder's name]
+    #[arg(long, value_name = "O")]
+    pub owner: Option<String>,
+
+    /// Overwrite the output file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -34,3 +34,6 @@ mod drift;
 
 /// End to end against Cloudflare's local KV simulator (miniflare/workerd, `tests/simulator/`).
 mod simulator;
+
+/// The GitHub Action's scripts in a simulated runner, against local stand-ins of GitHub's API.
+mod action;

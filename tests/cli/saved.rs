@@ -206,3 +206,18 @@ fn a_baseline_separates_the_pull_request_from_drift() {
         .collect();
     assert_eq!(tags, vec![("f/b", "drift"), ("f/c", "pr"), ("f/d", "pr")]);
 }
+
+/// A saved plan remembers its target: applying it needs no `--target`, and another one is
+/// refused before anything is read.
+#[test]
+fn a_saved_plan_keeps_its_target() {
+    let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1")]));
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+    let apply = test.run(&["apply", "plan.json"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("Apply complete: 2 written, 0 deleted."), "{}", apply.stdout);
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+    let other = test.run(&["apply", "plan.json", "--target", "cloudflare"]);
+    assert_eq!(other.code, 1, "{}", other.snapshot());
+    assert!(other.stderr.contains("the plan was made for the `local` target"), "{}", other.stderr);
+}

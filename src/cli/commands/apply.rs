@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::apply::{Guards, Report, Settings, check_guards, execute, saved};
-use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -128,6 +128,18 @@ async fn saved_plan(
             now: describe_environment(args.config.env.as_deref()),
         });
     }
+    // The plan's target, unless `--target` names one (and then it must be the same).
+    let planned_target = match file.target.as_str() {
+        "local" => TargetKind::Local,
+        _ => TargetKind::Cloudflare,
+    };
+    if global.target.is_some_and(|target| target != planned_target) {
+        return Err(Error::PlanMismatch {
+            planned: format!("the `{}` target", file.target),
+            now: "the `--target` given".to_owned(),
+        });
+    }
+    let global = &GlobalArgs { target: Some(planned_target), ..global.clone() };
     let config = ConfigArgs { config: args.config.config.clone(), env: file.environment.clone() };
     let planning = PlanningArgs {
         only: file.only.clone(),
@@ -135,13 +147,6 @@ async fn saved_plan(
         no_value_diff: args.planning.no_value_diff,
     };
     let planned = engine::plan(&config, &planning, global, printer).await?;
-    let target = engine::target_name(global, &planned.desired);
-    if target != file.target {
-        return Err(Error::PlanMismatch {
-            planned: format!("the `{}` target", file.target),
-            now: format!("the `{target}` target"),
-        });
-    }
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(Error::PlanConfigChanged);
     }

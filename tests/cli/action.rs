@@ -1,0 +1,1109 @@
+//! The GitHub Action's scripts (`action/*.sh`) in a simulated runner: temporary
+//! `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, `RUNNER_TEMP` and a `pull_request` event file, the
+//! real kvsync binary on the local target, wiremock standing in for the GitHub REST API (a
+//! stateful one that keeps the comments) and for the release downloads. Nothing here reaches the
+//! network: every URL is 127.0.0.1.
+//!
+//! The scripts need bash, curl and jq (GitHub's runners have all three; `.ci/run` installs jq
+//! when the machine lacks it), and git for `baseline`. A missing tool fails the test, it never
+//! skips it. Windows runners run the same scripts under Git Bash: ci.yml's `action` job covers
+//! them there, so this module is Unix only.
+#![cfg(unix)]
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use kvsync::kv::local::LocalStore;
+use kvsync::kv::{Expiration, KvStore, PutPair};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::support::{NOW, repo};
+
+/// The stand-in GitHub token: it must never show up in anything a script prints.
+const TOKEN: &str = "ghs_kvsyncTestToken0123456789abcdefXYZ";
+const REPOSITORY: &str = "acme/shop";
+const PR: u64 = 7;
+const HEAD_SHA: &str = "8f3c2a1d9e7b6c5a4f3e2d1c0b9a8f7e6d5c4b3a";
+const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const PROD_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f1";
+/// The most a step may write to `$GITHUB_STEP_SUMMARY`.
+const SUMMARY_LIMIT: usize = 1024 * 1024;
+
+/// Fails (never skips) when a tool the scripts need is missing.
+fn require(tools: &[&str]) {
+    for tool in tools {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(
+            found,
+            "`{tool}` is not installed, and the action's scripts need it (GitHub's runners have \
+             it; on Debian: apt-get install {tool}; .ci/run installs what CI lacks)"
+        );
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    repo().join("action").join(name)
+}
+
+/// A config on the local target with these `f/` keys.
+fn config(keys: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "version: 1\nowner: shop\ntarget: local\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    \
+         prefix: \"f/\"\n    keys:\n"
+    );
+    for (key, value) in keys {
+        out.push_str(&format!("      {key}: {value:?}\n"));
+    }
+    out
+}
+
+/// The same with a `production` environment (its own namespace), which `--env` then requires.
+fn config_with_production(keys: &[(&str, &str)]) -> String {
+    config(keys)
+        + &format!(
+            "environments:\n  production:\n    namespaces: {{flags: {{namespace_id: {PROD_NS}}}}}\n"
+        )
+}
+
+/// Writes a key into a local store by hand, as someone editing production would.
+fn edit_by_hand(store: &Path, namespace: &str, key: &str, value: &str) {
+    let store = LocalStore::open(store, NOW.parse().expect("now")).expect("store");
+    let pair = PutPair {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        metadata: Value::Null,
+        expiration: Expiration::Never,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(store.bulk_put(namespace, &[pair])).expect("edit");
+}
+
+/// What one script run printed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn show(&self) -> String {
+        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// A simulated runner: a workspace, a temp folder, the files the runner reads back, and a
+/// `pull_request` event. Scripts run with a cleared environment, so nothing of the machine's
+/// (a real `GITHUB_TOKEN` on GitHub's CI, say) leaks in.
+struct Runner {
+    dir: tempfile::TempDir,
+}
+
+impl Runner {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for folder in ["workspace", "temp", "home", "tmp", "tool-cache"] {
+            std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
+        }
+        let event = json!({
+            "action": "synchronize",
+            "number": PR,
+            "pull_request": {"number": PR, "head": {"sha": HEAD_SHA}, "base": {"ref": "main"}},
+        });
+        std::fs::write(dir.path().join("event.json"), event.to_string()).expect("event");
+        let runner = Self { dir };
+        runner.next_step();
+        runner
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn workspace(&self) -> PathBuf {
+        self.path("workspace")
+    }
+
+    /// A new step: empty `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_PATH` files.
+    fn next_step(&self) {
+        for name in ["output", "summary", "path"] {
+            std::fs::write(self.path(name), "").expect("reset");
+        }
+    }
+
+    fn write(&self, relative: &str, contents: impl AsRef<[u8]>) {
+        let file = self.workspace().join(relative);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, contents).expect("write");
+    }
+
+    /// Runs `bash SCRIPT ARGS` in `cwd` (relative to the workspace) as a runner would.
+    fn run(&self, script: &Path, args: &[&str], cwd: &str, env: &[(&str, &str)]) -> Run {
+        let kvsync_dir = Path::new(env!("CARGO_BIN_EXE_kvsync")).parent().expect("bin dir");
+        let host_path = std::env::var("PATH").unwrap_or_default();
+        let mut command = Command::new("bash");
+        command
+            .arg(script)
+            .args(args)
+            .current_dir(self.workspace().join(cwd))
+            .stdin(Stdio::null())
+            .env_clear()
+            .env("PATH", format!("{}:{host_path}", kvsync_dir.display()))
+            .env("HOME", self.path("home"))
+            .env("TMPDIR", self.path("tmp"))
+            .env("KVSYNC_NOW", NOW)
+            .env("NO_COLOR", "1")
+            .env("CI", "true")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", self.workspace())
+            .env("GITHUB_OUTPUT", self.path("output"))
+            .env("GITHUB_STEP_SUMMARY", self.path("summary"))
+            .env("GITHUB_PATH", self.path("path"))
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", self.path("event.json"))
+            .env("GITHUB_REPOSITORY", REPOSITORY)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_SHA", HEAD_SHA)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TEMP", self.path("temp"))
+            .env("RUNNER_TOOL_CACHE", self.path("tool-cache"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run bash");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `action/run.sh` for COMMAND with the action's inputs; a new step each time.
+    fn kvsync(&self, cwd: &str, inputs: &[(&str, &str)]) -> (Run, HashMap<String, String>) {
+        self.next_step();
+        let run = self.run(&script("run.sh"), &[], cwd, inputs);
+        assert_eq!(run.code, 0, "run.sh only fails on a usage error:\n{}", run.show());
+        (run, self.outputs())
+    }
+
+    /// `$GITHUB_OUTPUT` as the runner reads it: `name=value` lines and `name<<DELIMITER` blocks.
+    fn outputs(&self) -> HashMap<String, String> {
+        let text = std::fs::read_to_string(self.path("output")).expect("GITHUB_OUTPUT");
+        let mut outputs = HashMap::new();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            let heredoc = line.find("<<");
+            let equals = line.find('=');
+            match (heredoc, equals) {
+                (Some(at), eq) if eq.is_none_or(|eq| at < eq) => {
+                    let (name, delimiter) = (&line[..at], &line[at + 2..]);
+                    let mut value = Vec::new();
+                    let mut closed = false;
+                    for line in lines.by_ref() {
+                        if line == delimiter {
+                            closed = true;
+                            break;
+                        }
+                        value.push(line);
+                    }
+                    assert!(closed, "`{name}` has no closing {delimiter} in GITHUB_OUTPUT");
+                    outputs.insert(name.to_owned(), value.join("\n"));
+                }
+                (_, Some(eq)) => {
+                    outputs.insert(line[..eq].to_owned(), line[eq + 1..].to_owned());
+                }
+                _ => panic!("not an output line: {line:?}"),
+            }
+        }
+        outputs
+    }
+
+    fn summary(&self) -> String {
+        std::fs::read_to_string(self.path("summary")).expect("GITHUB_STEP_SUMMARY")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GitHub REST API stand-in.
+
+#[derive(Default)]
+struct State {
+    comments: Vec<Value>,
+    next_id: u64,
+    /// Every request as `METHOD /path?query`.
+    log: Vec<String>,
+}
+
+/// Issue comments of pull request #7 of acme/shop, kept in memory: list (paginated as GitHub
+/// does, `per_page` and `page`), create and update. Anything without the token gets a 401.
+#[derive(Clone, Default)]
+struct GitHub {
+    state: Arc<Mutex<State>>,
+}
+
+impl GitHub {
+    fn with_comments(bodies: &[&str]) -> Self {
+        let github = Self::default();
+        {
+            let mut state = github.state.lock().expect("state");
+            for body in bodies {
+                state.next_id += 1;
+                let comment = comment_json(state.next_id, body, "a-reviewer");
+                state.comments.push(comment);
+            }
+        }
+        github
+    }
+
+    async fn serve(&self) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any()).respond_with(self.clone()).mount(&server).await;
+        server
+    }
+
+    fn comments(&self) -> Vec<Value> {
+        self.state.lock().expect("state").comments.clone()
+    }
+
+    fn bodies_with(&self, marker: &str) -> Vec<String> {
+        self.comments()
+            .iter()
+            .filter_map(|c| c["body"].as_str())
+            .filter(|body| body.starts_with(marker))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.state.lock().expect("state").log.iter().filter(|r| r.starts_with(prefix)).count()
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.state.lock().expect("state").log.clone()
+    }
+}
+
+fn comment_json(id: u64, body: &str, login: &str) -> Value {
+    json!({
+        "id": id,
+        "body": body,
+        "user": {"login": login, "type": if login.ends_with("[bot]") { "Bot" } else { "User" }},
+        "html_url": format!("https://github.example/{REPOSITORY}/pull/{PR}#issuecomment-{id}"),
+    })
+}
+
+impl Respond for GitHub {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.state.lock().expect("state");
+        let verb = request.method.as_str().to_owned();
+        let route = request.url.path().to_owned();
+        state.log.push(format!("{verb} {route}?{}", request.url.query().unwrap_or("")));
+
+        let authorization = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        if authorization != Some(format!("Bearer {TOKEN}").as_str()) {
+            return ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"}));
+        }
+        let list = format!("/repos/{REPOSITORY}/issues/{PR}/comments");
+        let one = format!("/repos/{REPOSITORY}/issues/comments/");
+        let body_of = |request: &Request| {
+            serde_json::from_slice::<Value>(&request.body)
+                .ok()
+                .and_then(|v| v.get("body").and_then(Value::as_str).map(str::to_owned))
+        };
+        match verb.as_str() {
+            "GET" if route == list => {
+                let query: HashMap<String, String> =
+                    request.url.query_pairs().into_owned().collect();
+                let per_page: usize =
+                    query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30);
+                let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let per_page = per_page.clamp(1, 100);
+                let start = (page.max(1) - 1) * per_page;
+                let slice: Vec<Value> =
+                    state.comments.iter().skip(start).take(per_page).cloned().collect();
+                ResponseTemplate::new(200).set_body_json(Value::Array(slice))
+            }
+            "POST" if route == list => {
+                let Some(body) = body_of(request) else {
+                    return ResponseTemplate::new(422).set_body_json(json!({"message": "body"}));
+                };
+                state.next_id += 1;
+                let comment = comment_json(state.next_id, &body, "github-actions[bot]");
+                state.comments.push(comment.clone());
+                ResponseTemplate::new(201).set_body_json(comment)
+            }
+            "PATCH" if route.starts_with(&one) => {
+                let id: u64 = route[one.len()..].parse().unwrap_or(0);
+                let Some(body) = body_of(request) else {
+                    return ResponseTemplate::new(422).set_body_json(json!({"message": "body"}));
+                };
+                match state.comments.iter_mut().find(|c| c["id"] == id) {
+                    Some(comment) => {
+                        comment["body"] = Value::String(body);
+                        ResponseTemplate::new(200).set_body_json(comment.clone())
+                    }
+                    None => {
+                        ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}))
+                    }
+                }
+            }
+            _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
+}
+
+/// Runs `action/comment.sh` against the stand-in, and checks the token stayed secret.
+fn comment(
+    runner: &Runner,
+    server: &MockServer,
+    report: &str,
+    results: &[(&str, &str)],
+    inputs: &[(&str, &str)],
+) -> Run {
+    let report_file = runner.path("temp/report.md");
+    std::fs::write(&report_file, report).expect("report");
+    let report_file = report_file.to_string_lossy().into_owned();
+    let uri = server.uri();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("GITHUB_API_URL", uri.as_str()),
+        ("GITHUB_TOKEN", TOKEN),
+        ("INPUT_COMMENT", "on-change"),
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+        ("KVSYNC_CONFIG_PATH", "kv/kvsync.yaml"),
+        ("KVSYNC_REPORT_FILE", report_file.as_str()),
+    ];
+    env.extend_from_slice(results);
+    env.extend_from_slice(inputs);
+    runner.next_step();
+    let run = runner.run(&script("comment.sh"), &[], ".", &env);
+    assert_no_token(&run);
+    run
+}
+
+fn assert_no_token(run: &Run) {
+    assert!(!run.stdout.contains(TOKEN), "the token was printed on stdout:\n{}", run.show());
+    assert!(!run.stderr.contains(TOKEN), "the token was printed on stderr:\n{}", run.show());
+    assert!(!run.stdout.contains("ghs_"), "part of the token was printed:\n{}", run.show());
+}
+
+const MARKER: &str = "<!-- kvsync:plan:kv/kvsync.yaml:production -->";
+const CHANGES: &[(&str, &str)] =
+    &[("KVSYNC_EXIT_CODE", "2"), ("KVSYNC_HAS_CHANGES", "true"), ("KVSYNC_HAS_DRIFT", "false")];
+const NO_CHANGES: &[(&str, &str)] =
+    &[("KVSYNC_EXIT_CODE", "0"), ("KVSYNC_HAS_CHANGES", "false"), ("KVSYNC_HAS_DRIFT", "false")];
+
+// ---------------------------------------------------------------------------------------------
+// The pull-request flow end to end: run.sh with the real kvsync, then comment.sh.
+
+/// The issue's scenario: a pull request's first push creates the comment, a second push updates
+/// it in place, a push that leaves nothing to change turns it into a "No changes" note, and a
+/// re-run that would write the same text leaves it alone.
+#[tokio::test]
+async fn a_pull_request_comment_is_created_updated_then_turned_into_no_changes() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::with_comments(&["Looks good to me", "Can we ship this on Friday?"]);
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let inputs = [
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+        ("INPUT_ARGS", "--target local"),
+    ];
+    let step = |runner: &Runner| {
+        let (run, outputs) = runner.kvsync("kv", &inputs);
+        let results = [
+            ("KVSYNC_CONFIG_PATH", outputs["config-path"].clone()),
+            ("KVSYNC_EXIT_CODE", outputs["exit-code"].clone()),
+            ("KVSYNC_HAS_CHANGES", outputs["has-changes"].clone()),
+            ("KVSYNC_HAS_DRIFT", outputs["has-drift"].clone()),
+            ("KVSYNC_REPORT_FILE", outputs["report-file"].clone()),
+        ];
+        (run, outputs, results)
+    };
+    let post = |results: &[(&str, String)]| {
+        let report = std::fs::read_to_string(&results[4].1).expect("report file");
+        let results: Vec<(&str, &str)> = results.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        comment(&runner, &server, &report, &results, &[])
+    };
+
+    // First push: two flags.
+    runner.write(
+        "kv/kvsync.yaml",
+        config_with_production(&[("f/banner", "Autumn sale"), ("f/rollout", "25")]),
+    );
+    let (run, outputs, results) = step(&runner);
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert_eq!(outputs["has-drift"], "false");
+    assert_eq!(outputs["config-path"], "kv/kvsync.yaml");
+    assert!(runner.summary().contains("**Plan: 2 to create.**"), "{}", runner.summary());
+    assert!(outputs["summary"].starts_with("## kvsync plan: shop (production)"));
+    let run = post(&results);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "one comment: {:?}", github.comments());
+    assert!(ours[0].contains("**Plan: 2 to create.**"), "{}", ours[0]);
+    assert!(ours[0].contains("Cost:"), "a reviewer sees what the apply costs: {}", ours[0]);
+    assert!(ours[0].contains("`f/banner`") && ours[0].contains("+Autumn sale"), "{}", ours[0]);
+    assert!(ours[0].contains("at 8f3c2a1"), "the comment names the commit: {}", ours[0]);
+    assert_eq!(github.count("POST"), 1);
+
+    // Second push: one more flag and another value: the same comment, updated.
+    runner.write(
+        "kv/kvsync.yaml",
+        config_with_production(&[
+            ("f/banner", "Winter sale"),
+            ("f/rollout", "50"),
+            ("f/search-v2", "on"),
+        ]),
+    );
+    let (_, outputs, results) = step(&runner);
+    assert_eq!(outputs["exit-code"], "2");
+    let run = post(&results);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "still one comment: {:?}", github.comments());
+    assert!(ours[0].contains("**Plan: 3 to create.**") && ours[0].contains("+Winter sale"));
+    assert!(!ours[0].contains("Autumn"), "{}", ours[0]);
+    assert_eq!((github.count("POST"), github.count("PATCH")), (1, 1), "{:?}", github.log());
+    assert_eq!(github.comments().len(), 3, "the reviewers' comments are untouched");
+
+    // The plan is applied (apply.sh with --auto-approve): the next push changes nothing.
+    let (run, outputs) = runner.kvsync(
+        "kv",
+        &[
+            ("INPUT_COMMAND", "apply"),
+            ("INPUT_ENVIRONMENT", "production"),
+            ("INPUT_ARGS", "--target local"),
+        ],
+    );
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert!(runner.summary().contains("Apply complete: 3 written, 0 deleted."));
+    let (_, outputs, results) = step(&runner);
+    assert_eq!(outputs["exit-code"], "0");
+    assert_eq!(outputs["has-changes"], "false");
+    let run = post(&results);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0].contains("kvsync plan: no changes"), "{}", ours[0]);
+    assert!(ours[0].contains("No changes. 3 unchanged."), "{}", ours[0]);
+    assert!(!ours[0].contains("Winter"), "the old report is gone: {}", ours[0]);
+    assert_eq!((github.count("POST"), github.count("PATCH")), (1, 2), "{:?}", github.log());
+
+    // A re-run with the same result: nothing to update.
+    let (_, _, results) = step(&runner);
+    let run = post(&results);
+    assert!(run.stderr.contains("not updated"), "{}", run.show());
+    assert_eq!((github.count("POST"), github.count("PATCH")), (1, 2), "{:?}", github.log());
+}
+
+#[tokio::test]
+async fn no_changes_and_no_comment_yet_posts_nothing() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::with_comments(&["First!"]);
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let run = comment(
+        &runner,
+        &server,
+        "## kvsync plan\n\n**No changes. 3 unchanged.**\n",
+        NO_CHANGES,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(run.stderr.contains("nothing to post"), "{}", run.show());
+    assert_eq!(github.comments().len(), 1);
+    assert_eq!((github.count("POST"), github.count("PATCH")), (0, 0), "{:?}", github.log());
+}
+
+/// The marker is looked for on every page, and only at the start of a comment: a reviewer who
+/// quotes the bot's comment, or the comment for another environment, is not ours.
+#[tokio::test]
+async fn the_comment_is_found_on_a_later_page() {
+    require(&["bash", "curl", "jq"]);
+    let mut bodies: Vec<String> = (1..=150).map(|n| format!("review comment {n}")).collect();
+    bodies[3] = format!("> {MARKER}\n> quoted by a reviewer");
+    bodies[20] = "<!-- kvsync:plan:kv/kvsync.yaml:staging -->\nthe staging plan".to_owned();
+    bodies[129] = format!("{MARKER}\nan older plan");
+    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let github = GitHub::with_comments(&bodies);
+    let server = github.serve().await;
+    let runner = Runner::new();
+
+    let run = comment(&runner, &server, "## kvsync plan\n\n**Plan: 1 to create.**\n", CHANGES, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let log = github.log();
+    assert!(log.iter().any(|r| r.starts_with("GET") && r.contains("page=2")), "{log:?}");
+    assert_eq!(github.count("POST"), 0, "no second comment: {log:?}");
+    assert_eq!(github.count("PATCH /repos/acme/shop/issues/comments/130"), 1, "{log:?}");
+    let comments = github.comments();
+    assert_eq!(comments.len(), 150);
+    assert!(comments[129]["body"].as_str().is_some_and(|b| b.contains("Plan: 1 to create.")));
+    assert!(comments[3]["body"].as_str().is_some_and(|b| b.contains("quoted by a reviewer")));
+    assert!(comments[20]["body"].as_str().is_some_and(|b| b.contains("the staging plan")));
+}
+
+#[tokio::test]
+async fn one_comment_per_config_and_environment() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    for environment in ["staging", "production", "staging"] {
+        let report = format!("## kvsync plan: shop ({environment})\n\n**Plan: 1 to create.**\n");
+        let run =
+            comment(&runner, &server, &report, CHANGES, &[("INPUT_ENVIRONMENT", environment)]);
+        assert_eq!(run.code, 0, "{}", run.show());
+    }
+    assert_eq!(github.comments().len(), 2, "{:?}", github.comments());
+    assert_eq!(github.bodies_with("<!-- kvsync:plan:kv/kvsync.yaml:staging -->").len(), 1);
+    assert_eq!(github.bodies_with(MARKER).len(), 1);
+    assert_eq!((github.count("POST"), github.count("PATCH")), (2, 0), "same text: no update");
+}
+
+/// A failed plan must not leave an outdated plan up: an existing comment says it failed; without
+/// one, nothing is created (`on-change`).
+#[tokio::test]
+async fn a_failed_run_replaces_the_old_report_but_creates_nothing() {
+    require(&["bash", "curl", "jq"]);
+    let failed: &[(&str, &str)] = &[
+        ("KVSYNC_EXIT_CODE", "1"),
+        ("KVSYNC_HAS_CHANGES", "false"),
+        ("KVSYNC_HAS_DRIFT", "false"),
+    ];
+    let report =
+        "### kvsync plan failed (exit 1)\n\n```text\nerror: no Cloudflare API token\n```\n";
+
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let run = comment(&runner, &server, report, failed, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(github.comments().is_empty());
+
+    let github = GitHub::with_comments(&[&format!("{MARKER}\n**Plan: 9 to create.**")]);
+    let server = github.serve().await;
+    let run = comment(&runner, &server, report, failed, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert!(ours[0].contains("failed") && !ours[0].contains("9 to create"), "{}", ours[0]);
+}
+
+#[tokio::test]
+async fn the_comment_input_and_the_event_decide_whether_to_post() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let no_changes = "## kvsync plan\n\n**No changes. 3 unchanged.**\n";
+
+    let run = comment(&runner, &server, no_changes, CHANGES, &[("INPUT_COMMENT", "never")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let run = comment(&runner, &server, no_changes, CHANGES, &[("GITHUB_EVENT_NAME", "push")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let run = comment(&runner, &server, no_changes, CHANGES, &[("INPUT_COMMAND", "apply")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(github.log().is_empty(), "{:?}", github.log());
+
+    let run = comment(&runner, &server, no_changes, NO_CHANGES, &[("INPUT_COMMENT", "always")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1);
+    assert!(ours[0].contains("No changes. 3 unchanged."), "{}", ours[0]);
+
+    let run = comment(&runner, &server, no_changes, CHANGES, &[("INPUT_COMMENT", "sometimes")]);
+    assert_eq!(run.code, 1, "{}", run.show());
+    assert!(run.stdout.contains("::error"), "{}", run.show());
+}
+
+/// A token without `pull-requests: write` (a fork's) is a warning with a hint, never a printed
+/// token, even when the server's error message repeats it.
+#[tokio::test]
+async fn the_token_never_appears_in_the_output() {
+    require(&["bash", "curl", "jq"]);
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/{PR}/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "message": format!("Resource not accessible by integration (token {TOKEN})"),
+        })))
+        .mount(&server)
+        .await;
+    let runner = Runner::new();
+    let run = comment(&runner, &server, "**Plan: 1 to create.**\n", CHANGES, &[]);
+    assert_eq!(run.code, 0, "a comment problem does not fail the plan: {}", run.show());
+    assert!(run.stdout.contains("::warning"), "{}", run.show());
+    assert!(run.stdout.contains("HTTP 403"), "{}", run.show());
+    assert!(run.stdout.contains("pull-requests: write"), "{}", run.show());
+    let requests = server.received_requests().await.expect("requests");
+    assert!(
+        requests.iter().all(|r| r
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().is_ok_and(|v| v == format!("Bearer {TOKEN}")))),
+        "every request carries the token in its header"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// run.sh and finish.sh with the real kvsync.
+
+#[test]
+fn plan_apply_and_drift_set_the_outputs_and_the_summary() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    runner.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2")]));
+    let local = [("INPUT_ARGS", "--target local")];
+
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "plan"), local[0]]);
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert_eq!(outputs["has-drift"], "false");
+    assert_eq!(outputs["config-path"], "kvsync.yaml");
+    let plan_file = outputs["plan-file"].clone();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).expect("plan file"))
+            .expect("JSON");
+    assert_eq!(saved["kind"], "kvsync-saved-plan");
+    assert!(runner.summary().starts_with("## kvsync plan: shop\n"), "{}", runner.summary());
+    assert!(runner.summary().contains("**Plan: 2 to create.**"));
+    assert_eq!(outputs["summary"].trim_end(), runner.summary().trim_end());
+    assert!(run.stdout.contains("::group::kvsync plan -c kvsync.yaml --format markdown"));
+    assert!(run.stdout.contains("::stop-commands::"), "the report is inert in the log");
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "2")],
+    );
+    assert_eq!(finish.code, 0, "changes are not a failure of plan: {}", finish.show());
+
+    // Apply the saved plan named in `args`: no --auto-approve needed.
+    let args = format!("--target local {plan_file}");
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "apply"), ("INPUT_ARGS", &args)]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert!(!run.stdout.contains("--auto-approve"), "{}", run.show());
+    assert!(runner.summary().contains("Applied the saved plan"), "{}", runner.summary());
+    assert!(runner.summary().contains("Apply complete: 2 written, 0 deleted."));
+    // Applying it again: it is stale now, and apply refuses.
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "apply"), ("INPUT_ARGS", &args)]);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert!(runner.summary().contains("plan is stale"), "{}", runner.summary());
+
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "drift"), local[0]]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["has-drift"], "false");
+    assert!(runner.summary().contains("**No drift. 2 in sync.**"), "{}", runner.summary());
+
+    edit_by_hand(&runner.workspace().join(".kvsync/local.db"), NS, "f/b", "edited by hand");
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "drift"), local[0]]);
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-drift"], "true");
+    assert!(runner.summary().contains("**modified** `f/b`"), "{}", runner.summary());
+    assert!(outputs["summary"].contains("**Drift: 1 modified.**"), "{}", outputs["summary"]);
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "drift"), ("KVSYNC_EXIT_CODE", "2")],
+    );
+    assert_ne!(finish.code, 0, "drift fails the job");
+    assert!(finish.stdout.contains("::error title=kvsync drift::drift found"), "{}", finish.show());
+}
+
+#[test]
+fn finish_fails_on_errors_and_on_drift_only() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    for (command, code, passes) in [
+        ("plan", "0", true),
+        ("plan", "2", true),
+        ("plan", "1", false),
+        ("drift", "0", true),
+        ("drift", "2", false),
+        ("validate", "1", false),
+        ("apply", "0", true),
+        ("apply", "1", false),
+        ("plan", "", false),
+    ] {
+        let run = runner.run(
+            &script("finish.sh"),
+            &[],
+            ".",
+            &[("INPUT_COMMAND", command), ("KVSYNC_EXIT_CODE", code)],
+        );
+        assert_eq!(run.code == 0, passes, "{command} exit {code:?}: {}", run.show());
+    }
+}
+
+/// The annotations point at the file as the repository names it, so GitHub shows them on the
+/// pull request's diff, whatever `working-directory` is.
+#[test]
+fn validate_errors_become_annotations_on_the_file_and_line() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    runner.write(
+        "infra/kv/kvsync.yaml",
+        format!(
+            "version: 1\nowner: shop\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \
+             \"f/\"\n    keys:\n      f/ok: x\n      g/outside: x\n      f/ttl:\n        value: \
+             y\n        expiration_ttl: 5\n"
+        ),
+    );
+    let (run, outputs) = runner.kvsync("infra/kv", &[("INPUT_COMMAND", "validate")]);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert!(
+        run.stdout.contains("::error file=infra/kv/kvsync.yaml,line=9,col=7::key `g/outside`"),
+        "{}",
+        run.show()
+    );
+    assert!(
+        run.stdout.contains("::error file=infra/kv/kvsync.yaml,line=12,col=25::`expiration_ttl`"),
+        "{}",
+        run.show()
+    );
+    assert!(
+        !run.stdout.contains("::error file=kvsync.yaml"),
+        "no annotation twice: {}",
+        run.stdout
+    );
+    let summary = runner.summary();
+    assert!(summary.contains("2 problems in `infra/kv/kvsync.yaml`"), "{summary}");
+    assert!(summary.contains("`infra/kv/kvsync.yaml:9:7`"), "{summary}");
+
+    // A plan of the broken config fails, and says where, too.
+    let (run, outputs) =
+        runner.kvsync("infra/kv", &[("INPUT_COMMAND", "plan"), ("INPUT_ARGS", "--target local")]);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["plan-file"], "");
+    assert!(
+        run.stdout.contains("::error file=infra/kv/kvsync.yaml,line=9,col=7::"),
+        "{}",
+        run.show()
+    );
+    assert!(runner.summary().contains("kvsync plan failed (exit 1)"), "{}", runner.summary());
+
+    runner.write("infra/kv/kvsync.yaml", config(&[("f/a", "1")]));
+    let (run, outputs) = runner.kvsync("infra/kv", &[("INPUT_COMMAND", "validate")]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert!(runner.summary().contains("`infra/kv/kvsync.yaml` is valid"), "{}", runner.summary());
+}
+
+/// A step summary holds at most 1 MiB: a report that would pass it is cut at a line, with its
+/// open blocks closed and a note; the `summary` output keeps the whole (small) report.
+#[test]
+fn the_step_summary_is_capped_at_one_mib() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let keys: Vec<(String, String)> =
+        (0..40).map(|n| (format!("f/key-{n:02}"), format!("value {n}"))).collect();
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    runner.write("kvsync.yaml", config(&keys));
+    let (_, outputs) = runner.kvsync(".", &[("INPUT_ARGS", "--target local")]);
+    let whole = outputs["summary"].clone();
+    assert!(whole.len() > 4000, "{}", whole.len());
+
+    // Earlier steps of this step's summary used all but 3000 bytes.
+    let filler = "x".repeat(99) + "\n";
+    let earlier = filler.repeat((SUMMARY_LIMIT - 3000) / 100);
+    runner.next_step();
+    std::fs::write(runner.path("summary"), &earlier).expect("fill");
+    let run = runner.run(&script("run.sh"), &[], ".", &[("INPUT_ARGS", "--target local")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let summary = runner.summary();
+    assert!(summary.len() <= SUMMARY_LIMIT, "{} bytes", summary.len());
+    let added = &summary[earlier.len()..];
+    assert!(added.starts_with("## kvsync plan: shop"), "{added}");
+    assert!(added.trim_end().ends_with("the whole report is in the log of the kvsync step."));
+    assert_eq!(added.matches("```").count() % 2, 0, "fences are closed: {added}");
+    assert_eq!(added.matches("<details>").count(), added.matches("</details>").count());
+    assert_eq!(runner.outputs()["summary"], whole, "the output is not cut");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=kvsync test", "-c", "user.email=test@kvsync.invalid"])
+        .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `baseline: main` reads the config's folder from the target branch (not from the work tree),
+/// so the report tells the pull request's changes from drift already live.
+#[test]
+fn a_baseline_ref_separates_the_pull_request_from_drift() {
+    require(&["bash", "git"]);
+    let runner = Runner::new();
+    let ws = runner.workspace();
+    let main_config = config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "3")]);
+    runner.write("kv/kvsync.yaml", &main_config);
+    runner.write(".gitignore", ".kvsync/\n");
+    git(&ws, &["init", "--quiet"]);
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "--quiet", "-m", "main"]);
+    git(&ws, &["checkout", "--quiet", "-b", "feature"]);
+
+    // Production holds main's config, and someone edited f/b by hand.
+    let (run, outputs) =
+        runner.kvsync("kv", &[("INPUT_COMMAND", "apply"), ("INPUT_ARGS", "--target local")]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    edit_by_hand(&ws.join("kv/.kvsync/local.db"), NS, "f/b", "edited by hand");
+
+    // The pull request changes f/c and adds f/d.
+    runner
+        .write("kv/kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "4"), ("f/d", "5")]));
+    git(&ws, &["commit", "--quiet", "-am", "feature"]);
+    let (run, outputs) = runner.kvsync(
+        "kv",
+        &[("INPUT_COMMAND", "plan"), ("INPUT_BASELINE", "main"), ("INPUT_ARGS", "--target local")],
+    );
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert_eq!(outputs["has-drift"], "true", "{}", run.show());
+    assert!(run.stdout.contains("--baseline"), "{}", run.show());
+    let summary = runner.summary();
+    let drift = summary.find("f/b").expect("f/b in the report");
+    let pr = summary.find("f/d").expect("f/d in the report");
+    assert!(drift < pr, "drift already live comes first: {summary}");
+
+    // The work tree, its index and its worktrees are left alone.
+    let status = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(&ws)
+        .output()
+        .expect("git status");
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "", "the checkout is untouched");
+
+    // A target branch without the config yet: no baseline, every change is the PR's.
+    git(&ws, &["branch", "empty", "HEAD~1"]);
+    git(&ws, &["checkout", "--quiet", "empty"]);
+    git(&ws, &["rm", "--quiet", "-r", "kv"]);
+    git(&ws, &["commit", "--quiet", "-m", "no config"]);
+    git(&ws, &["checkout", "--quiet", "feature"]);
+    let (run, outputs) = runner.kvsync(
+        "kv",
+        &[("INPUT_COMMAND", "plan"), ("INPUT_BASELINE", "empty"), ("INPUT_ARGS", "--target local")],
+    );
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-drift"], "false");
+    assert!(run.stdout.contains("::notice title=kvsync baseline::"), "{}", run.show());
+
+    // Neither a file nor a ref: a clear error.
+    let out = runner.path("baseline-path");
+    let out = out.to_str().expect("path");
+    let run =
+        runner.run(&script("baseline.sh"), &["no-such-branch", "kvsync.yaml", out], "kv", &[]);
+    assert_ne!(run.code, 0);
+    assert!(run.stdout.contains("neither a file nor a git ref"), "{}", run.show());
+}
+
+// ---------------------------------------------------------------------------------------------
+// install.sh against a local release server, and the release's version bookkeeping.
+
+/// A release archive made by `action/package.sh`, as release.yml makes them, around a fake
+/// kvsync that prints its version.
+fn fake_release(runner: &Runner, target: &str) -> (Vec<u8>, String) {
+    let binary = runner.path("build/kvsync");
+    std::fs::create_dir_all(binary.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&binary, "#!/bin/sh\necho 'kvsync 9.9.9 (fake)'\n").expect("binary");
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dist = runner.path("dist");
+    let run = runner.run(
+        &script("package.sh"),
+        &[target, binary.to_str().expect("path"), dist.to_str().expect("path")],
+        ".",
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.show());
+    let archive = format!("kvsync-{target}.tar.gz");
+    let bytes = std::fs::read(dist.join(&archive)).expect("archive");
+    let sha = std::fs::read_to_string(dist.join(format!("{archive}.sha256"))).expect("sha256");
+    assert!(sha.ends_with(&format!("  {archive}\n")), "sha256sum's format: {sha}");
+    (bytes, sha)
+}
+
+async fn release_server(target: &str, archive: Vec<u8>, sha256: String) -> MockServer {
+    let server = MockServer::start().await;
+    let file = format!("/v9.9.9/kvsync-{target}.tar.gz");
+    Mock::given(method("GET"))
+        .and(path(file.clone()))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(archive))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{file}.sha256")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(sha256))
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn install_verifies_the_checksum_and_caches_by_version() {
+    require(&["bash", "curl", "tar"]);
+    let runner = Runner::new();
+    let (archive, sha) = fake_release(&runner, "aarch64-apple-darwin");
+    let server = release_server("aarch64-apple-darwin", archive, sha).await;
+    let uri = server.uri();
+    let env = [
+        ("KVSYNC_VERSION", "v9.9.9"),
+        ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
+        ("RUNNER_OS", "macOS"),
+        ("RUNNER_ARCH", "ARM64"),
+    ];
+    let run = runner.run(&script("install.sh"), &[], ".", &env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(run.stderr.contains("sha256 verified"), "{}", run.show());
+    let dir = runner.path("tool-cache/kvsync/9.9.9/aarch64");
+    let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
+    assert_eq!(on_path, format!("{}\n", dir.display()));
+    assert_eq!(runner.outputs()["source"], "release");
+    let version = Command::new(dir.join("kvsync")).output().expect("run the installed kvsync");
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "kvsync 9.9.9 (fake)\n");
+
+    // The same version again comes from the tool cache (the server expects one download).
+    runner.next_step();
+    let run = runner.run(&script("install.sh"), &[], ".", &env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(runner.outputs()["source"], "cache");
+    assert_eq!(std::fs::read_to_string(runner.path("path")).expect("path"), on_path);
+}
+
+#[tokio::test]
+async fn install_refuses_a_bad_checksum() {
+    require(&["bash", "curl", "tar"]);
+    let runner = Runner::new();
+    let (archive, _) = fake_release(&runner, "x86_64-unknown-linux-musl");
+    let wrong = format!("{}  kvsync-x86_64-unknown-linux-musl.tar.gz\n", "0".repeat(64));
+    let server = release_server("x86_64-unknown-linux-musl", archive, wrong).await;
+    let uri = server.uri();
+    let env = [("KVSYNC_VERSION", "9.9.9"), ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str())];
+    let run = runner.run(&script("install.sh"), &[], ".", &env);
+    assert_eq!(run.code, 1, "{}", run.show());
+    assert!(
+        run.stdout.contains("::error title=kvsync install::checksum mismatch for kvsync-x86_64-unknown-linux-musl.tar.gz"),
+        "{}",
+        run.show()
+    );
+    assert!(run.stdout.contains(&"0".repeat(64)), "it says what it expected: {}", run.show());
+    assert_eq!(std::fs::read_to_string(runner.path("path")).expect("path"), "", "nothing on PATH");
+    assert!(!runner.path("tool-cache/kvsync/9.9.9/x86_64.complete").exists(), "nothing cached");
+}
+
+/// No release archive for the version (404): kvsync is built from the action's own source. A
+/// stand-in `cargo` records how it was called.
+#[tokio::test]
+async fn install_builds_from_source_without_a_release_asset() {
+    require(&["bash", "curl"]);
+    let runner = Runner::new();
+    let server = MockServer::start().await; // answers 404 to everything
+    let fake_bin = runner.path("fake-bin");
+    std::fs::create_dir_all(&fake_bin).expect("mkdir");
+    let cargo = fake_bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        "#!/bin/sh\necho \"$@\" > \"$KVSYNC_TEST_CARGO_LOG\"\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \
+         --root ]; then mkdir -p \"$2/bin\"; printf '#!/bin/sh\\necho built\\n' > \
+         \"$2/bin/kvsync.exe\"; chmod +x \"$2/bin/kvsync.exe\"; fi\n  shift\ndone\n",
+    )
+    .expect("fake cargo");
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let log = runner.path("cargo.log");
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let uri = server.uri();
+    let action_path = repo();
+    let run = runner.run(
+        &script("install.sh"),
+        &[],
+        ".",
+        &[
+            ("PATH", path.as_str()),
+            ("KVSYNC_VERSION", "9.9.9"),
+            ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
+            ("RUNNER_OS", "Windows"),
+            ("RUNNER_ARCH", "X64"),
+            ("GITHUB_ACTION_PATH", action_path.to_str().expect("path")),
+            ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.show());
+    let requests = server.received_requests().await.expect("requests");
+    assert_eq!(requests[0].url.path(), "/v9.9.9/kvsync-x86_64-pc-windows-msvc.zip");
+    assert!(
+        run.stdout.contains("::notice title=kvsync install::kvsync 9.9.9 has no release archive")
+    );
+    let args = std::fs::read_to_string(&log).expect("cargo was called");
+    assert!(
+        args.starts_with(&format!("install --locked --path {} --root ", action_path.display())),
+        "{args}"
+    );
+    assert_eq!(runner.outputs()["source"], "cargo");
+    let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
+    assert!(on_path.trim_end().ends_with("/bin"), "{on_path}");
+}
+
+#[test]
+fn the_action_installs_this_crate_version_by_default() {
+    let action = std::fs::read_to_string(repo().join("action.yml")).expect("action.yml");
+    let default = action
+        .lines()
+        .skip_while(|line| !line.contains("# Written by action/set-version.sh"))
+        .nth(1)
+        .expect("the line after the set-version comment");
+    assert_eq!(
+        default.trim(),
+        format!("default: \"{}\"", env!("CARGO_PKG_VERSION")),
+        "action.yml's default `version` must be Cargo.toml's: run action/set-version.sh"
+    );
+    // Every script action.yml runs exists.
+    for line in action.lines().filter(|line| line.contains("$GITHUB_ACTION_PATH/action/")) {
+        let name = line.split("action/").nth(1).and_then(|rest| rest.split('"').next());
+        let name = name.expect("a script name");
+        assert!(script(name).is_file(), "action.yml runs a missing script: {name}");
+    }
+}
+
+#[test]
+fn set_version_rewrites_the_default_version() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let copy = runner.path("action.yml");
+    std::fs::copy(repo().join("action.yml"), &copy).expect("copy");
+    let env = [("KVSYNC_ACTION_YML", copy.to_str().expect("path"))];
+    let run = runner.run(&script("set-version.sh"), &["v1.4.0"], ".", &env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let rewritten = std::fs::read_to_string(&copy).expect("action.yml");
+    assert!(rewritten.contains("    default: \"1.4.0\"\n"), "{rewritten}");
+    assert_eq!(rewritten.matches("1.4.0").count(), 1, "only the version input changed");
+    let ok = runner.run(&script("set-version.sh"), &["--check", "1.4.0"], ".", &env);
+    assert_eq!(ok.code, 0, "{}", ok.show());
+    let stale = runner.run(&script("set-version.sh"), &["--check", "1.5.0"], ".", &env);
+    assert_eq!(stale.code, 1, "{}", stale.show());
+    assert!(stale.stderr.contains("run action/set-version.sh 1.5.0"), "{}", stale.show());
+}
