@@ -458,6 +458,7 @@ mod tests {
             target: None,
             local_path: None,
             max_deletes: 50,
+            plan_tier: Default::default(),
             scopes: Vec::new(),
         };
         let mut plan = Plan { scopes: Vec::new(), only: Vec::new() };
@@ -489,6 +490,7 @@ mod tests {
             desired.scopes.push(DesiredScope {
                 name: (*name).to_owned(),
                 namespace_id: format!("ns-{name}"),
+                resolved_from: None,
                 prefix: String::new(),
                 prune: true,
                 ignore: Globs::empty(),

@@ -207,9 +207,11 @@ mod tests {
             target: None,
             local_path: None,
             max_deletes: 50,
+            plan_tier: Default::default(),
             scopes: vec![DesiredScope {
                 name: "flags".into(),
                 namespace_id: "ns".into(),
+                resolved_from: None,
                 prefix: "f/".into(),
                 prune: true,
                 ignore: Globs::new(&["f/rt/*".to_owned()]).expect("glob"),

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, local::LocalStore};
 use crate::plan::{self, LiveScope, Options, Plan};
-use crate::report::human::{HumanOptions, render_plan};
+use crate::report::human::{HumanOptions, render_plan_with_sources};
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 
 /// The default local store, relative to the current directory.
@@ -226,6 +226,7 @@ impl Planned {
             self.read_requests,
             self.keys_read,
         )
+        .on_free_plan(self.desired.plan_tier.is_free())
     }
 
     /// The human plan with, on the Cloudflare target and when there are changes, the cost line.
@@ -240,6 +241,9 @@ impl Planned {
             text.push_str(&cost.line());
             text.push('\n');
         }
+        if let Some(warning) = crate::report::human::free_plan_warning(cost, printer.stdout_color) {
+            text.push_str(&warning);
+        }
         text
     }
 
@@ -250,7 +254,7 @@ impl Planned {
             value_diffs: !planning.no_value_diff,
             environment: self.desired.environment.clone(),
         };
-        render_plan(&self.plan, &self.views, &options)
+        render_plan_with_sources(&self.plan, &self.views, &options, &self.desired.resolved_from())
     }
 }
 

@@ -47,6 +47,8 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         Command::Plan(args) => block_on(commands::plan::run(args, &cli.global, printer)),
         Command::Apply(args) => block_on(commands::apply::run(args, &cli.global, printer)),
         Command::Drift(args) => block_on(commands::drift::run(args, &cli.global, printer)),
+        Command::Export(args) => block_on(commands::export::run(args, &cli.global, printer)),
+        Command::Init(args) => commands::init::run(args, printer),
         Command::Schema => {
             printer.data(&crate::config::schema_json());
             Ok(ExitStatus::Success)

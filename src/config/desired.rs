@@ -23,6 +23,8 @@ pub struct Desired {
     pub local_path: Option<PathBuf>,
     /// The `max_deletes` floor of the delete guard.
     pub max_deletes: usize,
+    /// The account's Workers KV plan (`plan_tier:`), for the Free plan's daily-limit warning.
+    pub plan_tier: PlanTier,
     /// The scopes in config order.
     pub scopes: Vec<DesiredScope>,
 }
@@ -33,6 +35,10 @@ pub struct DesiredScope {
     /// The scope's name in the config (`namespaces.<name>`).
     pub name: String,
     pub namespace_id: String,
+    /// How `namespace_id` was found when the config did not write it out, for the plan's
+    /// heading: e.g. ``binding `FLAGS` in wrangler.jsonc [env.staging]``. `None` for a
+    /// `namespace_id:` in the config.
+    pub resolved_from: Option<String>,
     /// Every key of the scope starts with this; `""` is the whole namespace.
     pub prefix: String,
     /// Whether our keys that are no longer desired are deleted (else kept as orphans).
@@ -42,6 +48,30 @@ pub struct DesiredScope {
     pub take_over: Globs,
     /// Desired keys in UTF-8 byte order (which is `String`'s order).
     pub entries: BTreeMap<String, DesiredEntry>,
+}
+
+/// The Workers KV plan of the account (`plan_tier:`): the Free plan has daily limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlanTier {
+    /// 1,000 writes, 1,000 deletes and 1,000 lists a day.
+    Free,
+    /// No daily limits (the default).
+    #[default]
+    Paid,
+}
+
+impl PlanTier {
+    pub fn is_free(self) -> bool {
+        self == Self::Free
+    }
+}
+
+impl Desired {
+    /// How each scope's namespace id was found (see [`DesiredScope::resolved_from`]), in scope
+    /// order: what the human plan's scope headings show.
+    pub fn resolved_from(&self) -> Vec<Option<String>> {
+        self.scopes.iter().map(|s| s.resolved_from.clone()).collect()
+    }
 }
 
 /// One desired key.

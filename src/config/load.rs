@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
 use super::include::{self, Root, StackEntry};
 use super::interpolate;
-use super::model::{ConfigFile, KeyEntry, NamedMap, Sp};
+use super::model::{ConfigFile, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
 use super::overlay::{self, MergedNamespace};
 use super::problems::{FileId, Pos, Problems};
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, ScopeHead};
+use super::wrangler::{self, Resolver};
 use super::yaml;
 use super::{Error, LoadOptions, Loaded};
 
@@ -69,6 +70,7 @@ pub(super) fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Err
         root_canonical: &root_canonical,
         root_file_canonical: &root_file_canonical,
         problems,
+        wrangler: Resolver::new(&root_dir),
     };
 
     if let Err((message, hint)) = validate::version(merged.version.value) {
@@ -120,6 +122,10 @@ pub(super) fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Err
             target: merged.target.map(|t| t.value.name().to_owned()),
             local_path,
             max_deletes,
+            plan_tier: match merged.plan_tier.map(|t| t.value) {
+                Some(PlanTier::Free) => super::desired::PlanTier::Free,
+                Some(PlanTier::Paid) | None => super::desired::PlanTier::Paid,
+            },
             scopes,
         },
         warnings,
@@ -137,6 +143,8 @@ struct Loader<'a> {
     root_canonical: &'a Path,
     root_file_canonical: &'a Path,
     problems: Problems,
+    /// Resolves `binding:` through wrangler's config, reading each file once.
+    wrangler: Resolver,
 }
 
 impl Loader<'_> {
@@ -174,27 +182,13 @@ impl Loader<'_> {
         owner: &str,
         scratch: &mut Scratch,
     ) -> Option<(DesiredScope, Pos)> {
-        let MergedNamespace { name, config, base_keys, overlay_keys } = namespace;
+        let MergedNamespace { name, mut config, base_keys, overlay_keys } = namespace;
         let scope_name = name.value;
-        let namespace_id = match config.namespace_id {
-            Some(id) => {
-                let pos = id.pos;
-                let id = self.interpolate(id);
-                if let Some(Err((message, hint))) = id.as_deref().map(validate::namespace_id) {
-                    self.problems.error(self.root, pos, message, hint);
-                }
-                id
-            }
-            None => {
-                self.problems.error(
-                    self.root,
-                    name.pos,
-                    format!("namespace `{scope_name}` has no `namespace_id`"),
-                    Some("set `namespace_id:` here or in the environment's overlay".to_owned()),
-                );
-                None
-            }
-        };
+        let (namespace_id, resolved_from) =
+            match self.namespace_id(&scope_name, name.pos, &mut config) {
+                Some((id, from)) => (Some(id), from),
+                None => (None, None),
+            };
         let prefix_pos = config.prefix.as_ref().map_or(name.pos, |p| p.pos);
         let prefix = match config.prefix {
             Some(prefix) => {
@@ -257,6 +251,7 @@ impl Loader<'_> {
         let scope = DesiredScope {
             name: scope_name,
             namespace_id,
+            resolved_from,
             prefix,
             prune,
             ignore,
@@ -265,6 +260,110 @@ impl Loader<'_> {
             entries: build_tree(entries),
         };
         Some((scope, prefix_pos))
+    }
+
+    /// The scope's namespace id, written out (`namespace_id:`) or looked up through wrangler's
+    /// config (`binding:`), and how it was found when it was looked up; `None` when there is a
+    /// problem (reported). Takes the head fields out of `config`.
+    fn namespace_id(
+        &mut self,
+        scope_name: &str,
+        name_pos: Pos,
+        config: &mut NamespaceConfig,
+    ) -> Option<(String, Option<String>)> {
+        let (id, binding) = (config.namespace_id.take(), config.binding.take());
+        let (wrangler_file, environment, preview) =
+            (config.wrangler.take(), config.environment.take(), config.preview.take());
+        match (id, binding) {
+            (Some(_), Some(binding)) => {
+                self.problems.error(
+                    self.root,
+                    binding.pos,
+                    format!("namespace `{scope_name}` sets both `namespace_id` and `binding`"),
+                    Some(
+                        "keep one: `namespace_id:` names the namespace, `binding:` looks its id \
+                         up in the wrangler config"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+            (id, None) => {
+                let extras = [
+                    ("wrangler", wrangler_file.map(|w| w.pos)),
+                    ("environment", environment.map(|e| e.pos)),
+                    ("preview", preview.map(|p| p.pos)),
+                ];
+                for (field, pos) in extras {
+                    if let Some(pos) = pos {
+                        self.problems.error(
+                            self.root,
+                            pos,
+                            format!("`{field}` applies only with `binding:`"),
+                            Some(format!(
+                                "name a KV binding of the wrangler config with `binding:`, or \
+                                 remove `{field}:`"
+                            )),
+                        );
+                    }
+                }
+                let Some(id) = id else {
+                    self.problems.error(
+                        self.root,
+                        name_pos,
+                        format!("namespace `{scope_name}` has no `namespace_id`"),
+                        Some(
+                            "set `namespace_id:` (or `binding:`, a KV binding of the wrangler \
+                             config) here or in the environment's overlay"
+                                .to_owned(),
+                        ),
+                    );
+                    return None;
+                };
+                let pos = id.pos;
+                let id = self.interpolate(id)?;
+                if let Err((message, hint)) = validate::namespace_id(&id) {
+                    self.problems.error(self.root, pos, message, hint);
+                    return None;
+                }
+                Some((id, None))
+            }
+            (None, Some(binding)) => {
+                let binding_pos = binding.pos;
+                let wrangler_pos = wrangler_file.as_ref().map_or(binding_pos, |w| w.pos);
+                let environment_pos = environment.as_ref().map_or(binding_pos, |e| e.pos);
+                let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
+                let binding = self.interpolate(binding);
+                let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
+                let environment = environment.map(|e| self.interpolate(e));
+                let (Some(binding), Some(wrangler_file), Some(environment)) = (
+                    binding,
+                    wrangler_file.map_or(Some(None), |w| w.map(Some)),
+                    environment.map_or(Some(None), |e| e.map(Some)),
+                ) else {
+                    return None;
+                };
+                let request = wrangler::Request {
+                    binding: &binding,
+                    wrangler: wrangler_file.as_deref(),
+                    environment: environment.as_deref(),
+                    preview: preview.map(|p| p.value),
+                };
+                match self.wrangler.resolve(&request) {
+                    Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
+                    Err(failure) => {
+                        let pos = match failure.field {
+                            wrangler::Field::Binding => binding_pos,
+                            wrangler::Field::Wrangler => wrangler_pos,
+                            wrangler::Field::Environment => environment_pos,
+                            wrangler::Field::Preview => preview_pos,
+                        };
+                        self.problems.error(self.root, pos, failure.message, failure.hint);
+                        None
+                    }
+                }
+            }
+        }
     }
 
     /// Sorts a scope's keys by name and reports names defined twice (at the later place,

@@ -9,7 +9,11 @@
 //! - `interpolate`: `${VAR}` inside string scalars;
 //! - `sources`: values, metadata and expirations → bytes and content hashes (`file:` streamed);
 //! - `validate`: names, formats and overlapping scopes;
+//! - `wrangler`: `binding:` → namespace id through wrangler's config (also read by `init`);
 //! - `problems`: where every finding is collected, in file and line order.
+//!
+//! Writing YAML (`kvsync export`, `kvsync init`) lives here too, in `export` (the writer, which
+//! reads every entry back through `yaml` and `sources` before accepting it) and `starter`.
 //!
 //! Every problem is reported at once: the loader keeps going after a bad key and returns all
 //! [`Diagnostic`]s together, in file order (the root config first, then each included file in
@@ -17,6 +21,7 @@
 //! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.
 
 pub mod desired;
+pub mod export;
 mod include;
 mod interpolate;
 mod load;
@@ -24,12 +29,14 @@ mod model;
 mod overlay;
 mod problems;
 mod sources;
+pub mod starter;
 mod validate;
+pub mod wrangler;
 mod yaml;
 
 use std::path::{Path, PathBuf};
 
-pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, ValueSource};
+pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ValueSource};
 
 /// How to load a config.
 pub struct LoadOptions<'a> {
@@ -77,6 +84,9 @@ pub enum Error {
     /// One or more problems, all of them, in file and line order.
     #[error("{}", invalid_summary(.0))]
     Invalid(Vec<Diagnostic>),
+    /// An exported file did not load back as exactly what was read (a bug in the writer).
+    #[error("{0}")]
+    Export(String),
 }
 
 fn invalid_summary(diagnostics: &[Diagnostic]) -> String {

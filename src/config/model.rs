@@ -123,6 +123,10 @@ pub(crate) struct ConfigFile {
     /// The environment used when `--env` is not given.
     #[serde(default)]
     pub default_environment: Option<Sp<String>>,
+    /// The Workers KV plan of the account: `free` warns when a run would pass the Free plan's
+    /// daily limits (1,000 writes, 1,000 deletes, 1,000 lists). Default `paid`.
+    #[serde(default)]
+    pub plan_tier: Option<Sp<PlanTier>>,
     /// The scopes: a name (used in output) for each namespace and prefix this config manages.
     #[serde(default)]
     pub namespaces: NamedMap<NamespaceConfig>,
@@ -151,15 +155,42 @@ impl Target {
     }
 }
 
+/// The Workers KV plan of the account the keys live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PlanTier {
+    /// The Free plan: 1,000 writes, 1,000 deletes and 1,000 lists a day.
+    Free,
+    /// The Paid plan: no daily limits.
+    Paid,
+}
+
 /// One scope: a KV namespace, or the part of it under a prefix.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamespaceConfig {
-    /// The KV namespace id (required, here or in the environment overlay). `${VAR}` and
+    /// The KV namespace id (this or `binding`, here or in the environment overlay). `${VAR}` and
     /// `${VAR:-default}` are expanded.
     #[serde(default)]
     #[schemars(regex(pattern = r"^(\$\{.*\}|[A-Za-z0-9_-]{1,32})$"))]
     pub namespace_id: Option<Sp<String>>,
+    /// Instead of `namespace_id`: the name of a KV binding in the wrangler config
+    /// (`kv_namespaces[].binding`), whose `id` is used.
+    #[serde(default)]
+    pub binding: Option<Sp<String>>,
+    /// With `binding`: the wrangler config (`wrangler.json`, `wrangler.jsonc` or
+    /// `wrangler.toml`), relative to this file. Default: the first of those found in this file's
+    /// folder or the nearest folder above it, as wrangler looks.
+    #[serde(default)]
+    pub wrangler: Option<Sp<String>>,
+    /// With `binding`: the wrangler environment (`[env.NAME]`) whose `kv_namespaces` to use.
+    /// Environments do not inherit the top-level `kv_namespaces`. Default: the top level.
+    #[serde(default)]
+    pub environment: Option<Sp<String>>,
+    /// With `binding`: `true` uses the binding's `preview_id`, `false` its `id`. Required when
+    /// the binding has both, as wrangler requires `--preview` or `--preview false`.
+    #[serde(default)]
+    pub preview: Option<Sp<bool>>,
     /// kvsync lists, compares and changes only keys starting with this; every key of `keys:`
     /// must start with it. Default `""`: the whole namespace.
     #[serde(default)]
@@ -208,7 +239,11 @@ pub(crate) struct EnvironmentOverlay {
     /// Replaces the base `max_deletes`.
     #[serde(default)]
     pub max_deletes: Option<Sp<usize>>,
-    /// Merges into the base namespaces by name; a new name adds a namespace.
+    /// Replaces the base `plan_tier`.
+    #[serde(default)]
+    pub plan_tier: Option<Sp<PlanTier>>,
+    /// Merges into the base namespaces by name; a new name adds a namespace. Setting
+    /// `namespace_id` or `binding` replaces how the base finds the namespace.
     #[serde(default)]
     pub namespaces: NamedMap<NamespaceConfig>,
 }

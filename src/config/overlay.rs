@@ -8,7 +8,7 @@
 //! later; the loader applies them last.
 
 use super::model::{
-    ConfigFile, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, Sp, Target,
+    ConfigFile, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, Target,
 };
 use super::problems::{FileId, Pos, Problems, did_you_mean};
 
@@ -21,6 +21,7 @@ pub(crate) struct Merged {
     pub target: Option<Sp<Target>>,
     pub local_path: Option<Sp<String>>,
     pub max_deletes: Option<Sp<usize>>,
+    pub plan_tier: Option<Sp<PlanTier>>,
     pub namespaces: Vec<MergedNamespace>,
 }
 
@@ -49,6 +50,7 @@ pub(crate) fn apply(
         local_path,
         max_deletes,
         default_environment,
+        plan_tier,
         namespaces,
         mut environments,
     } = config;
@@ -119,6 +121,7 @@ pub(crate) fn apply(
         target,
         local_path,
         max_deletes,
+        plan_tier,
         namespaces: namespaces
             .0
             .into_iter()
@@ -141,13 +144,21 @@ pub(crate) fn apply(
 }
 
 fn merge(base: &mut Merged, overlay: EnvironmentOverlay) {
-    let EnvironmentOverlay { owner, account_id, target, local_path, max_deletes, namespaces } =
-        overlay;
+    let EnvironmentOverlay {
+        owner,
+        account_id,
+        target,
+        local_path,
+        max_deletes,
+        plan_tier,
+        namespaces,
+    } = overlay;
     replace(&mut base.owner, owner);
     replace_option(&mut base.account_id, account_id);
     replace_option(&mut base.target, target);
     replace_option(&mut base.local_path, local_path);
     replace_option(&mut base.max_deletes, max_deletes);
+    replace_option(&mut base.plan_tier, plan_tier);
     for (name, overlay) in namespaces.0 {
         let mut overlay = overlay.value;
         let overlay_keys = overlay.keys.take().unwrap_or_default();
@@ -169,6 +180,10 @@ fn merge(base: &mut Merged, overlay: EnvironmentOverlay) {
 fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     let NamespaceConfig {
         namespace_id,
+        binding,
+        wrangler,
+        environment,
+        preview,
         prefix,
         prune,
         ignore,
@@ -177,7 +192,15 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         keys: _,
         include,
     } = overlay;
-    replace_option(&mut base.namespace_id, namespace_id);
+    // `namespace_id` and `binding` are two ways to say one thing: an overlay that names either
+    // replaces the base's way, so a base `binding:` and a staging `namespace_id:` do not clash.
+    if namespace_id.is_some() || binding.is_some() {
+        base.namespace_id = namespace_id;
+        base.binding = binding;
+    }
+    replace_option(&mut base.wrangler, wrangler);
+    replace_option(&mut base.environment, environment);
+    replace_option(&mut base.preview, preview);
     replace_option(&mut base.prefix, prefix);
     replace_option(&mut base.prune, prune);
     replace_option(&mut base.ignore, ignore);

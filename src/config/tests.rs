@@ -46,6 +46,7 @@ impl Fixture {
             Ok(_) => panic!("expected problems, the config loaded"),
             Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
             Err(Error::Invalid(diagnostics)) => diagnostics.iter().map(|d| self.line(d)).collect(),
+            Err(error @ Error::Export(_)) => panic!("{error}"),
         }
     }
 
@@ -981,4 +982,182 @@ fn schema_file_is_up_to_date() {
         std::fs::write(&path, &generated).expect("write the schema");
         panic!("`{}` was out of date and has been updated; review and commit it", path.display());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `binding:` through wrangler's config, and `plan_tier:`.
+
+/// A wrangler.jsonc with comments, trailing commas and two environments.
+const WRANGLER_JSONC: &str = r#"// the storefront Worker
+{
+  "name": "storefront",
+  "kv_namespaces": [
+    { "binding": "FLAGS", "id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0" }, // local development
+    { "binding": "BOTH", "id": "11111111111111111111111111111111", "preview_id": "22222222222222222222222222222222" },
+  ],
+  "env": {
+    /* each environment declares its own bindings: nothing is inherited */
+    "staging": { "kv_namespaces": [{ "binding": "FLAGS", "id": "9a8b7c6d5e4f30211203f4e5d6c7b8a9" },] },
+    "production": { "kv_namespaces": [{ "binding": "FLAGS", "id": "5f4e3d2c1b0a99887766554433221100" }] },
+  },
+}
+"#;
+
+const BINDING_CONFIG: &str = "version: 1
+owner: web
+namespaces:
+  flags:
+    binding: FLAGS
+    prefix: \"f/\"
+environments:
+  staging:
+    namespaces: {flags: {environment: staging}}
+  production:
+    namespaces: {flags: {environment: production}}
+    plan_tier: free
+  fixed:
+    namespaces: {flags: {namespace_id: abcdef}}
+";
+
+#[test]
+fn bindings_resolve_per_environment_and_say_how() {
+    let fixture = Fixture::new(BINDING_CONFIG);
+    fixture.write("wrangler.jsonc", WRANGLER_JSONC);
+    let scope = |env: &str| {
+        let loaded = fixture
+            .load_with(Some(env), &[])
+            .unwrap_or_else(|e| panic!("{:#?}", fixture.errors(Err(e))));
+        let scope = &loaded.desired.scopes[0];
+        (scope.namespace_id.clone(), scope.resolved_from.clone(), loaded.desired.plan_tier)
+    };
+    assert_eq!(
+        scope("staging"),
+        (
+            "9a8b7c6d5e4f30211203f4e5d6c7b8a9".to_owned(),
+            Some("binding `FLAGS` in wrangler.jsonc [env.staging]".to_owned()),
+            PlanTier::Paid
+        )
+    );
+    assert_eq!(
+        scope("production"),
+        (
+            "5f4e3d2c1b0a99887766554433221100".to_owned(),
+            Some("binding `FLAGS` in wrangler.jsonc [env.production]".to_owned()),
+            PlanTier::Free
+        )
+    );
+    // An overlay's `namespace_id` replaces the base's `binding` instead of clashing with it.
+    assert_eq!(scope("fixed"), ("abcdef".to_owned(), None, PlanTier::Paid));
+}
+
+#[test]
+fn a_wrangler_config_is_found_in_a_folder_above_and_may_be_toml() {
+    let fixture = Fixture::new("");
+    fixture.write(
+        "wrangler.toml",
+        "name = \"shop\"\n[[kv_namespaces]]\nbinding = \"FLAGS\"\nid = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n",
+    );
+    fixture.write(
+        "kv/kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n",
+    );
+    let options = LoadOptions { environment: None, vars: &|_| None };
+    let loaded = load(&fixture.path().join("kv/kvsync.yaml"), &options).expect("loads");
+    let scope = &loaded.desired.scopes[0];
+    assert_eq!(scope.namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+    assert_eq!(scope.resolved_from.as_deref(), Some("binding `FLAGS` in ../wrangler.toml"));
+    // A wrangler.jsonc beside the config wins over the one above, as wrangler finds it.
+    fixture.write("kv/wrangler.jsonc", WRANGLER_JSONC.replace("0f1e2d3c", "0000aaaa"));
+    let loaded = load(&fixture.path().join("kv/kvsync.yaml"), &options).expect("loads");
+    assert_eq!(loaded.desired.scopes[0].namespace_id, "0000aaaa4b5a69788796a5b4c3d2e1f0");
+}
+
+/// Every problem of a binding is a diagnostic at the field of kvsync.yaml it is about.
+#[test]
+fn binding_problems_point_at_their_field() {
+    let config = "version: 1
+owner: web
+namespaces:
+  typo:
+    binding: FLAG
+  unknown-env:
+    binding: FLAGS
+    environment: stagin
+    prefix: a/
+  ambiguous:
+    binding: BOTH
+    prefix: b/
+  no-preview-id:
+    binding: FLAGS
+    preview: true
+    prefix: c/
+  missing-file:
+    binding: FLAGS
+    wrangler: config/wrangler.toml
+    prefix: d/
+  both:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    binding: FLAGS
+    prefix: e/
+  stray:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    environment: staging
+    prefix: f/
+  not-inherited:
+    binding: BOTH
+    environment: staging
+    prefix: g/
+";
+    let fixture = Fixture::new(config);
+    fixture.write("wrangler.jsonc", WRANGLER_JSONC);
+    let result = fixture.load();
+    let diagnostics = match &result {
+        Err(Error::Invalid(diagnostics)) => diagnostics.clone(),
+        _ => Vec::new(),
+    };
+    assert_eq!(
+        fixture.errors(result),
+        [
+            "kvsync.yaml:5:14: binding `FLAG` is not in `kv_namespaces` of `wrangler.jsonc`",
+            "kvsync.yaml:8:18: wrangler config `wrangler.jsonc` has no environment `stagin`",
+            "kvsync.yaml:11:14: binding `BOTH` in `wrangler.jsonc` has both `id` and `preview_id`; say which with `preview:`",
+            "kvsync.yaml:15:14: binding `FLAGS` in `wrangler.jsonc` has no `preview_id`",
+            "kvsync.yaml:19:15: wrangler config `config/wrangler.toml` not found",
+            "kvsync.yaml:23:14: namespace `both` sets both `namespace_id` and `binding`",
+            "kvsync.yaml:27:18: `environment` applies only with `binding:`",
+            "kvsync.yaml:30:14: binding `BOTH` is not in `kv_namespaces` of `wrangler.jsonc` [env.staging]",
+        ]
+    );
+    let hints: Vec<&str> = diagnostics.iter().map(|d| d.hint.as_deref().unwrap_or("")).collect();
+    assert_eq!(hints[0], "did you mean `FLAGS`?");
+    assert_eq!(hints[1], "did you mean `staging`? it has `staging`, `production`");
+    assert!(hints[7].contains("do not inherit the top-level `kv_namespaces`"), "{}", hints[7]);
+}
+
+#[test]
+fn a_broken_wrangler_config_says_where() {
+    let fixture = Fixture::new("version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n");
+    fixture.write(
+        "wrangler.json",
+        "{\n  \"kv_namespaces\": [\n    {\"binding\": \"FLAGS\" \"id\": \"x\"}\n  ]\n}\n",
+    );
+    assert_eq!(
+        fixture.errors(fixture.load()),
+        [
+            "kvsync.yaml:4:20: cannot read the wrangler config `wrangler.json`: expected comma at line 3, column 24"
+        ]
+    );
+}
+
+#[test]
+fn plan_tier_is_free_or_paid() {
+    let loaded = loads(&format!("{HEAD}plan_tier: free\n"), &[]);
+    assert_eq!(loaded.desired.plan_tier, PlanTier::Free);
+    assert_eq!(loads(HEAD, &[]).desired.plan_tier, PlanTier::Paid);
+    check_hint(
+        &format!("{HEAD}plan_tier: pro\n"),
+        &[],
+        "kvsync.yaml:7:12: unknown value `pro` for `plan_tier`",
+        "expected one of `free`, or `paid`",
+    );
 }

@@ -16,8 +16,8 @@ use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Error as YamlError, Location, MessageFormatter as _, Spanned};
 
 use super::model::{
-    EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, Sp, Target, YamlKind,
-    YamlValue,
+    EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, Target,
+    YamlKind, YamlValue,
 };
 use super::problems::{Pos, did_you_mean};
 
@@ -183,6 +183,7 @@ impl Checked for u32 {}
 impl Checked for i64 {}
 impl Checked for usize {}
 impl Checked for Target {}
+impl Checked for PlanTier {}
 impl Checked for NamespaceConfig {}
 impl Checked for EnvironmentOverlay {}
 
@@ -583,11 +584,6 @@ fn unknown_field(field: &str, expected: &[&'static str]) -> (String, Option<Stri
     }
     let hint = match close {
         Some(close) => format!("did you mean `{close}`?"),
-        None if field == "binding" => {
-            "`binding:` (looking the id up in wrangler's config) is not supported yet; set \
-             `namespace_id:`"
-                .to_owned()
-        }
         None => format!("expected {}", one_of(expected)),
     };
     (format!("unknown field `{field}`"), Some(hint))

@@ -106,9 +106,11 @@ mod tests {
             target: None,
             local_path: None,
             max_deletes: 50,
+            plan_tier: Default::default(),
             scopes: vec![DesiredScope {
                 name: "flags".into(),
                 namespace_id: "ns".into(),
+                resolved_from: None,
                 prefix: String::new(),
                 prune: true,
                 ignore: Globs::empty(),

@@ -225,6 +225,7 @@ mod tests {
         DesiredScope {
             name: "flags".into(),
             namespace_id: "ns1".into(),
+            resolved_from: None,
             prefix: prefix.into(),
             prune: true,
             ignore: Globs::empty(),
@@ -242,6 +243,7 @@ mod tests {
             target: None,
             local_path: None,
             max_deletes: 50,
+            plan_tier: Default::default(),
             scopes: vec![scope],
         }
     }

@@ -383,6 +383,7 @@ mod tests {
         DesiredScope {
             name: "flags".into(),
             namespace_id: "ns1".into(),
+            resolved_from: None,
             prefix: "f/".into(),
             prune: true,
             ignore: Globs::empty(),
@@ -400,6 +401,7 @@ mod tests {
             target: None,
             local_path: None,
             max_deletes: 50,
+            plan_tier: Default::default(),
             scopes,
         }
     }

@@ -32,7 +32,14 @@ pub struct Cost {
     pub billed_writes: u64,
     /// Billed deletes: one per deleted key.
     pub billed_deletes: u64,
+    /// The account is on the Workers KV Free plan (`plan_tier: free`), whose daily limits
+    /// [`Cost::free_plan_warning`] checks.
+    pub free_plan: bool,
 }
+
+/// The Free plan's daily allowance of each of writes, deletes and lists
+/// (`cloudflare-kv-api.md` §2); reads have 100,000.
+pub const FREE_PLAN_DAILY_LIMIT: u64 = 1_000;
 
 /// The cost of `plan`: `list_requests`, `read_requests` and `keys_read` are what planning
 /// actually did (the CLI counts them); the rest follows from the plan.
@@ -57,6 +64,38 @@ pub fn estimate(plan: &Plan, list_requests: u64, read_requests: u64, keys_read: 
 }
 
 impl Cost {
+    /// The same cost, for an account on the Free plan when `free` (`plan_tier: free`).
+    pub fn on_free_plan(self, free: bool) -> Self {
+        Self { free_plan: free, ..self }
+    }
+
+    /// On the Free plan, when this run needs more writes, deletes or lists than the plan allows
+    /// in a day: what it needs and what that means, one sentence without a final period, e.g.
+    /// `this run needs 2000 writes, more than the Workers KV Free plan allows in a day (1,000
+    /// writes, 1,000 deletes, 1,000 lists); …`. `None` on the Paid plan or within the limits.
+    pub fn free_plan_warning(&self) -> Option<String> {
+        if !self.free_plan {
+            return None;
+        }
+        let over = join_and(&[
+            counted(self.billed_writes, "write")
+                .filter(|_| self.billed_writes > FREE_PLAN_DAILY_LIMIT),
+            counted(self.billed_deletes, "delete")
+                .filter(|_| self.billed_deletes > FREE_PLAN_DAILY_LIMIT),
+            counted(self.billed_lists, "list")
+                .filter(|_| self.billed_lists > FREE_PLAN_DAILY_LIMIT),
+        ]);
+        if over.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "this run needs {over}, more than the Workers KV Free plan allows in a day (1,000 \
+             writes, 1,000 deletes, 1,000 lists); past the limit KV refuses further operations \
+             of that kind until 00:00 UTC, so apply would stop part-way: split the change over \
+             several days, or move the account to the Paid plan"
+        ))
+    }
+
     /// The cost line of the reports, one line without a final newline:
     /// `Cost: 3 list requests and 1 read request so far; apply will send 1 bulk write and 1 bulk
     /// delete (billed: 3 lists, 10 reads, 12 writes, 2 deletes).`
@@ -157,6 +196,7 @@ mod tests {
                 billed_reads: 10,
                 billed_writes: 10_002,
                 billed_deletes: 2,
+                free_plan: false,
             }
         );
         assert_eq!(
@@ -164,6 +204,25 @@ mod tests {
             "Cost: 3 list requests and 1 read request so far; apply will send 3 bulk writes and \
              1 bulk delete (billed: 3 lists, 10 reads, 10002 writes, 2 deletes)."
         );
+    }
+
+    #[test]
+    fn the_free_plan_warns_past_its_daily_limits_only() {
+        let plan = Plan { scopes: vec![scope(1_000, 1_001, 0)], only: Vec::new() };
+        let cost = estimate(&plan, 1_200, 0, 0);
+        assert_eq!(cost.free_plan_warning(), None, "the Paid plan has no daily limits");
+        let free = cost.on_free_plan(true);
+        let warning = free.free_plan_warning().expect("over the limits");
+        assert!(
+            warning.starts_with(
+                "this run needs 1001 deletes and 1200 lists, more than the Workers KV Free plan \
+                 allows in a day"
+            ),
+            "{warning}"
+        );
+        assert_eq!(free.line(), cost.line(), "the cost line itself does not change");
+        let within = Plan { scopes: vec![scope(1_000, 1_000, 0)], only: Vec::new() };
+        assert_eq!(estimate(&within, 1_000, 0, 0).on_free_plan(true).free_plan_warning(), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::kv::Expiration;
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
+use crate::report::cost::Cost;
 use crate::report::style::Style;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, diff_text, human_size};
 
@@ -59,6 +60,19 @@ pub fn only_line(plan: &Plan) -> Option<String> {
 /// warnings (scopes with nothing to show are left out); then the summary line and, when they
 /// apply, the notes about adopts and conflicts. Blocks are separated by one blank line.
 pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> String {
+    render_plan_with_sources(plan, views, options, &[])
+}
+
+/// [`render_plan`], with how each scope's namespace id was found when the config did not write
+/// it out (`resolved_from[i]` for `plan.scopes[i]`, from `Desired::resolved_from`: a `binding:`
+/// looked up in wrangler's config). Such a scope's heading names the source and is printed
+/// even when the scope has nothing to change, so every plan says which namespace it compared.
+pub fn render_plan_with_sources(
+    plan: &Plan,
+    views: &ValueViews,
+    options: &HumanOptions,
+    resolved_from: &[Option<String>],
+) -> String {
     let style = Style::new(options.color);
     let mut blocks = Vec::new();
     if let Some(environment) = &options.environment {
@@ -69,10 +83,11 @@ pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> S
         blocks.push(format!("{}\n", style.warning(&line)));
     }
     for (index, scope) in plan.scopes.iter().enumerate() {
-        if scope.changes.is_empty() && scope.warnings.is_empty() {
+        let source = resolved_from.get(index).and_then(Option::as_deref);
+        if scope.changes.is_empty() && scope.warnings.is_empty() && source.is_none() {
             continue;
         }
-        blocks.push(render_scope(index, scope, views, options, style));
+        blocks.push(render_scope(index, scope, source, views, options, style));
     }
     let summary = plan.summary();
     let mut tail = format!("{}\n", style.bold(&summary_line(&summary)));
@@ -194,9 +209,17 @@ pub fn note(action: &Action) -> Option<String> {
     }
 }
 
+/// On the Free plan (`plan_tier: free`), the warning line when the run would pass the plan's
+/// daily limits, ending in a newline; printed after the cost line.
+pub fn free_plan_warning(cost: &Cost, color: bool) -> Option<String> {
+    let style = Style::new(color);
+    cost.free_plan_warning().map(|w| format!("{}: {w}.\n", style.warning("warning")))
+}
+
 fn render_scope(
     index: usize,
     scope: &ScopePlan,
+    source: Option<&str>,
     views: &ValueViews,
     options: &HumanOptions,
     style: Style,
@@ -208,8 +231,9 @@ fn render_scope(
         // Debug quoting escapes quotes and control characters.
         format!("prefix {:?}", scope.prefix)
     };
+    let from = source.map(|how| format!(" from {}", printable(how))).unwrap_or_default();
     let heading = format!(
-        "scope `{}` (namespace {}, {place})",
+        "scope `{}` (namespace {}{from}, {place})",
         printable(&scope.name),
         printable(&scope.namespace_id)
     );
@@ -994,6 +1018,42 @@ mod tests {
 
         Plan: 1 to create, 1 to delete, 8 unchanged.
         "#);
+    }
+
+    #[test]
+    fn a_namespace_found_through_a_binding_says_so_even_without_changes() {
+        let changed = scope("flags", "flags/", vec![("flags/a", Action::Create)]);
+        let mut quiet = scope("config", "", vec![]);
+        quiet.unchanged = 3;
+        let plan = plan(vec![changed, quiet]);
+        let options = HumanOptions { color: false, value_diffs: true, environment: None };
+        let sources = [
+            Some("binding `FLAGS` in wrangler.jsonc [env.staging]".to_owned()),
+            Some("binding `CONFIG` in ../wrangler.toml".to_owned()),
+        ];
+        let text = render_plan_with_sources(&plan, &ValueViews::new(), &options, &sources);
+        insta::assert_snapshot!(text, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0 from binding `FLAGS` in wrangler.jsonc [env.staging], prefix "flags/")
+          + flags/a
+
+        scope `config` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0 from binding `CONFIG` in ../wrangler.toml, whole namespace)
+
+        Plan: 1 to create, 3 unchanged.
+        "#);
+        assert_eq!(
+            render_plan_with_sources(&plan, &ValueViews::new(), &options, &[]),
+            render(&plan, &ValueViews::new()),
+            "without sources the plan is as before"
+        );
+    }
+
+    #[test]
+    fn the_free_plan_warning_follows_the_cost() {
+        let cost = crate::report::cost::Cost { billed_writes: 2_000, ..Default::default() };
+        assert_eq!(free_plan_warning(&cost, false), None);
+        let line = free_plan_warning(&cost.on_free_plan(true), false).expect("warning");
+        assert!(line.starts_with("warning: this run needs 2000 writes, more than"), "{line}");
+        assert!(line.ends_with("Paid plan.\n"), "{line}");
     }
 
     #[test]

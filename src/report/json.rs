@@ -100,6 +100,10 @@ pub struct CostDto {
     pub billed_deletes: u64,
     /// The cost line as the reports print it.
     pub line: String,
+    /// With `plan_tier: free`, when this run needs more writes, deletes or lists than the Free
+    /// plan allows in a day: what it needs and what follows. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_plan_warning: Option<String>,
 }
 
 /// One scope: a namespace, or a prefix of one.
@@ -320,6 +324,7 @@ fn cost_dto(cost: &Cost) -> CostDto {
         billed_writes: cost.billed_writes,
         billed_deletes: cost.billed_deletes,
         line: cost.line(),
+        free_plan_warning: cost.free_plan_warning(),
     }
 }
 
@@ -874,6 +879,19 @@ pub(crate) mod tests {
         let plain = document(false);
         assert!(plain.changes.iter().all(|c| c.diff.is_none()));
         validate(&plan_schema_json(), &render_plan(&plain));
+    }
+
+    #[test]
+    fn the_free_plan_warning_is_a_field_of_the_cost() {
+        let (plan, views) = every_action();
+        let over = Cost { billed_writes: 1_001, ..cost() };
+        let paid = plan_document(&plan, &views, &over, None, false);
+        assert_eq!(paid.cost.free_plan_warning, None);
+        assert!(!render_plan(&paid).contains("free_plan_warning"), "absent, not null");
+        let free = plan_document(&plan, &views, &over.on_free_plan(true), None, false);
+        let warning = free.cost.free_plan_warning.as_deref().expect("warning");
+        assert!(warning.starts_with("this run needs 1001 writes"), "{warning}");
+        validate(&plan_schema_json(), &render_plan(&free));
     }
 
     #[test]

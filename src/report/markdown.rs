@@ -84,6 +84,9 @@ pub fn render_plan(
         summary_line(&summary),
         cost.line()
     );
+    if let Some(warning) = cost.free_plan_warning() {
+        head.push_str(&format!("\n> **Warning (Free plan):** {}.\n", prose(&warning)));
+    }
     if let Some(line) = crate::report::human::only_line(plan) {
         head.push('\n');
         head.push_str(&prose_with_code(&line));
@@ -793,6 +796,19 @@ mod tests {
     fn render(plan: &Plan, views: &ValueViews) -> String {
         let cost = estimate(plan, 1, 1, 2);
         render_plan(plan, views, &cost, &options(DEFAULT_BUDGET))
+    }
+
+    #[test]
+    fn the_free_plan_warning_follows_the_cost_line() {
+        let (plan, views) = every_action();
+        let cost = Cost { billed_deletes: 5_000, ..estimate(&plan, 1, 1, 2) }.on_free_plan(true);
+        let out = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET));
+        let cost_line = out.find("Cost: ").expect("cost line");
+        let warning =
+            out.find("> **Warning (Free plan):** this run needs 5000 deletes").expect("warning");
+        assert!(warning > cost_line, "{out}");
+        let paid = render_plan(&plan, &views, &cost.on_free_plan(false), &options(DEFAULT_BUDGET));
+        assert!(!paid.contains("Free plan"), "{paid}");
     }
 
     /// A pull request that changes two keys (one of which was also edited by hand) while one

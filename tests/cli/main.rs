@@ -37,3 +37,14 @@ mod simulator;
 
 /// The GitHub Action's scripts in a simulated runner, against local stand-ins of GitHub's API.
 mod action;
+
+/// `kvsync export`: a live namespace → a config that reproduces it, adopts cleanly and exports
+/// again byte for byte (issue #7's "done means"), on the stand-in and the local store.
+mod export;
+
+/// `binding:` through wrangler's config (json, jsonc, toml; environments; preview ids) and
+/// `plan_tier: free`, through the CLI.
+mod wrangler;
+
+/// `kvsync init`, and the examples' README walk-throughs run command by command.
+mod onboarding;

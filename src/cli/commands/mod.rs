@@ -5,5 +5,7 @@
 
 pub mod apply;
 pub mod drift;
+pub mod export;
+pub mod init;
 pub mod plan;
 pub mod validate;

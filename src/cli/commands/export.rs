@@ -1,0 +1,242 @@
+//! `kvsync export`: read a live namespace (or a prefix of it) and write a `kvsync.yaml` that
+//! reproduces it exactly, so a namespace that already holds keys can be brought under kvsync.
+//!
+//! This file does the I/O: it opens the target as every command does (`--target`,
+//! `--api-url`, `--local-path`), lists the scope, reads values 100 keys per bulk get (the
+//! Cloudflare target falls back to a single GET only for values that are not text), writes
+//! value files as they come, and writes the YAML only once it loads back as exactly what was
+//! read. What the YAML says and how is `config::export`'s business.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::args::{ExportArgs, GlobalArgs, TargetKind};
+use crate::cli::engine::{self, Store};
+use crate::cli::exit::ExitStatus;
+use crate::cli::output::Printer;
+use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
+use crate::config::{Desired, PlanTier};
+use crate::error::Error;
+use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue};
+
+pub async fn run(
+    args: &ExportArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<ExitStatus, Error> {
+    let now = engine::now()?;
+    let options = ExportOptions {
+        namespace_id: args.namespace_id.clone(),
+        prefix: args.prefix.clone(),
+        owner: args.owner.clone(),
+        sensitive: args.sensitive.clone(),
+        target_local: global.target == Some(TargetKind::Local),
+        now,
+    };
+    let mut exporter = Exporter::new(options).map_err(Error::Usage)?;
+    let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout && args.output.exists() && !args.force {
+        return Err(Error::Usage(format!(
+            "`{}` already exists; pass `--force` to overwrite it, or `-o FILE` to write elsewhere",
+            args.output.display()
+        )));
+    }
+    let folder = match args.output.parent() {
+        Some(parent) if !to_stdout && !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+
+    fs_err::create_dir_all(&folder).map_err(io("writing the export"))?;
+    let store = open_store(global, now, printer)?;
+    let mut listed = kv::list_all(&store, &args.namespace_id, &args.prefix).await?;
+    // Listings come in byte order; the export's stability must not depend on it.
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    listed.dedup_by(|a, b| a.name == b.name);
+    printer.verbose(&format!("read the listing: {} keys", listed.len()));
+
+    let mut written: Vec<String> = Vec::new();
+    for chunk in listed.chunks(BULK_GET_MAX) {
+        let names: Vec<String> = chunk.iter().map(|k| k.name.clone()).collect();
+        let values = store.bulk_get(&args.namespace_id, &names).await?;
+        for (key, value) in chunk.iter().zip(values) {
+            let value = match value {
+                LiveValue::Text(text) => text.into_bytes(),
+                LiveValue::Binary(bytes) => bytes,
+                LiveValue::Missing => {
+                    exporter.skip(&key.name, "it was deleted or expired while exporting");
+                    continue;
+                }
+            };
+            let entry = LiveEntry {
+                key: key.name.clone(),
+                value,
+                metadata: key.metadata.clone(),
+                expiration: key.expiration,
+            };
+            if let Some(file) = exporter.add(entry) {
+                write_value_file(&folder, &file)?;
+                written.push(file.path);
+            }
+        }
+    }
+    let export = exporter.finish();
+    if export.files > 0 {
+        // Value files are bytes: a Windows checkout must not rewrite their line endings.
+        let attributes = folder.join(VALUES_DIR).join(".gitattributes");
+        fs_err::write(&attributes, "* -text\n").map_err(io("writing `values/.gitattributes`"))?;
+    }
+    write_yaml(&export, args, &folder, to_stdout, printer)?;
+    summarise(&export, args, &folder, &written, to_stdout, printer);
+    if let Some(summary) = store.request_summary() {
+        printer.verbose(&summary);
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Opens the target the way the other commands do, from the command line alone (an export has
+/// no config yet): `--target`, `--local-path`, `--api-url`, and the account and token from the
+/// environment.
+pub fn open_store(global: &GlobalArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
+    let none = Desired {
+        owner: String::new(),
+        environment: None,
+        account_id: None,
+        target: None,
+        local_path: None,
+        max_deletes: 0,
+        plan_tier: PlanTier::default(),
+        scopes: Vec::new(),
+    };
+    engine::open_store(global, &none, now, printer)
+}
+
+fn io(context: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |source| Error::Io { context, source }
+}
+
+fn write_value_file(folder: &Path, file: &ValueFile) -> Result<(), Error> {
+    let path = folder.join(&file.path);
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent).map_err(io("writing a value file"))?;
+    }
+    fs_err::write(&path, &file.bytes).map_err(io("writing a value file"))
+}
+
+/// Writes the YAML beside its value files under a temporary name, loads it back, and only then
+/// moves it into place (or prints it): a file that would not reproduce the namespace is never
+/// left behind.
+fn write_yaml(
+    export: &Export,
+    args: &ExportArgs,
+    folder: &Path,
+    to_stdout: bool,
+    printer: &Printer,
+) -> Result<(), Error> {
+    let temporary = folder.join(".kvsync-export.yaml.tmp");
+    fs_err::write(&temporary, &export.yaml).map_err(io("writing the export"))?;
+    let verified = export.verify(&temporary);
+    if let Err(error) = verified {
+        let _ = fs_err::remove_file(&temporary);
+        return Err(error.into());
+    }
+    if to_stdout {
+        let _ = fs_err::remove_file(&temporary);
+        printer.data(&export.yaml);
+        return Ok(());
+    }
+    fs_err::rename(&temporary, &args.output).map_err(io("writing the export"))
+}
+
+/// What was written, on stderr: counts, keys left out, variables to set, other owners' keys, and
+/// what to run next.
+fn summarise(
+    export: &Export,
+    args: &ExportArgs,
+    folder: &Path,
+    written: &[String],
+    to_stdout: bool,
+    printer: &Printer,
+) {
+    let place =
+        if args.prefix.is_empty() { String::new() } else { format!(" (prefix {:?})", args.prefix) };
+    let target =
+        if to_stdout { "stdout".to_owned() } else { format!("`{}`", args.output.display()) };
+    let files = match export.files {
+        0 => String::new(),
+        1 => format!("; 1 value is a file in `{VALUES_DIR}/`"),
+        n => format!("; {n} values are files in `{VALUES_DIR}/`"),
+    };
+    printer.info(&format!(
+        "Exported {} from namespace {}{place} to {target}{files}.",
+        counted(export.keys, "key", "keys"),
+        args.namespace_id,
+    ));
+    if !export.skipped.is_empty() {
+        let mut text =
+            format!("{} left out:", counted(export.skipped.len(), "key was", "keys were"));
+        for (key, reason) in export.skipped.iter().take(10) {
+            text.push_str(&format!("\n  - {key:?}: {reason}"));
+        }
+        if export.skipped.len() > 10 {
+            text.push_str(&format!(
+                "\n  … and {} more (see the comments in the file)",
+                export.skipped.len() - 10
+            ));
+        }
+        printer.warn(&text);
+    }
+    if !export.sensitive.is_empty() {
+        let variables: Vec<String> =
+            export.sensitive.iter().map(|s| format!("`{}`", s.variable)).collect();
+        let (what, whose) = match export.sensitive.len() {
+            1 => ("1 sensitive key is a `${VAR}` reference".to_owned(), "its value"),
+            n => (format!("{n} sensitive keys are `${{VAR}}` references"), "their values"),
+        };
+        printer.info(&format!(
+            "{what}: set {} to {whose} before `kvsync plan`.",
+            variables.join(", ")
+        ));
+    }
+    for (owner, count) in &export.foreign_owners {
+        printer.warn(&format!(
+            "{} the marker of owner `{owner}`: `kvsync plan` shows {} as conflicts; pass \
+             `--owner {owner}` if this config takes that owner's place",
+            counted(*count, "key carries", "keys carry"),
+            if *count == 1 { "it" } else { "them" },
+        ));
+    }
+    let stale = stale_value_files(folder, written);
+    if !stale.is_empty() {
+        printer.warn(&format!(
+            "{} in `{VALUES_DIR}/` not part of this export (left from an earlier one?); remove \
+             {}",
+            counted(stale.len(), "file is", "files are"),
+            if stale.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    if !to_stdout {
+        printer.info(&format!(
+            "Next: `kvsync plan -c {}` shows every key without kvsync's marker as `adopt`.",
+            args.output.display()
+        ));
+    }
+}
+
+/// `1 key`, `2 keys`; with a verb: `1 key was`, `2 keys were`.
+fn counted(count: usize, one: &str, many: &str) -> String {
+    if count == 1 { format!("1 {one}") } else { format!("{count} {many}") }
+}
+
+/// Files in the values folder that this export did not write.
+fn stale_value_files(folder: &Path, written: &[String]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(folder.join(VALUES_DIR)) else {
+        return Vec::new();
+    };
+    let written: std::collections::HashSet<&str> = written.iter().map(String::as_str).collect();
+    let mut stale: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| format!("{VALUES_DIR}/{}", e.file_name().to_string_lossy()))
+        .filter(|path| !written.contains(path.as_str()) && !path.ends_with("/.gitattributes"))
+        .collect();
+    stale.sort();
+    stale
+}

@@ -1,0 +1,235 @@
+use crate::support::{NOW, Test};
+
+/// wrangler.jsonc as projects write it: comments, trailing commas, two environments that each
+/// declare their own bindings.
+const WRANGLER: &str = r#"// wrangler.jsonc of the storefront Worker
+{
+  "name": "storefront",
+  "main": "src/index.ts",
+  "kv_namespaces": [
+    // `wrangler dev` uses these
+    { "binding": "FLAGS", "id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "preview_id": "00000000000000000000000000000001" },
+  ],
+  "env": {
+    "staging": {
+      "kv_namespaces": [
+        { "binding": "FLAGS", "id": "9a8b7c6d5e4f30211203f4e5d6c7b8a9" }, // staging's own
+      ],
+    },
+    "production": {
+      "kv_namespaces": [{ "binding": "FLAGS", "id": "5f4e3d2c1b0a99887766554433221100" }],
+    },
+  },
+}
+"#;
+
+const CONFIG: &str = r#"version: 1
+owner: storefront
+default_environment: staging
+namespaces:
+  flags:
+    binding: FLAGS
+    preview: false
+    prefix: "flags/"
+    keys:
+      flags/banner: "Welcome!"
+environments:
+  staging:
+    namespaces: {flags: {environment: staging}}
+  production:
+    namespaces: {flags: {environment: production}}
+"#;
+
+fn project() -> Test {
+    Test::new().file("wrangler.jsonc", WRANGLER).file("kv/kvsync.yaml", CONFIG)
+}
+
+/// Issue #7's "done means": `plan` with `binding:` against a wrangler.jsonc with comments and
+/// two environments picks the right id for each environment (the scope heading shows it).
+#[test]
+fn plan_picks_each_environments_namespace_id() {
+    let test = project();
+    for (env, id) in [
+        (None, "9a8b7c6d5e4f30211203f4e5d6c7b8a9"),
+        (Some("staging"), "9a8b7c6d5e4f30211203f4e5d6c7b8a9"),
+        (Some("production"), "5f4e3d2c1b0a99887766554433221100"),
+    ] {
+        let mut args = vec!["plan", "-c", "kv/kvsync.yaml", "--target", "local"];
+        args.extend(env.iter().flat_map(|e| ["--env", *e]));
+        let out = test.run(&args);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        assert!(
+            out.stdout.contains(&format!("scope `flags` (namespace {id}")),
+            "{env:?}: {}",
+            out.stdout
+        );
+        assert!(out.stdout.starts_with(&format!("Environment: {}", env.unwrap_or("staging"))));
+    }
+    // With environments and no `default_environment`, `--env` is required.
+    test.write("kv/kvsync.yaml", CONFIG.replace("default_environment: staging\n", ""));
+    let out = test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:11:3: this config has environments (`staging`, \
+             `production`); pass `--env`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    // The top level of wrangler's config has both ids: without `preview:` it is ambiguous.
+    test.write("kv/kvsync.yaml", CONFIG.replace("    preview: false\n", "").replace("default_environment: staging\n", "").replace("environments:\n  staging:\n    namespaces: {flags: {environment: staging}}\n  production:\n    namespaces: {flags: {environment: production}}\n", ""));
+    let out = test.run(&["validate", "-c", "kv/kvsync.yaml"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:5:14: binding `FLAGS` in `../wrangler.jsonc` has both `id` and \
+             `preview_id`; say which with `preview:`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: `preview: false` uses `id`, `preview: true` uses `preview_id` (wrangler asks \
+             for `--preview` or `--preview false` here too)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+/// What `plan` prints for each scope found through a binding, end to end through the library
+/// as the CLI's engine composes it: load, plan against a live listing, render with the scopes'
+/// sources. (The CLI prints the same once `engine::render_human` passes
+/// `Desired::resolved_from`; see `plan_says_how_it_found_the_namespace`.)
+#[test]
+fn the_plan_heading_says_which_binding_gave_the_id() {
+    let test = project();
+    let vars = |_: &str| None;
+    let options = kvsync::config::LoadOptions { environment: Some("production"), vars: &vars };
+    let loaded =
+        kvsync::config::load(&test.path().join("kv/kvsync.yaml"), &options).expect("loads");
+    let desired = loaded.desired;
+    let plan_options = kvsync::plan::Options {
+        owner: desired.owner.clone(),
+        now: NOW.parse().expect("NOW"),
+        take_over_owner: None,
+        only: None,
+    };
+    let plan = kvsync::plan::plan(&desired, &[], &plan_options);
+    let human = kvsync::report::human::HumanOptions {
+        color: false,
+        value_diffs: false,
+        environment: desired.environment.clone(),
+    };
+    let text = kvsync::report::human::render_plan_with_sources(
+        &plan,
+        &kvsync::report::values::ValueViews::new(),
+        &human,
+        &desired.resolved_from(),
+    );
+    insta::assert_snapshot!(text, @r#"
+    Environment: production
+
+    scope `flags` (namespace 5f4e3d2c1b0a99887766554433221100 from binding `FLAGS` in ../wrangler.jsonc [env.production], prefix "flags/")
+      + flags/banner
+
+    Plan: 1 to create.
+    "#);
+}
+
+/// Needs the one-line change to `engine::Planned::render_human` described in the onboarding
+/// report (it passes `desired.resolved_from()` to `render_plan_with_sources`).
+#[test]
+
+fn plan_says_how_it_found_the_namespace() {
+    let test = project();
+    let out = test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local"]);
+    assert!(
+        out.stdout.contains(
+            "scope `flags` (namespace 9a8b7c6d5e4f30211203f4e5d6c7b8a9 from binding `FLAGS` in ../wrangler.jsonc [env.staging], prefix \"flags/\")"
+        ),
+        "{}",
+        out.stdout
+    );
+    test.run(&["apply", "-c", "kv/kvsync.yaml", "--target", "local", "--auto-approve"]);
+    let quiet = test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local"]);
+    assert!(
+        quiet.stdout.contains("from binding `FLAGS`"),
+        "even without changes: {}",
+        quiet.stdout
+    );
+}
+
+/// Needs `engine::Planned::cost` to apply `plan_tier` (`.on_free_plan(desired.plan_tier
+/// .is_free())`) and `render_human_with_cost` to append `human::free_plan_warning`.
+#[test]
+
+fn the_free_plan_warns_in_every_format() {
+    let mut config = String::from(
+        "version: 1\nowner: web\nplan_tier: free\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n",
+    );
+    for i in 0..1_001 {
+        config.push_str(&format!("      k{i:04}: v\n"));
+    }
+    let test = Test::new().file("kvsync.yaml", &config);
+    let human = test.run(&["plan", "--target", "local", "--no-value-diff"]);
+    assert!(human.stdout.contains("warning: this run needs 1001 writes"), "{}", human.stdout);
+    let json = test.run(&["plan", "--target", "local", "--format", "json"]);
+    assert!(
+        json.stdout.contains("\"free_plan_warning\": \"this run needs 1001 writes"),
+        "{}",
+        json.stdout
+    );
+    let markdown = test.run(&["plan", "--target", "local", "--format", "markdown"]);
+    assert!(markdown.stdout.contains("**Warning (Free plan):** this run needs 1001 writes"));
+}
+
+/// `binding:` problems are reported with every other problem, each at its place in kvsync.yaml,
+/// also as GitHub annotations.
+#[test]
+fn binding_problems_are_diagnostics_in_every_format() {
+    let test = project().file(
+        "kv/kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    binding: FLAG\n    environment: staging\n",
+    );
+    let human = test.run(&["validate", "-c", "kv/kvsync.yaml"]);
+    assert_eq!(human.code, 1);
+    assert!(
+        human.stderr.contains(
+            "error: kv/kvsync.yaml:5:14: binding `FLAG` is not in `kv_namespaces` of `../wrangler.jsonc` [env.staging]"
+        ),
+        "{}",
+        human.stderr
+    );
+    assert!(human.stderr.contains("hint: did you mean `FLAGS`?"), "{}", human.stderr);
+    let github = test.run(&["validate", "-c", "kv/kvsync.yaml", "--format", "github"]);
+    assert!(
+        github.stdout.starts_with("::error file=kv/kvsync.yaml,line=5,col=14"),
+        "{}",
+        github.stdout
+    );
+}
+
+/// wrangler.toml and an explicit `wrangler:` path work the same; `plan_tier: free` is accepted.
+#[test]
+fn toml_and_an_explicit_path() {
+    let test = Test::new()
+        .file(
+            "worker/wrangler.toml",
+            "name = \"shop\"\n\n[[env.staging.kv_namespaces]]\nbinding = \"CONFIG\"\nid = \"a1b2c3d4e5f60718293a4b5c6d7e8f90\"\n",
+        )
+        .file(
+            "kvsync.yaml",
+            "version: 1\nowner: shop\nplan_tier: free\nnamespaces:\n  config:\n    binding: CONFIG\n    wrangler: worker/wrangler.toml\n    environment: staging\n    keys: {a: b}\n",
+        );
+    let out = test.run(&["plan", "--target", "local"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("scope `config` (namespace a1b2c3d4e5f60718293a4b5c6d7e8f90, whole namespace)")
+            || out.stdout.contains("scope `config` (namespace a1b2c3d4e5f60718293a4b5c6d7e8f90 from binding `CONFIG` in worker/wrangler.toml [env.staging], whole namespace)"),
+        "{}",
+        out.stdout
+    );
+}
