@@ -1,0 +1,165 @@
+//! The floor each figure is compared with: the request counts DESIGN.md §9 allows, and the time
+//! a minimal client needs to list the same pages from the same server.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::state::Changes;
+
+/// Requests by kind, as the stand-in counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Requests {
+    pub(crate) list: u64,
+    pub(crate) bulk_get: u64,
+    pub(crate) bulk_put: u64,
+    pub(crate) bulk_delete: u64,
+    /// Single-value reads and anything else: never part of a floor.
+    pub(crate) other: u64,
+}
+
+impl Requests {
+    pub(crate) fn from_counts(counts: &kv_standin::Counts) -> Requests {
+        Requests {
+            list: counts.list,
+            bulk_get: counts.bulk_get,
+            bulk_put: counts.bulk_put,
+            bulk_delete: counts.bulk_delete,
+            other: counts.get_value + counts.other,
+        }
+    }
+
+    /// `list/get/put/del`, with `+N other` when there were any.
+    pub(crate) fn compact(&self) -> String {
+        let mut text =
+            format!("{}/{}/{}/{}", self.list, self.bulk_get, self.bulk_put, self.bulk_delete);
+        if self.other > 0 {
+            text.push_str(&format!(" +{} other", self.other));
+        }
+        text
+    }
+}
+
+/// Keys per list page, values per bulk get, pairs per bulk write or delete (DESIGN.md §9).
+const PAGE: u64 = 1000;
+const BULK_GET: u64 = 100;
+const BULK_WRITE: u64 = 10_000;
+
+/// The command a row measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// (a) `plan` of the state as applied.
+    PlanSame,
+    /// (b) `plan` with 1 % changed, 1 % added, 1 % removed.
+    PlanEdited,
+    /// (c) `apply --auto-approve` of (b).
+    Apply,
+    /// (d) `validate` of the state as applied.
+    Validate,
+}
+
+impl Scenario {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Scenario::PlanSame => "(a) plan, no changes",
+            Scenario::PlanEdited => "(b) plan, 1 % chg/add/del",
+            Scenario::Apply => "(c) apply of (b)",
+            Scenario::Validate => "(d) validate",
+        }
+    }
+
+    /// Whether the command lists the namespace (and so has a floor listing time).
+    pub(crate) fn lists(self) -> bool {
+        !matches!(self, Scenario::Validate)
+    }
+}
+
+/// DESIGN.md §9 for a live scope of `live` keys: plan = ⌈N/1000⌉ lists + ⌈U/100⌉ bulk gets for
+/// the value diffs of the U updates; apply = that plan + ⌈P/10,000⌉ puts + ⌈D/10,000⌉ deletes;
+/// validate touches no namespace.
+pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -> Requests {
+    let lists = live.div_ceil(PAGE);
+    let gets = changes.update.div_ceil(BULK_GET);
+    match scenario {
+        Scenario::PlanSame => Requests { list: lists, ..Requests::default() },
+        Scenario::PlanEdited => Requests { list: lists, bulk_get: gets, ..Requests::default() },
+        Scenario::Apply => Requests {
+            list: lists,
+            bulk_get: gets,
+            bulk_put: (changes.create + changes.update).div_ceil(BULK_WRITE),
+            bulk_delete: changes.delete.div_ceil(BULK_WRITE),
+            other: 0,
+        },
+        Scenario::Validate => Requests::default(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "read only so the whole page is parsed")]
+    result: IgnoredAny,
+    #[serde(default)]
+    result_info: Option<ResultInfo>,
+}
+
+#[derive(Deserialize)]
+struct ResultInfo {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// Lists every page of `namespace_id` the way the cheapest possible client would: one
+/// connection, `limit=1000`, follow the cursor, parse each page just enough to find it. Returns
+/// the pages read and the time they took.
+pub(crate) async fn list_floor(
+    base_url: &str,
+    account_id: &str,
+    namespace_id: &str,
+    token: &str,
+) -> Result<(u64, Duration), String> {
+    let client = reqwest::Client::builder().build().map_err(|e| e.to_string())?;
+    let url = format!("{base_url}/accounts/{account_id}/storage/kv/namespaces/{namespace_id}/keys");
+    let start = Instant::now();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0u64;
+    loop {
+        let mut request = client.get(&url).bearer_auth(token);
+        request = match &cursor {
+            Some(cursor) => request.query(&[("limit", "1000"), ("cursor", cursor.as_str())]),
+            None => request.query(&[("limit", "1000")]),
+        };
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        pages += 1;
+        let page: Page = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        if page.success != Some(true) {
+            return Err(format!("the stand-in refused a list: {}", String::from_utf8_lossy(&body)));
+        }
+        cursor = page.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
+        if cursor.is_none() {
+            return Ok((pages, start.elapsed()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_follow_design_section_9() {
+        let changes = Changes { create: 10_000, update: 10_000, delete: 10_000 };
+        let apply = floor_requests(Scenario::Apply, 1_000_000, &changes);
+        assert_eq!(apply.compact(), "1000/100/2/1");
+        let plan = floor_requests(Scenario::PlanEdited, 10_000, &Changes::for_size(10_000));
+        assert_eq!(plan.compact(), "10/1/0/0");
+        assert_eq!(floor_requests(Scenario::PlanSame, 100_001, &changes).list, 101);
+        assert_eq!(floor_requests(Scenario::Validate, 5, &changes), Requests::default());
+        let odd = Requests { other: 3, ..Requests::default() };
+        assert_eq!(odd.compact(), "0/0/0/0 +3 other");
+    }
+}
