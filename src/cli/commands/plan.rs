@@ -49,7 +49,9 @@ pub async fn run(
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
-    if args.detailed_exitcode && planned.plan.has_changes() {
+    let changes = planned.plan.has_changes();
+    planned.finish();
+    if args.detailed_exitcode && changes {
         Ok(ExitStatus::Changes)
     } else {
         Ok(ExitStatus::Success)
