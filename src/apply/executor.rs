@@ -461,7 +461,7 @@ mod tests {
             plan_tier: Default::default(),
             scopes: Vec::new(),
         };
-        let mut plan = Plan { scopes: Vec::new(), only: Vec::new() };
+        let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), resolved_from: Vec::new() };
         for (name, puts, deletes) in scopes {
             let entries: BTreeMap<String, DesiredEntry> =
                 puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();

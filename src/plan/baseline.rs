@@ -124,6 +124,7 @@ mod tests {
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             only: Vec::new(),
+            resolved_from: Vec::new(),
             scopes: vec![ScopePlan {
                 name: "flags".into(),
                 namespace_id: "ns".into(),

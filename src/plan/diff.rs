@@ -22,7 +22,8 @@ pub fn plan(desired: &Desired, live: &[LiveScope], options: &Options) -> Plan {
         .map(|(i, scope)| plan_scope(scope, live.get(i).unwrap_or(&empty), options))
         .collect();
     let only = options.only.as_ref().map(|g| g.patterns().to_vec()).unwrap_or_default();
-    Plan { scopes, only }
+    let resolved_from = desired.scopes.iter().map(|s| s.resolved_from.clone()).collect();
+    Plan { scopes, only, resolved_from }
 }
 
 /// Whether a desired entry has an absolute expiration too close to write (the API refuses

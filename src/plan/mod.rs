@@ -41,6 +41,9 @@ pub struct Plan {
     pub scopes: Vec<ScopePlan>,
     /// `--only` globs the plan was restricted to; empty when it covers every key.
     pub only: Vec<String>,
+    /// For each scope, how its namespace id was found when not given directly (a wrangler
+    /// binding); may be shorter than `scopes`.
+    pub resolved_from: Vec<Option<String>>,
 }
 
 /// The plan of one scope.

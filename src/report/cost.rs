@@ -183,6 +183,7 @@ mod tests {
         let plan = Plan {
             scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)],
             only: Vec::new(),
+            resolved_from: Vec::new(),
         };
         let cost = estimate(&plan, 3, 1, 10);
         assert_eq!(
@@ -208,7 +209,11 @@ mod tests {
 
     #[test]
     fn the_free_plan_warns_past_its_daily_limits_only() {
-        let plan = Plan { scopes: vec![scope(1_000, 1_001, 0)], only: Vec::new() };
+        let plan = Plan {
+            scopes: vec![scope(1_000, 1_001, 0)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+        };
         let cost = estimate(&plan, 1_200, 0, 0);
         assert_eq!(cost.free_plan_warning(), None, "the Paid plan has no daily limits");
         let free = cost.on_free_plan(true);
@@ -221,13 +226,18 @@ mod tests {
             "{warning}"
         );
         assert_eq!(free.line(), cost.line(), "the cost line itself does not change");
-        let within = Plan { scopes: vec![scope(1_000, 1_000, 0)], only: Vec::new() };
+        let within = Plan {
+            scopes: vec![scope(1_000, 1_000, 0)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+        };
         assert_eq!(estimate(&within, 1_000, 0, 0).on_free_plan(true).free_plan_warning(), None);
     }
 
     #[test]
     fn the_line_leaves_out_zeros() {
-        let plan = Plan { scopes: vec![scope(0, 0, 1)], only: Vec::new() };
+        let plan =
+            Plan { scopes: vec![scope(0, 0, 1)], only: Vec::new(), resolved_from: Vec::new() };
         assert_eq!(
             estimate(&plan, 1, 0, 0).line(),
             "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
@@ -236,7 +246,8 @@ mod tests {
             estimate(&plan, 0, 0, 0).line(),
             "Cost: no requests so far; apply will send nothing (nothing billed)."
         );
-        let plan = Plan { scopes: vec![scope(1, 0, 0)], only: Vec::new() };
+        let plan =
+            Plan { scopes: vec![scope(1, 0, 0)], only: Vec::new(), resolved_from: Vec::new() };
         assert_eq!(
             estimate(&plan, 2, 0, 0).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."

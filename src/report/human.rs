@@ -585,7 +585,7 @@ mod tests {
     }
 
     fn plan(scopes: Vec<ScopePlan>) -> Plan {
-        Plan { scopes, only: Vec::new() }
+        Plan { scopes, only: Vec::new(), resolved_from: Vec::new() }
     }
 
     fn text_view(live: Option<&str>, desired: &str) -> ValueView {

@@ -116,6 +116,10 @@ pub struct ScopeDto {
     pub prefix: String,
     /// Whether keys no longer desired are deleted (else they are kept as orphans).
     pub prune: bool,
+    /// How the namespace id was found when the config did not give it directly, e.g.
+    /// "binding `FLAGS` in wrangler.jsonc [env.staging]".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_source: Option<String>,
     pub summary: SummaryDto,
     /// Live keys nobody here owns: never touched.
     pub unmanaged: Vec<String>,
@@ -272,7 +276,15 @@ pub fn plan_document(
         only: plan.only.clone(),
         summary: summary_dto(&plan.summary()),
         cost: cost_dto(cost),
-        scopes: plan.scopes.iter().map(scope_dto).collect(),
+        scopes: plan
+            .scopes
+            .iter()
+            .enumerate()
+            .map(|(i, scope)| ScopeDto {
+                namespace_source: plan.resolved_from.get(i).cloned().flatten(),
+                ..scope_dto(scope)
+            })
+            .collect(),
         changes,
     }
 }
@@ -334,6 +346,7 @@ fn scope_dto(scope: &ScopePlan) -> ScopeDto {
         namespace_id: scope.namespace_id.clone(),
         prefix: scope.prefix.clone(),
         prune: scope.prune,
+        namespace_source: None,
         summary: summary_dto(&scope.summary()),
         unmanaged: scope.unmanaged.clone(),
         warnings: scope
@@ -810,7 +823,7 @@ pub(crate) mod tests {
             value_view(Some(&LiveValue::Binary(png.to_vec())), Some(&png[..4]), false),
         );
         views.insert(0, "flags/s-secret", ValueView::Sensitive);
-        (Plan { scopes: vec![flags], only: Vec::new() }, views)
+        (Plan { scopes: vec![flags], only: Vec::new(), resolved_from: Vec::new() }, views)
     }
 
     fn cost() -> Cost {
@@ -1073,6 +1086,7 @@ pub(crate) mod tests {
     fn a_delete_whose_view_is_sensitive_is_sensitive() {
         let plan = Plan {
             only: Vec::new(),
+            resolved_from: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",

@@ -102,9 +102,12 @@ pub fn render_plan(
         head.push('\n');
         head.push_str(&notes);
     }
-    for scope in &plan.scopes {
+    for (index, scope) in plan.scopes.iter().enumerate() {
         head.push('\n');
         head.push_str(&plan_table(scope));
+        if let Some(Some(source)) = plan.resolved_from.get(index) {
+            head.push_str(&format!("\nNamespace id from {}.\n", prose_with_code(source)));
+        }
     }
 
     let labelled = plan.scopes.iter().filter(|s| !s.changes.is_empty()).count() > 1;
@@ -832,7 +835,7 @@ mod tests {
             text(Some(r#"{"enabled":false,"rollout":5}"#), r#"{"enabled":true,"rollout":25}"#),
         );
         views.insert(0, "flags/new-search", text(None, r#"{"enabled":true}"#));
-        (Plan { scopes: vec![flags], only: Vec::new() }, views)
+        (Plan { scopes: vec![flags], only: Vec::new(), resolved_from: Vec::new() }, views)
     }
 
     #[test]
@@ -1016,7 +1019,8 @@ mod tests {
             )],
         );
         second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
-        let plan = Plan { scopes: vec![first, second], only: Vec::new() };
+        let plan =
+            Plan { scopes: vec![first, second], only: Vec::new(), resolved_from: Vec::new() };
         let mut views = ValueViews::new();
         views.insert(
             1,
@@ -1075,6 +1079,7 @@ mod tests {
         ];
         let plan = Plan {
             only: Vec::new(),
+            resolved_from: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1115,6 +1120,7 @@ mod tests {
         let hostile = "x`<img src=x onerror=alert(1)>`";
         let plan = Plan {
             only: Vec::new(),
+            resolved_from: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1161,7 +1167,14 @@ mod tests {
                 change(&key, Action::Update, Some(desired(1)), Some(ours(2)))
             })
             .collect();
-        (Plan { scopes: vec![scope("flags", "flags/", changes)], only: Vec::new() }, views)
+        (
+            Plan {
+                scopes: vec![scope("flags", "flags/", changes)],
+                only: Vec::new(),
+                resolved_from: Vec::new(),
+            },
+            views,
+        )
     }
 
     #[test]

@@ -139,10 +139,8 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
     "#);
 }
 
-/// Needs the one-line change to `engine::Planned::render_human` described in the onboarding
-/// report (it passes `desired.resolved_from()` to `render_plan_with_sources`).
+/// Every plan, in every format, says where a `binding:` scope's namespace id came from.
 #[test]
-
 fn plan_says_how_it_found_the_namespace() {
     let test = project();
     let out = test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local"]);
@@ -160,12 +158,19 @@ fn plan_says_how_it_found_the_namespace() {
         "even without changes: {}",
         quiet.stdout
     );
+    let json = test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(
+        document["scopes"][0]["namespace_source"],
+        "binding `FLAGS` in ../wrangler.jsonc [env.staging]"
+    );
+    let markdown =
+        test.run(&["plan", "-c", "kv/kvsync.yaml", "--target", "local", "--format", "markdown"]);
+    assert!(markdown.stdout.contains("Namespace id from binding `FLAGS`"), "{}", markdown.stdout);
 }
 
-/// Needs `engine::Planned::cost` to apply `plan_tier` (`.on_free_plan(desired.plan_tier
-/// .is_free())`) and `render_human_with_cost` to append `human::free_plan_warning`.
+/// `plan_tier: free` warns when a run would pass the Free plan's daily limits.
 #[test]
-
 fn the_free_plan_warns_in_every_format() {
     let mut config = String::from(
         "version: 1\nowner: web\nplan_tier: free\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n",
