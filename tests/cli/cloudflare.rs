@@ -1,8 +1,6 @@
 use kv_standin::{Endpoint, Fault, MalformedBody, Options, RetryAfter, Standin};
 
-use crate::support::{Output, Test, copy_tree, repo};
-
-const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use crate::support::{Cloud, NS, Test, copy_tree, repo};
 
 /// A config of `n` keys `f/0000`… in one scope on [`NS`].
 fn config(n: usize, value: &str) -> String {
@@ -13,44 +11,6 @@ fn config(n: usize, value: &str) -> String {
         out.push_str(&format!("      f/{i:04}: \"{value}-{i}\"\n"));
     }
     out
-}
-
-struct Cloud {
-    standin: Standin,
-    test: Test,
-}
-
-impl Cloud {
-    fn new(config: &str) -> Self {
-        Self::with_options(config, Options::default())
-    }
-
-    fn with_options(config: &str, options: Options) -> Self {
-        let standin = Standin::start(options);
-        standin.create_namespace(NS);
-        let test = Test::new()
-            .file("kvsync.yaml", config)
-            .env("CLOUDFLARE_API_TOKEN", standin.token())
-            .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id())
-            // Fast retries so the suite never waits long; the policy is the same.
-            .env("KVSYNC_RETRY_BASE_MS", "20")
-            .env("KVSYNC_RETRY_MAX_MS", "200")
-            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
-        Self { standin, test }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let url = self.standin.base_url();
-        let mut all = args.to_vec();
-        all.extend(["--api-url", url.as_str()]);
-        let out = self.test.run(&all);
-        assert!(
-            !out.snapshot().contains(self.standin.token()),
-            "the token leaked:\n{}",
-            out.snapshot()
-        );
-        out
-    }
 }
 
 /// The product's headline (DESIGN.md §9): a plan costs ⌈N/1000⌉ list requests and no value

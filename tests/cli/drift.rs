@@ -1,10 +1,8 @@
-use kv_standin::{Endpoint, Fault, MalformedBody, Options, Standin};
+use kv_standin::{Endpoint, Fault, MalformedBody};
 use kvsync::kv::local::LocalStore;
 use kvsync::kv::{Expiration, KvStore, PutPair};
 
-use crate::support::{NOW, Output, Test};
-
-const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use crate::support::{Cloud, NOW, NS, Test};
 
 /// A config of owner `web` with one scope `flags` (prefix `f/`) holding `keys`, each a YAML key
 /// entry as written after `f/<name>: `.
@@ -246,33 +244,6 @@ fn deep_compares_metadata_and_expiration() {
         deep.stdout
     );
     assert!(!deep.stdout.contains("f/number"), "{}", deep.stdout);
-}
-
-struct Cloud {
-    standin: Standin,
-    test: Test,
-}
-
-impl Cloud {
-    fn new(config: &str) -> Self {
-        let standin = Standin::start(Options::default());
-        standin.create_namespace(NS);
-        let test = Test::new()
-            .file("kvsync.yaml", config)
-            .env("CLOUDFLARE_API_TOKEN", standin.token())
-            .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id())
-            .env("KVSYNC_RETRY_BASE_MS", "20")
-            .env("KVSYNC_RETRY_MAX_MS", "200")
-            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
-        Self { standin, test }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let url = self.standin.base_url();
-        let mut all = args.to_vec();
-        all.extend(["--api-url", url.as_str()]);
-        self.test.run(&all)
-    }
 }
 
 fn many(n: usize) -> String {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{NOW, Test, copy_tree, repo};
+use crate::support::{NOW, Test, copy_tree, hermetic, repo};
 
 /// One command of a walk-through and what it must print.
 #[derive(Debug)]
@@ -103,20 +103,8 @@ fn walk_through(example: &str) {
                 .current_dir(&cwd)
                 .stdin(Stdio::null())
                 .env("PATH", &path)
-                .env("KVSYNC_NOW", NOW)
-                .env("NO_COLOR", "1")
-                .env_remove("GITHUB_SHA")
-                .env_remove("CLICOLOR_FORCE");
-            for name in [
-                "CLOUDFLARE_API_TOKEN",
-                "CF_API_TOKEN",
-                "CLOUDFLARE_ACCOUNT_ID",
-                "CF_ACCOUNT_ID",
-                "CLOUDFLARE_API_BASE_URL",
-                "CF_API_BASE_URL",
-            ] {
-                command.env_remove(name);
-            }
+                .env("KVSYNC_NOW", NOW);
+            hermetic(&mut command);
             let out = command.output().expect("run sh");
             last_code = out.status.code().unwrap_or(-1);
             String::from_utf8_lossy(&out.stdout).into_owned()

@@ -1,5 +1,10 @@
 use std::path::{Path, PathBuf};
+
+use kv_standin::{Options, Standin};
 use std::process::{Command, Stdio};
+
+/// The namespace the stand-in tests use.
+pub(crate) const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// The clock every test runs at: 2030-03-17T17:46:40Z.
 pub(crate) const NOW: &str = "1900000000";
@@ -57,25 +62,8 @@ impl Test {
 
     pub(crate) fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kvsync"));
-        command
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .env("KVSYNC_NOW", NOW)
-            .env("NO_COLOR", "1")
-            .env_remove("GITHUB_SHA")
-            .env_remove("CLICOLOR_FORCE");
-        // Nothing from the developer's shell may reach a real account.
-        for name in [
-            "CLOUDFLARE_API_TOKEN",
-            "CF_API_TOKEN",
-            "CLOUDFLARE_ACCOUNT_ID",
-            "CF_ACCOUNT_ID",
-            "CLOUDFLARE_API_BASE_URL",
-            "CF_API_BASE_URL",
-        ] {
-            command.env_remove(name);
-        }
+        command.args(args).current_dir(cwd).stdin(Stdio::null()).env("KVSYNC_NOW", NOW);
+        hermetic(&mut command);
         for (name, value) in &self.env {
             command.env(name, value);
         }
@@ -88,6 +76,23 @@ impl Test {
             stderr: clean(&output.stderr),
         }
     }
+}
+
+/// Keeps the developer's shell out of a run: no colour, no CI variables, and nothing that could
+/// reach a real Cloudflare account.
+pub(crate) fn hermetic(command: &mut Command) -> &mut Command {
+    command.env("NO_COLOR", "1").env_remove("GITHUB_SHA").env_remove("CLICOLOR_FORCE");
+    for name in [
+        "CLOUDFLARE_API_TOKEN",
+        "CF_API_TOKEN",
+        "CLOUDFLARE_ACCOUNT_ID",
+        "CF_ACCOUNT_ID",
+        "CLOUDFLARE_API_BASE_URL",
+        "CF_API_BASE_URL",
+    ] {
+        command.env_remove(name);
+    }
+    command
 }
 
 /// The repository's root, for the examples.
@@ -106,5 +111,45 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).expect("copy");
         }
+    }
+}
+
+/// A test folder whose kvsync talks to a fresh kv-standin (namespace [`NS`] created), with
+/// fast retries so the suite never waits long; every run also checks the token never shows.
+pub(crate) struct Cloud {
+    pub(crate) standin: Standin,
+    pub(crate) test: Test,
+}
+
+impl Cloud {
+    pub(crate) fn new(config: &str) -> Self {
+        Self::with_options(config, Options::default())
+    }
+
+    pub(crate) fn with_options(config: &str, options: Options) -> Self {
+        let standin = Standin::start(options);
+        standin.create_namespace(NS);
+        let test = Test::new()
+            .file("kvsync.yaml", config)
+            .env("CLOUDFLARE_API_TOKEN", standin.token())
+            .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id())
+            // Fast retries so the suite never waits long; the policy is the same.
+            .env("KVSYNC_RETRY_BASE_MS", "20")
+            .env("KVSYNC_RETRY_MAX_MS", "200")
+            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
+        Self { standin, test }
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        let url = self.standin.base_url();
+        let mut all = args.to_vec();
+        all.extend(["--api-url", url.as_str()]);
+        let out = self.test.run(&all);
+        assert!(
+            !out.snapshot().contains(self.standin.token()),
+            "the token leaked:\n{}",
+            out.snapshot()
+        );
+        out
     }
 }
