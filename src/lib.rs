@@ -16,5 +16,7 @@ pub mod error;
 pub mod kv;
 pub mod plan;
 pub mod report;
+#[cfg(test)]
+mod testing;
 
 pub use error::Error;

@@ -393,7 +393,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::{DesiredScope, Globs};
+    use crate::testing;
+
     use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
     use crate::plan::hash::content_hash;
     use crate::plan::{Change, DesiredKey, ScopePlan};
@@ -438,29 +439,12 @@ mod tests {
     }
 
     fn entry(value: &str) -> DesiredEntry {
-        DesiredEntry {
-            value: ValueSource::Inline(value.as_bytes().to_vec()),
-            size: value.len() as u64,
-            is_text: true,
-            metadata: None,
-            expiration: Expiration::Never,
-            sensitive: false,
-            hash: content_hash(value.as_bytes(), None, Expiration::Never),
-        }
+        testing::entry(value, Expiration::Never, false)
     }
 
     /// A desired state and plan of scopes `(name, puts, deletes)`.
     fn case(scopes: &[(&str, &[&str], &[&str])]) -> (Desired, Plan) {
-        let mut desired = Desired {
-            owner: "web".into(),
-            environment: None,
-            account_id: None,
-            target: None,
-            local_path: None,
-            max_deletes: 50,
-            plan_tier: Default::default(),
-            scopes: Vec::new(),
-        };
+        let mut desired = testing::desired("web", Vec::new());
         let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), resolved_from: Vec::new() };
         for (name, puts, deletes) in scopes {
             let entries: BTreeMap<String, DesiredEntry> =
@@ -487,17 +471,7 @@ mod tests {
                 live: None,
                 origin: None,
             }));
-            desired.scopes.push(DesiredScope {
-                name: (*name).to_owned(),
-                namespace_id: format!("ns-{name}"),
-                resolved_from: None,
-                prefix: String::new(),
-                prune: true,
-                ignore: Globs::empty(),
-                protect: Globs::empty(),
-                take_over: Globs::empty(),
-                entries,
-            });
+            desired.scopes.push(testing::scope(name, &format!("ns-{name}"), "", entries));
             plan.scopes.push(ScopePlan {
                 name: (*name).to_owned(),
                 namespace_id: format!("ns-{name}"),

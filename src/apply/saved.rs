@@ -183,43 +183,19 @@ pub fn stale_keys(saved: &StaleCheck, now: &StaleCheck) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DesiredEntry, DesiredScope, Globs, ValueSource};
+    use crate::config::Globs;
     use crate::kv::Expiration;
     use crate::plan::hash::{content_hash, written_metadata};
-
-    fn entry(value: &str, sensitive: bool) -> DesiredEntry {
-        DesiredEntry {
-            value: ValueSource::Inline(value.as_bytes().to_vec()),
-            size: value.len() as u64,
-            is_text: true,
-            metadata: None,
-            expiration: Expiration::Never,
-            sensitive,
-            hash: content_hash(value.as_bytes(), None, Expiration::Never),
-        }
-    }
+    use crate::testing;
 
     fn desired(entries: &[(&str, &str, bool)]) -> Desired {
-        Desired {
-            owner: "web".into(),
-            environment: None,
-            account_id: None,
-            target: None,
-            local_path: None,
-            max_deletes: 50,
-            plan_tier: Default::default(),
-            scopes: vec![DesiredScope {
-                name: "flags".into(),
-                namespace_id: "ns".into(),
-                resolved_from: None,
-                prefix: "f/".into(),
-                prune: true,
-                ignore: Globs::new(&["f/rt/*".to_owned()]).expect("glob"),
-                protect: Globs::empty(),
-                take_over: Globs::empty(),
-                entries: entries.iter().map(|(k, v, s)| ((*k).to_owned(), entry(v, *s))).collect(),
-            }],
-        }
+        let entries = entries
+            .iter()
+            .map(|(k, v, s)| ((*k).to_owned(), testing::entry(v, Expiration::Never, *s)))
+            .collect();
+        let mut scope = testing::scope("flags", "ns", "f/", entries);
+        scope.ignore = Globs::new(&["f/rt/*".to_owned()]).expect("glob");
+        testing::desired("web", vec![scope])
     }
 
     fn written(key: &str, owner: &str, value: &str) -> ListedKey {

@@ -58,6 +58,7 @@ mod tests {
     use crate::kv::Expiration;
     use crate::plan::hash::{ContentHash, written_metadata};
     use crate::plan::{Action, DesiredKey, LiveKey, ScopePlan};
+    use crate::testing;
 
     fn hash(n: u8) -> ContentHash {
         ContentHash([n; 32])
@@ -83,7 +84,7 @@ mod tests {
     }
 
     fn baseline(keys: &[(&str, u8)]) -> Desired {
-        use crate::config::{DesiredEntry, DesiredScope, Globs, ValueSource};
+        use crate::config::{DesiredEntry, ValueSource};
         let entries = keys
             .iter()
             .map(|(k, n)| {
@@ -99,26 +100,7 @@ mod tests {
                 ((*k).to_owned(), entry)
             })
             .collect();
-        Desired {
-            owner: "web".into(),
-            environment: None,
-            account_id: None,
-            target: None,
-            local_path: None,
-            max_deletes: 50,
-            plan_tier: Default::default(),
-            scopes: vec![DesiredScope {
-                name: "flags".into(),
-                namespace_id: "ns".into(),
-                resolved_from: None,
-                prefix: String::new(),
-                prune: true,
-                ignore: Globs::empty(),
-                protect: Globs::empty(),
-                take_over: Globs::empty(),
-                entries,
-            }],
-        }
+        testing::desired("web", vec![testing::scope("flags", "ns", "", entries)])
     }
 
     fn plan(changes: Vec<Change>) -> Plan {

@@ -199,8 +199,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::{Globs, ValueSource};
+    use crate::config::Globs;
     use crate::plan::hash::{content_hash, written_metadata};
+    use crate::testing;
 
     const OWNER: &str = "web";
     const NOW: i64 = 1_900_000_000;
@@ -211,42 +212,16 @@ mod tests {
     }
 
     fn entry(value: &str, expiration: Expiration) -> DesiredEntry {
-        DesiredEntry {
-            value: ValueSource::Inline(value.as_bytes().to_vec()),
-            size: value.len() as u64,
-            is_text: true,
-            metadata: None,
-            expiration,
-            sensitive: false,
-            hash: content_hash(value.as_bytes(), None, expiration),
-        }
+        testing::entry(value, expiration, false)
     }
 
     fn scope(prefix: &str, entries: &[(&str, DesiredEntry)]) -> DesiredScope {
-        DesiredScope {
-            name: "flags".into(),
-            namespace_id: "ns1".into(),
-            resolved_from: None,
-            prefix: prefix.into(),
-            prune: true,
-            ignore: Globs::empty(),
-            protect: Globs::empty(),
-            take_over: Globs::empty(),
-            entries: entries.iter().map(|(k, e)| ((*k).to_owned(), e.clone())).collect(),
-        }
+        let entries = entries.iter().map(|(k, e)| ((*k).to_owned(), e.clone())).collect();
+        testing::scope("flags", "ns1", prefix, entries)
     }
 
     fn desired(scope: DesiredScope) -> Desired {
-        Desired {
-            owner: OWNER.into(),
-            environment: None,
-            account_id: None,
-            target: None,
-            local_path: None,
-            max_deletes: 50,
-            plan_tier: Default::default(),
-            scopes: vec![scope],
-        }
+        testing::desired(OWNER, vec![scope])
     }
 
     fn options() -> Options {
