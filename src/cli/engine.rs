@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::args::{ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
 use super::output::Printer;
-use super::progress::Progress;
-use crate::config::{self, Desired, Globs, ValueSource};
+use super::progress::Group;
+use crate::config::{self, Desired, Globs, Heads, ValueSource};
 use crate::env_vars;
 use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
@@ -38,13 +38,18 @@ pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
     let vars = |name: &str| std::env::var(name).ok();
     let options = config::LoadOptions { environment: args.env.as_deref(), vars: &vars };
     let loaded = config::load(&args.config, &options)?;
+    warn(&loaded, printer);
+    Ok(loaded.desired)
+}
+
+/// Prints the config's warnings on stderr.
+fn warn(loaded: &config::Loaded, printer: &Printer) {
     if !loaded.warnings.is_empty() && !printer.quiet {
         printer.stderr(&crate::report::diagnostic::render_human_warnings(
             &loaded.warnings,
             printer.stderr_color,
         ));
     }
-    Ok(loaded.desired)
 }
 
 /// Every target kvsync can talk to, behind the one trait.
@@ -99,8 +104,8 @@ impl KvStore for Store {
 }
 
 /// The target a run uses: `--target`, else the config's `target:`, else Cloudflare.
-pub fn target_kind(global: &GlobalArgs, desired: &Desired) -> TargetKind {
-    match (global.target, desired.target.as_deref()) {
+pub fn target_kind(global: &GlobalArgs, config_target: Option<&str>) -> TargetKind {
+    match (global.target, config_target) {
         (Some(kind), _) => kind,
         (None, Some("local")) => TargetKind::Local,
         (None, _) => TargetKind::Cloudflare,
@@ -109,7 +114,7 @@ pub fn target_kind(global: &GlobalArgs, desired: &Desired) -> TargetKind {
 
 /// The target's name, as saved plans record it.
 pub fn target_name(global: &GlobalArgs, desired: &Desired) -> &'static str {
-    match target_kind(global, desired) {
+    match target_kind(global, desired.target.as_deref()) {
         TargetKind::Local => "local",
         TargetKind::Cloudflare => "cloudflare",
     }
@@ -118,24 +123,20 @@ pub fn target_name(global: &GlobalArgs, desired: &Desired) -> &'static str {
 /// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
 pub fn open_store(
     global: &GlobalArgs,
-    desired: &Desired,
+    heads: &Heads,
     now: i64,
     printer: &Printer,
 ) -> Result<Store, Error> {
-    match target_kind(global, desired) {
+    match target_kind(global, heads.target.as_deref()) {
         TargetKind::Local => {
-            let path = global
-                .local_path
-                .clone()
-                .or_else(|| desired.local_path.clone())
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH));
+            let path = local_store_path(global, heads);
             printer.verbose(&format!("target: local store `{}`", path.display()));
             Ok(Store::Local(LocalStore::open(&path, now)?))
         }
         TargetKind::Cloudflare => {
             let lookup = |name: &str| std::env::var(name).ok();
             let token = kv::token::from_env(&lookup)?;
-            let account_id = desired
+            let account_id = heads
                 .account_id
                 .clone()
                 .or_else(|| kv::token::account_id_from_env(&lookup))
@@ -149,26 +150,30 @@ pub fn open_store(
     }
 }
 
+/// Where the local store is: `--local-path`, else the config's `local_path:`, else the default.
+fn local_store_path(global: &GlobalArgs, heads: &Heads) -> PathBuf {
+    global
+        .local_path
+        .clone()
+        .or_else(|| heads.local_path.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH))
+}
+
 /// How many scopes are listed at once. Each listing is a chain of dependent pages, so scopes
 /// are the unit of parallelism; the store's own limits (concurrency, rate budget) still hold.
 const SCOPES_LISTED_AT_ONCE: usize = 4;
 
-/// Lists every scope of the desired state, several scopes at once, in config order.
-pub async fn list_live<S: KvStore>(store: &S, desired: &Desired) -> Result<Vec<LiveScope>, Error> {
-    list_live_with(store, desired, &|_| {}).await
-}
-
-/// [`list_live`], reporting each page's key count to `on_page`.
-pub async fn list_live_with<S: KvStore>(
+/// Lists every scope, several scopes at once, in config order, reporting each page's key
+/// count to `on_page`.
+pub async fn list_live<S: KvStore>(
     store: &S,
-    desired: &Desired,
+    heads: &Heads,
     on_page: &dyn Fn(usize),
 ) -> Result<Vec<LiveScope>, Error> {
     use futures_util::{StreamExt as _, TryStreamExt as _};
-    futures_util::stream::iter(&desired.scopes)
-        .map(|scope| async move {
-            let keys =
-                kv::list_all_with(store, &scope.namespace_id, &scope.prefix, on_page).await?;
+    futures_util::stream::iter(&heads.scopes)
+        .map(|(namespace_id, prefix)| async move {
+            let keys = kv::list_all_with(store, namespace_id, prefix, on_page).await?;
             Ok::<_, Error>(LiveScope { keys })
         })
         .buffered(SCOPES_LISTED_AT_ONCE)
@@ -275,11 +280,7 @@ pub async fn plan(
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let now = now()?;
-    let desired = load(config, printer)?;
-    let store = open_store(global, &desired, now, printer)?;
-    let progress = Progress::new(printer, "listing", "keys", None);
-    let live = list_live_with(&store, &desired, &|n| progress.inc(n as u64)).await?;
-    progress.finish();
+    let Listed { desired, store, live } = load_and_list(config, global, printer, now).await?;
     let options = options(&desired, planning, now)?;
     let plan = plan::plan(&desired, &live, &options);
     let (views, keys_read) = if planning.no_value_diff {
@@ -296,6 +297,108 @@ pub async fn plan(
         }
     };
     Ok(Planned { desired, store, live, plan, views, list_requests, read_requests, keys_read })
+}
+
+/// The config loaded, the target opened and every scope listed.
+pub struct Listed {
+    pub desired: Desired,
+    pub store: Store,
+    pub live: Vec<LiveScope>,
+}
+
+/// What the loader thread reports.
+enum Stage {
+    /// Where the keys live, before they are read.
+    Heads(Heads),
+    Done(Result<config::Loaded, config::Error>),
+}
+
+/// Loads the config on a thread of its own and lists the namespaces it names as soon as they
+/// are known, before its keys are read and hashed (DESIGN.md §9: the wall time is near the
+/// longer of the two, not their sum). A problem in the config wins over a failure of the
+/// target, as it does when the steps run one after the other.
+pub async fn load_and_list(
+    config: &ConfigArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+    now: i64,
+) -> Result<Listed, Error> {
+    let group = Group::new(printer);
+    let loading = std::sync::Arc::new(group.add(printer, "loading", "keys", None));
+    let listing = group.add(printer, "listing", "keys", None);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (path, environment) = (config.config.clone(), config.env.clone());
+    let counter = std::sync::Arc::clone(&loading);
+    std::thread::Builder::new()
+        .name("kvsync-load".to_owned())
+        .spawn(move || {
+            let vars = |name: &str| std::env::var(name).ok();
+            let options = config::LoadOptions { environment: environment.as_deref(), vars: &vars };
+            let hooks = config::Hooks {
+                on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
+                on_keys: &|n| counter.inc(n),
+            };
+            let result = config::load_with(&path, &options, &hooks);
+            drop(tx.send(Stage::Done(result)));
+        })
+        .map_err(|source| Error::Io { context: "starting the config loader", source })?;
+    let (heads, mut loaded) = match rx.recv().await {
+        Some(Stage::Heads(heads)) => (heads, None),
+        stage => {
+            let loaded = loader_done(stage)?;
+            (loaded.desired.heads(), Some(loaded))
+        }
+    };
+    // A local store that does not exist yet is created when it is opened: only for a config
+    // that loads. (It has nothing to list either.)
+    let creates_local = target_kind(global, heads.target.as_deref()) == TargetKind::Local
+        && !local_store_path(global, &heads).exists();
+    if creates_local && loaded.is_none() {
+        loaded = Some(loader_done(rx.recv().await)?);
+    }
+    // From here on, a config problem still wins over a failure of the target.
+    let store = match open_store(global, &heads, now, printer) {
+        Ok(store) => store,
+        Err(error) => {
+            if loaded.is_none() {
+                loader_done(rx.recv().await)?;
+            }
+            return Err(error);
+        }
+    };
+    let on_page = |n: usize| listing.inc(n as u64);
+    let listed = list_live(&store, &heads, &on_page);
+    let (loaded, live) = match loaded {
+        Some(loaded) => (loaded, listed.await),
+        None => {
+            let mut listed = std::pin::pin!(listed);
+            tokio::select! {
+                stage = rx.recv() => (loader_done(stage)?, listed.await),
+                live = &mut listed => (loader_done(rx.recv().await)?, live),
+            }
+        }
+    };
+    listing.finish();
+    loading.finish();
+    warn(&loaded, printer);
+    let desired = loaded.desired;
+    let mut live = live?;
+    if desired.heads() != heads {
+        // Not expected: the loader reports the heads it returns. Correctness first.
+        live = list_live(&store, &desired.heads(), &|_| {}).await?;
+    }
+    Ok(Listed { desired, store, live })
+}
+
+/// The loader's final answer.
+fn loader_done(stage: Option<Stage>) -> Result<config::Loaded, Error> {
+    match stage {
+        Some(Stage::Done(result)) => Ok(result?),
+        Some(Stage::Heads(_)) | None => Err(Error::Io {
+            context: "loading the config",
+            source: std::io::Error::other("the loader thread stopped without an answer"),
+        }),
+    }
 }
 
 /// `plan --baseline FILE`: loads the config as it is on the target branch (same environment;

@@ -4,11 +4,12 @@
 //! indicatif draws the bar and hides it when stderr is not a terminal; for that case (CI logs)
 //! this module prints its own throttled lines, so a long run still shows it is alive.
 
-use std::cell::Cell;
 use std::io::IsTerminal as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::Printer;
 
@@ -23,19 +24,44 @@ fn plain_every() -> Duration {
         .map_or(PLAIN_EVERY, Duration::from_millis)
 }
 
-/// One running counter ("listing: 12000 keys").
+/// One running counter ("listing: 12000 keys"). It may be advanced from several threads.
 pub struct Progress {
     what: &'static str,
     unit: &'static str,
     mode: Mode,
-    count: Cell<u64>,
+    count: AtomicU64,
     started: Instant,
 }
 
 enum Mode {
     Off,
     Bar(ProgressBar),
-    Plain { last: Cell<Instant>, every: Duration },
+    Plain { last: Mutex<Instant>, every: Duration },
+}
+
+/// Counters shown together, one line each, on a terminal (e.g. listing while loading).
+pub struct Group(Option<MultiProgress>);
+
+impl Group {
+    pub fn new(printer: &Printer) -> Self {
+        let live = !printer.quiet && std::io::stderr().is_terminal();
+        Self(live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())))
+    }
+
+    /// A counter drawn in this group (see [`Progress::new`]).
+    pub fn add(
+        &self,
+        printer: &Printer,
+        what: &'static str,
+        unit: &'static str,
+        total: Option<u64>,
+    ) -> Progress {
+        let progress = Progress::new(printer, what, unit, total);
+        if let (Some(multi), Mode::Bar(bar)) = (&self.0, &progress.mode) {
+            multi.add(bar.clone());
+        }
+        progress
+    }
 }
 
 impl Progress {
@@ -71,20 +97,21 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             Mode::Bar(bar)
         } else {
-            Mode::Plain { last: Cell::new(Instant::now()), every: plain_every() }
+            Mode::Plain { last: Mutex::new(Instant::now()), every: plain_every() }
         };
-        Self { what, unit, mode, count: Cell::new(0), started: Instant::now() }
+        Self { what, unit, mode, count: AtomicU64::new(0), started: Instant::now() }
     }
 
     /// Adds `n` units.
     pub fn inc(&self, n: u64) {
-        self.count.set(self.count.get() + n);
+        self.count.fetch_add(n, Ordering::Relaxed);
         match &self.mode {
             Mode::Off => {}
             Mode::Bar(bar) => bar.inc(n),
             Mode::Plain { last, every } => {
-                if last.get().elapsed() >= *every {
-                    last.set(Instant::now());
+                let Ok(mut last) = last.lock() else { return };
+                if last.elapsed() >= *every {
+                    *last = Instant::now();
                     eprintln!("{}", self.line());
                 }
             }
@@ -93,17 +120,17 @@ impl Progress {
 
     fn line(&self) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
-        let count = self.count.get();
+        let count = self.count.load(Ordering::Relaxed);
         format!("{}: {count} {} ({:.0}/s)", self.what, self.unit, count as f64 / seconds)
     }
 
     /// Ends the counter; a plain-mode run that printed progress lines prints a final one.
-    pub fn finish(self) {
-        match self.mode {
+    pub fn finish(&self) {
+        match &self.mode {
             Mode::Off => {}
             Mode::Bar(bar) => bar.finish_and_clear(),
             Mode::Plain { every, .. } => {
-                if self.started.elapsed() >= every {
+                if self.started.elapsed() >= *every {
                     eprintln!("{}", self.line());
                 }
             }

@@ -24,9 +24,13 @@ use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, ScopeHead};
 use super::wrangler::{self, Resolver};
 use super::yaml;
-use super::{Error, LoadOptions, Loaded};
+use super::{Error, Heads, Hooks, LoadOptions, Loaded};
 
-pub(super) fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Error> {
+pub(super) fn load(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    hooks: &Hooks<'_>,
+) -> Result<Loaded, Error> {
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
     let bytes = std::fs::read(path).map_err(read_error)?;
     let root_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -87,27 +91,46 @@ pub(super) fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Err
         .map(|local| root_dir.join(local));
     let max_deletes = merged.max_deletes.map_or(validate::MAX_DELETES_DEFAULT, |m| m.value);
 
+    // Every scope's head (namespace id, prefix, globs) first, so that a caller can start
+    // listing the namespaces while the keys are still being read and hashed.
+    let heads: Vec<Head> =
+        merged.namespaces.into_iter().map(|namespace| loader.head(namespace)).collect();
+    let sound: Vec<ScopeHead<'_>> = heads
+        .iter()
+        .filter_map(|h| {
+            Some(ScopeHead {
+                name: &h.name,
+                namespace_id: h.namespace_id.as_deref()?,
+                prefix: h.prefix.as_deref()?,
+            })
+        })
+        .collect();
+    let sound_pos: Vec<Pos> = heads
+        .iter()
+        .filter(|h| h.namespace_id.is_some() && h.prefix.is_some())
+        .map(|h| h.prefix_pos)
+        .collect();
+    for (index, (message, hint)) in validate::overlapping_scopes(&sound) {
+        loader.problems.error(root, sound_pos[index], message, hint);
+    }
+    if !loader.problems.has_errors() {
+        (hooks.on_heads)(Heads {
+            target: merged.target.as_ref().map(|t| t.value.name().to_owned()),
+            account_id: account_id.clone(),
+            local_path: local_path.clone(),
+            scopes: sound
+                .iter()
+                .map(|h| (h.namespace_id.to_owned(), h.prefix.to_owned()))
+                .collect(),
+        });
+    }
+
     let mut scratch = Scratch::new();
-    let mut scopes = Vec::with_capacity(merged.namespaces.len());
-    let mut heads = Vec::with_capacity(merged.namespaces.len());
-    for namespace in merged.namespaces {
-        if let Some((scope, head_pos)) = loader.scope(namespace, &owner, &mut scratch) {
-            heads.push(head_pos);
+    let mut scopes = Vec::with_capacity(heads.len());
+    for head in heads {
+        if let Some(scope) = loader.scope(head, &owner, &mut scratch, hooks) {
             scopes.push(scope);
         }
-    }
-    let overlaps = validate::overlapping_scopes(
-        &scopes
-            .iter()
-            .map(|s: &DesiredScope| ScopeHead {
-                name: &s.name,
-                namespace_id: &s.namespace_id,
-                prefix: &s.prefix,
-            })
-            .collect::<Vec<_>>(),
-    );
-    for (index, (message, hint)) in overlaps {
-        loader.problems.error(root, heads[index], message, hint);
     }
 
     if loader.problems.has_errors() {
@@ -174,23 +197,17 @@ impl Loader<'_> {
         }
     }
 
-    /// One scope and the place to blame if it overlaps another; `None` when its head (id,
-    /// prefix) is unusable. Its keys' problems are reported either way.
-    fn scope(
-        &mut self,
-        namespace: MergedNamespace,
-        owner: &str,
-        scratch: &mut Scratch,
-    ) -> Option<(DesiredScope, Pos)> {
+    /// One scope's head: everything but its keys. The namespace id and the prefix are `None`
+    /// when they have problems (reported).
+    fn head(&mut self, namespace: MergedNamespace) -> Head {
         let MergedNamespace { name, mut config, base_keys, overlay_keys } = namespace;
-        let scope_name = name.value;
         let (namespace_id, resolved_from) =
-            match self.namespace_id(&scope_name, name.pos, &mut config) {
+            match self.namespace_id(&name.value, name.pos, &mut config) {
                 Some((id, from)) => (Some(id), from),
                 None => (None, None),
             };
         let prefix_pos = config.prefix.as_ref().map_or(name.pos, |p| p.pos);
-        let prefix = match config.prefix {
+        let prefix = match config.prefix.take() {
             Some(prefix) => {
                 let pos = prefix.pos;
                 let prefix = self.interpolate(prefix);
@@ -201,10 +218,45 @@ impl Loader<'_> {
             }
             None => Some(String::new()),
         };
-        let prune = config.prune.is_none_or(|p| p.value);
-        let ignore = self.globs("ignore", config.ignore);
-        let protect = self.globs("protect", config.protect);
-        let take_over = self.globs("take_over", config.take_over);
+        Head {
+            prune: config.prune.is_none_or(|p| p.value),
+            ignore: self.globs("ignore", config.ignore.take()),
+            protect: self.globs("protect", config.protect.take()),
+            take_over: self.globs("take_over", config.take_over.take()),
+            name: name.value,
+            namespace_id,
+            resolved_from,
+            prefix,
+            prefix_pos,
+            include: config.include.take().unwrap_or_default(),
+            base_keys,
+            overlay_keys,
+        }
+    }
+
+    /// One scope, its keys read, resolved and hashed; `None` when its head (id, prefix) is
+    /// unusable. Its keys' problems are reported either way.
+    fn scope(
+        &mut self,
+        head: Head,
+        owner: &str,
+        scratch: &mut Scratch,
+        hooks: &Hooks<'_>,
+    ) -> Option<DesiredScope> {
+        let Head {
+            name: scope_name,
+            namespace_id,
+            resolved_from,
+            prefix,
+            prune,
+            ignore,
+            protect,
+            take_over,
+            include,
+            base_keys,
+            overlay_keys,
+            ..
+        } = head;
 
         // The overlay's keys replace the base's, so base entries with those names are never
         // resolved: a problem in an entry the environment replaces is no problem.
@@ -224,6 +276,7 @@ impl Loader<'_> {
             scratch,
             dirs: HashMap::new(),
             records: Vec::new(),
+            on_keys: hooks.on_keys,
         };
         keys.add(&mut self.problems, self.root, base_keys);
         let walk_root = Root { dir: self.root_dir, canonical: self.root_canonical };
@@ -235,7 +288,7 @@ impl Loader<'_> {
         include::collect(
             &walk_root,
             self.root,
-            &config.include.unwrap_or_default(),
+            &include,
             &mut stack,
             &mut |problems, file, included| keys.add(problems, file, included),
             &mut self.problems,
@@ -259,7 +312,7 @@ impl Loader<'_> {
             take_over,
             entries: build_tree(entries),
         };
-        Some((scope, prefix_pos))
+        Some(scope)
     }
 
     /// The scope's namespace id, written out (`namespace_id:`) or looked up through wrangler's
@@ -395,6 +448,23 @@ impl Loader<'_> {
     }
 }
 
+/// A scope before its keys are read.
+struct Head {
+    name: String,
+    namespace_id: Option<String>,
+    resolved_from: Option<String>,
+    prefix: Option<String>,
+    /// Where to blame an overlap with another scope.
+    prefix_pos: Pos,
+    prune: bool,
+    ignore: Globs,
+    protect: Globs,
+    take_over: Globs,
+    include: Vec<Sp<String>>,
+    base_keys: NamedMap<KeyEntry>,
+    overlay_keys: NamedMap<KeyEntry>,
+}
+
 /// A key once resolved, waiting for duplicates to be settled.
 struct Record {
     name: String,
@@ -421,10 +491,15 @@ struct KeyResolver<'a> {
     /// The folder of each file seen, where its `file:` paths start.
     dirs: HashMap<FileId, PathBuf>,
     records: Vec<Record>,
+    /// Told how many keys each file adds.
+    on_keys: &'a dyn Fn(u64),
 }
 
 impl KeyResolver<'_> {
     fn add(&mut self, problems: &mut Problems, file: FileId, keys: NamedMap<KeyEntry>) {
+        if !keys.0.is_empty() {
+            (self.on_keys)(keys.0.len() as u64);
+        }
         self.records.reserve(keys.0.len());
         for (name, entry) in keys.0 {
             if self.replaced.is_some_and(|names| names.contains(&name.value)) {

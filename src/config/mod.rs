@@ -62,7 +62,54 @@ pub struct Loaded {
 /// folder of the YAML file that names them; `file:` and `include:` may not leave the folder of
 /// the root config.
 pub fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Error> {
-    load::load(path, options)
+    load::load(path, options, &Hooks { on_heads: &|_| {}, on_keys: &|_| {} })
+}
+
+/// [`load`], telling `hooks` how far it got: what is needed to list the namespaces as soon as
+/// it is known (before any key is read), and how many keys each file added.
+pub fn load_with(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    hooks: &Hooks<'_>,
+) -> Result<Loaded, Error> {
+    load::load(path, options, hooks)
+}
+
+/// What [`load_with`] reports while it works.
+pub struct Hooks<'a> {
+    /// Called at most once, when every scope's namespace id and prefix are known and no problem
+    /// has been found so far; not called when the config already has problems there.
+    pub on_heads: &'a dyn Fn(Heads),
+    /// Called with the number of keys of each file that has any (the root config, an included
+    /// file, an environment's overlay) as that file is read, before its keys are hashed.
+    pub on_keys: &'a dyn Fn(u64),
+}
+
+/// Where a config's keys live, known before its keys are read: enough to open the target and
+/// start listing. The same fields of the [`Desired`] the load returns hold the same values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heads {
+    pub target: Option<String>,
+    pub account_id: Option<String>,
+    pub local_path: Option<PathBuf>,
+    /// `(namespace_id, prefix)` of each scope, in config order.
+    pub scopes: Vec<(String, String)>,
+}
+
+impl Desired {
+    /// The [`Heads`] of this desired state.
+    pub fn heads(&self) -> Heads {
+        Heads {
+            target: self.target.clone(),
+            account_id: self.account_id.clone(),
+            local_path: self.local_path.clone(),
+            scopes: self
+                .scopes
+                .iter()
+                .map(|s| (s.namespace_id.clone(), s.prefix.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// The JSON Schema of `kvsync.yaml`, generated from the model types, pretty-printed and ending in

@@ -1161,3 +1161,42 @@ fn plan_tier_is_free_or_paid() {
         "expected one of `free`, or `paid`",
     );
 }
+
+/// `load_with` names the namespaces before it reads any key file (so the CLI can list them
+/// meanwhile), with the same heads the desired state ends up with; a config whose heads have a
+/// problem reports none.
+#[test]
+fn heads_come_before_the_keys() {
+    let fixture = Fixture::new(
+        "version: 1\nowner: web\ntarget: local\nnamespaces:\n  flags:\n    namespace_id: \
+         ${NS:-0f1e2d3c4b5a69788796a5b4c3d2e1f0}\n    prefix: \"f/\"\n    include: [keys/*.yaml]\n    \
+         keys: {f/root: 1}\n  other:\n    namespace_id: 9a8b7c6d5e4f30211203f4e5d6c7b8a9\n",
+    );
+    fixture.write("keys/a.yaml", "keys: {f/a: 1, f/b: 2}\n");
+    fixture.write("keys/b.yaml", "keys: {f/c: 3}\n");
+    let events = std::cell::RefCell::new(Vec::new());
+    let on_heads = |heads: Heads| events.borrow_mut().push(format!("{heads:?}"));
+    let on_keys = |n: u64| events.borrow_mut().push(format!("keys {n}"));
+    let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
+    let options = LoadOptions { environment: None, vars: &|_| None };
+    let loaded = load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
+    let heads = loaded.desired.heads();
+    assert_eq!(
+        events.into_inner(),
+        [format!("{heads:?}"), "keys 1".into(), "keys 2".into(), "keys 1".into()]
+    );
+    assert_eq!(heads.target.as_deref(), Some("local"));
+    assert_eq!(
+        heads.scopes,
+        [
+            ("0f1e2d3c4b5a69788796a5b4c3d2e1f0".to_owned(), "f/".to_owned()),
+            ("9a8b7c6d5e4f30211203f4e5d6c7b8a9".to_owned(), String::new()),
+        ]
+    );
+
+    let bad = Fixture::new(&format!("{HEAD}    prefix: \"../\"\n"));
+    let called = std::cell::Cell::new(false);
+    let hooks = Hooks { on_heads: &|_| called.set(true), on_keys: &|_| {} };
+    assert!(load_with(&bad.path().join("kvsync.yaml"), &options, &hooks).is_err());
+    assert!(!called.get(), "no heads for a config whose heads have problems");
+}

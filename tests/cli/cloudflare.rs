@@ -301,6 +301,28 @@ fn an_unknown_namespace_gets_a_hint() {
     insta::assert_snapshot!("unknown_namespace", out.snapshot());
 }
 
+/// The listing starts while the keys are still being read, but a problem in the config is
+/// still what a run reports when the target fails too: the namespace does not exist, or there
+/// is no token.
+#[test]
+fn a_config_problem_wins_over_a_failing_target() {
+    let broken = config(3, "v").replace(NS, "ffffffffffffffffffffffffffffffff")
+        + "      f/bad:\n        value: x\n        expiration_ttl: 5\n";
+    let cloud = Cloud::new(&broken);
+    for args in [&["plan"][..], &["drift"], &["apply", "--auto-approve"]] {
+        let out = cloud.run(args);
+        assert_eq!(out.code, 1, "{}", out.snapshot());
+        assert!(out.stderr.contains("kvsync.yaml:"), "{}", out.stderr);
+        assert!(out.stderr.contains("60"), "{}", out.stderr);
+        assert!(!out.stderr.contains("refused"), "{}", out.stderr);
+    }
+    let no_token = Cloud { test: cloud.test.env("CLOUDFLARE_API_TOKEN", ""), ..cloud };
+    let out = no_token.test.run(&["plan"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("kvsync.yaml:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("token"), "{}", out.stderr);
+}
+
 /// Ctrl-C during a batch lets that batch finish, starts no other, and reports the rest as not
 /// attempted; a rerun finishes the job.
 #[cfg(unix)]
@@ -381,6 +403,7 @@ fn progress_goes_to_stderr_and_q_silences_it() {
     let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff", "--format", "json"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(apply.stderr.contains("listing: "), "{}", apply.stderr);
+    assert!(apply.stderr.contains("loading: "), "{}", apply.stderr);
     assert!(apply.stderr.contains("applying: 2500 keys"), "{}", apply.stderr);
     let document: serde_json::Value =
         serde_json::from_str(&apply.stdout).expect("stdout is pure JSON");

@@ -28,9 +28,8 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
     let now = engine::now()?;
-    let desired = engine::load(&args.config, printer)?;
-    let store = engine::open_store(global, &desired, now, printer)?;
-    let live = engine::list_live(&store, &desired).await?;
+    let engine::Listed { desired, store, live } =
+        engine::load_and_list(&args.config, global, printer, now).await?;
     // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
     // conflict into something apply may resolve.
     let options = Options { owner: desired.owner.clone(), now, take_over_owner: None, only: None };

@@ -13,8 +13,8 @@ use crate::cli::args::{ExportArgs, GlobalArgs, TargetKind};
 use crate::cli::engine::{self, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
+use crate::config::Heads;
 use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
-use crate::config::{Desired, PlanTier};
 use crate::error::Error;
 use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue};
 
@@ -96,16 +96,7 @@ pub async fn run(
 /// no config yet): `--target`, `--local-path`, `--api-url`, and the account and token from the
 /// environment.
 pub fn open_store(global: &GlobalArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
-    let none = Desired {
-        owner: String::new(),
-        environment: None,
-        account_id: None,
-        target: None,
-        local_path: None,
-        max_deletes: 0,
-        plan_tier: PlanTier::default(),
-        scopes: Vec::new(),
-    };
+    let none = Heads { target: None, account_id: None, local_path: None, scopes: Vec::new() };
     engine::open_store(global, &none, now, printer)
 }
 
