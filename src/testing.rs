@@ -32,6 +32,7 @@ pub(crate) fn scope(
         namespace_id: namespace_id.into(),
         resolved_from: None,
         prefix: prefix.into(),
+        list_shards: Vec::new(),
         prune: true,
         ignore: Globs::empty(),
         protect: Globs::empty(),

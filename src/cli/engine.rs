@@ -159,26 +159,46 @@ fn local_store_path(global: &GlobalArgs, heads: &Heads) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH))
 }
 
-/// How many scopes are listed at once. Each listing is a chain of dependent pages, so scopes
-/// are the unit of parallelism; the store's own limits (concurrency, rate budget) still hold.
-const SCOPES_LISTED_AT_ONCE: usize = 4;
+/// How many listings run at once. Each listing is a chain of dependent pages, so scopes (and
+/// the `list_shards` of a scope) are the unit of parallelism; the store's own limits
+/// (concurrency, rate budget) still hold.
+const LISTINGS_AT_ONCE: usize = 4;
 
-/// Lists every scope, several scopes at once, in config order, reporting each page's key
-/// count to `on_page`.
+/// Lists every scope, several listings at once, in config order, reporting each page's key
+/// count to `on_page`. A scope with `list_shards` is listed shard by shard, in parallel; the
+/// shards are sorted and none is inside another, so their listings one after the other are in
+/// key order.
 pub async fn list_live<S: KvStore>(
     store: &S,
     heads: &Heads,
     on_page: &dyn Fn(usize),
 ) -> Result<Vec<LiveScope>, Error> {
     use futures_util::{StreamExt as _, TryStreamExt as _};
-    futures_util::stream::iter(&heads.scopes)
-        .map(|(namespace_id, prefix)| async move {
-            let keys = kv::list_all_with(store, namespace_id, prefix, on_page).await?;
-            Ok::<_, Error>(LiveScope { keys })
+    let listings: Vec<(usize, &str, &str)> = heads
+        .scopes
+        .iter()
+        .enumerate()
+        .flat_map(|(index, scope)| {
+            let id = scope.namespace_id.as_str();
+            scope.prefixes().into_iter().map(move |prefix| (index, id, prefix))
         })
-        .buffered(SCOPES_LISTED_AT_ONCE)
+        .collect();
+    let pages: Vec<(usize, Vec<kv::ListedKey>)> = futures_util::stream::iter(listings)
+        .map(|(index, namespace_id, prefix)| async move {
+            let keys = kv::list_all_with(store, namespace_id, prefix, on_page).await?;
+            Ok::<_, Error>((index, keys))
+        })
+        .buffered(LISTINGS_AT_ONCE)
         .try_collect()
-        .await
+        .await?;
+    let mut live: Vec<LiveScope> = heads.scopes.iter().map(|_| LiveScope::default()).collect();
+    for (index, keys) in pages {
+        match &mut live[index].keys {
+            all if all.is_empty() => *all = keys,
+            all => all.extend(keys),
+        }
+    }
+    Ok(live)
 }
 
 /// The engine options from the command line.

@@ -41,6 +41,9 @@ pub struct DesiredScope {
     pub resolved_from: Option<String>,
     /// Every key of the scope starts with this; `""` is the whole namespace.
     pub prefix: String,
+    /// `list_shards:`, sorted: key prefixes listed in parallel instead of `prefix`. Keys outside
+    /// them are outside the scope (no desired key is). Empty: the prefix is listed whole.
+    pub list_shards: Vec<String>,
     /// Whether our keys that are no longer desired are deleted (else kept as orphans).
     pub prune: bool,
     pub ignore: Globs,

@@ -24,7 +24,7 @@ use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, ScopeHead};
 use super::wrangler::{self, Resolver};
 use super::yaml;
-use super::{Error, Heads, Hooks, LoadOptions, Loaded};
+use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
 
 pub(super) fn load(
     path: &Path,
@@ -118,9 +118,15 @@ pub(super) fn load(
             target: merged.target.as_ref().map(|t| t.value.name().to_owned()),
             account_id: account_id.clone(),
             local_path: local_path.clone(),
-            scopes: sound
+            scopes: heads
                 .iter()
-                .map(|h| (h.namespace_id.to_owned(), h.prefix.to_owned()))
+                .filter_map(|h| {
+                    Some(ScopeListing {
+                        namespace_id: h.namespace_id.clone()?,
+                        prefix: h.prefix.clone()?,
+                        shards: h.list_shards.clone(),
+                    })
+                })
                 .collect(),
         });
     }
@@ -218,6 +224,7 @@ impl Loader<'_> {
             }
             None => Some(String::new()),
         };
+        let list_shards = self.list_shards(config.list_shards.take(), prefix.as_deref(), name.pos);
         Head {
             prune: config.prune.is_none_or(|p| p.value),
             ignore: self.globs("ignore", config.ignore.take()),
@@ -228,10 +235,49 @@ impl Loader<'_> {
             resolved_from,
             prefix,
             prefix_pos,
+            list_shards,
             include: config.include.take().unwrap_or_default(),
             base_keys,
             overlay_keys,
         }
+    }
+
+    /// A scope's `list_shards`, interpolated, checked and sorted (so that their listings, one
+    /// after the other, are in key order); empty when there are none or any has a problem
+    /// (reported).
+    fn list_shards(
+        &mut self,
+        shards: Option<Vec<Sp<String>>>,
+        prefix: Option<&str>,
+        name_pos: Pos,
+    ) -> Vec<String> {
+        let Some(shards) = shards else { return Vec::new() };
+        if shards.is_empty() {
+            self.problems.error(
+                self.root,
+                name_pos,
+                "`list_shards` is empty".to_owned(),
+                Some("name two or more key prefixes, or remove `list_shards:`".to_owned()),
+            );
+            return Vec::new();
+        }
+        let positions: Vec<Pos> = shards.iter().map(|s| s.pos).collect();
+        let texts: Vec<Option<String>> = shards.into_iter().map(|s| self.interpolate(s)).collect();
+        let (Some(texts), Some(prefix)) = (texts.into_iter().collect::<Option<Vec<_>>>(), prefix)
+        else {
+            return Vec::new();
+        };
+        let views: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let found = validate::list_shards(&views, prefix);
+        if !found.is_empty() {
+            for (index, (message, hint)) in found {
+                self.problems.error(self.root, positions[index], message, hint);
+            }
+            return Vec::new();
+        }
+        let mut texts = texts;
+        texts.sort_unstable();
+        texts
     }
 
     /// One scope, its keys read, resolved and hashed; `None` when its head (id, prefix) is
@@ -252,6 +298,7 @@ impl Loader<'_> {
             ignore,
             protect,
             take_over,
+            list_shards,
             include,
             base_keys,
             overlay_keys,
@@ -271,6 +318,7 @@ impl Loader<'_> {
             },
             scope_name: &scope_name,
             prefix: prefix.as_deref(),
+            list_shards: &list_shards,
             ignore: &ignore,
             replaced: Some(&replaced),
             scratch,
@@ -306,6 +354,7 @@ impl Loader<'_> {
             namespace_id,
             resolved_from,
             prefix,
+            list_shards,
             prune,
             ignore,
             protect,
@@ -456,6 +505,7 @@ struct Head {
     prefix: Option<String>,
     /// Where to blame an overlap with another scope.
     prefix_pos: Pos,
+    list_shards: Vec<String>,
     prune: bool,
     ignore: Globs,
     protect: Globs,
@@ -483,6 +533,8 @@ struct KeyResolver<'a> {
     scope_name: &'a str,
     /// `None` when the prefix itself could not be resolved (then it is not checked).
     prefix: Option<&'a str>,
+    /// Sorted; empty when the scope is listed whole.
+    list_shards: &'a [String],
     ignore: &'a Globs,
     /// Names whose base entries are not resolved, because the overlay replaces them (`None`
     /// while the overlay's own keys are added).
@@ -512,6 +564,11 @@ impl KeyResolver<'_> {
             } else if let Some(prefix) = self.prefix
                 && let Err((message, hint)) =
                     validate::key_in_prefix(&name.value, prefix, self.scope_name)
+            {
+                problems.error(file, name.pos, message, hint);
+                ok = false;
+            } else if let Err((message, hint)) =
+                validate::key_in_shards(&name.value, self.list_shards, self.scope_name)
             {
                 problems.error(file, name.pos, message, hint);
                 ok = false;

@@ -92,8 +92,28 @@ pub struct Heads {
     pub target: Option<String>,
     pub account_id: Option<String>,
     pub local_path: Option<PathBuf>,
-    /// `(namespace_id, prefix)` of each scope, in config order.
-    pub scopes: Vec<(String, String)>,
+    /// What to list for each scope, in config order.
+    pub scopes: Vec<ScopeListing>,
+}
+
+/// What to list for one scope: the whole prefix, or each of its `list_shards`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeListing {
+    pub namespace_id: String,
+    pub prefix: String,
+    /// Sorted key prefixes listed in parallel instead of `prefix`; empty for one listing.
+    pub shards: Vec<String>,
+}
+
+impl ScopeListing {
+    /// The prefixes to list, in key order: the shards, or the prefix alone.
+    pub fn prefixes(&self) -> Vec<&str> {
+        if self.shards.is_empty() {
+            vec![self.prefix.as_str()]
+        } else {
+            self.shards.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 impl Desired {
@@ -106,7 +126,11 @@ impl Desired {
             scopes: self
                 .scopes
                 .iter()
-                .map(|s| (s.namespace_id.clone(), s.prefix.clone()))
+                .map(|s| ScopeListing {
+                    namespace_id: s.namespace_id.clone(),
+                    prefix: s.prefix.clone(),
+                    shards: s.list_shards.clone(),
+                })
                 .collect(),
         }
     }

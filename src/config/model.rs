@@ -209,6 +209,12 @@ pub(crate) struct NamespaceConfig {
     /// Globs of keys another owner holds that this config may take over.
     #[serde(default)]
     pub take_over: Option<Vec<Sp<String>>>,
+    /// Opt-in, for very large scopes: key prefixes (each starting with `prefix`, none inside
+    /// another) listed in parallel instead of one listing of the whole prefix. Keys outside
+    /// every shard are outside the scope: never listed, reported or touched, and every desired
+    /// key must lie in one. Each shard may cost one more list request (its last, partial page).
+    #[serde(default)]
+    pub list_shards: Option<Vec<Sp<String>>>,
     /// The desired keys. A string is stored as-is; any other scalar or a sequence as compact
     /// JSON; a mapping is always an entry (a JSON object goes under `value:`).
     #[serde(default)]

@@ -189,6 +189,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         ignore,
         protect,
         take_over,
+        list_shards,
         keys: _,
         include,
     } = overlay;
@@ -206,6 +207,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     replace_option(&mut base.ignore, ignore);
     replace_option(&mut base.protect, protect);
     replace_option(&mut base.take_over, take_over);
+    replace_option(&mut base.list_shards, list_shards);
     replace_option(&mut base.include, include);
 }
 

@@ -1186,11 +1186,13 @@ fn heads_come_before_the_keys() {
         [format!("{heads:?}"), "keys 1".into(), "keys 2".into(), "keys 1".into()]
     );
     assert_eq!(heads.target.as_deref(), Some("local"));
+    let listings: Vec<(&str, Vec<&str>)> =
+        heads.scopes.iter().map(|s| (s.namespace_id.as_str(), s.prefixes())).collect();
     assert_eq!(
-        heads.scopes,
+        listings,
         [
-            ("0f1e2d3c4b5a69788796a5b4c3d2e1f0".to_owned(), "f/".to_owned()),
-            ("9a8b7c6d5e4f30211203f4e5d6c7b8a9".to_owned(), String::new()),
+            ("0f1e2d3c4b5a69788796a5b4c3d2e1f0", vec!["f/"]),
+            ("9a8b7c6d5e4f30211203f4e5d6c7b8a9", vec![""]),
         ]
     );
 
@@ -1199,4 +1201,37 @@ fn heads_come_before_the_keys() {
     let hooks = Hooks { on_heads: &|_| called.set(true), on_keys: &|_| {} };
     assert!(load_with(&bad.path().join("kvsync.yaml"), &options, &hooks).is_err());
     assert!(!called.get(), "no heads for a config whose heads have problems");
+}
+
+/// `list_shards`: sorted, each a longer prefix inside the scope, none inside another, and every
+/// desired key in one; the heads carry them so the CLI lists each shard.
+#[test]
+fn list_shards_are_checked_and_sorted() {
+    let loaded = loads(
+        &format!("{HEAD}    list_shards: [\"f/b\", \"f/a\"]\n    keys: {{f/a1: 1, f/b2: 2}}\n"),
+        &[],
+    );
+    assert_eq!(loaded.desired.scopes[0].list_shards, ["f/a", "f/b"]);
+    assert_eq!(loaded.desired.heads().scopes[0].prefixes(), ["f/a", "f/b"]);
+    assert_eq!(loads(&keys("      f/x: 1\n"), &[]).desired.heads().scopes[0].prefixes(), ["f/"]);
+
+    check(
+        &format!("{HEAD}    list_shards: [\"f/a\", \"g/\", \"f/\", \"f/ab\"]\n"),
+        &[],
+        &[
+            "kvsync.yaml:7:26: list shard `g/` does not extend the prefix `f/`",
+            "kvsync.yaml:7:32: list shard `f/` does not extend the prefix `f/`",
+            "kvsync.yaml:7:38: list shard `f/ab` overlaps the shard `f/a`: their keys would be listed twice",
+        ],
+    );
+    check(
+        &format!("{HEAD}    list_shards: [\"f/a\"]\n    keys:\n      f/a1: 1\n      f/b1: 2\n"),
+        &[],
+        &["kvsync.yaml:10:7: key `f/b1` is in none of the `list_shards` of namespace `flags`"],
+    );
+    check(
+        &format!("{HEAD}    list_shards: []\n"),
+        &[],
+        &["kvsync.yaml:4:3: `list_shards` is empty"],
+    );
 }

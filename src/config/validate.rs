@@ -109,6 +109,71 @@ pub(crate) fn key_in_prefix(name: &str, prefix: &str, scope: &str) -> Result<(),
     ))
 }
 
+/// Checks a scope's `list_shards` against its prefix and each other. Returns, for each bad
+/// shard, its index and the finding; the shards that pass are sound to list in parallel.
+pub(crate) fn list_shards(shards: &[&str], prefix: &str) -> Vec<(usize, Finding)> {
+    let mut found = Vec::new();
+    for (index, shard) in shards.iter().enumerate() {
+        if !shard.starts_with(prefix) || shard.len() == prefix.len() {
+            found.push((
+                index,
+                (
+                    format!(
+                        "list shard `{}` does not extend the prefix `{prefix}`",
+                        shorten(shard)
+                    ),
+                    Some(format!(
+                        "a shard is a longer key prefix inside the scope, e.g. `{prefix}a`"
+                    )),
+                ),
+            ));
+        } else if shard.len() > KEY_BYTES_MAX {
+            found.push((
+                index,
+                (
+                    format!(
+                        "list shard `{}` is {} bytes; no key that long can exist in KV \
+                         ({KEY_BYTES_MAX} bytes)",
+                        shorten(shard),
+                        shard.len()
+                    ),
+                    None,
+                ),
+            ));
+        } else if let Some(other) = shards[..index]
+            .iter()
+            .find(|other| shard.starts_with(**other) || other.starts_with(*shard))
+        {
+            found.push((
+                index,
+                (
+                    format!(
+                        "list shard `{}` overlaps the shard `{}`: their keys would be listed twice",
+                        shorten(shard),
+                        shorten(other)
+                    ),
+                    Some("keep shards that are not prefixes of one another".to_owned()),
+                ),
+            ));
+        }
+    }
+    found
+}
+
+/// With `list_shards`, every desired key must lie in a shard: keys outside them are not listed.
+pub(crate) fn key_in_shards(name: &str, shards: &[String], scope: &str) -> Result<(), Finding> {
+    if shards.is_empty() || shards.iter().any(|shard| name.starts_with(shard.as_str())) {
+        return Ok(());
+    }
+    Err((
+        format!("key `{}` is in none of the `list_shards` of namespace `{scope}`", shorten(name)),
+        Some(
+            "keys outside every shard are never listed; add a shard it starts with, or rename it"
+                .to_owned(),
+        ),
+    ))
+}
+
 /// Compiles a glob list; a bad pattern is reported at its own place.
 pub(crate) fn globs(field: &str, patterns: &[Sp<String>]) -> Result<Globs, (usize, Finding)> {
     let texts: Vec<String> = patterns.iter().map(|p| p.value.clone()).collect();

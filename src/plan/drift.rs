@@ -385,6 +385,7 @@ mod tests {
             namespace_id: "ns1".into(),
             resolved_from: None,
             prefix: "f/".into(),
+            list_shards: Vec::new(),
             prune: true,
             ignore: Globs::empty(),
             protect: Globs::empty(),

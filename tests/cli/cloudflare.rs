@@ -301,6 +301,47 @@ fn an_unknown_namespace_gets_a_hint() {
     insta::assert_snapshot!("unknown_namespace", out.snapshot());
 }
 
+/// `list_shards` lists a large scope in parallel, one listing per shard: each costs its own
+/// last, partial page, and a key outside every shard is outside the scope (never reported or
+/// touched), while the plan of the keys inside is the same as without shards.
+#[test]
+fn list_shards_list_in_parallel_and_bound_the_scope() {
+    let mut yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    \
+         list_shards: [\"f/b\", \"f/a\"]\n    keys:\n"
+    );
+    for i in 0..1499 {
+        yaml.push_str(&format!("      f/a{i:04}: \"v\"\n      f/b{i:04}: \"v\"\n"));
+    }
+    let cloud = Cloud::new(&yaml);
+    cloud.standin.seed(NS, "f/zz-by-hand", b"hand", None, None);
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stdout.contains("2998 to create"), "{}", apply.stdout);
+
+    cloud.standin.reset_counts();
+    let plan = cloud.run(&["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let document: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON");
+    assert_eq!(document["scopes"][0]["summary"]["unchanged"], 2998, "{document}");
+    assert_eq!(document["scopes"][0]["unmanaged"], serde_json::json!([]), "{document}");
+    // Two shards of 1,499 keys: two pages each, where one listing of 2,999 takes three.
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.total), (4, 4), "{counts:?}");
+
+    // Without shards the hand-written key is in the scope again, and unmanaged.
+    cloud.test.write("kvsync.yaml", yaml.replace("    list_shards: [\"f/b\", \"f/a\"]\n", ""));
+    cloud.standin.reset_counts();
+    let whole = cloud.run(&["plan", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&whole.stdout).expect("JSON");
+    assert_eq!(document["scopes"][0]["unmanaged"], serde_json::json!(["f/zz-by-hand"]));
+    assert_eq!(cloud.standin.counts().list, 3);
+    assert_eq!(
+        cloud.standin.get(NS, "f/zz-by-hand").map(|k| k.value.to_vec()),
+        Some(b"hand".to_vec())
+    );
+}
+
 /// The listing starts while the keys are still being read, but a problem in the config is
 /// still what a run reports when the target fails too: the namespace does not exist, or there
 /// is no token.
