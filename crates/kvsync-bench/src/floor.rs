@@ -47,7 +47,7 @@ const BULK_GET: u64 = 100;
 const BULK_WRITE: u64 = 10_000;
 
 /// The command a row measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Scenario {
     /// (a) `plan` of the state as applied.
     PlanSame,
@@ -57,6 +57,8 @@ pub(crate) enum Scenario {
     Apply,
     /// (d) `validate` of the state as applied.
     Validate,
+    /// (e) (a) with the scope listed by `list_shards` (opt-in, not part of the time target).
+    PlanSharded,
 }
 
 impl Scenario {
@@ -66,6 +68,7 @@ impl Scenario {
             Scenario::PlanEdited => "(b) plan, 1 % chg/add/del",
             Scenario::Apply => "(c) apply of (b)",
             Scenario::Validate => "(d) validate",
+            Scenario::PlanSharded => "(e) (a) with 7 list_shards",
         }
     }
 
@@ -77,7 +80,7 @@ impl Scenario {
 
 /// DESIGN.md §9 for a live scope of `live` keys: plan = ⌈N/1000⌉ lists + ⌈U/100⌉ bulk gets for
 /// the value diffs of the U updates; apply = that plan + ⌈P/10,000⌉ puts + ⌈D/10,000⌉ deletes;
-/// validate touches no namespace.
+/// validate touches no namespace; a plan by `list_shards` lists each shard to its end.
 pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -> Requests {
     let lists = live.div_ceil(PAGE);
     let gets = changes.update.div_ceil(BULK_GET);
@@ -92,6 +95,7 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
             other: 0,
         },
         Scenario::Validate => Requests::default(),
+        Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
     }
 }
 
@@ -152,13 +156,14 @@ mod tests {
 
     #[test]
     fn floors_follow_design_section_9() {
-        let changes = Changes { create: 10_000, update: 10_000, delete: 10_000 };
+        let changes = Changes { create: 10_000, update: 10_000, delete: 10_000, shard_lists: 7 };
         let apply = floor_requests(Scenario::Apply, 1_000_000, &changes);
         assert_eq!(apply.compact(), "1000/100/2/1");
         let plan = floor_requests(Scenario::PlanEdited, 10_000, &Changes::for_size(10_000));
         assert_eq!(plan.compact(), "10/1/0/0");
         assert_eq!(floor_requests(Scenario::PlanSame, 100_001, &changes).list, 101);
         assert_eq!(floor_requests(Scenario::Validate, 5, &changes), Requests::default());
+        assert_eq!(floor_requests(Scenario::PlanSharded, 5, &changes).list, 7);
         let odd = Requests { other: 3, ..Requests::default() };
         assert_eq!(odd.compact(), "0/0/0/0 +3 other");
     }
