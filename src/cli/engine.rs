@@ -344,11 +344,10 @@ pub async fn load_and_list(
     now: i64,
 ) -> Result<Listed, Error> {
     let group = Group::new(printer);
-    let loading = std::sync::Arc::new(group.add(printer, "loading", "keys", None));
+    let loading = group.add(printer, "loading", "keys", None);
     let listing = group.add(printer, "listing", "keys", None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (path, environment) = (config.config.clone(), config.env.clone());
-    let counter = std::sync::Arc::clone(&loading);
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
@@ -356,9 +355,10 @@ pub async fn load_and_list(
             let options = config::LoadOptions { environment: environment.as_deref(), vars: &vars };
             let hooks = config::Hooks {
                 on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
-                on_keys: &|n| counter.inc(n),
+                on_keys: &|n| loading.inc(n),
             };
             let result = config::load_with(&path, &options, &hooks);
+            loading.finish();
             drop(tx.send(Stage::Done(result)));
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
@@ -399,7 +399,6 @@ pub async fn load_and_list(
         }
     };
     listing.finish();
-    loading.finish();
     warn(&loaded, printer);
     let desired = loaded.desired;
     let mut live = live?;
