@@ -27,6 +27,7 @@ mod interpolate;
 mod load;
 mod model;
 mod overlay;
+mod parallel;
 mod problems;
 mod sources;
 pub mod starter;
