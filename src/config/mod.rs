@@ -22,6 +22,7 @@
 
 pub mod desired;
 pub mod export;
+mod files;
 mod include;
 mod interpolate;
 mod load;
