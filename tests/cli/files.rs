@@ -78,10 +78,9 @@ fn a_folder_of_files_plans_applies_and_follows_edits() {
 /// at both places; so is a source whose template leaves the prefix.
 #[test]
 fn files_problems_point_at_the_source() {
-    let config = CONFIG.replace(
-        "    files:\n",
-        "    keys:\n      content/home: inline\n    files:\n",
-    ) + "      - path: assets/*\n        key: \"other/{path}\"\n";
+    let config = CONFIG
+        .replace("    files:\n", "    keys:\n      content/home: inline\n    files:\n")
+        + "      - path: assets/*\n        key: \"other/{path}\"\n";
     let test = Test::new()
         .file("kvsync.yaml", config)
         .file("content/home.json", "{}")
