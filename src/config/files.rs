@@ -8,7 +8,16 @@
 
 use std::path::{Component, Path};
 
+use super::include::{self, Found, Walk};
+use super::model::Sp;
+use super::problems::{FileId, Pos, Problems};
+use super::sources::shown_dir;
 use super::validate::Finding;
+
+/// Per `files:` source, this many keys' name problems (and as many warnings) are shown one by
+/// one; the rest are counted in one more message. A wrong template would otherwise report every
+/// file of a large folder.
+const NAME_PROBLEMS_SHOWN: usize = 5;
 
 /// The template used when a source sets no `key`.
 pub(crate) const DEFAULT_TEMPLATE: &str = "{path}";
@@ -165,6 +174,91 @@ fn strip_last_extension(path: &mut String) {
         && dot > 0
     {
         path.truncate(name_start + dot);
+    }
+}
+
+/// The files a `files:` glob matches; matching nothing is a problem, as for `include:`.
+pub(crate) fn find(dir: &Path, pattern: &Sp<String>) -> Result<Found, Finding> {
+    if pattern.value.contains("${") {
+        return Err((
+            format!("`files` glob `{}` uses `${{…}}`", pattern.value),
+            Some("`files:` paths are not interpolated; write the folder out".to_owned()),
+        ));
+    }
+    let found = include::find(dir, &pattern.value, Walk::Files)?;
+    if found.files.is_empty() {
+        let folder = dir.join(&pattern.value);
+        let hint = if shown_dir(&folder).is_dir() {
+            format!(
+                "`{}` is a folder; a glob names files, e.g. `{}/**` for every file below it",
+                pattern.value,
+                pattern.value.trim_end_matches('/')
+            )
+        } else {
+            format!(
+                "`files` globs are relative to the file that names them (here `{}`); names \
+                 starting with `.` are skipped unless the glob writes the `.`",
+                shown_dir(dir).display()
+            )
+        };
+        return Err((format!("`files` glob `{}` matches no file", pattern.value), Some(hint)));
+    }
+    Ok(found)
+}
+
+/// Counts the name problems of one `files:` source, showing the first few.
+#[derive(Default)]
+pub(crate) struct Shown {
+    errors: usize,
+    warnings: usize,
+}
+
+impl Shown {
+    pub(crate) fn error(
+        &mut self,
+        problems: &mut Problems,
+        file: FileId,
+        pos: Pos,
+        (message, hint): Finding,
+    ) {
+        self.errors += 1;
+        if self.errors <= NAME_PROBLEMS_SHOWN {
+            problems.error(file, pos, message, hint);
+        }
+    }
+
+    pub(crate) fn warning(
+        &mut self,
+        problems: &mut Problems,
+        file: FileId,
+        pos: Pos,
+        (message, hint): Finding,
+    ) {
+        self.warnings += 1;
+        if self.warnings <= NAME_PROBLEMS_SHOWN {
+            problems.warning(file, pos, message, hint);
+        }
+    }
+
+    pub(crate) fn finish(self, problems: &mut Problems, file: FileId, pos: Pos) {
+        if let Some(more) = self.errors.checked_sub(NAME_PROBLEMS_SHOWN).filter(|n| *n > 0) {
+            problems.error(
+                file,
+                pos,
+                format!(
+                    "{more} more keys of this `files:` source have problems like the {NAME_PROBLEMS_SHOWN} above"
+                ),
+                None,
+            );
+        }
+        if let Some(more) = self.warnings.checked_sub(NAME_PROBLEMS_SHOWN).filter(|n| *n > 0) {
+            problems.warning(
+                file,
+                pos,
+                format!("{more} more keys of this `files:` source match the `ignore` globs"),
+                None,
+            );
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 //! The loader: file → YAML → overlay → includes → checked, hashed [`Desired`] state.
 //!
 //! It owns the order of the steps and what each scope's key set is: the root's `keys:` first,
-//! then each included file in the order read (a name seen twice is an error at the second
-//! place, naming the first), then the overlay's keys, which replace or add. Everything it finds
-//! goes into one [`Problems`], so a run reports every problem at once; it returns the desired
-//! state only when there were none.
+//! then its `files:` sources (each in path order), then each included file in the order read
+//! (its `keys:`, then its `files:`; a name seen twice is an error at the second place, naming
+//! the first), then the overlay's keys, which replace or add. Everything it finds goes into one
+//! [`Problems`], so a run reports every problem at once; it returns the desired state only when
+//! there were none.
 //!
 //! Built for a million keys: each file's keys are resolved (interpolated, read, hashed) as soon
-//! as the file is parsed, so only one file's YAML is in memory at a time; the resolved keys are
+//! as the file's turn comes, so only a few files' YAML is in memory at a time (the next ones are
+//! parsed ahead on the [`Workers`], which also hash `files:` values); the resolved keys are
 //! sorted once, in place, and the sorted run builds each scope's `BTreeMap` in bulk. Nothing is
 //! quadratic and there is no per-key map allocation.
 
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
 use super::files::{self, Template};
-use super::include::{self, Included, ReadAhead, Root, StackEntry, Walk};
+use super::include::{self, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
 use super::model::{ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
 use super::overlay::{self, MergedNamespace};
@@ -530,10 +532,16 @@ enum NameCheck {
     Ignored(Finding),
 }
 
-/// Per `files:` source, this many keys' name problems (and as many warnings) are shown one by
-/// one; the rest are counted in one more message. A wrong template would otherwise report every
-/// file of a large folder.
-const FILES_NAME_PROBLEMS_SHOWN: usize = 5;
+/// A file a `files:` source matched, its key checked, waiting for its value's hash.
+struct PlannedFile {
+    key: String,
+    /// The path relative to the YAML file's folder, at the `path:` glob (for messages).
+    shown: Sp<String>,
+    /// The canonical path; `None` when it is not confined (reported).
+    canonical: Option<PathBuf>,
+    /// Whether the key's name may be used (else it was reported).
+    name_ok: bool,
+}
 
 /// `files:` values hashed ahead of their turn, per worker.
 const HASH_AHEAD_PER_WORKER: usize = 16;
@@ -630,7 +638,7 @@ impl KeyResolver<'_> {
             sensitive,
             problems,
         );
-        let found = match find_files(&dir, &pattern) {
+        let found = match files::find(&dir, &pattern) {
             Ok(found) => found,
             Err((message, hint)) => {
                 problems.error(file, pattern.pos, message, hint);
@@ -662,7 +670,7 @@ impl KeyResolver<'_> {
             (self.on_keys)(found.files.len() as u64);
         }
         let strip = strip_extension.is_some_and(|s| s.value);
-        let mut shown = Shown::default();
+        let mut shown = files::Shown::default();
         // Each file's key, checked, in path order. A file whose key cannot be used is reported
         // and gets no entry; a key the overlay replaces is left out.
         let mut planned: Vec<PlannedFile> = Vec::with_capacity(found.files.len());
@@ -745,97 +753,6 @@ impl KeyResolver<'_> {
             };
             self.push(key, file, key_pos, entry.filter(|_| name_ok));
         });
-    }
-}
-
-/// A file a `files:` source matched, its key checked, waiting for its value's hash.
-struct PlannedFile {
-    key: String,
-    /// The path relative to the YAML file's folder, at the `path:` glob (for messages).
-    shown: Sp<String>,
-    /// The canonical path; `None` when it is not confined (reported).
-    canonical: Option<PathBuf>,
-    /// Whether the key's name may be used (else it was reported).
-    name_ok: bool,
-}
-
-/// The files a `files:` glob matches; matching nothing is a problem, as for `include:`.
-fn find_files(dir: &Path, pattern: &Sp<String>) -> Result<include::Found, Finding> {
-    if pattern.value.contains("${") {
-        return Err((
-            format!("`files` glob `{}` uses `${{…}}`", pattern.value),
-            Some("`files:` paths are not interpolated; write the folder out".to_owned()),
-        ));
-    }
-    let found = include::find(dir, &pattern.value, Walk::Files)?;
-    if found.files.is_empty() {
-        let folder = dir.join(&pattern.value);
-        let hint = if shown_dir(&folder).is_dir() {
-            format!(
-                "`{}` is a folder; a glob names files, e.g. `{}/**` for every file below it",
-                pattern.value,
-                pattern.value.trim_end_matches('/')
-            )
-        } else {
-            format!(
-                "`files` globs are relative to the file that names them (here `{}`); names \
-                 starting with `.` are skipped unless the glob writes the `.`",
-                shown_dir(dir).display()
-            )
-        };
-        return Err((format!("`files` glob `{}` matches no file", pattern.value), Some(hint)));
-    }
-    Ok(found)
-}
-
-/// Counts the name problems of one `files:` source, showing the first few.
-#[derive(Default)]
-struct Shown {
-    errors: usize,
-    warnings: usize,
-}
-
-impl Shown {
-    fn error(&mut self, problems: &mut Problems, file: FileId, pos: Pos, (message, hint): Finding) {
-        self.errors += 1;
-        if self.errors <= FILES_NAME_PROBLEMS_SHOWN {
-            problems.error(file, pos, message, hint);
-        }
-    }
-
-    fn warning(
-        &mut self,
-        problems: &mut Problems,
-        file: FileId,
-        pos: Pos,
-        (message, hint): Finding,
-    ) {
-        self.warnings += 1;
-        if self.warnings <= FILES_NAME_PROBLEMS_SHOWN {
-            problems.warning(file, pos, message, hint);
-        }
-    }
-
-    fn finish(self, problems: &mut Problems, file: FileId, pos: Pos) {
-        if let Some(more) = self.errors.checked_sub(FILES_NAME_PROBLEMS_SHOWN).filter(|n| *n > 0) {
-            problems.error(
-                file,
-                pos,
-                format!(
-                    "{more} more keys of this `files:` source have problems like the {FILES_NAME_PROBLEMS_SHOWN} above"
-                ),
-                None,
-            );
-        }
-        if let Some(more) = self.warnings.checked_sub(FILES_NAME_PROBLEMS_SHOWN).filter(|n| *n > 0)
-        {
-            problems.warning(
-                file,
-                pos,
-                format!("{more} more keys of this `files:` source match the `ignore` globs"),
-                None,
-            );
-        }
     }
 }
 
