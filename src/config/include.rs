@@ -167,7 +167,8 @@ fn read_ahead(matches: &mut VecDeque<Match>, ahead: &mut ReadAhead<'_>) {
         if !ahead.window.reserve(bytes) {
             return;
         }
-        let path = next.shown.clone();
+        // The canonical path, checked to be inside the root folder, is what is read.
+        let path = canonical.clone();
         next.read = Some((ahead.workers.submit(move || read(&path)), bytes));
     }
 }
@@ -231,7 +232,7 @@ fn include_one(
     }
     let read = match read {
         Some(ticket) => ticket.take(),
-        None => self::read(&shown),
+        None => self::read(&canonical),
     };
     let parsed = match read {
         Read::Parsed(parsed) => parsed,
