@@ -1345,6 +1345,22 @@ fn files_keys_are_checked_like_any_key() {
     );
 }
 
+/// Metadata is checked once per source, with the marker's size counted, not once per file.
+#[test]
+fn files_oversize_metadata_is_reported_once() {
+    let long = "m".repeat(1000);
+    let diagnostics = check(
+        &files(&format!(
+            "      - path: v/*\n        key: \"f/{{path}}\"\n        metadata: {{note: {long}}}\n"
+        )),
+        &[("v/a", b"1"), ("v/b", b"2")],
+        &[
+            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+        ],
+    );
+    assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("the marker takes up to")));
+}
+
 #[test]
 fn files_ignored_keys_are_warnings() {
     let loaded = loads(
