@@ -6,18 +6,40 @@
 //! not the repository. Matched files are read in sorted order, must stay inside the root
 //! config's folder (symlinks resolved), and may include more files; a file that includes itself,
 //! directly or not, is a cycle. This module finds and parses files; it hands each file's keys
-//! to the caller as soon as the file is read (so a file's YAML is dropped before the next one
-//! is parsed) and does not judge them.
+//! (and `files:` sources) to the caller as soon as the file's turn comes (so only a few files'
+//! YAML is in memory at a time) and does not judge them. `files:` finds its files with
+//! [`find`] too.
+//!
+//! Reading and parsing run ahead on [`Workers`]: the matches of a file's globs are handed out
+//! in the order they will be used, as far as a [`Window`] allows, and each is taken when its
+//! turn comes. Everything else (checks, cycle detection, numbering files, reporting) happens
+//! here, in that order, so the results and diagnostics are exactly those of reading one file
+//! after another.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::model::{IncludeFile, KeyEntry, NamedMap, Sp};
+use super::model::{FilesSource, IncludeFile, KeyEntry, NamedMap, Sp};
+use super::parallel::{Ticket, Window, Workers};
 use super::problems::{FileId, Problems};
 use super::sources::shown_dir;
+use super::validate::Finding;
 use super::yaml;
 
-/// Receives each included file's keys, in the order the files are read.
-pub(crate) type OnKeys<'a> = dyn FnMut(&mut Problems, FileId, NamedMap<KeyEntry>) + 'a;
+/// Parsed files handed out and not yet used, per worker (and at least this many without any).
+const READ_AHEAD_PER_WORKER: usize = 2;
+
+/// YAML text handed out and not yet used, at most (a file larger than this is still read, alone).
+const READ_AHEAD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What an included file adds to its scope.
+pub(crate) struct Included {
+    pub keys: NamedMap<KeyEntry>,
+    pub files: Vec<FilesSource>,
+}
+
+/// Receives each included file's contents, in the order the files are read.
+pub(crate) type OnFile<'a> = dyn FnMut(&mut Problems, FileId, Included) + 'a;
 
 /// What walking includes needs to know about the root.
 pub(crate) struct Root<'a> {
@@ -33,27 +55,78 @@ pub(crate) struct StackEntry {
     pub shown: PathBuf,
 }
 
-/// Reads the files `patterns` (written in `from`) match, handing their keys to `on_keys` in the
-/// order read. `stack` holds the files being included on the way here, root first.
+/// Reads include files ahead of their turn on the workers, within a window.
+pub(crate) struct ReadAhead<'w> {
+    workers: &'w Workers,
+    window: Window,
+}
+
+impl<'w> ReadAhead<'w> {
+    pub(crate) fn new(workers: &'w Workers) -> Self {
+        let jobs = READ_AHEAD_PER_WORKER * workers.count().max(1);
+        Self { workers, window: Window::new(jobs, READ_AHEAD_BYTES) }
+    }
+}
+
+/// A file read and parsed (on a worker), or why not.
+enum Read {
+    Parsed(IncludeFile),
+    NotUtf8,
+    Failed(std::io::Error),
+    Invalid(yaml::ParseError),
+}
+
+fn read(path: &Path) -> Read {
+    match std::fs::read(path).map(String::from_utf8) {
+        Ok(Ok(text)) => match yaml::parse(text) {
+            Ok(parsed) => Read::Parsed(parsed),
+            Err(error) => Read::Invalid(error),
+        },
+        Ok(Err(_)) => Read::NotUtf8,
+        Err(error) => Read::Failed(error),
+    }
+}
+
+/// One match of an `include:` glob, checked, and perhaps handed out to be read.
+struct Match {
+    /// Which pattern matched it (where its problems are reported).
+    pattern: usize,
+    /// The path joined onto the including file's folder.
+    shown: PathBuf,
+    /// The path relative to the root config's folder, for messages.
+    name: PathBuf,
+    /// The canonical path, when it exists and stays inside the root config's folder.
+    canonical: Result<PathBuf, Finding>,
+    /// The read in progress and the bytes it holds in the window.
+    read: Option<(Ticket<Read>, u64)>,
+}
+
+/// Reads the files `patterns` (written in `from`) match, handing their contents to `on_file` in
+/// the order read. `stack` holds the files being included on the way here, root first.
 pub(crate) fn collect(
     root: &Root<'_>,
     from: FileId,
     patterns: &[Sp<String>],
     stack: &mut Vec<StackEntry>,
-    on_keys: &mut OnKeys<'_>,
+    on_file: &mut OnFile<'_>,
     problems: &mut Problems,
+    ahead: &mut ReadAhead<'_>,
 ) {
     let from_path = problems.path(from).to_path_buf();
     let from_dir = from_path.parent().unwrap_or(Path::new("")).to_path_buf();
-    for pattern in patterns {
-        let matches = match find(&from_dir, &pattern.value) {
-            Ok(matches) => matches,
+    // Every glob first, so that reading ahead can cross from one glob's matches to the next.
+    // The problems found here sit at each glob's own place, so reporting them before the files
+    // are read changes nothing in the (file, line) order they are shown in.
+    let mut matches = VecDeque::new();
+    for (index, pattern) in patterns.iter().enumerate() {
+        let found = match find(&from_dir, &pattern.value, Walk::Include) {
+            Ok(found) => found,
             Err((message, hint)) => {
                 problems.error(from, pattern.pos, message, hint);
                 continue;
             }
         };
-        if matches.is_empty() {
+        if found.files.is_empty() {
             problems.error(
                 from,
                 pattern.pos,
@@ -64,48 +137,85 @@ pub(crate) fn collect(
                 )),
             );
         }
-        for relative in matches {
+        for relative in found.files {
             let shown = from_dir.join(&relative);
-            include_one(root, from, pattern, shown, stack, on_keys, problems);
+            let name = shown.strip_prefix(root.dir).unwrap_or(&shown).to_path_buf();
+            let canonical = confine(root, &shown, &name);
+            matches.push_back(Match { pattern: index, shown, name, canonical, read: None });
         }
+    }
+    while !matches.is_empty() {
+        read_ahead(&mut matches, ahead);
+        let Some(next) = matches.pop_front() else {
+            break;
+        };
+        include_one(root, from, patterns, next, stack, on_file, problems, ahead);
     }
 }
 
-fn include_one(
-    root: &Root<'_>,
-    from: FileId,
-    pattern: &Sp<String>,
-    shown: PathBuf,
-    stack: &mut Vec<StackEntry>,
-    on_keys: &mut OnKeys<'_>,
-    problems: &mut Problems,
-) {
-    let name = shown.strip_prefix(root.dir).unwrap_or(&shown).to_path_buf();
-    let canonical = match std::fs::canonicalize(&shown) {
-        Ok(canonical) => canonical,
-        Err(error) => {
-            problems.error(
-                from,
-                pattern.pos,
-                format!("cannot read included file `{}`: {error}", name.display()),
-                None,
-            );
+/// Hands out the reads of the next matches (in the order they will be used) while the window
+/// has room. Matches that are not confined are never read.
+fn read_ahead(matches: &mut VecDeque<Match>, ahead: &mut ReadAhead<'_>) {
+    for next in matches.iter_mut() {
+        let Ok(canonical) = &next.canonical else {
+            continue;
+        };
+        if next.read.is_some() {
+            continue;
+        }
+        let bytes = std::fs::metadata(canonical).map_or(0, |m| m.len());
+        if !ahead.window.reserve(bytes) {
             return;
         }
-    };
+        // The canonical path, checked to be inside the root folder, is what is read.
+        let path = canonical.clone();
+        next.read = Some((ahead.workers.submit(move || read(&path)), bytes));
+    }
+}
+
+/// The canonical path of an included file, which must stay inside the root config's folder.
+fn confine(root: &Root<'_>, shown: &Path, name: &Path) -> Result<PathBuf, Finding> {
+    let canonical = std::fs::canonicalize(shown).map_err(|error| {
+        (format!("cannot read included file `{}`: {error}", name.display()), None)
+    })?;
     if !canonical.starts_with(root.canonical) {
-        problems.error(
-            from,
-            pattern.pos,
+        return Err((
             format!("included file `{}` is outside the config folder", name.display()),
             Some(
                 "included files must stay inside the folder of the root config, so that a pull \
                  request cannot read other files of the machine it runs on"
                     .to_owned(),
             ),
-        );
-        return;
+        ));
     }
+    Ok(canonical)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn include_one(
+    root: &Root<'_>,
+    from: FileId,
+    patterns: &[Sp<String>],
+    next: Match,
+    stack: &mut Vec<StackEntry>,
+    on_file: &mut OnFile<'_>,
+    problems: &mut Problems,
+    ahead: &mut ReadAhead<'_>,
+) {
+    let Match { pattern, shown, name, canonical, read: handed } = next;
+    let pos = patterns[pattern].pos;
+    // The result is taken (or dropped) first, so the window never holds a file not wanted.
+    let read = handed.map(|(ticket, bytes)| {
+        ahead.window.release(bytes);
+        ticket
+    });
+    let canonical = match canonical {
+        Ok(canonical) => canonical,
+        Err((message, hint)) => {
+            problems.error(from, pos, message, hint);
+            return;
+        }
+    };
     if let Some(start) = stack.iter().position(|s| s.canonical == canonical) {
         let chain: Vec<String> = stack[start..]
             .iter()
@@ -114,56 +224,86 @@ fn include_one(
             .collect();
         problems.error(
             from,
-            pattern.pos,
+            pos,
             format!("include cycle: {}", chain.join(" → ")),
             Some("a file must not include itself, directly or through others".to_owned()),
         );
         return;
     }
-    let text = match std::fs::read(&shown).map(String::from_utf8) {
-        Ok(Ok(text)) => text,
-        Ok(Err(_)) => {
+    let read = match read {
+        Some(ticket) => ticket.take(),
+        None => self::read(&canonical),
+    };
+    let parsed = match read {
+        Read::Parsed(parsed) => parsed,
+        Read::NotUtf8 => {
             problems.error(
                 from,
-                pattern.pos,
+                pos,
                 format!("included file `{}` is not valid UTF-8", name.display()),
                 None,
             );
             return;
         }
-        Err(error) => {
+        Read::Failed(error) => {
             problems.error(
                 from,
-                pattern.pos,
+                pos,
                 format!("cannot read included file `{}`: {error}", name.display()),
                 None,
             );
             return;
         }
-    };
-    let file = problems.file(&shown);
-    let parsed: IncludeFile = match yaml::parse(text) {
-        Ok(parsed) => parsed,
-        Err(error) => {
+        Read::Invalid(error) => {
+            let file = problems.file(&shown);
             problems.error(file, error.pos, error.message, error.hint);
             return;
         }
     };
-    let IncludeFile { keys: included, include } = parsed;
-    on_keys(problems, file, included);
+    let file = problems.file(&shown);
+    let IncludeFile { keys, include, files } = parsed;
+    on_file(problems, file, Included { keys, files });
     stack.push(StackEntry { canonical, shown: name });
-    collect(root, file, &include, stack, on_keys, problems);
+    collect(root, file, &include, stack, on_file, problems, ahead);
     stack.pop();
 }
 
+/// What a walk takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// `include:`: every file, hidden or not.
+    Include,
+    /// `files:`: below the literal folders, names starting with `.` only when the glob writes
+    /// such a segment itself.
+    Files,
+}
+
+impl Walk {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Include => "include",
+            Self::Files => "files",
+        }
+    }
+}
+
+/// The files a glob matched.
+pub(crate) struct Found {
+    /// The glob's literal leading folders, relative to the folder the glob is written in.
+    pub base: PathBuf,
+    /// The matched files, relative to the folder the glob is written in, sorted.
+    pub files: Vec<PathBuf>,
+}
+
 /// The files under `dir` that `pattern` matches, as sorted paths relative to `dir`.
-fn find(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, (String, Option<String>)> {
+pub(crate) fn find(dir: &Path, pattern: &str, what: Walk) -> Result<Found, Finding> {
+    let field = what.field();
     if pattern.is_empty() {
-        return Err(("an `include` glob is empty".to_owned(), None));
+        return Err((format!("an `{field}` glob is empty"), None));
     }
     if Path::new(pattern).has_root() || Path::new(pattern).is_absolute() {
         return Err((
-            format!("`include` glob `{pattern}` is absolute"),
+            format!("`{field}` glob `{pattern}` is absolute"),
             Some("write it relative to the file that names it".to_owned()),
         ));
     }
@@ -172,7 +312,7 @@ fn find(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, (String, Option<Strin
         .backslash_escape(true)
         .build()
         .map_err(|error| {
-            (format!("`include` glob `{pattern}` is not valid: {}", error.kind()), None)
+            (format!("`{field}` glob `{pattern}` is not valid: {}", error.kind()), None)
         })?
         .compile_matcher();
     // The walk starts below the literal folders the glob begins with.
@@ -185,20 +325,22 @@ fn find(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, (String, Option<Strin
     let base: PathBuf = segments[..literal].iter().collect();
     let rest = &segments[literal..];
     let depth = if rest.iter().any(|s| s.contains("**")) { usize::MAX } else { rest.len() };
-    let mut found = Vec::new();
+    let hidden = what == Walk::Include || rest.iter().any(|s| s.starts_with('.'));
+    let mut files = Vec::new();
     let start = dir.join(&base);
-    walk(shown_dir(&start), &base, depth, &mut |relative| {
+    walk(shown_dir(&start), &base, depth, hidden, &mut |relative| {
         if glob.is_match(slash_path(relative)) {
-            found.push(relative.to_path_buf());
+            files.push(relative.to_path_buf());
         }
     });
-    found.sort();
-    Ok(found)
+    files.sort();
+    Ok(Found { base, files })
 }
 
-/// Calls `visit` with every file (relative path) under `folder`, down to `depth` levels.
-/// Symlinked folders are not entered, so a link loop cannot trap the walk.
-fn walk(folder: &Path, relative: &Path, depth: usize, visit: &mut dyn FnMut(&Path)) {
+/// Calls `visit` with every file (relative path) under `folder`, down to `depth` levels, and
+/// with names starting with `.` only when `hidden`. Symlinked folders are not entered, so a
+/// link loop cannot trap the walk and a link cannot lead it out of the config folder.
+fn walk(folder: &Path, relative: &Path, depth: usize, hidden: bool, visit: &mut dyn FnMut(&Path)) {
     if depth == 0 {
         return;
     }
@@ -209,10 +351,14 @@ fn walk(folder: &Path, relative: &Path, depth: usize, visit: &mut dyn FnMut(&Pat
         let Ok(kind) = entry.file_type() else {
             continue;
         };
+        let name = entry.file_name();
+        if !hidden && name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
         let path = entry.path();
-        let child = relative.join(entry.file_name());
+        let child = relative.join(name);
         if kind.is_dir() {
-            walk(&path, &child, depth - 1, visit);
+            walk(&path, &child, depth - 1, hidden, visit);
         } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
             visit(&child);
         }
@@ -220,7 +366,7 @@ fn walk(folder: &Path, relative: &Path, depth: usize, visit: &mut dyn FnMut(&Pat
 }
 
 /// A relative path with `/` separators, as globs are written.
-fn slash_path(path: &Path) -> String {
+pub(crate) fn slash_path(path: &Path) -> String {
     path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
@@ -237,13 +383,14 @@ mod tests {
             std::fs::write(path, "keys: {}\n").expect("write");
         }
         let names = |pattern| -> Vec<String> {
-            find(dir.path(), pattern).expect("valid").iter().map(|p| slash_path(p)).collect()
+            let found = find(dir.path(), pattern, Walk::Include).expect("valid");
+            found.files.iter().map(|p| slash_path(p)).collect()
         };
         assert_eq!(names("flags/*.yaml"), vec!["flags/b.yaml"]);
         assert_eq!(names("flags/**/*.yaml"), vec!["flags/b.yaml", "flags/deep/d.yaml"]);
         assert_eq!(names("*.yaml"), vec!["a.yaml"]);
         assert_eq!(names("flags/c.yml"), vec!["flags/c.yml"]);
         assert!(names("nothing/*.yaml").is_empty());
-        assert!(find(dir.path(), "/etc/*").is_err());
+        assert!(find(dir.path(), "/etc/*", Walk::Include).is_err());
     }
 }

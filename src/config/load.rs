@@ -1,27 +1,32 @@
 //! The loader: file → YAML → overlay → includes → checked, hashed [`Desired`] state.
 //!
 //! It owns the order of the steps and what each scope's key set is: the root's `keys:` first,
-//! then each included file in the order read (a name seen twice is an error at the second
-//! place, naming the first), then the overlay's keys, which replace or add. Everything it finds
-//! goes into one [`Problems`], so a run reports every problem at once; it returns the desired
-//! state only when there were none.
+//! then its `files:` sources (each in path order), then each included file in the order read
+//! (its `keys:`, then its `files:`; a name seen twice is an error at the second place, naming
+//! the first), then the overlay's keys, which replace or add. Everything it finds goes into one
+//! [`Problems`], so a run reports every problem at once; it returns the desired state only when
+//! there were none.
 //!
 //! Built for a million keys: each file's keys are resolved (interpolated, read, hashed) as soon
-//! as the file is parsed, so only one file's YAML is in memory at a time; the resolved keys are
+//! as the file's turn comes, so only a few files' YAML is in memory at a time (the next ones are
+//! parsed ahead on the [`Workers`], which also hash `files:` values); the resolved keys are
 //! sorted once, in place, and the sorted run builds each scope's `BTreeMap` in bulk. Nothing is
 //! quadratic and there is no per-key map allocation.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
-use super::include::{self, Root, StackEntry};
+use super::files::{self, Template};
+use super::include::{self, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
-use super::model::{ConfigFile, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
+use super::model::{ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
 use super::overlay::{self, MergedNamespace};
+use super::parallel::{self, Workers};
 use super::problems::{FileId, Pos, Problems};
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
-use super::validate::{self, ScopeHead};
+use super::validate::{self, Finding, ScopeHead};
 use super::wrangler::{self, Resolver};
 use super::yaml;
 use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
@@ -30,6 +35,17 @@ pub(super) fn load(
     path: &Path,
     options: &LoadOptions<'_>,
     hooks: &Hooks<'_>,
+) -> Result<Loaded, Error> {
+    // Reading included files and hashing `files:` values run ahead on the other cores.
+    load_using(path, options, hooks, &Workers::for_this_machine())
+}
+
+/// [`load`] with these workers (tests compare loading with and without them).
+pub(super) fn load_using(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    hooks: &Hooks<'_>,
+    workers: &Workers,
 ) -> Result<Loaded, Error> {
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
     let bytes = std::fs::read(path).map_err(read_error)?;
@@ -69,6 +85,7 @@ pub(super) fn load(
 
     let mut loader = Loader {
         vars: options.vars,
+        workers,
         root,
         root_dir: &root_dir,
         root_canonical: &root_canonical,
@@ -167,6 +184,7 @@ fn invalid(problems: Problems) -> Error {
 
 struct Loader<'a> {
     vars: &'a dyn Fn(&str) -> Option<String>,
+    workers: &'a Workers,
     root: FileId,
     root_dir: &'a Path,
     root_canonical: &'a Path,
@@ -237,6 +255,7 @@ impl Loader<'_> {
             prefix_pos,
             list_shards,
             include: config.include.take().unwrap_or_default(),
+            files: config.files.take().unwrap_or_default(),
             base_keys,
             overlay_keys,
         }
@@ -300,6 +319,7 @@ impl Loader<'_> {
             take_over,
             list_shards,
             include,
+            files,
             base_keys,
             overlay_keys,
             ..
@@ -322,11 +342,13 @@ impl Loader<'_> {
             ignore: &ignore,
             replaced: Some(&replaced),
             scratch,
+            workers: self.workers,
             dirs: HashMap::new(),
             records: Vec::new(),
             on_keys: hooks.on_keys,
         };
         keys.add(&mut self.problems, self.root, base_keys);
+        keys.add_files(&mut self.problems, self.root, files);
         let walk_root = Root { dir: self.root_dir, canonical: self.root_canonical };
         let root_name = self.problems.path(self.root).file_name().map(PathBuf::from);
         let mut stack = vec![StackEntry {
@@ -338,8 +360,12 @@ impl Loader<'_> {
             self.root,
             &include,
             &mut stack,
-            &mut |problems, file, included| keys.add(problems, file, included),
+            &mut |problems, file, Included { keys: included, files }| {
+                keys.add(problems, file, included);
+                keys.add_files(problems, file, files);
+            },
             &mut self.problems,
+            &mut ReadAhead::new(self.workers),
         );
         keys.replaced = None;
         keys.add(&mut self.problems, self.root, overlay_keys);
@@ -511,6 +537,7 @@ struct Head {
     protect: Globs,
     take_over: Globs,
     include: Vec<Sp<String>>,
+    files: Vec<FilesSource>,
     base_keys: NamedMap<KeyEntry>,
     overlay_keys: NamedMap<KeyEntry>,
 }
@@ -526,7 +553,7 @@ struct Record {
     entry: Option<DesiredEntry>,
 }
 
-/// Resolves a scope's keys file by file, as each file is read, so that only one file's YAML
+/// Resolves a scope's keys file by file, as each file is read, so that only a few files' YAML
 /// is in memory at a time next to the resolved entries.
 struct KeyResolver<'a> {
     sources: Sources<'a>,
@@ -540,6 +567,8 @@ struct KeyResolver<'a> {
     /// while the overlay's own keys are added).
     replaced: Option<&'a HashSet<String>>,
     scratch: &'a mut Scratch,
+    /// Where `files:` values are hashed.
+    workers: &'a Workers,
     /// The folder of each file seen, where its `file:` paths start.
     dirs: HashMap<FileId, PathBuf>,
     records: Vec<Record>,
@@ -547,7 +576,53 @@ struct KeyResolver<'a> {
     on_keys: &'a dyn Fn(u64),
 }
 
+/// What a key's name says in its scope: a problem that excludes it, or a warning.
+enum NameCheck {
+    Fine,
+    Invalid(Finding),
+    OutsidePrefix(Finding),
+    Ignored(Finding),
+}
+
+/// A file a `files:` source matched, its key checked, waiting for its value's hash.
+struct PlannedFile {
+    key: String,
+    /// The path relative to the YAML file's folder, at the `path:` glob (for messages).
+    shown: Sp<String>,
+    /// The canonical path; `None` when it is not confined (reported).
+    canonical: Option<PathBuf>,
+    /// Whether the key's name may be used (else it was reported).
+    name_ok: bool,
+}
+
+/// `files:` values hashed ahead of their turn, per worker.
+const HASH_AHEAD_PER_WORKER: usize = 16;
+
 impl KeyResolver<'_> {
+    fn check_name(&self, name: &str) -> NameCheck {
+        if let Err(finding) = validate::key_name(name) {
+            return NameCheck::Invalid(finding);
+        }
+        if let Some(prefix) = self.prefix
+            && let Err(finding) = validate::key_in_prefix(name, prefix, self.scope_name)
+        {
+            return NameCheck::OutsidePrefix(finding);
+        }
+        if let Err(finding) = validate::key_in_shards(name, self.list_shards, self.scope_name) {
+            return NameCheck::Invalid(finding);
+        }
+        if self.ignore.is_match(name) {
+            return NameCheck::Ignored((
+                format!(
+                    "key `{name}` matches the `ignore` globs of namespace `{}`, so kvsync skips it",
+                    self.scope_name
+                ),
+                Some("remove the key, or narrow the `ignore` globs".to_owned()),
+            ));
+        }
+        NameCheck::Fine
+    }
+
     fn add(&mut self, problems: &mut Problems, file: FileId, keys: NamedMap<KeyEntry>) {
         if !keys.0.is_empty() {
             (self.on_keys)(keys.0.len() as u64);
@@ -557,45 +632,182 @@ impl KeyResolver<'_> {
             if self.replaced.is_some_and(|names| names.contains(&name.value)) {
                 continue;
             }
-            let mut ok = true;
-            if let Err((message, hint)) = validate::key_name(&name.value) {
-                problems.error(file, name.pos, message, hint);
-                ok = false;
-            } else if let Some(prefix) = self.prefix
-                && let Err((message, hint)) =
-                    validate::key_in_prefix(&name.value, prefix, self.scope_name)
-            {
-                problems.error(file, name.pos, message, hint);
-                ok = false;
-            } else if let Err((message, hint)) =
-                validate::key_in_shards(&name.value, self.list_shards, self.scope_name)
-            {
-                problems.error(file, name.pos, message, hint);
-                ok = false;
-            }
-            if ok && self.ignore.is_match(&name.value) {
-                problems.warning(
-                    file,
-                    name.pos,
-                    format!(
-                        "key `{}` matches the `ignore` globs of namespace `{}`, so kvsync skips it",
-                        name.value, self.scope_name
-                    ),
-                    Some("remove the key, or narrow the `ignore` globs".to_owned()),
-                );
-            }
+            let ok = match self.check_name(&name.value) {
+                NameCheck::Fine => true,
+                NameCheck::Invalid((message, hint)) | NameCheck::OutsidePrefix((message, hint)) => {
+                    problems.error(file, name.pos, message, hint);
+                    false
+                }
+                NameCheck::Ignored((message, hint)) => {
+                    problems.warning(file, name.pos, message, hint);
+                    true
+                }
+            };
             let dir = self.dirs.entry(file).or_insert_with(|| folder(problems, file));
             let site = KeySite { file, dir, name: &name.value };
             let resolved = sources::resolve(&self.sources, &site, entry, self.scratch, problems);
-            let seq = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-            self.records.push(Record {
-                name: name.value,
-                seq,
-                file,
-                pos: name.pos,
-                entry: resolved.filter(|_| ok),
-            });
+            self.push(name.value, file, name.pos, resolved.filter(|_| ok));
         }
+    }
+
+    fn push(&mut self, name: String, file: FileId, pos: Pos, entry: Option<DesiredEntry>) {
+        let seq = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+        self.records.push(Record { name, seq, file, pos, entry });
+    }
+
+    /// Adds the keys of `files:` sources written in `file`, each source's files in path order.
+    fn add_files(&mut self, problems: &mut Problems, file: FileId, sources: Vec<FilesSource>) {
+        for source in sources {
+            self.add_files_source(problems, file, source);
+        }
+    }
+
+    fn add_files_source(&mut self, problems: &mut Problems, file: FileId, source: FilesSource) {
+        let FilesSource {
+            path: pattern,
+            key,
+            strip_extension,
+            metadata,
+            expiration,
+            expiration_ttl,
+            sensitive,
+        } = source;
+        let dir = self.dirs.entry(file).or_insert_with(|| folder(problems, file)).clone();
+        // Key problems point at `key:`; without one, at `path:`, which the default comes from.
+        let key_pos = key.as_ref().map_or(pattern.pos, |k| k.pos);
+        let template_text = key.map_or_else(|| files::DEFAULT_TEMPLATE.to_owned(), |k| k.value);
+        let template = match Template::parse(&template_text) {
+            Ok(template) => Some(template),
+            Err((message, hint)) => {
+                problems.error(file, key_pos, message, hint);
+                None
+            }
+        };
+        let site = KeySite { file, dir: &dir, name: &template_text };
+        let shared = sources::files_shared(
+            &self.sources,
+            &site,
+            metadata,
+            expiration,
+            expiration_ttl,
+            sensitive,
+            problems,
+        );
+        let found = match files::find(&dir, &pattern) {
+            Ok(found) => found,
+            Err((message, hint)) => {
+                problems.error(file, pattern.pos, message, hint);
+                return;
+            }
+        };
+        let Some(template) = template else {
+            return;
+        };
+        // A template whose fixed start leaves the prefix gives no usable key: say so once.
+        if let Some(prefix) = self.prefix
+            && !(template.head().starts_with(prefix) || prefix.starts_with(template.head()))
+        {
+            problems.error(
+                file,
+                key_pos,
+                format!(
+                    "`key` template `{template_text}` makes keys outside the prefix `{prefix}` of \
+                     namespace `{}`",
+                    self.scope_name
+                ),
+                Some(format!(
+                    "start the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`"
+                )),
+            );
+            return;
+        }
+        if !found.files.is_empty() {
+            (self.on_keys)(found.files.len() as u64);
+        }
+        let strip = strip_extension.is_some_and(|s| s.value);
+        let mut shown = files::Shown::default();
+        // Each file's key, checked, in path order. A file whose key cannot be used is reported
+        // and gets no entry; a key the overlay replaces is left out.
+        let mut planned: Vec<PlannedFile> = Vec::with_capacity(found.files.len());
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(found.files.len());
+        for relative in &found.files {
+            let raw = include::slash_path(relative);
+            let key = match files::key_path(relative, &found.base, strip) {
+                Ok(path) => template.render(&path),
+                Err((message, hint)) => {
+                    problems.error(file, pattern.pos, message, hint);
+                    continue;
+                }
+            };
+            if self.replaced.is_some_and(|names| names.contains(&key)) {
+                continue;
+            }
+            if let Some(&first) = seen.get(&key) {
+                let first_raw = &planned[first].shown.value;
+                problems.error(
+                    file,
+                    key_pos,
+                    format!("files `{first_raw}` and `{raw}` both become key `{key}`"),
+                    Some(if strip {
+                        "with `strip_extension: true`, files that differ only in their extension \
+                         get the same key; narrow the glob, or drop `strip_extension`"
+                            .to_owned()
+                    } else {
+                        "narrow the glob, or change the `key` template".to_owned()
+                    }),
+                );
+                continue;
+            }
+            let name_ok = match self.check_name(&key) {
+                NameCheck::Fine => true,
+                NameCheck::Invalid(finding) => {
+                    shown.error(problems, file, key_pos, finding);
+                    false
+                }
+                NameCheck::OutsidePrefix((message, _)) => {
+                    let prefix = self.prefix.unwrap_or_default();
+                    let hint = format!(
+                        "a `files:` key is its `key` template with `{{path}}` filled in; start \
+                         the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`"
+                    );
+                    shown.error(problems, file, key_pos, (message, Some(hint)));
+                    false
+                }
+                NameCheck::Ignored(finding) => {
+                    shown.warning(problems, file, key_pos, finding);
+                    true
+                }
+            };
+            let canonical = match sources::confine(&self.sources, &dir, &raw) {
+                Ok(canonical) => Some(canonical),
+                Err((message, hint)) => {
+                    problems.error(file, pattern.pos, message, hint);
+                    None
+                }
+            };
+            seen.insert(key.clone(), planned.len());
+            planned.push(PlannedFile { key, shown: Sp::new(raw, pattern.pos), canonical, name_ok });
+        }
+        drop(seen);
+        shown.finish(problems, file, key_pos);
+
+        // The values are hashed ahead on the workers; entries are made in path order.
+        let shared = shared.map(Arc::new);
+        let ahead = HASH_AHEAD_PER_WORKER * self.workers.count().max(1);
+        let job_for = |planned: &PlannedFile| {
+            let (path, shared) = (planned.canonical.clone()?, Arc::clone(shared.as_ref()?));
+            Some(move || sources::hash_file_here(&path, &shared))
+        };
+        parallel::in_order(self.workers, planned, ahead, job_for, |planned, streamed| {
+            let PlannedFile { key, shown, canonical, name_ok } = planned;
+            let entry = match (streamed, canonical, &shared) {
+                (Some(streamed), Some(path), Some(shared)) => {
+                    sources::file_entry(path, &shown, streamed, shared, file, problems)
+                }
+                _ => None,
+            };
+            self.push(key, file, key_pos, entry.filter(|_| name_ok));
+        });
     }
 }
 

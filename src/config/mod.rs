@@ -5,9 +5,14 @@
 //! - `yaml`: parsing; the only module that knows the YAML crate (spans, limits, messages);
 //! - `model`: what a file says (serde and schemars types; `schemas/kvsync.schema.json`);
 //! - `overlay`: picking the environment and deep-merging its overlay;
-//! - `include`: finding and reading `include:` files;
+//! - `include`: finding and reading `include:` files (read ahead on `parallel`'s workers), and
+//!   the glob walk `files:` shares;
+//! - `files`: `files:` sources: a matched file's `{path}` and the `key` template;
 //! - `interpolate`: `${VAR}` inside string scalars;
-//! - `sources`: values, metadata and expirations → bytes and content hashes (`file:` streamed);
+//! - `sources`: values, metadata and expirations → bytes and content hashes (`file:` and
+//!   `files:` values streamed);
+//! - `parallel`: a small ordered worker pool, so parsing and hashing use the other cores while
+//!   the loader keeps every order;
 //! - `validate`: names, formats and overlapping scopes;
 //! - `wrangler`: `binding:` → namespace id through wrangler's config (also read by `init`);
 //! - `problems`: where every finding is collected, in file and line order.
@@ -18,15 +23,19 @@
 //! Every problem is reported at once: the loader keeps going after a bad key and returns all
 //! [`Diagnostic`]s together, in file order (the root config first, then each included file in
 //! the order it was read) and line order. A YAML parse error stops only the file it is in.
+//! Worker threads change when a file is parsed, never what the load returns: results and
+//! diagnostics are those of reading one file after another.
 //! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.
 
 pub mod desired;
 pub mod export;
+mod files;
 mod include;
 mod interpolate;
 mod load;
 mod model;
 mod overlay;
+mod parallel;
 mod problems;
 mod sources;
 pub mod starter;

@@ -219,10 +219,15 @@ pub(crate) struct NamespaceConfig {
     /// JSON; a mapping is always an entry (a JSON object goes under `value:`).
     #[serde(default)]
     pub keys: Option<NamedMap<KeyEntry>>,
-    /// Globs of more key files (each a mapping with `keys:` and optional `include:`), relative to
-    /// this file. A key defined twice is an error.
+    /// Globs of more key files (each a mapping with `keys:` and optional `include:` and
+    /// `files:`), relative to this file. A key defined twice is an error.
     #[serde(default)]
     pub include: Option<Vec<Sp<String>>>,
+    /// Folder trees of value files: every file a glob matches becomes a key whose value is the
+    /// file's bytes, named by a template. A key defined twice (here, in `keys:` or an include) is
+    /// an error.
+    #[serde(default)]
+    pub files: Option<Vec<FilesSource>>,
 }
 
 /// An environment overlay: any of these fields replaces or merges into the base config.
@@ -263,6 +268,49 @@ pub(crate) struct IncludeFile {
     /// Globs of more key files, relative to this file.
     #[serde(default)]
     pub include: Vec<Sp<String>>,
+    /// Folder trees of value files, globs relative to this file.
+    #[serde(default)]
+    pub files: Vec<FilesSource>,
+}
+
+/// One `files:` source: every regular file `path` matches becomes a key, its value the file's
+/// bytes (as with `file:`), its name `key` with `{path}` filled in.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FilesSource {
+    /// A glob of files, relative to the YAML file that names it, e.g. `content/**/*.json`: `*`
+    /// stays within one `/` segment, `**` crosses them. The files must stay inside the root
+    /// config's folder. Below the glob's literal folders, names starting with `.` are skipped
+    /// unless the glob itself writes a segment starting with `.`; symlinked folders are not
+    /// entered.
+    pub path: Sp<String>,
+    /// The key name of each file: `{path}` is the file's path relative to the glob's literal
+    /// leading folders (`a/b.json` for `content/a/b.json` and `content/**/*.json`), with `/`
+    /// separators. `{{` and `}}` are literal braces. Default `{path}`.
+    #[serde(default)]
+    pub key: Option<Sp<String>>,
+    /// `true` drops the last extension from `{path}` (`a/b.json` becomes `a/b`). Default
+    /// `false`.
+    #[serde(default)]
+    pub strip_extension: Option<Sp<bool>>,
+    /// KV metadata of every key of this source: a JSON object (at most 1024 bytes once kvsync
+    /// adds its marker); `null` means none.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "metadata_schema")]
+    pub metadata: Option<YamlValue>,
+    /// When KV drops every key of this source: unix seconds, or an RFC 3339 time with any
+    /// offset (no fractional seconds), at most 2038-01-19T03:14:07Z.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "expiration_schema")]
+    pub expiration: Option<YamlValue>,
+    /// Seconds after each write until KV drops the key; at least 60.
+    #[serde(default)]
+    #[schemars(range(min = 60, max = 2_147_483_647))]
+    pub expiration_ttl: Option<Sp<i64>>,
+    /// `true` hides the values of this source in every output. Metadata that uses `${…}` makes
+    /// them sensitive too.
+    #[serde(default)]
+    pub sensitive: Option<Sp<bool>>,
 }
 
 /// One desired key as written: a bare value, or a mapping with the entry fields.

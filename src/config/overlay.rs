@@ -2,8 +2,9 @@
 //!
 //! An overlay deep-merges into the base before anything is validated: top-level fields it sets
 //! replace the base's; namespaces merge by name field by field (a new name adds a namespace);
-//! a list (`ignore`, `include`, …) replaces the base's list; a key entry it names replaces the
-//! base's entry for that key (including one from an include), which is not "defined twice".
+//! a list (`ignore`, `include`, `files`, …) replaces the base's list; a key entry it names
+//! replaces the base's entry for that key (including one from an include or a `files:` source),
+//! which is not "defined twice".
 //! Keys are kept apart here ([`MergedNamespace::overlay_keys`]) because includes are only read
 //! later; the loader applies them last.
 
@@ -192,6 +193,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         list_shards,
         keys: _,
         include,
+        files,
     } = overlay;
     // `namespace_id` and `binding` are two ways to say one thing: an overlay that names either
     // replaces the base's way, so a base `binding:` and a staging `namespace_id:` do not clash.
@@ -209,6 +211,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     replace_option(&mut base.take_over, take_over);
     replace_option(&mut base.list_shards, list_shards);
     replace_option(&mut base.include, include);
+    replace_option(&mut base.files, files);
 }
 
 fn replace<T>(base: &mut T, overlay: Option<T>) {

@@ -85,6 +85,96 @@ pub(crate) fn resolve(
     }
 }
 
+/// What every file value of an entry or a `files:` source shares: resolved once, before the
+/// files are hashed (on any thread: it is plain data).
+#[derive(Debug, Clone)]
+pub(crate) struct FileShared {
+    pub metadata: Option<Value>,
+    pub expiration: Expiration,
+    pub sensitive: bool,
+}
+
+/// Resolves the fields a `files:` source applies to each of its keys (`key.name` is its key
+/// template, for messages); `None` when they have problems (all of them reported).
+pub(crate) fn files_shared(
+    sources: &Sources<'_>,
+    key: &KeySite<'_>,
+    metadata: Option<YamlValue>,
+    expiration: Option<YamlValue>,
+    expiration_ttl: Option<Sp<i64>>,
+    sensitive: Option<Sp<bool>>,
+    problems: &mut Problems,
+) -> Option<FileShared> {
+    let mut cx = Cx { sources, key, problems, substituted: false, failed: false };
+    let metadata = cx.metadata(metadata);
+    let expiration = cx.expiration(expiration, expiration_ttl);
+    let (Some(metadata), Some(expiration)) = (metadata, expiration) else {
+        return None;
+    };
+    Some(FileShared {
+        metadata: metadata.map(Value::Object),
+        expiration,
+        sensitive: cx.substituted || sensitive.is_some_and(|s| s.value),
+    })
+}
+
+/// A file value's entry once the file was streamed through the hasher, or the problem
+/// (reported at `shown`, the path as the config wrote or matched it). `file:` entries and
+/// `files:` sources both end here.
+pub(crate) fn file_entry(
+    path: PathBuf,
+    shown: &Sp<String>,
+    streamed: std::io::Result<Streamed>,
+    shared: &FileShared,
+    file: FileId,
+    problems: &mut Problems,
+) -> Option<DesiredEntry> {
+    let name = &shown.value;
+    let (size, is_text, hash) = match streamed {
+        Ok(Streamed::Done { size, is_text, hash }) => (size, is_text, hash),
+        Ok(Streamed::TooLarge { size }) => {
+            problems.error(
+                file,
+                shown.pos,
+                format!(
+                    "file `{name}` is {size} bytes; KV's limit for a value is 25 MiB ({VALUE_BYTES_MAX} bytes)"
+                ),
+                None,
+            );
+            return None;
+        }
+        Ok(Streamed::Changed) => {
+            problems.error(
+                file,
+                shown.pos,
+                format!("file `{name}` changed while it was read"),
+                None,
+            );
+            return None;
+        }
+        Err(error) => {
+            problems.error(file, shown.pos, format!("cannot read file `{name}`: {error}"), None);
+            return None;
+        }
+    };
+    Some(DesiredEntry {
+        value: ValueSource::File(path),
+        size,
+        is_text,
+        metadata: into_map(shared.metadata.clone()),
+        expiration: shared.expiration,
+        sensitive: shared.sensitive,
+        hash,
+    })
+}
+
+fn into_map(metadata: Option<Value>) -> Option<Map<String, Value>> {
+    match metadata {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
 /// A value before hashing: inline bytes, or a confined file and its `file:` as written.
 enum Source {
     Inline(Vec<u8>),
@@ -152,32 +242,26 @@ impl Cx<'_, '_> {
             return None;
         }
         let metadata = metadata.map(Value::Object);
-        let resolved = match source {
+        let sensitive = self.substituted || sensitive.is_some_and(|s| s.value);
+        match source {
             Source::Inline(bytes) => {
                 let hash = content_hash(&bytes, metadata.as_ref(), expiration);
-                let size = bytes.len() as u64;
-                (ValueSource::Inline(bytes), size, true, hash)
+                Some(DesiredEntry {
+                    size: bytes.len() as u64,
+                    is_text: true,
+                    value: ValueSource::Inline(bytes),
+                    metadata: into_map(metadata),
+                    expiration,
+                    sensitive,
+                    hash,
+                })
             }
             Source::File(path, shown) => {
-                let (size, is_text, hash) =
-                    self.stream(&path, &shown, metadata.as_ref(), expiration, scratch)?;
-                (ValueSource::File(path), size, is_text, hash)
+                let shared = FileShared { metadata, expiration, sensitive };
+                let streamed = hash_file(&path, &shared, &mut scratch.buffer);
+                file_entry(path, &shown, streamed, &shared, self.key.file, self.problems)
             }
-        };
-        let (value, size, is_text, hash) = resolved;
-        let metadata = match metadata {
-            Some(Value::Object(map)) => Some(map),
-            _ => None,
-        };
-        Some(DesiredEntry {
-            value,
-            size,
-            is_text,
-            metadata,
-            expiration,
-            sensitive: self.substituted || sensitive.is_some_and(|s| s.value),
-            hash,
-        })
+        }
     }
 
     /// The bytes of an inline value: a string as-is, anything else as compact JSON.
@@ -485,44 +569,12 @@ impl Cx<'_, '_> {
             }
         }
     }
-
-    /// Streams a file through the hasher: (size, is_text, hash).
-    fn stream(
-        &mut self,
-        path: &Path,
-        file: &Sp<String>,
-        metadata: Option<&Value>,
-        expiration: Expiration,
-        scratch: &mut Scratch,
-    ) -> Option<(u64, bool, crate::plan::hash::ContentHash)> {
-        let shown = &file.value;
-        match hash_file(path, metadata, expiration, &mut scratch.buffer) {
-            Ok(Streamed::Done { size, is_text, hash }) => Some((size, is_text, hash)),
-            Ok(Streamed::TooLarge { size }) => {
-                self.error(
-                    file.pos,
-                    format!(
-                        "file `{shown}` is {size} bytes; KV's limit for a value is 25 MiB ({VALUE_BYTES_MAX} bytes)"
-                    ),
-                    None,
-                );
-                None
-            }
-            Ok(Streamed::Changed) => {
-                self.error(file.pos, format!("file `{shown}` changed while it was read"), None);
-                None
-            }
-            Err(error) => {
-                self.error(file.pos, format!("cannot read file `{shown}`: {error}"), None);
-                None
-            }
-        }
-    }
 }
 
 /// Resolves `raw` (relative to `dir`) and makes sure it stays inside the root config's folder,
 /// symlinks included: a pull request must not be able to read the runner's files into a plan.
-fn confine(
+/// Returns the canonical path of the file.
+pub(crate) fn confine(
     sources: &Sources<'_>,
     dir: &Path,
     raw: &str,
@@ -586,7 +638,8 @@ pub(crate) fn shown_dir(dir: &Path) -> &Path {
     if dir.as_os_str().is_empty() { Path::new(".") } else { dir }
 }
 
-enum Streamed {
+/// What streaming a file through the hasher found.
+pub(crate) enum Streamed {
     Done {
         size: u64,
         is_text: bool,
@@ -600,12 +653,13 @@ enum Streamed {
 }
 
 /// Hashes a file in fixed-size chunks, checking UTF-8 on the way; never holds the whole file.
-fn hash_file(
+/// `buffer` is the chunk buffer ([`READ_CHUNK_BYTES`] is what [`Scratch`] holds).
+pub(crate) fn hash_file(
     path: &Path,
-    metadata: Option<&Value>,
-    expiration: Expiration,
+    shared: &FileShared,
     buffer: &mut [u8],
 ) -> std::io::Result<Streamed> {
+    let (metadata, expiration) = (shared.metadata.as_ref(), shared.expiration);
     let mut file = fs_err::File::open(path)?;
     let size = file.metadata()?.len();
     if size > VALUE_BYTES_MAX as u64 {
@@ -632,6 +686,20 @@ fn hash_file(
         return Ok(Streamed::Changed);
     }
     Ok(Streamed::Done { size, is_text: utf8.finish(), hash: hasher.finish(metadata, expiration) })
+}
+
+/// [`hash_file`] with a chunk buffer kept per thread (for the loader's workers).
+pub(crate) fn hash_file_here(path: &Path, shared: &FileShared) -> std::io::Result<Streamed> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        if buffer.is_empty() {
+            buffer.resize(READ_CHUNK_BYTES, 0);
+        }
+        hash_file(path, shared, &mut buffer)
+    })
 }
 
 /// Checks that a byte stream is UTF-8, chunk by chunk: a character split across two chunks is

@@ -1235,3 +1235,449 @@ fn list_shards_are_checked_and_sorted() {
         &["kvsync.yaml:4:3: `list_shards` is empty"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `files:` sources: a folder tree → one key per file.
+
+/// `HEAD` plus a `files:` list whose first line is line 8 (`path:` values at column 15).
+fn files(body: &str) -> String {
+    format!("{HEAD}    files:\n{body}")
+}
+
+/// The names of the first scope's keys, in order.
+fn key_names(loaded: &Loaded) -> Vec<String> {
+    loaded.desired.scopes[0].entries.keys().cloned().collect()
+}
+
+#[test]
+fn files_map_a_folder_tree_to_keys() {
+    let binary: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff";
+    let loaded = loads(
+        &files(concat!(
+            "      - path: content/**/*.json\n",
+            "        key: \"f/{path}\"\n",
+            "        strip_extension: true\n",
+            "        metadata: {type: page}\n",
+            "        expiration_ttl: 3600\n",
+            "      - path: assets/*\n",
+            "        key: \"f/assets/{path}\"\n",
+        )),
+        &[
+            ("content/home.json", b"{\"title\": \"Home\"}"),
+            ("content/docs/intro.json", b"{}"),
+            ("content/docs/deep/er/x.v2.json", b"[1]"),
+            ("content/docs/notes.txt", b"not json"),
+            ("assets/logo.png", binary),
+            ("assets/sub/not-matched.png", b"*"),
+        ],
+    );
+    assert_eq!(
+        key_names(&loaded),
+        ["f/assets/logo.png", "f/docs/deep/er/x.v2", "f/docs/intro", "f/home",]
+    );
+    let home = entry(&loaded, "f/home");
+    let metadata: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(r#"{"type":"page"}"#).expect("json");
+    assert_eq!(home.metadata.as_ref(), Some(&metadata));
+    assert_eq!(home.expiration, Expiration::Ttl(3600));
+    assert!(home.is_text && !home.sensitive);
+    assert_eq!(home.size, 17);
+    assert_eq!(
+        home.hash,
+        crate::plan::hash::content_hash(
+            b"{\"title\": \"Home\"}",
+            Some(&serde_json::Value::Object(metadata)),
+            Expiration::Ttl(3600)
+        )
+    );
+    // The value is the file, read again when it is written, exactly as for `file:`.
+    let logo = entry(&loaded, "f/assets/logo.png");
+    assert!(matches!(&logo.value, ValueSource::File(path) if path.ends_with("assets/logo.png")));
+    assert!(!logo.is_text);
+    assert_eq!(logo.metadata, None);
+    assert_eq!(logo.hash, crate::plan::hash::content_hash(binary, None, Expiration::Never));
+}
+
+/// The default template is `{path}`; hidden names below the literal folders are skipped unless
+/// the glob writes the dot; a literal dot folder is fine.
+#[test]
+fn files_default_template_and_hidden_names() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  site:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    files:\n      - path: site/**\n      - path: well/.well-known/*\n        key: \".well-known/{path}\"\n      - path: dots/**/.*\n        key: \"dots/{path}\"\n";
+    let loaded = loads(
+        config,
+        &[
+            ("site/index.html", b"<h1>hi</h1>"),
+            ("site/.DS_Store", b"junk"),
+            ("site/.git/config", b"junk"),
+            ("site/css/main.css", b"body{}"),
+            ("well/.well-known/security.txt", b"Contact: x"),
+            ("dots/a/.env", b"A=1"),
+            ("dots/a/visible", b"no"),
+        ],
+    );
+    assert_eq!(
+        key_names(&loaded),
+        [".well-known/security.txt", "css/main.css", "dots/a/.env", "index.html"]
+    );
+}
+
+#[test]
+fn files_keys_defined_twice_name_both_places() {
+    check(
+        &format!(
+            "{HEAD}    keys:\n      f/a: inline\n    files:\n      - path: v/*\n        key: \"f/{{path}}\"\n        strip_extension: true\n      - path: w/*\n        key: \"f/{{path}}\"\n"
+        ),
+        &[("v/a.txt", b"1"), ("v/b.txt", b"2"), ("v/b.json", b"3"), ("w/b", b"4")],
+        &[
+            "kvsync.yaml:11:14: files `v/b.json` and `v/b.txt` both become key `f/b`",
+            "kvsync.yaml:11:14: key `f/a` is defined twice (first at `kvsync.yaml:8:7`)",
+            "kvsync.yaml:14:14: key `f/b` is defined twice (first at `kvsync.yaml:11:14`)",
+        ],
+    );
+}
+
+#[test]
+fn files_keys_must_stay_inside_the_prefix() {
+    check_hint(
+        &files("      - path: v/*\n        key: \"g/{path}\"\n"),
+        &[("v/a", b"1")],
+        "kvsync.yaml:9:14: `key` template `g/{path}` makes keys outside the prefix `f/` of namespace `flags`",
+        "key: \"f/{path}\"",
+    );
+    // The default `{path}` may or may not start with the prefix: each file is checked, and a
+    // large folder shows the first five.
+    let many: Vec<(String, Vec<u8>)> = (0..8).map(|i| (format!("v/{i}"), b"x".to_vec())).collect();
+    let refs: Vec<(&str, &[u8])> = many.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+    let expected: Vec<String> = (0..5)
+        .map(|i| {
+            format!("kvsync.yaml:8:15: key `{i}` is outside the prefix `f/` of namespace `flags`")
+        })
+        .chain(std::iter::once(
+            "kvsync.yaml:8:15: 3 more keys of this `files:` source have problems like the 5 above"
+                .to_owned(),
+        ))
+        .collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let diagnostics = check(&files("      - path: v/*\n"), &refs, &expected);
+    let hint = diagnostics[0].hint.as_deref().unwrap_or("");
+    assert!(hint.contains("key: \"f/{path}\""), "{hint}");
+}
+
+#[test]
+fn files_keys_are_checked_like_any_key() {
+    // File names are at most 255 bytes; the key is long through its folders.
+    let long = format!("v/{0}/{0}/{1}", "n".repeat(200), "n".repeat(120));
+    check(
+        &files(
+            "      - path: v/**\n        key: \"f/{path}\"\n        expiration_ttl: 30\n        metadata: [1]\n",
+        ),
+        &[(long.as_str(), b"x")],
+        &[
+            "kvsync.yaml:9:14: key `f/nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…` is 524 bytes; KV's limit is 512 bytes (UTF-8)",
+            "kvsync.yaml:10:25: `expiration_ttl` must be at least 60 seconds, not 30",
+            "kvsync.yaml:11:19: the metadata of key `f/{path}` must be a JSON object",
+        ],
+    );
+}
+
+/// Metadata is checked once per source, with the marker's size counted, not once per file.
+#[test]
+fn files_oversize_metadata_is_reported_once() {
+    let long = "m".repeat(1000);
+    let diagnostics = check(
+        &files(&format!(
+            "      - path: v/*\n        key: \"f/{{path}}\"\n        metadata: {{note: {long}}}\n"
+        )),
+        &[("v/a", b"1"), ("v/b", b"2")],
+        &[
+            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+        ],
+    );
+    assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("the marker takes up to")));
+}
+
+#[test]
+fn files_ignored_keys_are_warnings() {
+    let loaded = loads(
+        &format!(
+            "{HEAD}    ignore: [\"f/runtime/*\"]\n    files:\n      - path: v/*\n        key: \"f/runtime/{{path}}\"\n"
+        ),
+        &[("v/a", b"1")],
+    );
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!((loaded.warnings[0].line, loaded.warnings[0].column), (10, 14));
+    assert!(loaded.warnings[0].message.contains("`f/runtime/a` matches the `ignore` globs"));
+}
+
+#[test]
+fn files_glob_matching_nothing_is_an_error_like_include() {
+    check(
+        &files("      - path: content/*.json\n        key: \"f/{path}\"\n"),
+        &[],
+        &["kvsync.yaml:8:15: `files` glob `content/*.json` matches no file"],
+    );
+    // A folder is not a glob of its files: the hint says how to write one.
+    check_hint(
+        &files("      - path: content\n        key: \"f/{path}\"\n"),
+        &[("content/a", b"1")],
+        "kvsync.yaml:8:15: `files` glob `content` matches no file",
+        "`content/**` for every file below it",
+    );
+}
+
+#[test]
+fn files_bad_placeholders_and_globs() {
+    check(
+        &files(concat!(
+            "      - path: v/*\n        key: \"f/{name}\"\n",
+            "      - path: v/*\n        key: \"f/${HOME}/{path}\"\n",
+            "      - path: v/*\n        key: \"f/static\"\n",
+            "      - path: \"v/[\"\n        key: \"f/{path}\"\n",
+            "      - path: /etc/*\n",
+            "      - path: ${DIR}/*\n",
+            "      - key: \"f/{path}\"\n",
+        )),
+        &[("v/a", b"1")],
+        &["kvsync.yaml:18:9: missing field `path`"],
+    );
+    check(
+        &files(concat!(
+            "      - path: v/*\n        key: \"f/{name}\"\n",
+            "      - path: v/*\n        key: \"f/${HOME}/{path}\"\n",
+            "      - path: v/*\n        key: \"f/static\"\n",
+            "      - path: \"v/[\"\n        key: \"f/{path}\"\n",
+            "      - path: /etc/*\n        key: \"f/{path}\"\n",
+            "      - path: ${DIR}/*\n        key: \"f/{path}\"\n",
+        )),
+        &[("v/a", b"1")],
+        &[
+            "kvsync.yaml:9:14: unknown placeholder `{name}` in `key` template `f/{name}`",
+            "kvsync.yaml:11:14: unknown placeholder `{HOME}` in `key` template `f/${HOME}/{path}`",
+            "kvsync.yaml:13:14: `key` template `f/static` does not use `{path}`",
+            "kvsync.yaml:14:15: `files` glob `v/[` is not valid: unclosed character class; missing ']'",
+            "kvsync.yaml:16:15: `files` glob `/etc/*` is absolute",
+            "kvsync.yaml:18:15: `files` glob `${DIR}/*` uses `${…}`",
+        ],
+    );
+    check_hint(
+        &files("      - path: v/*\n        strip_extensions: true\n"),
+        &[("v/a", b"1")],
+        "kvsync.yaml:9:9: unknown field `strip_extensions`",
+        "did you mean `strip_extension`?",
+    );
+}
+
+#[test]
+fn files_escaping_the_config_folder() {
+    let fixture = Fixture::new("");
+    fixture.write("outside/secret.txt", "runner secret");
+    fixture.write(
+        "inner/kvsync.yaml",
+        format!("{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n"),
+    );
+    let options = LoadOptions { environment: None, vars: &|_| None };
+    let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
+    assert_eq!(
+        fixture.errors(result),
+        ["inner/kvsync.yaml:8:15: file `../outside/secret.txt` is outside the config folder"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn files_escaping_through_symlinks() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("secret.txt"), "runner secret").expect("write");
+    let fixture = Fixture::new(&files("      - path: v/**\n        key: \"f/{path}\"\n"));
+    fixture.write("v/fine.txt", "fine");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        fixture.path().join("v/link.txt"),
+    )
+    .expect("symlink");
+    // A symlinked folder is not entered, wherever it points.
+    std::os::unix::fs::symlink(outside.path(), fixture.path().join("v/linked-dir"))
+        .expect("symlink");
+    std::fs::create_dir_all(fixture.path().join("w")).expect("mkdir");
+    std::os::unix::fs::symlink(fixture.path().join("v"), fixture.path().join("w/loop"))
+        .expect("symlink");
+    let diagnostics = match fixture.load() {
+        Err(Error::Invalid(diagnostics)) => diagnostics,
+        other => panic!("expected problems: {other:?}"),
+    };
+    let lines: Vec<String> = diagnostics.iter().map(|d| fixture.line(d)).collect();
+    assert_eq!(lines, ["kvsync.yaml:8:15: file `v/link.txt` is outside the config folder"]);
+    assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("cannot read other files")));
+}
+
+/// A symlink to a file inside the config folder is fine: its value is the target's bytes.
+#[cfg(unix)]
+#[test]
+fn files_symlink_inside_the_folder_is_followed() {
+    let fixture = Fixture::new(&files("      - path: v/*\n        key: \"f/{path}\"\n"));
+    fixture.write("data/real.txt", "real");
+    std::fs::create_dir_all(fixture.path().join("v")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        fixture.path().join("data/real.txt"),
+        fixture.path().join("v/alias"),
+    )
+    .expect("symlink");
+    let loaded = fixture.load().unwrap_or_else(|e| panic!("{:#?}", fixture.errors(Err(e))));
+    let alias = entry(&loaded, "f/alias");
+    assert_eq!(alias.size, 4);
+    let real = std::fs::canonicalize(fixture.path().join("data/real.txt")).expect("canonical");
+    assert_eq!(alias.value, ValueSource::File(real));
+}
+
+/// `files:` in an included file is relative to that file, and its keys count as that file's.
+#[test]
+fn files_in_an_included_file() {
+    let loaded = loads(
+        &format!("{HEAD}    include: [more/keys.yaml]\n"),
+        &[
+            (
+                "more/keys.yaml",
+                b"keys:\n  f/x: 1\nfiles:\n  - path: values/*.txt\n    key: \"f/{path}\"\n",
+            ),
+            ("more/values/a.txt", b"a"),
+        ],
+    );
+    assert_eq!(key_names(&loaded), ["f/a.txt", "f/x"]);
+    check(
+        &format!("{HEAD}    include: [more/keys.yaml]\n    keys:\n      f/a.txt: inline\n"),
+        &[
+            ("more/keys.yaml", b"files:\n  - path: values/*.txt\n    key: \"f/{path}\"\n"),
+            ("more/values/a.txt", b"a"),
+        ],
+        &["more/keys.yaml:3:10: key `f/a.txt` is defined twice (first at `kvsync.yaml:9:7`)"],
+    );
+}
+
+/// An overlay's `files:` list replaces the base's; its `keys:` replace keys a `files:` source
+/// made (which is not "defined twice").
+#[test]
+fn files_follow_the_overlay_rules() {
+    let config = format!(
+        "{HEAD}    files:\n      - path: base/*\n        key: \"f/{{path}}\"\nenvironments:\n  staging:\n    namespaces:\n      flags:\n        files:\n          - path: staging/*\n            key: \"f/{{path}}\"\n        keys:\n          f/b: from-keys\n  prod:\n    namespaces:\n      flags:\n        keys:\n          f/a: from-keys\n"
+    );
+    let fixture = Fixture::new(&config);
+    for (path, contents) in [("base/a", "base a"), ("staging/a", "staging a"), ("staging/b", "b")] {
+        fixture.write(path, contents);
+    }
+    let staging = fixture.load_with(Some("staging"), &[]).expect("staging loads");
+    let staging_a = entry(&staging, "f/a");
+    assert!(matches!(&staging_a.value, ValueSource::File(p) if p.ends_with("staging/a")));
+    assert_eq!(inline(entry(&staging, "f/b")), "from-keys");
+    let prod = fixture.load_with(Some("prod"), &[]).expect("prod loads");
+    assert_eq!(inline(entry(&prod, "f/a")), "from-keys");
+    assert_eq!(key_names(&prod), ["f/a"]);
+}
+
+/// Metadata that uses `${…}` makes the source's values sensitive, as for entries.
+#[test]
+fn files_sensitive_by_flag_or_interpolated_metadata() {
+    let fixture = Fixture::new(&files(concat!(
+        "      - path: v/*\n        key: \"f/v/{path}\"\n        metadata: {by: \"${WHO:-ci}\"}\n",
+        "      - path: w/*\n        key: \"f/w/{path}\"\n        sensitive: true\n",
+        "      - path: x/*\n        key: \"f/x/{path}\"\n",
+    )));
+    for path in ["v/a", "w/a", "x/a"] {
+        fixture.write(path, "1");
+    }
+    let loaded = fixture.load_with(None, &[("WHO", "me")]).expect("loads");
+    assert!(entry(&loaded, "f/v/a").sensitive);
+    assert!(entry(&loaded, "f/w/a").sensitive);
+    assert!(!entry(&loaded, "f/x/a").sensitive);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading ahead on worker threads changes nothing but the time it takes.
+
+/// Loads `path` with `workers` threads: every key's name and hash, or every problem.
+fn load_with_workers(path: &Path, workers: usize) -> (Vec<(String, String)>, Vec<String>) {
+    let options = LoadOptions { environment: None, vars: &|_| None };
+    let hooks = Hooks { on_heads: &|_| {}, on_keys: &|_| {} };
+    let workers = super::parallel::Workers::new(workers);
+    let show =
+        |d: &Diagnostic| format!("{}:{}:{}: {}", d.path.display(), d.line, d.column, d.message);
+    match super::load::load_using(path, &options, &hooks, &workers) {
+        Ok(loaded) => {
+            let keys = loaded
+                .desired
+                .scopes
+                .iter()
+                .flat_map(|s| s.entries.iter().map(|(k, e)| (k.clone(), e.hash.to_hex())))
+                .collect();
+            (keys, loaded.warnings.iter().map(show).collect())
+        }
+        Err(Error::Invalid(diagnostics)) => (Vec::new(), diagnostics.iter().map(show).collect()),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// Many include files, nested, with `files:` sources, keys defined twice across files, a cycle,
+/// a parse error and a file outside the folder: with any number of workers, the same keys and
+/// the same problems in the same order as one file after another.
+#[test]
+fn parallel_loading_matches_sequential_loading() {
+    let fixture = Fixture::new(&format!(
+        "{HEAD}    include: [\"keys/*.yaml\", \"more/**/*.yaml\"]\n    files:\n      - path: values/**\n        key: \"f/v/{{path}}\"\n"
+    ));
+    for i in 0..30 {
+        let mut text = String::from("keys:\n");
+        for k in 0..50 {
+            // Every tenth file repeats a key of the file before it.
+            let n = if i % 10 == 9 && k == 0 { (i - 1) * 50 } else { i * 50 + k };
+            text.push_str(&format!("  f/k{n}: value {i} {k}\n"));
+        }
+        if i % 7 == 3 {
+            text.push_str(&format!("include: [\"nested/n{i}*.yaml\"]\n"));
+            fixture.write(
+                &format!("keys/nested/n{i}a.yaml"),
+                format!("keys:\n  f/nested{i}: x\nfiles:\n  - path: ../../values/*.txt\n    key: \"f/n{i}/{{path}}\"\n"),
+            );
+            fixture.write(&format!("keys/nested/n{i}b.yaml"), "keys: [not a mapping\n");
+        }
+        if i == 20 {
+            // Itself: a cycle.
+            text.push_str("include: [\"../keys/k20.yaml\"]\n");
+        }
+        fixture.write(&format!("keys/k{i:02}.yaml"), text);
+    }
+    fixture.write("more/deep/x.yaml", "keys:\n  f/k5: again\n  g/out: 1\n");
+    for i in 0..40 {
+        fixture.write(&format!("values/{i:02}.txt"), format!("value {i}"));
+    }
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("o.yaml"), "keys: {f/o: 1}\n").expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path().join("o.yaml"), fixture.path().join("more/o.yaml"))
+        .expect("symlink");
+    let path = fixture.path().join("kvsync.yaml");
+    let sequential = load_with_workers(&path, 0);
+    assert!(sequential.1.len() >= 5, "{:#?}", sequential.1);
+    assert!(sequential.1.iter().any(|p| p.contains("include cycle")), "{:#?}", sequential.1);
+    assert!(sequential.1.iter().any(|p| p.contains("defined twice")), "{:#?}", sequential.1);
+    #[cfg(unix)]
+    assert!(sequential.1.iter().any(|p| p.contains("outside the config")), "{:#?}", sequential.1);
+    for workers in [1, 2, 5] {
+        assert_eq!(load_with_workers(&path, workers), sequential, "{workers} workers");
+    }
+
+    // Without the problems, the keys themselves.
+    let clean = Fixture::new(&format!(
+        "{HEAD}    include: [\"keys/*.yaml\"]\n    files:\n      - path: values/**\n        key: \"f/v/{{path}}\"\n"
+    ));
+    for i in 0..20 {
+        let keys: String = (0..40).map(|k| format!("  f/k{i}-{k}: {k}\n")).collect();
+        clean.write(&format!("keys/k{i:02}.yaml"), format!("keys:\n{keys}"));
+        clean.write(&format!("values/{i}/v.bin"), vec![i as u8; 70_000]);
+    }
+    let path = clean.path().join("kvsync.yaml");
+    let sequential = load_with_workers(&path, 0);
+    assert_eq!(sequential.0.len(), 20 * 40 + 20);
+    assert!(sequential.1.is_empty());
+    for workers in [1, 3] {
+        assert_eq!(load_with_workers(&path, workers), sequential, "{workers} workers");
+    }
+}

@@ -48,3 +48,6 @@ mod wrangler;
 
 /// `kvsync init`, and the examples' README walk-throughs run command by command.
 mod onboarding;
+
+/// `files:` sources: a folder tree of value files planned, applied and followed through edits.
+mod files;

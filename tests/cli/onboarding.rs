@@ -152,6 +152,13 @@ fn shared_namespace_walk_through() {
     walk_through("shared-namespace");
 }
 
+/// `examples/static-site`: `files:` sources, a folder tree as keys.
+#[cfg(unix)]
+#[test]
+fn static_site_walk_through() {
+    walk_through("static-site");
+}
+
 /// The committed include of the redirects example is exactly what its generator writes.
 #[cfg(unix)]
 #[test]
