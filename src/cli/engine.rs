@@ -78,6 +78,15 @@ impl KvStore for Store {
         each_store!(self, store => store.list_page(namespace_id, prefix, cursor).await)
     }
 
+    async fn list_page_pending(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<kv::PendingPage, kv::Error> {
+        each_store!(self, store => store.list_page_pending(namespace_id, prefix, cursor).await)
+    }
+
     async fn bulk_get(
         &self,
         namespace_id: &str,

@@ -32,7 +32,7 @@ use super::token::ApiToken;
 use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
 use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
-    ListPage, LiveValue, PutPair,
+    ListPage, LiveValue, PendingPage, PutPair,
 };
 pub use crate::env_vars::{CF_API_BASE_URL, CLOUDFLARE_API_BASE_URL};
 
@@ -399,21 +399,12 @@ impl CloudflareStore {
     }
 
     fn decode_error(&self, endpoint: &str, answer: &Answer, what: &str) -> Error {
-        let detail = if answer.body.iter().all(u8::is_ascii_whitespace) {
-            what.to_owned()
-        } else {
-            format!("{what}: `{}`", excerpt(&answer.body))
-        };
-        Error::Decode {
-            endpoint: endpoint.to_owned(),
-            status: answer.status,
-            detail: self.redact(&detail),
-        }
+        decode_error(&self.token, endpoint, answer, what)
     }
 
     /// Removes the token from text the server sent back, should it ever echo it.
     fn redact(&self, text: &str) -> String {
-        text.replace(self.token.secret(), "****")
+        redact(&self.token, text)
     }
 
     /// Decodes the answer of a bulk write or delete (§1.7, §1.8): `result` with
@@ -551,6 +542,18 @@ impl KvStore for CloudflareStore {
         prefix: &str,
         cursor: Option<&str>,
     ) -> Result<ListPage, Error> {
+        self.list_page_pending(namespace_id, prefix, cursor).await?.decode()
+    }
+
+    /// The envelope is checked and the cursor read at once, skimming over the keys; the keys
+    /// themselves (most of the work) are decoded when the caller asks, which `kv::list_all`
+    /// does while the next page is on its way.
+    async fn list_page_pending(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<PendingPage, Error> {
         let url = format!("{}/keys", self.namespace_url(namespace_id)?);
         let endpoint = format!("GET …/namespaces/{namespace_id}/keys");
         let limit = LIST_PAGE_MAX.to_string();
@@ -563,16 +566,22 @@ impl KvStore for CloudflareStore {
         }
         let request = self.build(&endpoint, self.client.get(url).query(&query))?;
         let answer = self.send(Kind::List, &endpoint, request).await?;
-        let envelope = self.envelope::<Vec<ListedKeyDto>>(&endpoint, &answer)?;
-        let keys = envelope
-            .result
-            .unwrap_or_default()
-            .into_iter()
-            .map(ListedKeyDto::into_listed)
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|problem| self.decode_error(&endpoint, &answer, &problem))?;
-        let cursor = envelope.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
-        Ok(ListPage { keys, cursor })
+        let skimmed = self.envelope::<IgnoredAny>(&endpoint, &answer)?;
+        let cursor = skimmed.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
+        let token = self.token.clone();
+        Ok(PendingPage::deferred(cursor, move || {
+            let keys = serde_json::from_slice::<Envelope<Vec<ListedKeyDto>>>(&answer.body)
+                .map_err(|error| format!("JSON of an unexpected shape ({error})"))
+                .and_then(|envelope| {
+                    envelope
+                        .result
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(ListedKeyDto::into_listed)
+                        .collect::<Result<Vec<_>, String>>()
+                });
+            keys.map_err(|problem| decode_error(&token, &endpoint, &answer, &problem))
+        }))
     }
 
     /// `POST …/bulk/get` per 100 keys (§1.9), text values only; keys whose values bulk get
@@ -718,6 +727,25 @@ fn refused_for_content(error: &Error) -> bool {
 }
 
 /// The first [`EXCERPT_CHARS`] characters of a body, on one line.
+/// An answer that is not what the API sends, with an excerpt of it (the token removed).
+fn decode_error(token: &ApiToken, endpoint: &str, answer: &Answer, what: &str) -> Error {
+    let detail = if answer.body.iter().all(u8::is_ascii_whitespace) {
+        what.to_owned()
+    } else {
+        format!("{what}: `{}`", excerpt(&answer.body))
+    };
+    Error::Decode {
+        endpoint: endpoint.to_owned(),
+        status: answer.status,
+        detail: redact(token, &detail),
+    }
+}
+
+/// Removes the token from text the server sent back, should it ever echo it.
+fn redact(token: &ApiToken, text: &str) -> String {
+    text.replace(token.secret(), "****")
+}
+
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut out = String::new();

@@ -48,6 +48,64 @@ pub struct ListPage {
     pub cursor: Option<String>,
 }
 
+/// A listed page whose keys may still have to be decoded: a store that has the next cursor
+/// before it has decoded the keys returns it at once, so that the next page can be requested
+/// while this one is decoded (see [`KvStore::list_page_pending`]).
+pub struct PendingPage {
+    pub cursor: Option<String>,
+    keys: PendingKeys,
+}
+
+enum PendingKeys {
+    Ready(Vec<ListedKey>),
+    Deferred(Box<dyn FnOnce() -> Result<Vec<ListedKey>, Error> + Send>),
+}
+
+impl PendingPage {
+    /// A page whose keys are already decoded.
+    pub fn ready(page: ListPage) -> Self {
+        Self { cursor: page.cursor, keys: PendingKeys::Ready(page.keys) }
+    }
+
+    /// A page whose keys `decode` will produce (or say why it cannot).
+    pub fn deferred(
+        cursor: Option<String>,
+        decode: impl FnOnce() -> Result<Vec<ListedKey>, Error> + Send + 'static,
+    ) -> Self {
+        Self { cursor, keys: PendingKeys::Deferred(Box::new(decode)) }
+    }
+
+    /// Decodes the keys here and now.
+    pub fn decode(self) -> Result<ListPage, Error> {
+        let keys = match self.keys {
+            PendingKeys::Ready(keys) => keys,
+            PendingKeys::Deferred(decode) => decode()?,
+        };
+        Ok(ListPage { keys, cursor: self.cursor })
+    }
+
+    /// Decodes the keys on the async runtime's blocking pool, leaving this thread free to send
+    /// the next request; already decoded keys come back at once.
+    fn decode_aside(self) -> impl Future<Output = Result<Vec<ListedKey>, Error>> {
+        let job = match self.keys {
+            PendingKeys::Ready(keys) => Err(keys),
+            PendingKeys::Deferred(decode) => Ok(tokio::task::spawn_blocking(decode)),
+        };
+        async move {
+            match job {
+                Err(keys) => Ok(keys),
+                Ok(handle) => match handle.await {
+                    Ok(result) => result,
+                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                    Err(_) => Err(Error::Invalid {
+                        message: "decoding a list page was cancelled".to_owned(),
+                    }),
+                },
+            }
+        }
+    }
+}
+
 /// When a written key expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Expiration {
@@ -100,6 +158,17 @@ pub trait KvStore {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<ListPage, Error>>;
 
+    /// [`list_page`](Self::list_page), but the keys may be decoded later (see [`PendingPage`]).
+    /// The default lists the page and has its keys ready.
+    fn list_page_pending(
+        &self,
+        namespace_id: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<PendingPage, Error>> {
+        async move { self.list_page(namespace_id, prefix, cursor).await.map(PendingPage::ready) }
+    }
+
     /// Reads up to [`BULK_GET_MAX`] values, one result per requested key, in request order.
     fn bulk_get(
         &self,
@@ -144,12 +213,28 @@ pub async fn list_all_with<S: KvStore>(
     let mut keys = Vec::new();
     let mut cursor: Option<String> = None;
     let mut seen = std::collections::HashSet::new();
+    // Each page is decoded while the next one is under way: the listing is a chain of
+    // requests, and decoding between them would lengthen it.
+    let mut decoding = None;
     loop {
-        let page = store.list_page(namespace_id, prefix, cursor.as_deref()).await?;
-        on_page(page.keys.len());
-        keys.extend(page.keys);
-        match page.cursor.filter(|c| !c.is_empty()) {
-            None => return Ok(keys),
+        let next = store.list_page_pending(namespace_id, prefix, cursor.as_deref()).await;
+        if let Some(previous) = decoding.take() {
+            let page: Vec<ListedKey> = previous.await?;
+            on_page(page.len());
+            keys.extend(page);
+        }
+        let page = next?;
+        let next_cursor = page.cursor.clone().filter(|c| !c.is_empty());
+        decoding = Some(page.decode_aside());
+        match next_cursor {
+            None => {
+                if let Some(last) = decoding.take() {
+                    let page = last.await?;
+                    on_page(page.len());
+                    keys.extend(page);
+                }
+                return Ok(keys);
+            }
             Some(next) => {
                 if !seen.insert(next.clone()) {
                     return Err(Error::RepeatedCursor {
@@ -216,4 +301,84 @@ pub enum Error {
     /// client could not be built.
     #[error("{message}")]
     BadTarget { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Three pages; each page's keys can only be decoded once the next page was requested
+    /// (the decode waits for that request), so a listing that decoded a page before asking for
+    /// the next would never end.
+    struct Chained {
+        /// For each page, what tells its decode that the next page was requested.
+        requested: RefCell<Vec<mpsc::Sender<()>>>,
+        fail_decode_of: Option<usize>,
+    }
+
+    impl KvStore for Chained {
+        async fn list_page(&self, _: &str, _: &str, _: Option<&str>) -> Result<ListPage, Error> {
+            unreachable!("list_all asks for pending pages")
+        }
+
+        async fn list_page_pending(
+            &self,
+            _: &str,
+            _: &str,
+            cursor: Option<&str>,
+        ) -> Result<PendingPage, Error> {
+            let index: usize = cursor.map_or(0, |c| c.parse().expect("a page number"));
+            if let Some(previous) = self.requested.borrow_mut().get(index.wrapping_sub(1)) {
+                drop(previous.send(()));
+            }
+            let (tx, rx) = mpsc::channel();
+            self.requested.borrow_mut().push(tx);
+            let last = index == 2;
+            let fail = self.fail_decode_of == Some(index);
+            let next = (!last).then(|| (index + 1).to_string());
+            Ok(PendingPage::deferred(next, move || {
+                if !last {
+                    rx.recv_timeout(std::time::Duration::from_secs(10))
+                        .map_err(|_| Error::Invalid { message: "not pipelined".into() })?;
+                }
+                if fail {
+                    return Err(Error::Invalid { message: format!("page {index} is bad") });
+                }
+                Ok(vec![ListedKey { name: format!("k{index}"), expiration: None, metadata: None }])
+            }))
+        }
+
+        async fn bulk_get(&self, _: &str, _: &[String]) -> Result<Vec<LiveValue>, Error> {
+            unreachable!()
+        }
+
+        async fn bulk_put(&self, _: &str, _: &[PutPair]) -> Result<BulkOutcome, Error> {
+            unreachable!()
+        }
+
+        async fn bulk_delete(&self, _: &str, _: &[String]) -> Result<BulkOutcome, Error> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_page_is_decoded_while_the_next_is_requested() {
+        let store = Chained { requested: RefCell::new(Vec::new()), fail_decode_of: None };
+        let seen = RefCell::new(Vec::new());
+        let keys =
+            list_all_with(&store, "ns", "", &|n| seen.borrow_mut().push(n)).await.expect("listed");
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["k0", "k1", "k2"]);
+        assert_eq!(seen.into_inner(), [1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_does_not_decode_fails_the_listing() {
+        let store = Chained { requested: RefCell::new(Vec::new()), fail_decode_of: Some(1) };
+        let error = list_all(&store, "ns", "").await.expect_err("page 1 is bad");
+        assert_eq!(error.to_string(), "page 1 is bad");
+    }
 }
