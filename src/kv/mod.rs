@@ -332,7 +332,7 @@ mod tests {
         ) -> Result<PendingPage, Error> {
             let index: usize = cursor.map_or(0, |c| c.parse().expect("a page number"));
             if let Some(previous) = self.requested.borrow_mut().get(index.wrapping_sub(1)) {
-                drop(previous.send(()));
+                let _ = previous.send(());
             }
             let (tx, rx) = mpsc::channel();
             self.requested.borrow_mut().push(tx);
