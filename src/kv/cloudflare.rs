@@ -969,7 +969,7 @@ mod tests {
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
     use super::*;
-    use crate::kv::{Expiration, ListedKey, list_all};
+    use crate::kv::{Expiration, ListedKey, ListedMetadata, list_all};
 
     const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
     const NS: &str = "fedcba9876543210fedcba9876543210";
@@ -1102,13 +1102,17 @@ mod tests {
                 ListedKey {
                     name: "flags/a b&ü1".into(),
                     expiration: Some(1_900_000_000),
-                    metadata: Some(json!({"a": 1})),
+                    metadata: ListedMetadata::from_json(Some(&json!({"a": 1}))),
                 },
-                ListedKey { name: "flags/a b&ü2".into(), expiration: None, metadata: None },
+                ListedKey {
+                    name: "flags/a b&ü2".into(),
+                    expiration: None,
+                    metadata: ListedMetadata::none()
+                },
                 ListedKey {
                     name: "flags/a b&ü3".into(),
                     expiration: Some(1_900_000_000),
-                    metadata: None,
+                    metadata: ListedMetadata::none(),
                 },
             ]
         );

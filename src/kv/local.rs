@@ -32,8 +32,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHand
 use super::wire::{bulk_write_item_len, json_len};
 use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, EXPIRATION_MIN_SECS, Error,
-    Expiration, KEY_BYTES_MAX, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, LiveValue,
-    METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
+    Expiration, KEY_BYTES_MAX, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, ListedMetadata,
+    LiveValue, METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
 };
 
 type Bytes = &'static [u8];
@@ -135,7 +135,7 @@ impl LocalStore {
         if record.is_expired(self.now) {
             return Ok(None);
         }
-        let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?;
+        let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?.to_json();
         let value = self.read_value(&values, &entry_key)?;
         Ok(Some((value, metadata, record.expiration)))
     }
@@ -518,8 +518,9 @@ impl<'a> Record<'a> {
         self.expiration.is_some_and(|at| at <= now)
     }
 
-    fn metadata(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
-        self.metadata.as_deref().map(serde_json::from_str).transpose()
+    /// The metadata in the compact form a listing holds.
+    fn metadata(&self) -> Result<ListedMetadata, serde_json::Error> {
+        self.metadata.as_deref().map_or(Ok(ListedMetadata::none()), ListedMetadata::from_json_text)
     }
 }
 
@@ -1120,10 +1121,10 @@ mod tests {
             .await
             .expect("put");
         let listed = list_all(&store, NS, "").await.expect("list");
-        assert_eq!(listed[0].metadata.as_ref(), Some(&metadata));
+        assert_eq!(listed[0].metadata.to_json().as_ref(), Some(&metadata));
         // Key order survives, not just equality.
-        assert_eq!(listed[0].metadata.as_ref().map(ToString::to_string).as_deref(), Some(text));
-        assert_eq!(listed[1].metadata, None);
+        assert_eq!(listed[0].metadata.to_json().map(|m| m.to_string()).as_deref(), Some(text));
+        assert!(listed[1].metadata.is_none());
     }
 
     #[tokio::test]

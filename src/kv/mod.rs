@@ -7,11 +7,14 @@
 
 pub mod cloudflare;
 pub mod local;
+pub mod metadata;
 pub mod retry;
 pub mod token;
 pub mod wire;
 
 use std::future::Future;
+
+pub use metadata::ListedMetadata;
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;
@@ -31,13 +34,16 @@ pub const METADATA_BYTES_MAX: usize = 1024;
 pub const EXPIRATION_MIN_SECS: i64 = 60;
 
 /// One key as a listing returns it: the name, its absolute expiration, and its metadata.
+///
+/// A plan holds every listed key of every scope at once, so the metadata is held compactly
+/// ([`ListedMetadata`]); it still reads back as exactly the JSON the listing held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
     pub name: String,
     /// Absolute unix seconds, present only when the key expires.
     pub expiration: Option<i64>,
-    /// The metadata exactly as written, `None` when the key has none.
-    pub metadata: Option<serde_json::Value>,
+    /// The metadata as written; [`ListedMetadata::none`] when the key has none.
+    pub metadata: ListedMetadata,
 }
 
 /// One page of a listing. `cursor` is `None` when the listing is complete; a page may be empty

@@ -3,7 +3,7 @@
 //! A pure, total function. It trusts the marker in each listed key's metadata and never needs a
 //! value. The only clock it knows is [`Options::now`], so every outcome is reproducible.
 
-use super::hash::{MARKER_FIELD, Marker};
+use super::hash::Marker;
 use super::{
     Action, Change, ConflictReason, DeleteReason, DesiredKey, LiveKey, LiveScope, Options, Plan,
     ProtectedAction, ScopePlan, Warning,
@@ -94,12 +94,8 @@ fn classify(
     selected: bool,
     out: &mut ScopePlan,
 ) {
-    let live = listed.map(|l| LiveKey {
-        marker: Marker::from_metadata(l.metadata.as_ref()),
-        expiration: l.expiration,
-        metadata: user_metadata(l.metadata.as_ref()),
-    });
-    let ours = matches!(&live, Some(LiveKey { marker: Marker::V1 { owner, .. }, .. }) if *owner == options.owner);
+    let marker = listed.map(|l| Marker::from_listed(&l.metadata));
+    let ours = matches!(&marker, Some(Marker::V1 { owner, .. }) if *owner == options.owner);
     if ours {
         out.ours_live += 1;
     }
@@ -124,10 +120,10 @@ fn classify(
     }
 
     let protected = scope.protect.is_match(key);
-    let action = match (entry, &live) {
+    let action = match (entry, &marker) {
         (None, None) => return,
         (Some(_), None) => Action::Create,
-        (Some(entry), Some(live)) => match &live.marker {
+        (Some(entry), Some(marker)) => match marker {
             Marker::V1 { owner, sha256, .. } if *owner == options.owner => {
                 if *sha256 == entry.hash {
                     out.unchanged += 1;
@@ -176,20 +172,14 @@ fn classify(
         expiration: e.expiration,
         sensitive: e.sensitive,
     });
+    // Only a change keeps what the listing showed, so only a change pays for reading the
+    // user metadata out of its compact form.
+    let live = listed.zip(marker).map(|(listed, marker)| LiveKey {
+        marker,
+        expiration: listed.expiration,
+        metadata: listed.metadata.user(),
+    });
     out.changes.push(Change { key: key.to_owned(), action, desired, live, origin: None });
-}
-
-/// The user's part of a listed key's metadata: everything but our marker field.
-fn user_metadata(
-    metadata: Option<&serde_json::Value>,
-) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let object = metadata?.as_object()?;
-    let user: serde_json::Map<_, _> = object
-        .iter()
-        .filter(|(name, _)| name.as_str() != MARKER_FIELD)
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    (!user.is_empty() || !object.contains_key(MARKER_FIELD)).then_some(user)
 }
 
 #[cfg(test)]
@@ -200,6 +190,7 @@ mod tests {
 
     use super::*;
     use crate::config::Globs;
+    use crate::kv::ListedMetadata;
     use crate::plan::hash::{content_hash, written_metadata};
     use crate::testing;
 
@@ -234,12 +225,12 @@ mod tests {
         ListedKey {
             name: key.into(),
             expiration: None,
-            metadata: Some(written_metadata(None, owner, hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, owner, hash, None))),
         }
     }
 
     fn bare(key: &str) -> ListedKey {
-        ListedKey { name: key.into(), expiration: None, metadata: None }
+        ListedKey { name: key.into(), expiration: None, metadata: ListedMetadata::none() }
     }
 
     /// Plans one scope and returns `(key, action)` pairs plus the scope plan.
@@ -268,7 +259,9 @@ mod tests {
         let newer = ListedKey {
             name: "f/newer".into(),
             expiration: None,
-            metadata: Some(serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}})),
+            metadata: ListedMetadata::from_json(Some(
+                &serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}}),
+            )),
         };
         let live = vec![
             bare("f/adopt"),
@@ -380,7 +373,7 @@ mod tests {
         let live = vec![ListedKey {
             name: "c".into(),
             expiration: Some(NOW + 100),
-            metadata: Some(written_metadata(None, OWNER, hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, OWNER, hash, None))),
         }];
         assert!(check(scope.clone(), live, &options()).changes.is_empty());
         assert_eq!(actions(&check(scope, vec![], &options())), vec![("c", &Action::Create)]);
@@ -470,7 +463,9 @@ mod tests {
                     LiveKind::Newer => ListedKey {
                         name: key.clone(),
                         expiration: None,
-                        metadata: Some(serde_json::json!({"__kvsync": {"v": 9}})),
+                        metadata: ListedMetadata::from_json(Some(
+                            &serde_json::json!({"__kvsync": {"v": 9}}),
+                        )),
                     },
                 }
             })
@@ -492,7 +487,7 @@ mod tests {
                     ListedKey {
                         name: change.key.clone(),
                         expiration: None,
-                        metadata: Some(metadata),
+                        metadata: ListedMetadata::from_json(Some(&metadata)),
                     },
                 );
             } else if change.action.is_delete() {
@@ -518,7 +513,7 @@ mod tests {
                 let blocked = first.changes.iter().any(|c| &c.key == key
                     && matches!(c.action, Action::Conflict { .. } | Action::Protected { .. }));
                 let live = after.iter().find(|k| &k.name == key);
-                let marker = live.map(|k| Marker::from_metadata(k.metadata.as_ref()));
+                let marker = live.map(|k| Marker::from_listed(&k.metadata));
                 if !blocked {
                     prop_assert_eq!(marker, Some(Marker::V1 {
                         owner: OWNER.into(), sha256: entry.hash, rev: None,

@@ -231,7 +231,7 @@ pub fn compare_deep(
     if live_bytes != desired_value {
         differences.push(Difference::Value);
     }
-    if !metadata_equal(desired_metadata, live.metadata.as_ref()) {
+    if !metadata_equal(desired_metadata, live.metadata.to_json().as_ref()) {
         differences.push(Difference::Metadata);
     }
     let expiration_equal = match desired_expiration {
@@ -342,6 +342,7 @@ fn number_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
 mod tests {
     use super::*;
     use crate::config::{Globs, ValueSource};
+    use crate::kv::ListedMetadata;
     use crate::plan::Options;
     use crate::plan::hash::{content_hash, written_metadata};
 
@@ -416,12 +417,17 @@ mod tests {
         ListedKey {
             name: key.into(),
             expiration,
-            metadata: Some(written_metadata(entry.metadata.as_ref(), owner, entry.hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(
+                entry.metadata.as_ref(),
+                owner,
+                entry.hash,
+                None,
+            ))),
         }
     }
 
     fn bare(key: &str) -> ListedKey {
-        ListedKey { name: key.into(), expiration: None, metadata: None }
+        ListedKey { name: key.into(), expiration: None, metadata: ListedMetadata::none() }
     }
 
     /// Plans `desired` against one listing per scope, the way `kvsync drift` does (no `--only`,
@@ -456,7 +462,9 @@ mod tests {
             ListedKey {
                 name: "f/newer".into(),
                 expiration: None,
-                metadata: Some(serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}})),
+                metadata: ListedMetadata::from_json(Some(
+                    &serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}}),
+                )),
             },
             written("f/same", OWNER, &plain("same")),
             written("f/taken", "billing", &plain("y")),
@@ -635,10 +643,10 @@ mod tests {
         let live = ListedKey {
             name: "f/k".into(),
             expiration: None,
-            metadata: Some(serde_json::json!({
+            metadata: ListedMetadata::from_json(Some(&serde_json::json!({
                 "team": "growth",
                 "__kvsync": {"v": 1, "owner": "someone", "sha256": "00", "rev": "abc"}
-            })),
+            }))),
         };
         let found = compare_deep(
             b"v",

@@ -69,7 +69,7 @@ pub async fn run(
             let entry = LiveEntry {
                 key: key.name.clone(),
                 value,
-                metadata: key.metadata.clone(),
+                metadata: key.metadata.to_json(),
                 expiration: key.expiration,
             };
             if let Some(file) = exporter.add(entry) {
