@@ -1,8 +1,7 @@
 //! Builders shared by the unit tests: the desired-state values many modules' tests need, written
 //! once. Test-only; nothing here is part of the library.
 
-use std::collections::BTreeMap;
-
+use crate::config::desired::Entries;
 use crate::config::{Desired, DesiredEntry, DesiredScope, Globs, ValueSource};
 use crate::kv::Expiration;
 use crate::plan::hash::content_hash;
@@ -25,7 +24,7 @@ pub(crate) fn scope(
     name: &str,
     namespace_id: &str,
     prefix: &str,
-    entries: BTreeMap<String, DesiredEntry>,
+    entries: Entries,
 ) -> DesiredScope {
     DesiredScope {
         name: name.into(),

@@ -390,9 +390,9 @@ async fn send_deletes<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
-    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::config::desired::Entries;
     use crate::testing;
 
     use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
@@ -447,8 +447,7 @@ mod tests {
         let mut desired = testing::desired("web", Vec::new());
         let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), resolved_from: Vec::new() };
         for (name, puts, deletes) in scopes {
-            let entries: BTreeMap<String, DesiredEntry> =
-                puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
+            let entries: Entries = puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
             let mut changes: Vec<Change> = entries
                 .iter()
                 .map(|(key, e)| Change {

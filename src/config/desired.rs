@@ -2,7 +2,6 @@
 //! with its environment overlay, validated and hashed. This is the plan engine's input, so it
 //! holds no YAML, no spans and nothing that can still fail.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::kv::Expiration;
@@ -47,7 +46,126 @@ pub struct DesiredScope {
     pub protect: Globs,
     pub take_over: Globs,
     /// Desired keys in UTF-8 byte order (which is `String`'s order).
-    pub entries: BTreeMap<String, DesiredEntry>,
+    pub entries: Entries,
+}
+
+/// A scope's desired keys: sorted by name in UTF-8 byte order, each name once.
+///
+/// A sorted `Vec` rather than a `BTreeMap`: the loader already produces the keys sorted and
+/// deduplicated, the engine walks them in order, and other readers look keys up by name
+/// (binary search). Building a tree of a million entries took 0.7 s of CPU and briefly held
+/// them twice (docs/benchmarks.md).
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    items: Vec<(String, DesiredEntry)>,
+}
+
+impl Entries {
+    /// Entries from pairs that are usually sorted by name already, each name once (what the
+    /// loader produces: then this costs one pass to check). Pairs out of order are sorted;
+    /// of pairs with the same name, the last one is kept, as collecting into a map would.
+    pub fn from_sorted(mut items: Vec<(String, DesiredEntry)>) -> Self {
+        if !items.is_sorted_by(|a, b| a.0 < b.0) {
+            // Stable: pairs with the same name keep their order, so the last one is known.
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            items.reverse();
+            items.dedup_by(|later, earlier| later.0 == earlier.0);
+            items.reverse();
+        }
+        items.shrink_to_fit();
+        Self { items }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.items.binary_search_by(|(name, _)| name.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&DesiredEntry> {
+        self.position(key).ok().map(|at| &self.items[at].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut DesiredEntry> {
+        self.position(key).ok().map(|at| &mut self.items[at].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Adds or replaces one entry, returning the one replaced. Moves every later entry: for
+    /// building small states (tests), not a million keys.
+    pub fn insert(&mut self, key: String, entry: DesiredEntry) -> Option<DesiredEntry> {
+        match self.position(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.items[at].1, entry)),
+            Err(at) => {
+                self.items.insert(at, (key, entry));
+                None
+            }
+        }
+    }
+
+    /// Name and entry, in name order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.items.iter())
+    }
+
+    /// Names in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.items.iter().map(|(name, _)| name)
+    }
+
+    /// Entries in name order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &DesiredEntry> + ExactSizeIterator {
+        self.items.iter().map(|(_, entry)| entry)
+    }
+}
+
+/// The iterator of [`Entries::iter`]: `(&name, &entry)` in name order, as a map's would be.
+#[derive(Debug, Clone)]
+pub struct Iter<'a>(std::slice::Iter<'a, (String, DesiredEntry)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a String, &'a DesiredEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(name, entry)| (name, entry))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(name, entry)| (name, entry))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (&'a String, &'a DesiredEntry);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<(String, DesiredEntry)> for Entries {
+    /// Collects pairs in any order; of pairs with the same name the last one is kept.
+    fn from_iter<I: IntoIterator<Item = (String, DesiredEntry)>>(items: I) -> Self {
+        Self::from_sorted(items.into_iter().collect())
+    }
 }
 
 /// The Workers KV plan of the account (`plan_tier:`): the Free plan has daily limits.
@@ -144,5 +262,100 @@ impl Globs {
 impl Default for Globs {
     fn default() -> Self {
         Self::empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::testing;
+
+    fn entry(value: &str) -> DesiredEntry {
+        testing::entry(value, Expiration::Never, false)
+    }
+
+    fn value(entry: &DesiredEntry) -> &[u8] {
+        match &entry.value {
+            ValueSource::Inline(bytes) => bytes,
+            ValueSource::File(_) => panic!("inline values only"),
+        }
+    }
+
+    #[test]
+    fn looks_keys_up_by_name() {
+        let entries = Entries::from_sorted(
+            ["a", "b/x", "b/y", "é"].iter().map(|k| ((*k).to_owned(), entry(k))).collect(),
+        );
+        assert_eq!(entries.len(), 4);
+        for key in ["a", "b/x", "b/y", "é"] {
+            assert_eq!(entries.get(key).map(value), Some(key.as_bytes()), "{key}");
+            assert!(entries.contains_key(key));
+        }
+        for absent in ["", "0", "b", "b/", "b/z", "z", "éé"] {
+            assert!(entries.get(absent).is_none(), "{absent}");
+            assert!(!entries.contains_key(absent));
+        }
+        assert!(Entries::default().get("a").is_none() && Entries::default().is_empty());
+    }
+
+    #[test]
+    fn keys_are_in_byte_order_and_the_last_of_a_name_wins() {
+        // "Z" < "a" < "é" in bytes; the two "a" keep their order, so the second one stays.
+        let pairs = vec![
+            ("é".to_owned(), entry("1")),
+            ("a".to_owned(), entry("2")),
+            ("Z".to_owned(), entry("3")),
+            ("a".to_owned(), entry("4")),
+        ];
+        let entries = Entries::from_sorted(pairs);
+        assert_eq!(entries.keys().collect::<Vec<_>>(), ["Z", "a", "é"]);
+        assert_eq!(entries.get("a").map(value), Some(&b"4"[..]));
+        let values: Vec<&[u8]> = entries.values().map(value).collect();
+        assert_eq!(values, [&b"3"[..], b"4", b"1"]);
+        assert_eq!(
+            entries.iter().rev().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["é", "a", "Z"]
+        );
+    }
+
+    #[test]
+    fn insert_and_get_mut_keep_the_order() {
+        let mut entries = Entries::default();
+        assert!(entries.insert("m".into(), entry("1")).is_none());
+        assert!(entries.insert("a".into(), entry("2")).is_none());
+        assert!(entries.insert("z".into(), entry("3")).is_none());
+        let replaced = entries.insert("m".into(), entry("4")).expect("replaced");
+        assert_eq!(value(&replaced), b"1");
+        entries.get_mut("a").expect("a").sensitive = true;
+        assert!(entries.get("a").is_some_and(|e| e.sensitive));
+        assert!(entries.get_mut("b").is_none());
+        let order: Vec<(&str, &[u8])> =
+            (&entries).into_iter().map(|(k, e)| (k.as_str(), value(e))).collect();
+        assert_eq!(order, [("a", &b"2"[..]), ("m", b"4"), ("z", b"3")]);
+    }
+
+    proptest! {
+        /// Entries behave as the `BTreeMap` they replace, whatever order the pairs come in.
+        #[test]
+        fn behaves_as_a_sorted_map(
+            pairs in prop::collection::vec(("[ab/é]{0,3}", "[xyz]{1,2}"), 0..40),
+            probes in prop::collection::vec("[ab/é]{0,3}", 0..20),
+        ) {
+            let pairs: Vec<(String, DesiredEntry)> =
+                pairs.iter().map(|(k, v)| (k.clone(), entry(v))).collect();
+            let map: BTreeMap<String, DesiredEntry> = pairs.iter().cloned().collect();
+            let entries: Entries = pairs.into_iter().collect();
+            prop_assert_eq!(entries.len(), map.len());
+            let got: Vec<(&String, &[u8])> = entries.iter().map(|(k, e)| (k, value(e))).collect();
+            let want: Vec<(&String, &[u8])> = map.iter().map(|(k, e)| (k, value(e))).collect();
+            prop_assert_eq!(got, want);
+            for probe in &probes {
+                prop_assert_eq!(entries.get(probe).map(value), map.get(probe).map(value));
+            }
+        }
     }
 }

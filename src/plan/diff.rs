@@ -480,7 +480,7 @@ mod tests {
             live.iter().map(|k| (k.name.clone(), k.clone())).collect();
         for change in &plan.changes {
             if change.action.is_put() {
-                let entry = &scope.entries[&change.key];
+                let entry = scope.entries.get(&change.key).expect("a put is desired");
                 let metadata = written_metadata(None, OWNER, entry.hash, None);
                 state.insert(
                     change.key.clone(),
