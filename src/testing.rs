@@ -9,7 +9,7 @@ use crate::plan::hash::content_hash;
 /// An inline text entry with its real content hash.
 pub(crate) fn entry(value: &str, expiration: Expiration, sensitive: bool) -> DesiredEntry {
     DesiredEntry {
-        value: ValueSource::Inline(value.as_bytes().to_vec()),
+        value: ValueSource::Inline(value.as_bytes().into()),
         size: value.len() as u64,
         is_text: true,
         metadata: None,

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::batch::{PutBatcher, delete_batches};
+use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
 use crate::kv::{KvStore, PutPair};
 use crate::plan::hash::{ContentHasher, written_metadata};
@@ -268,11 +269,11 @@ pub async fn execute<S: KvStore>(
 /// what was planned) and the full metadata with our marker.
 fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutPair, String> {
     let value = match &entry.value {
-        ValueSource::Inline(bytes) => bytes.clone(),
+        ValueSource::Inline(bytes) => bytes.to_vec(),
         ValueSource::File(path) => read_file_checked(path, entry)?,
     };
     let metadata = written_metadata(
-        entry.metadata.as_ref(),
+        entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
         &settings.owner,
         entry.hash,
         settings.revision.as_deref(),
@@ -287,7 +288,7 @@ fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec
         .map_err(|e| e.to_string())?;
     let mut hasher = ContentHasher::new(bytes.len() as u64);
     hasher.update(&bytes);
-    let metadata = entry.metadata.clone().map(serde_json::Value::Object);
+    let metadata = entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
     if hasher.finish(metadata.as_ref(), entry.expiration) != entry.hash {
         return Err(format!("`{}` changed after it was planned; plan again", path.display()));
     }

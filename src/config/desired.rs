@@ -64,6 +64,9 @@ impl Entries {
     /// Entries from pairs that are usually sorted by name already, each name once (what the
     /// loader produces: then this costs one pass to check). Pairs out of order are sorted;
     /// of pairs with the same name, the last one is kept, as collecting into a map would.
+    ///
+    /// The names are held for the whole run, so each gives back the spare capacity it grew
+    /// while it was read.
     pub fn from_sorted(mut items: Vec<(String, DesiredEntry)>) -> Self {
         if !items.is_sorted_by(|a, b| a.0 < b.0) {
             // Stable: pairs with the same name keep their order, so the last one is known.
@@ -73,6 +76,9 @@ impl Entries {
             items.reverse();
         }
         items.shrink_to_fit();
+        for (name, _) in &mut items {
+            name.shrink_to_fit();
+        }
         Self { items }
     }
 
@@ -193,6 +199,10 @@ impl Desired {
 }
 
 /// One desired key.
+///
+/// A plan holds every desired key at once (a million at the sizes kvsync is built for), so
+/// this stays small: 96 bytes, the metadata behind one pointer (most keys have none), an
+/// inline value a boxed slice.
 #[derive(Debug, Clone)]
 pub struct DesiredEntry {
     pub value: ValueSource,
@@ -201,7 +211,7 @@ pub struct DesiredEntry {
     /// Whether the value is valid UTF-8 (decides `base64` on write and how diffs are shown).
     pub is_text: bool,
     /// The user metadata; `None` when the key has none (`metadata: null` included).
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: Option<UserMetadata>,
     pub expiration: Expiration,
     /// Never shown: set by `sensitive: true` or any `${…}` interpolation in the entry.
     pub sensitive: bool,
@@ -209,11 +219,81 @@ pub struct DesiredEntry {
     pub hash: ContentHash,
 }
 
+/// A desired key's user metadata (a JSON object), held compactly.
+///
+/// As a `serde_json::Map`, two small fields cost about 500 bytes in nine allocations; a
+/// million desired keys may hold it. So the object is kept as its compact JSON text, which
+/// reads back as exactly the same object (same fields, order and values: strings and integers
+/// print and parse exactly). An object holding a number that is not an integer stays a
+/// `Map`: printing and parsing a float again is exact only with serde_json's `float_roundtrip`
+/// feature, and the metadata written to KV must be exactly what was hashed.
+#[derive(Clone)]
+pub struct UserMetadata(Box<MetadataRepr>);
+
+#[derive(Clone)]
+enum MetadataRepr {
+    Text(Box<str>),
+    Map(serde_json::Map<String, serde_json::Value>),
+}
+
+impl UserMetadata {
+    /// The object, as the `Map` it was made from.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match &*self.0 {
+            // Text this type wrote from a `Map`: it parses.
+            MetadataRepr::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+            MetadataRepr::Map(map) => map.clone(),
+        }
+    }
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for UserMetadata {
+    fn from(map: serde_json::Map<String, serde_json::Value>) -> Self {
+        fn exact(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::Number(n) => n.is_i64() || n.is_u64(),
+                serde_json::Value::Array(items) => items.iter().all(exact),
+                serde_json::Value::Object(fields) => fields.values().all(exact),
+                _ => true,
+            }
+        }
+        let text = map.values().all(exact).then(|| serde_json::to_string(&map).ok()).flatten();
+        match text {
+            Some(text) => Self(Box::new(MetadataRepr::Text(text.into_boxed_str()))),
+            None => Self(Box::new(MetadataRepr::Map(map))),
+        }
+    }
+}
+
+impl PartialEq for UserMetadata {
+    /// The same object: the same fields with the same values (as `Map` compares them).
+    fn eq(&self, other: &Self) -> bool {
+        match (&*self.0, &*other.0) {
+            (MetadataRepr::Text(a), MetadataRepr::Text(b)) if a == b => true,
+            _ => self.to_map() == other.to_map(),
+        }
+    }
+}
+
+impl std::fmt::Debug for UserMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("UserMetadata").field(&self.to_map()).finish()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UserMetadata {
+    /// A JSON object, as a `Map` deserializes.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Map::deserialize(deserializer).map(Self::from)
+    }
+}
+
 /// Where a desired value's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueSource {
-    /// Bytes held in memory (strings and JSON from the YAML).
-    Inline(Vec<u8>),
+    /// Bytes held in memory (strings and JSON from the YAML). Boxed: exactly as long as the
+    /// value, and small enough that the enum is no larger than a `PathBuf`.
+    Inline(Box<[u8]>),
     /// A file, read again when the value is needed, so large values are never all in memory.
     File(PathBuf),
 }
@@ -336,6 +416,60 @@ mod tests {
         let order: Vec<(&str, &[u8])> =
             (&entries).into_iter().map(|(k, e)| (k.as_str(), value(e))).collect();
         assert_eq!(order, [("a", &b"2"[..]), ("m", b"4"), ("z", b"3")]);
+    }
+
+    fn map(text: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(text).expect("a JSON object")
+    }
+
+    #[test]
+    fn user_metadata_reads_back_as_the_same_object() {
+        for text in [
+            r#"{}"#,
+            r#"{"team":"growth","ticket":"KV-12"}"#,
+            r#"{"z":1,"a":-2,"big":18446744073709551615,"s":"é\n\"\\","n":null,"b":true}"#,
+            r#"{"nested":{"list":[1,{"x":[]}],"o":{}}}"#,
+            r#"{"rollout":0.30000000000000004,"team":"x"}"#,
+            r#"{"deep":[{"f":1.5}]}"#,
+        ] {
+            let original = map(text);
+            let metadata = UserMetadata::from(original.clone());
+            let back = metadata.to_map();
+            assert_eq!(back, original, "{text}");
+            // Same field order, same values as text.
+            assert_eq!(serde_json::to_string(&back).expect("json"), text, "{text}");
+            assert_eq!(metadata, UserMetadata::from(original), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_objects_without_floats_are_held_as_text() {
+        let is_text =
+            |text: &str| matches!(*UserMetadata::from(map(text)).0, MetadataRepr::Text(_));
+        assert!(is_text(r#"{"team":"x","n":[1,-2,{"m":3}]}"#));
+        assert!(!is_text(r#"{"rollout":0.25}"#));
+        assert!(!is_text(r#"{"n":[1,{"f":2.0}]}"#));
+    }
+
+    #[test]
+    fn user_metadata_compares_and_reads_as_an_object() {
+        let a = UserMetadata::from(map(r#"{"a":1,"b":2}"#));
+        assert_eq!(a, UserMetadata::from(map(r#"{"b":2,"a":1}"#)), "a Map ignores field order");
+        assert_ne!(a, UserMetadata::from(map(r#"{"a":1,"b":3}"#)));
+        assert_ne!(a, UserMetadata::from(map(r#"{"a":1.5,"b":2}"#)));
+        let read: UserMetadata = serde_json::from_str(r#"{"a":1,"b":2}"#).expect("object");
+        assert_eq!(read, a);
+        assert!(serde_json::from_str::<UserMetadata>("[1]").is_err());
+        assert_eq!(format!("{a:?}"), r#"UserMetadata({"a": Number(1), "b": Number(2)})"#);
+    }
+
+    /// What a desired key costs: the point of `Entries` and the compact metadata.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(size_of::<DesiredEntry>(), 96);
+        assert_eq!(size_of::<(String, DesiredEntry)>(), 120);
+        assert_eq!(size_of::<Option<UserMetadata>>(), 8);
     }
 
     proptest! {

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
 
-use super::desired::{DesiredEntry, ValueSource};
+use super::desired::{DesiredEntry, UserMetadata, ValueSource};
 use super::interpolate;
 use super::model::{EntryFields, KeyEntry, Sp, YamlKind, YamlValue};
 use super::problems::{FileId, Pos, Problems};
@@ -74,7 +74,7 @@ pub(crate) fn resolve(
             Some(DesiredEntry {
                 size: bytes.len() as u64,
                 is_text: true,
-                value: ValueSource::Inline(bytes),
+                value: ValueSource::Inline(bytes.into()),
                 metadata: None,
                 expiration: Expiration::Never,
                 sensitive: cx.substituted,
@@ -156,7 +156,7 @@ impl Cx<'_, '_> {
             Source::Inline(bytes) => {
                 let hash = content_hash(&bytes, metadata.as_ref(), expiration);
                 let size = bytes.len() as u64;
-                (ValueSource::Inline(bytes), size, true, hash)
+                (ValueSource::Inline(bytes.into()), size, true, hash)
             }
             Source::File(path, shown) => {
                 let (size, is_text, hash) =
@@ -173,7 +173,7 @@ impl Cx<'_, '_> {
             value,
             size,
             is_text,
-            metadata,
+            metadata: metadata.map(UserMetadata::from),
             expiration,
             sensitive: self.substituted || sensitive.is_some_and(|s| s.value),
             hash,

@@ -8,6 +8,7 @@ use super::{
     Action, Change, ConflictReason, DeleteReason, DesiredKey, LiveKey, LiveScope, Options, Plan,
     ProtectedAction, ScopePlan, Warning,
 };
+use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, DesiredScope};
 use crate::kv::{EXPIRATION_MIN_SECS, Expiration, ListedKey};
 
@@ -168,7 +169,7 @@ fn classify(
     };
     let desired = entry.map(|e| DesiredKey {
         hash: e.hash,
-        metadata: e.metadata.clone(),
+        metadata: e.metadata.as_ref().map(UserMetadata::to_map),
         expiration: e.expiration,
         sensitive: e.sensitive,
     });

@@ -341,6 +341,7 @@ fn number_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::desired::UserMetadata;
     use crate::config::{Globs, ValueSource};
     use crate::kv::ListedMetadata;
     use crate::plan::Options;
@@ -366,10 +367,10 @@ mod tests {
             expiration,
         );
         DesiredEntry {
-            value: ValueSource::Inline(value.as_bytes().to_vec()),
+            value: ValueSource::Inline(value.as_bytes().into()),
             size: value.len() as u64,
             is_text: true,
-            metadata,
+            metadata: metadata.map(UserMetadata::from),
             expiration,
             sensitive: false,
             hash,
@@ -418,7 +419,7 @@ mod tests {
             name: key.into(),
             expiration,
             metadata: ListedMetadata::from_json(Some(&written_metadata(
-                entry.metadata.as_ref(),
+                entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
                 owner,
                 entry.hash,
                 None,
@@ -573,7 +574,7 @@ mod tests {
         let ValueSource::Inline(bytes) = &desired.value else { panic!("inline values only") };
         compare_deep(
             bytes,
-            desired.metadata.as_ref(),
+            desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             desired.expiration,
             &LiveValue::Text(live_value.to_owned()),
             &written("f/k", OWNER, live),
@@ -650,7 +651,7 @@ mod tests {
         };
         let found = compare_deep(
             b"v",
-            desired.metadata.as_ref(),
+            desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             Expiration::Never,
             &LiveValue::Text("v".into()),
             &live,
