@@ -564,12 +564,7 @@ impl KvStore for CloudflareStore {
         let request = self.build(&endpoint, self.client.get(url).query(&query))?;
         let answer = self.send(Kind::List, &endpoint, request).await?;
         let envelope = self.envelope::<Vec<ListedKeyDto>>(&endpoint, &answer)?;
-        let keys = envelope
-            .result
-            .unwrap_or_default()
-            .into_iter()
-            .map(ListedKeyDto::into_listed)
-            .collect::<Result<Vec<_>, String>>()
+        let keys = wire::listed_page(envelope.result.unwrap_or_default())
             .map_err(|problem| self.decode_error(&endpoint, &answer, &problem))?;
         let cursor = envelope.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
         Ok(ListPage { keys, cursor })

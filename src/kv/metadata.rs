@@ -684,6 +684,6 @@ mod tests {
     #[test]
     fn stays_small() {
         assert_eq!(size_of::<ListedMetadata>(), 64);
-        assert_eq!(size_of::<crate::kv::ListedKey>(), 104);
+        assert_eq!(size_of::<crate::kv::ListedKey>(), 96);
     }
 }

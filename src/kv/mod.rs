@@ -8,6 +8,7 @@
 pub mod cloudflare;
 pub mod local;
 pub mod metadata;
+pub mod name;
 pub mod retry;
 pub mod token;
 pub mod wire;
@@ -15,6 +16,7 @@ pub mod wire;
 use std::future::Future;
 
 pub use metadata::ListedMetadata;
+pub use name::KeyName;
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;
@@ -39,7 +41,8 @@ pub const EXPIRATION_MIN_SECS: i64 = 60;
 /// ([`ListedMetadata`]); it still reads back as exactly the JSON the listing held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
-    pub name: String,
+    /// The name; the names of one page share a buffer ([`KeyName`]).
+    pub name: KeyName,
     /// Absolute unix seconds, present only when the key expires.
     pub expiration: Option<i64>,
     /// The metadata as written; [`ListedMetadata::none`] when the key has none.
@@ -155,7 +158,12 @@ pub async fn list_all_with<S: KvStore>(
         on_page(page.keys.len());
         keys.extend(page.keys);
         match page.cursor.filter(|c| !c.is_empty()) {
-            None => return Ok(keys),
+            None => {
+                // The listing is held until the run ends: give back what doubling left over
+                // (up to half of it).
+                keys.shrink_to_fit();
+                return Ok(keys);
+            }
             Some(next) => {
                 if !seen.insert(next.clone()) {
                     return Err(Error::RepeatedCursor {

@@ -217,27 +217,44 @@ pub struct ListedKeyDto {
 }
 
 impl ListedKeyDto {
-    /// The plain data type, or what is wrong with the item. The spec types `expiration` as a
+    /// The absolute expiration, or what is wrong with it. The spec types `expiration` as a
     /// number; an integral float is accepted, a fraction or an out-of-range value is not.
-    pub fn into_listed(self) -> Result<super::ListedKey, String> {
-        let expiration = match self.expiration {
-            None => None,
-            Some(number) => Some(
-                number
-                    .as_i64()
-                    .or_else(|| {
-                        number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
-                            // Exact: the value is integral and well inside i64.
-                            |f| f as i64,
-                        )
-                    })
-                    .ok_or_else(|| {
-                        format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
-                    })?,
-            ),
-        };
-        Ok(super::ListedKey { name: self.name, expiration, metadata: self.metadata })
+    fn expiration(&self) -> Result<Option<i64>, String> {
+        let Some(number) = &self.expiration else { return Ok(None) };
+        number
+            .as_i64()
+            .or_else(|| {
+                number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
+                    // Exact: the value is integral and well inside i64.
+                    |f| f as i64,
+                )
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
+            })
     }
+
+    /// The plain data type of one key, or what is wrong with the item.
+    pub fn into_listed(self) -> Result<super::ListedKey, String> {
+        let expiration = self.expiration()?;
+        let name = super::KeyName::from(self.name);
+        Ok(super::ListedKey { name, expiration, metadata: self.metadata })
+    }
+}
+
+/// The keys of one listing page, their names sharing one buffer ([`super::KeyName`]), or what
+/// is wrong with the first item that is wrong.
+pub fn listed_page(items: Vec<ListedKeyDto>) -> Result<Vec<super::ListedKey>, String> {
+    let names = super::KeyName::shared(&items.iter().map(|i| i.name.as_str()).collect::<Vec<_>>());
+    items
+        .into_iter()
+        .zip(names)
+        .map(|(item, name)| {
+            let expiration = item.expiration()?;
+            Ok(super::ListedKey { name, expiration, metadata: item.metadata })
+        })
+        .collect()
 }
 
 /// `result` of a bulk write or delete (§1.7): the count written and the keys to retry. Both
@@ -402,6 +419,25 @@ mod tests {
         }
         let wrong = serde_json::from_str::<ListedKeyDto>(r#"{"name":"k","metadata":{"a":}}"#);
         assert!(wrong.is_err());
+    }
+
+    #[test]
+    fn a_page_of_keys_shares_one_name_buffer() {
+        let page = r#"[{"name":"a/1","expiration":1900000000},{"name":"a/\u00e9"},{"name":"b"}]"#;
+        let items: Vec<ListedKeyDto> = serde_json::from_slice(page.as_bytes()).expect("page");
+        let keys = listed_page(items).expect("keys");
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["a/1", "a/é", "b"]);
+        assert_eq!(keys[0].expiration, Some(1_900_000_000));
+        assert!(keys[0].name.shares_buffer_with(&keys[2].name));
+        let bad = r#"[{"name":"a"},{"name":"b","expiration":"soon"}]"#;
+        assert!(serde_json::from_slice::<Vec<ListedKeyDto>>(bad.as_bytes()).is_err());
+        let bad = r#"[{"name":"a"},{"name":"b","expiration":1.5}]"#;
+        let items: Vec<ListedKeyDto> = serde_json::from_slice(bad.as_bytes()).expect("page");
+        assert_eq!(
+            listed_page(items).expect_err("fraction"),
+            "key `b` has expiration `1.5`, not unix seconds"
+        );
     }
 
     #[test]
