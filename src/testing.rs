@@ -1,8 +1,7 @@
 //! Builders shared by the unit tests: the desired-state values many modules' tests need, written
 //! once. Test-only; nothing here is part of the library.
 
-use std::collections::BTreeMap;
-
+use crate::config::desired::Entries;
 use crate::config::{Desired, DesiredEntry, DesiredScope, Globs, ValueSource};
 use crate::kv::Expiration;
 use crate::plan::hash::content_hash;
@@ -10,7 +9,7 @@ use crate::plan::hash::content_hash;
 /// An inline text entry with its real content hash.
 pub(crate) fn entry(value: &str, expiration: Expiration, sensitive: bool) -> DesiredEntry {
     DesiredEntry {
-        value: ValueSource::Inline(value.as_bytes().to_vec()),
+        value: ValueSource::Inline(value.as_bytes().into()),
         size: value.len() as u64,
         is_text: true,
         metadata: None,
@@ -25,7 +24,7 @@ pub(crate) fn scope(
     name: &str,
     namespace_id: &str,
     prefix: &str,
-    entries: BTreeMap<String, DesiredEntry>,
+    entries: Entries,
 ) -> DesiredScope {
     DesiredScope {
         name: name.into(),

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::batch::{PutBatcher, delete_batches};
+use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
 use crate::kv::{KvStore, PutPair};
 use crate::plan::hash::{ContentHasher, written_metadata};
@@ -268,11 +269,11 @@ pub async fn execute<S: KvStore>(
 /// what was planned) and the full metadata with our marker.
 fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutPair, String> {
     let value = match &entry.value {
-        ValueSource::Inline(bytes) => bytes.clone(),
+        ValueSource::Inline(bytes) => bytes.to_vec(),
         ValueSource::File(path) => read_file_checked(path, entry)?,
     };
     let metadata = written_metadata(
-        entry.metadata.as_ref(),
+        entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
         &settings.owner,
         entry.hash,
         settings.revision.as_deref(),
@@ -287,7 +288,7 @@ fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec
         .map_err(|e| e.to_string())?;
     let mut hasher = ContentHasher::new(bytes.len() as u64);
     hasher.update(&bytes);
-    let metadata = entry.metadata.clone().map(serde_json::Value::Object);
+    let metadata = entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
     if hasher.finish(metadata.as_ref(), entry.expiration) != entry.hash {
         return Err(format!("`{}` changed after it was planned; plan again", path.display()));
     }
@@ -390,9 +391,9 @@ async fn send_deletes<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
-    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::config::desired::Entries;
     use crate::testing;
 
     use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
@@ -447,8 +448,7 @@ mod tests {
         let mut desired = testing::desired("web", Vec::new());
         let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), resolved_from: Vec::new() };
         for (name, puts, deletes) in scopes {
-            let entries: BTreeMap<String, DesiredEntry> =
-                puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
+            let entries: Entries = puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
             let mut changes: Vec<Change> = entries
                 .iter()
                 .map(|(key, e)| Change {

@@ -94,7 +94,7 @@ pub fn stale_check(desired: &Desired, live: &[LiveScope]) -> StaleCheck {
                 .map(|k| (k.name.as_str(), k))
                 .collect();
             let ours = |k: &ListedKey| {
-                matches!(Marker::from_metadata(k.metadata.as_ref()), Marker::V1 { owner, .. } if owner == desired.owner)
+                matches!(Marker::from_listed(&k.metadata), Marker::V1 { owner, .. } if owner == desired.owner)
             };
             let relevant: BTreeSet<&str> = scope
                 .entries
@@ -137,7 +137,7 @@ pub fn stale_check(desired: &Desired, live: &[LiveScope]) -> StaleCheck {
 /// A listed key's state as far as a listing shows it: its metadata (with the marker) and its
 /// absolute expiration, as the first 16 hex digits of their sha256.
 fn fingerprint(key: &ListedKey) -> String {
-    let metadata = key.metadata.as_ref().map(canonical_json).unwrap_or_default();
+    let metadata = key.metadata.to_json().as_ref().map(canonical_json).unwrap_or_default();
     let expiration = key.expiration.map(|at| expiration_field(crate::kv::Expiration::At(at)));
     let mut sha = Sha256::new();
     sha.update(metadata.as_bytes());
@@ -185,6 +185,7 @@ mod tests {
     use super::*;
     use crate::config::Globs;
     use crate::kv::Expiration;
+    use crate::kv::ListedMetadata;
     use crate::plan::hash::{content_hash, written_metadata};
     use crate::testing;
 
@@ -203,7 +204,7 @@ mod tests {
         ListedKey {
             name: key.into(),
             expiration: None,
-            metadata: Some(written_metadata(None, owner, hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, owner, hash, None))),
         }
     }
 
@@ -221,7 +222,7 @@ mod tests {
             written("f/a", "web", "1"),
             written("f/old", "web", "x"),
             written("f/theirs", "mobile", "t"),
-            ListedKey { name: "f/hand".into(), expiration: None, metadata: None },
+            ListedKey { name: "f/hand".into(), expiration: None, metadata: ListedMetadata::none() },
             written("f/rt/x", "web", "r"),
         ]);
         assert!(stale_keys(&before, &stale_check(&d, &unrelated)).is_empty());

@@ -499,7 +499,7 @@ fn io_error(source: std::io::Error) -> Error {
 /// The desired bytes of one key: inline, or the `file:` read again now.
 pub fn read_value(source: &ValueSource) -> Result<Vec<u8>, Error> {
     match source {
-        ValueSource::Inline(bytes) => Ok(bytes.clone()),
+        ValueSource::Inline(bytes) => Ok(bytes.to_vec()),
         ValueSource::File(path) => fs_err::read(path).map_err(io_error),
     }
 }

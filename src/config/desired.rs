@@ -2,7 +2,6 @@
 //! with its environment overlay, validated and hashed. This is the plan engine's input, so it
 //! holds no YAML, no spans and nothing that can still fail.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::kv::Expiration;
@@ -50,7 +49,132 @@ pub struct DesiredScope {
     pub protect: Globs,
     pub take_over: Globs,
     /// Desired keys in UTF-8 byte order (which is `String`'s order).
-    pub entries: BTreeMap<String, DesiredEntry>,
+    pub entries: Entries,
+}
+
+/// A scope's desired keys: sorted by name in UTF-8 byte order, each name once.
+///
+/// A sorted `Vec` rather than a `BTreeMap`: the loader already produces the keys sorted and
+/// deduplicated, the engine walks them in order, and other readers look keys up by name
+/// (binary search). Building a tree of a million entries took 0.7 s of CPU and briefly held
+/// them twice (docs/benchmarks.md).
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    items: Vec<(String, DesiredEntry)>,
+}
+
+impl Entries {
+    /// Entries from pairs that are usually sorted by name already, each name once (what the
+    /// loader produces: then this costs one pass to check). Pairs out of order are sorted;
+    /// of pairs with the same name, the last one is kept, as collecting into a map would.
+    ///
+    /// The names are held for the whole run, so each gives back the spare capacity it grew
+    /// while it was read.
+    pub fn from_sorted(mut items: Vec<(String, DesiredEntry)>) -> Self {
+        if !items.is_sorted_by(|a, b| a.0 < b.0) {
+            // Stable: pairs with the same name keep their order, so the last one is known.
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            items.reverse();
+            items.dedup_by(|later, earlier| later.0 == earlier.0);
+            items.reverse();
+        }
+        items.shrink_to_fit();
+        for (name, _) in &mut items {
+            name.shrink_to_fit();
+        }
+        Self { items }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.items.binary_search_by(|(name, _)| name.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&DesiredEntry> {
+        self.position(key).ok().map(|at| &self.items[at].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut DesiredEntry> {
+        self.position(key).ok().map(|at| &mut self.items[at].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Adds or replaces one entry, returning the one replaced. Moves every later entry: for
+    /// building small states (tests), not a million keys.
+    pub fn insert(&mut self, key: String, entry: DesiredEntry) -> Option<DesiredEntry> {
+        match self.position(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.items[at].1, entry)),
+            Err(at) => {
+                self.items.insert(at, (key, entry));
+                None
+            }
+        }
+    }
+
+    /// Name and entry, in name order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.items.iter())
+    }
+
+    /// Names in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+        self.items.iter().map(|(name, _)| name)
+    }
+
+    /// Entries in name order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &DesiredEntry> + ExactSizeIterator {
+        self.items.iter().map(|(_, entry)| entry)
+    }
+}
+
+/// The iterator of [`Entries::iter`]: `(&name, &entry)` in name order, as a map's would be.
+#[derive(Debug, Clone)]
+pub struct Iter<'a>(std::slice::Iter<'a, (String, DesiredEntry)>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a String, &'a DesiredEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(name, entry)| (name, entry))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(name, entry)| (name, entry))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (&'a String, &'a DesiredEntry);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<(String, DesiredEntry)> for Entries {
+    /// Collects pairs in any order; of pairs with the same name the last one is kept.
+    fn from_iter<I: IntoIterator<Item = (String, DesiredEntry)>>(items: I) -> Self {
+        Self::from_sorted(items.into_iter().collect())
+    }
 }
 
 /// The Workers KV plan of the account (`plan_tier:`): the Free plan has daily limits.
@@ -78,6 +202,10 @@ impl Desired {
 }
 
 /// One desired key.
+///
+/// A plan holds every desired key at once (a million at the sizes kvsync is built for), so
+/// this stays small: 96 bytes, the metadata behind one pointer (most keys have none), an
+/// inline value a boxed slice.
 #[derive(Debug, Clone)]
 pub struct DesiredEntry {
     pub value: ValueSource,
@@ -86,7 +214,7 @@ pub struct DesiredEntry {
     /// Whether the value is valid UTF-8 (decides `base64` on write and how diffs are shown).
     pub is_text: bool,
     /// The user metadata; `None` when the key has none (`metadata: null` included).
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: Option<UserMetadata>,
     pub expiration: Expiration,
     /// Never shown: set by `sensitive: true` or any `${…}` interpolation in the entry.
     pub sensitive: bool,
@@ -94,11 +222,81 @@ pub struct DesiredEntry {
     pub hash: ContentHash,
 }
 
+/// A desired key's user metadata (a JSON object), held compactly.
+///
+/// As a `serde_json::Map`, two small fields cost about 500 bytes in nine allocations; a
+/// million desired keys may hold it. So the object is kept as its compact JSON text, which
+/// reads back as exactly the same object (same fields, order and values: strings and integers
+/// print and parse exactly). An object holding a number that is not an integer stays a
+/// `Map`: printing and parsing a float again is exact only with serde_json's `float_roundtrip`
+/// feature, and the metadata written to KV must be exactly what was hashed.
+#[derive(Clone)]
+pub struct UserMetadata(Box<MetadataRepr>);
+
+#[derive(Clone)]
+enum MetadataRepr {
+    Text(Box<str>),
+    Map(serde_json::Map<String, serde_json::Value>),
+}
+
+impl UserMetadata {
+    /// The object, as the `Map` it was made from.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match &*self.0 {
+            // Text this type wrote from a `Map`: it parses.
+            MetadataRepr::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+            MetadataRepr::Map(map) => map.clone(),
+        }
+    }
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for UserMetadata {
+    fn from(map: serde_json::Map<String, serde_json::Value>) -> Self {
+        fn exact(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::Number(n) => n.is_i64() || n.is_u64(),
+                serde_json::Value::Array(items) => items.iter().all(exact),
+                serde_json::Value::Object(fields) => fields.values().all(exact),
+                _ => true,
+            }
+        }
+        let text = map.values().all(exact).then(|| serde_json::to_string(&map).ok()).flatten();
+        match text {
+            Some(text) => Self(Box::new(MetadataRepr::Text(text.into_boxed_str()))),
+            None => Self(Box::new(MetadataRepr::Map(map))),
+        }
+    }
+}
+
+impl PartialEq for UserMetadata {
+    /// The same object: the same fields with the same values (as `Map` compares them).
+    fn eq(&self, other: &Self) -> bool {
+        match (&*self.0, &*other.0) {
+            (MetadataRepr::Text(a), MetadataRepr::Text(b)) if a == b => true,
+            _ => self.to_map() == other.to_map(),
+        }
+    }
+}
+
+impl std::fmt::Debug for UserMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("UserMetadata").field(&self.to_map()).finish()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UserMetadata {
+    /// A JSON object, as a `Map` deserializes.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Map::deserialize(deserializer).map(Self::from)
+    }
+}
+
 /// Where a desired value's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValueSource {
-    /// Bytes held in memory (strings and JSON from the YAML).
-    Inline(Vec<u8>),
+    /// Bytes held in memory (strings and JSON from the YAML). Boxed: exactly as long as the
+    /// value, and small enough that the enum is no larger than a `PathBuf`.
+    Inline(Box<[u8]>),
     /// A file, read again when the value is needed, so large values are never all in memory.
     File(PathBuf),
 }
@@ -147,5 +345,154 @@ impl Globs {
 impl Default for Globs {
     fn default() -> Self {
         Self::empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::testing;
+
+    fn entry(value: &str) -> DesiredEntry {
+        testing::entry(value, Expiration::Never, false)
+    }
+
+    fn value(entry: &DesiredEntry) -> &[u8] {
+        match &entry.value {
+            ValueSource::Inline(bytes) => bytes,
+            ValueSource::File(_) => panic!("inline values only"),
+        }
+    }
+
+    #[test]
+    fn looks_keys_up_by_name() {
+        let entries = Entries::from_sorted(
+            ["a", "b/x", "b/y", "é"].iter().map(|k| ((*k).to_owned(), entry(k))).collect(),
+        );
+        assert_eq!(entries.len(), 4);
+        for key in ["a", "b/x", "b/y", "é"] {
+            assert_eq!(entries.get(key).map(value), Some(key.as_bytes()), "{key}");
+            assert!(entries.contains_key(key));
+        }
+        for absent in ["", "0", "b", "b/", "b/z", "z", "éé"] {
+            assert!(entries.get(absent).is_none(), "{absent}");
+            assert!(!entries.contains_key(absent));
+        }
+        assert!(Entries::default().get("a").is_none() && Entries::default().is_empty());
+    }
+
+    #[test]
+    fn keys_are_in_byte_order_and_the_last_of_a_name_wins() {
+        // "Z" < "a" < "é" in bytes; the two "a" keep their order, so the second one stays.
+        let pairs = vec![
+            ("é".to_owned(), entry("1")),
+            ("a".to_owned(), entry("2")),
+            ("Z".to_owned(), entry("3")),
+            ("a".to_owned(), entry("4")),
+        ];
+        let entries = Entries::from_sorted(pairs);
+        assert_eq!(entries.keys().collect::<Vec<_>>(), ["Z", "a", "é"]);
+        assert_eq!(entries.get("a").map(value), Some(&b"4"[..]));
+        let values: Vec<&[u8]> = entries.values().map(value).collect();
+        assert_eq!(values, [&b"3"[..], b"4", b"1"]);
+        assert_eq!(
+            entries.iter().rev().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["é", "a", "Z"]
+        );
+    }
+
+    #[test]
+    fn insert_and_get_mut_keep_the_order() {
+        let mut entries = Entries::default();
+        assert!(entries.insert("m".into(), entry("1")).is_none());
+        assert!(entries.insert("a".into(), entry("2")).is_none());
+        assert!(entries.insert("z".into(), entry("3")).is_none());
+        let replaced = entries.insert("m".into(), entry("4")).expect("replaced");
+        assert_eq!(value(&replaced), b"1");
+        entries.get_mut("a").expect("a").sensitive = true;
+        assert!(entries.get("a").is_some_and(|e| e.sensitive));
+        assert!(entries.get_mut("b").is_none());
+        let order: Vec<(&str, &[u8])> =
+            (&entries).into_iter().map(|(k, e)| (k.as_str(), value(e))).collect();
+        assert_eq!(order, [("a", &b"2"[..]), ("m", b"4"), ("z", b"3")]);
+    }
+
+    fn map(text: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(text).expect("a JSON object")
+    }
+
+    #[test]
+    fn user_metadata_reads_back_as_the_same_object() {
+        for text in [
+            r#"{}"#,
+            r#"{"team":"growth","ticket":"KV-12"}"#,
+            r#"{"z":1,"a":-2,"big":18446744073709551615,"s":"é\n\"\\","n":null,"b":true}"#,
+            r#"{"nested":{"list":[1,{"x":[]}],"o":{}}}"#,
+            r#"{"rollout":0.30000000000000004,"team":"x"}"#,
+            r#"{"deep":[{"f":1.5}]}"#,
+        ] {
+            let original = map(text);
+            let metadata = UserMetadata::from(original.clone());
+            let back = metadata.to_map();
+            assert_eq!(back, original, "{text}");
+            // Same field order, same values as text.
+            assert_eq!(serde_json::to_string(&back).expect("json"), text, "{text}");
+            assert_eq!(metadata, UserMetadata::from(original), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_objects_without_floats_are_held_as_text() {
+        let is_text =
+            |text: &str| matches!(*UserMetadata::from(map(text)).0, MetadataRepr::Text(_));
+        assert!(is_text(r#"{"team":"x","n":[1,-2,{"m":3}]}"#));
+        assert!(!is_text(r#"{"rollout":0.25}"#));
+        assert!(!is_text(r#"{"n":[1,{"f":2.0}]}"#));
+    }
+
+    #[test]
+    fn user_metadata_compares_and_reads_as_an_object() {
+        let a = UserMetadata::from(map(r#"{"a":1,"b":2}"#));
+        assert_eq!(a, UserMetadata::from(map(r#"{"b":2,"a":1}"#)), "a Map ignores field order");
+        assert_ne!(a, UserMetadata::from(map(r#"{"a":1,"b":3}"#)));
+        assert_ne!(a, UserMetadata::from(map(r#"{"a":1.5,"b":2}"#)));
+        let read: UserMetadata = serde_json::from_str(r#"{"a":1,"b":2}"#).expect("object");
+        assert_eq!(read, a);
+        assert!(serde_json::from_str::<UserMetadata>("[1]").is_err());
+        assert_eq!(format!("{a:?}"), r#"UserMetadata({"a": Number(1), "b": Number(2)})"#);
+    }
+
+    /// What a desired key costs: the point of `Entries` and the compact metadata.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(size_of::<DesiredEntry>(), 96);
+        assert_eq!(size_of::<(String, DesiredEntry)>(), 120);
+        assert_eq!(size_of::<Option<UserMetadata>>(), 8);
+    }
+
+    proptest! {
+        /// Entries behave as the `BTreeMap` they replace, whatever order the pairs come in.
+        #[test]
+        fn behaves_as_a_sorted_map(
+            pairs in prop::collection::vec(("[ab/é]{0,3}", "[xyz]{1,2}"), 0..40),
+            probes in prop::collection::vec("[ab/é]{0,3}", 0..20),
+        ) {
+            let pairs: Vec<(String, DesiredEntry)> =
+                pairs.iter().map(|(k, v)| (k.clone(), entry(v))).collect();
+            let map: BTreeMap<String, DesiredEntry> = pairs.iter().cloned().collect();
+            let entries: Entries = pairs.into_iter().collect();
+            prop_assert_eq!(entries.len(), map.len());
+            let got: Vec<(&String, &[u8])> = entries.iter().map(|(k, e)| (k, value(e))).collect();
+            let want: Vec<(&String, &[u8])> = map.iter().map(|(k, e)| (k, value(e))).collect();
+            prop_assert_eq!(got, want);
+            for probe in &probes {
+                prop_assert_eq!(entries.get(probe).map(value), map.get(probe).map(value));
+            }
+        }
     }
 }

@@ -10,10 +10,10 @@
 //! Built for a million keys: each file's keys are resolved (interpolated, read, hashed) as soon
 //! as the file's turn comes, so only a few files' YAML is in memory at a time (the next ones are
 //! parsed ahead on the [`Workers`], which also hash `files:` values); the resolved keys are
-//! sorted once, in place, and the sorted run builds each scope's `BTreeMap` in bulk. Nothing is
+//! sorted once, in place, and the sorted run becomes each scope's entries as it is. Nothing is
 //! quadratic and there is no per-key map allocation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -385,7 +385,7 @@ impl Loader<'_> {
             ignore,
             protect,
             take_over,
-            entries: build_tree(entries),
+            entries,
         };
         Some(scope)
     }
@@ -496,7 +496,7 @@ impl Loader<'_> {
 
     /// Sorts a scope's keys by name and reports names defined twice (at the later place,
     /// naming the first); returns the entries that resolved, in name order.
-    fn settle(&mut self, mut records: Vec<Record>) -> Vec<(String, DesiredEntry)> {
+    fn settle(&mut self, mut records: Vec<Record>) -> super::desired::Entries {
         // The buffer grew by doubling while files were read; give the slack back.
         records.shrink_to_fit();
         // In place, with no scratch memory: (name, seq) is unique, so the order is determined.
@@ -518,8 +518,10 @@ impl Loader<'_> {
             );
             repeat.entry = None;
         }
-        // Collected in place: the records' buffer becomes the entries' buffer.
-        records.into_iter().filter_map(|r| r.entry.map(|entry| (r.name, entry))).collect()
+        // Collected in place: the records' buffer becomes the entries' buffer (and gives back
+        // what it does not need). Already sorted and deduplicated, so no tree is built.
+        let entries = records.into_iter().filter_map(|r| r.entry.map(|entry| (r.name, entry)));
+        super::desired::Entries::from_sorted(entries.collect())
     }
 }
 
@@ -809,25 +811,6 @@ impl KeyResolver<'_> {
             self.push(key, file, key_pos, entry.filter(|_| name_ok));
         });
     }
-}
-
-/// Builds a scope's map from entries sorted by name.
-///
-/// `BTreeMap::from_iter` builds full nodes in bulk, but from a `Vec` it keeps until the end, so
-/// a million entries would briefly exist twice. Building from the tail in eighths, each built in
-/// bulk and appended (an append also builds in bulk), keeps the peak near one copy plus an
-/// eighth, for about four times the moves: cheap next to parsing.
-fn build_tree(mut entries: Vec<(String, DesiredEntry)>) -> BTreeMap<String, DesiredEntry> {
-    const PARTS: usize = 8;
-    let part_len = entries.len().div_ceil(PARTS).max(4096);
-    let mut tree = BTreeMap::new();
-    while !entries.is_empty() {
-        let tail = entries.split_off(entries.len().saturating_sub(part_len));
-        entries.shrink_to_fit();
-        let mut part: BTreeMap<String, DesiredEntry> = tail.into_iter().collect();
-        tree.append(&mut part);
-    }
-    tree
 }
 
 /// The folder of the YAML file `file` (where its relative paths start).

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
 
-use super::desired::{DesiredEntry, ValueSource};
+use super::desired::{DesiredEntry, UserMetadata, ValueSource};
 use super::interpolate;
 use super::model::{EntryFields, KeyEntry, Sp, YamlKind, YamlValue};
 use super::problems::{FileId, Pos, Problems};
@@ -74,7 +74,7 @@ pub(crate) fn resolve(
             Some(DesiredEntry {
                 size: bytes.len() as u64,
                 is_text: true,
-                value: ValueSource::Inline(bytes),
+                value: ValueSource::Inline(bytes.into()),
                 metadata: None,
                 expiration: Expiration::Never,
                 sensitive: cx.substituted,
@@ -168,9 +168,9 @@ pub(crate) fn file_entry(
     })
 }
 
-fn into_map(metadata: Option<Value>) -> Option<Map<String, Value>> {
+fn into_map(metadata: Option<Value>) -> Option<UserMetadata> {
     match metadata {
-        Some(Value::Object(map)) => Some(map),
+        Some(Value::Object(map)) => Some(UserMetadata::from(map)),
         _ => None,
     }
 }
@@ -249,7 +249,7 @@ impl Cx<'_, '_> {
                 Some(DesiredEntry {
                     size: bytes.len() as u64,
                     is_text: true,
-                    value: ValueSource::Inline(bytes),
+                    value: ValueSource::Inline(bytes.into()),
                     metadata: into_map(metadata),
                     expiration,
                     sensitive,

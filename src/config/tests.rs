@@ -956,7 +956,7 @@ fn empty_metadata_differs_from_none() {
     let none = entry(&loaded, "f/none");
     let empty = entry(&loaded, "f/empty");
     assert_eq!(none.metadata, None);
-    assert_eq!(empty.metadata, Some(serde_json::Map::new()));
+    assert_eq!(empty.metadata.as_ref().map(|m| m.to_map()), Some(serde_json::Map::new()));
     assert_eq!(none.hash, entry(&loaded, "f/bare").hash);
     assert_ne!(none.hash, empty.hash);
 }
@@ -1278,7 +1278,7 @@ fn files_map_a_folder_tree_to_keys() {
     let home = entry(&loaded, "f/home");
     let metadata: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(r#"{"type":"page"}"#).expect("json");
-    assert_eq!(home.metadata.as_ref(), Some(&metadata));
+    assert_eq!(home.metadata.as_ref().map(|m| m.to_map()), Some(metadata.clone()));
     assert_eq!(home.expiration, Expiration::Ttl(3600));
     assert!(home.is_text && !home.sensitive);
     assert_eq!(home.size, 17);

@@ -572,14 +572,7 @@ impl KvStore for CloudflareStore {
         Ok(PendingPage::deferred(cursor, move || {
             let keys = serde_json::from_slice::<Envelope<Vec<ListedKeyDto>>>(&answer.body)
                 .map_err(|error| format!("JSON of an unexpected shape ({error})"))
-                .and_then(|envelope| {
-                    envelope
-                        .result
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(ListedKeyDto::into_listed)
-                        .collect::<Result<Vec<_>, String>>()
-                });
+                .and_then(|envelope| wire::listed_page(envelope.result.unwrap_or_default()));
             keys.map_err(|problem| decode_error(&token, &endpoint, &answer, &problem))
         }))
     }
@@ -997,7 +990,7 @@ mod tests {
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
     use super::*;
-    use crate::kv::{Expiration, ListedKey, list_all};
+    use crate::kv::{Expiration, ListedKey, ListedMetadata, list_all};
 
     const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
     const NS: &str = "fedcba9876543210fedcba9876543210";
@@ -1130,13 +1123,17 @@ mod tests {
                 ListedKey {
                     name: "flags/a b&ü1".into(),
                     expiration: Some(1_900_000_000),
-                    metadata: Some(json!({"a": 1})),
+                    metadata: ListedMetadata::from_json(Some(&json!({"a": 1}))),
                 },
-                ListedKey { name: "flags/a b&ü2".into(), expiration: None, metadata: None },
+                ListedKey {
+                    name: "flags/a b&ü2".into(),
+                    expiration: None,
+                    metadata: ListedMetadata::none()
+                },
                 ListedKey {
                     name: "flags/a b&ü3".into(),
                     expiration: Some(1_900_000_000),
-                    metadata: None,
+                    metadata: ListedMetadata::none(),
                 },
             ]
         );

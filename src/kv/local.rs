@@ -32,8 +32,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHand
 use super::wire::{bulk_write_item_len, json_len};
 use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, EXPIRATION_MIN_SECS, Error,
-    Expiration, KEY_BYTES_MAX, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, LiveValue,
-    METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
+    Expiration, KEY_BYTES_MAX, KeyName, KvStore, LIST_PAGE_MAX, ListPage, ListedKey,
+    ListedMetadata, LiveValue, METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
 };
 
 type Bytes = &'static [u8];
@@ -135,7 +135,7 @@ impl LocalStore {
         if record.is_expired(self.now) {
             return Ok(None);
         }
-        let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?;
+        let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?.to_json();
         let value = self.read_value(&values, &entry_key)?;
         Ok(Some((value, metadata, record.expiration)))
     }
@@ -252,7 +252,9 @@ impl LocalStore {
         let range =
             entries.range::<&[u8]>((lower, Bound::Unbounded)).map_err(|e| self.db_error(e))?;
         let name_start = namespace_id.len() + 1;
-        let mut keys = Vec::new();
+        // Names first, then the keys with their names in one shared buffer.
+        let mut names = Vec::new();
+        let mut rest = Vec::new();
         let mut more = false;
         for item in range {
             let (key, record) = item.map_err(|e| self.db_error(e))?;
@@ -264,21 +266,23 @@ impl LocalStore {
             if record.is_expired(self.now) {
                 continue;
             }
-            if keys.len() == LIST_PAGE_MAX {
+            if names.len() == LIST_PAGE_MAX {
                 more = true;
                 break;
             }
             let name = std::str::from_utf8(&key[name_start..]).map_err(|_| self.corrupt(key))?;
-            keys.push(ListedKey {
-                name: name.to_owned(),
-                expiration: record.expiration,
-                metadata: record.metadata().map_err(|_| self.corrupt(key))?,
-            });
+            names.push(name.to_owned());
+            rest.push((record.expiration, record.metadata().map_err(|_| self.corrupt(key))?));
         }
-        let cursor = match keys.last() {
-            Some(last) if more => Some(encode_cursor(&last.name)),
+        let cursor = match names.last() {
+            Some(last) if more => Some(encode_cursor(last)),
             _ => None,
         };
+        let keys = KeyName::shared(&names)
+            .into_iter()
+            .zip(rest)
+            .map(|(name, (expiration, metadata))| ListedKey { name, expiration, metadata })
+            .collect();
         Ok(ListPage { keys, cursor })
     }
 
@@ -518,8 +522,9 @@ impl<'a> Record<'a> {
         self.expiration.is_some_and(|at| at <= now)
     }
 
-    fn metadata(&self) -> Result<Option<serde_json::Value>, serde_json::Error> {
-        self.metadata.as_deref().map(serde_json::from_str).transpose()
+    /// The metadata in the compact form a listing holds.
+    fn metadata(&self) -> Result<ListedMetadata, serde_json::Error> {
+        self.metadata.as_deref().map_or(Ok(ListedMetadata::none()), ListedMetadata::from_json_text)
     }
 }
 
@@ -801,7 +806,12 @@ mod tests {
     }
 
     async fn names(store: &LocalStore, ns: &str, prefix: &str) -> Vec<String> {
-        list_all(store, ns, prefix).await.expect("list").into_iter().map(|k| k.name).collect()
+        list_all(store, ns, prefix)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|k| k.name.to_string())
+            .collect()
     }
 
     fn message(err: Error) -> String {
@@ -1120,10 +1130,10 @@ mod tests {
             .await
             .expect("put");
         let listed = list_all(&store, NS, "").await.expect("list");
-        assert_eq!(listed[0].metadata.as_ref(), Some(&metadata));
+        assert_eq!(listed[0].metadata.to_json().as_ref(), Some(&metadata));
         // Key order survives, not just equality.
-        assert_eq!(listed[0].metadata.as_ref().map(ToString::to_string).as_deref(), Some(text));
-        assert_eq!(listed[1].metadata, None);
+        assert_eq!(listed[0].metadata.to_json().map(|m| m.to_string()).as_deref(), Some(text));
+        assert!(listed[1].metadata.is_none());
     }
 
     #[tokio::test]
@@ -1278,7 +1288,7 @@ mod tests {
                     let store = LocalStore::open(&path, NOW)?;
                     let listed = list_all(&store, NS, "").await?;
                     let keys: Vec<String> =
-                        listed.iter().take(100).map(|k| k.name.clone()).collect();
+                        listed.iter().take(100).map(|k| k.name.to_string()).collect();
                     store.bulk_get(NS, &keys).await?;
                     store.bulk_put(NS, &[pair("new", b"v")]).await?;
                     store.bulk_delete(NS, &keys).await?;

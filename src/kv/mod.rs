@@ -7,11 +7,16 @@
 
 pub mod cloudflare;
 pub mod local;
+pub mod metadata;
+pub mod name;
 pub mod retry;
 pub mod token;
 pub mod wire;
 
 use std::future::Future;
+
+pub use metadata::ListedMetadata;
+pub use name::KeyName;
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;
@@ -31,13 +36,17 @@ pub const METADATA_BYTES_MAX: usize = 1024;
 pub const EXPIRATION_MIN_SECS: i64 = 60;
 
 /// One key as a listing returns it: the name, its absolute expiration, and its metadata.
+///
+/// A plan holds every listed key of every scope at once, so the metadata is held compactly
+/// ([`ListedMetadata`]); it still reads back as exactly the JSON the listing held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
-    pub name: String,
+    /// The name; the names of one page share a buffer ([`KeyName`]).
+    pub name: KeyName,
     /// Absolute unix seconds, present only when the key expires.
     pub expiration: Option<i64>,
-    /// The metadata exactly as written, `None` when the key has none.
-    pub metadata: Option<serde_json::Value>,
+    /// The metadata as written; [`ListedMetadata::none`] when the key has none.
+    pub metadata: ListedMetadata,
 }
 
 /// One page of a listing. `cursor` is `None` when the listing is complete; a page may be empty
@@ -233,6 +242,9 @@ pub async fn list_all_with<S: KvStore>(
                     on_page(page.len());
                     keys.extend(page);
                 }
+                // The listing is held until the run ends: give back what doubling left over
+                // (up to half of it).
+                keys.shrink_to_fit();
                 return Ok(keys);
             }
             Some(next) => {
@@ -347,7 +359,11 @@ mod tests {
                 if fail {
                     return Err(Error::Invalid { message: format!("page {index} is bad") });
                 }
-                Ok(vec![ListedKey { name: format!("k{index}"), expiration: None, metadata: None }])
+                Ok(vec![ListedKey {
+                    name: format!("k{index}").into(),
+                    expiration: None,
+                    metadata: ListedMetadata::none(),
+                }])
             }))
         }
 

@@ -11,11 +11,10 @@
 //! where the API has been seen to vary (`result: null`, missing fields, odd error items), so
 //! that only an answer kvsync truly cannot use fails to decode.
 
-use std::{fmt, io};
+use std::io;
 
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{Expiration, PutPair};
@@ -204,151 +203,58 @@ pub struct ResultInfo {
 }
 
 /// One key of a listing (`GET …/keys`): `name`, plus `expiration` and `metadata` when set.
+///
+/// The metadata is decoded straight into its compact form (a listing holds every key's
+/// metadata at once), which borrows from the text while it decodes: a listing is read with
+/// `serde_json::from_slice`, never from a reader.
 #[derive(Debug, Deserialize)]
 pub struct ListedKeyDto {
     pub name: String,
     #[serde(default)]
     pub expiration: Option<serde_json::Number>,
-    /// Decoded into exactly-sized objects: a listing holds every key's metadata at once.
-    #[serde(default, deserialize_with = "compact_option")]
-    pub metadata: Option<serde_json::Value>,
-}
-
-/// Deserializes an optional JSON value (`null` is `None`) as [`Compact`] does.
-fn compact_option<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<serde_json::Value>, D::Error> {
-    struct OptionVisitor;
-
-    impl<'de> Visitor<'de> for OptionVisitor {
-        type Value = Option<serde_json::Value>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
-            Compact.deserialize(inner).map(Some)
-        }
-    }
-
-    deserializer.deserialize_option(OptionVisitor)
-}
-
-/// Deserializes any JSON value into the same [`serde_json::Value`] serde_json builds (same
-/// numbers, same key order, a repeated key keeps its first place and its last value), but gives
-/// every object and array exactly the capacity it needs.
-///
-/// serde_json grows an object one insertion at a time, so a one-field object (the usual metadata:
-/// just our marker) keeps room for four entries of 104 bytes each. With a million listed keys
-/// held at once that slack is about 170 MB; collecting the entries first and building each
-/// object at its final size removes it and saves the regrowth on the way.
-struct Compact;
-
-impl<'de> DeserializeSeed<'de> for Compact {
-    type Value = serde_json::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Compact {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Bool(value))
-    }
-
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Number(value.into()))
-    }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Number(value.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-        // As serde_json: a number that is not finite has no JSON form and becomes null.
-        Ok(serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, Into::into))
-    }
-
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::String(value.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::String(value))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
-        Compact.deserialize(inner)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Compact)? {
-            items.push(item);
-        }
-        items.shrink_to_fit();
-        Ok(serde_json::Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            entries.push((key, map.next_value_seed(Compact)?));
-        }
-        let mut object = serde_json::Map::with_capacity(entries.len());
-        for (key, value) in entries {
-            object.insert(key, value);
-        }
-        Ok(serde_json::Value::Object(object))
-    }
+    #[serde(default, deserialize_with = "super::metadata::deserialize_listed")]
+    pub metadata: super::ListedMetadata,
 }
 
 impl ListedKeyDto {
-    /// The plain data type, or what is wrong with the item. The spec types `expiration` as a
+    /// The absolute expiration, or what is wrong with it. The spec types `expiration` as a
     /// number; an integral float is accepted, a fraction or an out-of-range value is not.
-    pub fn into_listed(self) -> Result<super::ListedKey, String> {
-        let expiration = match self.expiration {
-            None => None,
-            Some(number) => Some(
-                number
-                    .as_i64()
-                    .or_else(|| {
-                        number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
-                            // Exact: the value is integral and well inside i64.
-                            |f| f as i64,
-                        )
-                    })
-                    .ok_or_else(|| {
-                        format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
-                    })?,
-            ),
-        };
-        Ok(super::ListedKey { name: self.name, expiration, metadata: self.metadata })
+    fn expiration(&self) -> Result<Option<i64>, String> {
+        let Some(number) = &self.expiration else { return Ok(None) };
+        number
+            .as_i64()
+            .or_else(|| {
+                number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
+                    // Exact: the value is integral and well inside i64.
+                    |f| f as i64,
+                )
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
+            })
     }
+
+    /// The plain data type of one key, or what is wrong with the item.
+    pub fn into_listed(self) -> Result<super::ListedKey, String> {
+        let expiration = self.expiration()?;
+        let name = super::KeyName::from(self.name);
+        Ok(super::ListedKey { name, expiration, metadata: self.metadata })
+    }
+}
+
+/// The keys of one listing page, their names sharing one buffer ([`super::KeyName`]), or what
+/// is wrong with the first item that is wrong.
+pub fn listed_page(items: Vec<ListedKeyDto>) -> Result<Vec<super::ListedKey>, String> {
+    let names = super::KeyName::shared(&items.iter().map(|i| i.name.as_str()).collect::<Vec<_>>());
+    items
+        .into_iter()
+        .zip(names)
+        .map(|(item, name)| {
+            let expiration = item.expiration()?;
+            Ok(super::ListedKey { name, expiration, metadata: item.metadata })
+        })
+        .collect()
 }
 
 /// `result` of a bulk write or delete (§1.7): the count written and the keys to retry. Both
@@ -469,14 +375,14 @@ mod tests {
             Ok(super::super::ListedKey {
                 name: "k".into(),
                 expiration: Some(1_900_000_000),
-                metadata: None
+                metadata: super::super::ListedMetadata::none()
             })
         );
         let error = dto(r#"{"name":"k","expiration":1.5}"#).into_listed().expect_err("fraction");
         assert_eq!(error, "key `k` has expiration `1.5`, not unix seconds");
     }
 
-    /// The compact decoding builds exactly the value serde_json builds, for every JSON shape.
+    /// The compact form reads back as exactly the value serde_json builds, for every JSON shape.
     #[test]
     fn listed_metadata_decodes_as_serde_json_does() {
         let cases = [
@@ -502,17 +408,36 @@ mod tests {
             };
             let text = format!(r#"{{"name":"k","metadata":{metadata}}}"#);
             let dto: ListedKeyDto = serde_json::from_str(&text).expect("dto");
-            let got = dto.metadata.expect("metadata");
+            let got = dto.metadata.to_json().expect("metadata");
             assert_eq!(got, expected, "{metadata}");
             // Same key order (a `Map` compares equal whatever its order).
             assert_eq!(got.to_string(), expected.to_string(), "{metadata}");
         }
         for absent in [r#"{"name":"k"}"#, r#"{"name":"k","metadata":null}"#] {
             let dto: ListedKeyDto = serde_json::from_str(absent).expect("dto");
-            assert_eq!(dto.metadata, None, "{absent}");
+            assert!(dto.metadata.is_none(), "{absent}");
         }
         let wrong = serde_json::from_str::<ListedKeyDto>(r#"{"name":"k","metadata":{"a":}}"#);
         assert!(wrong.is_err());
+    }
+
+    #[test]
+    fn a_page_of_keys_shares_one_name_buffer() {
+        let page = r#"[{"name":"a/1","expiration":1900000000},{"name":"a/\u00e9"},{"name":"b"}]"#;
+        let items: Vec<ListedKeyDto> = serde_json::from_slice(page.as_bytes()).expect("page");
+        let keys = listed_page(items).expect("keys");
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["a/1", "a/é", "b"]);
+        assert_eq!(keys[0].expiration, Some(1_900_000_000));
+        assert!(keys[0].name.shares_buffer_with(&keys[2].name));
+        let bad = r#"[{"name":"a"},{"name":"b","expiration":"soon"}]"#;
+        assert!(serde_json::from_slice::<Vec<ListedKeyDto>>(bad.as_bytes()).is_err());
+        let bad = r#"[{"name":"a"},{"name":"b","expiration":1.5}]"#;
+        let items: Vec<ListedKeyDto> = serde_json::from_slice(bad.as_bytes()).expect("page");
+        assert_eq!(
+            listed_page(items).expect_err("fraction"),
+            "key `b` has expiration `1.5`, not unix seconds"
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ mod tests {
             .iter()
             .map(|(k, n)| {
                 let entry = DesiredEntry {
-                    value: ValueSource::Inline(Vec::new()),
+                    value: ValueSource::Inline(Box::default()),
                     size: 0,
                     is_text: true,
                     metadata: None,

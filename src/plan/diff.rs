@@ -3,11 +3,12 @@
 //! A pure, total function. It trusts the marker in each listed key's metadata and never needs a
 //! value. The only clock it knows is [`Options::now`], so every outcome is reproducible.
 
-use super::hash::{MARKER_FIELD, Marker};
+use super::hash::Marker;
 use super::{
     Action, Change, ConflictReason, DeleteReason, DesiredKey, LiveKey, LiveScope, Options, Plan,
     ProtectedAction, ScopePlan, Warning,
 };
+use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, DesiredScope};
 use crate::kv::{EXPIRATION_MIN_SECS, Expiration, ListedKey};
 
@@ -36,12 +37,18 @@ fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> Scop
     let in_scope = |key: &str| key.starts_with(&scope.prefix) && !scope.ignore.is_match(key);
     let selected = |key: &str| options.only.as_ref().is_none_or(|only| only.is_match(key));
 
-    // Listings come sorted from every store we know, but the engine does not rely on it.
-    let mut listed: Vec<&ListedKey> = live.keys.iter().filter(|k| in_scope(&k.name)).collect();
-    if !listed.is_sorted_by(|a, b| a.name <= b.name) {
-        listed.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-    listed.dedup_by(|a, b| a.name == b.name);
+    // Listings come sorted from every store we know, but the engine does not rely on it. A
+    // sorted listing is walked as it is: a million references to sort would cost 8 MB.
+    let listed: Box<dyn Iterator<Item = &ListedKey>> =
+        if live.keys.is_sorted_by(|a, b| a.name < b.name) {
+            Box::new(live.keys.iter().filter(|k| in_scope(&k.name)))
+        } else {
+            let mut listed: Vec<&ListedKey> =
+                live.keys.iter().filter(|k| in_scope(&k.name)).collect();
+            listed.sort_by(|a, b| a.name.cmp(&b.name));
+            listed.dedup_by(|a, b| a.name == b.name);
+            Box::new(listed.into_iter())
+        };
 
     let mut out = ScopePlan {
         name: scope.name.clone(),
@@ -57,12 +64,12 @@ fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> Scop
     };
 
     let mut desired_iter = scope.entries.iter().filter(|(key, _)| in_scope(key)).peekable();
-    let mut live_iter = listed.into_iter().peekable();
+    let mut live_iter = listed.peekable();
     loop {
         // A merge join of two byte-ordered sequences.
         let (key, entry, listed) = match (desired_iter.peek(), live_iter.peek()) {
             (None, None) => break,
-            (Some((dk, _)), Some(l)) if dk.as_str() == l.name => {
+            (Some((dk, _)), Some(l)) if dk.as_str() == l.name.as_str() => {
                 let (key, entry) = desired_iter.next().expect("peeked");
                 (key.as_str(), Some(entry), live_iter.next())
             }
@@ -94,12 +101,8 @@ fn classify(
     selected: bool,
     out: &mut ScopePlan,
 ) {
-    let live = listed.map(|l| LiveKey {
-        marker: Marker::from_metadata(l.metadata.as_ref()),
-        expiration: l.expiration,
-        metadata: user_metadata(l.metadata.as_ref()),
-    });
-    let ours = matches!(&live, Some(LiveKey { marker: Marker::V1 { owner, .. }, .. }) if *owner == options.owner);
+    let marker = listed.map(|l| Marker::from_listed(&l.metadata));
+    let ours = matches!(&marker, Some(Marker::V1 { owner, .. }) if *owner == options.owner);
     if ours {
         out.ours_live += 1;
     }
@@ -124,10 +127,10 @@ fn classify(
     }
 
     let protected = scope.protect.is_match(key);
-    let action = match (entry, &live) {
+    let action = match (entry, &marker) {
         (None, None) => return,
         (Some(_), None) => Action::Create,
-        (Some(entry), Some(live)) => match &live.marker {
+        (Some(entry), Some(marker)) => match marker {
             Marker::V1 { owner, sha256, .. } if *owner == options.owner => {
                 if *sha256 == entry.hash {
                     out.unchanged += 1;
@@ -172,24 +175,18 @@ fn classify(
     };
     let desired = entry.map(|e| DesiredKey {
         hash: e.hash,
-        metadata: e.metadata.clone(),
+        metadata: e.metadata.as_ref().map(UserMetadata::to_map),
         expiration: e.expiration,
         sensitive: e.sensitive,
     });
+    // Only a change keeps what the listing showed, so only a change pays for reading the
+    // user metadata out of its compact form.
+    let live = listed.zip(marker).map(|(listed, marker)| LiveKey {
+        marker,
+        expiration: listed.expiration,
+        metadata: listed.metadata.user(),
+    });
     out.changes.push(Change { key: key.to_owned(), action, desired, live, origin: None });
-}
-
-/// The user's part of a listed key's metadata: everything but our marker field.
-fn user_metadata(
-    metadata: Option<&serde_json::Value>,
-) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let object = metadata?.as_object()?;
-    let user: serde_json::Map<_, _> = object
-        .iter()
-        .filter(|(name, _)| name.as_str() != MARKER_FIELD)
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    (!user.is_empty() || !object.contains_key(MARKER_FIELD)).then_some(user)
 }
 
 #[cfg(test)]
@@ -200,6 +197,7 @@ mod tests {
 
     use super::*;
     use crate::config::Globs;
+    use crate::kv::ListedMetadata;
     use crate::plan::hash::{content_hash, written_metadata};
     use crate::testing;
 
@@ -234,12 +232,12 @@ mod tests {
         ListedKey {
             name: key.into(),
             expiration: None,
-            metadata: Some(written_metadata(None, owner, hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, owner, hash, None))),
         }
     }
 
     fn bare(key: &str) -> ListedKey {
-        ListedKey { name: key.into(), expiration: None, metadata: None }
+        ListedKey { name: key.into(), expiration: None, metadata: ListedMetadata::none() }
     }
 
     /// Plans one scope and returns `(key, action)` pairs plus the scope plan.
@@ -268,7 +266,9 @@ mod tests {
         let newer = ListedKey {
             name: "f/newer".into(),
             expiration: None,
-            metadata: Some(serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}})),
+            metadata: ListedMetadata::from_json(Some(
+                &serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}}),
+            )),
         };
         let live = vec![
             bare("f/adopt"),
@@ -380,7 +380,7 @@ mod tests {
         let live = vec![ListedKey {
             name: "c".into(),
             expiration: Some(NOW + 100),
-            metadata: Some(written_metadata(None, OWNER, hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, OWNER, hash, None))),
         }];
         assert!(check(scope.clone(), live, &options()).changes.is_empty());
         assert_eq!(actions(&check(scope, vec![], &options())), vec![("c", &Action::Create)]);
@@ -468,9 +468,11 @@ mod tests {
                     LiveKind::Bare => bare(key),
                     LiveKind::Theirs => written(key, "other", "t"),
                     LiveKind::Newer => ListedKey {
-                        name: key.clone(),
+                        name: key.as_str().into(),
                         expiration: None,
-                        metadata: Some(serde_json::json!({"__kvsync": {"v": 9}})),
+                        metadata: ListedMetadata::from_json(Some(
+                            &serde_json::json!({"__kvsync": {"v": 9}}),
+                        )),
                     },
                 }
             })
@@ -482,17 +484,17 @@ mod tests {
     /// remove. Returns the new listing.
     fn apply_model(scope: &DesiredScope, plan: &ScopePlan, live: &[ListedKey]) -> Vec<ListedKey> {
         let mut state: BTreeMap<String, ListedKey> =
-            live.iter().map(|k| (k.name.clone(), k.clone())).collect();
+            live.iter().map(|k| (k.name.to_string(), k.clone())).collect();
         for change in &plan.changes {
             if change.action.is_put() {
-                let entry = &scope.entries[&change.key];
+                let entry = scope.entries.get(&change.key).expect("a put is desired");
                 let metadata = written_metadata(None, OWNER, entry.hash, None);
                 state.insert(
                     change.key.clone(),
                     ListedKey {
-                        name: change.key.clone(),
+                        name: change.key.as_str().into(),
                         expiration: None,
-                        metadata: Some(metadata),
+                        metadata: ListedMetadata::from_json(Some(&metadata)),
                     },
                 );
             } else if change.action.is_delete() {
@@ -518,7 +520,7 @@ mod tests {
                 let blocked = first.changes.iter().any(|c| &c.key == key
                     && matches!(c.action, Action::Conflict { .. } | Action::Protected { .. }));
                 let live = after.iter().find(|k| &k.name == key);
-                let marker = live.map(|k| Marker::from_metadata(k.metadata.as_ref()));
+                let marker = live.map(|k| Marker::from_listed(&k.metadata));
                 if !blocked {
                     prop_assert_eq!(marker, Some(Marker::V1 {
                         owner: OWNER.into(), sha256: entry.hash, rev: None,

@@ -231,7 +231,7 @@ pub fn compare_deep(
     if live_bytes != desired_value {
         differences.push(Difference::Value);
     }
-    if !metadata_equal(desired_metadata, live.metadata.as_ref()) {
+    if !metadata_equal(desired_metadata, live.metadata.to_json().as_ref()) {
         differences.push(Difference::Metadata);
     }
     let expiration_equal = match desired_expiration {
@@ -341,7 +341,9 @@ fn number_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::desired::UserMetadata;
     use crate::config::{Globs, ValueSource};
+    use crate::kv::ListedMetadata;
     use crate::plan::Options;
     use crate::plan::hash::{content_hash, written_metadata};
 
@@ -365,10 +367,10 @@ mod tests {
             expiration,
         );
         DesiredEntry {
-            value: ValueSource::Inline(value.as_bytes().to_vec()),
+            value: ValueSource::Inline(value.as_bytes().into()),
             size: value.len() as u64,
             is_text: true,
-            metadata,
+            metadata: metadata.map(UserMetadata::from),
             expiration,
             sensitive: false,
             hash,
@@ -417,12 +419,17 @@ mod tests {
         ListedKey {
             name: key.into(),
             expiration,
-            metadata: Some(written_metadata(entry.metadata.as_ref(), owner, entry.hash, None)),
+            metadata: ListedMetadata::from_json(Some(&written_metadata(
+                entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
+                owner,
+                entry.hash,
+                None,
+            ))),
         }
     }
 
     fn bare(key: &str) -> ListedKey {
-        ListedKey { name: key.into(), expiration: None, metadata: None }
+        ListedKey { name: key.into(), expiration: None, metadata: ListedMetadata::none() }
     }
 
     /// Plans `desired` against one listing per scope, the way `kvsync drift` does (no `--only`,
@@ -457,7 +464,9 @@ mod tests {
             ListedKey {
                 name: "f/newer".into(),
                 expiration: None,
-                metadata: Some(serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}})),
+                metadata: ListedMetadata::from_json(Some(
+                    &serde_json::json!({"__kvsync": {"v": 2, "owner": OWNER}}),
+                )),
             },
             written("f/same", OWNER, &plain("same")),
             written("f/taken", "billing", &plain("y")),
@@ -566,7 +575,7 @@ mod tests {
         let ValueSource::Inline(bytes) = &desired.value else { panic!("inline values only") };
         compare_deep(
             bytes,
-            desired.metadata.as_ref(),
+            desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             desired.expiration,
             &LiveValue::Text(live_value.to_owned()),
             &written("f/k", OWNER, live),
@@ -636,14 +645,14 @@ mod tests {
         let live = ListedKey {
             name: "f/k".into(),
             expiration: None,
-            metadata: Some(serde_json::json!({
+            metadata: ListedMetadata::from_json(Some(&serde_json::json!({
                 "team": "growth",
                 "__kvsync": {"v": 1, "owner": "someone", "sha256": "00", "rev": "abc"}
-            })),
+            }))),
         };
         let found = compare_deep(
             b"v",
-            desired.metadata.as_ref(),
+            desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             Expiration::Never,
             &LiveValue::Text("v".into()),
             &live,

@@ -8,11 +8,12 @@
 use sha2::{Digest, Sha256};
 
 use crate::kv::Expiration;
+use crate::kv::ListedMetadata;
+use crate::kv::metadata::MarkerField;
 
-/// The metadata field kvsync reserves for its marker.
-pub const MARKER_FIELD: &str = "__kvsync";
-/// The marker version this kvsync writes and understands.
-pub const MARKER_VERSION: u64 = 1;
+// The marker's field name and version. They live with the listing's compact metadata, which
+// has to recognise the marker to hold it compactly; what a marker means is decided here.
+pub use crate::kv::metadata::{MARKER_FIELD, MARKER_VERSION};
 /// Longest `rev` a marker carries; size checks assume it is this long.
 pub const REV_MAX_CHARS: usize = 40;
 
@@ -185,11 +186,29 @@ pub enum Marker {
 }
 
 impl Marker {
-    /// Reads the marker from a key's listed metadata.
+    /// Reads the marker from a key's metadata, as a JSON value.
     pub fn from_metadata(metadata: Option<&serde_json::Value>) -> Self {
-        let Some(field) = metadata.and_then(|m| m.get(MARKER_FIELD)) else {
-            return Self::None;
-        };
+        metadata.and_then(|m| m.get(MARKER_FIELD)).map_or(Self::None, Self::from_field)
+    }
+
+    /// Reads the marker from a listed key's metadata, exactly as [`Marker::from_metadata`]
+    /// reads the JSON value the listing held.
+    pub fn from_listed(metadata: &ListedMetadata) -> Self {
+        match metadata.marker() {
+            MarkerField::Absent => Self::None,
+            // A clean marker is one this function would accept on the value: version 1, an
+            // owner that is not empty, a valid hash, a string `rev` or none.
+            MarkerField::Clean(marker) => Self::V1 {
+                owner: marker.owner().to_owned(),
+                sha256: ContentHash(*marker.sha256()),
+                rev: marker.rev().map(str::to_owned),
+            },
+            MarkerField::Other(field) => Self::from_field(&field),
+        }
+    }
+
+    /// Reads the value of a `__kvsync` field.
+    fn from_field(field: &serde_json::Value) -> Self {
         let Some(object) = field.as_object() else {
             return Self::None;
         };
@@ -343,6 +362,118 @@ mod tests {
         assert_eq!(
             written_metadata_len_max(Some(&user), "o"),
             serde_json::to_string(&meta).expect("json").len()
+        );
+    }
+
+    /// The user's part of a metadata value as the engine computed it before listings were held
+    /// compactly: every field but the marker, in order; `None` for no object, or the marker alone.
+    fn user_of(value: &serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let object = value.as_object()?;
+        let user: serde_json::Map<_, _> = object
+            .iter()
+            .filter(|(name, _)| name.as_str() != MARKER_FIELD)
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        (!user.is_empty() || !object.contains_key(MARKER_FIELD)).then_some(user)
+    }
+
+    /// Metadata texts near the marker's shape: clean markers, and every way of missing it.
+    fn metadata_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let hash = "0123456789abcdef".repeat(4);
+        let sha = prop::sample::select(vec![
+            hash.clone(),
+            hash.to_uppercase(),
+            hash[2..].to_owned(),
+            "zz".repeat(32),
+        ]);
+        let owner = prop::sample::select(vec!["web", "other", "", "w\\\"e", "w\\u0065b"]);
+        let rev = prop::option::of(prop::sample::select(vec!["\"r1\"", "\"\"", "7", "null"]));
+        let version =
+            prop::sample::select(vec!["1", "2", "0", "1.0", "\"1\"", "18446744073709551616"]);
+        let extra = prop::sample::select(vec!["", ",\"x\":[1]", " "]);
+        let clean = (
+            prop::sample::select(vec!["web", "other", "w\\\"e"]),
+            prop::option::of(prop::sample::select(vec!["r1", "", "\\u00e9"])),
+        )
+            .prop_map(move |(owner, rev)| {
+                let rev = rev.map(|r| format!(",\"rev\":\"{r}\"")).unwrap_or_default();
+                format!("{{\"v\":1,\"owner\":\"{owner}\",\"sha256\":\"{hash}\"{rev}}}")
+            });
+        let mutated = (version, owner, sha, rev, extra, any::<bool>()).prop_map(
+            |(v, owner, sha, rev, extra, swap)| {
+                let rev = rev.map(|r| format!(",\"rev\":{r}")).unwrap_or_default();
+                if swap {
+                    format!("{{\"owner\":\"{owner}\",\"v\":{v},\"sha256\":\"{sha}\"{rev}{extra}}}")
+                } else {
+                    format!("{{\"v\":{v},\"owner\":\"{owner}\",\"sha256\":\"{sha}\"{rev}{extra}}}")
+                }
+            },
+        );
+        let marker = prop_oneof![clean, mutated];
+        let value = prop::sample::select(vec![
+            "1",
+            "1.50",
+            "-0",
+            "2e3",
+            "0.1",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "\"x\"",
+            "\"\\u00e9\\n\"",
+            "null",
+            "true",
+            "[1,{\"a\":2.5}]",
+            "{}",
+            "{\"b\":{\"c\":[]}}",
+        ]);
+        let name =
+            prop::sample::select(vec!["team", "a", "__kvsync", "\\u005f_kvsync", "z", "\\u00e9"]);
+        let field = prop_oneof![
+            (name, value).prop_map(|(n, v)| format!("\"{n}\":{v}")),
+            marker.clone().prop_map(|m| format!("\"__kvsync\":{m}")),
+        ];
+        prop_oneof![
+            4 => (prop::collection::vec(field, 0..4), marker).prop_map(|(mut fields, m)| {
+                fields.push(format!("\"__kvsync\":{m}"));
+                format!("{{{}}}", fields.join(","))
+            }),
+            2 => prop::collection::vec(
+                (prop::sample::select(vec!["team", "a", "z"]), Just("1")).prop_map(|(n, v)| format!("\"{n}\":{v}")),
+                0..3,
+            ).prop_map(|fields| format!("{{{}}}", fields.join(","))),
+            1 => prop::sample::select(vec!["[1]", "\"s\"", "3", "null"]).prop_map(str::to_owned),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The compact form of listed metadata reads as the decoded value does: the same value,
+        /// the same user metadata and the same marker.
+        #[test]
+        fn listed_metadata_means_what_its_value_means(text in metadata_text()) {
+            let value: serde_json::Value = serde_json::from_str(&text).expect("generated JSON");
+            let listed = ListedMetadata::from_json_text(&text).expect("valid");
+            let value = (!value.is_null()).then_some(value);
+            proptest::prop_assert_eq!(&listed.to_json(), &value);
+            proptest::prop_assert_eq!(
+                listed.to_json().map(|v| v.to_string()),
+                value.as_ref().map(ToString::to_string)
+            );
+            proptest::prop_assert_eq!(listed.user(), value.as_ref().and_then(user_of));
+            proptest::prop_assert_eq!(Marker::from_listed(&listed), Marker::from_metadata(value.as_ref()));
+        }
+    }
+
+    #[test]
+    fn clean_markers_are_recognised() {
+        // The generator above must reach the compact form, or the property proves little.
+        let hash = content_hash(b"x", None, Expiration::Never);
+        let text = written_metadata(None, "web", hash, Some("r")).to_string();
+        let listed = ListedMetadata::from_json_text(&text).expect("valid");
+        assert!(listed.clean_parts().is_some());
+        assert_eq!(
+            Marker::from_listed(&listed),
+            Marker::V1 { owner: "web".into(), sha256: hash, rev: Some("r".into()) }
         );
     }
 }

@@ -6,7 +6,8 @@
 //! it (markers computed with kvsync's own hash), and runs the release `kvsync` binary as a child
 //! process for (a) a plan without changes, (b) a plan with 1 % changed, 1 % added and 1 %
 //! removed, (c) the apply of (b) and (d) validate. Each row shows the requests by kind (as the
-//! stand-in counted them), wall time, kvsync's CPU time and peak RSS (from `wait4`), beside the
+//! stand-in counted them), wall time, kvsync's CPU time and peak RSS (from `wait4`, through a
+//! small launcher process so that the bench's own memory does not count), beside the
 //! floor: the request counts of DESIGN.md §9 and the time a minimal client needs to list the
 //! same pages from the same server. The targets are checked and reported, never asserted.
 //!
@@ -70,6 +71,21 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    let mut raw = std::env::args_os().skip(1);
+    if raw.next().as_deref() == Some(std::ffi::OsStr::new(child::LAUNCHER_FLAG)) {
+        let (Some(report), Some(program)) = (raw.next(), raw.next()) else {
+            eprintln!("kvsync-bench: {} needs a report file and a program", child::LAUNCHER_FLAG);
+            return ExitCode::FAILURE;
+        };
+        let args: Vec<_> = raw.collect();
+        return match child::launch(Path::new(&report), &program, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("kvsync-bench: cannot run `{}`: {error}", program.to_string_lossy());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -333,7 +349,7 @@ fn kvsync_run(
     }
     cmd.env("CLOUDFLARE_API_TOKEN", standin.token())
         .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id());
-    child::run(&mut cmd).map_err(|e| format!("cannot run `{}`: {e}", kvsync.display()))
+    child::run_isolated(&cmd).map_err(|e| format!("cannot run `{}`: {e}", kvsync.display()))
 }
 
 /// Refuses a run whose output is not what the scenario must produce: a benchmark of a run that

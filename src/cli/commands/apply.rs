@@ -29,19 +29,23 @@ pub async fn run(
     };
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
-    let document = json::plan_document(
-        &planned.plan,
-        &planned.views,
-        &cost,
-        environment,
-        !args.planning.no_value_diff,
-    );
+    // The JSON document of the plan is kept until the apply report is printed, so it is only
+    // made when it is printed: at a million keys it holds tens of megabytes.
+    let document = (args.format == ApplyFormat::Json).then(|| {
+        json::plan_document(
+            &planned.plan,
+            &planned.views,
+            &cost,
+            environment,
+            !args.planning.no_value_diff,
+        )
+    });
     if args.format == ApplyFormat::Human {
         printer.data(&planned.render_human_with_cost(&args.planning, printer, &cost));
     }
     if !planned.plan.has_changes() {
-        if args.format == ApplyFormat::Json {
-            printer.data(&render_report_json(&document, &Report::default()));
+        if let Some(document) = &document {
+            printer.data(&render_report_json(document, &Report::default()));
         }
         return Ok(ExitStatus::Success);
     }
@@ -61,9 +65,9 @@ pub async fn run(
     }
 
     let report = execute_with_interrupt(&planned, global, printer).await;
-    match args.format {
-        ApplyFormat::Human => printer.data(&render_report(&report, printer.stdout_color)),
-        ApplyFormat::Json => printer.data(&render_report_json(&document, &report)),
+    match &document {
+        None => printer.data(&render_report(&report, printer.stdout_color)),
+        Some(document) => printer.data(&render_report_json(document, &report)),
     }
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);

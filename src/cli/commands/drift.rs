@@ -12,6 +12,7 @@ use crate::cli::args::{DriftArgs, GlobalArgs, PlanFormat};
 use crate::cli::engine::{self, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
+use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry};
 use crate::error::Error;
 use crate::kv::{BULK_GET_MAX, KvStore, ListedKey};
@@ -125,7 +126,7 @@ async fn deep_check(
             let bytes = engine::read_value(&entry.value)?;
             let differences = drift::compare_deep(
                 &bytes,
-                entry.metadata.as_ref(),
+                entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
                 entry.expiration,
                 value,
                 listed,

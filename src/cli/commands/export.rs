@@ -55,7 +55,7 @@ pub async fn run(
 
     let mut written: Vec<String> = Vec::new();
     for chunk in listed.chunks(BULK_GET_MAX) {
-        let names: Vec<String> = chunk.iter().map(|k| k.name.clone()).collect();
+        let names: Vec<String> = chunk.iter().map(|k| k.name.to_string()).collect();
         let values = store.bulk_get(&args.namespace_id, &names).await?;
         for (key, value) in chunk.iter().zip(values) {
             let value = match value {
@@ -67,9 +67,9 @@ pub async fn run(
                 }
             };
             let entry = LiveEntry {
-                key: key.name.clone(),
+                key: key.name.to_string(),
                 value,
-                metadata: key.metadata.clone(),
+                metadata: key.metadata.to_json(),
                 expiration: key.expiration,
             };
             if let Some(file) = exporter.add(entry) {
