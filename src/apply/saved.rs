@@ -9,13 +9,23 @@
 //! Nothing here holds a value, and nothing derived from a sensitive value appears outside one
 //! digest per scope: a sensitive key's desired hash and live fingerprint (the live marker's hash
 //! is derived from the value) only feed `sensitive_digest`.
+//!
+//! At a million keys the fingerprints are a million names and hashes, so they are never held as
+//! a map: [`StaleCheck`] computes them from the desired state and the listings (8 bytes a key)
+//! and writes them as it serializes, and [`stale_keys`] reads a saved plan's fingerprints one
+//! at a time from the file and compares each with the state now. The file format is the one a
+//! `BTreeMap` of names to fingerprints would give.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::config::Desired;
+use crate::config::{Desired, DesiredEntry, DesiredScope};
 use crate::kv::ListedKey;
 use crate::plan::LiveScope;
 use crate::plan::hash::{Marker, canonical_json, expiration_field};
@@ -25,25 +35,272 @@ pub const KIND: &str = "kvsync-saved-plan";
 /// The version of the saved-plan format.
 pub const FORMAT_VERSION: &str = "1";
 
-/// The live state a plan depended on, per scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct StaleCheck {
-    pub scopes: Vec<ScopeCheck>,
+/// What the fingerprint of a key that is not listed says.
+const ABSENT: &str = "absent";
+
+/// What a listing showed of a key: `None` when it is absent, else the fingerprint of its listed
+/// metadata and expiration.
+type Seen = Option<[u8; 8]>;
+
+fn seen_text(seen: Seen) -> String {
+    seen.map_or_else(|| ABSENT.to_owned(), |f| base16ct::lower::encode_string(&f))
 }
 
-/// One scope's fingerprints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ScopeCheck {
+/// Whether a fingerprint as written in a saved plan says what `seen` says.
+fn seen_is(text: &str, seen: Seen) -> bool {
+    match seen {
+        None => text == ABSENT,
+        Some(fingerprint) => {
+            let mut decoded = [0u8; 8];
+            text.len() == 16
+                && !text.bytes().any(|b| b.is_ascii_uppercase())
+                && base16ct::lower::decode(text, &mut decoded).is_ok()
+                && decoded == fingerprint
+        }
+    }
+}
+
+/// The live state a plan depends on, computed from the desired state and the listings it was
+/// planned from; serializes as the `stale_check` of a saved plan:
+/// `{"scopes": [{"name", "namespace_id", "prefix", "keys": {name: fingerprint or "absent"},
+/// "sensitive_keys": [names], "sensitive_digest"}]}`.
+pub struct StaleCheck<'a> {
+    scopes: Vec<ScopeNow<'a>>,
+}
+
+/// One scope's part of a [`StaleCheck`].
+struct ScopeNow<'a> {
+    scope: &'a DesiredScope,
+    owner: &'a str,
+    listing: Listing<'a>,
+    /// The non-sensitive keys the plan depends on, in key order: what the listing showed.
+    seen: Vec<Seen>,
+    /// Sensitive keys' names (their state only feeds `sensitive_digest`).
+    sensitive_keys: BTreeSet<String>,
+    /// One digest over the sensitive keys' desired hashes and live fingerprints.
+    sensitive_digest: String,
+}
+
+/// A scope's listed keys inside its prefix and not ignored, in byte order, each name once.
+enum Listing<'a> {
+    /// The listing as it came, sorted with each name once (what every store returns); keys
+    /// outside the scope are skipped as it is walked.
+    Sorted(&'a [ListedKey]),
+    /// Anything else, sorted; of a name listed twice the last listing counts, as collecting
+    /// into a map would keep it.
+    Collected(Vec<&'a ListedKey>),
+}
+
+impl<'a> Listing<'a> {
+    fn new(scope: &DesiredScope, live: &'a LiveScope) -> Self {
+        if live.keys.is_sorted_by(|a, b| a.name < b.name) {
+            return Self::Sorted(&live.keys);
+        }
+        let mut keys: Vec<&ListedKey> =
+            live.keys.iter().filter(|k| in_scope(scope, &k.name)).collect();
+        // Stable, so the listings of one name keep their order; reversed, `dedup` keeps the last.
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        keys.reverse();
+        keys.dedup_by(|a, b| a.name == b.name);
+        keys.reverse();
+        Self::Collected(keys)
+    }
+
+    fn iter<'s>(&'s self, scope: &'s DesiredScope) -> Box<dyn Iterator<Item = &'a ListedKey> + 's> {
+        match self {
+            Self::Sorted(keys) => Box::new(keys.iter().filter(|k| in_scope(scope, &k.name))),
+            Self::Collected(keys) => Box::new(keys.iter().copied()),
+        }
+    }
+}
+
+fn in_scope(scope: &DesiredScope, key: &str) -> bool {
+    key.starts_with(&scope.prefix) && !scope.ignore.is_match(key)
+}
+
+/// A key the plan depends on: its name, its desired entry when desired, and its listed key
+/// when listed in the scope.
+type Relevant<'a> = (&'a str, Option<&'a DesiredEntry>, Option<&'a ListedKey>);
+
+impl<'a> ScopeNow<'a> {
+    /// The keys the plan depends on, in key order: every desired key that is not ignored, and
+    /// every listed key in the scope that carries our marker. A merge of the two sorted
+    /// sequences, walked again whenever it is needed rather than kept.
+    fn relevant<'s>(&'s self) -> impl Iterator<Item = Relevant<'a>> + 's {
+        let scope = self.scope;
+        let mut desired =
+            scope.entries.iter().filter(|(key, _)| !scope.ignore.is_match(key)).peekable();
+        let mut listed = self.listing.iter(scope).peekable();
+        let owner = self.owner;
+        let ours = move |key: &ListedKey| matches!(Marker::from_listed(&key.metadata), Marker::V1 { owner: o, .. } if o == owner);
+        std::iter::from_fn(move || {
+            loop {
+                match (desired.peek(), listed.peek()) {
+                    (None, None) => return None,
+                    (Some((name, _)), Some(key)) if name.as_str() == key.name.as_str() => {
+                        let (name, entry) = desired.next()?;
+                        return Some((name.as_str(), Some(entry), listed.next()));
+                    }
+                    (Some((name, _)), next)
+                        if next.is_none_or(|key| name.as_str() < key.name.as_str()) =>
+                    {
+                        let (name, entry) = desired.next()?;
+                        return Some((name.as_str(), Some(entry), None));
+                    }
+                    _ => {
+                        let key = listed.next()?;
+                        if ours(key) {
+                            return Some((key.name.as_str(), None, Some(key)));
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// The names of the non-sensitive keys the plan depends on, in key order (those [`seen`]
+    /// holds the fingerprints of).
+    ///
+    /// [`seen`]: ScopeNow::seen
+    fn plain_names<'s>(&'s self) -> impl Iterator<Item = &'a str> + 's {
+        self.relevant().filter(|(_, entry, _)| !entry.is_some_and(|e| e.sensitive)).map(|r| r.0)
+    }
+}
+
+/// Computes what a plan of `desired` depends on in `live` (`live[i]` is the listing of
+/// `desired.scopes[i]`): to write into a saved plan.
+pub fn stale_check<'a>(desired: &'a Desired, live: &'a [LiveScope]) -> StaleCheck<'a> {
+    static EMPTY: LiveScope = LiveScope { keys: Vec::new() };
+    let scopes = desired
+        .scopes
+        .iter()
+        .enumerate()
+        .map(|(index, scope)| {
+            let listing = Listing::new(scope, live.get(index).unwrap_or(&EMPTY));
+            let mut now = ScopeNow {
+                scope,
+                owner: &desired.owner,
+                listing,
+                seen: Vec::new(),
+                sensitive_keys: BTreeSet::new(),
+                sensitive_digest: String::new(),
+            };
+            let mut seen = Vec::new();
+            let mut sensitive_keys = BTreeSet::new();
+            let mut sensitive = Sha256::new();
+            for (name, entry, listed) in now.relevant() {
+                let fingerprint = listed.map(fingerprint);
+                match entry.filter(|e| e.sensitive) {
+                    Some(entry) => {
+                        sensitive_keys.insert(name.to_owned());
+                        let seen = seen_text(fingerprint);
+                        for part in [name.as_bytes(), &entry.hash.0, seen.as_bytes()] {
+                            sensitive.update((part.len() as u64).to_be_bytes());
+                            sensitive.update(part);
+                        }
+                    }
+                    None => seen.push(fingerprint),
+                }
+            }
+            seen.shrink_to_fit();
+            now.seen = seen;
+            now.sensitive_keys = sensitive_keys;
+            now.sensitive_digest = base16ct::lower::encode_string(&sensitive.finalize());
+            now
+        })
+        .collect();
+    StaleCheck { scopes }
+}
+
+impl Serialize for StaleCheck<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Scopes<'s, 'a>(&'s [ScopeNow<'a>]);
+
+        impl Serialize for Scopes<'_, '_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0)
+            }
+        }
+
+        let mut out = serializer.serialize_struct("StaleCheck", 1)?;
+        out.serialize_field("scopes", &Scopes(&self.scopes))?;
+        out.end()
+    }
+}
+
+impl Serialize for ScopeNow<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Keys<'s, 'a>(&'s ScopeNow<'a>);
+
+        impl Serialize for Keys<'_, '_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let scope = self.0;
+                let mut map = serializer.serialize_map(Some(scope.seen.len()))?;
+                for (name, seen) in scope.plain_names().zip(&scope.seen) {
+                    map.serialize_entry(name, &seen_text(*seen))?;
+                }
+                map.end()
+            }
+        }
+
+        let mut out = serializer.serialize_struct("ScopeCheck", 6)?;
+        out.serialize_field("name", &self.scope.name)?;
+        out.serialize_field("namespace_id", &self.scope.namespace_id)?;
+        out.serialize_field("prefix", &self.scope.prefix)?;
+        out.serialize_field("keys", &Keys(self))?;
+        out.serialize_field("sensitive_keys", &self.sensitive_keys)?;
+        out.serialize_field("sensitive_digest", &self.sensitive_digest)?;
+        out.end()
+    }
+}
+
+/// A saved plan's `stale_check` as [`crate::cli::plan_file`] reads it before planning: every
+/// part is checked as the format says, but the per-key fingerprints are only counted, not kept
+/// ([`stale_keys`] reads them again when the state now is known).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SavedCheck {
+    pub scopes: Vec<SavedScope>,
+}
+
+/// One scope of a [`SavedCheck`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SavedScope {
     pub name: String,
     pub namespace_id: String,
     pub prefix: String,
-    /// Non-sensitive keys that are desired or carry our marker, with what the listing showed:
-    /// `absent`, or a short fingerprint of the key's listed metadata and expiration.
-    pub keys: BTreeMap<String, String>,
-    /// Sensitive keys' names (their state only feeds `sensitive_digest`).
+    /// How many non-sensitive keys have a fingerprint.
+    #[serde(rename = "keys")]
+    pub key_count: KeyCount,
     pub sensitive_keys: BTreeSet<String>,
-    /// One digest over the sensitive keys' desired hashes and live fingerprints.
     pub sensitive_digest: String,
+}
+
+/// The number of entries of a `{name: fingerprint}` map, each checked to be two strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCount(pub usize);
+
+impl<'de> Deserialize<'de> for KeyCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+
+        impl<'de> Visitor<'de> for Count {
+            type Value = KeyCount;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyCount, A::Error> {
+                let mut count = 0;
+                while map.next_entry::<String, String>()?.is_some() {
+                    count += 1;
+                }
+                Ok(KeyCount(count))
+            }
+        }
+
+        deserializer.deserialize_map(Count)
+    }
 }
 
 /// The digest of a desired state: scopes with their settings, and every key's content hash,
@@ -77,98 +334,63 @@ pub fn config_digest(desired: &Desired) -> String {
     base16ct::lower::encode_string(&sha.finalize())
 }
 
-/// Fingerprints the live keys the plan of `desired` depends on.
-pub fn stale_check(desired: &Desired, live: &[LiveScope]) -> StaleCheck {
-    let empty = LiveScope::default();
-    let scopes = desired
-        .scopes
-        .iter()
-        .enumerate()
-        .map(|(index, scope)| {
-            let listed: BTreeMap<&str, &ListedKey> = live
-                .get(index)
-                .unwrap_or(&empty)
-                .keys
-                .iter()
-                .filter(|k| k.name.starts_with(&scope.prefix) && !scope.ignore.is_match(&k.name))
-                .map(|k| (k.name.as_str(), k))
-                .collect();
-            let ours = |k: &ListedKey| {
-                matches!(Marker::from_listed(&k.metadata), Marker::V1 { owner, .. } if owner == desired.owner)
-            };
-            let relevant: BTreeSet<&str> = scope
-                .entries
-                .keys()
-                .map(String::as_str)
-                .filter(|k| !scope.ignore.is_match(k))
-                .chain(listed.values().filter(|k| ours(k)).map(|k| k.name.as_str()))
-                .collect();
-            let mut keys = BTreeMap::new();
-            let mut sensitive_keys = BTreeSet::new();
-            let mut sensitive = Sha256::new();
-            for key in relevant {
-                let seen = listed.get(key).map_or_else(|| "absent".to_owned(), |k| fingerprint(k));
-                match scope.entries.get(key).filter(|e| e.sensitive) {
-                    Some(entry) => {
-                        sensitive_keys.insert(key.to_owned());
-                        for part in [key.as_bytes(), &entry.hash.0, seen.as_bytes()] {
-                            sensitive.update((part.len() as u64).to_be_bytes());
-                            sensitive.update(part);
-                        }
-                    }
-                    None => {
-                        keys.insert(key.to_owned(), seen);
-                    }
-                }
-            }
-            ScopeCheck {
-                name: scope.name.clone(),
-                namespace_id: scope.namespace_id.clone(),
-                prefix: scope.prefix.clone(),
-                keys,
-                sensitive_keys,
-                sensitive_digest: base16ct::lower::encode_string(&sensitive.finalize()),
-            }
-        })
-        .collect();
-    StaleCheck { scopes }
-}
-
 /// A listed key's state as far as a listing shows it: its metadata (with the marker) and its
-/// absolute expiration, as the first 16 hex digits of their sha256.
-fn fingerprint(key: &ListedKey) -> String {
+/// absolute expiration: the first 8 bytes of the sha256 of their canonical JSON and field.
+fn fingerprint(key: &ListedKey) -> [u8; 8] {
     let metadata = key.metadata.to_json().as_ref().map(canonical_json).unwrap_or_default();
     let expiration = key.expiration.map(|at| expiration_field(crate::kv::Expiration::At(at)));
     let mut sha = Sha256::new();
     sha.update(metadata.as_bytes());
     sha.update(b"\n");
     sha.update(expiration.unwrap_or_default().as_bytes());
-    base16ct::lower::encode_string(&sha.finalize())[..16].to_owned()
+    let digest = sha.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
 }
 
-/// The keys whose state changed between two checks (names of sensitive keys included when their
-/// scope's digest differs), in scope order then key order.
-pub fn stale_keys(saved: &StaleCheck, now: &StaleCheck) -> Vec<String> {
+/// The keys whose state changed between the saved plan in `plan_file` (the whole file, read
+/// once more) and `desired` and `live` now (names of sensitive keys included when their
+/// scope's digest differs), in scope order then key order. A scope whose name, namespace or
+/// prefix is not the saved one's at the same place shows as `(scope `name`)`.
+pub fn stale_keys<R: io::Read>(
+    plan_file: R,
+    desired: &Desired,
+    live: &[LiveScope],
+) -> Result<Vec<String>, serde_json::Error> {
+    let now = stale_check(desired, live);
+    let mut deserializer = serde_json::Deserializer::from_reader(plan_file);
+    let saved = FileSeed(&now).deserialize(&mut deserializer)?;
+    deserializer.end()?;
+
     let mut stale = Vec::new();
     for (index, now_scope) in now.scopes.iter().enumerate() {
-        let Some(saved_scope) = saved.scopes.get(index).filter(|s| {
-            s.name == now_scope.name
-                && s.namespace_id == now_scope.namespace_id
-                && s.prefix == now_scope.prefix
+        let scope = now_scope.scope;
+        let Some(saved_scope) = saved.get(index).filter(|s| {
+            s.name == scope.name && s.namespace_id == scope.namespace_id && s.prefix == scope.prefix
         }) else {
-            stale.push(format!("(scope `{}`)", now_scope.name));
+            stale.push(format!("(scope `{}`)", scope.name));
             continue;
         };
-        let names: BTreeSet<&String> =
-            saved_scope.keys.keys().chain(now_scope.keys.keys()).collect();
-        for key in names {
-            let absent = "absent".to_owned();
-            let before = saved_scope.keys.get(key).unwrap_or(&absent);
-            let after = now_scope.keys.get(key).unwrap_or(&absent);
-            if before != after {
-                stale.push(key.clone());
-            }
-        }
+        // Keys of the plan now: stale when the saved plan says otherwise, or says nothing
+        // (then it saw them absent) while they are listed now.
+        let mut keys: Vec<String> = now_scope
+            .plain_names()
+            .zip(&now_scope.seen)
+            .zip(&saved_scope.states)
+            .filter(|((_, seen), state)| match state {
+                State::NotSaved => seen.is_some(),
+                State::Same => false,
+                State::Differs => true,
+            })
+            .map(|((name, _), _)| name.to_owned())
+            .collect();
+        // Keys only the saved plan names: they are absent from the plan now.
+        keys.extend(
+            saved_scope.others.iter().filter(|(_, present)| **present).map(|(k, _)| k.clone()),
+        );
+        keys.sort();
+        stale.extend(keys);
         if saved_scope.sensitive_digest != now_scope.sensitive_digest
             || saved_scope.sensitive_keys != now_scope.sensitive_keys
         {
@@ -177,7 +399,229 @@ pub fn stale_keys(saved: &StaleCheck, now: &StaleCheck) -> Vec<String> {
             stale.extend(names.into_iter().map(|k| format!("{k} (sensitive)")));
         }
     }
-    stale
+    Ok(stale)
+}
+
+/// How a saved fingerprint compares with one key of the plan now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The saved plan has no fingerprint for the key (it was not relevant then).
+    NotSaved,
+    Same,
+    Differs,
+}
+
+/// One saved scope, compared with the scope at the same place now.
+struct Compared {
+    name: String,
+    namespace_id: String,
+    prefix: String,
+    /// For each non-sensitive key of the plan now, in order.
+    states: Vec<State>,
+    /// Saved keys the plan now does not fingerprint, and whether the saved plan saw them
+    /// listed (then they are stale: now they count as absent). A name saved twice counts
+    /// with its last fingerprint, as reading into a map would.
+    others: BTreeMap<String, bool>,
+    sensitive_keys: BTreeSet<String>,
+    sensitive_digest: String,
+}
+
+/// The whole saved-plan file: only `stale_check` is read, the rest is skipped.
+struct FileSeed<'s, 'a>(&'s StaleCheck<'a>);
+
+impl<'de> DeserializeSeed<'de> for FileSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FileSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a saved plan")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut scopes = None;
+        while let Some(field) = map.next_key::<String>()? {
+            if field == "stale_check" {
+                scopes = Some(map.next_value_seed(CheckSeed(self.0))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        scopes.ok_or_else(|| de::Error::missing_field("stale_check"))
+    }
+}
+
+/// `stale_check`: `{"scopes": [...]}`.
+struct CheckSeed<'s, 'a>(&'s StaleCheck<'a>);
+
+impl<'de> DeserializeSeed<'de> for CheckSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct StaleCheck")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut scopes = None;
+        while let Some(field) = map.next_key::<String>()? {
+            if field == "scopes" {
+                scopes = Some(map.next_value_seed(ScopesSeed(self.0))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        scopes.ok_or_else(|| de::Error::missing_field("scopes"))
+    }
+}
+
+/// `scopes`: the saved scope at each place is compared with the scope at that place now.
+struct ScopesSeed<'s, 'a>(&'s StaleCheck<'a>);
+
+impl<'de> DeserializeSeed<'de> for ScopesSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScopesSeed<'_, '_> {
+    type Value = Vec<Compared>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut scopes = Vec::new();
+        loop {
+            let now = self.0.scopes.get(scopes.len());
+            match seq.next_element_seed(ScopeSeed(now))? {
+                Some(scope) => scopes.push(scope),
+                None => return Ok(scopes),
+            }
+        }
+    }
+}
+
+/// One saved scope, compared with `now` (`None` when there is no scope at its place now).
+struct ScopeSeed<'s, 'a>(Option<&'s ScopeNow<'a>>);
+
+impl<'de> DeserializeSeed<'de> for ScopeSeed<'_, '_> {
+    type Value = Compared;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScopeSeed<'_, '_> {
+    type Value = Compared;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct ScopeCheck")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut name, mut namespace_id, mut prefix, mut digest) = (None, None, None, None);
+        let mut sensitive_keys = None;
+        let mut keys = None;
+        while let Some(field) = map.next_key::<String>()? {
+            match field.as_str() {
+                "name" => name = Some(map.next_value()?),
+                "namespace_id" => namespace_id = Some(map.next_value()?),
+                "prefix" => prefix = Some(map.next_value()?),
+                "keys" => keys = Some(map.next_value_seed(KeysSeed(self.0))?),
+                "sensitive_keys" => sensitive_keys = Some(map.next_value()?),
+                "sensitive_digest" => digest = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let (states, others) = keys.ok_or_else(|| de::Error::missing_field("keys"))?;
+        Ok(Compared {
+            name: name.ok_or_else(|| de::Error::missing_field("name"))?,
+            namespace_id: namespace_id.ok_or_else(|| de::Error::missing_field("namespace_id"))?,
+            prefix: prefix.ok_or_else(|| de::Error::missing_field("prefix"))?,
+            states,
+            others,
+            sensitive_keys: sensitive_keys
+                .ok_or_else(|| de::Error::missing_field("sensitive_keys"))?,
+            sensitive_digest: digest.ok_or_else(|| de::Error::missing_field("sensitive_digest"))?,
+        })
+    }
+}
+
+/// `keys`: each saved fingerprint compared with the key's state now, as it is read.
+struct KeysSeed<'s, 'a>(Option<&'s ScopeNow<'a>>);
+
+impl<'de> DeserializeSeed<'de> for KeysSeed<'_, '_> {
+    type Value = (Vec<State>, BTreeMap<String, bool>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeysSeed<'_, '_> {
+    type Value = (Vec<State>, BTreeMap<String, bool>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some(now) = self.0 else {
+            // No scope at this place now: the plan is stale anyway, and nothing is kept.
+            while map.next_entry::<String, String>()?.is_some() {}
+            return Ok((Vec::new(), BTreeMap::new()));
+        };
+        let mut states = vec![State::NotSaved; now.seen.len()];
+        let mut others = BTreeMap::new();
+        // Saved plans list their keys in order, as the plan now walks them: the two are merged.
+        // A file whose keys are out of order is read by looking each key up instead.
+        let mut walk = now.plain_names().enumerate().peekable();
+        let mut names: Option<Vec<&str>> = None;
+        let mut last: Option<String> = None;
+        while let Some((name, saved)) = map.next_entry::<String, String>()? {
+            if names.is_none() && last.as_ref().is_some_and(|last| name <= *last) {
+                names = Some(now.plain_names().collect());
+            }
+            let at = match &names {
+                Some(names) => names.binary_search(&name.as_str()).ok(),
+                None => {
+                    while walk.next_if(|(_, current)| *current < name.as_str()).is_some() {}
+                    walk.peek().filter(|(_, current)| *current == name).map(|(at, _)| *at)
+                }
+            };
+            match at {
+                Some(at) => {
+                    states[at] =
+                        if seen_is(&saved, now.seen[at]) { State::Same } else { State::Differs };
+                }
+                None => {
+                    others.insert(name.clone(), saved != ABSENT);
+                }
+            }
+            last = Some(name);
+        }
+        Ok((states, others))
+    }
 }
 
 #[cfg(test)]
@@ -212,11 +656,24 @@ mod tests {
         vec![LiveScope { keys }]
     }
 
+    /// A saved plan file holding `check` (the rest of the file does not matter here).
+    fn saved_file(check: &StaleCheck<'_>) -> String {
+        let check = serde_json::to_string_pretty(check).expect("json");
+        format!(
+            "{{\"kind\": \"x\", \"stale_check\": {check},\n \"plan\": {{\"changes\": [1, {{}}]}}}}"
+        )
+    }
+
+    fn stale(before: &(Desired, Vec<LiveScope>), after: &(Desired, Vec<LiveScope>)) -> Vec<String> {
+        let file = saved_file(&stale_check(&before.0, &before.1));
+        stale_keys(file.as_bytes(), &after.0, &after.1).expect("a saved check")
+    }
+
     #[test]
     fn only_keys_the_plan_depends_on_make_it_stale() {
         let d = desired(&[("f/a", "1", false), ("f/b", "2", false)]);
         let before =
-            stale_check(&d, &live(vec![written("f/a", "web", "1"), written("f/old", "web", "x")]));
+            (d.clone(), live(vec![written("f/a", "web", "1"), written("f/old", "web", "x")]));
         // Another owner's key, an unmarked key and an ignored key appear: not stale.
         let unrelated = live(vec![
             written("f/a", "web", "1"),
@@ -225,22 +682,254 @@ mod tests {
             ListedKey { name: "f/hand".into(), expiration: None, metadata: ListedMetadata::none() },
             written("f/rt/x", "web", "r"),
         ]);
-        assert!(stale_keys(&before, &stale_check(&d, &unrelated)).is_empty());
+        assert!(stale(&before, &(d.clone(), unrelated)).is_empty());
         // A desired key written by someone, our key edited, our old key gone: all stale.
         let changed = live(vec![written("f/a", "web", "9"), written("f/b", "mobile", "2")]);
-        assert_eq!(stale_keys(&before, &stale_check(&d, &changed)), vec!["f/a", "f/b", "f/old"]);
+        assert_eq!(stale(&before, &(d, changed)), vec!["f/a", "f/b", "f/old"]);
     }
 
     #[test]
     fn sensitive_keys_appear_only_inside_the_digest() {
         let d = desired(&[("f/secret", "hunter2", true)]);
-        let check = stale_check(&d, &live(vec![written("f/secret", "web", "hunter2")]));
-        let json = serde_json::to_string(&check).expect("json");
+        let before = (d.clone(), live(vec![written("f/secret", "web", "hunter2")]));
+        let json = serde_json::to_string(&stale_check(&before.0, &before.1)).expect("json");
         let hash = content_hash(b"hunter2", None, Expiration::Never).to_hex();
         assert!(!json.contains(&hash[..16]), "{json}");
-        assert!(check.scopes[0].keys.is_empty());
-        let rotated = stale_check(&d, &live(vec![written("f/secret", "web", "hunter3")]));
-        assert_eq!(stale_keys(&check, &rotated), vec!["f/secret (sensitive)"]);
+        assert!(json.contains(r#""keys":{}"#), "{json}");
+        let rotated = (d, live(vec![written("f/secret", "web", "hunter3")]));
+        assert_eq!(stale(&before, &rotated), vec!["f/secret (sensitive)"]);
+    }
+
+    #[test]
+    fn the_saved_form_is_a_map_of_names_to_fingerprints() {
+        let d = desired(&[("f/a", "1", false), ("f/b", "2", false), ("f/s", "x", true)]);
+        let listed = live(vec![written("f/a", "web", "1"), written("f/z", "web", "z")]);
+        let json: serde_json::Value = serde_json::to_value(stale_check(&d, &listed)).expect("json");
+        let scope = &json["scopes"][0];
+        assert_eq!(scope["name"], "flags");
+        assert_eq!(scope["prefix"], "f/");
+        let keys = scope["keys"].as_object().expect("keys");
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["f/a", "f/b", "f/z"]);
+        assert_eq!(keys["f/b"], "absent");
+        assert_eq!(keys["f/a"].as_str().map(str::len), Some(16));
+        assert_eq!(scope["sensitive_keys"], serde_json::json!(["f/s"]));
+        assert_eq!(scope["sensitive_digest"].as_str().map(str::len), Some(64));
+    }
+
+    #[test]
+    fn a_saved_check_reads_as_a_map_would() {
+        let d = desired(&[("f/a", "1", false), ("f/b", "2", false)]);
+        let now = live(vec![written("f/a", "web", "1")]);
+        let current = serde_json::to_value(stale_check(&d, &now)).expect("json");
+        let a = current["scopes"][0]["keys"]["f/a"].as_str().expect("a").to_owned();
+        let file = |keys: &str| {
+            format!(
+                r#"{{"stale_check":{{"scopes":[{{"sensitive_digest":{digest},"keys":{{{keys}}},"prefix":"f/","namespace_id":"ns","sensitive_keys":[],"name":"flags","extra":[1]}}]}}}}"#,
+                digest = current["scopes"][0]["sensitive_digest"]
+            )
+        };
+        let check = |keys: &str| stale_keys(file(keys).as_bytes(), &d, &now).expect("saved");
+        // Fields in any order, unknown fields skipped, keys in any order.
+        assert!(check(&format!(r#""f/b":"absent","f/a":"{a}""#)).is_empty());
+        // A key saved twice counts with its last fingerprint.
+        assert!(check(&format!(r#""f/a":"0000000000000000","f/a":"{a}""#)).is_empty());
+        assert_eq!(check(&format!(r#""f/a":"{a}","f/a":"absent""#)), ["f/a"]);
+        // Upper-case hex is not the fingerprint it spells.
+        assert_eq!(check(&format!(r#""f/a":"{}""#, a.to_uppercase())), ["f/a"]);
+        // A key the saved plan did not know is stale when it is listed now ...
+        assert_eq!(check(r#""f/b":"absent""#), ["f/a"]);
+        // ... and a key only the saved plan knows is stale when it was listed then.
+        assert_eq!(check(&format!(r#""f/a":"{a}","f/x":"absent","f/old":"{a}""#)), ["f/old"]);
+        // Another scope at this place: the whole scope is stale.
+        let other = file("").replace(r#""prefix":"f/""#, r#""prefix":"g/""#);
+        assert_eq!(stale_keys(other.as_bytes(), &d, &now).expect("saved"), ["(scope `flags`)"]);
+        assert!(
+            stale_keys(r#"{"stale_check":{"scopes":[]}}"#.as_bytes(), &d, &now)
+                .is_ok_and(|s| s == ["(scope `flags`)"])
+        );
+        // Damaged files are errors.
+        for damaged in [
+            r#"{"plan":{}}"#.to_owned(),
+            file(r#""f/a":1"#),
+            file("").replace(r#""name":"flags","#, ""),
+            format!("{} x", file("")),
+        ] {
+            assert!(stale_keys(damaged.as_bytes(), &d, &now).is_err(), "{damaged}");
+        }
+    }
+
+    /// The stale check as it was computed before it was streamed: maps of every key. The
+    /// property below holds the streamed form to it, file format and verdicts alike.
+    mod reference {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use serde::Serialize;
+        use sha2::{Digest, Sha256};
+
+        use crate::config::Desired;
+        use crate::kv::ListedKey;
+        use crate::plan::LiveScope;
+        use crate::plan::hash::Marker;
+
+        #[derive(Serialize)]
+        pub(super) struct StaleCheck {
+            pub(super) scopes: Vec<ScopeCheck>,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct ScopeCheck {
+            pub(super) name: String,
+            pub(super) namespace_id: String,
+            pub(super) prefix: String,
+            pub(super) keys: BTreeMap<String, String>,
+            pub(super) sensitive_keys: BTreeSet<String>,
+            pub(super) sensitive_digest: String,
+        }
+
+        pub(super) fn stale_check(desired: &Desired, live: &[LiveScope]) -> StaleCheck {
+            let empty = LiveScope::default();
+            let scopes = desired
+                .scopes
+                .iter()
+                .enumerate()
+                .map(|(index, scope)| {
+                    let listed: BTreeMap<&str, &ListedKey> = live
+                        .get(index)
+                        .unwrap_or(&empty)
+                        .keys
+                        .iter()
+                        .filter(|k| {
+                            k.name.starts_with(&scope.prefix) && !scope.ignore.is_match(&k.name)
+                        })
+                        .map(|k| (k.name.as_str(), k))
+                        .collect();
+                    let ours = |k: &ListedKey| {
+                        matches!(Marker::from_listed(&k.metadata), Marker::V1 { owner, .. } if owner == desired.owner)
+                    };
+                    let relevant: BTreeSet<&str> = scope
+                        .entries
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|k| !scope.ignore.is_match(k))
+                        .chain(listed.values().filter(|k| ours(k)).map(|k| k.name.as_str()))
+                        .collect();
+                    let mut keys = BTreeMap::new();
+                    let mut sensitive_keys = BTreeSet::new();
+                    let mut sensitive = Sha256::new();
+                    for key in relevant {
+                        let seen = super::super::seen_text(
+                            listed.get(key).map(|k| super::super::fingerprint(k)),
+                        );
+                        match scope.entries.get(key).filter(|e| e.sensitive) {
+                            Some(entry) => {
+                                sensitive_keys.insert(key.to_owned());
+                                for part in [key.as_bytes(), &entry.hash.0, seen.as_bytes()] {
+                                    sensitive.update((part.len() as u64).to_be_bytes());
+                                    sensitive.update(part);
+                                }
+                            }
+                            None => {
+                                keys.insert(key.to_owned(), seen);
+                            }
+                        }
+                    }
+                    ScopeCheck {
+                        name: scope.name.clone(),
+                        namespace_id: scope.namespace_id.clone(),
+                        prefix: scope.prefix.clone(),
+                        keys,
+                        sensitive_keys,
+                        sensitive_digest: base16ct::lower::encode_string(&sensitive.finalize()),
+                    }
+                })
+                .collect();
+            StaleCheck { scopes }
+        }
+
+        pub(super) fn stale_keys(saved: &StaleCheck, now: &StaleCheck) -> Vec<String> {
+            let mut stale = Vec::new();
+            for (index, now_scope) in now.scopes.iter().enumerate() {
+                let Some(saved_scope) = saved.scopes.get(index).filter(|s| {
+                    s.name == now_scope.name
+                        && s.namespace_id == now_scope.namespace_id
+                        && s.prefix == now_scope.prefix
+                }) else {
+                    stale.push(format!("(scope `{}`)", now_scope.name));
+                    continue;
+                };
+                let names: BTreeSet<&String> =
+                    saved_scope.keys.keys().chain(now_scope.keys.keys()).collect();
+                for key in names {
+                    let absent = "absent".to_owned();
+                    let before = saved_scope.keys.get(key).unwrap_or(&absent);
+                    let after = now_scope.keys.get(key).unwrap_or(&absent);
+                    if before != after {
+                        stale.push(key.clone());
+                    }
+                }
+                if saved_scope.sensitive_digest != now_scope.sensitive_digest
+                    || saved_scope.sensitive_keys != now_scope.sensitive_keys
+                {
+                    let names: BTreeSet<&String> =
+                        saved_scope.sensitive_keys.union(&now_scope.sensitive_keys).collect();
+                    stale.extend(names.into_iter().map(|k| format!("{k} (sensitive)")));
+                }
+            }
+            stale
+        }
+    }
+
+    /// A small world: desired keys (value, sensitive) and a listing that may be out of order,
+    /// name a key twice, and hold keys of ours, of others, without marker and ignored.
+    fn world_strategy() -> impl proptest::strategy::Strategy<Value = (Desired, Vec<LiveScope>)> {
+        use proptest::prelude::*;
+        let name = prop::sample::select(vec!["f/a", "f/b", "f/c", "f/rt/x", "g/out", "f/é"]);
+        let desired_keys = prop::collection::vec((name.clone(), "[xy]", any::<bool>()), 0..5);
+        let listed_key = (name, 0..4u8, "[xy]", prop::option::of(1_900_000_000i64..1_900_000_002))
+            .prop_map(|(name, kind, value, expiration)| {
+                let mut key = match kind {
+                    0 => written(name, "web", &value),
+                    1 => written(name, "mobile", &value),
+                    2 => ListedKey {
+                        name: name.into(),
+                        expiration: None,
+                        metadata: ListedMetadata::none(),
+                    },
+                    _ => ListedKey {
+                        name: name.into(),
+                        expiration: None,
+                        metadata: ListedMetadata::from_json(Some(&serde_json::json!({"n": value}))),
+                    },
+                };
+                key.expiration = expiration;
+                key
+            });
+        (desired_keys, prop::collection::vec(listed_key, 0..7), any::<bool>()).prop_map(
+            |(keys, mut listed, sorted)| {
+                let entries: Vec<(&str, &str, bool)> =
+                    keys.iter().map(|(k, v, s)| (*k, v.as_str(), *s)).collect();
+                if sorted {
+                    listed.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+                (desired(&entries), live(listed))
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// Streamed, the stale check writes the file the maps wrote, and reading a saved one
+        /// finds exactly the keys the maps found.
+        #[test]
+        fn streams_what_the_maps_computed(before in world_strategy(), after in world_strategy()) {
+            let streamed = serde_json::to_string_pretty(&stale_check(&before.0, &before.1)).expect("json");
+            let maps = reference::stale_check(&before.0, &before.1);
+            proptest::prop_assert_eq!(&streamed, &serde_json::to_string_pretty(&maps).expect("json"));
+            // The same config before and after, as apply requires (the digest checks it).
+            let after = (before.0.clone(), after.1);
+            let expected =
+                reference::stale_keys(&maps, &reference::stale_check(&after.0, &after.1));
+            proptest::prop_assert_eq!(stale(&before, &after), expected);
+        }
     }
 
     #[test]

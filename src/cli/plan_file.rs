@@ -5,67 +5,341 @@
 //! the fingerprints of every live key the plan depends on (`apply::saved`). It never holds a
 //! value, and nothing derived from a sensitive value outside one digest per scope.
 
-use std::path::Path;
+use std::fmt;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
 
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::apply::saved::{self, StaleCheck};
+use crate::apply::saved::{self, SavedCheck, StaleCheck};
+use crate::config::Desired;
 use crate::error::Error;
+use crate::kv::metadata::Validated;
+use crate::plan::LiveScope;
 use crate::report::json::PlanDocument;
 
-/// The saved plan on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanFile {
+/// The saved plan on disk, as `kvsync plan --out` writes it: borrowed from the planned state,
+/// the fingerprints computed as they are written.
+#[derive(Serialize)]
+pub struct PlanFileOut<'a> {
     /// Always [`saved::KIND`], so another JSON file is refused clearly.
-    pub kind: String,
+    pub kind: &'static str,
     /// [`saved::FORMAT_VERSION`].
-    pub format_version: String,
+    pub format_version: &'static str,
     /// The kvsync that wrote it.
-    pub kvsync_version: String,
+    pub kvsync_version: &'static str,
     /// The environment the plan was made for.
-    pub environment: Option<String>,
+    pub environment: Option<&'a str>,
     /// `local` or `cloudflare`.
-    pub target: String,
+    pub target: &'a str,
     /// The options that shaped the plan: apply recomputes it with the same ones.
-    pub only: Vec<String>,
-    pub take_over: Option<String>,
+    pub only: &'a [String],
+    pub take_over: Option<&'a str>,
     /// The digest of the desired state (`apply::saved::config_digest`).
     pub config_digest: String,
     /// Fingerprints of the live keys the plan depends on.
-    pub stale_check: StaleCheck,
+    pub stale_check: StaleCheck<'a>,
     /// The plan itself, as `--format json` prints it without value diffs.
     pub plan: PlanDocument,
 }
 
-impl PlanFile {
-    /// Writes the file (pretty JSON), replacing any file there.
+impl PlanFileOut<'_> {
+    /// Writes the file (pretty JSON), replacing any file there. Streamed: at a million keys the
+    /// text is about 70 MB.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::PlanFile {
-            path: path.to_path_buf(),
-            message: format!("cannot encode the plan: {e}"),
+        let error = |message: String| Error::PlanFile { path: path.to_path_buf(), message };
+        let file = fs_err::File::create(path).map_err(|e| error(e.to_string()))?;
+        let mut out = io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, self).map_err(|e| {
+            if e.is_io() {
+                error(e.to_string())
+            } else {
+                error(format!("cannot encode the plan: {e}"))
+            }
         })?;
-        fs_err::write(path, text + "\n")
-            .map_err(|e| Error::PlanFile { path: path.to_path_buf(), message: e.to_string() })
+        io::Write::write_all(&mut out, b"\n")
+            .and_then(|()| io::Write::flush(&mut out))
+            .map_err(|e| error(e.to_string()))
     }
+}
 
+/// The saved plan as `kvsync apply FILE` reads it. The fingerprints of the keys stay in the
+/// file until they are compared ([`PlanFile::stale_keys`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanFile {
+    pub kind: String,
+    pub format_version: String,
+    pub kvsync_version: String,
+    pub environment: Option<String>,
+    pub target: String,
+    pub only: Vec<String>,
+    pub take_over: Option<String>,
+    pub config_digest: String,
+    /// Checked as the format says; the per-key fingerprints are read again to compare.
+    pub stale_check: SavedCheck,
+    pub plan: PlanDocument,
+    /// Where it was read from, and the sha256 of its bytes: reading it again to compare must
+    /// find the same file.
+    #[serde(skip)]
+    path: PathBuf,
+    #[serde(skip)]
+    sha256: [u8; 32],
+}
+
+/// Reads a file while hashing its bytes.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R> Hashing<R> {
+    fn finish(self) -> [u8; 32] {
+        self.sha.finalize().into()
+    }
+}
+
+fn open(path: &Path) -> Result<Hashing<BufReader<fs_err::File>>, Error> {
+    let file = fs_err::File::open(path)
+        .map_err(|e| Error::PlanFile { path: path.to_path_buf(), message: e.to_string() })?;
+    Ok(Hashing { inner: BufReader::new(file), sha: Sha256::new() })
+}
+
+/// What a saved plan says it is: `kind` and `format_version` when it is a JSON object that has
+/// them as strings. Reading it checks that the whole file is JSON, exactly as decoding it into
+/// a `serde_json::Value` would, without keeping the rest.
+#[derive(Default)]
+struct Header {
+    kind: Option<String>,
+    format_version: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HeaderVisitor;
+
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = Header;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+                let mut header = Header::default();
+                while let Some(field) = map.next_key::<String>()? {
+                    // As a JSON object keeps it: the last of a repeated field.
+                    match field.as_str() {
+                        "kind" => header.kind = map.next_value::<Field>()?.0,
+                        "format_version" => header.format_version = map.next_value::<Field>()?.0,
+                        _ => {
+                            map.next_value::<Validated>()?;
+                        }
+                    }
+                }
+                Ok(header)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Header, A::Error> {
+                while seq.next_element::<Validated>()?.is_some() {}
+                Ok(Header::default())
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Header, E> {
+                Ok(Header::default())
+            }
+        }
+
+        /// A field's value: the string it is, if it is one (anything else is only checked).
+        struct Field(Option<String>);
+
+        impl<'de> Deserialize<'de> for Field {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = serde_json::Value::deserialize(deserializer)?;
+                Ok(Field(value.as_str().map(str::to_owned)))
+            }
+        }
+
+        deserializer.deserialize_any(HeaderVisitor)
+    }
+}
+
+impl PlanFile {
     /// Reads and checks a saved plan.
     pub fn read(path: &Path) -> Result<Self, Error> {
         let error = |message: String| Error::PlanFile { path: path.to_path_buf(), message };
-        let text = fs_err::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
-        if value.get("kind").and_then(|k| k.as_str()) != Some(saved::KIND) {
+        let mut reader = open(path)?;
+        let header: Header =
+            serde_json::from_reader(&mut reader).map_err(|e| error(format!("not JSON: {e}")))?;
+        let sha256 = reader.finish();
+        if header.kind.as_deref() != Some(saved::KIND) {
             return Err(error(
                 "not a kvsync saved plan (write one with `kvsync plan --out FILE`)".into(),
             ));
         }
-        let version = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
+        let version = header.format_version.unwrap_or_default();
         if version != saved::FORMAT_VERSION {
             return Err(error(format!(
                 "saved plan format `{version}` is not the one this kvsync reads (`{}`)",
                 saved::FORMAT_VERSION
             )));
         }
-        serde_json::from_value(value).map_err(|e| error(format!("damaged saved plan: {e}")))
+        let mut reader = open(path)?;
+        let mut file: PlanFile = serde_json::from_reader(&mut reader)
+            .map_err(|e| error(format!("damaged saved plan: {e}")))?;
+        if reader.finish() != sha256 {
+            return Err(changed(path));
+        }
+        file.path = path.to_path_buf();
+        file.sha256 = sha256;
+        Ok(file)
+    }
+
+    /// The keys whose state changed since the plan was made ([`saved::stale_keys`]), reading
+    /// the saved fingerprints from the file again, one at a time.
+    pub fn stale_keys(&self, desired: &Desired, live: &[LiveScope]) -> Result<Vec<String>, Error> {
+        let path = &self.path;
+        let mut reader = open(path)?;
+        let stale = saved::stale_keys(&mut reader, desired, live).map_err(|e| Error::PlanFile {
+            path: path.clone(),
+            message: format!("damaged saved plan: {e}"),
+        })?;
+        if reader.finish() != self.sha256 {
+            return Err(changed(path));
+        }
+        Ok(stale)
+    }
+}
+
+fn changed(path: &Path) -> Error {
+    Error::PlanFile {
+        path: path.to_path_buf(),
+        message: "the file changed while it was being read; run `kvsync apply` again".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::Expiration;
+    use crate::plan::{self, Options};
+    use crate::report::values::ValueViews;
+    use crate::testing;
+
+    fn desired() -> Desired {
+        let entries = [("f/a".to_owned(), testing::entry("1", Expiration::Never, false))];
+        testing::desired(
+            "web",
+            vec![testing::scope("flags", "ns", "f/", entries.into_iter().collect())],
+        )
+    }
+
+    /// Writes a saved plan of `desired()` over an empty namespace into `dir`.
+    fn write(dir: &Path) -> PathBuf {
+        let desired = desired();
+        let live = vec![LiveScope::default()];
+        let options = Options { owner: "web".into(), now: 0, take_over_owner: None, only: None };
+        let plan = plan::plan(&desired, &live, &options);
+        let cost = crate::report::cost::estimate(&plan, 1, 0, 0);
+        let file = PlanFileOut {
+            kind: saved::KIND,
+            format_version: saved::FORMAT_VERSION,
+            kvsync_version: "0.0.0",
+            environment: None,
+            target: "local",
+            only: &[],
+            take_over: None,
+            config_digest: saved::config_digest(&desired),
+            stale_check: saved::stale_check(&desired, &live),
+            plan: crate::report::json::plan_document(&plan, &ValueViews::new(), &cost, None, false),
+        };
+        let path = dir.join("plan.json");
+        file.write(&path).expect("written");
+        path
+    }
+
+    fn message(result: Result<PlanFile, Error>) -> String {
+        match result {
+            Err(Error::PlanFile { message, .. }) => message,
+            other => panic!("not a plan-file error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_written_plan_reads_back_and_is_current() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(dir.path());
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert!(text.ends_with("}\n") && text.contains("\n  \"stale_check\": {\n"), "{text}");
+        let file = PlanFile::read(&path).expect("read");
+        assert_eq!(file.kind, saved::KIND);
+        assert_eq!(file.stale_check.scopes[0].key_count, saved::KeyCount(1));
+        assert!(file.stale_keys(&desired(), &[LiveScope::default()]).expect("compared").is_empty());
+    }
+
+    #[test]
+    fn what_is_not_a_saved_plan_is_refused_as_before() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.json");
+        let read = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            message(PlanFile::read(&path))
+        };
+        for not_json in ["{\"a\": 1", "[1, 2] x", "{\"kind\": 1e400}", "{\"n\": [\"\\ud800\"]}"] {
+            assert!(read(not_json).starts_with("not JSON: "), "{not_json}");
+        }
+        for other in
+            ["{\"a\": 1}", "[1]", "\"kvsync-saved-plan\"", "{\"kind\": [\"kvsync-saved-plan\"]}"]
+        {
+            assert!(read(other).starts_with("not a kvsync saved plan"), "{other}");
+        }
+        let versioned = read("{\"kind\": \"kvsync-saved-plan\", \"format_version\": \"9\"}");
+        assert_eq!(versioned, "saved plan format `9` is not the one this kvsync reads (`1`)");
+        let damaged = read("{\"kind\": \"kvsync-saved-plan\", \"format_version\": \"1\"}");
+        assert!(damaged.starts_with("damaged saved plan: missing field"), "{damaged}");
+    }
+
+    #[test]
+    fn a_file_changed_after_it_was_read_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(dir.path());
+        let file = PlanFile::read(&path).expect("read");
+        let text = std::fs::read_to_string(&path).expect("text");
+        std::fs::write(&path, text.replace("\"absent\"", "\"0000000000000000\"")).expect("write");
+        match file.stale_keys(&desired(), &[LiveScope::default()]) {
+            Err(Error::PlanFile { message, .. }) => {
+                assert!(message.contains("changed"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -385,7 +385,7 @@ impl<'de> Visitor<'de> for Name {
 /// Walks any JSON value the way decoding it into a `serde_json::Value` does (every number
 /// evaluated, every string unescaped) without keeping anything: it accepts exactly the texts
 /// that decoding accepts.
-struct Validated;
+pub(crate) struct Validated;
 
 impl<'de> Deserialize<'de> for Validated {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -125,7 +125,10 @@ async fn saved_plan(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    let file = PlanFile::read(path)?;
+    let mut file = PlanFile::read(path)?;
+    // Only the identity of the saved changes is compared below: keep that, not the document,
+    // while planning.
+    let before = identities(&std::mem::take(&mut file.plan.changes));
     if args.config.env.is_some() && args.config.env != file.environment {
         return Err(Error::PlanMismatch {
             planned: describe_environment(file.environment.as_deref()),
@@ -154,22 +157,13 @@ async fn saved_plan(
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(Error::PlanConfigChanged);
     }
-    let mut stale =
-        saved::stale_keys(&file.stale_check, &saved::stale_check(&planned.desired, &planned.live));
+    let mut stale = file.stale_keys(&planned.desired, &planned.live)?;
     if stale.is_empty() {
         // Belt and braces: the changes recomputed now must be exactly the saved ones.
         let cost = planned.cost();
-        let now = json::plan_document(&planned.plan, &planned.views, &cost, None, false);
-        let identity = |doc: &json::PlanDocument| -> Vec<(String, String, String)> {
-            doc.changes
-                .iter()
-                .map(|c| {
-                    let action = serde_json::to_string(&c.action).unwrap_or_default();
-                    (c.scope.clone(), c.key.clone(), action)
-                })
-                .collect()
-        };
-        let (before, after) = (identity(&file.plan), identity(&now));
+        let after = identities(
+            &json::plan_document(&planned.plan, &planned.views, &cost, None, false).changes,
+        );
         if before != after {
             let mut keys: Vec<String> = before
                 .iter()
@@ -185,6 +179,17 @@ async fn saved_plan(
         return Err(Error::StalePlan { keys: stale });
     }
     Ok(planned)
+}
+
+/// What identifies each change of a plan document: its scope, key and action.
+fn identities(changes: &[json::ChangeDto]) -> Vec<(String, String, String)> {
+    changes
+        .iter()
+        .map(|c| {
+            let action = serde_json::to_string(&c.action).unwrap_or_default();
+            (c.scope.clone(), c.key.clone(), action)
+        })
+        .collect()
 }
 
 fn describe_environment(environment: Option<&str>) -> String {

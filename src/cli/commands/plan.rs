@@ -5,7 +5,7 @@ use crate::cli::args::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
-use crate::cli::plan_file::PlanFile;
+use crate::cli::plan_file::PlanFileOut;
 use crate::error::Error;
 use crate::report::{cost, json, markdown};
 
@@ -74,14 +74,14 @@ fn save(
     path: &std::path::Path,
 ) -> Result<(), Error> {
     let environment = planned.desired.environment.as_deref();
-    let file = PlanFile {
-        kind: saved::KIND.to_owned(),
-        format_version: saved::FORMAT_VERSION.to_owned(),
-        kvsync_version: env!("CARGO_PKG_VERSION").to_owned(),
-        environment: planned.desired.environment.clone(),
-        target: engine::target_name(global, &planned.desired).to_owned(),
-        only: args.planning.only.clone(),
-        take_over: args.planning.take_over.clone(),
+    let file = PlanFileOut {
+        kind: saved::KIND,
+        format_version: saved::FORMAT_VERSION,
+        kvsync_version: env!("CARGO_PKG_VERSION"),
+        environment,
+        target: engine::target_name(global, &planned.desired),
+        only: &args.planning.only,
+        take_over: args.planning.take_over.as_deref(),
         config_digest: saved::config_digest(&planned.desired),
         stale_check: saved::stale_check(&planned.desired, &planned.live),
         plan: json::plan_document(&planned.plan, &planned.views, cost, environment, false),
