@@ -236,7 +236,8 @@ pub struct UserMetadata(Box<MetadataRepr>);
 #[derive(Clone)]
 enum MetadataRepr {
     Text(Box<str>),
-    Map(serde_json::Map<String, serde_json::Value>),
+    /// Boxed, so that the text form costs 16 bytes here, not the 72 of an inline `Map`.
+    Map(Box<serde_json::Map<String, serde_json::Value>>),
 }
 
 impl UserMetadata {
@@ -245,7 +246,7 @@ impl UserMetadata {
         match &*self.0 {
             // Text this type wrote from a `Map`: it parses.
             MetadataRepr::Text(text) => serde_json::from_str(text).unwrap_or_default(),
-            MetadataRepr::Map(map) => map.clone(),
+            MetadataRepr::Map(map) => (**map).clone(),
         }
     }
 }
@@ -263,7 +264,7 @@ impl From<serde_json::Map<String, serde_json::Value>> for UserMetadata {
         let text = map.values().all(exact).then(|| serde_json::to_string(&map).ok()).flatten();
         match text {
             Some(text) => Self(Box::new(MetadataRepr::Text(text.into_boxed_str()))),
-            None => Self(Box::new(MetadataRepr::Map(map))),
+            None => Self(Box::new(MetadataRepr::Map(Box::new(map)))),
         }
     }
 }
@@ -473,6 +474,7 @@ mod tests {
         assert_eq!(size_of::<DesiredEntry>(), 96);
         assert_eq!(size_of::<(String, DesiredEntry)>(), 120);
         assert_eq!(size_of::<Option<UserMetadata>>(), 8);
+        assert_eq!(size_of::<MetadataRepr>(), 16);
     }
 
     proptest! {

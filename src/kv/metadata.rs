@@ -214,9 +214,9 @@ impl ListedMetadata {
         }
     }
 
-    /// The user's part as JSON text when it is held as text and the marker is clean: lets a
-    /// caller that only needs to hash or compare it skip parsing. `None` otherwise.
-    pub fn clean_parts(&self) -> Option<(&CleanMarker, Option<&str>)> {
+    /// The clean marker and the user's part as JSON text, when that is the form held.
+    #[cfg(test)]
+    pub(crate) fn clean_parts(&self) -> Option<(&CleanMarker, Option<&str>)> {
         match &self.0 {
             Repr::Marked { marker, user } => Some((marker, user.as_deref())),
             _ => None,

@@ -234,13 +234,6 @@ impl ListedKeyDto {
                 format!("key `{}` has expiration `{number}`, not unix seconds", self.name)
             })
     }
-
-    /// The plain data type of one key, or what is wrong with the item.
-    pub fn into_listed(self) -> Result<super::ListedKey, String> {
-        let expiration = self.expiration()?;
-        let name = super::KeyName::from(self.name);
-        Ok(super::ListedKey { name, expiration, metadata: self.metadata })
-    }
 }
 
 /// The keys of one listing page, their names sharing one buffer ([`super::KeyName`]), or what
@@ -369,16 +362,17 @@ mod tests {
     #[test]
     fn listed_keys_take_integral_expirations_only() {
         let dto = |text: &str| serde_json::from_str::<ListedKeyDto>(text).expect("dto");
-        let key = dto(r#"{"name":"k","expiration":1.9e9,"metadata":null}"#).into_listed();
+        let key = listed_page(vec![dto(r#"{"name":"k","expiration":1.9e9,"metadata":null}"#)]);
         assert_eq!(
             key,
-            Ok(super::super::ListedKey {
+            Ok(vec![super::super::ListedKey {
                 name: "k".into(),
                 expiration: Some(1_900_000_000),
                 metadata: super::super::ListedMetadata::none()
-            })
+            }])
         );
-        let error = dto(r#"{"name":"k","expiration":1.5}"#).into_listed().expect_err("fraction");
+        let error =
+            listed_page(vec![dto(r#"{"name":"k","expiration":1.5}"#)]).expect_err("fraction");
         assert_eq!(error, "key `k` has expiration `1.5`, not unix seconds");
     }
 
