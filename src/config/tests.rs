@@ -1336,6 +1336,18 @@ fn files_keys_defined_twice_name_both_places() {
     );
 }
 
+/// A `files:` key outside every `list_shards` prefix is reported like a `keys:` one.
+#[test]
+fn files_keys_must_lie_in_a_list_shard() {
+    check(
+        &format!(
+            "{HEAD}    list_shards: [\"f/a\"]\n    files:\n      - path: v/*\n        key: \"f/{{path}}\"\n"
+        ),
+        &[("v/a1", b"1"), ("v/b1", b"2")],
+        &["kvsync.yaml:10:14: key `f/b1` is in none of the `list_shards` of namespace `flags`"],
+    );
+}
+
 #[test]
 fn files_keys_must_stay_inside_the_prefix() {
     check_hint(
