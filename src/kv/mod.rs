@@ -234,14 +234,12 @@ pub async fn list_all_with<S: KvStore>(
         }
         let page = next?;
         let next_cursor = page.cursor.clone().filter(|c| !c.is_empty());
-        decoding = Some(page.decode_aside());
+        let page_keys = page.decode_aside();
         match next_cursor {
             None => {
-                if let Some(last) = decoding.take() {
-                    let page = last.await?;
-                    on_page(page.len());
-                    keys.extend(page);
-                }
+                let page = page_keys.await?;
+                on_page(page.len());
+                keys.extend(page);
                 // The listing is held until the run ends: give back what doubling left over
                 // (up to half of it).
                 keys.shrink_to_fit();
@@ -255,6 +253,7 @@ pub async fn list_all_with<S: KvStore>(
                     });
                 }
                 cursor = Some(next);
+                decoding = Some(page_keys);
             }
         }
     }
