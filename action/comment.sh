@@ -4,7 +4,9 @@
 #
 # The comment is found by a hidden marker on its first line,
 #   <!-- kvsync:<command>:<config path>:<environment> -->
-# among the pull request's comments (every page). With `comment: on-change` (the default) it is
+# among the pull request's comments (every page) written by the account the token posts as
+# (`comment-author`, `github-actions[bot]` for GITHUB_TOKEN): anyone can paste the marker into a
+# comment of their own, and that comment must not be taken over. With `comment: on-change` (the default) it is
 # created only when the plan has changes or drift, updated in place on every later run, and
 # turned into a short "No changes" note when a later push removes them all; a run without
 # changes never creates one. `always` posts the report even without changes; `never` does
@@ -13,6 +15,7 @@
 #
 # Environment:
 #   INPUT_COMMENT        on-change | always | never
+#   INPUT_COMMENT_AUTHOR the login whose comment is ours [default: github-actions[bot]]
 #   INPUT_COMMAND        plan | drift (others never comment)
 #   INPUT_ENVIRONMENT    kvsync's --env, part of the marker
 #   KVSYNC_CONFIG_PATH   the config's path in the repository, part of the marker
@@ -20,6 +23,7 @@
 #   GITHUB_TOKEN         needs `pull-requests: write`; sent only in a header, never printed
 #   GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_SERVER_URL,
 #   GITHUB_RUN_ID        as the runner sets them
+# Writes `comment-id` to $GITHUB_OUTPUT when the comment exists after the run.
 # Needs curl and jq (both on GitHub's runners). Problems talking to GitHub are warnings: the
 # plan itself decides whether the job fails.
 set -euo pipefail
@@ -38,6 +42,7 @@ exit_code="${KVSYNC_EXIT_CODE:-}"
 has_changes="${KVSYNC_HAS_CHANGES:-false}"
 has_drift="${KVSYNC_HAS_DRIFT:-false}"
 report_file="${KVSYNC_REPORT_FILE:-}"
+author="${INPUT_COMMENT_AUTHOR:-github-actions[bot]}"
 if [[ -n "$report_file" ]] && command -v cygpath >/dev/null 2>&1; then
   report_file="$(cygpath -u "$report_file")"
 fi
@@ -121,7 +126,7 @@ explain() {
   esac
 }
 
-# Finds our comment: the first whose body starts with the marker, on any page.
+# Finds our comment: the first by `author` whose body starts with the marker, on any page.
 existing_id=""
 existing_body="$work/existing.md"
 page=1
@@ -131,8 +136,9 @@ while ((page <= 100)); do
   [[ "$status" == 200 ]] || explain "$status" "listing the comments of pull request #$pr"
   jq -e 'type == "array"' "$work/answer" >/dev/null 2>&1 ||
     warn "listing the comments of pull request #$pr gave no list"
-  existing_id="$(jq -r --arg marker "$marker" \
-    'map(select((.body // "") | startswith($marker))) | first | .id // empty' "$work/answer")"
+  existing_id="$(jq -r --arg marker "$marker" --arg author "$author" \
+    'map(select(((.body // "") | startswith($marker)) and .user.login? == $author))
+     | first | .id // empty' "$work/answer")"
   if [[ -n "$existing_id" ]]; then
     jq -j --arg id "$existing_id" '.[] | select((.id | tostring) == $id) | .body' \
       "$work/answer" >"$existing_body"

@@ -253,13 +253,20 @@ struct GitHub {
 }
 
 impl GitHub {
+    /// Comments by a reviewer.
     fn with_comments(bodies: &[&str]) -> Self {
+        let authored: Vec<(&str, &str)> = bodies.iter().map(|body| ("a-reviewer", *body)).collect();
+        Self::with_authored(&authored)
+    }
+
+    /// Comments by these logins (`github-actions[bot]` is what GITHUB_TOKEN posts as).
+    fn with_authored(comments: &[(&str, &str)]) -> Self {
         let github = Self::default();
         {
             let mut state = github.state.lock().expect("state");
-            for body in bodies {
+            for (login, body) in comments {
                 state.next_id += 1;
-                let comment = comment_json(state.next_id, body, "a-reviewer");
+                let comment = comment_json(state.next_id, body, login);
                 state.comments.push(comment);
             }
         }
@@ -339,7 +346,7 @@ impl Respond for GitHub {
                     return ResponseTemplate::new(422).set_body_json(json!({"message": "body"}));
                 };
                 state.next_id += 1;
-                let comment = comment_json(state.next_id, &body, "github-actions[bot]");
+                let comment = comment_json(state.next_id, &body, BOT);
                 state.comments.push(comment.clone());
                 ResponseTemplate::new(201).set_body_json(comment)
             }
@@ -399,6 +406,8 @@ fn assert_no_token(run: &Run) {
 }
 
 const MARKER: &str = "<!-- kvsync:plan:kv/kvsync.yaml:production -->";
+/// Who GITHUB_TOKEN comments as, and so the default `comment-author`.
+const BOT: &str = "github-actions[bot]";
 const CHANGES: &[(&str, &str)] =
     &[("KVSYNC_EXIT_CODE", "2"), ("KVSYNC_HAS_CHANGES", "true"), ("KVSYNC_HAS_DRIFT", "false")];
 const NO_CHANGES: &[(&str, &str)] =
@@ -539,8 +548,12 @@ async fn the_comment_is_found_on_a_later_page() {
     bodies[3] = format!("> {MARKER}\n> quoted by a reviewer");
     bodies[20] = "<!-- kvsync:plan:kv/kvsync.yaml:staging -->\nthe staging plan".to_owned();
     bodies[129] = format!("{MARKER}\nan older plan");
-    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-    let github = GitHub::with_comments(&bodies);
+    let comments: Vec<(&str, &str)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| (if n == 20 || n == 129 { BOT } else { "a-reviewer" }, body.as_str()))
+        .collect();
+    let github = GitHub::with_authored(&comments);
     let server = github.serve().await;
     let runner = Runner::new();
 
@@ -555,6 +568,43 @@ async fn the_comment_is_found_on_a_later_page() {
     assert!(comments[129]["body"].as_str().is_some_and(|b| b.contains("Plan: 1 to create.")));
     assert!(comments[3]["body"].as_str().is_some_and(|b| b.contains("quoted by a reviewer")));
     assert!(comments[20]["body"].as_str().is_some_and(|b| b.contains("the staging plan")));
+}
+
+/// The marker alone does not make a comment ours: anyone can paste it. Only a comment by
+/// `comment-author` (GITHUB_TOKEN's `github-actions[bot]` by default) is edited, and the id of
+/// the comment written is the `comment-id` output.
+#[tokio::test]
+async fn a_comment_with_the_marker_by_someone_else_is_not_edited() {
+    require(&["bash", "curl", "jq"]);
+    let planted = format!("{MARKER}\nI wrote this by hand");
+    let github = GitHub::with_authored(&[("mallory", &planted), ("kvsync-app[bot]", &planted)]);
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let report = "## kvsync plan\n\n**Plan: 1 to create.**\n";
+
+    let run = comment(&runner, &server, report, CHANGES, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!((github.count("POST"), github.count("PATCH")), (1, 0), "{:?}", github.log());
+    let comments = github.comments();
+    assert_eq!(comments[0]["body"], planted.as_str(), "mallory's comment is untouched");
+    assert_eq!(comments[1]["body"], planted.as_str());
+    assert_eq!(comments[2]["user"]["login"], BOT);
+    assert_eq!(runner.outputs()["comment-id"], "3");
+
+    // The next push updates the bot's own comment, and the output names it again.
+    let report = "## kvsync plan\n\n**Plan: 2 to create.**\n";
+    let run = comment(&runner, &server, report, CHANGES, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(github.count("PATCH /repos/acme/shop/issues/comments/3"), 1, "{:?}", github.log());
+    assert_eq!(runner.outputs()["comment-id"], "3");
+
+    // With `comment-author` naming the app, its comment is the one updated.
+    let run =
+        comment(&runner, &server, report, CHANGES, &[("INPUT_COMMENT_AUTHOR", "kvsync-app[bot]")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(github.count("PATCH /repos/acme/shop/issues/comments/2"), 1, "{:?}", github.log());
+    assert_eq!(runner.outputs()["comment-id"], "2");
+    assert_eq!(github.comments()[0]["body"], planted.as_str());
 }
 
 #[tokio::test]
@@ -595,7 +645,7 @@ async fn a_failed_run_replaces_the_old_report_but_creates_nothing() {
     assert_eq!(run.code, 0, "{}", run.show());
     assert!(github.comments().is_empty());
 
-    let github = GitHub::with_comments(&[&format!("{MARKER}\n**Plan: 9 to create.**")]);
+    let github = GitHub::with_authored(&[(BOT, &format!("{MARKER}\n**Plan: 9 to create.**"))]);
     let server = github.serve().await;
     let run = comment(&runner, &server, report, failed, &[]);
     assert_eq!(run.code, 0, "{}", run.show());
