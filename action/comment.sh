@@ -11,7 +11,11 @@
 # turned into a short "No changes" note when a later push removes them all; a run without
 # changes never creates one. `always` posts the report even without changes; `never` does
 # nothing. A failed run updates an existing comment (a stale plan must not stay up) and creates
-# one only with `always`.
+# one only with `always`. A plan apply would refuse (exit 1 with a report, `has-changes` true) is
+# posted like any plan with changes: its report says why apply would refuse.
+#
+# The report is posted as run.sh left it: kvsync rendered it for the room a comment has left
+# after the marker and the footer, so it is never cut again here.
 #
 # Environment:
 #   INPUT_COMMENT        on-change | always | never
@@ -163,30 +167,15 @@ footer() {
     "$command" "$where" "${short_sha:+ at $short_sha}" "${run_url:+ · [workflow run]($run_url)}"
 }
 
-# Keeps the report under GitHub's 65,536-character comment limit, closing what a cut leaves open.
-report_capped() {
-  local limit=60000
-  if (($(wc -c <"$report_file") <= limit)); then
-    cat "$report_file"
-    return
-  fi
-  head -c "$limit" "$report_file" | sed '$d' | awk '
-    { print }
-    /^[[:space:]]*```/ { fence = !fence }
-    /<details>/ { open++ }
-    /<\/details>/ { open-- }
-    END {
-      if (fence) print "```"
-      for (; open > 0; open--) print "</details>"
-    }'
-  printf '\n> **Note:** the report was cut to fit in a comment; the whole report is in the job summary%s.\n' \
-    "${run_url:+ of the [workflow run]($run_url)}"
-}
-
 body="$work/body.md"
 changed=false
 [[ "$has_changes" == true || "$has_drift" == true ]] && changed=true
-if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
+failed=false
+# Exit 1 with changes is a plan apply would refuse: a report to show, not a failure note.
+if [[ "$exit_code" != 0 && "$exit_code" != 2 ]] && ! [[ "$exit_code" == 1 && "$has_changes" == true ]]; then
+  failed=true
+fi
+if $failed; then
   if [[ -z "$existing_id" && "$mode" != always ]]; then
     log "kvsync $command failed and there is no comment to update: none created"
     exit 0
@@ -194,7 +183,7 @@ if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
   {
     printf '%s\n' "$marker"
     if [[ -n "$report_file" && -s "$report_file" ]]; then
-      report_capped
+      cat "$report_file"
     else
       printf '### kvsync %s failed (exit %s)\n' "$command" "$exit_code"
     fi
@@ -204,7 +193,7 @@ if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
 elif $changed || [[ "$mode" == always ]]; then
   {
     printf '%s\n' "$marker"
-    report_capped
+    cat "$report_file"
     footer
   } >"$body"
 elif [[ -n "$existing_id" ]]; then

@@ -33,6 +33,10 @@ const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PROD_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f1";
 /// The most a step may write to `$GITHUB_STEP_SUMMARY`.
 const SUMMARY_LIMIT: usize = 1024 * 1024;
+/// The budget of the action's `summary` output, in bytes.
+const SUMMARY_OUTPUT_BUDGET: usize = 60 * 1024;
+/// The most characters an issue or comment body may have.
+const BODY_LIMIT: usize = 65_536;
 
 /// Fails (never skips) when a tool the scripts need is missing.
 fn require(tools: &[&str]) {
@@ -114,15 +118,26 @@ impl Runner {
         for folder in ["workspace", "temp", "home", "tmp", "tool-cache"] {
             std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
         }
+        let runner = Self { dir };
+        runner.pull_request_from(REPOSITORY);
+        runner.next_step();
+        runner
+    }
+
+    /// The `pull_request` event of a pull request whose branch lives in `head_repository`: this
+    /// repository, or a fork.
+    fn pull_request_from(&self, head_repository: &str) {
         let event = json!({
             "action": "synchronize",
             "number": PR,
-            "pull_request": {"number": PR, "head": {"sha": HEAD_SHA}, "base": {"ref": "main"}},
+            "pull_request": {
+                "number": PR,
+                "user": {"login": "a-contributor"},
+                "head": {"sha": HEAD_SHA, "repo": {"full_name": head_repository}},
+                "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+            },
         });
-        std::fs::write(dir.path().join("event.json"), event.to_string()).expect("event");
-        let runner = Self { dir };
-        runner.next_step();
-        runner
+        std::fs::write(self.path("event.json"), event.to_string()).expect("event");
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -780,6 +795,67 @@ fn plan_apply_and_drift_set_the_outputs_and_the_summary() {
     assert!(finish.stdout.contains("::error title=kvsync drift::drift found"), "{}", finish.show());
 }
 
+/// The `run: |` script of the step named `name` in a workflow.
+fn step_script(workflow: &str, name: &str) -> String {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let start = lines.iter().position(|line| line.trim() == format!("- name: {name}"));
+    let start = start.unwrap_or_else(|| panic!("no step `{name}`"));
+    let run = (start..lines.len()).find(|&n| lines[n].trim() == "run: |").expect("run: |");
+    let indent = lines[run].len() - lines[run].trim_start().len();
+    let mut script = String::new();
+    for line in &lines[run + 1..] {
+        if !line.trim().is_empty() && line.len() - line.trim_start().len() <= indent {
+            break;
+        }
+        script.push_str(line.get(indent + 2..).unwrap_or(""));
+        script.push('\n');
+    }
+    script
+}
+
+/// The nightly drift issue is the `summary` output (kvsync's report rendered for its budget)
+/// and two lines of the workflow's: at the largest the output can be, the body still fits
+/// GitHub's 65,536 characters, so a long drift never fails to open its issue.
+#[test]
+fn the_nightly_drift_issue_fits_in_an_issue_body() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let workflow = std::fs::read_to_string(repo().join("examples/github/drift-nightly.yml"))
+        .expect("drift-nightly.yml");
+    let script = step_script(&workflow, "open or update the drift issue");
+    assert!(script.contains("\"$SUMMARY\""), "{script}");
+    let fake_bin = runner.path("fake-bin");
+    std::fs::create_dir_all(&fake_bin).expect("mkdir");
+    let gh = fake_bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --body-file ]; then cp \"$2\" \
+         \"$GH_BODY\"; fi\n  shift\ndone\n",
+    )
+    .expect("fake gh");
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(runner.path("workspace/step.sh"), &script).expect("script");
+    let body = runner.path("body.md");
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let summary = "x".repeat(SUMMARY_OUTPUT_BUDGET);
+    let run = runner.run(
+        &runner.path("workspace/step.sh"),
+        &[],
+        ".",
+        &[
+            ("PATH", path.as_str()),
+            ("GH_BODY", body.to_str().expect("path")),
+            ("GH_TOKEN", "unused"),
+            ("SUMMARY", summary.as_str()),
+            ("RUN_URL", "https://github.com/acme/a-long-repository-name/actions/runs/12345678901"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.show());
+    let body = std::fs::read_to_string(body).expect("the issue body");
+    assert!(body.starts_with(&summary), "the report comes first, whole");
+    assert!(body.chars().count() <= BODY_LIMIT, "{} characters", body.chars().count());
+}
+
 #[test]
 fn finish_fails_on_errors_and_on_drift_only() {
     require(&["bash"]);
@@ -858,35 +934,282 @@ fn validate_errors_become_annotations_on_the_file_and_line() {
     assert!(runner.summary().contains("`infra/kv/kvsync.yaml` is valid"), "{}", runner.summary());
 }
 
-/// A step summary holds at most 1 MiB: a report that would pass it is cut at a line, with its
-/// open blocks closed and a note; the `summary` output keeps the whole (small) report.
+// ---------------------------------------------------------------------------------------------
+// run.sh with a stand-in kvsync, for what the real one on this branch does not do yet or cannot
+// be made to do here: render for several budgets, refuse a plan.
+
+/// A stand-in kvsync. It appends its arguments to `$STUB_LOG` (one a line, then `--end--`),
+/// answers `--help` (naming `--markdown-out` when `$STUB_RENDERS` is set), writes
+/// `$STUB_STDERR`, and for plan and drift prints `$STUB_STDOUT` and exits `$STUB_EXIT`. Each
+/// `--markdown-out PATH:BUDGET:LABEL` gets exactly BUDGET bytes: a heading naming the label and
+/// budget, then an unclosed diff fence full of `x`, which any cut or repair would change.
+fn stub_kvsync(runner: &Runner) -> (String, PathBuf) {
+    let stub = runner.path("stub/kvsync");
+    std::fs::create_dir_all(stub.parent().expect("parent")).expect("mkdir");
+    std::fs::write(
+        &stub,
+        r#"#!/bin/sh
+printf '%s\n' "$@" --end-- >>"$STUB_LOG"
+case " $* " in
+  *" --help "*)
+    if [ -n "${STUB_RENDERS:-}" ]; then echo '      --markdown-out <PATH:MAX_CHARS:LABEL>'; fi
+    exit 0
+    ;;
+esac
+if [ -n "${STUB_STDERR:-}" ]; then printf '%s\n' "$STUB_STDERR" >&2; fi
+[ "$1" = validate ] && exit 0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) printf '{}' >"$2" ;;
+    --markdown-out)
+      label="${2##*:}"; rest="${2%:*}"; budget="${rest##*:}"; file="${rest%:*}"
+      printf '## kvsync plan: stub (%s, %s)\n\n```diff\n' "$label" "$budget" >"$file"
+      size=$(wc -c <"$file")
+      head -c $((budget - size)) /dev/zero | tr '\0' x >>"$file"
+      ;;
+  esac
+  shift
+done
+[ -n "${STUB_STDOUT:-}" ] && cat "$STUB_STDOUT"
+exit "${STUB_EXIT:-2}"
+"#,
+    )
+    .expect("stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (stub.to_string_lossy().into_owned(), runner.path("stub.log"))
+}
+
+/// The calls the stand-in kvsync recorded, each as its arguments.
+fn stub_calls(log: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut calls = vec![Vec::new()];
+    for line in text.lines() {
+        if line == "--end--" {
+            calls.push(Vec::new());
+        } else {
+            calls.last_mut().expect("a call").push(line.to_owned());
+        }
+    }
+    calls.pop();
+    calls
+}
+
+/// The `--markdown-out` specs of a call: (file name, budget, label).
+fn markdown_outs(call: &[String]) -> Vec<(String, usize, String)> {
+    call.windows(2)
+        .filter(|pair| pair[0] == "--markdown-out")
+        .map(|pair| {
+            let mut parts = pair[1].rsplitn(3, ':');
+            let label = parts.next().expect("label").to_owned();
+            let budget = parts.next().expect("budget").parse().expect("a number");
+            let file = parts.next().expect("path");
+            let name = Path::new(file).file_name().expect("name").to_string_lossy().into_owned();
+            (name, budget, label)
+        })
+        .collect()
+}
+
+fn value_after<'a>(call: &'a [String], flag: &str) -> Option<&'a str> {
+    call.windows(2).find(|pair| pair[0] == flag).map(|pair| pair[1].as_str())
+}
+
+/// A 5,000-change report is cut once, by kvsync, for each place: the action asks for one
+/// rendering per place with that place's budget (the job summary's room, the comment less its
+/// marker and footer, the `summary` output), and passes each on byte for byte.
+#[tokio::test]
+async fn kvsync_renders_the_report_once_for_each_place_and_nothing_cuts_it_again() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, "## kvsync plan: shop\n\n**Plan: 5000 to create.**\n").expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let inputs = [
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_RENDERS", "1"),
+        ("STUB_STDOUT", stdout.as_str()),
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+    ];
+    // Earlier steps wrote 1,000 bytes to this step's summary.
+    runner.next_step();
+    std::fs::write(runner.path("summary"), "e".repeat(1000)).expect("earlier");
+    let run = runner.run(&script("run.sh"), &[], "kv", &inputs);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let outputs = runner.outputs();
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+
+    let calls = stub_calls(&log);
+    let plan = calls.iter().find(|call| call[0] == "plan" && !call.contains(&"--help".to_owned()));
+    let plan = plan.expect("kvsync plan ran");
+    let outs = markdown_outs(plan);
+    let names: Vec<&str> = outs.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["step-summary.md", "comment.md", "summary.md"], "{plan:?}");
+    assert_eq!(outs[0].1, SUMMARY_LIMIT - 1000, "the room left in the job summary");
+    assert_eq!(outs[0].2, "the job summary");
+    assert_eq!(outs[1].2, "the pull-request comment");
+    assert!((60_000..65_536).contains(&outs[1].1), "room for the marker and footer: {outs:?}");
+    assert_eq!(
+        outs[2],
+        ("summary.md".to_owned(), SUMMARY_OUTPUT_BUDGET, "the `summary` output".to_owned())
+    );
+    assert_eq!(value_after(plan, "--full-plan-hint"), Some("the log of the kvsync step"));
+    assert!(value_after(plan, "--max-chars").is_some(), "the log gets the whole report: {plan:?}");
+
+    // Each place holds kvsync's rendering exactly: not cut, no fence closed behind it.
+    let rendering = |label: &str, budget: usize| {
+        let head = format!("## kvsync plan: stub ({label}, {budget})\n\n```diff\n");
+        head.clone() + &"x".repeat(budget - head.len())
+    };
+    let summary = runner.summary();
+    assert_eq!(summary.len(), SUMMARY_LIMIT);
+    assert_eq!(summary[1000..], rendering("the job summary", SUMMARY_LIMIT - 1000));
+    assert_eq!(outputs["summary"], rendering("the `summary` output", SUMMARY_OUTPUT_BUDGET));
+    assert!(run.stdout.contains("**Plan: 5000 to create.**"), "stdout goes to the log");
+
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", outputs["exit-code"].as_str()),
+        ("KVSYNC_HAS_CHANGES", outputs["has-changes"].as_str()),
+        ("KVSYNC_HAS_DRIFT", outputs["has-drift"].as_str()),
+    ];
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let run = comment(&runner, &server, &report, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "{}", run.show());
+    assert!(ours[0].contains(&rendering("the pull-request comment", outs[1].1)), "whole");
+    assert!(ours[0].chars().count() <= BODY_LIMIT, "{} characters", ours[0].chars().count());
+
+    // drift renders the same way; without a comment to write, it asks for none.
+    std::fs::remove_file(&log).expect("reset the log");
+    let drift_inputs =
+        [&inputs[..4], &[("INPUT_COMMAND", "drift"), ("INPUT_COMMENT", "never")]].concat();
+    let (run, _) = runner.kvsync("kv", &drift_inputs);
+    let calls = stub_calls(&log);
+    let drift =
+        calls.iter().find(|call| call[0] == "drift" && !call.contains(&"--help".to_owned()));
+    let outs = markdown_outs(drift.expect("kvsync drift ran"));
+    let names: Vec<&str> = outs.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["step-summary.md", "summary.md"], "{}", run.show());
+    assert_eq!(outs[0].1, SUMMARY_LIMIT);
+}
+
+/// An older kvsync (a `version:` pinned before `--markdown-out`) prints one rendering of at most
+/// 65,536 bytes: it goes where it fits, and where it does not, a line says where it is. It is
+/// never cut.
 #[test]
-fn the_step_summary_is_capped_at_one_mib() {
+fn an_older_kvsync_report_goes_where_it_fits_and_is_never_cut() {
     require(&["bash"]);
     let runner = Runner::new();
-    let keys: Vec<(String, String)> =
-        (0..40).map(|n| (format!("f/key-{n:02}"), format!("value {n}"))).collect();
-    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    runner.write("kvsync.yaml", config(&keys));
-    let (_, outputs) = runner.kvsync(".", &[("INPUT_ARGS", "--target local")]);
-    let whole = outputs["summary"].clone();
-    assert!(whole.len() > 4000, "{}", whole.len());
+    runner.write("kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let head = "## kvsync plan: shop\n\n**Plan: 5000 to create.**\n\n```diff\n";
+    let report = head.to_owned() + &"x".repeat(65_536 - head.len());
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, &report).expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let (run, outputs) = runner.kvsync(
+        ".",
+        &[
+            ("KVSYNC_BIN", stub.as_str()),
+            ("STUB_LOG", log_path.as_str()),
+            ("STUB_STDOUT", stdout.as_str()),
+        ],
+    );
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    let calls = stub_calls(&log);
+    assert!(calls.iter().all(|call| !call.contains(&"--markdown-out".to_owned())), "{calls:?}");
+    assert_eq!(runner.summary(), report, "the job summary has room for all of it");
+    let summary = &outputs["summary"];
+    assert!(summary.contains("too long for this place; it is in the job summary."), "{summary}");
+    assert!(summary.len() < 1000, "{summary}");
+    let comment = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    assert!(comment.contains("it is in the job summary of the workflow run."), "{comment}");
 
-    // Earlier steps of this step's summary used all but 3000 bytes.
-    let filler = "x".repeat(99) + "\n";
-    let earlier = filler.repeat((SUMMARY_LIMIT - 3000) / 100);
+    // A step summary without room for it gets the line, too.
     runner.next_step();
+    let earlier = "e".repeat(SUMMARY_LIMIT - 3000);
     std::fs::write(runner.path("summary"), &earlier).expect("fill");
-    let run = runner.run(&script("run.sh"), &[], ".", &[("INPUT_ARGS", "--target local")]);
+    let env = [
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_STDOUT", stdout.as_str()),
+    ];
+    let run = runner.run(&script("run.sh"), &[], ".", &env);
     assert_eq!(run.code, 0, "{}", run.show());
     let summary = runner.summary();
     assert!(summary.len() <= SUMMARY_LIMIT, "{} bytes", summary.len());
-    let added = &summary[earlier.len()..];
-    assert!(added.starts_with("## kvsync plan: shop"), "{added}");
-    assert!(added.trim_end().ends_with("the whole report is in the log of the kvsync step."));
-    assert_eq!(added.matches("```").count() % 2, 0, "fences are closed: {added}");
-    assert_eq!(added.matches("<details>").count(), added.matches("</details>").count());
-    assert_eq!(runner.outputs()["summary"], whole, "the output is not cut");
+    assert!(summary[earlier.len()..].contains("it is in the log of the kvsync step."));
+}
+
+/// A plan apply would refuse: kvsync exits 1 and prints the whole plan, saying why. The report
+/// stays (job summary, comment), `has-changes` is true, and the check goes red after the
+/// comment is written. An error without a report keeps the failure note.
+#[tokio::test]
+async fn a_refused_plan_keeps_its_report_and_fails_the_check() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let refused = "## kvsync plan: shop (production)\n\n### Apply would refuse this plan\n\n\
+                   - 3 deletes, more than `max_deletes` (2)\n\n**Plan: 3 to delete.**\n";
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, refused).expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let mut inputs = vec![
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_STDOUT", stdout.as_str()),
+        ("STUB_EXIT", "1"),
+        ("STUB_STDERR", "error: apply would refuse this plan"),
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+    ];
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert_eq!(runner.summary(), refused, "kvsync's report, not the tail of stderr");
+    assert_eq!(outputs["summary"], refused.trim_end());
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", "1"),
+        ("KVSYNC_HAS_CHANGES", "true"),
+        ("KVSYNC_HAS_DRIFT", "false"),
+    ];
+    let run = comment(&runner, &server, refused, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
+    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("previous report was removed"), "{}", ours[0]);
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
+    );
+    assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
+    assert!(finish.stdout.contains("apply would refuse this plan"), "{}", finish.show());
+
+    // An error with nothing on stdout: the end of stderr, as before.
+    inputs.retain(|(name, _)| *name != "STUB_STDOUT" && *name != "STUB_STDERR");
+    inputs.push(("STUB_STDERR", "error: no Cloudflare API token"));
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "false");
+    let summary = runner.summary();
+    assert!(summary.contains("kvsync plan failed (exit 1)"), "{summary}");
+    assert!(summary.contains("error: no Cloudflare API token"), "{summary}");
 }
 
 fn git(dir: &Path, args: &[&str]) {
