@@ -24,6 +24,7 @@
 #   INPUT_ENVIRONMENT    kvsync's --env, part of the marker
 #   KVSYNC_CONFIG_PATH   the config's path in the repository, part of the marker
 #   KVSYNC_EXIT_CODE, KVSYNC_HAS_CHANGES, KVSYNC_HAS_DRIFT, KVSYNC_REPORT_FILE  from run.sh
+#   KVSYNC_RAN           the command run.sh ran: `validate` when a fork's plan was skipped
 #   GITHUB_TOKEN         needs `pull-requests: write`; sent only in a header, never printed
 #   GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_SERVER_URL,
 #   GITHUB_RUN_ID        as the runner sets them
@@ -46,6 +47,7 @@ exit_code="${KVSYNC_EXIT_CODE:-}"
 has_changes="${KVSYNC_HAS_CHANGES:-false}"
 has_drift="${KVSYNC_HAS_DRIFT:-false}"
 report_file="${KVSYNC_REPORT_FILE:-}"
+ran="${KVSYNC_RAN:-$command}"
 author="${INPUT_COMMENT_AUTHOR:-github-actions[bot]}"
 if [[ -n "$report_file" ]] && command -v cygpath >/dev/null 2>&1; then
   report_file="$(cygpath -u "$report_file")"
@@ -77,6 +79,10 @@ case "$command" in
     ;;
 esac
 [[ -n "$exit_code" ]] || warn "kvsync did not run, so there is nothing to comment"
+if [[ "$ran" != "$command" ]]; then
+  log "kvsync $command was not run (only \`$ran\`; see the job summary): no comment"
+  exit 0
+fi
 command -v jq >/dev/null 2>&1 || warn "jq is not installed, so the pull request cannot be commented on"
 [[ -n "${GITHUB_TOKEN:-}" ]] || warn "no token: pass \`github-token\` (it needs \`pull-requests: write\`)"
 [[ -n "${GITHUB_EVENT_PATH:-}" && -f "${GITHUB_EVENT_PATH}" ]] || warn "no event file at GITHUB_EVENT_PATH"

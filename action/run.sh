@@ -29,13 +29,25 @@
 #   has-drift    drift: drift found; plan with a baseline: a change is drift already live
 #   plan-file    plan: the saved plan, for `kvsync apply FILE`
 #   summary      the Markdown report (at most 60 KiB)
+#   ran          the command that ran: `validate` for a plan or drift of a pull request from a
+#                fork, which gets no Cloudflare token (below)
 #   report-file, config-path  for comment.sh
 # This script only fails on a usage error: whether the job fails is finish.sh's decision, so the
 # pull-request comment is still written when kvsync fails or apply would refuse the plan.
 #
+# Pull requests from forks: GitHub gives a `pull_request` run from a fork (or from Dependabot)
+# no secrets, so there is no Cloudflare token and a plan cannot list the namespaces. Then plan
+# and drift run `kvsync validate` instead, and the job summary says why no plan was made: the
+# check stays green unless the config is invalid. The test is "a pull_request event, from a
+# fork or Dependabot, without a token": not the missing token alone, because a missing secret
+# on a branch of the repository is a mistake that must fail; not the fork alone, because a fork
+# may be given a token (a self-hosted runner's environment). `--target local` in `args` needs no
+# token, so it always plans.
+#
 # Environment: INPUT_COMMAND, INPUT_CONFIG, INPUT_ENVIRONMENT, INPUT_ARGS (split on whitespace),
 # INPUT_BASELINE (a path or a git ref; plan only), INPUT_COMMENT (whether a comment is wanted),
-# and the runner's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_WORKSPACE, GITHUB_EVENT_NAME,
+# CLOUDFLARE_API_TOKEN or CF_API_TOKEN (only whether one is set), and the runner's
+# GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_WORKSPACE, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
 # GITHUB_REPOSITORY, GITHUB_SERVER_URL, GITHUB_RUN_ID, RUNNER_TEMP. KVSYNC_BIN overrides the
 # `kvsync` on PATH.
 set -euo pipefail
@@ -243,6 +255,27 @@ validate_config() {
   fi
 }
 
+# Whether GitHub withheld the secrets from this run: a `pull_request` from a fork or from
+# Dependabot, and no Cloudflare token (see the top of this file).
+secrets_withheld() {
+  [[ "${GITHUB_EVENT_NAME:-}" == pull_request ]] || return 1
+  [[ -z "${CLOUDFLARE_API_TOKEN:-}" && -z "${CF_API_TOKEN:-}" ]] || return 1
+  local arg previous=""
+  for arg in ${extra[@]+"${extra[@]}"}; do
+    [[ "$arg" == --target=local || ("$previous" == --target && "$arg" == local) ]] && return 1
+    previous="$arg"
+  done
+  [[ -n "${GITHUB_EVENT_PATH:-}" && -f "$GITHUB_EVENT_PATH" ]] || return 1
+  command -v jq >/dev/null 2>&1 || return 1
+  local head base author
+  # A deleted fork has no head repository: still not this one.
+  head="$(jq -r '.pull_request.head.repo.full_name // ""' "$GITHUB_EVENT_PATH")"
+  base="$(jq -r '.pull_request.base.repo.full_name // ""' "$GITHUB_EVENT_PATH")"
+  base="${base:-${GITHUB_REPOSITORY:-}}"
+  author="$(jq -r '.pull_request.user.login // ""' "$GITHUB_EVENT_PATH")"
+  [[ "$head" != "$base" || "$author" == "dependabot[bot]" ]]
+}
+
 # The renderings kvsync writes besides stdout: `name:budget:label` per place. `label` names the
 # place in the note of a smaller rendering that had to leave something out.
 renderings=()
@@ -311,12 +344,29 @@ has_changes=false
 has_drift=false
 plan_file=""
 code=0
+ran="$command"
 # Whether $report is kvsync's Markdown, rendered by kvsync for each place, or a report made here.
 kvsync_markdown=false
 
-case "$command" in
+if [[ "$command" == plan || "$command" == drift ]] && secrets_withheld; then
+  ran=validate
+  printf '::notice title=kvsync %s::no Cloudflare API token: a pull request from a fork gets no secrets, so the config was only validated\n' "$command"
+  # Not `args`: they are the plan's (`--only`, `--no-value-diff`), which validate refuses.
+  validate_config "$work/validated.md"
+  {
+    printf '### kvsync %s skipped: pull request from a fork\n\n' "$command"
+    printf 'GitHub gives a pull request from a fork (or from Dependabot) no secrets, so this run '
+    printf 'has no Cloudflare API token to read the namespaces with: no %s was made. ' "$command"
+    printf 'The config was validated instead.\n\n'
+    printf 'The %s runs when the branch is pushed to this repository (a maintainer can push ' "$command"
+    printf 'it there).\n\n'
+    sed 's/^###/####/' "$work/validated.md"
+  } >"$report"
+fi
+
+case "$ran" in
   validate)
-    validate_config "$report" ${extra[@]+"${extra[@]}"}
+    [[ "$command" == validate ]] && validate_config "$report" ${extra[@]+"${extra[@]}"}
     ;;
 
   plan | drift)
@@ -431,5 +481,6 @@ set_output has-drift "$has_drift"
 set_output plan-file "$(native_path "$plan_file")"
 set_output report-file "$(native_path "$comment_report")"
 set_output config-path "$config_path"
+set_output ran "$ran"
 set_output_file summary "$summary"
 exit 0

@@ -795,6 +795,94 @@ fn plan_apply_and_drift_set_the_outputs_and_the_summary() {
     assert!(finish.stdout.contains("::error title=kvsync drift::drift found"), "{}", finish.show());
 }
 
+/// A pull request from a fork gets no secrets, so no Cloudflare token: plan and drift validate
+/// the config instead, say why in the job summary, and pass unless the config is invalid. A
+/// branch of the repository without a token, a fork given a token, and `--target local` plan
+/// as before.
+#[tokio::test]
+async fn a_pull_request_from_a_fork_is_validated_not_planned() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config_with_production(&[("f/a", "1"), ("f/b", "2")]));
+    runner.pull_request_from("someone/shop");
+    let inputs = [
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+        ("INPUT_COMMENT", "always"),
+    ];
+
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["ran"], "validate");
+    assert_eq!(outputs["has-changes"], "false");
+    assert_eq!(outputs["plan-file"], "", "nothing for the artifact step to upload");
+    assert!(
+        run.stdout.contains("::notice title=kvsync plan::no Cloudflare API token"),
+        "{}",
+        run.show()
+    );
+    assert!(!run.stdout.contains("kvsync plan -c"), "kvsync plan did not run: {}", run.show());
+    let summary = runner.summary();
+    assert!(summary.contains("kvsync plan skipped: pull request from a fork"), "{summary}");
+    assert!(summary.contains("no Cloudflare API token"), "{summary}");
+    assert!(summary.contains("`kv/kvsync.yaml` is valid"), "{summary}");
+    assert_eq!(outputs["summary"], summary.trim_end());
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "0")],
+    );
+    assert_eq!(finish.code, 0, "the check stays green: {}", finish.show());
+    // No comment, even with `always`: there is no plan to show.
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let results = [("KVSYNC_EXIT_CODE", "0"), ("KVSYNC_RAN", "validate")];
+    let run = comment(&runner, &server, &report, &results, &[("INPUT_COMMENT", "always")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(github.log().is_empty(), "{:?}", github.log());
+
+    // An invalid config still fails, with its annotations; `args` meant for plan are not
+    // passed to validate.
+    runner.write("kv/kvsync.yaml", config_with_production(&[("g/outside", "1")]));
+    let plan_args = [&inputs[..], &[("INPUT_ARGS", "--only f/** --no-value-diff")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &plan_args);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert!(run.stdout.contains("::error file=kv/kvsync.yaml,line="), "{}", run.show());
+    assert!(runner.summary().contains("1 problem in `kv/kvsync.yaml`"), "{}", runner.summary());
+
+    // Given a token, a fork's pull request is planned (the local target ignores the token).
+    runner.write("kv/kvsync.yaml", config_with_production(&[("f/a", "1")]));
+    let with_token = [&inputs[..], &[("CLOUDFLARE_API_TOKEN", "a-token")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &with_token);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+    // So is one that asks for the local target, which needs no token.
+    let local = [&inputs[..], &[("INPUT_ARGS", "--target local")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &local);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+    // And a branch of this repository without a token plans, and would fail if the token were
+    // needed: a missing secret there is a mistake to see, not a fork.
+    runner.pull_request_from(REPOSITORY);
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+}
+
 /// The `run: |` script of the step named `name` in a workflow.
 fn step_script(workflow: &str, name: &str) -> String {
     let lines: Vec<&str> = workflow.lines().collect();
