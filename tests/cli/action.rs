@@ -1477,56 +1477,177 @@ async fn install_refuses_a_bad_checksum() {
     assert!(!runner.path("tool-cache/kvsync/9.9.9/x86_64.complete").exists(), "nothing cached");
 }
 
-/// No release archive for the version (404): kvsync is built from the action's own source. A
-/// stand-in `cargo` records how it was called.
-#[tokio::test]
-async fn install_builds_from_source_without_a_release_asset() {
-    require(&["bash", "curl"]);
-    let runner = Runner::new();
-    let server = MockServer::start().await; // answers 404 to everything
+/// A stand-in `cargo` that records its arguments in `$KVSYNC_TEST_CARGO_LOG` and leaves a
+/// `kvsync.exe` and a `kvsync` printing `built` in `--root`'s `bin`. Returns a PATH with it first.
+fn fake_cargo(runner: &Runner) -> String {
     let fake_bin = runner.path("fake-bin");
     std::fs::create_dir_all(&fake_bin).expect("mkdir");
     let cargo = fake_bin.join("cargo");
     std::fs::write(
         &cargo,
-        "#!/bin/sh\necho \"$@\" > \"$KVSYNC_TEST_CARGO_LOG\"\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \
-         --root ]; then mkdir -p \"$2/bin\"; printf '#!/bin/sh\\necho built\\n' > \
-         \"$2/bin/kvsync.exe\"; chmod +x \"$2/bin/kvsync.exe\"; fi\n  shift\ndone\n",
+        "#!/bin/sh\necho \"$@\" >> \"$KVSYNC_TEST_CARGO_LOG\"\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \
+         --root ]; then mkdir -p \"$2/bin\"; for exe in kvsync kvsync.exe; do printf \
+         '#!/bin/sh\\necho built\\n' > \"$2/bin/$exe\"; chmod +x \"$2/bin/$exe\"; done; fi\n  \
+         shift\ndone\n",
     )
     .expect("fake cargo");
     std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// No release archive for the version (404): kvsync is built from the action's own source, in
+/// the two steps action.yml runs around its cache restore. A stand-in `cargo` records how it
+/// was called.
+#[tokio::test]
+async fn install_builds_from_source_without_a_release_asset() {
+    require(&["bash", "curl"]);
+    let runner = Runner::new();
+    let server = MockServer::start().await; // answers 404 to everything
+    let path = fake_cargo(&runner);
     let log = runner.path("cargo.log");
-    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
     let uri = server.uri();
     let action_path = repo();
-    let run = runner.run(
-        &script("install.sh"),
-        &[],
-        ".",
-        &[
-            ("PATH", path.as_str()),
-            ("KVSYNC_VERSION", "9.9.9"),
-            ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
-            ("RUNNER_OS", "Windows"),
-            ("RUNNER_ARCH", "X64"),
-            ("GITHUB_ACTION_PATH", action_path.to_str().expect("path")),
-            ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
-        ],
-    );
+    let env = [
+        ("PATH", path.as_str()),
+        ("KVSYNC_VERSION", "9.9.9"),
+        ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
+        ("RUNNER_OS", "Windows"),
+        ("RUNNER_ARCH", "X64"),
+        ("GITHUB_ACTION_PATH", action_path.to_str().expect("path")),
+        ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+    ];
+    let run = runner.run(&script("install.sh"), &[], ".", &env);
     assert_eq!(run.code, 0, "{}", run.show());
     let requests = server.received_requests().await.expect("requests");
     assert_eq!(requests[0].url.path(), "/v9.9.9/kvsync-x86_64-pc-windows-msvc.zip");
+    let first = runner.outputs();
+    assert_eq!(first["build"], "true", "{}", run.show());
+    assert_eq!(
+        first["why"],
+        "kvsync 9.9.9 has no release archive kvsync-x86_64-pc-windows-msvc.zip"
+    );
+    assert!(!log.exists(), "nothing is built before the cache is restored");
+
+    runner.next_step();
+    let build_env = [
+        &env[..],
+        &[
+            ("KVSYNC_BUILD_PATH", first["cache-path"].as_str()),
+            ("KVSYNC_BUILD_WHY", first["why"].as_str()),
+        ],
+    ]
+    .concat();
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
     assert!(
         run.stdout.contains("::notice title=kvsync install::kvsync 9.9.9 has no release archive")
     );
     let args = std::fs::read_to_string(&log).expect("cargo was called");
-    assert!(
-        args.starts_with(&format!("install --locked --path {} --root ", action_path.display())),
-        "{args}"
+    assert_eq!(
+        args,
+        format!(
+            "install --locked --path {} --root {} --bin kvsync\n",
+            action_path.display(),
+            first["cache-path"]
+        )
     );
     assert_eq!(runner.outputs()["source"], "cargo");
     let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
-    assert!(on_path.trim_end().ends_with("/bin"), "{on_path}");
+    assert_eq!(on_path, format!("{}/bin\n", first["cache-path"]));
+}
+
+/// The source build is cached (actions/cache in action.yml) under a key of the version, the
+/// runner's OS and architecture, and a hash of the source cargo builds; a build restored into
+/// the cache folder, or still in a self-hosted runner's tool cache, is used without building.
+#[test]
+fn a_source_build_is_cached_by_version_platform_and_source() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let path = fake_cargo(&runner);
+    let log = runner.path("cargo.log");
+    let source = runner.path("action-source");
+    for (file, text) in [
+        ("Cargo.toml", "[package]\nname = \"kvsync\"\n"),
+        ("Cargo.lock", "version = 4\n"),
+        ("src/main.rs", "fn main() {}\n"),
+        ("crates/helper/src/lib.rs", "\n"),
+        ("README.md", "not built\n"),
+    ] {
+        let file = source.join(file);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let key_for = |env: &[(&str, &str)]| {
+        let base = [
+            ("PATH", path.as_str()),
+            ("KVSYNC_VERSION", "source"),
+            ("GITHUB_ACTION_PATH", source.to_str().expect("path")),
+            ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+        ];
+        runner.next_step();
+        let run = runner.run(&script("install.sh"), &[], ".", &[&base[..], env].concat());
+        assert_eq!(run.code, 0, "{}", run.show());
+        runner.outputs()
+    };
+
+    let first = key_for(&[]);
+    assert_eq!(first["build"], "true");
+    let key = first["cache-key"].clone();
+    let hash = key.strip_prefix("kvsync-source-source-Linux-X64-").expect("the key's parts");
+    assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    let dir = runner.path(&format!("tool-cache/kvsync/source-{}/x86_64", &hash[..16]));
+    assert_eq!(first["cache-path"], dir.to_str().expect("path"));
+    assert_eq!(key_for(&[])["cache-key"], key, "the same source, the same key");
+
+    // Only what cargo builds counts, and its content, not its timestamps.
+    std::fs::write(source.join("README.md"), "edited\n").expect("edit");
+    std::fs::write(source.join("Cargo.lock"), "version = 4\n").expect("rewrite");
+    assert_eq!(key_for(&[])["cache-key"], key);
+    assert_ne!(key_for(&[("KVSYNC_VERSION", "9.9.9")])["cache-key"], key);
+    assert_ne!(key_for(&[("RUNNER_OS", "macOS"), ("RUNNER_ARCH", "ARM64")])["cache-key"], key);
+    for file in ["src/main.rs", "crates/helper/src/lib.rs"] {
+        std::fs::write(source.join(file), "// changed\n").expect("edit");
+        let changed = key_for(&[]);
+        assert_ne!(changed["cache-key"], key, "{file} changes the key");
+        assert_ne!(changed["cache-path"], first["cache-path"]);
+    }
+    std::fs::write(source.join("src/main.rs"), "fn main() {}\n").expect("restore");
+    std::fs::write(source.join("crates/helper/src/lib.rs"), "\n").expect("restore");
+    assert_eq!(key_for(&[])["cache-key"], key);
+
+    // The cache restored a build into the folder: it is used, and cargo is not run.
+    std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
+    std::fs::write(dir.join("bin/kvsync"), "#!/bin/sh\necho 'kvsync 0.1.0 (restored)'\n")
+        .expect("bin");
+    std::fs::set_permissions(dir.join("bin/kvsync"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    runner.next_step();
+    let build_env = [
+        ("PATH", path.as_str()),
+        ("KVSYNC_VERSION", "source"),
+        ("GITHUB_ACTION_PATH", source.to_str().expect("path")),
+        ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+        ("KVSYNC_BUILD_PATH", dir.to_str().expect("path")),
+    ];
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(runner.outputs()["source"], "cache", "{}", run.show());
+    assert!(!log.exists(), "cargo was not run");
+    let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
+    assert_eq!(on_path, format!("{}\n", dir.join("bin").display()));
+    // A runner that keeps its tool cache (self-hosted) finds the build at once.
+    let again = key_for(&[]);
+    assert_eq!(again["source"], "cache");
+    assert!(!again.contains_key("build"), "{again:?}");
+
+    // Nothing restored: cargo builds into the folder action.yml then saves.
+    std::fs::remove_dir_all(&dir).expect("clean");
+    runner.next_step();
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(runner.outputs()["source"], "cargo");
+    assert!(std::fs::read_to_string(&log).expect("cargo ran").contains("--root"));
+    assert!(dir.join("bin/kvsync").is_file());
 }
 
 #[test]
