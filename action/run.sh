@@ -394,7 +394,7 @@ case "$ran" in
         ;;
       *)
         # Exit 1 with a plan on stdout: apply would refuse this plan, and the report says why.
-        if [[ "$command" == plan && "$code" == 1 ]] && head -n 1 "$report" | grep -q '^## kvsync plan'; then
+        if [[ "$command" == plan && "$code" == 1 && "$(head -n 1 "$report")" == "## kvsync plan"* ]]; then
           kvsync_markdown=true
           has_changes=true
         else
