@@ -405,7 +405,7 @@ case "$ran" in
     esac
     if [[ "$command" == plan ]]; then
       if [[ -s "$plan_file" ]]; then
-        if [[ "$code" == 2 ]] && grep -q '"tag": *"drift"' "$plan_file"; then
+        if $has_changes && grep -q '"tag": *"drift"' "$plan_file"; then
           has_drift=true
         fi
       else
