@@ -1689,3 +1689,58 @@ fn set_version_rewrites_the_default_version() {
     assert_eq!(stale.code, 1, "{}", stale.show());
     assert!(stale.stderr.contains("run action/set-version.sh 1.5.0"), "{}", stale.show());
 }
+
+/// The same with the real kvsync: a key another owner holds makes the plan one apply would
+/// refuse. kvsync exits 1 with its whole report, the refusal at the top; the comment is that
+/// report and the check goes red, before the merge.
+#[tokio::test]
+async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1"), ("f/shared", "ours")]));
+    let store = LocalStore::open(
+        &runner.workspace().join("kv/.kvsync/local.db"),
+        NOW.parse().expect("now"),
+    )
+    .expect("store");
+    let theirs = PutPair {
+        key: "f/shared".into(),
+        value: b"theirs".to_vec(),
+        metadata: json!({"__kvsync": {"v": 1, "owner": "other-team", "sha256": "0".repeat(64)}}),
+        expiration: Expiration::Never,
+    };
+    store.bulk_put(NS, &[theirs]).await.expect("seed");
+    drop(store);
+
+    let (run, outputs) = runner.kvsync("kv", &[("INPUT_COMMAND", "plan")]);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    let summary = runner.summary();
+    let refusal = summary.find("### Apply would refuse this plan").expect("the refusal section");
+    let cost = summary.find("Cost:").expect("the cost line");
+    assert!(refusal < cost, "the refusal comes first: {summary}");
+    assert!(summary.contains("  - `x` `f/shared` (owned by `other-team`)"), "{summary}");
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", "1"),
+        ("KVSYNC_HAS_CHANGES", "true"),
+        ("KVSYNC_HAS_DRIFT", "false"),
+        ("KVSYNC_REPORT_FILE", outputs["report-file"].as_str()),
+    ];
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let run = comment(&runner, &server, &report, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "{}", run.show());
+    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("- `x` `f/shared`\n"), "not listed again as a change: {}", ours[0]);
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
+    );
+    assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
+}
