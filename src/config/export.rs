@@ -208,8 +208,7 @@ impl Exporter {
             self.skip(&key, "it expires within a minute");
             return None;
         }
-        if let Marker::V1 { owner, .. } | Marker::Newer { owner: Some(owner), .. } =
-            Marker::from_metadata(metadata.as_ref())
+        if let Some(owner) = Marker::from_metadata(metadata.as_ref()).owner().map(str::to_owned)
             && owner != self.options.owner
         {
             *self.foreign_owners.entry(owner).or_default() += 1;

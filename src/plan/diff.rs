@@ -143,7 +143,16 @@ fn classify(
             }
             Marker::None if protected => Action::Protected { instead_of: ProtectedAction::Adopt },
             Marker::None => Action::Adopt,
-            Marker::V1 { owner, .. } => {
+            Marker::Newer { version, owner } if *owner == options.owner => {
+                Action::Conflict { reason: ConflictReason::NewerVersion(*version) }
+            }
+            Marker::Unreadable { owner, detail } if *owner == options.owner => {
+                Action::Conflict { reason: ConflictReason::Unreadable(detail.clone()) }
+            }
+            // Another owner's key, whatever else its marker holds.
+            Marker::V1 { owner, .. }
+            | Marker::Newer { owner, .. }
+            | Marker::Unreadable { owner, .. } => {
                 let may_take = scope.take_over.is_match(key)
                     || options.take_over_owner.as_deref() == Some(owner.as_str());
                 if protected {
@@ -155,9 +164,6 @@ fn classify(
                 } else {
                     Action::Conflict { reason: ConflictReason::Owner(owner.clone()) }
                 }
-            }
-            Marker::Newer { version, .. } => {
-                Action::Conflict { reason: ConflictReason::NewerVersion(*version) }
             }
         },
         (None, Some(_)) if ours => {
@@ -306,6 +312,64 @@ mod tests {
         assert_eq!(plan.unmanaged, vec!["f/theirs".to_owned(), "f/unmarked".to_owned()]);
         assert_eq!(plan.ours_live, 3);
         assert_eq!(plan.desired, 6);
+    }
+
+    /// A marker that names an owner is that owner's whatever else it holds (issue #15): a `v`
+    /// of 3.5 or beyond 64 bits, a missing hash, or unknown fields never make another owner's key
+    /// look unmarked (it was adopted and overwritten). Ours in a form we cannot read is never
+    /// touched. Only a marker without a string owner counts as none.
+    #[test]
+    fn a_marker_that_names_an_owner_is_never_adopted() {
+        let marked = |key: &str, marker: serde_json::Value| ListedKey {
+            name: key.into(),
+            expiration: None,
+            metadata: ListedMetadata::from_json_text(&format!("{{\"__kvsync\":{marker}}}"))
+                .expect("metadata"),
+        };
+        let keys = [
+            "f/big-v",
+            "f/extra",
+            "f/float-v",
+            "f/no-hash",
+            "f/no-owner",
+            "f/ours-float",
+            "f/ours-v0",
+            "f/string-v",
+        ];
+        let entries: Vec<(&str, DesiredEntry)> =
+            keys.iter().map(|k| (*k, entry("x", Expiration::Never))).collect();
+        let scope = scope("f/", &entries);
+        let live = vec![
+            marked("f/big-v", serde_json::json!({"v": 18446744073709551616.0, "owner": "other"})),
+            marked(
+                "f/extra",
+                serde_json::json!({"v": 1, "owner": "other", "sha256": "0".repeat(64), "new": true}),
+            ),
+            marked("f/float-v", serde_json::json!({"v": 3.5, "owner": "other"})),
+            marked("f/no-hash", serde_json::json!({"v": 1, "owner": "other"})),
+            marked("f/no-owner", serde_json::json!({"v": 2, "sha256": "0".repeat(64)})),
+            marked("f/ours-float", serde_json::json!({"v": 1.5, "owner": OWNER})),
+            marked("f/ours-v0", serde_json::json!({"v": 0, "owner": OWNER})),
+            marked("f/string-v", serde_json::json!({"v": "1", "owner": "other"})),
+        ];
+        let plan = check(scope, live, &options());
+        let other = || Action::Conflict { reason: ConflictReason::Owner("other".into()) };
+        let unreadable =
+            |detail: &str| Action::Conflict { reason: ConflictReason::Unreadable(detail.into()) };
+        assert_eq!(
+            actions(&plan),
+            vec![
+                ("f/big-v", &other()),
+                ("f/extra", &other()),
+                ("f/float-v", &other()),
+                ("f/no-hash", &other()),
+                ("f/no-owner", &Action::Adopt),
+                ("f/ours-float", &unreadable("`v` is `1.5`")),
+                ("f/ours-v0", &unreadable("`v` is `0`")),
+                ("f/string-v", &other()),
+            ]
+        );
+        assert_eq!(plan.ours_live, 0, "none of them may be deleted as ours");
     }
 
     #[test]

@@ -160,6 +160,10 @@ fn scope_drift(plan: &ScopePlan, desired: Option<&DesiredScope>) -> ScopeDrift {
                 DriftClass::Conflict,
                 Some(format!("written by a newer kvsync (marker v{version}): upgrade kvsync")),
             ),
+            Action::Conflict { reason: ConflictReason::Unreadable(detail) } => (
+                DriftClass::Conflict,
+                Some(format!("ours, but its marker cannot be read ({detail}): upgrade kvsync")),
+            ),
             Action::TakeOver { from } => (
                 DriftClass::Conflict,
                 Some(format!("owned by `{from}`; `take_over:` lets apply take it")),

@@ -88,6 +88,9 @@ impl Refusal {
                 ConflictReason::NewerVersion(v) => {
                     format!("`{key}` (written by a newer kvsync, marker v{v})")
                 }
+                ConflictReason::Unreadable(detail) => {
+                    format!("`{key}` (its marker cannot be read: {detail})")
+                }
             })
             .collect()
     }
@@ -115,12 +118,14 @@ impl Refusal {
                     .iter()
                     .filter_map(|(_, reason)| match reason {
                         ConflictReason::Owner(owner) => Some(owner.as_str()),
-                        ConflictReason::NewerVersion(_) => None,
+                        ConflictReason::NewerVersion(_) | ConflictReason::Unreadable(_) => None,
                     })
                     .collect();
                 owners.sort_unstable();
                 owners.dedup();
-                let newer = keys.iter().any(|(_, r)| matches!(r, ConflictReason::NewerVersion(_)));
+                let newer = keys.iter().any(|(_, r)| {
+                    matches!(r, ConflictReason::NewerVersion(_) | ConflictReason::Unreadable(_))
+                });
                 // A live marker can name any owner; only a name a config could have is echoed
                 // into a command to copy.
                 let flag = match owners.as_slice() {

@@ -177,12 +177,17 @@ fn write_string(s: &str, out: &mut String) {
 /// What a key's `__kvsync` field says about who wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
-    /// No marker, or one that does not parse (counts as none).
+    /// No marker: no `__kvsync` field, or one that is not an object or has no string `owner`.
     None,
     /// A version-1 marker.
     V1 { owner: String, sha256: ContentHash, rev: Option<String> },
-    /// A marker written by a newer kvsync; such a key is never touched.
-    Newer { version: u64, owner: Option<String> },
+    /// A marker of a version above 1. Ours: written by a newer kvsync, never touched; another
+    /// owner's: that owner's key, as any other.
+    Newer { version: u64, owner: String },
+    /// A marker with a string `owner` that this kvsync cannot read otherwise (a `v` that is not
+    /// an unsigned integer, version 0, or a version-1 marker without a valid hash). It still
+    /// says who owns the key: another owner's is never adopted; ours is never touched.
+    Unreadable { owner: String, detail: String },
 }
 
 impl Marker {
@@ -207,29 +212,47 @@ impl Marker {
         }
     }
 
-    /// Reads the value of a `__kvsync` field.
+    /// The owner the marker names, whatever else it holds.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Self::None => None,
+            Self::V1 { owner, .. } | Self::Newer { owner, .. } | Self::Unreadable { owner, .. } => {
+                Some(owner)
+            }
+        }
+    }
+
+    /// Reads the value of a `__kvsync` field. Only a field that is not an object, or has no
+    /// string `owner`, is no marker: a marker that names an owner always counts as that owner's,
+    /// so a forged or damaged one can never make another owner's key look free to adopt. Fields
+    /// this version does not know are ignored.
     fn from_field(field: &serde_json::Value) -> Self {
         let Some(object) = field.as_object() else {
             return Self::None;
         };
-        let Some(version) = object.get("v").and_then(serde_json::Value::as_u64) else {
+        let Some(owner) = object.get("owner").and_then(|o| o.as_str()).map(str::to_owned) else {
             return Self::None;
         };
-        let owner = object.get("owner").and_then(|o| o.as_str()).map(str::to_owned);
-        if version > MARKER_VERSION {
-            return Self::Newer { version, owner };
-        }
-        if version != MARKER_VERSION {
-            return Self::None;
+        let version = object.get("v");
+        match version.and_then(serde_json::Value::as_u64) {
+            Some(MARKER_VERSION) => {}
+            Some(version) if version > MARKER_VERSION => return Self::Newer { version, owner },
+            _ => {
+                let detail = match version {
+                    None => "it has no `v`".to_owned(),
+                    Some(v) => format!("`v` is `{v}`"),
+                };
+                return Self::Unreadable { owner, detail };
+            }
         }
         let sha256 = object.get("sha256").and_then(|s| s.as_str()).and_then(ContentHash::from_hex);
-        match (owner, sha256) {
-            (Some(owner), Some(sha256)) if !owner.is_empty() => Self::V1 {
+        match sha256 {
+            Some(sha256) => Self::V1 {
                 owner,
                 sha256,
                 rev: object.get("rev").and_then(|r| r.as_str()).map(str::to_owned),
             },
-            _ => Self::None,
+            None => Self::Unreadable { owner, detail: "`sha256` is not a content hash".to_owned() },
         }
     }
 }
@@ -335,19 +358,41 @@ mod tests {
             Marker::from_metadata(Some(&meta)),
             Marker::V1 { owner: "web".into(), sha256: hash, rev: Some("abc".into()) }
         );
-        for garbage in [
+        // Only a field that is not an object, or names no string owner, is no marker.
+        for none in [
             serde_json::json!({"__kvsync": "x"}),
-            serde_json::json!({"__kvsync": {"v": 1, "owner": "web", "sha256": "zz"}}),
             serde_json::json!({"__kvsync": {"v": 1, "sha256": hash.to_hex()}}),
-            serde_json::json!({"__kvsync": {"v": 0, "owner": "a", "sha256": hash.to_hex()}}),
+            serde_json::json!({"__kvsync": {"v": 2, "owner": 7}}),
             serde_json::json!({"other": 1}),
         ] {
-            assert_eq!(Marker::from_metadata(Some(&garbage)), Marker::None, "{garbage}");
+            assert_eq!(Marker::from_metadata(Some(&none)), Marker::None, "{none}");
+        }
+        // A marker that names an owner is that owner's, whatever else it holds.
+        for (field, detail) in [
+            (
+                serde_json::json!({"v": 1, "owner": "web", "sha256": "zz"}),
+                "`sha256` is not a content hash",
+            ),
+            (serde_json::json!({"v": 0, "owner": "web", "sha256": hash.to_hex()}), "`v` is `0`"),
+            (serde_json::json!({"v": 3.5, "owner": "web"}), "`v` is `3.5`"),
+            (serde_json::json!({"owner": "web"}), "it has no `v`"),
+        ] {
+            assert_eq!(
+                Marker::from_metadata(Some(&serde_json::json!({"__kvsync": field}))),
+                Marker::Unreadable { owner: "web".into(), detail: detail.into() },
+                "{field}"
+            );
         }
         let newer = serde_json::json!({"__kvsync": {"v": 2, "owner": "web"}});
         assert_eq!(
             Marker::from_metadata(Some(&newer)),
-            Marker::Newer { version: 2, owner: Some("web".into()) }
+            Marker::Newer { version: 2, owner: "web".into() }
+        );
+        // Fields a reader does not know are ignored.
+        let extra = serde_json::json!({"__kvsync": {"v": 1, "owner": "web", "sha256": hash.to_hex(), "x": [1]}});
+        assert_eq!(
+            Marker::from_metadata(Some(&extra)),
+            Marker::V1 { owner: "web".into(), sha256: hash, rev: None }
         );
     }
 

@@ -173,6 +173,9 @@ pub enum ConflictReason {
     Owner(String),
     /// A marker version this kvsync does not know: upgrade kvsync.
     NewerVersion(u64),
+    /// Our owner's marker, in a form this kvsync cannot read (what is wrong with it): the key is
+    /// never touched.
+    Unreadable(String),
 }
 
 /// What a protected key was spared from.

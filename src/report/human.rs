@@ -217,6 +217,9 @@ pub fn note(action: &Action) -> Option<String> {
         Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
             Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
         }
+        Action::Conflict { reason: ConflictReason::Unreadable(detail) } => {
+            Some(format!("ours, but its marker cannot be read ({detail}); upgrade kvsync"))
+        }
         Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
         Action::Protected { instead_of } => Some(match instead_of {
             ProtectedAction::Delete => "protected: would be deleted".into(),

@@ -205,6 +205,8 @@ pub enum ReasonDto {
     OtherOwner,
     /// A conflict: a marker of a newer kvsync (`live_marker_version`); upgrade kvsync.
     NewerKvsync,
+    /// A conflict: our owner's marker in a form this kvsync cannot read; upgrade kvsync.
+    UnreadableMarker,
     /// Protected instead of deleted.
     WouldDelete,
     /// Protected instead of adopted.
@@ -435,6 +437,9 @@ fn action_parts(action: &Action) -> (ActionDto, Option<ReasonDto>, Option<String
         Action::Conflict { reason: ConflictReason::NewerVersion(_) } => {
             (ActionDto::Conflict, Some(ReasonDto::NewerKvsync), None)
         }
+        Action::Conflict { reason: ConflictReason::Unreadable(_) } => {
+            (ActionDto::Conflict, Some(ReasonDto::UnreadableMarker), None)
+        }
         Action::Orphan => (ActionDto::Orphan, None, None),
         Action::Protected { instead_of: ProtectedAction::Delete } => {
             (ActionDto::Protected, Some(ReasonDto::WouldDelete), None)
@@ -505,9 +510,10 @@ fn change_dto(
                 dto.live_rev.clone_from(rev);
             }
             Marker::Newer { version, owner } => {
-                dto.live_owner.clone_from(owner);
+                dto.live_owner = Some(owner.clone());
                 dto.live_marker_version = Some(*version);
             }
+            Marker::Unreadable { owner, .. } => dto.live_owner = Some(owner.clone()),
         }
     }
     // Everything below is derived from the value (or, for metadata, may hold an interpolated
@@ -836,7 +842,7 @@ pub(crate) mod tests {
                     "flags/h-newer",
                     Action::Conflict { reason: ConflictReason::NewerVersion(2) },
                     Some(desired(9)),
-                    Some(live(Marker::Newer { version: 2, owner: Some("web-flags".into()) })),
+                    Some(live(Marker::Newer { version: 2, owner: "web-flags".into() })),
                 ),
                 change("flags/i-orphan", Action::Orphan, None, Some(ours(12))),
                 change(

@@ -296,6 +296,9 @@ fn refusals_section(refusals: &[Refusal]) -> String {
                     ConflictReason::NewerVersion(v) => {
                         format!("written by a newer kvsync, marker v{v}")
                     }
+                    ConflictReason::Unreadable(detail) => {
+                        format!("its marker cannot be read: {}", prose_with_code(detail))
+                    }
                 };
                 let _ = writeln!(out, "  - `x` {} ({why})", code(key));
             }
@@ -438,6 +441,10 @@ fn note(action: &Action) -> Option<String> {
         Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
             Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
         }
+        Action::Conflict { reason: ConflictReason::Unreadable(detail) } => Some(format!(
+            "ours, but its marker cannot be read ({}); upgrade kvsync",
+            prose_with_code(detail)
+        )),
         Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
         Action::Protected { instead_of } => Some(match instead_of {
             ProtectedAction::Delete => "protected: would be deleted".into(),
