@@ -1,4 +1,5 @@
-//! `kvsync init`, the README's tour and the walk-throughs in `examples/*/README.md`, run as written.
+//! `kvsync init`, the README's tour and the walk-throughs in `examples/*/README.md`, run as
+//! written.
 //!
 //! A walk-through is every ```console block of an example's README: each `$ ` line is run by
 //! `sh` in a fresh copy of the example's folder (with this build's `kvsync` first on `PATH`, the
