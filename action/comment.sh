@@ -4,22 +4,31 @@
 #
 # The comment is found by a hidden marker on its first line,
 #   <!-- kvsync:<command>:<config path>:<environment> -->
-# among the pull request's comments (every page). With `comment: on-change` (the default) it is
+# among the pull request's comments (every page) written by the account the token posts as
+# (`comment-author`, `github-actions[bot]` for GITHUB_TOKEN): anyone can paste the marker into a
+# comment of their own, and that comment must not be taken over. With `comment: on-change` (the default) it is
 # created only when the plan has changes or drift, updated in place on every later run, and
 # turned into a short "No changes" note when a later push removes them all; a run without
 # changes never creates one. `always` posts the report even without changes; `never` does
 # nothing. A failed run updates an existing comment (a stale plan must not stay up) and creates
-# one only with `always`.
+# one only with `always`. A plan apply would refuse (exit 1 with a report, `has-changes` true) is
+# posted like any plan with changes: its report says why apply would refuse.
+#
+# The report is posted as run.sh left it: kvsync rendered it for the room a comment has left
+# after the marker and the footer, so it is never cut again here.
 #
 # Environment:
 #   INPUT_COMMENT        on-change | always | never
+#   INPUT_COMMENT_AUTHOR the login whose comment is ours [default: github-actions[bot]]
 #   INPUT_COMMAND        plan | drift (others never comment)
 #   INPUT_ENVIRONMENT    kvsync's --env, part of the marker
 #   KVSYNC_CONFIG_PATH   the config's path in the repository, part of the marker
 #   KVSYNC_EXIT_CODE, KVSYNC_HAS_CHANGES, KVSYNC_HAS_DRIFT, KVSYNC_REPORT_FILE  from run.sh
+#   KVSYNC_RAN           the command run.sh ran: `validate` when a fork's plan was skipped
 #   GITHUB_TOKEN         needs `pull-requests: write`; sent only in a header, never printed
 #   GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_SERVER_URL,
 #   GITHUB_RUN_ID        as the runner sets them
+# Writes `comment-id` to $GITHUB_OUTPUT when the comment exists after the run.
 # Needs curl and jq (both on GitHub's runners). Problems talking to GitHub are warnings: the
 # plan itself decides whether the job fails.
 set -euo pipefail
@@ -38,6 +47,8 @@ exit_code="${KVSYNC_EXIT_CODE:-}"
 has_changes="${KVSYNC_HAS_CHANGES:-false}"
 has_drift="${KVSYNC_HAS_DRIFT:-false}"
 report_file="${KVSYNC_REPORT_FILE:-}"
+ran="${KVSYNC_RAN:-$command}"
+author="${INPUT_COMMENT_AUTHOR:-github-actions[bot]}"
 if [[ -n "$report_file" ]] && command -v cygpath >/dev/null 2>&1; then
   report_file="$(cygpath -u "$report_file")"
 fi
@@ -68,6 +79,10 @@ case "$command" in
     ;;
 esac
 [[ -n "$exit_code" ]] || warn "kvsync did not run, so there is nothing to comment"
+if [[ "$ran" != "$command" ]]; then
+  log "kvsync $command was not run (only \`$ran\`; see the job summary): no comment"
+  exit 0
+fi
 command -v jq >/dev/null 2>&1 || warn "jq is not installed, so the pull request cannot be commented on"
 [[ -n "${GITHUB_TOKEN:-}" ]] || warn "no token: pass \`github-token\` (it needs \`pull-requests: write\`)"
 [[ -n "${GITHUB_EVENT_PATH:-}" && -f "${GITHUB_EVENT_PATH}" ]] || warn "no event file at GITHUB_EVENT_PATH"
@@ -121,7 +136,7 @@ explain() {
   esac
 }
 
-# Finds our comment: the first whose body starts with the marker, on any page.
+# Finds our comment: the first by `author` whose body starts with the marker, on any page.
 existing_id=""
 existing_body="$work/existing.md"
 page=1
@@ -131,8 +146,9 @@ while ((page <= 100)); do
   [[ "$status" == 200 ]] || explain "$status" "listing the comments of pull request #$pr"
   jq -e 'type == "array"' "$work/answer" >/dev/null 2>&1 ||
     warn "listing the comments of pull request #$pr gave no list"
-  existing_id="$(jq -r --arg marker "$marker" \
-    'map(select((.body // "") | startswith($marker))) | first | .id // empty' "$work/answer")"
+  existing_id="$(jq -r --arg marker "$marker" --arg author "$author" \
+    'map(select(((.body // "") | startswith($marker)) and .user.login? == $author))
+     | first | .id // empty' "$work/answer")"
   if [[ -n "$existing_id" ]]; then
     jq -j --arg id "$existing_id" '.[] | select((.id | tostring) == $id) | .body' \
       "$work/answer" >"$existing_body"
@@ -157,30 +173,15 @@ footer() {
     "$command" "$where" "${short_sha:+ at $short_sha}" "${run_url:+ · [workflow run]($run_url)}"
 }
 
-# Keeps the report under GitHub's 65,536-character comment limit, closing what a cut leaves open.
-report_capped() {
-  local limit=60000
-  if (($(wc -c <"$report_file") <= limit)); then
-    cat "$report_file"
-    return
-  fi
-  head -c "$limit" "$report_file" | sed '$d' | awk '
-    { print }
-    /^[[:space:]]*```/ { fence = !fence }
-    /<details>/ { open++ }
-    /<\/details>/ { open-- }
-    END {
-      if (fence) print "```"
-      for (; open > 0; open--) print "</details>"
-    }'
-  printf '\n> **Note:** the report was cut to fit in a comment; the whole report is in the job summary%s.\n' \
-    "${run_url:+ of the [workflow run]($run_url)}"
-}
-
 body="$work/body.md"
 changed=false
 [[ "$has_changes" == true || "$has_drift" == true ]] && changed=true
-if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
+failed=false
+# Exit 1 with changes is a plan apply would refuse: a report to show, not a failure note.
+if [[ "$exit_code" != 0 && "$exit_code" != 2 ]] && ! [[ "$exit_code" == 1 && "$has_changes" == true ]]; then
+  failed=true
+fi
+if $failed; then
   if [[ -z "$existing_id" && "$mode" != always ]]; then
     log "kvsync $command failed and there is no comment to update: none created"
     exit 0
@@ -188,7 +189,7 @@ if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
   {
     printf '%s\n' "$marker"
     if [[ -n "$report_file" && -s "$report_file" ]]; then
-      report_capped
+      cat "$report_file"
     else
       printf '### kvsync %s failed (exit %s)\n' "$command" "$exit_code"
     fi
@@ -198,7 +199,7 @@ if [[ "$exit_code" != 0 && "$exit_code" != 2 ]]; then
 elif $changed || [[ "$mode" == always ]]; then
   {
     printf '%s\n' "$marker"
-    report_capped
+    cat "$report_file"
     footer
   } >"$body"
 elif [[ -n "$existing_id" ]]; then

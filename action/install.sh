@@ -2,7 +2,19 @@
 # Installs kvsync for the action: the release archive for this runner's OS and architecture,
 # checked against its published sha256, cached by version in the runner's tool cache and put on
 # PATH. When the release has no archive for this version or platform, it builds kvsync from the
-# action's own source with `cargo install --locked` instead.
+# action's own source with `cargo install --locked` instead, in two steps around action.yml's
+# actions/cache restore (the build takes minutes, and a hosted runner keeps nothing):
+#
+#   install.sh         install the release, or say that a build is needed: outputs `build=true`,
+#                      `cache-key`, `cache-path` and `why` (a build already in the tool cache,
+#                      as a self-hosted runner keeps it, is used at once)
+#   install.sh build   use the build restored into KVSYNC_BUILD_PATH, else build it there
+#
+# The cache key is `kvsync-source-<version>-<os>-<arch>-<source>`, where <source> is a sha256
+# of what cargo builds (Cargo.toml, Cargo.lock, src/ and crates/ of the action): the action's
+# commit would do, but a composite action cannot read it (`github.action_ref` is empty,
+# actions/runner#2473, and the runner downloads the action without .git), and the content also
+# tells apart two builds of `uses: ./` from one commit with local changes.
 #
 # Environment (all optional outside GitHub Actions):
 #   KVSYNC_VERSION            the version to install: `0.4.1` or `v0.4.1`; `source` always builds
@@ -12,10 +24,13 @@
 #   GITHUB_ACTION_PATH        the action's source, for the fallback build
 #   RUNNER_OS, RUNNER_ARCH    Linux|macOS|Windows and X64|ARM64 (what the runner sets)
 #   RUNNER_TOOL_CACHE, RUNNER_TEMP, GITHUB_PATH, GITHUB_OUTPUT  as the runner sets them
+#   KVSYNC_BUILD_PATH, KVSYNC_BUILD_WHY  `install.sh build`: the first call's `cache-path`, `why`
 #
 # Outputs (to $GITHUB_OUTPUT): `path` (the folder holding the binary) and `source`
-# (`release`, `cache` or `cargo`).
+# (`release`, `cache` or `cargo`); or, when a build is needed, those of the first call above.
 set -euo pipefail
+
+mode="${1:-install}"
 
 log() { printf 'kvsync install: %s\n' "$*" >&2; }
 fail() {
@@ -49,9 +64,12 @@ case "$os" in
 esac
 target="${target:-}"
 
-# Paths in bash's own form (Git Bash on Windows gets C:\... from the runner).
+# Paths in bash's own form (Git Bash on Windows gets C:\... from the runner), and back.
 unix_path() {
   if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
+}
+native_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -w "$1"; else printf '%s\n' "$1"; fi
 }
 temp_root="$(unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")"
 cache_root="$(unix_path "${RUNNER_TOOL_CACHE:-$temp_root}")"
@@ -84,22 +102,72 @@ sha256_of() {
   fi
 }
 
-build_from_source() {
-  local why="$1"
-  local action_path="${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}"
-  log "$why; building kvsync from the action's source with cargo (this takes a few minutes)"
-  printf '::notice title=kvsync install::%s; building from source with `cargo install --locked` (pin a released `version` to skip the build)\n' "$why"
-  command -v cargo >/dev/null 2>&1 ||
-    fail "$why, and cargo is not installed to build it from source (add dtolnay/rust-toolchain or use a released version)"
-  local root
-  root="$(mktemp -d "$temp_root/kvsync-source.XXXXXX")"
-  cargo install --locked --path "$action_path" --root "$root" --bin kvsync
-  [[ -x "$root/bin/$exe" ]] || fail "cargo install finished but $root/bin/$exe is missing"
-  add_path "$root/bin"
-  set_output source cargo
-  log "built $("$root/bin/$exe" --version 2>/dev/null || echo kvsync) into $root/bin"
+action_path="$(unix_path "${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}")"
+
+# A sha256 of the source `cargo install --path` builds: every file's path and hash, in a fixed
+# order.
+source_hash() {
+  local sum=(sha256sum)
+  command -v sha256sum >/dev/null 2>&1 || sum=(shasum -a 256)
+  local parts=() part
+  for part in Cargo.toml Cargo.lock build.rs rust-toolchain rust-toolchain.toml src crates; do
+    [[ -e "$action_path/$part" ]] && parts+=("$part")
+  done
+  (
+    cd "$action_path"
+    find "${parts[@]}" -type f | LC_ALL=C sort | while IFS= read -r file; do "${sum[@]}" "$file"; done
+  ) | "${sum[@]}" | cut -d' ' -f1
 }
 
+# The binary `cargo install --root DIR` leaves.
+built_in() { printf '%s/bin/%s' "$1" "$exe"; }
+
+# Asks for a build from source (first call): the cache key and folder, or a build already there.
+build_from_source() {
+  local why="$1" hash key dir
+  [[ -f "$action_path/Cargo.toml" ]] || fail "$why, and $action_path holds no source to build kvsync from"
+  hash="$(source_hash)"
+  key="kvsync-source-$version-$os-$arch-$hash"
+  dir="$cache_root/kvsync/source-${hash:0:16}/${cpu:-$arch}"
+  if [[ -x "$(built_in "$dir")" ]]; then
+    log "$why; kvsync built from this source is in the tool cache: $dir"
+    add_path "$dir/bin"
+    set_output source cache
+    return
+  fi
+  log "$why: kvsync is built from the action's source (cache key $key)"
+  set_output build true
+  set_output cache-key "$key"
+  set_output cache-path "$(native_path "$dir")"
+  set_output why "$why"
+}
+
+# Builds kvsync into KVSYNC_BUILD_PATH, unless actions/cache restored it there (second call).
+build() {
+  local dir why="${KVSYNC_BUILD_WHY:-kvsync is built from source}"
+  dir="$(unix_path "${KVSYNC_BUILD_PATH:?KVSYNC_BUILD_PATH is not set: give it the cache-path of the first call}")"
+  if [[ -x "$(built_in "$dir")" ]] && "$(built_in "$dir")" --version >/dev/null 2>&1; then
+    log "the source build was restored from the cache: $dir"
+    add_path "$dir/bin"
+    set_output source cache
+    return
+  fi
+  log "$why; building kvsync from the action's source with cargo (this takes a few minutes; the build is cached for the next run)"
+  printf '::notice title=kvsync install::%s; building from source with `cargo install --locked` (cached for later runs; pin a released `version` to skip the build)\n' "$why"
+  command -v cargo >/dev/null 2>&1 ||
+    fail "$why, and cargo is not installed to build it from source (add dtolnay/rust-toolchain or use a released version)"
+  mkdir -p "$dir"
+  cargo install --locked --path "$action_path" --root "$dir" --bin kvsync
+  [[ -x "$(built_in "$dir")" ]] || fail "cargo install finished but $(built_in "$dir") is missing"
+  add_path "$dir/bin"
+  set_output source cargo
+  log "built $("$(built_in "$dir")" --version 2>/dev/null || echo kvsync) into $dir/bin"
+}
+
+if [[ "$mode" == build ]]; then
+  build
+  exit 0
+fi
 if [[ "$version" == source ]]; then
   build_from_source "\`version: source\` was asked for"
   exit 0

@@ -3,7 +3,7 @@
 //! Messages are lowercase without a trailing period and put names in backticks; hints are
 //! printed on their own `hint:` line by the CLI.
 
-use crate::apply::Refusal;
+use crate::plan::guards::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,9 +13,15 @@ pub enum Error {
     #[error(transparent)]
     Kv(#[from] crate::kv::Error),
 
-    /// One or more apply guards refused the plan; nothing was written.
-    #[error("{}", refusals_message(.0))]
+    /// One or more apply guards refused the plan; nothing was written. The plan printed before
+    /// the error lists every refusal with its hint.
+    #[error("refusing to apply: {}; nothing was written", headlines(.0))]
     Refused(Vec<Refusal>),
+
+    /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
+    /// refusal with its hint), so the pull request's check fails before the merge.
+    #[error("apply would refuse this plan: {}", headlines(.0))]
+    PlanRefused(Vec<Refusal>),
 
     /// Apply needs a `yes` and there is no terminal to ask on.
     #[error("refusing to apply without approval: stdin is not a terminal")]
@@ -72,13 +78,9 @@ fn stale_list(keys: &[String]) -> String {
     out
 }
 
-fn refusals_message(refusals: &[Refusal]) -> String {
-    let mut message = String::from("refusing to apply; nothing was written");
-    for refusal in refusals {
-        message.push_str("\n  - ");
-        message.push_str(&refusal.to_string().replace('\n', "\n    "));
-    }
-    message
+/// The refusals' headlines on one line; the plan lists them in full.
+fn headlines(refusals: &[Refusal]) -> String {
+    refusals.iter().map(Refusal::headline).collect::<Vec<_>>().join("; ")
 }
 
 impl Error {
@@ -89,7 +91,6 @@ impl Error {
                 "pass the config with `-c FILE`, or run `kvsync schema` to see what a config holds"
                     .to_owned(),
             ],
-            Self::Refused(refusals) => refusals.iter().map(Refusal::hint).collect(),
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
             ],

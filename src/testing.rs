@@ -33,6 +33,7 @@ pub(crate) fn scope(
         prefix: prefix.into(),
         list_shards: Vec::new(),
         prune: true,
+        allow_empty: false,
         ignore: Globs::empty(),
         protect: Globs::empty(),
         take_over: Globs::empty(),

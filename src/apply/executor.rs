@@ -12,113 +12,8 @@ use super::batch::{PutBatcher, delete_batches};
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
 use crate::kv::{KvStore, PutPair};
+use crate::plan::Plan;
 use crate::plan::hash::{ContentHasher, written_metadata};
-use crate::plan::{Action, ConflictReason, Plan};
-
-/// The guard settings of one apply (DESIGN.md §6, step 2).
-#[derive(Debug, Clone)]
-pub struct Guards {
-    /// `--allow-empty`: allow an empty desired state over a scope that holds our keys.
-    pub allow_empty: bool,
-    /// `--max-deletes N`: the per-scope delete ceiling, replacing the computed one.
-    pub max_deletes_override: Option<usize>,
-    /// `max_deletes:` from the config, the floor of the computed ceiling.
-    pub max_deletes: usize,
-}
-
-/// Why apply refuses to start. Every refusal of a plan is collected before any write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The scope would lose every key we own because nothing is desired there any more.
-    EmptyDesired { scope: String, ours: usize },
-    /// More deletes than the ceiling.
-    TooManyDeletes { scope: String, deletes: usize, limit: usize },
-    /// Keys another owner (or a newer kvsync) holds.
-    Conflicts { scope: String, keys: Vec<(String, ConflictReason)> },
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::EmptyDesired { scope, ours } => write!(
-                f,
-                "scope `{scope}` desires no keys but holds {ours} of ours: applying would delete them all"
-            ),
-            Self::TooManyDeletes { scope, deletes, limit } => write!(
-                f,
-                "scope `{scope}` would delete {deletes} keys, more than the limit of {limit}"
-            ),
-            Self::Conflicts { scope, keys } => {
-                let n = keys.len();
-                let noun = if n == 1 { "key" } else { "keys" };
-                write!(f, "scope `{scope}` has {n} conflicting {noun}:")?;
-                for (key, reason) in keys.iter().take(20) {
-                    match reason {
-                        ConflictReason::Owner(owner) => {
-                            write!(f, "\n  `{key}` (owned by `{owner}`)")?
-                        }
-                        ConflictReason::NewerVersion(v) => {
-                            write!(f, "\n  `{key}` (written by a newer kvsync, marker v{v})")?;
-                        }
-                    }
-                }
-                if keys.len() > 20 {
-                    write!(f, "\n  … and {} more", keys.len() - 20)?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Refusal {
-    /// What the user can do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            Self::EmptyDesired { .. } => {
-                "if that is intended, pass `--allow-empty`; otherwise check `keys:` and `include:`"
-                    .to_owned()
-            }
-            Self::TooManyDeletes { deletes, .. } => format!(
-                "if that is intended, pass `--max-deletes {deletes}`; the limit is max(`max_deletes`, 10 % of our keys in the scope)"
-            ),
-            Self::Conflicts { .. } => {
-                "add the keys to the scope's `take_over:` globs or pass `--take-over OWNER`, or remove them from the config"
-                    .to_owned()
-            }
-        }
-    }
-}
-
-/// Checks every guard of every scope; an empty result means apply may write.
-pub fn check_guards(plan: &Plan, guards: &Guards) -> Vec<Refusal> {
-    let mut refusals = Vec::new();
-    for scope in &plan.scopes {
-        let deletes = scope.changes.iter().filter(|c| c.action.is_delete()).count();
-        if scope.desired == 0 && scope.ours_live > 0 && deletes > 0 && !guards.allow_empty {
-            refusals
-                .push(Refusal::EmptyDesired { scope: scope.name.clone(), ours: scope.ours_live });
-        }
-        let limit = guards
-            .max_deletes_override
-            .unwrap_or_else(|| guards.max_deletes.max(scope.ours_live / 10));
-        if deletes > limit {
-            refusals.push(Refusal::TooManyDeletes { scope: scope.name.clone(), deletes, limit });
-        }
-        let conflicts: Vec<_> = scope
-            .changes
-            .iter()
-            .filter_map(|c| match &c.action {
-                Action::Conflict { reason } => Some((c.key.clone(), reason.clone())),
-                _ => None,
-            })
-            .collect();
-        if !conflicts.is_empty() {
-            refusals.push(Refusal::Conflicts { scope: scope.name.clone(), keys: conflicts });
-        }
-    }
-    refusals
-}
 
 /// How the executor behaves besides the plan.
 #[derive(Debug, Clone)]
@@ -398,7 +293,7 @@ mod tests {
 
     use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
     use crate::plan::hash::content_hash;
-    use crate::plan::{Change, DesiredKey, ScopePlan};
+    use crate::plan::{Action, Change, DesiredKey, ScopePlan};
 
     /// A store that records calls and answers from a script: for each call, the keys to report
     /// as unsuccessful, or an error.
@@ -446,7 +341,12 @@ mod tests {
     /// A desired state and plan of scopes `(name, puts, deletes)`.
     fn case(scopes: &[(&str, &[&str], &[&str])]) -> (Desired, Plan) {
         let mut desired = testing::desired("web", Vec::new());
-        let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), resolved_from: Vec::new() };
+        let mut plan = Plan {
+            scopes: Vec::new(),
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
         for (name, puts, deletes) in scopes {
             let entries: Entries = puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
             let mut changes: Vec<Change> = entries
@@ -477,6 +377,7 @@ mod tests {
                 namespace_id: format!("ns-{name}"),
                 prefix: String::new(),
                 prune: true,
+                allow_empty: false,
                 changes,
                 unchanged: 0,
                 unmanaged: Vec::new(),
@@ -584,25 +485,5 @@ mod tests {
         let report = run(&store, &desired, &plan).await;
         assert!(store.calls.borrow().is_empty());
         assert!(report.scopes[0].failed[0].reason.contains("changed after it was planned"));
-    }
-
-    #[test]
-    fn guards_compute_the_ceiling_from_the_scope() {
-        let (_, mut plan) = case(&[("a", &[], &["d1", "d2", "d3"])]);
-        plan.scopes[0].ours_live = 20; // 10 % of 20 = 2, the same as max_deletes
-        let guards = Guards { allow_empty: true, max_deletes_override: None, max_deletes: 2 };
-        assert_eq!(
-            check_guards(&plan, &guards),
-            vec![Refusal::TooManyDeletes { scope: "a".into(), deletes: 3, limit: 2 }]
-        );
-        let raised = Guards { max_deletes_override: Some(3), ..guards.clone() };
-        assert!(check_guards(&plan, &raised).is_empty());
-        plan.scopes[0].ours_live = 300; // 10 % of 300 = 30 ≥ 3 deletes
-        assert!(check_guards(&plan, &guards).is_empty());
-        let guards = Guards { allow_empty: false, ..guards };
-        assert_eq!(
-            check_guards(&plan, &guards),
-            vec![Refusal::EmptyDesired { scope: "a".into(), ours: 300 }]
-        );
     }
 }

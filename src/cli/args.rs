@@ -78,16 +78,26 @@ pub enum Command {
 }
 
 /// Which config, and which environment of it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
-    /// The config file
-    #[arg(short, long, default_value = "kvsync.yaml", value_name = "FILE")]
-    pub config: PathBuf,
+    /// The config file [default: kvsync.yaml; for `apply PLAN`, the one the plan was made from]
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The environment overlay to apply (required when the config has environments, unless it
     /// sets `default_environment`)
     #[arg(short, long = "env", value_name = "NAME")]
     pub env: Option<String>,
+}
+
+/// The config file when `-c` is not given.
+pub const DEFAULT_CONFIG: &str = "kvsync.yaml";
+
+impl ConfigArgs {
+    /// `-c FILE`, else [`DEFAULT_CONFIG`].
+    pub fn path(&self) -> &std::path::Path {
+        self.config.as_deref().unwrap_or(std::path::Path::new(DEFAULT_CONFIG))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +120,16 @@ pub struct PlanningArgs {
     /// Take over the keys this owner holds that the config desires
     #[arg(long, value_name = "OWNER")]
     pub take_over: Option<String>,
+
+    /// The most keys one scope may delete (replaces max(`max_deletes`, 10 %)); a saved plan
+    /// records it
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
+
+    /// Allow deleting every key of a scope whose desired state is empty (as `allow_empty: true`
+    /// on every scope); a saved plan records it
+    #[arg(long)]
+    pub allow_empty: bool,
 
     /// Do not fetch live values to show diffs
     #[arg(long)]
@@ -139,6 +159,62 @@ pub struct PlanArgs {
     /// The config as it is on the target branch: tag each change as the pull request's or drift
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
+}
+
+/// The size budgets of Markdown reports, for `plan` and `drift`. A comment, a job summary and a
+/// step output each have a limit of their own; kvsync renders the report for each, cut once.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Markdown reports")]
+pub struct MarkdownArgs {
+    /// With `--format markdown`: the most characters the report on stdout may have
+    #[arg(long, value_name = "N", default_value_t = crate::report::markdown::DEFAULT_BUDGET)]
+    pub max_chars: usize,
+
+    /// Also write the Markdown report, cut to MAX_CHARS, to PATH (repeatable). LABEL says where
+    /// that file goes ("the job summary"): a shorter rendering that had to leave something out
+    /// points there when this one holds the whole report
+    #[arg(long, value_name = "PATH:MAX_CHARS[:LABEL]", value_parser = MarkdownOut::parse)]
+    pub markdown_out: Vec<MarkdownOut>,
+
+    /// Where the whole report can be found when no rendering holds all of it, for the note of a
+    /// cut report (e.g. "the `kvsync-plan` artifact of this run")
+    #[arg(long, value_name = "TEXT", alias = "full-plan-hint")]
+    pub full_report_hint: Option<String>,
+}
+
+/// One `--markdown-out PATH:MAX_CHARS[:LABEL]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkdownOut {
+    pub path: PathBuf,
+    pub max_chars: usize,
+    pub label: Option<String>,
+}
+
+impl MarkdownOut {
+    /// Splits at the first `:` followed by digits and then `:` or the end, so a path may hold a
+    /// colon (`C:\…`) and a label may hold anything.
+    fn parse(text: &str) -> Result<Self, String> {
+        for (at, _) in text.match_indices(':').filter(|(at, _)| *at > 0) {
+            let rest = &text[at + 1..];
+            let (digits, label) = match rest.split_once(':') {
+                Some((digits, label)) => (digits, Some(label)),
+                None => (rest, None),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let max_chars = digits.parse().map_err(|_| format!("`{digits}` is too large"))?;
+            return Ok(Self {
+                path: PathBuf::from(&text[..at]),
+                max_chars,
+                label: label.filter(|l| !l.is_empty()).map(str::to_owned),
+            });
+        }
+        Err("expected PATH:MAX_CHARS or PATH:MAX_CHARS:LABEL, e.g. `summary.md:1048576:the job summary`".to_owned())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -158,14 +234,6 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
-    /// The most keys one scope may delete in this run (replaces max(`max_deletes`, 10 %))
-    #[arg(long, value_name = "N")]
-    pub max_deletes: Option<usize>,
-
-    /// Allow deleting every key of a scope whose desired state is empty
-    #[arg(long)]
-    pub allow_empty: bool,
-
     /// How to print the plan and the result
     #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
     pub format: ApplyFormat,
@@ -184,6 +252,9 @@ pub struct DriftArgs {
     /// How to print the drift
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
 }
 
 #[derive(Debug, Args)]

@@ -37,7 +37,7 @@ pub fn now() -> Result<i64, Error> {
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
     let vars = |name: &str| std::env::var(name).ok();
     let options = config::LoadOptions { environment: args.env.as_deref(), vars: &vars };
-    let loaded = config::load(&args.config, &options)?;
+    let loaded = config::load(args.path(), &options)?;
     warn(&loaded, printer);
     Ok(loaded.desired)
 }
@@ -224,6 +224,11 @@ pub fn options(desired: &Desired, planning: &PlanningArgs, now: i64) -> Result<O
         now,
         take_over_owner: planning.take_over.clone(),
         only,
+        guards: plan::guards::Guards {
+            allow_empty: planning.allow_empty,
+            max_deletes_override: planning.max_deletes,
+            max_deletes: desired.max_deletes,
+        },
     })
 }
 
@@ -356,7 +361,7 @@ pub async fn load_and_list(
     let loading = group.add(printer, "loading", "keys", None);
     let listing = group.add(printer, "listing", "keys", None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (path, environment) = (config.config.clone(), config.env.clone());
+    let (path, environment) = (config.path().to_path_buf(), config.env.clone());
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
@@ -437,7 +442,7 @@ pub fn tag_with_baseline(
     config: &ConfigArgs,
     printer: &Printer,
 ) -> Result<(), Error> {
-    let args = ConfigArgs { config: baseline.to_path_buf(), env: config.env.clone() };
+    let args = ConfigArgs { config: Some(baseline.to_path_buf()), env: config.env.clone() };
     let base = load(&args, printer)?;
     plan::baseline::tag(&mut planned.plan, &base, &planned.desired.owner);
     Ok(())

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod engine;
 pub mod exit;
 pub mod interrupt;
+pub mod markdown_out;
 pub mod output;
 pub mod plan_file;
 pub mod progress;

@@ -30,13 +30,19 @@ pub struct PlanFileOut<'a> {
     pub format_version: &'static str,
     /// The kvsync that wrote it.
     pub kvsync_version: &'static str,
+    /// The config the plan was made from, as given (relative to the folder plan ran in), so
+    /// `kvsync apply FILE` from that folder needs no `-c`; its digest proves it unchanged.
+    pub config: &'a Path,
     /// The environment the plan was made for.
     pub environment: Option<&'a str>,
     /// `local` or `cloudflare`.
     pub target: &'a str,
-    /// The options that shaped the plan: apply recomputes it with the same ones.
+    /// The options that shaped the plan and its guards: apply recomputes it with the same ones,
+    /// so what was reviewed is what applies.
     pub only: &'a [String],
     pub take_over: Option<&'a str>,
+    pub max_deletes: Option<usize>,
+    pub allow_empty: bool,
     /// The digest of the desired state (`apply::saved::config_digest`).
     pub config_digest: String,
     /// Fingerprints of the live keys the plan depends on.
@@ -72,10 +78,17 @@ pub struct PlanFile {
     pub kind: String,
     pub format_version: String,
     pub kvsync_version: String,
+    /// Absent in plans saved before kvsync recorded it: then `-c` (or its default) is used.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
     pub environment: Option<String>,
     pub target: String,
     pub only: Vec<String>,
     pub take_over: Option<String>,
+    #[serde(default)]
+    pub max_deletes: Option<usize>,
+    #[serde(default)]
+    pub allow_empty: bool,
     pub config_digest: String,
     /// Checked as the format says; the per-key fingerprints are read again to compare.
     pub stale_check: SavedCheck,
@@ -267,16 +280,25 @@ mod tests {
     fn write(dir: &Path) -> PathBuf {
         let desired = desired();
         let live = vec![LiveScope::default()];
-        let options = Options { owner: "web".into(), now: 0, take_over_owner: None, only: None };
+        let options = Options {
+            owner: "web".into(),
+            now: 0,
+            take_over_owner: None,
+            only: None,
+            guards: crate::plan::guards::Guards::default(),
+        };
         let plan = plan::plan(&desired, &live, &options);
         let cost = crate::report::cost::estimate(&plan, 1, 0, 0);
         let file = PlanFileOut {
             kind: saved::KIND,
             format_version: saved::FORMAT_VERSION,
             kvsync_version: "0.0.0",
+            config: Path::new("kvsync.yaml"),
             environment: None,
             target: "local",
             only: &[],
+            max_deletes: None,
+            allow_empty: false,
             take_over: None,
             config_digest: saved::config_digest(&desired),
             stale_check: saved::stale_check(&desired, &live),

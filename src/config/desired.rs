@@ -45,6 +45,8 @@ pub struct DesiredScope {
     pub list_shards: Vec<String>,
     /// Whether our keys that are no longer desired are deleted (else kept as orphans).
     pub prune: bool,
+    /// `allow_empty: true`: apply may delete every key of ours here when none is desired.
+    pub allow_empty: bool,
     pub ignore: Globs,
     pub protect: Globs,
     pub take_over: Globs,

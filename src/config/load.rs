@@ -245,6 +245,7 @@ impl Loader<'_> {
         let list_shards = self.list_shards(config.list_shards.take(), prefix.as_deref(), name.pos);
         Head {
             prune: config.prune.is_none_or(|p| p.value),
+            allow_empty: config.allow_empty.is_some_and(|a| a.value),
             ignore: self.globs("ignore", config.ignore.take()),
             protect: self.globs("protect", config.protect.take()),
             take_over: self.globs("take_over", config.take_over.take()),
@@ -314,6 +315,7 @@ impl Loader<'_> {
             resolved_from,
             prefix,
             prune,
+            allow_empty,
             ignore,
             protect,
             take_over,
@@ -382,6 +384,7 @@ impl Loader<'_> {
             prefix,
             list_shards,
             prune,
+            allow_empty,
             ignore,
             protect,
             take_over,
@@ -535,6 +538,7 @@ struct Head {
     prefix_pos: Pos,
     list_shards: Vec<String>,
     prune: bool,
+    allow_empty: bool,
     ignore: Globs,
     protect: Globs,
     take_over: Globs,

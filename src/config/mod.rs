@@ -47,6 +47,11 @@ use std::path::{Path, PathBuf};
 
 pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ValueSource};
 
+/// Whether `name` is an owner a config may declare (`[a-z0-9._-]`, 1 to 64 characters).
+pub fn is_valid_owner(name: &str) -> bool {
+    validate::owner(name).is_ok()
+}
+
 /// How to load a config.
 pub struct LoadOptions<'a> {
     /// `--env NAME`; when `None` and the config has `environments`, `default_environment` is

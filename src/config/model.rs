@@ -199,6 +199,11 @@ pub(crate) struct NamespaceConfig {
     /// or kept and reported as orphans.
     #[serde(default)]
     pub prune: Option<Sp<bool>>,
+    /// Allow apply to delete every key this config owns in the scope when the scope desires no
+    /// keys (default `false`: such a plan is refused, since a config that lost its `keys:` would
+    /// wipe the namespace). The flag `--allow-empty` does the same for one run.
+    #[serde(default)]
+    pub allow_empty: Option<Sp<bool>>,
     /// Globs of keys kvsync never reports or touches (e.g. written by Workers at run time).
     /// `*` stays within one `/` segment, `**` crosses them.
     #[serde(default)]

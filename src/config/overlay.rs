@@ -187,6 +187,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         preview,
         prefix,
         prune,
+        allow_empty,
         ignore,
         protect,
         take_over,
@@ -206,6 +207,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     replace_option(&mut base.preview, preview);
     replace_option(&mut base.prefix, prefix);
     replace_option(&mut base.prune, prune);
+    replace_option(&mut base.allow_empty, allow_empty);
     replace_option(&mut base.ignore, ignore);
     replace_option(&mut base.protect, protect);
     replace_option(&mut base.take_over, take_over);

@@ -107,11 +107,13 @@ mod tests {
         Plan {
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
             scopes: vec![ScopePlan {
                 name: "flags".into(),
                 namespace_id: "ns".into(),
                 prefix: String::new(),
                 prune: true,
+                allow_empty: false,
                 changes,
                 unchanged: 0,
                 unmanaged: Vec::new(),

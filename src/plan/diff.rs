@@ -24,7 +24,9 @@ pub fn plan(desired: &Desired, live: &[LiveScope], options: &Options) -> Plan {
         .collect();
     let only = options.only.as_ref().map(|g| g.patterns().to_vec()).unwrap_or_default();
     let resolved_from = desired.scopes.iter().map(|s| s.resolved_from.clone()).collect();
-    Plan { scopes, only, resolved_from }
+    let mut plan = Plan { scopes, only, resolved_from, refusals: Vec::new() };
+    plan.refusals = super::guards::check(&plan, &options.guards);
+    plan
 }
 
 /// Whether a desired entry has an absolute expiration too close to write (the API refuses
@@ -55,6 +57,7 @@ fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> Scop
         namespace_id: scope.namespace_id.clone(),
         prefix: scope.prefix.clone(),
         prune: scope.prune,
+        allow_empty: scope.allow_empty,
         changes: Vec::new(),
         unchanged: 0,
         unmanaged: Vec::new(),
@@ -223,7 +226,13 @@ mod tests {
     }
 
     fn options() -> Options {
-        Options { owner: OWNER.into(), now: NOW, take_over_owner: None, only: None }
+        Options {
+            owner: OWNER.into(),
+            now: NOW,
+            take_over_owner: None,
+            only: None,
+            guards: crate::plan::guards::Guards::default(),
+        }
     }
 
     /// A live key written by `owner` with the content of `value`.

@@ -389,6 +389,7 @@ mod tests {
             prefix: "f/".into(),
             list_shards: Vec::new(),
             prune: true,
+            allow_empty: false,
             ignore: Globs::empty(),
             protect: Globs::empty(),
             take_over: Globs::empty(),
@@ -436,7 +437,13 @@ mod tests {
     /// no `--take-over`), and returns the fast report.
     fn check(desired: &Desired, live: Vec<Vec<ListedKey>>) -> DriftReport {
         let live: Vec<LiveScope> = live.into_iter().map(|keys| LiveScope { keys }).collect();
-        let options = Options { owner: OWNER.into(), now: NOW, take_over_owner: None, only: None };
+        let options = Options {
+            owner: OWNER.into(),
+            now: NOW,
+            take_over_owner: None,
+            only: None,
+            guards: crate::plan::guards::Guards::default(),
+        };
         from_plan(&crate::plan::plan(desired, &live, &options), desired)
     }
 
@@ -560,7 +567,13 @@ mod tests {
             ],
         };
         let desired = desired(vec![flags]);
-        let options = Options { owner: OWNER.into(), now: NOW, take_over_owner: None, only: None };
+        let options = Options {
+            owner: OWNER.into(),
+            now: NOW,
+            take_over_owner: None,
+            only: None,
+            guards: crate::plan::guards::Guards::default(),
+        };
         let plan = crate::plan::plan(&desired, std::slice::from_ref(&live), &options);
         let keys = in_sync_keys(&plan.scopes[0], &desired.scopes[0], &live);
         let names: Vec<&str> = keys.iter().map(|(key, _, _)| *key).collect();

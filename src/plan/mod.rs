@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod diff;
 pub mod drift;
+pub mod guards;
 pub mod hash;
 
 use crate::config::Globs;
@@ -27,6 +28,8 @@ pub struct Options {
     pub take_over_owner: Option<String>,
     /// `--only GLOB`: changes outside these globs are left out of the plan.
     pub only: Option<Globs>,
+    /// What decides apply's guards; the plan records what they would refuse.
+    pub guards: guards::Guards,
 }
 
 /// The live keys of one scope, as listed (any order).
@@ -36,7 +39,7 @@ pub struct LiveScope {
 }
 
 /// A whole plan: one entry per scope, in config order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub scopes: Vec<ScopePlan>,
     /// `--only` globs the plan was restricted to; empty when it covers every key.
@@ -44,6 +47,9 @@ pub struct Plan {
     /// For each scope, how its namespace id was found when not given directly (a wrangler
     /// binding); may be shorter than `scopes`.
     pub resolved_from: Vec<Option<String>>,
+    /// What would make apply refuse this plan as it stands ([`guards::check`]); empty when apply
+    /// may write.
+    pub refusals: Vec<guards::Refusal>,
 }
 
 /// The plan of one scope.
@@ -53,6 +59,8 @@ pub struct ScopePlan {
     pub namespace_id: String,
     pub prefix: String,
     pub prune: bool,
+    /// `allow_empty: true` in the config: the empty-state guard does not hold here.
+    pub allow_empty: bool,
     /// Every key that is not a no-op, in UTF-8 byte order of the key.
     pub changes: Vec<Change>,
     /// Keys already in the desired state.

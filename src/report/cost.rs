@@ -169,6 +169,7 @@ mod tests {
             namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             prefix: String::new(),
             prune: true,
+            allow_empty: false,
             changes,
             unchanged: 0,
             unmanaged: Vec::new(),
@@ -184,6 +185,7 @@ mod tests {
             scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)],
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
         };
         let cost = estimate(&plan, 3, 1, 10);
         assert_eq!(
@@ -213,6 +215,7 @@ mod tests {
             scopes: vec![scope(1_000, 1_001, 0)],
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
         };
         let cost = estimate(&plan, 1_200, 0, 0);
         assert_eq!(cost.free_plan_warning(), None, "the Paid plan has no daily limits");
@@ -230,14 +233,19 @@ mod tests {
             scopes: vec![scope(1_000, 1_000, 0)],
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
         };
         assert_eq!(estimate(&within, 1_000, 0, 0).on_free_plan(true).free_plan_warning(), None);
     }
 
     #[test]
     fn the_line_leaves_out_zeros() {
-        let plan =
-            Plan { scopes: vec![scope(0, 0, 1)], only: Vec::new(), resolved_from: Vec::new() };
+        let plan = Plan {
+            scopes: vec![scope(0, 0, 1)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
         assert_eq!(
             estimate(&plan, 1, 0, 0).line(),
             "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
@@ -246,8 +254,12 @@ mod tests {
             estimate(&plan, 0, 0, 0).line(),
             "Cost: no requests so far; apply will send nothing (nothing billed)."
         );
-        let plan =
-            Plan { scopes: vec![scope(1, 0, 0)], only: Vec::new(), resolved_from: Vec::new() };
+        let plan = Plan {
+            scopes: vec![scope(1, 0, 0)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
         assert_eq!(
             estimate(&plan, 2, 0, 0).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, DiffTag, TextDiff};
 
 use crate::kv::Expiration;
+use crate::plan::guards::Refusal;
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
@@ -95,12 +96,30 @@ pub fn render_plan_with_sources(
         let note = "Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.";
         let _ = writeln!(tail, "{}", style.changed(note));
     }
-    if summary.conflict > 0 {
-        let note = "Apply will refuse to run while there are conflicts.";
-        let _ = writeln!(tail, "{}", style.removed(note));
-    }
     blocks.push(tail);
+    if !plan.refusals.is_empty() {
+        blocks.push(render_refusals(&plan.refusals, style));
+    }
     blocks.join("\n")
+}
+
+/// What apply would refuse, after the summary line: each refusal as the apply error words it,
+/// with its hint.
+fn render_refusals(refusals: &[Refusal], style: Style) -> String {
+    let mut out = format!("{}\n", style.removed("Apply would refuse this plan:"));
+    for refusal in refusals {
+        let named = refusal.named_keys();
+        let colon = if named.is_empty() { "" } else { ":" };
+        let _ = writeln!(out, "  - {}{colon}", printable(&refusal.headline()));
+        for key in named {
+            let _ = writeln!(out, "      {}", printable(&key));
+        }
+        if refusal.unnamed_keys() > 0 {
+            let _ = writeln!(out, "      … and {} more", refusal.unnamed_keys());
+        }
+        let _ = writeln!(out, "    hint: {}", printable(&refusal.hint()));
+    }
+    out
 }
 
 /// The summary line of DESIGN.md §5.
@@ -566,6 +585,7 @@ mod tests {
             namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             prefix: prefix.into(),
             prune: true,
+            allow_empty: false,
             changes: changes
                 .into_iter()
                 .map(|(key, action)| Change {
@@ -584,8 +604,11 @@ mod tests {
         }
     }
 
+    /// A plan of these scopes, with the refusals the engine would record.
     fn plan(scopes: Vec<ScopePlan>) -> Plan {
-        Plan { scopes, only: Vec::new(), resolved_from: Vec::new() }
+        let mut plan = Plan { scopes, ..Plan::default() };
+        plan.refusals = crate::plan::guards::check(&plan, &Default::default());
+        plan
     }
 
     fn text_view(live: Option<&str>, desired: &str) -> ValueView {
@@ -737,7 +760,12 @@ mod tests {
 
         Plan: 1 to create, 1 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.
         Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
-        Apply will refuse to run while there are conflicts.
+
+        Apply would refuse this plan:
+          - scope `flags` has 2 conflicting keys:
+              `flags/g-conflict` (owned by `other`)
+              `flags/h-newer` (written by a newer kvsync, marker v2)
+            hint: add the keys to the scope's `take_over:` globs (or pass `--take-over other`), or remove them from the config; keys written by a newer kvsync need a newer kvsync: upgrade it
         "#);
     }
 

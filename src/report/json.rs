@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kv::Expiration;
 use crate::plan::drift::{DriftClass, DriftReport};
+use crate::plan::guards::Refusal;
 use crate::plan::hash::Marker;
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
@@ -56,6 +57,42 @@ pub struct PlanDocument {
     pub scopes: Vec<ScopeDto>,
     /// Every key that is not a no-op, scope by scope, keys in UTF-8 byte order within a scope.
     pub changes: Vec<ChangeDto>,
+    /// Why apply would refuse this plan as it stands (its guards); empty when apply may write.
+    /// `kvsync plan` exits 1 when this is not empty.
+    #[serde(default)]
+    pub refusals: Vec<RefusalDto>,
+}
+
+/// One guard of apply that refuses the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefusalDto {
+    /// The scope it is about.
+    pub scope: String,
+    /// Which guard: `empty_desired` (no keys desired over keys of ours; `allow_empty`),
+    /// `delete_ceiling` (more deletes than the limit; `max_deletes`) or `conflicts` (keys
+    /// another owner holds; `take_over`).
+    pub guard: GuardDto,
+    /// What the guard found, as the human plan and apply's error word it.
+    pub message: String,
+    /// How to lift it: the config field first, the command-line flag second.
+    pub hint: String,
+    /// `delete_ceiling`: the deletes planned and the limit they pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// `conflicts`: every conflicting key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+/// The guards of apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardDto {
+    EmptyDesired,
+    DeleteCeiling,
+    Conflicts,
 }
 
 /// Counts behind the summary line (DESIGN.md §5).
@@ -286,6 +323,28 @@ pub fn plan_document(
             })
             .collect(),
         changes,
+        refusals: plan.refusals.iter().map(refusal_dto).collect(),
+    }
+}
+
+fn refusal_dto(refusal: &Refusal) -> RefusalDto {
+    let (guard, deletes, limit, keys) = match refusal {
+        Refusal::EmptyDesired { .. } => (GuardDto::EmptyDesired, None, None, Vec::new()),
+        Refusal::TooManyDeletes { deletes, limit, .. } => {
+            (GuardDto::DeleteCeiling, Some(*deletes as u64), Some(*limit as u64), Vec::new())
+        }
+        Refusal::Conflicts { keys, .. } => {
+            (GuardDto::Conflicts, None, None, keys.iter().map(|(key, _)| key.clone()).collect())
+        }
+    };
+    RefusalDto {
+        scope: refusal.scope().to_owned(),
+        guard,
+        message: refusal.to_string(),
+        hint: refusal.hint(),
+        deletes,
+        limit,
+        keys,
     }
 }
 
@@ -716,6 +775,7 @@ pub(crate) mod tests {
             namespace_id: NAMESPACE.into(),
             prefix: prefix.into(),
             prune: true,
+            allow_empty: false,
             changes,
             unchanged: 0,
             unmanaged: Vec::new(),
@@ -823,7 +883,10 @@ pub(crate) mod tests {
             value_view(Some(&LiveValue::Binary(png.to_vec())), Some(&png[..4]), false),
         );
         views.insert(0, "flags/s-secret", ValueView::Sensitive);
-        (Plan { scopes: vec![flags], only: Vec::new(), resolved_from: Vec::new() }, views)
+        let mut plan = Plan { scopes: vec![flags], ..Plan::default() };
+        // As the engine records them: the two conflicts refuse the plan.
+        plan.refusals = crate::plan::guards::check(&plan, &Default::default());
+        (plan, views)
     }
 
     fn cost() -> Cost {
@@ -1058,7 +1121,19 @@ pub(crate) mod tests {
               ]
             }
           ],
-          "changes": []
+          "changes": [],
+          "refusals": [
+            {
+              "scope": "flags",
+              "guard": "conflicts",
+              "message": "scope `flags` has 2 conflicting keys:\n  `flags/g-conflict` (owned by `other`)\n  `flags/h-newer` (written by a newer kvsync, marker v2)",
+              "hint": "add the keys to the scope's `take_over:` globs (or pass `--take-over other`), or remove them from the config; keys written by a newer kvsync need a newer kvsync: upgrade it",
+              "keys": [
+                "flags/g-conflict",
+                "flags/h-newer"
+              ]
+            }
+          ]
         }
         "#);
     }
@@ -1087,6 +1162,7 @@ pub(crate) mod tests {
         let plan = Plan {
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",

@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 
 use crate::plan::drift::{DriftReport, ScopeDrift};
+use crate::plan::guards::{CONFLICTS_NAMED, Refusal};
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
@@ -68,22 +69,71 @@ impl Group {
 }
 const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
 
-/// Renders a plan. With baseline tags, drift already live is listed first, apart from the
-/// changes of the pull request.
+/// Renders a plan within `options.budget`. With baseline tags, drift already live is listed
+/// first, apart from the changes of the pull request.
 pub fn render_plan(
     plan: &Plan,
     views: &ValueViews,
     cost: &Cost,
     options: &MarkdownOptions,
 ) -> String {
+    Report::plan(plan, views, cost, &options.title).render(options.budget, None)
+}
+
+/// Renders a drift report within `options.budget`.
+pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
+    Report::drift(report, &options.title).render(options.budget, None)
+}
+
+/// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
+/// job summary and an output each have their own), so it is cut once, by kvsync, for each.
+pub struct Report(Layout<'static>);
+
+impl Report {
+    /// A plan's report. With baseline tags, drift already live is listed first, apart from the
+    /// changes of the pull request.
+    pub fn plan(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Self {
+        Self(plan_layout(plan, views, cost, title))
+    }
+
+    /// A drift report.
+    pub fn drift(report: &DriftReport, title: &str) -> Self {
+        Self(drift_layout(report, title))
+    }
+
+    /// Whether the whole report fits `budget` characters, nothing left out.
+    pub fn fits(&self, budget: usize) -> bool {
+        self.0.whole_cost() <= budget
+    }
+
+    /// The most complete report that fits `budget`. When something is left out, the note says
+    /// how much and points at `where_full` (e.g. "the whole report is in the job summary"), or
+    /// by default at the job log.
+    pub fn render(&self, budget: usize, where_full: Option<&str>) -> String {
+        match where_full {
+            Some(where_full) => {
+                Layout { where_full: where_full.to_owned().into(), ..self.0.clone() }.fit(budget)
+            }
+            None => self.0.fit(budget),
+        }
+    }
+}
+
+/// Where a cut report points by default.
+const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drift`";
+
+fn plan_layout(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Layout<'static> {
     let summary = plan.summary();
     let grouped = plan.scopes.iter().flat_map(|s| &s.changes).any(|c| c.origin.is_some());
-    let mut head = format!(
-        "## {}\n\n**{}**\n\n{}\n",
-        prose(&options.title),
-        summary_line(&summary),
-        cost.line()
-    );
+    let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&summary));
+    // What apply would refuse comes first: it is what the reviewer must act on.
+    if !plan.refusals.is_empty() {
+        head.push('\n');
+        head.push_str(&refusals_section(&plan.refusals));
+    }
+    head.push('\n');
+    head.push_str(&cost.line());
+    head.push('\n');
     if let Some(warning) = cost.free_plan_warning() {
         head.push_str(&format!("\n> **Warning (Free plan):** {}.\n", prose(&warning)));
     }
@@ -116,10 +166,11 @@ pub fn render_plan(
     for group in groups {
         let mut first = true;
         for (index, scope) in plan.scopes.iter().enumerate() {
+            // Conflicts are listed with the refusals at the top, not as changes.
             let items: Vec<Item> = scope
                 .changes
                 .iter()
-                .filter(|c| group.contains(c))
+                .filter(|c| group.contains(c) && !matches!(c.action, Action::Conflict { .. }))
                 .map(|c| change_item(c, views.get(index, &c.key)))
                 .collect();
             if items.is_empty() {
@@ -139,22 +190,21 @@ pub fn render_plan(
             sections.push(Section { heading, items });
         }
     }
-    let layout = Layout {
+    Layout {
         head,
         sections,
         trailers: Vec::new(),
         nouns: ("change", "changes"),
-        where_full: WHERE_FULL,
-    };
-    layout.fit(options.budget)
+        where_full: WHERE_FULL.into(),
+    }
 }
 
-/// Renders a drift report: the drift line, what was compared, a table per scope, the drifted
-/// keys, and the keys reported but not counted in collapsed blocks.
-pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
+/// The drift report: the drift line, what was compared, a table per scope, the drifted keys,
+/// and the keys reported but not counted in collapsed blocks.
+fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
     let mut head = format!(
         "## {}\n\n**{}**\n\n{}\n",
-        prose(&options.title),
+        prose(title),
         drift_line(report),
         mode_line(report.deep)
     );
@@ -225,19 +275,47 @@ pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
             &expired,
         ));
     }
-    let layout = Layout {
+    Layout {
         head,
         sections,
         trailers,
         nouns: ("drifted key", "drifted keys"),
-        where_full: "the full report is in the job log / `kvsync drift`",
-    };
-    layout.fit(options.budget)
+        where_full: WHERE_FULL_DRIFT.into(),
+    }
+}
+
+/// `### Apply would refuse this plan`: every refusal with the keys it names and its hint.
+fn refusals_section(refusals: &[Refusal]) -> String {
+    let mut out = String::from("### Apply would refuse this plan\n\n");
+    for refusal in refusals {
+        let _ = writeln!(out, "- **{}**", prose_with_code(&refusal.headline()));
+        if let Refusal::Conflicts { keys, .. } = refusal {
+            for (key, reason) in keys.iter().take(CONFLICTS_NAMED) {
+                let why = match reason {
+                    ConflictReason::Owner(owner) => format!("owned by {}", code(owner)),
+                    ConflictReason::NewerVersion(v) => {
+                        format!("written by a newer kvsync, marker v{v}")
+                    }
+                };
+                let _ = writeln!(out, "  - `x` {} ({why})", code(key));
+            }
+            if refusal.unnamed_keys() > 0 {
+                let _ = writeln!(out, "  - … and {} more", refusal.unnamed_keys());
+            }
+        }
+        let _ = writeln!(out, "  - hint: {}", prose_with_code(&refusal.hint()));
+    }
+    out
 }
 
 /// A sentence on how the changes split between the pull request and drift.
 fn origin_sentence(plan: &Plan) -> String {
-    let changes = || plan.scopes.iter().flat_map(|s| &s.changes);
+    let changes = || {
+        plan.scopes
+            .iter()
+            .flat_map(|s| &s.changes)
+            .filter(|c| !matches!(c.action, Action::Conflict { .. }))
+    };
     let drift = changes().filter(|c| c.origin == Some(Origin::Drift)).count();
     let pr = changes().count() - drift;
     let both = changes().filter(|c| c.origin == Some(Origin::Pr { drifted: true })).count();
@@ -256,20 +334,17 @@ fn plan_notes(summary: &Summary) -> String {
     if summary.adopt > 0 {
         notes.push_str("Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.\n");
     }
-    if summary.conflict > 0 {
-        notes.push_str("**Apply will refuse to run while there are conflicts.**\n");
-    }
     notes
 }
 
-/// `#### `flags` · namespace `…` · prefix `flags/``
+/// `### Scope `flags` · namespace `…` · prefix `flags/``
 fn scope_heading(name: &str, namespace_id: &str, prefix: &str) -> String {
     let place = if prefix.is_empty() {
         "whole namespace".to_owned()
     } else {
         format!("prefix {}", code(prefix))
     };
-    format!("#### Scope {} · namespace {} · {place}\n", code(name), code(namespace_id))
+    format!("### Scope {} · namespace {} · {place}\n", code(name), code(namespace_id))
 }
 
 /// The heading and count table of one scope. Only fixed words and numbers go into table cells,
@@ -519,18 +594,21 @@ fn counted(count: usize, one: &str, many: &str) -> String {
 
 /// One list entry: its line(s), always shown while it fits, and an optional collapsed block,
 /// dropped first when the budget is tight.
+#[derive(Clone)]
 struct Item {
     lines: String,
     details: Option<String>,
 }
 
 /// Items under a heading; the heading is written only when at least one item is.
+#[derive(Clone)]
 struct Section {
     heading: String,
     items: Vec<Item>,
 }
 
 /// Something after the items (a collapsed key list), with a one-line form for a tight budget.
+#[derive(Clone)]
 struct Trailer {
     full: String,
     short: String,
@@ -549,6 +627,7 @@ impl Trailer {
 
 /// What to write: the head always, then items, then a footer saying what was left out, then
 /// trailers.
+#[derive(Clone)]
 struct Layout<'a> {
     head: String,
     sections: Vec<Section>,
@@ -556,7 +635,7 @@ struct Layout<'a> {
     /// The item noun, singular and plural (`change`, `changes`).
     nouns: (&'a str, &'a str),
     /// Where the reader finds what was left out.
-    where_full: &'a str,
+    where_full: std::borrow::Cow<'a, str>,
 }
 
 /// Which parts of a [`Layout`] are written.
@@ -584,18 +663,28 @@ impl Layout<'_> {
         if footer.is_empty() { 0 } else { footer.len() + 2 }
     }
 
+    /// Everything, nothing left out.
+    fn whole(&self) -> Choice {
+        Choice {
+            shown: self.items().count(),
+            details: self.items().map(|i| i.details.is_some()).collect(),
+            trailers: vec![true; self.trailers.len()],
+            footer: String::new(),
+        }
+    }
+
+    /// The length of the whole report, or a little more (see [`Self::cost`]).
+    fn whole_cost(&self) -> usize {
+        self.cost(&self.whole())
+    }
+
     /// The most complete report that fits `budget`.
     fn fit(&self, budget: usize) -> String {
         let total = self.items().count();
         let with_details: Vec<bool> = self.items().map(|i| i.details.is_some()).collect();
         let n_details = with_details.iter().filter(|d| **d).count();
         // 1. Everything.
-        let full = Choice {
-            shown: total,
-            details: with_details.clone(),
-            trailers: vec![true; self.trailers.len()],
-            footer: String::new(),
-        };
+        let full = self.whole();
         if self.cost(&full) <= budget {
             return self.write(&full, budget);
         }
@@ -835,7 +924,15 @@ mod tests {
             text(Some(r#"{"enabled":false,"rollout":5}"#), r#"{"enabled":true,"rollout":25}"#),
         );
         views.insert(0, "flags/new-search", text(None, r#"{"enabled":true}"#));
-        (Plan { scopes: vec![flags], only: Vec::new(), resolved_from: Vec::new() }, views)
+        (
+            Plan {
+                scopes: vec![flags],
+                only: Vec::new(),
+                resolved_from: Vec::new(),
+                refusals: Vec::new(),
+            },
+            views,
+        )
     }
 
     #[test]
@@ -850,7 +947,7 @@ mod tests {
 
         2 changes from this pull request (1 of them also changed by hand); 1 change is drift already live.
 
-        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
         | | Action | Keys |
         |:-:|:--|--:|
@@ -918,12 +1015,18 @@ mod tests {
 
         **Plan: 1 to create, 2 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.**
 
+        ### Apply would refuse this plan
+
+        - **scope `flags` has 2 conflicting keys**
+          - `x` `flags/g-conflict` (owned by `other`)
+          - `x` `flags/h-newer` (written by a newer kvsync, marker v2)
+          - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over other`), or remove them from the config; keys written by a newer kvsync need a newer kvsync: upgrade it
+
         Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 5 writes, 2 deletes).
 
         Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
-        **Apply will refuse to run while there are conflicts.**
 
-        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
         | | Action | Keys |
         |:-:|:--|--:|
@@ -989,8 +1092,6 @@ mod tests {
           - binary value: 8 B (`4c4b6a3b`) → 4 B (`0f4636c7`)
         - `-` `flags/e-delete`
         - `-` `flags/f-expiring` (expiration is less than 60 s away)
-        - `x` `flags/g-conflict` (owned by `other`; add the key to `take_over:` or pass `--take-over other`)
-        - `x` `flags/h-newer` (written by a newer kvsync (marker v2); upgrade kvsync)
         - `=` `flags/i-orphan` (no longer desired; kept because `prune: false`)
         - `#` `flags/j-protected` (protected: would be deleted)
         - `#` `flags/k-protected` (protected: would be adopted)
@@ -1019,28 +1120,32 @@ mod tests {
             )],
         );
         second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
-        let plan =
-            Plan { scopes: vec![first, second], only: Vec::new(), resolved_from: Vec::new() };
+        let plan = Plan {
+            scopes: vec![first, second],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
         let mut views = ValueViews::new();
         views.insert(
             1,
             "app/url",
             value_view(Some(&LiveValue::Text("https://old".into())), None, false),
         );
-        insta::assert_snapshot!(render(&plan, &views), @r#"
+        insta::assert_snapshot!(render(&plan, &views), @"
         ## kvsync plan: web-flags (staging)
 
         **Plan: 1 to create, 1 to delete.**
 
         Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 1 write, 1 delete).
 
-        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
         | | Action | Keys |
         |:-:|:--|--:|
         | `+` | create | 1 |
 
-        #### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
+        ### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
 
         | | Action | Keys |
         |:-:|:--|--:|
@@ -1065,7 +1170,7 @@ mod tests {
           ```
 
           </details>
-        "#);
+        ");
     }
 
     #[test]
@@ -1080,6 +1185,7 @@ mod tests {
         let plan = Plan {
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1121,6 +1227,7 @@ mod tests {
         let plan = Plan {
             only: Vec::new(),
             resolved_from: Vec::new(),
+            refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
                 "",
@@ -1132,12 +1239,16 @@ mod tests {
                 )],
             )],
         };
+        let mut plan = plan;
+        plan.refusals = crate::plan::guards::check(&plan, &Default::default());
         let out = render(&plan, &ValueViews::new());
-        let line = out.lines().find(|l| l.starts_with("- ")).expect("a change line");
+        let refusal: Vec<&str> = out.lines().filter(|l| l.starts_with("  - ")).collect();
         assert_eq!(
-            line,
-            "- `x` `k` (owned by `` x`<img src=x onerror=alert(1)>` ``; add the key to `take_over:` \
-             or pass `` --take-over x`<img src=x onerror=alert(1)>` ``)"
+            refusal,
+            [
+                "  - `x` `k` (owned by `` x`<img src=x onerror=alert(1)>` ``)",
+                "  - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over OWNER`), or remove them from the config",
+            ]
         );
     }
 
@@ -1172,6 +1283,7 @@ mod tests {
                 scopes: vec![scope("flags", "flags/", changes)],
                 only: Vec::new(),
                 resolved_from: Vec::new(),
+                refusals: Vec::new(),
             },
             views,
         )
@@ -1244,14 +1356,14 @@ mod tests {
             title: "kvsync drift: web-flags (prod)".into(),
             budget: DEFAULT_BUDGET,
         };
-        insta::assert_snapshot!(render_drift(&report, &options), @r#"
+        insta::assert_snapshot!(render_drift(&report, &options), @"
         ## kvsync drift: web-flags (prod)
 
         **Drift: 2 missing, 1 changed, 1 modified, 1 conflict, 1 extra, 1 tampered.**
 
         Deep check: markers, values, user metadata and expirations compared.
 
-        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
         | Class | Keys |
         |:--|--:|
@@ -1265,7 +1377,7 @@ mod tests {
         | unmanaged (not counted) | 1 |
         | expired TTL (not counted) | 1 |
 
-        #### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
+        ### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
 
         | Class | Keys |
         |:--|--:|
@@ -1298,7 +1410,7 @@ mod tests {
         - `flags/session` (scope `flags`)
 
         </details>
-        "#);
+        ");
     }
 
     #[test]
@@ -1312,19 +1424,19 @@ mod tests {
         report.scopes.truncate(1);
         report.deep = false;
         let options = MarkdownOptions { title: "kvsync drift".into(), budget: DEFAULT_BUDGET };
-        insta::assert_snapshot!(render_drift(&report, &options), @r#"
+        insta::assert_snapshot!(render_drift(&report, &options), @"
         ## kvsync drift
 
         **No drift. 120 in sync.**
 
         Fast check: markers only; `kvsync drift --deep` also compares values.
 
-        #### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
         | Class | Keys |
         |:--|--:|
         | in sync | 120 |
-        "#);
+        ");
     }
 
     #[test]

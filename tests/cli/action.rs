@@ -33,6 +33,10 @@ const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PROD_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f1";
 /// The most a step may write to `$GITHUB_STEP_SUMMARY`.
 const SUMMARY_LIMIT: usize = 1024 * 1024;
+/// The budget of the action's `summary` output, in bytes.
+const SUMMARY_OUTPUT_BUDGET: usize = 60 * 1024;
+/// The most characters an issue or comment body may have.
+const BODY_LIMIT: usize = 65_536;
 
 /// Fails (never skips) when a tool the scripts need is missing.
 fn require(tools: &[&str]) {
@@ -114,15 +118,26 @@ impl Runner {
         for folder in ["workspace", "temp", "home", "tmp", "tool-cache"] {
             std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
         }
+        let runner = Self { dir };
+        runner.pull_request_from(REPOSITORY);
+        runner.next_step();
+        runner
+    }
+
+    /// The `pull_request` event of a pull request whose branch lives in `head_repository`: this
+    /// repository, or a fork.
+    fn pull_request_from(&self, head_repository: &str) {
         let event = json!({
             "action": "synchronize",
             "number": PR,
-            "pull_request": {"number": PR, "head": {"sha": HEAD_SHA}, "base": {"ref": "main"}},
+            "pull_request": {
+                "number": PR,
+                "user": {"login": "a-contributor"},
+                "head": {"sha": HEAD_SHA, "repo": {"full_name": head_repository}},
+                "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+            },
         });
-        std::fs::write(dir.path().join("event.json"), event.to_string()).expect("event");
-        let runner = Self { dir };
-        runner.next_step();
-        runner
+        std::fs::write(self.path("event.json"), event.to_string()).expect("event");
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -253,13 +268,20 @@ struct GitHub {
 }
 
 impl GitHub {
+    /// Comments by a reviewer.
     fn with_comments(bodies: &[&str]) -> Self {
+        let authored: Vec<(&str, &str)> = bodies.iter().map(|body| ("a-reviewer", *body)).collect();
+        Self::with_authored(&authored)
+    }
+
+    /// Comments by these logins (`github-actions[bot]` is what GITHUB_TOKEN posts as).
+    fn with_authored(comments: &[(&str, &str)]) -> Self {
         let github = Self::default();
         {
             let mut state = github.state.lock().expect("state");
-            for body in bodies {
+            for (login, body) in comments {
                 state.next_id += 1;
-                let comment = comment_json(state.next_id, body, "a-reviewer");
+                let comment = comment_json(state.next_id, body, login);
                 state.comments.push(comment);
             }
         }
@@ -339,7 +361,7 @@ impl Respond for GitHub {
                     return ResponseTemplate::new(422).set_body_json(json!({"message": "body"}));
                 };
                 state.next_id += 1;
-                let comment = comment_json(state.next_id, &body, "github-actions[bot]");
+                let comment = comment_json(state.next_id, &body, BOT);
                 state.comments.push(comment.clone());
                 ResponseTemplate::new(201).set_body_json(comment)
             }
@@ -399,6 +421,8 @@ fn assert_no_token(run: &Run) {
 }
 
 const MARKER: &str = "<!-- kvsync:plan:kv/kvsync.yaml:production -->";
+/// Who GITHUB_TOKEN comments as, and so the default `comment-author`.
+const BOT: &str = "github-actions[bot]";
 const CHANGES: &[(&str, &str)] =
     &[("KVSYNC_EXIT_CODE", "2"), ("KVSYNC_HAS_CHANGES", "true"), ("KVSYNC_HAS_DRIFT", "false")];
 const NO_CHANGES: &[(&str, &str)] =
@@ -539,8 +563,12 @@ async fn the_comment_is_found_on_a_later_page() {
     bodies[3] = format!("> {MARKER}\n> quoted by a reviewer");
     bodies[20] = "<!-- kvsync:plan:kv/kvsync.yaml:staging -->\nthe staging plan".to_owned();
     bodies[129] = format!("{MARKER}\nan older plan");
-    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-    let github = GitHub::with_comments(&bodies);
+    let comments: Vec<(&str, &str)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| (if n == 20 || n == 129 { BOT } else { "a-reviewer" }, body.as_str()))
+        .collect();
+    let github = GitHub::with_authored(&comments);
     let server = github.serve().await;
     let runner = Runner::new();
 
@@ -555,6 +583,43 @@ async fn the_comment_is_found_on_a_later_page() {
     assert!(comments[129]["body"].as_str().is_some_and(|b| b.contains("Plan: 1 to create.")));
     assert!(comments[3]["body"].as_str().is_some_and(|b| b.contains("quoted by a reviewer")));
     assert!(comments[20]["body"].as_str().is_some_and(|b| b.contains("the staging plan")));
+}
+
+/// The marker alone does not make a comment ours: anyone can paste it. Only a comment by
+/// `comment-author` (GITHUB_TOKEN's `github-actions[bot]` by default) is edited, and the id of
+/// the comment written is the `comment-id` output.
+#[tokio::test]
+async fn a_comment_with_the_marker_by_someone_else_is_not_edited() {
+    require(&["bash", "curl", "jq"]);
+    let planted = format!("{MARKER}\nI wrote this by hand");
+    let github = GitHub::with_authored(&[("mallory", &planted), ("kvsync-app[bot]", &planted)]);
+    let server = github.serve().await;
+    let runner = Runner::new();
+    let report = "## kvsync plan\n\n**Plan: 1 to create.**\n";
+
+    let run = comment(&runner, &server, report, CHANGES, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!((github.count("POST"), github.count("PATCH")), (1, 0), "{:?}", github.log());
+    let comments = github.comments();
+    assert_eq!(comments[0]["body"], planted.as_str(), "mallory's comment is untouched");
+    assert_eq!(comments[1]["body"], planted.as_str());
+    assert_eq!(comments[2]["user"]["login"], BOT);
+    assert_eq!(runner.outputs()["comment-id"], "3");
+
+    // The next push updates the bot's own comment, and the output names it again.
+    let report = "## kvsync plan\n\n**Plan: 2 to create.**\n";
+    let run = comment(&runner, &server, report, CHANGES, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(github.count("PATCH /repos/acme/shop/issues/comments/3"), 1, "{:?}", github.log());
+    assert_eq!(runner.outputs()["comment-id"], "3");
+
+    // With `comment-author` naming the app, its comment is the one updated.
+    let run =
+        comment(&runner, &server, report, CHANGES, &[("INPUT_COMMENT_AUTHOR", "kvsync-app[bot]")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(github.count("PATCH /repos/acme/shop/issues/comments/2"), 1, "{:?}", github.log());
+    assert_eq!(runner.outputs()["comment-id"], "2");
+    assert_eq!(github.comments()[0]["body"], planted.as_str());
 }
 
 #[tokio::test]
@@ -595,7 +660,7 @@ async fn a_failed_run_replaces_the_old_report_but_creates_nothing() {
     assert_eq!(run.code, 0, "{}", run.show());
     assert!(github.comments().is_empty());
 
-    let github = GitHub::with_comments(&[&format!("{MARKER}\n**Plan: 9 to create.**")]);
+    let github = GitHub::with_authored(&[(BOT, &format!("{MARKER}\n**Plan: 9 to create.**"))]);
     let server = github.serve().await;
     let run = comment(&runner, &server, report, failed, &[]);
     assert_eq!(run.code, 0, "{}", run.show());
@@ -730,6 +795,155 @@ fn plan_apply_and_drift_set_the_outputs_and_the_summary() {
     assert!(finish.stdout.contains("::error title=kvsync drift::drift found"), "{}", finish.show());
 }
 
+/// A pull request from a fork gets no secrets, so no Cloudflare token: plan and drift validate
+/// the config instead, say why in the job summary, and pass unless the config is invalid. A
+/// branch of the repository without a token, a fork given a token, and `--target local` plan
+/// as before.
+#[tokio::test]
+async fn a_pull_request_from_a_fork_is_validated_not_planned() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config_with_production(&[("f/a", "1"), ("f/b", "2")]));
+    runner.pull_request_from("someone/shop");
+    let inputs = [
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+        ("INPUT_COMMENT", "always"),
+    ];
+
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["ran"], "validate");
+    assert_eq!(outputs["has-changes"], "false");
+    assert_eq!(outputs["plan-file"], "", "nothing for the artifact step to upload");
+    assert!(
+        run.stdout.contains("::notice title=kvsync plan::no Cloudflare API token"),
+        "{}",
+        run.show()
+    );
+    assert!(!run.stdout.contains("kvsync plan -c"), "kvsync plan did not run: {}", run.show());
+    let summary = runner.summary();
+    assert!(summary.contains("kvsync plan skipped: pull request from a fork"), "{summary}");
+    assert!(summary.contains("no Cloudflare API token"), "{summary}");
+    assert!(summary.contains("`kv/kvsync.yaml` is valid"), "{summary}");
+    assert_eq!(outputs["summary"], summary.trim_end());
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "0")],
+    );
+    assert_eq!(finish.code, 0, "the check stays green: {}", finish.show());
+    // No comment, even with `always`: there is no plan to show.
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let results = [("KVSYNC_EXIT_CODE", "0"), ("KVSYNC_RAN", "validate")];
+    let run = comment(&runner, &server, &report, &results, &[("INPUT_COMMENT", "always")]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(github.log().is_empty(), "{:?}", github.log());
+
+    // An invalid config still fails, with its annotations; `args` meant for plan are not
+    // passed to validate.
+    runner.write("kv/kvsync.yaml", config_with_production(&[("g/outside", "1")]));
+    let plan_args = [&inputs[..], &[("INPUT_ARGS", "--only f/** --no-value-diff")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &plan_args);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert!(run.stdout.contains("::error file=kv/kvsync.yaml,line="), "{}", run.show());
+    assert!(runner.summary().contains("1 problem in `kv/kvsync.yaml`"), "{}", runner.summary());
+
+    // Given a token, a fork's pull request is planned (the local target ignores the token).
+    runner.write("kv/kvsync.yaml", config_with_production(&[("f/a", "1")]));
+    let with_token = [&inputs[..], &[("CLOUDFLARE_API_TOKEN", "a-token")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &with_token);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+    // So is one that asks for the local target, which needs no token.
+    let local = [&inputs[..], &[("INPUT_ARGS", "--target local")]].concat();
+    let (run, outputs) = runner.kvsync("kv", &local);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+    // And a branch of this repository without a token plans, and would fail if the token were
+    // needed: a missing secret there is a mistake to see, not a fork.
+    runner.pull_request_from(REPOSITORY);
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(
+        (outputs["exit-code"].as_str(), outputs["ran"].as_str()),
+        ("2", "plan"),
+        "{}",
+        run.show()
+    );
+}
+
+/// The `run: |` script of the step named `name` in a workflow.
+fn step_script(workflow: &str, name: &str) -> String {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let start = lines.iter().position(|line| line.trim() == format!("- name: {name}"));
+    let start = start.unwrap_or_else(|| panic!("no step `{name}`"));
+    let run = (start..lines.len()).find(|&n| lines[n].trim() == "run: |").expect("run: |");
+    let indent = lines[run].len() - lines[run].trim_start().len();
+    let mut script = String::new();
+    for line in &lines[run + 1..] {
+        if !line.trim().is_empty() && line.len() - line.trim_start().len() <= indent {
+            break;
+        }
+        script.push_str(line.get(indent + 2..).unwrap_or(""));
+        script.push('\n');
+    }
+    script
+}
+
+/// The nightly drift issue is the `summary` output (kvsync's report rendered for its budget)
+/// and two lines of the workflow's: at the largest the output can be, the body still fits
+/// GitHub's 65,536 characters, so a long drift never fails to open its issue.
+#[test]
+fn the_nightly_drift_issue_fits_in_an_issue_body() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let workflow = std::fs::read_to_string(repo().join("examples/github/drift-nightly.yml"))
+        .expect("drift-nightly.yml");
+    let script = step_script(&workflow, "open or update the drift issue");
+    assert!(script.contains("\"$SUMMARY\""), "{script}");
+    let fake_bin = runner.path("fake-bin");
+    std::fs::create_dir_all(&fake_bin).expect("mkdir");
+    let gh = fake_bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --body-file ]; then cp \"$2\" \
+         \"$GH_BODY\"; fi\n  shift\ndone\n",
+    )
+    .expect("fake gh");
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(runner.path("workspace/step.sh"), &script).expect("script");
+    let body = runner.path("body.md");
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let summary = "x".repeat(SUMMARY_OUTPUT_BUDGET);
+    let run = runner.run(
+        &runner.path("workspace/step.sh"),
+        &[],
+        ".",
+        &[
+            ("PATH", path.as_str()),
+            ("GH_BODY", body.to_str().expect("path")),
+            ("GH_TOKEN", "unused"),
+            ("SUMMARY", summary.as_str()),
+            ("RUN_URL", "https://github.com/acme/a-long-repository-name/actions/runs/12345678901"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.show());
+    let body = std::fs::read_to_string(body).expect("the issue body");
+    assert!(body.starts_with(&summary), "the report comes first, whole");
+    assert!(body.chars().count() <= BODY_LIMIT, "{} characters", body.chars().count());
+}
+
 #[test]
 fn finish_fails_on_errors_and_on_drift_only() {
     require(&["bash"]);
@@ -808,35 +1022,282 @@ fn validate_errors_become_annotations_on_the_file_and_line() {
     assert!(runner.summary().contains("`infra/kv/kvsync.yaml` is valid"), "{}", runner.summary());
 }
 
-/// A step summary holds at most 1 MiB: a report that would pass it is cut at a line, with its
-/// open blocks closed and a note; the `summary` output keeps the whole (small) report.
+// ---------------------------------------------------------------------------------------------
+// run.sh with a stand-in kvsync, for what the real one on this branch does not do yet or cannot
+// be made to do here: render for several budgets, refuse a plan.
+
+/// A stand-in kvsync. It appends its arguments to `$STUB_LOG` (one a line, then `--end--`),
+/// answers `--help` (naming `--markdown-out` when `$STUB_RENDERS` is set), writes
+/// `$STUB_STDERR`, and for plan and drift prints `$STUB_STDOUT` and exits `$STUB_EXIT`. Each
+/// `--markdown-out PATH:BUDGET:LABEL` gets exactly BUDGET bytes: a heading naming the label and
+/// budget, then an unclosed diff fence full of `x`, which any cut or repair would change.
+fn stub_kvsync(runner: &Runner) -> (String, PathBuf) {
+    let stub = runner.path("stub/kvsync");
+    std::fs::create_dir_all(stub.parent().expect("parent")).expect("mkdir");
+    std::fs::write(
+        &stub,
+        r#"#!/bin/sh
+printf '%s\n' "$@" --end-- >>"$STUB_LOG"
+case " $* " in
+  *" --help "*)
+    if [ -n "${STUB_RENDERS:-}" ]; then echo '      --markdown-out <PATH:MAX_CHARS:LABEL>'; fi
+    exit 0
+    ;;
+esac
+if [ -n "${STUB_STDERR:-}" ]; then printf '%s\n' "$STUB_STDERR" >&2; fi
+[ "$1" = validate ] && exit 0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) printf '{}' >"$2" ;;
+    --markdown-out)
+      label="${2##*:}"; rest="${2%:*}"; budget="${rest##*:}"; file="${rest%:*}"
+      printf '## kvsync plan: stub (%s, %s)\n\n```diff\n' "$label" "$budget" >"$file"
+      size=$(wc -c <"$file")
+      head -c $((budget - size)) /dev/zero | tr '\0' x >>"$file"
+      ;;
+  esac
+  shift
+done
+[ -n "${STUB_STDOUT:-}" ] && cat "$STUB_STDOUT"
+exit "${STUB_EXIT:-2}"
+"#,
+    )
+    .expect("stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (stub.to_string_lossy().into_owned(), runner.path("stub.log"))
+}
+
+/// The calls the stand-in kvsync recorded, each as its arguments.
+fn stub_calls(log: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut calls = vec![Vec::new()];
+    for line in text.lines() {
+        if line == "--end--" {
+            calls.push(Vec::new());
+        } else {
+            calls.last_mut().expect("a call").push(line.to_owned());
+        }
+    }
+    calls.pop();
+    calls
+}
+
+/// The `--markdown-out` specs of a call: (file name, budget, label).
+fn markdown_outs(call: &[String]) -> Vec<(String, usize, String)> {
+    call.windows(2)
+        .filter(|pair| pair[0] == "--markdown-out")
+        .map(|pair| {
+            let mut parts = pair[1].rsplitn(3, ':');
+            let label = parts.next().expect("label").to_owned();
+            let budget = parts.next().expect("budget").parse().expect("a number");
+            let file = parts.next().expect("path");
+            let name = Path::new(file).file_name().expect("name").to_string_lossy().into_owned();
+            (name, budget, label)
+        })
+        .collect()
+}
+
+fn value_after<'a>(call: &'a [String], flag: &str) -> Option<&'a str> {
+    call.windows(2).find(|pair| pair[0] == flag).map(|pair| pair[1].as_str())
+}
+
+/// A 5,000-change report is cut once, by kvsync, for each place: the action asks for one
+/// rendering per place with that place's budget (the job summary's room, the comment less its
+/// marker and footer, the `summary` output), and passes each on byte for byte.
+#[tokio::test]
+async fn kvsync_renders_the_report_once_for_each_place_and_nothing_cuts_it_again() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, "## kvsync plan: shop\n\n**Plan: 5000 to create.**\n").expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let inputs = [
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_RENDERS", "1"),
+        ("STUB_STDOUT", stdout.as_str()),
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+    ];
+    // Earlier steps wrote 1,000 bytes to this step's summary.
+    runner.next_step();
+    std::fs::write(runner.path("summary"), "e".repeat(1000)).expect("earlier");
+    let run = runner.run(&script("run.sh"), &[], "kv", &inputs);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let outputs = runner.outputs();
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+
+    let calls = stub_calls(&log);
+    let plan = calls.iter().find(|call| call[0] == "plan" && !call.contains(&"--help".to_owned()));
+    let plan = plan.expect("kvsync plan ran");
+    let outs = markdown_outs(plan);
+    let names: Vec<&str> = outs.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["step-summary.md", "comment.md", "summary.md"], "{plan:?}");
+    assert_eq!(outs[0].1, SUMMARY_LIMIT - 1000, "the room left in the job summary");
+    assert_eq!(outs[0].2, "the job summary");
+    assert_eq!(outs[1].2, "the pull-request comment");
+    assert!((60_000..65_536).contains(&outs[1].1), "room for the marker and footer: {outs:?}");
+    assert_eq!(
+        outs[2],
+        ("summary.md".to_owned(), SUMMARY_OUTPUT_BUDGET, "the `summary` output".to_owned())
+    );
+    assert_eq!(value_after(plan, "--full-plan-hint"), Some("the log of the kvsync step"));
+    assert!(value_after(plan, "--max-chars").is_some(), "the log gets the whole report: {plan:?}");
+
+    // Each place holds kvsync's rendering exactly: not cut, no fence closed behind it.
+    let rendering = |label: &str, budget: usize| {
+        let head = format!("## kvsync plan: stub ({label}, {budget})\n\n```diff\n");
+        head.clone() + &"x".repeat(budget - head.len())
+    };
+    let summary = runner.summary();
+    assert_eq!(summary.len(), SUMMARY_LIMIT);
+    assert_eq!(summary[1000..], rendering("the job summary", SUMMARY_LIMIT - 1000));
+    assert_eq!(outputs["summary"], rendering("the `summary` output", SUMMARY_OUTPUT_BUDGET));
+    assert!(run.stdout.contains("**Plan: 5000 to create.**"), "stdout goes to the log");
+
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", outputs["exit-code"].as_str()),
+        ("KVSYNC_HAS_CHANGES", outputs["has-changes"].as_str()),
+        ("KVSYNC_HAS_DRIFT", outputs["has-drift"].as_str()),
+    ];
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let run = comment(&runner, &server, &report, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "{}", run.show());
+    assert!(ours[0].contains(&rendering("the pull-request comment", outs[1].1)), "whole");
+    assert!(ours[0].chars().count() <= BODY_LIMIT, "{} characters", ours[0].chars().count());
+
+    // drift renders the same way; without a comment to write, it asks for none.
+    std::fs::remove_file(&log).expect("reset the log");
+    let drift_inputs =
+        [&inputs[..4], &[("INPUT_COMMAND", "drift"), ("INPUT_COMMENT", "never")]].concat();
+    let (run, _) = runner.kvsync("kv", &drift_inputs);
+    let calls = stub_calls(&log);
+    let drift =
+        calls.iter().find(|call| call[0] == "drift" && !call.contains(&"--help".to_owned()));
+    let outs = markdown_outs(drift.expect("kvsync drift ran"));
+    let names: Vec<&str> = outs.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["step-summary.md", "summary.md"], "{}", run.show());
+    assert_eq!(outs[0].1, SUMMARY_LIMIT);
+}
+
+/// An older kvsync (a `version:` pinned before `--markdown-out`) prints one rendering of at most
+/// 65,536 bytes: it goes where it fits, and where it does not, a line says where it is. It is
+/// never cut.
 #[test]
-fn the_step_summary_is_capped_at_one_mib() {
+fn an_older_kvsync_report_goes_where_it_fits_and_is_never_cut() {
     require(&["bash"]);
     let runner = Runner::new();
-    let keys: Vec<(String, String)> =
-        (0..40).map(|n| (format!("f/key-{n:02}"), format!("value {n}"))).collect();
-    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    runner.write("kvsync.yaml", config(&keys));
-    let (_, outputs) = runner.kvsync(".", &[("INPUT_ARGS", "--target local")]);
-    let whole = outputs["summary"].clone();
-    assert!(whole.len() > 4000, "{}", whole.len());
+    runner.write("kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let head = "## kvsync plan: shop\n\n**Plan: 5000 to create.**\n\n```diff\n";
+    let report = head.to_owned() + &"x".repeat(65_536 - head.len());
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, &report).expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let (run, outputs) = runner.kvsync(
+        ".",
+        &[
+            ("KVSYNC_BIN", stub.as_str()),
+            ("STUB_LOG", log_path.as_str()),
+            ("STUB_STDOUT", stdout.as_str()),
+        ],
+    );
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    let calls = stub_calls(&log);
+    assert!(calls.iter().all(|call| !call.contains(&"--markdown-out".to_owned())), "{calls:?}");
+    assert_eq!(runner.summary(), report, "the job summary has room for all of it");
+    let summary = &outputs["summary"];
+    assert!(summary.contains("too long for this place; it is in the job summary."), "{summary}");
+    assert!(summary.len() < 1000, "{summary}");
+    let comment = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    assert!(comment.contains("it is in the job summary of the workflow run."), "{comment}");
 
-    // Earlier steps of this step's summary used all but 3000 bytes.
-    let filler = "x".repeat(99) + "\n";
-    let earlier = filler.repeat((SUMMARY_LIMIT - 3000) / 100);
+    // A step summary without room for it gets the line, too.
     runner.next_step();
+    let earlier = "e".repeat(SUMMARY_LIMIT - 3000);
     std::fs::write(runner.path("summary"), &earlier).expect("fill");
-    let run = runner.run(&script("run.sh"), &[], ".", &[("INPUT_ARGS", "--target local")]);
+    let env = [
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_STDOUT", stdout.as_str()),
+    ];
+    let run = runner.run(&script("run.sh"), &[], ".", &env);
     assert_eq!(run.code, 0, "{}", run.show());
     let summary = runner.summary();
     assert!(summary.len() <= SUMMARY_LIMIT, "{} bytes", summary.len());
-    let added = &summary[earlier.len()..];
-    assert!(added.starts_with("## kvsync plan: shop"), "{added}");
-    assert!(added.trim_end().ends_with("the whole report is in the log of the kvsync step."));
-    assert_eq!(added.matches("```").count() % 2, 0, "fences are closed: {added}");
-    assert_eq!(added.matches("<details>").count(), added.matches("</details>").count());
-    assert_eq!(runner.outputs()["summary"], whole, "the output is not cut");
+    assert!(summary[earlier.len()..].contains("it is in the log of the kvsync step."));
+}
+
+/// A plan apply would refuse: kvsync exits 1 and prints the whole plan, saying why. The report
+/// stays (job summary, comment), `has-changes` is true, and the check goes red after the
+/// comment is written. An error without a report keeps the failure note.
+#[tokio::test]
+async fn a_refused_plan_keeps_its_report_and_fails_the_check() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
+    let (stub, log) = stub_kvsync(&runner);
+    let refused = "## kvsync plan: shop (production)\n\n### Apply would refuse this plan\n\n\
+                   - 3 deletes, more than `max_deletes` (2)\n\n**Plan: 3 to delete.**\n";
+    let stdout = runner.path("stub-stdout.md");
+    std::fs::write(&stdout, refused).expect("stdout");
+    let stdout = stdout.to_string_lossy().into_owned();
+    let log_path = log.to_string_lossy().into_owned();
+    let mut inputs = vec![
+        ("KVSYNC_BIN", stub.as_str()),
+        ("STUB_LOG", log_path.as_str()),
+        ("STUB_STDOUT", stdout.as_str()),
+        ("STUB_EXIT", "1"),
+        ("STUB_STDERR", "error: apply would refuse this plan"),
+        ("INPUT_COMMAND", "plan"),
+        ("INPUT_ENVIRONMENT", "production"),
+    ];
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert_eq!(runner.summary(), refused, "kvsync's report, not the tail of stderr");
+    assert_eq!(outputs["summary"], refused.trim_end());
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", "1"),
+        ("KVSYNC_HAS_CHANGES", "true"),
+        ("KVSYNC_HAS_DRIFT", "false"),
+    ];
+    let run = comment(&runner, &server, refused, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
+    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("previous report was removed"), "{}", ours[0]);
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
+    );
+    assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
+    assert!(finish.stdout.contains("apply would refuse this plan"), "{}", finish.show());
+
+    // An error with nothing on stdout: the end of stderr, as before.
+    inputs.retain(|(name, _)| *name != "STUB_STDOUT" && *name != "STUB_STDERR");
+    inputs.push(("STUB_STDERR", "error: no Cloudflare API token"));
+    let (run, outputs) = runner.kvsync("kv", &inputs);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "false");
+    let summary = runner.summary();
+    assert!(summary.contains("kvsync plan failed (exit 1)"), "{summary}");
+    assert!(summary.contains("error: no Cloudflare API token"), "{summary}");
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -1016,56 +1477,177 @@ async fn install_refuses_a_bad_checksum() {
     assert!(!runner.path("tool-cache/kvsync/9.9.9/x86_64.complete").exists(), "nothing cached");
 }
 
-/// No release archive for the version (404): kvsync is built from the action's own source. A
-/// stand-in `cargo` records how it was called.
-#[tokio::test]
-async fn install_builds_from_source_without_a_release_asset() {
-    require(&["bash", "curl"]);
-    let runner = Runner::new();
-    let server = MockServer::start().await; // answers 404 to everything
+/// A stand-in `cargo` that records its arguments in `$KVSYNC_TEST_CARGO_LOG` and leaves a
+/// `kvsync.exe` and a `kvsync` printing `built` in `--root`'s `bin`. Returns a PATH with it first.
+fn fake_cargo(runner: &Runner) -> String {
     let fake_bin = runner.path("fake-bin");
     std::fs::create_dir_all(&fake_bin).expect("mkdir");
     let cargo = fake_bin.join("cargo");
     std::fs::write(
         &cargo,
-        "#!/bin/sh\necho \"$@\" > \"$KVSYNC_TEST_CARGO_LOG\"\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \
-         --root ]; then mkdir -p \"$2/bin\"; printf '#!/bin/sh\\necho built\\n' > \
-         \"$2/bin/kvsync.exe\"; chmod +x \"$2/bin/kvsync.exe\"; fi\n  shift\ndone\n",
+        "#!/bin/sh\necho \"$@\" >> \"$KVSYNC_TEST_CARGO_LOG\"\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \
+         --root ]; then mkdir -p \"$2/bin\"; for exe in kvsync kvsync.exe; do printf \
+         '#!/bin/sh\\necho built\\n' > \"$2/bin/$exe\"; chmod +x \"$2/bin/$exe\"; done; fi\n  \
+         shift\ndone\n",
     )
     .expect("fake cargo");
     std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// No release archive for the version (404): kvsync is built from the action's own source, in
+/// the two steps action.yml runs around its cache restore. A stand-in `cargo` records how it
+/// was called.
+#[tokio::test]
+async fn install_builds_from_source_without_a_release_asset() {
+    require(&["bash", "curl"]);
+    let runner = Runner::new();
+    let server = MockServer::start().await; // answers 404 to everything
+    let path = fake_cargo(&runner);
     let log = runner.path("cargo.log");
-    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
     let uri = server.uri();
     let action_path = repo();
-    let run = runner.run(
-        &script("install.sh"),
-        &[],
-        ".",
-        &[
-            ("PATH", path.as_str()),
-            ("KVSYNC_VERSION", "9.9.9"),
-            ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
-            ("RUNNER_OS", "Windows"),
-            ("RUNNER_ARCH", "X64"),
-            ("GITHUB_ACTION_PATH", action_path.to_str().expect("path")),
-            ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
-        ],
-    );
+    let env = [
+        ("PATH", path.as_str()),
+        ("KVSYNC_VERSION", "9.9.9"),
+        ("KVSYNC_DOWNLOAD_BASE_URL", uri.as_str()),
+        ("RUNNER_OS", "Windows"),
+        ("RUNNER_ARCH", "X64"),
+        ("GITHUB_ACTION_PATH", action_path.to_str().expect("path")),
+        ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+    ];
+    let run = runner.run(&script("install.sh"), &[], ".", &env);
     assert_eq!(run.code, 0, "{}", run.show());
     let requests = server.received_requests().await.expect("requests");
     assert_eq!(requests[0].url.path(), "/v9.9.9/kvsync-x86_64-pc-windows-msvc.zip");
+    let first = runner.outputs();
+    assert_eq!(first["build"], "true", "{}", run.show());
+    assert_eq!(
+        first["why"],
+        "kvsync 9.9.9 has no release archive kvsync-x86_64-pc-windows-msvc.zip"
+    );
+    assert!(!log.exists(), "nothing is built before the cache is restored");
+
+    runner.next_step();
+    let build_env = [
+        &env[..],
+        &[
+            ("KVSYNC_BUILD_PATH", first["cache-path"].as_str()),
+            ("KVSYNC_BUILD_WHY", first["why"].as_str()),
+        ],
+    ]
+    .concat();
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
     assert!(
         run.stdout.contains("::notice title=kvsync install::kvsync 9.9.9 has no release archive")
     );
     let args = std::fs::read_to_string(&log).expect("cargo was called");
-    assert!(
-        args.starts_with(&format!("install --locked --path {} --root ", action_path.display())),
-        "{args}"
+    assert_eq!(
+        args,
+        format!(
+            "install --locked --path {} --root {} --bin kvsync\n",
+            action_path.display(),
+            first["cache-path"]
+        )
     );
     assert_eq!(runner.outputs()["source"], "cargo");
     let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
-    assert!(on_path.trim_end().ends_with("/bin"), "{on_path}");
+    assert_eq!(on_path, format!("{}/bin\n", first["cache-path"]));
+}
+
+/// The source build is cached (actions/cache in action.yml) under a key of the version, the
+/// runner's OS and architecture, and a hash of the source cargo builds; a build restored into
+/// the cache folder, or still in a self-hosted runner's tool cache, is used without building.
+#[test]
+fn a_source_build_is_cached_by_version_platform_and_source() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    let path = fake_cargo(&runner);
+    let log = runner.path("cargo.log");
+    let source = runner.path("action-source");
+    for (file, text) in [
+        ("Cargo.toml", "[package]\nname = \"kvsync\"\n"),
+        ("Cargo.lock", "version = 4\n"),
+        ("src/main.rs", "fn main() {}\n"),
+        ("crates/helper/src/lib.rs", "\n"),
+        ("README.md", "not built\n"),
+    ] {
+        let file = source.join(file);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let key_for = |env: &[(&str, &str)]| {
+        let base = [
+            ("PATH", path.as_str()),
+            ("KVSYNC_VERSION", "source"),
+            ("GITHUB_ACTION_PATH", source.to_str().expect("path")),
+            ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+        ];
+        runner.next_step();
+        let run = runner.run(&script("install.sh"), &[], ".", &[&base[..], env].concat());
+        assert_eq!(run.code, 0, "{}", run.show());
+        runner.outputs()
+    };
+
+    let first = key_for(&[]);
+    assert_eq!(first["build"], "true");
+    let key = first["cache-key"].clone();
+    let hash = key.strip_prefix("kvsync-source-source-Linux-X64-").expect("the key's parts");
+    assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    let dir = runner.path(&format!("tool-cache/kvsync/source-{}/x86_64", &hash[..16]));
+    assert_eq!(first["cache-path"], dir.to_str().expect("path"));
+    assert_eq!(key_for(&[])["cache-key"], key, "the same source, the same key");
+
+    // Only what cargo builds counts, and its content, not its timestamps.
+    std::fs::write(source.join("README.md"), "edited\n").expect("edit");
+    std::fs::write(source.join("Cargo.lock"), "version = 4\n").expect("rewrite");
+    assert_eq!(key_for(&[])["cache-key"], key);
+    assert_ne!(key_for(&[("KVSYNC_VERSION", "9.9.9")])["cache-key"], key);
+    assert_ne!(key_for(&[("RUNNER_OS", "macOS"), ("RUNNER_ARCH", "ARM64")])["cache-key"], key);
+    for file in ["src/main.rs", "crates/helper/src/lib.rs"] {
+        std::fs::write(source.join(file), "// changed\n").expect("edit");
+        let changed = key_for(&[]);
+        assert_ne!(changed["cache-key"], key, "{file} changes the key");
+        assert_ne!(changed["cache-path"], first["cache-path"]);
+    }
+    std::fs::write(source.join("src/main.rs"), "fn main() {}\n").expect("restore");
+    std::fs::write(source.join("crates/helper/src/lib.rs"), "\n").expect("restore");
+    assert_eq!(key_for(&[])["cache-key"], key);
+
+    // The cache restored a build into the folder: it is used, and cargo is not run.
+    std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
+    std::fs::write(dir.join("bin/kvsync"), "#!/bin/sh\necho 'kvsync 0.1.0 (restored)'\n")
+        .expect("bin");
+    std::fs::set_permissions(dir.join("bin/kvsync"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    runner.next_step();
+    let build_env = [
+        ("PATH", path.as_str()),
+        ("KVSYNC_VERSION", "source"),
+        ("GITHUB_ACTION_PATH", source.to_str().expect("path")),
+        ("KVSYNC_TEST_CARGO_LOG", log.to_str().expect("path")),
+        ("KVSYNC_BUILD_PATH", dir.to_str().expect("path")),
+    ];
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(runner.outputs()["source"], "cache", "{}", run.show());
+    assert!(!log.exists(), "cargo was not run");
+    let on_path = std::fs::read_to_string(runner.path("path")).expect("GITHUB_PATH");
+    assert_eq!(on_path, format!("{}\n", dir.join("bin").display()));
+    // A runner that keeps its tool cache (self-hosted) finds the build at once.
+    let again = key_for(&[]);
+    assert_eq!(again["source"], "cache");
+    assert!(!again.contains_key("build"), "{again:?}");
+
+    // Nothing restored: cargo builds into the folder action.yml then saves.
+    std::fs::remove_dir_all(&dir).expect("clean");
+    runner.next_step();
+    let run = runner.run(&script("install.sh"), &["build"], ".", &build_env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(runner.outputs()["source"], "cargo");
+    assert!(std::fs::read_to_string(&log).expect("cargo ran").contains("--root"));
+    assert!(dir.join("bin/kvsync").is_file());
 }
 
 #[test]
@@ -1106,4 +1688,59 @@ fn set_version_rewrites_the_default_version() {
     let stale = runner.run(&script("set-version.sh"), &["--check", "1.5.0"], ".", &env);
     assert_eq!(stale.code, 1, "{}", stale.show());
     assert!(stale.stderr.contains("run action/set-version.sh 1.5.0"), "{}", stale.show());
+}
+
+/// The same with the real kvsync: a key another owner holds makes the plan one apply would
+/// refuse. kvsync exits 1 with its whole report, the refusal at the top; the comment is that
+/// report and the check goes red, before the merge.
+#[tokio::test]
+async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
+    require(&["bash", "curl", "jq"]);
+    let github = GitHub::default();
+    let server = github.serve().await;
+    let runner = Runner::new();
+    runner.write("kv/kvsync.yaml", config(&[("f/a", "1"), ("f/shared", "ours")]));
+    let store = LocalStore::open(
+        &runner.workspace().join("kv/.kvsync/local.db"),
+        NOW.parse().expect("now"),
+    )
+    .expect("store");
+    let theirs = PutPair {
+        key: "f/shared".into(),
+        value: b"theirs".to_vec(),
+        metadata: json!({"__kvsync": {"v": 1, "owner": "other-team", "sha256": "0".repeat(64)}}),
+        expiration: Expiration::Never,
+    };
+    store.bulk_put(NS, &[theirs]).await.expect("seed");
+    drop(store);
+
+    let (run, outputs) = runner.kvsync("kv", &[("INPUT_COMMAND", "plan")]);
+    assert_eq!(outputs["exit-code"], "1", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    let summary = runner.summary();
+    let refusal = summary.find("### Apply would refuse this plan").expect("the refusal section");
+    let cost = summary.find("Cost:").expect("the cost line");
+    assert!(refusal < cost, "the refusal comes first: {summary}");
+    assert!(summary.contains("  - `x` `f/shared` (owned by `other-team`)"), "{summary}");
+    let results = [
+        ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
+        ("KVSYNC_EXIT_CODE", "1"),
+        ("KVSYNC_HAS_CHANGES", "true"),
+        ("KVSYNC_HAS_DRIFT", "false"),
+        ("KVSYNC_REPORT_FILE", outputs["report-file"].as_str()),
+    ];
+    let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
+    let run = comment(&runner, &server, &report, &results, &[]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let ours = github.bodies_with(MARKER);
+    assert_eq!(ours.len(), 1, "{}", run.show());
+    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("- `x` `f/shared`\n"), "not listed again as a change: {}", ours[0]);
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
+    );
+    assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
 }

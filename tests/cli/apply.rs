@@ -79,7 +79,13 @@ fn too_many_deletes_are_refused_unless_the_ceiling_is_raised() {
         "{}",
         refused.stderr
     );
-    assert!(refused.stderr.contains("hint: if that is intended, pass `--max-deletes 3`"));
+    assert!(
+        refused.stdout.contains(
+            "hint: if that is intended, set `max_deletes: 3` in the config (or pass `--max-deletes 3`)"
+        ),
+        "{}",
+        refused.stdout
+    );
 
     let raised =
         test.run(&[&local("apply")[..], &["--auto-approve", "--max-deletes", "3"]].concat());
@@ -104,9 +110,135 @@ fn conflicts_refuse_the_run_until_taken_over() {
         test.run(&[&local("apply")[..], &["--auto-approve", "--take-over", "other-team"]].concat());
     assert_eq!(taken.code, 0, "{}", taken.snapshot());
     assert!(taken.stdout.contains("Plan: 1 to create, 1 to take over."), "{}", taken.stdout);
+    // The other owner now sees a conflict: a plan apply would refuse exits 1, not 2, so a pull
+    // request's check fails before the merge (it was 2, and the check was green).
     let other =
         test.run(&[&local("plan")[..], &["-c", "other.yaml", "--detailed-exitcode"]].concat());
-    assert_eq!(other.code, 2, "the other owner now sees a conflict: {}", other.snapshot());
+    assert_eq!(other.code, 1, "the other owner now sees a conflict: {}", other.snapshot());
+    assert!(other.stdout.contains("Apply would refuse this plan:"), "{}", other.stdout);
+}
+
+/// A plan apply would refuse fails in every format, with the same words apply uses, and shows
+/// why: the human plan after its summary line, JSON in `refusals`, Markdown at the top.
+#[test]
+fn a_plan_apply_would_refuse_exits_1_in_every_format() {
+    let test = Test::new()
+        .file("other.yaml", config("other-team", &[("f/shared", "theirs")], ""))
+        .file("kvsync.yaml", config("web", &[("f/shared", "ours")], ""));
+    let seeded = test.run(&[&local("apply")[..], &["-c", "other.yaml", "--auto-approve"]].concat());
+    assert_eq!(seeded.code, 0, "{}", seeded.snapshot());
+
+    for extra in [&[][..], &["--detailed-exitcode"][..]] {
+        let plan = test.run(&[&local("plan")[..], extra].concat());
+        assert_eq!(plan.code, 1, "{}", plan.snapshot());
+        insta::assert_snapshot!("plan_refuses_conflict", plan.snapshot());
+    }
+
+    let json = test.run(&[&local("plan")[..], &["--format", "json"]].concat());
+    assert_eq!(json.code, 1, "{}", json.snapshot());
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(
+        document["refusals"],
+        serde_json::json!([{
+            "scope": "flags",
+            "guard": "conflicts",
+            "message": "scope `flags` has 1 conflicting key:\n  `f/shared` (owned by `other-team`)",
+            "hint": "add the keys to the scope's `take_over:` globs (or pass `--take-over other-team`), or remove them from the config",
+            "keys": ["f/shared"],
+        }])
+    );
+
+    let markdown = test.run(&[&local("plan")[..], &["--format", "markdown"]].concat());
+    assert_eq!(markdown.code, 1, "{}", markdown.snapshot());
+    insta::assert_snapshot!("plan_refuses_conflict_markdown", markdown.stdout);
+}
+
+#[test]
+fn the_delete_ceiling_shows_in_the_plan_and_the_config_or_a_recorded_flag_lifts_it() {
+    let keys: Vec<(String, String)> = (0..5).map(|i| (format!("f/k{i}"), i.to_string())).collect();
+    let all: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let test = Test::new().file("kvsync.yaml", config("web", &all, "max_deletes: 2\n"));
+    assert_eq!(test.run(&[&local("apply")[..], &["--auto-approve"]].concat()).code, 0);
+
+    test.write("kvsync.yaml", config("web", &all[..2], "max_deletes: 2\n"));
+    let plan = test.run(&[&local("plan")[..], &["--out", "refused.json"]].concat());
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    insta::assert_snapshot!("plan_refuses_too_many_deletes", plan.snapshot());
+    let json = test.run(&[&local("plan")[..], &["--format", "json"]].concat());
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(document["refusals"][0]["guard"], "delete_ceiling");
+    assert_eq!(document["refusals"][0]["deletes"], 3);
+    assert_eq!(document["refusals"][0]["limit"], 2);
+    // The saved plan apply would refuse is refused by apply with the same numbers.
+    let refused = test.run(&["apply", "refused.json"]);
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    assert!(
+        refused.stderr.contains("error: refusing to apply: scope `flags` would delete 3 keys, more than the limit of 2; nothing was written"),
+        "{}",
+        refused.stderr
+    );
+
+    // `plan --max-deletes` is recorded in the saved plan, which then applies as reviewed, and
+    // a different `--max-deletes` on apply is refused, never silently used.
+    let lifted =
+        test.run(&[&local("plan")[..], &["--max-deletes", "3", "--out", "p.json"]].concat());
+    assert_eq!(lifted.code, 0, "{}", lifted.snapshot());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(test.path().join("p.json")).expect("read"))
+            .expect("saved plan");
+    assert_eq!(saved["max_deletes"], 3);
+    assert_eq!(saved["allow_empty"], false);
+    assert_eq!(saved["config"], "kvsync.yaml");
+    let other = test.run(&["apply", "p.json", "--max-deletes", "10"]);
+    assert_eq!(other.code, 1, "{}", other.snapshot());
+    insta::assert_snapshot!("apply_plan_refuses_another_max_deletes", other.snapshot());
+    let applied = test.run(&["apply", "p.json"]);
+    assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    assert!(applied.stdout.contains("Apply complete: 0 written, 3 deleted."), "{}", applied.stdout);
+
+    // In the config, the decision is part of the reviewed pull request.
+    test.write("kvsync.yaml", config("web", &[], "max_deletes: 2\n"));
+    let emptied = test.run(&local("plan"));
+    assert_eq!(emptied.code, 1, "{}", emptied.snapshot());
+    assert!(
+        emptied.stdout.contains("set `allow_empty: true` on scope `flags`"),
+        "{}",
+        emptied.stdout
+    );
+    test.write(
+        "kvsync.yaml",
+        config("web", &[], "max_deletes: 2\n")
+            .replace("    keys:\n", "    allow_empty: true\n    keys:\n"),
+    );
+    let allowed = test.run(&[&local("plan")[..], &["--detailed-exitcode"]].concat());
+    assert_eq!(allowed.code, 2, "{}", allowed.snapshot());
+    assert!(!allowed.stdout.contains("Apply would refuse"), "{}", allowed.stdout);
+}
+
+#[test]
+fn a_saved_plan_applies_from_its_folder_without_c_and_refuses_other_flags() {
+    let test = Test::new().file("conf/flags.yaml", config("web", &[("f/a", "1")], ""));
+    let plan =
+        test.run(&[&local("plan")[..], &["-c", "conf/flags.yaml", "--out", "p.json"]].concat());
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("apply it with `kvsync apply p.json`"), "{}", plan.stderr);
+
+    for (flags, what) in [
+        (&["--only", "f/b"][..], "`--only`"),
+        (&["--take-over", "ops"][..], "`--take-over`"),
+        (&["--allow-empty"][..], "`--allow-empty`"),
+    ] {
+        let refused = test.run(&[&["apply", "p.json"][..], flags].concat());
+        assert_eq!(refused.code, 1, "{}", refused.snapshot());
+        assert!(
+            refused.stderr.contains(&format!("error: the plan was made for no {what}")),
+            "{}",
+            refused.stderr
+        );
+    }
+    let applied = test.run(&["apply", "p.json"]);
+    assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    assert!(applied.stdout.contains("Apply complete: 1 written, 0 deleted."), "{}", applied.stdout);
 }
 
 #[test]

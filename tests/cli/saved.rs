@@ -221,3 +221,91 @@ fn a_saved_plan_keeps_its_target() {
     assert_eq!(other.code, 1, "{}", other.snapshot());
     assert!(other.stderr.contains("the plan was made for the `local` target"), "{}", other.stderr);
 }
+
+/// A comment, a job summary and a step output each get kvsync's Markdown rendered for their own
+/// budget in one run, cut once; a cut rendering says exactly how many changes it leaves out and
+/// points at the smallest rendering that holds them all, or at `--full-report-hint`.
+#[test]
+fn markdown_is_rendered_per_budget_and_says_exactly_what_it_left_out() {
+    let keys = |value: &str| {
+        let mut yaml = format!(
+            "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n"
+        );
+        for i in 0..5000 {
+            yaml.push_str(&format!("      k/{i:05}: {value}-{i}\n"));
+        }
+        yaml
+    };
+    let test = Test::new().file("kvsync.yaml", keys("first"));
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    test.write("kvsync.yaml", keys("second"));
+
+    let plan = run(
+        &test,
+        &[
+            "plan",
+            "--no-value-diff",
+            "--format",
+            "markdown",
+            "--markdown-out",
+            "comment.md:65536",
+            "--markdown-out",
+            "summary.md:1048576:the job summary",
+            "--markdown-out",
+            "output.md:16384:the step output",
+            "--full-report-hint",
+            "the `kvsync-plan` artifact",
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let read = |name: &str| std::fs::read_to_string(test.path().join(name)).expect("rendering");
+    let shown = |text: &str| text.lines().filter(|l| l.starts_with("- `~` ")).count();
+    let summary = read("summary.md");
+    assert_eq!(shown(&summary), 5000, "the job summary holds every change");
+    assert!(!summary.contains("not shown"));
+    for (name, budget) in [("comment.md", 65_536), ("output.md", 16_384)] {
+        let text = read(name);
+        assert!(text.len() <= budget, "{name}: {}", text.len());
+        let left_out = 5000 - shown(&text);
+        assert!(left_out > 0, "{name} is cut");
+        assert!(
+            text.ends_with(&format!(
+                "… {left_out} more changes not shown (the whole report is in the job summary).\n"
+            )),
+            "{name}: {}",
+            &text[text.len() - 200..]
+        );
+    }
+    assert_eq!(plan.stdout, read("comment.md"), "stdout is rendered for the same budget");
+
+    // With no rendering that holds everything, the note points at the hint.
+    let small = run(
+        &test,
+        &[
+            "plan",
+            "--no-value-diff",
+            "--format",
+            "markdown",
+            "--max-chars",
+            "20000",
+            "--full-report-hint",
+            "the `kvsync-plan` artifact",
+        ],
+    );
+    let left_out = 5000 - shown(&small.stdout);
+    assert!(small.stdout.len() <= 20_000);
+    assert!(
+        small.stdout.ends_with(&format!(
+            "… {left_out} more changes not shown (the full plan is in the `kvsync-plan` artifact).\n"
+        )),
+        "{}",
+        small.stdout
+    );
+
+    // Drift follows the same rule: an issue body holds at most 65,536 characters.
+    let drift = run(&test, &["drift", "--format", "markdown", "--markdown-out", "issue.md:65536"]);
+    assert_eq!(drift.code, 2, "{}", drift.stderr);
+    let issue = read("issue.md");
+    assert!(issue.len() <= 65_536, "{}", issue.len());
+    assert!(issue.contains("more drifted keys not shown"), "{}", &issue[issue.len() - 300..]);
+}

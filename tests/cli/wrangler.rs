@@ -116,6 +116,7 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
         now: NOW.parse().expect("NOW"),
         take_over_owner: None,
         only: None,
+        guards: kvsync::plan::guards::Guards::default(),
     };
     let plan = kvsync::plan::plan(&desired, &[], &plan_options);
     let human = kvsync::report::human::HumanOptions {

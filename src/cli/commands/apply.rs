@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use crate::apply::{Guards, Report, Settings, check_guards, execute, saved};
+use crate::apply::{Report, Settings, execute, saved};
 use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
@@ -48,14 +48,8 @@ pub async fn run(
         return Ok(ExitStatus::Success);
     }
 
-    let guards = Guards {
-        allow_empty: args.allow_empty,
-        max_deletes_override: args.max_deletes,
-        max_deletes: planned.desired.max_deletes,
-    };
-    let refusals = check_guards(&planned.plan, &guards);
-    if !refusals.is_empty() {
-        return Err(Error::Refused(refusals));
+    if !planned.plan.refusals.is_empty() {
+        return Err(Error::Refused(planned.plan.refusals.clone()));
     }
     // A saved plan was reviewed when it was made; applying it asks nothing (as Terraform).
     if !args.auto_approve && !from_file {
@@ -137,11 +131,19 @@ async fn saved_plan(
             now: "the `--target` given".to_owned(),
         });
     }
+    check_recorded_flags(&file, &args.planning)?;
     let global = &GlobalArgs { target: Some(planned_target), ..global.clone() };
-    let config = ConfigArgs { config: args.config.config.clone(), env: file.environment.clone() };
+    // The config the plan recorded, unless `-c` names one (the digest below proves it is the
+    // same desired state either way).
+    let config = ConfigArgs {
+        config: args.config.config.clone().or_else(|| file.config.clone()),
+        env: file.environment.clone(),
+    };
     let planning = PlanningArgs {
         only: file.only.clone(),
         take_over: file.take_over.clone(),
+        max_deletes: file.max_deletes,
+        allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
     };
     let planned = engine::plan(&config, &planning, global, printer).await?;
@@ -170,6 +172,35 @@ async fn saved_plan(
         return Err(Error::StalePlan { keys: stale });
     }
     Ok(planned)
+}
+
+/// A saved plan applies with the options it was reviewed with: a flag given to `apply PLAN`
+/// that differs from what the plan recorded is refused, never silently ignored or applied.
+fn check_recorded_flags(file: &PlanFile, given: &PlanningArgs) -> Result<(), Error> {
+    // `--flag value`, or `no --flag` when it was not given.
+    let flag = |name: &str, value: Option<String>| match value {
+        Some(value) if value.is_empty() => format!("`{name}`"),
+        Some(value) => format!("`{name} {value}`"),
+        None => format!("no `{name}`"),
+    };
+    let mismatch = |name: &str, planned: Option<String>, now: Option<String>| {
+        Err(Error::PlanMismatch { planned: flag(name, planned), now: flag(name, now) })
+    };
+    let globs = |globs: &[String]| (!globs.is_empty()).then(|| globs.join(" "));
+    if !given.only.is_empty() && given.only != file.only {
+        return mismatch("--only", globs(&file.only), globs(&given.only));
+    }
+    if given.take_over.is_some() && given.take_over != file.take_over {
+        return mismatch("--take-over", file.take_over.clone(), given.take_over.clone());
+    }
+    if given.max_deletes.is_some() && given.max_deletes != file.max_deletes {
+        let n = |n: Option<usize>| n.map(|n| n.to_string());
+        return mismatch("--max-deletes", n(file.max_deletes), n(given.max_deletes));
+    }
+    if given.allow_empty && !file.allow_empty {
+        return mismatch("--allow-empty", None, Some(String::new()));
+    }
+    Ok(())
 }
 
 /// What identifies each change of a plan document: its scope, key and action.

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use crate::cli::args::{DriftArgs, GlobalArgs, PlanFormat};
 use crate::cli::engine::{self, Store};
 use crate::cli::exit::ExitStatus;
+use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry};
@@ -20,7 +21,7 @@ use crate::plan::drift::{self, DriftReport};
 use crate::plan::{self, LiveScope, Options, Plan};
 use crate::report;
 use crate::report::human::printable;
-use crate::report::markdown::{self, MarkdownOptions};
+use crate::report::markdown;
 use crate::report::style::Style;
 
 pub async fn run(
@@ -33,7 +34,13 @@ pub async fn run(
         engine::load_and_list(&args.config, global, printer, now).await?;
     // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
     // conflict into something apply may resolve.
-    let options = Options { owner: desired.owner.clone(), now, take_over_owner: None, only: None };
+    let options = Options {
+        owner: desired.owner.clone(),
+        now,
+        take_over_owner: None,
+        only: None,
+        guards: crate::plan::guards::Guards::default(),
+    };
     let plan = plan::plan(&desired, &live, &options);
     for scope in &plan.scopes {
         for warning in &scope.warnings {
@@ -46,6 +53,18 @@ pub async fn run(
     }
 
     let environment = desired.environment.as_deref();
+    let title = match environment {
+        Some(environment) => format!("kvsync drift: {} ({environment})", desired.owner),
+        None => format!("kvsync drift: {}", desired.owner),
+    };
+    let markdown = (args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty())
+        .then(|| markdown::Report::drift(&report, &title))
+        .map(|md| {
+            let stdout = args.format == PlanFormat::Markdown;
+            markdown_out::render(&md, &args.markdown, Noun::Report, stdout)
+        })
+        .transpose()?
+        .flatten();
     let text = match args.format {
         PlanFormat::Human => {
             let mut text = String::new();
@@ -60,14 +79,7 @@ pub async fn run(
         PlanFormat::Json => {
             report::json::render_drift(&report::json::drift_document(&report, environment))
         }
-        PlanFormat::Markdown => {
-            let mut title = format!("kvsync drift: {}", desired.owner);
-            if let Some(environment) = environment {
-                let _ = write!(title, " ({environment})");
-            }
-            let options = MarkdownOptions { title, budget: markdown::DEFAULT_BUDGET };
-            markdown::render_drift(&report, &options)
-        }
+        PlanFormat::Markdown => markdown.unwrap_or_default(),
     };
     printer.data(&text);
     if let Some(summary) = store.request_summary() {

@@ -4,6 +4,7 @@ use crate::apply::saved;
 use crate::cli::args::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
+use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
 use crate::cli::plan_file::PlanFileOut;
 use crate::error::Error;
@@ -20,37 +21,56 @@ pub async fn run(
     }
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
-    let output = match args.format {
-        PlanFormat::Human => planned.render_human_with_cost(&args.planning, printer, &cost),
-        PlanFormat::Json => json::render_plan(&json::plan_document(
+    // Markdown renderings (stdout's and every `--markdown-out`) share one layout.
+    let markdown = (args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty())
+        .then(|| {
+            let title = markdown_title("kvsync plan", &planned);
+            markdown::Report::plan(&planned.plan, &planned.views, &cost, &title)
+        })
+        .map(|report| {
+            let stdout = args.format == PlanFormat::Markdown;
+            markdown_out::render(&report, &args.markdown, Noun::Plan, stdout)
+        })
+        .transpose()?
+        .flatten();
+    let output = match (args.format, markdown) {
+        (PlanFormat::Markdown, Some(markdown)) => markdown,
+        (PlanFormat::Json, _) => json::render_plan(&json::plan_document(
             &planned.plan,
             &planned.views,
             &cost,
             environment,
             !args.planning.no_value_diff,
         )),
-        PlanFormat::Markdown => {
-            let options = markdown::MarkdownOptions {
-                title: markdown_title("kvsync plan", &planned),
-                budget: markdown::DEFAULT_BUDGET,
-            };
-            markdown::render_plan(&planned.plan, &planned.views, &cost, &options)
-        }
+        _ => planned.render_human_with_cost(&args.planning, printer, &cost),
     };
     printer.data(&output);
     if let Some(path) = &args.out {
         save(&planned, &cost, args, global, path)?;
-        printer.info(&format!(
-            "Saved the plan to `{}`; apply it with `kvsync apply {}`.",
-            path.display(),
-            path.display()
-        ));
+        if planned.plan.refusals.is_empty() {
+            printer.info(&format!(
+                "Saved the plan to `{}`; apply it with `kvsync apply {}`.",
+                path.display(),
+                path.display()
+            ));
+        } else {
+            printer.info(&format!(
+                "Saved the plan to `{}`; apply would refuse it as it stands.",
+                path.display()
+            ));
+        }
     }
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
     let changes = planned.plan.has_changes();
+    let refusals = std::mem::take(&mut planned.plan.refusals);
     planned.finish();
+    // A plan that apply would refuse fails here, whatever `--detailed-exitcode` says: the pull
+    // request's check must go red before the merge, not after.
+    if !refusals.is_empty() {
+        return Err(Error::PlanRefused(refusals));
+    }
     if args.detailed_exitcode && changes {
         Ok(ExitStatus::Changes)
     } else {
@@ -78,10 +98,13 @@ fn save(
         kind: saved::KIND,
         format_version: saved::FORMAT_VERSION,
         kvsync_version: env!("CARGO_PKG_VERSION"),
+        config: args.config.path(),
         environment,
         target: engine::target_name(global, &planned.desired),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
+        max_deletes: args.planning.max_deletes,
+        allow_empty: args.planning.allow_empty,
         config_digest: saved::config_digest(&planned.desired),
         stale_check: saved::stale_check(&planned.desired, &planned.live),
         plan: json::plan_document(&planned.plan, &planned.views, cost, environment, false),

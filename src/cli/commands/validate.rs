@@ -25,7 +25,7 @@ pub fn run(
             let scopes = desired.scopes.len();
             printer.info(&format!(
                 "`{}` is valid{environment}: {scopes} {}, {keys} {}",
-                args.config.config.display(),
+                args.config.path().display(),
                 if scopes == 1 { "scope" } else { "scopes" },
                 if keys == 1 { "key" } else { "keys" },
             ));
