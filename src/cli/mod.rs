@@ -7,6 +7,7 @@ pub mod args;
 pub mod commands;
 pub mod engine;
 pub mod exit;
+pub mod interrupt;
 pub mod markdown_out;
 pub mod output;
 pub mod plan_file;

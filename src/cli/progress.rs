@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::output::Printer;
 
@@ -39,6 +39,45 @@ enum Mode {
     Plain { last: Mutex<Instant>, every: Duration },
 }
 
+/// A bar (or, without a total, a spinner) for a terminal. It is hidden until it is in its
+/// group, so it never draws a line of its own outside the group's; and it starts ticking only
+/// then. Rates are whole units per second.
+fn bar(
+    what: &'static str,
+    unit: &'static str,
+    total: Option<u64>,
+    group: Option<&MultiProgress>,
+) -> ProgressBar {
+    let template = match total {
+        Some(_) => "{prefix}: [{bar:30}] {pos}/{len} {msg} ({rate}{left})",
+        None => "{spinner} {prefix}: {pos} {msg} ({rate})",
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+        .with_key("rate", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0}/s", state.per_sec());
+        })
+        // No estimate before the first units are done: it would say "0s left".
+        .with_key("left", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            if state.pos() > 0 {
+                let _ = write!(out, ", {}s left", state.eta().as_secs());
+            }
+        });
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden()).with_style(style);
+    bar.set_prefix(what);
+    bar.set_message(unit);
+    let bar = match group {
+        Some(multi) => multi.add(bar),
+        None => {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar
+        }
+    };
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 /// Counters shown together, one line each, on a terminal (e.g. listing while loading).
 pub struct Group(Option<MultiProgress>);
 
@@ -56,11 +95,7 @@ impl Group {
         unit: &'static str,
         total: Option<u64>,
     ) -> Progress {
-        let progress = Progress::new(printer, what, unit, total);
-        if let (Some(multi), Mode::Bar(bar)) = (&self.0, &progress.mode) {
-            multi.add(bar.clone());
-        }
-        progress
+        Progress::start(printer, what, unit, total, self.0.as_ref())
     }
 }
 
@@ -72,30 +107,20 @@ impl Progress {
         unit: &'static str,
         total: Option<u64>,
     ) -> Self {
+        Self::start(printer, what, unit, total, None)
+    }
+
+    fn start(
+        printer: &Printer,
+        what: &'static str,
+        unit: &'static str,
+        total: Option<u64>,
+        group: Option<&MultiProgress>,
+    ) -> Self {
         let mode = if printer.quiet {
             Mode::Off
         } else if std::io::stderr().is_terminal() {
-            let bar = match total {
-                Some(total) => {
-                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                        .with_style(
-                            ProgressStyle::with_template(
-                                "{prefix}: [{bar:30}] {pos}/{len} {msg} ({per_sec}, {eta} left)",
-                            )
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                        )
-                }
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(
-                        ProgressStyle::with_template("{spinner} {prefix}: {pos} {msg} ({per_sec})")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    ),
-            };
-            bar.set_prefix(what);
-            bar.set_message(unit);
-            bar.enable_steady_tick(Duration::from_millis(120));
-            Mode::Bar(bar)
+            Mode::Bar(bar(what, unit, total, group))
         } else {
             Mode::Plain { last: Mutex::new(Instant::now()), every: plain_every() }
         };

@@ -111,7 +111,18 @@ pub struct Exporter {
     secrets: HashMap<String, String>,
     skipped: Vec<(String, String)>,
     foreign_owners: BTreeMap<String, usize>,
+    unmarked: usize,
+    expiring: usize,
     expected: Vec<(String, ContentHash)>,
+}
+
+/// What the summary counts of a key that is exported.
+#[derive(Clone, Copy)]
+struct Counted {
+    /// It has no kvsync marker (it plans as `adopt`).
+    unmarked: bool,
+    /// It has an expiration.
+    expiring: bool,
 }
 
 /// A finished export.
@@ -127,6 +138,11 @@ pub struct Export {
     pub skipped: Vec<(String, String)>,
     /// Keys that carry another owner's kvsync marker, by owner: `plan` shows them as conflicts.
     pub foreign_owners: BTreeMap<String, usize>,
+    /// Keys exported that carry no kvsync marker: `plan` shows them as `adopt`.
+    pub unmarked: usize,
+    /// Keys exported with an expiration. The listing gives only the absolute time, so a key
+    /// written with `expiration_ttl` is exported with the `expiration` it had then.
+    pub expiring: usize,
     secrets: HashMap<String, String>,
     expected: Vec<(String, ContentHash)>,
 }
@@ -183,6 +199,8 @@ impl Exporter {
             secrets: HashMap::new(),
             skipped: Vec::new(),
             foreign_owners: BTreeMap::new(),
+            unmarked: 0,
+            expiring: 0,
             expected: Vec::new(),
         })
     }
@@ -208,7 +226,10 @@ impl Exporter {
             self.skip(&key, "it expires within a minute");
             return None;
         }
-        if let Some(owner) = Marker::from_metadata(metadata.as_ref()).owner().map(str::to_owned)
+        let marker = Marker::from_metadata(metadata.as_ref());
+        let counted =
+            Counted { unmarked: matches!(marker, Marker::None), expiring: expiration.is_some() };
+        if let Some(owner) = marker.owner().map(str::to_owned)
             && owner != self.options.owner
         {
             *self.foreign_owners.entry(owner).or_default() += 1;
@@ -250,7 +271,7 @@ impl Exporter {
             );
             self.body.push_str(&written);
             self.sensitive_refs.push(SensitiveRef { key: key.clone(), variable });
-            self.accept(key, hash);
+            self.accept(key, hash, counted);
             return None;
         }
 
@@ -259,7 +280,7 @@ impl Exporter {
                 let written = entry_text(&key, &repr, metadata.as_ref(), expiration);
                 if self.reads_back(&written, &key, hash) {
                     self.body.push_str(&written);
-                    self.accept(key, hash);
+                    self.accept(key, hash, counted);
                     return None;
                 }
             }
@@ -278,12 +299,14 @@ impl Exporter {
         let written = entry_text(&key, &Repr::File(path.clone()), metadata.as_ref(), expiration);
         self.body.push_str(&written);
         self.files += 1;
-        self.accept(key, hash);
+        self.accept(key, hash, counted);
         Some(ValueFile { path, bytes: value })
     }
 
-    fn accept(&mut self, key: String, hash: ContentHash) {
+    fn accept(&mut self, key: String, hash: ContentHash, counted: Counted) {
         self.keys += 1;
+        self.unmarked += usize::from(counted.unmarked);
+        self.expiring += usize::from(counted.expiring);
         self.expected.push((key, hash));
     }
 
@@ -425,6 +448,8 @@ impl Exporter {
             sensitive: self.sensitive_refs,
             skipped: self.skipped,
             foreign_owners: self.foreign_owners,
+            unmarked: self.unmarked,
+            expiring: self.expiring,
             secrets: self.secrets,
             expected: self.expected,
         }

@@ -601,6 +601,9 @@ struct PlannedFile {
     name_ok: bool,
 }
 
+/// How many keys of a file are resolved between two reports to `Hooks::on_keys`.
+const KEYS_PER_REPORT: u64 = 1000;
+
 /// `files:` values hashed ahead of their turn, per worker.
 const HASH_AHEAD_PER_WORKER: usize = 16;
 
@@ -630,11 +633,15 @@ impl KeyResolver<'_> {
     }
 
     fn add(&mut self, problems: &mut Problems, file: FileId, keys: NamedMap<KeyEntry>) {
-        if !keys.0.is_empty() {
-            (self.on_keys)(keys.0.len() as u64);
-        }
+        let mut unreported = 0u64;
         self.records.reserve(keys.0.len());
         for (name, entry) in keys.0 {
+            // Told as the keys are resolved, a chunk at a time, so a counter moves while a
+            // large file is read.
+            unreported += 1;
+            if unreported == KEYS_PER_REPORT {
+                (self.on_keys)(std::mem::take(&mut unreported));
+            }
             if self.replaced.is_some_and(|names| names.contains(&name.value)) {
                 continue;
             }
@@ -653,6 +660,9 @@ impl KeyResolver<'_> {
             let site = KeySite { file, dir, name: &name.value };
             let resolved = sources::resolve(&self.sources, &site, entry, self.scratch, problems);
             self.push(name.value, file, name.pos, resolved.filter(|_| ok));
+        }
+        if unreported > 0 {
+            (self.on_keys)(unreported);
         }
     }
 

@@ -94,8 +94,9 @@ pub struct Hooks<'a> {
     /// Called at most once, when every scope's namespace id and prefix are known and no problem
     /// has been found so far; not called when the config already has problems there.
     pub on_heads: &'a dyn Fn(Heads),
-    /// Called with the number of keys of each file that has any (the root config, an included
-    /// file, an environment's overlay) as that file is read, before its keys are hashed.
+    /// Called with numbers of keys as the keys of each file (the root config, an included file,
+    /// an environment's overlay, a `files:` source) are resolved: for a file's `keys:`, every
+    /// 1000 keys and then the rest, so that a counter moves through a large file.
     pub on_keys: &'a dyn Fn(u64),
 }
 

@@ -293,3 +293,85 @@ fn on_a_terminal_apply_asks_and_only_yes_proceeds() {
     let plan = test.run(&[&local("plan")[..], &["--detailed-exitcode"]].concat());
     assert_eq!(plan.code, 0, "{}", plan.snapshot());
 }
+
+/// Ctrl-C stops a local apply after the batch under way, with the same report as on Cloudflare
+/// (the local store writes a whole batch synchronously, which once hid the signal until the
+/// process simply died with 130).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
+    use std::io::BufRead as _;
+    const KEYS: usize = 30_000; // three batches of 10,000
+    let mut yaml = config("web", &[], "").replace("      {}\n", "");
+    for i in 0..KEYS {
+        yaml.push_str(&format!("      f/{i:05}: v{i}\n"));
+    }
+    let test = Test::new().file("kvsync.yaml", yaml);
+    let stdout = std::fs::File::create(test.path().join("stdout.txt")).expect("stdout file");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kvsync"));
+    command
+        .args(["apply", "--target", "local", "--auto-approve", "--no-value-diff"])
+        .current_dir(test.path())
+        .env("KVSYNC_NOW", NOW)
+        // Without a terminal, a progress line after every batch: the cue to press Ctrl-C.
+        .env("KVSYNC_PROGRESS_EVERY_MS", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped());
+    crate::support::hermetic(&mut command);
+    let mut child = command.spawn().expect("run kvsync");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("read stderr");
+        assert!(read > 0, "kvsync ended before its first batch was written:\n{seen}");
+        seen.push_str(&line);
+        if line.starts_with("applying: ") {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    std::io::Read::read_to_string(&mut stderr, &mut seen).expect("read stderr");
+    let status = child.wait().expect("wait");
+    let stdout = std::fs::read_to_string(test.path().join("stdout.txt")).expect("stdout");
+    assert_eq!(status.code(), Some(1), "not killed by the signal: exit 1\n{seen}");
+    let report =
+        stdout.lines().find(|l| l.starts_with("Apply incomplete: ")).unwrap_or_else(|| {
+            panic!("no report on stdout:\n{}", &stdout[stdout.len().saturating_sub(500)..])
+        });
+    let written: usize = report["Apply incomplete: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("written count");
+    assert!(
+        (10_000..KEYS).contains(&written) && written.is_multiple_of(10_000),
+        "stopped between batches, after the first: {report}"
+    );
+    let not_attempted = KEYS - written;
+    assert_eq!(
+        report,
+        format!(
+            "Apply incomplete: {written} written, 0 deleted, 0 failed, {not_attempted} not \
+             attempted (interrupted)."
+        )
+    );
+    assert!(
+        seen.contains(&format!(
+            "error: apply did not finish: 0 failed, {not_attempted} not attempted (interrupted)"
+        )),
+        "{seen}"
+    );
+    // What was written is live; a second apply finishes the rest.
+    let plan = test.run(&[&local("plan")[..], &["--no-value-diff"]].concat());
+    assert!(
+        plan.stdout.ends_with(&format!("Plan: {not_attempted} to create, {written} unchanged.\n")),
+        "{}",
+        &plan.stdout[plan.stdout.len().saturating_sub(300)..]
+    );
+}

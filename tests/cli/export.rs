@@ -119,6 +119,24 @@ fn export_adopt_apply_and_export_again_byte_for_byte() {
     let export = cloud.run(&["export", "--namespace-id", NS, "-o", "first/kvsync.yaml"]);
     assert_eq!(export.code, 0, "{}", export.snapshot());
     assert_eq!(export.stdout, "", "data goes to the file, notes to stderr");
+    // Every fifth key expires: the export says they come out as absolute expirations, and
+    // that no key has a marker yet.
+    assert!(
+        export.stderr.contains(
+            "396 keys expire and are exported with an absolute `expiration`: the API lists only \
+             when a key expires, not whether it was written with `expiration_ttl`"
+        ),
+        "{}",
+        export.stderr
+    );
+    assert!(
+        export.stderr.contains(
+            "Next: `kvsync plan -c first/kvsync.yaml` shows 2000 keys without kvsync's marker as \
+             `adopt`."
+        ),
+        "{}",
+        export.stderr
+    );
     assert!(
         export.stderr.contains(&format!(
             "Exported 2000 keys from namespace {NS} to `first/kvsync.yaml`; 240 values are files in `values/`."
@@ -172,6 +190,11 @@ fn export_adopt_apply_and_export_again_byte_for_byte() {
     // files, in a new folder and over the old one.
     let second = cloud.run(&["export", "--namespace-id", NS, "-o", "second/kvsync.yaml"]);
     assert_eq!(second.code, 0, "{}", second.snapshot());
+    assert!(
+        !second.stderr.contains("Next:"),
+        "every key has a marker: nothing to adopt\n{}",
+        second.stderr
+    );
     assert_eq!(tree(&cloud.test.path().join("second")), first, "a re-export is byte-identical");
     let over = cloud.run(&["export", "--namespace-id", NS, "-o", "first/kvsync.yaml", "--force"]);
     assert_eq!(over.code, 0, "{}", over.snapshot());
@@ -255,6 +278,7 @@ fn a_small_export_reads_like_a_hand_written_config() {
     --- stderr
     Exported 8 keys from namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0 (prefix "flags/") to stdout; 1 value is a file in `values/`.
     1 sensitive key is a `${VAR}` reference: set `FLAGS_PAYMENTS_KEY` to its value before `kvsync plan`.
+    1 key expires and is exported with an absolute `expiration`: the API lists only when a key expires, not whether it was written with `expiration_ttl`; where a key should live a fixed time after each write, write `expiration_ttl: SECONDS` instead.
     "#);
 
     // The printed config plans as adopts once the variable holds the value, and refuses to

@@ -46,7 +46,8 @@ mod export;
 /// `plan_tier: free`, through the CLI.
 mod wrangler;
 
-/// `kvsync init`, and the examples' README walk-throughs run command by command.
+/// `kvsync init`, the README's tour and the examples' README walk-throughs, run command by
+/// command.
 mod onboarding;
 
 /// `files:` sources: a folder tree of value files planned, applied and followed through edits.

@@ -1,11 +1,12 @@
-//! `kvsync init`, and the walk-throughs in `examples/*/README.md`, run as written.
+//! `kvsync init`, the README's tour and the walk-throughs in `examples/*/README.md`, run as
+//! written.
 //!
 //! A walk-through is every ```console block of an example's README: each `$ ` line is run by
 //! `sh` in a fresh copy of the example's folder (with this build's `kvsync` first on `PATH`, the
 //! suite's fixed clock, no colour and no Cloudflare credentials), its stdout and stderr merged
 //! as a terminal shows them, and compared with the lines under it. In the expected text a line
-//! `…` stands for any number of lines, and a line ending in `…` for any line that starts with
-//! what comes before the `…`. `$ echo $?` prints the previous command's exit code. The blocks of
+//! `…` (indented or not) stands for any number of lines, and a line ending in `…` for any line
+//! that starts with what comes before the `…`. `$ echo $?` prints the previous command's exit code. The blocks of
 //! one README share the folder, so a walk-through goes on where the last block stopped.
 
 use std::path::{Path, PathBuf};
@@ -25,10 +26,15 @@ struct Step {
 /// The `$ ` steps of every ```console block in `readme`.
 fn steps(readme: &Path) -> Vec<Step> {
     let text = std::fs::read_to_string(readme).expect("read the README");
-    let name = readme.display().to_string();
+    steps_in(&text, &readme.display().to_string(), |_| true)
+}
+
+/// The `$ ` steps of the ```console blocks in the lines of `text` that `wanted` takes (by
+/// 0-based line index).
+fn steps_in(text: &str, name: &str, wanted: impl Fn(usize) -> bool) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut in_console = false;
-    for (index, line) in text.lines().enumerate() {
+    for (index, line) in text.lines().enumerate().filter(|(index, _)| wanted(*index)) {
         if !in_console {
             in_console = line.trim_end() == "```console";
             continue;
@@ -56,7 +62,7 @@ fn steps(readme: &Path) -> Vec<Step> {
 fn matches(expected: &[String], actual: &[&str]) -> bool {
     match expected.split_first() {
         None => actual.is_empty(),
-        Some((first, rest)) if first == "…" => {
+        Some((first, rest)) if first.trim() == "…" => {
             (0..=actual.len()).any(|skip| matches(rest, &actual[skip..]))
         }
         Some((first, rest)) => match actual.split_first() {
@@ -86,28 +92,21 @@ fn walk_through(example: &str) {
     let test = Test::new();
     let cwd = test.path().join(example);
     copy_tree(&source, &cwd);
-    let path = format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_owned())
-    );
+    run_steps(&steps, &cwd, |_| {});
+}
+
+/// Runs `steps` in `cwd`, calling `before` ahead of each; panics at the first step whose output
+/// differs, showing both.
+fn run_steps(steps: &[Step], cwd: &Path, before: impl Fn(&Step)) {
     let mut last_code = 0;
-    for step in &steps {
+    for step in steps {
+        before(step);
         let output = if step.command.trim() == "echo $?" {
             format!("{last_code}\n")
         } else {
-            let mut command = Command::new("sh");
-            command
-                .arg("-c")
-                .arg(format!("exec 2>&1; {}", step.command))
-                .current_dir(&cwd)
-                .stdin(Stdio::null())
-                .env("PATH", &path)
-                .env("KVSYNC_NOW", NOW);
-            hermetic(&mut command);
-            let out = command.output().expect("run sh");
-            last_code = out.status.code().unwrap_or(-1);
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            let (code, output) = sh(&step.command, cwd);
+            last_code = code;
+            output
         };
         let actual: Vec<&str> = output.lines().collect();
         assert!(
@@ -121,11 +120,73 @@ fn walk_through(example: &str) {
     }
 }
 
+/// Runs `command` with `sh` in `cwd` as a walk-through does; its exit code and its output.
+fn sh(command: &str, cwd: &Path) -> (i32, String) {
+    let path = format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_owned())
+    );
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("exec 2>&1; {command}"))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .env("PATH", &path)
+        .env("KVSYNC_NOW", NOW);
+    hermetic(&mut sh);
+    let out = sh.output().expect("run sh");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The README's tour, run top to bottom right after the Quick start, as a newcomer would: the
+/// Quick start's apply first, then every step of "A tour", with the edit it describes in prose
+/// made before the plan that follows it.
+#[cfg(unix)]
+#[test]
+fn readme_tour_after_the_quick_start() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("read the README");
+    let lines: Vec<&str> = readme.lines().collect();
+    let start = lines.iter().position(|l| *l == "## A tour").expect("a tour");
+    let end = start
+        + 1
+        + lines[start + 1..].iter().position(|l| l.starts_with("## ")).expect("the next section");
+    let edit = start
+        + lines[start..end]
+            .iter()
+            .position(|l| l.starts_with("Edit the config:"))
+            .expect("the tour's edit");
+    let steps = steps_in(&readme, "README.md", |index| (start..end).contains(&index));
+    assert!(steps.len() >= 5, "{steps:?}");
+
+    let test = Test::new();
+    let cwd = test.path();
+    copy_tree(&repo().join("examples/feature-flags"), &cwd.join("examples/feature-flags"));
+    let (code, output) =
+        sh("kvsync apply -c examples/feature-flags/kvsync.yaml --target local --auto-approve", cwd);
+    assert_eq!(code, 0, "the Quick start's apply: {output}");
+    let config = cwd.join("examples/feature-flags/kvsync.yaml");
+    let edited = std::cell::Cell::new(false);
+    run_steps(&steps, cwd, |step| {
+        let line: usize = step.place.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if line > edit && !edited.replace(true) {
+            // "raise `rollout` from 25 to 50 and remove `flags/max-items`"
+            let text = std::fs::read_to_string(&config).expect("read the example");
+            let text = text.replace("rollout: 25", "rollout: 50");
+            let text: String =
+                text.split_inclusive('\n').filter(|l| !l.contains("flags/max-items:")).collect();
+            std::fs::write(&config, text).expect("edit the example");
+        }
+    });
+    assert!(edited.get(), "the tour has steps after its edit");
+}
+
 #[test]
 fn the_wildcards_of_a_walk_through() {
     let lines = |s: &str| s.lines().map(str::to_owned).collect::<Vec<_>>();
     assert!(matches(&lines("a\n…\nd"), &["a", "b", "c", "d"]));
     assert!(matches(&lines("a\n…\nd"), &["a", "d"]));
+    assert!(matches(&lines("a\n  …\nd"), &["a", "  b", "  c", "d"]), "an indented `…` too");
     assert!(matches(&lines("scope `f` (namespace 1…\nz"), &["scope `f` (namespace 123, x)", "z"]));
     assert!(!matches(&lines("a\nd"), &["a", "b", "d"]));
     assert!(!matches(&lines("a"), &["a", "b"]));

@@ -3,14 +3,17 @@
 //! speaks the KV REST API over a KV binding. Listing order, cursors, limits and expirations are
 //! the simulator's, not ours (kv-standin covers request counts and faults; see `cloudflare.rs`).
 //!
-//! Needs Node 20+ and `npm ci --prefix tests/simulator` (`.ci/run` does it). The simulator's clock
+//! Needs Node 20+ and npm on `PATH`. The first simulator test installs the simulator itself
+//! (`npm ci --prefix tests/simulator`, once, under a file lock; see [`provisioned`]): the one
+//! time the test suite reaches the network, for the npm registry. A missing or old Node fails
+//! every simulator test with the same message naming it; none is skipped. The simulator's clock
 //! is the real one and cannot be set, so these tests run kvsync on the real clock too (no
 //! `KVSYNC_NOW`), and exactly one test waits out a 60 s TTL.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -27,6 +30,106 @@ const CONFIG_NS: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 /// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The oldest Node the simulator runs on (miniflare's `engines`).
+const NODE_MAJOR: u32 = 20;
+
+/// Written into `node_modules` once `npm ci` has succeeded, holding the sha256 of the
+/// `package-lock.json` it installed: `npm ci` empties `node_modules` first, so a killed install
+/// leaves no marker and is never mistaken for a finished one, and a changed lock installs again.
+const INSTALLED_MARKER: &str = "node_modules/.kvsync-installed";
+
+/// Checks the prerequisites and installs the simulator when it is not installed yet, once per
+/// test process. Every test that asks gets the same answer, so a machine without Node sees one
+/// message, naming what is missing, in every simulator test.
+fn provisioned() -> Result<(), String> {
+    static ONCE: OnceLock<Result<(), String>> = OnceLock::new();
+    ONCE.get_or_init(provision).clone()
+}
+
+fn provision() -> Result<(), String> {
+    check_node()?;
+    let dir = repo().join("tests/simulator");
+    let lock_text = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|err| format!("cannot read tests/simulator/package-lock.json: {err}"))?;
+    let wanted = {
+        use sha2::Digest as _;
+        base16ct::lower::encode_string(&sha2::Sha256::digest(&lock_text))
+    };
+    let installed = || std::fs::read_to_string(dir.join(INSTALLED_MARKER)).ok();
+    if installed().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    // Other test processes (two `cargo test` runs, nextest) may be here at the same time: one
+    // installs, the others wait for it and then find the marker.
+    let lock_path = dir.join(".npm-ci.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|err| format!("cannot create `{}`: {err}", lock_path.display()))?;
+    lock.lock().map_err(|err| format!("cannot lock `{}`: {err}", lock_path.display()))?;
+    if installed().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    say("the KV simulator is not installed: running `npm ci --prefix tests/simulator` once \
+         (it downloads miniflare from the npm registry)");
+    let started = Instant::now();
+    let output = Command::new(npm())
+        .args(["ci", "--prefix"])
+        .arg(&dir)
+        .args(["--no-audit", "--no-fund"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| {
+            format!(
+                "npm is required to install the KV simulator for the simulator tests: cannot run \
+                 it ({err}); it comes with Node {NODE_MAJOR}+"
+            )
+        })?;
+    if !output.status.success() {
+        return Err(format!(
+            "`npm ci --prefix tests/simulator` failed ({}), so the simulator tests cannot run\n\
+             --- npm stdout\n{}--- npm stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    std::fs::write(dir.join(INSTALLED_MARKER), &wanted)
+        .map_err(|err| format!("cannot write `{INSTALLED_MARKER}`: {err}"))?;
+    say(&format!("the KV simulator is installed ({:.0?})", started.elapsed()));
+    Ok(())
+}
+
+/// Node, at least [`NODE_MAJOR`], on `PATH`.
+fn check_node() -> Result<(), String> {
+    let required = format!("node {NODE_MAJOR} or newer is required for the simulator tests");
+    let output = Command::new("node")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|_| format!("{required}: not found on PATH"))?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major = version
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok());
+    match major {
+        Some(major) if output.status.success() && major >= NODE_MAJOR => Ok(()),
+        _ => Err(format!("{required}: found `{version}` (`node --version`)")),
+    }
+}
+
+/// npm's command: `npm.cmd` on Windows, where `npm` is a batch script.
+fn npm() -> &'static str {
+    if cfg!(windows) { "npm.cmd" } else { "npm" }
+}
+
+/// A line on the test process's own stderr, past the test harness's capture (which would show
+/// it only for a failing test).
+fn say(message: &str) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "kvsync tests: {message}");
+}
+
 /// One running simulator: `node tests/simulator/serve.mjs`, in memory, on an ephemeral port.
 /// Dropping it closes the script's stdin, which stops workerd cleanly; a kill follows if not.
 struct Simulator {
@@ -41,11 +144,9 @@ struct Simulator {
 impl Simulator {
     fn start() -> Self {
         let dir = repo().join("tests/simulator");
-        assert!(
-            dir.join("node_modules/miniflare/package.json").is_file(),
-            "the KV simulator is not installed: run `npm ci --prefix tests/simulator` \
-             (Node 20+; .ci/run does this before `cargo test`)"
-        );
+        if let Err(problem) = provisioned() {
+            panic!("{problem}");
+        }
         let log_dir = tempfile::tempdir().expect("temp dir");
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("log file");
@@ -83,8 +184,8 @@ impl Simulator {
                 let status = simulator.child.try_wait().ok().flatten();
                 let log = std::fs::read_to_string(&simulator.log).unwrap_or_default();
                 panic!(
-                    "the KV simulator did not start within {START_TIMEOUT:?} (exit: {status:?}); \
-                     is `npm ci --prefix tests/simulator` done?\n--- serve.mjs stderr\n{log}"
+                    "the KV simulator did not start within {START_TIMEOUT:?} (exit: {status:?})\n\
+                     --- serve.mjs stderr\n{log}"
                 );
             }
         }

@@ -179,7 +179,7 @@ impl Standin {
     pub fn start(options: Options) -> Standin {
         assert!(
             is_identifier(&options.account_id),
-            "account id must be 1..=32 characters without `/` (doc §0.3)"
+            "account id must be 1..=32 characters without `/`"
         );
         assert!(!options.token.is_empty(), "the token must not be empty");
         assert!(
@@ -231,10 +231,7 @@ impl Standin {
     /// When `id` is empty, longer than 32 characters or contains `/` (doc §0.3): the real API has
     /// no such namespace, so a test that uses one would test nothing.
     pub fn create_namespace(&self, id: &str) {
-        assert!(
-            is_identifier(id),
-            "namespace id {id:?} must be 1..=32 characters without `/` (doc §0.3)"
-        );
+        assert!(is_identifier(id), "namespace id {id:?} must be 1..=32 characters without `/`");
         self.shared.lock().store.namespaces.entry(id.to_owned()).or_default();
     }
 

@@ -107,7 +107,7 @@ fn requests_verdict(rows: &[Row]) -> Verdict {
         })
         .collect();
     Verdict {
-        target: "requests exactly at the floor of DESIGN.md §9",
+        target: "requests exactly at the floor of the performance targets (docs/spec.md)",
         pass: (!rows.is_empty()).then_some(off.is_empty()),
         detail: if off.is_empty() {
             format!("all {} commands", rows.len())

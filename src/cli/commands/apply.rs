@@ -2,8 +2,6 @@
 //! saved plan, check that it is still current and apply exactly it without asking.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::apply::{Report, Settings, execute, saved};
@@ -83,13 +81,7 @@ async fn execute_with_interrupt(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Report {
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupt);
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
+    let interrupt = crate::cli::interrupt::watch();
     let settings = Settings {
         owner: planned.desired.owner.clone(),
         revision: revision(global),
@@ -106,7 +98,6 @@ async fn execute_with_interrupt(
         })
         .await;
     progress.finish();
-    watcher.abort();
     report
 }
 

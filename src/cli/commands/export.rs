@@ -204,10 +204,19 @@ fn summarise(
             if stale.len() == 1 { "it" } else { "them" }
         ));
     }
-    if !to_stdout {
+    if export.expiring > 0 {
         printer.info(&format!(
-            "Next: `kvsync plan -c {}` shows every key without kvsync's marker as `adopt`.",
-            args.output.display()
+            "{} exported with an absolute `expiration`: the API lists only when a key expires, \
+             not whether it was written with `expiration_ttl`; where a key should live a fixed \
+             time after each write, write `expiration_ttl: SECONDS` instead.",
+            counted(export.expiring, "key expires and is", "keys expire and are"),
+        ));
+    }
+    if !to_stdout && export.unmarked > 0 {
+        printer.info(&format!(
+            "Next: `kvsync plan -c {}` shows {} without kvsync's marker as `adopt`.",
+            args.output.display(),
+            counted(export.unmarked, "key", "keys"),
         ));
     }
 }
