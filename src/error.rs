@@ -86,7 +86,7 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Self::Config(crate::config::Error::Read { .. }) => vec![
-                "pass the config with `-c FILE`, or run `kvsync schema` to see what a config holds"
+                "pass the config with `-c FILE`, or run `kvsync init` to write a starter config (`kvsync init --from-wrangler` in a Worker's folder)"
                     .to_owned(),
             ],
             Self::Refused(refusals) => refusals.iter().map(Refusal::hint).collect(),
@@ -103,7 +103,7 @@ impl Error {
                 ]
             }
             Self::MissingAccountId => vec![
-                "set `account_id:` in the config or export CLOUDFLARE_ACCOUNT_ID; to try kvsync without an account, pass `--target local`".to_owned(),
+                "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],
             Self::Kv(error) => {
                 let mut hints: Vec<String> = crate::kv::cloudflare::hint(error).into_iter().collect();

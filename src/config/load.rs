@@ -92,6 +92,8 @@ pub(super) fn load_using(
         root_file_canonical: &root_file_canonical,
         problems,
         wrangler: Resolver::new(&root_dir),
+        wrangler_environment: merged.wrangler_environment.clone(),
+        preview: options.preview,
     };
 
     if let Err((message, hint)) = validate::version(merged.version.value) {
@@ -130,6 +132,14 @@ pub(super) fn load_using(
     for (index, (message, hint)) in validate::overlapping_scopes(&sound) {
         loader.problems.error(root, sound_pos[index], message, hint);
     }
+    // The account: the config's, else the environment's (read where the store is opened), else
+    // the one the wrangler config of the `binding:` scopes names, as wrangler would use.
+    let account_id = account_id.or_else(|| {
+        crate::kv::token::account_id_from_env(options.vars)
+            .is_none()
+            .then(|| loader.wrangler.account_id())
+            .flatten()
+    });
     if !loader.problems.has_errors() {
         (hooks.on_heads)(Heads {
             target: merged.target.as_ref().map(|t| t.value.name().to_owned()),
@@ -192,6 +202,11 @@ struct Loader<'a> {
     problems: Problems,
     /// Resolves `binding:` through wrangler's config, reading each file once.
     wrangler: Resolver,
+    /// The wrangler environment of `binding:` scopes that name none (`--env` without
+    /// `environments:`).
+    wrangler_environment: Option<String>,
+    /// `--preview`, for `binding:` scopes without `preview:`.
+    preview: Option<bool>,
 }
 
 impl Loader<'_> {
@@ -463,7 +478,11 @@ impl Loader<'_> {
                 let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
                 let binding = self.interpolate(binding);
                 let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
-                let environment = environment.map(|e| self.interpolate(e));
+                // A scope's own `environment:` wins over `--env`.
+                let environment = match environment {
+                    Some(environment) => Some(self.interpolate(environment)),
+                    None => self.wrangler_environment.clone().map(Some),
+                };
                 let (Some(binding), Some(wrangler_file), Some(environment)) = (
                     binding,
                     wrangler_file.map_or(Some(None), |w| w.map(Some)),
@@ -475,7 +494,7 @@ impl Loader<'_> {
                     binding: &binding,
                     wrangler: wrangler_file.as_deref(),
                     environment: environment.as_deref(),
-                    preview: preview.map(|p| p.value),
+                    preview: preview.map(|p| p.value).or(self.preview),
                 };
                 match self.wrangler.resolve(&request) {
                     Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),

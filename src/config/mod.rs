@@ -52,6 +52,9 @@ pub struct LoadOptions<'a> {
     /// `--env NAME`; when `None` and the config has `environments`, `default_environment` is
     /// used, else it is an error.
     pub environment: Option<&'a str>,
+    /// `--preview`: whether `binding:` scopes that say nothing (no `preview:`) use the binding's
+    /// `preview_id` (`Some(true)`) or its `id` (`Some(false)`), as wrangler's `--preview`.
+    pub preview: Option<bool>,
     /// Environment-variable lookup for `${VAR}` interpolation (tests pass a map; the CLI passes
     /// `std::env::var`).
     pub vars: &'a dyn Fn(&str) -> Option<String>,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::apply::{Guards, Report, Settings, check_guards, execute, saved};
-use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -18,11 +18,8 @@ use crate::error::Error;
 use crate::report::json;
 use crate::report::outcome::{render_report, render_report_json};
 
-pub async fn run(
-    args: &ApplyArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let (planned, from_file) = match &args.plan_file {
         Some(path) => (saved_plan(path, args, global, printer).await?, true),
         None => (engine::plan(&args.config, &args.planning, global, printer).await?, false),
@@ -64,7 +61,7 @@ pub async fn run(
         confirm()?;
     }
 
-    let report = execute_with_interrupt(&planned, global, printer).await;
+    let report = execute_with_interrupt(&planned, args.revision.as_deref(), printer).await;
     match &document {
         None => printer.data(&render_report(&report, printer.stdout_color)),
         Some(document) => printer.data(&render_report_json(document, &report)),
@@ -86,7 +83,7 @@ pub async fn run(
 /// Runs the executor with Ctrl-C wired to stop it between batches.
 async fn execute_with_interrupt(
     planned: &Planned,
-    global: &GlobalArgs,
+    revision_flag: Option<&str>,
     printer: &Printer,
 ) -> Report {
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -98,7 +95,7 @@ async fn execute_with_interrupt(
     });
     let settings = Settings {
         owner: planned.desired.owner.clone(),
-        revision: revision(global),
+        revision: revision(revision_flag),
         unsuccessful_retries: 3,
         unsuccessful_retry_delay: Duration::from_secs(1),
     };
@@ -122,7 +119,7 @@ async fn execute_with_interrupt(
 async fn saved_plan(
     path: &std::path::Path,
     args: &ApplyArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let mut file = PlanFile::read(path)?;
@@ -146,8 +143,12 @@ async fn saved_plan(
             now: "the `--target` given".to_owned(),
         });
     }
-    let global = &GlobalArgs { target: Some(planned_target), ..global.clone() };
-    let config = ConfigArgs { config: args.config.config.clone(), env: file.environment.clone() };
+    let global = &TargetArgs { target: Some(planned_target), ..global.clone() };
+    let config = ConfigArgs {
+        config: args.config.config.clone(),
+        env: file.environment.clone(),
+        preview: args.config.preview,
+    };
     let planning = PlanningArgs {
         only: file.only.clone(),
         take_over: file.take_over.clone(),
@@ -197,10 +198,8 @@ fn describe_environment(environment: Option<&str>) -> String {
 }
 
 /// `--revision`, else `$GITHUB_SHA`.
-fn revision(global: &GlobalArgs) -> Option<String> {
-    global
-        .revision
-        .clone()
+fn revision(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
         .or_else(|| std::env::var(env_vars::GITHUB_SHA).ok())
         .filter(|r| !r.is_empty())
 }

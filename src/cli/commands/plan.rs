@@ -1,7 +1,7 @@
 //! `kvsync plan`: show what apply would change, in the format asked for, and optionally save it.
 
 use crate::apply::saved;
-use crate::cli::args::{GlobalArgs, PlanArgs, PlanFormat};
+use crate::cli::args::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -9,11 +9,8 @@ use crate::cli::plan_file::PlanFileOut;
 use crate::error::Error;
 use crate::report::{cost, json, markdown};
 
-pub async fn run(
-    args: &PlanArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let mut planned = engine::plan(&args.config, &args.planning, global, printer).await?;
     if let Some(baseline) = &args.baseline {
         engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
@@ -70,7 +67,7 @@ fn save(
     planned: &Planned,
     cost: &cost::Cost,
     args: &PlanArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     path: &std::path::Path,
 ) -> Result<(), Error> {
     let environment = planned.desired.environment.as_deref();
