@@ -469,6 +469,21 @@ impl Loader<'_> {
                     self.problems.error(self.root, pos, message, hint);
                     return None;
                 }
+                if id == super::starter::PLACEHOLDER_NAMESPACE_ID {
+                    self.problems.warning(
+                        self.root,
+                        pos,
+                        format!(
+                            "namespace `{scope_name}` uses `kvsync init`'s placeholder id `{id}`"
+                        ),
+                        Some(
+                            "fine for `--target local`; for Cloudflare, set the id of your \
+                             namespace (`wrangler kv namespace list` shows it), or use \
+                             `binding:` (`kvsync init --from-wrangler`)"
+                                .to_owned(),
+                        ),
+                    );
+                }
                 Some((id, None))
             }
             (None, Some(binding)) => {

@@ -172,7 +172,7 @@ pub(crate) struct NamespaceConfig {
     /// The KV namespace id (this or `binding`, here or in the environment overlay). `${VAR}` and
     /// `${VAR:-default}` are expanded.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^(\$\{.*\}|[A-Za-z0-9_-]{1,32})$"))]
+    #[schemars(extend("pattern" = namespace_id_pattern()))]
     pub namespace_id: Option<Sp<String>>,
     /// Instead of `namespace_id`: the name of a KV binding in the wrangler config
     /// (`kv_namespaces[].binding`), whose `id` is used.
@@ -381,6 +381,12 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// A namespace id as the schema checks it: `${…}` (checked once expanded), or
+/// [`crate::kv::is_namespace_id`]'s rule.
+fn namespace_id_pattern() -> String {
+    format!(r"^(\$\{{.*\}}|{})$", crate::kv::NAMESPACE_ID_PATTERN)
 }
 
 fn value_schema(_: &mut SchemaGenerator) -> Schema {

@@ -435,7 +435,7 @@ fn key_outside_its_prefix() {
 fn overlapping_scopes() {
     check(
         &format!(
-            "{HEAD}  more:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: f/x/\n  all:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  other:\n    namespace_id: ffff\n"
+            "{HEAD}  more:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: f/x/\n  all:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  other:\n    namespace_id: ffffffffffffffffffffffffffffffff\n"
         ),
         &[],
         &[
@@ -829,7 +829,7 @@ fn interpolation_with_defaults_and_escapes() {
 #[test]
 fn environment_overlay_merges_deeply() {
     let config = format!(
-        "{HEAD}    ignore: [\"f/base/*\"]\n    keys:\n      f/a: base\n      f/b: base\n    include: [base.yaml]\nenvironments:\n  staging:\n    owner: web-staging\n    max_deletes: 5\n    namespaces:\n      flags:\n        prefix: \"f/\"\n        ignore: [\"f/staging/*\"]\n        keys:\n          f/b: staging\n          f/c:\n            value: added\n          f/from-include: replaced\n      extra:\n        namespace_id: eeee\n        keys:\n          x: 1\n"
+        "{HEAD}    ignore: [\"f/base/*\"]\n    keys:\n      f/a: base\n      f/b: base\n    include: [base.yaml]\nenvironments:\n  staging:\n    owner: web-staging\n    max_deletes: 5\n    namespaces:\n      flags:\n        prefix: \"f/\"\n        ignore: [\"f/staging/*\"]\n        keys:\n          f/b: staging\n          f/c:\n            value: added\n          f/from-include: replaced\n      extra:\n        namespace_id: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n        keys:\n          x: 1\n"
     );
     let fixture = Fixture::new(&config);
     fixture.write("base.yaml", "keys:\n  f/from-include: included\n");
@@ -1016,7 +1016,7 @@ environments:
     namespaces: {flags: {environment: production}}
     plan_tier: free
   fixed:
-    namespaces: {flags: {namespace_id: abcdef}}
+    namespaces: {flags: {namespace_id: abcdefabcdefabcdefabcdefabcdefab}}
 ";
 
 #[test]
@@ -1047,7 +1047,10 @@ fn bindings_resolve_per_environment_and_say_how() {
         )
     );
     // An overlay's `namespace_id` replaces the base's `binding` instead of clashing with it.
-    assert_eq!(scope("fixed"), ("abcdef".to_owned(), None, PlanTier::Paid));
+    assert_eq!(
+        scope("fixed"),
+        ("abcdefabcdefabcdefabcdefabcdefab".to_owned(), None, PlanTier::Paid)
+    );
 }
 
 #[test]

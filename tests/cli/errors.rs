@@ -207,3 +207,19 @@ fn every_problem_is_reported_at_once() {
         assert!(out.stderr.contains(place), "expected {place} in:\n{}", out.stderr);
     }
 }
+
+/// Issue #11: a namespace id that is not 32 lowercase hex digits (here `init`'s old
+/// placeholder) fails `validate`, with a hint to where real ids come from.
+#[test]
+fn namespace_ids_are_32_lowercase_hex_digits() {
+    let config = HEAD.replace(
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "${FLAGS_NAMESPACE_ID:-replace-with-your-namespace-id}",
+    );
+    check(&config, &[], "kvsync.yaml:5:19", "is not valid");
+    let out = Test::new().file("kvsync.yaml", &config).run(&["validate"]);
+    insta::assert_snapshot!("namespace_id_placeholder", out.snapshot());
+    let upper =
+        HEAD.replace("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0F1E2D3C4B5A69788796A5B4C3D2E1F0");
+    check(&upper, &[], "kvsync.yaml:5:19", "`0F1E2D3C4B5A69788796A5B4C3D2E1F0` is not valid");
+}
