@@ -15,16 +15,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
 use super::files::{self, Template};
 use super::include::{self, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
-use super::model::{ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
+use super::model::{
+    self, ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, YamlKind,
+    YamlValue,
+};
 use super::overlay::{self, MergedNamespace};
 use super::parallel::{self, Workers};
 use super::problems::{FileId, Pos, Problems};
+use super::shape;
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, Finding, ScopeHead};
 use super::wrangler::{self, Resolver};
@@ -71,12 +76,8 @@ pub(super) fn load_using(
             return Err(invalid(problems));
         }
     };
-    let config: ConfigFile = match yaml::parse(text) {
-        Ok(config) => config,
-        Err(error) => {
-            problems.error(root, error.pos, error.message, error.hint);
-            return Err(invalid(problems));
-        }
+    let Some(config) = read_config(text, root, &mut problems) else {
+        return Err(invalid(problems));
     };
 
     let Some(merged) = overlay::apply(config, options.environment, root, &mut problems) else {
@@ -186,6 +187,96 @@ pub(super) fn load_using(
         },
         warnings,
     })
+}
+
+/// Parses the root config. When serde stops at a field it cannot take, the file is read again
+/// as a tree and every problem of that kind is reported (`shape`), with the checks of top-level
+/// scalars that need no model; then the entries at fault are cut out and the rest is parsed
+/// again, so that the loader goes on to report the file's other problems too. `None` (the
+/// problems reported) when nothing can be loaded.
+fn read_config(text: String, file: FileId, problems: &mut Problems) -> Option<ConfigFile> {
+    let text = Rc::new(text);
+    let error = match yaml::parse_shared::<ConfigFile>(&text) {
+        Ok(config) => return Some(config),
+        Err(error) => error,
+    };
+    let found = if error.structural {
+        yaml::parse_shared::<YamlValue>(&text)
+            .map(|tree| {
+                let mut found = shape::check(&tree, &model::config_schema());
+                found.extend(scalar_checks(&tree));
+                found
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // The parser's own problem is among those found, unless the walk missed it.
+    let missed = !found.iter().any(|f| f.pos.line == error.pos.line);
+    if missed {
+        problems.error(file, error.pos, error.message, error.hint);
+    }
+    let mut cut = Vec::new();
+    let mut echoes = Vec::new();
+    let mut can_cut = !missed && !found.is_empty();
+    for found in found {
+        if !found.scalar {
+            can_cut &= found.entry.is_some();
+            cut.extend(found.entry);
+            echoes.extend(found.parent.map(|p| p.line));
+        }
+        problems.error(file, found.pos, found.message, found.hint);
+    }
+    if !can_cut {
+        return None;
+    }
+    let config = yaml::parse::<ConfigFile>(yaml::without_entries(&text, &cut)?).ok()?;
+    problems.ignore_lines(file, echoes);
+    Some(config)
+}
+
+/// Checks of top-level scalars that need no typed model (`version`, `owner`, the literal
+/// `namespace_id`s of the base scopes), for a file whose typed parse failed: their problems
+/// show in the same run. When the rest loads, the loader finds them again, and the repeats
+/// are dropped.
+fn scalar_checks(tree: &YamlValue) -> Vec<shape::Found> {
+    let mut found = Vec::new();
+    let YamlKind::Map(entries) = &tree.value else { return found };
+    let mut report = |pos: Pos, result: Result<(), Finding>| {
+        if let Err((message, hint)) = result {
+            found.push(shape::Found {
+                pos,
+                message,
+                hint,
+                entry: None,
+                parent: None,
+                scalar: true,
+            });
+        }
+    };
+    for (key, value) in entries {
+        match (key.value.as_str(), &value.value) {
+            ("version", YamlKind::Int(n)) => {
+                report(value.pos, u32::try_from(*n).map_or(Ok(()), validate::version));
+            }
+            ("owner", YamlKind::Str(owner)) => report(value.pos, validate::owner(owner)),
+            ("namespaces", YamlKind::Map(scopes)) => {
+                for (_, scope) in scopes {
+                    let YamlKind::Map(fields) = &scope.value else { continue };
+                    for (field, id) in fields {
+                        if let ("namespace_id", YamlKind::Str(id_text)) =
+                            (field.value.as_str(), &id.value)
+                            && !id_text.contains('$')
+                        {
+                            report(id.pos, validate::namespace_id(id_text));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 fn invalid(problems: Problems) -> Error {

@@ -406,6 +406,11 @@ fn expiration_schema(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// The JSON Schema of `kvsync.yaml` as a value (what `shape` checks a file's tree against).
+pub(crate) fn config_schema() -> serde_json::Value {
+    schemars::schema_for!(ConfigFile).to_value()
+}
+
 /// The JSON Schema of `kvsync.yaml`, pretty-printed, ending in a newline.
 pub(crate) fn schema_json() -> String {
     let schema = schemars::schema_for!(ConfigFile);

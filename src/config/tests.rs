@@ -1474,12 +1474,17 @@ fn files_bad_placeholders_and_globs() {
             "kvsync.yaml:18:15: `files` glob `${DIR}/*` uses `${…}`",
         ],
     );
-    check_hint(
+    // The misspelt field is cut out and the rest loads, so the source's other problem (no `key`
+    // template, so its keys miss the prefix) shows in the same run.
+    let found = check(
         &files("      - path: v/*\n        strip_extensions: true\n"),
         &[("v/a", b"1")],
-        "kvsync.yaml:9:9: unknown field `strip_extensions`",
-        "did you mean `strip_extension`?",
+        &[
+            "kvsync.yaml:8:15: key `a` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:9:9: unknown field `strip_extensions`",
+        ],
     );
+    assert_eq!(found[1].hint.as_deref(), Some("did you mean `strip_extension`?"));
 }
 
 #[test]
@@ -1695,4 +1700,53 @@ fn parallel_loading_matches_sequential_loading() {
     for workers in [1, 3] {
         assert_eq!(load_with_workers(&path, workers), sequential, "{workers} workers");
     }
+}
+
+/// Issue #11: problems of shape no longer come one per run. A misspelt top-level field, a
+/// misspelt scope field, `yes` for a boolean and an owner with a space: all four at once, and
+/// what the misspelt `namespace_id` leaves (a scope without one) is not reported again.
+#[test]
+fn problems_of_shape_are_reported_together() {
+    check(
+        "version: 1\nowner: Web Team\nnamespaces:\n  flags:\n    namespace_idd: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prune: yes\n    prefix: \"f/\"\n    keys:\n      f/a: x\n      g/b: outside\nnamspaces: {}\n",
+        &[],
+        &[
+            "kvsync.yaml:2:8: owner `Web Team` is not valid",
+            "kvsync.yaml:5:5: unknown field `namespace_idd`",
+            "kvsync.yaml:6:12: invalid value for `prune`: expected `true` or `false`",
+            "kvsync.yaml:10:7: key `g/b` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:11:1: unknown field `namspaces`",
+        ],
+    );
+    // In flow style the entries cannot be cut out, so the rest is not loaded, but every
+    // problem of shape is still reported.
+    check(
+        &format!(
+            "{HEAD}    keys: {{f/a: {{valeu: 1}}, f/b: {{value: 1, sensitive: yes}}}}\nplan_tier: pro\n"
+        ),
+        &[],
+        &[
+            "kvsync.yaml:7:18: unknown field `valeu` in a key entry",
+            "kvsync.yaml:7:56: invalid value for `sensitive`: expected `true` or `false`",
+            "kvsync.yaml:8:12: unknown value `pro` for `plan_tier`",
+        ],
+    );
+}
+
+/// Issue #11: one `.inf` used to stop the parse and hide every other problem in the file.
+#[test]
+fn a_non_finite_number_hides_nothing() {
+    check(
+        &keys(
+            "      f/a: .inf\n      f/b: ${KVSYNC_TEST_UNSET}\n      g/c: outside\n      f/d:\n        value: x\n        expiration_ttl: 5\n      f/e:\n        value: -.inf\n",
+        ),
+        &[],
+        &[
+            "kvsync.yaml:8:12: `.inf` is not a number JSON can hold",
+            "kvsync.yaml:9:12: environment variable `KVSYNC_TEST_UNSET` is not set",
+            "kvsync.yaml:10:7: key `g/c` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:13:25: `expiration_ttl` must be at least 60 seconds, not 5",
+            "kvsync.yaml:15:16: `-.inf` is not a number JSON can hold",
+        ],
+    );
 }
