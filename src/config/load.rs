@@ -15,7 +15,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
@@ -33,7 +32,6 @@ use super::shape;
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, Finding, ScopeHead};
 use super::wrangler::{self, Resolver};
-use super::yaml;
 use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
 
 pub(super) fn load(
@@ -189,50 +187,15 @@ pub(super) fn load_using(
     })
 }
 
-/// Parses the root config. When serde stops at a field it cannot take, the file is read again
-/// as a tree and every problem of that kind is reported (`shape`), with the checks of top-level
-/// scalars that need no model; then the entries at fault are cut out and the rest is parsed
-/// again, so that the loader goes on to report the file's other problems too. `None` (the
-/// problems reported) when nothing can be loaded.
+/// Parses the root config, reporting every problem of shape (`shape::read`) and the checks of
+/// top-level scalars with them; `None` (the problems reported) when nothing can be loaded.
 fn read_config(text: String, file: FileId, problems: &mut Problems) -> Option<ConfigFile> {
-    let text = Rc::new(text);
-    let error = match yaml::parse_shared::<ConfigFile>(&text) {
-        Ok(config) => return Some(config),
-        Err(error) => error,
-    };
-    let found = if error.structural {
-        yaml::parse_shared::<YamlValue>(&text)
-            .map(|tree| {
-                let mut found = shape::check(&tree, &model::config_schema());
-                found.extend(scalar_checks(&tree));
-                found
-            })
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    // The parser's own problem is among those found, unless the walk missed it.
-    let missed = !found.iter().any(|f| f.pos.line == error.pos.line);
-    if missed {
-        problems.error(file, error.pos, error.message, error.hint);
+    let reading = shape::read::<ConfigFile>(text, &model::config_schema(), &scalar_checks);
+    for (pos, message, hint) in reading.problems {
+        problems.error(file, pos, message, hint);
     }
-    let mut cut = Vec::new();
-    let mut echoes = Vec::new();
-    let mut can_cut = !missed && !found.is_empty();
-    for found in found {
-        if !found.scalar {
-            can_cut &= found.entry.is_some();
-            cut.extend(found.entry);
-            echoes.extend(found.parent.map(|p| p.line));
-        }
-        problems.error(file, found.pos, found.message, found.hint);
-    }
-    if !can_cut {
-        return None;
-    }
-    let config = yaml::parse::<ConfigFile>(yaml::without_entries(&text, &cut)?).ok()?;
-    problems.ignore_lines(file, echoes);
-    Some(config)
+    problems.ignore_lines(file, reading.echoes);
+    reading.parsed
 }
 
 /// Checks of top-level scalars that need no typed model (`version`, `owner`, the literal

@@ -24,8 +24,8 @@
 //!
 //! Every problem is reported at once: the loader keeps going after a bad key and returns all
 //! [`Diagnostic`]s together, in file order (the root config first, then each included file in
-//! the order it was read) and line order. A YAML syntax error stops only the file it is in; in the
-//! root config, fields of the wrong shape are all reported, cut out, and the rest loaded.
+//! the order it was read) and line order. A YAML syntax error stops only the file it is in;
+//! fields of the wrong shape are all reported, cut out, and the rest of the file loaded.
 //! Worker threads change when a file is parsed, never what the load returns: results and
 //! diagnostics are those of reading one file after another.
 //! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.

@@ -260,7 +260,7 @@ pub(crate) struct EnvironmentOverlay {
 }
 
 /// A file named by `include:`: more keys for the scope that includes it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IncludeFile {
     #[serde(default)]
@@ -409,6 +409,14 @@ fn expiration_schema(_: &mut SchemaGenerator) -> Schema {
 /// The JSON Schema of `kvsync.yaml` as a value (what `shape` checks a file's tree against).
 pub(crate) fn config_schema() -> serde_json::Value {
     schemars::schema_for!(ConfigFile).to_value()
+}
+
+/// The JSON Schema of an included file, made once (included files are many): what `shape`
+/// checks their trees against. It is not published; editors see included files as plain YAML.
+pub(crate) fn include_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(|| schemars::schema_for!(IncludeFile).to_value());
+    &SCHEMA
 }
 
 /// The JSON Schema of `kvsync.yaml`, pretty-printed, ending in a newline.

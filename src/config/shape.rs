@@ -13,11 +13,77 @@
 //! left alone (the model reads most of them as "not set"), and so are `pattern`s and ranges,
 //! which the loader's own checks cover with better messages. This module knows no YAML crate.
 
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::model::{YamlKind, YamlValue};
 use super::problems::{Pos, did_you_mean};
-use super::yaml::{STRICT_BOOLEANS_HINT, missing_field, one_of, unknown_field};
+use super::yaml::{self, STRICT_BOOLEANS_HINT, missing_field, one_of, unknown_field};
+
+/// What reading one YAML file gave: its content, when it (or what is left once its misshapen
+/// entries are cut out) parses, and its problems.
+pub(crate) struct Reading<T> {
+    pub parsed: Option<T>,
+    /// Each problem's place, message and hint.
+    pub problems: Vec<(Pos, String, Option<String>)>,
+    /// Lines whose later errors only echo one of these problems: the mappings that held an
+    /// entry that was cut out (a scope without its misspelt `namespace_id` says nothing new).
+    pub echoes: Vec<u32>,
+}
+
+/// Reads a YAML file as `T`. When serde stops at a field it cannot take, the file is read again
+/// as a tree and checked against `schema` (plus `scalar_checks`, checks of values that need no
+/// typed model), so every such problem is reported; then the entries at fault are cut out and
+/// the rest is parsed again, so that the caller can go on to find the file's other problems.
+pub(crate) fn read<T: DeserializeOwned>(
+    text: String,
+    schema: &Value,
+    scalar_checks: &dyn Fn(&YamlValue) -> Vec<Found>,
+) -> Reading<T> {
+    let text = Rc::new(text);
+    let error = match yaml::parse_shared::<T>(&text) {
+        Ok(parsed) => {
+            return Reading { parsed: Some(parsed), problems: Vec::new(), echoes: Vec::new() };
+        }
+        Err(error) => error,
+    };
+    let found = if error.structural {
+        yaml::parse_shared::<YamlValue>(&text)
+            .map(|tree| {
+                let mut found = check(&tree, schema);
+                found.extend(scalar_checks(&tree));
+                found
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut reading = Reading { parsed: None, problems: Vec::new(), echoes: Vec::new() };
+    // The parser's own problem is among those found, unless the walk missed it.
+    let missed = !found.iter().any(|f| f.pos.line == error.pos.line);
+    if missed {
+        reading.problems.push((error.pos, error.message, error.hint));
+    }
+    let mut cut = Vec::new();
+    let mut can_cut = !missed && !found.is_empty();
+    for found in found {
+        if !found.scalar {
+            can_cut &= found.entry.is_some();
+            cut.extend(found.entry);
+            reading.echoes.extend(found.parent.map(|p| p.line));
+        }
+        reading.problems.push((found.pos, found.message, found.hint));
+    }
+    if can_cut {
+        reading.parsed = yaml::without_entries(&text, &cut).and_then(|rest| yaml::parse(rest).ok());
+    }
+    if reading.parsed.is_none() {
+        reading.echoes.clear();
+    }
+    reading
+}
 
 /// One problem of structure.
 #[derive(Debug, Clone, PartialEq)]

@@ -1750,3 +1750,23 @@ fn a_non_finite_number_hides_nothing() {
         ],
     );
 }
+
+/// Issue #11: an included file reports its problems of shape together too, and the rest of
+/// it is still checked.
+#[test]
+fn include_files_report_every_problem_of_shape() {
+    check(
+        &format!("{HEAD}    include: [more.yaml]\n"),
+        &[(
+            "more.yaml",
+            b"keys:\n  f/a:\n    valeu: 1\n  f/b:\n    value: 1\n    sensitive: yes\n  g/c: outside\nfiles: [{path: v/*, key: \"f/{path}\"}]\nincldue: []\n",
+        )],
+        &[
+            "more.yaml:3:5: unknown field `valeu` in a key entry",
+            "more.yaml:6:16: invalid value for `sensitive`: expected `true` or `false`",
+            "more.yaml:7:3: key `g/c` is outside the prefix `f/` of namespace `flags`",
+            "more.yaml:8:16: `files` glob `v/*` matches no file",
+            "more.yaml:9:1: unknown field `incldue`",
+        ],
+    );
+}
