@@ -73,19 +73,6 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
 /// does not explain: Terraform's `-target` is not kvsync's `--target`, and Terraform's one-dash
 /// long options (`-auto-approve`, `-out=FILE`) parse as bundles of short flags here.
 fn usage_tip(error: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String> {
-    if error.kind() == ErrorKind::InvalidValue
-        && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
-        && arg.starts_with("--target")
-    {
-        let value = match error.get(ContextKind::InvalidValue) {
-            Some(ContextValue::String(value)) if !value.is_empty() => value.clone(),
-            _ => "GLOB".to_owned(),
-        };
-        return Some(format!(
-            "`--target` is where the namespaces live (cloudflare or local); to narrow a plan \
-             to some keys, use `--only {value}`"
-        ));
-    }
     let command = args::command();
     let words: Vec<String> =
         argv.iter().skip(1).map(|word| word.to_string_lossy().into_owned()).collect();
@@ -96,6 +83,20 @@ fn usage_tip(error: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String>
         .chain(sub.into_iter().flat_map(clap::Command::get_arguments))
         .filter_map(clap::Arg::get_long)
         .collect();
+    if error.kind() == ErrorKind::InvalidValue
+        && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
+        && arg.starts_with("--target")
+    {
+        let what = "`--target` is where the namespaces live (cloudflare or local)";
+        if !longs.contains(&"only") {
+            return Some(format!("{what}; an environment is picked with `--env NAME`"));
+        }
+        let value = match error.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(value)) if !value.is_empty() => value.clone(),
+            _ => "GLOB".to_owned(),
+        };
+        return Some(format!("{what}; to narrow a plan to some keys, use `--only {value}`"));
+    }
     words.iter().take_while(|word| word.as_str() != "--").find_map(|word| {
         let rest = word.strip_prefix('-').filter(|rest| !rest.starts_with('-'))?;
         let (name, value) = match rest.split_once('=') {

@@ -70,6 +70,7 @@ fn terraform_habits_get_a_tip() {
         &["plan", "--target", "flags/banner"][..],
         &["apply", "-auto-approve"][..],
         &["plan", "-out=plan.json"][..],
+        &["drift", "--target", "prod"][..],
     ] {
         let out = test.run(args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.snapshot());
