@@ -298,7 +298,9 @@ fn is_null(schema: &Value) -> bool {
     types(schema) == ["null"]
 }
 
-/// Whether a node of this kind can be what `schema` describes.
+/// Whether a node of this kind can be what `schema` describes, as the parser reads it: any
+/// scalar is read as a string when a string is wanted (`prefix: 42` is `"42"`), and a quoted
+/// number or boolean as that number or boolean (`max_deletes: "5"`).
 fn takes(schema: &Value, kind: &YamlKind) -> bool {
     let types = types(schema);
     if types.is_empty() {
@@ -307,12 +309,18 @@ fn takes(schema: &Value, kind: &YamlKind) -> bool {
     let allows = |name: &str| types.contains(&name);
     match kind {
         YamlKind::Null => allows("null"),
-        YamlKind::Bool(_) => allows("boolean"),
+        YamlKind::Bool(_) => allows("boolean") || allows("string"),
         YamlKind::Int(_) | YamlKind::UInt(_) | YamlKind::BigInt(_) => {
-            allows("integer") || allows("number")
+            allows("integer") || allows("number") || allows("string")
         }
-        YamlKind::Float(_) => allows("number"),
-        YamlKind::Str(_) => allows("string"),
+        YamlKind::Float(_) => allows("number") || allows("string"),
+        YamlKind::Str(text) => {
+            allows("string")
+                || (allows("integer")
+                    && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()))
+                || (allows("number") && text.parse::<f64>().is_ok())
+                || (allows("boolean") && matches!(text.as_str(), "true" | "false"))
+        }
         YamlKind::Seq(_) => allows("array"),
         YamlKind::Map(_) => allows("object"),
     }
@@ -393,5 +401,26 @@ mod tests {
                 (1, "missing field `name`".to_owned(), None),
             ]
         );
+    }
+
+    #[test]
+    fn what_the_parser_reads_as_the_wanted_kind_is_no_problem() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "prefix": {"type": ["string", "null"]},
+                "count": {"type": "integer", "format": "uint"},
+                "prune": {"type": "boolean"},
+            },
+        });
+        let tree = sp(
+            YamlKind::Map(vec![
+                (sp("prefix".to_owned(), 2), sp(YamlKind::Int(42), 2)),
+                (sp("count".to_owned(), 3), sp(YamlKind::Str("5".to_owned()), 3)),
+                (sp("prune".to_owned(), 4), sp(YamlKind::Str("true".to_owned()), 4)),
+            ]),
+            1,
+        );
+        assert_eq!(check(&tree, &schema), []);
     }
 }

@@ -1733,6 +1733,17 @@ fn problems_of_shape_are_reported_together() {
     );
 }
 
+/// What the parser reads leniently (a number where a string is wanted, a quoted count) is no
+/// problem of shape: next to a real one, only the real one is reported.
+#[test]
+fn lenient_scalars_are_not_problems_of_shape() {
+    check(
+        "version: \"1\"\nowner: web\nmax_deletes: \"5\"\nnamespaces:\n  flags:\n    namespace_id: 11111111111111111111111111111111\n    prefix: 42\n    prnue: true\n    take_over: [1, true]\n",
+        &[],
+        &["kvsync.yaml:8:5: unknown field `prnue`"],
+    );
+}
+
 /// Issue #11: one `.inf` used to stop the parse and hide every other problem in the file.
 #[test]
 fn a_non_finite_number_hides_nothing() {
