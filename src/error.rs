@@ -47,7 +47,7 @@ pub enum Error {
     #[error("the config changed since the plan was made; nothing was written")]
     PlanConfigChanged,
 
-    /// The saved plan was made for another target or environment.
+    /// The saved plan was made for another target, environment or `--preview`.
     #[error("the plan was made for {planned}, not {now}; nothing was written")]
     PlanMismatch { planned: String, now: String },
 

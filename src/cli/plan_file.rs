@@ -32,6 +32,10 @@ pub struct PlanFileOut<'a> {
     pub kvsync_version: &'static str,
     /// The environment the plan was made for.
     pub environment: Option<&'a str>,
+    /// `--preview` as the plan was made (absent without it): apply resolves `binding:` scopes
+    /// the same way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<bool>,
     /// `local` or `cloudflare`.
     pub target: &'a str,
     /// The options that shaped the plan: apply recomputes it with the same ones.
@@ -73,6 +77,8 @@ pub struct PlanFile {
     pub format_version: String,
     pub kvsync_version: String,
     pub environment: Option<String>,
+    #[serde(default)]
+    pub preview: Option<bool>,
     pub target: String,
     pub only: Vec<String>,
     pub take_over: Option<String>,
@@ -275,6 +281,7 @@ mod tests {
             format_version: saved::FORMAT_VERSION,
             kvsync_version: "0.0.0",
             environment: None,
+            preview: None,
             target: "local",
             only: &[],
             take_over: None,

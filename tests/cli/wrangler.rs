@@ -332,3 +332,25 @@ fn the_wrangler_configs_account_id_is_the_last_resort() {
     let out = test.run(&["plan", "--env", "staging", "--api-url", &url]);
     assert_eq!(out.code, 0, "{}", out.snapshot());
 }
+
+/// A plan saved with `--preview` is applied to the preview namespaces it was made for, without
+/// repeating the flag; a different `--preview` at apply time is refused.
+#[test]
+fn a_saved_plan_remembers_preview() {
+    let config = "version: 1\nowner: storefront\nnamespaces:\n  flags:\n    binding: FLAGS\n    \
+                  prefix: \"flags/\"\n    keys:\n      flags/banner: \"Welcome!\"\n";
+    let test = Test::new().file("wrangler.jsonc", WRANGLER).file("kvsync.yaml", config);
+    let plan = test.run(&["plan", "--preview", "--target", "local", "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let refused = test.run(&["apply", "plan.json", "--preview", "false"]);
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    assert!(
+        refused.stderr.contains("the plan was made for `--preview true`, not `--preview false`"),
+        "{}",
+        refused.stderr
+    );
+    let apply = test.run(&["apply", "plan.json"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let after = test.run(&["plan", "--preview", "--target", "local", "--detailed-exitcode"]);
+    assert_eq!(after.code, 0, "the preview namespace holds the key now: {}", after.snapshot());
+}

@@ -132,6 +132,16 @@ async fn saved_plan(
             now: describe_environment(args.config.env.as_deref()),
         });
     }
+    if args.config.preview.is_some() && args.config.preview != file.preview {
+        let describe = |preview: Option<bool>| match preview {
+            Some(preview) => format!("`--preview {preview}`"),
+            None => "no `--preview`".to_owned(),
+        };
+        return Err(Error::PlanMismatch {
+            planned: describe(file.preview),
+            now: describe(args.config.preview),
+        });
+    }
     // The plan's target, unless `--target` names one (and then it must be the same).
     let planned_target = match file.target.as_str() {
         "local" => TargetKind::Local,
@@ -147,7 +157,7 @@ async fn saved_plan(
     let config = ConfigArgs {
         config: args.config.config.clone(),
         env: file.environment.clone(),
-        preview: args.config.preview,
+        preview: file.preview,
     };
     let planning = PlanningArgs {
         only: file.only.clone(),

@@ -76,6 +76,7 @@ fn save(
         format_version: saved::FORMAT_VERSION,
         kvsync_version: env!("CARGO_PKG_VERSION"),
         environment,
+        preview: args.config.preview,
         target: engine::target_name(global, &planned.desired),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
