@@ -1,54 +1,97 @@
 //! Every environment variable kvsync reads, in one place, each with what it does.
 //!
-//! (`NO_COLOR`, `CLICOLOR` and `CLICOLOR_FORCE` are read by `anstream` when `--color auto`.)
+//! The list is written once, here: [`ALL`] feeds the section at the end of `kvsync --help`, and
+//! a test checks that the README's table names the same variables. `NO_COLOR`, `CLICOLOR` and
+//! `CLICOLOR_FORCE` are read by `anstream` when `--color auto`; they are listed all the same.
 
-/// The clock in unix seconds, for tests and reproducible runs; the system clock otherwise.
-pub const KVSYNC_NOW: &str = "KVSYNC_NOW";
+/// Declares each variable as a constant whose value is its name, documented with its
+/// description, and collects them into [`ALL`] in the order written.
+macro_rules! env_vars {
+    ($($name:ident: $what:literal;)*) => {
+        $(
+            #[doc = $what]
+            pub const $name: &str = stringify!($name);
+        )*
 
-/// How often, in milliseconds, progress is printed when stderr is not a terminal (default 5000).
-pub const KVSYNC_PROGRESS_EVERY_MS: &str = "KVSYNC_PROGRESS_EVERY_MS";
+        /// Every variable kvsync reads and what it does, in the order `--help` lists them.
+        pub const ALL: &[(&str, &str)] = &[$(($name, $what)),*];
+    };
+}
 
-/// The commit being applied on GitHub Actions; the default `--revision`.
-pub const GITHUB_SHA: &str = "GITHUB_SHA";
+env_vars! {
+    CLOUDFLARE_API_TOKEN: "The API token (wrangler's name); read only from the environment, never a flag.";
+    CF_API_TOKEN: "The legacy name of `CLOUDFLARE_API_TOKEN`, read only when that one is unset or empty.";
+    CLOUDFLARE_ACCOUNT_ID: "The account id (wrangler's name), when the config has no `account_id:`; else the wrangler config's `account_id` is used.";
+    CF_ACCOUNT_ID: "The legacy name of `CLOUDFLARE_ACCOUNT_ID`, read only when that one is unset or empty.";
+    CLOUDFLARE_API_BASE_URL: "The API base URL (wrangler's name); `--api-url` wins over it.";
+    CF_API_BASE_URL: "The legacy name of `CLOUDFLARE_API_BASE_URL`, read only when that one is unset or empty.";
+    GITHUB_SHA: "The commit being applied on GitHub Actions; the default `--revision`.";
+    KVSYNC_NOW: "The clock in unix seconds, for tests and reproducible runs; the system clock otherwise.";
+    KVSYNC_PROGRESS_EVERY_MS: "How often, in milliseconds, progress is printed when stderr is not a terminal (default 5000).";
+    KVSYNC_HTTP_TIMEOUT_MS: "Per-request timeout in milliseconds: connect, send and the whole answer (default 60000).";
+    KVSYNC_RETRY_MAX_ATTEMPTS: "Most attempts per request, the first included, at least 1 (default 6).";
+    KVSYNC_RETRY_BASE_MS: "Backoff before the first retry, in milliseconds; it doubles per retry (default 1000).";
+    KVSYNC_RETRY_MAX_MS: "Longest single backoff, in milliseconds (default 60000).";
+    KVSYNC_RETRY_BUDGET_MS: "Total time one request may spend waiting between its attempts, in milliseconds (default 300000).";
+    KVSYNC_RATE_LIMIT: "Most requests kvsync starts within one rate window (default 1200).";
+    KVSYNC_RATE_WINDOW_MS: "The rate window, in milliseconds (default 300000).";
+    KVSYNC_HTTP_CONCURRENCY: "Most requests in flight at once (default 4).";
+    NO_COLOR: "Set and not empty: no colour with `--color auto`.";
+    CLICOLOR: "`0`: no colour with `--color auto`.";
+    CLICOLOR_FORCE: "Set and not `0`: colour with `--color auto` even when not writing to a terminal.";
+}
 
-/// The API token variable (wrangler's name).
-pub const CLOUDFLARE_API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
+/// The section `kvsync --help` ends with: every variable of [`ALL`] and what it does, wrapped
+/// to the help's width of 100 columns with the descriptions aligned.
+pub fn help_section() -> String {
+    const WIDTH: usize = 100;
+    let name_width = ALL.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let indent = 2 + name_width + 2;
+    let mut text = String::from("Environment variables:");
+    for (name, what) in ALL {
+        let what = what.strip_suffix('.').unwrap_or(what).replace('`', "");
+        let mut line = format!("  {name:<name_width$} ");
+        for word in what.split(' ') {
+            if line.len() + 1 + word.len() > WIDTH {
+                text.push('\n');
+                text.push_str(line.trim_end());
+                line = " ".repeat(indent - 1);
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        text.push('\n');
+        text.push_str(&line);
+    }
+    text
+}
 
-/// The legacy name of [`CLOUDFLARE_API_TOKEN`], read only when that one is unset or empty.
-pub const CF_API_TOKEN: &str = "CF_API_TOKEN";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The account id variable (wrangler's name).
-pub const CLOUDFLARE_ACCOUNT_ID: &str = "CLOUDFLARE_ACCOUNT_ID";
+    /// The README has one table of the environment variables; it must name exactly these.
+    #[test]
+    fn the_readme_table_lists_every_variable() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("| variable |").expect("the README has a variable table");
+        let table: Vec<&str> =
+            readme[start..].lines().take_while(|line| line.starts_with('|')).skip(2).collect();
+        let mut in_readme: Vec<&str> =
+            table.iter().filter_map(|row| row.split('`').nth(1)).collect();
+        let mut here: Vec<&str> = ALL.iter().map(|(name, _)| *name).collect();
+        in_readme.sort_unstable();
+        here.sort_unstable();
+        assert_eq!(in_readme, here, "one README row per variable, its name first");
+        assert_eq!(readme.matches("| variable |").count(), 1, "one table");
+    }
 
-/// The legacy name of [`CLOUDFLARE_ACCOUNT_ID`], read only when that one is unset or empty.
-pub const CF_ACCOUNT_ID: &str = "CF_ACCOUNT_ID";
-
-/// Per-request timeout in milliseconds (connect, send, and the whole answer).
-pub const KVSYNC_HTTP_TIMEOUT_MS: &str = "KVSYNC_HTTP_TIMEOUT_MS";
-
-/// Most attempts per request, the first included (at least 1).
-pub const KVSYNC_RETRY_MAX_ATTEMPTS: &str = "KVSYNC_RETRY_MAX_ATTEMPTS";
-
-/// Backoff before the first retry, in milliseconds; it doubles per retry.
-pub const KVSYNC_RETRY_BASE_MS: &str = "KVSYNC_RETRY_BASE_MS";
-
-/// Longest single backoff, in milliseconds.
-pub const KVSYNC_RETRY_MAX_MS: &str = "KVSYNC_RETRY_MAX_MS";
-
-/// Total time one request may spend waiting between its attempts, in milliseconds.
-pub const KVSYNC_RETRY_BUDGET_MS: &str = "KVSYNC_RETRY_BUDGET_MS";
-
-/// Most requests kvsync starts within one rate window.
-pub const KVSYNC_RATE_LIMIT: &str = "KVSYNC_RATE_LIMIT";
-
-/// The rate window, in milliseconds.
-pub const KVSYNC_RATE_WINDOW_MS: &str = "KVSYNC_RATE_WINDOW_MS";
-
-/// Most requests in flight at once.
-pub const KVSYNC_HTTP_CONCURRENCY: &str = "KVSYNC_HTTP_CONCURRENCY";
-
-/// Overrides the API base URL (wrangler's name); `--api-url` wins over it.
-pub const CLOUDFLARE_API_BASE_URL: &str = "CLOUDFLARE_API_BASE_URL";
-
-/// The legacy name of [`CLOUDFLARE_API_BASE_URL`], read only when that one is unset or empty.
-pub const CF_API_BASE_URL: &str = "CF_API_BASE_URL";
+    #[test]
+    fn the_help_section_names_every_variable_once() {
+        let help = help_section();
+        for (name, _) in ALL {
+            assert_eq!(help.matches(&format!("  {name} ")).count(), 1, "{name}:\n{help}");
+        }
+        assert!(!help.contains("--token"), "the token is never a flag");
+    }
+}

@@ -53,7 +53,7 @@ pub enum Error {
     #[error("the config changed since the plan was made; nothing was written")]
     PlanConfigChanged,
 
-    /// The saved plan was made for another target or environment.
+    /// The saved plan was made for another target, environment or `--preview`.
     #[error("the plan was made for {planned}, not {now}; nothing was written")]
     PlanMismatch { planned: String, now: String },
 
@@ -88,7 +88,7 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Self::Config(crate::config::Error::Read { .. }) => vec![
-                "pass the config with `-c FILE`, or run `kvsync schema` to see what a config holds"
+                "pass the config with `-c FILE`, or run `kvsync init` to write a starter config (`kvsync init --from-wrangler` in a Worker's folder)"
                     .to_owned(),
             ],
             Self::NotApproved => vec![
@@ -104,7 +104,7 @@ impl Error {
                 ]
             }
             Self::MissingAccountId => vec![
-                "set `account_id:` in the config or export CLOUDFLARE_ACCOUNT_ID; to try kvsync without an account, pass `--target local`".to_owned(),
+                "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],
             Self::Kv(error) => {
                 let mut hints: Vec<String> = crate::kv::cloudflare::hint(error).into_iter().collect();

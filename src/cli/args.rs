@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// GitOps for Cloudflare Workers KV: keep namespaces in the state your repository declares.
+///
+/// Parsed through [`command`], which adds the help text that is generated (the environment
+/// variables) and hides what some commands accept only for scripts' sake.
 #[derive(Debug, Parser)]
 #[command(name = "kvsync", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
@@ -18,28 +21,9 @@ pub struct Cli {
     pub global: GlobalArgs,
 }
 
-/// Flags every command accepts.
+/// Flags every command accepts: they shape the output, not what is done.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Where the namespaces live: Cloudflare's API, or the embedded local store
-    /// [default: the config's `target:`, else cloudflare]
-    #[arg(long, global = true, value_enum)]
-    pub target: Option<TargetKind>,
-
-    /// The local store's file for `--target local`
-    /// [default: the config's `local_path:`, else .kvsync/local.db]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub local_path: Option<PathBuf>,
-
-    /// The Cloudflare API base URL [default: $CLOUDFLARE_API_BASE_URL, else
-    /// https://api.cloudflare.com/client/v4]
-    #[arg(long, global = true, value_name = "URL")]
-    pub api_url: Option<String>,
-
-    /// What wrote the keys, recorded in each marker (cut to 40 characters) [default: $GITHUB_SHA]
-    #[arg(long, global = true, value_name = "REV")]
-    pub revision: Option<String>,
-
     /// When to use colour (NO_COLOR is honoured with `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -51,6 +35,40 @@ pub struct GlobalArgs {
     /// Print more about what kvsync does
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Where the namespaces live: only on the commands that talk to a store (`schema`, `init` and
+/// `completions` do not list them; `validate` accepts them hidden, so that a script can pass
+/// `validate` and `plan` the same flags).
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Where the namespaces live: Cloudflare's API, or the embedded local store
+    /// [default: the config's `target:`, else cloudflare]
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+
+    /// The local store's file for `--target local`
+    /// [default: the config's `local_path:`, else .kvsync/local.db]
+    #[arg(long, value_name = "FILE")]
+    pub local_path: Option<PathBuf>,
+
+    /// The Cloudflare API base URL [default: $CLOUDFLARE_API_BASE_URL, else
+    /// https://api.cloudflare.com/client/v4]
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+}
+
+/// The target options `validate` accepts and ignores.
+pub const VALIDATE_HIDDEN: [&str; 3] = ["target", "local_path", "api_url"];
+
+/// The whole command line: [`Cli`], with the environment variables kvsync reads listed after
+/// the top-level help (from `env_vars`, where they are written once) and the target options of
+/// `validate` hidden.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().after_help(crate::env_vars::help_section()).mut_subcommand("validate", |sub| {
+        VALIDATE_HIDDEN.iter().fold(sub, |sub, id| sub.mut_arg(*id, |arg| arg.hide(true)))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,9 +103,15 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
 
     /// The environment overlay to apply (required when the config has environments, unless it
-    /// sets `default_environment`)
+    /// sets `default_environment`); in a config without `environments:`, the wrangler
+    /// environment (`[env.NAME]`) that `binding:` scopes are looked up in, as `wrangler --env`
     #[arg(short, long = "env", value_name = "NAME")]
     pub env: Option<String>,
+
+    /// `binding:` scopes use the binding's `preview_id` (`--preview false`: its `id`), as
+    /// wrangler's `--preview`; a scope's own `preview:` wins
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub preview: Option<bool>,
 }
 
 /// The config file when `-c` is not given.
@@ -104,6 +128,10 @@ impl ConfigArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    /// Accepted and ignored (hidden from `--help`): validate touches no store.
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// How to print problems: for people, as JSON, or as GitHub annotations
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
@@ -140,6 +168,9 @@ pub struct PlanningArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     #[command(flatten)]
     pub planning: PlanningArgs,
@@ -228,7 +259,14 @@ pub struct ApplyArgs {
     pub config: ConfigArgs,
 
     #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
     pub planning: PlanningArgs,
+
+    /// What wrote the keys, recorded in each marker (cut to 40 characters) [default: $GITHUB_SHA]
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
 
     /// Apply without asking (required when stdin is not a terminal)
     #[arg(long)]
@@ -243,6 +281,9 @@ pub struct ApplyArgs {
 pub struct DriftArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Also read the values and compare bytes, metadata and expirations (costs one request per
     /// 100 keys)
@@ -259,6 +300,9 @@ pub struct DriftArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
     /// The namespace to read (32 hex digits, as `wrangler kv namespace list` shows)
     #[arg(long, value_name = "ID")]
     pub namespace_id: String,

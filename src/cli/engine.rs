@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::args::{ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
+use super::args::{ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use super::output::Printer;
 use super::progress::Group;
 use crate::config::{self, Desired, Globs, Heads, ValueSource};
@@ -36,7 +36,11 @@ pub fn now() -> Result<i64, Error> {
 /// Loads and validates the config, printing its warnings.
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
     let vars = |name: &str| std::env::var(name).ok();
-    let options = config::LoadOptions { environment: args.env.as_deref(), vars: &vars };
+    let options = config::LoadOptions {
+        environment: args.env.as_deref(),
+        preview: args.preview,
+        vars: &vars,
+    };
     let loaded = config::load(args.path(), &options)?;
     warn(&loaded, printer);
     Ok(loaded.desired)
@@ -113,7 +117,7 @@ impl KvStore for Store {
 }
 
 /// The target a run uses: `--target`, else the config's `target:`, else Cloudflare.
-pub fn target_kind(global: &GlobalArgs, config_target: Option<&str>) -> TargetKind {
+pub fn target_kind(global: &TargetArgs, config_target: Option<&str>) -> TargetKind {
     match (global.target, config_target) {
         (Some(kind), _) => kind,
         (None, Some("local")) => TargetKind::Local,
@@ -122,7 +126,7 @@ pub fn target_kind(global: &GlobalArgs, config_target: Option<&str>) -> TargetKi
 }
 
 /// The target's name, as saved plans record it.
-pub fn target_name(global: &GlobalArgs, desired: &Desired) -> &'static str {
+pub fn target_name(global: &TargetArgs, desired: &Desired) -> &'static str {
     match target_kind(global, desired.target.as_deref()) {
         TargetKind::Local => "local",
         TargetKind::Cloudflare => "cloudflare",
@@ -131,7 +135,7 @@ pub fn target_name(global: &GlobalArgs, desired: &Desired) -> &'static str {
 
 /// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
 pub fn open_store(
-    global: &GlobalArgs,
+    global: &TargetArgs,
     heads: &Heads,
     now: i64,
     printer: &Printer,
@@ -160,7 +164,7 @@ pub fn open_store(
 }
 
 /// Where the local store is: `--local-path`, else the config's `local_path:`, else the default.
-fn local_store_path(global: &GlobalArgs, heads: &Heads) -> PathBuf {
+fn local_store_path(global: &TargetArgs, heads: &Heads) -> PathBuf {
     global
         .local_path
         .clone()
@@ -310,7 +314,7 @@ impl Planned {
 pub async fn plan(
     config: &ConfigArgs,
     planning: &PlanningArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let now = now()?;
@@ -353,7 +357,7 @@ enum Stage {
 /// target, as it does when the steps run one after the other.
 pub async fn load_and_list(
     config: &ConfigArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     printer: &Printer,
     now: i64,
 ) -> Result<Listed, Error> {
@@ -361,12 +365,14 @@ pub async fn load_and_list(
     let loading = group.add(printer, "loading", "keys", None);
     let listing = group.add(printer, "listing", "keys", None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (path, environment) = (config.path().to_path_buf(), config.env.clone());
+    let (path, environment, preview) =
+        (config.path().to_path_buf(), config.env.clone(), config.preview);
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
             let vars = |name: &str| std::env::var(name).ok();
-            let options = config::LoadOptions { environment: environment.as_deref(), vars: &vars };
+            let options =
+                config::LoadOptions { environment: environment.as_deref(), preview, vars: &vars };
             let hooks = config::Hooks {
                 on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
                 on_keys: &|n| loading.inc(n),
@@ -442,7 +448,11 @@ pub fn tag_with_baseline(
     config: &ConfigArgs,
     printer: &Printer,
 ) -> Result<(), Error> {
-    let args = ConfigArgs { config: Some(baseline.to_path_buf()), env: config.env.clone() };
+    let args = ConfigArgs {
+        config: Some(baseline.to_path_buf()),
+        env: config.env.clone(),
+        preview: config.preview,
+    };
     let base = load(&args, printer)?;
     plan::baseline::tag(&mut planned.plan, &base, &planned.desired.owner);
     Ok(())

@@ -13,7 +13,8 @@ pub mod output;
 pub mod plan_file;
 pub mod progress;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::FromArgMatches as _;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use args::{Cli, Command};
 use exit::ExitStatus;
@@ -23,9 +24,15 @@ use crate::error::Error;
 
 /// Runs kvsync with the process's arguments and returns its exit code.
 pub fn run() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed =
+        args::command().try_get_matches_from(&argv).and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(mut error) => {
+            if let Some(tip) = usage_tip(&error, &argv) {
+                error.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
+            }
             let _ = error.print();
             // Help and version are successes; usage errors exit 1 so that 2 always means
             // "changes present".
@@ -45,11 +52,11 @@ pub fn run() -> std::process::ExitCode {
 
 fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
     match &cli.command {
-        Command::Validate(args) => commands::validate::run(args, &cli.global, printer),
-        Command::Plan(args) => block_on(commands::plan::run(args, &cli.global, printer)),
-        Command::Apply(args) => block_on(commands::apply::run(args, &cli.global, printer)),
-        Command::Drift(args) => block_on(commands::drift::run(args, &cli.global, printer)),
-        Command::Export(args) => block_on(commands::export::run(args, &cli.global, printer)),
+        Command::Validate(args) => commands::validate::run(args, printer),
+        Command::Plan(args) => block_on(commands::plan::run(args, printer)),
+        Command::Apply(args) => block_on(commands::apply::run(args, printer)),
+        Command::Drift(args) => block_on(commands::drift::run(args, printer)),
+        Command::Export(args) => block_on(commands::export::run(args, printer)),
         Command::Init(args) => commands::init::run(args, printer),
         Command::Schema => {
             printer.data(&crate::config::schema_json());
@@ -57,11 +64,55 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "kvsync", &mut out);
+            clap_complete::generate(*shell, &mut args::command(), "kvsync", &mut out);
             printer.data(&String::from_utf8_lossy(&out));
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// What a Terraform or wrangler user most likely meant, for a usage error clap's own message
+/// does not explain: Terraform's `-target` is not kvsync's `--target`, and Terraform's one-dash
+/// long options (`-auto-approve`, `-out=FILE`) parse as bundles of short flags here.
+fn usage_tip(error: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String> {
+    let command = args::command();
+    let words: Vec<String> =
+        argv.iter().skip(1).map(|word| word.to_string_lossy().into_owned()).collect();
+    // The subcommand named, if any: its long options count, besides the global ones.
+    let sub = words.iter().find_map(|word| command.find_subcommand(word.as_str()));
+    let longs: Vec<&str> = command
+        .get_arguments()
+        .chain(sub.into_iter().flat_map(clap::Command::get_arguments))
+        .filter_map(clap::Arg::get_long)
+        .collect();
+    if error.kind() == ErrorKind::InvalidValue
+        && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
+        && arg.starts_with("--target")
+    {
+        let what = "`--target` is where the namespaces live (cloudflare or local)";
+        if !longs.contains(&"only") {
+            return Some(format!("{what}; an environment is picked with `--env NAME`"));
+        }
+        let value = match error.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(value)) if !value.is_empty() => value.clone(),
+            _ => "GLOB".to_owned(),
+        };
+        return Some(format!("{what}; to narrow a plan to some keys, use `--only {value}`"));
+    }
+    words.iter().take_while(|word| word.as_str() != "--").find_map(|word| {
+        let rest = word.strip_prefix('-').filter(|rest| !rest.starts_with('-'))?;
+        let (name, value) = match rest.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (rest, None),
+        };
+        (name.len() > 1 && longs.contains(&name)).then(|| {
+            let two_dashes = match value {
+                Some(value) => format!("--{name} {value}"),
+                None => format!("--{name}"),
+            };
+            format!("kvsync's long options take two dashes: `{two_dashes}`, not `{word}`")
+        })
+    })
 }
 
 /// kvsync is I/O-bound and drives its requests on one thread.

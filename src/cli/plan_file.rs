@@ -35,6 +35,10 @@ pub struct PlanFileOut<'a> {
     pub config: &'a Path,
     /// The environment the plan was made for.
     pub environment: Option<&'a str>,
+    /// `--preview` as the plan was made (absent without it): apply resolves `binding:` scopes
+    /// the same way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<bool>,
     /// `local` or `cloudflare`.
     pub target: &'a str,
     /// The options that shaped the plan and its guards: apply recomputes it with the same ones,
@@ -82,6 +86,8 @@ pub struct PlanFile {
     #[serde(default)]
     pub config: Option<PathBuf>,
     pub environment: Option<String>,
+    #[serde(default)]
+    pub preview: Option<bool>,
     pub target: String,
     pub only: Vec<String>,
     pub take_over: Option<String>,
@@ -295,6 +301,7 @@ mod tests {
             kvsync_version: "0.0.0",
             config: Path::new("kvsync.yaml"),
             environment: None,
+            preview: None,
             target: "local",
             only: &[],
             max_deletes: None,

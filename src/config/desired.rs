@@ -12,9 +12,11 @@ use crate::plan::hash::ContentHash;
 pub struct Desired {
     /// The owner written into every marker.
     pub owner: String,
-    /// The environment whose overlay was applied, if any.
+    /// The environment whose overlay was applied, or (with no `environments:`) the wrangler
+    /// environment `--env` named, if any.
     pub environment: Option<String>,
-    /// `account_id` from the config, if set.
+    /// `account_id` from the config, if set; else, when `CLOUDFLARE_ACCOUNT_ID` (or its legacy
+    /// name) is unset too, the `account_id` of the wrangler config a `binding:` was found in.
     pub account_id: Option<String>,
     /// `target` from the config, if set (`--target` overrides it).
     pub target: Option<String>,

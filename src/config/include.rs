@@ -19,12 +19,12 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::model::{FilesSource, IncludeFile, KeyEntry, NamedMap, Sp};
+use super::model::{self, FilesSource, IncludeFile, KeyEntry, NamedMap, Sp};
 use super::parallel::{Ticket, Window, Workers};
 use super::problems::{FileId, Problems};
+use super::shape;
 use super::sources::shown_dir;
 use super::validate::Finding;
-use super::yaml;
 
 /// Parsed files handed out and not yet used, per worker (and at least this many without any).
 const READ_AHEAD_PER_WORKER: usize = 2;
@@ -70,18 +70,15 @@ impl<'w> ReadAhead<'w> {
 
 /// A file read and parsed (on a worker), or why not.
 enum Read {
-    Parsed(IncludeFile),
+    /// Parsed, perhaps with problems of shape (and then perhaps not parsed at all).
+    Parsed(shape::Reading<IncludeFile>),
     NotUtf8,
     Failed(std::io::Error),
-    Invalid(yaml::ParseError),
 }
 
 fn read(path: &Path) -> Read {
     match std::fs::read(path).map(String::from_utf8) {
-        Ok(Ok(text)) => match yaml::parse(text) {
-            Ok(parsed) => Read::Parsed(parsed),
-            Err(error) => Read::Invalid(error),
-        },
+        Ok(Ok(text)) => Read::Parsed(shape::read(text, model::include_schema(), &|_| Vec::new())),
         Ok(Err(_)) => Read::NotUtf8,
         Err(error) => Read::Failed(error),
     }
@@ -254,14 +251,15 @@ fn include_one(
             );
             return;
         }
-        Read::Invalid(error) => {
-            let file = problems.file(&shown);
-            problems.error(file, error.pos, error.message, error.hint);
-            return;
-        }
     };
     let file = problems.file(&shown);
-    let IncludeFile { keys, include, files } = parsed;
+    for (pos, message, hint) in parsed.problems {
+        problems.error(file, pos, message, hint);
+    }
+    problems.ignore_lines(file, parsed.echoes);
+    let Some(IncludeFile { keys, include, files }) = parsed.parsed else {
+        return;
+    };
     on_file(problems, file, Included { keys, files });
     stack.push(StackEntry { canonical, shown: name });
     collect(root, file, &include, stack, on_file, problems, ahead);

@@ -21,14 +21,17 @@ use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
 use super::files::{self, Template};
 use super::include::{self, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
-use super::model::{ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp};
+use super::model::{
+    self, ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, YamlKind,
+    YamlValue,
+};
 use super::overlay::{self, MergedNamespace};
 use super::parallel::{self, Workers};
 use super::problems::{FileId, Pos, Problems};
+use super::shape;
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
 use super::validate::{self, Finding, ScopeHead};
 use super::wrangler::{self, Resolver};
-use super::yaml;
 use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
 
 pub(super) fn load(
@@ -71,12 +74,8 @@ pub(super) fn load_using(
             return Err(invalid(problems));
         }
     };
-    let config: ConfigFile = match yaml::parse(text) {
-        Ok(config) => config,
-        Err(error) => {
-            problems.error(root, error.pos, error.message, error.hint);
-            return Err(invalid(problems));
-        }
+    let Some(config) = read_config(text, root, &mut problems) else {
+        return Err(invalid(problems));
     };
 
     let Some(merged) = overlay::apply(config, options.environment, root, &mut problems) else {
@@ -92,6 +91,8 @@ pub(super) fn load_using(
         root_file_canonical: &root_file_canonical,
         problems,
         wrangler: Resolver::new(&root_dir),
+        wrangler_environment: merged.wrangler_environment.clone(),
+        preview: options.preview,
     };
 
     if let Err((message, hint)) = validate::version(merged.version.value) {
@@ -130,6 +131,14 @@ pub(super) fn load_using(
     for (index, (message, hint)) in validate::overlapping_scopes(&sound) {
         loader.problems.error(root, sound_pos[index], message, hint);
     }
+    // The account: the config's, else the environment's (read where the store is opened), else
+    // the one the wrangler config of the `binding:` scopes names, as wrangler would use.
+    let account_id = account_id.or_else(|| {
+        crate::kv::token::account_id_from_env(options.vars)
+            .is_none()
+            .then(|| loader.wrangler.account_id())
+            .flatten()
+    });
     if !loader.problems.has_errors() {
         (hooks.on_heads)(Heads {
             target: merged.target.as_ref().map(|t| t.value.name().to_owned()),
@@ -178,6 +187,61 @@ pub(super) fn load_using(
     })
 }
 
+/// Parses the root config, reporting every problem of shape (`shape::read`) and the checks of
+/// top-level scalars with them; `None` (the problems reported) when nothing can be loaded.
+fn read_config(text: String, file: FileId, problems: &mut Problems) -> Option<ConfigFile> {
+    let reading = shape::read::<ConfigFile>(text, &model::config_schema(), &scalar_checks);
+    for (pos, message, hint) in reading.problems {
+        problems.error(file, pos, message, hint);
+    }
+    problems.ignore_lines(file, reading.echoes);
+    reading.parsed
+}
+
+/// Checks of top-level scalars that need no typed model (`version`, `owner`, the literal
+/// `namespace_id`s of the base scopes), for a file whose typed parse failed: their problems
+/// show in the same run. When the rest loads, the loader finds them again, and the repeats
+/// are dropped.
+fn scalar_checks(tree: &YamlValue) -> Vec<shape::Found> {
+    let mut found = Vec::new();
+    let YamlKind::Map(entries) = &tree.value else { return found };
+    let mut report = |pos: Pos, result: Result<(), Finding>| {
+        if let Err((message, hint)) = result {
+            found.push(shape::Found {
+                pos,
+                message,
+                hint,
+                entry: None,
+                parent: None,
+                scalar: true,
+            });
+        }
+    };
+    for (key, value) in entries {
+        match (key.value.as_str(), &value.value) {
+            ("version", YamlKind::Int(n)) => {
+                report(value.pos, u32::try_from(*n).map_or(Ok(()), validate::version));
+            }
+            ("owner", YamlKind::Str(owner)) => report(value.pos, validate::owner(owner)),
+            ("namespaces", YamlKind::Map(scopes)) => {
+                for (_, scope) in scopes {
+                    let YamlKind::Map(fields) = &scope.value else { continue };
+                    for (field, id) in fields {
+                        if let ("namespace_id", YamlKind::Str(id_text)) =
+                            (field.value.as_str(), &id.value)
+                            && !id_text.contains('$')
+                        {
+                            report(id.pos, validate::namespace_id(id_text));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 fn invalid(problems: Problems) -> Error {
     Error::Invalid(problems.finish().0)
 }
@@ -192,6 +256,11 @@ struct Loader<'a> {
     problems: Problems,
     /// Resolves `binding:` through wrangler's config, reading each file once.
     wrangler: Resolver,
+    /// The wrangler environment of `binding:` scopes that name none (`--env` without
+    /// `environments:`).
+    wrangler_environment: Option<String>,
+    /// `--preview`, for `binding:` scopes without `preview:`.
+    preview: Option<bool>,
 }
 
 impl Loader<'_> {
@@ -457,6 +526,21 @@ impl Loader<'_> {
                     self.problems.error(self.root, pos, message, hint);
                     return None;
                 }
+                if id == super::starter::PLACEHOLDER_NAMESPACE_ID {
+                    self.problems.warning(
+                        self.root,
+                        pos,
+                        format!(
+                            "namespace `{scope_name}` uses `kvsync init`'s placeholder id `{id}`"
+                        ),
+                        Some(
+                            "fine for `--target local`; for Cloudflare, set the id of your \
+                             namespace (`wrangler kv namespace list` shows it), or use \
+                             `binding:` (`kvsync init --from-wrangler`)"
+                                .to_owned(),
+                        ),
+                    );
+                }
                 Some((id, None))
             }
             (None, Some(binding)) => {
@@ -466,7 +550,11 @@ impl Loader<'_> {
                 let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
                 let binding = self.interpolate(binding);
                 let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
-                let environment = environment.map(|e| self.interpolate(e));
+                // A scope's own `environment:` wins over `--env`.
+                let environment = match environment {
+                    Some(environment) => Some(self.interpolate(environment)),
+                    None => self.wrangler_environment.clone().map(Some),
+                };
                 let (Some(binding), Some(wrangler_file), Some(environment)) = (
                     binding,
                     wrangler_file.map_or(Some(None), |w| w.map(Some)),
@@ -478,7 +566,7 @@ impl Loader<'_> {
                     binding: &binding,
                     wrangler: wrangler_file.as_deref(),
                     environment: environment.as_deref(),
-                    preview: preview.map(|p| p.value),
+                    preview: preview.map(|p| p.value).or(self.preview),
                 };
                 match self.wrangler.resolve(&request) {
                     Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),

@@ -13,6 +13,8 @@
 //!   `files:` values streamed);
 //! - `parallel`: a small ordered worker pool, so parsing and hashing use the other cores while
 //!   the loader keeps every order;
+//! - `shape`: when serde stops at a field it cannot take, the file's tree checked against the
+//!   schema, so that every unknown field, wrong type and bad value is reported in one run;
 //! - `validate`: names, formats and overlapping scopes;
 //! - `wrangler`: `binding:` → namespace id through wrangler's config (also read by `init`);
 //! - `problems`: where every finding is collected, in file and line order.
@@ -22,7 +24,8 @@
 //!
 //! Every problem is reported at once: the loader keeps going after a bad key and returns all
 //! [`Diagnostic`]s together, in file order (the root config first, then each included file in
-//! the order it was read) and line order. A YAML parse error stops only the file it is in.
+//! the order it was read) and line order. A YAML syntax error stops only the file it is in;
+//! fields of the wrong shape are all reported, cut out, and the rest of the file loaded.
 //! Worker threads change when a file is parsed, never what the load returns: results and
 //! diagnostics are those of reading one file after another.
 //! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.
@@ -37,6 +40,7 @@ mod model;
 mod overlay;
 mod parallel;
 mod problems;
+mod shape;
 mod sources;
 pub mod starter;
 mod validate;
@@ -57,6 +61,9 @@ pub struct LoadOptions<'a> {
     /// `--env NAME`; when `None` and the config has `environments`, `default_environment` is
     /// used, else it is an error.
     pub environment: Option<&'a str>,
+    /// `--preview`: whether `binding:` scopes that say nothing (no `preview:`) use the binding's
+    /// `preview_id` (`Some(true)`) or its `id` (`Some(false)`), as wrangler's `--preview`.
+    pub preview: Option<bool>,
     /// Environment-variable lookup for `${VAR}` interpolation (tests pass a map; the CLI passes
     /// `std::env::var`).
     pub vars: &'a dyn Fn(&str) -> Option<String>,

@@ -172,7 +172,7 @@ pub(crate) struct NamespaceConfig {
     /// The KV namespace id (this or `binding`, here or in the environment overlay). `${VAR}` and
     /// `${VAR:-default}` are expanded.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^(\$\{.*\}|[A-Za-z0-9_-]{1,32})$"))]
+    #[schemars(extend("pattern" = namespace_id_pattern()))]
     pub namespace_id: Option<Sp<String>>,
     /// Instead of `namespace_id`: the name of a KV binding in the wrangler config
     /// (`kv_namespaces[].binding`), whose `id` is used.
@@ -265,7 +265,7 @@ pub(crate) struct EnvironmentOverlay {
 }
 
 /// A file named by `include:`: more keys for the scope that includes it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IncludeFile {
     #[serde(default)]
@@ -388,6 +388,12 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A namespace id as the schema checks it: `${…}` (checked once expanded), or
+/// [`crate::kv::is_namespace_id`]'s rule.
+fn namespace_id_pattern() -> String {
+    format!(r"^(\$\{{.*\}}|{})$", crate::kv::NAMESPACE_ID_PATTERN)
+}
+
 fn value_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "not": { "type": "null" } })
 }
@@ -403,6 +409,19 @@ fn expiration_schema(_: &mut SchemaGenerator) -> Schema {
             { "type": "string", "format": "date-time" }
         ]
     })
+}
+
+/// The JSON Schema of `kvsync.yaml` as a value (what `shape` checks a file's tree against).
+pub(crate) fn config_schema() -> serde_json::Value {
+    schemars::schema_for!(ConfigFile).to_value()
+}
+
+/// The JSON Schema of an included file, made once (included files are many): what `shape`
+/// checks their trees against. It is not published; editors see included files as plain YAML.
+pub(crate) fn include_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(|| schemars::schema_for!(IncludeFile).to_value());
+    &SCHEMA
 }
 
 /// The JSON Schema of `kvsync.yaml`, pretty-printed, ending in a newline.

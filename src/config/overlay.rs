@@ -16,6 +16,9 @@ use super::problems::{FileId, Pos, Problems, did_you_mean};
 /// The config with its environment's overlay applied.
 pub(crate) struct Merged {
     pub environment: Option<String>,
+    /// `--env NAME` on a config without `environments:` whose scopes use `binding:`: the
+    /// wrangler environment (`[env.NAME]`) those scopes are looked up in, as `wrangler --env`.
+    pub wrangler_environment: Option<String>,
     pub version: Sp<u32>,
     pub owner: Sp<String>,
     pub account_id: Option<Sp<String>>,
@@ -76,8 +79,15 @@ pub(crate) fn apply(
         (None, Some(default)) => Some((default.value.clone(), default.pos)),
         (None, None) => None,
     };
+    let uses_bindings = namespaces.0.iter().any(|(_, n)| n.value.binding.is_some());
+    let mut wrangler_environment = None;
     let overlay = match chosen {
         None if environments.0.is_empty() => None,
+        // Without overlays of its own, `--env` means what it means to wrangler.
+        Some((name, _)) if environments.0.is_empty() && requested.is_some() && uses_bindings => {
+            wrangler_environment = Some(name);
+            None
+        }
         None => {
             problems.error(
                 file,
@@ -97,7 +107,11 @@ pub(crate) fn apply(
                 format!(
                     "environment `{name}` was asked for, but this config has no `environments`"
                 ),
-                Some("drop `--env`, or add an `environments:` mapping with this name".to_owned()),
+                Some(
+                    "drop `--env`, or add an `environments:` mapping with this name (with \
+                     `binding:` scopes, `--env` picks wrangler's `[env.NAME]` instead)"
+                        .to_owned(),
+                ),
             );
             return None;
         }
@@ -115,7 +129,8 @@ pub(crate) fn apply(
     };
 
     let mut merged = Merged {
-        environment: None,
+        environment: wrangler_environment.clone(),
+        wrangler_environment,
         version,
         owner,
         account_id,

@@ -46,6 +46,8 @@ pub(crate) struct Problems {
     ids: HashMap<PathBuf, FileId>,
     errors: Vec<Problem>,
     warnings: Vec<Problem>,
+    /// Lines whose later errors only echo one already reported (see [`Problems::ignore_lines`]).
+    ignored: Vec<(FileId, u32)>,
 }
 
 impl Problems {
@@ -75,7 +77,17 @@ impl Problems {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        if self.ignored.contains(&(file, pos.line)) {
+            return;
+        }
         self.errors.push(Problem { file, pos, message: message.into(), hint });
+    }
+
+    /// Drops the errors reported from now on at these lines of `file`: the root config's
+    /// mappings whose misshapen entries were cut out, where what the loader finds (a scope
+    /// without its misspelt `namespace_id`) repeats a problem already reported.
+    pub(crate) fn ignore_lines(&mut self, file: FileId, lines: impl IntoIterator<Item = u32>) {
+        self.ignored.extend(lines.into_iter().map(|line| (file, line)));
     }
 
     pub(crate) fn warning(

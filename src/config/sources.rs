@@ -344,7 +344,20 @@ impl Cx<'_, '_> {
             YamlKind::Float(f) => match Number::from_f64(f) {
                 Some(n) => Some(Value::Number(n)),
                 None => {
-                    self.error(pos, format!("`{f}` is not a number JSON can hold"), None);
+                    // Only `.inf`, `-.inf` and `.nan` (the parser passes them through, so that one
+                    // of them does not hide the file's other problems) have no JSON form.
+                    let text = if f.is_nan() {
+                        ".nan"
+                    } else if f > 0.0 {
+                        ".inf"
+                    } else {
+                        "-.inf"
+                    };
+                    self.error(
+                        pos,
+                        format!("`{text}` is not a number JSON can hold"),
+                        Some(format!("quote it (`\"{text}\"`) to store the text")),
+                    );
                     None
                 }
             },

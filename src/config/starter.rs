@@ -2,12 +2,19 @@
 //! the same built from a wrangler config (one scope per KV binding, through `binding:`).
 //!
 //! Both starters must load as they are (a test loads them), so a new user's first `kvsync
-//! validate` passes. Scalars go through the writer in `export`.
+//! validate` passes and `kvsync plan --target local` shows what kvsync does without an
+//! account. The plain starter names no real namespace: its id is `${FLAGS_NAMESPACE_ID}` with
+//! [`PLACEHOLDER_NAMESPACE_ID`] as the default, a valid id no namespace has, and every load
+//! warns while a scope still uses it. Scalars go through the writer in `export`.
 
 use std::fmt::Write as _;
 
 use super::export::{SCHEMA_URL, scalar};
 use super::wrangler::{KvBinding, WranglerConfig};
+
+/// The namespace id of the plain starter until the user names theirs: valid (32 hex digits), so
+/// the starter validates and plans locally, and clearly no namespace of anyone's.
+pub const PLACEHOLDER_NAMESPACE_ID: &str = "00000000000000000000000000000000";
 
 /// The owner when no better name is at hand.
 pub const DEFAULT_OWNER: &str = "my-app";
@@ -53,9 +60,11 @@ owner: {owner}
 namespaces:
   # One entry per namespace (or prefix of one) this file manages; the name is used in output.
   flags:
-    # The namespace id, as `wrangler kv namespace list` shows it. Or let kvsync read it from
-    # your wrangler config: `binding: FLAGS` (and `environment: staging` for [env.staging]).
-    namespace_id: ${{FLAGS_NAMESPACE_ID:-replace-with-your-namespace-id}}
+    # The namespace id (32 hex digits), as `wrangler kv namespace list` shows it. The default
+    # below is a placeholder that lets `kvsync plan --target local` run as it is: set
+    # FLAGS_NAMESPACE_ID, or write your id here. Or let kvsync read it from your wrangler
+    # config: `binding: FLAGS` (and `environment: staging` for [env.staging]).
+    namespace_id: ${{FLAGS_NAMESPACE_ID:-{PLACEHOLDER_NAMESPACE_ID}}}
     # kvsync lists, compares and changes only keys under this prefix; "" is the whole namespace.
     prefix: "flags/"
     keys:
@@ -237,7 +246,7 @@ mod tests {
         for (path, contents) in files {
             std::fs::write(dir.path().join(path), contents).expect("write");
         }
-        let options = LoadOptions { environment, vars: &|_| None };
+        let options = LoadOptions { environment, preview: None, vars: &|_| None };
         load(&dir.path().join("kvsync.yaml"), &options).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
     }
 
@@ -245,9 +254,15 @@ mod tests {
     fn the_starter_loads_as_it_is() {
         let loaded = loads(&starter("shop"), &[], None);
         assert_eq!(loaded.desired.owner, "shop");
-        assert_eq!(loaded.desired.scopes[0].namespace_id, "replace-with-your-namespace-id");
+        assert_eq!(loaded.desired.scopes[0].namespace_id, PLACEHOLDER_NAMESPACE_ID);
         assert_eq!(loaded.desired.scopes[0].entries.len(), 3);
-        assert!(loaded.warnings.is_empty());
+        let warnings: Vec<&str> = loaded.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            warnings,
+            [
+                "namespace `flags` uses `kvsync init`'s placeholder id `00000000000000000000000000000000`"
+            ]
+        );
     }
 
     #[test]
@@ -315,7 +330,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("kvsync.yaml"), &text).expect("write");
         std::fs::write(dir.path().join("wrangler.jsonc"), wrangler).expect("write");
-        let options = LoadOptions { environment: Some("production"), vars: &|_| None };
+        let options =
+            LoadOptions { environment: Some("production"), preview: None, vars: &|_| None };
         let error = load(&dir.path().join("kvsync.yaml"), &options).expect_err("config missing");
         assert!(
             error.to_string().contains(
@@ -329,6 +345,7 @@ mod tests {
     fn no_bindings_no_starter() {
         let config = WranglerConfig {
             name: None,
+            account_id: None,
             kv_namespaces: Some(Vec::new()),
             environments: Vec::new(),
         };

@@ -32,7 +32,7 @@ impl Fixture {
     fn load_with(&self, environment: Option<&str>, vars: &[(&str, &str)]) -> Result<Loaded, Error> {
         let lookup =
             |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
-        let options = LoadOptions { environment, vars: &lookup };
+        let options = LoadOptions { environment, preview: None, vars: &lookup };
         load(&self.path().join("kvsync.yaml"), &options)
     }
 
@@ -435,7 +435,7 @@ fn key_outside_its_prefix() {
 fn overlapping_scopes() {
     check(
         &format!(
-            "{HEAD}  more:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: f/x/\n  all:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  other:\n    namespace_id: ffff\n"
+            "{HEAD}  more:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: f/x/\n  all:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  other:\n    namespace_id: ffffffffffffffffffffffffffffffff\n"
         ),
         &[],
         &[
@@ -829,7 +829,7 @@ fn interpolation_with_defaults_and_escapes() {
 #[test]
 fn environment_overlay_merges_deeply() {
     let config = format!(
-        "{HEAD}    ignore: [\"f/base/*\"]\n    keys:\n      f/a: base\n      f/b: base\n    include: [base.yaml]\nenvironments:\n  staging:\n    owner: web-staging\n    max_deletes: 5\n    namespaces:\n      flags:\n        prefix: \"f/\"\n        ignore: [\"f/staging/*\"]\n        keys:\n          f/b: staging\n          f/c:\n            value: added\n          f/from-include: replaced\n      extra:\n        namespace_id: eeee\n        keys:\n          x: 1\n"
+        "{HEAD}    ignore: [\"f/base/*\"]\n    keys:\n      f/a: base\n      f/b: base\n    include: [base.yaml]\nenvironments:\n  staging:\n    owner: web-staging\n    max_deletes: 5\n    namespaces:\n      flags:\n        prefix: \"f/\"\n        ignore: [\"f/staging/*\"]\n        keys:\n          f/b: staging\n          f/c:\n            value: added\n          f/from-include: replaced\n      extra:\n        namespace_id: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\n        keys:\n          x: 1\n"
     );
     let fixture = Fixture::new(&config);
     fixture.write("base.yaml", "keys:\n  f/from-include: included\n");
@@ -964,7 +964,7 @@ fn empty_metadata_differs_from_none() {
 #[test]
 fn a_missing_root_config_is_a_read_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = LoadOptions { environment: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let error = load(&dir.path().join("nope.yaml"), &options).expect_err("missing");
     assert!(matches!(error, Error::Read { .. }));
     assert!(error.to_string().contains("nope.yaml"), "{error}");
@@ -1016,7 +1016,7 @@ environments:
     namespaces: {flags: {environment: production}}
     plan_tier: free
   fixed:
-    namespaces: {flags: {namespace_id: abcdef}}
+    namespaces: {flags: {namespace_id: abcdefabcdefabcdefabcdefabcdefab}}
 ";
 
 #[test]
@@ -1047,7 +1047,10 @@ fn bindings_resolve_per_environment_and_say_how() {
         )
     );
     // An overlay's `namespace_id` replaces the base's `binding` instead of clashing with it.
-    assert_eq!(scope("fixed"), ("abcdef".to_owned(), None, PlanTier::Paid));
+    assert_eq!(
+        scope("fixed"),
+        ("abcdefabcdefabcdefabcdefabcdefab".to_owned(), None, PlanTier::Paid)
+    );
 }
 
 #[test]
@@ -1061,7 +1064,7 @@ fn a_wrangler_config_is_found_in_a_folder_above_and_may_be_toml() {
         "kv/kvsync.yaml",
         "version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n",
     );
-    let options = LoadOptions { environment: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let loaded = load(&fixture.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let scope = &loaded.desired.scopes[0];
     assert_eq!(scope.namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
@@ -1178,7 +1181,7 @@ fn heads_come_before_the_keys() {
     let on_heads = |heads: Heads| events.borrow_mut().push(format!("{heads:?}"));
     let on_keys = |n: u64| events.borrow_mut().push(format!("keys {n}"));
     let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
-    let options = LoadOptions { environment: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let loaded = load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
     let heads = loaded.desired.heads();
     assert_eq!(
@@ -1471,12 +1474,17 @@ fn files_bad_placeholders_and_globs() {
             "kvsync.yaml:18:15: `files` glob `${DIR}/*` uses `${…}`",
         ],
     );
-    check_hint(
+    // The misspelt field is cut out and the rest loads, so the source's other problem (no `key`
+    // template, so its keys miss the prefix) shows in the same run.
+    let found = check(
         &files("      - path: v/*\n        strip_extensions: true\n"),
         &[("v/a", b"1")],
-        "kvsync.yaml:9:9: unknown field `strip_extensions`",
-        "did you mean `strip_extension`?",
+        &[
+            "kvsync.yaml:8:15: key `a` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:9:9: unknown field `strip_extensions`",
+        ],
     );
+    assert_eq!(found[1].hint.as_deref(), Some("did you mean `strip_extension`?"));
 }
 
 #[test]
@@ -1487,7 +1495,7 @@ fn files_escaping_the_config_folder() {
         "inner/kvsync.yaml",
         format!("{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n"),
     );
-    let options = LoadOptions { environment: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
     assert_eq!(
         fixture.errors(result),
@@ -1607,7 +1615,7 @@ fn files_sensitive_by_flag_or_interpolated_metadata() {
 
 /// Loads `path` with `workers` threads: every key's name and hash, or every problem.
 fn load_with_workers(path: &Path, workers: usize) -> (Vec<(String, String)>, Vec<String>) {
-    let options = LoadOptions { environment: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let hooks = Hooks { on_heads: &|_| {}, on_keys: &|_| {} };
     let workers = super::parallel::Workers::new(workers);
     let show =
@@ -1692,4 +1700,84 @@ fn parallel_loading_matches_sequential_loading() {
     for workers in [1, 3] {
         assert_eq!(load_with_workers(&path, workers), sequential, "{workers} workers");
     }
+}
+
+/// Issue #11: problems of shape no longer come one per run. A misspelt top-level field, a
+/// misspelt scope field, `yes` for a boolean and an owner with a space: all four at once, and
+/// what the misspelt `namespace_id` leaves (a scope without one) is not reported again.
+#[test]
+fn problems_of_shape_are_reported_together() {
+    check(
+        "version: 1\nowner: Web Team\nnamespaces:\n  flags:\n    namespace_idd: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prune: yes\n    prefix: \"f/\"\n    keys:\n      f/a: x\n      g/b: outside\nnamspaces: {}\n",
+        &[],
+        &[
+            "kvsync.yaml:2:8: owner `Web Team` is not valid",
+            "kvsync.yaml:5:5: unknown field `namespace_idd`",
+            "kvsync.yaml:6:12: invalid value for `prune`: expected `true` or `false`",
+            "kvsync.yaml:10:7: key `g/b` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:11:1: unknown field `namspaces`",
+        ],
+    );
+    // In flow style the entries cannot be cut out, so the rest is not loaded, but every
+    // problem of shape is still reported.
+    check(
+        &format!(
+            "{HEAD}    keys: {{f/a: {{valeu: 1}}, f/b: {{value: 1, sensitive: yes}}}}\nplan_tier: pro\n"
+        ),
+        &[],
+        &[
+            "kvsync.yaml:7:18: unknown field `valeu` in a key entry",
+            "kvsync.yaml:7:56: invalid value for `sensitive`: expected `true` or `false`",
+            "kvsync.yaml:8:12: unknown value `pro` for `plan_tier`",
+        ],
+    );
+}
+
+/// What the parser reads leniently (a number where a string is wanted, a quoted count) is no
+/// problem of shape: next to a real one, only the real one is reported.
+#[test]
+fn lenient_scalars_are_not_problems_of_shape() {
+    check(
+        "version: \"1\"\nowner: web\nmax_deletes: \"5\"\nnamespaces:\n  flags:\n    namespace_id: 11111111111111111111111111111111\n    prefix: 42\n    prnue: true\n    take_over: [1, true]\n",
+        &[],
+        &["kvsync.yaml:8:5: unknown field `prnue`"],
+    );
+}
+
+/// Issue #11: one `.inf` used to stop the parse and hide every other problem in the file.
+#[test]
+fn a_non_finite_number_hides_nothing() {
+    check(
+        &keys(
+            "      f/a: .inf\n      f/b: ${KVSYNC_TEST_UNSET}\n      g/c: outside\n      f/d:\n        value: x\n        expiration_ttl: 5\n      f/e:\n        value: -.inf\n",
+        ),
+        &[],
+        &[
+            "kvsync.yaml:8:12: `.inf` is not a number JSON can hold",
+            "kvsync.yaml:9:12: environment variable `KVSYNC_TEST_UNSET` is not set",
+            "kvsync.yaml:10:7: key `g/c` is outside the prefix `f/` of namespace `flags`",
+            "kvsync.yaml:13:25: `expiration_ttl` must be at least 60 seconds, not 5",
+            "kvsync.yaml:15:16: `-.inf` is not a number JSON can hold",
+        ],
+    );
+}
+
+/// Issue #11: an included file reports its problems of shape together too, and the rest of
+/// it is still checked.
+#[test]
+fn include_files_report_every_problem_of_shape() {
+    check(
+        &format!("{HEAD}    include: [more.yaml]\n"),
+        &[(
+            "more.yaml",
+            b"keys:\n  f/a:\n    valeu: 1\n  f/b:\n    value: 1\n    sensitive: yes\n  g/c: outside\nfiles: [{path: v/*, key: \"f/{path}\"}]\nincldue: []\n",
+        )],
+        &[
+            "more.yaml:3:5: unknown field `valeu` in a key entry",
+            "more.yaml:6:16: invalid value for `sensitive`: expected `true` or `false`",
+            "more.yaml:7:3: key `g/c` is outside the prefix `f/` of namespace `flags`",
+            "more.yaml:8:16: `files` glob `v/*` matches no file",
+            "more.yaml:9:1: unknown field `incldue`",
+        ],
+    );
 }

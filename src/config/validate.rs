@@ -40,19 +40,19 @@ pub(crate) fn owner(owner: &str) -> Result<(), Finding> {
     ))
 }
 
-/// `^[A-Za-z0-9_-]{1,32}$`.
+/// A namespace id: [`crate::kv::is_namespace_id`], the rule the stores apply too.
 pub(crate) fn namespace_id(id: &str) -> Result<(), Finding> {
-    let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if (1..=32).contains(&id.len()) && id.chars().all(valid_char) {
+    if crate::kv::is_namespace_id(id) {
         return Ok(());
     }
     Err((
         format!("namespace id `{id}` is not valid"),
-        Some(
-            "a namespace id is 1 to 32 letters, digits, `-` or `_` (32 hex digits, as \
-             `wrangler kv namespace list` shows)"
-                .to_owned(),
-        ),
+        Some(format!(
+            "a namespace id is {}: `wrangler kv namespace list` shows them, and \
+             `kvsync init --from-wrangler` writes a config that finds them through your wrangler \
+             config's bindings",
+            crate::kv::NAMESPACE_ID_RULE
+        )),
     ))
 }
 
@@ -253,7 +253,10 @@ mod tests {
         assert!(owner(&"a".repeat(65)).is_err());
         assert!(namespace_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0").is_ok());
         assert!(namespace_id(&"a".repeat(33)).is_err());
+        assert!(namespace_id(&"a".repeat(31)).is_err());
         assert!(namespace_id("has space").is_err());
+        assert!(namespace_id("replace-with-your-namespace-id").is_err());
+        assert!(namespace_id("0F1E2D3C4B5A69788796A5B4C3D2E1F0").is_err(), "one spelling");
     }
 
     #[test]

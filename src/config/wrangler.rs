@@ -33,6 +33,8 @@ pub const FILE_NAMES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.
 pub struct WranglerConfig {
     /// The Worker's `name`, when set.
     pub name: Option<String>,
+    /// The top-level `account_id`, when set.
+    pub account_id: Option<String>,
     /// The top-level `kv_namespaces`; `None` when the key is absent.
     pub kv_namespaces: Option<Vec<KvBinding>>,
     /// The `env` sections, in file order.
@@ -43,6 +45,8 @@ pub struct WranglerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WranglerEnvironment {
     pub name: String,
+    /// Its `account_id`; unlike `kv_namespaces`, wrangler inherits the top level's when unset.
+    pub account_id: Option<String>,
     /// Its own `kv_namespaces` (never the top level's); `None` when absent.
     pub kv_namespaces: Option<Vec<KvBinding>>,
 }
@@ -63,6 +67,15 @@ impl WranglerConfig {
                 self.environments.iter().find(|e| e.name == name).map(|e| &e.kv_namespaces)
             }
         }
+    }
+
+    /// The account an environment (or the top level) uses: its own `account_id`, else the top
+    /// level's (wrangler's inheritable keys).
+    pub fn account_id(&self, environment: Option<&str>) -> Option<&str> {
+        environment
+            .and_then(|name| self.environments.iter().find(|e| e.name == name))
+            .and_then(|e| e.account_id.as_deref())
+            .or(self.account_id.as_deref())
     }
 }
 
@@ -156,6 +169,7 @@ fn from_value(value: &Value) -> Result<WranglerConfig, String> {
         Some(Value::String(name)) => Some(name.clone()),
         Some(_) => return Err("`name` is not a string".to_owned()),
     };
+    let account_id = string_field(root.get("account_id"), "account_id")?;
     let kv_namespaces = bindings(root.get("kv_namespaces"), "kv_namespaces")?;
     let mut environments = Vec::new();
     match root.get("env") {
@@ -168,13 +182,27 @@ fn from_value(value: &Value) -> Result<WranglerConfig, String> {
                 let path = format!("env.{env_name}.kv_namespaces");
                 environments.push(WranglerEnvironment {
                     name: env_name.clone(),
+                    account_id: string_field(
+                        env.get("account_id"),
+                        &format!("env.{env_name}.account_id"),
+                    )?,
                     kv_namespaces: bindings(env.get("kv_namespaces"), &path)?,
                 });
             }
         }
         Some(_) => return Err("`env` is not an object".to_owned()),
     }
-    Ok(WranglerConfig { name, kv_namespaces, environments })
+    Ok(WranglerConfig { name, account_id, kv_namespaces, environments })
+}
+
+/// An optional string field (`account_id`): absent, or a string.
+fn string_field(value: Option<&Value>, path: &str) -> Result<Option<String>, String> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("`{path}` is not a string")),
+    }
 }
 
 fn bindings(value: Option<&Value>, path: &str) -> Result<Option<Vec<KvBinding>>, String> {
@@ -262,11 +290,25 @@ pub(crate) struct Resolver {
     /// The discovered file, looked for at most once: `Some(None)` when there is none.
     discovered: Option<Option<PathBuf>>,
     read: HashMap<PathBuf, Result<WranglerConfig, String>>,
+    /// The `account_id` of the first binding resolved (its file and environment), if it names
+    /// one.
+    account_id: Option<String>,
 }
 
 impl Resolver {
     pub(crate) fn new(config_dir: &Path) -> Self {
-        Self { config_dir: config_dir.to_path_buf(), discovered: None, read: HashMap::new() }
+        Self {
+            config_dir: config_dir.to_path_buf(),
+            discovered: None,
+            read: HashMap::new(),
+            account_id: None,
+        }
+    }
+
+    /// The account the wrangler config of the first resolved binding names, in that binding's
+    /// environment: what wrangler would use for it when nothing else sets one.
+    pub(crate) fn account_id(&self) -> Option<String> {
+        self.account_id.clone()
     }
 
     pub(crate) fn resolve(&mut self, request: &Request<'_>) -> Result<Resolved, Failure> {
@@ -317,7 +359,11 @@ impl Resolver {
                 ));
             }
         };
-        resolve_in(config, &shown, request)
+        let resolved = resolve_in(config, &shown, request)?;
+        if self.account_id.is_none() {
+            self.account_id = config.account_id(request.environment).map(str::to_owned);
+        }
+        Ok(resolved)
     }
 }
 
@@ -410,8 +456,8 @@ pub(crate) fn resolve_in(
                 format!(
                     "binding {place} has both `id` and `preview_id`; say which with `preview:`"
                 ),
-                "`preview: false` uses `id`, `preview: true` uses `preview_id` (wrangler asks \
-                 for `--preview` or `--preview false` here too)"
+                "`preview: false` uses `id`, `preview: true` uses `preview_id`; or pass \
+                 `--preview` or `--preview false`, as wrangler asks here too"
                     .to_owned(),
             ));
         }

@@ -32,19 +32,59 @@ pub(crate) struct ParseError {
     pub pos: Pos,
     pub message: String,
     pub hint: Option<String>,
+    /// The YAML itself is sound and the problem is what a field holds (an unknown field, a wrong
+    /// type, a bad value): reading the file as a generic tree will succeed, and can find the
+    /// file's other problems of that kind (`shape`).
+    pub structural: bool,
 }
 
 /// Parses one YAML document into `T`. An empty document (only comments, say) reads as an empty
 /// mapping.
 pub(crate) fn parse<T: DeserializeOwned>(text: String) -> Result<T, ParseError> {
-    let text = Rc::new(text);
-    let _context = ParseContext::enter(Rc::clone(&text));
-    let result = if is_empty_document(&text) {
+    parse_shared(&Rc::new(text))
+}
+
+/// [`parse`] of text the caller keeps, to read it again another way.
+pub(crate) fn parse_shared<T: DeserializeOwned>(text: &Rc<String>) -> Result<T, ParseError> {
+    let _context = ParseContext::enter(Rc::clone(text));
+    let result = if is_empty_document(text) {
         serde_saphyr::from_str_with_options::<T>("{}", options())
     } else {
-        serde_saphyr::from_str_with_options::<T>(&text, options())
+        serde_saphyr::from_str_with_options::<T>(text, options())
     };
-    result.map_err(|error| translate(&error, &text))
+    result.map_err(|error| translate(&error, text))
+}
+
+/// `text` with the mapping entries whose keys are at `keys` removed: each such line, and the
+/// more indented (or blank, or comment) lines below it, emptied. Every other line keeps its
+/// number and its columns, so positions found in the result are positions in `text`. `None`
+/// when a key does not start its line (a flow mapping, a sequence item's first key), where
+/// lines cannot be cut out safely.
+pub(crate) fn without_entries(text: &str, keys: &[Pos]) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut cut = vec![false; lines.len()];
+    for key in keys {
+        let index = (key.line as usize).checked_sub(1)?;
+        let indent = (key.column as usize).checked_sub(1)?;
+        let line = lines.get(index)?;
+        if line.len() < indent || !line.as_bytes()[..indent].iter().all(|b| *b == b' ') {
+            return None;
+        }
+        cut[index] = true;
+        for (below, line) in lines.iter().enumerate().skip(index + 1) {
+            let content = line.trim_end_matches(['\n', '\r']);
+            let trimmed = content.trim_start_matches(' ');
+            let deeper = content.len() - trimmed.len() > indent;
+            if !(trimmed.is_empty() || trimmed.starts_with('#') || deeper) {
+                break;
+            }
+            cut[below] = true;
+        }
+    }
+    let kept = lines.iter().zip(&cut).map(|(line, cut)| {
+        if *cut { &line[line.trim_end_matches(['\n', '\r']).len()..] } else { line }
+    });
+    Some(kept.collect())
 }
 
 fn is_empty_document(text: &str) -> bool {
@@ -61,8 +101,9 @@ fn options() -> serde_saphyr::Options {
         strict_booleans: true,
         // YAML 1.2 core: `1_000` matches no number pattern, so it is the string "1_000".
         underscored_numbers_as_strings: true,
-        // A `.nan` or `.inf` has no JSON form; refusing it beats writing `null`.
-        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::Reject,
+        // A `.nan` or `.inf` has no JSON form, but refusing it here would stop the parse and hide
+        // the file's other problems: values keep it and `sources` reports it where it is used.
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
         // A tag such as `!secret` would otherwise be dropped silently.
         reject_unsupported_tags: true,
         // kvsync renders its own snippets (report::diagnostic).
@@ -272,11 +313,7 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<YamlKind, E> {
-        if v.is_finite() {
-            Ok(YamlKind::Float(v))
-        } else {
-            Err(E::custom("a number that is not finite has no JSON form"))
-        }
+        Ok(YamlKind::Float(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlKind, E> {
@@ -449,8 +486,21 @@ fn translate(error: &YamlError, source: &str) -> ParseError {
         .map(|l| Pos::new(l.line(), l.column()))
         .filter(|p| p.line > 0)
         .unwrap_or(Pos::START);
-    let (message, hint) = describe(innermost(error), source, pos);
-    ParseError { pos, message, hint }
+    let inner = innermost(error);
+    let (message, hint) = describe(inner, source, pos);
+    let structural = matches!(
+        inner,
+        YamlError::SerdeUnknownField { .. }
+            | YamlError::SerdeMissingField { .. }
+            | YamlError::SerdeUnknownVariant { .. }
+            | YamlError::SerdeInvalidType { .. }
+            | YamlError::SerdeInvalidValue { .. }
+            | YamlError::InvalidScalar { .. }
+            | YamlError::InvalidBooleanStrict { .. }
+            | YamlError::NullIntoString { .. }
+            | YamlError::Unexpected { .. }
+    );
+    ParseError { pos, message, hint, structural }
 }
 
 fn innermost(error: &YamlError) -> &YamlError {
@@ -478,18 +528,7 @@ fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String
             Some("a mapping may name each key only once; remove or rename one".to_owned()),
         ),
         YamlError::SerdeUnknownField { field, expected, .. } => unknown_field(field, expected),
-        YamlError::SerdeMissingField { field, .. } => (
-            format!("missing field `{field}`"),
-            match *field {
-                "version" => Some("start the config with `version: 1`".to_owned()),
-                "owner" => Some(
-                    "name who owns the keys, e.g. `owner: web-flags`; it is written into every \
-                     key kvsync writes"
-                        .to_owned(),
-                ),
-                _ => None,
-            },
-        ),
+        YamlError::SerdeMissingField { field, .. } => missing_field(field),
         YamlError::SerdeUnknownVariant { variant, expected, .. } => (
             format!("unknown value `{variant}`{of_field}"),
             Some(match did_you_mean(variant, expected.iter().copied()) {
@@ -510,11 +549,7 @@ fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String
         }
         YamlError::InvalidBooleanStrict { .. } => (
             format!("invalid value{of_field}: expected `true` or `false`"),
-            Some(
-                "only `true` and `false` are booleans (YAML 1.2); `yes`, `no`, `on` and `off` \
-                 are strings"
-                    .to_owned(),
-            ),
+            Some(STRICT_BOOLEANS_HINT.to_owned()),
         ),
         YamlError::NullIntoString { .. } => (
             format!("missing value{of_field}"),
@@ -569,7 +604,26 @@ fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String
     }
 }
 
-fn unknown_field(field: &str, expected: &[&'static str]) -> (String, Option<String>) {
+/// Why `yes` is not `true`.
+pub(crate) const STRICT_BOOLEANS_HINT: &str = "only `true` and `false` are booleans (YAML 1.2); \
+                                               `yes`, `no`, `on` and `off` are strings";
+
+/// A required field is absent: the message and a hint.
+pub(crate) fn missing_field(field: &str) -> (String, Option<String>) {
+    let hint = match field {
+        "version" => Some("start the config with `version: 1`".to_owned()),
+        "owner" => Some(
+            "name who owns the keys, e.g. `owner: web-flags`; it is written into every key \
+             kvsync writes"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    (format!("missing field `{field}`"), hint)
+}
+
+/// An unknown field among `expected`: the message and a hint.
+pub(crate) fn unknown_field(field: &str, expected: &[&str]) -> (String, Option<String>) {
     let close = did_you_mean(field, expected.iter().copied());
     if expected == ENTRY_FIELDS {
         let fields = ENTRY_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
@@ -589,7 +643,8 @@ fn unknown_field(field: &str, expected: &[&'static str]) -> (String, Option<Stri
     (format!("unknown field `{field}`"), Some(hint))
 }
 
-fn one_of(names: &[&str]) -> String {
+/// `` `a`, `b`, or `c` `` for hints.
+pub(crate) fn one_of(names: &[&str]) -> String {
     let ticked: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match ticked.as_slice() {
         [] => "nothing here".to_owned(),
@@ -660,4 +715,20 @@ fn key_before(source: &str, pos: Pos) -> Option<String> {
     };
     let key = key.trim_matches(|c| c == '"' || c == '\'');
     (!key.is_empty() && !key.contains([' ', '{', '[', ','])).then(|| key.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_cut_out_with_what_is_nested_under_them() {
+        let text = "a:\n  bad: 1\n  deep:\n    x: 1\n\n    # note\n    y: 2\n  good: 3\nb: 4\n";
+        let cut = without_entries(text, &[Pos::new(3, 3), Pos::new(9, 1)]).expect("cut");
+        assert_eq!(cut, "a:\n  bad: 1\n\n\n\n\n\n  good: 3\n\n");
+        assert_eq!(cut.lines().count(), text.lines().count(), "line numbers are kept");
+        // A key that does not start its line (flow style, a sequence item) cannot be cut.
+        assert_eq!(without_entries("a: {b: 1}\n", &[Pos::new(1, 5)]), None);
+        assert_eq!(without_entries("- b: 1\n", &[Pos::new(1, 3)]), None);
+    }
 }

@@ -39,7 +39,7 @@ pub use crate::env_vars::{CF_API_BASE_URL, CLOUDFLARE_API_BASE_URL};
 /// Cloudflare's API, v4.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 
-/// Longest account or namespace id the API accepts (§0.3).
+/// Longest account id the API accepts (§0.3).
 const ID_MAX: usize = 32;
 /// How much of an undecodable answer an error shows.
 const EXCERPT_CHARS: usize = 120;
@@ -253,13 +253,13 @@ impl CloudflareStore {
 
     /// `{namespaces_url}/{namespace_id}`, once the id is known to be safe in a path.
     fn namespace_url(&self, namespace_id: &str) -> Result<String, Error> {
-        if is_id(namespace_id) {
+        if super::is_namespace_id(namespace_id) {
             Ok(format!("{}/{namespace_id}", self.namespaces_url))
         } else {
             Err(Error::Invalid {
                 message: format!(
-                    "namespace id `{namespace_id}` is not a Cloudflare namespace id (1 to \
-                     {ID_MAX} letters, digits, `-` or `_`)"
+                    "namespace id `{namespace_id}` is not a Cloudflare namespace id ({})",
+                    super::NAMESPACE_ID_RULE
                 ),
             })
         }
@@ -1876,7 +1876,7 @@ mod tests {
     #[tokio::test]
     async fn bad_namespace_ids_are_refused_before_sending() {
         let f = Fixture::new().await;
-        for ns in ["", "a/b", "..", "x?y", &"f".repeat(33)] {
+        for ns in ["", "a/b", "..", "x?y", &"f".repeat(33), "ns", &"F".repeat(32)] {
             let error = f.store.list_page(ns, "", None).await.expect_err("refused");
             assert!(error.to_string().starts_with(&format!("namespace id `{ns}` is not")));
         }

@@ -51,9 +51,6 @@ const FORMAT_VERSION: &[u8] = b"1";
 /// base64 far less likely to pass for a cursor, and leaves room to change the format.
 const CURSOR_VERSION: u8 = 1;
 
-/// Longest namespace id Cloudflare accepts (`cloudflare-kv-api.md` §0.3).
-const NAMESPACE_ID_MAX: usize = 32;
-
 /// The embedded store behind `--target local`. One file, one process at a time.
 #[derive(Debug)]
 pub struct LocalStore {
@@ -648,18 +645,15 @@ fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Namespace ids are opaque to us, but must look like Cloudflare's: at most 32 letters, digits,
-/// `-` or `_`. Any such id works; namespaces need not be created first.
+/// Namespace ids must be Cloudflare's ([`super::is_namespace_id`]), so that what applies locally
+/// is not refused by Cloudflare. Namespaces need not be created first.
 fn check_namespace(namespace_id: &str) -> Result<(), Error> {
-    let valid = !namespace_id.is_empty()
-        && namespace_id.len() <= NAMESPACE_ID_MAX
-        && namespace_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
+    if super::is_namespace_id(namespace_id) {
         Ok(())
     } else {
         Err(invalid(format!(
-            "Malformed namespace id `{namespace_id}`: expected 1 to {NAMESPACE_ID_MAX} letters, \
-             digits, `-` or `_`."
+            "Malformed namespace id `{namespace_id}`: expected {}.",
+            super::NAMESPACE_ID_RULE
         )))
     }
 }
@@ -1140,24 +1134,32 @@ mod tests {
     async fn namespaces_are_isolated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open(&dir, NOW);
-        // "a" is a prefix of "ab": the separator must keep their keys apart.
-        store.bulk_put("a", &[pair("k", b"in a"), pair("x", b"in a")]).await.expect("put");
-        store.bulk_put("ab", &[pair("k", b"in ab")]).await.expect("put");
-        assert_eq!(names(&store, "a", "").await, ["k", "x"]);
-        assert_eq!(names(&store, "ab", "").await, ["k"]);
-        store.bulk_delete("a", &["k".to_owned()]).await.expect("delete");
+        let (a, b) = ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        store.bulk_put(a, &[pair("k", b"in a"), pair("x", b"in a")]).await.expect("put");
+        store.bulk_put(b, &[pair("k", b"in b")]).await.expect("put");
+        assert_eq!(names(&store, a, "").await, ["k", "x"]);
+        assert_eq!(names(&store, b, "").await, ["k"]);
+        store.bulk_delete(a, &["k".to_owned()]).await.expect("delete");
         assert_eq!(
-            store.bulk_get("ab", &["k".to_owned()]).await.expect("get"),
-            [LiveValue::Text("in ab".to_owned())]
+            store.bulk_get(b, &["k".to_owned()]).await.expect("get"),
+            [LiveValue::Text("in b".to_owned())]
         );
-        assert!(names(&store, "never-written", "").await.is_empty());
+        assert!(names(&store, "cccccccccccccccccccccccccccccccc", "").await.is_empty());
     }
 
     #[tokio::test]
     async fn malformed_namespace_ids_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open(&dir, NOW);
-        for bad in ["", "a\0b", "has space", "0123456789abcdef0123456789abcdef0"] {
+        for bad in [
+            "",
+            "a\0b",
+            "has space",
+            "0123456789abcdef0123456789abcdef0",
+            "ab",
+            "replace-with-your-namespace-id",
+            "0123456789ABCDEF0123456789ABCDEF",
+        ] {
             let err = store.list_page(bad, "", None).await.expect_err(bad);
             assert!(message(err).contains("Malformed namespace id"), "{bad:?}");
         }

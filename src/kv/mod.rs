@@ -35,6 +35,25 @@ pub const METADATA_BYTES_MAX: usize = 1024;
 /// Smallest `expiration_ttl`, and how far in the future an `expiration` must be, in seconds.
 pub const EXPIRATION_MIN_SECS: i64 = 60;
 
+/// What [`is_namespace_id`] accepts, for messages.
+pub const NAMESPACE_ID_RULE: &str = "32 lowercase hex digits";
+
+/// [`is_namespace_id`] as a JSON Schema pattern (`schemas/kvsync.schema.json`; a test checks the
+/// two agree).
+pub const NAMESPACE_ID_PATTERN: &str = "[0-9a-f]{32}";
+
+/// Whether `id` is a Workers KV namespace id: 32 lowercase hex digits, as Cloudflare issues
+/// them and `wrangler kv namespace list` shows them. The one rule the config, the local store
+/// and the Cloudflare client all apply, so that a mistyped id (or `init`'s old placeholder) is a
+/// `validate` error and not a failure half-way through a run.
+///
+/// Uppercase hex is refused rather than folded: kvsync compares namespace ids as text (two
+/// scopes on one namespace, the local store's keys, saved plans), so one namespace must have
+/// one spelling, and Cloudflare's spelling is lowercase.
+pub fn is_namespace_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// One key as a listing returns it: the name, its absolute expiration, and its metadata.
 ///
 /// A plan holds every listed key of every scope at once, so the metadata is held compactly
@@ -320,6 +339,26 @@ mod tests {
     use std::sync::mpsc;
 
     use super::*;
+
+    /// The schema's pattern and the predicate are one rule written twice; they must agree.
+    #[test]
+    fn namespace_id_rule_and_pattern_agree() {
+        let schema =
+            serde_json::json!({"type": "string", "pattern": format!("^{NAMESPACE_ID_PATTERN}$")});
+        let validator = jsonschema::validator_for(&schema).expect("pattern compiles");
+        for id in [
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            "00000000000000000000000000000000",
+            "0F1E2D3C4B5A69788796A5B4C3D2E1F0",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f00",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1g0",
+            "replace-with-your-namespace-id",
+            "",
+        ] {
+            assert_eq!(validator.is_valid(&serde_json::json!(id)), is_namespace_id(id), "{id}");
+        }
+    }
 
     /// Three pages; each page's keys can only be decoded once the next page was requested
     /// (the decode waits for that request), so a listing that decoded a page before asking for

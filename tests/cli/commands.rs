@@ -60,3 +60,55 @@ fn validate_formats_for_machines() {
     assert_eq!(parsed["valid"], false);
     assert_eq!(parsed["diagnostics"][0]["line"], 2);
 }
+
+/// Issue #11: what a Terraform user types gets a tip, and still exits 1 (a usage error).
+#[test]
+fn terraform_habits_get_a_tip() {
+    let test = Test::new();
+    let mut all = String::new();
+    for args in [
+        &["plan", "--target", "flags/banner"][..],
+        &["apply", "-auto-approve"][..],
+        &["plan", "-out=plan.json"][..],
+        &["drift", "--target", "prod"][..],
+    ] {
+        let out = test.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.snapshot());
+        all.push_str(&format!("$ kvsync {}\n{}\n", args.join(" "), out.snapshot()));
+    }
+    insta::assert_snapshot!("terraform_habits", all);
+}
+
+/// Issue #11: commands list only the options they use; the top-level help lists the
+/// environment variables kvsync reads (never the token as a flag).
+#[test]
+fn help_lists_what_each_command_uses() {
+    for command in ["schema", "completions", "init", "validate"] {
+        let out = Test::new().run(&[command, "--help"]);
+        assert_eq!(out.code, 0);
+        for option in ["--target", "--local-path", "--api-url", "--revision"] {
+            assert!(!out.stdout.contains(option), "{command} lists {option}:\n{}", out.stdout);
+        }
+    }
+    for (command, options) in [
+        ("plan", &["--target", "--local-path", "--api-url"][..]),
+        ("apply", &["--target", "--local-path", "--api-url", "--revision"][..]),
+        ("drift", &["--target", "--local-path", "--api-url"][..]),
+        ("export", &["--target", "--local-path", "--api-url"][..]),
+    ] {
+        let out = Test::new().run(&[command, "--help"]);
+        for option in options {
+            assert!(out.stdout.contains(option), "{command} lacks {option}:\n{}", out.stdout);
+        }
+    }
+    // `validate` still accepts them, so scripts can pass it what they pass `plan`.
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n",
+    );
+    let out = test.run(&["validate", "--target", "local", "--api-url", "http://127.0.0.1:9"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    let out = Test::new().run(&["--help"]);
+    assert!(!out.stdout.contains("--token") && !out.stdout.contains("--api-token"));
+    insta::assert_snapshot!("top_level_help", out.stdout);
+}

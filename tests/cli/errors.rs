@@ -207,3 +207,33 @@ fn every_problem_is_reported_at_once() {
         assert!(out.stderr.contains(place), "expected {place} in:\n{}", out.stderr);
     }
 }
+
+/// Issue #11: a namespace id that is not 32 lowercase hex digits (here `init`'s old
+/// placeholder) fails `validate`, with a hint to where real ids come from.
+#[test]
+fn namespace_ids_are_32_lowercase_hex_digits() {
+    let config = HEAD.replace(
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "${FLAGS_NAMESPACE_ID:-replace-with-your-namespace-id}",
+    );
+    check(&config, &[], "kvsync.yaml:5:19", "is not valid");
+    let out = Test::new().file("kvsync.yaml", &config).run(&["validate"]);
+    insta::assert_snapshot!("namespace_id_placeholder", out.snapshot());
+    let upper =
+        HEAD.replace("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0F1E2D3C4B5A69788796A5B4C3D2E1F0");
+    check(&upper, &[], "kvsync.yaml:5:19", "`0F1E2D3C4B5A69788796A5B4C3D2E1F0` is not valid");
+}
+
+/// Issue #11: `validate` used to take four runs for these four mistakes (a misspelt top-level
+/// field, a misspelt scope field, `yes` for a boolean, an owner with a space); now one run shows
+/// them all, and the rest of the file is still checked (the key outside its prefix).
+#[test]
+fn every_problem_of_shape_at_once() {
+    let config = "version: 1\nowner: Web Team\nnamespaces:\n  flags:\n    namespace_idd: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prune: yes\n    prefix: \"f/\"\n    keys:\n      f/a: .inf\n      g/b: outside\nnamspaces: {}\n";
+    let test = Test::new().file("kvsync.yaml", config);
+    let out = test.run(&["validate"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!("every_problem_of_shape_at_once", out.snapshot());
+    let github = test.run(&["validate", "--format", "github"]);
+    assert_eq!(github.stdout.lines().count(), 6, "{}", github.stdout);
+}

@@ -253,6 +253,9 @@ fn init_writes_a_starter_that_validates() {
     assert!(text.contains("\nowner: my-shop\n"), "the folder's name: {text}");
     let validate = test.run_in(&cwd, &["validate"]);
     assert_eq!(validate.code, 0, "{}", validate.snapshot());
+    // The placeholder id validates (so the starter plans locally as it is), with a warning
+    // that says what to put there before talking to Cloudflare.
+    insta::assert_snapshot!("init_starter_validate", validate.snapshot());
     let plan = test.run_in(&cwd, &["plan", "--target", "local", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.snapshot());
     assert!(plan.stdout.contains("Plan: 3 to create."), "{}", plan.stdout);

@@ -91,8 +91,8 @@ fn plan_picks_each_environments_namespace_id() {
     );
     assert!(
         out.stderr.contains(
-            "hint: `preview: false` uses `id`, `preview: true` uses `preview_id` (wrangler asks \
-             for `--preview` or `--preview false` here too)"
+            "hint: `preview: false` uses `id`, `preview: true` uses `preview_id`; or pass \
+             `--preview` or `--preview false`, as wrangler asks here too"
         ),
         "{}",
         out.stderr
@@ -107,7 +107,8 @@ fn plan_picks_each_environments_namespace_id() {
 fn the_plan_heading_says_which_binding_gave_the_id() {
     let test = project();
     let vars = |_: &str| None;
-    let options = kvsync::config::LoadOptions { environment: Some("production"), vars: &vars };
+    let options =
+        kvsync::config::LoadOptions { environment: Some("production"), preview: None, vars: &vars };
     let loaded =
         kvsync::config::load(&test.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let desired = loaded.desired;
@@ -238,4 +239,119 @@ fn toml_and_an_explicit_path() {
         "{}",
         out.stdout
     );
+}
+
+/// Issue #11: `--env NAME` on a config without `environments:` looks `binding:` scopes up in
+/// wrangler's `[env.NAME]`, as `wrangler --env` does; a scope's own `environment:` still wins,
+/// and `--preview` picks the binding's `preview_id` as wrangler's `--preview` does.
+#[test]
+fn env_and_preview_flags_work_as_wranglers() {
+    let config = "version: 1\nowner: storefront\nnamespaces:\n  flags:\n    binding: FLAGS\n    \
+                  prefix: \"flags/\"\n    keys:\n      flags/banner: \"Welcome!\"\n";
+    let test = Test::new().file("wrangler.jsonc", WRANGLER).file("kv/kvsync.yaml", config);
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "-c", "kv/kvsync.yaml", "--target", "local"];
+        args.extend(extra);
+        test.run(&args)
+    };
+    for (extra, id) in [
+        (&["--env", "staging"][..], "9a8b7c6d5e4f30211203f4e5d6c7b8a9"),
+        (&["--env", "production"][..], "5f4e3d2c1b0a99887766554433221100"),
+        (&["--preview"][..], "00000000000000000000000000000001"),
+        (&["--preview", "false"][..], "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+    ] {
+        let out = plan(extra);
+        assert_eq!(out.code, 0, "{extra:?}: {}", out.snapshot());
+        assert!(
+            out.stdout.contains(&format!("scope `flags` (namespace {id}")),
+            "{extra:?}: {}",
+            out.stdout
+        );
+    }
+    assert!(plan(&["--env", "staging"]).stdout.starts_with("Environment: staging"));
+    // The scope's own `environment:` wins over `--env`.
+    test.write(
+        "kv/kvsync.yaml",
+        config.replace("binding: FLAGS\n", "binding: FLAGS\n    environment: production\n"),
+    );
+    let out = plan(&["--env", "staging"]);
+    assert!(
+        out.stdout.contains("namespace 5f4e3d2c1b0a99887766554433221100"),
+        "{}",
+        out.snapshot()
+    );
+    // A scope's own `preview:` wins over `--preview`.
+    test.write(
+        "kv/kvsync.yaml",
+        config.replace("binding: FLAGS\n", "binding: FLAGS\n    preview: false\n"),
+    );
+    let out = plan(&["--preview"]);
+    assert!(
+        out.stdout.contains("namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+        "{}",
+        out.snapshot()
+    );
+    // Without bindings, `--env` on a config without environments is still a mistake.
+    test.write(
+        "kv/kvsync.yaml",
+        config.replace("binding: FLAGS", "namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+    );
+    let out = plan(&["--env", "staging"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    insta::assert_snapshot!("env_without_environments_or_bindings", out.snapshot());
+}
+
+/// Issue #11: the wrangler config's `account_id` is used when neither the config nor
+/// `CLOUDFLARE_ACCOUNT_ID` names the account, as wrangler would.
+#[test]
+fn the_wrangler_configs_account_id_is_the_last_resort() {
+    let standin = kv_standin::Standin::start(kv_standin::Options::default());
+    standin.create_namespace("9a8b7c6d5e4f30211203f4e5d6c7b8a9");
+    let wrangler = WRANGLER.replace(
+        "\"main\": \"src/index.ts\",",
+        &format!("\"main\": \"src/index.ts\",\n  \"account_id\": \"{}\",", standin.account_id()),
+    );
+    let config = "version: 1\nowner: storefront\nnamespaces:\n  flags:\n    binding: FLAGS\n    \
+                  keys:\n      banner: \"Welcome!\"\n";
+    let test = Test::new()
+        .file("wrangler.jsonc", &wrangler)
+        .file("kvsync.yaml", config)
+        .env("CLOUDFLARE_API_TOKEN", standin.token());
+    let url = standin.base_url();
+    let out = test.run(&["plan", "--env", "staging", "--api-url", &url]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(out.stdout.contains("Plan: 1 to create"), "{}", out.stdout);
+    // Without any, the error says where an account id may come from.
+    test.write("wrangler.jsonc", WRANGLER);
+    let out = test.run(&["plan", "--env", "staging", "--api-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("no Cloudflare account id"), "{}", out.stderr);
+    // The environment variable wins over wrangler's config.
+    let other = wrangler.replace(standin.account_id(), "023e105f4ecef8ad9ca31a8372d0c999");
+    test.write("wrangler.jsonc", &other);
+    let test = test.env("CLOUDFLARE_ACCOUNT_ID", standin.account_id());
+    let out = test.run(&["plan", "--env", "staging", "--api-url", &url]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+}
+
+/// A plan saved with `--preview` is applied to the preview namespaces it was made for, without
+/// repeating the flag; a different `--preview` at apply time is refused.
+#[test]
+fn a_saved_plan_remembers_preview() {
+    let config = "version: 1\nowner: storefront\nnamespaces:\n  flags:\n    binding: FLAGS\n    \
+                  prefix: \"flags/\"\n    keys:\n      flags/banner: \"Welcome!\"\n";
+    let test = Test::new().file("wrangler.jsonc", WRANGLER).file("kvsync.yaml", config);
+    let plan = test.run(&["plan", "--preview", "--target", "local", "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let refused = test.run(&["apply", "plan.json", "--preview", "false"]);
+    assert_eq!(refused.code, 1, "{}", refused.snapshot());
+    assert!(
+        refused.stderr.contains("the plan was made for `--preview true`, not `--preview false`"),
+        "{}",
+        refused.stderr
+    );
+    let apply = test.run(&["apply", "plan.json"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let after = test.run(&["plan", "--preview", "--target", "local", "--detailed-exitcode"]);
+    assert_eq!(after.code, 0, "the preview namespace holds the key now: {}", after.snapshot());
 }

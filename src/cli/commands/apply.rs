@@ -5,7 +5,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use crate::apply::{Report, Settings, execute, saved};
-use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, GlobalArgs, PlanningArgs, TargetKind};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -16,11 +16,8 @@ use crate::error::Error;
 use crate::report::json;
 use crate::report::outcome::{render_report, render_report_json};
 
-pub async fn run(
-    args: &ApplyArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let (planned, from_file) = match &args.plan_file {
         Some(path) => (saved_plan(path, args, global, printer).await?, true),
         None => (engine::plan(&args.config, &args.planning, global, printer).await?, false),
@@ -56,7 +53,7 @@ pub async fn run(
         confirm()?;
     }
 
-    let report = execute_with_interrupt(&planned, global, printer).await;
+    let report = execute_with_interrupt(&planned, args.revision.as_deref(), printer).await;
     match &document {
         None => printer.data(&render_report(&report, printer.stdout_color)),
         Some(document) => printer.data(&render_report_json(document, &report)),
@@ -78,13 +75,13 @@ pub async fn run(
 /// Runs the executor with Ctrl-C wired to stop it between batches.
 async fn execute_with_interrupt(
     planned: &Planned,
-    global: &GlobalArgs,
+    revision_flag: Option<&str>,
     printer: &Printer,
 ) -> Report {
     let interrupt = crate::cli::interrupt::watch();
     let settings = Settings {
         owner: planned.desired.owner.clone(),
-        revision: revision(global),
+        revision: revision(revision_flag),
         unsuccessful_retries: 3,
         unsuccessful_retry_delay: Duration::from_secs(1),
     };
@@ -107,7 +104,7 @@ async fn execute_with_interrupt(
 async fn saved_plan(
     path: &std::path::Path,
     args: &ApplyArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let mut file = PlanFile::read(path)?;
@@ -118,6 +115,16 @@ async fn saved_plan(
         return Err(Error::PlanMismatch {
             planned: describe_environment(file.environment.as_deref()),
             now: describe_environment(args.config.env.as_deref()),
+        });
+    }
+    if args.config.preview.is_some() && args.config.preview != file.preview {
+        let describe = |preview: Option<bool>| match preview {
+            Some(preview) => format!("`--preview {preview}`"),
+            None => "no `--preview`".to_owned(),
+        };
+        return Err(Error::PlanMismatch {
+            planned: describe(file.preview),
+            now: describe(args.config.preview),
         });
     }
     // The plan's target, unless `--target` names one (and then it must be the same).
@@ -132,12 +139,13 @@ async fn saved_plan(
         });
     }
     check_recorded_flags(&file, &args.planning)?;
-    let global = &GlobalArgs { target: Some(planned_target), ..global.clone() };
+    let global = &TargetArgs { target: Some(planned_target), ..global.clone() };
     // The config the plan recorded, unless `-c` names one (the digest below proves it is the
     // same desired state either way).
     let config = ConfigArgs {
         config: args.config.config.clone().or_else(|| file.config.clone()),
         env: file.environment.clone(),
+        preview: file.preview,
     };
     let planning = PlanningArgs {
         only: file.only.clone(),
@@ -219,10 +227,8 @@ fn describe_environment(environment: Option<&str>) -> String {
 }
 
 /// `--revision`, else `$GITHUB_SHA`.
-fn revision(global: &GlobalArgs) -> Option<String> {
-    global
-        .revision
-        .clone()
+fn revision(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
         .or_else(|| std::env::var(env_vars::GITHUB_SHA).ok())
         .filter(|r| !r.is_empty())
 }

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::args::{DriftArgs, GlobalArgs, PlanFormat};
+use crate::cli::args::{DriftArgs, PlanFormat};
 use crate::cli::engine::{self, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
@@ -24,11 +24,8 @@ use crate::report::human::printable;
 use crate::report::markdown;
 use crate::report::style::Style;
 
-pub async fn run(
-    args: &DriftArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let now = engine::now()?;
     let engine::Listed { desired, store, live } =
         engine::load_and_list(&args.config, global, printer, now).await?;

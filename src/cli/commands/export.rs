@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::args::{ExportArgs, GlobalArgs, TargetKind};
+use crate::cli::args::{ExportArgs, TargetArgs, TargetKind};
 use crate::cli::engine::{self, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -18,11 +18,8 @@ use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_D
 use crate::error::Error;
 use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue};
 
-pub async fn run(
-    args: &ExportArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let now = engine::now()?;
     let options = ExportOptions {
         namespace_id: args.namespace_id.clone(),
@@ -95,7 +92,7 @@ pub async fn run(
 /// Opens the target the way the other commands do, from the command line alone (an export has
 /// no config yet): `--target`, `--local-path`, `--api-url`, and the account and token from the
 /// environment.
-pub fn open_store(global: &GlobalArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
+pub fn open_store(global: &TargetArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
     let none = Heads { target: None, account_id: None, local_path: None, scopes: Vec::new() };
     engine::open_store(global, &none, now, printer)
 }

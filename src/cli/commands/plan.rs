@@ -1,7 +1,7 @@
 //! `kvsync plan`: show what apply would change, in the format asked for, and optionally save it.
 
 use crate::apply::saved;
-use crate::cli::args::{GlobalArgs, PlanArgs, PlanFormat};
+use crate::cli::args::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cli::engine::{self, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
@@ -10,11 +10,8 @@ use crate::cli::plan_file::PlanFileOut;
 use crate::error::Error;
 use crate::report::{cost, json, markdown};
 
-pub async fn run(
-    args: &PlanArgs,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let global = &args.target;
     let mut planned = engine::plan(&args.config, &args.planning, global, printer).await?;
     if let Some(baseline) = &args.baseline {
         engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
@@ -90,7 +87,7 @@ fn save(
     planned: &Planned,
     cost: &cost::Cost,
     args: &PlanArgs,
-    global: &GlobalArgs,
+    global: &TargetArgs,
     path: &std::path::Path,
 ) -> Result<(), Error> {
     let environment = planned.desired.environment.as_deref();
@@ -100,6 +97,7 @@ fn save(
         kvsync_version: env!("CARGO_PKG_VERSION"),
         config: args.config.path(),
         environment,
+        preview: args.config.preview,
         target: engine::target_name(global, &planned.desired),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),

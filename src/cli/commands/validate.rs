@@ -1,6 +1,6 @@
 //! `kvsync validate`: load and check the config; touch no namespace.
 
-use crate::cli::args::{GlobalArgs, ValidateArgs, ValidateFormat};
+use crate::cli::args::{ValidateArgs, ValidateFormat};
 use crate::cli::engine;
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -8,11 +8,7 @@ use crate::config;
 use crate::error::Error;
 use crate::report::diagnostic;
 
-pub fn run(
-    args: &ValidateArgs,
-    _global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<ExitStatus, Error> {
+pub fn run(args: &ValidateArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let result = engine::load(&args.config, printer);
     match (args.format, result) {
         (ValidateFormat::Human, Ok(desired)) => {
