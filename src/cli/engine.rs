@@ -133,18 +133,31 @@ pub fn target_name(global: &TargetArgs, desired: &Desired) -> &'static str {
     }
 }
 
+/// What a command does with the store. Only `apply` writes: `plan`, `drift` and `export` leave
+/// a local store exactly as they found it (not created, not grown), and work on a read-only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 /// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
 pub fn open_store(
     global: &TargetArgs,
     heads: &Heads,
     now: i64,
+    access: Access,
     printer: &Printer,
 ) -> Result<Store, Error> {
     match target_kind(global, heads.target.as_deref()) {
         TargetKind::Local => {
             let path = local_store_path(global, heads);
             printer.verbose(&format!("target: local store `{}`", path.display()));
-            Ok(Store::Local(LocalStore::open(&path, now)?))
+            let store = match access {
+                Access::Read => LocalStore::open_read_only(&path, now)?,
+                Access::Write => LocalStore::open(&path, now)?,
+            };
+            Ok(Store::Local(store))
         }
         TargetKind::Cloudflare => {
             let lookup = |name: &str| std::env::var(name).ok();
@@ -258,16 +271,25 @@ impl Store {
             Self::Cloudflare(store) => Some(format!("Cloudflare API: {}", store.stats())),
         }
     }
+
+    /// Closes the store; a local store that fails to close (a damaged file) is an error, so the
+    /// command exits 1 instead of reporting success.
+    pub fn close(self) -> Result<(), Error> {
+        match self {
+            Self::Local(store) => Ok(store.close()?),
+            Self::Cloudflare(_) => Ok(()),
+        }
+    }
 }
 
 impl Planned {
     /// Ends a command that is about to exit: closes the store, then skips freeing the desired
     /// state, the listing and the plan one allocation at a time, which takes most of a second at
     /// a million keys (docs/benchmarks.md); the process exit returns the memory at once.
-    pub fn finish(self) {
+    pub fn finish(self) -> Result<(), Error> {
         let Self { store, desired, live, plan, views, .. } = self;
-        drop(store);
         std::mem::forget((desired, live, plan, views));
+        store.close()
     }
 
     /// What this plan cost so far and what applying it will cost.
@@ -315,10 +337,12 @@ pub async fn plan(
     config: &ConfigArgs,
     planning: &PlanningArgs,
     global: &TargetArgs,
+    access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let now = now()?;
-    let Listed { desired, store, live } = load_and_list(config, global, printer, now).await?;
+    let Listed { desired, store, live } =
+        load_and_list(config, global, access, printer, now).await?;
     let options = options(&desired, planning, now)?;
     let plan = plan::plan(&desired, &live, &options);
     let (views, keys_read) = if planning.no_value_diff {
@@ -358,6 +382,7 @@ enum Stage {
 pub async fn load_and_list(
     config: &ConfigArgs,
     global: &TargetArgs,
+    access: Access,
     printer: &Printer,
     now: i64,
 ) -> Result<Listed, Error> {
@@ -391,13 +416,14 @@ pub async fn load_and_list(
     };
     // A local store that does not exist yet is created when it is opened: only for a config
     // that loads. (It has nothing to list either.)
-    let creates_local = target_kind(global, heads.target.as_deref()) == TargetKind::Local
+    let creates_local = access == Access::Write
+        && target_kind(global, heads.target.as_deref()) == TargetKind::Local
         && !local_store_path(global, &heads).exists();
     if creates_local && loaded.is_none() {
         loaded = Some(loader_done(rx.recv().await)?);
     }
     // From here on, a config problem still wins over a failure of the target.
-    let store = match open_store(global, &heads, now, printer) {
+    let store = match open_store(global, &heads, now, access, printer) {
         Ok(store) => store,
         Err(error) => {
             if loaded.is_none() {

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle as _};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, TableHandle as _,
+};
 
 use super::wire::{bulk_write_item_len, json_len};
 use super::{
@@ -54,19 +56,90 @@ const CURSOR_VERSION: u8 = 1;
 /// The embedded store behind `--target local`. One file, one process at a time.
 #[derive(Debug)]
 pub struct LocalStore {
-    /// Always `Some` until the store is dropped; see the `Drop` impl for why it is optional.
-    db: Option<Database>,
+    /// Always `Some` until the store is closed; see [`LocalStore::close`] for why it is optional.
+    db: Option<Db>,
     path: PathBuf,
     /// The clock of this run, in unix seconds. Fixed at open so that one run sees one instant,
     /// and so that tests control time.
     now: i64,
 }
 
+/// How a store was opened.
+enum Db {
+    /// For `apply`: created when missing, expired keys purged.
+    ReadWrite(Database),
+    /// For `plan`, `drift` and `export`: never written, created or grown; a read-only file works.
+    ReadOnly(ReadOnlyDatabase),
+    /// Opened read-only where no store exists yet: every namespace is empty, and nothing is
+    /// created.
+    Absent,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ReadWrite(_) => "ReadWrite",
+            Self::ReadOnly(_) => "ReadOnly",
+            Self::Absent => "Absent",
+        })
+    }
+}
+
 impl LocalStore {
-    /// Opens the store at `path`, creating its parent folders and the file when missing, and
-    /// forgets every key whose expiration is at or before `now`.
+    /// Opens the store at `path` for writing, creating its parent folders and the file when
+    /// missing, and forgets every key whose expiration is at or before `now`.
     pub fn open(path: &Path, now: i64) -> Result<LocalStore, Error> {
         guarded(path, || LocalStore::open_unguarded(path, now))
+    }
+
+    /// Opens the store at `path` only to read it: nothing is written, created or grown (a plan
+    /// must leave the file as it found it), and a file without write permission works. A missing
+    /// store reads as empty namespaces. Expired keys are hidden, as always, but not purged.
+    pub fn open_read_only(path: &Path, now: i64) -> Result<LocalStore, Error> {
+        guarded(path, || {
+            if !path.exists() {
+                return Ok(LocalStore { db: Some(Db::Absent), path: path.to_path_buf(), now });
+            }
+            let db = match ReadOnlyDatabase::open(path) {
+                Ok(db) => db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(Error::LocalInUse { path: path.display().to_string() });
+                }
+                Err(redb::DatabaseError::RepairAborted) => {
+                    return Err(local_error(
+                        path,
+                        "the store was not closed cleanly (an apply was stopped?), and reading                          it as it is could mislead; `kvsync apply` repairs it when it opens it,                          and shows the plan before it writes anything",
+                    ));
+                }
+                Err(redb::DatabaseError::Storage(redb::StorageError::Io(err)))
+                    if err.kind() != std::io::ErrorKind::InvalidData =>
+                {
+                    return Err(local_error(path, err));
+                }
+                Err(err) => return Err(not_a_store(path, err)),
+            };
+            let mut store =
+                LocalStore { db: Some(Db::ReadOnly(db)), path: path.to_path_buf(), now };
+            if !store.check_format()? {
+                // A file redb created but kvsync never initialised: nothing in it yet.
+                store.db = Some(Db::Absent);
+            }
+            Ok(store)
+        })
+    }
+
+    /// Closes the store. Closing a store opened for writing writes its allocator state, which
+    /// can fail on a damaged file: that is an error here, where the command can still report it
+    /// and exit 1, rather than something a `Drop` would have to swallow.
+    pub fn close(mut self) -> Result<(), Error> {
+        let path = self.path.clone();
+        match self.db.take() {
+            Some(db) => guarded(&path, move || {
+                drop(db);
+                Ok(())
+            }),
+            None => Ok(()),
+        }
     }
 
     fn open_unguarded(path: &Path, now: i64) -> Result<LocalStore, Error> {
@@ -87,8 +160,10 @@ impl LocalStore {
             }
             Err(err) => return Err(not_a_store(path, err)),
         };
-        let store = LocalStore { db: Some(db), path: path.to_path_buf(), now };
-        store.check_format()?;
+        let store = LocalStore { db: Some(Db::ReadWrite(db)), path: path.to_path_buf(), now };
+        if !store.check_format()? {
+            store.initialise()?;
+        }
         store.purge_expired()?;
         Ok(store)
     }
@@ -122,7 +197,8 @@ impl LocalStore {
     ) -> Result<Option<(Vec<u8>, Option<serde_json::Value>, Option<i64>)>, Error> {
         check_namespace(namespace_id)?;
         let entry_key = entry_key(namespace_id, key);
-        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let Some(db) = self.reader()? else { return Ok(None) };
+        let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
         let Some(guard) = entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))? else {
@@ -139,13 +215,15 @@ impl LocalStore {
 
     /// Refuses files that are redb databases but not ours (or from a newer kvsync), and gives
     /// a fresh file its tables.
-    fn check_format(&self) -> Result<(), Error> {
-        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+    /// Checks that the file is a kvsync store of the format this version reads; `false` when it
+    /// holds no table at all (just created).
+    fn check_format(&self) -> Result<bool, Error> {
+        let Some(db) = self.reader()? else { return Ok(false) };
+        let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let tables: Vec<String> =
             txn.list_tables().map_err(|e| self.db_error(e))?.map(|t| t.name().to_owned()).collect();
         if tables.is_empty() {
-            drop(txn);
-            return self.initialise();
+            return Ok(false);
         }
         if !tables.iter().any(|name| name == FORMAT.name()) {
             return Err(self.local(format!(
@@ -170,11 +248,11 @@ impl LocalStore {
         for table in [ENTRIES, VALUES, EXPIRY] {
             txn.open_table(table).map_err(|e| self.not_ours(e))?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn initialise(&self) -> Result<(), Error> {
-        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut format = txn.open_table(FORMAT).map_err(|e| self.db_error(e))?;
             format.insert(FORMAT_KEY, FORMAT_VERSION).map_err(|e| self.db_error(e))?;
@@ -193,14 +271,14 @@ impl LocalStore {
     fn purge_expired(&self) -> Result<(), Error> {
         let upper = expiry_bound(self.now);
         {
-            let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+            let txn = self.writer()?.begin_read().map_err(|e| self.db_error(e))?;
             let expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
             let first = expiry.first().map_err(|e| self.db_error(e))?;
             if first.is_none_or(|(key, _)| key.value() >= upper.as_slice()) {
                 return Ok(());
             }
         }
-        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
@@ -244,7 +322,10 @@ impl LocalStore {
             }
         };
 
-        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let Some(db) = self.reader()? else {
+            return Ok(ListPage { keys: Vec::new(), cursor: None });
+        };
+        let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let range =
             entries.range::<&[u8]>((lower, Bound::Unbounded)).map_err(|e| self.db_error(e))?;
@@ -292,7 +373,10 @@ impl LocalStore {
             )));
         }
         reject_first(keys.iter().filter_map(|key| check_key(key).err().map(|e| (key, e))))?;
-        let txn = self.db()?.begin_read().map_err(|e| self.db_error(e))?;
+        let Some(db) = self.reader()? else {
+            return Ok(keys.iter().map(|_| LiveValue::Missing).collect());
+        };
+        let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
         let mut out = Vec::with_capacity(keys.len());
@@ -325,7 +409,7 @@ impl LocalStore {
         if pairs.is_empty() {
             return Ok(BulkOutcome::default());
         }
-        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
@@ -364,7 +448,7 @@ impl LocalStore {
         if keys.is_empty() {
             return Ok(BulkOutcome::default());
         }
-        let txn = self.db()?.begin_write().map_err(|e| self.db_error(e))?;
+        let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
@@ -410,8 +494,25 @@ impl LocalStore {
         }
     }
 
-    fn db(&self) -> Result<&Database, Error> {
-        self.db.as_ref().ok_or_else(|| self.local("the store is closed".to_owned()))
+    /// The database to read, `None` for a store that does not exist yet.
+    fn reader(&self) -> Result<Option<&dyn ReadableDatabase>, Error> {
+        match &self.db {
+            Some(Db::ReadWrite(db)) => Ok(Some(db)),
+            Some(Db::ReadOnly(db)) => Ok(Some(db)),
+            Some(Db::Absent) => Ok(None),
+            None => Err(self.local("the store is closed".to_owned())),
+        }
+    }
+
+    /// The database to write: only a store opened with [`LocalStore::open`].
+    fn writer(&self) -> Result<&Database, Error> {
+        match &self.db {
+            Some(Db::ReadWrite(db)) => Ok(db),
+            Some(Db::ReadOnly(_) | Db::Absent) => {
+                Err(self.local("opened read-only; only `kvsync apply` writes the store".to_owned()))
+            }
+            None => Err(self.local("the store is closed".to_owned())),
+        }
     }
 
     fn local(&self, message: String) -> Error {
@@ -734,7 +835,11 @@ fn decode_cursor(cursor: &str) -> Result<String, Error> {
 /// dropped and its results discarded; redb poisons its own locks, so later calls on the same
 /// handle fail with an error instead of seeing half-done state.
 fn guarded<T>(path: &Path, operation: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(operation)) {
+    quiet_panics_in_guarded();
+    IN_GUARDED.with(|depth| depth.set(depth.get() + 1));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(operation));
+    IN_GUARDED.with(|depth| depth.set(depth.get() - 1));
+    match outcome {
         Ok(result) => result,
         Err(payload) => {
             let detail = payload
@@ -751,6 +856,27 @@ fn guarded<T>(path: &Path, operation: impl FnOnce() -> Result<T, Error>) -> Resu
             ))
         }
     }
+}
+
+thread_local! {
+    /// How deep this thread is inside [`guarded`].
+    static IN_GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A panic [`guarded`] catches becomes an error with a hint; the default hook would also print
+/// the storage engine's panic message and a backtrace hint to stderr first, which reads as a
+/// crash. The hook installed here stays silent inside `guarded` and hands every other panic to
+/// the hook that was there before.
+fn quiet_panics_in_guarded() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_GUARDED.with(std::cell::Cell::get) == 0 {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn invalid(message: String) -> Error {
@@ -813,6 +939,53 @@ mod tests {
             Error::Invalid { message } => message,
             other => panic!("expected Error::Invalid, got {other:?}"),
         }
+    }
+
+    /// `plan`, `drift` and `export` open the store read-only (issue #15): a missing store is not
+    /// created and reads as empty, and an existing one is left byte for byte as it was, expired
+    /// keys included (they are hidden, not purged).
+    #[tokio::test]
+    async fn a_read_only_store_is_never_created_written_or_grown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("missing/local.db");
+        let absent = LocalStore::open_read_only(&path, NOW).expect("open");
+        assert!(names(&absent, NS, "").await.is_empty());
+        assert_eq!(absent.bulk_get(NS, &["k".into()]).await.expect("get"), [LiveValue::Missing]);
+        assert!(absent.bulk_put(NS, &[pair("k", b"v")]).await.is_err(), "read-only");
+        absent.close().expect("close");
+        assert!(!path.exists() && !dir.path().join("missing").exists(), "nothing created");
+
+        let path = dir.path().join("local.db");
+        let store = LocalStore::open(&path, NOW).expect("open");
+        let soon = with_expiration(pair("soon", b"s"), Expiration::At(NOW + 100));
+        store.bulk_put(NS, &[pair("k", b"v"), soon]).await.expect("put");
+        store.close().expect("close");
+        let before = std::fs::read(&path).expect("read");
+        let later = LocalStore::open_read_only(&path, NOW + 200).expect("open read-only");
+        assert_eq!(names(&later, NS, "").await, ["k"], "the expired key is hidden");
+        later.close().expect("close");
+        assert!(std::fs::read(&path).expect("read") == before, "not a byte changed");
+    }
+
+    /// A store that was not closed cleanly is refused read-only with a hint, not read as it is.
+    #[test]
+    fn a_store_that_was_not_closed_cleanly_is_refused_read_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("local.db");
+        let store = LocalStore::open(&path, NOW).expect("open");
+        // Leak the open database: the file is left as a killed process leaves it.
+        std::mem::forget(store);
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).expect("copy");
+        match LocalStore::open_read_only(&copy, NOW) {
+            Err(Error::Local { message, .. }) => {
+                assert!(message.contains("not closed cleanly"), "{message}");
+                assert!(message.contains("`kvsync apply` repairs it"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        LocalStore::open(&copy, NOW).expect("apply repairs it").close().expect("close");
+        LocalStore::open_read_only(&copy, NOW).expect("then it reads").close().expect("close");
     }
 
     #[tokio::test]

@@ -237,3 +237,65 @@ fn every_problem_of_shape_at_once() {
     let github = test.run(&["validate", "--format", "github"]);
     assert_eq!(github.stdout.lines().count(), 6, "{}", github.stdout);
 }
+
+/// `plan` and `drift` never write the local store (issue #15): a missing `--local-path` is not
+/// created, and an existing store keeps every byte, so a plan cannot change what it reports on.
+#[test]
+fn plan_and_drift_leave_the_local_store_untouched() {
+    let test = Test::new().file("kvsync.yaml", format!("{HEAD}    keys:\n      f/a: x\n"));
+    for command in ["plan", "drift"] {
+        let out = test.run(&[command, "--target", "local", "--local-path", "nowhere/local.db"]);
+        assert_eq!(out.code, if command == "plan" { 0 } else { 2 }, "{}", out.snapshot());
+        assert!(!test.path().join("nowhere").exists(), "{command} created the store");
+    }
+    let applied = test.run(&["apply", "--target", "local", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    let store = test.path().join(".kvsync/local.db");
+    let before = std::fs::read(&store).expect("store");
+    for command in ["plan", "drift"] {
+        let out = test.run(&[command, "--target", "local"]);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        assert!(std::fs::read(&store).expect("store") == before, "{command} wrote the store");
+    }
+}
+
+/// A damaged local store is an error with a hint, never a panic, and never a success that hides
+/// one (issue #15: a panic while closing left `plan` printing "No changes" with exit 0). Sixty
+/// corruptions spread over the file, each run through `plan`, `drift` and `apply`.
+#[test]
+fn a_damaged_local_store_is_an_error_never_a_panic() {
+    let mut keys = String::from("    keys:\n");
+    for i in 0..300 {
+        keys.push_str(&format!("      f/k{i:03}: value {i}\n"));
+    }
+    let test = Test::new().file("kvsync.yaml", format!("{HEAD}{keys}"));
+    let applied = test.run(&["apply", "--target", "local", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    let good = std::fs::read(test.path().join(".kvsync/local.db")).expect("store");
+    // Most of a fresh store is free pages: damage the bytes that hold something.
+    let used: Vec<usize> = (0..good.len() - 64).filter(|&i| good[i] != 0).collect();
+    for case in 0..60usize {
+        let mut bytes = good.clone();
+        let at = used[case * (used.len() - 1) / 59];
+        for (i, byte) in bytes[at..at + 64].iter_mut().enumerate() {
+            *byte ^= 0xa5u8.rotate_left((case + i) as u32);
+        }
+        let path = format!("damaged-{case}.db");
+        std::fs::write(test.path().join(&path), &bytes).expect("write");
+        for command in [&["plan"][..], &["drift"], &["apply", "--auto-approve"]] {
+            let args = [command, &["--target", "local", "--local-path", &path]].concat();
+            let out = test.run(&args);
+            let what =
+                format!("case {case} (byte {at}), `{}`:\n{}", args.join(" "), out.snapshot());
+            assert!(!out.stderr.contains("panicked"), "{what}");
+            assert!(matches!(out.code, 0..=2), "{what}");
+            if out.code != 1 {
+                assert!(!out.stderr.contains("error:"), "an error, yet exit {}: {what}", out.code);
+            } else if out.stderr.contains("local store") {
+                // What to do about it: move the file away, another path, or let apply repair it.
+                let hint = ["move", "--local-path", "apply"].iter().any(|h| out.stderr.contains(h));
+                assert!(hint, "{what}");
+            }
+        }
+    }
+}

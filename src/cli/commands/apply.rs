@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::apply::{Report, Settings, execute, saved};
 use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
-use crate::cli::engine::{self, Planned};
+use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::cli::plan_file::PlanFile;
@@ -20,7 +20,10 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     let global = &args.target;
     let (planned, from_file) = match &args.plan_file {
         Some(path) => (saved_plan(path, args, global, printer).await?, true),
-        None => (engine::plan(&args.config, &args.planning, global, printer).await?, false),
+        None => (
+            engine::plan(&args.config, &args.planning, global, Access::Write, printer).await?,
+            false,
+        ),
     };
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
@@ -42,6 +45,7 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
         if let Some(document) = &document {
             printer.data(&render_report_json(document, &Report::default()));
         }
+        planned.finish()?;
         return Ok(ExitStatus::Success);
     }
 
@@ -61,7 +65,10 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
+    // Closing a local store writes it; a damaged file that fails there fails the run.
+    let closed = planned.finish();
     if report.is_complete() {
+        closed?;
         Ok(ExitStatus::Success)
     } else {
         Err(Error::ApplyIncomplete {
@@ -154,7 +161,7 @@ async fn saved_plan(
         allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
     };
-    let planned = engine::plan(&config, &planning, global, printer).await?;
+    let planned = engine::plan(&config, &planning, global, Access::Write, printer).await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(Error::PlanConfigChanged);
     }

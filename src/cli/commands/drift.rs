@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::cli::args::{DriftArgs, PlanFormat};
-use crate::cli::engine::{self, Store};
+use crate::cli::engine::{self, Access, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
@@ -28,7 +28,7 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
     let global = &args.target;
     let now = engine::now()?;
     let engine::Listed { desired, store, live } =
-        engine::load_and_list(&args.config, global, printer, now).await?;
+        engine::load_and_list(&args.config, global, Access::Read, printer, now).await?;
     // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
     // conflict into something apply may resolve.
     let options = Options {
@@ -82,6 +82,7 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
     if let Some(summary) = store.request_summary() {
         printer.verbose(&summary);
     }
+    store.close()?;
     Ok(if report.has_drift() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 

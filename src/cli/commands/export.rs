@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::args::{ExportArgs, TargetArgs, TargetKind};
-use crate::cli::engine::{self, Store};
+use crate::cli::engine::{self, Access, Store};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::config::Heads;
@@ -86,6 +86,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
     if let Some(summary) = store.request_summary() {
         printer.verbose(&summary);
     }
+    store.close()?;
     Ok(ExitStatus::Success)
 }
 
@@ -94,7 +95,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
 /// environment.
 pub fn open_store(global: &TargetArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
     let none = Heads { target: None, account_id: None, local_path: None, scopes: Vec::new() };
-    engine::open_store(global, &none, now, printer)
+    engine::open_store(global, &none, now, Access::Read, printer)
 }
 
 fn io(context: &'static str) -> impl Fn(std::io::Error) -> Error {

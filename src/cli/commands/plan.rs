@@ -2,7 +2,7 @@
 
 use crate::apply::saved;
 use crate::cli::args::{PlanArgs, PlanFormat, TargetArgs};
-use crate::cli::engine::{self, Planned};
+use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
@@ -12,7 +12,8 @@ use crate::report::{cost, json, markdown};
 
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
-    let mut planned = engine::plan(&args.config, &args.planning, global, printer).await?;
+    let mut planned =
+        engine::plan(&args.config, &args.planning, global, Access::Read, printer).await?;
     if let Some(baseline) = &args.baseline {
         engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
     }
@@ -62,7 +63,7 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     }
     let changes = planned.plan.has_changes();
     let refusals = std::mem::take(&mut planned.plan.refusals);
-    planned.finish();
+    planned.finish()?;
     // A plan that apply would refuse fails here, whatever `--detailed-exitcode` says: the pull
     // request's check must go red before the merge, not after.
     if !refusals.is_empty() {
