@@ -74,6 +74,17 @@ pub(super) fn load_using(
             return Err(invalid(problems));
         }
     };
+    let roots = RootPaths {
+        path,
+        dir: &root_dir,
+        canonical: &root_canonical,
+        file_canonical: &root_file_canonical,
+    };
+    let speculated = speculative_heads(&text, &roots, options, workers);
+    let announced = speculated.is_some();
+    if let Some(heads) = speculated {
+        (hooks.on_heads)(heads);
+    }
     let Some(config) = read_config(text, root, &mut problems) else {
         return Err(invalid(problems));
     };
@@ -82,18 +93,7 @@ pub(super) fn load_using(
         return Err(invalid(problems));
     };
 
-    let mut loader = Loader {
-        vars: options.vars,
-        workers,
-        root,
-        root_dir: &root_dir,
-        root_canonical: &root_canonical,
-        root_file_canonical: &root_file_canonical,
-        problems,
-        wrangler: Resolver::new(&root_dir),
-        wrangler_environment: merged.wrangler_environment.clone(),
-        preview: options.preview,
-    };
+    let mut loader = Loader::new(&roots, root, problems, options, workers, &merged);
 
     if let Err((message, hint)) = validate::version(merged.version.value) {
         loader.problems.error(root, merged.version.pos, message, hint);
@@ -139,22 +139,9 @@ pub(super) fn load_using(
             .then(|| loader.wrangler.account_id())
             .flatten()
     });
-    if !loader.problems.has_errors() {
-        (hooks.on_heads)(Heads {
-            target: merged.target.as_ref().map(|t| t.value.name().to_owned()),
-            account_id: account_id.clone(),
-            local_path: local_path.clone(),
-            scopes: heads
-                .iter()
-                .filter_map(|h| {
-                    Some(ScopeListing {
-                        namespace_id: h.namespace_id.clone()?,
-                        prefix: h.prefix.clone()?,
-                        shards: h.list_shards.clone(),
-                    })
-                })
-                .collect(),
-        });
+    if !loader.problems.has_errors() && !announced {
+        let target = merged.target.as_ref().map(|t| t.value.name().to_owned());
+        (hooks.on_heads)(listing(target, account_id.clone(), local_path.clone(), &heads));
     }
 
     let mut scratch = Scratch::new();
@@ -185,6 +172,108 @@ pub(super) fn load_using(
         },
         warnings,
     })
+}
+
+/// What a caller needs to list a config's namespaces.
+fn listing(
+    target: Option<String>,
+    account_id: Option<String>,
+    local_path: Option<PathBuf>,
+    heads: &[Head],
+) -> Heads {
+    Heads {
+        target,
+        account_id,
+        local_path,
+        scopes: heads
+            .iter()
+            .filter_map(|h| {
+                Some(ScopeListing {
+                    namespace_id: h.namespace_id.clone()?,
+                    prefix: h.prefix.clone()?,
+                    shards: h.list_shards.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// A root file this large has its heads read ahead of its full parse.
+const SPECULATE_ABOVE: usize = 256 * 1024;
+
+/// The heads of a large root file, read from its text up to the first scope's `keys:`, so that
+/// listing starts while the rest (most of the file) is still parsed: a 100,000-key file takes
+/// about a second to parse, and the namespaces are otherwise known only after it. This is a
+/// guess: an `environments:` overlay further down can still change an id or a prefix, and the
+/// caller compares these heads with the loaded ones and lists again when they differ. `None`
+/// (nothing announced early) for small files, or when the head text is not a sound config.
+fn speculative_heads(
+    text: &str,
+    roots: &RootPaths<'_>,
+    options: &LoadOptions<'_>,
+    workers: &Workers,
+) -> Option<Heads> {
+    if text.len() < SPECULATE_ABOVE {
+        return None;
+    }
+    let cut = first_keys_line(text)?;
+    if text.len() - cut < SPECULATE_ABOVE / 2 {
+        return None;
+    }
+    let mut problems = Problems::new();
+    let root = problems.file(roots.path);
+    let mut config = read_config(text[..cut].to_owned(), root, &mut problems)?;
+    // Environments usually come last; without them in the head, the base is the best guess.
+    let environment = if config.environments.0.is_empty() {
+        config.default_environment = None;
+        None
+    } else {
+        options.environment
+    };
+    let merged = overlay::apply(config, environment, root, &mut problems)?;
+    let mut loader = Loader::new(roots, root, problems, options, workers, &merged);
+    let account_id = merged.account_id.and_then(|id| loader.interpolate(id));
+    let local_path =
+        merged.local_path.and_then(|local| loader.interpolate(local)).map(|l| roots.dir.join(l));
+    let heads: Vec<Head> =
+        merged.namespaces.into_iter().map(|namespace| loader.head(namespace)).collect();
+    let account_id = account_id.or_else(|| {
+        crate::kv::token::account_id_from_env(options.vars)
+            .is_none()
+            .then(|| loader.wrangler.account_id())
+            .flatten()
+    });
+    if loader.problems.has_errors() || heads.iter().any(|h| h.namespace_id.is_none()) {
+        return None;
+    }
+    let target = merged.target.map(|t| t.value.name().to_owned());
+    Some(listing(target, account_id, local_path, &heads))
+}
+
+/// Where the first line that opens a scope's `keys:` mapping starts (an indented `keys:` with
+/// nothing but a comment after it), if any.
+fn first_keys_line(text: &str) -> Option<usize> {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start_matches(' ');
+        let indented = trimmed.len() < line.len();
+        if indented && let Some(rest) = trimmed.strip_prefix("keys:") {
+            let rest = rest.trim();
+            if rest.is_empty() || rest.starts_with('#') {
+                return Some(start);
+            }
+        }
+        start += line.len();
+    }
+    None
+}
+
+/// The root config's paths, as the loader resolves everything against them.
+struct RootPaths<'a> {
+    path: &'a Path,
+    dir: &'a Path,
+    canonical: &'a Path,
+    file_canonical: &'a Path,
 }
 
 /// Parses the root config, reporting every problem of shape (`shape::read`) and the checks of
@@ -263,7 +352,29 @@ struct Loader<'a> {
     preview: Option<bool>,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(
+        roots: &RootPaths<'a>,
+        root: FileId,
+        problems: Problems,
+        options: &LoadOptions<'a>,
+        workers: &'a Workers,
+        merged: &overlay::Merged,
+    ) -> Self {
+        Loader {
+            vars: options.vars,
+            workers,
+            root,
+            root_dir: roots.dir,
+            root_canonical: roots.canonical,
+            root_file_canonical: roots.file_canonical,
+            problems,
+            wrangler: Resolver::new(roots.dir),
+            wrangler_environment: merged.wrangler_environment.clone(),
+            preview: options.preview,
+        }
+    }
+
     /// Interpolates a root-config scalar; `None` (reported) when it cannot be.
     fn interpolate(&mut self, scalar: Sp<String>) -> Option<String> {
         match interpolate::expand(scalar.value, self.vars) {

@@ -99,7 +99,10 @@ pub fn load_with(
 /// What [`load_with`] reports while it works.
 pub struct Hooks<'a> {
     /// Called at most once, when every scope's namespace id and prefix are known and no problem
-    /// has been found so far; not called when the config already has problems there.
+    /// has been found so far; not called when the config already has problems there. For a
+    /// large root file it is called before the file is parsed, with the heads read from its
+    /// text up to the first `keys:`: a guess the caller must compare with the loaded
+    /// [`Desired::heads`] (an overlay further down, or a problem found later, can change them).
     pub on_heads: &'a dyn Fn(Heads),
     /// Called with numbers of keys as the keys of each file (the root config, an included file,
     /// an environment's overlay, a `files:` source) are resolved: for a file's `keys:`, every

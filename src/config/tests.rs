@@ -1206,6 +1206,47 @@ fn heads_come_before_the_keys() {
     assert!(!called.get(), "no heads for a config whose heads have problems");
 }
 
+/// A large root file announces its heads before it is parsed, read from its text up to the
+/// first `keys:`, so listing overlaps the parse (issue #15). An overlay at the end of the file
+/// that changes the namespace makes the guess differ from the loaded heads, which the caller
+/// checks.
+#[test]
+fn a_large_root_file_announces_its_heads_before_it_is_parsed() {
+    let mut text = String::from(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: \
+         0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n",
+    );
+    for i in 0..20_000 {
+        text.push_str(&format!("      f/key-{i:05}: \"a value long enough to matter {i}\"\n"));
+    }
+    text.push_str(
+        "environments:\n  production: {}\n  staging:\n    namespaces: {flags: {namespace_id: \
+         9a8b7c6d5e4f30211203f4e5d6c7b8a9}}\n",
+    );
+    assert!(text.len() > 512 * 1024);
+    let fixture = Fixture::new(&text);
+    for (environment, id) in [
+        ("production", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+        ("staging", "9a8b7c6d5e4f30211203f4e5d6c7b8a9"),
+    ] {
+        let events = std::cell::RefCell::new(Vec::new());
+        let on_heads = |heads: Heads| events.borrow_mut().push(Some(heads));
+        let on_keys = |_| events.borrow_mut().push(None);
+        let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
+        let options =
+            LoadOptions { environment: Some(environment), preview: None, vars: &|_| None };
+        let loaded =
+            load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
+        let events = events.into_inner();
+        let Some(Some(announced)) = events.first() else { panic!("heads first: {events:?}") };
+        assert_eq!(events.iter().filter(|e| e.is_some()).count(), 1, "once");
+        assert_eq!(announced.scopes[0].namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+        let loaded_heads = loaded.desired.heads();
+        assert_eq!(loaded_heads.scopes[0].namespace_id, id);
+        assert_eq!(*announced == loaded_heads, environment == "production", "{environment}");
+    }
+}
+
 /// `list_shards`: sorted, each a longer prefix inside the scope, none inside another, and every
 /// desired key in one; the heads carry them so the CLI lists each shard.
 #[test]

@@ -375,3 +375,33 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
         &plan.stdout[plan.stdout.len().saturating_sub(300)..]
     );
 }
+
+/// A large one-file config starts listing from the heads read before its first `keys:`; an
+/// `environments:` overlay at the end that moves the scope to another namespace makes kvsync
+/// list again, so the plan is against the right namespace (issue #15).
+#[test]
+fn a_large_one_file_config_plans_against_its_environments_namespace() {
+    let mut text = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
+    );
+    for i in 0..8_000 {
+        text.push_str(&format!("      f/key-{i:05}: \"a value long enough to matter {i}\"\n"));
+    }
+    text.push_str(
+        "environments:\n  production: {}\n  staging:\n    namespaces: {flags: {namespace_id: 9a8b7c6d5e4f30211203f4e5d6c7b8a9}}\n",
+    );
+    assert!(text.len() > 256 * 1024);
+    let test = Test::new().file("kvsync.yaml", text);
+    let staging = [&local("apply")[..], &["--env", "staging", "--auto-approve"]].concat();
+    let applied = test.run(&staging);
+    assert_eq!(applied.code, 0, "{}", applied.snapshot());
+    let again = test.run(&[&local("plan")[..], &["--env", "staging"]].concat());
+    assert_eq!(
+        again.stdout,
+        "Environment: staging\n\nNo changes. 8000 unchanged.\n",
+        "{}",
+        again.snapshot()
+    );
+    let production = test.run(&[&local("plan")[..], &["--env", "production"]].concat());
+    assert!(production.stdout.contains("Plan: 8000 to create."), "{}", production.snapshot());
+}

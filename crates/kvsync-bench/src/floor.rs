@@ -59,6 +59,9 @@ pub(crate) enum Scenario {
     Validate,
     /// (e) (a) with the scope listed by `list_shards` (opt-in, not part of the time target).
     PlanSharded,
+    /// (f) (a) with every key in the root file (no includes): listing starts from the heads
+    /// read before the first `keys:`, while the file is parsed.
+    PlanOneFile,
 }
 
 impl Scenario {
@@ -69,6 +72,7 @@ impl Scenario {
             Scenario::Apply => "(c) apply of (b)",
             Scenario::Validate => "(d) validate",
             Scenario::PlanSharded => "(e) (a) with 7 list_shards",
+            Scenario::PlanOneFile => "(f) (a) from one file",
         }
     }
 
@@ -85,7 +89,9 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
     let lists = live.div_ceil(PAGE);
     let gets = changes.update.div_ceil(BULK_GET);
     match scenario {
-        Scenario::PlanSame => Requests { list: lists, ..Requests::default() },
+        Scenario::PlanSame | Scenario::PlanOneFile => {
+            Requests { list: lists, ..Requests::default() }
+        }
         Scenario::PlanEdited => Requests { list: lists, bulk_get: gets, ..Requests::default() },
         Scenario::Apply => Requests {
             list: lists,

@@ -119,7 +119,7 @@ fn run(args: &Args) -> Result<(), String> {
     println!("{version}, stand-in list latency {} ms per page; {machine}\n", latency.as_millis());
     print!("{}", report::table(&rows));
     println!();
-    for verdict in report::verdicts(&rows) {
+    for verdict in report::verdicts(&rows, args.latency_ms) {
         println!("{}", verdict.line());
     }
     Ok(())
@@ -206,11 +206,13 @@ fn bench_size(
     let plan_same = ["plan", "--detailed-exitcode", "-c"];
     let plan_edited = ["plan", "--detailed-exitcode", "-c"];
     let sharded = same.with_file_name(state::SHARDED_ROOT);
-    let plans: [(Scenario, &[&str], &Path); 4] = [
+    let one_file = same.with_file_name(state::ONE_FILE_ROOT);
+    let plans: [(Scenario, &[&str], &Path); 5] = [
         (Scenario::PlanSame, &plan_same, &same),
         (Scenario::PlanEdited, &plan_edited, &edited),
         (Scenario::Validate, &["validate", "-c"], &same),
         (Scenario::PlanSharded, &plan_same, &sharded),
+        (Scenario::PlanOneFile, &plan_same, &one_file),
     ];
     for (scenario, command, config) in plans {
         let mut runs = Vec::new();
@@ -244,7 +246,7 @@ fn bench_size(
     }
     rows.push(row(n, Scenario::Apply, runs, floor_list, &changes));
     eprintln!("   {}", summary(rows.last()));
-    // (a), (b), (c), (d), (e) in the table.
+    // (a) to (f) in the table.
     rows.sort_by_key(|row| row.scenario);
 
     if args.keep {
@@ -357,7 +359,9 @@ fn kvsync_run(
 fn check(scenario: Scenario, run: &Measured, n: u64, changes: &Changes) -> Result<(), String> {
     let unchanged = n - changes.update - changes.delete;
     let (code, expected) = match scenario {
-        Scenario::PlanSame | Scenario::PlanSharded => (0, format!("No changes. {n} unchanged.")),
+        Scenario::PlanSame | Scenario::PlanSharded | Scenario::PlanOneFile => {
+            (0, format!("No changes. {n} unchanged."))
+        }
         Scenario::PlanEdited => (
             2,
             format!(

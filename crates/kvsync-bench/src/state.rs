@@ -85,6 +85,9 @@ pub(crate) const SHARDS: [&str; 7] = [
 /// The root config beside `kvsync.yaml` that lists the same scope by [`SHARDS`].
 pub(crate) const SHARDED_ROOT: &str = "kvsync-sharded.yaml";
 
+/// The same desired state with every key in the root file: row (f).
+pub(crate) const ONE_FILE_ROOT: &str = "kvsync-one-file.yaml";
+
 const CHANGED: usize = 1;
 const REMOVED: usize = 2;
 
@@ -233,7 +236,11 @@ pub(crate) fn write_config(
     fs::write(&root, &head)?;
     let shards: Vec<String> = SHARDS.iter().map(|s| format!("\"{s}\"")).collect();
     fs::write(dir.join(SHARDED_ROOT), format!("{head}    list_shards: [{}]\n", shards.join(", ")))?;
-    let mut files = 1usize;
+    // Row (f): the same keys, all in one root file (`file:` paths relative to it).
+    let mut one_file = BufWriter::new(fs::File::create(dir.join(ONE_FILE_ROOT))?);
+    one_file
+        .write_all(head.replace("    include: [\"keys/*.yaml\"]\n", "    keys:\n").as_bytes())?;
+    let mut files = 2usize;
     // One open include file per family: the chunk of KEYS_PER_FILE indices it belongs to.
     let mut open: BTreeMap<&'static str, (usize, BufWriter<fs::File>)> = BTreeMap::new();
     for (i, variant) in indices(n, desired) {
@@ -252,6 +259,11 @@ pub(crate) fn write_config(
         }
         let Some((_, out)) = open.get_mut(spec.family) else { unreachable!("just opened") };
         write_entry(out, &spec)?;
+        let mut entry = Vec::new();
+        write_entry(&mut entry, &spec)?;
+        for line in String::from_utf8_lossy(&entry).lines() {
+            writeln!(one_file, "    {}", line.replace("file: ../files/", "file: files/"))?;
+        }
         if let Source::File { name, bytes } = &spec.source {
             fs::write(dir.join("files").join(name), bytes)?;
             files += 1;
@@ -260,6 +272,7 @@ pub(crate) fn write_config(
     for (_, (_, mut file)) in open {
         file.flush()?;
     }
+    one_file.flush()?;
     Ok((root, files))
 }
 
