@@ -13,7 +13,7 @@ use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
 use crate::kv::{KvStore, PutPair};
 use crate::plan::Plan;
-use crate::plan::hash::{ContentHasher, written_metadata};
+use crate::plan::hash::{ContentHasher, written_metadata_with};
 
 /// How the executor behaves besides the plan.
 #[derive(Debug, Clone)]
@@ -167,11 +167,12 @@ fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutP
         ValueSource::Inline(bytes) => bytes.to_vec(),
         ValueSource::File(path) => read_file_checked(path, entry)?,
     };
-    let metadata = written_metadata(
+    let metadata = written_metadata_with(
         entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
         &settings.owner,
         entry.hash,
         settings.revision.as_deref(),
+        entry.sensitive,
     );
     Ok(PutPair { key: key.to_owned(), value, metadata, expiration: entry.expiration })
 }

@@ -251,12 +251,12 @@ fn oversize_metadata() {
         &keys(&format!("      f/a:\n        value: x\n        metadata: {{note: {long}}}\n")),
         &[],
         &[
-            "kvsync.yaml:10:19: the metadata of key `f/a` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+            "kvsync.yaml:10:19: the metadata of key `f/a` is 1186 bytes once kvsync adds its marker; KV's limit is 1024",
         ],
     );
     assert_eq!(
         diagnostics[0].hint.as_deref(),
-        Some("the marker takes up to 159 bytes; move large data into the value")
+        Some("the marker takes up to 176 bytes; move large data into the value")
     );
 }
 
@@ -1402,7 +1402,7 @@ fn files_oversize_metadata_is_reported_once() {
         )),
         &[("v/a", b"1"), ("v/b", b"2")],
         &[
-            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1186 bytes once kvsync adds its marker; KV's limit is 1024",
         ],
     );
     assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("the marker takes up to")));

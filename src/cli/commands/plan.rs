@@ -15,10 +15,9 @@ pub async fn run(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<ExitStatus, Error> {
-    let mut planned = engine::plan(&args.config, &args.planning, global, printer).await?;
-    if let Some(baseline) = &args.baseline {
-        engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
-    }
+    let baseline = args.baseline.as_deref();
+    let mut planned =
+        engine::plan_with_baseline(&args.config, &args.planning, baseline, global, printer).await?;
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.
