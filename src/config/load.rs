@@ -588,6 +588,8 @@ enum NameCheck {
     Invalid(Finding),
     OutsidePrefix(Finding),
     Ignored(Finding),
+    /// A name KV accepts that is easy to get wrong: a warning, the key is kept.
+    Suspicious(Finding),
 }
 
 /// A file a `files:` source matched, its key checked, waiting for its value's hash.
@@ -629,6 +631,9 @@ impl KeyResolver<'_> {
                 Some("remove the key, or narrow the `ignore` globs".to_owned()),
             ));
         }
+        if let Err(finding) = validate::key_whitespace(name) {
+            return NameCheck::Suspicious(finding);
+        }
         NameCheck::Fine
     }
 
@@ -651,7 +656,7 @@ impl KeyResolver<'_> {
                     problems.error(file, name.pos, message, hint);
                     false
                 }
-                NameCheck::Ignored((message, hint)) => {
+                NameCheck::Ignored((message, hint)) | NameCheck::Suspicious((message, hint)) => {
                     problems.warning(file, name.pos, message, hint);
                     true
                 }
@@ -789,7 +794,7 @@ impl KeyResolver<'_> {
                     shown.error(problems, file, key_pos, (message, Some(hint)));
                     false
                 }
-                NameCheck::Ignored(finding) => {
+                NameCheck::Ignored(finding) | NameCheck::Suspicious(finding) => {
                     shown.warning(problems, file, key_pos, finding);
                     true
                 }

@@ -235,3 +235,19 @@ fn metadata_at_the_bound_is_written_with_any_revision() {
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(out.stderr.contains("is 1025 bytes once kvsync adds its marker"), "{}", out.stderr);
 }
+
+/// Issue 15 item 14: a key name with whitespace works, but `validate` warns, at the key.
+#[test]
+fn whitespace_in_a_key_name_is_a_warning() {
+    let test =
+        Test::new().file("kvsync.yaml", keys("      \"f/a \": x\n      \"f/b\\u00a0c\": y\n"));
+    let out = test.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    insta::assert_snapshot!(out.stderr);
+    let github = test.run(&["validate", "--format", "github"]);
+    assert!(
+        github.stdout.contains("::warning file=kvsync.yaml,line=8,col=7"),
+        "{}",
+        github.snapshot()
+    );
+}
