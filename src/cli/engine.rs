@@ -152,7 +152,9 @@ pub fn open_store(
                 .ok_or(Error::MissingAccountId)?;
             let base_url = kv::cloudflare::base_url(global.api_url.as_deref(), &lookup);
             let timings = kv::retry::Timings::from_env(&lookup)?;
-            printer.verbose(&format!("target: Cloudflare API `{base_url}`, account {account_id}"));
+            // Credentials written into the URL (`https://user:secret@host`) are never shown.
+            let shown = kv::token::without_userinfo(&base_url);
+            printer.verbose(&format!("target: Cloudflare API `{shown}`, account {account_id}"));
             let config = CloudflareConfig { base_url, account_id, token, timings };
             Ok(Store::Cloudflare(Box::new(CloudflareStore::new(config)?)))
         }
