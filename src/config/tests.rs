@@ -1693,3 +1693,25 @@ fn parallel_loading_matches_sequential_loading() {
         assert_eq!(load_with_workers(&path, workers), sequential, "{workers} workers");
     }
 }
+
+/// Issue 15 item 9: a `file:` path with `${VAR}` is sensitive: its problems name the path as
+/// written, never the variable's value.
+#[test]
+fn interpolated_file_paths_name_the_variable_not_its_value() {
+    let fixture = Fixture::new(&keys(
+        "      f/missing:\n        file: ${DIR}/nope.txt\n      f/outside:\n        file: ${DIR}/../../x.txt\n      f/folder:\n        file: ${DIR}\n      f/plain:\n        file: plain/nope.txt\n",
+    ));
+    fixture.write("hunter2-dir/v.txt", "x");
+    let errors = fixture.errors(fixture.load_with(None, &[("DIR", "hunter2-dir")]));
+    assert_eq!(
+        errors,
+        [
+            "kvsync.yaml:9:15: file `${DIR}/nope.txt` not found",
+            "kvsync.yaml:11:15: file `${DIR}/../../x.txt` is outside the config folder",
+            "kvsync.yaml:13:15: `${DIR}` is not a file",
+            "kvsync.yaml:15:15: file `plain/nope.txt` not found",
+        ]
+    );
+    let all = format!("{:?}", fixture.load_with(None, &[("DIR", "hunter2-dir")]).err());
+    assert!(!all.contains("hunter2"), "{all}");
+}
