@@ -714,7 +714,8 @@ impl KeyResolver<'_> {
             sensitive,
             problems,
         );
-        let found = match files::find(&dir, &pattern) {
+        let root = Root { dir: self.sources.root_dir, canonical: self.sources.root_canonical };
+        let found = match files::find(&root, &dir, &pattern) {
             Ok(found) => found,
             Err((message, hint)) => {
                 problems.error(file, pattern.pos, message, hint);

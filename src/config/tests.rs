@@ -1479,20 +1479,33 @@ fn files_bad_placeholders_and_globs() {
     );
 }
 
+/// Issue 15 item 10: a glob that leaves the folder is one problem at the glob, and names none
+/// of the files outside (`../**` once listed every file of the parent tree).
 #[test]
 fn files_escaping_the_config_folder() {
     let fixture = Fixture::new("");
     fixture.write("outside/secret.txt", "runner secret");
+    fixture.write("outside/deep/other-secret.txt", "runner secret");
+    fixture.write("inner/keys/a.yaml", "keys: {}\n");
     fixture.write(
         "inner/kvsync.yaml",
-        format!("{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n"),
+        format!(
+            "{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n      - path: '../**'\n        key: \"f/{{path}}\"\n    include: [\"../**/*.yaml\", \"keys/../../outside/*\"]\n"
+        ),
     );
     let options = LoadOptions { environment: None, vars: &|_| None };
     let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
+    let errors = fixture.errors(result);
     assert_eq!(
-        fixture.errors(result),
-        ["inner/kvsync.yaml:8:15: file `../outside/secret.txt` is outside the config folder"]
+        errors,
+        [
+            "inner/kvsync.yaml:8:15: `files` glob `../outside/*` leaves the config folder",
+            "inner/kvsync.yaml:10:15: `files` glob `../**` leaves the config folder",
+            "inner/kvsync.yaml:12:15: `include` glob `../**/*.yaml` leaves the config folder",
+            "inner/kvsync.yaml:12:31: `include` glob `keys/../../outside/*` leaves the config folder",
+        ]
     );
+    assert!(!errors.concat().contains("secret"), "{errors:?}");
 }
 
 #[cfg(unix)]
