@@ -13,7 +13,7 @@ use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
 use crate::kv::{KvStore, PutPair};
 use crate::plan::Plan;
-use crate::plan::hash::{ContentHasher, written_metadata};
+use crate::plan::hash::{ContentHasher, written_metadata_with};
 
 /// How the executor behaves besides the plan.
 #[derive(Debug, Clone)]
@@ -167,25 +167,32 @@ fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutP
         ValueSource::Inline(bytes) => bytes.to_vec(),
         ValueSource::File(path) => read_file_checked(path, entry)?,
     };
-    let metadata = written_metadata(
+    let metadata = written_metadata_with(
         entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
         &settings.owner,
         entry.hash,
         settings.revision.as_deref(),
+        entry.sensitive,
     );
     Ok(PutPair { key: key.to_owned(), value, metadata, expiration: entry.expiration })
 }
 
 fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec<u8>, String> {
+    // A sensitive entry's path may hold the value of a `${VAR}`: its failures do not name it.
+    let shown = if entry.sensitive {
+        "the key's `file:`".to_owned()
+    } else {
+        format!("`{}`", path.display())
+    };
     let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-    fs_err::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
+    fs_err::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(|e| {
+        if entry.sensitive { format!("cannot read {shown}: {}", e.kind()) } else { e.to_string() }
+    })?;
     let mut hasher = ContentHasher::new(bytes.len() as u64);
     hasher.update(&bytes);
     let metadata = entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
     if hasher.finish(metadata.as_ref(), entry.expiration) != entry.hash {
-        return Err(format!("`{}` changed after it was planned; plan again", path.display()));
+        return Err(format!("{shown} changed after it was planned; plan again"));
     }
     Ok(bytes)
 }
@@ -485,5 +492,36 @@ mod tests {
         let report = run(&store, &desired, &plan).await;
         assert!(store.calls.borrow().is_empty());
         assert!(report.scopes[0].failed[0].reason.contains("changed after it was planned"));
+    }
+
+    /// Issue 15 item 9: a sensitive entry's path may hold an interpolated value; its failures
+    /// do not name it.
+    #[tokio::test(start_paused = true)]
+    async fn a_sensitive_file_is_not_named_in_failures() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let changed = dir.path().join("hunter2").join("v.txt");
+        std::fs::create_dir_all(changed.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&changed, "edited!").expect("write");
+        let (mut desired, plan) = case(&[("a", &["k1", "k2"], &[])]);
+        for (key, path) in [("k1", changed.clone()), ("k2", dir.path().join("hunter2/gone"))] {
+            let entry = desired.scopes[0].entries.get_mut(key).expect("entry");
+            *entry = DesiredEntry {
+                value: ValueSource::File(path),
+                size: 7,
+                sensitive: true,
+                hash: content_hash(b"planned", None, Expiration::Never),
+                ..entry.clone()
+            };
+        }
+        let report = run(&Scripted::default(), &desired, &plan).await;
+        let reasons: Vec<&str> =
+            report.scopes[0].failed.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "the key's `file:` changed after it was planned; plan again",
+                "cannot read the key's `file:`: entity not found"
+            ]
+        );
     }
 }

@@ -169,7 +169,9 @@ pub fn open_store(
                 .ok_or(Error::MissingAccountId)?;
             let base_url = kv::cloudflare::base_url(global.api_url.as_deref(), &lookup);
             let timings = kv::retry::Timings::from_env(&lookup)?;
-            printer.verbose(&format!("target: Cloudflare API `{base_url}`, account {account_id}"));
+            // Credentials written into the URL (`https://user:secret@host`) are never shown.
+            let shown = kv::token::without_userinfo(&base_url);
+            printer.verbose(&format!("target: Cloudflare API `{shown}`, account {account_id}"));
             let config = CloudflareConfig { base_url, account_id, token, timings };
             Ok(Store::Cloudflare(Box::new(CloudflareStore::new(config)?)))
         }
@@ -340,11 +342,27 @@ pub async fn plan(
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
+    plan_with_baseline(config, planning, None, global, access, printer).await
+}
+
+/// [`plan`], with `plan --baseline FILE`: the changes are tagged before any value is fetched,
+/// because the baseline also says which live values are sensitive.
+pub async fn plan_with_baseline(
+    config: &ConfigArgs,
+    planning: &PlanningArgs,
+    baseline: Option<&Path>,
+    global: &TargetArgs,
+    access: Access,
+    printer: &Printer,
+) -> Result<Planned, Error> {
     let now = now()?;
     let Listed { desired, store, live } =
         load_and_list(config, global, access, printer, now).await?;
     let options = options(&desired, planning, now)?;
-    let plan = plan::plan(&desired, &live, &options);
+    let mut plan = plan::plan(&desired, &live, &options);
+    if let Some(baseline) = baseline {
+        tag_with_baseline(&mut plan, &desired.owner, baseline, config, printer)?;
+    }
     let (views, keys_read) = if planning.no_value_diff {
         (ValueViews::new(), 0)
     } else {
@@ -468,8 +486,9 @@ fn loader_done(stage: Option<Stage>) -> Result<config::Loaded, Error> {
 
 /// `plan --baseline FILE`: loads the config as it is on the target branch (same environment;
 /// its relative paths resolve from its own folder) and tags each change `pr` or `drift`.
-pub fn tag_with_baseline(
-    planned: &mut Planned,
+fn tag_with_baseline(
+    plan: &mut Plan,
+    owner: &str,
     baseline: &Path,
     config: &ConfigArgs,
     printer: &Printer,
@@ -480,12 +499,14 @@ pub fn tag_with_baseline(
         preview: config.preview,
     };
     let base = load(&args, printer)?;
-    plan::baseline::tag(&mut planned.plan, &base, &planned.desired.owner);
+    plan::baseline::tag(plan, &base, owner);
     Ok(())
 }
 
 /// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched, 100
 /// per bulk get, only for updates, adopts and take-overs of non-sensitive text of at most 1 MiB.
+/// A key is sensitive when its desired entry, its live marker or the baseline says so: a live
+/// value written from a secret is never fetched, even when the entry is a literal now.
 ///
 /// Returns the views and the number of keys read.
 pub async fn value_views<S: KvStore>(
@@ -501,7 +522,7 @@ pub async fn value_views<S: KvStore>(
         let mut desired_values: Vec<(String, Option<Vec<u8>>, bool)> = Vec::new();
         for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
-            if entry.sensitive {
+            if change.sensitive() {
                 views.insert(index, change.key.clone(), ValueView::Sensitive);
                 continue;
             }

@@ -15,7 +15,8 @@
 //! - binary values, and text over [`INLINE_MAX`], as files under `values/` (`file:`), named by
 //!   the key with every byte outside `[a-z0-9_.-]` percent-encoded, so that names never collide
 //!   on a case-insensitive file system and never leave the folder;
-//! - keys matching `--sensitive` as `${VAR}` references with a comment naming the variable.
+//! - keys matching `--sensitive`, or whose marker says `"sensitive": true`, as `${VAR}`
+//!   references with a comment naming the variable.
 //!
 //! The output is a function of the live state alone (keys in byte order, metadata fields sorted,
 //! no timestamps, no version), so exporting an unchanged namespace again gives identical files.
@@ -246,12 +247,14 @@ impl Exporter {
         let hash = content_hash(&value, metadata_value.as_ref(), expiration_policy);
         let text = std::str::from_utf8(&value).ok();
 
-        if self.sensitive.is_match(&key) {
+        // A key kvsync wrote from a sensitive entry stays out of the file without `--sensitive`.
+        let marked_sensitive = matches!(marker, Marker::V1 { sensitive: true, .. });
+        if marked_sensitive || self.sensitive.is_match(&key) {
             let Some(text) = text.filter(|t| !t.contains('\0')) else {
                 self.skip(
                     &key,
-                    "it matches `--sensitive` but its value is not text an environment variable \
-                     can hold; add it by hand (e.g. `file: ${VAR}`)",
+                    "it is sensitive (`--sensitive` or its marker) but its value is not text an \
+                     environment variable can hold; add it by hand (e.g. `file: ${VAR}`)",
                 );
                 return None;
             };
@@ -950,6 +953,24 @@ mod tests {
               f/r-true: true
               f/s-null: "null"
         "#);
+    }
+
+    /// Issue 15 item 6: a key whose marker says it was written sensitive is exported as a
+    /// variable, `--sensitive` or not.
+    #[test]
+    fn a_key_marked_sensitive_is_exported_as_a_variable() {
+        let hash = content_hash(b"hunter2", None, Expiration::Never).to_hex();
+        let (export, body) = export(vec![LiveEntry {
+            key: "f/api-key".into(),
+            value: b"hunter2".to_vec(),
+            metadata: Some(
+                serde_json::json!({"__kvsync": {"v": 1, "owner": "exported", "sha256": hash, "sensitive": true}}),
+            ),
+            expiration: None,
+        }]);
+        assert!(!body.contains("hunter2"), "{body}");
+        assert!(body.contains("f/api-key: \"${F_API_KEY}\""), "{body}");
+        assert_eq!(export.sensitive.len(), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::path::{Component, Path};
 
-use super::include::{self, Found, Walk};
+use super::include::{self, Found, Root, Walk};
 use super::model::Sp;
 use super::problems::{FileId, Pos, Problems};
 use super::sources::shown_dir;
@@ -178,14 +178,14 @@ fn strip_last_extension(path: &mut String) {
 }
 
 /// The files a `files:` glob matches; matching nothing is a problem, as for `include:`.
-pub(crate) fn find(dir: &Path, pattern: &Sp<String>) -> Result<Found, Finding> {
+pub(crate) fn find(root: &Root<'_>, dir: &Path, pattern: &Sp<String>) -> Result<Found, Finding> {
     if pattern.value.contains("${") {
         return Err((
             format!("`files` glob `{}` uses `${{…}}`", pattern.value),
             Some("`files:` paths are not interpolated; write the folder out".to_owned()),
         ));
     }
-    let found = include::find(dir, &pattern.value, Walk::Files)?;
+    let found = include::find(root, dir, &pattern.value, Walk::Files)?;
     if found.files.is_empty() {
         let folder = dir.join(&pattern.value);
         let hint = if shown_dir(&folder).is_dir() {

@@ -17,7 +17,7 @@
 //! after another.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::model::{self, FilesSource, IncludeFile, KeyEntry, NamedMap, Sp};
 use super::parallel::{Ticket, Window, Workers};
@@ -116,7 +116,7 @@ pub(crate) fn collect(
     // are read changes nothing in the (file, line) order they are shown in.
     let mut matches = VecDeque::new();
     for (index, pattern) in patterns.iter().enumerate() {
-        let found = match find(&from_dir, &pattern.value, Walk::Include) {
+        let found = match find(root, &from_dir, &pattern.value, Walk::Include) {
             Ok(found) => found,
             Err((message, hint)) => {
                 problems.error(from, pattern.pos, message, hint);
@@ -293,8 +293,16 @@ pub(crate) struct Found {
     pub files: Vec<PathBuf>,
 }
 
-/// The files under `dir` that `pattern` matches, as sorted paths relative to `dir`.
-pub(crate) fn find(dir: &Path, pattern: &str, what: Walk) -> Result<Found, Finding> {
+/// The files under `dir` that `pattern` matches, as sorted paths relative to `dir`. A glob whose
+/// walk would start outside the root config's folder (`../**`, or a folder that is a link to
+/// elsewhere) is refused before anything is read: the errors about what it matched would list
+/// the names of files a pull request has no business seeing.
+pub(crate) fn find(
+    root: &Root<'_>,
+    dir: &Path,
+    pattern: &str,
+    what: Walk,
+) -> Result<Found, Finding> {
     let field = what.field();
     if pattern.is_empty() {
         return Err((format!("an `{field}` glob is empty"), None));
@@ -321,6 +329,16 @@ pub(crate) fn find(dir: &Path, pattern: &str, what: Walk) -> Result<Found, Findi
         .count()
         .min(segments.len().saturating_sub(1));
     let base: PathBuf = segments[..literal].iter().collect();
+    if leaves_root(root, dir, &base) {
+        return Err((
+            format!("`{field}` glob `{pattern}` leaves the config folder"),
+            Some(
+                "globs must stay inside the folder of the root config, so that a pull request \
+                 cannot list or read other files of the machine it runs on"
+                    .to_owned(),
+            ),
+        ));
+    }
     let rest = &segments[literal..];
     let depth = if rest.iter().any(|s| s.contains("**")) { usize::MAX } else { rest.len() };
     let hidden = what == Walk::Include || rest.iter().any(|s| s.starts_with('.'));
@@ -333,6 +351,27 @@ pub(crate) fn find(dir: &Path, pattern: &str, what: Walk) -> Result<Found, Findi
     });
     files.sort();
     Ok(Found { base, files })
+}
+
+/// Whether the folder a walk starts in, `base` below `dir`, lies outside the root config's
+/// folder: by its `..` segments, or, once resolved, through a link.
+fn leaves_root(root: &Root<'_>, dir: &Path, base: &Path) -> bool {
+    let from_root = dir.strip_prefix(root.dir).unwrap_or(dir);
+    let mut depth: usize = 0;
+    for component in from_root.join(base).components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            Component::RootDir | Component::Prefix(_) => return true,
+        }
+    }
+    // A folder that does not exist has nothing to walk (the glob matches no file).
+    std::fs::canonicalize(shown_dir(&dir.join(base)))
+        .is_ok_and(|canonical| !canonical.starts_with(root.canonical))
 }
 
 /// Calls `visit` with every file (relative path) under `folder`, down to `depth` levels, and
@@ -380,8 +419,10 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, "keys: {}\n").expect("write");
         }
+        let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
+        let root = Root { dir: dir.path(), canonical: &canonical };
         let names = |pattern| -> Vec<String> {
-            let found = find(dir.path(), pattern, Walk::Include).expect("valid");
+            let found = find(&root, dir.path(), pattern, Walk::Include).expect("valid");
             found.files.iter().map(|p| slash_path(p)).collect()
         };
         assert_eq!(names("flags/*.yaml"), vec!["flags/b.yaml"]);
@@ -389,6 +430,46 @@ mod tests {
         assert_eq!(names("*.yaml"), vec!["a.yaml"]);
         assert_eq!(names("flags/c.yml"), vec!["flags/c.yml"]);
         assert!(names("nothing/*.yaml").is_empty());
-        assert!(find(dir.path(), "/etc/*", Walk::Include).is_err());
+        assert!(find(&root, dir.path(), "/etc/*", Walk::Include).is_err());
+    }
+
+    /// Issue 15 item 10: a glob that leaves the root config's folder is refused before the walk,
+    /// whether by `..` or through a link; `..` that stays inside is fine.
+    #[test]
+    fn find_refuses_globs_that_leave_the_root_folder() {
+        let outer = tempfile::tempdir().expect("tempdir");
+        let root_dir = outer.path().join("repo");
+        for path in ["repo/flags/a.yaml", "repo/sub/b.yaml", "secret-name.txt"] {
+            let path = outer.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "keys: {}\n").expect("write");
+        }
+        let canonical = std::fs::canonicalize(&root_dir).expect("canonical");
+        let root = Root { dir: &root_dir, canonical: &canonical };
+        let sub = root_dir.join("sub");
+        for (dir, pattern) in [
+            (&root_dir, "../**"),
+            (&root_dir, "../*.txt"),
+            (&root_dir, "flags/../../*"),
+            (&sub, "../../**/*.txt"),
+            (&sub, "./../.././*"),
+        ] {
+            for walk in [Walk::Include, Walk::Files] {
+                let error = find(&root, dir, pattern, walk).err().expect("refused");
+                assert!(error.0.ends_with("leaves the config folder"), "{pattern}: {}", error.0);
+                assert!(!format!("{error:?}").contains("secret-name"));
+            }
+        }
+        let found = find(&root, &sub, "../flags/*.yaml", Walk::Include).expect("inside");
+        assert_eq!(
+            found.files.iter().map(|p| slash_path(p)).collect::<Vec<_>>(),
+            ["../flags/a.yaml"]
+        );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outer.path(), root_dir.join("out")).expect("link");
+            let error = find(&root, &root_dir, "out/*.txt", Walk::Files).err().expect("refused");
+            assert!(error.0.ends_with("leaves the config folder"), "{}", error.0);
+        }
     }
 }

@@ -787,6 +787,8 @@ enum NameCheck {
     Invalid(Finding),
     OutsidePrefix(Finding),
     Ignored(Finding),
+    /// A name KV accepts that is easy to get wrong: a warning, the key is kept.
+    Suspicious(Finding),
 }
 
 /// A file a `files:` source matched, its key checked, waiting for its value's hash.
@@ -828,6 +830,9 @@ impl KeyResolver<'_> {
                 Some("remove the key, or narrow the `ignore` globs".to_owned()),
             ));
         }
+        if let Err(finding) = validate::key_whitespace(name) {
+            return NameCheck::Suspicious(finding);
+        }
         NameCheck::Fine
     }
 
@@ -850,7 +855,7 @@ impl KeyResolver<'_> {
                     problems.error(file, name.pos, message, hint);
                     false
                 }
-                NameCheck::Ignored((message, hint)) => {
+                NameCheck::Ignored((message, hint)) | NameCheck::Suspicious((message, hint)) => {
                     problems.warning(file, name.pos, message, hint);
                     true
                 }
@@ -908,7 +913,8 @@ impl KeyResolver<'_> {
             sensitive,
             problems,
         );
-        let found = match files::find(&dir, &pattern) {
+        let root = Root { dir: self.sources.root_dir, canonical: self.sources.root_canonical };
+        let found = match files::find(&root, &dir, &pattern) {
             Ok(found) => found,
             Err((message, hint)) => {
                 problems.error(file, pattern.pos, message, hint);
@@ -988,7 +994,7 @@ impl KeyResolver<'_> {
                     shown.error(problems, file, key_pos, (message, Some(hint)));
                     false
                 }
-                NameCheck::Ignored(finding) => {
+                NameCheck::Ignored(finding) | NameCheck::Suspicious(finding) => {
                     shown.warning(problems, file, key_pos, finding);
                     true
                 }

@@ -153,6 +153,7 @@ pub(crate) fn file_entry(
             return None;
         }
         Err(error) => {
+            let error = io_detail(&error);
             problems.error(file, shown.pos, format!("cannot read file `{name}`: {error}"), None);
             return None;
         }
@@ -570,11 +571,19 @@ impl Cx<'_, '_> {
         }
     }
 
-    /// A `file:` path, interpolated and confined to the root config's folder; canonical.
+    /// A `file:` path, interpolated and confined to the root config's folder; canonical. A path
+    /// with `${VAR}` in it is sensitive: its problems name the path as written (the variable),
+    /// never what the variable holds.
     fn file_path(&mut self, file: Sp<String>) -> Option<PathBuf> {
         let pos = file.pos;
-        let raw = self.interpolate(file.value, pos)?;
-        match confine(self.sources, self.key.dir, &raw) {
+        let written = file.value.clone();
+        let before = std::mem::take(&mut self.substituted);
+        let raw = self.interpolate(file.value, pos);
+        let interpolated = self.substituted;
+        self.substituted |= before;
+        let raw = raw?;
+        let shown = if interpolated { written.as_str() } else { raw.as_str() };
+        match confine_shown(self.sources, self.key.dir, &raw, shown) {
             Ok(path) => Some(path),
             Err((message, hint)) => {
                 self.error(pos, message, hint);
@@ -592,10 +601,21 @@ pub(crate) fn confine(
     dir: &Path,
     raw: &str,
 ) -> Result<PathBuf, (String, Option<String>)> {
+    confine_shown(sources, dir, raw, raw)
+}
+
+/// [`confine`], naming the path `shown` in its messages: the path as the config wrote it when
+/// `raw` is the result of interpolating it.
+fn confine_shown(
+    sources: &Sources<'_>,
+    dir: &Path,
+    raw: &str,
+    shown: &str,
+) -> Result<PathBuf, (String, Option<String>)> {
     let relative = Path::new(raw);
     let outside = || {
         (
-            format!("file `{raw}` is outside the config folder"),
+            format!("file `{shown}` is outside the config folder"),
             Some(
                 "`file:` paths must stay inside the folder of the root config, so that a pull \
                  request cannot read other files of the machine it runs on"
@@ -628,22 +648,34 @@ pub(crate) fn confine(
         Ok(canonical) => canonical,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err((
-                format!("file `{raw}` not found"),
+                format!("file `{shown}` not found"),
                 Some(format!(
                     "`file:` paths are relative to the YAML file that names them (here `{}`)",
                     shown_dir(dir).display()
                 )),
             ));
         }
-        Err(error) => return Err((format!("cannot read file `{raw}`: {error}"), None)),
+        Err(error) => {
+            return Err((format!("cannot read file `{shown}`: {}", io_detail(&error)), None));
+        }
     };
     if !canonical.starts_with(sources.root_canonical) {
         return Err(outside());
     }
     if !canonical.is_file() {
-        return Err((format!("`{raw}` is not a file"), None));
+        return Err((format!("`{shown}` is not a file"), None));
     }
     Ok(canonical)
+}
+
+/// What went wrong reading a file, without the path `fs_err` adds to its messages: the
+/// message names the file as the config wrote it, and the full path could hold the value of an
+/// interpolated variable.
+fn io_detail(error: &std::io::Error) -> String {
+    match error.get_ref().and_then(std::error::Error::source) {
+        Some(inner) => inner.to_string(),
+        None => error.to_string(),
+    }
 }
 
 /// A folder for messages and file system calls: `""` is the current directory.

@@ -251,12 +251,12 @@ fn oversize_metadata() {
         &keys(&format!("      f/a:\n        value: x\n        metadata: {{note: {long}}}\n")),
         &[],
         &[
-            "kvsync.yaml:10:19: the metadata of key `f/a` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+            "kvsync.yaml:10:19: the metadata of key `f/a` is 1186 bytes once kvsync adds its marker; KV's limit is 1024",
         ],
     );
     assert_eq!(
         diagnostics[0].hint.as_deref(),
-        Some("the marker takes up to 159 bytes; move large data into the value")
+        Some("the marker takes up to 176 bytes; move large data into the value")
     );
 }
 
@@ -1446,7 +1446,7 @@ fn files_oversize_metadata_is_reported_once() {
         )),
         &[("v/a", b"1"), ("v/b", b"2")],
         &[
-            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1169 bytes once kvsync adds its marker; KV's limit is 1024",
+            "kvsync.yaml:10:19: the metadata of key `f/{path}` is 1186 bytes once kvsync adds its marker; KV's limit is 1024",
         ],
     );
     assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("the marker takes up to")));
@@ -1528,20 +1528,33 @@ fn files_bad_placeholders_and_globs() {
     assert_eq!(found[1].hint.as_deref(), Some("did you mean `strip_extension`?"));
 }
 
+/// Issue 15 item 10: a glob that leaves the folder is one problem at the glob, and names none
+/// of the files outside (`../**` once listed every file of the parent tree).
 #[test]
 fn files_escaping_the_config_folder() {
     let fixture = Fixture::new("");
     fixture.write("outside/secret.txt", "runner secret");
+    fixture.write("outside/deep/other-secret.txt", "runner secret");
+    fixture.write("inner/keys/a.yaml", "keys: {}\n");
     fixture.write(
         "inner/kvsync.yaml",
-        format!("{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n"),
+        format!(
+            "{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n      - path: '../**'\n        key: \"f/{{path}}\"\n    include: [\"../**/*.yaml\", \"keys/../../outside/*\"]\n"
+        ),
     );
     let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
+    let errors = fixture.errors(result);
     assert_eq!(
-        fixture.errors(result),
-        ["inner/kvsync.yaml:8:15: file `../outside/secret.txt` is outside the config folder"]
+        errors,
+        [
+            "inner/kvsync.yaml:8:15: `files` glob `../outside/*` leaves the config folder",
+            "inner/kvsync.yaml:10:15: `files` glob `../**` leaves the config folder",
+            "inner/kvsync.yaml:12:15: `include` glob `../**/*.yaml` leaves the config folder",
+            "inner/kvsync.yaml:12:31: `include` glob `keys/../../outside/*` leaves the config folder",
+        ]
     );
+    assert!(!errors.concat().contains("secret"), "{errors:?}");
 }
 
 #[cfg(unix)]
@@ -1821,4 +1834,26 @@ fn include_files_report_every_problem_of_shape() {
             "more.yaml:9:1: unknown field `incldue`",
         ],
     );
+}
+
+/// Issue 15 item 9: a `file:` path with `${VAR}` is sensitive: its problems name the path as
+/// written, never the variable's value.
+#[test]
+fn interpolated_file_paths_name_the_variable_not_its_value() {
+    let fixture = Fixture::new(&keys(
+        "      f/missing:\n        file: ${DIR}/nope.txt\n      f/outside:\n        file: ${DIR}/../../x.txt\n      f/folder:\n        file: ${DIR}\n      f/plain:\n        file: plain/nope.txt\n",
+    ));
+    fixture.write("hunter2-dir/v.txt", "x");
+    let errors = fixture.errors(fixture.load_with(None, &[("DIR", "hunter2-dir")]));
+    assert_eq!(
+        errors,
+        [
+            "kvsync.yaml:9:15: file `${DIR}/nope.txt` not found",
+            "kvsync.yaml:11:15: file `${DIR}/../../x.txt` is outside the config folder",
+            "kvsync.yaml:13:15: `${DIR}` is not a file",
+            "kvsync.yaml:15:15: file `plain/nope.txt` not found",
+        ]
+    );
+    let all = format!("{:?}", fixture.load_with(None, &[("DIR", "hunter2-dir")]).err());
+    assert!(!all.contains("hunter2"), "{all}");
 }

@@ -80,6 +80,42 @@ pub(crate) fn key_name(name: &str) -> Result<(), Finding> {
     Ok(())
 }
 
+/// A key name with any whitespace character (Unicode's `White_Space`): KV accepts it, but a
+/// trailing space, a tab or a no-break space is invisible in a review and easy to mistype in a
+/// Worker, so `validate` warns.
+pub(crate) fn key_whitespace(name: &str) -> Result<(), Finding> {
+    let Some((index, c)) = name.char_indices().find(|(_, c)| c.is_whitespace()) else {
+        return Ok(());
+    };
+    let place = if index == 0 {
+        "starts with"
+    } else if index + c.len_utf8() == name.len() {
+        "ends with"
+    } else {
+        "contains"
+    };
+    let what = match c {
+        ' ' => "a space".to_owned(),
+        '\t' => "a tab".to_owned(),
+        '\n' => "a line break".to_owned(),
+        c => format!("whitespace U+{:04X}", u32::from(c)),
+    };
+    Err((
+        format!("key {} {place} {what}", quoted(name)),
+        Some(
+            "KV accepts it, but whitespace in a key name is easy to miss and to mistype; rename \
+             the key unless it is meant"
+                .to_owned(),
+        ),
+    ))
+}
+
+/// A key name as Rust's debug form quotes it (every character that is not visible escaped),
+/// shortened like other long names.
+fn quoted(name: &str) -> String {
+    format!("{:?}", shorten(name))
+}
+
 /// A prefix is the start of key names, so the key-name length limit applies to it too.
 pub(crate) fn prefix(prefix: &str) -> Result<(), Finding> {
     if prefix.len() > KEY_BYTES_MAX {
@@ -257,6 +293,24 @@ mod tests {
         assert!(namespace_id("has space").is_err());
         assert!(namespace_id("replace-with-your-namespace-id").is_err());
         assert!(namespace_id("0F1E2D3C4B5A69788796A5B4C3D2E1F0").is_err(), "one spelling");
+    }
+
+    /// Issue 15 item 14: any whitespace in a key name is a warning (the key is kept).
+    #[test]
+    fn whitespace_in_key_names_is_named() {
+        let message = |name: &str| key_whitespace(name).err().map(|(message, _)| message);
+        assert_eq!(message("flags/a-b.c"), None);
+        assert_eq!(message(" a").as_deref(), Some(r#"key " a" starts with a space"#));
+        assert_eq!(message("a\t").as_deref(), Some(r#"key "a\t" ends with a tab"#));
+        assert_eq!(message("a\nb").as_deref(), Some(r#"key "a\nb" contains a line break"#));
+        assert_eq!(
+            message("a\u{a0}b").as_deref(),
+            Some(r#"key "a\u{a0}b" contains whitespace U+00A0"#)
+        );
+        assert_eq!(
+            message("a\u{3000}").map(|m| m.ends_with("ends with whitespace U+3000")),
+            Some(true)
+        );
     }
 
     #[test]

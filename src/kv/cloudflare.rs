@@ -28,7 +28,7 @@ use serde::Serializer as _;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::retry::{Decision, Gate, Outcome, Sleeper, Timings, decide, parse_retry_after};
-use super::token::ApiToken;
+use super::token::{ApiToken, without_userinfo};
 use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
 use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
@@ -359,7 +359,7 @@ impl CloudflareStore {
         endpoint: &str,
         answer: &Answer,
     ) -> Result<Envelope<T>, Error> {
-        if let Some(detail) = not_json(answer) {
+        if let Some(detail) = not_json(&self.token, answer) {
             return Err(self.decode_error(endpoint, answer, &detail));
         }
         let parse_error = match serde_json::from_slice::<Envelope<T>>(&answer.body) {
@@ -682,13 +682,14 @@ fn is_challenge(answer: &Answer) -> bool {
 }
 
 /// Why an answer that should be a JSON envelope plainly is not one, before parsing it.
-fn not_json(answer: &Answer) -> Option<String> {
+fn not_json(token: &ApiToken, answer: &Answer) -> Option<String> {
     if is_challenge(answer) {
         return Some(CHALLENGE.to_owned());
     }
     if (300..400).contains(&answer.status) {
         let to = answer.header("location").unwrap_or("nowhere");
-        return Some(format!("a redirect to `{}`, not the API", excerpt(to.as_bytes())));
+        let to = without_userinfo(to);
+        return Some(format!("a redirect to `{}`, not the API", excerpt(token, to.as_bytes())));
     }
     let html = answer
         .header("content-type")
@@ -725,7 +726,7 @@ fn decode_error(token: &ApiToken, endpoint: &str, answer: &Answer, what: &str) -
     let detail = if answer.body.iter().all(u8::is_ascii_whitespace) {
         what.to_owned()
     } else {
-        format!("{what}: `{}`", excerpt(&answer.body))
+        format!("{what}: `{}`", excerpt(token, &answer.body))
     };
     Error::Decode {
         endpoint: endpoint.to_owned(),
@@ -734,20 +735,30 @@ fn decode_error(token: &ApiToken, endpoint: &str, answer: &Answer, what: &str) -
     }
 }
 
-/// Removes the token from text the server sent back, should it ever echo it.
+/// Removes the token, or any long part of it, from text the server sent back, should it ever
+/// echo it (`ApiToken::redact`).
 fn redact(token: &ApiToken, text: &str) -> String {
-    text.replace(token.secret(), "****")
+    token.redact(text)
 }
 
-fn excerpt(body: &[u8]) -> String {
+/// The first [`EXCERPT_CHARS`] characters of a body, on one line, the token removed *before*
+/// the cut: a token split at the cut would otherwise leave its start behind.
+fn excerpt(token: &ApiToken, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
     let mut chars = text.split_whitespace().flat_map(|word| word.chars().chain([' ']));
-    for c in chars.by_ref().take(EXCERPT_CHARS) {
-        out.push(if c.is_control() { '\u{FFFD}' } else { c });
-    }
+    // Redacting shortens a run of at least 8 characters to 4, so this window still holds
+    // `EXCERPT_CHARS` once redacted, and no run that crosses its end reaches the cut.
+    let window: String = chars
+        .by_ref()
+        .take(2 * EXCERPT_CHARS + token.secret().len())
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    let more = chars.any(|c| c != ' ');
+    let redacted = token.redact(&window);
+    let mut kept = redacted.chars();
+    let out: String = kept.by_ref().take(EXCERPT_CHARS).collect();
     let out = out.trim_end().to_owned();
-    if chars.any(|c| c != ' ') { format!("{out}…") } else { out }
+    if more || kept.any(|c| c != ' ') { format!("{out}…") } else { out }
 }
 
 /// A reqwest error and its causes, without the URL (which the endpoint already names).
@@ -820,7 +831,8 @@ async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Out
 
 fn checked_base_url(base_url: &str) -> Result<String, Error> {
     let trimmed = base_url.trim().trim_end_matches('/');
-    let bad = |why: &str| Error::BadTarget { message: format!("API base URL `{base_url}` {why}") };
+    let shown = without_userinfo(base_url);
+    let bad = |why: &str| Error::BadTarget { message: format!("API base URL `{shown}` {why}") };
     let url = reqwest::Url::parse(trimmed).map_err(|err| bad(&format!("is not a URL ({err})")))?;
     if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
         return Err(bad("must not have a query or fragment"));
@@ -1525,8 +1537,41 @@ mod tests {
         }
     }
 
+    /// Issue 15 item 8: the token is removed before the excerpt is cut, so a token that
+    /// straddles the cut leaves nothing of itself; a partial echo is removed too.
+    #[test]
+    fn excerpts_redact_before_they_cut() {
+        let token = ApiToken::new(SECRET).expect("token");
+        for at in (EXCERPT_CHARS - 12)..=EXCERPT_CHARS {
+            let body = format!("{}{SECRET} and more", "x".repeat(at));
+            let shown = excerpt(&token, body.as_bytes());
+            assert!(!shown.contains(&SECRET[..8]), "{at}: {shown}");
+            assert!(shown.ends_with('…'), "{at}: {shown}");
+        }
+        let body = format!("{}{}", "x".repeat(EXCERPT_CHARS - 20), SECRET);
+        assert_eq!(
+            excerpt(&token, body.as_bytes()),
+            format!("{}****", "x".repeat(EXCERPT_CHARS - 20))
+        );
+        let partial = format!("echo: {}", &SECRET[3..17]);
+        assert_eq!(excerpt(&token, partial.as_bytes()), "echo: ****");
+        // Many redactions in a row still fill the excerpt.
+        let echoes = format!("{SECRET} ").repeat(40);
+        let shown = excerpt(&token, echoes.as_bytes());
+        assert!(shown.starts_with("**** **** ****") && shown.ends_with('…'), "{shown}");
+    }
+
+    #[test]
+    fn a_base_url_with_credentials_is_refused_without_showing_them() {
+        let error = checked_base_url("http://user:pa55word@example.com/v4").expect_err("http");
+        assert!(!error.to_string().contains("pa55word"), "{error}");
+        assert!(error.to_string().contains("`http://example.com/v4`"), "{error}");
+    }
+
     #[test]
     fn excerpts_are_short_and_on_one_line() {
+        let token = ApiToken::new(SECRET).expect("token");
+        let excerpt = |body: &[u8]| excerpt(&token, body);
         assert_eq!(excerpt(b"  a\n\tb\r\n c  "), "a b c");
         let long = "x".repeat(500);
         assert_eq!(excerpt(long.as_bytes()), format!("{}…", "x".repeat(EXCERPT_CHARS)));

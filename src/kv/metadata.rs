@@ -7,9 +7,10 @@
 //! the same information in about 64 bytes plus the user's part as JSON text when there is one:
 //!
 //! - a version-1 marker whose JSON text is exactly what kvsync writes (field order, no spaces,
-//!   serde_json's escapes) is held parsed: its owner and `rev` interned (they repeat across
-//!   millions of keys), its hash as 32 bytes. The key's other fields, when there are any, are
-//!   held as the JSON text of an object of just those fields, their values exactly as listed;
+//!   serde_json's escapes) is held parsed: its owner, `rev` and `sensitive` flag interned (they
+//!   repeat across millions of keys), its hash as 32 bytes. The key's other fields, when there
+//!   are any, are held as the JSON text of an object of just those fields, their values exactly
+//!   as listed;
 //! - any other metadata (no marker, a malformed or newer marker, a marker that is not the last
 //!   field, a repeated marker field, metadata that is not an object) is held as the JSON text it
 //!   was listed as, and read again when asked.
@@ -58,19 +59,21 @@ enum Repr {
 }
 
 /// A version-1 marker in exactly the form kvsync writes it:
-/// `{"v":1,"owner":…,"sha256":"<64 lowercase hex>"}`, with `,"rev":…` before the brace when it
-/// has one, the owner not empty.
+/// `{"v":1,"owner":…,"sha256":"<64 lowercase hex>"}`, with `,"rev":…` and then
+/// `,"sensitive":true` before the brace when it has them, the owner not empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanMarker {
     ident: Arc<MarkerIdent>,
     sha256: [u8; 32],
 }
 
-/// What a marker says about who wrote a key: shared by every key with the same owner and `rev`.
+/// What a marker says about who wrote a key: shared by every key with the same owner, `rev` and
+/// `sensitive`, so the flag costs a listed key nothing.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct MarkerIdent {
     owner: Box<str>,
     rev: Option<Box<str>>,
+    sensitive: bool,
 }
 
 impl CleanMarker {
@@ -80,6 +83,11 @@ impl CleanMarker {
 
     pub fn rev(&self) -> Option<&str> {
         self.ident.rev.as_deref()
+    }
+
+    /// Whether the marker says the key was written from a sensitive entry.
+    pub fn sensitive(&self) -> bool {
+        self.ident.sensitive
     }
 
     /// The content hash the marker records.
@@ -95,6 +103,9 @@ impl CleanMarker {
         marker.insert("sha256".into(), base16ct::lower::encode_string(&self.sha256).into());
         if let Some(rev) = self.rev() {
             marker.insert("rev".into(), rev.into());
+        }
+        if self.sensitive() {
+            marker.insert("sensitive".into(), true.into());
         }
         serde_json::Value::Object(marker)
     }
@@ -267,6 +278,9 @@ fn clean_marker(raw: &RawValue) -> Option<CleanMarker> {
         sha256: Cow<'a, str>,
         #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
         rev: Option<Cow<'a, str>>,
+        // Only `true` is written; `false` reads back as no field, so it is not clean.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sensitive: bool,
     }
     let wire: Wire<'_> = serde_json::from_str(raw.get()).ok()?;
     if wire.v != MARKER_VERSION || wire.owner.is_empty() {
@@ -278,7 +292,7 @@ fn clean_marker(raw: &RawValue) -> Option<CleanMarker> {
     if serde_json::to_string(&wire).ok()? != raw.get() {
         return None;
     }
-    let ident = intern(&wire.owner, wire.rev.as_deref());
+    let ident = intern(&wire.owner, wire.rev.as_deref(), wire.sensitive);
     Some(CleanMarker { ident, sha256 })
 }
 
@@ -303,15 +317,16 @@ struct Interner {
 static INTERNER: LazyLock<Mutex<Interner>> =
     LazyLock::new(|| Mutex::new(Interner { last: None, table: HashSet::new() }));
 
-fn intern(owner: &str, rev: Option<&str>) -> Arc<MarkerIdent> {
+fn intern(owner: &str, rev: Option<&str>, sensitive: bool) -> Arc<MarkerIdent> {
     let mut interner = INTERNER.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(last) = &interner.last
         && *last.owner == *owner
         && last.rev.as_deref() == rev
+        && last.sensitive == sensitive
     {
         return Arc::clone(last);
     }
-    let probe = MarkerIdent { owner: owner.into(), rev: rev.map(Into::into) };
+    let probe = MarkerIdent { owner: owner.into(), rev: rev.map(Into::into), sensitive };
     let ident = match interner.table.get(&probe) {
         Some(found) => Arc::clone(found),
         None => {
@@ -510,6 +525,24 @@ mod tests {
             assert_eq!(metadata.user(), None);
             assert_round_trips(&text);
         }
+    }
+
+    #[test]
+    fn a_sensitive_marker_is_clean_and_shared() {
+        let text = format!(
+            r#"{{"__kvsync":{}}}"#,
+            marker("web", Some("r1")).replace('}', r#","sensitive":true}"#)
+        );
+        let metadata = listed(&text);
+        let (clean, _) = metadata.clean_parts().expect("a sensitive marker is held compactly");
+        assert!(clean.sensitive());
+        assert_round_trips(&text);
+        let plain = listed(&format!(r#"{{"__kvsync":{}}}"#, marker("web", Some("r1"))));
+        assert!(!plain.clean_parts().expect("clean").0.sensitive());
+        // `false` is never written: it reads back as no field, so it is kept as text.
+        let written_false = text.replace("true", "false");
+        assert!(!is_clean(&listed(&written_false)));
+        assert_round_trips(&written_false);
     }
 
     #[test]

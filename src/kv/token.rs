@@ -5,11 +5,14 @@
 //! empty value counting as unset. The token is never printed: `Debug` and `Display` show
 //! `ApiToken(****)`, and no error message carries it, not even one character of it. The token
 //! is read from the environment only, never from a flag, so it never shows in `--help` or in a
-//! process listing.
+//! process listing. Text a server sends back is passed through [`ApiToken::redact`], which
+//! also removes a partial echo; a URL is shown through [`without_userinfo`], so credentials
+//! written into `--api-url` never show either.
 //!
 //! It does not know about HTTP beyond what a header value may hold; the client in
 //! `cloudflare.rs` turns the token into an `Authorization: Bearer` header.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::Error;
@@ -55,6 +58,49 @@ impl ApiToken {
     /// The secret itself, for the `Authorization` header and nothing else.
     pub(crate) fn secret(&self) -> &str {
         &self.0
+    }
+
+    /// `text` with every run of [`REDACT_MIN_CHARS`] or more characters that occurs in the
+    /// token (the whole token, when it is shorter) replaced by `****`: a server that echoes the
+    /// token, or a part of it, gives none of it away. Cut text only after redacting it, or a
+    /// token split at the cut leaves its start behind.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let token = self.0.as_bytes();
+        let min = token.len().clamp(1, REDACT_MIN_CHARS);
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            // The longest start of `rest` found anywhere in the token. The token is ASCII, so
+            // a match never ends inside a character.
+            let bytes = rest.as_bytes();
+            let longest = (0..token.len())
+                .map(|from| token[from..].iter().zip(bytes).take_while(|(a, b)| a == b).count())
+                .max()
+                .unwrap_or(0);
+            if longest >= min {
+                out.push_str("****");
+                rest = &rest[longest..];
+            } else {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out
+    }
+}
+
+/// The shortest part of the token [`ApiToken::redact`] removes: eight characters, too many to
+/// occur in ordinary text by chance, few enough that no useful part of a token shows.
+pub const REDACT_MIN_CHARS: usize = 8;
+
+/// A URL as it may be shown: without the `user:password@` of its authority, which would put
+/// credentials into a log line or an error. Text that is not a URL is returned as it is.
+pub fn without_userinfo(url: &str) -> Cow<'_, str> {
+    let start = url.find("://").map_or(0, |index| index + 3);
+    let authority_len = url[start..].find(['/', '?', '#']).unwrap_or(url.len() - start);
+    match url[start..start + authority_len].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}{}", &url[..start], &url[start + at + 1..])),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -170,6 +216,37 @@ mod tests {
         assert_eq!(format!("{token:?}"), "ApiToken(****)");
         assert_eq!(format!("{:?}", Some(token.clone())), "Some(ApiToken(****))");
         assert_eq!(format!("{token:#?}"), "ApiToken(****)");
+    }
+
+    /// Issue 15 item 8: a partial echo of the token is removed too.
+    #[test]
+    fn redact_removes_the_token_and_any_long_part_of_it() {
+        let token = ApiToken::new(SECRET).expect("token");
+        let partial = &SECRET[5..20];
+        let text = format!("a {SECRET} b {partial} c {} d", &SECRET[..7]);
+        let redacted = token.redact(&text);
+        assert_eq!(redacted, format!("a **** b **** c {} d", &SECRET[..7]));
+        // Where the echo starts and ends does not matter, nor what stands around it.
+        let glued = format!("é{}{}ü", &SECRET[30..], &SECRET[..12]);
+        assert_eq!(token.redact(&glued), "é********ü");
+        assert_eq!(token.redact("plain text, nothing secret"), "plain text, nothing secret");
+        // A token shorter than the minimum is removed whole.
+        let short = ApiToken::new("abc").expect("token");
+        assert_eq!(short.redact("xabcx ab"), "x****x ab");
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        for (url, shown) in [
+            ("https://user:pa55@api.example.com/client/v4", "https://api.example.com/client/v4"),
+            ("http://tok@127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://a:b@c@host/p?x=@y", "https://host/p?x=@y"),
+            ("https://api.cloudflare.com/client/v4", "https://api.cloudflare.com/client/v4"),
+            ("https://host/path@not-userinfo", "https://host/path@not-userinfo"),
+            ("user:secret@host", "host"),
+        ] {
+            assert_eq!(without_userinfo(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //!
 //! Pure, like the rest of the engine: it compares the desired states and the plan's own record
 //! of what was live, and reads nothing.
+//!
+//! The baseline also says what was sensitive before the pull request: a key the baseline marks
+//! sensitive has a live value that must stay hidden, even when the head config writes it from a
+//! literal now and its marker predates the `sensitive` field.
 
 use super::hash::Marker;
 use super::{Change, Origin, Plan};
@@ -18,8 +22,14 @@ pub fn tag(plan: &mut Plan, baseline: &Desired, owner: &str) {
             .iter()
             .find(|b| b.name == scope.name && b.namespace_id == scope.namespace_id);
         for change in &mut scope.changes {
-            let base_hash = base.and_then(|b| b.entries.get(&change.key)).map(|e| e.hash);
+            let base_entry = base.and_then(|b| b.entries.get(&change.key));
+            let base_hash = base_entry.map(|e| e.hash);
             change.origin = Some(origin(change, base_hash, base.is_some(), owner));
+            if let Some(live) = &mut change.live
+                && base_entry.is_some_and(|e| e.sensitive)
+            {
+                live.sensitive = true;
+            }
         }
     }
 }
@@ -78,12 +88,17 @@ mod tests {
                 marker: Marker::from_metadata(Some(&written_metadata(None, owner, hash(n), None))),
                 expiration: None,
                 metadata: None,
+                sensitive: false,
             }),
             origin: None,
         }
     }
 
     fn baseline(keys: &[(&str, u8)]) -> Desired {
+        baseline_with(keys, &[])
+    }
+
+    fn baseline_with(keys: &[(&str, u8)], sensitive: &[&str]) -> Desired {
         use crate::config::{DesiredEntry, ValueSource};
         let entries = keys
             .iter()
@@ -94,7 +109,7 @@ mod tests {
                     is_text: true,
                     metadata: None,
                     expiration: Expiration::Never,
-                    sensitive: false,
+                    sensitive: sensitive.contains(k),
                     hash: hash(*n),
                 };
                 ((*k).to_owned(), entry)
@@ -163,6 +178,22 @@ mod tests {
         let mut plan = plan(vec![change("a", Action::Update, Some(2), Some(("web", 5)))]);
         tag(&mut plan, &base, "web");
         assert_eq!(plan.scopes[0].changes[0].origin, Some(Origin::Pr { drifted: true }));
+    }
+
+    /// Issue 15 item 6: a key the baseline wrote from a secret keeps its live value hidden when
+    /// the pull request turns it into a literal.
+    #[test]
+    fn a_key_sensitive_on_the_baseline_has_a_hidden_live_value() {
+        let base = baseline_with(&[("secret", 1), ("plain", 1)], &["secret"]);
+        let mut plan = plan(vec![
+            change("plain", Action::Update, Some(2), Some(("web", 1))),
+            change("secret", Action::Update, Some(2), Some(("web", 1))),
+        ]);
+        assert!(!plan.scopes[0].changes[1].sensitive());
+        tag(&mut plan, &base, "web");
+        let hidden: Vec<_> =
+            plan.scopes[0].changes.iter().map(|c| (c.key.as_str(), c.sensitive())).collect();
+        assert_eq!(hidden, vec![("plain", false), ("secret", true)]);
     }
 
     #[test]

@@ -191,6 +191,7 @@ fn classify(
     // Only a change keeps what the listing showed, so only a change pays for reading the
     // user metadata out of its compact form.
     let live = listed.zip(marker).map(|(listed, marker)| LiveKey {
+        sensitive: matches!(marker, Marker::V1 { sensitive: true, .. }),
         marker,
         expiration: listed.expiration,
         metadata: listed.metadata.user(),
@@ -596,7 +597,7 @@ mod tests {
                 let marker = live.map(|k| Marker::from_listed(&k.metadata));
                 if !blocked {
                     prop_assert_eq!(marker, Some(Marker::V1 {
-                        owner: OWNER.into(), sha256: entry.hash, rev: None,
+                        owner: OWNER.into(), sha256: entry.hash, rev: None, sensitive: false,
                     }));
                 }
             }

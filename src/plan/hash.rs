@@ -1,6 +1,7 @@
 //! The content hash and the ownership marker (DESIGN.md §2, normative).
 //!
-//! Every key kvsync writes carries `__kvsync: {v, owner, sha256, rev}` in its metadata. The hash
+//! Every key kvsync writes carries `__kvsync: {v, owner, sha256, rev, sensitive}` in its metadata
+//! (`rev` and `sensitive` optional; `sensitive` is not hashed). The hash
 //! covers the value bytes, the canonical JSON of the user metadata and the expiration policy, so
 //! a listing (which returns metadata, never values) is enough to tell whether a key is current.
 //! This module is pure: it hashes bytes it is given and never opens a file itself.
@@ -14,8 +15,9 @@ use crate::kv::metadata::MarkerField;
 // The marker's field name and version. They live with the listing's compact metadata, which
 // has to recognise the marker to hold it compactly; what a marker means is decided here.
 pub use crate::kv::metadata::{MARKER_FIELD, MARKER_VERSION};
-/// Longest `rev` a marker carries; size checks assume it is this long.
-pub const REV_MAX_CHARS: usize = 40;
+/// Longest `rev` a marker carries, in bytes of JSON text (escapes counted as written); size
+/// checks assume it is this long.
+pub const REV_MAX_BYTES: usize = 40;
 
 /// A sha256 content hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,8 +181,10 @@ fn write_string(s: &str, out: &mut String) {
 pub enum Marker {
     /// No marker: no `__kvsync` field, or one that is not an object or has no string `owner`.
     None,
-    /// A version-1 marker.
-    V1 { owner: String, sha256: ContentHash, rev: Option<String> },
+    /// A version-1 marker. `sensitive`: it says `"sensitive": true`, so the key was written from
+    /// a sensitive entry and its live value must never be shown (markers written before the
+    /// field existed never say so).
+    V1 { owner: String, sha256: ContentHash, rev: Option<String>, sensitive: bool },
     /// A marker of a version above 1. Ours: written by a newer kvsync, never touched; another
     /// owner's: that owner's key, as any other.
     Newer { version: u64, owner: String },
@@ -207,6 +211,7 @@ impl Marker {
                 owner: marker.owner().to_owned(),
                 sha256: ContentHash(*marker.sha256()),
                 rev: marker.rev().map(str::to_owned),
+                sensitive: marker.sensitive(),
             },
             MarkerField::Other(field) => Self::from_field(&field),
         }
@@ -251,40 +256,76 @@ impl Marker {
                 owner,
                 sha256,
                 rev: object.get("rev").and_then(|r| r.as_str()).map(str::to_owned),
+                sensitive: object.get("sensitive") == Some(&serde_json::Value::Bool(true)),
             },
             None => Self::Unreadable { owner, detail: "`sha256` is not a content hash".to_owned() },
         }
     }
 }
 
-/// The metadata object written to KV: the user's metadata with the marker added.
+/// The metadata object written to KV for a key that is not sensitive: the user's metadata with
+/// the marker added.
 pub fn written_metadata(
     user: Option<&serde_json::Map<String, serde_json::Value>>,
     owner: &str,
     hash: ContentHash,
     rev: Option<&str>,
 ) -> serde_json::Value {
+    written_metadata_with(user, owner, hash, rev, false)
+}
+
+/// The metadata object written to KV: the user's metadata with the marker added, the marker
+/// saying `"sensitive": true` when the entry is sensitive (never `false`: no field is the same).
+pub fn written_metadata_with(
+    user: Option<&serde_json::Map<String, serde_json::Value>>,
+    owner: &str,
+    hash: ContentHash,
+    rev: Option<&str>,
+    sensitive: bool,
+) -> serde_json::Value {
     let mut marker = serde_json::Map::new();
     marker.insert("v".into(), MARKER_VERSION.into());
     marker.insert("owner".into(), owner.into());
     marker.insert("sha256".into(), hash.to_hex().into());
     if let Some(rev) = rev {
-        let rev: String = rev.chars().take(REV_MAX_CHARS).collect();
-        marker.insert("rev".into(), rev.into());
+        marker.insert("rev".into(), cut_rev(rev).into());
+    }
+    if sensitive {
+        marker.insert("sensitive".into(), true.into());
     }
     let mut object = user.cloned().unwrap_or_default();
     object.insert(MARKER_FIELD.into(), serde_json::Value::Object(marker));
     serde_json::Value::Object(object)
 }
 
+/// The longest start of `rev` whose JSON text (the string's content, escaped as serde_json
+/// writes it) is at most [`REV_MAX_BYTES`], cut at a character boundary: so the size a
+/// validation assumes holds for any revision, emoji and quotes included.
+pub fn cut_rev(rev: &str) -> &str {
+    let mut written = 0;
+    for (index, c) in rev.char_indices() {
+        let len = match c {
+            '"' | '\\' | '\u{08}' | '\u{0c}' | '\n' | '\r' | '\t' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if written + len > REV_MAX_BYTES {
+            return &rev[..index];
+        }
+        written += len;
+    }
+    rev
+}
+
 /// The largest the written metadata can get for this user metadata and owner: the size a
-/// validation must check against the 1024-byte limit (a full 40-character `rev` assumed).
+/// validation must check against the 1024-byte limit (a full 40-byte `rev` and the
+/// `sensitive` field assumed, so the bound holds for every revision and entry).
 pub fn written_metadata_len_max(
     user: Option<&serde_json::Map<String, serde_json::Value>>,
     owner: &str,
 ) -> usize {
-    let rev = "0".repeat(REV_MAX_CHARS);
-    let value = written_metadata(user, owner, ContentHash([0; 32]), Some(&rev));
+    let rev = "0".repeat(REV_MAX_BYTES);
+    let value = written_metadata_with(user, owner, ContentHash([0; 32]), Some(&rev), true);
     serde_json::to_string(&value).map_or(usize::MAX, |s| s.len())
 }
 
@@ -356,7 +397,12 @@ mod tests {
         let meta = written_metadata(None, "web", hash, Some("abc"));
         assert_eq!(
             Marker::from_metadata(Some(&meta)),
-            Marker::V1 { owner: "web".into(), sha256: hash, rev: Some("abc".into()) }
+            Marker::V1 {
+                owner: "web".into(),
+                sha256: hash,
+                rev: Some("abc".into()),
+                sensitive: false
+            }
         );
         // Only a field that is not an object, or names no string owner, is no marker.
         for none in [
@@ -392,7 +438,7 @@ mod tests {
         let extra = serde_json::json!({"__kvsync": {"v": 1, "owner": "web", "sha256": hash.to_hex(), "x": [1]}});
         assert_eq!(
             Marker::from_metadata(Some(&extra)),
-            Marker::V1 { owner: "web".into(), sha256: hash, rev: None }
+            Marker::V1 { owner: "web".into(), sha256: hash, rev: None, sensitive: false }
         );
     }
 
@@ -404,10 +450,70 @@ mod tests {
         let meta = written_metadata(Some(&user), "o", ContentHash([1; 32]), Some(&rev));
         assert_eq!(meta["team"], "growth");
         assert_eq!(meta["__kvsync"]["rev"].as_str().map(str::len), Some(40));
+        let sensitive =
+            written_metadata_with(Some(&user), "o", ContentHash([1; 32]), Some(&rev), true);
         assert_eq!(
             written_metadata_len_max(Some(&user), "o"),
-            serde_json::to_string(&meta).expect("json").len()
+            serde_json::to_string(&sensitive).expect("json").len()
         );
+    }
+
+    /// Issue 15 item 14: 40 emoji are 160 bytes; the bound assumed 40 bytes of `rev`.
+    #[test]
+    fn no_revision_makes_the_marker_larger_than_the_bound() {
+        let bound = written_metadata_len_max(None, "o");
+        for rev in [
+            "😀".repeat(40),
+            "\"".repeat(40),
+            "\u{1}".repeat(40),
+            format!("{}é", "a".repeat(39)),
+            "é".repeat(30),
+            "a".repeat(100),
+        ] {
+            let meta = written_metadata_with(None, "o", ContentHash([1; 32]), Some(&rev), true);
+            let len = serde_json::to_string(&meta).expect("json").len();
+            assert!(len <= bound, "{rev:?}: {len} > {bound}");
+            let cut = meta["__kvsync"]["rev"].as_str().expect("rev");
+            assert!(rev.starts_with(cut));
+            let text = serde_json::to_string(cut).expect("json");
+            assert!(text.len() - 2 <= REV_MAX_BYTES, "{text}");
+        }
+        assert_eq!(cut_rev(&"😀".repeat(40)), "😀".repeat(10));
+        assert_eq!(cut_rev(&format!("{}é", "a".repeat(39))), "a".repeat(39));
+        assert_eq!(cut_rev(&"\"".repeat(40)), "\"".repeat(20));
+        assert_eq!(cut_rev(&"\u{1}".repeat(40)), "\u{1}".repeat(6));
+        assert_eq!(cut_rev("short"), "short");
+    }
+
+    #[test]
+    fn the_sensitive_field_is_written_only_when_true_and_not_hashed() {
+        let hash = content_hash(b"x", None, Expiration::Never);
+        let plain = written_metadata_with(None, "web", hash, None, false);
+        assert_eq!(plain["__kvsync"].get("sensitive"), None);
+        let sensitive = written_metadata_with(None, "web", hash, Some("r"), true);
+        assert_eq!(
+            sensitive.to_string(),
+            format!(
+                r#"{{"__kvsync":{{"v":1,"owner":"web","sha256":"{}","rev":"r","sensitive":true}}}}"#,
+                hash.to_hex()
+            )
+        );
+        assert_eq!(
+            Marker::from_metadata(Some(&sensitive)),
+            Marker::V1 {
+                owner: "web".into(),
+                sha256: hash,
+                rev: Some("r".into()),
+                sensitive: true
+            }
+        );
+        // The listed compact form reads the same, and knows the field.
+        let listed = ListedMetadata::from_json_text(&sensitive.to_string()).expect("valid");
+        assert!(listed.clean_parts().is_some());
+        assert_eq!(Marker::from_listed(&listed), Marker::from_metadata(Some(&sensitive)));
+        // Anything but `true` is not sensitive.
+        let other = serde_json::json!({"__kvsync": {"v": 1, "owner": "web", "sha256": hash.to_hex(), "sensitive": "yes"}});
+        assert!(matches!(Marker::from_metadata(Some(&other)), Marker::V1 { sensitive: false, .. }));
     }
 
     /// The user's part of a metadata value as the engine computed it before listings were held
@@ -436,14 +542,23 @@ mod tests {
         let rev = prop::option::of(prop::sample::select(vec!["\"r1\"", "\"\"", "7", "null"]));
         let version =
             prop::sample::select(vec!["1", "2", "0", "1.0", "\"1\"", "18446744073709551616"]);
-        let extra = prop::sample::select(vec!["", ",\"x\":[1]", " "]);
+        let extra = prop::sample::select(vec![
+            "",
+            ",\"x\":[1]",
+            " ",
+            ",\"sensitive\":true",
+            ",\"sensitive\":false",
+            ",\"sensitive\":1",
+        ]);
         let clean = (
             prop::sample::select(vec!["web", "other", "w\\\"e"]),
             prop::option::of(prop::sample::select(vec!["r1", "", "\\u00e9"])),
+            any::<bool>(),
         )
-            .prop_map(move |(owner, rev)| {
+            .prop_map(move |(owner, rev, sensitive)| {
                 let rev = rev.map(|r| format!(",\"rev\":\"{r}\"")).unwrap_or_default();
-                format!("{{\"v\":1,\"owner\":\"{owner}\",\"sha256\":\"{hash}\"{rev}}}")
+                let sensitive = if sensitive { ",\"sensitive\":true" } else { "" };
+                format!("{{\"v\":1,\"owner\":\"{owner}\",\"sha256\":\"{hash}\"{rev}{sensitive}}}")
             });
         let mutated = (version, owner, sha, rev, extra, any::<bool>()).prop_map(
             |(v, owner, sha, rev, extra, swap)| {
@@ -518,7 +633,12 @@ mod tests {
         assert!(listed.clean_parts().is_some());
         assert_eq!(
             Marker::from_listed(&listed),
-            Marker::V1 { owner: "web".into(), sha256: hash, rev: Some("r".into()) }
+            Marker::V1 {
+                owner: "web".into(),
+                sha256: hash,
+                rev: Some("r".into()),
+                sensitive: false
+            }
         );
     }
 }

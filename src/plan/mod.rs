@@ -124,6 +124,20 @@ pub struct LiveKey {
     pub expiration: Option<i64>,
     /// The user metadata, the marker taken out; `None` when nothing else is there.
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The live value must never be shown, fetched for a diff or hashed into output: its marker
+    /// says it was written from a sensitive entry, or (with `--baseline`) the baseline's entry is
+    /// sensitive. A marker written before the field existed relies on the second, and on the
+    /// desired entry.
+    pub sensitive: bool,
+}
+
+impl Change {
+    /// Whether anything derived from this key's value, on either side, must stay hidden: the
+    /// desired entry is sensitive, or the live value is.
+    pub fn sensitive(&self) -> bool {
+        self.desired.as_ref().is_some_and(|d| d.sensitive)
+            || self.live.as_ref().is_some_and(|l| l.sensitive)
+    }
 }
 
 impl LiveKey {

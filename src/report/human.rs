@@ -354,16 +354,18 @@ fn render_attributes(out: &mut String, change: &Change) {
 
 /// The metadata and expiration notes of a put, one line each, as `label: text` (shared with the
 /// Markdown renderer): everything for a create, what differs for a write over a live key. A
-/// sensitive entry's metadata is never shown (it may hold an interpolated secret); only whether
-/// it changes. Text from users passes through [`printable`].
+/// sensitive key's metadata (the entry's, or the live key's when that was written sensitive) is
+/// never shown (it may hold an interpolated secret); only whether it changes. Text from users
+/// passes through [`printable`].
 pub fn attribute_notes(change: &Change) -> Vec<String> {
     let mut notes = Vec::new();
     let Some(desired) = &change.desired else { return notes };
     let live = change.live.as_ref();
     let live_metadata = live.and_then(|l| l.metadata.as_ref());
+    let sensitive = change.sensitive();
     let shown = |metadata: Option<&serde_json::Map<String, serde_json::Value>>| match metadata {
         None => "none".to_owned(),
-        Some(_) if desired.sensitive => "(sensitive)".to_owned(),
+        Some(_) if sensitive => "(sensitive)".to_owned(),
         Some(map) => printable(&serde_json::Value::Object(map.clone()).to_string()).into_owned(),
     };
     match live {
@@ -648,6 +650,7 @@ mod tests {
                 marker: crate::plan::hash::Marker::None,
                 expiration,
                 metadata: map(metadata),
+                sensitive: false,
             }),
             origin: None,
         }

@@ -465,9 +465,8 @@ fn change_dto(
         Some(Origin::Pr { drifted }) => (Some(TagDto::Pr), Some(drifted)),
         Some(Origin::Drift) => (Some(TagDto::Drift), Some(true)),
     };
-    // A delete has no desired side, so only the view can say the live value is sensitive.
-    let sensitive = change.desired.as_ref().is_some_and(|d| d.sensitive)
-        || matches!(view, Some(ValueView::Sensitive));
+    // The desired entry, the live marker or the baseline may say so; the view too.
+    let sensitive = change.sensitive() || matches!(view, Some(ValueView::Sensitive));
     let mut dto = ChangeDto {
         scope: scope.name.clone(),
         namespace_id: scope.namespace_id.clone(),
@@ -751,7 +750,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn live(marker: Marker) -> LiveKey {
-        LiveKey { marker, expiration: None, metadata: None }
+        LiveKey { marker, expiration: None, metadata: None, sensitive: false }
     }
 
     pub(crate) fn ours(byte: u8) -> LiveKey {
@@ -759,11 +758,17 @@ pub(crate) mod tests {
             owner: "web-flags".into(),
             sha256: ContentHash([byte; 32]),
             rev: Some("4b825dc642cb6eb9a060e54bf8d69288fbee4904".into()),
+            sensitive: false,
         })
     }
 
     pub(crate) fn owned_by(owner: &str, byte: u8) -> LiveKey {
-        live(Marker::V1 { owner: owner.into(), sha256: ContentHash([byte; 32]), rev: None })
+        live(Marker::V1 {
+            owner: owner.into(),
+            sha256: ContentHash([byte; 32]),
+            rev: None,
+            sensitive: false,
+        })
     }
 
     pub(crate) fn change(

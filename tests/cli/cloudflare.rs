@@ -453,3 +453,15 @@ fn progress_goes_to_stderr_and_q_silences_it() {
     assert_eq!(quiet.code, 0);
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
 }
+
+/// Issue 15 item 8: credentials written into `--api-url` never show, not even with `-v`.
+#[test]
+fn credentials_in_the_api_url_never_show() {
+    let cloud = Cloud::new(&config(1, "v"));
+    let url = cloud.standin.base_url().replacen("://", "://someone:pa55word@", 1);
+    let out = cloud.test.run(&["plan", "-v", "--api-url", &url]);
+    let shown = out.snapshot();
+    assert!(!shown.contains("pa55word") && !shown.contains("someone"), "{shown}");
+    let plain = cloud.standin.base_url();
+    assert!(out.stderr.contains(&format!("target: Cloudflare API `{plain}`")), "{shown}");
+}

@@ -299,3 +299,41 @@ fn a_damaged_local_store_is_an_error_never_a_panic() {
         }
     }
 }
+
+/// Issue 15 item 14: metadata that `validate` passes is never refused for its size, whatever
+/// `--revision` says (40 emoji are 160 bytes) and whether the marker says `sensitive`.
+#[test]
+fn metadata_at_the_bound_is_written_with_any_revision() {
+    use kvsync::plan::hash::written_metadata_len_max;
+    let note = |n: usize| {
+        let mut map = serde_json::Map::new();
+        map.insert("note".into(), "m".repeat(n).into());
+        map
+    };
+    let n = (0..1024).find(|&n| written_metadata_len_max(Some(&note(n)), "web") == 1024);
+    let n = n.expect("some note fills the metadata exactly");
+    let body = format!(
+        "      f/a:\n        value: x\n        metadata: {{note: {m}}}\n      f/s:\n        value: ${{KVSYNC_SECRET}}\n        metadata: {{note: {m}}}\n",
+        m = "m".repeat(n)
+    );
+    let test = Test::new().file("kvsync.yaml", keys(&body)).env("KVSYNC_SECRET", "s3cret");
+    assert_eq!(test.run(&["validate"]).code, 0);
+    let revision = "😀".repeat(40);
+    let out = test.run(&["apply", "--auto-approve", "--target", "local", "--revision", &revision]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    // One byte more is refused before anything is written.
+    test.write("kvsync.yaml", keys(&body.replacen(&"m".repeat(n), &"m".repeat(n + 1), 1)));
+    let out = test.run(&["validate"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("is 1025 bytes once kvsync adds its marker"), "{}", out.stderr);
+}
+
+/// Issue 15 item 14: a key name with whitespace works, but `validate` warns, at the key.
+#[test]
+fn whitespace_in_a_key_name_is_a_warning() {
+    let test =
+        Test::new().file("kvsync.yaml", keys("      \"f/a \": x\n      \"f/b\\u00a0c\": y\n"));
+    let out = test.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    insta::assert_snapshot!(out.stderr);
+}

@@ -111,3 +111,56 @@ fn only_restricts_the_run_and_says_so() {
     let rest = test.run(&["plan", "--target", "local", "--detailed-exitcode", "--no-value-diff"]);
     assert!(rest.stdout.contains("Plan: 1 to update, 1 unchanged."), "{}", rest.snapshot());
 }
+
+/// Issue 15 item 6: a key written from `${…}` and then set to a literal keeps its live value
+/// hidden in every plan output: its marker says it was written sensitive. A marker written
+/// before that field relies on `--baseline` naming the config that marked it sensitive.
+#[test]
+fn a_secret_stays_hidden_once_its_entry_is_a_literal() {
+    let head = |value: &str| {
+        format!(
+            "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n      f/token: {value}\n"
+        )
+    };
+    let local = ["--target", "local"];
+    let plans: [&[&str]; 4] = [
+        &["plan"],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "markdown"],
+        &["apply", "--auto-approve"],
+    ];
+
+    // Written from the environment: the marker says so, and the literal that replaces it shows
+    // nothing of the old value.
+    let test =
+        Test::new().file("kvsync.yaml", head("${KVSYNC_SECRET}")).env("KVSYNC_SECRET", SECRET);
+    assert_eq!(test.run(&["apply", "--auto-approve", "--target", "local"]).code, 0);
+    test.write("kvsync.yaml", head("literal-now"));
+    let human = test.run(&["plan", "--target", "local"]);
+    insta::assert_snapshot!("literal_after_secret_plan", human.stdout);
+    for args in plans {
+        let args: Vec<&str> = args.iter().chain(&local).copied().collect();
+        let out = test.run(&args);
+        assert!(out.stdout.contains("f/token"), "{}", out.snapshot());
+        check(&out, &args.join(" "));
+    }
+    // Applying wrote the literal without the field: the next change shows the value again.
+    test.write("kvsync.yaml", head("literal-again"));
+    let next = test.run(&["plan", "--target", "local"]);
+    assert!(next.stdout.contains("-literal-now"), "{}", next.snapshot());
+
+    // Written without the field (as kvsync did before it): the baseline says it was sensitive.
+    let old = Test::new()
+        .file("kvsync.yaml", head(SECRET))
+        .file("base.yaml", head("${KVSYNC_SECRET}"))
+        .env("KVSYNC_SECRET", SECRET);
+    assert_eq!(old.run(&["apply", "--auto-approve", "--target", "local"]).code, 0);
+    old.write("kvsync.yaml", head("literal-now"));
+    for args in &plans[..3] {
+        let args: Vec<&str> =
+            args.iter().chain(&local).chain(&["--baseline", "base.yaml"]).copied().collect();
+        let out = old.run(&args);
+        assert!(out.stdout.contains("f/token"), "{}", out.snapshot());
+        check(&out, &args.join(" "));
+    }
+}

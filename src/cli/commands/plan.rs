@@ -12,11 +12,16 @@ use crate::report::{cost, json, markdown};
 
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
-    let mut planned =
-        engine::plan(&args.config, &args.planning, global, Access::Read, printer).await?;
-    if let Some(baseline) = &args.baseline {
-        engine::tag_with_baseline(&mut planned, baseline, &args.config, printer)?;
-    }
+    let baseline = args.baseline.as_deref();
+    let mut planned = engine::plan_with_baseline(
+        &args.config,
+        &args.planning,
+        baseline,
+        global,
+        Access::Read,
+        printer,
+    )
+    .await?;
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.
