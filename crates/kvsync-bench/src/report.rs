@@ -111,19 +111,7 @@ fn one_file_verdict(rows: &[Row], latency_ms: u64) -> Verdict {
             return Verdict { target, pass: None, detail };
         }
     };
-    let row = rows.iter().find(|r| r.keys == 100_000 && r.scenario == Scenario::PlanOneFile);
-    match row.and_then(|r| Some((r, r.ratio()?))) {
-        Some((row, ratio)) => Verdict {
-            target,
-            pass: Some(ratio <= limit),
-            detail: format!(
-                "{ratio:.2}× at {latency_ms} ms ({} against {})",
-                duration(row.wall),
-                row.floor_list.map_or_else(String::new, duration)
-            ),
-        },
-        None => Verdict { target, pass: None, detail: "100,000 is not among the sizes".into() },
-    }
+    ratio_verdict(rows, Scenario::PlanOneFile, target, limit)
 }
 
 fn requests_verdict(rows: &[Row]) -> Verdict {
@@ -153,11 +141,16 @@ fn requests_verdict(rows: &[Row]) -> Verdict {
 
 fn time_verdict(rows: &[Row]) -> Verdict {
     let target = "100,000-key no-change plan ≤ 1.25× the floor listing time";
-    let row = rows.iter().find(|r| r.keys == 100_000 && r.scenario == Scenario::PlanSame);
+    ratio_verdict(rows, Scenario::PlanSame, target, PLAN_FLOOR_RATIO_MAX)
+}
+
+/// Whether the 100,000-key row of `scenario` takes at most `limit` times the floor listing.
+fn ratio_verdict(rows: &[Row], scenario: Scenario, target: &'static str, limit: f64) -> Verdict {
+    let row = rows.iter().find(|r| r.keys == 100_000 && r.scenario == scenario);
     match row.and_then(|r| Some((r, r.ratio()?))) {
         Some((row, ratio)) => Verdict {
             target,
-            pass: Some(ratio <= PLAN_FLOOR_RATIO_MAX),
+            pass: Some(ratio <= limit),
             detail: format!(
                 "{ratio:.2}× ({} against {})",
                 duration(row.wall),
