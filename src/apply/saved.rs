@@ -254,6 +254,69 @@ impl Serialize for ScopeNow<'_> {
     }
 }
 
+/// The keys a plan of `desired` depends on whose state differs between two listings held in
+/// memory (`before[i]` and `after[i]` list `desired.scopes[i]`): the stale check of a saved
+/// plan, for an interactive apply that listed again after the approval. In scope order, then
+/// key order; sensitive keys are named, with `(sensitive)` (nothing of them leaves memory).
+pub fn changed_keys<'a>(
+    desired: &'a Desired,
+    before: &'a [LiveScope],
+    after: &'a [LiveScope],
+) -> Vec<String> {
+    static EMPTY: LiveScope = LiveScope { keys: Vec::new() };
+    let mut changed = Vec::new();
+    for (index, scope) in desired.scopes.iter().enumerate() {
+        let scope_now = |live: &'a [LiveScope]| {
+            let listing = Listing::new(scope, live.get(index).unwrap_or(&EMPTY));
+            ScopeNow {
+                scope,
+                owner: &desired.owner,
+                listing,
+                seen: Vec::new(),
+                sensitive_keys: BTreeSet::new(),
+                sensitive_digest: String::new(),
+            }
+        };
+        let (then, now) = (scope_now(before), scope_now(after));
+        let fingerprints = |s: &ScopeNow<'_>| -> Vec<(String, Seen, bool)> {
+            s.relevant()
+                .map(|(name, entry, listed)| {
+                    (name.to_owned(), listed.map(fingerprint), entry.is_some_and(|e| e.sensitive))
+                })
+                .collect()
+        };
+        let (then, now) = (fingerprints(&then), fingerprints(&now));
+        let (mut a, mut b) = (then.iter().peekable(), now.iter().peekable());
+        let label = |name: &str, sensitive: bool| {
+            if sensitive { format!("{name} (sensitive)") } else { name.to_owned() }
+        };
+        // Both are in key order: a merge. A key only one side depends on was listed as ours on
+        // that side and is absent or another's on the other: changed.
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    if x.1 != y.1 {
+                        changed.push(label(&x.0, x.2));
+                    }
+                    a.next();
+                    b.next();
+                }
+                (Some(x), y) if y.is_none_or(|y| x.0 < y.0) => {
+                    changed.push(label(&x.0, x.2));
+                    a.next();
+                }
+                (_, Some(y)) => {
+                    changed.push(label(&y.0, y.2));
+                    b.next();
+                }
+                (_, None) => break,
+            }
+        }
+    }
+    changed
+}
+
 /// A saved plan's `stale_check` as [`crate::cli::plan_file`] reads it before planning: every
 /// part is checked as the format says, but the per-key fingerprints are only counted, not kept
 /// ([`stale_keys`] reads them again when the state now is known).
@@ -686,6 +749,25 @@ mod tests {
         // A desired key written by someone, our key edited, our old key gone: all stale.
         let changed = live(vec![written("f/a", "web", "9"), written("f/b", "mobile", "2")]);
         assert_eq!(stale(&before, &(d, changed)), vec!["f/a", "f/b", "f/old"]);
+    }
+
+    #[test]
+    fn two_listings_in_memory_compare_as_a_saved_plan_would() {
+        let d = desired(&[("f/a", "1", false), ("f/x", "x", false), ("f/s", "s", true)]);
+        let before = live(vec![written("f/a", "web", "1"), written("f/old", "web", "o")]);
+        assert!(changed_keys(&d, &before, &before).is_empty());
+        // Another owner's key appears elsewhere: nothing the plan depends on changed.
+        let mut unrelated = before.clone();
+        unrelated[0].keys.push(written("f/theirs", "mobile", "t"));
+        assert!(changed_keys(&d, &before, &unrelated).is_empty());
+        // Another owner takes over `f/old`, creates `f/x` and writes the secret.
+        let after = live(vec![
+            written("f/a", "web", "1"),
+            written("f/old", "mobile", "o"),
+            written("f/s", "mobile", "s"),
+            written("f/x", "mobile", "x"),
+        ]);
+        assert_eq!(changed_keys(&d, &before, &after), ["f/old", "f/s (sensitive)", "f/x"]);
     }
 
     #[test]

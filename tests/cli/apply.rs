@@ -294,6 +294,61 @@ fn on_a_terminal_apply_asks_and_only_yes_proceeds() {
     assert_eq!(plan.code, 0, "{}", plan.snapshot());
 }
 
+/// A second writer changes the namespace while the prompt is open: after `yes`, apply lists
+/// again and refuses, naming the keys, and writes nothing (it would have deleted `f/old`, which
+/// another owner took over, and overwritten `f/x`, which another owner created). The stand-in
+/// plays the namespace: the local store is locked while kvsync runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_apply_refuses_when_the_namespace_changed_while_the_prompt_was_open() {
+    use std::io::{Read as _, Write as _};
+    let cloud = crate::support::Cloud::new(&config("web", &[("f/a", "1"), ("f/x", "mine")], ""));
+    let marker = |owner: &str| {
+        let hash = kvsync::plan::hash::content_hash(b"old", None, Expiration::Never);
+        Some(kvsync::plan::hash::written_metadata(None, owner, hash, None))
+    };
+    cloud.standin.seed(NS, "f/old", b"old", marker("web"), None);
+    let binary = env!("CARGO_BIN_EXE_kvsync");
+    let command = format!("{binary} apply --color never --api-url {}", cloud.standin.base_url());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(cloud.test.path())
+        .env("KVSYNC_NOW", NOW)
+        .env("CLOUDFLARE_API_TOKEN", cloud.standin.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", cloud.standin.account_id())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs kvsync on a pseudo-terminal");
+    // Wait for the prompt, change the namespace as another writer would, then answer.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut shown = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&shown).contains("Enter a value:") {
+        let n = stdout.read(&mut buffer).expect("read");
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&buffer[..n]);
+    }
+    cloud.standin.seed(NS, "f/old", b"old", marker("mobile"), None);
+    cloud.standin.seed(NS, "f/x", b"theirs", marker("mobile"), None);
+    child.stdin.take().expect("stdin").write_all(b"yes\n").expect("answer");
+    stdout.read_to_end(&mut shown).expect("read");
+    child.wait().expect("wait");
+    let shown = String::from_utf8_lossy(&shown).replace("\r\n", "\n");
+    assert!(shown.contains("- f/old"), "the plan showed the delete: {shown}");
+    assert!(
+        shown.contains(
+            "the namespace changed while you were deciding: 2 keys changed since the plan was \
+             shown; nothing was written\n  - f/old\n  - f/x"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("Apply complete"), "{shown}");
+    assert_eq!((cloud.standin.counts().bulk_put, cloud.standin.counts().bulk_delete), (0, 0));
+    assert_eq!(cloud.standin.keys(NS), ["f/old", "f/x"]);
+    assert_eq!(cloud.standin.get(NS, "f/x").expect("f/x").value, b"theirs");
+}
+
 /// Ctrl-C stops a local apply after the batch under way, with the same report as on Cloudflare
 /// (the local store writes a whole batch synchronously, which once hid the signal until the
 /// process simply died with 130).

@@ -54,6 +54,7 @@ pub async fn run(
     // A saved plan was reviewed when it was made; applying it asks nothing (as Terraform).
     if !args.auto_approve && !from_file {
         confirm()?;
+        check_unchanged_since_shown(&planned, printer).await?;
     }
 
     let report = execute_with_interrupt(&planned, global, printer).await;
@@ -73,6 +74,20 @@ pub async fn run(
             interrupted: report.interrupted,
         })
     }
+}
+
+/// After a prompt, which may have stayed open for minutes, lists every scope again and refuses
+/// unless every live key the plan depends on is as it was listed: the stale check of a saved
+/// plan, over the two listings in memory. (`--auto-approve` and saved plans list no more than
+/// they did.) A Cloudflare listing may lag writes by up to about 60 seconds, so this narrows the
+/// race with another writer; it cannot close it.
+async fn check_unchanged_since_shown(planned: &Planned, printer: &Printer) -> Result<(), Error> {
+    let progress = Progress::new(printer, "listing again", "keys", None);
+    let on_page = |n: usize| progress.inc(n as u64);
+    let now = engine::list_live(&planned.store, &planned.desired.heads(), &on_page).await;
+    progress.finish();
+    let keys = saved::changed_keys(&planned.desired, &planned.live, &now?);
+    if keys.is_empty() { Ok(()) } else { Err(Error::ChangedWhileDeciding { keys }) }
 }
 
 /// Runs the executor with Ctrl-C wired to stop it between batches.
