@@ -128,7 +128,19 @@ async fn saved_plan(
     let mut file = PlanFile::read(path)?;
     // Only the identity of the saved changes is compared below: keep that, not the document,
     // while planning.
-    let before = identities(&std::mem::take(&mut file.plan.changes));
+    let changes = std::mem::take(&mut file.plan.changes);
+    let before = identities(&changes);
+    // What the plan writes and deletes: a key already as the plan would leave it (an
+    // interrupted run of this plan wrote or deleted it) is not stale.
+    let intents: Vec<saved::Intent> = changes
+        .iter()
+        .filter(|c| {
+            use json::ActionDto::{Adopt, Create, Delete, TakeOver, Update};
+            matches!(c.action, Create | Update | Adopt | TakeOver | Delete)
+        })
+        .map(|c| (c.scope.clone(), c.key.clone(), c.action == json::ActionDto::Delete))
+        .collect();
+    drop(changes);
     if args.config.env.is_some() && args.config.env != file.environment {
         return Err(Error::PlanMismatch {
             planned: describe_environment(file.environment.as_deref()),
@@ -165,18 +177,29 @@ async fn saved_plan(
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(Error::PlanConfigChanged);
     }
-    let mut stale = file.stale_keys(&planned.desired, &planned.live)?;
+    let done = saved::done_keys(&planned.desired, &planned.live, &intents);
+    let found = file.stale_keys(&planned.desired, &planned.live, &done)?;
+    if found.keys.is_empty() && found.secret_changed {
+        // Only a sensitive key's desired value (a `${VAR}`) changed: the config did.
+        return Err(Error::PlanConfigChanged);
+    }
+    let mut stale = found.keys;
     if stale.is_empty() {
-        // Belt and braces: the changes recomputed now must be exactly the saved ones.
+        // Belt and braces: the changes recomputed now must be exactly the saved ones, but for
+        // those an interrupted run of this plan already made.
         let cost = planned.cost();
         let after = identities(
             &json::plan_document(&planned.plan, &planned.views, &cost, None, false).changes,
         );
-        if before != after {
+        let is_done = |(scope, key, _): &&(String, String, String)| {
+            done.contains(&(scope.clone(), key.clone()))
+        };
+        if before.iter().filter(|c| !is_done(c)).ne(after.iter().filter(|c| !is_done(c))) {
             let mut keys: Vec<String> = before
                 .iter()
                 .filter(|c| !after.contains(c))
                 .chain(after.iter().filter(|c| !before.contains(c)))
+                .filter(|c| !is_done(c))
                 .map(|(_, key, _)| key.clone())
                 .collect();
             keys.dedup();
