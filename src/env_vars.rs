@@ -8,6 +8,10 @@ pub const KVSYNC_NOW: &str = "KVSYNC_NOW";
 /// How often, in milliseconds, progress is printed when stderr is not a terminal (default 5000).
 pub const KVSYNC_PROGRESS_EVERY_MS: &str = "KVSYNC_PROGRESS_EVERY_MS";
 
+/// How long `apply --verify` keeps reading back what it changed, in milliseconds (default 60000,
+/// KV's propagation delay); it checks at once and then six times evenly within the window.
+pub const KVSYNC_VERIFY_WINDOW_MS: &str = "KVSYNC_VERIFY_WINDOW_MS";
+
 /// The commit being applied on GitHub Actions; the default `--revision`.
 pub const GITHUB_SHA: &str = "GITHUB_SHA";
 

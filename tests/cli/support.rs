@@ -148,7 +148,8 @@ impl Cloud {
             // Fast retries so the suite never waits long; the policy is the same.
             .env("KVSYNC_RETRY_BASE_MS", "20")
             .env("KVSYNC_RETRY_MAX_MS", "200")
-            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
+            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000")
+            .env("KVSYNC_VERIFY_WINDOW_MS", "2000");
         Self { standin, test }
     }
 

@@ -62,18 +62,73 @@ pub async fn run(
         None => printer.data(&render_report(&report, printer.stdout_color)),
         Some(document) => printer.data(&render_report_json(document, &report)),
     }
+    let verified = if args.verify && !report.interrupted {
+        Some(verify(&planned, &report, printer).await)
+    } else {
+        None
+    };
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
-    if report.is_complete() {
-        Ok(ExitStatus::Success)
-    } else {
-        Err(Error::ApplyIncomplete {
+    if !report.is_complete() {
+        return Err(Error::ApplyIncomplete {
             failed: report.failed(),
             not_attempted: report.not_attempted(),
             interrupted: report.interrupted,
-        })
+        });
     }
+    verified.transpose()?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--verify`: reads back what the apply changed within the window, and says what settled.
+async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result<(), Error> {
+    let window = std::env::var(env_vars::KVSYNC_VERIFY_WINDOW_MS)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis);
+    // How many keys each plan scope's listing held, to weigh a re-list against bulk gets.
+    let listed: Vec<usize> = planned
+        .plan
+        .scopes
+        .iter()
+        .map(|scope| {
+            planned
+                .desired
+                .scopes
+                .iter()
+                .position(|d| d.name == scope.name)
+                .and_then(|at| planned.live.get(at))
+                .map_or(0, |live| live.keys.len())
+        })
+        .collect();
+    let progress = Progress::new(printer, "verifying", "rounds", None);
+    let verified = crate::apply::verify::verify(
+        &planned.store,
+        &planned.desired,
+        &planned.plan,
+        report,
+        &listed,
+        crate::apply::verify::Window::new(window),
+    )
+    .await;
+    progress.finish();
+    let verified = verified.map_err(Error::from)?;
+    if verified.unsettled.is_empty() {
+        printer.info(&match verified.checked {
+            1 => "Verified: the store shows the change as planned.".to_owned(),
+            n => format!("Verified: the store shows all {n} changes as planned."),
+        });
+        return Ok(());
+    }
+    Err(Error::Unsettled {
+        keys: verified
+            .unsettled
+            .iter()
+            .map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change))
+            .collect(),
+        seconds: window.as_secs(),
+    })
 }
 
 /// After a prompt, which may have stayed open for minutes, lists every scope again and refuses
