@@ -36,6 +36,7 @@ env_vars! {
     KVSYNC_RATE_LIMIT: "Most requests kvsync starts within one rate window (default 1200).";
     KVSYNC_RATE_WINDOW_MS: "The rate window, in milliseconds (default 300000).";
     KVSYNC_HTTP_CONCURRENCY: "Most requests in flight at once (default 4).";
+    KVSYNC_VERIFY_WINDOW_MS: "How long `apply --verify` reads back what it changed, in milliseconds (default 60000, KV's propagation delay); it checks at once and then six times within it.";
     NO_COLOR: "Set and not empty: no colour with `--color auto`.";
     CLICOLOR: "`0`: no colour with `--color auto`.";
     CLICOLOR_FORCE: "Set and not `0`: colour with `--color auto` even when not writing to a terminal.";

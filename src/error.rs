@@ -61,6 +61,14 @@ pub enum Error {
     #[error("plan is stale: {} {} changed since the plan was made; nothing was written{}", keys.len(), if keys.len() == 1 { "key" } else { "keys" }, stale_list(keys))]
     StalePlan { keys: Vec<String> },
 
+    /// Live keys the plan depends on changed while the approval prompt was open.
+    #[error("the namespace changed while you were deciding: {} {} changed since the plan was shown; nothing was written{}", keys.len(), if keys.len() == 1 { "key" } else { "keys" }, stale_list(keys))]
+    ChangedWhileDeciding { keys: Vec<String> },
+
+    /// `apply --verify`: changes the store still did not show when the window closed.
+    #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, stale_list(keys))]
+    Unsettled { keys: Vec<String>, seconds: u64 },
+
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
     Usage(String),
@@ -96,6 +104,14 @@ impl Error {
             ],
             Self::PlanConfigChanged | Self::StalePlan { .. } | Self::PlanMismatch { .. } => vec![
                 "make a new plan with `kvsync plan --out FILE`, review it, and apply that".to_owned(),
+            ],
+            Self::Unsettled { .. } => vec![
+                "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),
+                format!("`{}` sets the window, in milliseconds", crate::env_vars::KVSYNC_VERIFY_WINDOW_MS),
+            ],
+            Self::ChangedWhileDeciding { .. } => vec![
+                "run `kvsync apply` again to review the plan against the namespace as it is now"
+                    .to_owned(),
             ],
             Self::ApplyIncomplete { .. } => {
                 vec![

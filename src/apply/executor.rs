@@ -79,7 +79,7 @@ impl Report {
 
 /// Applies `plan` (computed from `desired`) to `store`. Guards must have been checked; this
 /// writes. Puts of every scope go first, deletes last, so a key never disappears before its
-/// replacement exists. `interrupt` is polled between batches; `on_done` hears how many keys
+/// replacement exists: when any put did not succeed, no delete is attempted. `interrupt` is polled between batches; `on_done` hears how many keys
 /// each finished batch wrote or deleted (for progress displays).
 pub async fn execute<S: KvStore>(
     store: &S,
@@ -139,6 +139,9 @@ pub async fn execute<S: KvStore>(
         out.not_attempted += pending;
         stopped |= interrupt.load(Ordering::SeqCst);
     }
+    // A put that did not succeed (still unsuccessful after the retries, or a file that changed
+    // since planning) may be the replacement of a key about to be deleted: no delete runs then.
+    stopped |= report.scopes.iter().any(|s| !s.failed.is_empty());
 
     for (index, scope) in plan.scopes.iter().enumerate() {
         let out = &mut report.scopes[index];
@@ -199,7 +202,8 @@ fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec
 
 /// Sends one batch, sending again the items the store reports as `unsuccessful_keys`, a bounded
 /// number of times. Returns the keys done, and whether the run may go on (a request error stops
-/// it; keys still unsuccessful after the last retry are failures but do not).
+/// it; keys still unsuccessful after the last retry are failures, and only keep deletes from
+/// running).
 async fn send_batch<T>(
     mut items: Vec<T>,
     key_of: impl Fn(&T) -> &str,
@@ -436,8 +440,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn keys_still_unsuccessful_after_the_retries_fail_but_the_run_goes_on() {
-        let (desired, plan) = case(&[("a", &["k1"], &["gone"])]);
+    async fn keys_still_unsuccessful_after_the_retries_fail_and_no_delete_runs() {
+        let (desired, plan) = case(&[("a", &["k1", "k2"], &["gone"]), ("b", &["k3"], &["old"])]);
         let store = Scripted::default();
         let stuck = || Ok(vec!["k1".to_owned()]);
         store.answers.borrow_mut().extend([stuck(), stuck(), stuck()]);
@@ -445,7 +449,11 @@ mod tests {
         assert!(!report.is_complete());
         assert_eq!(report.scopes[0].failed.len(), 1);
         assert!(report.scopes[0].failed[0].reason.contains("unsuccessful 3 times"));
-        assert_eq!(report.scopes[0].deleted, vec!["gone"], "deletes still ran");
+        // The other puts still go; no delete does, in any scope: `gone` may be what k1 replaces.
+        assert_eq!(report.written(), 2);
+        assert_eq!(report.deleted(), 0, "{:?}", store.calls.borrow());
+        assert!(store.calls.borrow().iter().all(|c| !c.starts_with("delete")));
+        assert_eq!(report.not_attempted(), 2);
     }
 
     #[tokio::test(start_paused = true)]
@@ -479,7 +487,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("v.txt");
         std::fs::write(&path, "planned").expect("write");
-        let (mut desired, plan) = case(&[("a", &["k1"], &[])]);
+        // A rename: `k1` replaces `old`.
+        let (mut desired, plan) = case(&[("a", &["k1"], &["old"])]);
         let entry = desired.scopes[0].entries.get_mut("k1").expect("entry");
         *entry = DesiredEntry {
             value: ValueSource::File(path.clone()),
@@ -490,8 +499,9 @@ mod tests {
         std::fs::write(&path, "edited!").expect("edit");
         let store = Scripted::default();
         let report = run(&store, &desired, &plan).await;
-        assert!(store.calls.borrow().is_empty());
+        assert!(store.calls.borrow().is_empty(), "{:?}", store.calls.borrow());
         assert!(report.scopes[0].failed[0].reason.contains("changed after it was planned"));
+        assert_eq!(report.scopes[0].not_attempted, 1, "the delete of `old` is not attempted");
     }
 
     /// Issue 15 item 9: a sensitive entry's path may hold an interpolated value; its failures

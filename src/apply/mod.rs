@@ -1,8 +1,10 @@
-//! Apply: batches and the executor that runs a plan against a store (the guards it obeys are
+//! Apply: batches, the executor that runs a plan against a store, the saved plan's stale check
+//! and `--verify`'s read-back (the guards it obeys are
 //! evaluated with the plan, in `plan::guards`).
 
 pub mod batch;
 pub mod executor;
 pub mod saved;
+pub mod verify;
 
 pub use executor::{Failure, Report, ScopeReport, Settings, execute};

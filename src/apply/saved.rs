@@ -6,9 +6,15 @@
 //! carries our marker. Before applying, kvsync recomputes both from the config and a fresh
 //! listing and refuses when anything differs. Keys other writers own never make a plan stale.
 //!
-//! Nothing here holds a value, and nothing derived from a sensitive value appears outside one
-//! digest per scope: a sensitive key's desired hash and live fingerprint (the live marker's hash
-//! is derived from the value) only feed `sensitive_digest`.
+//! Nothing here holds a value, and nothing derived from a sensitive value or its hash appears:
+//! a secret's hash is a fast function of the secret, so a digest over it lets anyone holding the
+//! file try every short secret offline. For a sensitive key the check records only what the
+//! listing shows besides the marker's hash: whether it is listed, the marker's owner, its
+//! expiration, and the kind of action (`unchanged`, `update`, `adopt`, `other`).
+//!
+//! A key whose live state is what the saved plan was going to make of it (written with our
+//! marker and the planned hash, or deleted) is not stale: an interrupted `apply PLAN` run again
+//! finishes the rest ([`done_keys`]).
 //!
 //! At a million keys the fingerprints are a million names and hashes, so they are never held as
 //! a map: [`StaleCheck`] computes them from the desired state and the listings (8 bytes a key)
@@ -33,7 +39,8 @@ use crate::plan::hash::{Marker, canonical_json, expiration_field};
 /// What identifies a saved plan file.
 pub const KIND: &str = "kvsync-saved-plan";
 /// The version of the saved-plan format.
-pub const FORMAT_VERSION: &str = "1";
+/// 2: sensitive keys have a state each, and no digest over their hashes.
+pub const FORMAT_VERSION: &str = "2";
 
 /// What the fingerprint of a key that is not listed says.
 const ABSENT: &str = "absent";
@@ -63,7 +70,7 @@ fn seen_is(text: &str, seen: Seen) -> bool {
 /// The live state a plan depends on, computed from the desired state and the listings it was
 /// planned from; serializes as the `stale_check` of a saved plan:
 /// `{"scopes": [{"name", "namespace_id", "prefix", "keys": {name: fingerprint or "absent"},
-/// "sensitive_keys": [names], "sensitive_digest"}]}`.
+/// "sensitive_keys": {name: state or "absent"}}]}`.
 pub struct StaleCheck<'a> {
     scopes: Vec<ScopeNow<'a>>,
 }
@@ -75,10 +82,8 @@ struct ScopeNow<'a> {
     listing: Listing<'a>,
     /// The non-sensitive keys the plan depends on, in key order: what the listing showed.
     seen: Vec<Seen>,
-    /// Sensitive keys' names (their state only feeds `sensitive_digest`).
-    sensitive_keys: BTreeSet<String>,
-    /// One digest over the sensitive keys' desired hashes and live fingerprints.
-    sensitive_digest: String,
+    /// Sensitive keys and their state, nothing derived from the value ([`sensitive_state`]).
+    sensitive_keys: BTreeMap<String, String>,
 }
 
 /// A scope's listed keys inside its prefix and not ignored, in byte order, each name once.
@@ -104,6 +109,19 @@ impl<'a> Listing<'a> {
         keys.dedup_by(|a, b| a.name == b.name);
         keys.reverse();
         Self::Collected(keys)
+    }
+
+    /// The listed key `name`, when it is in the scope.
+    fn find(&self, scope: &DesiredScope, name: &str) -> Option<&'a ListedKey> {
+        let found = match self {
+            Self::Sorted(keys) => {
+                keys.binary_search_by(|k| k.name.as_str().cmp(name)).ok().map(|at| &keys[at])
+            }
+            Self::Collected(keys) => {
+                keys.binary_search_by(|k| k.name.as_str().cmp(name)).ok().map(|at| keys[at])
+            }
+        };
+        found.filter(|k| in_scope(scope, &k.name))
     }
 
     fn iter<'s>(&'s self, scope: &'s DesiredScope) -> Box<dyn Iterator<Item = &'a ListedKey> + 's> {
@@ -163,7 +181,7 @@ impl<'a> ScopeNow<'a> {
     ///
     /// [`seen`]: ScopeNow::seen
     fn plain_names<'s>(&'s self) -> impl Iterator<Item = &'a str> + 's {
-        self.relevant().filter(|(_, entry, _)| !entry.is_some_and(|e| e.sensitive)).map(|r| r.0)
+        self.relevant().filter(|(_, entry, listed)| !is_sensitive(*entry, *listed)).map(|r| r.0)
     }
 }
 
@@ -182,30 +200,21 @@ pub fn stale_check<'a>(desired: &'a Desired, live: &'a [LiveScope]) -> StaleChec
                 owner: &desired.owner,
                 listing,
                 seen: Vec::new(),
-                sensitive_keys: BTreeSet::new(),
-                sensitive_digest: String::new(),
+                sensitive_keys: BTreeMap::new(),
             };
             let mut seen = Vec::new();
-            let mut sensitive_keys = BTreeSet::new();
-            let mut sensitive = Sha256::new();
+            let mut sensitive_keys = BTreeMap::new();
             for (name, entry, listed) in now.relevant() {
-                let fingerprint = listed.map(fingerprint);
-                match entry.filter(|e| e.sensitive) {
-                    Some(entry) => {
-                        sensitive_keys.insert(name.to_owned());
-                        let seen = seen_text(fingerprint);
-                        for part in [name.as_bytes(), &entry.hash.0, seen.as_bytes()] {
-                            sensitive.update((part.len() as u64).to_be_bytes());
-                            sensitive.update(part);
-                        }
-                    }
-                    None => seen.push(fingerprint),
+                if is_sensitive(entry, listed) {
+                    sensitive_keys
+                        .insert(name.to_owned(), sensitive_state(entry, listed, &desired.owner));
+                } else {
+                    seen.push(listed.map(fingerprint));
                 }
             }
             seen.shrink_to_fit();
             now.seen = seen;
             now.sensitive_keys = sensitive_keys;
-            now.sensitive_digest = base16ct::lower::encode_string(&sensitive.finalize());
             now
         })
         .collect();
@@ -243,15 +252,76 @@ impl Serialize for ScopeNow<'_> {
             }
         }
 
-        let mut out = serializer.serialize_struct("ScopeCheck", 6)?;
+        let mut out = serializer.serialize_struct("ScopeCheck", 5)?;
         out.serialize_field("name", &self.scope.name)?;
         out.serialize_field("namespace_id", &self.scope.namespace_id)?;
         out.serialize_field("prefix", &self.scope.prefix)?;
         out.serialize_field("keys", &Keys(self))?;
         out.serialize_field("sensitive_keys", &self.sensitive_keys)?;
-        out.serialize_field("sensitive_digest", &self.sensitive_digest)?;
         out.end()
     }
+}
+
+/// The keys a plan of `desired` depends on whose state differs between two listings held in
+/// memory (`before[i]` and `after[i]` list `desired.scopes[i]`): the stale check of a saved
+/// plan, for an interactive apply that listed again after the approval. In scope order, then
+/// key order; sensitive keys are named, with `(sensitive)` (nothing of them leaves memory).
+pub fn changed_keys<'a>(
+    desired: &'a Desired,
+    before: &'a [LiveScope],
+    after: &'a [LiveScope],
+) -> Vec<String> {
+    static EMPTY: LiveScope = LiveScope { keys: Vec::new() };
+    let mut changed = Vec::new();
+    for (index, scope) in desired.scopes.iter().enumerate() {
+        let scope_now = |live: &'a [LiveScope]| {
+            let listing = Listing::new(scope, live.get(index).unwrap_or(&EMPTY));
+            ScopeNow {
+                scope,
+                owner: &desired.owner,
+                listing,
+                seen: Vec::new(),
+                sensitive_keys: BTreeMap::new(),
+            }
+        };
+        let (then, now) = (scope_now(before), scope_now(after));
+        let fingerprints = |s: &ScopeNow<'_>| -> Vec<(String, Seen, bool)> {
+            s.relevant()
+                .map(|(name, entry, listed)| {
+                    (name.to_owned(), listed.map(fingerprint), is_sensitive(entry, listed))
+                })
+                .collect()
+        };
+        let (then, now) = (fingerprints(&then), fingerprints(&now));
+        let (mut a, mut b) = (then.iter().peekable(), now.iter().peekable());
+        let label = |name: &str, sensitive: bool| {
+            if sensitive { format!("{name} (sensitive)") } else { name.to_owned() }
+        };
+        // Both are in key order: a merge. A key only one side depends on was listed as ours on
+        // that side and is absent or another's on the other: changed.
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    if x.1 != y.1 {
+                        changed.push(label(&x.0, x.2));
+                    }
+                    a.next();
+                    b.next();
+                }
+                (Some(x), y) if y.is_none_or(|y| x.0 < y.0) => {
+                    changed.push(label(&x.0, x.2));
+                    a.next();
+                }
+                (_, Some(y)) => {
+                    changed.push(label(&y.0, y.2));
+                    b.next();
+                }
+                (_, None) => break,
+            }
+        }
+    }
+    changed
 }
 
 /// A saved plan's `stale_check` as [`crate::cli::plan_file`] reads it before planning: every
@@ -271,8 +341,7 @@ pub struct SavedScope {
     /// How many non-sensitive keys have a fingerprint.
     #[serde(rename = "keys")]
     pub key_count: KeyCount,
-    pub sensitive_keys: BTreeSet<String>,
-    pub sensitive_digest: String,
+    pub sensitive_keys: BTreeMap<String, String>,
 }
 
 /// The number of entries of a `{name: fingerprint}` map, each checked to be two strings.
@@ -349,6 +418,106 @@ fn fingerprint(key: &ListedKey) -> [u8; 8] {
     out
 }
 
+/// Whether a key is sensitive for the stale check: its entry says so, or its live marker does
+/// (it was written from a secret and its entry is a literal now, or it is no longer desired):
+/// then nothing derived from its hash may go into a plan file.
+fn is_sensitive(entry: Option<&DesiredEntry>, listed: Option<&ListedKey>) -> bool {
+    entry.is_some_and(|e| e.sensitive)
+        || listed.is_some_and(|l| {
+            matches!(Marker::from_listed(&l.metadata), Marker::V1 { sensitive: true, .. })
+        })
+}
+
+/// What the stale check records of a sensitive key: `absent`, or `KIND;EXPIRATION;OWNER`, where
+/// KIND is the action the key's marker calls for (`unchanged` or `update` when it is ours and
+/// desired, `ours` when it is ours and not desired, `adopt` without a marker, `other` for any
+/// other marker), EXPIRATION the listed absolute expiration or `never` and OWNER the marker's
+/// owner (empty without one). Nothing here is derived from the value or its hash but the one bit
+/// `unchanged`/`update`, which the plan shows anyway.
+fn sensitive_state(
+    entry: Option<&DesiredEntry>,
+    listed: Option<&ListedKey>,
+    owner: &str,
+) -> String {
+    let Some(listed) = listed else { return ABSENT.to_owned() };
+    let (kind, who) = match Marker::from_listed(&listed.metadata) {
+        Marker::V1 { owner: o, sha256, .. } if o == owner => match entry {
+            Some(entry) if sha256 == entry.hash => ("unchanged", o),
+            Some(_) => ("update", o),
+            None => ("ours", o),
+        },
+        Marker::None => ("adopt", String::new()),
+        Marker::V1 { owner: o, .. }
+        | Marker::Newer { owner: o, .. }
+        | Marker::Unreadable { owner: o, .. } => ("other", o),
+    };
+    let expiration = listed.expiration.map_or_else(|| "never".to_owned(), |at| at.to_string());
+    format!("{kind};{expiration};{who}")
+}
+
+/// Whether two states of a sensitive key differ only as a changed desired value would make
+/// them: the same owner (ours) and expiration, `unchanged` on one side and `update` on the other.
+fn only_the_value_differs(saved: &str, now: &str) -> bool {
+    let split =
+        |state: &str| state.split_once(';').map(|(kind, rest)| (kind.to_owned(), rest.to_owned()));
+    match (split(saved), split(now)) {
+        (Some((a, rest_a)), Some((b, rest_b))) => {
+            rest_a == rest_b
+                && a != b
+                && ["unchanged", "update"].contains(&a.as_str())
+                && ["unchanged", "update"].contains(&b.as_str())
+        }
+        _ => false,
+    }
+}
+
+/// What a saved plan was going to do to one key: `(scope name, key, whether it deletes)`.
+pub type Intent = (String, String, bool);
+
+/// Of the keys a saved plan writes or deletes (`intents`), those whose live state is already
+/// what the plan was going to make of them: a put listed with our marker and the planned hash,
+/// a delete no longer listed. An interrupted `apply PLAN` left them so; they are not stale.
+pub fn done_keys(
+    desired: &Desired,
+    live: &[LiveScope],
+    intents: &[Intent],
+) -> BTreeSet<(String, String)> {
+    static EMPTY: LiveScope = LiveScope { keys: Vec::new() };
+    let mut done = BTreeSet::new();
+    for (index, scope) in desired.scopes.iter().enumerate() {
+        let mine: Vec<&Intent> = intents.iter().filter(|i| i.0 == scope.name).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let listing = Listing::new(scope, live.get(index).unwrap_or(&EMPTY));
+        for (_, key, delete) in mine {
+            let listed = listing.find(scope, key);
+            let is_done = if *delete {
+                listed.is_none()
+            } else {
+                scope.entries.get(key).zip(listed).is_some_and(|(entry, listed)| {
+                    matches!(Marker::from_listed(&listed.metadata),
+                        Marker::V1 { owner, sha256, .. } if owner == desired.owner && sha256 == entry.hash)
+                })
+            };
+            if is_done {
+                done.insert((scope.name.clone(), key.clone()));
+            }
+        }
+    }
+    done
+}
+
+/// What [`stale_keys`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stale {
+    /// Keys whose live state changed, in scope order then key order.
+    pub keys: Vec<String>,
+    /// A sensitive key's desired value changed (a `${VAR}`) while nothing live did: the config
+    /// changed, though its digest (which leaves secrets out) cannot say so.
+    pub secret_changed: bool,
+}
+
 /// The keys whose state changed between the saved plan in `plan_file` (the whole file, read
 /// once more) and `desired` and `live` now (names of sensitive keys included when their
 /// scope's digest differs), in scope order then key order. A scope whose name, namespace or
@@ -357,21 +526,23 @@ pub fn stale_keys<R: io::Read>(
     plan_file: R,
     desired: &Desired,
     live: &[LiveScope],
-) -> Result<Vec<String>, serde_json::Error> {
+    done: &BTreeSet<(String, String)>,
+) -> Result<Stale, serde_json::Error> {
     let now = stale_check(desired, live);
     let mut deserializer = serde_json::Deserializer::from_reader(plan_file);
     let saved = FileSeed(&now).deserialize(&mut deserializer)?;
     deserializer.end()?;
 
-    let mut stale = Vec::new();
+    let mut stale = Stale::default();
     for (index, now_scope) in now.scopes.iter().enumerate() {
         let scope = now_scope.scope;
         let Some(saved_scope) = saved.get(index).filter(|s| {
             s.name == scope.name && s.namespace_id == scope.namespace_id && s.prefix == scope.prefix
         }) else {
-            stale.push(format!("(scope `{}`)", scope.name));
+            stale.keys.push(format!("(scope `{}`)", scope.name));
             continue;
         };
+        let not_done = |key: &str| !done.contains(&(scope.name.clone(), key.to_owned()));
         // Keys of the plan now: stale when the saved plan says otherwise, or says nothing
         // (then it saw them absent) while they are listed now.
         let mut keys: Vec<String> = now_scope
@@ -389,14 +560,23 @@ pub fn stale_keys<R: io::Read>(
         keys.extend(
             saved_scope.others.iter().filter(|(_, present)| **present).map(|(k, _)| k.clone()),
         );
+        keys.retain(|k| not_done(k));
         keys.sort();
-        stale.extend(keys);
-        if saved_scope.sensitive_digest != now_scope.sensitive_digest
-            || saved_scope.sensitive_keys != now_scope.sensitive_keys
-        {
-            let names: BTreeSet<&String> =
-                saved_scope.sensitive_keys.union(&now_scope.sensitive_keys).collect();
-            stale.extend(names.into_iter().map(|k| format!("{k} (sensitive)")));
+        stale.keys.extend(keys);
+        let names: BTreeSet<&String> =
+            saved_scope.sensitive_keys.keys().chain(now_scope.sensitive_keys.keys()).collect();
+        for name in names {
+            let absent = ABSENT.to_owned();
+            let then = saved_scope.sensitive_keys.get(name).unwrap_or(&absent);
+            let now = now_scope.sensitive_keys.get(name).unwrap_or(&absent);
+            if then == now || !not_done(name) {
+                continue;
+            }
+            if only_the_value_differs(then, now) {
+                stale.secret_changed = true;
+            } else {
+                stale.keys.push(format!("{name} (sensitive)"));
+            }
         }
     }
     Ok(stale)
@@ -422,8 +602,7 @@ struct Compared {
     /// listed (then they are stale: now they count as absent). A name saved twice counts
     /// with its last fingerprint, as reading into a map would.
     others: BTreeMap<String, bool>,
-    sensitive_keys: BTreeSet<String>,
-    sensitive_digest: String,
+    sensitive_keys: BTreeMap<String, String>,
 }
 
 /// The whole saved-plan file: only `stale_check` is read, the rest is skipped.
@@ -537,7 +716,7 @@ impl<'de> Visitor<'de> for ScopeSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut name, mut namespace_id, mut prefix, mut digest) = (None, None, None, None);
+        let (mut name, mut namespace_id, mut prefix) = (None, None, None);
         let mut sensitive_keys = None;
         let mut keys = None;
         while let Some(field) = map.next_key::<String>()? {
@@ -547,7 +726,6 @@ impl<'de> Visitor<'de> for ScopeSeed<'_, '_> {
                 "prefix" => prefix = Some(map.next_value()?),
                 "keys" => keys = Some(map.next_value_seed(KeysSeed(self.0))?),
                 "sensitive_keys" => sensitive_keys = Some(map.next_value()?),
-                "sensitive_digest" => digest = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -562,7 +740,6 @@ impl<'de> Visitor<'de> for ScopeSeed<'_, '_> {
             others,
             sensitive_keys: sensitive_keys
                 .ok_or_else(|| de::Error::missing_field("sensitive_keys"))?,
-            sensitive_digest: digest.ok_or_else(|| de::Error::missing_field("sensitive_digest"))?,
         })
     }
 }
@@ -665,8 +842,16 @@ mod tests {
     }
 
     fn stale(before: &(Desired, Vec<LiveScope>), after: &(Desired, Vec<LiveScope>)) -> Vec<String> {
+        stale_found(before, after, &BTreeSet::new()).keys
+    }
+
+    fn stale_found(
+        before: &(Desired, Vec<LiveScope>),
+        after: &(Desired, Vec<LiveScope>),
+        done: &BTreeSet<(String, String)>,
+    ) -> Stale {
         let file = saved_file(&stale_check(&before.0, &before.1));
-        stale_keys(file.as_bytes(), &after.0, &after.1).expect("a saved check")
+        stale_keys(file.as_bytes(), &after.0, &after.1, done).expect("a saved check")
     }
 
     #[test]
@@ -689,15 +874,87 @@ mod tests {
     }
 
     #[test]
-    fn sensitive_keys_appear_only_inside_the_digest() {
-        let d = desired(&[("f/secret", "hunter2", true)]);
-        let before = (d.clone(), live(vec![written("f/secret", "web", "hunter2")]));
+    fn two_listings_in_memory_compare_as_a_saved_plan_would() {
+        let d = desired(&[("f/a", "1", false), ("f/x", "x", false), ("f/s", "s", true)]);
+        let before = live(vec![written("f/a", "web", "1"), written("f/old", "web", "o")]);
+        assert!(changed_keys(&d, &before, &before).is_empty());
+        // Another owner's key appears elsewhere: nothing the plan depends on changed.
+        let mut unrelated = before.clone();
+        unrelated[0].keys.push(written("f/theirs", "mobile", "t"));
+        assert!(changed_keys(&d, &before, &unrelated).is_empty());
+        // Another owner takes over `f/old`, creates `f/x` and writes the secret.
+        let after = live(vec![
+            written("f/a", "web", "1"),
+            written("f/old", "mobile", "o"),
+            written("f/s", "mobile", "s"),
+            written("f/x", "mobile", "x"),
+        ]);
+        assert_eq!(changed_keys(&d, &before, &after), ["f/old", "f/s (sensitive)", "f/x"]);
+    }
+
+    #[test]
+    fn a_sensitive_key_is_recorded_without_anything_derived_from_its_hash() {
+        let d = desired(&[("f/secret", "1234", true)]);
+        let before = (d.clone(), live(vec![written("f/secret", "web", "1234")]));
         let json = serde_json::to_string(&stale_check(&before.0, &before.1)).expect("json");
-        let hash = content_hash(b"hunter2", None, Expiration::Never).to_hex();
-        assert!(!json.contains(&hash[..16]), "{json}");
-        assert!(json.contains(r#""keys":{}"#), "{json}");
-        let rotated = (d, live(vec![written("f/secret", "web", "hunter3")]));
-        assert_eq!(stale(&before, &rotated), vec!["f/secret (sensitive)"]);
+        let hash = content_hash(b"1234", None, Expiration::Never);
+        // No hash, no part of one, no digest over one: only owner, expiration and action kind.
+        let hex = hash.to_hex();
+        assert!((0..=hex.len() - 8).all(|at| !json.contains(&hex[at..at + 8])), "{json}");
+        assert!(!json.contains("digest"), "{json}");
+        assert!(
+            json.contains(r#""keys":{},"sensitive_keys":{"f/secret":"unchanged;never;web"}"#),
+            "{json}"
+        );
+        let with = |key: ListedKey| (d.clone(), live(vec![key]));
+        // Another owner takes the key, the key disappears, its expiration changes: all stale.
+        assert_eq!(
+            stale(&before, &with(written("f/secret", "mobile", "1234"))),
+            ["f/secret (sensitive)"]
+        );
+        assert_eq!(stale(&before, &(d.clone(), live(Vec::new()))), ["f/secret (sensitive)"]);
+        let mut expiring = written("f/secret", "web", "1234");
+        expiring.expiration = Some(1_900_000_600);
+        assert_eq!(stale(&before, &with(expiring)), ["f/secret (sensitive)"]);
+        // Only the desired secret changed (a `${PIN}`): no key is stale, the config changed.
+        let found = stale_found(
+            &before,
+            &(desired(&[("f/secret", "9999", true)]), before.1.clone()),
+            &BTreeSet::new(),
+        );
+        assert_eq!(found, Stale { keys: Vec::new(), secret_changed: true });
+    }
+
+    #[test]
+    fn keys_the_plan_already_made_are_not_stale() {
+        let d = desired(&[("f/a", "2", false), ("f/b", "2", false), ("f/s", "new", true)]);
+        let before = (
+            d.clone(),
+            live(vec![
+                written("f/a", "web", "1"),
+                written("f/old", "web", "o"),
+                written("f/s", "web", "old"),
+            ]),
+        );
+        // An interrupted run of the plan wrote `f/a`, `f/s` and deleted `f/old`; `f/b` is not
+        // written yet.
+        let after =
+            (d.clone(), live(vec![written("f/a", "web", "2"), written("f/s", "web", "new")]));
+        // Without knowing what the plan does, they look stale (and the secret as changed).
+        let found = stale_found(&before, &after, &BTreeSet::new());
+        assert_eq!(found, Stale { keys: vec!["f/a".into(), "f/old".into()], secret_changed: true });
+        let intents: Vec<Intent> =
+            [("f/a", false), ("f/b", false), ("f/s", false), ("f/old", true)]
+                .map(|(k, delete)| ("flags".to_owned(), k.to_owned(), delete))
+                .to_vec();
+        let done = done_keys(&after.0, &after.1, &intents);
+        let names: Vec<&str> = done.iter().map(|(_, k)| k.as_str()).collect();
+        assert_eq!(names, ["f/a", "f/old", "f/s"]);
+        assert_eq!(stale_found(&before, &after, &done), Stale::default());
+        // Written by someone else with other content, it is stale still.
+        let other = (d, live(vec![written("f/a", "web", "3"), written("f/s", "web", "new")]));
+        let done = done_keys(&other.0, &other.1, &intents);
+        assert_eq!(stale_found(&before, &other, &done).keys, ["f/a"]);
     }
 
     #[test]
@@ -712,8 +969,7 @@ mod tests {
         assert_eq!(keys.keys().collect::<Vec<_>>(), ["f/a", "f/b", "f/z"]);
         assert_eq!(keys["f/b"], "absent");
         assert_eq!(keys["f/a"].as_str().map(str::len), Some(16));
-        assert_eq!(scope["sensitive_keys"], serde_json::json!(["f/s"]));
-        assert_eq!(scope["sensitive_digest"].as_str().map(str::len), Some(64));
+        assert_eq!(scope["sensitive_keys"], serde_json::json!({"f/s": "absent"}));
     }
 
     #[test]
@@ -724,11 +980,12 @@ mod tests {
         let a = current["scopes"][0]["keys"]["f/a"].as_str().expect("a").to_owned();
         let file = |keys: &str| {
             format!(
-                r#"{{"stale_check":{{"scopes":[{{"sensitive_digest":{digest},"keys":{{{keys}}},"prefix":"f/","namespace_id":"ns","sensitive_keys":[],"name":"flags","extra":[1]}}]}}}}"#,
-                digest = current["scopes"][0]["sensitive_digest"]
+                r#"{{"stale_check":{{"scopes":[{{"keys":{{{keys}}},"prefix":"f/","namespace_id":"ns","sensitive_keys":{{}},"name":"flags","extra":[1]}}]}}}}"#
             )
         };
-        let check = |keys: &str| stale_keys(file(keys).as_bytes(), &d, &now).expect("saved");
+        let none = BTreeSet::new();
+        let check =
+            |keys: &str| stale_keys(file(keys).as_bytes(), &d, &now, &none).expect("saved").keys;
         // Fields in any order, unknown fields skipped, keys in any order.
         assert!(check(&format!(r#""f/b":"absent","f/a":"{a}""#)).is_empty());
         // A key saved twice counts with its last fingerprint.
@@ -742,10 +999,13 @@ mod tests {
         assert_eq!(check(&format!(r#""f/a":"{a}","f/x":"absent","f/old":"{a}""#)), ["f/old"]);
         // Another scope at this place: the whole scope is stale.
         let other = file("").replace(r#""prefix":"f/""#, r#""prefix":"g/""#);
-        assert_eq!(stale_keys(other.as_bytes(), &d, &now).expect("saved"), ["(scope `flags`)"]);
+        assert_eq!(
+            stale_keys(other.as_bytes(), &d, &now, &none).expect("saved").keys,
+            ["(scope `flags`)"]
+        );
         assert!(
-            stale_keys(r#"{"stale_check":{"scopes":[]}}"#.as_bytes(), &d, &now)
-                .is_ok_and(|s| s == ["(scope `flags`)"])
+            stale_keys(r#"{"stale_check":{"scopes":[]}}"#.as_bytes(), &d, &now, &none)
+                .is_ok_and(|s| s.keys == ["(scope `flags`)"])
         );
         // Damaged files are errors.
         for damaged in [
@@ -754,7 +1014,7 @@ mod tests {
             file("").replace(r#""name":"flags","#, ""),
             format!("{} x", file("")),
         ] {
-            assert!(stale_keys(damaged.as_bytes(), &d, &now).is_err(), "{damaged}");
+            assert!(stale_keys(damaged.as_bytes(), &d, &now, &none).is_err(), "{damaged}");
         }
     }
 
@@ -764,7 +1024,6 @@ mod tests {
         use std::collections::{BTreeMap, BTreeSet};
 
         use serde::Serialize;
-        use sha2::{Digest, Sha256};
 
         use crate::config::Desired;
         use crate::kv::ListedKey;
@@ -782,8 +1041,7 @@ mod tests {
             pub(super) namespace_id: String,
             pub(super) prefix: String,
             pub(super) keys: BTreeMap<String, String>,
-            pub(super) sensitive_keys: BTreeSet<String>,
-            pub(super) sensitive_digest: String,
+            pub(super) sensitive_keys: BTreeMap<String, String>,
         }
 
         pub(super) fn stale_check(desired: &Desired, live: &[LiveScope]) -> StaleCheck {
@@ -814,23 +1072,20 @@ mod tests {
                         .chain(listed.values().filter(|k| ours(k)).map(|k| k.name.as_str()))
                         .collect();
                     let mut keys = BTreeMap::new();
-                    let mut sensitive_keys = BTreeSet::new();
-                    let mut sensitive = Sha256::new();
+                    let mut sensitive_keys = BTreeMap::new();
                     for key in relevant {
                         let seen = super::super::seen_text(
                             listed.get(key).map(|k| super::super::fingerprint(k)),
                         );
-                        match scope.entries.get(key).filter(|e| e.sensitive) {
-                            Some(entry) => {
-                                sensitive_keys.insert(key.to_owned());
-                                for part in [key.as_bytes(), &entry.hash.0, seen.as_bytes()] {
-                                    sensitive.update((part.len() as u64).to_be_bytes());
-                                    sensitive.update(part);
-                                }
-                            }
-                            None => {
-                                keys.insert(key.to_owned(), seen);
-                            }
+                        let entry = scope.entries.get(key);
+                        let live = listed.get(key).copied();
+                        if super::super::is_sensitive(entry, live) {
+                            sensitive_keys.insert(
+                                key.to_owned(),
+                                super::super::sensitive_state(entry, live, &desired.owner),
+                            );
+                        } else {
+                            keys.insert(key.to_owned(), seen);
                         }
                     }
                     ScopeCheck {
@@ -839,7 +1094,6 @@ mod tests {
                         prefix: scope.prefix.clone(),
                         keys,
                         sensitive_keys,
-                        sensitive_digest: base16ct::lower::encode_string(&sensitive.finalize()),
                     }
                 })
                 .collect();
@@ -867,12 +1121,18 @@ mod tests {
                         stale.push(key.clone());
                     }
                 }
-                if saved_scope.sensitive_digest != now_scope.sensitive_digest
-                    || saved_scope.sensitive_keys != now_scope.sensitive_keys
-                {
-                    let names: BTreeSet<&String> =
-                        saved_scope.sensitive_keys.union(&now_scope.sensitive_keys).collect();
-                    stale.extend(names.into_iter().map(|k| format!("{k} (sensitive)")));
+                let names: BTreeSet<&String> = saved_scope
+                    .sensitive_keys
+                    .keys()
+                    .chain(now_scope.sensitive_keys.keys())
+                    .collect();
+                for name in names {
+                    let absent = "absent".to_owned();
+                    let then = saved_scope.sensitive_keys.get(name).unwrap_or(&absent);
+                    let now = now_scope.sensitive_keys.get(name).unwrap_or(&absent);
+                    if then != now && !super::super::only_the_value_differs(then, now) {
+                        stale.push(format!("{name} (sensitive)"));
+                    }
                 }
             }
             stale

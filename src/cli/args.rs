@@ -272,6 +272,11 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
+    /// After applying, read back what changed until the store shows it (KV takes up to about
+    /// 60 s to settle); exit 1 if something is still not as planned
+    #[arg(long)]
+    pub verify: bool,
+
     /// How to print the plan and the result
     #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
     pub format: ApplyFormat,

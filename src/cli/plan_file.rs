@@ -5,6 +5,7 @@
 //! the fingerprints of every live key the plan depends on (`apply::saved`). It never holds a
 //! value, and nothing derived from a sensitive value outside one digest per scope.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -245,12 +246,18 @@ impl PlanFile {
 
     /// The keys whose state changed since the plan was made ([`saved::stale_keys`]), reading
     /// the saved fingerprints from the file again, one at a time.
-    pub fn stale_keys(&self, desired: &Desired, live: &[LiveScope]) -> Result<Vec<String>, Error> {
+    /// Keys in `done` (what the plan was going to make of them, [`saved::done_keys`]) are not
+    /// stale.
+    pub fn stale_keys(
+        &self,
+        desired: &Desired,
+        live: &[LiveScope],
+        done: &BTreeSet<(String, String)>,
+    ) -> Result<saved::Stale, Error> {
         let path = &self.path;
         let mut reader = open(path)?;
-        let stale = saved::stale_keys(&mut reader, desired, live).map_err(|e| Error::PlanFile {
-            path: path.clone(),
-            message: format!("damaged saved plan: {e}"),
+        let stale = saved::stale_keys(&mut reader, desired, live, done).map_err(|e| {
+            Error::PlanFile { path: path.clone(), message: format!("damaged saved plan: {e}") }
         })?;
         if reader.finish() != self.sha256 {
             return Err(changed(path));
@@ -332,7 +339,12 @@ mod tests {
         let file = PlanFile::read(&path).expect("read");
         assert_eq!(file.kind, saved::KIND);
         assert_eq!(file.stale_check.scopes[0].key_count, saved::KeyCount(1));
-        assert!(file.stale_keys(&desired(), &[LiveScope::default()]).expect("compared").is_empty());
+        assert!(
+            file.stale_keys(&desired(), &[LiveScope::default()], &BTreeSet::new())
+                .expect("compared")
+                .keys
+                .is_empty()
+        );
     }
 
     #[test]
@@ -352,8 +364,8 @@ mod tests {
             assert!(read(other).starts_with("not a kvsync saved plan"), "{other}");
         }
         let versioned = read("{\"kind\": \"kvsync-saved-plan\", \"format_version\": \"9\"}");
-        assert_eq!(versioned, "saved plan format `9` is not the one this kvsync reads (`1`)");
-        let damaged = read("{\"kind\": \"kvsync-saved-plan\", \"format_version\": \"1\"}");
+        assert_eq!(versioned, "saved plan format `9` is not the one this kvsync reads (`2`)");
+        let damaged = read("{\"kind\": \"kvsync-saved-plan\", \"format_version\": \"2\"}");
         assert!(damaged.starts_with("damaged saved plan: missing field"), "{damaged}");
     }
 
@@ -364,7 +376,7 @@ mod tests {
         let file = PlanFile::read(&path).expect("read");
         let text = std::fs::read_to_string(&path).expect("text");
         std::fs::write(&path, text.replace("\"absent\"", "\"0000000000000000\"")).expect("write");
-        match file.stale_keys(&desired(), &[LiveScope::default()]) {
+        match file.stale_keys(&desired(), &[LiveScope::default()], &BTreeSet::new()) {
             Err(Error::PlanFile { message, .. }) => {
                 assert!(message.contains("changed"), "{message}")
             }

@@ -294,6 +294,106 @@ fn on_a_terminal_apply_asks_and_only_yes_proceeds() {
     assert_eq!(plan.code, 0, "{}", plan.snapshot());
 }
 
+/// A second writer changes the namespace while the prompt is open: after `yes`, apply lists
+/// again and refuses, naming the keys, and writes nothing (it would have deleted `f/old`, which
+/// another owner took over, and overwritten `f/x`, which another owner created). The stand-in
+/// plays the namespace: the local store is locked while kvsync runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_apply_refuses_when_the_namespace_changed_while_the_prompt_was_open() {
+    let cloud = crate::support::Cloud::new(&config("web", &[("f/a", "1"), ("f/x", "mine")], ""));
+    let marker = |owner: &str| {
+        let hash = kvsync::plan::hash::content_hash(b"old", None, Expiration::Never);
+        Some(kvsync::plan::hash::written_metadata(None, owner, hash, None))
+    };
+    cloud.standin.seed(NS, "f/old", b"old", marker("web"), None);
+    let api_url = format!("--api-url {}", cloud.standin.base_url());
+    let env = [
+        ("CLOUDFLARE_API_TOKEN", cloud.standin.token()),
+        ("CLOUDFLARE_ACCOUNT_ID", cloud.standin.account_id()),
+    ];
+    let shown = answer_at_the_prompt(cloud.test.path(), &api_url, &env, || {
+        cloud.standin.seed(NS, "f/old", b"old", marker("mobile"), None);
+        cloud.standin.seed(NS, "f/x", b"theirs", marker("mobile"), None);
+    });
+    assert!(shown.contains("- f/old"), "the plan showed the delete: {shown}");
+    assert!(
+        shown.contains(
+            "the namespace changed while you were deciding: 2 keys changed since the plan was \
+             shown; nothing was written\n  - f/old\n  - f/x"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("Apply complete"), "{shown}");
+    assert_eq!((cloud.standin.counts().bulk_put, cloud.standin.counts().bulk_delete), (0, 0));
+    assert_eq!(cloud.standin.keys(NS), ["f/old", "f/x"]);
+    assert_eq!(cloud.standin.get(NS, "f/x").expect("f/x").value, b"theirs");
+}
+
+/// Runs `kvsync apply --color never ARGS` in `dir` on a pseudo-terminal (util-linux `script`),
+/// waits for the prompt, runs `meanwhile` (another writer, an editor), answers `yes`, and
+/// returns everything the terminal showed.
+#[cfg(target_os = "linux")]
+fn answer_at_the_prompt(
+    dir: &std::path::Path,
+    args: &str,
+    env: &[(&str, &str)],
+    meanwhile: impl FnOnce(),
+) -> String {
+    use std::io::{Read as _, Write as _};
+    let binary = env!("CARGO_BIN_EXE_kvsync");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{binary} apply --color never {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env("KVSYNC_NOW", NOW)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs kvsync on a pseudo-terminal");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut shown = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&shown).contains("Enter a value:") {
+        let n = stdout.read(&mut buffer).expect("read");
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&buffer[..n]);
+    }
+    meanwhile();
+    child.stdin.take().expect("stdin").write_all(b"yes\n").expect("answer");
+    stdout.read_to_end(&mut shown).expect("read");
+    child.wait().expect("wait");
+    String::from_utf8_lossy(&shown).replace("\r\n", "\n")
+}
+
+/// Renaming `f/old` to `f/new`, whose `file:` value is edited while the prompt is open: the
+/// put is refused (the bytes are not what was planned), so the delete is not attempted and
+/// the old key stays; before, both were gone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_rename_whose_file_changed_at_the_prompt_keeps_the_old_key() {
+    let test = Test::new()
+        .file("kvsync.yaml", config("web", &[("f/old", "v")], ""))
+        .file("v.txt", "planned");
+    assert_eq!(test.run(&[&local("apply")[..], &["--auto-approve"]].concat()).code, 0);
+    test.write(
+        "kvsync.yaml",
+        config("web", &[], "").replace("      {}\n", "      f/new:\n        file: v.txt\n"),
+    );
+    let shown = answer_at_the_prompt(test.path(), "--target local", &[], || {
+        test.write("v.txt", "edited during the prompt");
+    });
+    assert!(shown.contains("changed after it was planned"), "{shown}");
+    assert!(shown.contains("1 not attempted"), "{shown}");
+    let store = LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
+        .expect("open store");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let keys = ["f/new", "f/old"].map(str::to_owned);
+    let values = runtime.block_on(store.bulk_get(NS, &keys)).expect("get");
+    use kvsync::kv::LiveValue::{Missing, Text};
+    assert_eq!(values, [Missing, Text("v".into())]);
+}
+
 /// Ctrl-C stops a local apply after the batch under way, with the same report as on Cloudflare
 /// (the local store writes a whole batch synchronously, which once hid the signal until the
 /// process simply died with 130).

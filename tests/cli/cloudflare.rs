@@ -13,6 +13,29 @@ fn config(n: usize, value: &str) -> String {
     out
 }
 
+/// `apply --verify` reads back what it changed: here fewer bulk gets (100 keys each) than the
+/// listing has pages, so no list request beyond the plan's own; the request floor of apply
+/// without `--verify` is unchanged.
+#[test]
+fn apply_verify_reads_back_the_changes_at_the_cheaper_cost() {
+    let cloud = Cloud::new(&config(1_500, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.counts().total, 2, "{:?}", cloud.standin.counts());
+
+    cloud.test.write("kvsync.yaml", config(1_500, "v").replace("\"v-7\"", "\"w-7\""));
+    cloud.standin.reset_counts();
+    let verified = cloud.run(&["apply", "--auto-approve", "--no-value-diff", "--verify"]);
+    assert_eq!(verified.code, 0, "{}", verified.snapshot());
+    assert!(
+        verified.stderr.contains("Verified: the store shows the change as planned."),
+        "{}",
+        verified.snapshot()
+    );
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_put, counts.bulk_get), (2, 1, 1), "{counts:?}");
+}
+
 /// The product's headline (DESIGN.md §9): a plan costs ⌈N/1000⌉ list requests and no value
 /// reads; puts go out ⌈P/10,000⌉ to a request, deletes ⌈D/10,000⌉; value diffs cost ⌈U/100⌉
 /// bulk gets. The numbers are those of issue #3.

@@ -70,10 +70,43 @@ fn a_saved_plan_applies_exactly_and_without_asking() {
     assert!(apply.stdout.contains("Apply complete: 3 written, 0 deleted."), "{}", apply.stdout);
     assert_eq!(run(&test, &["plan", "--detailed-exitcode"]).code, 0);
 
-    // Applying the same plan again: everything it depended on changed.
+    // Applying the same plan again: what changed is what the plan itself wrote, so it is not
+    // stale, and there is nothing left to do.
     let again = run(&test, &["apply", "plan.json"]);
-    assert_eq!(again.code, 1, "{}", again.snapshot());
-    assert!(again.stderr.contains("plan is stale: 3 keys changed"), "{}", again.stderr);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
+
+/// An `apply PLAN` that stopped half way (a put the store kept refusing, so the delete was not
+/// attempted) finishes when run again, as its hint says: the keys it already wrote are what the
+/// plan was going to write, not changes by someone else.
+#[test]
+fn an_interrupted_saved_plan_finishes_when_run_again() {
+    use kv_standin::Fault;
+    let plain = |keys: &str| {
+        format!(
+            "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n{keys}"
+        )
+    };
+    let cloud = crate::support::Cloud::new(&plain("      f/old: \"o\"\n"));
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+    cloud.test.write(
+        "kvsync.yaml",
+        plain("      f/a: \"1\"\n      f/b: \"2\"\n      f/s:\n        value: \"pin\"\n        sensitive: true\n"),
+    );
+    assert_eq!(cloud.run(&["plan", "--out", "plan.json"]).code, 0);
+    for _ in 0..4 {
+        cloud.standin.inject(Fault::Unsuccessful { keys: vec!["f/b".into()] });
+    }
+    let first = cloud.run(&["apply", "plan.json"]);
+    assert_eq!(first.code, 1, "{}", first.snapshot());
+    assert!(first.stderr.contains("run `kvsync apply` again"), "{}", first.snapshot());
+    assert_eq!(cloud.standin.keys(NS), ["f/a", "f/old", "f/s"], "no delete after a failed put");
+
+    let again = cloud.run(&["apply", "plan.json"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+    assert!(again.stdout.contains("Apply complete: 1 written, 1 deleted."), "{}", again.stdout);
+    assert_eq!(cloud.standin.keys(NS), ["f/a", "f/b", "f/s"]);
 }
 
 #[test]
@@ -121,17 +154,19 @@ fn a_plan_is_refused_when_the_config_changed() {
     let out = run(&test, &["apply", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
     assert!(out.stderr.contains("the config changed since the plan was made"), "{}", out.stderr);
-    // A rotated secret does not show in the digest, but the plan still catches it: the key it
-    // would write is no longer what was planned.
+    // A rotated secret does not show in the digest (nothing derived from it is saved), but
+    // when it changes what the plan does to the key, apply says the config changed, not that
+    // a key did.
     test.write("kvsync.yaml", config(&[("f/a", "1")]));
-    let rotated = Test::new()
-        .env("KVSYNC_TEST_SECRET", "rotated")
-        .file("kvsync.yaml", config(&[("f/a", "1")]));
-    assert_eq!(run(&rotated, &["plan", "--out", "plan.json"]).code, 0);
-    assert_eq!(run(&rotated, &["apply", "--auto-approve"]).code, 0);
-    std::fs::copy(test.path().join("plan.json"), rotated.path().join("old.json")).expect("copy");
-    let out = run(&rotated, &["apply", "old.json"]);
+    assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
+    test.write("kvsync.yaml", config(&[("f/a", "2")]));
+    assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
+    let args = local(&["apply", "plan.json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = test.run_with_env(&args, &[("KVSYNC_TEST_SECRET", "rotated")]);
     assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("the config changed since the plan was made"), "{}", out.stderr);
+    assert!(!out.stderr.contains("key changed"), "{}", out.stderr);
 }
 
 #[test]

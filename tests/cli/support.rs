@@ -61,10 +61,22 @@ impl Test {
     }
 
     pub(crate) fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.run_with(cwd, args, &[])
+    }
+
+    /// Runs kvsync as [`Test::run`] does, with `env` set for this run only.
+    pub(crate) fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_with(self.dir.path(), args, env)
+    }
+
+    fn run_with(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kvsync"));
         command.args(args).current_dir(cwd).stdin(Stdio::null()).env("KVSYNC_NOW", NOW);
         hermetic(&mut command);
         for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        for (name, value) in env {
             command.env(name, value);
         }
         let output = command.output().expect("run kvsync");
@@ -136,7 +148,8 @@ impl Cloud {
             // Fast retries so the suite never waits long; the policy is the same.
             .env("KVSYNC_RETRY_BASE_MS", "20")
             .env("KVSYNC_RETRY_MAX_MS", "200")
-            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000");
+            .env("KVSYNC_HTTP_TIMEOUT_MS", "2000")
+            .env("KVSYNC_VERIFY_WINDOW_MS", "2000");
         Self { standin, test }
     }
 

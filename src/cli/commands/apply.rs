@@ -55,6 +55,7 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     // A saved plan was reviewed when it was made; applying it asks nothing (as Terraform).
     if !args.auto_approve && !from_file {
         confirm()?;
+        check_unchanged_since_shown(&planned, printer).await?;
     }
 
     let report = execute_with_interrupt(&planned, args.revision.as_deref(), printer).await;
@@ -62,21 +63,90 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
         None => printer.data(&render_report(&report, printer.stdout_color)),
         Some(document) => printer.data(&render_report_json(document, &report)),
     }
+    let verified = if args.verify && !report.interrupted {
+        Some(verify(&planned, &report, printer).await)
+    } else {
+        None
+    };
     if let Some(summary) = planned.store.request_summary() {
         printer.verbose(&summary);
     }
     // Closing a local store writes it; a damaged file that fails there fails the run.
     let closed = planned.finish();
-    if report.is_complete() {
-        closed?;
-        Ok(ExitStatus::Success)
-    } else {
-        Err(Error::ApplyIncomplete {
+    if !report.is_complete() {
+        return Err(Error::ApplyIncomplete {
             failed: report.failed(),
             not_attempted: report.not_attempted(),
             interrupted: report.interrupted,
-        })
+        });
     }
+    verified.transpose()?;
+    closed?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--verify`: reads back what the apply changed within the window, and says what settled.
+async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result<(), Error> {
+    let window = std::env::var(env_vars::KVSYNC_VERIFY_WINDOW_MS)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis);
+    // How many keys each plan scope's listing held, to weigh a re-list against bulk gets.
+    let listed: Vec<usize> = planned
+        .plan
+        .scopes
+        .iter()
+        .map(|scope| {
+            planned
+                .desired
+                .scopes
+                .iter()
+                .position(|d| d.name == scope.name)
+                .and_then(|at| planned.live.get(at))
+                .map_or(0, |live| live.keys.len())
+        })
+        .collect();
+    let progress = Progress::new(printer, "verifying", "rounds", None);
+    let verified = crate::apply::verify::verify(
+        &planned.store,
+        &planned.desired,
+        &planned.plan,
+        report,
+        &listed,
+        crate::apply::verify::Window::new(window),
+    )
+    .await;
+    progress.finish();
+    let verified = verified.map_err(Error::from)?;
+    if verified.unsettled.is_empty() {
+        printer.info(&match verified.checked {
+            1 => "Verified: the store shows the change as planned.".to_owned(),
+            n => format!("Verified: the store shows all {n} changes as planned."),
+        });
+        return Ok(());
+    }
+    Err(Error::Unsettled {
+        keys: verified
+            .unsettled
+            .iter()
+            .map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change))
+            .collect(),
+        seconds: window.as_secs(),
+    })
+}
+
+/// After a prompt, which may have stayed open for minutes, lists every scope again and refuses
+/// unless every live key the plan depends on is as it was listed: the stale check of a saved
+/// plan, over the two listings in memory. (`--auto-approve` and saved plans list no more than
+/// they did.) A Cloudflare listing may lag writes by up to about 60 seconds, so this narrows the
+/// race with another writer; it cannot close it.
+async fn check_unchanged_since_shown(planned: &Planned, printer: &Printer) -> Result<(), Error> {
+    let progress = Progress::new(printer, "listing again", "keys", None);
+    let on_page = |n: usize| progress.inc(n as u64);
+    let now = engine::list_live(&planned.store, &planned.desired.heads(), &on_page).await;
+    progress.finish();
+    let keys = saved::changed_keys(&planned.desired, &planned.live, &now?);
+    if keys.is_empty() { Ok(()) } else { Err(Error::ChangedWhileDeciding { keys }) }
 }
 
 /// Runs the executor with Ctrl-C wired to stop it between batches.
@@ -117,7 +187,19 @@ async fn saved_plan(
     let mut file = PlanFile::read(path)?;
     // Only the identity of the saved changes is compared below: keep that, not the document,
     // while planning.
-    let before = identities(&std::mem::take(&mut file.plan.changes));
+    let changes = std::mem::take(&mut file.plan.changes);
+    let before = identities(&changes);
+    // What the plan writes and deletes: a key already as the plan would leave it (an
+    // interrupted run of this plan wrote or deleted it) is not stale.
+    let intents: Vec<saved::Intent> = changes
+        .iter()
+        .filter(|c| {
+            use json::ActionDto::{Adopt, Create, Delete, TakeOver, Update};
+            matches!(c.action, Create | Update | Adopt | TakeOver | Delete)
+        })
+        .map(|c| (c.scope.clone(), c.key.clone(), c.action == json::ActionDto::Delete))
+        .collect();
+    drop(changes);
     if args.config.env.is_some() && args.config.env != file.environment {
         return Err(Error::PlanMismatch {
             planned: describe_environment(file.environment.as_deref()),
@@ -165,18 +247,29 @@ async fn saved_plan(
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(Error::PlanConfigChanged);
     }
-    let mut stale = file.stale_keys(&planned.desired, &planned.live)?;
+    let done = saved::done_keys(&planned.desired, &planned.live, &intents);
+    let found = file.stale_keys(&planned.desired, &planned.live, &done)?;
+    if found.keys.is_empty() && found.secret_changed {
+        // Only a sensitive key's desired value (a `${VAR}`) changed: the config did.
+        return Err(Error::PlanConfigChanged);
+    }
+    let mut stale = found.keys;
     if stale.is_empty() {
-        // Belt and braces: the changes recomputed now must be exactly the saved ones.
+        // Belt and braces: the changes recomputed now must be exactly the saved ones, but for
+        // those an interrupted run of this plan already made.
         let cost = planned.cost();
         let after = identities(
             &json::plan_document(&planned.plan, &planned.views, &cost, None, false).changes,
         );
-        if before != after {
+        let is_done = |(scope, key, _): &&(String, String, String)| {
+            done.contains(&(scope.clone(), key.clone()))
+        };
+        if before.iter().filter(|c| !is_done(c)).ne(after.iter().filter(|c| !is_done(c))) {
             let mut keys: Vec<String> = before
                 .iter()
                 .filter(|c| !after.contains(c))
                 .chain(after.iter().filter(|c| !before.contains(c)))
+                .filter(|c| !is_done(c))
                 .map(|(_, key, _)| key.clone())
                 .collect();
             keys.dedup();
