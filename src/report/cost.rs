@@ -249,6 +249,28 @@ mod tests {
         );
     }
 
+    /// A value too large for a bulk write is a single write of its own; billed operations are
+    /// what planning says Cloudflare billed, not the requests it sent.
+    #[test]
+    fn single_writes_and_billed_operations() {
+        let plan = Plan {
+            scopes: vec![scope(3, 1, 0)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
+        let so_far =
+            SoFar { list_requests: 3, read_requests: 2, billed_lists: 1, billed_reads: 1 };
+        let cost = estimate_with(&plan, so_far, |_, key| key == "p1");
+        assert_eq!((cost.write_requests, cost.single_write_requests), (1, 1));
+        assert_eq!(cost.billed_writes, 3);
+        assert_eq!(
+            cost.line(),
+            "Cost: 3 list requests and 2 read requests so far; apply will send 1 bulk write, 1 \
+             single write and 1 bulk delete (billed: 1 list, 1 read, 3 writes, 1 delete)."
+        );
+    }
+
     #[test]
     fn the_free_plan_warns_past_its_daily_limits_only() {
         let plan = Plan {
