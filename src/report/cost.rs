@@ -259,8 +259,7 @@ mod tests {
             resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
-        let so_far =
-            SoFar { list_requests: 3, read_requests: 2, billed_lists: 1, billed_reads: 1 };
+        let so_far = SoFar { list_requests: 3, read_requests: 2, billed_lists: 1, billed_reads: 1 };
         let cost = estimate_with(&plan, so_far, |_, key| key == "p1");
         assert_eq!((cost.write_requests, cost.single_write_requests), (1, 1));
         assert_eq!(cost.billed_writes, 3);

@@ -622,7 +622,11 @@ fn an_edit_and_a_removal_apply_and_settle() {
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "-v"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(apply.stdout.contains("Apply complete: 1 written, 1 deleted."), "{}", apply.stdout);
-    assert!(apply.stderr.contains("1 bulk write, 1 bulk delete"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("1 bulk write, 0 single write, 1 bulk delete"),
+        "{}",
+        apply.stderr
+    );
     assert_eq!(sim.value(FLAGS_NS, "flags/limit"), None);
     let checkout = sim.value(FLAGS_NS, "flags/checkout").expect("checkout");
     let checkout: Value = serde_json::from_slice(&checkout).expect("json value");
@@ -639,8 +643,8 @@ fn an_edit_and_a_removal_apply_and_settle() {
 
 /// Scenario 4: keys written by hand (no marker) are adopted when desired, with a diff from
 /// the simulator's value, and left alone when not; a key another owner holds is a conflict
-/// that apply refuses. One hand-written value is binary: the Worker refuses it in a bulk get
-/// (text only, like the real API), and kvsync reads that batch key by key instead.
+/// that apply refuses. Adopts are read as bytes with single GETs (a text read drops a leading
+/// byte order mark), so the binary one never meets the Worker's text-only bulk get.
 #[test]
 fn hand_written_keys_are_adopted_or_left_alone() {
     let sim = Simulator::start();
@@ -667,7 +671,7 @@ fn hand_written_keys_are_adopted_or_left_alone() {
         "{}",
         plan.stdout
     );
-    assert!(plan.stderr.contains("1 bulk get, 2 single get"), "{}", plan.snapshot());
+    assert!(plan.stderr.contains("0 bulk get, 2 single get"), "{}", plan.snapshot());
 
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
