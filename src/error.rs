@@ -69,6 +69,10 @@ pub enum Error {
     #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, stale_list(keys))]
     Unsettled { keys: Vec<String>, seconds: u64 },
 
+    /// Values of listed keys could not be read (each key's reason); the other reads went on.
+    #[error("could not read the {} of {}:{}", if keys.len() == 1 { "value" } else { "values" }, counted_keys(keys.len()), unreadable_list(keys))]
+    Unreadable { keys: Vec<(String, String)> },
+
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
     Usage(String),
@@ -76,6 +80,19 @@ pub enum Error {
     /// Reading from or writing to the terminal failed.
     #[error("{context}: {source}")]
     Io { context: &'static str, source: std::io::Error },
+}
+
+fn counted_keys(count: usize) -> String {
+    if count == 1 { "1 listed key".to_owned() } else { format!("{count} listed keys") }
+}
+
+fn unreadable_list(keys: &[(String, String)]) -> String {
+    let mut out: String =
+        keys.iter().take(20).map(|(k, why)| format!("\n  - {k}: {why}")).collect();
+    if keys.len() > 20 {
+        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
+    }
+    out
 }
 
 fn stale_list(keys: &[String]) -> String {

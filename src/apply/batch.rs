@@ -8,6 +8,8 @@
 //! It must not know where values come from, which store receives the batches, or how requests
 //! are sent and retried: the executor feeds it pairs and sends what it hands back.
 
+use crate::kv::wire::bulk_item_len;
+#[cfg(test)]
 use crate::kv::wire::bulk_write_item_len;
 use crate::kv::{BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, PutPair};
 
@@ -22,6 +24,9 @@ pub struct PutBatcher {
     batch: Vec<PutPair>,
     /// The request size of `batch` as a JSON array: `2 + Σ item + (n − 1)` commas.
     batch_bytes: usize,
+    /// `batch` is one pair that fits no bulk-write item: it is sent alone, with the
+    /// single-key PUT, and nothing joins it.
+    alone: bool,
 }
 
 impl PutBatcher {
@@ -37,28 +42,41 @@ impl PutBatcher {
     /// A batcher whose batches hold at most `max_pairs` pairs and at most `max_bytes` bytes of
     /// request JSON. A `max_pairs` of 0 is treated as 1, since a batch always holds a pair.
     pub fn with_limits(max_pairs: usize, max_bytes: usize) -> PutBatcher {
-        PutBatcher { max_pairs: max_pairs.max(1), max_bytes, batch: Vec::new(), batch_bytes: 0 }
+        PutBatcher {
+            max_pairs: max_pairs.max(1),
+            max_bytes,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            alone: false,
+        }
     }
 
     /// Adds `pair`. When it does not fit in the batch being filled, that batch is returned
     /// (full) and `pair` starts the next one.
     ///
-    /// A pair too large for any batch still gets one of its own: refusing it is the store's
-    /// job, with the API's message, and validation normally stops such a pair much earlier.
+    /// A pair that fits no bulk-write item (a binary value over 19,660,800 bytes, say) gets a
+    /// batch of its own, which the store sends with the single-key PUT; a pair too large for
+    /// any batch still gets one of its own: refusing it is the store's job, with the API's
+    /// message, and validation normally stops such a pair much earlier.
     pub fn push(&mut self, pair: PutPair) -> Option<Vec<PutPair>> {
-        let item_bytes = bulk_write_item_len(&pair);
+        let item = bulk_item_len(&pair);
+        let item_bytes = item.unwrap_or(0);
         if self.batch.is_empty() {
-            self.start(pair, item_bytes);
+            self.start(pair, item_bytes, item.is_none());
             return None;
         }
         let with_pair = self.batch_bytes.saturating_add(1).saturating_add(item_bytes);
-        if self.batch.len() < self.max_pairs && with_pair <= self.max_bytes {
+        if item.is_some()
+            && !self.alone
+            && self.batch.len() < self.max_pairs
+            && with_pair <= self.max_bytes
+        {
             self.batch.push(pair);
             self.batch_bytes = with_pair;
             return None;
         }
         let full = std::mem::take(&mut self.batch);
-        self.start(pair, item_bytes);
+        self.start(pair, item_bytes, item.is_none());
         Some(full)
     }
 
@@ -67,9 +85,10 @@ impl PutBatcher {
         if self.batch.is_empty() { None } else { Some(self.batch) }
     }
 
-    fn start(&mut self, pair: PutPair, item_bytes: usize) {
+    fn start(&mut self, pair: PutPair, item_bytes: usize, alone: bool) {
         self.batch.push(pair);
         self.batch_bytes = item_bytes.saturating_add(2);
+        self.alone = alone;
     }
 }
 
@@ -157,6 +176,21 @@ mod tests {
         let sizes: Vec<_> = out.iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 1, 2]);
         assert_eq!(out[1][0].key, "k1");
+    }
+
+    /// A binary value too long for a bulk item as base64 is sent alone (the store writes it
+    /// with the single-key PUT), and nothing joins its batch; one at the limit is packed.
+    #[test]
+    fn a_value_that_fits_no_bulk_item_goes_alone() {
+        use crate::kv::BULK_BASE64_BYTES_MAX;
+        let over = PutPair { value: vec![0xff; BULK_BASE64_BYTES_MAX + 1], ..small(1) };
+        let out = batches(PutBatcher::new(), vec![small(0), over, small(2), small(3)]);
+        let sizes: Vec<_> = out.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 1, 2]);
+        assert_eq!(out[1][0].key, "k1");
+        let at_limit = PutPair { value: vec![0xff; BULK_BASE64_BYTES_MAX], ..small(1) };
+        let out = batches(PutBatcher::new(), vec![small(0), at_limit, small(2)]);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [3]);
     }
 
     #[test]

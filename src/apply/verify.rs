@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::Report;
 use crate::config::{Desired, DesiredScope};
-use crate::kv::{self, BULK_GET_MAX, KvStore, LIST_PAGE_MAX, LiveValue};
+use crate::kv::{self, BULK_GET_MAX, KvStore, LIST_PAGE_MAX, LiveValue, ReadHint};
 use crate::plan::Plan;
 use crate::plan::hash::{ContentHasher, Marker};
 
@@ -136,12 +136,26 @@ async fn settled_by_get<S: KvStore>(
     let mut settled = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(BULK_GET_MAX) {
         let names: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
-        let values = store.bulk_get(namespace_id, &names).await?;
+        // The written bytes must come back exactly: binary values and values that begin with a
+        // byte order mark (which a text read drops) are read as bytes.
+        let hints: Vec<ReadHint> = chunk
+            .iter()
+            .map(|p| ReadHint {
+                exact: scope.entries.get(&p.key).is_some_and(|e| !e.is_text || starts_with_bom(e)),
+                listed_expiration: None,
+            })
+            .collect();
+        let values = store.read_values(namespace_id, &names, &hints).await?;
         for (pending, value) in chunk.iter().zip(values) {
             let bytes = match &value {
                 LiveValue::Missing => None,
                 LiveValue::Text(text) => Some(text.as_bytes()),
                 LiveValue::Binary(bytes) => Some(bytes.as_slice()),
+                // Not known either way: not settled yet.
+                LiveValue::Unreadable(_) => {
+                    settled.push(false);
+                    continue;
+                }
             };
             settled.push(match (pending.delete, bytes) {
                 (true, bytes) => bytes.is_none(),
@@ -157,6 +171,21 @@ async fn settled_by_get<S: KvStore>(
         }
     }
     Ok(settled)
+}
+
+/// Whether the desired value begins with a UTF-8 byte order mark (a `file:` value is opened
+/// for its first three bytes only).
+fn starts_with_bom(entry: &crate::config::DesiredEntry) -> bool {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    match &entry.value {
+        crate::config::ValueSource::Inline(bytes) => bytes.starts_with(BOM),
+        crate::config::ValueSource::File(path) => {
+            use std::io::Read as _;
+            let mut head = [0u8; 3];
+            std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+                && head == *BOM
+        }
+    }
 }
 
 /// Whether each pending key is listed as planned: a written key with our marker and the planned

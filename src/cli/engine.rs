@@ -13,9 +13,9 @@ use crate::config::{self, Desired, Globs, Heads, ValueSource};
 use crate::env_vars;
 use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
-use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, local::LocalStore};
-use crate::plan::{self, LiveScope, Options, Plan};
-use crate::report::human::{HumanOptions, render_plan_with_sources};
+use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint, local::LocalStore};
+use crate::plan::{self, Action, LiveScope, Options, Plan};
+use crate::report::human::{HumanOptions, printable, render_plan_with_sources};
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 
 /// The default local store, relative to the current directory.
@@ -97,6 +97,15 @@ impl KvStore for Store {
         keys: &[String],
     ) -> Result<Vec<LiveValue>, kv::Error> {
         each_store!(self, store => store.bulk_get(namespace_id, keys).await)
+    }
+
+    async fn read_values(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+        hints: &[kv::ReadHint],
+    ) -> Result<Vec<LiveValue>, kv::Error> {
+        each_store!(self, store => store.read_values(namespace_id, keys, hints).await)
     }
 
     async fn bulk_put(
@@ -261,8 +270,9 @@ pub struct Planned {
     /// API requests planning made: list, and reads for the value diffs (0 on the local target).
     pub list_requests: u64,
     pub read_requests: u64,
-    /// Keys read for the value diffs.
-    pub keys_read: u64,
+    /// What Cloudflare bills of those: list operations, and keys read for the value diffs.
+    pub billed_lists: u64,
+    pub billed_reads: u64,
 }
 
 impl Store {
@@ -296,13 +306,22 @@ impl Planned {
 
     /// What this plan cost so far and what applying it will cost.
     pub fn cost(&self) -> crate::report::cost::Cost {
-        crate::report::cost::estimate(
-            &self.plan,
-            self.list_requests,
-            self.read_requests,
-            self.keys_read,
-        )
-        .on_free_plan(self.desired.plan_tier.is_free())
+        let so_far = crate::report::cost::SoFar {
+            list_requests: self.list_requests,
+            read_requests: self.read_requests,
+            billed_lists: self.billed_lists,
+            billed_reads: self.billed_reads,
+        };
+        // A binary value too long for a bulk item as base64 goes through the single-key PUT.
+        // (Text never is too long; text with very many control characters may still need a
+        // request of its own, which keeps the count a floor.)
+        let single = |index: usize, key: &str| {
+            self.desired.scopes.get(index).and_then(|scope| scope.entries.get(key)).is_some_and(
+                |entry| !entry.is_text && entry.size > kv::BULK_BASE64_BYTES_MAX as u64,
+            )
+        };
+        crate::report::cost::estimate_with(&self.plan, so_far, single)
+            .on_free_plan(self.desired.plan_tier.is_free())
     }
 
     /// The human plan with, on the Cloudflare target and when there are changes, the cost line.
@@ -363,20 +382,37 @@ pub async fn plan_with_baseline(
     if let Some(baseline) = baseline {
         tag_with_baseline(&mut plan, &desired.owner, baseline, config, printer)?;
     }
-    let (views, keys_read) = if planning.no_value_diff {
-        (ValueViews::new(), 0)
+    let Views { views, keys_read, unreadable } = if planning.no_value_diff {
+        Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
     } else {
         value_views(&store, &desired, &plan).await?
     };
-    // Real API requests, retries included; the local store makes none.
-    let (list_requests, read_requests) = match &store {
-        Store::Local(_) => (0, 0),
+    for (key, reason) in &unreadable {
+        printer.warn(&format!(
+            "the live value of `{}` could not be read, so its diff is not shown: {reason}",
+            printable(key)
+        ));
+    }
+    // Real API requests, retries included, and what Cloudflare bills of them: answered lists
+    // and keys read, never a refused or retried attempt. The local store makes none.
+    let (list_requests, read_requests, billed_lists, billed_reads) = match &store {
+        Store::Local(_) => (0, 0, 0, keys_read),
         Store::Cloudflare(cloudflare) => {
             let stats = cloudflare.stats();
-            (stats.list, stats.bulk_get + stats.get_value)
+            (stats.list, stats.bulk_get + stats.get_value, stats.billed_lists, stats.billed_reads)
         }
     };
-    Ok(Planned { desired, store, live, plan, views, list_requests, read_requests, keys_read })
+    Ok(Planned {
+        desired,
+        store,
+        live,
+        plan,
+        views,
+        list_requests,
+        read_requests,
+        billed_lists,
+        billed_reads,
+    })
 }
 
 /// The config loaded, the target opened and every scope listed.
@@ -503,22 +539,38 @@ fn tag_with_baseline(
     Ok(())
 }
 
+/// A leading byte order mark (U+FEFF) in UTF-8: a text read (bulk get) drops it.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The value side of the puts, for the diffs.
+pub struct Views {
+    pub views: ValueViews,
+    /// Keys whose live values were asked for (a single read after a text read counts again).
+    pub keys_read: u64,
+    /// Keys whose live values could not be read, each with why: shown without a value diff.
+    pub unreadable: Vec<(String, String)>,
+}
+
 /// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched, 100
 /// per bulk get, only for updates, adopts and take-overs of non-sensitive text of at most 1 MiB.
 /// A key is sensitive when its desired entry, its live marker or the baseline says so: a live
 /// value written from a secret is never fetched, even when the entry is a literal now.
 ///
-/// Returns the views and the number of keys read.
+/// A text read drops a leading U+FEFF, so "value unchanged" is never claimed from one: adopts
+/// (few) and values whose desired bytes begin with a byte order mark are read as bytes, and a
+/// text read that matches the desired value is read again as bytes before it counts as equal.
 pub async fn value_views<S: KvStore>(
     store: &S,
     desired: &Desired,
     plan: &Plan,
-) -> Result<(ValueViews, u64), Error> {
+) -> Result<Views, Error> {
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
+    let mut unreadable = Vec::new();
     for (index, scope_plan) in plan.scopes.iter().enumerate() {
         let Some(scope) = desired.scopes.get(index) else { continue };
         let mut wanted: Vec<String> = Vec::new();
+        let mut hints: Vec<ReadHint> = Vec::new();
         let mut desired_values: Vec<(String, Option<Vec<u8>>, bool)> = Vec::new();
         for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
@@ -535,23 +587,49 @@ pub async fn value_views<S: KvStore>(
             }
             let bytes = read_value(&entry.value)?;
             let fetch_live = change.live.is_some();
-            if fetch_live {
+            if let Some(live) = &change.live {
                 wanted.push(change.key.clone());
+                hints.push(ReadHint {
+                    exact: matches!(change.action, Action::Adopt) || bytes.starts_with(BOM),
+                    listed_expiration: live.expiration,
+                });
             }
             desired_values.push((change.key.clone(), Some(bytes), fetch_live));
         }
         let mut live_values = std::collections::HashMap::new();
-        for chunk in wanted.chunks(BULK_GET_MAX) {
+        for (chunk, chunk_hints) in wanted.chunks(BULK_GET_MAX).zip(hints.chunks(BULK_GET_MAX)) {
             keys_read += chunk.len() as u64;
-            let values = store.bulk_get(&scope.namespace_id, chunk).await?;
-            live_values.extend(chunk.iter().cloned().zip(values));
+            let values = store.read_values(&scope.namespace_id, chunk, chunk_hints).await?;
+            live_values.extend(
+                chunk.iter().cloned().zip(values.into_iter().zip(chunk_hints.iter().copied())),
+            );
+        }
+        // A text read equal to the desired value may still differ by a dropped U+FEFF.
+        let equal_as_text: Vec<String> = desired_values
+            .iter()
+            .filter(|(key, bytes, _)| {
+                matches!(live_values.get(key), Some((LiveValue::Text(text), hint))
+                    if !hint.exact && Some(text.as_bytes()) == bytes.as_deref())
+            })
+            .map(|(key, _, _)| key.clone())
+            .collect();
+        for chunk in equal_as_text.chunks(BULK_GET_MAX) {
+            keys_read += chunk.len() as u64;
+            let exact: Vec<ReadHint> =
+                chunk.iter().map(|key| ReadHint { exact: true, ..live_values[key].1 }).collect();
+            let values = store.read_values(&scope.namespace_id, chunk, &exact).await?;
+            live_values.extend(chunk.iter().cloned().zip(values.into_iter().zip(exact)));
         }
         for (key, bytes, _) in desired_values {
-            let live = live_values.get(&key);
+            let live = live_values.get(&key).map(|(value, _)| value);
+            if let Some(LiveValue::Unreadable(reason)) = live {
+                unreadable.push((key, reason.clone()));
+                continue;
+            }
             views.insert(index, key.clone(), value_view(live, bytes.as_deref(), false));
         }
     }
-    Ok((views, keys_read))
+    Ok(Views { views, keys_read, unreadable })
 }
 
 fn io_error(source: std::io::Error) -> Error {

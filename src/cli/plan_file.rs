@@ -301,7 +301,15 @@ mod tests {
             guards: crate::plan::guards::Guards::default(),
         };
         let plan = plan::plan(&desired, &live, &options);
-        let cost = crate::report::cost::estimate(&plan, 1, 0, 0);
+        let cost = crate::report::cost::estimate(
+            &plan,
+            crate::report::cost::SoFar {
+                list_requests: 1,
+                read_requests: 0,
+                billed_lists: 1,
+                billed_reads: 0,
+            },
+        );
         let file = PlanFileOut {
             kind: saved::KIND,
             format_version: saved::FORMAT_VERSION,

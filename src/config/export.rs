@@ -111,6 +111,7 @@ pub struct Exporter {
     /// Values of the sensitive keys by variable, only to verify the written file.
     secrets: HashMap<String, String>,
     skipped: Vec<(String, String)>,
+    unproven: Vec<String>,
     foreign_owners: BTreeMap<String, usize>,
     unmarked: usize,
     expiring: usize,
@@ -137,6 +138,9 @@ pub struct Export {
     pub sensitive: Vec<SensitiveRef>,
     /// Keys left out, with why (also written as comments in the YAML).
     pub skipped: Vec<(String, String)>,
+    /// Keys whose values were read as text and cannot be proven byte-exact (a text read drops
+    /// a leading U+FEFF; only a marker holding the hash of what was read proves nothing was).
+    pub unproven: Vec<String>,
     /// Keys that carry another owner's kvsync marker, by owner: `plan` shows them as conflicts.
     pub foreign_owners: BTreeMap<String, usize>,
     /// Keys exported that carry no kvsync marker: `plan` shows them as `adopt`.
@@ -199,6 +203,7 @@ impl Exporter {
             sensitive_refs: Vec::new(),
             secrets: HashMap::new(),
             skipped: Vec::new(),
+            unproven: Vec::new(),
             foreign_owners: BTreeMap::new(),
             unmarked: 0,
             expiring: 0,
@@ -220,6 +225,14 @@ impl Exporter {
     /// Adds one key; keys must come in byte order. Returns the file to write when the value goes
     /// to a file.
     pub fn add(&mut self, entry: LiveEntry) -> Option<ValueFile> {
+        self.add_read(entry, false)
+    }
+
+    /// [`add`](Self::add) for a value that was `read_as_text`: decoded by a text read (a bulk
+    /// get), which drops a leading U+FEFF. Unless the key's marker holds the hash of exactly
+    /// what was read, the export cannot prove the value byte-exact, and says so
+    /// ([`Export::unproven`]).
+    pub fn add_read(&mut self, entry: LiveEntry, read_as_text: bool) -> Option<ValueFile> {
         let LiveEntry { key, value, metadata, expiration } = entry;
         if let Some(at) = expiration
             && at < self.options.now.saturating_add(EXPIRATION_MIN_SECS)
@@ -246,6 +259,12 @@ impl Exporter {
         let metadata_value = metadata.clone().map(Value::Object);
         let hash = content_hash(&value, metadata_value.as_ref(), expiration_policy);
         let text = std::str::from_utf8(&value).ok();
+        if read_as_text
+            && text.is_some()
+            && !matches!(&marker, Marker::V1 { sha256, .. } if *sha256 == hash)
+        {
+            self.unproven.push(key.clone());
+        }
 
         // A key kvsync wrote from a sensitive entry stays out of the file without `--sensitive`.
         let marked_sensitive = matches!(marker, Marker::V1 { sensitive: true, .. });
@@ -450,6 +469,7 @@ impl Exporter {
             files: self.files,
             sensitive: self.sensitive_refs,
             skipped: self.skipped,
+            unproven: self.unproven,
             foreign_owners: self.foreign_owners,
             unmarked: self.unmarked,
             expiring: self.expiring,

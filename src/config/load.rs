@@ -1023,7 +1023,7 @@ impl KeyResolver<'_> {
             let PlannedFile { key, shown, canonical, name_ok } = planned;
             let entry = match (streamed, canonical, &shared) {
                 (Some(streamed), Some(path), Some(shared)) => {
-                    sources::file_entry(path, &shown, streamed, shared, file, problems)
+                    sources::file_entry(&key, path, &shown, streamed, shared, file, problems)
                 }
                 _ => None,
             };

@@ -16,7 +16,9 @@ use super::desired::{DesiredEntry, UserMetadata, ValueSource};
 use super::interpolate;
 use super::model::{EntryFields, KeyEntry, Sp, YamlKind, YamlValue};
 use super::problems::{FileId, Pos, Problems};
-use crate::kv::{EXPIRATION_MIN_SECS, Expiration, METADATA_BYTES_MAX, VALUE_BYTES_MAX};
+use crate::kv::{
+    BULK_BASE64_BYTES_MAX, EXPIRATION_MIN_SECS, Expiration, METADATA_BYTES_MAX, VALUE_BYTES_MAX,
+};
 use crate::plan::hash::{ContentHasher, MARKER_FIELD, content_hash, written_metadata_len_max};
 
 /// Bytes read from a `file:` value at a time.
@@ -122,6 +124,7 @@ pub(crate) fn files_shared(
 /// (reported at `shown`, the path as the config wrote or matched it). `file:` entries and
 /// `files:` sources both end here.
 pub(crate) fn file_entry(
+    key: &str,
     path: PathBuf,
     shown: &Sp<String>,
     streamed: std::io::Result<Streamed>,
@@ -158,6 +161,25 @@ pub(crate) fn file_entry(
             return None;
         }
     };
+    // Base64 makes binary data over 19,660,800 bytes longer than a bulk-write item may be, so
+    // such a value is written with the single-key PUT, which names the key in its URL.
+    if !is_text && size > BULK_BASE64_BYTES_MAX as u64 && !crate::kv::name::is_url_safe(key) {
+        problems.error(
+            file,
+            shown.pos,
+            format!(
+                "file `{name}` is {size} bytes of binary data, too large for a bulk write (over \
+                 {BULK_BASE64_BYTES_MAX} bytes base64 is longer than a bulk item may be), and key \
+                 `{}` cannot be written with the single-key PUT: Cloudflare is reported to \
+                 refuse keys holding `^`, `...` or a control character in a URL",
+                key.escape_debug()
+            ),
+            Some(format!(
+                "rename the key, or keep the binary file at {BULK_BASE64_BYTES_MAX} bytes or less"
+            )),
+        );
+        return None;
+    }
     Some(DesiredEntry {
         value: ValueSource::File(path),
         size,
@@ -260,7 +282,15 @@ impl Cx<'_, '_> {
             Source::File(path, shown) => {
                 let shared = FileShared { metadata, expiration, sensitive };
                 let streamed = hash_file(&path, &shared, &mut scratch.buffer);
-                file_entry(path, &shown, streamed, &shared, self.key.file, self.problems)
+                file_entry(
+                    self.key.name,
+                    path,
+                    &shown,
+                    streamed,
+                    &shared,
+                    self.key.file,
+                    self.problems,
+                )
             }
         }
     }

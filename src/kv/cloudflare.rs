@@ -31,8 +31,8 @@ use super::retry::{Decision, Gate, Outcome, Sleeper, Timings, decide, parse_retr
 use super::token::{ApiToken, without_userinfo};
 use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
 use super::{
-    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
-    ListPage, LiveValue, PendingPage, PutPair,
+    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, Expiration, KvStore,
+    LIST_PAGE_MAX, ListPage, LiveValue, PendingPage, PutPair, ReadHint,
 };
 pub use crate::env_vars::{CF_API_BASE_URL, CLOUDFLARE_API_BASE_URL};
 
@@ -68,7 +68,8 @@ pub struct CloudflareConfig {
 
 /// How many requests a [`CloudflareStore`] sent, by kind. Every attempt counts, retries
 /// included; `retries` says how many of them were retries, and `throttled` how many had to wait
-/// for the client-side rate budget.
+/// for the client-side rate budget. `billed_lists` and `billed_reads` count what Cloudflare
+/// bills instead: answered lists and keys read, never a refused or retried attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestStats {
     /// `GET …/keys`.
@@ -79,25 +80,34 @@ pub struct RequestStats {
     pub get_value: u64,
     /// `PUT …/bulk`.
     pub bulk_put: u64,
+    /// `PUT …/values/{key}` (for a value that fits no bulk-write item).
+    pub put_value: u64,
     /// `POST …/bulk/delete`.
     pub bulk_delete: u64,
     /// Requests that were retries of an earlier attempt (included in the counts above).
     pub retries: u64,
     /// Requests that waited for the client-side rate budget.
     pub throttled: u64,
+    /// List operations Cloudflare bills: list requests answered with a page.
+    pub billed_lists: u64,
+    /// Read operations Cloudflare bills: one per key a successful bulk get asked for, and one
+    /// per single read answered with a value or "key not found".
+    pub billed_reads: u64,
 }
 
 impl std::fmt::Display for RequestStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {}: {} list, {} bulk get, {} single get, {} bulk write, {} bulk delete ({} retries)",
+            "{} {}: {} list, {} bulk get, {} single get, {} bulk write, {} single write, {} bulk \
+             delete ({} retries)",
             self.total(),
             if self.total() == 1 { "request" } else { "requests" },
             self.list,
             self.bulk_get,
             self.get_value,
             self.bulk_put,
+            self.put_value,
             self.bulk_delete,
             self.retries
         )
@@ -107,7 +117,12 @@ impl std::fmt::Display for RequestStats {
 impl RequestStats {
     /// All requests sent.
     pub fn total(&self) -> u64 {
-        self.list + self.bulk_get + self.get_value + self.bulk_put + self.bulk_delete
+        self.list
+            + self.bulk_get
+            + self.get_value
+            + self.bulk_put
+            + self.put_value
+            + self.bulk_delete
     }
 }
 
@@ -117,6 +132,7 @@ enum Kind {
     BulkGet,
     GetValue,
     BulkPut,
+    PutValue,
     BulkDelete,
 }
 
@@ -126,9 +142,12 @@ struct Counters {
     bulk_get: AtomicU64,
     get_value: AtomicU64,
     bulk_put: AtomicU64,
+    put_value: AtomicU64,
     bulk_delete: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
+    billed_lists: AtomicU64,
+    billed_reads: AtomicU64,
 }
 
 impl Counters {
@@ -138,6 +157,7 @@ impl Counters {
             Kind::BulkGet => &self.bulk_get,
             Kind::GetValue => &self.get_value,
             Kind::BulkPut => &self.bulk_put,
+            Kind::PutValue => &self.put_value,
             Kind::BulkDelete => &self.bulk_delete,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -153,10 +173,17 @@ impl Counters {
             bulk_get: read(&self.bulk_get),
             get_value: read(&self.get_value),
             bulk_put: read(&self.bulk_put),
+            put_value: read(&self.put_value),
             bulk_delete: read(&self.bulk_delete),
             retries: read(&self.retries),
             throttled: read(&self.throttled),
+            billed_lists: read(&self.billed_lists),
+            billed_reads: read(&self.billed_reads),
         }
+    }
+
+    fn billed_reads(&self, keys: usize) {
+        self.billed_reads.fetch_add(keys as u64, Ordering::Relaxed);
     }
 }
 
@@ -434,11 +461,13 @@ impl CloudflareStore {
     }
 
     /// `POST …/bulk/get` for up to [`BULK_GET_MAX`] keys, falling back to single reads when the
-    /// API refuses the batch for what it holds, or cannot give a value as exact text.
+    /// API refuses the batch for what it holds, does not return a key, or cannot give a value
+    /// as exact text.
     async fn bulk_get_chunk(
         &self,
         namespace_id: &str,
         keys: &[String],
+        hints: &[ReadHint],
     ) -> Result<Vec<LiveValue>, Error> {
         let url = format!("{}/bulk/get", self.namespace_url(namespace_id)?);
         let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/get");
@@ -450,29 +479,30 @@ impl CloudflareStore {
         )?;
         let answer = self.send(Kind::BulkGet, &endpoint, request).await?;
         let values = match self.envelope::<BulkGetResult>(&endpoint, &answer) {
-            Ok(envelope) => match envelope.result {
-                Some(result) => result.values,
-                None => {
-                    return Err(self.decode_error(
-                        &endpoint,
-                        &answer,
-                        "a success without `result`",
-                    ));
-                }
-            },
+            // A `result` that is `null`, `{}` or without `values` returned nothing: every key
+            // is read singly below, none is taken for missing (§10.2).
+            Ok(envelope) => {
+                self.counters.billed_reads(keys.len());
+                envelope.result.and_then(|result| result.values).unwrap_or_default()
+            }
             // "Keys must contain text-based values" (§1.9): the API refuses a batch that holds
             // a value it cannot return as text. Read each key of this chunk on its own.
             Err(error) if refused_for_content(&error) => {
-                let reads = keys.iter().map(|key| self.get_value(namespace_id, key));
-                return join_all(reads).await.into_iter().collect();
+                return self.read_singly(namespace_id, keys, hints).await;
             }
             Err(error) => return Err(error),
         };
-        let mut out = Vec::with_capacity(keys.len());
+        let mut out: Vec<Option<LiveValue>> = Vec::with_capacity(keys.len());
         for key in keys {
             out.push(match values.get(key) {
-                None | Some(serde_json::Value::Null) => LiveValue::Missing,
-                Some(serde_json::Value::String(text)) => LiveValue::Text(text.clone()),
+                // Not returned: read singly.
+                None => None,
+                Some(serde_json::Value::Null) => Some(LiveValue::Missing),
+                // A value that is not UTF-8 may come back as text with U+FFFD in place of its
+                // bytes, which would show a wrong diff; read those keys on their own to get the
+                // exact bytes. (A text value that really holds U+FFFD costs one extra read.)
+                Some(serde_json::Value::String(text)) if text.contains('\u{FFFD}') => None,
+                Some(serde_json::Value::String(text)) => Some(LiveValue::Text(text.clone())),
                 Some(_) => {
                     return Err(self.decode_error(
                         &endpoint,
@@ -482,17 +512,61 @@ impl CloudflareStore {
                 }
             });
         }
-        // A value that is not UTF-8 may come back as text with U+FFFD in place of its bytes,
-        // which would show a wrong diff; read those keys on their own to get the exact bytes.
-        // (A text value that really holds U+FFFD costs one extra read and comes back as text.)
-        let unsure: Vec<usize> = (0..keys.len())
-            .filter(|&i| matches!(&out[i], LiveValue::Text(text) if text.contains('\u{FFFD}')))
-            .collect();
-        let rereads = join_all(unsure.iter().map(|&i| self.get_value(namespace_id, &keys[i])));
-        for (i, value) in unsure.iter().zip(rereads.await) {
-            out[*i] = value?;
+        let unsure: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
+        let names: Vec<String> = unsure.iter().map(|&i| keys[i].clone()).collect();
+        let unsure_hints: Vec<ReadHint> =
+            unsure.iter().map(|&i| hints.get(i).copied().unwrap_or_default()).collect();
+        let rereads = self.read_singly(namespace_id, &names, &unsure_hints).await?;
+        for (i, value) in unsure.into_iter().zip(rereads) {
+            out[i] = Some(value);
         }
-        Ok(out)
+        Ok(out.into_iter().map(|value| value.unwrap_or(LiveValue::Missing)).collect())
+    }
+
+    /// Single reads of `keys`, concurrently (the [`Gate`] bounds them), in order. A problem
+    /// with one key is its [`LiveValue::Unreadable`]; the other reads go on.
+    async fn read_singly(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+        hints: &[ReadHint],
+    ) -> Result<Vec<LiveValue>, Error> {
+        let reads = keys.iter().enumerate().map(|(i, key)| {
+            self.read_one(namespace_id, key, hints.get(i).copied().unwrap_or_default())
+        });
+        join_all(reads).await.into_iter().collect()
+    }
+
+    /// One single read of a key a listing just returned. "Key not found" is
+    /// [`LiveValue::Missing`] only once the key's listed expiration has passed: Cloudflare is
+    /// reported to answer 404 for some keys that exist, even percent-encoded (keys with `^` or
+    /// `...`, workers-sdk issue #7997, §10.2), and such a key must never look gone.
+    async fn read_one(
+        &self,
+        namespace_id: &str,
+        key: &str,
+        hint: ReadHint,
+    ) -> Result<LiveValue, Error> {
+        match self.get_value(namespace_id, key).await {
+            Ok(LiveValue::Missing) => {
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                if hint.listed_expiration.is_some_and(|at| at <= now) {
+                    Ok(LiveValue::Missing)
+                } else {
+                    Ok(LiveValue::Unreadable(format!(
+                        "`GET …/values/{}` answered \"key not found\" for a key the listing \
+                         returned and that has not expired (some keys cannot be read one by \
+                         one, even URL-encoded)",
+                        encode_uri_component(key)
+                    )))
+                }
+            }
+            Ok(value) => Ok(value),
+            Err(error) if refused_for_key(&error) => Ok(LiveValue::Unreadable(error.to_string())),
+            Err(error) => Err(error),
+        }
     }
 
     /// `GET …/values/{key}` (§1.3): the raw bytes on 200, [`LiveValue::Missing`] on 404 with
@@ -517,6 +591,7 @@ impl CloudflareStore {
             if is_challenge(&answer) {
                 return Err(self.decode_error(&endpoint, &answer, CHALLENGE));
             }
+            self.counters.billed_reads(1);
             return Ok(match String::from_utf8(answer.body) {
                 Ok(text) => LiveValue::Text(text),
                 Err(err) => LiveValue::Binary(err.into_bytes()),
@@ -524,12 +599,85 @@ impl CloudflareStore {
         }
         match self.envelope::<IgnoredAny>(&endpoint, &answer) {
             Err(Error::Api { status: 404, codes, .. }) if codes.contains(&10009) => {
+                // Reads of missing keys are billed too (§1.9).
+                self.counters.billed_reads(1);
                 Ok(LiveValue::Missing)
             }
             Err(error) => Err(error),
             Ok(_) => Err(self.decode_error(&endpoint, &answer, "a success envelope, not a value")),
         }
     }
+
+    /// `PUT …/values/{key}` (§1.5) for a value that fits no bulk-write item: `multipart/form-data`
+    /// with the bytes in a `value` part and the metadata in a `metadata` part (a raw-body PUT
+    /// would clear the metadata, and with it the marker), the expiration in the query string.
+    /// The key travels in the URL, so a key that is not safe there is refused before sending.
+    async fn put_value(&self, namespace_id: &str, pair: &PutPair) -> Result<BulkOutcome, Error> {
+        if !super::name::is_url_safe(&pair.key) {
+            return Err(Error::Invalid {
+                message: format!(
+                    "key `{}` holds a value too large for a bulk write, and the single-key PUT \
+                     cannot name it in a URL",
+                    pair.key
+                ),
+            });
+        }
+        let encoded = encode_uri_component(&pair.key);
+        let url = format!("{}/values/{encoded}", self.namespace_url(namespace_id)?);
+        let endpoint = format!("PUT …/namespaces/{namespace_id}/values/{encoded}");
+        let metadata = serde_json::to_vec(&pair.metadata).map_err(|err| Error::Invalid {
+            message: format!("cannot encode the metadata of `{}`: {err}", pair.key),
+        })?;
+        let (content_type, body) = multipart(&pair.value, &metadata);
+        let mut query: Vec<(&str, String)> = Vec::new();
+        match pair.expiration {
+            Expiration::Never => {}
+            Expiration::Ttl(seconds) => query.push(("expiration_ttl", seconds.to_string())),
+            Expiration::At(at) => query.push(("expiration", at.to_string())),
+        }
+        let request = self.build(
+            &endpoint,
+            self.client
+                .put(url)
+                .query(&query)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body),
+        )?;
+        let answer = self.send(Kind::PutValue, &endpoint, request).await?;
+        self.bulk_outcome(&endpoint, &answer)
+    }
+}
+
+/// A `multipart/form-data` body of two parts, `value` (the bytes) and `metadata` (JSON), as
+/// wrangler and cloudflare-rs send them (§1.5), and its content type. The body is built whole
+/// rather than streamed, so that a retry can send it again. The boundary is random and checked
+/// against the value.
+fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
+    let boundary = loop {
+        let boundary = format!("kvsync-{:032x}", rand::random::<u128>());
+        if !value.windows(boundary.len()).any(|w| w == boundary.as_bytes()) {
+            break boundary;
+        }
+    };
+    let mut body = Vec::with_capacity(value.len() + metadata.len() + 4 * boundary.len() + 256);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(value);
+    body.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\
+             Content-Type: application/json\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(metadata);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 impl KvStore for CloudflareStore {
@@ -567,6 +715,16 @@ impl KvStore for CloudflareStore {
         let request = self.build(&endpoint, self.client.get(url).query(&query))?;
         let answer = self.send(Kind::List, &endpoint, request).await?;
         let skimmed = self.envelope::<IgnoredAny>(&endpoint, &answer)?;
+        // A page whose `result` is `null` (or absent) lists nothing, not an empty namespace:
+        // taken for one, every desired key would look free of conflicts.
+        if skimmed.result.is_none() {
+            return Err(self.decode_error(
+                &endpoint,
+                &answer,
+                "a success whose `result` is null, not a page of keys",
+            ));
+        }
+        self.counters.billed_lists.fetch_add(1, Ordering::Relaxed);
         let cursor = skimmed.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
         let token = self.token.clone();
         Ok(PendingPage::deferred(cursor, move || {
@@ -577,14 +735,39 @@ impl KvStore for CloudflareStore {
         }))
     }
 
-    /// `POST …/bulk/get` per 100 keys (§1.9), text values only; keys whose values bulk get
-    /// cannot return are read one by one with `GET …/values/{key}`.
+    /// [`read_values`](KvStore::read_values) without hints.
     async fn bulk_get(&self, namespace_id: &str, keys: &[String]) -> Result<Vec<LiveValue>, Error> {
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(BULK_GET_MAX) {
-            out.extend(self.bulk_get_chunk(namespace_id, chunk).await?);
+        self.read_values(namespace_id, keys, &[]).await
+    }
+
+    /// `POST …/bulk/get` per 100 keys (§1.9), text values only; keys whose values bulk get
+    /// cannot return, or does not, are read one by one with `GET …/values/{key}`, and so are
+    /// keys whose exact bytes are wanted ([`ReadHint::exact`]): a text read drops a leading
+    /// U+FEFF (§10.2), and bulk get is documented for text values only.
+    async fn read_values(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+        hints: &[ReadHint],
+    ) -> Result<Vec<LiveValue>, Error> {
+        let hint = |i: usize| hints.get(i).copied().unwrap_or_default();
+        let (exact, text): (Vec<usize>, Vec<usize>) = (0..keys.len()).partition(|&i| hint(i).exact);
+        let mut out: Vec<Option<LiveValue>> = vec![None; keys.len()];
+        for (indices, bulk) in [(text, true), (exact, false)] {
+            for chunk in indices.chunks(BULK_GET_MAX) {
+                let names: Vec<String> = chunk.iter().map(|&i| keys[i].clone()).collect();
+                let chunk_hints: Vec<ReadHint> = chunk.iter().map(|&i| hint(i)).collect();
+                let values = if bulk {
+                    self.bulk_get_chunk(namespace_id, &names, &chunk_hints).await?
+                } else {
+                    self.read_singly(namespace_id, &names, &chunk_hints).await?
+                };
+                for (&i, value) in chunk.iter().zip(values) {
+                    out[i] = Some(value);
+                }
+            }
         }
-        Ok(out)
+        Ok(out.into_iter().map(|value| value.unwrap_or(LiveValue::Missing)).collect())
     }
 
     /// `PUT …/bulk` with a JSON array of items (§1.7). The caller keeps the batch within the
@@ -606,6 +789,18 @@ impl KvStore for CloudflareStore {
         if let Some(pair) = pairs.iter().find(|pair| !seen.insert(pair.key.as_str())) {
             return Err(Error::Invalid {
                 message: format!("key `{}` appears twice in one bulk write", pair.key),
+            });
+        }
+        // A value that fits no bulk-write item travels alone, through the single-key PUT.
+        if let Some(pair) = pairs.iter().find(|pair| !wire::fits_bulk_item(pair)) {
+            if let [single] = pairs {
+                return self.put_value(namespace_id, single).await;
+            }
+            return Err(Error::Invalid {
+                message: format!(
+                    "key `{}` holds a value too large for a bulk write and must be written alone",
+                    pair.key
+                ),
             });
         }
         let url = format!("{}/bulk", self.namespace_url(namespace_id)?);
@@ -720,7 +915,19 @@ fn refused_for_content(error: &Error) -> bool {
     }
 }
 
-/// The first [`EXCERPT_CHARS`] characters of a body, on one line.
+/// Whether a refused single read is this key's problem alone (a 4xx about the key: "key not
+/// found", or a route the key's name broke), not the token's, the namespace's or the rate's.
+fn refused_for_key(error: &Error) -> bool {
+    match error {
+        Error::Api { status, codes, .. } => {
+            (400..500).contains(status)
+                && !matches!(status, 401 | 403 | 408 | 429)
+                && !codes.iter().any(|code| matches!(code, 7000 | 10000 | 10010 | 10011 | 10013))
+        }
+        _ => false,
+    }
+}
+
 /// An answer that is not what the API sends, with an excerpt of it (the token removed).
 fn decode_error(token: &ApiToken, endpoint: &str, answer: &Answer, what: &str) -> Error {
     let detail = if answer.body.iter().all(u8::is_ascii_whitespace) {
@@ -1002,7 +1209,7 @@ mod tests {
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
     use super::*;
-    use crate::kv::{Expiration, ListedKey, ListedMetadata, list_all};
+    use crate::kv::{Expiration, ListedKey, ListedMetadata, ReadHint, list_all};
 
     const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
     const NS: &str = "fedcba9876543210fedcba9876543210";
@@ -1149,7 +1356,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(f.store.stats(), RequestStats { list: 3, ..RequestStats::default() });
+        assert_eq!(
+            f.store.stats(),
+            RequestStats { list: 3, billed_lists: 3, ..RequestStats::default() }
+        );
     }
 
     #[tokio::test]
@@ -1175,7 +1385,6 @@ mod tests {
             json!({"success": true, "errors": [], "result": [], "result_info": {"cursor": null}}),
             json!({"success": true, "errors": [], "result": [], "result_info": {"count": 0}}),
             json!({"success": true, "errors": [], "result": []}),
-            json!({"success": true, "errors": [], "result": null}),
         ] {
             let f = Fixture::new().await;
             Mock::given(method("GET"))
@@ -1424,7 +1633,10 @@ mod tests {
             .await;
         let page = f.store.list_page(NS, "", None).await.expect("page after a timeout");
         assert_eq!(page.keys[0].name, "fast");
-        assert_eq!(f.store.stats(), RequestStats { list: 2, retries: 1, ..Default::default() });
+        assert_eq!(
+            f.store.stats(),
+            RequestStats { list: 2, retries: 1, billed_lists: 1, ..Default::default() }
+        );
     }
 
     #[tokio::test]
@@ -1729,7 +1941,10 @@ mod tests {
             values,
             [LiveValue::Text("x".into()), LiveValue::Missing, LiveValue::Text("{\"j\": 1}".into())]
         );
-        assert_eq!(f.store.stats(), RequestStats { bulk_get: 1, ..Default::default() });
+        assert_eq!(
+            f.store.stats(),
+            RequestStats { bulk_get: 1, billed_reads: 3, ..Default::default() }
+        );
     }
 
     #[tokio::test]
@@ -1789,12 +2004,19 @@ mod tests {
             [
                 LiveValue::Binary(vec![0x89, b'P', b'N', b'G', 0xff]),
                 LiveValue::Text("<b>héllo</b>".into()),
-                LiveValue::Missing,
+                // Listed, never expiring, yet not found: that key's error, never "missing".
+                LiveValue::Unreadable(
+                    "`GET …/values/gone` answered \"key not found\" for a key the listing \
+                     returned and that has not expired (some keys cannot be read one by one, \
+                     even URL-encoded)"
+                        .into()
+                ),
             ]
         );
+        // The refused bulk get is not billed; the three single reads are.
         assert_eq!(
             f.store.stats(),
-            RequestStats { bulk_get: 1, get_value: 3, ..Default::default() }
+            RequestStats { bulk_get: 1, get_value: 3, billed_reads: 3, ..Default::default() }
         );
     }
 
@@ -1865,6 +2087,215 @@ mod tests {
             .await;
         let values = f.store.bulk_get(NS, &[key.to_owned()]).await.expect("values");
         assert_eq!(values, [LiveValue::Text("v".into())]);
+    }
+
+    // ---- hardening: listings, reads and writes the API types loosely --------------------
+
+    #[tokio::test]
+    async fn a_listing_whose_result_is_null_is_an_error_not_an_empty_namespace() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(ok(Value::Null))
+            .mount(&f.server)
+            .await;
+        let error = list_all(&f.store, NS, "").await.expect_err("null result");
+        assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+        assert!(error.to_string().contains("`result` is null"), "{error}");
+        assert_eq!(f.store.stats().billed_lists, 0);
+    }
+
+    #[tokio::test]
+    async fn a_listing_with_a_float_count_decodes() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "success": true, "errors": [], "messages": [],
+                "result": [{"name": "a", "expiration": 2_000_000_001.5}],
+                "result_info": {"count": 1.0, "cursor": ""}
+            })))
+            .mount(&f.server)
+            .await;
+        let keys = list_all(&f.store, NS, "").await.expect("listing");
+        assert_eq!(keys[0].expiration, Some(2_000_000_001));
+    }
+
+    #[tokio::test]
+    async fn a_bulk_write_with_a_float_count_succeeds() {
+        let f = Fixture::new().await;
+        Mock::given(method("PUT"))
+            .and(path(ns_path("/bulk")))
+            .respond_with(ok(json!({"successful_key_count": 220.0, "unsuccessful_keys": []})))
+            .mount(&f.server)
+            .await;
+        let pairs = [put_pair("k", b"v", json!({}), Expiration::Never)];
+        let outcome = f.store.bulk_put(NS, &pairs).await.expect("220.0 is a count");
+        assert_eq!(outcome, BulkOutcome::default());
+    }
+
+    /// workers-sdk issue #7997: some keys 404 on a single GET though they exist. A key the
+    /// listing just returned is never taken for gone, unless its listed expiration passed; and
+    /// one key's problem does not stop the others.
+    #[tokio::test]
+    async fn a_single_read_404_for_a_listed_key_is_that_keys_error() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/a%5Eb")))
+            .respond_with(failure(404, 10009, "get: 'key not found'"))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/expired")))
+            .respond_with(failure(404, 10009, "get: 'key not found'"))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/fine")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(*b"\xEF\xBB\xBFhi"))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("POST")).respond_with(ok(Value::Null)).expect(0).mount(&f.server).await;
+        let keys = ["a^b", "expired", "fine"].map(String::from);
+        let hints = [
+            ReadHint { exact: true, listed_expiration: Some(4_000_000_000) },
+            ReadHint { exact: true, listed_expiration: Some(1_000_000_000) },
+            ReadHint { exact: true, listed_expiration: None },
+        ];
+        let values = f.store.read_values(NS, &keys, &hints).await.expect("values");
+        assert!(
+            matches!(&values[0], LiveValue::Unreadable(why) if why.contains("key not found")),
+            "{values:?}"
+        );
+        assert_eq!(values[1], LiveValue::Missing);
+        assert_eq!(values[2], LiveValue::Text("\u{FEFF}hi".into()));
+        let stats = f.store.stats();
+        assert_eq!((stats.bulk_get, stats.get_value, stats.billed_reads), (0, 3, 3));
+    }
+
+    #[tokio::test]
+    async fn a_bulk_get_that_returns_nothing_means_read_singly_never_missing() {
+        for result in [Value::Null, json!({}), json!({"values": {"a": "x"}})] {
+            let f = Fixture::new().await;
+            Mock::given(method("POST"))
+                .and(path(ns_path("/bulk/get")))
+                .respond_with(ok(result.clone()))
+                .expect(1)
+                .mount(&f.server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(ns_path("/values/b")))
+                .respond_with(ResponseTemplate::new(200).set_body_string("y"))
+                .expect(1)
+                .mount(&f.server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(ns_path("/values/a")))
+                .respond_with(ResponseTemplate::new(200).set_body_string("x"))
+                .mount(&f.server)
+                .await;
+            let keys = ["a", "b"].map(String::from);
+            let values = f.store.bulk_get(NS, &keys).await.expect("values");
+            assert_eq!(
+                values,
+                [LiveValue::Text("x".into()), LiveValue::Text("y".into())],
+                "{result}"
+            );
+        }
+    }
+
+    /// What Cloudflare bills: answered lists and keys read, not a retried or refused attempt.
+    #[tokio::test]
+    async fn billed_operations_leave_out_failed_and_retried_requests() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(failure(503, 10001, "service unavailable"))
+            .up_to_n_times(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(page(json!([{"name": "k"}]), json!("")))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(failure(400, 10001, "binary"))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/values/k")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes([0xff]))
+            .mount(&f.server)
+            .await;
+        list_all(&f.store, NS, "").await.expect("listing");
+        f.store.bulk_get(NS, &["k".to_owned()]).await.expect("values");
+        let stats = f.store.stats();
+        assert_eq!((stats.list, stats.retries, stats.billed_lists), (2, 1, 1));
+        assert_eq!((stats.bulk_get, stats.get_value, stats.billed_reads), (1, 1, 1));
+    }
+
+    /// A value base64 makes longer than a bulk item may be goes through the single-key PUT, as
+    /// multipart so that the metadata (the marker) is kept, the expiration in the query.
+    #[tokio::test]
+    async fn a_value_too_large_for_a_bulk_item_goes_through_the_single_key_put() {
+        let f = Fixture::new().await;
+        let value = vec![0xffu8; crate::kv::BULK_BASE64_BYTES_MAX + 1];
+        let metadata = json!({"__kvsync": {"v": 1, "owner": "web"}});
+        let seen = Arc::new(Mutex::new(None));
+        let recorded = Arc::clone(&seen);
+        Mock::given(method("PUT"))
+            .and(path(ns_path("/values/big%2Fblob")))
+            .and(query_param("expiration_ttl", "3600"))
+            .respond_with(move |request: &Request| {
+                let content_type = request.headers.get("content-type").cloned();
+                *recorded.lock().expect("seen") = Some((content_type, request.body.clone()));
+                ok(Value::Null)
+            })
+            .expect(1)
+            .mount(&f.server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path(ns_path("/bulk")))
+            .respond_with(ok(Value::Null))
+            .expect(0)
+            .mount(&f.server)
+            .await;
+        let pairs = [put_pair("big/blob", &value, metadata.clone(), Expiration::Ttl(3600))];
+        f.store.bulk_put(NS, &pairs).await.expect("single put");
+        let (content_type, body) = seen.lock().expect("seen").take().expect("a request");
+        let content_type = content_type.expect("content type");
+        let boundary = content_type
+            .to_str()
+            .expect("ascii")
+            .strip_prefix("multipart/form-data; boundary=")
+            .expect("multipart")
+            .to_owned();
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        );
+        assert!(body.starts_with(head.as_bytes()));
+        assert_eq!(&body[head.len()..head.len() + value.len()], &value[..]);
+        let tail = format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\
+             Content-Type: application/json\r\n\r\n{metadata}\r\n--{boundary}--\r\n"
+        );
+        assert_eq!(&body[head.len() + value.len()..], tail.as_bytes());
+        assert_eq!(f.store.stats().put_value, 1);
+
+        // Such a value on a key a URL cannot name is refused before anything is sent, and so
+        // is one that shares its batch.
+        let unsafe_key = [put_pair("a^b", &value, json!({}), Expiration::Never)];
+        let error = f.store.bulk_put(NS, &unsafe_key).await.expect_err("unsafe key");
+        assert!(error.to_string().contains("cannot name it in a URL"), "{error}");
+        let shared = [
+            put_pair("small", b"v", json!({}), Expiration::Never),
+            put_pair("big", &value, json!({}), Expiration::Never),
+        ];
+        let error = f.store.bulk_put(NS, &shared).await.expect_err("not alone");
+        assert!(error.to_string().contains("must be written alone"), "{error}");
+        assert_eq!(f.store.stats().put_value, 1);
     }
 
     #[test]

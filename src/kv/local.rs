@@ -653,7 +653,10 @@ fn check_bulk_write(pairs: &[PutPair], now: i64) -> Result<Vec<Record<'static>>,
         }
     }
     reject_first(problems.into_iter())?;
-    if request_bytes >= BULK_WRITE_BYTES_MAX {
+    // A pair that fits no bulk item travels alone, as Cloudflare's single-key PUT, which has
+    // the value limit (checked above) but no request-size limit of its own.
+    let single = matches!(pairs, [pair] if !super::wire::fits_bulk_item(pair));
+    if request_bytes >= BULK_WRITE_BYTES_MAX && !single {
         return Err(invalid(format!(
             "Bulk write request of {request_bytes} bytes exceeds the limit: it must be less than \
              {BULK_WRITE_BYTES_MAX} bytes."
@@ -939,6 +942,21 @@ mod tests {
             Error::Invalid { message } => message,
             other => panic!("expected Error::Invalid, got {other:?}"),
         }
+    }
+
+    /// A value that fits no bulk item (25 MiB of NUL bytes are 157 MB as JSON text) is written
+    /// alone, as the Cloudflare target sends it with the single-key PUT; with other pairs it is
+    /// refused, as a bulk write would be.
+    #[tokio::test]
+    async fn a_value_that_fits_no_bulk_item_is_written_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir, NOW);
+        let huge = pair("huge", &vec![0u8; VALUE_BYTES_MAX]);
+        assert!(!crate::kv::wire::fits_bulk_item(&huge));
+        assert!(store.bulk_put(NS, &[huge.clone(), pair("k", b"v")]).await.is_err());
+        store.bulk_put(NS, &[huge]).await.expect("alone");
+        let read = store.bulk_get(NS, &["huge".into()]).await.expect("get");
+        assert!(matches!(&read[0], LiveValue::Text(t) if t.len() == VALUE_BYTES_MAX));
     }
 
     /// `plan`, `drift` and `export` open the store read-only (issue #15): a missing store is not

@@ -30,6 +30,13 @@ pub const BULK_WRITE_BYTES_MAX: usize = 100_000_000;
 pub const KEY_BYTES_MAX: usize = 512;
 /// Largest value, in bytes (25 MiB).
 pub const VALUE_BYTES_MAX: usize = 25 * 1024 * 1024;
+/// Longest `value` string of one bulk-write item (the spec's `maxLength`), counted in UTF-16
+/// code units, as a JavaScript server counts a string (never fewer than its characters). A
+/// binary value over [`BULK_BASE64_BYTES_MAX`] bytes is longer than this as base64.
+pub const BULK_VALUE_CHARS_MAX: usize = 26_214_400;
+/// Largest value that fits a bulk-write item as base64: 19,660,800 bytes encode to exactly
+/// [`BULK_VALUE_CHARS_MAX`] characters. A larger binary value goes through the single-key PUT.
+pub const BULK_BASE64_BYTES_MAX: usize = BULK_VALUE_CHARS_MAX / 4 * 3;
 /// Largest serialized metadata, in bytes, marker included.
 pub const METADATA_BYTES_MAX: usize = 1024;
 /// Smallest `expiration_ttl`, and how far in the future an `expiration` must be, in seconds.
@@ -164,6 +171,21 @@ pub enum LiveValue {
     Binary(Vec<u8>),
     /// The key does not exist (or expired) now.
     Missing,
+    /// The key was listed but its value could not be read, for this key alone (say, a single
+    /// GET answered 404 for a key the listing just returned and that has not expired): why.
+    /// Never a reason to treat the key as gone.
+    Unreadable(String),
+}
+
+/// What a reader knows about one listed key it asks a value for ([`KvStore::read_values`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadHint {
+    /// The exact bytes are needed: a text read may have changed them (it drops a leading
+    /// U+FEFF), or the value is known to be binary, which bulk get does not return.
+    pub exact: bool,
+    /// The key's absolute expiration as the listing gave it: a key that cannot be found once
+    /// this has passed is [`LiveValue::Missing`]; before, it is [`LiveValue::Unreadable`].
+    pub listed_expiration: Option<i64>,
 }
 
 /// The outcome of a bulk write or delete that the server accepted: the keys it asks to retry.
@@ -204,8 +226,24 @@ pub trait KvStore {
         keys: &[String],
     ) -> impl Future<Output = Result<Vec<LiveValue>, Error>>;
 
+    /// Reads the values of keys a listing just returned, one result per key, in request order;
+    /// `hints[i]` goes with `keys[i]` (a missing hint is the default). A problem with one key
+    /// is that key's [`LiveValue::Unreadable`] and does not stop the other reads. The default
+    /// is [`bulk_get`](Self::bulk_get), right for a store whose reads are always exact.
+    fn read_values(
+        &self,
+        namespace_id: &str,
+        keys: &[String],
+        hints: &[ReadHint],
+    ) -> impl Future<Output = Result<Vec<LiveValue>, Error>> {
+        let _ = hints;
+        self.bulk_get(namespace_id, keys)
+    }
+
     /// Writes up to [`BULK_WRITE_MAX`] pairs whose request JSON stays under
-    /// [`BULK_WRITE_BYTES_MAX`]. Keys must be unique within one call.
+    /// [`BULK_WRITE_BYTES_MAX`]. Keys must be unique within one call. A pair that fits no
+    /// bulk-write item ([`wire::fits_bulk_item`]) must be the only pair of its call: the
+    /// Cloudflare target writes it with the single-key PUT.
     fn bulk_put(
         &self,
         namespace_id: &str,

@@ -17,12 +17,12 @@ use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Expiration, PutPair};
+use super::{BULK_VALUE_CHARS_MAX, BULK_WRITE_BYTES_MAX, Expiration, PutPair};
 
 /// One item of a bulk write, borrowing from the [`PutPair`] it describes.
 ///
 /// Serialises as `{"key","value","base64"?,"expiration"?,"expiration_ttl"?,"metadata"}`:
-/// `base64` appears (as `true`) only for values that are not UTF-8, and at most one of the two
+/// `base64` appears (as `true`) only for values sent base64-encoded ([`bulk_write_item`]), and at most one of the two
 /// expiration fields appears. `metadata` is always sent, because a write replaces the key's
 /// metadata and leaving the field out has no documented meaning (`cloudflare-kv-api.md` §1.7).
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +39,7 @@ pub struct BulkWriteItem<'a> {
 }
 
 impl BulkWriteItem<'_> {
-    /// Whether the value travels base64-encoded (it is not UTF-8 text).
+    /// Whether the value travels base64-encoded (it is not UTF-8 text, or base64 is shorter).
     pub fn is_base64(&self) -> bool {
         self.base64
     }
@@ -70,13 +70,18 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
-/// The bulk-write item for `pair`. Values that are valid UTF-8 go as text; anything else goes
-/// as standard base64 with `"base64": true`, which the API decodes before storing.
+/// The bulk-write item for `pair`, its value encoded the shorter way that fits the item
+/// ([`bulk_encoding`]): text as it is, or standard base64 with `"base64": true`, which the API
+/// decodes before storing. Text with many control characters (`\u0000` is 6 bytes in JSON) can
+/// be shorter as base64. A pair that fits no item still gets one (as text when it is UTF-8),
+/// for the store to refuse.
 pub fn bulk_write_item(pair: &PutPair) -> BulkWriteItem<'_> {
-    let (value, base64) = match std::str::from_utf8(&pair.value) {
-        Ok(text) => (WireValue::Text(text), false),
-        Err(_) => (WireValue::Base64(&pair.value), true),
-    };
+    let value =
+        bulk_encoding(&pair.value).unwrap_or_else(|| match std::str::from_utf8(&pair.value) {
+            Ok(text) => WireValue::Text(text),
+            Err(_) => WireValue::Base64(&pair.value),
+        });
+    let base64 = matches!(value, WireValue::Base64(_));
     let (expiration, expiration_ttl) = match pair.expiration {
         Expiration::Never => (None, None),
         Expiration::Ttl(seconds) => (None, Some(seconds)),
@@ -89,6 +94,46 @@ pub fn bulk_write_item(pair: &PutPair) -> BulkWriteItem<'_> {
         expiration,
         expiration_ttl,
         metadata: &pair.metadata,
+    }
+}
+
+/// Whether `pair` can travel in a bulk write at all: its `value` string stays within
+/// [`BULK_VALUE_CHARS_MAX`] in some encoding, and the item alone makes a request under
+/// [`BULK_WRITE_BYTES_MAX`]. A pair that does not is written with the single-key PUT.
+pub fn fits_bulk_item(pair: &PutPair) -> bool {
+    bulk_item_len(pair).is_some()
+}
+
+/// [`bulk_write_item_len`] of a pair that [`fits_bulk_item`]; `None` for one that does not.
+pub fn bulk_item_len(pair: &PutPair) -> Option<usize> {
+    bulk_encoding(&pair.value)?;
+    Some(bulk_write_item_len(pair)).filter(|len| len + 2 < BULK_WRITE_BYTES_MAX)
+}
+
+/// `,"base64":true`, which a base64 item carries and a text item does not.
+const BASE64_FLAG_LEN: usize = 14;
+
+/// The encoding of `value` in a bulk-write item: the one whose item is shorter among those
+/// whose `value` string stays within [`BULK_VALUE_CHARS_MAX`] (text only for UTF-8); `None`
+/// when neither does.
+fn bulk_encoding(value: &[u8]) -> Option<WireValue<'_>> {
+    let base64_chars = value.len().div_ceil(3) * 4;
+    let base64 = (base64_chars <= BULK_VALUE_CHARS_MAX).then_some(base64_chars + BASE64_FLAG_LEN);
+    let Some(text) = std::str::from_utf8(value).ok().filter(|text| {
+        text.len() <= BULK_VALUE_CHARS_MAX
+            || text.chars().map(char::len_utf16).sum::<usize>() <= BULK_VALUE_CHARS_MAX
+    }) else {
+        return base64.map(|_| WireValue::Base64(value));
+    };
+    let Some(base64) = base64 else { return Some(WireValue::Text(text)) };
+    // JSON escapes `"`, `\` and control characters, each in at most 6 bytes: only text with
+    // many of them can lose to base64, so the exact length is counted only then.
+    let escaped = text.bytes().filter(|b| *b < 0x20 || matches!(b, b'"' | b'\\')).count();
+    let at_most = text.len() + 2 + 5 * escaped;
+    if at_most <= base64 + 2 || json_len(text) <= base64 + 2 {
+        Some(WireValue::Text(text))
+    } else {
+        Some(WireValue::Base64(value))
     }
 }
 
@@ -194,12 +239,14 @@ fn text(value: &serde_json::Value) -> String {
 
 /// `result_info` of a key listing: the cursor of the next page, `""`, `null` or absent on the
 /// last one (§1.2), and the number of keys on this page.
+/// `count` is typed `number` by the spec and may arrive as `1000.0`: any JSON value is taken,
+/// and kvsync does not rely on it.
 #[derive(Debug, Default, Deserialize)]
 pub struct ResultInfo {
     #[serde(default)]
     pub cursor: Option<String>,
     #[serde(default)]
-    pub count: Option<u64>,
+    pub count: Option<serde_json::Value>,
 }
 
 /// One key of a listing (`GET …/keys`): `name`, plus `expiration` and `metadata` when set.
@@ -218,15 +265,17 @@ pub struct ListedKeyDto {
 
 impl ListedKeyDto {
     /// The absolute expiration, or what is wrong with it. The spec types `expiration` as a
-    /// number; an integral float is accepted, a fraction or an out-of-range value is not.
+    /// number: a fraction (`2000000001.5`) is read as its whole seconds, since a key that
+    /// expires within a second of that is as good as expired; a number far outside unix time
+    /// is wrong.
     fn expiration(&self) -> Result<Option<i64>, String> {
         let Some(number) = &self.expiration else { return Ok(None) };
         number
             .as_i64()
             .or_else(|| {
-                number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(
-                    // Exact: the value is integral and well inside i64.
-                    |f| f as i64,
+                number.as_f64().filter(|f| f.is_finite() && f.abs() < 9.0e15).map(
+                    // Exact for the whole part: well inside i64.
+                    |f| f.floor() as i64,
                 )
             })
             .map(Some)
@@ -251,12 +300,13 @@ pub fn listed_page(items: Vec<ListedKeyDto>) -> Result<Vec<super::ListedKey>, St
 }
 
 /// `result` of a bulk write or delete (§1.7): the count written and the keys to retry. Both
-/// fields may be missing. The count is a `u64`: cloudflare-rs typed it `i8` and failed to
-/// decode any batch above 127 keys (§9).
+/// fields may be missing. The count is any JSON number (`220.0` included): cloudflare-rs typed
+/// it `i8` and failed to decode any batch above 127 keys (§9), and the spec types it `number`;
+/// kvsync reads the outcome from `unsuccessful_keys` alone.
 #[derive(Debug, Default, Deserialize)]
 pub struct BulkResult {
     #[serde(default)]
-    pub successful_key_count: Option<u64>,
+    pub successful_key_count: Option<serde_json::Number>,
     #[serde(default)]
     pub unsuccessful_keys: Option<Vec<String>>,
 }
@@ -271,10 +321,12 @@ pub struct BulkGetRequest<'a> {
     pub with_metadata: bool,
 }
 
-/// `result` of a bulk get without metadata: `{"values": {key: string or null}}`.
+/// `result` of a bulk get without metadata: `{"values": {key: string or null}}`. A `result`
+/// without `values` returned no value at all (the caller reads those keys singly).
 #[derive(Debug, Deserialize)]
 pub struct BulkGetResult {
-    pub values: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[cfg(test)]
@@ -360,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn listed_keys_take_integral_expirations_only() {
+    fn listed_keys_take_fractional_expirations_as_whole_seconds() {
         let dto = |text: &str| serde_json::from_str::<ListedKeyDto>(text).expect("dto");
         let key = listed_page(vec![dto(r#"{"name":"k","expiration":1.9e9,"metadata":null}"#)]);
         assert_eq!(
@@ -371,9 +423,11 @@ mod tests {
                 metadata: super::super::ListedMetadata::none()
             }])
         );
-        let error =
-            listed_page(vec![dto(r#"{"name":"k","expiration":1.5}"#)]).expect_err("fraction");
-        assert_eq!(error, "key `k` has expiration `1.5`, not unix seconds");
+        // The spec types `expiration` as a number; a fraction must not abort the listing.
+        let key = listed_page(vec![dto(r#"{"name":"k","expiration":2000000001.5}"#)]);
+        assert_eq!(key.expect("fraction")[0].expiration, Some(2_000_000_001));
+        let error = listed_page(vec![dto(r#"{"name":"k","expiration":1e300}"#)]).expect_err("huge");
+        assert_eq!(error, "key `k` has expiration `1e+300`, not unix seconds");
     }
 
     /// The compact form reads back as exactly the value serde_json builds, for every JSON shape.
@@ -426,11 +480,11 @@ mod tests {
         assert!(keys[0].name.shares_buffer_with(&keys[2].name));
         let bad = r#"[{"name":"a"},{"name":"b","expiration":"soon"}]"#;
         assert!(serde_json::from_slice::<Vec<ListedKeyDto>>(bad.as_bytes()).is_err());
-        let bad = r#"[{"name":"a"},{"name":"b","expiration":1.5}]"#;
+        let bad = r#"[{"name":"a"},{"name":"b","expiration":-1e20}]"#;
         let items: Vec<ListedKeyDto> = serde_json::from_slice(bad.as_bytes()).expect("page");
         assert_eq!(
-            listed_page(items).expect_err("fraction"),
-            "key `b` has expiration `1.5`, not unix seconds"
+            listed_page(items).expect_err("out of range"),
+            "key `b` has expiration `-1e+20`, not unix seconds"
         );
     }
 
@@ -438,8 +492,57 @@ mod tests {
     fn bulk_result_counts_past_i8() {
         let result: BulkResult =
             serde_json::from_str(r#"{"successful_key_count":10000}"#).expect("result");
-        assert_eq!(result.successful_key_count, Some(10_000));
+        assert_eq!(result.successful_key_count.and_then(|n| n.as_u64()), Some(10_000));
         assert_eq!(result.unsuccessful_keys, None);
+    }
+
+    /// The spec types these counts as `number`: `220.0` and `1000.0` must decode.
+    #[test]
+    fn counts_typed_loosely_decode() {
+        let result: BulkResult =
+            serde_json::from_str(r#"{"successful_key_count":220.0,"unsuccessful_keys":[]}"#)
+                .expect("result");
+        assert_eq!(result.unsuccessful_keys, Some(Vec::new()));
+        let envelope: Envelope<serde::de::IgnoredAny> = serde_json::from_str(
+            r#"{"success":true,"errors":[],"result":[],"result_info":{"count":1000.0,"cursor":""}}"#,
+        )
+        .expect("envelope");
+        assert_eq!(envelope.result_info.and_then(|i| i.cursor).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn the_encoding_is_chosen_by_its_encoded_size() {
+        // Text stays text, even when a few characters need escapes.
+        let text = pair("t", b"line\n\"quoted\"", json!({}), Expiration::Never);
+        assert!(!bulk_write_item(&text).is_base64());
+        // 300 NUL bytes are 1,800 bytes of JSON as text (`\u0000`), 400 as base64.
+        let nuls = pair("n", &[0u8; 300], json!({}), Expiration::Never);
+        assert!(bulk_write_item(&nuls).is_base64());
+        assert_eq!(bulk_write_item_len(&nuls), to_json(&nuls).len());
+        let parsed: serde_json::Value = serde_json::from_str(&to_json(&nuls)).expect("json");
+        let decoded = STANDARD.decode(parsed["value"].as_str().expect("value")).expect("base64");
+        assert_eq!(decoded, [0u8; 300]);
+    }
+
+    #[test]
+    fn a_binary_value_over_19_660_800_bytes_fits_no_bulk_item() {
+        use crate::kv::{BULK_BASE64_BYTES_MAX, BULK_VALUE_CHARS_MAX};
+        assert_eq!(BULK_BASE64_BYTES_MAX, 19_660_800);
+        let mut value = vec![0xff; BULK_BASE64_BYTES_MAX];
+        let at_limit = pair("b", &value, json!({}), Expiration::Never);
+        assert!(fits_bulk_item(&at_limit));
+        assert!(bulk_write_item_len(&at_limit) > BULK_VALUE_CHARS_MAX);
+        value.push(0xff);
+        let over = pair("b", &value, json!({}), Expiration::Never);
+        assert!(!fits_bulk_item(&over));
+        assert_eq!(bulk_item_len(&over), None);
+        // 25 MiB of NUL bytes: too long as base64, and 157 MB of JSON as text.
+        let nuls = pair("n", &vec![0u8; crate::kv::VALUE_BYTES_MAX], json!({}), Expiration::Never);
+        assert!(!fits_bulk_item(&nuls));
+        // 25 MiB of plain text fits (as text).
+        let text = pair("t", &vec![b'a'; crate::kv::VALUE_BYTES_MAX], json!({}), Expiration::Never);
+        assert!(fits_bulk_item(&text));
+        assert!(!bulk_write_item(&text).is_base64());
     }
 
     #[test]

@@ -219,6 +219,8 @@ pub fn in_sync_keys<'a>(
 ///
 /// Returns the differences in a fixed order (value, metadata, expiration); empty when the key
 /// is exactly as desired. A value that is gone ([`LiveValue::Missing`]) is only [`Difference::Gone`].
+/// A value that could not be read ([`LiveValue::Unreadable`]) is not compared at all (no
+/// finding): the caller reports it as an error, never as drift.
 pub fn compare_deep(
     desired_value: &[u8],
     desired_metadata: Option<&serde_json::Map<String, serde_json::Value>>,
@@ -230,6 +232,7 @@ pub fn compare_deep(
         LiveValue::Text(text) => text.as_bytes(),
         LiveValue::Binary(bytes) => bytes.as_slice(),
         LiveValue::Missing => return vec![Difference::Gone],
+        LiveValue::Unreadable(_) => return Vec::new(),
     };
     let mut differences = Vec::new();
     if live_bytes != desired_value {

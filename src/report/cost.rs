@@ -19,9 +19,12 @@ pub struct Cost {
     pub list_requests: u64,
     /// Read requests made while planning: bulk gets plus single gets made for diffs.
     pub read_requests: u64,
-    /// Bulk writes apply will send: ⌈P/10000⌉ per scope for its P puts. A floor: apply sends
-    /// more only when a batch would exceed the 100 MB request limit.
+    /// Bulk writes apply will send: ⌈P/10000⌉ per scope for its P puts that fit a bulk write.
+    /// A floor: apply sends more only when a batch would exceed the 100 MB request limit.
     pub write_requests: u64,
+    /// Single-key PUTs apply will send: one per value too large for any bulk write (a binary
+    /// value over 19,660,800 bytes, which base64 makes longer than a bulk item may be).
+    pub single_write_requests: u64,
     /// Bulk deletes apply will send: ⌈D/10000⌉ per scope for its D deletes.
     pub delete_requests: u64,
     /// Billed list operations (one per list request).
@@ -41,21 +44,43 @@ pub struct Cost {
 /// (`cloudflare-kv-api.md` §2); reads have 100,000.
 pub const FREE_PLAN_DAILY_LIMIT: u64 = 1_000;
 
-/// The cost of `plan`: `list_requests`, `read_requests` and `keys_read` are what planning
-/// actually did (the CLI counts them); the rest follows from the plan.
-pub fn estimate(plan: &Plan, list_requests: u64, read_requests: u64, keys_read: u64) -> Cost {
+/// What planning did (the CLI counts it): requests sent, retries included, and what
+/// Cloudflare bills of them, which leaves out refused and retried attempts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SoFar {
+    pub list_requests: u64,
+    pub read_requests: u64,
+    /// Lists answered with a page.
+    pub billed_lists: u64,
+    /// Keys read (one per key a bulk get returned or a single read answered).
+    pub billed_reads: u64,
+}
+
+/// The cost of `plan`, after what planning did; every put goes in a bulk write.
+pub fn estimate(plan: &Plan, so_far: SoFar) -> Cost {
+    estimate_with(plan, so_far, |_, _| false)
+}
+
+/// [`estimate`], where `single(scope_index, key)` says whether a put goes alone through the
+/// single-key PUT (its value fits no bulk write).
+pub fn estimate_with(plan: &Plan, so_far: SoFar, single: impl Fn(usize, &str) -> bool) -> Cost {
     let mut cost = Cost {
-        list_requests,
-        read_requests,
-        billed_lists: list_requests,
-        billed_reads: keys_read,
+        list_requests: so_far.list_requests,
+        read_requests: so_far.read_requests,
+        billed_lists: so_far.billed_lists,
+        billed_reads: so_far.billed_reads,
         ..Cost::default()
     };
     // Batches never span scopes (each names one namespace), so the rounding is per scope.
-    for scope in &plan.scopes {
-        let puts = scope.changes.iter().filter(|c| c.action.is_put()).count() as u64;
+    for (index, scope) in plan.scopes.iter().enumerate() {
+        let (mut puts, mut singles) = (0u64, 0u64);
+        for change in scope.changes.iter().filter(|c| c.action.is_put()) {
+            puts += 1;
+            singles += u64::from(single(index, &change.key));
+        }
         let deletes = scope.changes.iter().filter(|c| c.action.is_delete()).count() as u64;
-        cost.write_requests += puts.div_ceil(BULK_MAX);
+        cost.write_requests += (puts - singles).div_ceil(BULK_MAX);
+        cost.single_write_requests += singles;
         cost.delete_requests += deletes.div_ceil(BULK_MAX);
         cost.billed_writes += puts;
         cost.billed_deletes += deletes;
@@ -110,6 +135,7 @@ impl Cost {
         let so_far = if so_far.is_empty() { "no requests".to_owned() } else { so_far };
         let apply = join_and(&[
             counted(self.write_requests, "bulk write"),
+            counted(self.single_write_requests, "single write"),
             counted(self.delete_requests, "bulk delete"),
         ]);
         let apply = if apply.is_empty() { "nothing".to_owned() } else { apply };
@@ -140,16 +166,29 @@ fn counted(count: u64, noun: &str) -> Option<String> {
     }
 }
 
-/// `a`, `a and b`.
+/// `a`, `a and b`, `a, b and c`.
 fn join_and(parts: &[Option<String>]) -> String {
     let parts: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
-    parts.join(" and ")
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.join(""),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::{Action, Change, ConflictReason, DeleteReason, ScopePlan};
+
+    /// What planning did, every request answered and billed.
+    fn so_far(lists: u64, reads: u64, keys_read: u64) -> SoFar {
+        SoFar {
+            list_requests: lists,
+            read_requests: reads,
+            billed_lists: lists,
+            billed_reads: keys_read,
+        }
+    }
 
     fn scope(puts: usize, deletes: usize, others: usize) -> ScopePlan {
         let change =
@@ -187,7 +226,7 @@ mod tests {
             resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
-        let cost = estimate(&plan, 3, 1, 10);
+        let cost = estimate(&plan, so_far(3, 1, 10));
         assert_eq!(
             cost,
             Cost {
@@ -200,12 +239,34 @@ mod tests {
                 billed_writes: 10_002,
                 billed_deletes: 2,
                 free_plan: false,
+                single_write_requests: 0,
             }
         );
         assert_eq!(
             cost.line(),
             "Cost: 3 list requests and 1 read request so far; apply will send 3 bulk writes and \
              1 bulk delete (billed: 3 lists, 10 reads, 10002 writes, 2 deletes)."
+        );
+    }
+
+    /// A value too large for a bulk write is a single write of its own; billed operations are
+    /// what planning says Cloudflare billed, not the requests it sent.
+    #[test]
+    fn single_writes_and_billed_operations() {
+        let plan = Plan {
+            scopes: vec![scope(3, 1, 0)],
+            only: Vec::new(),
+            resolved_from: Vec::new(),
+            refusals: Vec::new(),
+        };
+        let so_far = SoFar { list_requests: 3, read_requests: 2, billed_lists: 1, billed_reads: 1 };
+        let cost = estimate_with(&plan, so_far, |_, key| key == "p1");
+        assert_eq!((cost.write_requests, cost.single_write_requests), (1, 1));
+        assert_eq!(cost.billed_writes, 3);
+        assert_eq!(
+            cost.line(),
+            "Cost: 3 list requests and 2 read requests so far; apply will send 1 bulk write, 1 \
+             single write and 1 bulk delete (billed: 1 list, 1 read, 3 writes, 1 delete)."
         );
     }
 
@@ -217,7 +278,7 @@ mod tests {
             resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
-        let cost = estimate(&plan, 1_200, 0, 0);
+        let cost = estimate(&plan, so_far(1_200, 0, 0));
         assert_eq!(cost.free_plan_warning(), None, "the Paid plan has no daily limits");
         let free = cost.on_free_plan(true);
         let warning = free.free_plan_warning().expect("over the limits");
@@ -235,7 +296,10 @@ mod tests {
             resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
-        assert_eq!(estimate(&within, 1_000, 0, 0).on_free_plan(true).free_plan_warning(), None);
+        assert_eq!(
+            estimate(&within, so_far(1_000, 0, 0)).on_free_plan(true).free_plan_warning(),
+            None
+        );
     }
 
     #[test]
@@ -247,11 +311,11 @@ mod tests {
             refusals: Vec::new(),
         };
         assert_eq!(
-            estimate(&plan, 1, 0, 0).line(),
+            estimate(&plan, so_far(1, 0, 0)).line(),
             "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
         );
         assert_eq!(
-            estimate(&plan, 0, 0, 0).line(),
+            estimate(&plan, so_far(0, 0, 0)).line(),
             "Cost: no requests so far; apply will send nothing (nothing billed)."
         );
         let plan = Plan {
@@ -261,7 +325,7 @@ mod tests {
             refusals: Vec::new(),
         };
         assert_eq!(
-            estimate(&plan, 2, 0, 0).line(),
+            estimate(&plan, so_far(2, 0, 0)).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."
         );
     }

@@ -124,7 +124,8 @@ pub struct CostDto {
     pub list_requests: u64,
     /// Bulk gets and single gets made while planning, for value diffs.
     pub read_requests: u64,
-    /// Bulk writes apply will send (at least).
+    /// Write requests apply will send (at least): bulk writes, plus one single-key PUT per
+    /// value too large for a bulk write.
     pub write_requests: u64,
     /// Bulk deletes apply will send.
     pub delete_requests: u64,
@@ -390,7 +391,7 @@ fn cost_dto(cost: &Cost) -> CostDto {
     CostDto {
         list_requests: cost.list_requests,
         read_requests: cost.read_requests,
-        write_requests: cost.write_requests,
+        write_requests: cost.write_requests + cost.single_write_requests,
         delete_requests: cost.delete_requests,
         billed_lists: cost.billed_lists,
         billed_reads: cost.billed_reads,
@@ -901,7 +902,15 @@ pub(crate) mod tests {
     }
 
     fn cost() -> Cost {
-        crate::report::cost::estimate(&every_action().0, 1, 1, 3)
+        crate::report::cost::estimate(
+            &every_action().0,
+            crate::report::cost::SoFar {
+                list_requests: 1,
+                read_requests: 1,
+                billed_lists: 1,
+                billed_reads: 3,
+            },
+        )
     }
 
     fn document(include_diffs: bool) -> PlanDocument {

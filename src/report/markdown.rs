@@ -893,14 +893,34 @@ mod tests {
     }
 
     fn render(plan: &Plan, views: &ValueViews) -> String {
-        let cost = estimate(plan, 1, 1, 2);
+        let cost = estimate(
+            plan,
+            crate::report::cost::SoFar {
+                list_requests: 1,
+                read_requests: 1,
+                billed_lists: 1,
+                billed_reads: 2,
+            },
+        );
         render_plan(plan, views, &cost, &options(DEFAULT_BUDGET))
     }
 
     #[test]
     fn the_free_plan_warning_follows_the_cost_line() {
         let (plan, views) = every_action();
-        let cost = Cost { billed_deletes: 5_000, ..estimate(&plan, 1, 1, 2) }.on_free_plan(true);
+        let cost = Cost {
+            billed_deletes: 5_000,
+            ..estimate(
+                &plan,
+                crate::report::cost::SoFar {
+                    list_requests: 1,
+                    read_requests: 1,
+                    billed_lists: 1,
+                    billed_reads: 2,
+                },
+            )
+        }
+        .on_free_plan(true);
         let out = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET));
         let cost_line = out.find("Cost: ").expect("cost line");
         let warning =
@@ -1341,7 +1361,15 @@ mod tests {
     #[test]
     fn the_budget_holds_at_every_size() {
         let (plan, views) = every_action();
-        let cost = estimate(&plan, 1, 1, 2);
+        let cost = estimate(
+            &plan,
+            crate::report::cost::SoFar {
+                list_requests: 1,
+                read_requests: 1,
+                billed_lists: 1,
+                billed_reads: 2,
+            },
+        );
         let full = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET)).len();
         for budget in (0..full + 10).step_by(7) {
             let out = render_plan(&plan, &views, &cost, &options(budget));

@@ -87,7 +87,7 @@ pub fn value_view(live: Option<&LiveValue>, desired: Option<&[u8]>, sensitive: b
     let live = match live {
         Some(LiveValue::Text(text)) => Some(Side::classify(text.as_bytes())),
         Some(LiveValue::Binary(bytes)) => Some(Side::Bytes(bytes)),
-        Some(LiveValue::Missing) | None => None,
+        Some(LiveValue::Missing | LiveValue::Unreadable(_)) | None => None,
     };
     let desired = desired.map(Side::classify);
     match (&live, &desired) {

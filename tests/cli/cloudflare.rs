@@ -447,7 +447,7 @@ fn verbose_runs_report_their_request_counts() {
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(
         apply.stderr.contains(
-            "Cloudflare API: 2 requests: 1 list, 0 bulk get, 0 single get, 1 bulk write, 0 bulk delete (0 retries)"
+            "Cloudflare API: 2 requests: 1 list, 0 bulk get, 0 single get, 1 bulk write, 0 single write, 0 bulk delete (0 retries)"
         ),
         "{}",
         apply.stderr
@@ -487,4 +487,162 @@ fn credentials_in_the_api_url_never_show() {
     assert!(!shown.contains("pa55word") && !shown.contains("someone"), "{shown}");
     let plain = cloud.standin.base_url();
     assert!(out.stderr.contains(&format!("target: Cloudflare API `{plain}`")), "{shown}");
+}
+
+/// A listing page whose `result` is `null` is no empty namespace: taken for one, the desired
+/// keys would never be checked for conflicts (issue 15, item 5).
+#[test]
+fn a_listing_whose_result_is_null_fails_the_plan() {
+    let cloud = Cloud::new(&config(2, "v"));
+    let theirs =
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}});
+    cloud.standin.seed(NS, "f/0000", b"theirs", Some(theirs), None);
+    cloud.standin.inject(Fault::NullResult { endpoint: Endpoint::List });
+    let plan = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("`result` is null, not a page of keys"), "{}", plan.stderr);
+    assert!(!plan.stdout.contains("to create"), "{}", plan.stdout);
+}
+
+/// A text read drops a leading U+FEFF: an adopt is read as bytes, so a byte order mark added
+/// by hand is a diff, never "value unchanged" (issue 15, item 11).
+#[test]
+fn an_adopt_is_read_as_bytes_and_never_unchanged_by_a_dropped_bom() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         greeting: \"hello\"\n      plain: \"same\"\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    cloud.standin.seed(NS, "greeting", "\u{FEFF}hello".as_bytes(), None, None);
+    cloud.standin.seed(NS, "plain", b"same", None, None);
+    let plan = cloud.run(&["plan", "-v"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let greeting = plan.stdout.split("plain").next().expect("greeting first");
+    assert!(!greeting.contains("value unchanged"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("value unchanged"), "{}", plan.stdout);
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.get_value), (0, 2), "{counts:?}");
+}
+
+/// A value that begins with a byte order mark is read as bytes by `drift --deep`: a text read
+/// would drop the mark and report drift where there is none (issue 15, item 11).
+#[test]
+fn deep_drift_reads_a_bom_value_as_bytes() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         bom: \"\\uFEFFhello\"\n      text: \"plain\"\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.get(NS, "bom").map(|k| k.value), Some("\u{FEFF}hello".into()));
+    cloud.standin.reset_counts();
+    let drift = cloud.run(&["drift", "--deep"]);
+    assert_eq!(drift.code, 0, "{}", drift.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.get_value), (1, 1), "{counts:?}");
+}
+
+/// `export` reads text through bulk get, which drops a leading U+FEFF: it says which values
+/// it cannot prove byte-exact (issue 15, item 11).
+#[test]
+fn export_warns_about_values_read_as_text() {
+    let cloud = Cloud::new("");
+    cloud.standin.seed(NS, "bom", "\u{FEFF}hello".as_bytes(), None, None);
+    let export = cloud.run(&["export", "--namespace-id", NS, "-o", "-"]);
+    assert_eq!(export.code, 0, "{}", export.snapshot());
+    assert!(
+        export.stderr.contains("1 value was read as text, which drops a leading byte order mark"),
+        "{}",
+        export.stderr
+    );
+    assert!(export.stderr.contains("- \"bom\""), "{}", export.stderr);
+}
+
+/// Binary values are read singly by `drift --deep` (bulk get is documented for text only),
+/// and the cost line counts what Cloudflare bills: a refused or retried request is no billed
+/// list (issue 15, items 13 and 16).
+#[test]
+fn binary_values_are_read_singly_and_retries_are_not_billed() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         logo.bin: {{file: logo.bin}}\n      text: \"plain\"\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    cloud.test.write("logo.bin", [0x89, b'P', b'N', b'G', 0xff, 0xfe]);
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    cloud.standin.reset_counts();
+    let drift = cloud.run(&["drift", "--deep"]);
+    assert_eq!(drift.code, 0, "{}", drift.snapshot());
+    assert!(drift.stderr.contains("1 bulk get request (+ 1 single GET"), "{}", drift.stderr);
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.get_value), (1, 1), "{counts:?}");
+
+    cloud.test.write("kvsync.yaml", yaml.replace("\"plain\"", "\"changed\""));
+    cloud.standin.inject(Fault::ServerError {
+        endpoint: Endpoint::List,
+        status: 503,
+        after_effect: false,
+    });
+    let plan = cloud.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(
+        plan.stdout.contains(
+            "Cost: 2 list requests and 1 read request so far; apply will send 1 bulk write \
+             (billed: 1 list, 1 read, 1 write)."
+        ),
+        "{}",
+        plan.stdout
+    );
+}
+
+/// Cloudflare is reported to answer 404 for some keys that exist (workers-sdk issue #7997): a
+/// listed key whose single read says "key not found" is that key's error, never drift, and the
+/// other reads go on (issue 15, item 5).
+#[test]
+fn a_listed_key_that_404s_on_a_single_read_is_an_error_not_drift() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         a.bin: {{file: a.bin}}\n      b.bin: {{file: b.bin}}\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    cloud.test.write("a.bin", [0xff, 1]);
+    cloud.test.write("b.bin", [0xff, 2]);
+    let apply = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    cloud.standin.inject(Fault::ApiError {
+        endpoint: Endpoint::GetValue,
+        status: 404,
+        code: 10009,
+        message: "get: 'key not found'".into(),
+    });
+    let drift = cloud.run(&["drift", "--deep"]);
+    assert_eq!(drift.code, 1, "{}", drift.snapshot());
+    assert!(!drift.stdout.contains("gone"), "{}", drift.stdout);
+    assert!(drift.stderr.contains("could not read the value of 1 listed key"), "{}", drift.stderr);
+    // (Which of the two concurrent reads gets the 404 is the server's arrival order.)
+    assert!(drift.stderr.contains("  - a.bin: ") != drift.stderr.contains("  - b.bin: "));
+    assert_eq!(cloud.standin.counts().get_value, 2);
+}
+
+/// A binary value over 19,660,800 bytes goes through the single-key PUT, which names the key
+/// in its URL: on a key Cloudflare is reported to refuse there, `validate` says so (issue 15,
+/// item 12).
+#[test]
+fn a_large_binary_value_on_a_key_unsafe_in_a_url_is_a_validate_error() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         \"big^one\": {{file: big.bin}}\n      fine: {{file: big.bin}}\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    cloud.test.write("big.bin", vec![0xffu8; 19_660_801]);
+    let validate = cloud.run(&["validate"]);
+    assert_eq!(validate.code, 1, "{}", validate.snapshot());
+    assert!(
+        validate.stderr.contains("key `big^one` cannot be written with the single-key PUT"),
+        "{}",
+        validate.stderr
+    );
+    assert!(!validate.stderr.contains("key `fine`"), "{}", validate.stderr);
 }

@@ -17,6 +17,9 @@ const ROOT = "/client/v4/accounts/";
 const LIST_LIMIT_MIN = 10;
 const LIST_LIMIT_MAX = 1000;
 const BULK_WRITE_MAX = 10000;
+// §1.7: the spec's `maxLength: 26214400` is on the bulk item's `value` string (UTF-16 code
+// units here, as JavaScript counts), base64 or not; §2: a value holds at most 25 MiB of bytes.
+const VALUE_STRING_MAX = 26214400;
 
 export default {
   async fetch(request, env) {
@@ -69,6 +72,9 @@ async function route(request, env) {
   if (method === "GET" && rest.length >= 2 && rest[0] === "values") {
     // The key is everything after `values/`, percent-decoded (§3.1).
     return getValue(kv, rest.slice(1).join("/"));
+  }
+  if (method === "PUT" && rest.length >= 2 && rest[0] === "values") {
+    return putValue(kv, rest.slice(1).join("/"), request, url.searchParams);
   }
   return noRoute();
 }
@@ -142,6 +148,93 @@ async function getValue(kv, encodedKey) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// §1.5 Write a value: the raw body (which clears the metadata) or `multipart/form-data` with a
+// `value` part and an optional `metadata` part (JSON text); the expiration in the query.
+
+async function putValue(kv, encodedKey, request, params) {
+  let key;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return failure(400, 10001, "the key is not valid UTF-8 once percent-decoded");
+  }
+  const options = {};
+  for (const [field, option] of [["expiration_ttl", "expirationTtl"], ["expiration", "expiration"]]) {
+    const raw = params.get(field);
+    if (raw === null) continue;
+    if (!/^[0-9]+$/.test(raw)) return invalid(`\`${field}\` must be a number, not ${JSON.stringify(raw)}`);
+    // §1.5: when both are given, `expiration_ttl` wins.
+    if (options.expirationTtl === undefined) options[option] = Number(raw);
+  }
+  const body = new Uint8Array(await request.arrayBuffer());
+  let value = body;
+  const boundary = multipartBoundary(request.headers.get("content-type") ?? "");
+  if (boundary !== null) {
+    const parts = multipartParts(body, boundary);
+    if (parts === null) return invalid("malformed multipart/form-data body");
+    if (!parts.has("value")) return invalid("the `value` part is required");
+    value = parts.get("value");
+    if (parts.has("metadata")) {
+      try {
+        const metadata = JSON.parse(new TextDecoder().decode(parts.get("metadata")));
+        if (metadata !== null) options.metadata = metadata;
+      } catch {
+        return invalid("`metadata` is not JSON");
+      }
+    }
+  }
+  try {
+    await kv.put(key, value, options);
+  } catch (error) {
+    return bindingError(error);
+  }
+  return success(null);
+}
+
+function multipartBoundary(contentType) {
+  const [kind, ...params] = contentType.split(";");
+  if (kind.trim().toLowerCase() !== "multipart/form-data") return null;
+  for (const param of params) {
+    const [name, value] = param.split("=");
+    if (name?.trim().toLowerCase() === "boundary" && value) return value.trim().replace(/^"|"$/g, "");
+  }
+  return null;
+}
+
+// The parts of a multipart body by name, as bytes (parsed by hand: `request.formData()` would
+// decode a part without a filename as text, and a value is bytes), or null when malformed.
+function multipartParts(body, boundary) {
+  const encoder = new TextEncoder();
+  const delimiter = encoder.encode(`--${boundary}`);
+  const next = encoder.encode(`\r\n--${boundary}`);
+  const blank = encoder.encode("\r\n\r\n");
+  const find = (needle, from) => {
+    outer: for (let i = from; i + needle.length <= body.length; i++) {
+      for (let j = 0; j < needle.length; j++) if (body[i + j] !== needle[j]) continue outer;
+      return i;
+    }
+    return -1;
+  };
+  let at = find(delimiter, 0);
+  if (at < 0) return null;
+  at += delimiter.length;
+  const parts = new Map();
+  for (;;) {
+    if (body[at] === 45 && body[at + 1] === 45) return parts; // `--`: the closing delimiter
+    at += 2;
+    const headEnd = find(blank, at);
+    if (headEnd < 0) return null;
+    const end = find(next, headEnd + 4);
+    if (end < 0) return null;
+    const head = new TextDecoder().decode(body.subarray(at, headEnd));
+    const name = /content-disposition:[^\r\n]*;\s*name="([^"]*)"/i.exec(head)?.[1];
+    if (name === undefined) return null;
+    parts.set(name, body.slice(headEnd + 4, end));
+    at = end + next.length;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // §1.7 Bulk write: a JSON array of `{key, value, base64?, expiration?, expiration_ttl?,
 // metadata?}`, at most 10,000 items, each written with `env.KV.put`.
 
@@ -161,6 +254,11 @@ async function bulkWrite(kv, request) {
     }
     if (typeof item.key !== "string") return invalid(`item ${index}: \`key\` must be a string`);
     if (typeof item.value !== "string") return invalid(`item ${index}: \`value\` must be a string`);
+    if (item.value.length > VALUE_STRING_MAX) {
+      return invalid(
+        `item ${index}: \`value\` is ${item.value.length} characters long, over the limit of ${VALUE_STRING_MAX}; write a larger value with PUT .../values/{key}`,
+      );
+    }
     if (item.base64 !== undefined && typeof item.base64 !== "boolean") {
       return invalid(`item ${index}: \`base64\` must be a boolean`);
     }
@@ -232,6 +330,8 @@ async function bulkGet(kv, request) {
   if (type !== "text" && type !== "json") return invalid(`invalid type ${JSON.stringify(type)}: must be "text" or "json"`);
   if (typeof withMetadata !== "boolean") return invalid("`withMetadata` must be a boolean");
 
+  // The binding's text read decodes as workerd does, dropping a leading U+FEFF, which is what
+  // Cloudflare's bulk get does too (tests/cli/simulator.rs checks it).
   let found;
   try {
     found = withMetadata ? await kv.getWithMetadata(keys, "text") : await kv.get(keys, "text");

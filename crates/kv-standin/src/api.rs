@@ -1,5 +1,5 @@
 //! The HTTP side: routing, authentication, fault injection and the handlers of the imitated
-//! endpoints (doc §1.2, §1.3, §1.7, §1.8, §1.9).
+//! endpoints (doc §1.2, §1.3, §1.5, §1.7, §1.8, §1.9).
 //!
 //! One fallback handler routes by hand instead of through axum's router, so that every request,
 //! including one to a path Cloudflare has no route for, is counted exactly once, goes through the
@@ -102,6 +102,7 @@ fn count(counts: &mut Counts, kind: Kind) {
         Kind::GetValue => &mut counts.get_value,
         Kind::BulkGet => &mut counts.bulk_get,
         Kind::BulkPut => &mut counts.bulk_put,
+        Kind::PutValue => &mut counts.put_value,
         Kind::BulkDelete => &mut counts.bulk_delete,
         Kind::Other => &mut counts.other,
     };
@@ -119,6 +120,7 @@ enum Route {
 enum Op {
     List,
     GetValue(Result<String, Failure>),
+    PutValue(Result<String, Failure>),
     BulkPut,
     BulkDelete,
     BulkGet,
@@ -144,6 +146,11 @@ impl Route {
                 Some(key) if !key.is_empty() => Op::GetValue(decode_key(key)),
                 _ => return Route::Unknown,
             },
+            // Doc §1.5: the single-key write, raw or multipart.
+            (&Method::PUT, rest) => match rest.strip_prefix("values/") {
+                Some(key) if !key.is_empty() => Op::PutValue(decode_key(key)),
+                _ => return Route::Unknown,
+            },
             _ => return Route::Unknown,
         };
         Route::Kv { account: decode_lossy(account), namespace: decode_lossy(namespace), op }
@@ -153,6 +160,7 @@ impl Route {
         match self {
             Route::Kv { op: Op::List, .. } => Kind::List,
             Route::Kv { op: Op::GetValue(_), .. } => Kind::GetValue,
+            Route::Kv { op: Op::PutValue(_), .. } => Kind::PutValue,
             Route::Kv { op: Op::BulkPut, .. } => Kind::BulkPut,
             Route::Kv { op: Op::BulkDelete, .. } => Kind::BulkDelete,
             Route::Kv { op: Op::BulkGet, .. } => Kind::BulkGet,
@@ -181,6 +189,7 @@ enum Payload {
     Write(Result<Vec<WriteItem>, Failure>),
     Delete(Result<Vec<String>, Failure>),
     Get(Result<GetRequest, Failure>),
+    Raw(Result<Bytes, Failure>),
 }
 
 impl Payload {
@@ -193,6 +202,7 @@ impl Payload {
                 Payload::Delete(read_body(body).await.and_then(|b| bulk::parse_delete(&b)))
             }
             Kind::BulkGet => Payload::Get(read_body(body).await.and_then(|b| bulk::parse_get(&b))),
+            Kind::PutValue => Payload::Raw(read_body(body).await),
             // Other requests' bodies are not read: hyper discards them.
             Kind::List | Kind::GetValue | Kind::Other => Payload::None,
         }
@@ -354,7 +364,7 @@ async fn carry_out(
     authenticate(&parts.headers, &shared.options.token)?;
     let Route::Kv { account, namespace, op } = route else {
         // Doc §5, code 7003: "No route for the URI". The stand-in also answers this for the
-        // real routes it does not imitate (namespaces, single-key writes, metadata).
+        // real routes it does not imitate (namespaces, single-key deletes, metadata).
         return Err(Failure::new(StatusCode::NOT_FOUND, 7003, "No route for the URI"));
     };
     if !is_identifier(&account) || !is_identifier(&namespace) {
@@ -384,6 +394,10 @@ async fn carry_out(
             None => Err(Failure::invalid("missing list query")),
         },
         Op::GetValue(key) => get_value(shared, &namespace, &key?),
+        Op::PutValue(key) => match payload {
+            Payload::Raw(body) => put_value(shared, &namespace, key?, parts, &body?),
+            _ => Err(Failure::invalid("missing value body")),
+        },
         Op::BulkPut => match payload {
             Payload::Write(items) => bulk_put(shared, &namespace, items?, fault),
             _ => Err(Failure::invalid("missing bulk write body")),
@@ -508,6 +522,36 @@ fn get_value(shared: &Shared, namespace: &str, key: &str) -> Result<Response, Fa
     Ok(response)
 }
 
+/// Doc §1.5: `PUT .../values/{key}`, the no-result envelope on success.
+fn put_value(
+    shared: &Shared,
+    namespace: &str,
+    key: String,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Response, Failure> {
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map_err(|e| Failure::invalid(format!("invalid query string: {e}")))?;
+    let number = |name: &str| -> Result<Option<i64>, Failure> {
+        match pairs.iter().find(|(n, _)| n == name) {
+            None => Ok(None),
+            Some((_, raw)) => raw
+                .parse()
+                .map(Some)
+                .map_err(|_| Failure::invalid(format!("`{name}` must be a number, not {raw:?}"))),
+        }
+    };
+    let (at, ttl) = (number("expiration")?, number("expiration_ttl")?);
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let now = shared.lock().now();
+    let write = bulk::check_single_put(key, content_type, body, at, ttl, now)?;
+    let mut state = shared.lock();
+    let ns = state.store.namespaces.get_mut(namespace).ok_or_else(namespace_not_found)?;
+    ns.put(write.key, write.entry);
+    drop(state);
+    Ok(envelope::null_success())
+}
+
 /// Doc §1.7 `workers-kv_bulk-result`.
 #[derive(Serialize)]
 struct BulkResult {
@@ -626,6 +670,8 @@ fn bulk_get(shared: &Shared, namespace: &str, request: GetRequest) -> Result<Res
                 .collect()
         })?
     };
+    // A text read decodes UTF-8 the way workerd does, dropping a leading byte order mark
+    // (U+FEFF): Cloudflare's bulk get returns such a value without it (doc §10.2).
     let value_of = |key: &str, bytes: &Bytes| -> Result<Value, Failure> {
         let text = std::str::from_utf8(bytes).map_err(|_| {
             Failure::invalid(format!(
@@ -633,6 +679,7 @@ fn bulk_get(shared: &Shared, namespace: &str, request: GetRequest) -> Result<Res
                 bulk::shorten(key)
             ))
         })?;
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         match request.value_type {
             ValueType::Text => Ok(Value::String(text.to_owned())),
             ValueType::Json => serde_json::from_str(text).map_err(|e| {

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 pub(crate) enum Kind {
     List,
     GetValue,
+    PutValue,
     BulkGet,
     BulkPut,
     BulkDelete,
@@ -23,6 +24,8 @@ pub enum Endpoint {
     List,
     /// `GET .../values/{key}` (doc §1.3).
     GetValue,
+    /// `PUT .../values/{key}` (doc §1.5).
+    PutValue,
     /// `POST .../bulk/get` (doc §1.9).
     BulkGet,
     /// `PUT .../bulk` (doc §1.7).
@@ -39,6 +42,7 @@ impl Endpoint {
             Endpoint::Any => true,
             Endpoint::List => kind == Kind::List,
             Endpoint::GetValue => kind == Kind::GetValue,
+            Endpoint::PutValue => kind == Kind::PutValue,
             Endpoint::BulkGet => kind == Kind::BulkGet,
             Endpoint::BulkPut => kind == Kind::BulkPut,
             Endpoint::BulkDelete => kind == Kind::BulkDelete,

@@ -7,8 +7,10 @@
 //! kvsync or know its types: it is the other side of the wire, and it is only useful for as long
 //! as it disagrees with kvsync exactly where Cloudflare would.
 //!
-//! What is imitated (doc §1): list keys (§1.2), read a value (§1.3), bulk write (§1.7), bulk
-//! delete on both routes (§1.8), bulk get (§1.9), with the envelopes of §0.1, the limits of §2,
+//! What is imitated (doc §1): list keys (§1.2), read a value (§1.3), write a value, raw or
+//! multipart (§1.5), bulk write (§1.7, its `value` string held to 26,214,400 characters), bulk
+//! delete on both routes (§1.8), bulk get (§1.9, text reads dropping a leading U+FEFF as
+//! workerd's decoder does), with the envelopes of §0.1, the limits of §2,
 //! percent-decoded keys in URLs (§3), the errors of §5 and bearer-token auth (§6.1). Other routes
 //! answer `404` with code 7003, as Cloudflare does for a URI it cannot route. Namespaces exist only
 //! when a test creates them with [`Standin::create_namespace`].
@@ -136,6 +138,8 @@ pub struct Counts {
     pub bulk_get: u64,
     /// `PUT .../bulk` (doc §1.7).
     pub bulk_put: u64,
+    /// `PUT .../values/{key}` (doc §1.5).
+    pub put_value: u64,
     /// `POST .../bulk/delete` and the deprecated `DELETE .../bulk` (doc §1.8).
     pub bulk_delete: u64,
     /// Any other method and path (answered 404 code 7003).

@@ -409,7 +409,7 @@ async fn unknown_namespace_account_and_route() {
     );
     api.send(Method::GET, &namespaces, None).await.failure(404, 7003);
     api.send(Method::POST, &api.url(NS, "keys"), None).await.failure(404, 7003);
-    api.send(Method::PUT, &api.url(NS, "values/a"), Some(b"x".to_vec())).await.failure(404, 7003);
+    api.send(Method::GET, &api.url(NS, "metadata/a"), None).await.failure(404, 7003);
     assert_eq!(
         api.counts(),
         Counts { list: 3, bulk_put: 1, other: 3, total: 7, ..Counts::default() }
@@ -469,20 +469,24 @@ async fn each_limit_violation_refuses_the_whole_bulk_write() {
     assert_eq!(api.counts().bulk_put, 17);
 }
 
+/// Doc §1.7: the spec's `maxLength: 26214400` is on the bulk item's `value` string, so base64
+/// of more than 19,660,800 bytes is refused, though the bytes would fit a key.
 #[tokio::test]
-async fn values_are_limited_to_25_mib_decoded_and_bodies_to_100_mb() {
+async fn bulk_values_are_limited_to_26_214_400_characters_and_bodies_to_100_mb() {
     let api = Api::start();
     let limit = 26_214_400;
-    let fits = STANDARD.encode(vec![7u8; limit]);
+    let fits = STANDARD.encode(vec![7u8; 19_660_800]);
+    assert_eq!(fits.len(), limit);
     let reply = api.put(json!([{"key": "big", "value": fits, "base64": true}])).await;
     reply.result();
-    assert_eq!(api.standin.get(NS, "big").map(|k| k.value.len()), Some(limit));
+    assert_eq!(api.standin.get(NS, "big").map(|k| k.value.len()), Some(19_660_800));
+    let too_long = STANDARD.encode(vec![7u8; 19_660_801]);
+    let reply = api.put(json!([{"key": "b64", "value": too_long, "base64": true}])).await;
+    assert!(reply.failure(400, 10001).contains("26214404 characters long"));
     let over = "x".repeat(limit + 1);
     let reply =
         api.put(json!([{"key": "small", "value": "v"}, {"key": "over", "value": over}])).await;
-    assert!(
-        reply.failure(400, 10001).contains("Value length of 26214401 exceeds limit of 26214400.")
-    );
+    assert!(reply.failure(400, 10001).contains("26214401 characters long, over the limit"));
     assert_eq!(api.standin.keys(NS), ["big"]);
 
     // Doc §1.7: below 100,000,000 bytes. Four 24 MiB values weigh 100,663,296 bytes and more.
@@ -865,6 +869,7 @@ async fn counts_are_exact_and_resettable() {
         get_value: 1,
         bulk_get: 1,
         bulk_put: 2,
+        put_value: 0,
         bulk_delete: 2,
         other: 1,
         total: 9,
@@ -912,4 +917,62 @@ fn works_from_synchronous_code_and_stops_on_drop() {
     assert!(response.ends_with(r#"{"success":true,"errors":[],"messages":[],"result":[],"result_info":{"count":0,"cursor":""}}"#));
     drop(standin);
     assert!(std::net::TcpStream::connect(&address).is_err(), "the port is closed after drop");
+}
+
+/// Doc §1.5: `PUT .../values/{key}` as multipart keeps the metadata part and takes the
+/// expiration from the query; a raw body clears the metadata. Up to 25 MiB of bytes, which a
+/// bulk item cannot carry as base64.
+#[tokio::test]
+async fn single_put_takes_multipart_with_metadata_and_raw_bodies_without() {
+    let api = Api::start();
+    let value = vec![0xffu8; 26_214_400];
+    let boundary = "b0undary";
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\r\n")
+            .into_bytes();
+    body.extend_from_slice(&value);
+    body.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\
+             Content-Type: application/json\r\n\r\n{{\"m\": 1}}\r\n--{boundary}--\r\n"
+        )
+        .as_bytes(),
+    );
+    let url = api.url(NS, &format!("values/a%2Fb?expiration={}", NOW + 120));
+    let reply = api
+        .http
+        .put(&url)
+        .header("authorization", format!("Bearer {}", api.standin.token()))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reply.status().as_u16(), 200);
+    let stored = api.standin.get(NS, "a/b").expect("stored");
+    assert_eq!(stored.value.len(), value.len());
+    assert!(stored.value.iter().all(|b| *b == 0xff));
+    assert_eq!(stored.expiration, Some(NOW + 120));
+    assert_eq!(api.list("").await.result()[0]["metadata"], json!({"m": 1}));
+
+    let raw = api.send(Method::PUT, &api.url(NS, "values/a%2Fb"), Some(b"raw".to_vec())).await;
+    assert_eq!(raw.result(), Value::Null);
+    assert_eq!(api.standin.get(NS, "a/b").map(|k| k.value), Some(b"raw".to_vec()));
+    assert_eq!(api.list("").await.result()[0].get("metadata"), None);
+    let over = api.send(Method::PUT, &api.url(NS, "values/x"), Some(vec![1; 26_214_401])).await;
+    assert!(over.failure(400, 10001).contains("exceeds limit of 26214400"));
+    assert_eq!(api.counts().put_value, 3);
+}
+
+/// Cloudflare's text bulk get decodes values as workerd does, dropping a leading U+FEFF.
+#[tokio::test]
+async fn a_text_bulk_get_drops_a_leading_byte_order_mark() {
+    let api = Api::start();
+    api.put(json!([{"key": "bom", "value": "\u{FEFF}hi"}, {"key": "mid", "value": "a\u{FEFF}"}]))
+        .await
+        .result();
+    let reply = api.bulk_get(json!({"keys": ["bom", "mid"]})).await;
+    assert_eq!(reply.result(), json!({"values": {"bom": "hi", "mid": "a\u{FEFF}"}}));
+    // A single read returns the bytes as stored.
+    assert_eq!(api.value("bom").await.body, "\u{FEFF}hi".as_bytes());
 }

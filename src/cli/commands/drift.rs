@@ -16,7 +16,7 @@ use crate::cli::output::Printer;
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry};
 use crate::error::Error;
-use crate::kv::{BULK_GET_MAX, KvStore, ListedKey};
+use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint};
 use crate::plan::drift::{self, DriftReport};
 use crate::plan::{self, LiveScope, Options, Plan};
 use crate::report;
@@ -45,9 +45,11 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
         }
     }
     let mut report = drift::from_plan(&plan, &desired);
-    if args.deep {
-        deep_check(&store, &desired, &plan, &live, &mut report, printer).await?;
-    }
+    let unreadable = if args.deep {
+        deep_check(&store, &desired, &plan, &live, &mut report, printer).await?
+    } else {
+        Vec::new()
+    };
 
     let environment = desired.environment.as_deref();
     let title = match environment {
@@ -83,6 +85,11 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
         printer.verbose(&summary);
     }
     store.close()?;
+    // A value that could not be read is neither in sync nor drifted: the report shows the
+    // rest, and the run fails naming those keys.
+    if !unreadable.is_empty() {
+        return Err(Error::Unreadable { keys: unreadable });
+    }
     Ok(if report.has_drift() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 
@@ -93,11 +100,11 @@ struct Batch<'a> {
     keys: Vec<(&'a str, &'a DesiredEntry, &'a ListedKey)>,
 }
 
-/// Reads the values of every key in sync and records what differs (DESIGN.md §3, deep check).
+/// Reads the values of every key in sync and records what differs (DESIGN.md §3, deep check);
+/// returns the keys whose values could not be read, each with why.
 ///
-/// Keys whose desired value is binary go into batches of their own: bulk get returns text only,
-/// so a batch holding a binary value is refused and the store reads each of its keys with a
-/// single GET; kept apart, they cannot drag a hundred text keys into single GETs with them.
+/// Keys whose desired value is binary go into batches of their own, read with single GETs
+/// (bulk get is documented for text values only), so they never drag text keys along.
 async fn deep_check(
     store: &Store,
     desired: &Desired,
@@ -105,10 +112,10 @@ async fn deep_check(
     live: &[LiveScope],
     report: &mut DriftReport,
     printer: &Printer,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, String)>, Error> {
     report.deep = true;
     let mut batches: Vec<Batch<'_>> = Vec::new();
-    let (mut keys, mut binary) = (0usize, 0usize);
+    let (mut keys, mut binary, mut bulk_gets) = (0usize, 0usize, 0usize);
     for (scope_index, scope) in desired.scopes.iter().enumerate() {
         let (Some(scope_plan), Some(listing)) =
             (plan.scopes.get(scope_index), live.get(scope_index))
@@ -120,6 +127,7 @@ async fn deep_check(
         let (text, bytes): (Vec<_>, Vec<_>) =
             in_sync.into_iter().partition(|(_, entry, _)| entry.is_text);
         binary += bytes.len();
+        bulk_gets += text.len().div_ceil(BULK_GET_MAX);
         for group in [text, bytes] {
             for chunk in group.chunks(BULK_GET_MAX) {
                 let keys = chunk.to_vec();
@@ -127,13 +135,35 @@ async fn deep_check(
             }
         }
     }
-    printer.info(&cost_line(keys, batches.len(), binary));
+    printer.info(&cost_line(keys, bulk_gets, binary));
 
+    let mut unreadable = Vec::new();
     for batch in &batches {
         let names: Vec<String> = batch.keys.iter().map(|(key, _, _)| (*key).to_owned()).collect();
-        let values = store.bulk_get(batch.namespace_id, &names).await?;
-        for ((key, entry, listed), value) in batch.keys.iter().zip(&values) {
-            let bytes = engine::read_value(&entry.value)?;
+        let desired_bytes: Vec<Vec<u8>> = batch
+            .keys
+            .iter()
+            .map(|(_, entry, _)| engine::read_value(&entry.value))
+            .collect::<Result<_, _>>()?;
+        // Binary values, which bulk get does not return, and values that begin with a byte
+        // order mark, which a text read drops, are read as bytes.
+        let hints: Vec<ReadHint> = batch
+            .keys
+            .iter()
+            .zip(&desired_bytes)
+            .map(|((_, entry, listed), bytes)| ReadHint {
+                exact: !entry.is_text || bytes.starts_with(engine::BOM),
+                listed_expiration: listed.expiration,
+            })
+            .collect();
+        let values = store.read_values(batch.namespace_id, &names, &hints).await?;
+        for (((key, entry, listed), value), bytes) in
+            batch.keys.iter().zip(&values).zip(desired_bytes)
+        {
+            if let LiveValue::Unreadable(reason) = value {
+                unreadable.push(((*key).to_owned(), reason.clone()));
+                continue;
+            }
             let differences = drift::compare_deep(
                 &bytes,
                 entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
@@ -150,7 +180,7 @@ async fn deep_check(
             );
         }
     }
-    Ok(())
+    Ok(unreadable)
 }
 
 /// What the deep check is about to cost, printed before it starts.

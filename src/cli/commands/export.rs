@@ -16,7 +16,7 @@ use crate::cli::output::Printer;
 use crate::config::Heads;
 use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
 use crate::error::Error;
-use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue};
+use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue, ReadHint};
 
 pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
@@ -51,15 +51,26 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
     printer.verbose(&format!("read the listing: {} keys", listed.len()));
 
     let mut written: Vec<String> = Vec::new();
+    // The Cloudflare target reads text through bulk get, which drops a leading U+FEFF; the
+    // local store reads bytes.
+    let text_reads = matches!(store, Store::Cloudflare(_));
     for chunk in listed.chunks(BULK_GET_MAX) {
         let names: Vec<String> = chunk.iter().map(|k| k.name.to_string()).collect();
-        let values = store.bulk_get(&args.namespace_id, &names).await?;
+        let hints: Vec<ReadHint> = chunk
+            .iter()
+            .map(|k| ReadHint { exact: false, listed_expiration: k.expiration })
+            .collect();
+        let values = store.read_values(&args.namespace_id, &names, &hints).await?;
         for (key, value) in chunk.iter().zip(values) {
-            let value = match value {
-                LiveValue::Text(text) => text.into_bytes(),
-                LiveValue::Binary(bytes) => bytes,
+            let (value, read_as_text) = match value {
+                LiveValue::Text(text) => (text.into_bytes(), text_reads),
+                LiveValue::Binary(bytes) => (bytes, false),
                 LiveValue::Missing => {
                     exporter.skip(&key.name, "it was deleted or expired while exporting");
+                    continue;
+                }
+                LiveValue::Unreadable(reason) => {
+                    exporter.skip(&key.name, &format!("its value could not be read: {reason}"));
                     continue;
                 }
             };
@@ -69,7 +80,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
                 metadata: key.metadata.to_json(),
                 expiration: key.expiration,
             };
-            if let Some(file) = exporter.add(entry) {
+            if let Some(file) = exporter.add_read(entry, read_as_text) {
                 write_value_file(&folder, &file)?;
                 written.push(file.path);
             }
@@ -171,6 +182,24 @@ fn summarise(
                 export.skipped.len() - 10
             ));
         }
+        printer.warn(&text);
+    }
+    if !export.unproven.is_empty() {
+        let mut text = format!(
+            "{} read as text, which drops a leading byte order mark (U+FEFF), and nothing proves \
+             {} byte-exact (only a kvsync marker holding the hash of what was read does):",
+            counted(export.unproven.len(), "value was", "values were"),
+            if export.unproven.len() == 1 { "it" } else { "them" },
+        );
+        for key in export.unproven.iter().take(10) {
+            text.push_str(&format!("\n  - {key:?}"));
+        }
+        if export.unproven.len() > 10 {
+            text.push_str(&format!("\n  … and {} more", export.unproven.len() - 10));
+        }
+        text.push_str(
+            "\n  a value that began with one is exported without it; check such values by hand",
+        );
         printer.warn(&text);
     }
     if !export.sensitive.is_empty() {
