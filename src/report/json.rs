@@ -95,7 +95,7 @@ pub enum GuardDto {
     Conflicts,
 }
 
-/// Counts behind the summary line (DESIGN.md §5).
+/// Counts behind the summary line (docs/spec.md, "How keys are classified").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SummaryDto {
     /// Whether anything would be written or deleted, or a conflict blocks apply (what
@@ -172,7 +172,7 @@ pub struct WarningDto {
     pub message: String,
 }
 
-/// What happens to a key (DESIGN.md §3).
+/// What happens to a key (docs/spec.md, "How keys are classified").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionDto {
@@ -251,7 +251,7 @@ pub struct ChangeDto {
     pub drifted: Option<bool>,
     /// A sensitive key carries no hash, size, metadata or diff.
     pub sensitive: bool,
-    /// The desired content hash (DESIGN.md §2), 64 lowercase hex digits.
+    /// The desired content hash (docs/spec.md, "The content hash"), 64 lowercase hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_sha256: Option<String>,
     /// The content hash in the live marker.
@@ -602,7 +602,7 @@ pub struct DriftScopeDto {
     pub expired_ttl: u64,
 }
 
-/// The kinds of drift (DESIGN.md §3).
+/// The kinds of drift (docs/spec.md, "How keys are classified").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftClassDto {

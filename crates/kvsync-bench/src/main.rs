@@ -1,4 +1,4 @@
-//! kvsync's benchmarks (DESIGN.md §9, issue #6).
+//! kvsync's benchmarks (the performance targets of docs/spec.md).
 //!
 //! For each size N: writes a desired state of N keys as YAML (a root config including a few
 //! hundred key files and a folder of `file:` values), starts the Cloudflare stand-in with a
