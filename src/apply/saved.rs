@@ -423,9 +423,7 @@ fn fingerprint(key: &ListedKey) -> [u8; 8] {
 /// then nothing derived from its hash may go into a plan file.
 fn is_sensitive(entry: Option<&DesiredEntry>, listed: Option<&ListedKey>) -> bool {
     entry.is_some_and(|e| e.sensitive)
-        || listed.is_some_and(|l| {
-            matches!(Marker::from_listed(&l.metadata), Marker::V1 { sensitive: true, .. })
-        })
+        || listed.is_some_and(|l| Marker::listed_is_sensitive(&l.metadata))
 }
 
 /// What the stale check records of a sensitive key: `absent`, or `KIND;EXPIRATION;OWNER`, where

@@ -131,14 +131,7 @@ pub(super) fn load_using(
     for (index, (message, hint)) in validate::overlapping_scopes(&sound) {
         loader.problems.error(root, sound_pos[index], message, hint);
     }
-    // The account: the config's, else the environment's (read where the store is opened), else
-    // the one the wrangler config of the `binding:` scopes names, as wrangler would use.
-    let account_id = account_id.or_else(|| {
-        crate::kv::token::account_id_from_env(options.vars)
-            .is_none()
-            .then(|| loader.wrangler.account_id())
-            .flatten()
-    });
+    let account_id = loader.account(account_id);
     if !loader.problems.has_errors() && !announced {
         let target = merged.target.as_ref().map(|t| t.value.name().to_owned());
         (hooks.on_heads)(listing(target, account_id.clone(), local_path.clone(), &heads));
@@ -237,12 +230,7 @@ fn speculative_heads(
         merged.local_path.and_then(|local| loader.interpolate(local)).map(|l| roots.dir.join(l));
     let heads: Vec<Head> =
         merged.namespaces.into_iter().map(|namespace| loader.head(namespace)).collect();
-    let account_id = account_id.or_else(|| {
-        crate::kv::token::account_id_from_env(options.vars)
-            .is_none()
-            .then(|| loader.wrangler.account_id())
-            .flatten()
-    });
+    let account_id = loader.account(account_id);
     if loader.problems.has_errors() || heads.iter().any(|h| h.namespace_id.is_none()) {
         return None;
     }
@@ -353,6 +341,18 @@ struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
+    /// The account: the config's (`configured`), else the environment's (read where the store
+    /// is opened, so `None` here), else the one the wrangler config of the `binding:` scopes
+    /// names, as wrangler would use.
+    fn account(&mut self, configured: Option<String>) -> Option<String> {
+        configured.or_else(|| {
+            crate::kv::token::account_id_from_env(self.vars)
+                .is_none()
+                .then(|| self.wrangler.account_id())
+                .flatten()
+        })
+    }
+
     fn new(
         roots: &RootPaths<'a>,
         root: FileId,

@@ -227,6 +227,19 @@ impl Marker {
         }
     }
 
+    /// Whether a listed key's marker says it was written from a sensitive entry: what
+    /// [`Marker::from_listed`] would say, without building the marker (a saved plan asks this of
+    /// every key it depends on).
+    pub fn listed_is_sensitive(metadata: &ListedMetadata) -> bool {
+        match metadata.marker() {
+            MarkerField::Absent => false,
+            MarkerField::Clean(marker) => marker.sensitive(),
+            MarkerField::Other(field) => {
+                matches!(Self::from_field(&field), Self::V1 { sensitive: true, .. })
+            }
+        }
+    }
+
     /// Reads the value of a `__kvsync` field. Only a field that is not an object, or has no
     /// string `owner`, is no marker: a marker that names an owner always counts as that owner's,
     /// so a forged or damaged one can never make another owner's key look free to adopt. Fields

@@ -1274,19 +1274,8 @@ async fn a_refused_plan_keeps_its_report_and_fails_the_check() {
         ("KVSYNC_HAS_CHANGES", "true"),
         ("KVSYNC_HAS_DRIFT", "false"),
     ];
-    let run = comment(&runner, &server, refused, &results, &[]);
-    assert_eq!(run.code, 0, "{}", run.show());
-    let ours = github.bodies_with(MARKER);
-    assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
-    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
-    assert!(!ours[0].contains("previous report was removed"), "{}", ours[0]);
-    let finish = runner.run(
-        &script("finish.sh"),
-        &[],
-        ".",
-        &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
-    );
-    assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
+    let (body, finish) = refused_plan_posted(&runner, &server, &github, refused, &results);
+    assert!(!body.contains("previous report was removed"), "{body}");
     assert!(finish.stdout.contains("apply would refuse this plan"), "{}", finish.show());
 
     // An error with nothing on stdout: the end of stderr, as before.
@@ -1730,12 +1719,25 @@ async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
         ("KVSYNC_REPORT_FILE", outputs["report-file"].as_str()),
     ];
     let report = std::fs::read_to_string(&outputs["report-file"]).expect("report file");
-    let run = comment(&runner, &server, &report, &results, &[]);
+    let (body, _) = refused_plan_posted(&runner, &server, &github, &report, &results);
+    assert!(!body.contains("- `x` `f/shared`\n"), "not listed again as a change: {body}");
+}
+
+/// Posts the report of a plan apply would refuse as the comment step does, checks that it is
+/// the one comment, created with the refusal in it, then runs the finish step, which must fail
+/// the check. Returns the comment's body and the finish step's run.
+fn refused_plan_posted(
+    runner: &Runner,
+    server: &MockServer,
+    github: &GitHub,
+    report: &str,
+    results: &[(&str, &str)],
+) -> (String, Run) {
+    let run = comment(runner, server, report, results, &[]);
     assert_eq!(run.code, 0, "{}", run.show());
     let ours = github.bodies_with(MARKER);
-    assert_eq!(ours.len(), 1, "{}", run.show());
+    assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
     assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
-    assert!(!ours[0].contains("- `x` `f/shared`\n"), "not listed again as a change: {}", ours[0]);
     let finish = runner.run(
         &script("finish.sh"),
         &[],
@@ -1743,4 +1745,5 @@ async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
         &[("INPUT_COMMAND", "plan"), ("KVSYNC_EXIT_CODE", "1"), ("KVSYNC_HAS_CHANGES", "true")],
     );
     assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
+    (ours[0].clone(), finish)
 }

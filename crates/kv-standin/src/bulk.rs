@@ -211,13 +211,25 @@ fn check_write(item: WriteItem, now: i64) -> Result<Write, Failure> {
     } else {
         value.into_bytes()
     };
+    stored(key, value, item.metadata, (item.expiration, item.expiration_ttl), now)
+}
+
+/// The write of a checked key and its decoded value, as a bulk item or a single PUT gives it:
+/// the value held to 25 MiB of bytes, the metadata compacted, the expiration resolved.
+fn stored(
+    key: String,
+    value: Vec<u8>,
+    metadata: Option<Value>,
+    (expiration_at, expiration_ttl): (Option<i64>, Option<i64>),
+    now: i64,
+) -> Result<Write, Failure> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(Failure::invalid(format!(
             "Value length of {} exceeds limit of {MAX_VALUE_BYTES}.",
             value.len()
         )));
     }
-    let metadata = match item.metadata {
+    let metadata = match metadata {
         None => None,
         Some(metadata) => Some(compact_metadata(&metadata)?),
     };
@@ -226,7 +238,7 @@ fn check_write(item: WriteItem, now: i64) -> Result<Write, Failure> {
         entry: Entry::new(
             Bytes::from(value),
             metadata,
-            expiration(item.expiration, item.expiration_ttl, now)?,
+            expiration(expiration_at, expiration_ttl, now)?,
         ),
     })
 }
@@ -265,24 +277,9 @@ pub(crate) fn check_single_put(
             (value.ok_or_else(|| Failure::invalid("the `value` part is required"))?, metadata)
         }
     };
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(Failure::invalid(format!(
-            "Value length of {} exceeds limit of {MAX_VALUE_BYTES}.",
-            value.len()
-        )));
-    }
-    let metadata = match metadata {
-        None | Some(Value::Null) => None,
-        Some(metadata) => Some(compact_metadata(&metadata)?),
-    };
-    Ok(Write {
-        key,
-        entry: Entry::new(
-            Bytes::from(value),
-            metadata,
-            expiration(expiration_at, expiration_ttl, now)?,
-        ),
-    })
+    // A `metadata` part holding `null` is no metadata.
+    let metadata = metadata.filter(|m| !m.is_null());
+    stored(key, value, metadata, (expiration_at, expiration_ttl), now)
 }
 
 /// The boundary of a `multipart/form-data` content type.
