@@ -730,7 +730,7 @@ impl KvStore for CloudflareStore {
         Ok(PendingPage::deferred(cursor, move || {
             let keys = serde_json::from_slice::<Envelope<Vec<ListedKeyDto>>>(&answer.body)
                 .map_err(|error| format!("JSON of an unexpected shape ({error})"))
-                .and_then(|envelope| wire::listed_page(envelope.result.unwrap_or_default()));
+                .map(|envelope| wire::listed_page(envelope.result.unwrap_or_default()));
             keys.map_err(|problem| decode_error(&token, &endpoint, &answer, &problem))
         }))
     }
@@ -2119,6 +2119,40 @@ mod tests {
             .await;
         let keys = list_all(&f.store, NS, "").await.expect("listing");
         assert_eq!(keys[0].expiration, Some(2_000_000_001));
+    }
+
+    /// An `expiration` that is not a number at all is the key's problem, not the page's: the
+    /// other keys list, and the damaged one comes back marked so the plan refuses to touch it.
+    #[tokio::test]
+    async fn a_key_with_an_expiration_that_is_not_a_number_does_not_fail_its_page() {
+        let f = Fixture::new().await;
+        Mock::given(method("GET"))
+            .and(path(ns_path("/keys")))
+            .respond_with(page(
+                json!([
+                    {"name": "a", "expiration": 1_900_000_000},
+                    {"name": "b", "expiration": "soon"},
+                    {"name": "c", "expiration": {"at": 1}},
+                    {"name": "d", "expiration": 1e300},
+                    {"name": "e"}
+                ]),
+                json!(""),
+            ))
+            .mount(&f.server)
+            .await;
+        let keys = list_all(&f.store, NS, "").await.expect("the page lists");
+        let seen: Vec<(&str, Option<i64>, Option<&str>)> =
+            keys.iter().map(|k| (k.name.as_str(), k.expiration, k.metadata.damage())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", Some(1_900_000_000), None),
+                ("b", None, Some("key `b` has expiration `\"soon\"`, not unix seconds")),
+                ("c", None, Some("key `c` has expiration `{\"at\":1}`, not unix seconds")),
+                ("d", None, Some("key `d` has expiration `1e+300`, not unix seconds")),
+                ("e", None, None),
+            ]
+        );
     }
 
     #[tokio::test]

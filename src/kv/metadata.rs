@@ -56,6 +56,16 @@ enum Repr {
     Unmarked(Box<str>),
     /// Anything else: the JSON text as listed.
     Other(Box<str>),
+    /// The listing's entry for the key is damaged beyond its metadata (an `expiration` that is
+    /// not unix seconds): what is wrong, and the metadata as listed. Boxed, so a listed key
+    /// does not grow for a case that should never happen.
+    Damaged(Box<Damaged>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Damaged {
+    detail: Box<str>,
+    metadata: ListedMetadata,
 }
 
 /// A version-1 marker in exactly the form kvsync writes it:
@@ -175,6 +185,20 @@ impl ListedMetadata {
         matches!(self.0, Repr::None)
     }
 
+    /// This metadata, marked as belonging to a key whose listing entry is damaged (`detail`
+    /// says how): the plan never writes or deletes such a key.
+    pub fn damaged(self, detail: String) -> Self {
+        Self(Repr::Damaged(Box::new(Damaged { detail: detail.into(), metadata: self })))
+    }
+
+    /// What is wrong with the key's listing entry, if anything ([`ListedMetadata::damaged`]).
+    pub fn damage(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Damaged(damaged) => Some(&damaged.detail),
+            _ => None,
+        }
+    }
+
     /// The metadata as the JSON value the listing held; `None` when the key has none.
     pub fn to_json(&self) -> Option<serde_json::Value> {
         match &self.0 {
@@ -188,6 +212,7 @@ impl ListedMetadata {
                 Some(serde_json::Value::Object(object))
             }
             Repr::Unmarked(text) | Repr::Other(text) => Some(parse(text)),
+            Repr::Damaged(damaged) => damaged.metadata.to_json(),
         }
     }
 
@@ -202,6 +227,7 @@ impl ListedMetadata {
                 }
                 _ => MarkerField::Absent,
             },
+            Repr::Damaged(damaged) => damaged.metadata.marker(),
         }
     }
 
@@ -222,6 +248,7 @@ impl ListedMetadata {
                 }
                 _ => None,
             },
+            Repr::Damaged(damaged) => damaged.metadata.user(),
         }
     }
 

@@ -257,8 +257,10 @@ pub struct ResultInfo {
 #[derive(Debug, Deserialize)]
 pub struct ListedKeyDto {
     pub name: String,
+    /// Any JSON value: the spec types it a number, and anything else is one key's problem
+    /// (see [`listed_page`]), never the whole page's.
     #[serde(default)]
-    pub expiration: Option<serde_json::Number>,
+    pub expiration: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "super::metadata::deserialize_listed")]
     pub metadata: super::ListedMetadata,
 }
@@ -269,7 +271,16 @@ impl ListedKeyDto {
     /// expires within a second of that is as good as expired; a number far outside unix time
     /// is wrong.
     fn expiration(&self) -> Result<Option<i64>, String> {
-        let Some(number) = &self.expiration else { return Ok(None) };
+        let number = match &self.expiration {
+            None | Some(serde_json::Value::Null) => return Ok(None),
+            Some(serde_json::Value::Number(number)) => number,
+            Some(other) => {
+                return Err(format!(
+                    "key `{}` has expiration `{other}`, not unix seconds",
+                    self.name
+                ));
+            }
+        };
         number
             .as_i64()
             .or_else(|| {
@@ -285,16 +296,19 @@ impl ListedKeyDto {
     }
 }
 
-/// The keys of one listing page, their names sharing one buffer ([`super::KeyName`]), or what
-/// is wrong with the first item that is wrong.
-pub fn listed_page(items: Vec<ListedKeyDto>) -> Result<Vec<super::ListedKey>, String> {
+/// The keys of one listing page, their names sharing one buffer ([`super::KeyName`]). A key
+/// whose `expiration` is not unix seconds is listed as damaged ([`super::ListedMetadata::damaged`]):
+/// the plan refuses to touch it, and the page's other keys are read as usual.
+pub fn listed_page(items: Vec<ListedKeyDto>) -> Vec<super::ListedKey> {
     let names = super::KeyName::shared(&items.iter().map(|i| i.name.as_str()).collect::<Vec<_>>());
     items
         .into_iter()
         .zip(names)
-        .map(|(item, name)| {
-            let expiration = item.expiration()?;
-            Ok(super::ListedKey { name, expiration, metadata: item.metadata })
+        .map(|(item, name)| match item.expiration() {
+            Ok(expiration) => super::ListedKey { name, expiration, metadata: item.metadata },
+            Err(detail) => {
+                super::ListedKey { name, expiration: None, metadata: item.metadata.damaged(detail) }
+            }
         })
         .collect()
 }
@@ -417,17 +431,20 @@ mod tests {
         let key = listed_page(vec![dto(r#"{"name":"k","expiration":1.9e9,"metadata":null}"#)]);
         assert_eq!(
             key,
-            Ok(vec![super::super::ListedKey {
+            vec![super::super::ListedKey {
                 name: "k".into(),
                 expiration: Some(1_900_000_000),
                 metadata: super::super::ListedMetadata::none()
-            }])
+            }]
         );
         // The spec types `expiration` as a number; a fraction must not abort the listing.
         let key = listed_page(vec![dto(r#"{"name":"k","expiration":2000000001.5}"#)]);
-        assert_eq!(key.expect("fraction")[0].expiration, Some(2_000_000_001));
-        let error = listed_page(vec![dto(r#"{"name":"k","expiration":1e300}"#)]).expect_err("huge");
-        assert_eq!(error, "key `k` has expiration `1e+300`, not unix seconds");
+        assert_eq!(key[0].expiration, Some(2_000_000_001));
+        let huge = listed_page(vec![dto(r#"{"name":"k","expiration":1e300}"#)]);
+        assert_eq!(
+            huge[0].metadata.damage(),
+            Some("key `k` has expiration `1e+300`, not unix seconds")
+        );
     }
 
     /// The compact form reads back as exactly the value serde_json builds, for every JSON shape.
@@ -473,19 +490,45 @@ mod tests {
     fn a_page_of_keys_shares_one_name_buffer() {
         let page = r#"[{"name":"a/1","expiration":1900000000},{"name":"a/\u00e9"},{"name":"b"}]"#;
         let items: Vec<ListedKeyDto> = serde_json::from_slice(page.as_bytes()).expect("page");
-        let keys = listed_page(items).expect("keys");
+        let keys = listed_page(items);
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["a/1", "a/é", "b"]);
         assert_eq!(keys[0].expiration, Some(1_900_000_000));
         assert!(keys[0].name.shares_buffer_with(&keys[2].name));
-        let bad = r#"[{"name":"a"},{"name":"b","expiration":"soon"}]"#;
-        assert!(serde_json::from_slice::<Vec<ListedKeyDto>>(bad.as_bytes()).is_err());
-        let bad = r#"[{"name":"a"},{"name":"b","expiration":-1e20}]"#;
-        let items: Vec<ListedKeyDto> = serde_json::from_slice(bad.as_bytes()).expect("page");
-        assert_eq!(
-            listed_page(items).expect_err("out of range"),
-            "key `b` has expiration `-1e+20`, not unix seconds"
-        );
+    }
+
+    /// An `expiration` that is not unix seconds damages its key only: the page's other keys
+    /// list as usual, and the damaged one keeps its metadata (its marker) beside the damage.
+    #[test]
+    fn a_bad_expiration_is_one_keys_problem() {
+        let marker = r#"{"__kvsync":{"v":1,"owner":"web","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}"#;
+        for (expiration, shown) in [
+            (r#""soon""#, r#""soon""#),
+            (r#"{"at":1}"#, r#"{"at":1}"#),
+            ("[1]", "[1]"),
+            ("true", "true"),
+            ("-1e20", "-1e+20"),
+            ("9.1e15", "9100000000000000.0"),
+        ] {
+            let page = format!(
+                r#"[{{"name":"a","expiration":1900000000}},{{"name":"b","expiration":{expiration},"metadata":{marker}}},{{"name":"c","expiration":null}}]"#
+            );
+            let items: Vec<ListedKeyDto> = serde_json::from_slice(page.as_bytes()).expect("page");
+            let keys = listed_page(items);
+            let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+            assert_eq!(names, ["a", "b", "c"], "{expiration}");
+            assert_eq!(
+                (keys[0].expiration, keys[0].metadata.damage()),
+                (Some(1_900_000_000), None)
+            );
+            assert_eq!((keys[2].expiration, keys[2].metadata.damage()), (None, None));
+            let detail = format!("key `b` has expiration `{shown}`, not unix seconds");
+            assert_eq!(keys[1].metadata.damage(), Some(detail.as_str()), "{expiration}");
+            assert!(
+                matches!(keys[1].metadata.marker(), super::super::metadata::MarkerField::Clean(m) if m.owner() == "web"),
+                "the marker survives the damage"
+            );
+        }
     }
 
     #[test]

@@ -130,7 +130,13 @@ fn classify(
     }
 
     let protected = scope.protect.is_match(key);
+    // A key whose listing entry is damaged is neither written nor deleted while it is ours or
+    // desired: what it holds cannot be known.
+    let damage = listed.and_then(|l| l.metadata.damage()).filter(|_| entry.is_some() || ours);
     let action = match (entry, &marker) {
+        _ if damage.is_some() => Action::Conflict {
+            reason: ConflictReason::DamagedListing(damage.map(str::to_owned).unwrap_or_default()),
+        },
         (None, None) => return,
         (Some(_), None) => Action::Create,
         (Some(entry), Some(marker)) => match marker {
@@ -313,6 +319,47 @@ mod tests {
         assert_eq!(plan.unmanaged, vec!["f/theirs".to_owned(), "f/unmarked".to_owned()]);
         assert_eq!(plan.ours_live, 3);
         assert_eq!(plan.desired, 6);
+    }
+
+    /// A key whose listing entry is damaged (an `expiration` that is not unix seconds) is a
+    /// conflict while it is desired or ours, even when its hash matches: it is never written,
+    /// adopted or deleted blindly. Another owner's damaged key stays theirs.
+    #[test]
+    fn a_damaged_listing_entry_is_a_conflict() {
+        let scope = scope(
+            "f/",
+            &[
+                ("f/desired", entry("x", Expiration::Never)),
+                ("f/same", entry("same", Expiration::Never)),
+            ],
+        );
+        let damaged = |mut key: ListedKey| {
+            key.metadata = key
+                .metadata
+                .damaged(format!("key `{}` has expiration `\"soon\"`", key.name.as_str()));
+            key
+        };
+        let live = vec![
+            damaged(bare("f/desired")),
+            damaged(written("f/ours", OWNER, "gone")),
+            damaged(written("f/same", OWNER, "same")),
+            damaged(written("f/theirs", "other", "t")),
+        ];
+        let plan = check(scope, live, &options());
+        let conflict = |key: &str| Action::Conflict {
+            reason: ConflictReason::DamagedListing(format!(
+                "key `{key}` has expiration `\"soon\"`"
+            )),
+        };
+        assert_eq!(
+            actions(&plan),
+            vec![
+                ("f/desired", &conflict("f/desired")),
+                ("f/ours", &conflict("f/ours")),
+                ("f/same", &conflict("f/same")),
+            ]
+        );
+        assert_eq!(plan.unmanaged, vec!["f/theirs".to_owned()]);
     }
 
     /// A marker that names an owner is that owner's whatever else it holds (issue #15): a `v`

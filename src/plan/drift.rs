@@ -164,6 +164,10 @@ fn scope_drift(plan: &ScopePlan, desired: Option<&DesiredScope>) -> ScopeDrift {
                 DriftClass::Conflict,
                 Some(format!("ours, but its marker cannot be read ({detail}): upgrade kvsync")),
             ),
+            Action::Conflict { reason: ConflictReason::DamagedListing(detail) } => (
+                DriftClass::Conflict,
+                Some(format!("Cloudflare lists it damaged ({detail}); kvsync leaves it alone")),
+            ),
             Action::TakeOver { from } => (
                 DriftClass::Conflict,
                 Some(format!("owned by `{from}`; `take_over:` lets apply take it")),

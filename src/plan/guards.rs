@@ -91,6 +91,9 @@ impl Refusal {
                 ConflictReason::Unreadable(detail) => {
                     format!("`{key}` (its marker cannot be read: {detail})")
                 }
+                ConflictReason::DamagedListing(detail) => {
+                    format!("`{key}` (listed damaged: {detail})")
+                }
             })
             .collect()
     }
@@ -118,7 +121,9 @@ impl Refusal {
                     .iter()
                     .filter_map(|(_, reason)| match reason {
                         ConflictReason::Owner(owner) => Some(owner.as_str()),
-                        ConflictReason::NewerVersion(_) | ConflictReason::Unreadable(_) => None,
+                        ConflictReason::NewerVersion(_)
+                        | ConflictReason::Unreadable(_)
+                        | ConflictReason::DamagedListing(_) => None,
                     })
                     .collect();
                 owners.sort_unstable();
@@ -145,6 +150,14 @@ impl Refusal {
                         hint.push_str("; ");
                     }
                     hint.push_str("keys written by a newer kvsync need a newer kvsync: upgrade it");
+                }
+                if keys.iter().any(|(_, r)| matches!(r, ConflictReason::DamagedListing(_))) {
+                    if !hint.is_empty() {
+                        hint.push_str("; ");
+                    }
+                    hint.push_str(
+                        "a key Cloudflare lists damaged is left alone: fix or delete it in the dashboard, then plan again",
+                    );
                 }
                 hint
             }

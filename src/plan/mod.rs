@@ -190,6 +190,9 @@ pub enum ConflictReason {
     /// Our owner's marker, in a form this kvsync cannot read (what is wrong with it): the key is
     /// never touched.
     Unreadable(String),
+    /// The listing's entry for the key is damaged (what is wrong: an `expiration` that is not
+    /// unix seconds): the key is never touched while that lasts.
+    DamagedListing(String),
 }
 
 /// What a protected key was spared from.

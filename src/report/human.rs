@@ -220,6 +220,9 @@ pub fn note(action: &Action) -> Option<String> {
         Action::Conflict { reason: ConflictReason::Unreadable(detail) } => {
             Some(format!("ours, but its marker cannot be read ({detail}); upgrade kvsync"))
         }
+        Action::Conflict { reason: ConflictReason::DamagedListing(detail) } => {
+            Some(format!("listed damaged ({detail}); left alone"))
+        }
         Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
         Action::Protected { instead_of } => Some(match instead_of {
             ProtectedAction::Delete => "protected: would be deleted".into(),

@@ -208,6 +208,9 @@ pub enum ReasonDto {
     NewerKvsync,
     /// A conflict: our owner's marker in a form this kvsync cannot read; upgrade kvsync.
     UnreadableMarker,
+    /// A conflict: Cloudflare lists the key damaged (an `expiration` that is not unix seconds);
+    /// it is left alone.
+    DamagedListing,
     /// Protected instead of deleted.
     WouldDelete,
     /// Protected instead of adopted.
@@ -440,6 +443,9 @@ fn action_parts(action: &Action) -> (ActionDto, Option<ReasonDto>, Option<String
         }
         Action::Conflict { reason: ConflictReason::Unreadable(_) } => {
             (ActionDto::Conflict, Some(ReasonDto::UnreadableMarker), None)
+        }
+        Action::Conflict { reason: ConflictReason::DamagedListing(_) } => {
+            (ActionDto::Conflict, Some(ReasonDto::DamagedListing), None)
         }
         Action::Orphan => (ActionDto::Orphan, None, None),
         Action::Protected { instead_of: ProtectedAction::Delete } => {

@@ -299,6 +299,9 @@ fn refusals_section(refusals: &[Refusal]) -> String {
                     ConflictReason::Unreadable(detail) => {
                         format!("its marker cannot be read: {}", prose_with_code(detail))
                     }
+                    ConflictReason::DamagedListing(detail) => {
+                        format!("listed damaged: {}", prose_with_code(detail))
+                    }
                 };
                 let _ = writeln!(out, "  - `x` {} ({why})", code(key));
             }
@@ -445,6 +448,9 @@ fn note(action: &Action) -> Option<String> {
             "ours, but its marker cannot be read ({}); upgrade kvsync",
             prose_with_code(detail)
         )),
+        Action::Conflict { reason: ConflictReason::DamagedListing(detail) } => {
+            Some(format!("listed damaged ({}); left alone", prose_with_code(detail)))
+        }
         Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
         Action::Protected { instead_of } => Some(match instead_of {
             ProtectedAction::Delete => "protected: would be deleted".into(),
