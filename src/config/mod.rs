@@ -19,8 +19,9 @@
 //! - `wrangler`: `binding:` → namespace id through wrangler's config (also read by `init`);
 //! - `problems`: where every finding is collected, in file and line order.
 //!
-//! Writing YAML (`kvsync export`, `kvsync init`) lives here too, in `export` (the writer, which
-//! reads every entry back through `yaml` and `sources` before accepting it) and `starter`.
+//! Writing YAML (`kvsync export`, `kvsync init`) lives here too: `yaml_out` is the one writer
+//! (scalars, block literals, JSON as YAML); `export` (which reads every entry back through
+//! `yaml` and `sources` before accepting it) and `starter` write configs with it.
 //!
 //! Every problem is reported at once: the loader keeps going after a bad key and returns all
 //! [`Diagnostic`]s together, in file order (the root config first, then each included file in
@@ -46,6 +47,7 @@ pub mod starter;
 mod validate;
 pub mod wrangler;
 mod yaml;
+mod yaml_out;
 
 use std::path::{Path, PathBuf};
 

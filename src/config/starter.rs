@@ -5,12 +5,13 @@
 //! validate` passes and `kvsync plan --target local` shows what kvsync does without an
 //! account. The plain starter names no real namespace: its id is `${FLAGS_NAMESPACE_ID}` with
 //! [`PLACEHOLDER_NAMESPACE_ID`] as the default, a valid id no namespace has, and every load
-//! warns while a scope still uses it. Scalars go through the writer in `export`.
+//! warns while a scope still uses it. Scalars go through the writer in `yaml_out`.
 
 use std::fmt::Write as _;
 
-use super::export::{SCHEMA_URL, scalar};
+use super::export::SCHEMA_URL;
 use super::wrangler::{KvBinding, WranglerConfig};
+use super::yaml_out::{scalar, value_scalar};
 
 /// The namespace id of the plain starter until the user names theirs: valid (32 hex digits), so
 /// the starter validates and plans locally, and clearly no namespace of anyone's.
@@ -151,7 +152,7 @@ pub fn from_wrangler(
         let _ = writeln!(out, "  {}:", scalar(&name));
         let _ = writeln!(out, "    binding: {}", scalar(&binding.binding));
         if let Some(path) = wrangler_field {
-            let _ = writeln!(out, "    wrangler: {}", super::export::value_scalar(path));
+            let _ = writeln!(out, "    wrangler: {}", value_scalar(path));
         }
         let top_entry = top.iter().find(|b| b.binding == binding.binding);
         if top_entry.is_some_and(|b| b.id.is_some() && b.preview_id.is_some()) {
