@@ -67,6 +67,16 @@ pub fn help_section() -> String {
     text
 }
 
+/// The account id from `CLOUDFLARE_ACCOUNT_ID`, else `CF_ACCOUNT_ID`; an empty value counts as
+/// unset. A config's `account_id` takes precedence over both; that choice is the caller's.
+pub fn account_id_from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    [CLOUDFLARE_ACCOUNT_ID, CF_ACCOUNT_ID]
+        .into_iter()
+        .filter_map(lookup)
+        .map(|value| value.trim().to_owned())
+        .find(|value| !value.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +104,21 @@ mod tests {
             assert_eq!(help.matches(&format!("  {name} ")).count(), 1, "{name}:\n{help}");
         }
         assert!(!help.contains("--token"), "the token is never a flag");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn account_id_prefers_the_current_name_and_skips_empty() {
+        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, "a1"), (CF_ACCOUNT_ID, "a2")]);
+        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a1"));
+        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, ""), (CF_ACCOUNT_ID, "a2")]);
+        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a2"));
+        assert_eq!(account_id_from_env(&env(&[(CF_ACCOUNT_ID, " ")])), None);
+        assert_eq!(account_id_from_env(&env(&[])), None);
     }
 }

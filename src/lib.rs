@@ -1,9 +1,10 @@
 //! kvsync keeps Cloudflare Workers KV namespaces in the state a git repository declares.
 //!
 //! The crate is split by concern (see `ARCHITECTURE.md`):
+//! - [`content`] is what a value is wherever it lives: the content hash, the marker, the limits,
 //! - [`config`] turns `kvsync.yaml` into a validated [`config::Desired`] state,
 //! - [`kv`] holds the [`kv::KvStore`] trait, its plain data types and the targets,
-//! - [`plan`] is the pure engine: desired × live → [`plan::Plan`], plus the content hash,
+//! - [`plan`] is the pure engine: desired × live → [`plan::Plan`],
 //! - [`apply`] executes a plan against a store (guards, batches),
 //! - [`report`] renders plans and diagnostics,
 //! - [`cli`] is the thin command-line layer.
@@ -11,9 +12,12 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod env_vars;
 pub mod error;
 pub mod kv;
+#[cfg(test)]
+mod layering;
 pub mod plan;
 pub mod report;
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use crate::config::desired::Entries;
 use crate::config::{Desired, DesiredEntry, DesiredScope, Globs, ValueSource};
-use crate::kv::Expiration;
-use crate::plan::hash::content_hash;
+use crate::content::Expiration;
+use crate::content::content_hash;
 
 /// An inline text entry with its real content hash.
 pub(crate) fn entry(value: &str, expiration: Expiration, sensitive: bool) -> DesiredEntry {

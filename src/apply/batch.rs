@@ -107,7 +107,7 @@ pub fn delete_batches(keys: &[String]) -> impl Iterator<Item = &[String]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::Expiration;
+    use crate::content::Expiration;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -182,7 +182,7 @@ mod tests {
     /// with the single-key PUT), and nothing joins its batch; one at the limit is packed.
     #[test]
     fn a_value_that_fits_no_bulk_item_goes_alone() {
-        use crate::kv::BULK_BASE64_BYTES_MAX;
+        use crate::content::limits::BULK_BASE64_BYTES_MAX;
         let over = PutPair { value: vec![0xff; BULK_BASE64_BYTES_MAX + 1], ..small(1) };
         let out = batches(PutBatcher::new(), vec![small(0), over, small(2), small(3)]);
         let sizes: Vec<_> = out.iter().map(Vec::len).collect();

@@ -11,9 +11,9 @@ use std::time::Duration;
 use super::batch::{PutBatcher, delete_batches};
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, ValueSource};
+use crate::content::{ContentHasher, written_metadata_with};
 use crate::kv::{KvStore, PutPair};
 use crate::plan::Plan;
-use crate::plan::hash::{ContentHasher, written_metadata_with};
 
 /// How the executor behaves besides the plan.
 #[derive(Debug, Clone)]
@@ -302,8 +302,9 @@ mod tests {
     use crate::config::desired::Entries;
     use crate::testing;
 
-    use crate::kv::{self, BulkOutcome, Expiration, ListPage, LiveValue};
-    use crate::plan::hash::content_hash;
+    use crate::content::Expiration;
+    use crate::content::content_hash;
+    use crate::kv::{self, BulkOutcome, ListPage, LiveValue};
     use crate::plan::{Action, Change, DesiredKey, ScopePlan};
 
     /// A store that records calls and answers from a script: for each call, the keys to report

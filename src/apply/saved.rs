@@ -32,9 +32,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Desired, DesiredEntry, DesiredScope};
+use crate::content::{Marker, canonical_json, expiration_field};
 use crate::kv::ListedKey;
 use crate::plan::LiveScope;
-use crate::plan::hash::{Marker, canonical_json, expiration_field};
 
 /// What identifies a saved plan file.
 pub const KIND: &str = "kvsync-saved-plan";
@@ -150,7 +150,7 @@ impl<'a> ScopeNow<'a> {
             scope.entries.iter().filter(|(key, _)| !scope.ignore.is_match(key)).peekable();
         let mut listed = self.listing.iter(scope).peekable();
         let owner = self.owner;
-        let ours = move |key: &ListedKey| matches!(Marker::from_listed(&key.metadata), Marker::V1 { owner: o, .. } if o == owner);
+        let ours = move |key: &ListedKey| matches!(key.metadata.marker(), Marker::V1 { owner: o, .. } if o == owner);
         std::iter::from_fn(move || {
             loop {
                 match (desired.peek(), listed.peek()) {
@@ -407,7 +407,7 @@ pub fn config_digest(desired: &Desired) -> String {
 /// absolute expiration: the first 8 bytes of the sha256 of their canonical JSON and field.
 fn fingerprint(key: &ListedKey) -> [u8; 8] {
     let metadata = key.metadata.to_json().as_ref().map(canonical_json).unwrap_or_default();
-    let expiration = key.expiration.map(|at| expiration_field(crate::kv::Expiration::At(at)));
+    let expiration = key.expiration.map(|at| expiration_field(crate::content::Expiration::At(at)));
     let mut sha = Sha256::new();
     sha.update(metadata.as_bytes());
     sha.update(b"\n");
@@ -422,8 +422,7 @@ fn fingerprint(key: &ListedKey) -> [u8; 8] {
 /// (it was written from a secret and its entry is a literal now, or it is no longer desired):
 /// then nothing derived from its hash may go into a plan file.
 fn is_sensitive(entry: Option<&DesiredEntry>, listed: Option<&ListedKey>) -> bool {
-    entry.is_some_and(|e| e.sensitive)
-        || listed.is_some_and(|l| Marker::listed_is_sensitive(&l.metadata))
+    entry.is_some_and(|e| e.sensitive) || listed.is_some_and(|l| l.metadata.is_marked_sensitive())
 }
 
 /// What the stale check records of a sensitive key: `absent`, or `KIND;EXPIRATION;OWNER`, where
@@ -438,7 +437,7 @@ fn sensitive_state(
     owner: &str,
 ) -> String {
     let Some(listed) = listed else { return ABSENT.to_owned() };
-    let (kind, who) = match Marker::from_listed(&listed.metadata) {
+    let (kind, who) = match listed.metadata.marker() {
         Marker::V1 { owner: o, sha256, .. } if o == owner => match entry {
             Some(entry) if sha256 == entry.hash => ("unchanged", o),
             Some(_) => ("update", o),
@@ -494,7 +493,7 @@ pub fn done_keys(
                 listed.is_none()
             } else {
                 scope.entries.get(key).zip(listed).is_some_and(|(entry, listed)| {
-                    matches!(Marker::from_listed(&listed.metadata),
+                    matches!(listed.metadata.marker(),
                         Marker::V1 { owner, sha256, .. } if owner == desired.owner && sha256 == entry.hash)
                 })
             };
@@ -803,9 +802,9 @@ impl<'de> Visitor<'de> for KeysSeed<'_, '_> {
 mod tests {
     use super::*;
     use crate::config::Globs;
-    use crate::kv::Expiration;
+    use crate::content::Expiration;
+    use crate::content::{content_hash, written_metadata};
     use crate::kv::ListedMetadata;
-    use crate::plan::hash::{content_hash, written_metadata};
     use crate::testing;
 
     fn desired(entries: &[(&str, &str, bool)]) -> Desired {
@@ -1024,9 +1023,9 @@ mod tests {
         use serde::Serialize;
 
         use crate::config::Desired;
+        use crate::content::Marker;
         use crate::kv::ListedKey;
         use crate::plan::LiveScope;
-        use crate::plan::hash::Marker;
 
         #[derive(Serialize)]
         pub(super) struct StaleCheck {
@@ -1060,7 +1059,7 @@ mod tests {
                         .map(|k| (k.name.as_str(), k))
                         .collect();
                     let ours = |k: &ListedKey| {
-                        matches!(Marker::from_listed(&k.metadata), Marker::V1 { owner, .. } if owner == desired.owner)
+                        matches!(k.metadata.marker(), Marker::V1 { owner, .. } if owner == desired.owner)
                     };
                     let relevant: BTreeSet<&str> = scope
                         .entries

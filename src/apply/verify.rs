@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use super::Report;
 use crate::config::{Desired, DesiredScope};
+use crate::content::{ContentHasher, Marker};
 use crate::kv::{self, BULK_GET_MAX, KvStore, LIST_PAGE_MAX, LiveValue, ReadHint};
 use crate::plan::Plan;
-use crate::plan::hash::{ContentHasher, Marker};
 
 /// How long to keep checking, and how often.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +211,7 @@ fn settled_by_list(
                 (true, listed) => listed.is_none(),
                 (false, None) => false,
                 (false, Some(listed)) => scope.entries.get(&pending.key).is_some_and(|entry| {
-                    matches!(Marker::from_listed(&listed.metadata),
+                    matches!(listed.metadata.marker(),
                         Marker::V1 { owner: o, sha256, .. } if o == owner && sha256 == entry.hash)
                 }),
             }
@@ -225,9 +225,10 @@ mod tests {
 
     use super::*;
     use crate::apply::ScopeReport;
-    use crate::kv::{BulkOutcome, Expiration, ListPage, ListedKey, ListedMetadata, PutPair};
+    use crate::content::Expiration;
+    use crate::content::written_metadata;
+    use crate::kv::{BulkOutcome, ListPage, ListedKey, ListedMetadata, PutPair};
     use crate::plan::ScopePlan;
-    use crate::plan::hash::written_metadata;
     use crate::testing;
 
     /// A store that shows a write only from its `lag`-th read on, and counts requests.

@@ -174,7 +174,7 @@ pub fn open_store(
             let account_id = heads
                 .account_id
                 .clone()
-                .or_else(|| kv::token::account_id_from_env(&lookup))
+                .or_else(|| crate::env_vars::account_id_from_env(&lookup))
                 .ok_or(Error::MissingAccountId)?;
             let base_url = kv::cloudflare::base_url(global.api_url.as_deref(), &lookup);
             let timings = kv::retry::Timings::from_env(&lookup)?;
@@ -317,7 +317,10 @@ impl Planned {
         // request of its own, which keeps the count a floor.)
         let single = |index: usize, key: &str| {
             self.desired.scopes.get(index).and_then(|scope| scope.entries.get(key)).is_some_and(
-                |entry| !entry.is_text && entry.size > kv::BULK_BASE64_BYTES_MAX as u64,
+                |entry| {
+                    !entry.is_text
+                        && entry.size > crate::content::limits::BULK_BASE64_BYTES_MAX as u64
+                },
             )
         };
         crate::report::cost::estimate_with(&self.plan, so_far, single)

@@ -276,7 +276,7 @@ fn changed(path: &Path) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::Expiration;
+    use crate::content::Expiration;
     use crate::plan::{self, Options};
     use crate::report::values::ValueViews;
     use crate::testing;

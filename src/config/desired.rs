@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::kv::Expiration;
-use crate::plan::hash::ContentHash;
+use crate::content::ContentHash;
+use crate::content::Expiration;
 
 /// The whole desired state of one config (one environment).
 #[derive(Debug, Clone)]

@@ -38,10 +38,9 @@ use super::yaml_out::{
     value_scalar, write_value,
 };
 use super::{Error, LoadOptions, validate, yaml};
-use crate::kv::{EXPIRATION_MIN_SECS, Expiration, METADATA_BYTES_MAX};
-use crate::plan::hash::{
-    ContentHash, MARKER_FIELD, Marker, content_hash, written_metadata_len_max,
-};
+use crate::content::Expiration;
+use crate::content::limits::{EXPIRATION_MIN_SECS, METADATA_BYTES_MAX};
+use crate::content::{ContentHash, MARKER_FIELD, Marker, content_hash, written_metadata_len_max};
 
 /// Where editors find the config's JSON Schema: the first line of every file kvsync writes.
 pub const SCHEMA_URL: &str =

@@ -346,7 +346,7 @@ impl<'a> Loader<'a> {
     /// names, as wrangler would use.
     fn account(&mut self, configured: Option<String>) -> Option<String> {
         configured.or_else(|| {
-            crate::kv::token::account_id_from_env(self.vars)
+            crate::env_vars::account_id_from_env(self.vars)
                 .is_none()
                 .then(|| self.wrangler.account_id())
                 .flatten()

@@ -389,9 +389,9 @@ where
 }
 
 /// A namespace id as the schema checks it: `${…}` (checked once expanded), or
-/// [`crate::kv::is_namespace_id`]'s rule.
+/// [`crate::content::limits::is_namespace_id`]'s rule.
 fn namespace_id_pattern() -> String {
-    format!(r"^(\$\{{.*\}}|{})$", crate::kv::NAMESPACE_ID_PATTERN)
+    format!(r"^(\$\{{.*\}}|{})$", crate::content::limits::NAMESPACE_ID_PATTERN)
 }
 
 fn value_schema(_: &mut SchemaGenerator) -> Schema {

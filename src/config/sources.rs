@@ -16,10 +16,11 @@ use super::desired::{DesiredEntry, UserMetadata, ValueSource};
 use super::interpolate;
 use super::model::{EntryFields, KeyEntry, Sp, YamlKind, YamlValue};
 use super::problems::{FileId, Pos, Problems};
-use crate::kv::{
-    BULK_BASE64_BYTES_MAX, EXPIRATION_MIN_SECS, Expiration, METADATA_BYTES_MAX, VALUE_BYTES_MAX,
+use crate::content::Expiration;
+use crate::content::limits::{
+    BULK_BASE64_BYTES_MAX, EXPIRATION_MIN_SECS, METADATA_BYTES_MAX, VALUE_BYTES_MAX,
 };
-use crate::plan::hash::{ContentHasher, MARKER_FIELD, content_hash, written_metadata_len_max};
+use crate::content::{ContentHasher, MARKER_FIELD, content_hash, written_metadata_len_max};
 
 /// Bytes read from a `file:` value at a time.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -163,7 +164,8 @@ pub(crate) fn file_entry(
     };
     // Base64 makes binary data over 19,660,800 bytes longer than a bulk-write item may be, so
     // such a value is written with the single-key PUT, which names the key in its URL.
-    if !is_text && size > BULK_BASE64_BYTES_MAX as u64 && !crate::kv::name::is_url_safe(key) {
+    if !is_text && size > BULK_BASE64_BYTES_MAX as u64 && !crate::content::limits::is_url_safe(key)
+    {
         problems.error(
             file,
             shown.pos,
@@ -718,7 +720,7 @@ pub(crate) enum Streamed {
     Done {
         size: u64,
         is_text: bool,
-        hash: crate::plan::hash::ContentHash,
+        hash: crate::content::ContentHash,
     },
     TooLarge {
         size: u64,

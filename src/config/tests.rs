@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::kv::Expiration;
+use crate::content::Expiration;
 
 /// A temporary config folder.
 struct Fixture {
@@ -724,7 +724,7 @@ fn the_design_example_loads() {
     );
     assert_eq!(logo_entry.size, logo.len() as u64);
     assert!(!logo_entry.is_text);
-    assert_eq!(logo_entry.hash, crate::plan::hash::content_hash(logo, None, Expiration::Never));
+    assert_eq!(logo_entry.hash, crate::content::content_hash(logo, None, Expiration::Never));
     assert!(loaded.warnings.is_empty());
 
     // Without `--env`, the environments make it an error.
@@ -905,13 +905,13 @@ fn file_values_stream_and_detect_text_across_chunks() {
     assert_eq!(text_entry.size, text.len() as u64);
     assert_eq!(
         text_entry.hash,
-        crate::plan::hash::content_hash(text.as_bytes(), None, Expiration::Never)
+        crate::content::content_hash(text.as_bytes(), None, Expiration::Never)
     );
     let binary_entry = entry(&loaded, "f/binary");
     assert!(!binary_entry.is_text);
     assert_eq!(
         binary_entry.hash,
-        crate::plan::hash::content_hash(&binary, None, Expiration::Ttl(600))
+        crate::content::content_hash(&binary, None, Expiration::Ttl(600))
     );
 }
 
@@ -1328,7 +1328,7 @@ fn files_map_a_folder_tree_to_keys() {
     assert_eq!(home.size, 17);
     assert_eq!(
         home.hash,
-        crate::plan::hash::content_hash(
+        crate::content::content_hash(
             b"{\"title\": \"Home\"}",
             Some(&serde_json::Value::Object(metadata)),
             Expiration::Ttl(3600)
@@ -1339,7 +1339,7 @@ fn files_map_a_folder_tree_to_keys() {
     assert!(matches!(&logo.value, ValueSource::File(path) if path.ends_with("assets/logo.png")));
     assert!(!logo.is_text);
     assert_eq!(logo.metadata, None);
-    assert_eq!(logo.hash, crate::plan::hash::content_hash(binary, None, Expiration::Never));
+    assert_eq!(logo.hash, crate::content::content_hash(binary, None, Expiration::Never));
 }
 
 /// The default template is `{path}`; hidden names below the literal folders are skipped unless

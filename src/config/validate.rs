@@ -7,7 +7,7 @@
 
 use super::desired::Globs;
 use super::model::Sp;
-use crate::kv::KEY_BYTES_MAX;
+use crate::content::limits::{KEY_BYTES_MAX, KeyNameProblem, key_name_problem};
 
 /// A problem: its message and an optional hint.
 pub(crate) type Finding = (String, Option<String>);
@@ -40,9 +40,9 @@ pub(crate) fn owner(owner: &str) -> Result<(), Finding> {
     ))
 }
 
-/// A namespace id: [`crate::kv::is_namespace_id`], the rule the stores apply too.
+/// A namespace id: [`crate::content::limits::is_namespace_id`], the rule the stores apply too.
 pub(crate) fn namespace_id(id: &str) -> Result<(), Finding> {
-    if crate::kv::is_namespace_id(id) {
+    if crate::content::limits::is_namespace_id(id) {
         return Ok(());
     }
     Err((
@@ -51,33 +51,28 @@ pub(crate) fn namespace_id(id: &str) -> Result<(), Finding> {
             "a namespace id is {}: `wrangler kv namespace list` shows them, and \
              `kvsync init --from-wrangler` writes a config that finds them through your wrangler \
              config's bindings",
-            crate::kv::NAMESPACE_ID_RULE
+            crate::content::limits::NAMESPACE_ID_RULE
         )),
     ))
 }
 
 /// KV's rules for a key name: 1 to 512 UTF-8 bytes, not `.` or `..`.
 pub(crate) fn key_name(name: &str) -> Result<(), Finding> {
-    if name.is_empty() {
-        return Err(("a key name is empty".to_owned(), None));
-    }
-    if name == "." || name == ".." {
-        return Err((
+    match key_name_problem(name) {
+        None => Ok(()),
+        Some(KeyNameProblem::Empty) => Err(("a key name is empty".to_owned(), None)),
+        Some(KeyNameProblem::Reserved) => Err((
             format!("key name `{name}` is not allowed"),
             Some("KV refuses the names `.` and `..` (names may contain dots)".to_owned()),
-        ));
-    }
-    if name.len() > KEY_BYTES_MAX {
-        return Err((
+        )),
+        Some(KeyNameProblem::TooLong(len)) => Err((
             format!(
-                "key `{}` is {} bytes; KV's limit is {KEY_BYTES_MAX} bytes (UTF-8)",
-                shorten(name),
-                name.len()
+                "key `{}` is {len} bytes; KV's limit is {KEY_BYTES_MAX} bytes (UTF-8)",
+                shorten(name)
             ),
             None,
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// A key name with any whitespace character (Unicode's `White_Space`): KV accepts it, but a

@@ -31,9 +31,10 @@ use super::retry::{Decision, Gate, Outcome, Sleeper, Timings, decide, parse_retr
 use super::token::{ApiToken, without_userinfo};
 use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
 use super::{
-    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, Expiration, KvStore,
-    LIST_PAGE_MAX, ListPage, LiveValue, PendingPage, PutPair, ReadHint,
+    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
+    ListPage, LiveValue, PendingPage, PutPair, ReadHint,
 };
+use crate::content::Expiration;
 pub use crate::env_vars::{CF_API_BASE_URL, CLOUDFLARE_API_BASE_URL};
 
 /// Cloudflare's API, v4.
@@ -280,13 +281,13 @@ impl CloudflareStore {
 
     /// `{namespaces_url}/{namespace_id}`, once the id is known to be safe in a path.
     fn namespace_url(&self, namespace_id: &str) -> Result<String, Error> {
-        if super::is_namespace_id(namespace_id) {
+        if crate::content::limits::is_namespace_id(namespace_id) {
             Ok(format!("{}/{namespace_id}", self.namespaces_url))
         } else {
             Err(Error::Invalid {
                 message: format!(
                     "namespace id `{namespace_id}` is not a Cloudflare namespace id ({})",
-                    super::NAMESPACE_ID_RULE
+                    crate::content::limits::NAMESPACE_ID_RULE
                 ),
             })
         }
@@ -613,7 +614,7 @@ impl CloudflareStore {
     /// would clear the metadata, and with it the marker), the expiration in the query string.
     /// The key travels in the URL, so a key that is not safe there is refused before sending.
     async fn put_value(&self, namespace_id: &str, pair: &PutPair) -> Result<BulkOutcome, Error> {
-        if !super::name::is_url_safe(&pair.key) {
+        if !crate::content::limits::is_url_safe(&pair.key) {
             return Err(Error::Invalid {
                 message: format!(
                     "key `{}` holds a value too large for a bulk write, and the single-key PUT \
@@ -1209,7 +1210,8 @@ mod tests {
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
     use super::*;
-    use crate::kv::{Expiration, ListedKey, ListedMetadata, ReadHint, list_all};
+    use crate::content::Expiration;
+    use crate::kv::{ListedKey, ListedMetadata, ReadHint, list_all};
 
     const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
     const NS: &str = "fedcba9876543210fedcba9876543210";
@@ -2274,7 +2276,7 @@ mod tests {
     #[tokio::test]
     async fn a_value_too_large_for_a_bulk_item_goes_through_the_single_key_put() {
         let f = Fixture::new().await;
-        let value = vec![0xffu8; crate::kv::BULK_BASE64_BYTES_MAX + 1];
+        let value = vec![0xffu8; crate::content::limits::BULK_BASE64_BYTES_MAX + 1];
         let metadata = json!({"__kvsync": {"v": 1, "owner": "web"}});
         let seen = Arc::new(Mutex::new(None));
         let recorded = Arc::clone(&seen);

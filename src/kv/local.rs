@@ -33,9 +33,13 @@ use redb::{
 
 use super::wire::{bulk_write_item_len, json_len};
 use super::{
-    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, EXPIRATION_MIN_SECS, Error,
-    Expiration, KEY_BYTES_MAX, KeyName, KvStore, LIST_PAGE_MAX, ListPage, ListedKey,
-    ListedMetadata, LiveValue, METADATA_BYTES_MAX, PutPair, VALUE_BYTES_MAX,
+    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KeyName, KvStore,
+    LIST_PAGE_MAX, ListPage, ListedKey, ListedMetadata, LiveValue, PutPair,
+};
+use crate::content::Expiration;
+use crate::content::limits::{
+    EXPIRATION_MIN_SECS, KEY_BYTES_MAX, KeyNameProblem, METADATA_BYTES_MAX, VALUE_BYTES_MAX,
+    key_name_problem,
 };
 
 type Bytes = &'static [u8];
@@ -734,30 +738,27 @@ fn check_pair(pair: &PutPair, now: i64) -> Result<Record<'static>, String> {
 
 /// Checks a key name the way KV does, with its messages (`cloudflare-kv-api.md` §2).
 fn check_key(key: &str) -> Result<(), String> {
-    if key.is_empty() {
-        return Err("Key names must not be empty.".to_owned());
+    match key_name_problem(key) {
+        None => Ok(()),
+        Some(KeyNameProblem::Empty) => Err("Key names must not be empty.".to_owned()),
+        Some(KeyNameProblem::Reserved) => {
+            Err(format!("Illegal key name \"{key}\". Please use a different name."))
+        }
+        Some(KeyNameProblem::TooLong(len)) => Err(format!(
+            "UTF-8 encoded length of {len} exceeds key length limit of {KEY_BYTES_MAX}."
+        )),
     }
-    if key == "." || key == ".." {
-        return Err(format!("Illegal key name \"{key}\". Please use a different name."));
-    }
-    if key.len() > KEY_BYTES_MAX {
-        return Err(format!(
-            "UTF-8 encoded length of {} exceeds key length limit of {KEY_BYTES_MAX}.",
-            key.len()
-        ));
-    }
-    Ok(())
 }
 
-/// Namespace ids must be Cloudflare's ([`super::is_namespace_id`]), so that what applies locally
+/// Namespace ids must be Cloudflare's ([`crate::content::limits::is_namespace_id`]), so that what applies locally
 /// is not refused by Cloudflare. Namespaces need not be created first.
 fn check_namespace(namespace_id: &str) -> Result<(), Error> {
-    if super::is_namespace_id(namespace_id) {
+    if crate::content::limits::is_namespace_id(namespace_id) {
         Ok(())
     } else {
         Err(invalid(format!(
             "Malformed namespace id `{namespace_id}`: expected {}.",
-            super::NAMESPACE_ID_RULE
+            crate::content::limits::NAMESPACE_ID_RULE
         )))
     }
 }

@@ -20,9 +20,10 @@
 //! the decoded value. Strings of JSON only ever hold slices of the listing's own text (values)
 //! or serde_json's encoding of a decoded key, so numbers are never printed and parsed again.
 //!
-//! This module knows the marker's layout on the wire (DESIGN.md §2), because holding it
-//! compactly means recognising it; what a marker *means* (ours, another owner's, a newer
-//! kvsync's) is `plan::hash`'s business, which reads it through [`ListedMetadata::marker`].
+//! Holding a marker compactly means recognising the exact text kvsync writes for one
+//! ([`crate::content::marker::marker_object`]); what a marker *means* (ours, another owner's, a
+//! newer kvsync's) is [`Marker::from_field`]'s, which [`ListedMetadata::marker`] asks for
+//! anything that is not a clean marker.
 //!
 //! [`to_json`]: ListedMetadata::to_json
 
@@ -35,10 +36,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// The metadata field kvsync reserves for its marker.
-pub const MARKER_FIELD: &str = "__kvsync";
-/// The marker version this kvsync writes and understands.
-pub const MARKER_VERSION: u64 = 1;
+use crate::content::{ContentHash, MARKER_FIELD, MARKER_VERSION, Marker};
 
 /// A listed key's metadata (see the module documentation). `Default` is no metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,17 +105,12 @@ impl CleanMarker {
 
     /// The marker as the JSON object it was listed as.
     fn to_json(&self) -> serde_json::Value {
-        let mut marker = serde_json::Map::with_capacity(4);
-        marker.insert("v".into(), MARKER_VERSION.into());
-        marker.insert("owner".into(), self.owner().into());
-        marker.insert("sha256".into(), base16ct::lower::encode_string(&self.sha256).into());
-        if let Some(rev) = self.rev() {
-            marker.insert("rev".into(), rev.into());
-        }
-        if self.sensitive() {
-            marker.insert("sensitive".into(), true.into());
-        }
-        serde_json::Value::Object(marker)
+        crate::content::marker::marker_object(
+            self.owner(),
+            ContentHash(self.sha256),
+            self.rev(),
+            self.sensitive(),
+        )
     }
 }
 
@@ -216,8 +209,38 @@ impl ListedMetadata {
         }
     }
 
-    /// The `__kvsync` field.
-    pub fn marker(&self) -> MarkerField<'_> {
+    /// What the key's marker says: exactly what [`Marker::from_metadata`] says of the JSON value
+    /// the listing held.
+    pub fn marker(&self) -> Marker {
+        match self.marker_field() {
+            MarkerField::Absent => Marker::None,
+            // A clean marker is one `from_field` would accept on the value: version 1, an
+            // owner that is not empty, a valid hash, a string `rev` or none.
+            MarkerField::Clean(marker) => Marker::V1 {
+                owner: marker.owner().to_owned(),
+                sha256: ContentHash(*marker.sha256()),
+                rev: marker.rev().map(str::to_owned),
+                sensitive: marker.sensitive(),
+            },
+            MarkerField::Other(field) => Marker::from_field(&field),
+        }
+    }
+
+    /// Whether the marker says the key was written from a sensitive entry: what
+    /// [`ListedMetadata::marker`] would say, without building the marker (a saved plan asks
+    /// this of every key it depends on).
+    pub fn is_marked_sensitive(&self) -> bool {
+        match self.marker_field() {
+            MarkerField::Absent => false,
+            MarkerField::Clean(marker) => marker.sensitive(),
+            MarkerField::Other(field) => {
+                matches!(Marker::from_field(&field), Marker::V1 { sensitive: true, .. })
+            }
+        }
+    }
+
+    /// The `__kvsync` field as held.
+    pub fn marker_field(&self) -> MarkerField<'_> {
         match &self.0 {
             Repr::None | Repr::Unmarked(_) => MarkerField::Absent,
             Repr::Marked { marker, .. } => MarkerField::Clean(marker),
@@ -227,7 +250,7 @@ impl ListedMetadata {
                 }
                 _ => MarkerField::Absent,
             },
-            Repr::Damaged(damaged) => damaged.metadata.marker(),
+            Repr::Damaged(damaged) => damaged.metadata.marker_field(),
         }
     }
 
@@ -512,6 +535,7 @@ pub fn deserialize_listed<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::{Expiration, content_hash, written_metadata, written_metadata_with};
 
     const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -647,7 +671,7 @@ mod tests {
     fn metadata_without_a_marker_is_all_user_metadata() {
         for text in [r#"{}"#, r#"{"team":"x","n":[1,{"a":2}]}"#, r#"{"dup":1,"other":2,"dup":3}"#] {
             let metadata = listed(text);
-            assert_eq!(metadata.marker(), MarkerField::Absent, "{text}");
+            assert_eq!(metadata.marker_field(), MarkerField::Absent, "{text}");
             let expected: serde_json::Value = serde_json::from_str(text).expect("json");
             assert_eq!(metadata.user().map(serde_json::Value::Object), Some(expected), "{text}");
             assert_round_trips(text);
@@ -668,11 +692,11 @@ mod tests {
     #[test]
     fn the_marker_field_is_given_as_found() {
         let clean = listed(&format!(r#"{{"__kvsync":{}}}"#, marker("web", None)));
-        assert!(matches!(clean.marker(), MarkerField::Clean(m) if m.owner() == "web"));
+        assert!(matches!(clean.marker_field(), MarkerField::Clean(m) if m.owner() == "web"));
         let newer = listed(r#"{"t":1,"__kvsync":{"v":2}}"#);
-        assert_eq!(newer.marker(), MarkerField::Other(serde_json::json!({"v": 2})));
-        assert_eq!(listed("[1]").marker(), MarkerField::Absent);
-        assert_eq!(ListedMetadata::none().marker(), MarkerField::Absent);
+        assert_eq!(newer.marker_field(), MarkerField::Other(serde_json::json!({"v": 2})));
+        assert_eq!(listed("[1]").marker_field(), MarkerField::Absent);
+        assert_eq!(ListedMetadata::none().marker_field(), MarkerField::Absent);
         // The marker alone leaves no user metadata; a marker beside fields leaves them.
         assert_eq!(listed(r#"{"__kvsync":{"v":2}}"#).user(), None);
         assert_eq!(newer.user().map(|u| u.len()), Some(1));
@@ -745,5 +769,136 @@ mod tests {
     fn stays_small() {
         assert_eq!(size_of::<ListedMetadata>(), 64);
         assert_eq!(size_of::<crate::kv::ListedKey>(), 96);
+    }
+
+    /// The user's part of a metadata value as the engine computed it before listings were held
+    /// compactly: every field but the marker, in order; `None` for no object, or the marker alone.
+    fn user_of(value: &serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let object = value.as_object()?;
+        let user: serde_json::Map<_, _> = object
+            .iter()
+            .filter(|(name, _)| name.as_str() != MARKER_FIELD)
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        (!user.is_empty() || !object.contains_key(MARKER_FIELD)).then_some(user)
+    }
+
+    /// Metadata texts near the marker's shape: clean markers, and every way of missing it.
+    fn metadata_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let hash = "0123456789abcdef".repeat(4);
+        let sha = prop::sample::select(vec![
+            hash.clone(),
+            hash.to_uppercase(),
+            hash[2..].to_owned(),
+            "zz".repeat(32),
+        ]);
+        let owner = prop::sample::select(vec!["web", "other", "", "w\\\"e", "w\\u0065b"]);
+        let rev = prop::option::of(prop::sample::select(vec!["\"r1\"", "\"\"", "7", "null"]));
+        let version =
+            prop::sample::select(vec!["1", "2", "0", "1.0", "\"1\"", "18446744073709551616"]);
+        let extra = prop::sample::select(vec![
+            "",
+            ",\"x\":[1]",
+            " ",
+            ",\"sensitive\":true",
+            ",\"sensitive\":false",
+            ",\"sensitive\":1",
+        ]);
+        let clean = (
+            prop::sample::select(vec!["web", "other", "w\\\"e"]),
+            prop::option::of(prop::sample::select(vec!["r1", "", "\\u00e9"])),
+            any::<bool>(),
+        )
+            .prop_map(move |(owner, rev, sensitive)| {
+                let rev = rev.map(|r| format!(",\"rev\":\"{r}\"")).unwrap_or_default();
+                let sensitive = if sensitive { ",\"sensitive\":true" } else { "" };
+                format!("{{\"v\":1,\"owner\":\"{owner}\",\"sha256\":\"{hash}\"{rev}{sensitive}}}")
+            });
+        let mutated = (version, owner, sha, rev, extra, any::<bool>()).prop_map(
+            |(v, owner, sha, rev, extra, swap)| {
+                let rev = rev.map(|r| format!(",\"rev\":{r}")).unwrap_or_default();
+                if swap {
+                    format!("{{\"owner\":\"{owner}\",\"v\":{v},\"sha256\":\"{sha}\"{rev}{extra}}}")
+                } else {
+                    format!("{{\"v\":{v},\"owner\":\"{owner}\",\"sha256\":\"{sha}\"{rev}{extra}}}")
+                }
+            },
+        );
+        let marker = prop_oneof![clean, mutated];
+        let value = prop::sample::select(vec![
+            "1",
+            "1.50",
+            "-0",
+            "2e3",
+            "0.1",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "\"x\"",
+            "\"\\u00e9\\n\"",
+            "null",
+            "true",
+            "[1,{\"a\":2.5}]",
+            "{}",
+            "{\"b\":{\"c\":[]}}",
+        ]);
+        let name =
+            prop::sample::select(vec!["team", "a", "__kvsync", "\\u005f_kvsync", "z", "\\u00e9"]);
+        let field = prop_oneof![
+            (name, value).prop_map(|(n, v)| format!("\"{n}\":{v}")),
+            marker.clone().prop_map(|m| format!("\"__kvsync\":{m}")),
+        ];
+        prop_oneof![
+            4 => (prop::collection::vec(field, 0..4), marker).prop_map(|(mut fields, m)| {
+                fields.push(format!("\"__kvsync\":{m}"));
+                format!("{{{}}}", fields.join(","))
+            }),
+            2 => prop::collection::vec(
+                (prop::sample::select(vec!["team", "a", "z"]), Just("1")).prop_map(|(n, v)| format!("\"{n}\":{v}")),
+                0..3,
+            ).prop_map(|fields| format!("{{{}}}", fields.join(","))),
+            1 => prop::sample::select(vec!["[1]", "\"s\"", "3", "null"]).prop_map(str::to_owned),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The compact form of listed metadata reads as the decoded value does: the same value,
+        /// the same user metadata and the same marker.
+        #[test]
+        fn listed_metadata_means_what_its_value_means(text in metadata_text()) {
+            let value: serde_json::Value = serde_json::from_str(&text).expect("generated JSON");
+            let listed = ListedMetadata::from_json_text(&text).expect("valid");
+            let value = (!value.is_null()).then_some(value);
+            proptest::prop_assert_eq!(&listed.to_json(), &value);
+            proptest::prop_assert_eq!(
+                listed.to_json().map(|v| v.to_string()),
+                value.as_ref().map(ToString::to_string)
+            );
+            proptest::prop_assert_eq!(listed.user(), value.as_ref().and_then(user_of));
+            proptest::prop_assert_eq!(listed.marker(), Marker::from_metadata(value.as_ref()));
+        }
+    }
+
+    #[test]
+    fn clean_markers_are_recognised() {
+        // The generator above must reach the compact form, or the property proves little.
+        let hash = content_hash(b"x", None, Expiration::Never);
+        let text = written_metadata(None, "web", hash, Some("r")).to_string();
+        let sensitive = written_metadata_with(None, "web", hash, Some("r"), true);
+        let listed = ListedMetadata::from_json_text(&sensitive.to_string()).expect("valid");
+        assert!(listed.clean_parts().is_some());
+        assert_eq!(listed.marker(), Marker::from_metadata(Some(&sensitive)));
+        assert!(listed.is_marked_sensitive());
+        let listed = ListedMetadata::from_json_text(&text).expect("valid");
+        assert!(listed.clean_parts().is_some());
+        assert_eq!(
+            listed.marker(),
+            Marker::V1 {
+                owner: "web".into(),
+                sha256: hash,
+                rev: Some("r".into()),
+                sensitive: false
+            }
+        );
     }
 }

@@ -12,17 +12,6 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// Whether a single-key endpoint (`…/values/{key}`) can name `key` in its URL. Cloudflare is
-/// reported to answer 404 for keys holding `^`, `...` or a control character even
-/// percent-encoded (workers-sdk issue #7997, open), so such keys are only ever written, read
-/// and deleted through the bulk endpoints, which carry keys in the JSON body.
-pub fn is_url_safe(key: &str) -> bool {
-    !matches!(key, "" | "." | "..")
-        && !key.contains('^')
-        && !key.contains("...")
-        && !key.chars().any(char::is_control)
-}
-
 /// A key name: a slice of a buffer shared with other names. Reads as a `str` (`Deref`), and
 /// compares, orders and hashes as its text.
 #[derive(Clone)]

@@ -129,16 +129,6 @@ pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ApiToken, Err
     Err(Error::MissingToken)
 }
 
-/// The account id from `CLOUDFLARE_ACCOUNT_ID`, else `CF_ACCOUNT_ID`; an empty value counts as
-/// unset. A config's `account_id` takes precedence over both; that choice is the caller's.
-pub fn account_id_from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    [CLOUDFLARE_ACCOUNT_ID, CF_ACCOUNT_ID]
-        .into_iter()
-        .filter_map(lookup)
-        .map(|value| value.trim().to_owned())
-        .find(|value| !value.is_empty())
-}
-
 /// How [`Error::BadToken`] names where the token came from.
 pub(crate) fn origin(variable: Option<&'static str>) -> String {
     match variable {
@@ -247,15 +237,5 @@ mod tests {
         ] {
             assert_eq!(without_userinfo(url), shown, "{url}");
         }
-    }
-
-    #[test]
-    fn account_id_prefers_the_current_name_and_skips_empty() {
-        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, "a1"), (CF_ACCOUNT_ID, "a2")]);
-        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a1"));
-        let lookup = env(&[(CLOUDFLARE_ACCOUNT_ID, ""), (CF_ACCOUNT_ID, "a2")]);
-        assert_eq!(account_id_from_env(&lookup).as_deref(), Some("a2"));
-        assert_eq!(account_id_from_env(&env(&[(CF_ACCOUNT_ID, " ")])), None);
-        assert_eq!(account_id_from_env(&env(&[])), None);
     }
 }

@@ -17,7 +17,9 @@ use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{BULK_VALUE_CHARS_MAX, BULK_WRITE_BYTES_MAX, Expiration, PutPair};
+use super::{BULK_WRITE_BYTES_MAX, PutPair};
+use crate::content::Expiration;
+use crate::content::limits::BULK_VALUE_CHARS_MAX;
 
 /// One item of a bulk write, borrowing from the [`PutPair`] it describes.
 ///
@@ -525,7 +527,7 @@ mod tests {
             let detail = format!("key `b` has expiration `{shown}`, not unix seconds");
             assert_eq!(keys[1].metadata.damage(), Some(detail.as_str()), "{expiration}");
             assert!(
-                matches!(keys[1].metadata.marker(), super::super::metadata::MarkerField::Clean(m) if m.owner() == "web"),
+                matches!(keys[1].metadata.marker_field(), super::super::metadata::MarkerField::Clean(m) if m.owner() == "web"),
                 "the marker survives the damage"
             );
         }
@@ -569,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_binary_value_over_19_660_800_bytes_fits_no_bulk_item() {
-        use crate::kv::{BULK_BASE64_BYTES_MAX, BULK_VALUE_CHARS_MAX};
+        use crate::content::limits::{BULK_BASE64_BYTES_MAX, BULK_VALUE_CHARS_MAX};
         assert_eq!(BULK_BASE64_BYTES_MAX, 19_660_800);
         let mut value = vec![0xff; BULK_BASE64_BYTES_MAX];
         let at_limit = pair("b", &value, json!({}), Expiration::Never);
@@ -580,10 +582,20 @@ mod tests {
         assert!(!fits_bulk_item(&over));
         assert_eq!(bulk_item_len(&over), None);
         // 25 MiB of NUL bytes: too long as base64, and 157 MB of JSON as text.
-        let nuls = pair("n", &vec![0u8; crate::kv::VALUE_BYTES_MAX], json!({}), Expiration::Never);
+        let nuls = pair(
+            "n",
+            &vec![0u8; crate::content::limits::VALUE_BYTES_MAX],
+            json!({}),
+            Expiration::Never,
+        );
         assert!(!fits_bulk_item(&nuls));
         // 25 MiB of plain text fits (as text).
-        let text = pair("t", &vec![b'a'; crate::kv::VALUE_BYTES_MAX], json!({}), Expiration::Never);
+        let text = pair(
+            "t",
+            &vec![b'a'; crate::content::limits::VALUE_BYTES_MAX],
+            json!({}),
+            Expiration::Never,
+        );
         assert!(fits_bulk_item(&text));
         assert!(!bulk_write_item(&text).is_base64());
     }

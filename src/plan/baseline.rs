@@ -8,9 +8,9 @@
 //! sensitive has a live value that must stay hidden, even when the head config writes it from a
 //! literal now and its marker predates the `sensitive` field.
 
-use super::hash::Marker;
 use super::{Change, Origin, Plan};
 use crate::config::Desired;
+use crate::content::Marker;
 
 /// Tags every change of `plan` (made from the head config) against `baseline` (the same config
 /// on the target branch). Scopes are matched by name; a scope the baseline lacks is new in the
@@ -36,7 +36,7 @@ pub fn tag(plan: &mut Plan, baseline: &Desired, owner: &str) {
 
 fn origin(
     change: &Change,
-    base_hash: Option<super::hash::ContentHash>,
+    base_hash: Option<crate::content::ContentHash>,
     scope_in_base: bool,
     owner: &str,
 ) -> Origin {
@@ -49,7 +49,7 @@ fn origin(
 
 /// Whether live differs from the baseline's desired state for this key: the change a plan of the
 /// baseline would have shown.
-fn drifted(change: &Change, base_hash: Option<super::hash::ContentHash>, owner: &str) -> bool {
+fn drifted(change: &Change, base_hash: Option<crate::content::ContentHash>, owner: &str) -> bool {
     let live = change.live.as_ref().map(|l| &l.marker);
     match (base_hash, live) {
         (None, None) => false,
@@ -65,8 +65,8 @@ fn drifted(change: &Change, base_hash: Option<super::hash::ContentHash>, owner: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::Expiration;
-    use crate::plan::hash::{ContentHash, written_metadata};
+    use crate::content::Expiration;
+    use crate::content::{ContentHash, written_metadata};
     use crate::plan::{Action, DesiredKey, LiveKey, ScopePlan};
     use crate::testing;
 

@@ -3,14 +3,16 @@
 //! A pure, total function. It trusts the marker in each listed key's metadata and never needs a
 //! value. The only clock it knows is [`Options::now`], so every outcome is reproducible.
 
-use super::hash::Marker;
 use super::{
     Action, Change, ConflictReason, DeleteReason, DesiredKey, LiveKey, LiveScope, Options, Plan,
     ProtectedAction, ScopePlan, Warning,
 };
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry, DesiredScope};
-use crate::kv::{EXPIRATION_MIN_SECS, Expiration, ListedKey};
+use crate::content::Expiration;
+use crate::content::Marker;
+use crate::content::limits::EXPIRATION_MIN_SECS;
+use crate::kv::ListedKey;
 
 /// Plans every scope of `desired` against its listing. `live[i]` is the listing of
 /// `desired.scopes[i]`; a missing listing counts as an empty scope.
@@ -104,7 +106,7 @@ fn classify(
     selected: bool,
     out: &mut ScopePlan,
 ) {
-    let marker = listed.map(|l| Marker::from_listed(&l.metadata));
+    let marker = listed.map(|l| l.metadata.marker());
     let ours = matches!(&marker, Some(Marker::V1 { owner, .. }) if *owner == options.owner);
     if ours {
         out.ours_live += 1;
@@ -213,8 +215,8 @@ mod tests {
 
     use super::*;
     use crate::config::Globs;
+    use crate::content::{content_hash, written_metadata};
     use crate::kv::ListedMetadata;
-    use crate::plan::hash::{content_hash, written_metadata};
     use crate::testing;
 
     const OWNER: &str = "web";
@@ -641,7 +643,7 @@ mod tests {
                 let blocked = first.changes.iter().any(|c| &c.key == key
                     && matches!(c.action, Action::Conflict { .. } | Action::Protected { .. }));
                 let live = after.iter().find(|k| &k.name == key);
-                let marker = live.map(|k| Marker::from_listed(&k.metadata));
+                let marker = live.map(|k| k.metadata.marker());
                 if !blocked {
                     prop_assert_eq!(marker, Some(Marker::V1 {
                         owner: OWNER.into(), sha256: entry.hash, rev: None, sensitive: false,

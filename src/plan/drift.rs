@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::hash::MARKER_FIELD;
 use super::{Action, ConflictReason, DeleteReason, LiveScope, Plan, ScopePlan};
 use crate::config::{Desired, DesiredEntry, DesiredScope};
-use crate::kv::{Expiration, ListedKey, LiveValue};
+use crate::content::Expiration;
+use crate::content::MARKER_FIELD;
+use crate::kv::{ListedKey, LiveValue};
 
 /// The kinds of drift (DESIGN.md §3's drift column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -354,9 +355,9 @@ mod tests {
     use super::*;
     use crate::config::desired::UserMetadata;
     use crate::config::{Globs, ValueSource};
+    use crate::content::{content_hash, written_metadata};
     use crate::kv::ListedMetadata;
     use crate::plan::Options;
-    use crate::plan::hash::{content_hash, written_metadata};
 
     const OWNER: &str = "web";
     const NOW: i64 = 1_900_000_000;

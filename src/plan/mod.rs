@@ -9,11 +9,10 @@ pub mod baseline;
 pub mod diff;
 pub mod drift;
 pub mod guards;
-pub mod hash;
 
 use crate::config::Globs;
-use crate::kv::Expiration;
-use hash::{ContentHash, Marker};
+use crate::content::Expiration;
+use crate::content::{ContentHash, Marker};
 
 pub use diff::plan;
 

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, DiffTag, TextDiff};
 
-use crate::kv::Expiration;
+use crate::content::Expiration;
 use crate::plan::guards::Refusal;
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
@@ -644,13 +644,13 @@ mod tests {
             key: key.into(),
             action,
             desired: Some(crate::plan::DesiredKey {
-                hash: crate::plan::hash::ContentHash([0; 32]),
+                hash: crate::content::ContentHash([0; 32]),
                 metadata: map(desired.0),
                 expiration: desired.1,
                 sensitive: desired.2,
             }),
             live: live.map(|(metadata, expiration)| crate::plan::LiveKey {
-                marker: crate::plan::hash::Marker::None,
+                marker: crate::content::Marker::None,
                 expiration,
                 metadata: map(metadata),
                 sensitive: false,

@@ -17,10 +17,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::kv::Expiration;
+use crate::content::Expiration;
+use crate::content::Marker;
 use crate::plan::drift::{DriftClass, DriftReport};
 use crate::plan::guards::Refusal;
-use crate::plan::hash::Marker;
 use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
@@ -732,9 +732,9 @@ fn count_class(counts: &mut DriftCountsDto, class: DriftClass) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::content::ContentHash;
     use crate::kv::LiveValue;
     use crate::plan::drift::{DriftedKey, ScopeDrift};
-    use crate::plan::hash::ContentHash;
     use crate::plan::{DesiredKey, LiveKey, Warning};
     use crate::report::values::value_view;
     use serde_json::json;

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
-use kvsync::kv::{Expiration, KvStore, PutPair};
+use kvsync::kv::{KvStore, PutPair};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

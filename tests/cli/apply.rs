@@ -1,5 +1,6 @@
+use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
-use kvsync::kv::{Expiration, KvStore, PutPair};
+use kvsync::kv::{KvStore, PutPair};
 
 use crate::support::{NOW, Test};
 
@@ -303,8 +304,8 @@ fn on_a_terminal_apply_asks_and_only_yes_proceeds() {
 fn on_a_terminal_apply_refuses_when_the_namespace_changed_while_the_prompt_was_open() {
     let cloud = crate::support::Cloud::new(&config("web", &[("f/a", "1"), ("f/x", "mine")], ""));
     let marker = |owner: &str| {
-        let hash = kvsync::plan::hash::content_hash(b"old", None, Expiration::Never);
-        Some(kvsync::plan::hash::written_metadata(None, owner, hash, None))
+        let hash = kvsync::content::content_hash(b"old", None, Expiration::Never);
+        Some(kvsync::content::written_metadata(None, owner, hash, None))
     };
     cloud.standin.seed(NS, "f/old", b"old", marker("web"), None);
     let api_url = format!("--api-url {}", cloud.standin.base_url());

@@ -1,6 +1,7 @@
 use kv_standin::{Endpoint, Fault, MalformedBody};
+use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
-use kvsync::kv::{Expiration, KvStore, PutPair};
+use kvsync::kv::{KvStore, PutPair};
 
 use crate::support::{Cloud, NOW, NS, Test};
 

@@ -304,7 +304,7 @@ fn a_damaged_local_store_is_an_error_never_a_panic() {
 /// `--revision` says (40 emoji are 160 bytes) and whether the marker says `sensitive`.
 #[test]
 fn metadata_at_the_bound_is_written_with_any_revision() {
-    use kvsync::plan::hash::written_metadata_len_max;
+    use kvsync::content::written_metadata_len_max;
     let note = |n: usize| {
         let mut map = serde_json::Map::new();
         map.insert("note".into(), "m".repeat(n).into());

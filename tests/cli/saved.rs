@@ -1,5 +1,6 @@
+use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
-use kvsync::kv::{Expiration, KvStore, PutPair};
+use kvsync::kv::{KvStore, PutPair};
 
 use crate::support::{NOW, Test, repo};
 
@@ -51,7 +52,7 @@ fn a_saved_plan_applies_exactly_and_without_asking() {
     let saved = std::fs::read_to_string(test.path().join("plan.json")).expect("plan file");
     assert!(!saved.contains("s3cret"), "{saved}");
     let secret_hash =
-        kvsync::plan::hash::content_hash(b"s3cret-default-value", None, Expiration::Never);
+        kvsync::content::content_hash(b"s3cret-default-value", None, Expiration::Never);
     assert!(!saved.contains(&secret_hash.to_hex()[..12]), "the secret's hash leaked: {saved}");
     let document: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
     assert_eq!(document["kind"], "kvsync-saved-plan");

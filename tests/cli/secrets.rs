@@ -18,7 +18,7 @@ fn forbidden() -> Vec<String> {
     let marked = format!("{SECRET}-by-hand");
     let raw_marked = base16ct::lower::encode_string(&sha2::Sha256::digest(marked.as_bytes()));
     let content = |value: &str| {
-        kvsync::plan::hash::content_hash(value.as_bytes(), None, kvsync::kv::Expiration::Never)
+        kvsync::content::content_hash(value.as_bytes(), None, kvsync::content::Expiration::Never)
             .to_hex()
     };
     let mut out = vec![SECRET.to_owned()];

@@ -12,8 +12,8 @@ use std::fs;
 use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use kvsync::kv::Expiration;
-use kvsync::plan::hash::{content_hash, written_metadata};
+use kvsync::content::Expiration;
+use kvsync::content::{content_hash, written_metadata};
 
 /// The owner every generated config declares.
 pub(crate) const OWNER: &str = "bench";
