@@ -353,12 +353,7 @@ mod tests {
     /// A desired state and plan of scopes `(name, puts, deletes)`.
     fn case(scopes: &[(&str, &[&str], &[&str])]) -> (Desired, Plan) {
         let mut desired = testing::desired("web", Vec::new());
-        let mut plan = Plan {
-            scopes: Vec::new(),
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let mut plan = Plan { scopes: Vec::new(), only: Vec::new(), refusals: Vec::new() };
         for (name, puts, deletes) in scopes {
             let entries: Entries = puts.iter().map(|k| ((*k).to_owned(), entry(k))).collect();
             let mut changes: Vec<Change> = entries
@@ -385,6 +380,7 @@ mod tests {
             }));
             desired.scopes.push(testing::scope(name, &format!("ns-{name}"), "", entries));
             plan.scopes.push(ScopePlan {
+                resolved_from: None,
                 name: (*name).to_owned(),
                 namespace_id: format!("ns-{name}"),
                 prefix: String::new(),

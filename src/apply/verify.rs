@@ -303,6 +303,7 @@ mod tests {
         let desired = testing::desired("web", vec![testing::scope("flags", "ns", "f/", entries)]);
         let plan = Plan {
             scopes: vec![ScopePlan {
+                resolved_from: None,
                 name: "flags".into(),
                 namespace_id: "ns".into(),
                 prefix: "f/".into(),
@@ -316,7 +317,6 @@ mod tests {
                 warnings: Vec::new(),
             }],
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
         let report = Report {

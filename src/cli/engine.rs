@@ -15,7 +15,10 @@ use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint, local::LocalStore};
 use crate::plan::{self, Action, LiveScope, Options, Plan};
-use crate::report::human::{HumanOptions, printable, render_plan_with_sources};
+use crate::report::cost::Cost;
+use crate::report::human::{HumanOptions, render_plan};
+use crate::report::model::PlanReport;
+use crate::report::text::printable;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 
 /// The default local store, relative to the current directory.
@@ -305,7 +308,7 @@ impl Planned {
     }
 
     /// What this plan cost so far and what applying it will cost.
-    pub fn cost(&self) -> crate::report::cost::Cost {
+    pub fn cost(&self) -> Cost {
         let so_far = crate::report::cost::SoFar {
             list_requests: self.list_requests,
             read_requests: self.read_requests,
@@ -325,34 +328,22 @@ impl Planned {
         };
         crate::report::cost::estimate_with(&self.plan, so_far, single)
             .on_free_plan(self.desired.plan_tier.is_free())
+            .metered(matches!(self.store, Store::Cloudflare(_)))
     }
 
-    /// The human plan with, on the Cloudflare target and when there are changes, the cost line.
-    pub fn render_human_with_cost(
-        &self,
-        planning: &PlanningArgs,
-        printer: &Printer,
-        cost: &crate::report::cost::Cost,
-    ) -> String {
-        let mut text = self.render_human(planning, printer);
-        if matches!(self.store, Store::Cloudflare(_)) && self.plan.has_changes() {
-            text.push_str(&cost.line());
-            text.push('\n');
-        }
-        if let Some(warning) = crate::report::human::free_plan_warning(cost, printer.stdout_color) {
-            text.push_str(&warning);
-        }
-        text
+    /// What the reports of this plan say, with `cost` ([`Planned::cost`]).
+    pub fn report<'a>(&'a self, cost: &'a Cost) -> PlanReport<'a> {
+        PlanReport::new(&self.plan, &self.views, cost)
     }
 
     /// The human plan, as `plan` and `apply` print it.
-    pub fn render_human(&self, planning: &PlanningArgs, printer: &Printer) -> String {
+    pub fn render_human(&self, planning: &PlanningArgs, printer: &Printer, cost: &Cost) -> String {
         let options = HumanOptions {
             color: printer.stdout_color,
             value_diffs: !planning.no_value_diff,
             environment: self.desired.environment.clone(),
         };
-        render_plan_with_sources(&self.plan, &self.views, &options, &self.desired.resolved_from())
+        render_plan(&self.report(cost), &options)
     }
 }
 

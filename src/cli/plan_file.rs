@@ -324,7 +324,11 @@ mod tests {
             take_over: None,
             config_digest: saved::config_digest(&desired),
             stale_check: saved::stale_check(&desired, &live),
-            plan: crate::report::json::plan_document(&plan, &ValueViews::new(), &cost, None, false),
+            plan: crate::report::json::plan_document(
+                &crate::report::model::PlanReport::new(&plan, &ValueViews::new(), &cost),
+                None,
+                false,
+            ),
         };
         let path = dir.join("plan.json");
         file.write(&path).expect("written");

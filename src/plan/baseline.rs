@@ -121,9 +121,9 @@ mod tests {
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
             scopes: vec![ScopePlan {
+                resolved_from: None,
                 name: "flags".into(),
                 namespace_id: "ns".into(),
                 prefix: String::new(),

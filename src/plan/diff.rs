@@ -25,8 +25,7 @@ pub fn plan(desired: &Desired, live: &[LiveScope], options: &Options) -> Plan {
         .map(|(i, scope)| plan_scope(scope, live.get(i).unwrap_or(&empty), options))
         .collect();
     let only = options.only.as_ref().map(|g| g.patterns().to_vec()).unwrap_or_default();
-    let resolved_from = desired.scopes.iter().map(|s| s.resolved_from.clone()).collect();
-    let mut plan = Plan { scopes, only, resolved_from, refusals: Vec::new() };
+    let mut plan = Plan { scopes, only, refusals: Vec::new() };
     plan.refusals = super::guards::check(&plan, &options.guards);
     plan
 }
@@ -58,6 +57,7 @@ fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> Scop
         name: scope.name.clone(),
         namespace_id: scope.namespace_id.clone(),
         prefix: scope.prefix.clone(),
+        resolved_from: scope.resolved_from.clone(),
         prune: scope.prune,
         allow_empty: scope.allow_empty,
         changes: Vec::new(),

@@ -230,6 +230,7 @@ mod tests {
             })
             .collect();
         ScopePlan {
+            resolved_from: None,
             name: "flags".into(),
             namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             prefix: String::new(),

@@ -43,9 +43,6 @@ pub struct Plan {
     pub scopes: Vec<ScopePlan>,
     /// `--only` globs the plan was restricted to; empty when it covers every key.
     pub only: Vec<String>,
-    /// For each scope, how its namespace id was found when not given directly (a wrangler
-    /// binding); may be shorter than `scopes`.
-    pub resolved_from: Vec<Option<String>>,
     /// What would make apply refuse this plan as it stands ([`guards::check`]); empty when apply
     /// may write.
     pub refusals: Vec<guards::Refusal>,
@@ -57,6 +54,9 @@ pub struct ScopePlan {
     pub name: String,
     pub namespace_id: String,
     pub prefix: String,
+    /// How the namespace id was found when the config did not give it directly, e.g.
+    /// "binding `FLAGS` in wrangler.jsonc [env.staging]".
+    pub resolved_from: Option<String>,
     pub prune: bool,
     /// `allow_empty: true` in the config: the empty-state guard does not hold here.
     pub allow_empty: bool,

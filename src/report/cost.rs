@@ -38,6 +38,9 @@ pub struct Cost {
     /// The account is on the Workers KV Free plan (`plan_tier: free`), whose daily limits
     /// [`Cost::free_plan_warning`] checks.
     pub free_plan: bool,
+    /// The target meters requests (Cloudflare); the local store bills nothing, so its plans show
+    /// no cost line (`PlanReport::cost_line`).
+    pub metered: bool,
 }
 
 /// The Free plan's daily allowance of each of writes, deletes and lists
@@ -92,6 +95,11 @@ impl Cost {
     /// The same cost, for an account on the Free plan when `free` (`plan_tier: free`).
     pub fn on_free_plan(self, free: bool) -> Self {
         Self { free_plan: free, ..self }
+    }
+
+    /// The same cost, on a target that meters requests when `metered` (Cloudflare).
+    pub fn metered(self, metered: bool) -> Self {
+        Self { metered, ..self }
     }
 
     /// On the Free plan, when this run needs more writes, deletes or lists than the plan allows
@@ -159,11 +167,7 @@ impl Cost {
 
 /// `3 lists`, `1 list`, or `None` for zero.
 fn counted(count: u64, noun: &str) -> Option<String> {
-    match count {
-        0 => None,
-        1 => Some(format!("1 {noun}")),
-        n => Some(format!("{n} {noun}s")),
-    }
+    (count > 0).then(|| crate::report::text::counted(count as usize, noun, &format!("{noun}s")))
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -204,6 +208,7 @@ mod tests {
             change(format!("c{i}"), Action::Conflict { reason: ConflictReason::Owner("o".into()) })
         }));
         ScopePlan {
+            resolved_from: None,
             name: "flags".into(),
             namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             prefix: String::new(),
@@ -223,7 +228,6 @@ mod tests {
         let plan = Plan {
             scopes: vec![scope(10_001, 2, 3), scope(1, 0, 0), scope(0, 0, 0)],
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
         };
         let cost = estimate(&plan, so_far(3, 1, 10));
@@ -239,6 +243,7 @@ mod tests {
                 billed_writes: 10_002,
                 billed_deletes: 2,
                 free_plan: false,
+                metered: false,
                 single_write_requests: 0,
             }
         );
@@ -253,12 +258,7 @@ mod tests {
     /// what planning says Cloudflare billed, not the requests it sent.
     #[test]
     fn single_writes_and_billed_operations() {
-        let plan = Plan {
-            scopes: vec![scope(3, 1, 0)],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let plan = Plan { scopes: vec![scope(3, 1, 0)], only: Vec::new(), refusals: Vec::new() };
         let so_far = SoFar { list_requests: 3, read_requests: 2, billed_lists: 1, billed_reads: 1 };
         let cost = estimate_with(&plan, so_far, |_, key| key == "p1");
         assert_eq!((cost.write_requests, cost.single_write_requests), (1, 1));
@@ -272,12 +272,8 @@ mod tests {
 
     #[test]
     fn the_free_plan_warns_past_its_daily_limits_only() {
-        let plan = Plan {
-            scopes: vec![scope(1_000, 1_001, 0)],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let plan =
+            Plan { scopes: vec![scope(1_000, 1_001, 0)], only: Vec::new(), refusals: Vec::new() };
         let cost = estimate(&plan, so_far(1_200, 0, 0));
         assert_eq!(cost.free_plan_warning(), None, "the Paid plan has no daily limits");
         let free = cost.on_free_plan(true);
@@ -290,12 +286,8 @@ mod tests {
             "{warning}"
         );
         assert_eq!(free.line(), cost.line(), "the cost line itself does not change");
-        let within = Plan {
-            scopes: vec![scope(1_000, 1_000, 0)],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let within =
+            Plan { scopes: vec![scope(1_000, 1_000, 0)], only: Vec::new(), refusals: Vec::new() };
         assert_eq!(
             estimate(&within, so_far(1_000, 0, 0)).on_free_plan(true).free_plan_warning(),
             None
@@ -304,12 +296,7 @@ mod tests {
 
     #[test]
     fn the_line_leaves_out_zeros() {
-        let plan = Plan {
-            scopes: vec![scope(0, 0, 1)],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let plan = Plan { scopes: vec![scope(0, 0, 1)], only: Vec::new(), refusals: Vec::new() };
         assert_eq!(
             estimate(&plan, so_far(1, 0, 0)).line(),
             "Cost: 1 list request so far; apply will send nothing (billed: 1 list)."
@@ -318,12 +305,7 @@ mod tests {
             estimate(&plan, so_far(0, 0, 0)).line(),
             "Cost: no requests so far; apply will send nothing (nothing billed)."
         );
-        let plan = Plan {
-            scopes: vec![scope(1, 0, 0)],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let plan = Plan { scopes: vec![scope(1, 0, 0)], only: Vec::new(), refusals: Vec::new() };
         assert_eq!(
             estimate(&plan, so_far(2, 0, 0)).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."

@@ -9,8 +9,9 @@
 use std::fmt::Write as _;
 
 use crate::plan::drift::{DriftClass, DriftReport, ScopeDrift};
-use crate::report::human::printable;
+use crate::report::human::scope_heading;
 use crate::report::style::Style;
+use crate::report::text::printable;
 
 /// Unmanaged keys named per scope; beyond this only the count is given, because a namespace
 /// shared with a Worker can hold thousands of them and they are not drift.
@@ -91,17 +92,6 @@ pub fn mode_line(deep: bool) -> &'static str {
     }
 }
 
-/// `scope `flags` (namespace …, prefix "flags/")`, as the human plan writes it.
-pub fn scope_heading(name: &str, namespace_id: &str, prefix: &str) -> String {
-    let place = if prefix.is_empty() {
-        "whole namespace".to_owned()
-    } else {
-        // Debug quoting escapes quotes and control characters.
-        format!("prefix {prefix:?}")
-    };
-    format!("scope `{}` (namespace {}, {place})", printable(name), printable(namespace_id))
-}
-
 /// Renders the whole report. The text ends with a newline.
 ///
 /// Layout: the mode line; one block per scope with something to show (drifted, unmanaged or
@@ -121,7 +111,7 @@ pub fn render_human(report: &DriftReport, color: bool) -> String {
 
 fn render_scope(scope: &ScopeDrift, style: Style) -> String {
     let mut out = String::new();
-    let heading = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+    let heading = scope_heading(&scope.name, &scope.namespace_id, None, &scope.prefix);
     let _ = writeln!(out, "{}", style.bold(&heading));
     for key in &scope.drifted {
         // Padded before painting, so the key column lines up with colour on or off.

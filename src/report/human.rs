@@ -1,10 +1,10 @@
 //! The human plan: Terraform-style text for a terminal or a CI log.
 //!
-//! [`render_plan`] turns a [`Plan`] plus the [`ValueViews`] the CLI prepared into text: one block
-//! per scope, one line per change with a marker column that reads without colour, value diffs
-//! under the changes, and the summary line of DESIGN.md §5 ([`summary_line`], shared with the
-//! other renderers). It never talks to a store (STYLE.md habit 4) and never decides whether to
-//! use colour; the caller does (habit 8), and with colour off the text holds no ANSI escape.
+//! [`render_plan`] formats a [`PlanReport`] as text: one block per scope, one line per change with
+//! a marker column that reads without colour, value diffs under the changes, and the summary
+//! line of docs/spec.md. What each line says is decided in [`crate::report::model`], once for
+//! every format. It never talks to a store and never decides whether to use colour; the caller
+//! does, and with colour off the text holds no ANSI escape.
 //!
 //! Keys, values and other text that came from users or from KV pass through [`printable`], so a
 //! control character in a value can neither move the cursor nor smuggle in an escape sequence.
@@ -14,14 +14,12 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, DiffTag, TextDiff};
 
-use crate::content::Expiration;
+use crate::plan::Origin;
 use crate::plan::guards::Refusal;
-use crate::plan::{
-    Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
-};
-use crate::report::cost::Cost;
+use crate::report::model::{ChangeReport, PlanReport, ScopeReport, Tone, place, summary_line};
 use crate::report::style::Style;
-use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, diff_text, human_size};
+use crate::report::text::printable;
+use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, diff_text, human_size};
 
 /// How the human plan is rendered. There is deliberately no `Default`: callers spell out each
 /// choice.
@@ -43,64 +41,48 @@ const VALUE_INDENT: &str = "      ";
 /// emphasis: refining them costs more than it helps a reader.
 const INLINE_EMPHASIS_MAX_LINES: usize = 64;
 
-/// The header of a plan restricted with `--only`, shared by the renderers.
-pub fn only_line(plan: &Plan) -> Option<String> {
-    if plan.only.is_empty() {
-        return None;
-    }
-    let globs: Vec<String> = plan.only.iter().map(|g| format!("`{}`", printable(g))).collect();
-    Some(format!(
-        "Only keys matching {} are planned (--only); every other key is left out.",
-        globs.join(", ")
-    ))
-}
-
 /// Renders the whole plan. The text ends with a newline.
 ///
 /// Layout: an `Environment:` line when one is set; then one block per scope that has changes or
-/// warnings (scopes with nothing to show are left out); then the summary line and, when they
-/// apply, the notes about adopts and conflicts. Blocks are separated by one blank line.
-pub fn render_plan(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> String {
-    render_plan_with_sources(plan, views, options, &[])
-}
-
-/// [`render_plan`], with how each scope's namespace id was found when the config did not write
-/// it out (`resolved_from[i]` for `plan.scopes[i]`, from `Desired::resolved_from`: a `binding:`
-/// looked up in wrangler's config). Such a scope's heading names the source and is printed
-/// even when the scope has nothing to change, so every plan says which namespace it compared.
-pub fn render_plan_with_sources(
-    plan: &Plan,
-    views: &ValueViews,
-    options: &HumanOptions,
-    resolved_from: &[Option<String>],
-) -> String {
+/// warnings, or whose namespace id was looked up (a `binding:` in wrangler's config: its heading
+/// names the source, so every plan says which namespace it compared); then the summary line and,
+/// when they apply, the notes about adopts, the refusals, the cost line and the Free-plan
+/// warning. Blocks are separated by one blank line.
+pub fn render_plan(report: &PlanReport<'_>, options: &HumanOptions) -> String {
     let style = Style::new(options.color);
     let mut blocks = Vec::new();
     if let Some(environment) = &options.environment {
         blocks
             .push(format!("{}\n", style.bold(&format!("Environment: {}", printable(environment)))));
     }
-    if let Some(line) = only_line(plan) {
+    if let Some(line) = report.only_line() {
         blocks.push(format!("{}\n", style.warning(&line)));
     }
-    for (index, scope) in plan.scopes.iter().enumerate() {
-        let source = resolved_from.get(index).and_then(Option::as_deref);
-        if scope.changes.is_empty() && scope.warnings.is_empty() && source.is_none() {
+    for scope in report.scopes() {
+        if scope.scope.changes.is_empty()
+            && scope.scope.warnings.is_empty()
+            && scope.resolved_from().is_none()
+        {
             continue;
         }
-        blocks.push(render_scope(index, scope, source, views, options, style));
+        blocks.push(render_scope(&scope, options, style));
     }
-    let summary = plan.summary();
-    let mut tail = format!("{}\n", style.bold(&summary_line(&summary)));
-    if summary.adopt > 0 {
-        let note = "Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.";
+    let mut tail = format!("{}\n", style.bold(&summary_line(&report.summary)));
+    if let Some(note) = report.adopt_note() {
         let _ = writeln!(tail, "{}", style.changed(note));
     }
     blocks.push(tail);
-    if !plan.refusals.is_empty() {
-        blocks.push(render_refusals(&plan.refusals, style));
+    if !report.plan.refusals.is_empty() {
+        blocks.push(render_refusals(&report.plan.refusals, style));
     }
-    blocks.join("\n")
+    let mut text = blocks.join("\n");
+    if let Some(line) = report.cost_line() {
+        let _ = writeln!(text, "{line}");
+    }
+    if let Some(warning) = report.cost.free_plan_warning() {
+        let _ = writeln!(text, "{}: {warning}.", style.warning("warning"));
+    }
+    text
 }
 
 /// What apply would refuse, after the summary line: each refusal as the apply error words it,
@@ -122,153 +104,18 @@ fn render_refusals(refusals: &[Refusal], style: Style) -> String {
     out
 }
 
-/// The summary line of DESIGN.md §5.
-///
-/// With changes: `Plan: ` then the counts of what apply does plus the unchanged keys, joined by
-/// commas, then each report-only count (conflicts, orphans kept, protected, unmanaged keys left
-/// alone) after a semicolon, and a final period:
-/// `Plan: 3 to create, 1 to delete, 120 unchanged; 1 conflict; 2 unmanaged keys left alone.`
-/// Conflicts count as changes (they block apply) but are reported in the semicolon part, where
-/// DESIGN.md puts them.
-///
-/// Without changes: `No changes.` alone, or followed by one space and the same remaining counts,
-/// unchanged first, joined by semicolons and ending with a period:
-/// `No changes. 120 unchanged; 2 orphans kept; 2 unmanaged keys left alone.`
-///
-/// Counts of zero are left out; nouns agree with their numbers.
-pub fn summary_line(summary: &Summary) -> String {
-    let mut changes = Vec::new();
-    for (count, what) in [
-        (summary.create, "to create"),
-        (summary.update, "to update"),
-        (summary.adopt, "to adopt"),
-        (summary.take_over, "to take over"),
-        (summary.delete, "to delete"),
-        (summary.unchanged, "unchanged"),
-    ] {
-        if count > 0 {
-            changes.push(format!("{count} {what}"));
-        }
-    }
-    let mut reports = Vec::new();
-    if summary.conflict > 0 {
-        reports.push(counted(summary.conflict, "conflict", "conflicts", ""));
-    }
-    if summary.orphan > 0 {
-        reports.push(counted(summary.orphan, "orphan", "orphans", " kept"));
-    }
-    if summary.protected > 0 {
-        reports.push(format!("{} protected", summary.protected));
-    }
-    if summary.unmanaged > 0 {
-        reports.push(counted(summary.unmanaged, "unmanaged key", "unmanaged keys", " left alone"));
-    }
-    let mut parts = Vec::new();
-    if !changes.is_empty() {
-        parts.push(changes.join(", "));
-    }
-    parts.extend(reports);
-    if summary.has_changes() {
-        format!("Plan: {}.", parts.join("; "))
-    } else if parts.is_empty() {
-        "No changes.".to_owned()
-    } else {
-        format!("No changes. {}.", parts.join("; "))
-    }
-}
-
-fn counted(count: usize, one: &str, many: &str, rest: &str) -> String {
-    let noun = if count == 1 { one } else { many };
-    format!("{count} {noun}{rest}")
-}
-
-/// The marker column of a change line: readable without colour.
-pub fn marker(action: &Action) -> char {
-    match action {
-        Action::Create => '+',
-        Action::Update => '~',
-        Action::Adopt => '!',
-        Action::TakeOver { .. } => '>',
-        Action::Delete { .. } => '-',
-        Action::Conflict { .. } => 'x',
-        Action::Orphan => '=',
-        Action::Protected { .. } => '#',
-    }
-}
-
-/// The parenthesised note after a key, without the parentheses; `None` when the marker says it
-/// all. Names are in backticks, so the note reads the same in Markdown.
-pub fn note(action: &Action) -> Option<String> {
-    match action {
-        Action::Create | Action::Update | Action::Delete { reason: DeleteReason::NotDesired } => {
-            None
-        }
-        Action::Adopt => Some("adopt: no kvsync marker; the value is rewritten with one".into()),
-        Action::TakeOver { from } => Some(format!("take over from `{}`", printable(from))),
-        Action::Delete { reason: DeleteReason::Expiring } => {
-            Some("expiration is less than 60 s away".into())
-        }
-        Action::Conflict { reason: ConflictReason::Owner(owner) } => {
-            let owner = printable(owner);
-            Some(format!(
-                "owned by `{owner}`; add the key to `take_over:` or pass `--take-over {owner}`"
-            ))
-        }
-        Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
-            Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
-        }
-        Action::Conflict { reason: ConflictReason::Unreadable(detail) } => {
-            Some(format!("ours, but its marker cannot be read ({detail}); upgrade kvsync"))
-        }
-        Action::Conflict { reason: ConflictReason::DamagedListing(detail) } => {
-            Some(format!("listed damaged ({detail}); left alone"))
-        }
-        Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
-        Action::Protected { instead_of } => Some(match instead_of {
-            ProtectedAction::Delete => "protected: would be deleted".into(),
-            ProtectedAction::Adopt => "protected: would be adopted".into(),
-            ProtectedAction::TakeOver { from } => {
-                format!("protected: would be taken over from `{}`", printable(from))
-            }
-        }),
-    }
-}
-
-/// On the Free plan (`plan_tier: free`), the warning line when the run would pass the plan's
-/// daily limits, ending in a newline; printed after the cost line.
-pub fn free_plan_warning(cost: &Cost, color: bool) -> Option<String> {
-    let style = Style::new(color);
-    cost.free_plan_warning().map(|w| format!("{}: {w}.\n", style.warning("warning")))
-}
-
-fn render_scope(
-    index: usize,
-    scope: &ScopePlan,
-    source: Option<&str>,
-    views: &ValueViews,
-    options: &HumanOptions,
-    style: Style,
-) -> String {
+fn render_scope(scope: &ScopeReport<'_>, options: &HumanOptions, style: Style) -> String {
     let mut out = String::new();
-    let place = if scope.prefix.is_empty() {
-        "whole namespace".to_owned()
-    } else {
-        // Debug quoting escapes quotes and control characters.
-        format!("prefix {:?}", scope.prefix)
-    };
-    let from = source.map(|how| format!(" from {}", printable(how))).unwrap_or_default();
-    let heading = format!(
-        "scope `{}` (namespace {}{from}, {place})",
-        printable(&scope.name),
-        printable(&scope.namespace_id)
-    );
+    let plan = scope.scope;
+    let heading =
+        scope_heading(&plan.name, &plan.namespace_id, scope.resolved_from(), &plan.prefix);
     let _ = writeln!(out, "{}", style.bold(&heading));
     // With `--baseline`, drift already live comes first and apart from what the pull request
     // changes, so a reviewer sees what the PR does on its own.
-    let tagged = scope.changes.iter().any(|c| c.origin.is_some());
+    let tagged = scope.scope.changes.iter().any(|c| c.origin.is_some());
     if tagged {
-        let (drift, pr): (Vec<&Change>, Vec<&Change>) =
-            scope.changes.iter().partition(|c| matches!(c.origin, Some(Origin::Drift)));
+        let (drift, pr): (Vec<ChangeReport<'_>>, Vec<ChangeReport<'_>>) =
+            scope.changes().partition(|c| matches!(c.change.origin, Some(Origin::Drift)));
         for (title, group) in [
             ("drift already live (not changed by this pull request):", drift),
             ("changed by this pull request:", pr),
@@ -278,15 +125,15 @@ fn render_scope(
             }
             let _ = writeln!(out, "  {}", style.bold(title));
             for change in group {
-                render_change(&mut out, index, change, views, options, style);
+                render_change(&mut out, &change, options, style);
             }
         }
     } else {
-        for change in &scope.changes {
-            render_change(&mut out, index, change, views, options, style);
+        for change in scope.changes() {
+            render_change(&mut out, &change, options, style);
         }
     }
-    for warning in &scope.warnings {
+    for warning in &scope.scope.warnings {
         let _ = writeln!(
             out,
             "  {} {}: {}",
@@ -298,39 +145,47 @@ fn render_scope(
     out
 }
 
+/// `scope `flags` (namespace … from binding `FLAGS` in wrangler.toml, prefix "flags/")`: the
+/// heading of a scope in the plan and in the drift report.
+pub fn scope_heading(
+    name: &str,
+    namespace_id: &str,
+    resolved_from: Option<&str>,
+    prefix: &str,
+) -> String {
+    // Debug quoting escapes quotes and control characters.
+    let place = place(prefix, |prefix| format!("{prefix:?}"));
+    let from = resolved_from.map(|how| format!(" from {}", printable(how))).unwrap_or_default();
+    format!("scope `{}` (namespace {}{from}, {place})", printable(name), printable(namespace_id))
+}
+
 /// One change line, its attributes and its value section.
 fn render_change(
     out: &mut String,
-    index: usize,
-    change: &Change,
-    views: &ValueViews,
+    change: &ChangeReport<'_>,
     options: &HumanOptions,
     style: Style,
 ) {
-    let sign = marker(&change.action).to_string();
-    let sign = match change.action {
-        Action::Create => style.added(&sign),
-        Action::Update | Action::Adopt | Action::TakeOver { .. } => style.changed(&sign),
-        Action::Delete { .. } | Action::Conflict { .. } => style.removed(&sign),
-        Action::Orphan | Action::Protected { .. } => style.info(&sign),
+    let sign = change.kind.marker().to_string();
+    let sign = match change.kind.tone() {
+        Tone::Added => style.added(&sign),
+        Tone::Changed => style.changed(&sign),
+        Tone::Removed => style.removed(&sign),
+        Tone::Info => style.info(&sign),
     };
-    let _ = write!(out, "  {sign} {}", printable(&change.key));
-    if let Some(note) = note(&change.action) {
-        let _ = write!(out, " ({note})");
+    let _ = write!(out, "  {sign} {}", printable(change.key()));
+    if let Some(note) = change.note() {
+        let _ = write!(out, " ({})", note.plain());
     }
-    if matches!(change.origin, Some(Origin::Pr { drifted: true })) {
+    if change.also_changed_by_hand() {
         let _ = write!(out, " {}", style.warning("(also changed by hand since the baseline)"));
     }
     out.push('\n');
-    if change.action.is_put() {
-        render_attributes(out, change);
+    for attribute in change.attributes() {
+        value_note(out, &format!("{}: {}", attribute.label, printable(&attribute.text)));
     }
-    // Only keys apply writes or deletes get a value section: a value under a conflict or a
-    // protected key would read as if it were about to be written.
-    let shown = change.action.is_put() || change.action.is_delete();
     if options.value_diffs
-        && shown
-        && let Some(view) = views.get(index, &change.key)
+        && let Some(view) = change.shown_value()
     {
         render_view(out, view, style);
     }
@@ -347,69 +202,6 @@ fn render_view(out: &mut String, view: &ValueView, style: Style) {
 }
 
 const VALUE_UNCHANGED: &str = "value unchanged";
-
-/// The metadata and expiration lines of a put.
-fn render_attributes(out: &mut String, change: &Change) {
-    for line in attribute_notes(change) {
-        value_note(out, &line);
-    }
-}
-
-/// The metadata and expiration notes of a put, one line each, as `label: text` (shared with the
-/// Markdown renderer): everything for a create, what differs for a write over a live key. A
-/// sensitive key's metadata (the entry's, or the live key's when that was written sensitive) is
-/// never shown (it may hold an interpolated secret); only whether it changes. Text from users
-/// passes through [`printable`].
-pub fn attribute_notes(change: &Change) -> Vec<String> {
-    let mut notes = Vec::new();
-    let Some(desired) = &change.desired else { return notes };
-    let live = change.live.as_ref();
-    let live_metadata = live.and_then(|l| l.metadata.as_ref());
-    let sensitive = change.sensitive();
-    let shown = |metadata: Option<&serde_json::Map<String, serde_json::Value>>| match metadata {
-        None => "none".to_owned(),
-        Some(_) if sensitive => "(sensitive)".to_owned(),
-        Some(map) => printable(&serde_json::Value::Object(map.clone()).to_string()).into_owned(),
-    };
-    match live {
-        None if desired.metadata.is_some() => {
-            notes.push(format!("metadata: {}", shown(desired.metadata.as_ref())));
-        }
-        Some(_) if live_metadata != desired.metadata.as_ref() => {
-            let (old, new) = (shown(live_metadata), shown(desired.metadata.as_ref()));
-            let change =
-                if old == new { format!("{new} (changed)") } else { format!("{old} → {new}") };
-            notes.push(format!("metadata: {change}"));
-        }
-        _ => {}
-    }
-    let live_expiration = live.map(|l| l.expiration);
-    let old = || live.and_then(|l| l.expiration).map_or_else(|| "never".to_owned(), timestamp);
-    let line = match (desired.expiration, live_expiration) {
-        (Expiration::Ttl(seconds), None) => {
-            Some(format!("expiration: {seconds} s after the write (ttl)"))
-        }
-        (Expiration::Ttl(seconds), Some(_)) => {
-            Some(format!("expiration: {} → {seconds} s after this write (ttl)", old()))
-        }
-        (Expiration::At(at), None) => Some(format!("expiration: {}", timestamp(at))),
-        (Expiration::At(at), Some(live)) if live != Some(at) => {
-            Some(format!("expiration: {} → {}", old(), timestamp(at)))
-        }
-        (Expiration::Never, Some(Some(_))) => Some(format!("expiration: {} → never", old())),
-        _ => None,
-    };
-    notes.extend(line);
-    notes
-}
-
-/// Unix seconds as RFC 3339 in UTC; the number itself when it is out of range.
-fn timestamp(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| at.to_string())
-}
 
 fn value_note(out: &mut String, note: &str) {
     let _ = writeln!(out, "{VALUE_INDENT}{note}");
@@ -542,36 +334,18 @@ fn diff_line(out: &mut String, tag: ChangeTag, segments: &[(bool, String)], styl
     let _ = writeln!(out, "{VALUE_INDENT}{}{body}", paint(false, sign));
 }
 
-/// Text safe to print: control characters other than tab (and the bidirectional overrides that
-/// can reorder what a reader sees) are written as escapes such as `\r` or `\u{1b}`.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    fn unsafe_char(c: char) -> bool {
-        (c.is_control() && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    }
-    if !text.chars().any(unsafe_char) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if unsafe_char(c) => {
-                let _ = write!(out, "{}", c.escape_unicode());
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::Expiration;
     use crate::kv::LiveValue;
-    use crate::plan::{Change, Warning};
-    use crate::report::values::value_view;
+    use crate::plan::{
+        Action, Change, ConflictReason, DeleteReason, Plan, ProtectedAction, ScopePlan, Summary,
+        Warning,
+    };
+    use crate::report::cost::Cost;
+    use crate::report::model::PlanReport;
+    use crate::report::values::{ValueViews, value_view};
 
     /// The one door into the renderer for tests: colour off, value diffs on, no environment.
     macro_rules! check {
@@ -580,15 +354,21 @@ mod tests {
         };
     }
 
+    /// The renderer's entry, for a plan that cost nothing.
+    fn rendered(plan: &Plan, views: &ValueViews, options: &HumanOptions) -> String {
+        render_plan(&PlanReport::new(plan, views, &Cost::default()), options)
+    }
+
     fn render(plan: &Plan, views: &ValueViews) -> String {
         let options = HumanOptions { color: false, value_diffs: true, environment: None };
-        let out = render_plan(plan, views, &options);
+        let out = rendered(plan, views, &options);
         assert!(!out.contains('\u{1b}'), "colour off must print no ANSI escape");
         out
     }
 
     fn scope(name: &str, prefix: &str, changes: Vec<(&str, Action)>) -> ScopePlan {
         ScopePlan {
+            resolved_from: None,
             name: name.into(),
             namespace_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             prefix: prefix.into(),
@@ -1030,7 +810,7 @@ mod tests {
         );
         let options =
             HumanOptions { color: false, value_diffs: true, environment: Some("staging".into()) };
-        insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
+        insta::assert_snapshot!(rendered(&plan, &views, &options), @r#"
         Environment: staging
 
         scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
@@ -1044,7 +824,7 @@ mod tests {
         Plan: 1 to create, 1 to delete, 8 unchanged.
         "#);
         let options = HumanOptions { value_diffs: false, ..options };
-        insta::assert_snapshot!(render_plan(&plan, &views, &options), @r#"
+        insta::assert_snapshot!(rendered(&plan, &views, &options), @r#"
         Environment: staging
 
         scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
@@ -1062,13 +842,16 @@ mod tests {
         let changed = scope("flags", "flags/", vec![("flags/a", Action::Create)]);
         let mut quiet = scope("config", "", vec![]);
         quiet.unchanged = 3;
-        let plan = plan(vec![changed, quiet]);
-        let options = HumanOptions { color: false, value_diffs: true, environment: None };
-        let sources = [
-            Some("binding `FLAGS` in wrangler.jsonc [env.staging]".to_owned()),
-            Some("binding `CONFIG` in ../wrangler.toml".to_owned()),
-        ];
-        let text = render_plan_with_sources(&plan, &ValueViews::new(), &options, &sources);
+        let without = render(&plan(vec![changed.clone(), quiet.clone()]), &ValueViews::new());
+        let changed = ScopePlan {
+            resolved_from: Some("binding `FLAGS` in wrangler.jsonc [env.staging]".to_owned()),
+            ..changed
+        };
+        let quiet = ScopePlan {
+            resolved_from: Some("binding `CONFIG` in ../wrangler.toml".to_owned()),
+            ..quiet
+        };
+        let text = render(&plan(vec![changed, quiet]), &ValueViews::new());
         insta::assert_snapshot!(text, @r#"
         scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0 from binding `FLAGS` in wrangler.jsonc [env.staging], prefix "flags/")
           + flags/a
@@ -1077,20 +860,40 @@ mod tests {
 
         Plan: 1 to create, 3 unchanged.
         "#);
-        assert_eq!(
-            render_plan_with_sources(&plan, &ValueViews::new(), &options, &[]),
-            render(&plan, &ValueViews::new()),
-            "without sources the plan is as before"
-        );
+        insta::assert_snapshot!(without, @r#"
+        scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0, prefix "flags/")
+          + flags/a
+
+        Plan: 1 to create, 3 unchanged.
+        "#);
     }
 
+    /// One rule for the cost line in every format: on a metered target (Cloudflare), when the
+    /// plan has changes. The Free-plan warning follows the cost whatever the target.
     #[test]
-    fn the_free_plan_warning_follows_the_cost() {
-        let cost = crate::report::cost::Cost { billed_writes: 2_000, ..Default::default() };
-        assert_eq!(free_plan_warning(&cost, false), None);
-        let line = free_plan_warning(&cost.on_free_plan(true), false).expect("warning");
-        assert!(line.starts_with("warning: this run needs 2000 writes, more than"), "{line}");
-        assert!(line.ends_with("Paid plan.\n"), "{line}");
+    fn the_cost_line_and_the_free_plan_warning() {
+        let plan = plan(vec![scope("flags", "flags/", vec![("flags/a", Action::Create)])]);
+        let options = HumanOptions { color: false, value_diffs: true, environment: None };
+        let views = ValueViews::new();
+        let cost = Cost { billed_writes: 2_000, write_requests: 1, ..Default::default() };
+        let local = render_plan(&PlanReport::new(&plan, &views, &cost), &options);
+        assert!(!local.contains("Cost:"), "{local}");
+        let metered = cost.metered(true);
+        let text = render_plan(&PlanReport::new(&plan, &views, &metered), &options);
+        assert!(
+            text.ends_with(
+                "Cost: no requests so far; apply will send 1 bulk write (billed: 2000 writes).\n"
+            ),
+            "{text}"
+        );
+        let quiet = Plan::default();
+        let none = render_plan(&PlanReport::new(&quiet, &views, &metered), &options);
+        assert!(!none.contains("Cost:"), "no changes, no cost line: {none}");
+        let free = metered.on_free_plan(true);
+        let text = render_plan(&PlanReport::new(&plan, &views, &free), &options);
+        let warning = text.lines().last().expect("a last line");
+        assert!(warning.starts_with("warning: this run needs 2000 writes, more than"), "{text}");
+        assert!(warning.ends_with("Paid plan."), "{text}");
     }
 
     #[test]
@@ -1099,10 +902,10 @@ mod tests {
             update_with(text_view(Some("a\nold words here\n"), "a\nnew words here\n"));
         let mut options =
             HumanOptions { color: true, value_diffs: true, environment: Some("prod".into()) };
-        let coloured = render_plan(&plan, &views, &options);
+        let coloured = rendered(&plan, &views, &options);
         assert!(coloured.contains("\u{1b}["), "{coloured}");
         options.color = false;
-        let plain = render_plan(&plan, &views, &options);
+        let plain = rendered(&plan, &views, &options);
         assert!(!plain.contains('\u{1b}'), "{plain}");
         // Colour repeats the text; it never adds or removes any.
         assert_eq!(strip_ansi(&coloured), plain);

@@ -22,11 +22,11 @@ use crate::content::Marker;
 use crate::plan::drift::{DriftClass, DriftReport};
 use crate::plan::guards::Refusal;
 use crate::plan::{
-    Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
+    Action, ConflictReason, DeleteReason, Origin, ProtectedAction, ScopePlan, Summary,
 };
 use crate::report::cost::Cost;
-use crate::report::human::{note, summary_line};
-use crate::report::values::{TextComparison, ValueView, ValueViews, compare_text};
+use crate::report::model::{ChangeReport, PlanReport, summary_line};
+use crate::report::values::{TextComparison, ValueView, compare_text};
 
 /// The version of both documents. Readers must refuse a version they do not know.
 pub const FORMAT_VERSION: &str = "1";
@@ -172,27 +172,8 @@ pub struct WarningDto {
     pub message: String,
 }
 
-/// What happens to a key (docs/spec.md, "How keys are classified").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ActionDto {
-    /// Desired, absent live: put.
-    Create,
-    /// Desired, ours with another content hash: put.
-    Update,
-    /// Desired, live without a kvsync marker: put.
-    Adopt,
-    /// Desired, held by another owner this run may take: put.
-    TakeOver,
-    /// Ours and no longer desired: delete.
-    Delete,
-    /// Desired, held by another owner or a newer kvsync: apply refuses.
-    Conflict,
-    /// Ours and no longer desired, kept because `prune: false`. Not a change.
-    Orphan,
-    /// Spared by `protect:` from a delete, adopt or take-over. Not a change.
-    Protected,
-}
+/// What happens to a key, as the JSON names it: the report model's kind.
+pub use crate::report::model::ActionKind as ActionDto;
 
 /// Why an action, where the action alone does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -299,17 +280,15 @@ pub struct ChangeDto {
 /// Builds the plan document. `views` supply sizes and diffs (the CLI prepared them); diffs are
 /// included only with `include_diffs` (the plan file of `--out` has none).
 pub fn plan_document(
-    plan: &Plan,
-    views: &ValueViews,
-    cost: &Cost,
+    report: &PlanReport<'_>,
     environment: Option<&str>,
     include_diffs: bool,
 ) -> PlanDocument {
+    let plan = report.plan;
     let mut changes = Vec::new();
-    for (index, scope) in plan.scopes.iter().enumerate() {
-        for change in &scope.changes {
-            let view = views.get(index, &change.key);
-            changes.push(change_dto(scope, change, view, include_diffs));
+    for scope in report.scopes() {
+        for change in scope.changes() {
+            changes.push(change_dto(scope.scope, &change, include_diffs));
         }
     }
     PlanDocument {
@@ -317,17 +296,9 @@ pub fn plan_document(
         kvsync_version: env!("CARGO_PKG_VERSION").to_owned(),
         environment: environment.map(str::to_owned),
         only: plan.only.clone(),
-        summary: summary_dto(&plan.summary()),
-        cost: cost_dto(cost),
-        scopes: plan
-            .scopes
-            .iter()
-            .enumerate()
-            .map(|(i, scope)| ScopeDto {
-                namespace_source: plan.resolved_from.get(i).cloned().flatten(),
-                ..scope_dto(scope)
-            })
-            .collect(),
+        summary: summary_dto(&report.summary),
+        cost: cost_dto(report.cost),
+        scopes: plan.scopes.iter().map(scope_dto).collect(),
         changes,
         refusals: plan.refusals.iter().map(refusal_dto).collect(),
     }
@@ -411,7 +382,7 @@ fn scope_dto(scope: &ScopePlan) -> ScopeDto {
         namespace_id: scope.namespace_id.clone(),
         prefix: scope.prefix.clone(),
         prune: scope.prune,
-        namespace_source: None,
+        namespace_source: scope.resolved_from.clone(),
         summary: summary_dto(&scope.summary()),
         unmanaged: scope.unmanaged.clone(),
         warnings: scope
@@ -422,66 +393,55 @@ fn scope_dto(scope: &ScopePlan) -> ScopeDto {
     }
 }
 
-/// The action's kind, reason code and other owner.
-fn action_parts(action: &Action) -> (ActionDto, Option<ReasonDto>, Option<String>) {
+/// The action's reason code and other owner, where the kind alone does not say.
+fn reason_parts(action: &Action) -> (Option<ReasonDto>, Option<String>) {
     match action {
-        Action::Create => (ActionDto::Create, None, None),
-        Action::Update => (ActionDto::Update, None, None),
-        Action::Adopt => (ActionDto::Adopt, None, None),
-        Action::TakeOver { from } => (ActionDto::TakeOver, None, Some(from.clone())),
-        Action::Delete { reason: DeleteReason::NotDesired } => {
-            (ActionDto::Delete, Some(ReasonDto::NotDesired), None)
-        }
-        Action::Delete { reason: DeleteReason::Expiring } => {
-            (ActionDto::Delete, Some(ReasonDto::Expiring), None)
-        }
+        Action::Create | Action::Update | Action::Adopt | Action::Orphan => (None, None),
+        Action::TakeOver { from } => (None, Some(from.clone())),
+        Action::Delete { reason: DeleteReason::NotDesired } => (Some(ReasonDto::NotDesired), None),
+        Action::Delete { reason: DeleteReason::Expiring } => (Some(ReasonDto::Expiring), None),
         Action::Conflict { reason: ConflictReason::Owner(owner) } => {
-            (ActionDto::Conflict, Some(ReasonDto::OtherOwner), Some(owner.clone()))
+            (Some(ReasonDto::OtherOwner), Some(owner.clone()))
         }
         Action::Conflict { reason: ConflictReason::NewerVersion(_) } => {
-            (ActionDto::Conflict, Some(ReasonDto::NewerKvsync), None)
+            (Some(ReasonDto::NewerKvsync), None)
         }
         Action::Conflict { reason: ConflictReason::Unreadable(_) } => {
-            (ActionDto::Conflict, Some(ReasonDto::UnreadableMarker), None)
+            (Some(ReasonDto::UnreadableMarker), None)
         }
         Action::Conflict { reason: ConflictReason::DamagedListing(_) } => {
-            (ActionDto::Conflict, Some(ReasonDto::DamagedListing), None)
+            (Some(ReasonDto::DamagedListing), None)
         }
-        Action::Orphan => (ActionDto::Orphan, None, None),
         Action::Protected { instead_of: ProtectedAction::Delete } => {
-            (ActionDto::Protected, Some(ReasonDto::WouldDelete), None)
+            (Some(ReasonDto::WouldDelete), None)
         }
         Action::Protected { instead_of: ProtectedAction::Adopt } => {
-            (ActionDto::Protected, Some(ReasonDto::WouldAdopt), None)
+            (Some(ReasonDto::WouldAdopt), None)
         }
         Action::Protected { instead_of: ProtectedAction::TakeOver { from } } => {
-            (ActionDto::Protected, Some(ReasonDto::WouldTakeOver), Some(from.clone()))
+            (Some(ReasonDto::WouldTakeOver), Some(from.clone()))
         }
     }
 }
 
-fn change_dto(
-    scope: &ScopePlan,
-    change: &Change,
-    view: Option<&ValueView>,
-    include_diffs: bool,
-) -> ChangeDto {
-    let (action, reason, other_owner) = action_parts(&change.action);
+fn change_dto(scope: &ScopePlan, report: &ChangeReport<'_>, include_diffs: bool) -> ChangeDto {
+    let change = report.change;
+    let view = report.view;
+    let (reason, other_owner) = reason_parts(&change.action);
     let (tag, drifted) = match change.origin {
         None => (None, None),
         Some(Origin::Pr { drifted }) => (Some(TagDto::Pr), Some(drifted)),
         Some(Origin::Drift) => (Some(TagDto::Drift), Some(true)),
     };
-    // The desired entry, the live marker or the baseline may say so; the view too.
-    let sensitive = change.sensitive() || matches!(view, Some(ValueView::Sensitive));
+    let sensitive = report.sensitive();
     let mut dto = ChangeDto {
         scope: scope.name.clone(),
         namespace_id: scope.namespace_id.clone(),
         key: change.key.clone(),
-        action,
+        action: report.kind,
         reason,
         other_owner,
-        note: note(&change.action),
+        note: report.note().map(|note| note.plain()),
         tag,
         drifted,
         sensitive,
@@ -735,8 +695,8 @@ pub(crate) mod tests {
     use crate::content::ContentHash;
     use crate::kv::LiveValue;
     use crate::plan::drift::{DriftedKey, ScopeDrift};
-    use crate::plan::{DesiredKey, LiveKey, Warning};
-    use crate::report::values::value_view;
+    use crate::plan::{Change, DesiredKey, LiveKey, Plan, Warning};
+    use crate::report::values::{ValueViews, value_view};
     use serde_json::json;
 
     pub(crate) const NAMESPACE: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -789,6 +749,7 @@ pub(crate) mod tests {
 
     pub(crate) fn scope(name: &str, prefix: &str, changes: Vec<Change>) -> ScopePlan {
         ScopePlan {
+            resolved_from: None,
             name: name.into(),
             namespace_id: NAMESPACE.into(),
             prefix: prefix.into(),
@@ -921,7 +882,7 @@ pub(crate) mod tests {
 
     fn document(include_diffs: bool) -> PlanDocument {
         let (plan, views) = every_action();
-        plan_document(&plan, &views, &cost(), Some("staging"), include_diffs)
+        plan_document(&PlanReport::new(&plan, &views, &cost()), Some("staging"), include_diffs)
     }
 
     fn change_of<'a>(doc: &'a PlanDocument, key: &str) -> &'a ChangeDto {
@@ -987,10 +948,11 @@ pub(crate) mod tests {
     fn the_free_plan_warning_is_a_field_of_the_cost() {
         let (plan, views) = every_action();
         let over = Cost { billed_writes: 1_001, ..cost() };
-        let paid = plan_document(&plan, &views, &over, None, false);
+        let paid = plan_document(&PlanReport::new(&plan, &views, &over), None, false);
         assert_eq!(paid.cost.free_plan_warning, None);
         assert!(!render_plan(&paid).contains("free_plan_warning"), "absent, not null");
-        let free = plan_document(&plan, &views, &over.on_free_plan(true), None, false);
+        let free =
+            plan_document(&PlanReport::new(&plan, &views, &over.on_free_plan(true)), None, false);
         let warning = free.cost.free_plan_warning.as_deref().expect("warning");
         assert!(warning.starts_with("this run needs 1001 writes"), "{warning}");
         validate(&plan_schema_json(), &render_plan(&free));
@@ -1006,7 +968,7 @@ pub(crate) mod tests {
                 _ => Origin::Drift,
             });
         }
-        let doc = plan_document(&plan, &views, &cost(), None, true);
+        let doc = plan_document(&PlanReport::new(&plan, &views, &cost()), None, true);
         let tags: Vec<_> = doc.changes.iter().take(3).map(|c| (c.tag, c.drifted)).collect();
         assert_eq!(
             tags,
@@ -1187,7 +1149,6 @@ pub(crate) mod tests {
     fn a_delete_whose_view_is_sensitive_is_sensitive() {
         let plan = Plan {
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
@@ -1202,7 +1163,7 @@ pub(crate) mod tests {
         };
         let mut views = ValueViews::new();
         views.insert(0, "old-secret", ValueView::Sensitive);
-        let doc = plan_document(&plan, &views, &Cost::default(), None, true);
+        let doc = plan_document(&PlanReport::new(&plan, &views, &Cost::default()), None, true);
         assert!(doc.changes[0].sensitive);
         assert_eq!(doc.changes[0].live_sha256, None);
     }

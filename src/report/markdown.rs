@@ -17,14 +17,14 @@ use std::fmt::Write as _;
 
 use crate::plan::drift::{DriftReport, ScopeDrift};
 use crate::plan::guards::{CONFLICTS_NAMED, Refusal};
-use crate::plan::{
-    Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
-};
-use crate::report::cost::Cost;
+use crate::plan::{Action, Change, ConflictReason, Origin, Plan};
 use crate::report::drift::{CLASSES, class_counts, class_name, drift_line, mode_line};
-use crate::report::human::{attribute_notes, marker, printable, summary_line};
+use crate::report::model::{
+    ActionKind, ChangeReport, Part, Phrase, PlanReport, ScopeReport, place, summary_line,
+};
+use crate::report::text::{counted, printable};
 use crate::report::values::{
-    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, ValueViews, compare_text, human_size,
+    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, compare_text, human_size,
 };
 
 /// The size limit of a GitHub comment, in characters.
@@ -71,13 +71,8 @@ const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
 
 /// Renders a plan within `options.budget`. With baseline tags, drift already live is listed
 /// first, apart from the changes of the pull request.
-pub fn render_plan(
-    plan: &Plan,
-    views: &ValueViews,
-    cost: &Cost,
-    options: &MarkdownOptions,
-) -> String {
-    Report::plan(plan, views, cost, &options.title).render(options.budget, None)
+pub fn render_plan(report: &PlanReport<'_>, options: &MarkdownOptions) -> String {
+    Report::plan(report, &options.title).render(options.budget, None)
 }
 
 /// Renders a drift report within `options.budget`.
@@ -92,8 +87,8 @@ pub struct Report(Layout<'static>);
 impl Report {
     /// A plan's report. With baseline tags, drift already live is listed first, apart from the
     /// changes of the pull request.
-    pub fn plan(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Self {
-        Self(plan_layout(plan, views, cost, title))
+    pub fn plan(report: &PlanReport<'_>, title: &str) -> Self {
+        Self(plan_layout(report, title))
     }
 
     /// A drift report.
@@ -122,22 +117,24 @@ impl Report {
 /// Where a cut report points by default.
 const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drift`";
 
-fn plan_layout(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Layout<'static> {
-    let summary = plan.summary();
-    let grouped = plan.scopes.iter().flat_map(|s| &s.changes).any(|c| c.origin.is_some());
-    let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&summary));
+fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
+    let plan = report.plan;
+    let grouped = report.grouped();
+    let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&report.summary));
     // What apply would refuse comes first: it is what the reviewer must act on.
     if !plan.refusals.is_empty() {
         head.push('\n');
         head.push_str(&refusals_section(&plan.refusals));
     }
-    head.push('\n');
-    head.push_str(&cost.line());
-    head.push('\n');
-    if let Some(warning) = cost.free_plan_warning() {
+    if let Some(line) = report.cost_line() {
+        head.push('\n');
+        head.push_str(&line);
+        head.push('\n');
+    }
+    if let Some(warning) = report.cost.free_plan_warning() {
         head.push_str(&format!("\n> **Warning (Free plan):** {}.\n", prose(&warning)));
     }
-    if let Some(line) = crate::report::human::only_line(plan) {
+    if let Some(line) = report.only_line() {
         head.push('\n');
         head.push_str(&prose_with_code(&line));
         head.push('\n');
@@ -147,15 +144,15 @@ fn plan_layout(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Lay
         head.push_str(&origin_sentence(plan));
         head.push('\n');
     }
-    let notes = plan_notes(&summary);
-    if !notes.is_empty() {
+    if let Some(note) = report.adopt_note() {
         head.push('\n');
-        head.push_str(&notes);
+        head.push_str(note);
+        head.push('\n');
     }
-    for (index, scope) in plan.scopes.iter().enumerate() {
+    for scope in report.scopes() {
         head.push('\n');
-        head.push_str(&plan_table(scope));
-        if let Some(Some(source)) = plan.resolved_from.get(index) {
+        head.push_str(&plan_table(&scope));
+        if let Some(source) = scope.resolved_from() {
             head.push_str(&format!("\nNamespace id from {}.\n", prose_with_code(source)));
         }
     }
@@ -165,13 +162,12 @@ fn plan_layout(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Lay
     let mut sections = Vec::new();
     for group in groups {
         let mut first = true;
-        for (index, scope) in plan.scopes.iter().enumerate() {
+        for scope in report.scopes() {
             // Conflicts are listed with the refusals at the top, not as changes.
             let items: Vec<Item> = scope
-                .changes
-                .iter()
-                .filter(|c| group.contains(c) && !matches!(c.action, Action::Conflict { .. }))
-                .map(|c| change_item(c, views.get(index, &c.key)))
+                .changes()
+                .filter(|c| group.contains(c.change) && c.kind != ActionKind::Conflict)
+                .map(|c| change_item(&c))
                 .collect();
             if items.is_empty() {
                 continue;
@@ -185,7 +181,7 @@ fn plan_layout(plan: &Plan, views: &ValueViews, cost: &Cost, title: &str) -> Lay
                 if !heading.is_empty() {
                     heading.push('\n');
                 }
-                let _ = writeln!(heading, "Scope {}:", code(&scope.name));
+                let _ = writeln!(heading, "Scope {}:", code(&scope.scope.name));
             }
             sections.push(Section { heading, items });
         }
@@ -334,57 +330,29 @@ fn origin_sentence(plan: &Plan) -> String {
     )
 }
 
-/// The notes the human plan prints under its summary line.
-fn plan_notes(summary: &Summary) -> String {
-    let mut notes = String::new();
-    if summary.adopt > 0 {
-        notes.push_str("Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.\n");
-    }
-    notes
-}
-
 /// `### Scope `flags` · namespace `…` · prefix `flags/``
-fn scope_heading(name: &str, namespace_id: &str, prefix: &str) -> String {
-    let place = if prefix.is_empty() {
-        "whole namespace".to_owned()
-    } else {
-        format!("prefix {}", code(prefix))
-    };
+fn scope_heading(name: &str, namespace_id: &str, place: &str) -> String {
     format!("### Scope {} · namespace {} · {place}\n", code(name), code(namespace_id))
 }
 
 /// The heading and count table of one scope. Only fixed words and numbers go into table cells,
 /// so no user text can meet the table's pipes.
-fn plan_table(scope: &ScopePlan) -> String {
-    let summary = scope.summary();
-    let mut out = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+fn plan_table(scope: &ScopeReport<'_>) -> String {
+    let summary = scope.scope.summary();
+    let mut out = scope_heading(
+        &scope.scope.name,
+        &scope.scope.namespace_id,
+        &place(&scope.scope.prefix, code),
+    );
     out.push_str("\n| | Action | Keys |\n|:-:|:--|--:|\n");
-    let rows = [
-        (Some(marker(&Action::Create)), "create", summary.create),
-        (Some(marker(&Action::Update)), "update", summary.update),
-        (Some(marker(&Action::Adopt)), "adopt", summary.adopt),
-        (Some(marker(&Action::TakeOver { from: String::new() })), "take over", summary.take_over),
-        (
-            Some(marker(&Action::Delete { reason: DeleteReason::NotDesired })),
-            "delete",
-            summary.delete,
-        ),
-        (
-            Some(marker(&Action::Conflict { reason: ConflictReason::NewerVersion(0) })),
-            "conflict",
-            summary.conflict,
-        ),
-        (Some(marker(&Action::Orphan)), "orphan (kept)", summary.orphan),
-        (
-            Some(marker(&Action::Protected { instead_of: ProtectedAction::Delete })),
-            "protected",
-            summary.protected,
-        ),
+    let kinds =
+        ActionKind::ALL.map(|kind| (Some(kind.marker()), kind.label(), kind.count(&summary)));
+    let others = [
         (None, "unchanged", summary.unchanged),
         (None, "unmanaged (left alone)", summary.unmanaged),
     ];
     let mut any = false;
-    for (sign, label, count) in rows {
+    for (sign, label, count) in kinds.into_iter().chain(others) {
         if count == 0 {
             continue;
         }
@@ -395,9 +363,9 @@ fn plan_table(scope: &ScopePlan) -> String {
     if !any {
         out.push_str("| | unchanged | 0 |\n");
     }
-    if !scope.warnings.is_empty() {
+    if !scope.scope.warnings.is_empty() {
         out.push('\n');
-        for warning in &scope.warnings {
+        for warning in &scope.scope.warnings {
             let _ =
                 writeln!(out, "- ⚠ {}: {}", code(&warning.key), prose_with_code(&warning.message));
         }
@@ -406,7 +374,8 @@ fn plan_table(scope: &ScopePlan) -> String {
 }
 
 fn drift_table(scope: &ScopeDrift) -> String {
-    let mut out = scope_heading(&scope.name, &scope.namespace_id, &scope.prefix);
+    let place = place(&scope.prefix, code);
+    let mut out = scope_heading(&scope.name, &scope.namespace_id, &place);
     out.push_str("\n| Class | Keys |\n|:--|--:|\n");
     let counts = class_counts([scope]);
     for (class, count) in CLASSES.iter().zip(counts) {
@@ -424,78 +393,45 @@ fn drift_table(scope: &ScopeDrift) -> String {
     out
 }
 
-/// The note after a key: the human plan's words, with every name from users or KV (owners come
-/// from live markers anyone can write) in a safe code span.
-fn note(action: &Action) -> Option<String> {
-    match action {
-        Action::Create | Action::Update | Action::Delete { reason: DeleteReason::NotDesired } => {
-            None
-        }
-        Action::Adopt => Some("adopt: no kvsync marker; the value is rewritten with one".into()),
-        Action::TakeOver { from } => Some(format!("take over from {}", code(from))),
-        Action::Delete { reason: DeleteReason::Expiring } => {
-            Some("expiration is less than 60 s away".into())
-        }
-        Action::Conflict { reason: ConflictReason::Owner(owner) } => Some(format!(
-            "owned by {}; add the key to `take_over:` or pass {}",
-            code(owner),
-            code(&format!("--take-over {owner}"))
-        )),
-        Action::Conflict { reason: ConflictReason::NewerVersion(version) } => {
-            Some(format!("written by a newer kvsync (marker v{version}); upgrade kvsync"))
-        }
-        Action::Conflict { reason: ConflictReason::Unreadable(detail) } => Some(format!(
-            "ours, but its marker cannot be read ({}); upgrade kvsync",
-            prose_with_code(detail)
-        )),
-        Action::Conflict { reason: ConflictReason::DamagedListing(detail) } => {
-            Some(format!("listed damaged ({}); left alone", prose_with_code(detail)))
-        }
-        Action::Orphan => Some("no longer desired; kept because `prune: false`".into()),
-        Action::Protected { instead_of } => Some(match instead_of {
-            ProtectedAction::Delete => "protected: would be deleted".into(),
-            ProtectedAction::Adopt => "protected: would be adopted".into(),
-            ProtectedAction::TakeOver { from } => {
-                format!("protected: would be taken over from {}", code(from))
-            }
-        }),
-    }
+/// A note in Markdown: every name from users or KV (owners come from live markers anyone can
+/// write) in a safe code span, details as prose with code spans, our words as written.
+fn phrase(phrase: &Phrase) -> String {
+    phrase
+        .0
+        .iter()
+        .map(|part| match part {
+            Part::Words(words) => words.to_string(),
+            Part::Name(name) => code(name),
+            Part::Detail(detail) => prose_with_code(detail),
+        })
+        .collect()
 }
 
 /// One change: its line, its notes as a nested list, and its value diff in a collapsed block.
-fn change_item(change: &Change, view: Option<&ValueView>) -> Item {
-    let mut lines = format!("- `{}` {}", marker(&change.action), code(&change.key));
-    if let Some(note) = note(&change.action) {
-        let _ = write!(lines, " ({note})");
+fn change_item(change: &ChangeReport<'_>) -> Item {
+    let mut lines = format!("- `{}` {}", change.kind.marker(), code(change.key()));
+    if let Some(note) = change.note() {
+        let _ = write!(lines, " ({})", phrase(&note));
     }
-    if change.origin == Some(Origin::Pr { drifted: true }) {
+    if change.also_changed_by_hand() {
         lines.push_str(" — ⚠ also changed by hand");
     }
     lines.push('\n');
     let mut subs = Vec::new();
-    if change.action.is_put() {
-        for note in attribute_notes(change) {
-            // `label: text`, where the label is a fixed word. Metadata comes from users and is
-            // shown as code; the rest (times, seconds, `(sensitive)`) is ours.
-            match note.split_once(": ") {
-                Some(("metadata", text)) if !text.starts_with("(sensitive)") => {
-                    subs.push(format!("metadata: {}", code(text)));
-                }
-                _ => subs.push(prose(&note)),
-            }
-        }
+    for attribute in change.attributes() {
+        let text = if attribute.literal { code(&attribute.text) } else { prose(&attribute.text) };
+        subs.push(format!("{}: {text}", attribute.label));
     }
     // As in the human plan, only keys apply writes or deletes get a value: a value under a
     // conflict or a protected key would read as if it were about to be written.
     let mut details = None;
-    if change.action.is_put() || change.action.is_delete() {
+    if let Some(view) = change.shown_value() {
         match view {
-            None => {}
-            Some(ValueView::Sensitive) => subs.push("value: (sensitive)".to_owned()),
-            Some(ValueView::Opaque { live, desired }) => {
+            ValueView::Sensitive => subs.push("value: (sensitive)".to_owned()),
+            ValueView::Opaque { live, desired } => {
                 subs.extend(opaque(live.as_ref(), desired.as_ref()))
             }
-            Some(ValueView::Text { live, desired }) => {
+            ValueView::Text { live, desired } => {
                 match compare_text(live.as_deref(), desired.as_deref()) {
                     TextComparison::Absent => {}
                     TextComparison::Unchanged => subs.push("value unchanged".to_owned()),
@@ -599,10 +535,6 @@ pub fn prose(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn counted(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// One list entry: its line(s), always shown while it fits, and an optional collapsed block,
@@ -888,11 +820,18 @@ fn cut(mut out: String, budget: usize) -> String {
 mod tests {
     use super::*;
     use crate::kv::LiveValue;
-    use crate::report::cost::estimate;
+    use crate::plan::DeleteReason;
+    use crate::report::cost::{Cost, estimate};
     use crate::report::json::tests::{
         NAMESPACE, SECRET, change, desired, drift_report, every_action, ours, scope, text,
     };
+    use crate::report::values::ValueViews;
     use crate::report::values::value_view;
+
+    /// The plan in Markdown, its cost as on Cloudflare (a metered target, so the cost line shows).
+    fn md(plan: &Plan, views: &ValueViews, cost: &Cost, options: &MarkdownOptions) -> String {
+        render_plan(&PlanReport::new(plan, views, &cost.metered(true)), options)
+    }
 
     fn options(budget: usize) -> MarkdownOptions {
         MarkdownOptions { title: "kvsync plan: web-flags (staging)".into(), budget }
@@ -908,7 +847,7 @@ mod tests {
                 billed_reads: 2,
             },
         );
-        render_plan(plan, views, &cost, &options(DEFAULT_BUDGET))
+        md(plan, views, &cost, &options(DEFAULT_BUDGET))
     }
 
     #[test]
@@ -927,12 +866,12 @@ mod tests {
             )
         }
         .on_free_plan(true);
-        let out = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET));
+        let out = md(&plan, &views, &cost, &options(DEFAULT_BUDGET));
         let cost_line = out.find("Cost: ").expect("cost line");
         let warning =
             out.find("> **Warning (Free plan):** this run needs 5000 deletes").expect("warning");
         assert!(warning > cost_line, "{out}");
-        let paid = render_plan(&plan, &views, &cost.on_free_plan(false), &options(DEFAULT_BUDGET));
+        let paid = md(&plan, &views, &cost.on_free_plan(false), &options(DEFAULT_BUDGET));
         assert!(!paid.contains("Free plan"), "{paid}");
     }
 
@@ -957,15 +896,7 @@ mod tests {
             text(Some(r#"{"enabled":false,"rollout":5}"#), r#"{"enabled":true,"rollout":25}"#),
         );
         views.insert(0, "flags/new-search", text(None, r#"{"enabled":true}"#));
-        (
-            Plan {
-                scopes: vec![flags],
-                only: Vec::new(),
-                resolved_from: Vec::new(),
-                refusals: Vec::new(),
-            },
-            views,
-        )
+        (Plan { scopes: vec![flags], only: Vec::new(), refusals: Vec::new() }, views)
     }
 
     #[test]
@@ -1153,12 +1084,7 @@ mod tests {
             )],
         );
         second.namespace_id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9".into();
-        let plan = Plan {
-            scopes: vec![first, second],
-            only: Vec::new(),
-            resolved_from: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let plan = Plan { scopes: vec![first, second], only: Vec::new(), refusals: Vec::new() };
         let mut views = ValueViews::new();
         views.insert(
             1,
@@ -1217,7 +1143,6 @@ mod tests {
         ];
         let plan = Plan {
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
@@ -1259,7 +1184,6 @@ mod tests {
         let hostile = "x`<img src=x onerror=alert(1)>`";
         let plan = Plan {
             only: Vec::new(),
-            resolved_from: Vec::new(),
             refusals: Vec::new(),
             scopes: vec![scope(
                 "flags",
@@ -1315,7 +1239,6 @@ mod tests {
             Plan {
                 scopes: vec![scope("flags", "flags/", changes)],
                 only: Vec::new(),
-                resolved_from: Vec::new(),
                 refusals: Vec::new(),
             },
             views,
@@ -1376,9 +1299,9 @@ mod tests {
                 billed_reads: 2,
             },
         );
-        let full = render_plan(&plan, &views, &cost, &options(DEFAULT_BUDGET)).len();
+        let full = md(&plan, &views, &cost, &options(DEFAULT_BUDGET)).len();
         for budget in (0..full + 10).step_by(7) {
-            let out = render_plan(&plan, &views, &cost, &options(budget));
+            let out = md(&plan, &views, &cost, &options(budget));
             assert!(out.len() <= budget, "{budget}: {}", out.len());
             // Collapsed blocks are shown whole or not at all.
             assert_eq!(out.matches("<details>").count(), out.matches("</details>").count());

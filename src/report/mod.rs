@@ -9,6 +9,8 @@ pub mod drift;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod model;
 pub mod outcome;
 pub mod style;
+pub mod text;
 pub mod values;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::style::Style;
 use crate::apply::Report;
 use crate::report::json::PlanDocument;
+use crate::report::text::{counted, printable};
 
 /// Renders an apply report. A complete run is one line; an incomplete one lists each failed key
 /// (the first 50 per scope) and how many changes were never attempted.
@@ -32,15 +33,18 @@ pub fn render_report(report: &Report, color: bool) -> String {
         if scope.failed.is_empty() && scope.not_attempted == 0 {
             continue;
         }
-        let _ = writeln!(out, "scope `{}`:", scope.name);
+        let _ = writeln!(out, "scope `{}`:", printable(&scope.name));
         for failure in scope.failed.iter().take(50) {
-            let _ = writeln!(out, "  {} {}: {}", style.removed("x"), failure.key, failure.reason);
+            let (key, reason) = (printable(&failure.key), printable(&failure.reason));
+            let _ = writeln!(out, "  {} {key}: {reason}", style.removed("x"));
         }
         if scope.failed.len() > 50 {
-            let _ = writeln!(out, "  … and {} more failed keys", scope.failed.len() - 50);
+            let more = counted(scope.failed.len() - 50, "more failed key", "more failed keys");
+            let _ = writeln!(out, "  … and {more}");
         }
         if scope.not_attempted > 0 {
-            let _ = writeln!(out, "  {} changes not attempted", scope.not_attempted);
+            let changes = counted(scope.not_attempted, "change", "changes");
+            let _ = writeln!(out, "  {changes} not attempted");
         }
     }
     out
@@ -124,6 +128,15 @@ mod tests {
         scope `flags`:
           x d: value too large
           3 changes not attempted
+        ");
+        // Keys and reasons come from users and servers: nothing in them reaches the terminal raw.
+        report.scopes[0].failed[0].key = "d\u{1b}[2J".into();
+        report.scopes[0].not_attempted = 1;
+        insta::assert_snapshot!(render_report(&report, false), @r"
+        Apply incomplete: 2 written, 1 deleted, 1 failed, 1 not attempted (interrupted).
+        scope `flags`:
+          x d\u{1b}[2J: value too large
+          1 change not attempted
         ");
     }
 }

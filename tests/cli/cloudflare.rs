@@ -595,6 +595,14 @@ fn binary_values_are_read_singly_and_retries_are_not_billed() {
         "{}",
         plan.stdout
     );
+    // One rule for the cost line in every format: Cloudflare meters requests, and the plan has
+    // changes. (The local target bills nothing and shows none.)
+    let cost = "Cost: 1 list request and 1 read request so far; apply will send 1 bulk write \
+                (billed: 1 list, 1 read, 1 write).";
+    let markdown = cloud.run(&["plan", "--format", "markdown"]);
+    assert!(markdown.stdout.contains(&format!("\n{cost}\n")), "{}", markdown.stdout);
+    let json = cloud.run(&["plan", "--format", "json"]);
+    assert!(json.stdout.contains(&format!("\"line\": \"{cost}\"")), "{}", json.stdout);
 }
 
 /// Cloudflare is reported to answer 404 for some keys that exist (workers-sdk issue #7997): a

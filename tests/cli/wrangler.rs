@@ -125,12 +125,10 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
         value_diffs: false,
         environment: desired.environment.clone(),
     };
-    let text = kvsync::report::human::render_plan_with_sources(
-        &plan,
-        &kvsync::report::values::ValueViews::new(),
-        &human,
-        &desired.resolved_from(),
-    );
+    let views = kvsync::report::values::ValueViews::new();
+    let cost = kvsync::report::cost::Cost::default();
+    let report = kvsync::report::model::PlanReport::new(&plan, &views, &cost);
+    let text = kvsync::report::human::render_plan(&report, &human);
     insta::assert_snapshot!(text, @r#"
     Environment: production
 

@@ -30,16 +30,10 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     // The JSON document of the plan is kept until the apply report is printed, so it is only
     // made when it is printed: at a million keys it holds tens of megabytes.
     let document = (args.format == ApplyFormat::Json).then(|| {
-        json::plan_document(
-            &planned.plan,
-            &planned.views,
-            &cost,
-            environment,
-            !args.planning.no_value_diff,
-        )
+        json::plan_document(&planned.report(&cost), environment, !args.planning.no_value_diff)
     });
     if args.format == ApplyFormat::Human {
-        printer.data(&planned.render_human_with_cost(&args.planning, printer, &cost));
+        printer.data(&planned.render_human(&args.planning, printer, &cost));
     }
     if !planned.plan.has_changes() {
         if let Some(document) = &document {
@@ -258,9 +252,7 @@ async fn saved_plan(
         // Belt and braces: the changes recomputed now must be exactly the saved ones, but for
         // those an interrupted run of this plan already made.
         let cost = planned.cost();
-        let after = identities(
-            &json::plan_document(&planned.plan, &planned.views, &cost, None, false).changes,
-        );
+        let after = identities(&json::plan_document(&planned.report(&cost), None, false).changes);
         let is_done = |(scope, key, _): &&(String, String, String)| {
             done.contains(&(scope.clone(), key.clone()))
         };

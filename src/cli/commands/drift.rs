@@ -20,9 +20,9 @@ use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint};
 use crate::plan::drift::{self, DriftReport};
 use crate::plan::{self, LiveScope, Options, Plan};
 use crate::report;
-use crate::report::human::printable;
 use crate::report::markdown;
 use crate::report::style::Style;
+use crate::report::text::{counted, printable};
 
 pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
@@ -190,16 +190,12 @@ fn cost_line(keys: usize, bulk_gets: usize, binary: usize) -> String {
     }
     let mut line = format!(
         "deep check: reading the values of {} in sync: {}",
-        plural(keys, "key", "keys"),
-        plural(bulk_gets, "bulk get request", "bulk get requests")
+        counted(keys, "key", "keys"),
+        counted(bulk_gets, "bulk get request", "bulk get requests")
     );
     if binary > 0 {
         let _ =
-            write!(line, " (+ {} for binary values)", plural(binary, "single GET", "single GETs"));
+            write!(line, " (+ {} for binary values)", counted(binary, "single GET", "single GETs"));
     }
     line
-}
-
-fn plural(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }

@@ -17,6 +17,7 @@ use crate::config::Heads;
 use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
 use crate::error::Error;
 use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue, ReadHint};
+use crate::report::text::counted;
 
 pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
@@ -246,11 +247,6 @@ fn summarise(
             counted(export.unmarked, "key", "keys"),
         ));
     }
-}
-
-/// `1 key`, `2 keys`; with a verb: `1 key was`, `2 keys were`.
-fn counted(count: usize, one: &str, many: &str) -> String {
-    if count == 1 { format!("1 {one}") } else { format!("{count} {many}") }
 }
 
 /// Files in the values folder that this export did not write.

@@ -28,7 +28,7 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     let markdown = (args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty())
         .then(|| {
             let title = markdown_title("kvsync plan", &planned);
-            markdown::Report::plan(&planned.plan, &planned.views, &cost, &title)
+            markdown::Report::plan(&planned.report(&cost), &title)
         })
         .map(|report| {
             let stdout = args.format == PlanFormat::Markdown;
@@ -39,13 +39,11 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     let output = match (args.format, markdown) {
         (PlanFormat::Markdown, Some(markdown)) => markdown,
         (PlanFormat::Json, _) => json::render_plan(&json::plan_document(
-            &planned.plan,
-            &planned.views,
-            &cost,
+            &planned.report(&cost),
             environment,
             !args.planning.no_value_diff,
         )),
-        _ => planned.render_human_with_cost(&args.planning, printer, &cost),
+        _ => planned.render_human(&args.planning, printer, &cost),
     };
     printer.data(&output);
     if let Some(path) = &args.out {
@@ -111,7 +109,7 @@ fn save(
         allow_empty: args.planning.allow_empty,
         config_digest: saved::config_digest(&planned.desired),
         stale_check: saved::stale_check(&planned.desired, &planned.live),
-        plan: json::plan_document(&planned.plan, &planned.views, cost, environment, false),
+        plan: json::plan_document(&planned.report(cost), environment, false),
     };
     file.write(path)
 }
