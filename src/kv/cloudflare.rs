@@ -17,10 +17,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -336,7 +333,7 @@ impl CloudflareStore {
                 Err(_) => Outcome::Connection,
             };
             let decision = decide(attempts, outcome, waited, &self.timings);
-            let delay = decision.delay(&mut rand::rng());
+            let delay = decision.delay(super::retry::random_u64());
             if let Some(wait) = delay {
                 waited += wait;
                 self.sleeper.sleep(wait).await;
@@ -535,7 +532,7 @@ impl CloudflareStore {
         let reads = keys.iter().enumerate().map(|(i, key)| {
             self.read_one(namespace_id, key, hints.get(i).copied().unwrap_or_default())
         });
-        join_all(reads).await.into_iter().collect()
+        futures_util::future::join_all(reads).await.into_iter().collect()
     }
 
     /// One single read of a key a listing just returned. "Key not found" is
@@ -655,7 +652,8 @@ impl CloudflareStore {
 /// against the value.
 fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
     let boundary = loop {
-        let boundary = format!("kvsync-{:032x}", rand::random::<u128>());
+        let random = super::retry::random_u64;
+        let boundary = format!("kvsync-{:016x}{:016x}", random(), random());
         if !value.windows(boundary.len()).any(|w| w == boundary.as_bytes()) {
             break boundary;
         }
@@ -1014,27 +1012,6 @@ fn describe_duration(duration: Duration) -> String {
     } else {
         format!("{} ms", duration.as_millis())
     }
-}
-
-/// Polls every future until all are done, in order. Concurrency is bounded by the [`Gate`]
-/// each request passes, not here.
-async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 fn checked_base_url(base_url: &str) -> Result<String, Error> {
@@ -2455,14 +2432,5 @@ mod tests {
             "; the API asks to wait 5 min"
         );
         assert_eq!(describe_retry_after(None), "");
-    }
-
-    #[tokio::test]
-    async fn join_all_keeps_the_order() {
-        let futures = (0..5u64).map(|i| async move {
-            tokio::task::yield_now().await;
-            i * 10
-        });
-        assert_eq!(join_all(futures).await, [0, 10, 20, 30, 40]);
     }
 }

@@ -149,17 +149,26 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The wait before the next attempt, `None` for [`Decision::Stop`].
-    pub fn delay(self, rng: &mut impl rand::Rng) -> Option<Duration> {
+    /// The wait before the next attempt, `None` for [`Decision::Stop`]; `random` is a uniformly
+    /// random number ([`random_u64`]), which picks the point in a backoff's window.
+    pub fn delay(self, random: u64) -> Option<Duration> {
         match self {
             Decision::Wait(wait) => Some(wait),
             Decision::Backoff { ceiling } => {
                 let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-                Some(Duration::from_nanos(rng.random_range(0..=nanos)))
+                Some(Duration::from_nanos(random % nanos.saturating_add(1)))
             }
             Decision::Stop => None,
         }
     }
+}
+
+/// A random number, different at each call: enough to spread retries (jitter) and to name a
+/// multipart boundary, nothing that needs a secret. The standard library seeds each
+/// `RandomState` from the operating system's randomness, so no crate is needed for it.
+pub fn random_u64() -> u64 {
+    use std::hash::BuildHasher as _;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
 
 /// Whether and how long to wait before attempt `attempts + 1`, after `attempts` attempts of one
@@ -462,13 +471,18 @@ mod tests {
 
     #[test]
     fn full_jitter_stays_within_the_ceiling() {
-        let mut rng = rand::rng();
+        let mut delays = std::collections::HashSet::new();
         for _ in 0..1000 {
-            let delay = Decision::Backoff { ceiling: S(4) }.delay(&mut rng).expect("a delay");
+            let delay = Decision::Backoff { ceiling: S(4) }.delay(random_u64()).expect("a delay");
             assert!(delay <= S(4), "{delay:?}");
+            delays.insert(delay);
         }
-        assert_eq!(Decision::Wait(S(3)).delay(&mut rng), Some(S(3)));
-        assert_eq!(Decision::Stop.delay(&mut rng), None);
+        assert!(delays.len() > 900, "the delays are spread: {} distinct", delays.len());
+        let top = Decision::Backoff { ceiling: S(4) }.delay(u64::MAX).expect("a delay");
+        assert!(top <= S(4));
+        assert_eq!(Decision::Backoff { ceiling: S(4) }.delay(0), Some(Duration::ZERO));
+        assert_eq!(Decision::Wait(S(3)).delay(random_u64()), Some(S(3)));
+        assert_eq!(Decision::Stop.delay(random_u64()), None);
     }
 
     #[test]

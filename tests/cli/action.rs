@@ -23,14 +23,13 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::support::{NOW, repo};
+use crate::support::{Config, NOW, NS, repo};
 
 /// The stand-in GitHub token: it must never show up in anything a script prints.
 const TOKEN: &str = "ghs_kvsyncTestToken0123456789abcdefXYZ";
 const REPOSITORY: &str = "acme/shop";
 const PR: u64 = 7;
 const HEAD_SHA: &str = "8f3c2a1d9e7b6c5a4f3e2d1c0b9a8f7e6d5c4b3a";
-const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PROD_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f1";
 /// The most a step may write to `$GITHUB_STEP_SUMMARY`.
 const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -62,14 +61,7 @@ fn script(name: &str) -> PathBuf {
 
 /// A config on the local target with these `f/` keys.
 fn config(keys: &[(&str, &str)]) -> String {
-    let mut out = format!(
-        "version: 1\nowner: shop\ntarget: local\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    \
-         prefix: \"f/\"\n    keys:\n"
-    );
-    for (key, value) in keys {
-        out.push_str(&format!("      {key}: {value:?}\n"));
-    }
-    out
+    Config::new().owner("shop").head("target: local\n").values(keys).yaml()
 }
 
 /// The same with a `production` environment (its own namespace), which `--env` then requires.

@@ -2,21 +2,10 @@ use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
 use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{NOW, Test};
-
-const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use crate::support::{Config, NOW, NS, Test};
 
 fn config(owner: &str, keys: &[(&str, &str)], extra: &str) -> String {
-    let mut out = format!(
-        "version: 1\nowner: {owner}\n{extra}namespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
-    );
-    if keys.is_empty() {
-        out.push_str("      {}\n");
-    }
-    for (key, value) in keys {
-        out.push_str(&format!("      {key}: {value:?}\n"));
-    }
-    out
+    Config::new().owner(owner).head(extra).values(keys).yaml()
 }
 
 fn local(command: &str) -> Vec<&str> {

@@ -1,16 +1,14 @@
 use kv_standin::{Endpoint, Fault, MalformedBody, Options, RetryAfter, Standin};
 
-use crate::support::{Cloud, NS, Test, copy_tree, repo};
+use crate::support::{Cloud, Config, NS, Test, copy_tree, repo};
 
 /// A config of `n` keys `f/0000`… in one scope on [`NS`].
 fn config(n: usize, value: &str) -> String {
-    let mut out = format!(
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
-    );
-    for i in 0..n {
-        out.push_str(&format!("      f/{i:04}: \"{value}-{i}\"\n"));
-    }
-    out
+    (0..n)
+        .fold(Config::new(), |config, i| {
+            config.entry(&format!("f/{i:04}"), &format!("\"{value}-{i}\""))
+        })
+        .yaml()
 }
 
 /// `apply --verify` reads back what it changed: here fewer bulk gets (100 keys each) than the

@@ -3,21 +3,14 @@ use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
 use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{Cloud, NOW, NS, Test};
+use crate::support::{Cloud, Config, NOW, NS, Test};
 
 /// A config of owner `web` with one scope `flags` (prefix `f/`) holding `keys`, each a YAML key
 /// entry as written after `f/<name>: `.
 fn config(keys: &[(&str, &str)]) -> String {
-    let mut out = format!(
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
-    );
-    if keys.is_empty() {
-        out.push_str("      {}\n");
-    }
-    for (key, entry) in keys {
-        out.push_str(&format!("      f/{key}: {entry}\n"));
-    }
-    out
+    keys.iter()
+        .fold(Config::new(), |config, (key, entry)| config.entry(&format!("f/{key}"), entry))
+        .yaml()
 }
 
 fn local<'a>(args: &[&'a str]) -> Vec<&'a str> {

@@ -2,19 +2,13 @@ use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
 use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{NOW, Test, repo};
-
-const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use crate::support::{Config, NOW, NS, Test, repo};
 
 fn config(keys: &[(&str, &str)]) -> String {
-    let mut out = format!(
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n"
-    );
-    for (key, value) in keys {
-        out.push_str(&format!("      {key}: {value:?}\n"));
-    }
-    out.push_str("      f/secret: ${KVSYNC_TEST_SECRET:-s3cret-default-value}\n");
-    out
+    Config::new()
+        .values(keys)
+        .entry("f/secret", "${KVSYNC_TEST_SECRET:-s3cret-default-value}")
+        .yaml()
 }
 
 fn local(args: &[&str]) -> Vec<String> {

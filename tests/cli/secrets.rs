@@ -1,14 +1,18 @@
 use sha2::Digest as _;
 
-use crate::support::{Output, Test};
+use crate::support::{Config, Output, Test};
 
 const SECRET: &str = "kvsync-test-secret-9f8e7d";
 
 /// A config whose `f/token` value and `f/meta` metadata come from the environment.
 fn config(extra: &str) -> String {
-    format!(
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/plain: hello\n      f/token: ${{KVSYNC_SECRET}}\n      f/meta:\n        value: x\n        metadata: {{key: \"${{KVSYNC_SECRET}}\"}}\n      f/marked:\n        value: {SECRET}-by-hand\n        sensitive: true\n{extra}"
-    )
+    Config::new()
+        .entry("f/plain", "hello")
+        .entry("f/token", "${KVSYNC_SECRET}")
+        .entry("f/meta", "\n        value: x\n        metadata: {key: \"${KVSYNC_SECRET}\"}")
+        .entry("f/marked", &format!("\n        value: {SECRET}-by-hand\n        sensitive: true"))
+        .tail(extra)
+        .yaml()
 }
 
 /// Every string that would give the secret away: the value itself and its hashes, whole and as

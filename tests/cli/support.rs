@@ -166,3 +166,63 @@ impl Cloud {
         out
     }
 }
+
+/// A config for tests: owner `web`, one scope `flags` on [`NS`] with prefix `f/` and the keys
+/// given, in the order given. The one builder every test file's configs come from.
+#[derive(Clone)]
+pub(crate) struct Config {
+    owner: String,
+    head: String,
+    keys: String,
+    tail: String,
+}
+
+impl Config {
+    pub(crate) fn new() -> Self {
+        Self { owner: "web".into(), head: String::new(), keys: String::new(), tail: String::new() }
+    }
+
+    pub(crate) fn owner(mut self, owner: &str) -> Self {
+        owner.clone_into(&mut self.owner);
+        self
+    }
+
+    /// Top-level lines between `owner:` and `namespaces:`, each ending in a newline
+    /// (`target: local\n`, `max_deletes: 2\n`).
+    pub(crate) fn head(mut self, lines: &str) -> Self {
+        self.head.push_str(lines);
+        self
+    }
+
+    /// Keys whose values are strings, quoted as YAML double-quoted scalars.
+    pub(crate) fn values(mut self, keys: &[(&str, &str)]) -> Self {
+        for (key, value) in keys {
+            self.keys.push_str(&format!("      {key}: {value:?}\n"));
+        }
+        self
+    }
+
+    /// One key with its entry as written after `KEY: ` (`"1"`, `{value: c, expiration_ttl: 60}`).
+    /// An entry that starts with a line break is a block mapping under the key.
+    pub(crate) fn entry(mut self, key: &str, entry: &str) -> Self {
+        let space = if entry.starts_with('\n') { "" } else { " " };
+        self.keys.push_str(&format!("      {key}:{space}{entry}\n"));
+        self
+    }
+
+    /// Text after the keys: more key lines, or an `environments:` section.
+    pub(crate) fn tail(mut self, text: &str) -> Self {
+        self.tail.push_str(text);
+        self
+    }
+
+    /// The YAML. A scope without keys gets `keys: {}`.
+    pub(crate) fn yaml(&self) -> String {
+        let keys =
+            if self.keys.is_empty() && self.tail.is_empty() { "      {}\n" } else { &self.keys };
+        format!(
+            "version: 1\nowner: {}\n{}namespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n{keys}{}",
+            self.owner, self.head, self.tail
+        )
+    }
+}
