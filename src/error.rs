@@ -13,14 +13,12 @@ pub enum Error {
     #[error(transparent)]
     Kv(#[from] crate::kv::Error),
 
-    /// One or more apply guards refused the plan; nothing was written. The plan printed before
-    /// the error lists every refusal with its hint.
-    #[error("refusing to apply: {}; nothing was written", headlines(.0))]
-    Refused(Vec<Refusal>),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::Error),
 
     /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
     /// refusal with its hint), so the pull request's check fails before the merge.
-    #[error("apply would refuse this plan: {}", headlines(.0))]
+    #[error("apply would refuse this plan: {}", Refusal::headlines(.0))]
     PlanRefused(Vec<Refusal>),
 
     /// Apply needs a `yes` and there is no terminal to ask on.
@@ -31,10 +29,6 @@ pub enum Error {
     #[error("apply cancelled; nothing was written")]
     Declined,
 
-    /// Apply ran but did not finish everything; the report says what.
-    #[error("apply did not finish: {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
-    ApplyIncomplete { failed: usize, not_attempted: usize, interrupted: bool },
-
     /// `KVSYNC_NOW` is not a number of seconds.
     #[error("`{variable}` must be unix seconds, not `{value}`")]
     Clock { variable: &'static str, value: String },
@@ -44,30 +38,6 @@ pub enum Error {
         "no Cloudflare account id: the config sets no `account_id` and `CLOUDFLARE_ACCOUNT_ID` is not set"
     )]
     MissingAccountId,
-
-    /// A saved plan file cannot be written, read or understood.
-    #[error("saved plan `{}`: {message}", path.display())]
-    PlanFile { path: std::path::PathBuf, message: String },
-
-    /// The config changed since the saved plan was made.
-    #[error("the config changed since the plan was made; nothing was written")]
-    PlanConfigChanged,
-
-    /// The saved plan was made for another target, environment or `--preview`.
-    #[error("the plan was made for {planned}, not {now}; nothing was written")]
-    PlanMismatch { planned: String, now: String },
-
-    /// Live keys the plan depends on changed since it was made.
-    #[error("plan is stale: {} {} changed since the plan was made; nothing was written{}", keys.len(), if keys.len() == 1 { "key" } else { "keys" }, stale_list(keys))]
-    StalePlan { keys: Vec<String> },
-
-    /// Live keys the plan depends on changed while the approval prompt was open.
-    #[error("the namespace changed while you were deciding: {} {} changed since the plan was shown; nothing was written{}", keys.len(), if keys.len() == 1 { "key" } else { "keys" }, stale_list(keys))]
-    ChangedWhileDeciding { keys: Vec<String> },
-
-    /// `apply --verify`: changes the store still did not show when the window closed.
-    #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, stale_list(keys))]
-    Unsettled { keys: Vec<String>, seconds: u64 },
 
     /// Values of listed keys could not be read (each key's reason); the other reads went on.
     #[error("could not read the {} of {}:{}", if keys.len() == 1 { "value" } else { "values" }, counted_keys(keys.len()), unreadable_list(keys))]
@@ -95,17 +65,10 @@ fn unreadable_list(keys: &[(String, String)]) -> String {
     out
 }
 
-fn stale_list(keys: &[String]) -> String {
-    let mut out: String = keys.iter().take(20).map(|k| format!("\n  - {k}")).collect();
-    if keys.len() > 20 {
-        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
+impl From<crate::apply::saved::Error> for Error {
+    fn from(error: crate::apply::saved::Error) -> Self {
+        Self::Apply(error.into())
     }
-    out
-}
-
-/// The refusals' headlines on one line; the plan lists them in full.
-fn headlines(refusals: &[Refusal]) -> String {
-    refusals.iter().map(Refusal::headline).collect::<Vec<_>>().join("; ")
 }
 
 impl Error {
@@ -119,23 +82,7 @@ impl Error {
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
             ],
-            Self::PlanConfigChanged | Self::StalePlan { .. } | Self::PlanMismatch { .. } => vec![
-                "make a new plan with `kvsync plan --out FILE`, review it, and apply that".to_owned(),
-            ],
-            Self::Unsettled { .. } => vec![
-                "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),
-                format!("`{}` sets the window, in milliseconds", crate::env_vars::KVSYNC_VERIFY_WINDOW_MS),
-            ],
-            Self::ChangedWhileDeciding { .. } => vec![
-                "run `kvsync apply` again to review the plan against the namespace as it is now"
-                    .to_owned(),
-            ],
-            Self::ApplyIncomplete { .. } => {
-                vec![
-                    "run `kvsync apply` again: it plans from the live state and finishes the rest"
-                        .to_owned(),
-                ]
-            }
+            Self::Apply(error) => error.hints(),
             Self::MissingAccountId => vec![
                 "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],

@@ -3,8 +3,10 @@
 //! evaluated with the plan, in `plan::guards`).
 
 pub mod batch;
+mod error;
 pub mod executor;
 pub mod saved;
 pub mod verify;
 
+pub use error::Error;
 pub use executor::{Failure, Report, ScopeReport, Settings, execute};

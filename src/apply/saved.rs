@@ -36,6 +36,43 @@ use crate::content::{Marker, canonical_json, expiration_field};
 use crate::kv::ListedKey;
 use crate::plan::LiveScope;
 
+/// A saved plan that cannot be applied as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file cannot be written, read or understood.
+    #[error("saved plan `{}`: {message}", path.display())]
+    File { path: std::path::PathBuf, message: String },
+
+    /// The config changed since the plan was made.
+    #[error("the config changed since the plan was made; nothing was written")]
+    ConfigChanged,
+
+    /// The plan was made for another target, environment, `--preview` or flags.
+    #[error("the plan was made for {planned}, not {now}; nothing was written")]
+    Mismatch { planned: String, now: String },
+
+    /// Live keys the plan depends on changed since it was made.
+    #[error(
+        "plan is stale: {} changed since the plan was made; nothing was written{}",
+        super::error::counted_keys(keys),
+        super::error::key_list(keys)
+    )]
+    Stale { keys: Vec<String> },
+}
+
+impl Error {
+    /// What the user can do about it, one hint per line.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::File { .. } => Vec::new(),
+            Self::ConfigChanged | Self::Stale { .. } | Self::Mismatch { .. } => vec![
+                "make a new plan with `kvsync plan --out FILE`, review it, and apply that"
+                    .to_owned(),
+            ],
+        }
+    }
+}
+
 /// What identifies a saved plan file.
 pub const KIND: &str = "kvsync-saved-plan";
 /// The version of the saved-plan format.

@@ -14,9 +14,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::apply::saved::Error;
 use crate::apply::saved::{self, SavedCheck, StaleCheck};
 use crate::config::Desired;
-use crate::error::Error;
 use crate::kv::metadata::Validated;
 use crate::plan::LiveScope;
 use crate::report::json::PlanDocument;
@@ -60,7 +60,7 @@ impl PlanFileOut<'_> {
     /// Writes the file (pretty JSON), replacing any file there. Streamed: at a million keys the
     /// text is about 70 MB.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        let error = |message: String| Error::PlanFile { path: path.to_path_buf(), message };
+        let error = |message: String| saved::Error::File { path: path.to_path_buf(), message };
         let file = fs_err::File::create(path).map_err(|e| error(e.to_string()))?;
         let mut out = io::BufWriter::new(file);
         serde_json::to_writer_pretty(&mut out, self).map_err(|e| {
@@ -130,7 +130,7 @@ impl<R> Hashing<R> {
 
 fn open(path: &Path) -> Result<Hashing<BufReader<fs_err::File>>, Error> {
     let file = fs_err::File::open(path)
-        .map_err(|e| Error::PlanFile { path: path.to_path_buf(), message: e.to_string() })?;
+        .map_err(|e| saved::Error::File { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(Hashing { inner: BufReader::new(file), sha: Sha256::new() })
 }
 
@@ -216,7 +216,7 @@ impl<'de> Deserialize<'de> for Header {
 impl PlanFile {
     /// Reads and checks a saved plan.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let error = |message: String| Error::PlanFile { path: path.to_path_buf(), message };
+        let error = |message: String| saved::Error::File { path: path.to_path_buf(), message };
         let mut reader = open(path)?;
         let header: Header =
             serde_json::from_reader(&mut reader).map_err(|e| error(format!("not JSON: {e}")))?;
@@ -257,7 +257,7 @@ impl PlanFile {
         let path = &self.path;
         let mut reader = open(path)?;
         let stale = saved::stale_keys(&mut reader, desired, live, done).map_err(|e| {
-            Error::PlanFile { path: path.clone(), message: format!("damaged saved plan: {e}") }
+            saved::Error::File { path: path.clone(), message: format!("damaged saved plan: {e}") }
         })?;
         if reader.finish() != self.sha256 {
             return Err(changed(path));
@@ -267,7 +267,7 @@ impl PlanFile {
 }
 
 fn changed(path: &Path) -> Error {
-    Error::PlanFile {
+    saved::Error::File {
         path: path.to_path_buf(),
         message: "the file changed while it was being read; run `kvsync apply` again".into(),
     }
@@ -337,7 +337,7 @@ mod tests {
 
     fn message(result: Result<PlanFile, Error>) -> String {
         match result {
-            Err(Error::PlanFile { message, .. }) => message,
+            Err(saved::Error::File { message, .. }) => message,
             other => panic!("not a plan-file error: {other:?}"),
         }
     }
@@ -389,7 +389,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("text");
         std::fs::write(&path, text.replace("\"absent\"", "\"0000000000000000\"")).expect("write");
         match file.stale_keys(&desired(), &[LiveScope::default()], &BTreeSet::new()) {
-            Err(Error::PlanFile { message, .. }) => {
+            Err(saved::Error::File { message, .. }) => {
                 assert!(message.contains("changed"), "{message}")
             }
             other => panic!("{other:?}"),

@@ -41,6 +41,11 @@ pub enum Refusal {
 pub const CONFLICTS_NAMED: usize = 20;
 
 impl Refusal {
+    /// The refusals' headlines on one line; the plan lists them in full.
+    pub fn headlines(refusals: &[Refusal]) -> String {
+        refusals.iter().map(Refusal::headline).collect::<Vec<_>>().join("; ")
+    }
+
     /// The scope the refusal is about.
     pub fn scope(&self) -> &str {
         match self {

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use crate::apply::{Report, Settings, execute, saved};
+use crate::apply::{self, Report, Settings, execute, saved};
 use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
@@ -44,7 +44,7 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     }
 
     if !planned.plan.refusals.is_empty() {
-        return Err(Error::Refused(planned.plan.refusals.clone()));
+        return Err(apply::Error::Refused(planned.plan.refusals.clone()).into());
     }
     // A saved plan was reviewed when it was made; applying it asks nothing (as Terraform).
     if !args.auto_approve && !from_file {
@@ -68,11 +68,12 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     // Closing a local store writes it; a damaged file that fails there fails the run.
     let closed = planned.finish();
     if !report.is_complete() {
-        return Err(Error::ApplyIncomplete {
+        return Err(apply::Error::Incomplete {
             failed: report.failed(),
             not_attempted: report.not_attempted(),
             interrupted: report.interrupted,
-        });
+        }
+        .into());
     }
     verified.transpose()?;
     closed?;
@@ -119,14 +120,15 @@ async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result
         });
         return Ok(());
     }
-    Err(Error::Unsettled {
+    Err(apply::Error::Unsettled {
         keys: verified
             .unsettled
             .iter()
             .map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change))
             .collect(),
         seconds: window.as_secs(),
-    })
+    }
+    .into())
 }
 
 /// After a prompt, which may have stayed open for minutes, lists every scope again and refuses
@@ -140,7 +142,7 @@ async fn check_unchanged_since_shown(planned: &Planned, printer: &Printer) -> Re
     let now = engine::list_live(&planned.store, &planned.desired.heads(), &on_page).await;
     progress.finish();
     let keys = saved::changed_keys(&planned.desired, &planned.live, &now?);
-    if keys.is_empty() { Ok(()) } else { Err(Error::ChangedWhileDeciding { keys }) }
+    if keys.is_empty() { Ok(()) } else { Err(apply::Error::ChangedWhileDeciding { keys }.into()) }
 }
 
 /// Runs the executor with Ctrl-C wired to stop it between batches.
@@ -195,20 +197,22 @@ async fn saved_plan(
         .collect();
     drop(changes);
     if args.config.env.is_some() && args.config.env != file.environment {
-        return Err(Error::PlanMismatch {
+        return Err(saved::Error::Mismatch {
             planned: describe_environment(file.environment.as_deref()),
             now: describe_environment(args.config.env.as_deref()),
-        });
+        }
+        .into());
     }
     if args.config.preview.is_some() && args.config.preview != file.preview {
         let describe = |preview: Option<bool>| match preview {
             Some(preview) => format!("`--preview {preview}`"),
             None => "no `--preview`".to_owned(),
         };
-        return Err(Error::PlanMismatch {
+        return Err(saved::Error::Mismatch {
             planned: describe(file.preview),
             now: describe(args.config.preview),
-        });
+        }
+        .into());
     }
     // The plan's target, unless `--target` names one (and then it must be the same).
     let planned_target = match file.target.as_str() {
@@ -216,10 +220,11 @@ async fn saved_plan(
         _ => TargetKind::Cloudflare,
     };
     if global.target.is_some_and(|target| target != planned_target) {
-        return Err(Error::PlanMismatch {
+        return Err(saved::Error::Mismatch {
             planned: format!("the `{}` target", file.target),
             now: "the `--target` given".to_owned(),
-        });
+        }
+        .into());
     }
     check_recorded_flags(&file, &args.planning)?;
     let global = &TargetArgs { target: Some(planned_target), ..global.clone() };
@@ -239,13 +244,13 @@ async fn saved_plan(
     };
     let planned = engine::plan(&config, &planning, global, Access::Write, printer).await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
-        return Err(Error::PlanConfigChanged);
+        return Err(saved::Error::ConfigChanged.into());
     }
     let done = saved::done_keys(&planned.desired, &planned.live, &intents);
     let found = file.stale_keys(&planned.desired, &planned.live, &done)?;
     if found.keys.is_empty() && found.secret_changed {
         // Only a sensitive key's desired value (a `${VAR}`) changed: the config did.
-        return Err(Error::PlanConfigChanged);
+        return Err(saved::Error::ConfigChanged.into());
     }
     let mut stale = found.keys;
     if stale.is_empty() {
@@ -269,7 +274,7 @@ async fn saved_plan(
         }
     }
     if !stale.is_empty() {
-        return Err(Error::StalePlan { keys: stale });
+        return Err(saved::Error::Stale { keys: stale }.into());
     }
     Ok(planned)
 }
@@ -284,7 +289,7 @@ fn check_recorded_flags(file: &PlanFile, given: &PlanningArgs) -> Result<(), Err
         None => format!("no `{name}`"),
     };
     let mismatch = |name: &str, planned: Option<String>, now: Option<String>| {
-        Err(Error::PlanMismatch { planned: flag(name, planned), now: flag(name, now) })
+        Err(saved::Error::Mismatch { planned: flag(name, planned), now: flag(name, now) }.into())
     };
     let globs = |globs: &[String]| (!globs.is_empty()).then(|| globs.join(" "));
     if !given.only.is_empty() && given.only != file.only {

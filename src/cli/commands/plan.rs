@@ -111,5 +111,5 @@ fn save(
         stale_check: saved::stale_check(&planned.desired, &planned.live),
         plan: json::plan_document(&planned.report(cost), environment, false),
     };
-    file.write(path)
+    Ok(file.write(path)?)
 }

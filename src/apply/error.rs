@@ -1,0 +1,68 @@
+//! What stops an apply, beside the data it is about, with what the user can do about it.
+
+use crate::plan::guards::Refusal;
+
+/// An apply that refused, stopped or could not prove what it did.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more apply guards refused the plan; nothing was written. The plan printed before
+    /// the error lists every refusal with its hint.
+    #[error("refusing to apply: {}; nothing was written", Refusal::headlines(.0))]
+    Refused(Vec<Refusal>),
+
+    /// Apply ran but did not finish everything; the report says what.
+    #[error("apply did not finish: {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
+    Incomplete { failed: usize, not_attempted: usize, interrupted: bool },
+
+    /// Live keys the plan depends on changed while the approval prompt was open.
+    #[error(
+        "the namespace changed while you were deciding: {} changed since the plan was shown; nothing was written{}",
+        counted_keys(keys),
+        key_list(keys)
+    )]
+    ChangedWhileDeciding { keys: Vec<String> },
+
+    /// `apply --verify`: changes the store still did not show when the window closed.
+    #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, key_list(keys))]
+    Unsettled { keys: Vec<String>, seconds: u64 },
+
+    /// A saved plan that cannot be applied as it is.
+    #[error(transparent)]
+    Saved(#[from] super::saved::Error),
+}
+
+impl Error {
+    /// What the user can do about it, one hint per line.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Refused(_) => Vec::new(),
+            Self::Incomplete { .. } => vec![
+                "run `kvsync apply` again: it plans from the live state and finishes the rest"
+                    .to_owned(),
+            ],
+            Self::ChangedWhileDeciding { .. } => vec![
+                "run `kvsync apply` again to review the plan against the namespace as it is now"
+                    .to_owned(),
+            ],
+            Self::Unsettled { .. } => vec![
+                "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),
+                format!("`{}` sets the window, in milliseconds", crate::env_vars::KVSYNC_VERIFY_WINDOW_MS),
+            ],
+            Self::Saved(error) => error.hints(),
+        }
+    }
+}
+
+/// `1 key`, `3 keys`.
+pub(crate) fn counted_keys(keys: &[String]) -> String {
+    format!("{} {}", keys.len(), if keys.len() == 1 { "key" } else { "keys" })
+}
+
+/// The first 20 keys, one per line, and how many more there are.
+pub(crate) fn key_list(keys: &[String]) -> String {
+    let mut out: String = keys.iter().take(20).map(|k| format!("\n  - {k}")).collect();
+    if keys.len() > 20 {
+        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
+    }
+    out
+}
