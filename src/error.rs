@@ -16,6 +16,9 @@ pub enum Error {
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
 
+    #[error(transparent)]
+    Saved(#[from] crate::saved::Error),
+
     /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
     /// refusal with its hint), so the pull request's check fails before the merge.
     #[error("apply would refuse this plan: {}", Refusal::headlines(.0))]
@@ -65,12 +68,6 @@ fn unreadable_list(keys: &[(String, String)]) -> String {
     out
 }
 
-impl From<crate::apply::saved::Error> for Error {
-    fn from(error: crate::apply::saved::Error) -> Self {
-        Self::Apply(error.into())
-    }
-}
-
 impl Error {
     /// What the user can do about it, one hint per line.
     pub fn hints(&self) -> Vec<String> {
@@ -83,6 +80,7 @@ impl Error {
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
             ],
             Self::Apply(error) => error.hints(),
+            Self::Saved(error) => error.hints(),
             Self::MissingAccountId => vec![
                 "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],

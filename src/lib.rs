@@ -7,6 +7,7 @@
 //! - [`plan`] is the pure engine: desired × live → [`plan::Plan`],
 //! - [`apply`] executes a plan against a store (guards, batches),
 //! - [`report`] renders plans and diagnostics,
+//! - [`saved`] is the saved plan: its file and its stale check,
 //! - [`cli`] is the thin command-line layer.
 
 pub mod apply;
@@ -20,6 +21,7 @@ pub mod kv;
 mod layering;
 pub mod plan;
 pub mod report;
+pub mod saved;
 #[cfg(test)]
 mod testing;
 

@@ -25,10 +25,6 @@ pub enum Error {
     /// `apply --verify`: changes the store still did not show when the window closed.
     #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, key_list(keys))]
     Unsettled { keys: Vec<String>, seconds: u64 },
-
-    /// A saved plan that cannot be applied as it is.
-    #[error(transparent)]
-    Saved(#[from] super::saved::Error),
 }
 
 impl Error {
@@ -48,7 +44,6 @@ impl Error {
                 "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),
                 format!("`{}` sets the window, in milliseconds", crate::env_vars::KVSYNC_VERIFY_WINDOW_MS),
             ],
-            Self::Saved(error) => error.hints(),
         }
     }
 }

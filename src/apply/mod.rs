@@ -5,8 +5,8 @@
 pub mod batch;
 mod error;
 pub mod executor;
-pub mod saved;
 pub mod verify;
 
 pub use error::Error;
+pub(crate) use error::{counted_keys, key_list};
 pub use executor::{Failure, Report, ScopeReport, Settings, execute};

@@ -137,14 +137,6 @@ pub fn target_kind(global: &TargetArgs, config_target: Option<&str>) -> TargetKi
     }
 }
 
-/// The target's name, as saved plans record it.
-pub fn target_name(global: &TargetArgs, desired: &Desired) -> &'static str {
-    match target_kind(global, desired.target.as_deref()) {
-        TargetKind::Local => "local",
-        TargetKind::Cloudflare => "cloudflare",
-    }
-}
-
 /// What a command does with the store. Only `apply` writes: `plan`, `drift` and `export` leave
 /// a local store exactly as they found it (not created, not grown), and work on a read-only one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,6 @@ pub mod exit;
 pub mod interrupt;
 pub mod markdown_out;
 pub mod output;
-pub mod plan_file;
 pub mod progress;
 
 use clap::FromArgMatches as _;

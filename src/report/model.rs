@@ -218,6 +218,11 @@ impl ActionKind {
         }
     }
 
+    /// Whether apply writes or deletes the key.
+    pub fn is_write_or_delete(self) -> bool {
+        matches!(self, Self::Create | Self::Update | Self::Adopt | Self::TakeOver | Self::Delete)
+    }
+
     /// The marker column of a change line: readable without colour.
     pub fn marker(self) -> char {
         match self {

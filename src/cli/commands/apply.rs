@@ -4,17 +4,17 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use crate::apply::{self, Report, Settings, execute, saved};
+use crate::apply::{self, Report, Settings, execute};
 use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
-use crate::cli::plan_file::PlanFile;
 use crate::cli::progress::Progress;
 use crate::env_vars;
 use crate::error::Error;
 use crate::report::json;
 use crate::report::outcome::{render_report, render_report_json};
+use crate::saved::{self, PlanFile};
 
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
@@ -181,53 +181,24 @@ async fn saved_plan(
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let mut file = PlanFile::read(path)?;
-    // Only the identity of the saved changes is compared below: keep that, not the document,
-    // while planning.
-    let changes = std::mem::take(&mut file.plan.changes);
-    let before = identities(&changes);
-    // What the plan writes and deletes: a key already as the plan would leave it (an
-    // interrupted run of this plan wrote or deleted it) is not stale.
-    let intents: Vec<saved::Intent> = changes
-        .iter()
-        .filter(|c| {
-            use json::ActionDto::{Adopt, Create, Delete, TakeOver, Update};
-            matches!(c.action, Create | Update | Adopt | TakeOver | Delete)
-        })
-        .map(|c| (c.scope.clone(), c.key.clone(), c.action == json::ActionDto::Delete))
-        .collect();
-    drop(changes);
-    if args.config.env.is_some() && args.config.env != file.environment {
-        return Err(saved::Error::Mismatch {
-            planned: describe_environment(file.environment.as_deref()),
-            now: describe_environment(args.config.env.as_deref()),
-        }
-        .into());
-    }
-    if args.config.preview.is_some() && args.config.preview != file.preview {
-        let describe = |preview: Option<bool>| match preview {
-            Some(preview) => format!("`--preview {preview}`"),
-            None => "no `--preview`".to_owned(),
-        };
-        return Err(saved::Error::Mismatch {
-            planned: describe(file.preview),
-            now: describe(args.config.preview),
-        }
-        .into());
-    }
-    // The plan's target, unless `--target` names one (and then it must be the same).
-    let planned_target = match file.target.as_str() {
-        "local" => TargetKind::Local,
-        _ => TargetKind::Cloudflare,
+    file.check_given(&saved::Given {
+        environment: args.config.env.as_deref(),
+        preview: args.config.preview,
+        target: global.target.map(saved_target),
+        only: &args.planning.only,
+        take_over: args.planning.take_over.as_deref(),
+        max_deletes: args.planning.max_deletes,
+        allow_empty: args.planning.allow_empty,
+    })?;
+    // Only the identities and intents of the saved changes are needed below: keep those, not
+    // the document (tens of megabytes at a million keys), while planning.
+    let (before, intents) = (file.identities(), file.intents());
+    file.plan.changes = Vec::new();
+    let target = match file.target {
+        saved::Target::Local => TargetKind::Local,
+        saved::Target::Cloudflare => TargetKind::Cloudflare,
     };
-    if global.target.is_some_and(|target| target != planned_target) {
-        return Err(saved::Error::Mismatch {
-            planned: format!("the `{}` target", file.target),
-            now: "the `--target` given".to_owned(),
-        }
-        .into());
-    }
-    check_recorded_flags(&file, &args.planning)?;
-    let global = &TargetArgs { target: Some(planned_target), ..global.clone() };
+    let global = &TargetArgs { target: Some(target), ..global.clone() };
     // The config the plan recorded, unless `-c` names one (the digest below proves it is the
     // same desired state either way).
     let config = ConfigArgs {
@@ -254,13 +225,11 @@ async fn saved_plan(
     }
     let mut stale = found.keys;
     if stale.is_empty() {
-        // Belt and braces: the changes recomputed now must be exactly the saved ones, but for
-        // those an interrupted run of this plan already made.
-        let cost = planned.cost();
-        let after = identities(&json::plan_document(&planned.report(&cost), None, false).changes);
-        let is_done = |(scope, key, _): &&(String, String, String)| {
-            done.contains(&(scope.clone(), key.clone()))
-        };
+        // The changes recomputed now must be exactly the saved ones, but for those an
+        // interrupted run of this plan already made.
+        let after = saved::identities(&planned.plan);
+        let is_done =
+            |(scope, key, _): &&saved::Identity| done.contains(&(scope.clone(), key.clone()));
         if before.iter().filter(|c| !is_done(c)).ne(after.iter().filter(|c| !is_done(c))) {
             let mut keys: Vec<String> = before
                 .iter()
@@ -279,48 +248,12 @@ async fn saved_plan(
     Ok(planned)
 }
 
-/// A saved plan applies with the options it was reviewed with: a flag given to `apply PLAN`
-/// that differs from what the plan recorded is refused, never silently ignored or applied.
-fn check_recorded_flags(file: &PlanFile, given: &PlanningArgs) -> Result<(), Error> {
-    // `--flag value`, or `no --flag` when it was not given.
-    let flag = |name: &str, value: Option<String>| match value {
-        Some(value) if value.is_empty() => format!("`{name}`"),
-        Some(value) => format!("`{name} {value}`"),
-        None => format!("no `{name}`"),
-    };
-    let mismatch = |name: &str, planned: Option<String>, now: Option<String>| {
-        Err(saved::Error::Mismatch { planned: flag(name, planned), now: flag(name, now) }.into())
-    };
-    let globs = |globs: &[String]| (!globs.is_empty()).then(|| globs.join(" "));
-    if !given.only.is_empty() && given.only != file.only {
-        return mismatch("--only", globs(&file.only), globs(&given.only));
+/// The saved plan's name for a target.
+pub fn saved_target(kind: TargetKind) -> saved::Target {
+    match kind {
+        TargetKind::Local => saved::Target::Local,
+        TargetKind::Cloudflare => saved::Target::Cloudflare,
     }
-    if given.take_over.is_some() && given.take_over != file.take_over {
-        return mismatch("--take-over", file.take_over.clone(), given.take_over.clone());
-    }
-    if given.max_deletes.is_some() && given.max_deletes != file.max_deletes {
-        let n = |n: Option<usize>| n.map(|n| n.to_string());
-        return mismatch("--max-deletes", n(file.max_deletes), n(given.max_deletes));
-    }
-    if given.allow_empty && !file.allow_empty {
-        return mismatch("--allow-empty", None, Some(String::new()));
-    }
-    Ok(())
-}
-
-/// What identifies each change of a plan document: its scope, key and action.
-fn identities(changes: &[json::ChangeDto]) -> Vec<(String, String, String)> {
-    changes
-        .iter()
-        .map(|c| {
-            let action = serde_json::to_string(&c.action).unwrap_or_default();
-            (c.scope.clone(), c.key.clone(), action)
-        })
-        .collect()
-}
-
-fn describe_environment(environment: Option<&str>) -> String {
-    environment.map_or_else(|| "no environment".to_owned(), |e| format!("environment `{e}`"))
 }
 
 /// `--revision`, else `$GITHUB_SHA`.

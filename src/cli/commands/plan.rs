@@ -1,14 +1,13 @@
 //! `kvsync plan`: show what apply would change, in the format asked for, and optionally save it.
 
-use crate::apply::saved;
 use crate::cli::args::{PlanArgs, PlanFormat, TargetArgs};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
-use crate::cli::plan_file::PlanFileOut;
 use crate::error::Error;
 use crate::report::{cost, json, markdown};
+use crate::saved::{self, PlanFileOut};
 
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let global = &args.target;
@@ -102,7 +101,10 @@ fn save(
         config: args.config.path(),
         environment,
         preview: args.config.preview,
-        target: engine::target_name(global, &planned.desired),
+        target: super::apply::saved_target(engine::target_kind(
+            global,
+            planned.desired.target.as_deref(),
+        )),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,

@@ -1,5 +1,4 @@
-//! Saved plans: what `kvsync plan --out FILE` writes and `kvsync apply FILE` checks
-//! (DESIGN.md §6, Terraform's "saved plan is stale").
+//! The saved plan's stale check (docs/spec.md, Terraform's "saved plan is stale").
 //!
 //! A saved plan holds the versioned JSON plan (without value diffs), a digest of the desired
 //! state, and a fingerprint of every live key the plan depends on: each key that is desired or
@@ -35,43 +34,6 @@ use crate::config::{Desired, DesiredEntry, DesiredScope};
 use crate::content::{Marker, canonical_json, expiration_field};
 use crate::kv::ListedKey;
 use crate::plan::LiveScope;
-
-/// A saved plan that cannot be applied as it is.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The file cannot be written, read or understood.
-    #[error("saved plan `{}`: {message}", path.display())]
-    File { path: std::path::PathBuf, message: String },
-
-    /// The config changed since the plan was made.
-    #[error("the config changed since the plan was made; nothing was written")]
-    ConfigChanged,
-
-    /// The plan was made for another target, environment, `--preview` or flags.
-    #[error("the plan was made for {planned}, not {now}; nothing was written")]
-    Mismatch { planned: String, now: String },
-
-    /// Live keys the plan depends on changed since it was made.
-    #[error(
-        "plan is stale: {} changed since the plan was made; nothing was written{}",
-        super::error::counted_keys(keys),
-        super::error::key_list(keys)
-    )]
-    Stale { keys: Vec<String> },
-}
-
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
-        match self {
-            Self::File { .. } => Vec::new(),
-            Self::ConfigChanged | Self::Stale { .. } | Self::Mismatch { .. } => vec![
-                "make a new plan with `kvsync plan --out FILE`, review it, and apply that"
-                    .to_owned(),
-            ],
-        }
-    }
-}
 
 /// What identifies a saved plan file.
 pub const KIND: &str = "kvsync-saved-plan";
@@ -361,7 +323,7 @@ pub fn changed_keys<'a>(
     changed
 }
 
-/// A saved plan's `stale_check` as [`crate::cli::plan_file`] reads it before planning: every
+/// A saved plan's `stale_check` as [`super::PlanFile`] reads it before planning: every
 /// part is checked as the format says, but the per-key fingerprints are only counted, not kept
 /// ([`stale_keys`] reads them again when the state now is known).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -2,7 +2,7 @@
 //!
 //! It is the versioned JSON plan (`schemas/plan.schema.json`, without value diffs) plus what
 //! apply needs to refuse a stale plan: the config digest, the planning options, the target, and
-//! the fingerprints of every live key the plan depends on (`apply::saved`). It never holds a
+//! the fingerprints of every live key the plan depends on ([`super::check`]). It never holds a
 //! value, and nothing derived from a sensitive value outside one digest per scope.
 
 use std::collections::BTreeSet;
@@ -14,12 +14,12 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::apply::saved::Error;
-use crate::apply::saved::{self, SavedCheck, StaleCheck};
+use super::{Error, SavedCheck, StaleCheck, Target};
 use crate::config::Desired;
 use crate::kv::metadata::Validated;
 use crate::plan::LiveScope;
 use crate::report::json::PlanDocument;
+use crate::saved;
 
 /// The saved plan on disk, as `kvsync plan --out` writes it: borrowed from the planned state,
 /// the fingerprints computed as they are written.
@@ -41,14 +41,14 @@ pub struct PlanFileOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview: Option<bool>,
     /// `local` or `cloudflare`.
-    pub target: &'a str,
+    pub target: Target,
     /// The options that shaped the plan and its guards: apply recomputes it with the same ones,
     /// so what was reviewed is what applies.
     pub only: &'a [String],
     pub take_over: Option<&'a str>,
     pub max_deletes: Option<usize>,
     pub allow_empty: bool,
-    /// The digest of the desired state (`apply::saved::config_digest`).
+    /// The digest of the desired state ([`super::config_digest`]).
     pub config_digest: String,
     /// Fingerprints of the live keys the plan depends on.
     pub stale_check: StaleCheck<'a>,
@@ -89,7 +89,7 @@ pub struct PlanFile {
     pub environment: Option<String>,
     #[serde(default)]
     pub preview: Option<bool>,
-    pub target: String,
+    pub target: Target,
     pub only: Vec<String>,
     pub take_over: Option<String>,
     #[serde(default)]
@@ -317,7 +317,7 @@ mod tests {
             config: Path::new("kvsync.yaml"),
             environment: None,
             preview: None,
-            target: "local",
+            target: Target::Local,
             only: &[],
             max_deletes: None,
             allow_empty: false,
@@ -393,6 +393,77 @@ mod tests {
                 assert!(message.contains("changed"), "{message}")
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// The target is typed: a saved plan names `local` or `cloudflare`, and anything else is a
+    /// damaged plan, not Cloudflare by default.
+    #[test]
+    fn the_target_is_local_or_cloudflare_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(dir.path());
+        assert_eq!(PlanFile::read(&path).expect("read").target, Target::Local);
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert!(text.contains("\"target\": \"local\""), "{text}");
+        std::fs::write(&path, text.replace("\"target\": \"local\"", "\"target\": \"moon\""))
+            .expect("write");
+        let damaged = message(PlanFile::read(&path));
+        assert!(damaged.starts_with("damaged saved plan: unknown variant `moon`"), "{damaged}");
+    }
+
+    /// What `apply FILE` is given must be what the plan recorded; what it leaves out is taken
+    /// from the plan.
+    #[test]
+    fn flags_that_differ_from_the_recorded_ones_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = PlanFile::read(&write(dir.path())).expect("read");
+        let none = super::super::Given {
+            environment: None,
+            preview: None,
+            target: None,
+            only: &[],
+            take_over: None,
+            max_deletes: None,
+            allow_empty: false,
+        };
+        assert!(file.check_given(&none).is_ok());
+        let same = super::super::Given { target: Some(Target::Local), ..none };
+        assert!(file.check_given(&same).is_ok());
+        let only = ["f/*".to_owned()];
+        for (given, planned, now) in [
+            (
+                super::super::Given { target: Some(Target::Cloudflare), ..none },
+                "the `local` target",
+                "the `--target` given",
+            ),
+            (super::super::Given { only: &only, ..none }, "no `--only`", "`--only f/*`"),
+            (
+                super::super::Given { take_over: Some("ops"), ..none },
+                "no `--take-over`",
+                "`--take-over ops`",
+            ),
+            (
+                super::super::Given { max_deletes: Some(3), ..none },
+                "no `--max-deletes`",
+                "`--max-deletes 3`",
+            ),
+            (
+                super::super::Given { allow_empty: true, ..none },
+                "no `--allow-empty`",
+                "`--allow-empty`",
+            ),
+            (
+                super::super::Given { environment: Some("prod"), ..none },
+                "no environment",
+                "environment `prod`",
+            ),
+        ] {
+            match file.check_given(&given) {
+                Err(saved::Error::Mismatch { planned: p, now: n }) => {
+                    assert_eq!((p.as_str(), n.as_str()), (planned, now));
+                }
+                other => panic!("{given:?}: {other:?}"),
+            }
         }
     }
 }
