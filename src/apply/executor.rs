@@ -4,14 +4,13 @@
 //! terminal. It never gives up silently: whatever it finished, failed or did not reach ends up
 //! in the [`Report`], and a rerun plans again from the live state and converges.
 
-use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::batch::{PutBatcher, delete_batches};
 use crate::config::desired::UserMetadata;
-use crate::config::{Desired, DesiredEntry, ValueSource};
-use crate::content::{ContentHasher, written_metadata_with};
+use crate::config::{Desired, DesiredEntry, ReadError, ValueSource};
+use crate::content::written_metadata_with;
 use crate::kv::{KvStore, PutPair};
 use crate::plan::Plan;
 
@@ -166,10 +165,18 @@ pub async fn execute<S: KvStore>(
 /// Builds the pair to write: the value bytes (a file is read again now and must still hash to
 /// what was planned) and the full metadata with our marker.
 fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutPair, String> {
-    let value = match &entry.value {
-        ValueSource::Inline(bytes) => bytes.to_vec(),
-        ValueSource::File(path) => read_file_checked(path, entry)?,
-    };
+    let value = entry.read_as_planned().map_err(|error| {
+        // A sensitive entry's path may hold the value of a `${VAR}`: its failures do not name it.
+        let shown = match &entry.value {
+            ValueSource::File(path) if !entry.sensitive => format!("`{}`", path.display()),
+            _ => "the key's `file:`".to_owned(),
+        };
+        match error {
+            ReadError::Changed => format!("{shown} changed after it was planned; plan again"),
+            ReadError::Io(e) if entry.sensitive => format!("cannot read {shown}: {}", e.kind()),
+            ReadError::Io(e) => e.to_string(),
+        }
+    })?;
     let metadata = written_metadata_with(
         entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
         &settings.owner,
@@ -178,26 +185,6 @@ fn put_pair(key: &str, entry: &DesiredEntry, settings: &Settings) -> Result<PutP
         entry.sensitive,
     );
     Ok(PutPair { key: key.to_owned(), value, metadata, expiration: entry.expiration })
-}
-
-fn read_file_checked(path: &std::path::Path, entry: &DesiredEntry) -> Result<Vec<u8>, String> {
-    // A sensitive entry's path may hold the value of a `${VAR}`: its failures do not name it.
-    let shown = if entry.sensitive {
-        "the key's `file:`".to_owned()
-    } else {
-        format!("`{}`", path.display())
-    };
-    let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-    fs_err::File::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(|e| {
-        if entry.sensitive { format!("cannot read {shown}: {}", e.kind()) } else { e.to_string() }
-    })?;
-    let mut hasher = ContentHasher::new(bytes.len() as u64);
-    hasher.update(&bytes);
-    let metadata = entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
-    if hasher.finish(metadata.as_ref(), entry.expiration) != entry.hash {
-        return Err(format!("{shown} changed after it was planned; plan again"));
-    }
-    Ok(bytes)
 }
 
 /// Sends one batch, sending again the items the store reports as `unsuccessful_keys`, a bounded

@@ -141,7 +141,7 @@ async fn settled_by_get<S: KvStore>(
         let hints: Vec<ReadHint> = chunk
             .iter()
             .map(|p| ReadHint {
-                exact: scope.entries.get(&p.key).is_some_and(|e| !e.is_text || starts_with_bom(e)),
+                exact: scope.entries.get(&p.key).is_some_and(|e| !e.is_text || e.starts_with_bom()),
                 listed_expiration: None,
             })
             .collect();
@@ -171,21 +171,6 @@ async fn settled_by_get<S: KvStore>(
         }
     }
     Ok(settled)
-}
-
-/// Whether the desired value begins with a UTF-8 byte order mark (a `file:` value is opened
-/// for its first three bytes only).
-fn starts_with_bom(entry: &crate::config::DesiredEntry) -> bool {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    match &entry.value {
-        crate::config::ValueSource::Inline(bytes) => bytes.starts_with(BOM),
-        crate::config::ValueSource::File(path) => {
-            use std::io::Read as _;
-            let mut head = [0u8; 3];
-            std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-                && head == *BOM
-        }
-    }
 }
 
 /// Whether each pending key is listed as planned: a written key with our marker and the planned

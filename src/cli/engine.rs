@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use super::args::{ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
 use super::output::Printer;
 use super::progress::Group;
-use crate::config::{self, Desired, Globs, Heads, ValueSource};
+use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
 use crate::env_vars;
 use crate::error::Error;
+use crate::kv::Store;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint, local::LocalStore};
 use crate::plan::{self, Action, LiveScope, Options, Plan};
@@ -56,75 +57,6 @@ fn warn(loaded: &config::Loaded, printer: &Printer) {
             &loaded.warnings,
             printer.stderr_color,
         ));
-    }
-}
-
-/// Every target kvsync can talk to, behind the one trait.
-pub enum Store {
-    Local(LocalStore),
-    Cloudflare(Box<CloudflareStore>),
-}
-
-/// Calls the same method on whichever store this is.
-macro_rules! each_store {
-    ($store:expr, $inner:ident => $call:expr) => {
-        match $store {
-            Store::Local($inner) => $call,
-            Store::Cloudflare($inner) => $call,
-        }
-    };
-}
-
-impl KvStore for Store {
-    async fn list_page(
-        &self,
-        namespace_id: &str,
-        prefix: &str,
-        cursor: Option<&str>,
-    ) -> Result<kv::ListPage, kv::Error> {
-        each_store!(self, store => store.list_page(namespace_id, prefix, cursor).await)
-    }
-
-    async fn list_page_pending(
-        &self,
-        namespace_id: &str,
-        prefix: &str,
-        cursor: Option<&str>,
-    ) -> Result<kv::PendingPage, kv::Error> {
-        each_store!(self, store => store.list_page_pending(namespace_id, prefix, cursor).await)
-    }
-
-    async fn bulk_get(
-        &self,
-        namespace_id: &str,
-        keys: &[String],
-    ) -> Result<Vec<LiveValue>, kv::Error> {
-        each_store!(self, store => store.bulk_get(namespace_id, keys).await)
-    }
-
-    async fn read_values(
-        &self,
-        namespace_id: &str,
-        keys: &[String],
-        hints: &[kv::ReadHint],
-    ) -> Result<Vec<LiveValue>, kv::Error> {
-        each_store!(self, store => store.read_values(namespace_id, keys, hints).await)
-    }
-
-    async fn bulk_put(
-        &self,
-        namespace_id: &str,
-        pairs: &[kv::PutPair],
-    ) -> Result<kv::BulkOutcome, kv::Error> {
-        each_store!(self, store => store.bulk_put(namespace_id, pairs).await)
-    }
-
-    async fn bulk_delete(
-        &self,
-        namespace_id: &str,
-        keys: &[String],
-    ) -> Result<kv::BulkOutcome, kv::Error> {
-        each_store!(self, store => store.bulk_delete(namespace_id, keys).await)
     }
 }
 
@@ -270,25 +202,6 @@ pub struct Planned {
     pub billed_reads: u64,
 }
 
-impl Store {
-    /// For `-v`: what this run cost in API requests (the local store makes none).
-    pub fn request_summary(&self) -> Option<String> {
-        match self {
-            Self::Local(_) => None,
-            Self::Cloudflare(store) => Some(format!("Cloudflare API: {}", store.stats())),
-        }
-    }
-
-    /// Closes the store; a local store that fails to close (a damaged file) is an error, so the
-    /// command exits 1 instead of reporting success.
-    pub fn close(self) -> Result<(), Error> {
-        match self {
-            Self::Local(store) => Ok(store.close()?),
-            Self::Cloudflare(_) => Ok(()),
-        }
-    }
-}
-
 impl Planned {
     /// Ends a command that is about to exit: closes the store, then skips freeing the desired
     /// state, the listing and the plan one allocation at a time, which takes most of a second at
@@ -296,7 +209,7 @@ impl Planned {
     pub fn finish(self) -> Result<(), Error> {
         let Self { store, desired, live, plan, views, .. } = self;
         std::mem::forget((desired, live, plan, views));
-        store.close()
+        Ok(store.close()?)
     }
 
     /// What this plan cost so far and what applying it will cost.
@@ -567,11 +480,11 @@ pub async fn value_views<S: KvStore>(
             let small_text = entry.is_text && entry.size <= TEXT_DIFF_MAX as u64;
             if !small_text {
                 let live = None;
-                let desired = Some(blob(&entry.value).map_err(io_error)?);
+                let desired = Some(Blob::of(&read_value(entry)?));
                 views.insert(index, change.key.clone(), ValueView::Opaque { live, desired });
                 continue;
             }
-            let bytes = read_value(&entry.value)?;
+            let bytes = read_value(entry)?;
             let fetch_live = change.live.is_some();
             if let Some(live) = &change.live {
                 wanted.push(change.key.clone());
@@ -623,34 +536,6 @@ fn io_error(source: std::io::Error) -> Error {
 }
 
 /// The desired bytes of one key: inline, or the `file:` read again now.
-pub fn read_value(source: &ValueSource) -> Result<Vec<u8>, Error> {
-    match source {
-        ValueSource::Inline(bytes) => Ok(bytes.to_vec()),
-        ValueSource::File(path) => fs_err::read(path).map_err(io_error),
-    }
-}
-
-/// Size and short hash of a value too large or not text enough to diff, streamed from disk.
-fn blob(source: &ValueSource) -> std::io::Result<Blob> {
-    match source {
-        ValueSource::Inline(bytes) => Ok(Blob::of(bytes)),
-        ValueSource::File(path) => {
-            use sha2::Digest as _;
-            use std::io::Read as _;
-            let mut file = fs_err::File::open(path)?;
-            let mut sha = sha2::Sha256::new();
-            let mut buffer = vec![0u8; 64 * 1024];
-            let mut size = 0u64;
-            loop {
-                let n = file.read(&mut buffer)?;
-                if n == 0 {
-                    break;
-                }
-                size += n as u64;
-                sha.update(&buffer[..n]);
-            }
-            let hex = base16ct::lower::encode_string(&sha.finalize());
-            Ok(Blob { size, sha256_short: hex[..8].to_owned() })
-        }
-    }
+pub fn read_value(entry: &DesiredEntry) -> Result<Vec<u8>, Error> {
+    entry.read().map_err(io_error)
 }

@@ -226,6 +226,59 @@ pub struct DesiredEntry {
     pub hash: ContentHash,
 }
 
+/// Why a desired value could not be read as it was planned.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    /// The `file:` no longer hashes to what was planned: it was edited since.
+    Changed,
+}
+
+impl DesiredEntry {
+    /// The value's bytes now: held in memory, or its `file:` read again. The one place a
+    /// desired value is read after loading.
+    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        match &self.value {
+            ValueSource::Inline(bytes) => Ok(bytes.to_vec()),
+            ValueSource::File(path) => {
+                use std::io::Read as _;
+                let mut bytes = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+                fs_err::File::open(path)?.read_to_end(&mut bytes)?;
+                Ok(bytes)
+            }
+        }
+    }
+
+    /// [`DesiredEntry::read`], where the bytes must still hash to what was planned: what apply
+    /// writes is what the plan showed, even when a `file:` was edited since.
+    pub fn read_as_planned(&self) -> Result<Vec<u8>, ReadError> {
+        let bytes = self.read().map_err(ReadError::Io)?;
+        if let ValueSource::File(_) = self.value {
+            let metadata = self.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
+            let hash = crate::content::content_hash(&bytes, metadata.as_ref(), self.expiration);
+            if hash != self.hash {
+                return Err(ReadError::Changed);
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Whether the value begins with a UTF-8 byte order mark, which a text read drops (a
+    /// `file:` value is opened for its first three bytes only).
+    pub fn starts_with_bom(&self) -> bool {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        match &self.value {
+            ValueSource::Inline(bytes) => bytes.starts_with(BOM),
+            ValueSource::File(path) => {
+                use std::io::Read as _;
+                let mut head = [0u8; 3];
+                std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+                    && head == *BOM
+            }
+        }
+    }
+}
+
 /// A desired key's user metadata (a JSON object), held compactly.
 ///
 /// As a `serde_json::Map`, two small fields cost about 500 bytes in nine allocations; a

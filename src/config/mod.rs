@@ -51,7 +51,7 @@ mod yaml_out;
 
 use std::path::{Path, PathBuf};
 
-pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ValueSource};
+pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ReadError, ValueSource};
 
 /// Whether `name` is an owner a config may declare (`[a-z0-9._-]`, 1 to 64 characters).
 pub fn is_valid_owner(name: &str) -> bool {

@@ -10,6 +10,7 @@ pub mod local;
 pub mod metadata;
 pub mod name;
 pub mod retry;
+pub mod target;
 pub mod token;
 pub mod wire;
 
@@ -19,6 +20,7 @@ use crate::content::Expiration;
 
 pub use metadata::ListedMetadata;
 pub use name::KeyName;
+pub use target::Store;
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;

@@ -9,13 +9,14 @@
 use std::fmt::Write as _;
 
 use crate::cli::args::{DriftArgs, PlanFormat};
-use crate::cli::engine::{self, Access, Store};
+use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
 use crate::config::desired::UserMetadata;
 use crate::config::{Desired, DesiredEntry};
 use crate::error::Error;
+use crate::kv::Store;
 use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint};
 use crate::plan::drift::{self, DriftReport};
 use crate::plan::{self, LiveScope, Options, Plan};
@@ -143,7 +144,7 @@ async fn deep_check(
         let desired_bytes: Vec<Vec<u8>> = batch
             .keys
             .iter()
-            .map(|(_, entry, _)| engine::read_value(&entry.value))
+            .map(|(_, entry, _)| engine::read_value(entry))
             .collect::<Result<_, _>>()?;
         // Binary values, which bulk get does not return, and values that begin with a byte
         // order mark, which a text read drops, are read as bytes.

@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::args::{ExportArgs, TargetArgs, TargetKind};
-use crate::cli::engine::{self, Access, Store};
+use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::config::Heads;
 use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
 use crate::error::Error;
+use crate::kv::Store;
 use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue, ReadHint};
 use crate::report::text::counted;
 
