@@ -4,38 +4,22 @@
 //! The plan engine itself (`plan::plan`) sees none of this: it gets the desired state and the
 //! listings as data.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::args::{ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
+use super::args::{ConfigArgs, PlanningArgs, TargetKind};
+pub use super::context::{Access, Context};
 use super::output::Printer;
 use super::progress::Group;
 use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
-use crate::env_vars;
 use crate::error::Error;
 use crate::kv::Store;
-use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
-use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint, local::LocalStore};
+use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint};
 use crate::plan::{self, Action, LiveScope, Options, Plan};
 use crate::report::cost::Cost;
 use crate::report::human::{HumanOptions, render_plan};
 use crate::report::model::PlanReport;
 use crate::report::text::printable;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
-
-/// The default local store, relative to the current directory.
-pub const DEFAULT_LOCAL_PATH: &str = ".kvsync/local.db";
-
-/// The clock: `KVSYNC_NOW` when set, else the system clock.
-pub fn now() -> Result<i64, Error> {
-    match std::env::var(env_vars::KVSYNC_NOW) {
-        Ok(value) => {
-            value.trim().parse().map_err(|_| Error::Clock { variable: env_vars::KVSYNC_NOW, value })
-        }
-        Err(_) => Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-    }
-}
 
 /// Loads and validates the config, printing its warnings.
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
@@ -58,69 +42,6 @@ fn warn(loaded: &config::Loaded, printer: &Printer) {
             printer.stderr_color,
         ));
     }
-}
-
-/// The target a run uses: `--target`, else the config's `target:`, else Cloudflare.
-pub fn target_kind(global: &TargetArgs, config_target: Option<&str>) -> TargetKind {
-    match (global.target, config_target) {
-        (Some(kind), _) => kind,
-        (None, Some("local")) => TargetKind::Local,
-        (None, _) => TargetKind::Cloudflare,
-    }
-}
-
-/// What a command does with the store. Only `apply` writes: `plan`, `drift` and `export` leave
-/// a local store exactly as they found it (not created, not grown), and work on a read-only one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-}
-
-/// Opens the target: `--target`, else the config's `target:`, else Cloudflare.
-pub fn open_store(
-    global: &TargetArgs,
-    heads: &Heads,
-    now: i64,
-    access: Access,
-    printer: &Printer,
-) -> Result<Store, Error> {
-    match target_kind(global, heads.target.as_deref()) {
-        TargetKind::Local => {
-            let path = local_store_path(global, heads);
-            printer.verbose(&format!("target: local store `{}`", path.display()));
-            let store = match access {
-                Access::Read => LocalStore::open_read_only(&path, now)?,
-                Access::Write => LocalStore::open(&path, now)?,
-            };
-            Ok(Store::Local(store))
-        }
-        TargetKind::Cloudflare => {
-            let lookup = |name: &str| std::env::var(name).ok();
-            let token = kv::token::from_env(&lookup)?;
-            let account_id = heads
-                .account_id
-                .clone()
-                .or_else(|| crate::env_vars::account_id_from_env(&lookup))
-                .ok_or(Error::MissingAccountId)?;
-            let base_url = kv::cloudflare::base_url(global.api_url.as_deref(), &lookup);
-            let timings = kv::retry::Timings::from_env(&lookup)?;
-            // Credentials written into the URL (`https://user:secret@host`) are never shown.
-            let shown = kv::token::without_userinfo(&base_url);
-            printer.verbose(&format!("target: Cloudflare API `{shown}`, account {account_id}"));
-            let config = CloudflareConfig { base_url, account_id, token, timings };
-            Ok(Store::Cloudflare(Box::new(CloudflareStore::new(config)?)))
-        }
-    }
-}
-
-/// Where the local store is: `--local-path`, else the config's `local_path:`, else the default.
-fn local_store_path(global: &TargetArgs, heads: &Heads) -> PathBuf {
-    global
-        .local_path
-        .clone()
-        .or_else(|| heads.local_path.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH))
 }
 
 /// How many listings run at once. Each listing is a chain of dependent pages, so scopes (and
@@ -256,11 +177,11 @@ impl Planned {
 pub async fn plan(
     config: &ConfigArgs,
     planning: &PlanningArgs,
-    global: &TargetArgs,
+    context: &Context,
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    plan_with_baseline(config, planning, None, global, access, printer).await
+    plan_with_baseline(config, planning, None, context, access, printer).await
 }
 
 /// [`plan`], with `plan --baseline FILE`: the changes are tagged before any value is fetched,
@@ -269,14 +190,12 @@ pub async fn plan_with_baseline(
     config: &ConfigArgs,
     planning: &PlanningArgs,
     baseline: Option<&Path>,
-    global: &TargetArgs,
+    context: &Context,
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    let now = now()?;
-    let Listed { desired, store, live } =
-        load_and_list(config, global, access, printer, now).await?;
-    let options = options(&desired, planning, now)?;
+    let Listed { desired, store, live } = load_and_list(config, context, access, printer).await?;
+    let options = options(&desired, planning, context.now)?;
     let mut plan = plan::plan(&desired, &live, &options);
     if let Some(baseline) = baseline {
         tag_with_baseline(&mut plan, &desired.owner, baseline, config, printer)?;
@@ -334,10 +253,9 @@ enum Stage {
 /// target, as it does when the steps run one after the other.
 pub async fn load_and_list(
     config: &ConfigArgs,
-    global: &TargetArgs,
+    context: &Context,
     access: Access,
     printer: &Printer,
-    now: i64,
 ) -> Result<Listed, Error> {
     let group = Group::new(printer);
     let loading = group.add(printer, "loading", "keys", None);
@@ -370,13 +288,13 @@ pub async fn load_and_list(
     // A local store that does not exist yet is created when it is opened: only for a config
     // that loads. (It has nothing to list either.)
     let creates_local = access == Access::Write
-        && target_kind(global, heads.target.as_deref()) == TargetKind::Local
-        && !local_store_path(global, &heads).exists();
+        && context.target(heads.target.as_deref()) == TargetKind::Local
+        && !context.local_path(&heads).exists();
     if creates_local && loaded.is_none() {
         loaded = Some(loader_done(rx.recv().await)?);
     }
     // From here on, a config problem still wins over a failure of the target.
-    let store = match open_store(global, &heads, now, access, printer) {
+    let store = match context.open_store(&heads, access, printer) {
         Ok(store) => store,
         Err(error) => {
             if loaded.is_none() {

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod context;
 pub mod engine;
 pub mod exit;
 pub mod interrupt;

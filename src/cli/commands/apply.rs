@@ -5,7 +5,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use crate::apply::{self, Report, Settings, execute};
-use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetArgs, TargetKind};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetKind};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -17,11 +17,11 @@ use crate::report::outcome::{render_report, render_report_json};
 use crate::saved::{self, PlanFile};
 
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let global = &args.target;
+    let context = engine::Context::new(&args.target)?;
     let (planned, from_file) = match &args.plan_file {
-        Some(path) => (saved_plan(path, args, global, printer).await?, true),
+        Some(path) => (saved_plan(path, args, context, printer).await?, true),
         None => (
-            engine::plan(&args.config, &args.planning, global, Access::Write, printer).await?,
+            engine::plan(&args.config, &args.planning, &context, Access::Write, printer).await?,
             false,
         ),
     };
@@ -177,14 +177,14 @@ async fn execute_with_interrupt(
 async fn saved_plan(
     path: &std::path::Path,
     args: &ApplyArgs,
-    global: &TargetArgs,
+    context: engine::Context,
     printer: &Printer,
 ) -> Result<Planned, Error> {
     let mut file = PlanFile::read(path)?;
     file.check_given(&saved::Given {
         environment: args.config.env.as_deref(),
         preview: args.config.preview,
-        target: global.target.map(saved_target),
+        target: context.target_flag().map(saved_target),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,
@@ -198,7 +198,7 @@ async fn saved_plan(
         saved::Target::Local => TargetKind::Local,
         saved::Target::Cloudflare => TargetKind::Cloudflare,
     };
-    let global = &TargetArgs { target: Some(target), ..global.clone() };
+    let context = context.on(target);
     // The config the plan recorded, unless `-c` names one (the digest below proves it is the
     // same desired state either way).
     let config = ConfigArgs {
@@ -213,7 +213,7 @@ async fn saved_plan(
         allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
     };
-    let planned = engine::plan(&config, &planning, global, Access::Write, printer).await?;
+    let planned = engine::plan(&config, &planning, &context, Access::Write, printer).await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(saved::Error::ConfigChanged.into());
     }

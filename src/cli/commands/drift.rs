@@ -26,10 +26,10 @@ use crate::report::style::Style;
 use crate::report::text::{counted, printable};
 
 pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let global = &args.target;
-    let now = engine::now()?;
+    let context = &engine::Context::new(&args.target)?;
+    let now = context.now;
     let engine::Listed { desired, store, live } =
-        engine::load_and_list(&args.config, global, Access::Read, printer, now).await?;
+        engine::load_and_list(&args.config, context, Access::Read, printer).await?;
     // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
     // conflict into something apply may resolve.
     let options = Options {

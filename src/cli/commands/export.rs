@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::args::{ExportArgs, TargetArgs, TargetKind};
+use crate::cli::args::{ExportArgs, TargetKind};
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -21,14 +21,14 @@ use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue, ReadHint};
 use crate::report::text::counted;
 
 pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let global = &args.target;
-    let now = engine::now()?;
+    let context = &engine::Context::new(&args.target)?;
+    let now = context.now;
     let options = ExportOptions {
         namespace_id: args.namespace_id.clone(),
         prefix: args.prefix.clone(),
         owner: args.owner.clone(),
         sensitive: args.sensitive.clone(),
-        target_local: global.target == Some(TargetKind::Local),
+        target_local: context.target_flag() == Some(TargetKind::Local),
         now,
     };
     let mut exporter = Exporter::new(options).map_err(Error::Usage)?;
@@ -45,7 +45,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
     };
 
     fs_err::create_dir_all(&folder).map_err(io("writing the export"))?;
-    let store = open_store(global, now, printer)?;
+    let store = open_store(context, printer)?;
     let mut listed = kv::list_all(&store, &args.namespace_id, &args.prefix).await?;
     // Listings come in byte order; the export's stability must not depend on it.
     listed.sort_by(|a, b| a.name.cmp(&b.name));
@@ -106,9 +106,9 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
 /// Opens the target the way the other commands do, from the command line alone (an export has
 /// no config yet): `--target`, `--local-path`, `--api-url`, and the account and token from the
 /// environment.
-pub fn open_store(global: &TargetArgs, now: i64, printer: &Printer) -> Result<Store, Error> {
+pub fn open_store(context: &engine::Context, printer: &Printer) -> Result<Store, Error> {
     let none = Heads { target: None, account_id: None, local_path: None, scopes: Vec::new() };
-    engine::open_store(global, &none, now, Access::Read, printer)
+    context.open_store(&none, Access::Read, printer)
 }
 
 fn io(context: &'static str) -> impl Fn(std::io::Error) -> Error {

@@ -1,6 +1,6 @@
 //! `kvsync plan`: show what apply would change, in the format asked for, and optionally save it.
 
-use crate::cli::args::{PlanArgs, PlanFormat, TargetArgs};
+use crate::cli::args::{PlanArgs, PlanFormat};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
@@ -10,13 +10,13 @@ use crate::report::{cost, json, markdown};
 use crate::saved::{self, PlanFileOut};
 
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let global = &args.target;
+    let context = &engine::Context::new(&args.target)?;
     let baseline = args.baseline.as_deref();
     let mut planned = engine::plan_with_baseline(
         &args.config,
         &args.planning,
         baseline,
-        global,
+        context,
         Access::Read,
         printer,
     )
@@ -46,7 +46,7 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     };
     printer.data(&output);
     if let Some(path) = &args.out {
-        save(&planned, &cost, args, global, path)?;
+        save(&planned, &cost, args, context, path)?;
         if planned.plan.refusals.is_empty() {
             printer.info(&format!(
                 "Saved the plan to `{}`; apply it with `kvsync apply {}`.",
@@ -90,7 +90,7 @@ fn save(
     planned: &Planned,
     cost: &cost::Cost,
     args: &PlanArgs,
-    global: &TargetArgs,
+    context: &engine::Context,
     path: &std::path::Path,
 ) -> Result<(), Error> {
     let environment = planned.desired.environment.as_deref();
@@ -101,10 +101,7 @@ fn save(
         config: args.config.path(),
         environment,
         preview: args.config.preview,
-        target: super::apply::saved_target(engine::target_kind(
-            global,
-            planned.desired.target.as_deref(),
-        )),
+        target: super::apply::saved_target(context.target(planned.desired.target.as_deref())),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,
