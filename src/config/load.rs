@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::desired::{Desired, DesiredEntry, DesiredScope, Globs};
 use super::files::{self, Template};
-use super::include::{self, Included, ReadAhead, Root, StackEntry};
+use super::include::{self, Found, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
 use super::model::{
     self, ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, YamlKind,
@@ -58,21 +58,8 @@ pub(super) fn load_using(
 
     let mut problems = Problems::new();
     let root = problems.file(path);
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-            let valid = String::from_utf8_lossy(valid);
-            let line = valid.matches('\n').count() + 1;
-            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            problems.error(
-                root,
-                Pos::new(line as u64, column as u64),
-                "the config is not valid UTF-8",
-                None,
-            );
-            return Err(invalid(problems));
-        }
+    let Some(text) = utf8_text(bytes, root, &mut problems) else {
+        return Err(invalid(problems));
     };
     let roots = RootPaths {
         path,
@@ -113,24 +100,7 @@ pub(super) fn load_using(
     // listing the namespaces while the keys are still being read and hashed.
     let heads: Vec<Head> =
         merged.namespaces.into_iter().map(|namespace| loader.head(namespace)).collect();
-    let sound: Vec<ScopeHead<'_>> = heads
-        .iter()
-        .filter_map(|h| {
-            Some(ScopeHead {
-                name: &h.name,
-                namespace_id: h.namespace_id.as_deref()?,
-                prefix: h.prefix.as_deref()?,
-            })
-        })
-        .collect();
-    let sound_pos: Vec<Pos> = heads
-        .iter()
-        .filter(|h| h.namespace_id.is_some() && h.prefix.is_some())
-        .map(|h| h.prefix_pos)
-        .collect();
-    for (index, (message, hint)) in validate::overlapping_scopes(&sound) {
-        loader.problems.error(root, sound_pos[index], message, hint);
-    }
+    check_overlaps(&heads, root, &mut loader.problems);
     let account_id = loader.account(account_id);
     if !loader.problems.has_errors() && !announced {
         let target = merged.target.as_ref().map(|t| t.value.name().to_owned());
@@ -165,6 +135,42 @@ pub(super) fn load_using(
         },
         warnings,
     })
+}
+
+/// The config's text; a file that is not UTF-8 is a problem at the first bad byte.
+fn utf8_text(bytes: Vec<u8>, root: FileId, problems: &mut Problems) -> Option<String> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(text),
+        Err(error) => {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let valid = String::from_utf8_lossy(valid);
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let pos = Pos::new(line as u64, column as u64);
+            problems.error(root, pos, "the config is not valid UTF-8", None);
+            None
+        }
+    }
+}
+
+/// Two scopes whose keys could overlap (same namespace, one prefix inside the other), among
+/// the heads whose namespace id and prefix are sound.
+fn check_overlaps(heads: &[Head], root: FileId, problems: &mut Problems) {
+    let sound: Vec<(ScopeHead<'_>, Pos)> = heads
+        .iter()
+        .filter_map(|h| {
+            let head = ScopeHead {
+                name: &h.name,
+                namespace_id: h.namespace_id.as_deref()?,
+                prefix: h.prefix.as_deref()?,
+            };
+            Some((head, h.prefix_pos))
+        })
+        .collect();
+    let (scopes, positions): (Vec<ScopeHead<'_>>, Vec<Pos>) = sound.into_iter().unzip();
+    for (index, (message, hint)) in validate::overlapping_scopes(&scopes) {
+        problems.error(root, positions[index], message, hint);
+    }
 }
 
 /// What a caller needs to list a config's namespaces.
@@ -605,93 +611,115 @@ impl<'a> Loader<'a> {
                     ("environment", environment.map(|e| e.pos)),
                     ("preview", preview.map(|p| p.pos)),
                 ];
-                for (field, pos) in extras {
-                    if let Some(pos) = pos {
-                        self.problems.error(
-                            self.root,
-                            pos,
-                            format!("`{field}` applies only with `binding:`"),
-                            Some(format!(
-                                "name a KV binding of the wrangler config with `binding:`, or \
-                                 remove `{field}:`"
-                            )),
-                        );
-                    }
-                }
-                let Some(id) = id else {
-                    self.problems.error(
-                        self.root,
-                        name_pos,
-                        format!("namespace `{scope_name}` has no `namespace_id`"),
-                        Some(
-                            "set `namespace_id:` (or `binding:`, a KV binding of the wrangler \
-                             config) here or in the environment's overlay"
-                                .to_owned(),
-                        ),
-                    );
-                    return None;
-                };
-                let pos = id.pos;
-                let id = self.interpolate(id)?;
-                if let Err((message, hint)) = validate::namespace_id(&id) {
-                    self.problems.error(self.root, pos, message, hint);
-                    return None;
-                }
-                if id == super::starter::PLACEHOLDER_NAMESPACE_ID {
-                    self.problems.warning(
-                        self.root,
-                        pos,
-                        format!(
-                            "namespace `{scope_name}` uses `kvsync init`'s placeholder id `{id}`"
-                        ),
-                        Some(
-                            "fine for `--target local`; for Cloudflare, set the id of your \
-                             namespace (`wrangler kv namespace list` shows it), or use \
-                             `binding:` (`kvsync init --from-wrangler`)"
-                                .to_owned(),
-                        ),
-                    );
-                }
-                Some((id, None))
+                self.direct_namespace_id(scope_name, name_pos, id, extras)
             }
             (None, Some(binding)) => {
-                let binding_pos = binding.pos;
-                let wrangler_pos = wrangler_file.as_ref().map_or(binding_pos, |w| w.pos);
-                let environment_pos = environment.as_ref().map_or(binding_pos, |e| e.pos);
-                let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
-                let binding = self.interpolate(binding);
-                let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
-                // A scope's own `environment:` wins over `--env`.
-                let environment = match environment {
-                    Some(environment) => Some(self.interpolate(environment)),
-                    None => self.wrangler_environment.clone().map(Some),
+                self.bound_namespace_id(binding, wrangler_file, environment, preview)
+            }
+        }
+    }
+
+    /// A scope's `namespace_id:`: interpolated and checked; the fields that only apply with
+    /// `binding:` (`extras`, where they were written) are problems here.
+    fn direct_namespace_id(
+        &mut self,
+        scope_name: &str,
+        name_pos: Pos,
+        id: Option<Sp<String>>,
+        extras: [(&str, Option<Pos>); 3],
+    ) -> Option<(String, Option<String>)> {
+        for (field, pos) in extras {
+            if let Some(pos) = pos {
+                self.problems.error(
+                    self.root,
+                    pos,
+                    format!("`{field}` applies only with `binding:`"),
+                    Some(format!(
+                        "name a KV binding of the wrangler config with `binding:`, or \
+                         remove `{field}:`"
+                    )),
+                );
+            }
+        }
+        let Some(id) = id else {
+            self.problems.error(
+                self.root,
+                name_pos,
+                format!("namespace `{scope_name}` has no `namespace_id`"),
+                Some(
+                    "set `namespace_id:` (or `binding:`, a KV binding of the wrangler \
+                     config) here or in the environment's overlay"
+                        .to_owned(),
+                ),
+            );
+            return None;
+        };
+        let pos = id.pos;
+        let id = self.interpolate(id)?;
+        if let Err((message, hint)) = validate::namespace_id(&id) {
+            self.problems.error(self.root, pos, message, hint);
+            return None;
+        }
+        if id == super::starter::PLACEHOLDER_NAMESPACE_ID {
+            self.problems.warning(
+                self.root,
+                pos,
+                format!("namespace `{scope_name}` uses `kvsync init`'s placeholder id `{id}`"),
+                Some(
+                    "fine for `--target local`; for Cloudflare, set the id of your \
+                     namespace (`wrangler kv namespace list` shows it), or use \
+                     `binding:` (`kvsync init --from-wrangler`)"
+                        .to_owned(),
+                ),
+            );
+        }
+        Some((id, None))
+    }
+
+    /// A scope's `binding:`, looked up in the wrangler config (its `wrangler:`, `environment:`
+    /// and `preview:`, else `--env` and `--preview`); a failure points at the field at fault.
+    fn bound_namespace_id(
+        &mut self,
+        binding: Sp<String>,
+        wrangler_file: Option<Sp<String>>,
+        environment: Option<Sp<String>>,
+        preview: Option<Sp<bool>>,
+    ) -> Option<(String, Option<String>)> {
+        let binding_pos = binding.pos;
+        let wrangler_pos = wrangler_file.as_ref().map_or(binding_pos, |w| w.pos);
+        let environment_pos = environment.as_ref().map_or(binding_pos, |e| e.pos);
+        let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
+        let binding = self.interpolate(binding);
+        let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
+        // A scope's own `environment:` wins over `--env`.
+        let environment = match environment {
+            Some(environment) => Some(self.interpolate(environment)),
+            None => self.wrangler_environment.clone().map(Some),
+        };
+        let (Some(binding), Some(wrangler_file), Some(environment)) = (
+            binding,
+            wrangler_file.map_or(Some(None), |w| w.map(Some)),
+            environment.map_or(Some(None), |e| e.map(Some)),
+        ) else {
+            return None;
+        };
+        let request = wrangler::Request {
+            binding: &binding,
+            wrangler: wrangler_file.as_deref(),
+            environment: environment.as_deref(),
+            preview: preview.map(|p| p.value).or(self.preview),
+        };
+        match self.wrangler.resolve(&request) {
+            Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
+            Err(failure) => {
+                let pos = match failure.field {
+                    wrangler::Field::Binding => binding_pos,
+                    wrangler::Field::Wrangler => wrangler_pos,
+                    wrangler::Field::Environment => environment_pos,
+                    wrangler::Field::Preview => preview_pos,
                 };
-                let (Some(binding), Some(wrangler_file), Some(environment)) = (
-                    binding,
-                    wrangler_file.map_or(Some(None), |w| w.map(Some)),
-                    environment.map_or(Some(None), |e| e.map(Some)),
-                ) else {
-                    return None;
-                };
-                let request = wrangler::Request {
-                    binding: &binding,
-                    wrangler: wrangler_file.as_deref(),
-                    environment: environment.as_deref(),
-                    preview: preview.map(|p| p.value).or(self.preview),
-                };
-                match self.wrangler.resolve(&request) {
-                    Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
-                    Err(failure) => {
-                        let pos = match failure.field {
-                            wrangler::Field::Binding => binding_pos,
-                            wrangler::Field::Wrangler => wrangler_pos,
-                            wrangler::Field::Environment => environment_pos,
-                            wrangler::Field::Preview => preview_pos,
-                        };
-                        self.problems.error(self.root, pos, failure.message, failure.hint);
-                        None
-                    }
-                }
+                self.problems.error(self.root, pos, failure.message, failure.hint);
+                None
             }
         }
     }
@@ -789,6 +817,16 @@ enum NameCheck {
     Ignored(Finding),
     /// A name KV accepts that is easy to get wrong: a warning, the key is kept.
     Suspicious(Finding),
+}
+
+/// Where a `files:` source is written, for its messages and paths.
+struct FilesAt<'a> {
+    file: FileId,
+    /// Key problems point at `key:`; without one, at `path:`, which the default comes from.
+    key_pos: Pos,
+    pattern_pos: Pos,
+    /// The folder of the YAML file, where the glob starts.
+    dir: &'a Path,
 }
 
 /// A file a `files:` source matched, its key checked, waiting for its value's hash.
@@ -925,92 +963,15 @@ impl KeyResolver<'_> {
             return;
         };
         // A template whose fixed start leaves the prefix gives no usable key: say so once.
-        if let Some(prefix) = self.prefix
-            && !(template.head().starts_with(prefix) || prefix.starts_with(template.head()))
-        {
-            problems.error(
-                file,
-                key_pos,
-                format!(
-                    "`key` template `{template_text}` makes keys outside the prefix `{prefix}` of \
-                     namespace `{}`",
-                    self.scope_name
-                ),
-                Some(format!(
-                    "start the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`"
-                )),
-            );
+        if self.template_leaves_prefix(problems, file, key_pos, &template, &template_text) {
             return;
         }
         if !found.files.is_empty() {
             (self.on_keys)(found.files.len() as u64);
         }
         let strip = strip_extension.is_some_and(|s| s.value);
-        let mut shown = files::Shown::default();
-        // Each file's key, checked, in path order. A file whose key cannot be used is reported
-        // and gets no entry; a key the overlay replaces is left out.
-        let mut planned: Vec<PlannedFile> = Vec::with_capacity(found.files.len());
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(found.files.len());
-        for relative in &found.files {
-            let raw = include::slash_path(relative);
-            let key = match files::key_path(relative, &found.base, strip) {
-                Ok(path) => template.render(&path),
-                Err((message, hint)) => {
-                    problems.error(file, pattern.pos, message, hint);
-                    continue;
-                }
-            };
-            if self.replaced.is_some_and(|names| names.contains(&key)) {
-                continue;
-            }
-            if let Some(&first) = seen.get(&key) {
-                let first_raw = &planned[first].shown.value;
-                problems.error(
-                    file,
-                    key_pos,
-                    format!("files `{first_raw}` and `{raw}` both become key `{key}`"),
-                    Some(if strip {
-                        "with `strip_extension: true`, files that differ only in their extension \
-                         get the same key; narrow the glob, or drop `strip_extension`"
-                            .to_owned()
-                    } else {
-                        "narrow the glob, or change the `key` template".to_owned()
-                    }),
-                );
-                continue;
-            }
-            let name_ok = match self.check_name(&key) {
-                NameCheck::Fine => true,
-                NameCheck::Invalid(finding) => {
-                    shown.error(problems, file, key_pos, finding);
-                    false
-                }
-                NameCheck::OutsidePrefix((message, _)) => {
-                    let prefix = self.prefix.unwrap_or_default();
-                    let hint = format!(
-                        "a `files:` key is its `key` template with `{{path}}` filled in; start \
-                         the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`"
-                    );
-                    shown.error(problems, file, key_pos, (message, Some(hint)));
-                    false
-                }
-                NameCheck::Ignored(finding) | NameCheck::Suspicious(finding) => {
-                    shown.warning(problems, file, key_pos, finding);
-                    true
-                }
-            };
-            let canonical = match sources::confine(&self.sources, &dir, &raw) {
-                Ok(canonical) => Some(canonical),
-                Err((message, hint)) => {
-                    problems.error(file, pattern.pos, message, hint);
-                    None
-                }
-            };
-            seen.insert(key.clone(), planned.len());
-            planned.push(PlannedFile { key, shown: Sp::new(raw, pattern.pos), canonical, name_ok });
-        }
-        drop(seen);
-        shown.finish(problems, file, key_pos);
+        let at = FilesAt { file, key_pos, pattern_pos: pattern.pos, dir: &dir };
+        let planned = self.plan_files(problems, &at, &found, &template, strip);
 
         // The values are hashed ahead on the workers; entries are made in path order.
         let shared = shared.map(Arc::new);
@@ -1029,6 +990,113 @@ impl KeyResolver<'_> {
             };
             self.push(key, file, key_pos, entry.filter(|_| name_ok));
         });
+    }
+    /// Whether a `key` template's fixed start leaves the scope's prefix, so no key it makes is
+    /// usable (reported once).
+    fn template_leaves_prefix(
+        &self,
+        problems: &mut Problems,
+        file: FileId,
+        key_pos: Pos,
+        template: &Template,
+        template_text: &str,
+    ) -> bool {
+        let Some(prefix) = self.prefix else { return false };
+        if template.head().starts_with(prefix) || prefix.starts_with(template.head()) {
+            return false;
+        }
+        problems.error(
+            file,
+            key_pos,
+            format!(
+                "`key` template `{template_text}` makes keys outside the prefix `{prefix}` of \
+                 namespace `{}`",
+                self.scope_name
+            ),
+            Some(format!("start the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`")),
+        );
+        true
+    }
+
+    /// Each file's key, checked, in path order. A file whose key cannot be used is reported
+    /// and gets no entry; a key the overlay replaces is left out.
+    fn plan_files(
+        &self,
+        problems: &mut Problems,
+        at: &FilesAt<'_>,
+        found: &Found,
+        template: &Template,
+        strip: bool,
+    ) -> Vec<PlannedFile> {
+        let mut shown = files::Shown::default();
+        let mut planned: Vec<PlannedFile> = Vec::with_capacity(found.files.len());
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(found.files.len());
+        for relative in &found.files {
+            let raw = include::slash_path(relative);
+            let key = match files::key_path(relative, &found.base, strip) {
+                Ok(path) => template.render(&path),
+                Err((message, hint)) => {
+                    problems.error(at.file, at.pattern_pos, message, hint);
+                    continue;
+                }
+            };
+            if self.replaced.is_some_and(|names| names.contains(&key)) {
+                continue;
+            }
+            if let Some(&first) = seen.get(&key) {
+                let first_raw = &planned[first].shown.value;
+                problems.error(
+                    at.file,
+                    at.key_pos,
+                    format!("files `{first_raw}` and `{raw}` both become key `{key}`"),
+                    Some(if strip {
+                        "with `strip_extension: true`, files that differ only in their extension \
+                         get the same key; narrow the glob, or drop `strip_extension`"
+                            .to_owned()
+                    } else {
+                        "narrow the glob, or change the `key` template".to_owned()
+                    }),
+                );
+                continue;
+            }
+            let name_ok = match self.check_name(&key) {
+                NameCheck::Fine => true,
+                NameCheck::Invalid(finding) => {
+                    shown.error(problems, at.file, at.key_pos, finding);
+                    false
+                }
+                NameCheck::OutsidePrefix((message, _)) => {
+                    let prefix = self.prefix.unwrap_or_default();
+                    let hint = format!(
+                        "a `files:` key is its `key` template with `{{path}}` filled in; start \
+                         the template with the prefix, e.g. `key: \"{prefix}{{path}}\"`"
+                    );
+                    shown.error(problems, at.file, at.key_pos, (message, Some(hint)));
+                    false
+                }
+                NameCheck::Ignored(finding) | NameCheck::Suspicious(finding) => {
+                    shown.warning(problems, at.file, at.key_pos, finding);
+                    true
+                }
+            };
+            let canonical = match sources::confine(&self.sources, at.dir, &raw) {
+                Ok(canonical) => Some(canonical),
+                Err((message, hint)) => {
+                    problems.error(at.file, at.pattern_pos, message, hint);
+                    None
+                }
+            };
+            seen.insert(key.clone(), planned.len());
+            planned.push(PlannedFile {
+                key,
+                shown: Sp::new(raw, at.pattern_pos),
+                canonical,
+                name_ok,
+            });
+        }
+        drop(seen);
+        shown.finish(problems, at.file, at.key_pos);
+        planned
     }
 }
 

@@ -58,13 +58,68 @@ pub(crate) fn apply(
         namespaces,
         mut environments,
     } = config;
+    let uses_bindings = namespaces.0.iter().any(|(_, n)| n.value.binding.is_some());
+    let chosen = Choice { requested, default: default_environment.as_ref(), uses_bindings };
+    let (overlay, wrangler_environment) = choose(&chosen, &mut environments, file, problems)?;
+
+    let mut merged = Merged {
+        environment: wrangler_environment.clone(),
+        wrangler_environment,
+        version,
+        owner,
+        account_id,
+        target,
+        local_path,
+        max_deletes,
+        plan_tier,
+        namespaces: namespaces
+            .0
+            .into_iter()
+            .map(|(name, config)| {
+                let mut config = config.value;
+                MergedNamespace {
+                    name,
+                    base_keys: config.keys.take().unwrap_or_default(),
+                    config,
+                    overlay_keys: NamedMap::default(),
+                }
+            })
+            .collect(),
+    };
+    if let Some((name, overlay)) = overlay {
+        merge(&mut merged, overlay);
+        merged.environment = Some(name);
+    }
+    Some(merged)
+}
+
+/// What picks the overlay: `--env`, the config's `default_environment:`, and whether any scope
+/// names a wrangler `binding:`.
+struct Choice<'a> {
+    requested: Option<&'a str>,
+    default: Option<&'a Sp<String>>,
+    uses_bindings: bool,
+}
+
+/// The overlay to apply, by name, and wrangler's environment.
+type Chosen = (Option<(String, EnvironmentOverlay)>, Option<String>);
+
+/// The overlay to apply (taken out of `environments`), and wrangler's environment when `--env`
+/// means wrangler's `[env.NAME]` (a config without overlays of its own, with `binding:`
+/// scopes). `None` when the choice is a problem (reported).
+fn choose(
+    choice: &Choice<'_>,
+    environments: &mut NamedMap<EnvironmentOverlay>,
+    file: FileId,
+    problems: &mut Problems,
+) -> Option<Chosen> {
     let names: Vec<&str> = environments.0.iter().map(|(n, _)| n.value.as_str()).collect();
     let listed = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
     // Where to point when the choice is wrong: the `environments` mapping, else the file start.
     let environments_pos = environments.0.first().map_or(Pos::START, |(n, _)| n.pos);
 
     // A default that names no environment is wrong even when `--env` overrides it today.
-    if let (Some(_), Some(default)) = (requested, &default_environment)
+    if let (Some(_), Some(default)) = (choice.requested, choice.default)
         && !names.contains(&default.value.as_str())
     {
         problems.error(
@@ -74,17 +129,18 @@ pub(crate) fn apply(
             Some(format!("this config has {}", if listed.is_empty() { "none" } else { &listed })),
         );
     }
-    let chosen: Option<(String, Pos)> = match (requested, &default_environment) {
+    let chosen: Option<(String, Pos)> = match (choice.requested, choice.default) {
         (Some(name), _) => Some((name.to_owned(), environments_pos)),
         (None, Some(default)) => Some((default.value.clone(), default.pos)),
         (None, None) => None,
     };
-    let uses_bindings = namespaces.0.iter().any(|(_, n)| n.value.binding.is_some());
     let mut wrangler_environment = None;
     let overlay = match chosen {
         None if environments.0.is_empty() => None,
         // Without overlays of its own, `--env` means what it means to wrangler.
-        Some((name, _)) if environments.0.is_empty() && requested.is_some() && uses_bindings => {
+        Some((name, _))
+            if environments.0.is_empty() && choice.requested.is_some() && choice.uses_bindings =>
+        {
             wrangler_environment = Some(name);
             None
         }
@@ -127,36 +183,7 @@ pub(crate) fn apply(
             Some((name, environments.0.swap_remove(index).1.value))
         }
     };
-
-    let mut merged = Merged {
-        environment: wrangler_environment.clone(),
-        wrangler_environment,
-        version,
-        owner,
-        account_id,
-        target,
-        local_path,
-        max_deletes,
-        plan_tier,
-        namespaces: namespaces
-            .0
-            .into_iter()
-            .map(|(name, config)| {
-                let mut config = config.value;
-                MergedNamespace {
-                    name,
-                    base_keys: config.keys.take().unwrap_or_default(),
-                    config,
-                    overlay_keys: NamedMap::default(),
-                }
-            })
-            .collect(),
-    };
-    if let Some((name, overlay)) = overlay {
-        merge(&mut merged, overlay);
-        merged.environment = Some(name);
-    }
-    Some(merged)
+    Some((overlay, wrangler_environment))
 }
 
 fn merge(base: &mut Merged, overlay: EnvironmentOverlay) {

@@ -98,17 +98,7 @@ pub fn from_wrangler(
     owner: &str,
     wrangler_field: Option<&str>,
 ) -> Option<String> {
-    // Every binding name, in the order first seen: top level, then each environment.
-    let mut bindings: Vec<&KvBinding> = Vec::new();
-    let sections = std::iter::once(config.kv_namespaces.as_deref())
-        .chain(config.environments.iter().map(|e| e.kv_namespaces.as_deref()));
-    for section in sections.flatten() {
-        for binding in section {
-            if !bindings.iter().any(|b| b.binding == binding.binding) {
-                bindings.push(binding);
-            }
-        }
-    }
+    let bindings = all_bindings(config);
     if bindings.is_empty() {
         return None;
     }
@@ -166,38 +156,66 @@ pub fn from_wrangler(
         let _ = writeln!(out, "    # prefix: \"{name}/\"   # manage only the keys under a prefix");
         out.push_str("    keys: {}\n");
     }
-    if !environments.is_empty() {
-        out.push_str("environments:\n");
-        for (environment, section) in &environments {
-            let _ = writeln!(out, "  {}:", scalar(environment));
-            out.push_str("    namespaces:\n");
-            for (binding, name) in bindings.iter().zip(&names) {
-                let entry = section.iter().find(|b| b.binding == binding.binding);
-                if entry.is_none() {
-                    // Still named, so that `--env` fails here instead of syncing the top-level
-                    // namespace into this environment.
-                    let _ = writeln!(
-                        out,
-                        "      # {shown} declares no `{}` in [env.{environment}] (environments do \
-                         not inherit): `--env {environment}` fails until it does",
-                        binding.binding
-                    );
-                }
-                let preview = if entry.is_some_and(|e| e.id.is_some() && e.preview_id.is_some()) {
-                    ", preview: false"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    out,
-                    "      {}: {{environment: {}{preview}}}",
-                    scalar(name),
-                    scalar(environment)
-                );
+    write_environments(&mut out, shown, &bindings, &names, &environments);
+    Some(out)
+}
+
+/// Every binding, in the order first seen: top level, then each environment.
+fn all_bindings(config: &WranglerConfig) -> Vec<&KvBinding> {
+    let mut bindings: Vec<&KvBinding> = Vec::new();
+    let sections = std::iter::once(config.kv_namespaces.as_deref())
+        .chain(config.environments.iter().map(|e| e.kv_namespaces.as_deref()));
+    for section in sections.flatten() {
+        for binding in section {
+            if !bindings.iter().any(|b| b.binding == binding.binding) {
+                bindings.push(binding);
             }
         }
     }
-    Some(out)
+    bindings
+}
+
+/// The `environments:` section: per wrangler environment with KV bindings, each scope on that
+/// environment's binding (and a comment where the environment does not declare it).
+fn write_environments(
+    out: &mut String,
+    shown: &str,
+    bindings: &[&KvBinding],
+    names: &[String],
+    environments: &[(&str, &[KvBinding])],
+) {
+    if environments.is_empty() {
+        return;
+    }
+    out.push_str("environments:\n");
+    for (environment, section) in environments {
+        let _ = writeln!(out, "  {}:", scalar(environment));
+        out.push_str("    namespaces:\n");
+        for (binding, name) in bindings.iter().zip(names) {
+            let entry = section.iter().find(|b| b.binding == binding.binding);
+            if entry.is_none() {
+                // Still named, so that `--env` fails here instead of syncing the top-level
+                // namespace into this environment.
+                let _ = writeln!(
+                    out,
+                    "      # {shown} declares no `{}` in [env.{environment}] (environments do \
+                     not inherit): `--env {environment}` fails until it does",
+                    binding.binding
+                );
+            }
+            let preview = if entry.is_some_and(|e| e.id.is_some() && e.preview_id.is_some()) {
+                ", preview: false"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "      {}: {{environment: {}{preview}}}",
+                scalar(name),
+                scalar(environment)
+            );
+        }
+    }
 }
 
 /// The environment to plan without `--env`: the first whose name does not say production, so a

@@ -390,9 +390,31 @@ pub(crate) fn resolve_in(
         ));
     };
     let entries = section.as_deref().unwrap_or_default();
+    let entry = find_binding(config, entries, request, shown, &section_name)?;
+    let place = format!("`{binding}` in `{shown}`{section_name}");
+    let (id, which) = chosen_id(entry, request.preview, &place)?;
+    if let Err((message, hint)) = validate::namespace_id(id) {
+        return Err(Failure::new(Field::Binding, format!("binding {place}: {message}"), hint));
+    }
+    let which = if which == "id" { String::new() } else { format!(" ({which})") };
+    Ok(Resolved {
+        namespace_id: id.clone(),
+        from: format!("binding `{binding}`{which} in {shown}{section_name}"),
+    })
+}
+
+/// The one entry of `kv_namespaces` (of the section asked for) that declares the binding.
+fn find_binding<'c>(
+    config: &WranglerConfig,
+    entries: &'c [KvBinding],
+    request: &Request<'_>,
+    shown: &str,
+    section_name: &str,
+) -> Result<&'c KvBinding, Failure> {
+    let binding = request.binding;
     let matches: Vec<&KvBinding> = entries.iter().filter(|b| b.binding == binding).collect();
-    let entry = match matches.as_slice() {
-        [one] => *one,
+    match matches.as_slice() {
+        [one] => Ok(*one),
         [] => {
             let names: Vec<&str> = entries.iter().map(|b| b.binding.as_str()).collect();
             let top_level_has_it = config
@@ -411,75 +433,62 @@ pub(crate) fn resolve_in(
             } else {
                 format!("it declares {}", ticked(&names))
             };
-            return Err(Failure::new(
+            Err(Failure::new(
                 Field::Binding,
                 format!("binding `{binding}` is not in `kv_namespaces` of `{shown}`{section_name}"),
                 hint,
-            ));
+            ))
         }
-        many => {
-            return Err(Failure::new(
-                Field::Binding,
-                format!(
-                    "binding `{binding}` is declared {} times in `kv_namespaces` of \
+        many => Err(Failure::new(
+            Field::Binding,
+            format!(
+                "binding `{binding}` is declared {} times in `kv_namespaces` of \
                      `{shown}`{section_name}",
-                    many.len()
-                ),
-                "wrangler takes the first one; remove the others so it is clear which \
+                many.len()
+            ),
+            "wrangler takes the first one; remove the others so it is clear which \
                  namespace kvsync syncs"
-                    .to_owned(),
-            ));
-        }
-    };
-    let place = format!("`{binding}` in `{shown}`{section_name}");
-    let (id, which) = match (request.preview, &entry.id, &entry.preview_id) {
-        (Some(true), _, Some(preview_id)) => (preview_id, "preview_id"),
-        (Some(true), _, None) => {
-            return Err(Failure::new(
-                Field::Preview,
-                format!("binding {place} has no `preview_id`"),
-                "drop `preview: true` to use its `id`".to_owned(),
-            ));
-        }
-        (Some(false) | None, Some(id), None) | (Some(false), Some(id), _) => (id, "id"),
-        (Some(false), None, _) => {
-            return Err(Failure::new(
-                Field::Preview,
-                format!("binding {place} has no `id`"),
-                "`preview: false` uses `id`; set `preview: true` to use its `preview_id`"
-                    .to_owned(),
-            ));
-        }
-        (None, Some(_), Some(_)) => {
-            return Err(Failure::new(
-                Field::Binding,
-                format!(
-                    "binding {place} has both `id` and `preview_id`; say which with `preview:`"
-                ),
-                "`preview: false` uses `id`, `preview: true` uses `preview_id`; or pass \
-                 `--preview` or `--preview false`, as wrangler asks here too"
-                    .to_owned(),
-            ));
-        }
-        (None, None, Some(preview_id)) => (preview_id, "preview_id"),
-        (None, None, None) => {
-            return Err(Failure::new(
-                Field::Binding,
-                format!("binding {place} has neither `id` nor `preview_id`"),
-                "kvsync syncs an existing namespace: create one with `wrangler kv namespace \
-                 create` and add its `id`"
-                    .to_owned(),
-            ));
-        }
-    };
-    if let Err((message, hint)) = validate::namespace_id(id) {
-        return Err(Failure::new(Field::Binding, format!("binding {place}: {message}"), hint));
+                .to_owned(),
+        )),
     }
-    let which = if which == "id" { String::new() } else { format!(" ({which})") };
-    Ok(Resolved {
-        namespace_id: id.clone(),
-        from: format!("binding `{binding}`{which} in {shown}{section_name}"),
-    })
+}
+
+/// The id a binding gives: `id` or `preview_id`, as `preview` (the scope's `preview:`, else
+/// `--preview`) asks, and as wrangler would choose without it; and which of the two it is.
+fn chosen_id<'e>(
+    entry: &'e KvBinding,
+    preview: Option<bool>,
+    place: &str,
+) -> Result<(&'e String, &'static str), Failure> {
+    match (preview, &entry.id, &entry.preview_id) {
+        (Some(true), _, Some(preview_id)) => Ok((preview_id, "preview_id")),
+        (Some(true), _, None) => Err(Failure::new(
+            Field::Preview,
+            format!("binding {place} has no `preview_id`"),
+            "drop `preview: true` to use its `id`".to_owned(),
+        )),
+        (Some(false) | None, Some(id), None) | (Some(false), Some(id), _) => Ok((id, "id")),
+        (Some(false), None, _) => Err(Failure::new(
+            Field::Preview,
+            format!("binding {place} has no `id`"),
+            "`preview: false` uses `id`; set `preview: true` to use its `preview_id`".to_owned(),
+        )),
+        (None, Some(_), Some(_)) => Err(Failure::new(
+            Field::Binding,
+            format!("binding {place} has both `id` and `preview_id`; say which with `preview:`"),
+            "`preview: false` uses `id`, `preview: true` uses `preview_id`; or pass \
+                 `--preview` or `--preview false`, as wrangler asks here too"
+                .to_owned(),
+        )),
+        (None, None, Some(preview_id)) => Ok((preview_id, "preview_id")),
+        (None, None, None) => Err(Failure::new(
+            Field::Binding,
+            format!("binding {place} has neither `id` nor `preview_id`"),
+            "kvsync syncs an existing namespace: create one with `wrangler kv namespace \
+                 create` and add its `id`"
+                .to_owned(),
+        )),
+    }
 }
 
 /// `` `a`, `b` `` for hints.

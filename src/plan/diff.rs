@@ -190,21 +190,31 @@ fn classify(
             return;
         }
     };
+    out.changes.push(change(key, action, entry, listed.zip(marker)));
+}
+
+/// A change, with what the desired entry and the listing say about the key. Only a change keeps
+/// what the listing showed, so only a change pays for reading the user metadata out of its
+/// compact form.
+fn change(
+    key: &str,
+    action: Action,
+    entry: Option<&DesiredEntry>,
+    listed: Option<(&ListedKey, Marker)>,
+) -> Change {
     let desired = entry.map(|e| DesiredKey {
         hash: e.hash,
         metadata: e.metadata.as_ref().map(UserMetadata::to_map),
         expiration: e.expiration,
         sensitive: e.sensitive,
     });
-    // Only a change keeps what the listing showed, so only a change pays for reading the
-    // user metadata out of its compact form.
-    let live = listed.zip(marker).map(|(listed, marker)| LiveKey {
+    let live = listed.map(|(listed, marker)| LiveKey {
         sensitive: matches!(marker, Marker::V1 { sensitive: true, .. }),
         marker,
         expiration: listed.expiration,
         metadata: listed.metadata.user(),
     });
-    out.changes.push(Change { key: key.to_owned(), action, desired, live, origin: None });
+    Change { key: key.to_owned(), action, desired, live, origin: None }
 }
 
 #[cfg(test)]
