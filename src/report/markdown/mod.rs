@@ -494,11 +494,11 @@ mod tests {
     use crate::kv::LiveValue;
     use crate::plan::DeleteReason;
     use crate::report::cost::{Cost, estimate};
-    use crate::report::json::tests::{
-        NAMESPACE, SECRET, change, desired, drift_report, every_action, ours, scope, text,
-    };
     use crate::report::values::ValueViews;
     use crate::report::values::value_view;
+    use crate::testing::plans::{
+        NAMESPACE, SECRET, change, desired, drift_report, every_action, ours, scope, text,
+    };
 
     /// The plan in Markdown, its cost as on Cloudflare (a metered target, so the cost line shows).
     fn md(plan: &Plan, views: &ValueViews, cost: &Cost, options: &MarkdownOptions) -> String {
