@@ -35,6 +35,9 @@ mod drift;
 /// End to end against Cloudflare's local KV simulator (miniflare/workerd, `tests/simulator/`).
 mod simulator;
 
+/// One table of Cloudflare's answers run against the local store, kv-standin and the simulator.
+mod conformance;
+
 /// The GitHub Action's scripts in a simulated runner, against local stand-ins of GitHub's API.
 mod action;
 

@@ -23,9 +23,8 @@ use crate::support::{Output, Test, copy_tree, repo};
 /// The credentials the Worker accepts (passed to `serve.mjs`).
 const TOKEN: &str = "kvsync-simulator-token";
 const ACCOUNT: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
-/// The namespace ids `serve.mjs` serves by default: those of the two examples.
+/// A namespace id `serve.mjs` serves by default (it serves those of the two examples).
 const FLAGS_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-const CONFIG_NS: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 
 /// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -132,7 +131,7 @@ fn say(message: &str) {
 
 /// One running simulator: `node tests/simulator/serve.mjs`, in memory, on an ephemeral port.
 /// Dropping it closes the script's stdin, which stops workerd cleanly; a kill follows if not.
-struct Simulator {
+pub(crate) struct Simulator {
     child: Child,
     stdin: Option<ChildStdin>,
     /// `http://127.0.0.1:PORT/client/v4`
@@ -142,7 +141,7 @@ struct Simulator {
 }
 
 impl Simulator {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = repo().join("tests/simulator");
         if let Err(problem) = provisioned() {
             panic!("{problem}");
@@ -190,6 +189,11 @@ impl Simulator {
             }
         }
         simulator
+    }
+
+    /// kvsync's Cloudflare client on the simulator.
+    pub(crate) fn client(&self) -> kvsync::kv::cloudflare::CloudflareStore {
+        crate::support::cloudflare_client(self.base_url.clone(), ACCOUNT, TOKEN)
     }
 
     /// Runs kvsync in `cwd` against the simulator, on the real clock.
@@ -422,161 +426,6 @@ fn feature_flags_example_converges() {
     assert_eq!(drift.code, 0, "{}", drift.snapshot());
 }
 
-/// Scenario 1, binary: the app-config example's PNG is written base64 and comes back through
-/// `GET …/values/{key}` byte for byte; a changed PNG is one update.
-#[test]
-fn app_config_binary_value_round_trips() {
-    let sim = Simulator::start();
-    let (test, cwd) = example("app-config");
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert_eq!(summary(&apply), "Plan: 4 to create.", "{}", apply.stdout);
-
-    let on_disk = std::fs::read(cwd.join("assets/logo.png")).expect("png");
-    assert_eq!(sim.value(CONFIG_NS, "config/logo.png"), Some(on_disk.clone()));
-    let banner = std::fs::read(cwd.join("assets/banner.txt")).expect("banner");
-    assert_eq!(sim.value(CONFIG_NS, "config/banner.txt"), Some(banner));
-    let logo = sim.listed(CONFIG_NS, "config/logo.png").expect("listed");
-    assert_eq!(logo["metadata"]["content_type"], "image/png");
-
-    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "{}", again.snapshot());
-    assert_eq!(summary(&again), "No changes. 4 unchanged.", "{}", again.stdout);
-
-    let mut changed = on_disk.clone();
-    changed.extend_from_slice(&[0xff, 0xfe, 0x00]);
-    std::fs::write(cwd.join("assets/logo.png"), &changed).expect("write png");
-    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "{}", plan.snapshot());
-    assert!(plan.stdout.contains("~ config/logo.png"), "{}", plan.stdout);
-    assert_eq!(summary(&plan), "Plan: 1 to update, 3 unchanged.", "{}", plan.stdout);
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert_eq!(sim.value(CONFIG_NS, "config/logo.png"), Some(changed));
-    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(settled.code, 0, "{}", settled.snapshot());
-}
-
-/// A config of `n` keys `p/00000`… in one scope with prefix `p/`.
-fn paged_config(n: usize) -> String {
-    let mut out = format!(
-        "version: 1\nowner: pages\nnamespaces:\n  pages:\n    namespace_id: {FLAGS_NS}\n    prefix: \"p/\"\n    keys:\n"
-    );
-    for i in 0..n {
-        out.push_str(&format!("      p/{i:05}: \"value {i}\"\n"));
-    }
-    out
-}
-
-/// Scenario 2: 2,500 keys cross the simulator's 1000-key pages, with a prefix; keys just
-/// outside the prefix (`p`, `p.`, `q/…`, written by hand) are never listed or touched.
-#[test]
-fn paging_across_the_page_boundary_with_a_prefix() {
-    let sim = Simulator::start();
-    let outside = json!([
-        {"key": "p", "value": "not in scope"},
-        {"key": "p.", "value": "not in scope"},
-        {"key": "q/00000", "value": "not in scope"},
-        {"key": "o/99999", "value": "not in scope"},
-    ]);
-    sim.put_by_hand(FLAGS_NS, outside);
-    let test = Test::new().file("kvsync.yaml", paged_config(2500));
-    let cwd = test.path().to_path_buf();
-
-    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "--no-value-diff", "-v"]);
-    assert_eq!(plan.code, 2, "{}", plan.snapshot());
-    assert_eq!(summary(&plan), "Plan: 2500 to create.", "{}", plan.stdout);
-    assert!(plan.stderr.contains("1 request: 1 list"), "{}", plan.stderr);
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "--no-value-diff", "-v"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert!(apply.stdout.contains("Apply complete: 2500 written, 0 deleted."), "{}", apply.stdout);
-    assert!(apply.stderr.contains("1 bulk write"), "{}", apply.stderr);
-
-    // Three pages of the simulator's own cursors, and nothing else.
-    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
-    assert_eq!(again.code, 0, "{}", again.snapshot());
-    assert_eq!(summary(&again), "No changes. 2500 unchanged.", "{}", again.stdout);
-    assert!(again.stderr.contains("3 requests: 3 list, 0 bulk get"), "{}", again.stderr);
-
-    // The same listing by hand with small pages: every key once, in order, prefix respected.
-    let listed = sim.list(FLAGS_NS, "p/", 10);
-    assert_eq!(listed.len(), 2500);
-    assert!(listed.iter().enumerate().all(|(i, k)| k["name"] == format!("p/{i:05}")));
-    for key in ["p", "p.", "q/00000", "o/99999"] {
-        assert_eq!(sim.value(FLAGS_NS, key).as_deref(), Some(&b"not in scope"[..]), "{key}");
-    }
-}
-
-const UNICODE: &str = r#"version: 1
-owner: intl
-namespaces:
-  intl:
-    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
-    prefix: "u/"
-    keys:
-      u/z: "ascii"
-      u/é: "e acute"
-      u/ｚ: "fullwidth z"
-      u/😀: "emoji"
-      "u/a b/c?d%e#f&g+h": "characters a URL treats specially"
-      u/ümlaut:
-        value: {greeting: "grüß dich"}
-"#;
-
-/// Scenario 2, non-ASCII: keys with é, ｚ (U+FF5A) and 😀 apply and replan clean in the
-/// simulator's own order, which is UTF-8 byte order (ｚ before 😀; UTF-16 order would swap them);
-/// their values are read back through percent-encoded paths and through bulk get.
-#[test]
-fn non_ascii_keys_apply_and_replan_clean() {
-    let sim = Simulator::start();
-    let test = Test::new().file("kvsync.yaml", UNICODE);
-    let cwd = test.path().to_path_buf();
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert!(apply.stdout.contains("Apply complete: 6 written, 0 deleted."), "{}", apply.stdout);
-    let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, 0, "{}", again.snapshot());
-    assert_eq!(summary(&again), "No changes. 6 unchanged.", "{}", again.stdout);
-
-    let names: Vec<String> = sim
-        .list(FLAGS_NS, "u/", 10)
-        .iter()
-        .map(|k| k["name"].as_str().expect("name").to_owned())
-        .collect();
-    let mut by_bytes = names.clone();
-    by_bytes.sort();
-    assert_eq!(names, by_bytes, "the simulator lists in UTF-8 byte order");
-    let fullwidth = names.iter().position(|n| n == "u/ｚ").expect("u/ｚ");
-    let emoji = names.iter().position(|n| n == "u/😀").expect("u/😀");
-    assert!(fullwidth < emoji, "{names:?}");
-    assert_eq!(sim.value(FLAGS_NS, "u/😀").as_deref(), Some("emoji".as_bytes()));
-    assert_eq!(
-        sim.value(FLAGS_NS, "u/a b/c?d%e#f&g+h").as_deref(),
-        Some("characters a URL treats specially".as_bytes())
-    );
-
-    // An edited non-ASCII value: one update, its diff read through bulk get.
-    test.write("kvsync.yaml", UNICODE.replace("grüß dich", "servus"));
-    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
-    assert_eq!(plan.code, 2, "{}", plan.snapshot());
-    assert!(plan.stdout.contains("~ u/ümlaut"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("grüß dich"), "the diff shows the old value: {}", plan.stdout);
-    assert_eq!(summary(&plan), "Plan: 1 to update, 5 unchanged.", "{}", plan.stdout);
-    assert!(plan.stderr.contains("1 bulk get, 0 single get"), "{}", plan.stderr);
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        (settled.code, summary(&settled)),
-        (0, "No changes. 6 unchanged."),
-        "{}",
-        settled.snapshot()
-    );
-}
-
 const SMALL: &str = r#"version: 1
 owner: web
 namespaces:
@@ -590,160 +439,6 @@ namespaces:
         metadata: {team: growth}
       flags/limit: 10
 "#;
-
-/// Scenario 3: one edited value is one update with a diff; one removed key is one delete; the
-/// apply of both leaves the simulator in sync.
-#[test]
-fn an_edit_and_a_removal_apply_and_settle() {
-    let sim = Simulator::start();
-    let test = Test::new().file("kvsync.yaml", SMALL);
-    let cwd = test.path().to_path_buf();
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-
-    test.write("kvsync.yaml", SMALL.replace("rollout: 25", "rollout: 50"));
-    let edited = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
-    assert_eq!(edited.code, 2, "{}", edited.snapshot());
-    assert_eq!(summary(&edited), "Plan: 1 to update, 2 unchanged.", "{}", edited.stdout);
-    assert!(edited.stdout.contains("~ flags/checkout"), "{}", edited.stdout);
-    assert!(edited.stdout.contains("-  \"rollout\": 25,"), "{}", edited.stdout);
-    assert!(edited.stdout.contains("+  \"rollout\": 50,"), "{}", edited.stdout);
-    assert!(edited.stderr.contains("1 list, 1 bulk get, 0 single get"), "{}", edited.stderr);
-
-    test.write(
-        "kvsync.yaml",
-        SMALL.replace("rollout: 25", "rollout: 50").replace("      flags/limit: 10\n", ""),
-    );
-    let both = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(both.code, 2, "{}", both.snapshot());
-    assert_eq!(summary(&both), "Plan: 1 to update, 1 to delete, 1 unchanged.", "{}", both.stdout);
-    assert!(both.stdout.contains("- flags/limit"), "{}", both.stdout);
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "-v"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert!(apply.stdout.contains("Apply complete: 1 written, 1 deleted."), "{}", apply.stdout);
-    assert!(
-        apply.stderr.contains("1 bulk write, 0 single write, 1 bulk delete"),
-        "{}",
-        apply.stderr
-    );
-    assert_eq!(sim.value(FLAGS_NS, "flags/limit"), None);
-    let checkout = sim.value(FLAGS_NS, "flags/checkout").expect("checkout");
-    let checkout: Value = serde_json::from_slice(&checkout).expect("json value");
-    assert_eq!(checkout["rollout"], 50);
-
-    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        (settled.code, summary(&settled)),
-        (0, "No changes. 2 unchanged."),
-        "{}",
-        settled.snapshot()
-    );
-}
-
-/// Scenario 4: keys written by hand (no marker) are adopted when desired, with a diff from
-/// the simulator's value, and left alone when not; a key another owner holds is a conflict
-/// that apply refuses. Adopts are read as bytes with single GETs (a text read drops a leading
-/// byte order mark), so the binary one never meets the Worker's text-only bulk get.
-#[test]
-fn hand_written_keys_are_adopted_or_left_alone() {
-    let sim = Simulator::start();
-    sim.put_by_hand(
-        FLAGS_NS,
-        json!([
-            {"key": "flags/banner", "value": "Written by hand"},
-            {"key": "flags/limit", "value": "//4A", "base64": true},
-            {"key": "flags/by-hand", "value": "nobody's", "metadata": {"note": "ops"}},
-        ]),
-    );
-    let test = Test::new().file("kvsync.yaml", SMALL);
-    let cwd = test.path().to_path_buf();
-
-    let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode", "-v"]);
-    assert_eq!(plan.code, 2, "{}", plan.snapshot());
-    assert!(plan.stdout.contains("! flags/banner"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("-Written by hand"), "the live value: {}", plan.stdout);
-    assert!(plan.stdout.contains("! flags/limit"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("binary value: 3 B"), "the live bytes: {}", plan.stdout);
-    assert_eq!(
-        summary(&plan),
-        "Plan: 1 to create, 2 to adopt; 1 unmanaged key left alone.",
-        "{}",
-        plan.stdout
-    );
-    assert!(plan.stderr.contains("0 bulk get, 2 single get"), "{}", plan.snapshot());
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    assert_eq!(sim.value(FLAGS_NS, "flags/banner").as_deref(), Some(&b"Welcome!"[..]));
-    assert_eq!(sim.value(FLAGS_NS, "flags/limit").as_deref(), Some(&b"10"[..]));
-    let banner = sim.listed(FLAGS_NS, "flags/banner").expect("listed");
-    assert_eq!(banner["metadata"]["__kvsync"]["owner"], "web");
-    let by_hand = sim.listed(FLAGS_NS, "flags/by-hand").expect("left alone");
-    assert_eq!(by_hand["metadata"], json!({"note": "ops"}));
-    assert_eq!(sim.value(FLAGS_NS, "flags/by-hand").as_deref(), Some(&b"nobody's"[..]));
-
-    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(settled.code, 0, "{}", settled.snapshot());
-    assert_eq!(
-        summary(&settled),
-        "No changes. 3 unchanged; 1 unmanaged key left alone.",
-        "{}",
-        settled.stdout
-    );
-
-    // Another owner writes a key this config then also wants: a conflict, and apply refuses.
-    let other = "version: 1\nowner: mobile\nnamespaces:\n  flags:\n    namespace_id: \
-                 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      \
-                 flags/shared: \"mobile's\"\n";
-    test.write("mobile.yaml", other);
-    let mobile = sim.kvsync(&test, &cwd, &["apply", "-c", "mobile.yaml", "--auto-approve"]);
-    assert_eq!(mobile.code, 0, "{}", mobile.snapshot());
-    test.write("kvsync.yaml", format!("{SMALL}      flags/shared: \"web's\"\n"));
-    let refused = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(refused.code, 1, "{}", refused.snapshot());
-    assert!(refused.stdout.contains("x flags/shared"), "{}", refused.snapshot());
-    assert_eq!(sim.value(FLAGS_NS, "flags/shared").as_deref(), Some(&b"mobile's"[..]));
-}
-
-/// Scenario 5: `kvsync drift` is 0 in sync and 2 after hand edits: a rewrite without the marker
-/// (seen from the listing), and, with `--deep`, a value changed under an intact marker.
-#[test]
-fn drift_sees_hand_edits() {
-    let sim = Simulator::start();
-    let test = Test::new().file("kvsync.yaml", SMALL);
-    let cwd = test.path().to_path_buf();
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-
-    let clean = sim.kvsync(&test, &cwd, &["drift"]);
-    assert_eq!(clean.code, 0, "{}", clean.snapshot());
-    let deep = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
-    assert_eq!(deep.code, 0, "{}", deep.snapshot());
-
-    // A value changed by hand under the marker kvsync wrote: only the deep check reads values.
-    let marker = sim.listed(FLAGS_NS, "flags/banner").expect("listed")["metadata"].clone();
-    sim.put_by_hand(
-        FLAGS_NS,
-        json!([{"key": "flags/banner", "value": "Edited in the dashboard", "metadata": marker}]),
-    );
-    let fast = sim.kvsync(&test, &cwd, &["drift"]);
-    assert_eq!(fast.code, 0, "the listing cannot see it: {}", fast.snapshot());
-    let deep = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
-    assert_eq!(deep.code, 2, "{}", deep.snapshot());
-    assert!(deep.stdout.contains("flags/banner"), "{}", deep.snapshot());
-
-    // A rewrite without the marker: the listing shows it.
-    sim.put_by_hand(FLAGS_NS, json!([{"key": "flags/limit", "value": "11"}]));
-    let fast = sim.kvsync(&test, &cwd, &["drift"]);
-    assert_eq!(fast.code, 2, "{}", fast.snapshot());
-    assert!(fast.stdout.contains("flags/limit"), "{}", fast.snapshot());
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    let clean = sim.kvsync(&test, &cwd, &["drift"]);
-    assert_eq!(clean.code, 0, "{}", clean.snapshot());
-}
 
 const TTL: &str = r#"version: 1
 owner: cache

@@ -226,3 +226,18 @@ impl Config {
         )
     }
 }
+
+/// kvsync's Cloudflare client, talking to a local stand-in at `base_url`.
+pub(crate) fn cloudflare_client(
+    base_url: String,
+    account_id: &str,
+    token: &str,
+) -> kvsync::kv::cloudflare::CloudflareStore {
+    let config = kvsync::kv::cloudflare::CloudflareConfig {
+        base_url,
+        account_id: account_id.to_owned(),
+        token: kvsync::kv::token::ApiToken::new(token).expect("token"),
+        timings: kvsync::kv::retry::Timings::default(),
+    };
+    kvsync::kv::cloudflare::CloudflareStore::new(config).expect("client")
+}
