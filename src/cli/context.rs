@@ -29,6 +29,9 @@ pub enum Access {
 pub struct Context {
     /// The clock, unix seconds: `KVSYNC_NOW` when set, else the system clock.
     pub now: i64,
+    /// What the environment holds: the config's `${VAR}`s, the token and the account are
+    /// looked up here (the process environment; a test can give another).
+    pub vars: fn(&str) -> Option<String>,
     /// `--target`, when given; else the config's `target:` decides ([`Context::target`]).
     target: Option<TargetKind>,
     /// `--local-path`.
@@ -41,6 +44,7 @@ impl Context {
     pub fn new(args: &TargetArgs) -> Result<Self, Error> {
         Ok(Self {
             now: now()?,
+            vars: process_var,
             target: args.target,
             local_path: args.local_path.clone(),
             api_url: args.api_url.clone(),
@@ -51,6 +55,14 @@ impl Context {
     /// made; `apply PLAN` has already refused a `--target` that differs).
     pub fn on(self, target: TargetKind) -> Self {
         Self { target: Some(target), ..self }
+    }
+
+    /// The revision a write records in its marker: `flag` (`--revision`), else `$GITHUB_SHA`;
+    /// none when empty.
+    pub fn revision(&self, flag: Option<&str>) -> Option<String> {
+        flag.map(str::to_owned)
+            .or_else(|| (self.vars)(env_vars::GITHUB_SHA))
+            .filter(|r| !r.is_empty())
     }
 
     /// `--target` as given, if it was.
@@ -94,7 +106,7 @@ impl Context {
                 Ok(Store::Local(store))
             }
             TargetKind::Cloudflare => {
-                let lookup = |name: &str| std::env::var(name).ok();
+                let lookup = |name: &str| (self.vars)(name);
                 let token = kv::token::from_env(&lookup)?;
                 let account_id = heads
                     .account_id
@@ -111,6 +123,11 @@ impl Context {
             }
         }
     }
+}
+
+/// A variable of the process environment; unset and not Unicode are the same.
+fn process_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// The clock: `KVSYNC_NOW` when set, else the system clock.
@@ -130,7 +147,7 @@ mod tests {
     use super::*;
 
     fn context(target: Option<TargetKind>) -> Context {
-        Context { now: 0, target, local_path: None, api_url: None }
+        Context { now: 0, vars: |_| None, target, local_path: None, api_url: None }
     }
 
     #[test]
@@ -141,6 +158,18 @@ mod tests {
         let local = context(Some(TargetKind::Local));
         assert_eq!(local.target(Some("cloudflare")), TargetKind::Local);
         assert_eq!(local.on(TargetKind::Cloudflare).target(Some("local")), TargetKind::Cloudflare);
+    }
+
+    #[test]
+    fn the_revision_flag_wins_then_github_sha() {
+        let sha = Context {
+            vars: |name| (name == "GITHUB_SHA").then(|| "abc".to_owned()),
+            ..context(None)
+        };
+        assert_eq!(sha.revision(Some("v1")).as_deref(), Some("v1"));
+        assert_eq!(sha.revision(None).as_deref(), Some("abc"));
+        assert_eq!(sha.revision(Some("")), None);
+        assert_eq!(context(None).revision(None), None);
     }
 
     #[test]

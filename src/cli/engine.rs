@@ -263,10 +263,11 @@ pub async fn load_and_list(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (path, environment, preview) =
         (config.path().to_path_buf(), config.env.clone(), config.preview);
+    let context_vars = context.vars;
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
-            let vars = |name: &str| std::env::var(name).ok();
+            let vars = |name: &str| context_vars(name);
             let options =
                 config::LoadOptions { environment: environment.as_deref(), preview, vars: &vars };
             let hooks = config::Hooks {

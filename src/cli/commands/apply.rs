@@ -18,6 +18,7 @@ use crate::saved::{self, PlanFile};
 
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = engine::Context::new(&args.target)?;
+    let revision = context.revision(args.revision.as_deref());
     let (planned, from_file) = match &args.plan_file {
         Some(path) => (saved_plan(path, args, context, printer).await?, true),
         None => (
@@ -52,7 +53,7 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
         check_unchanged_since_shown(&planned, printer).await?;
     }
 
-    let report = execute_with_interrupt(&planned, args.revision.as_deref(), printer).await;
+    let report = execute_with_interrupt(&planned, revision, printer).await;
     match &document {
         None => printer.data(&render_report(&report, printer.stdout_color)),
         Some(document) => printer.data(&render_report_json(document, &report)),
@@ -148,13 +149,13 @@ async fn check_unchanged_since_shown(planned: &Planned, printer: &Printer) -> Re
 /// Runs the executor with Ctrl-C wired to stop it between batches.
 async fn execute_with_interrupt(
     planned: &Planned,
-    revision_flag: Option<&str>,
+    revision: Option<String>,
     printer: &Printer,
 ) -> Report {
     let interrupt = crate::cli::interrupt::watch();
     let settings = Settings {
         owner: planned.desired.owner.clone(),
-        revision: revision(revision_flag),
+        revision,
         unsuccessful_retries: 3,
         unsuccessful_retry_delay: Duration::from_secs(1),
     };
@@ -254,13 +255,6 @@ pub fn saved_target(kind: TargetKind) -> saved::Target {
         TargetKind::Local => saved::Target::Local,
         TargetKind::Cloudflare => saved::Target::Cloudflare,
     }
-}
-
-/// `--revision`, else `$GITHUB_SHA`.
-fn revision(flag: Option<&str>) -> Option<String> {
-    flag.map(str::to_owned)
-        .or_else(|| std::env::var(env_vars::GITHUB_SHA).ok())
-        .filter(|r| !r.is_empty())
 }
 
 /// Asks for `yes` on the terminal, like Terraform; anything else cancels.
