@@ -38,6 +38,7 @@ pub(crate) fn scope(
         protect: Globs::empty(),
         take_over: Globs::empty(),
         entries,
+        schemas: crate::config::ValueSchemas::default(),
     }
 }
 

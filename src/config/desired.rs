@@ -54,6 +54,8 @@ pub struct DesiredScope {
     pub take_over: Globs,
     /// Desired keys in UTF-8 byte order (which is `String`'s order).
     pub entries: Entries,
+    /// `schemas:`: which JSON Schema each key's value must satisfy.
+    pub schemas: super::value_schema::ValueSchemas,
 }
 
 /// A scope's desired keys: sorted by name in UTF-8 byte order, each name once.

@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::path::{Component, Path, PathBuf};
 
-use super::model::{self, FilesSource, IncludeFile, KeyEntry, NamedMap, Sp};
+use super::model::{self, FilesSource, IncludeFile, KeyEntry, NamedMap, SchemaSource, Sp};
 use super::parallel::{Ticket, Window, Workers};
 use super::problems::{FileId, Problems};
 use super::shape;
@@ -36,6 +36,8 @@ const READ_AHEAD_BYTES: u64 = 16 * 1024 * 1024;
 pub(crate) struct Included {
     pub keys: NamedMap<KeyEntry>,
     pub files: Vec<FilesSource>,
+    /// `schemas:` for the keys this file defines.
+    pub schemas: NamedMap<SchemaSource>,
 }
 
 /// Receives each included file's contents, in the order the files are read.
@@ -257,10 +259,10 @@ fn include_one(
         problems.error(file, pos, message, hint);
     }
     problems.ignore_lines(file, parsed.echoes);
-    let Some(IncludeFile { keys, include, files }) = parsed.parsed else {
+    let Some(IncludeFile { keys, include, files, schemas }) = parsed.parsed else {
         return;
     };
-    on_file(problems, file, Included { keys, files });
+    on_file(problems, file, Included { keys, files, schemas });
     stack.push(StackEntry { canonical, shown: name });
     collect(root, file, &include, stack, on_file, problems, ahead);
     stack.pop();

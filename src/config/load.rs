@@ -22,15 +22,17 @@ use super::files::{self, Template};
 use super::include::{self, Found, Included, ReadAhead, Root, StackEntry};
 use super::interpolate;
 use super::model::{
-    self, ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, YamlKind,
-    YamlValue,
+    self, ConfigFile, FilesSource, KeyEntry, NamedMap, NamespaceConfig, PlanTier, SchemaSource, Sp,
+    YamlKind, YamlValue,
 };
 use super::overlay::{self, MergedNamespace};
 use super::parallel::{self, Workers};
 use super::problems::{FileId, Pos, Problems};
 use super::shape;
 use super::sources::{self, KeySite, Scratch, Sources, shown_dir};
+use super::typing::{Typing, WrittenIn};
 use super::validate::{self, Finding, ScopeHead};
+use super::value_schema::Compiler;
 use super::wrangler::{self, Resolver};
 use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
 
@@ -344,6 +346,8 @@ struct Loader<'a> {
     wrangler_environment: Option<String>,
     /// `--preview`, for `binding:` scopes without `preview:`.
     preview: Option<bool>,
+    /// Compiles `schemas:`, each schema file once per load.
+    compiler: Compiler,
 }
 
 impl<'a> Loader<'a> {
@@ -378,6 +382,7 @@ impl<'a> Loader<'a> {
             wrangler: Resolver::new(roots.dir),
             wrangler_environment: merged.wrangler_environment.clone(),
             preview: options.preview,
+            compiler: Compiler::new(roots.canonical),
         }
     }
 
@@ -443,6 +448,7 @@ impl<'a> Loader<'a> {
             list_shards,
             include: config.include.take().unwrap_or_default(),
             files: config.files.take().unwrap_or_default(),
+            schemas: config.schemas.take().unwrap_or_default(),
             base_keys,
             overlay_keys,
         }
@@ -508,6 +514,7 @@ impl<'a> Loader<'a> {
             list_shards,
             include,
             files,
+            schemas,
             base_keys,
             overlay_keys,
             ..
@@ -534,7 +541,10 @@ impl<'a> Loader<'a> {
             dirs: HashMap::new(),
             records: Vec::new(),
             on_keys: hooks.on_keys,
+            typing: Typing::default(),
+            compiler: &mut self.compiler,
         };
+        keys.add_schemas(&mut self.problems, self.root, schemas, false);
         keys.add(&mut self.problems, self.root, base_keys);
         keys.add_files(&mut self.problems, self.root, files);
         let walk_root = Root { dir: self.root_dir, canonical: self.root_canonical };
@@ -548,7 +558,8 @@ impl<'a> Loader<'a> {
             self.root,
             &include,
             &mut stack,
-            &mut |problems, file, Included { keys: included, files }| {
+            &mut |problems, file, Included { keys: included, files, schemas }| {
+                keys.add_schemas(problems, file, schemas, true);
                 keys.add(problems, file, included);
                 keys.add_files(problems, file, files);
             },
@@ -557,7 +568,13 @@ impl<'a> Loader<'a> {
         );
         keys.replaced = None;
         keys.add(&mut self.problems, self.root, overlay_keys);
-        let records = keys.records;
+        let KeyResolver { records, typing, .. } = keys;
+        let record = |seq: u32| {
+            let record = records.get(seq as usize)?;
+            Some((record.name.as_str(), record.entry.as_ref()?))
+        };
+        let threads = self.workers.count().max(1);
+        let schemas = typing.finish(&scope_name, &record, threads, &mut self.problems);
         let entries = self.settle(records);
 
         let (Some(namespace_id), Some(prefix)) = (namespace_id, prefix) else {
@@ -575,6 +592,7 @@ impl<'a> Loader<'a> {
             protect,
             take_over,
             entries,
+            schemas,
         };
         Some(scope)
     }
@@ -771,6 +789,7 @@ struct Head {
     take_over: Globs,
     include: Vec<Sp<String>>,
     files: Vec<FilesSource>,
+    schemas: NamedMap<SchemaSource>,
     base_keys: NamedMap<KeyEntry>,
     overlay_keys: NamedMap<KeyEntry>,
 }
@@ -807,6 +826,9 @@ struct KeyResolver<'a> {
     records: Vec<Record>,
     /// Told how many keys each file adds.
     on_keys: &'a dyn Fn(u64),
+    /// The scope's `schemas:` and the values to check against them.
+    typing: Typing,
+    compiler: &'a mut Compiler,
 }
 
 /// What a key's name says in its scope: a problem that excludes it, or a warning.
@@ -900,17 +922,42 @@ impl KeyResolver<'_> {
             };
             let dir = self.dirs.entry(file).or_insert_with(|| folder(problems, file));
             let site = KeySite { file, dir, name: &name.value };
+            // Schema problems point at the value; a `file:` value's at its key.
+            let value_pos = match &entry.value {
+                KeyEntry::Value(_) => entry.pos,
+                KeyEntry::Entry(fields) => fields.value.as_ref().map_or(name.pos, |v| v.pos),
+            };
             let resolved = sources::resolve(&self.sources, &site, entry, self.scratch, problems);
-            self.push(name.value, file, name.pos, resolved.filter(|_| ok));
+            self.push(name.value, file, (name.pos, value_pos), resolved.filter(|_| ok));
         }
         if unreported > 0 {
             (self.on_keys)(unreported);
         }
     }
 
-    fn push(&mut self, name: String, file: FileId, pos: Pos, entry: Option<DesiredEntry>) {
+    /// Records a key; `pos` is where its name and its value are written.
+    fn push(&mut self, name: String, file: FileId, pos: (Pos, Pos), entry: Option<DesiredEntry>) {
         let seq = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
-        self.records.push(Record { name, seq, file, pos, entry });
+        if entry.is_some() {
+            self.typing.note(seq, file, pos.1);
+        }
+        self.records.push(Record { name, seq, file, pos: pos.0, entry });
+    }
+
+    /// Compiles a `schemas:` mapping written in `file` (an included file's, when `included`).
+    fn add_schemas(
+        &mut self,
+        problems: &mut Problems,
+        file: FileId,
+        schemas: NamedMap<SchemaSource>,
+        included: bool,
+    ) {
+        if schemas.0.is_empty() {
+            return;
+        }
+        let dir = self.dirs.entry(file).or_insert_with(|| folder(problems, file)).clone();
+        let at = WrittenIn { file, dir: &dir, included };
+        self.typing.add(self.compiler, &self.sources, problems, &at, schemas);
     }
 
     /// Adds the keys of `files:` sources written in `file`, each source's files in path order.
@@ -988,7 +1035,7 @@ impl KeyResolver<'_> {
                 }
                 _ => None,
             };
-            self.push(key, file, key_pos, entry.filter(|_| name_ok));
+            self.push(key, file, (key_pos, key_pos), entry.filter(|_| name_ok));
         });
     }
     /// Whether a `key` template's fixed start leaves the scope's prefix, so no key it makes is

@@ -44,7 +44,9 @@ mod problems;
 mod shape;
 mod sources;
 pub mod starter;
+mod typing;
 mod validate;
+pub mod value_schema;
 pub mod wrangler;
 mod yaml;
 mod yaml_out;
@@ -52,6 +54,7 @@ mod yaml_out;
 use std::path::{Path, PathBuf};
 
 pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ReadError, ValueSource};
+pub use value_schema::{Reads, ValueSchema, ValueSchemas, Violation};
 
 /// Whether `name` is an owner a config may declare (`[a-z0-9._-]`, 1 to 64 characters).
 pub fn is_valid_owner(name: &str) -> bool {

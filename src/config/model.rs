@@ -220,6 +220,13 @@ pub(crate) struct NamespaceConfig {
     /// key must lie in one. Each shard may cost one more list request (its last, partial page).
     #[serde(default)]
     pub list_shards: Option<Vec<Sp<String>>>,
+    /// JSON Schemas for values: a key glob (as in `ignore`) → a schema file (JSON or YAML,
+    /// relative to this file, inside the root config's folder) or a schema written inline. A key
+    /// several globs match must satisfy every schema. A schema admitting only strings checks the
+    /// stored text; any other checks the stored text parsed as JSON. `validate`, `plan` and
+    /// `apply` refuse a value that breaks its schema; `drift --deep` reports live ones.
+    #[serde(default)]
+    pub schemas: Option<NamedMap<SchemaSource>>,
     /// The desired keys. A string is stored as-is; any other scalar or a sequence as compact
     /// JSON; a mapping is always an entry (a JSON object goes under `value:`).
     #[serde(default)]
@@ -270,12 +277,37 @@ pub(crate) struct EnvironmentOverlay {
 pub(crate) struct IncludeFile {
     #[serde(default)]
     pub keys: NamedMap<KeyEntry>,
+    /// JSON Schemas for the values of the keys this file defines: a key glob → a schema file
+    /// (relative to this file) or an inline schema.
+    #[serde(default)]
+    pub schemas: NamedMap<SchemaSource>,
     /// Globs of more key files, relative to this file.
     #[serde(default)]
     pub include: Vec<Sp<String>>,
     /// Folder trees of value files, globs relative to this file.
     #[serde(default)]
     pub files: Vec<FilesSource>,
+}
+
+/// A value schema as written: a file path, or the schema itself (a mapping or a boolean).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct SchemaSource(pub YamlKind);
+
+impl JsonSchema for SchemaSource {
+    fn schema_name() -> Cow<'static, str> {
+        "SchemaSource".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A JSON Schema file (JSON or YAML, relative to the YAML file that names it), or a JSON Schema written inline.",
+            "anyOf": [
+                {"type": "string"},
+                {"type": ["object", "boolean"]}
+            ]
+        })
+    }
 }
 
 /// One `files:` source: every regular file `path` matches becomes a key, its value the file's

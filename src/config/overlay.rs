@@ -9,7 +9,8 @@
 //! later; the loader applies them last.
 
 use super::model::{
-    ConfigFile, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, Target,
+    ConfigFile, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, SchemaSource,
+    Sp, Target,
 };
 use super::problems::{FileId, Pos, Problems, did_you_mean};
 
@@ -234,6 +235,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         protect,
         take_over,
         list_shards,
+        schemas,
         keys: _,
         include,
         files,
@@ -256,6 +258,23 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     replace_option(&mut base.list_shards, list_shards);
     replace_option(&mut base.include, include);
     replace_option(&mut base.files, files);
+    merge_schemas(&mut base.schemas, schemas);
+}
+
+/// `schemas:` merges as a mapping: a glob the overlay names gets the overlay's schema (whole: an
+/// inline schema is never merged into the base's), other globs keep the base's.
+fn merge_schemas(
+    base: &mut Option<NamedMap<SchemaSource>>,
+    overlay: Option<NamedMap<SchemaSource>>,
+) {
+    let Some(overlay) = overlay else { return };
+    let base = base.get_or_insert_with(NamedMap::default);
+    for (glob, schema) in overlay.0 {
+        match base.0.iter_mut().find(|(existing, _)| existing.value == glob.value) {
+            Some(entry) => *entry = (glob, schema),
+            None => base.0.push((glob, schema)),
+        }
+    }
 }
 
 fn replace<T>(base: &mut T, overlay: Option<T>) {

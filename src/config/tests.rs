@@ -8,18 +8,18 @@ use super::*;
 use crate::content::Expiration;
 
 /// A temporary config folder.
-struct Fixture {
+pub(super) struct Fixture {
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new(config: &str) -> Self {
+    pub(super) fn new(config: &str) -> Self {
         let fixture = Self { dir: tempfile::tempdir().expect("tempdir") };
         fixture.write("kvsync.yaml", config);
         fixture
     }
 
-    fn write(&self, path: &str, contents: impl AsRef<[u8]>) {
+    pub(super) fn write(&self, path: &str, contents: impl AsRef<[u8]>) {
         let path = self.dir.path().join(path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, contents).expect("write");
@@ -29,19 +29,23 @@ impl Fixture {
         self.dir.path()
     }
 
-    fn load_with(&self, environment: Option<&str>, vars: &[(&str, &str)]) -> Result<Loaded, Error> {
+    pub(super) fn load_with(
+        &self,
+        environment: Option<&str>,
+        vars: &[(&str, &str)],
+    ) -> Result<Loaded, Error> {
         let lookup =
             |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
         let options = LoadOptions { environment, preview: None, vars: &lookup };
         load(&self.path().join("kvsync.yaml"), &options)
     }
 
-    fn load(&self) -> Result<Loaded, Error> {
+    pub(super) fn load(&self) -> Result<Loaded, Error> {
         self.load_with(None, &[])
     }
 
     /// The problems as `file:line:column: message` lines, paths relative to the folder.
-    fn errors(&self, result: Result<Loaded, Error>) -> Vec<String> {
+    pub(super) fn errors(&self, result: Result<Loaded, Error>) -> Vec<String> {
         match result {
             Ok(_) => panic!("expected problems, the config loaded"),
             Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
@@ -56,7 +60,7 @@ impl Fixture {
     }
 }
 
-const HEAD: &str = "version: 1
+pub(super) const HEAD: &str = "version: 1
 owner: web
 namespaces:
   flags:
@@ -65,12 +69,12 @@ namespaces:
 ";
 
 /// `HEAD` plus a `keys:` mapping whose first line is line 8.
-fn keys(body: &str) -> String {
+pub(super) fn keys(body: &str) -> String {
     format!("{HEAD}    keys:\n{body}")
 }
 
 /// Loads `config` (with `files` beside it) and asserts exactly these problems, in order.
-fn check(config: &str, files: &[(&str, &[u8])], expected: &[&str]) -> Vec<Diagnostic> {
+pub(super) fn check(config: &str, files: &[(&str, &[u8])], expected: &[&str]) -> Vec<Diagnostic> {
     let fixture = Fixture::new(config);
     for (path, contents) in files {
         fixture.write(path, contents);
@@ -85,13 +89,13 @@ fn check(config: &str, files: &[(&str, &[u8])], expected: &[&str]) -> Vec<Diagno
 }
 
 /// Like [`check`] for one problem, also asserting its hint.
-fn check_hint(config: &str, files: &[(&str, &[u8])], expected: &str, hint: &str) {
+pub(super) fn check_hint(config: &str, files: &[(&str, &[u8])], expected: &str, hint: &str) {
     let diagnostics = check(config, files, &[expected]);
     let actual = diagnostics[0].hint.as_deref().unwrap_or("");
     assert!(actual.contains(hint), "hint {actual:?} lacks {hint:?}");
 }
 
-fn loads(config: &str, files: &[(&str, &[u8])]) -> Loaded {
+pub(super) fn loads(config: &str, files: &[(&str, &[u8])]) -> Loaded {
     let fixture = Fixture::new(config);
     for (path, contents) in files {
         fixture.write(path, contents);
@@ -102,7 +106,7 @@ fn loads(config: &str, files: &[(&str, &[u8])]) -> Loaded {
     }
 }
 
-fn entry<'a>(loaded: &'a Loaded, key: &str) -> &'a DesiredEntry {
+pub(super) fn entry<'a>(loaded: &'a Loaded, key: &str) -> &'a DesiredEntry {
     loaded
         .desired
         .scopes
@@ -111,7 +115,7 @@ fn entry<'a>(loaded: &'a Loaded, key: &str) -> &'a DesiredEntry {
         .unwrap_or_else(|| panic!("no key {key}"))
 }
 
-fn inline(entry: &DesiredEntry) -> &str {
+pub(super) fn inline(entry: &DesiredEntry) -> &str {
     match &entry.value {
         ValueSource::Inline(bytes) => std::str::from_utf8(bytes).expect("utf-8"),
         ValueSource::File(path) => panic!("a file: {path:?}"),

@@ -16,8 +16,8 @@ use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Error as YamlError, Location, MessageFormatter as _, Spanned};
 
 use super::model::{
-    EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, Sp, Target,
-    YamlKind, YamlValue,
+    EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, SchemaSource,
+    Sp, Target, YamlKind, YamlValue,
 };
 use super::problems::{Pos, did_you_mean};
 
@@ -252,6 +252,12 @@ impl Checked for YamlKind {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Checked for SchemaSource {
+    fn checked(&mut self, site: &Site) -> Result<(), String> {
+        self.0.checked(site)
     }
 }
 

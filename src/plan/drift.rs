@@ -406,6 +406,7 @@ mod tests {
             protect: Globs::empty(),
             take_over: Globs::empty(),
             entries: entries.iter().map(|(k, e)| ((*k).to_owned(), e.clone())).collect(),
+            schemas: crate::config::ValueSchemas::default(),
         }
     }
 
