@@ -258,6 +258,15 @@ pub(crate) mod plans {
                         key("flags/d", DriftClass::Conflict, Some("owned by `other`")),
                         key("flags/e", DriftClass::Extra, None),
                         key("flags/f", DriftClass::Tampered, Some("value differs")),
+                        key(
+                            "flags/g",
+                            DriftClass::Invalid,
+                            Some(
+                                "breaks its schema at `/rollout`: \"50%\" is not of type \
+                                 \"integer\" (schema `schemas/flag.json#/properties/rollout/type`); \
+                                 value differs",
+                            ),
+                        ),
                     ],
                     in_sync: 120,
                     unmanaged: vec!["flags/x".into()],

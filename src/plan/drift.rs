@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Action, ConflictReason, DeleteReason, LiveScope, Plan, ScopePlan};
-use crate::config::{Desired, DesiredEntry, DesiredScope};
+use crate::config::{Desired, DesiredEntry, DesiredScope, Violation};
 use crate::content::Expiration;
 use crate::content::MARKER_FIELD;
 use crate::kv::{ListedKey, LiveValue};
@@ -15,6 +15,9 @@ use crate::kv::{ListedKey, LiveValue};
 /// The kinds of drift (DESIGN.md §3's drift column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DriftClass {
+    /// Deep check only: the live value breaks its key's schema (`schemas:`): a Worker reading
+    /// it gets what it cannot use.
+    Invalid,
     /// Desired, but absent live.
     Missing,
     /// Ours, with a content hash other than the desired one.
@@ -262,13 +265,16 @@ pub fn compare_deep(
 /// and becomes a `tampered` entry whose detail joins the differences (`value differs; metadata
 /// differs`), inserted in key order; a key that was gone when read becomes `missing` instead
 /// (or, for an `expiration_ttl` key, an uncounted [`ScopeDrift::expired_ttl`] entry, as in the
-/// fast check). A `scope_index` out of range is ignored.
+/// fast check). A live value that breaks its schema (`violations`, from
+/// [`schema_violations`]) makes the key `invalid` instead of `tampered`, the violations first
+/// in its detail. A `scope_index` out of range is ignored.
 pub fn add_deep_findings(
     report: &mut DriftReport,
     scope_index: usize,
     key: &str,
     desired_expiration: Expiration,
     differences: &[Difference],
+    violations: &[Violation],
 ) {
     let Some(scope) = report.scopes.get_mut(scope_index) else { return };
     if differences.is_empty() {
@@ -281,6 +287,13 @@ pub fn add_deep_findings(
             return;
         }
         (DriftClass::Missing, Some(Difference::Gone.describe().to_owned()))
+    } else if let Some(first) = violations.first() {
+        let mut words = vec![format!("breaks its schema {}", first.describe())];
+        if violations.len() > 1 {
+            words.push(format!("{} more violations", violations.len() - 1));
+        }
+        words.extend(differences.iter().map(|d| d.describe().to_owned()));
+        (DriftClass::Invalid, Some(words.join("; ")))
     } else {
         let words: Vec<&str> = differences.iter().map(|d| d.describe()).collect();
         (DriftClass::Tampered, Some(words.join("; ")))
@@ -290,6 +303,27 @@ pub fn add_deep_findings(
         Ok(at) => scope.drifted[at] = entry,
         Err(at) => scope.drifted.insert(at, entry),
     }
+}
+
+/// How a live value breaks the schemas of its key, for a key whose value differs from the
+/// desired one (a desired value was already checked when the config loaded). Sensitive keys'
+/// violations never quote the value.
+pub fn schema_violations(
+    scope: &DesiredScope,
+    key: &str,
+    live_value: &LiveValue,
+    sensitive: bool,
+    differences: &[Difference],
+) -> Vec<Violation> {
+    if scope.schemas.is_empty() || !differences.contains(&Difference::Value) {
+        return Vec::new();
+    }
+    let bytes = match live_value {
+        LiveValue::Text(text) => text.as_bytes(),
+        LiveValue::Binary(bytes) => bytes.as_slice(),
+        LiveValue::Missing | LiveValue::Unreadable(_) => return Vec::new(),
+    };
+    scope.schemas.check(key, bytes, sensitive)
 }
 
 fn insert_sorted(keys: &mut Vec<String>, key: String) {
@@ -736,17 +770,18 @@ mod tests {
         ];
         let mut report = check(&desired(vec![flags]), vec![live]);
         assert_eq!(report.scopes[0].in_sync, 3);
-        add_deep_findings(&mut report, 0, "f/d", Expiration::Never, &[]);
+        add_deep_findings(&mut report, 0, "f/d", Expiration::Never, &[], &[]);
         add_deep_findings(
             &mut report,
             0,
             "f/d",
             Expiration::Never,
             &[Difference::Value, Difference::Metadata],
+            &[],
         );
-        add_deep_findings(&mut report, 0, "f/b", Expiration::Never, &[Difference::Expiration]);
-        add_deep_findings(&mut report, 0, "f/t", Expiration::Ttl(600), &[Difference::Gone]);
-        add_deep_findings(&mut report, 7, "f/x", Expiration::Never, &[Difference::Value]);
+        add_deep_findings(&mut report, 0, "f/b", Expiration::Never, &[Difference::Expiration], &[]);
+        add_deep_findings(&mut report, 0, "f/t", Expiration::Ttl(600), &[Difference::Gone], &[]);
+        add_deep_findings(&mut report, 7, "f/x", Expiration::Never, &[Difference::Value], &[]);
         let found = &report.scopes[0];
         assert_eq!(
             classes(found),
@@ -764,10 +799,43 @@ mod tests {
         let flags = scope(&[("f/a", plain("a"))]);
         let mut report =
             check(&desired(vec![flags]), vec![vec![written("f/a", OWNER, &plain("a"))]]);
-        add_deep_findings(&mut report, 0, "f/a", Expiration::Never, &[Difference::Gone]);
+        add_deep_findings(&mut report, 0, "f/a", Expiration::Never, &[Difference::Gone], &[]);
         assert_eq!(
             classes(&report.scopes[0]),
             vec![("f/a", DriftClass::Missing, Some("deleted while the deep check ran"))]
         );
+    }
+
+    #[test]
+    fn a_live_value_that_breaks_its_schema_is_invalid_not_tampered() {
+        let flags = scope(&[("f/a", plain("1")), ("f/b", plain("2"))]);
+        let live = vec![written("f/a", OWNER, &plain("1")), written("f/b", OWNER, &plain("2"))];
+        let mut report = check(&desired(vec![flags]), vec![live]);
+        let violation = Violation {
+            instance_path: "/rollout".into(),
+            message: "150 is greater than the maximum of 100".into(),
+            schema_location: "schemas/flag.json#/properties/rollout/maximum".into(),
+        };
+        let value = [Difference::Value];
+        add_deep_findings(&mut report, 0, "f/a", Expiration::Never, &value, &[violation.clone()]);
+        add_deep_findings(&mut report, 0, "f/b", Expiration::Never, &value, &[]);
+        assert_eq!(
+            classes(&report.scopes[0]),
+            vec![
+                (
+                    "f/a",
+                    DriftClass::Invalid,
+                    Some(
+                        "breaks its schema at `/rollout`: 150 is greater than the maximum of 100 \
+                         (schema `schemas/flag.json#/properties/rollout/maximum`); value differs"
+                    )
+                ),
+                ("f/b", DriftClass::Tampered, Some("value differs")),
+            ]
+        );
+        // Without schemas, or when only the metadata differs, the value is not checked.
+        let scope = scope(&[("f/a", plain("1"))]);
+        let live = LiveValue::Text("not json".into());
+        assert!(schema_violations(&scope, "f/a", &live, false, &value).is_empty());
     }
 }

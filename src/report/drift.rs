@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::drift::{DriftClass, DriftReport, ScopeDrift};
+use crate::plan::drift::{DriftClass, DriftReport, DriftedKey, ScopeDrift};
 use crate::report::human::scope_heading;
 use crate::report::style::Style;
 use crate::report::text::printable;
@@ -17,9 +17,10 @@ use crate::report::text::printable;
 /// shared with a Worker can hold thousands of them and they are not drift.
 pub const UNMANAGED_NAMED_MAX: usize = 20;
 
-/// Every class in report order: what a plan would write first, then what it would remove, then
-/// what only the deep check finds.
-pub const CLASSES: [DriftClass; 6] = [
+/// Every class in report order: a live value a Worker cannot read first (the most urgent), then
+/// what a plan would write, then what it would remove, then what else only the deep check finds.
+pub const CLASSES: [DriftClass; 7] = [
+    DriftClass::Invalid,
     DriftClass::Missing,
     DriftClass::Changed,
     DriftClass::Modified,
@@ -31,6 +32,7 @@ pub const CLASSES: [DriftClass; 6] = [
 /// The class as the reports name it.
 pub fn class_name(class: DriftClass) -> &'static str {
     match class {
+        DriftClass::Invalid => "invalid",
         DriftClass::Missing => "missing",
         DriftClass::Changed => "changed",
         DriftClass::Modified => "modified",
@@ -43,6 +45,7 @@ pub fn class_name(class: DriftClass) -> &'static str {
 /// What the class means, for readers who have not read DESIGN.md §3.
 pub fn class_meaning(class: DriftClass) -> &'static str {
     match class {
+        DriftClass::Invalid => "the live value breaks its key's schema",
         DriftClass::Missing => "desired, absent live",
         DriftClass::Changed => "ours, with another content hash",
         DriftClass::Modified => "written by hand, without the kvsync marker",
@@ -53,8 +56,8 @@ pub fn class_meaning(class: DriftClass) -> &'static str {
 }
 
 /// How many keys of `scopes` drifted in each class, in [`CLASSES`] order.
-pub fn class_counts<'a>(scopes: impl IntoIterator<Item = &'a ScopeDrift>) -> [usize; 6] {
-    let mut counts = [0; 6];
+pub fn class_counts<'a>(scopes: impl IntoIterator<Item = &'a ScopeDrift>) -> [usize; 7] {
+    let mut counts = [0; CLASSES.len()];
     for scope in scopes {
         for key in &scope.drifted {
             if let Some(slot) = CLASSES.iter().position(|c| *c == key.class) {
@@ -81,6 +84,13 @@ pub fn drift_line(report: &DriftReport) -> String {
     }
     let in_sync: usize = report.scopes.iter().map(|s| s.in_sync).sum();
     if in_sync == 0 { "No drift.".to_owned() } else { format!("No drift. {in_sync} in sync.") }
+}
+
+/// A scope's drifted keys, those whose live value breaks its schema first (each group in key
+/// order): they are what a Worker fails on.
+pub fn invalid_first(keys: &[DriftedKey]) -> impl Iterator<Item = &DriftedKey> {
+    let invalid = |key: &&DriftedKey| key.class == DriftClass::Invalid;
+    keys.iter().filter(invalid).chain(keys.iter().filter(move |key| !invalid(key)))
 }
 
 /// What the check compared, as one sentence.
@@ -113,15 +123,16 @@ fn render_scope(scope: &ScopeDrift, style: Style) -> String {
     let mut out = String::new();
     let heading = scope_heading(&scope.name, &scope.namespace_id, None, &scope.prefix);
     let _ = writeln!(out, "{}", style.bold(&heading));
-    for key in &scope.drifted {
+    for key in invalid_first(&scope.drifted) {
         // Padded before painting, so the key column lines up with colour on or off.
         let label = format!("{:<8}", class_name(key.class));
         let label = match key.class {
             DriftClass::Missing => style.added(&label),
             DriftClass::Changed | DriftClass::Modified => style.changed(&label),
-            DriftClass::Conflict | DriftClass::Extra | DriftClass::Tampered => {
-                style.removed(&label)
-            }
+            DriftClass::Invalid
+            | DriftClass::Conflict
+            | DriftClass::Extra
+            | DriftClass::Tampered => style.removed(&label),
         };
         let _ = write!(out, "  {label} {}", printable(&key.key));
         if let Some(detail) = &key.detail {

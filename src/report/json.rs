@@ -545,6 +545,9 @@ pub struct DriftDocument {
 /// Drifted keys by class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DriftCountsDto {
+    /// Deep check only: live values that break their key's schema.
+    #[serde(default)]
+    pub invalid: u64,
     pub missing: u64,
     pub changed: u64,
     pub modified: u64,
@@ -572,6 +575,8 @@ pub struct DriftScopeDto {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftClassDto {
+    /// Deep check only: the live value breaks its key's schema (`schemas:`).
+    Invalid,
     /// Desired, absent live.
     Missing,
     /// Ours, with another content hash.
@@ -668,6 +673,7 @@ pub fn drift_schema_json() -> String {
 
 fn class_dto(class: DriftClass) -> DriftClassDto {
     match class {
+        DriftClass::Invalid => DriftClassDto::Invalid,
         DriftClass::Missing => DriftClassDto::Missing,
         DriftClass::Changed => DriftClassDto::Changed,
         DriftClass::Modified => DriftClassDto::Modified,
@@ -679,6 +685,7 @@ fn class_dto(class: DriftClass) -> DriftClassDto {
 
 fn count_class(counts: &mut DriftCountsDto, class: DriftClass) {
     let slot = match class {
+        DriftClass::Invalid => &mut counts.invalid,
         DriftClass::Missing => &mut counts.missing,
         DriftClass::Changed => &mut counts.changed,
         DriftClass::Modified => &mut counts.modified,
@@ -1002,7 +1009,8 @@ mod tests {
     fn drift_document_counts_and_validates() {
         let mut doc = drift_document(&drift_report(), Some("prod"));
         doc.kvsync_version = "0.0.0-test".into();
-        assert_eq!(doc.drifted, 7);
+        assert_eq!(doc.drifted, 8);
+        assert_eq!(doc.counts.invalid, 1);
         assert_eq!(doc.in_sync, 123);
         assert_eq!(doc.counts.missing, 2);
         let rendered = render_drift(&doc);
@@ -1016,9 +1024,10 @@ mod tests {
           "kvsync_version": "0.0.0-test",
           "environment": "prod",
           "deep": true,
-          "drifted": 7,
+          "drifted": 8,
           "in_sync": 123,
           "counts": {
+            "invalid": 1,
             "missing": 2,
             "changed": 1,
             "modified": 1,
@@ -1031,9 +1040,10 @@ mod tests {
               "name": "flags",
               "namespace_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
               "prefix": "flags/",
-              "drifted": 6,
+              "drifted": 7,
               "in_sync": 120,
               "counts": {
+                "invalid": 1,
                 "missing": 1,
                 "changed": 1,
                 "modified": 1,
@@ -1051,6 +1061,7 @@ mod tests {
               "drifted": 1,
               "in_sync": 3,
               "counts": {
+                "invalid": 0,
                 "missing": 1,
                 "changed": 0,
                 "modified": 0,

@@ -367,3 +367,59 @@ fn json_and_markdown_report_the_same_drift() {
     assert!(markdown.stdout.contains("f/a"), "{}", markdown.stdout);
     assert!(!markdown.stdout.contains("hacked"), "{}", markdown.stdout);
 }
+
+/// Typed values: a flag edited in the dashboard into something its schema refuses (marker kept)
+/// is its own drift class, listed first, in every format; a sensitive one is never shown.
+#[test]
+fn deep_reports_a_live_value_that_breaks_its_schema() {
+    let schema = "    schemas:\n      \"f/*\": {type: object, properties: {rollout: {type: integer, maximum: 100}}}\n";
+    let yaml = Config::new()
+        .entry("f/a", "{value: {rollout: 10}}")
+        .entry("f/b", "{value: {rollout: 20}}")
+        .entry("f/s", "{value: {rollout: 30}, sensitive: true}")
+        .tail(schema)
+        .yaml();
+    let test = Test::new().file("kvsync.yaml", yaml);
+    applied(&test);
+    seed(
+        &test,
+        &[
+            ("f/a", r#"{"rollout":"50%"}"#, Some(metadata_of(&test, "f/a"))),
+            ("f/b", r#"{"rollout":21}"#, Some(metadata_of(&test, "f/b"))),
+            ("f/s", r#"{"rollout":"hunter2"}"#, Some(metadata_of(&test, "f/s"))),
+        ],
+    );
+
+    let deep = test.run(&local(&["drift", "--deep"]));
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    let line = "f/a (breaks its schema at `/rollout`: \"50%\" is not of type \"integer\"";
+    assert!(has_line(&deep.stdout, &["invalid", line]), "{}", deep.stdout);
+    assert!(has_line(&deep.stdout, &["tampered", "f/b (value differs)"]), "{}", deep.stdout);
+    assert!(has_line(&deep.stdout, &["invalid", "f/s (breaks its schema"]), "{}", deep.stdout);
+    assert!(has_line(&deep.stdout, &["Drift:", "2 invalid, 1 tampered"]), "{}", deep.stdout);
+    let first = deep.stdout.lines().position(|l| l.contains("invalid"));
+    let tampered = deep.stdout.lines().position(|l| l.contains("tampered"));
+    assert!(first < tampered, "invalid keys come first: {}", deep.stdout);
+    assert!(!deep.snapshot().contains("hunter2"), "{}", deep.snapshot());
+
+    let json = test.run(&local(&["drift", "--deep", "--format", "json"]));
+    assert_eq!(json.code, 2, "{}", json.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(doc["counts"]["invalid"], 2);
+    assert_eq!(doc["keys"][0]["class"], "invalid");
+    assert!(!json.stdout.contains("hunter2"));
+
+    let markdown = test.run(&local(&["drift", "--deep", "--format", "markdown"]));
+    assert_eq!(markdown.code, 2, "{}", markdown.snapshot());
+    assert!(markdown.stdout.contains("| invalid | 2 |"), "{}", markdown.stdout);
+    assert!(
+        markdown.stdout.contains("- **invalid** `f/a` (breaks its schema"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(!markdown.stdout.contains("hunter2"));
+
+    // The fast check reads no values, so it cannot tell.
+    let fast = test.run(&local(&["drift"]));
+    assert_eq!(fast.code, 0, "{}", fast.snapshot());
+}

@@ -337,3 +337,42 @@ fn whitespace_in_a_key_name_is_a_warning() {
     assert_eq!(out.code, 0, "{}", out.snapshot());
     insta::assert_snapshot!(out.stderr);
 }
+
+/// Typed values: a value that breaks its schema stops `validate`, `plan` and `apply` before
+/// anything is listed or written, as a GitHub annotation at the value's line too; the same
+/// config without the bad value passes.
+#[test]
+fn a_value_that_breaks_its_schema() {
+    let schema = br#"{"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}, "rollout": {"type": "integer", "maximum": 100}}}"#;
+    let config = |rollout: u32| {
+        format!(
+            "{HEAD}    schemas:\n      \"f/**\": schemas/flag.json\n    keys:\n      f/ok: {{value: {{enabled: true}}}}\n      f/new:\n        value: {{enabled: true, rollout: {rollout}}}\n"
+        )
+    };
+    let files: &[(&str, &[u8])] = &[("schemas/flag.json", schema)];
+    check(
+        &config(150),
+        files,
+        "kvsync.yaml:12:16",
+        "the value of `f/new` breaks its schema at `/rollout`: 150 is greater than the maximum of \
+         100 (schema `schemas/flag.json#/properties/rollout/maximum`)",
+    );
+    let test = Test::new().file("kvsync.yaml", config(150)).file("schemas/flag.json", schema);
+    let apply = test.run(&["apply", "--auto-approve", "--target", "local"]);
+    assert_eq!(apply.code, 1, "{}", apply.snapshot());
+    assert!(!test.path().join(".kvsync").exists(), "nothing was written");
+    let github = test.run(&["validate", "--format", "github"]);
+    assert_eq!(github.code, 1, "{}", github.snapshot());
+    assert!(
+        github.stdout.contains("::error file=kvsync.yaml,line=12,col=16::the value of `f/new`")
+            || github
+                .stderr
+                .contains("::error file=kvsync.yaml,line=12,col=16::the value of `f/new`"),
+        "{}",
+        github.snapshot()
+    );
+
+    let good = Test::new().file("kvsync.yaml", config(100)).file("schemas/flag.json", schema);
+    let out = good.run(&["validate"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+}

@@ -172,12 +172,16 @@ async fn deep_check(
                 value,
                 listed,
             );
+            let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
+            let scope = &desired.scopes[batch.scope_index];
+            let violations = drift::schema_violations(scope, key, value, sensitive, &differences);
             drift::add_deep_findings(
                 report,
                 batch.scope_index,
                 key,
                 entry.expiration,
                 &differences,
+                &violations,
             );
         }
     }

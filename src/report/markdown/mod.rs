@@ -25,7 +25,9 @@ use layout::{Item, Layout, Section, Trailer};
 use crate::plan::drift::{DriftReport, ScopeDrift};
 use crate::plan::guards::{CONFLICTS_NAMED, Refusal};
 use crate::plan::{Action, Change, ConflictReason, Origin, Plan};
-use crate::report::drift::{CLASSES, class_counts, class_name, drift_line, mode_line};
+use crate::report::drift::{
+    CLASSES, class_counts, class_name, drift_line, invalid_first, mode_line,
+};
 use crate::report::model::{
     ActionKind, ChangeReport, Part, Phrase, PlanReport, ScopeReport, place, summary_line,
 };
@@ -231,9 +233,7 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
             }
             let _ = writeln!(heading, "Scope {}:", code(&scope.name));
         }
-        let items = scope
-            .drifted
-            .iter()
+        let items = invalid_first(&scope.drifted)
             .map(|key| {
                 let mut line = format!("- **{}** {}", class_name(key.class), code(&key.key));
                 if let Some(detail) = &key.detail {
@@ -992,10 +992,10 @@ mod tests {
             title: "kvsync drift: web-flags (prod)".into(),
             budget: DEFAULT_BUDGET,
         };
-        insta::assert_snapshot!(render_drift(&report, &options), @"
+        insta::assert_snapshot!(render_drift(&report, &options), @r#"
         ## kvsync drift: web-flags (prod)
 
-        **Drift: 2 missing, 1 changed, 1 modified, 1 conflict, 1 extra, 1 tampered.**
+        **Drift: 1 invalid, 2 missing, 1 changed, 1 modified, 1 conflict, 1 extra, 1 tampered.**
 
         Deep check: markers, values, user metadata and expirations compared.
 
@@ -1003,6 +1003,7 @@ mod tests {
 
         | Class | Keys |
         |:--|--:|
+        | invalid | 1 |
         | missing | 1 |
         | changed | 1 |
         | modified | 1 |
@@ -1024,6 +1025,7 @@ mod tests {
 
         Scope `flags`:
 
+        - **invalid** `flags/g` (breaks its schema at `/rollout`: "50%" is not of type "integer" (schema `schemas/flag.json#/properties/rollout/type`); value differs)
         - **missing** `flags/a`
         - **changed** `flags/b`
         - **modified** `flags/c`
@@ -1046,7 +1048,7 @@ mod tests {
         - `flags/session` (scope `flags`)
 
         </details>
-        ");
+        "#);
     }
 
     #[test]
