@@ -817,7 +817,14 @@ mod tests {
             schema_location: "schemas/flag.json#/properties/rollout/maximum".into(),
         };
         let value = [Difference::Value];
-        add_deep_findings(&mut report, 0, "f/a", Expiration::Never, &value, &[violation.clone()]);
+        add_deep_findings(
+            &mut report,
+            0,
+            "f/a",
+            Expiration::Never,
+            &value,
+            std::slice::from_ref(&violation),
+        );
         add_deep_findings(&mut report, 0, "f/b", Expiration::Never, &value, &[]);
         assert_eq!(
             classes(&report.scopes[0]),
