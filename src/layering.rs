@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("apply", &["content", "config", "kv", "plan", "env_vars"]),
     ("report", &["content", "config", "kv", "plan", "apply", "env_vars"]),
     ("saved", &["content", "config", "kv", "plan", "apply", "report", "env_vars"]),
+    ("types", &["content", "config"]),
 ];
 
 /// Paths a renderer may not name even though `kv` is allowed: renderers format data and never

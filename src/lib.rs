@@ -8,6 +8,7 @@
 //! - [`apply`] executes a plan against a store (guards, batches),
 //! - [`report`] renders plans and diagnostics,
 //! - [`saved`] is the saved plan: its file and its stale check,
+//! - [`types`] writes TypeScript types and typed readers for the Workers that read the keys,
 //! - [`cli`] is the thin command-line layer.
 
 pub mod apply;
@@ -24,5 +25,6 @@ pub mod report;
 pub mod saved;
 #[cfg(test)]
 mod testing;
+pub mod types;
 
 pub use error::Error;

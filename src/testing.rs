@@ -12,6 +12,7 @@ pub(crate) fn entry(value: &str, expiration: Expiration, sensitive: bool) -> Des
         value: ValueSource::Inline(value.as_bytes().into()),
         size: value.len() as u64,
         is_text: true,
+        json: false,
         metadata: None,
         expiration,
         sensitive,

@@ -85,6 +85,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Write a commented starter kvsync.yaml, or one scope per KV binding of a wrangler config
     Init(InitArgs),
+    /// Write TypeScript types and typed readers for the Workers that read the keys
+    Types(TypesArgs),
     /// Print the JSON Schema of kvsync.yaml
     Schema,
     /// Print a shell completion script
@@ -136,6 +138,25 @@ pub struct ValidateArgs {
     /// How to print problems: for people, as JSON, or as GitHub annotations
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
     pub format: ValidateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TypesArgs {
+    /// The config file [default: kvsync.yaml]
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Type one environment only [default: the union over every environment]
+    #[arg(short, long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// Write the module to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing; exit 2 when FILE (`--out`) is not what would be written, for CI
+    #[arg(long, requires = "out")]
+    pub check: bool,
 }
 
 /// Options that shape a plan, shared by `plan` and `apply`.

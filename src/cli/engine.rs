@@ -35,7 +35,7 @@ pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
 }
 
 /// Prints the config's warnings on stderr.
-fn warn(loaded: &config::Loaded, printer: &Printer) {
+pub fn warn(loaded: &config::Loaded, printer: &Printer) {
     if !loaded.warnings.is_empty() && !printer.quiet {
         printer.stderr(&crate::report::diagnostic::render_human_warnings(
             &loaded.warnings,

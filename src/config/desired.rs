@@ -219,6 +219,9 @@ pub struct DesiredEntry {
     pub size: u64,
     /// Whether the value is valid UTF-8 (decides `base64` on write and how diffs are shown).
     pub is_text: bool,
+    /// Whether the value was written as JSON (any YAML value but a string, which is stored as
+    /// its raw text; a file's bytes are raw too): how `kvsync types` types and reads it.
+    pub json: bool,
     /// The user metadata; `None` when the key has none (`metadata: null` included).
     pub metadata: Option<UserMetadata>,
     pub expiration: Expiration,

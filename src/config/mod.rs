@@ -56,6 +56,16 @@ use std::path::{Path, PathBuf};
 pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ReadError, ValueSource};
 pub use value_schema::{Reads, ValueSchema, ValueSchemas, Violation};
 
+/// The names of the config's `environments:`, in the order written; empty when it has none or
+/// cannot be read (loading it then says why).
+pub fn environment_names(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    match yaml::parse::<model::ConfigFile>(text) {
+        Ok(config) => config.environments.0.into_iter().map(|(name, _)| name.value).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Whether `name` is an owner a config may declare (`[a-z0-9._-]`, 1 to 64 characters).
 pub fn is_valid_owner(name: &str) -> bool {
     validate::owner(name).is_ok()

@@ -72,11 +72,13 @@ pub(crate) fn resolve(
     let mut cx = Cx { sources, key, problems, substituted: false, failed: false };
     match entry.value {
         KeyEntry::Value(kind) => {
+            let json = !matches!(kind, YamlKind::Str(_));
             let bytes = cx.value_bytes(Sp::new(kind, entry.pos))?;
             let hash = content_hash(&bytes, None, Expiration::Never);
             Some(DesiredEntry {
                 size: bytes.len() as u64,
                 is_text: true,
+                json,
                 value: ValueSource::Inline(bytes.into()),
                 metadata: None,
                 expiration: Expiration::Never,
@@ -186,6 +188,7 @@ pub(crate) fn file_entry(
         value: ValueSource::File(path),
         size,
         is_text,
+        json: false,
         metadata: into_map(shared.metadata.clone()),
         expiration: shared.expiration,
         sensitive: shared.sensitive,
@@ -251,6 +254,7 @@ impl Cx<'_, '_> {
         let metadata = self.metadata(metadata);
         let expiration = self.expiration(expiration, expiration_ttl);
         // The value is checked even when the metadata or expiration failed: all problems show.
+        let json = value.as_ref().is_some_and(|v| !matches!(v.value, YamlKind::Str(_)));
         let source = match (value, file) {
             (Some(value), None) => self.value_bytes(value).map(Source::Inline),
             (None, Some(file)) => {
@@ -274,6 +278,7 @@ impl Cx<'_, '_> {
                 Some(DesiredEntry {
                     size: bytes.len() as u64,
                     is_text: true,
+                    json,
                     value: ValueSource::Inline(bytes.into()),
                     metadata: into_map(metadata),
                     expiration,

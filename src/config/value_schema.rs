@@ -48,6 +48,8 @@ pub struct ValueSchema {
     /// Every other document its `$ref`s reached, by absolute URI (without fragment).
     pub referenced: BTreeMap<String, Value>,
     pub reads: Reads,
+    /// Written inline in a YAML file (`shown` is its place), not in a file of its own.
+    pub inline: bool,
     /// The root config's folder, canonical: other files are named relative to it.
     root: PathBuf,
     validator: jsonschema::Validator,
@@ -313,6 +315,7 @@ impl Compiler {
             uri,
             referenced,
             reads: Reads::Json,
+            inline: label == "this schema",
             root: self.root_canonical.clone(),
             validator,
         };

@@ -107,6 +107,7 @@ mod tests {
                     value: ValueSource::Inline(Box::default()),
                     size: 0,
                     is_text: true,
+                    json: false,
                     metadata: None,
                     expiration: Expiration::Never,
                     sensitive: sensitive.contains(k),

@@ -416,6 +416,7 @@ mod tests {
             value: ValueSource::Inline(value.as_bytes().into()),
             size: value.len() as u64,
             is_text: true,
+            json: false,
             metadata: metadata.map(UserMetadata::from),
             expiration,
             sensitive: false,

@@ -55,3 +55,8 @@ mod onboarding;
 
 /// `files:` sources: a folder tree of value files planned, applied and followed through edits.
 mod files;
+
+/// `kvsync types`: the generated TypeScript for the examples compiles under `tsc --strict`
+/// against @cloudflare/workers-types (pinned in the simulator's npm lockfile), a Worker using
+/// the accessors type-checks, one assigning a flag to the wrong type does not; `--check`.
+mod types;

@@ -40,7 +40,7 @@ const INSTALLED_MARKER: &str = "node_modules/.kvsync-installed";
 /// Checks the prerequisites and installs the simulator when it is not installed yet, once per
 /// test process. Every test that asks gets the same answer, so a machine without Node sees one
 /// message, naming what is missing, in every simulator test.
-fn provisioned() -> Result<(), String> {
+pub(crate) fn provisioned() -> Result<(), String> {
     static ONCE: OnceLock<Result<(), String>> = OnceLock::new();
     ONCE.get_or_init(provision).clone()
 }
@@ -95,6 +95,16 @@ fn provision() -> Result<(), String> {
         .map_err(|err| format!("cannot write `{INSTALLED_MARKER}`: {err}"))?;
     say(&format!("the KV simulator is installed ({:.0?})", started.elapsed()));
     Ok(())
+}
+
+/// A program the simulator's npm lockfile installs (`tsc`), once [`provisioned`].
+pub(crate) fn npm_bin(name: &str) -> std::path::PathBuf {
+    repo().join("tests/simulator/node_modules/.bin").join(name)
+}
+
+/// A file the simulator's npm lockfile installs, once [`provisioned`].
+pub(crate) fn npm_file(path: &str) -> std::path::PathBuf {
+    repo().join("tests/simulator/node_modules").join(path)
 }
 
 /// Node, at least [`NODE_MAJOR`], on `PATH`.

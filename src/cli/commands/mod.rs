@@ -8,4 +8,5 @@ pub mod drift;
 pub mod export;
 pub mod init;
 pub mod plan;
+pub mod types;
 pub mod validate;
