@@ -76,6 +76,10 @@ namespaces:
         metadata: {{team: web}}
     # Keys a Worker writes at run time, which kvsync must never report or touch:
     # ignore: ["flags/runtime/**"]
+    # Typed values: a JSON Schema per key glob (a file, or inline), checked before anything
+    # ships; `kvsync types --out src/kv-types.ts` turns it into TypeScript for the Worker.
+    # schemas:
+    #   "flags/checkout": {{type: object, required: [enabled], properties: {{enabled: {{type: boolean}}, rollout: {{type: integer, minimum: 0, maximum: 100}}}}}}
 
 # Environments are overlays picked with `--env NAME`; with any, `--env` is required unless
 # default_environment names one.

@@ -62,6 +62,8 @@ pub(crate) enum Scenario {
     /// (f) (a) with every key in the root file (no includes): listing starts from the heads
     /// read before the first `keys:`, while the file is parsed.
     PlanOneFile,
+    /// (g) (d) with every value under a JSON Schema (`schemas:`, typed values).
+    ValidateTyped,
 }
 
 impl Scenario {
@@ -73,12 +75,13 @@ impl Scenario {
             Scenario::Validate => "(d) validate",
             Scenario::PlanSharded => "(e) (a) with 7 list_shards",
             Scenario::PlanOneFile => "(f) (a) from one file",
+            Scenario::ValidateTyped => "(g) (d) with schemas",
         }
     }
 
     /// Whether the command lists the namespace (and so has a floor listing time).
     pub(crate) fn lists(self) -> bool {
-        !matches!(self, Scenario::Validate)
+        !matches!(self, Scenario::Validate | Scenario::ValidateTyped)
     }
 }
 
@@ -100,7 +103,7 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
             bulk_delete: changes.delete.div_ceil(BULK_WRITE),
             other: 0,
         },
-        Scenario::Validate => Requests::default(),
+        Scenario::Validate | Scenario::ValidateTyped => Requests::default(),
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
     }
 }

@@ -207,12 +207,14 @@ fn bench_size(
     let plan_edited = ["plan", "--detailed-exitcode", "-c"];
     let sharded = same.with_file_name(state::SHARDED_ROOT);
     let one_file = same.with_file_name(state::ONE_FILE_ROOT);
-    let plans: [(Scenario, &[&str], &Path); 5] = [
+    let typed = same.with_file_name(state::TYPED_ROOT);
+    let plans: [(Scenario, &[&str], &Path); 6] = [
         (Scenario::PlanSame, &plan_same, &same),
         (Scenario::PlanEdited, &plan_edited, &edited),
         (Scenario::Validate, &["validate", "-c"], &same),
         (Scenario::PlanSharded, &plan_same, &sharded),
         (Scenario::PlanOneFile, &plan_same, &one_file),
+        (Scenario::ValidateTyped, &["validate", "-c"], &typed),
     ];
     for (scenario, command, config) in plans {
         let mut runs = Vec::new();
@@ -377,7 +379,7 @@ fn check(scenario: Scenario, run: &Measured, n: u64, changes: &Changes) -> Resul
                 changes.delete
             ),
         ),
-        Scenario::Validate => (0, format!("1 scope, {n} keys")),
+        Scenario::Validate | Scenario::ValidateTyped => (0, format!("1 scope, {n} keys")),
     };
     if run.code == Some(code) && (run.stdout.contains(&expected) || run.stderr.contains(&expected))
     {

@@ -95,7 +95,32 @@ pub(crate) fn verdicts(rows: &[Row], latency_ms: u64) -> Vec<Verdict> {
         memory_verdict(rows),
         linear_verdict(rows),
         one_file_verdict(rows, latency_ms),
+        schemas_verdict(rows),
     ]
+}
+
+/// Row (g) against row (d): checking every value of 100,000 keys against its JSON Schema adds
+/// at most 25 % to `validate`'s wall time.
+fn schemas_verdict(rows: &[Row]) -> Verdict {
+    let target = "100,000-key validate with schemas ≤ 1.25× without";
+    let find = |scenario| rows.iter().find(|r| r.keys == 100_000 && r.scenario == scenario);
+    match (find(Scenario::Validate), find(Scenario::ValidateTyped)) {
+        (Some(plain), Some(typed)) => {
+            let ratio = typed.wall.as_secs_f64() / plain.wall.as_secs_f64().max(f64::EPSILON);
+            Verdict {
+                target,
+                pass: Some(ratio <= 1.25),
+                detail: format!(
+                    "{ratio:.2}× ({} with, {} without; CPU {} with, {} without)",
+                    duration(typed.wall),
+                    duration(plain.wall),
+                    duration(typed.cpu),
+                    duration(plain.cpu)
+                ),
+            }
+        }
+        _ => Verdict { target, pass: None, detail: "100,000 is not among the sizes".into() },
+    }
 }
 
 /// Row (f)'s goal, by the stand-in's latency: a one-file config lists while it is parsed, so a

@@ -88,6 +88,16 @@ pub(crate) const SHARDED_ROOT: &str = "kvsync-sharded.yaml";
 /// The same desired state with every key in the root file: row (f).
 pub(crate) const ONE_FILE_ROOT: &str = "kvsync-one-file.yaml";
 
+/// The same desired state with every value under a JSON Schema: row (g).
+pub(crate) const TYPED_ROOT: &str = "kvsync-typed.yaml";
+
+/// Row (g)'s schemas, one per key family: every value of the state satisfies its schema, and
+/// each is checked as a Worker reads it (text for the strings, parsed JSON for the flags).
+const TYPED_SCHEMAS: &str = "    schemas:\n      \"redirects/**\": {type: string, format: uri}\n      \"i18n/**\": {type: string, minLength: 1}\n      \"pages/**\": {type: string, maxLength: 100000}\n      \"flags/**\": schemas/flag.schema.json\n";
+
+/// The flags' schema for row (g).
+const FLAG_SCHEMA: &str = r#"{"type": "object", "required": ["enabled", "rollout"], "properties": {"enabled": {"type": "boolean"}, "rollout": {"type": "integer", "minimum": 0, "maximum": 100}}, "additionalProperties": false}"#;
+
 const CHANGED: usize = 1;
 const REMOVED: usize = 2;
 
@@ -236,6 +246,9 @@ pub(crate) fn write_config(
     fs::write(&root, &head)?;
     let shards: Vec<String> = SHARDS.iter().map(|s| format!("\"{s}\"")).collect();
     fs::write(dir.join(SHARDED_ROOT), format!("{head}    list_shards: [{}]\n", shards.join(", ")))?;
+    fs::create_dir_all(dir.join("schemas"))?;
+    fs::write(dir.join("schemas/flag.schema.json"), FLAG_SCHEMA)?;
+    fs::write(dir.join(TYPED_ROOT), format!("{head}{TYPED_SCHEMAS}"))?;
     // Row (f): the same keys, all in one root file (`file:` paths relative to it).
     let mut one_file = BufWriter::new(fs::File::create(dir.join(ONE_FILE_ROOT))?);
     one_file
