@@ -396,6 +396,12 @@ impl Globs {
         !self.patterns.is_empty() && self.set.is_match(key)
     }
 
+    /// The indices of the patterns `key` matches, into `into` (cleared first): one pass for
+    /// all patterns.
+    pub fn matches_into(&self, key: &str, into: &mut Vec<usize>) {
+        self.set.matches_into(key, into);
+    }
+
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
