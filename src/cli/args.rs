@@ -85,6 +85,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Write a commented starter kvsync.yaml, or one scope per KV binding of a wrangler config
     Init(InitArgs),
+    /// Write changes made live (by hand, in the dashboard) back into the config; exit 2 when
+    /// files changed or keys need a person
+    Pull(PullArgs),
     /// Write TypeScript types and typed readers for the Workers that read the keys
     Types(TypesArgs),
     /// Print the JSON Schema of kvsync.yaml
@@ -138,6 +141,52 @@ pub struct ValidateArgs {
     /// How to print problems: for people, as JSON, or as GitHub annotations
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
     pub format: ValidateFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Only keys matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+
+    /// Read every desired key's value (a hand edit that kept the metadata is only seen this way;
+    /// one request per 100 keys)
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Also add keys present live and not in the config (unmarked, inside a scope)
+    #[arg(long)]
+    pub adopt: bool,
+
+    /// Remove entries of keys absent live (never `expiration_ttl` keys)
+    #[arg(long)]
+    pub remove_missing: bool,
+
+    /// Where `--adopt` adds keys: the root config or an included file [default: the file with
+    /// the scope's `keys:`]
+    #[arg(long, value_name = "FILE")]
+    pub into: Option<PathBuf>,
+
+    /// Print the diff of every file it would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print what it did
+    #[arg(long, value_enum, default_value_t = PullFormat::Human)]
+    pub format: PullFormat,
+}
+
+/// How `pull` prints what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

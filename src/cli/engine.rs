@@ -194,7 +194,8 @@ pub async fn plan_with_baseline(
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    let Listed { desired, store, live } = load_and_list(config, context, access, printer).await?;
+    let Listed { desired, store, live, .. } =
+        load_and_list(config, context, access, printer).await?;
     let options = options(&desired, planning, context.now)?;
     let mut plan = plan::plan(&desired, &live, &options);
     if let Some(baseline) = baseline {
@@ -238,6 +239,8 @@ pub struct Listed {
     pub desired: Desired,
     pub store: Store,
     pub live: Vec<LiveScope>,
+    /// The YAML files the config was read from, root first.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// What the loader thread reports.
@@ -318,13 +321,13 @@ pub async fn load_and_list(
     };
     listing.finish();
     warn(&loaded, printer);
-    let desired = loaded.desired;
+    let (desired, files) = (loaded.desired, loaded.files);
     let mut live = live?;
     if desired.heads() != heads {
         // Not expected: the loader reports the heads it returns. Correctness first.
         live = list_live(&store, &desired.heads(), &|_| {}).await?;
     }
-    Ok(Listed { desired, store, live })
+    Ok(Listed { desired, store, live, files })
 }
 
 /// The loader's final answer.
@@ -444,10 +447,47 @@ pub async fn value_views<S: KvStore>(
                 unreadable.push((key, reason.clone()));
                 continue;
             }
-            views.insert(index, key.clone(), value_view(live, bytes.as_deref(), false));
+            let exact = live_values.get(&key).is_some_and(|(_, hint)| hint.exact);
+            let change = scope_plan.changes.iter().find(|c| c.key == key);
+            let entry = scope.entries.get(&key);
+            let view = match (live, change, entry) {
+                (Some(live), Some(change), Some(entry))
+                    if exact && marker_only(live, bytes.as_deref(), change, entry) =>
+                {
+                    ValueView::MarkerOnly
+                }
+                _ => value_view(live, bytes.as_deref(), false),
+            };
+            views.insert(index, key.clone(), view);
         }
     }
     Ok(Views { views, keys_read, unreadable })
+}
+
+/// Whether a put only rewrites the marker: the live value (read exactly), its user metadata and
+/// its expiration are already the desired ones (as after `kvsync pull`).
+fn marker_only(
+    live: &LiveValue,
+    desired: Option<&[u8]>,
+    change: &plan::Change,
+    entry: &DesiredEntry,
+) -> bool {
+    let live_bytes = match live {
+        LiveValue::Text(text) => text.as_bytes(),
+        LiveValue::Binary(bytes) => bytes.as_slice(),
+        LiveValue::Missing | LiveValue::Unreadable(_) => return false,
+    };
+    let Some(listed) = &change.live else { return false };
+    let empty = serde_json::Map::new();
+    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).unwrap_or_default();
+    let live_metadata = listed.metadata.as_ref().unwrap_or(&empty);
+    let expiration_equal = match entry.expiration {
+        crate::content::Expiration::Never => listed.expiration.is_none(),
+        crate::content::Expiration::At(at) => listed.expiration == Some(at),
+        // Written again, the TTL starts over: the same as it was written.
+        crate::content::Expiration::Ttl(_) => true,
+    };
+    desired == Some(live_bytes) && &desired_metadata == live_metadata && expiration_equal
 }
 
 fn io_error(source: std::io::Error) -> Error {

@@ -59,6 +59,7 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         Command::Export(args) => block_on(commands::export::run(args, printer)),
         Command::Init(args) => commands::init::run(args, printer),
         Command::Types(args) => commands::types::run(args, printer),
+        Command::Pull(args) => block_on(commands::pull::run(args, printer)),
         Command::Schema => {
             printer.data(&crate::config::schema_json());
             Ok(ExitStatus::Success)

@@ -120,8 +120,19 @@ pub(super) fn load_using(
     if loader.problems.has_errors() {
         return Err(invalid(loader.problems));
     }
+    let files: Vec<PathBuf> = loader
+        .problems
+        .paths()
+        .iter()
+        .enumerate()
+        .filter(|(index, path)| {
+            *index == 0 || path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+        })
+        .map(|(_, path)| path.clone())
+        .collect();
     let (_, warnings) = loader.problems.finish();
     Ok(Loaded {
+        files,
         desired: Desired {
             owner,
             environment: merged.environment,

@@ -41,6 +41,7 @@ mod model;
 mod overlay;
 mod parallel;
 mod problems;
+pub mod pull;
 mod shape;
 mod sources;
 pub mod starter;
@@ -64,6 +65,12 @@ pub fn environment_names(path: &Path) -> Vec<String> {
         Ok(config) => config.environments.0.into_iter().map(|(name, _)| name.value).collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// A folder for file system calls: `""` (the folder of a config given as a bare file name) is
+/// the current directory.
+pub fn shown_dir(dir: &Path) -> &Path {
+    sources::shown_dir(dir)
 }
 
 /// Whether `name` is an owner a config may declare (`[a-z0-9._-]`, 1 to 64 characters).
@@ -90,6 +97,9 @@ pub struct Loaded {
     pub desired: Desired,
     /// Non-fatal findings (e.g. a desired key that matches its scope's `ignore` globs).
     pub warnings: Vec<Diagnostic>,
+    /// The YAML files read, the root config first, each included file after the file that
+    /// included it (where `kvsync pull` looks for the entries it edits).
+    pub files: Vec<PathBuf>,
 }
 
 /// Loads, interpolates, merges, validates and hashes the config at `path`.

@@ -66,6 +66,11 @@ impl Problems {
         id
     }
 
+    /// Every file registered, in the order first read.
+    pub(crate) fn paths(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     pub(crate) fn path(&self, file: FileId) -> &Path {
         &self.files[file.0 as usize]
     }

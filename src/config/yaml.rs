@@ -738,3 +738,198 @@ mod tests {
         assert_eq!(without_entries("- b: 1\n", &[Pos::new(1, 3)]), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Where nodes are in the text, for editing a file in place (`kvsync pull`).
+
+/// A node of a YAML document and the bytes of the text it spans (`start..end`, the node's own
+/// text: quotes and brackets included, no trailing comment or line break).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SpanNode {
+    pub start: usize,
+    pub end: usize,
+    pub kind: SpanKind,
+    /// It defines an anchor (`&name`), so other nodes may repeat it through aliases.
+    pub anchored: bool,
+}
+
+/// What a [`SpanNode`] holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SpanKind {
+    Scalar {
+        text: String,
+        style: ScalarForm,
+    },
+    Map {
+        flow: bool,
+        entries: Vec<(SpanNode, SpanNode)>,
+    },
+    Seq {
+        flow: bool,
+        items: Vec<SpanNode>,
+    },
+    /// `*name`: a repetition of an anchored node.
+    Alias,
+}
+
+/// How a scalar is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScalarForm {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    /// `|` or `>`.
+    Block,
+}
+
+impl SpanNode {
+    /// The value of `key` in a mapping node.
+    pub(crate) fn get(&self, key: &str) -> Option<&SpanNode> {
+        match &self.kind {
+            SpanKind::Map { entries, .. } => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.kind, SpanKind::Scalar { text, .. } if text == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The entry (key node and value node) of `key` in a mapping node.
+    pub(crate) fn entry(&self, key: &str) -> Option<(&SpanNode, &SpanNode)> {
+        match &self.kind {
+            SpanKind::Map { entries, .. } => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.kind, SpanKind::Scalar { text, .. } if text == key))
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// Whether this node or any node inside it is an alias or defines an anchor.
+    pub(crate) fn shares(&self) -> bool {
+        self.anchored
+            || match &self.kind {
+                SpanKind::Alias => true,
+                SpanKind::Scalar { .. } => false,
+                SpanKind::Map { entries, .. } => {
+                    entries.iter().any(|(k, v)| k.shares() || v.shares())
+                }
+                SpanKind::Seq { items, .. } => items.iter().any(SpanNode::shares),
+            }
+    }
+}
+
+/// The first document of `text` as a tree of [`SpanNode`]s; `None` for an empty document.
+pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
+    use granit_parser::{Event, Parser};
+    let byte = |marker: &granit_parser::Marker| -> usize {
+        marker.byte_offset().unwrap_or_else(|| {
+            text.char_indices().nth(marker.index()).map_or(text.len(), |(at, _)| at)
+        })
+    };
+    // Open collections: their start, whether flow, whether anchored, and the children so far.
+    struct Open {
+        start: usize,
+        flow: bool,
+        map: bool,
+        anchored: bool,
+        children: Vec<SpanNode>,
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<SpanNode> = None;
+    let finish = |stack: &mut Vec<Open>, root: &mut Option<SpanNode>, node: SpanNode| match stack
+        .last_mut()
+    {
+        Some(open) => open.children.push(node),
+        None => {
+            if root.is_none() {
+                *root = Some(node);
+            }
+        }
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|error| error.to_string())?;
+        match event {
+            Event::Scalar(value, style, anchor, _) => {
+                let style = match style {
+                    granit_parser::ScalarStyle::Plain => ScalarForm::Plain,
+                    granit_parser::ScalarStyle::SingleQuoted => ScalarForm::SingleQuoted,
+                    granit_parser::ScalarStyle::DoubleQuoted => ScalarForm::DoubleQuoted,
+                    _ => ScalarForm::Block,
+                };
+                let node = SpanNode {
+                    start: byte(&span.start),
+                    end: byte(&span.end),
+                    kind: SpanKind::Scalar { text: value.into_owned(), style },
+                    anchored: anchor != 0,
+                };
+                finish(&mut stack, &mut root, node);
+            }
+            Event::Alias(_) => {
+                let node = SpanNode {
+                    start: byte(&span.start),
+                    end: byte(&span.end),
+                    kind: SpanKind::Alias,
+                    anchored: false,
+                };
+                finish(&mut stack, &mut root, node);
+            }
+            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+                let map = matches!(event, Event::MappingStart(..));
+                stack.push(Open {
+                    start: byte(&span.start),
+                    flow: matches!(style, granit_parser::StructureStyle::Flow),
+                    map,
+                    anchored: anchor != 0,
+                    children: Vec::new(),
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let Some(open) = stack.pop() else { continue };
+                // A flow collection ends at its bracket; a block one with its last child.
+                let end = if open.flow {
+                    byte(&span.end)
+                } else {
+                    open.children.last().map_or(open.start, |child| child.end)
+                };
+                let kind = if open.map {
+                    let mut entries = Vec::with_capacity(open.children.len() / 2);
+                    let mut children = open.children.into_iter();
+                    while let (Some(key), Some(value)) = (children.next(), children.next()) {
+                        entries.push((key, value));
+                    }
+                    SpanKind::Map { flow: open.flow, entries }
+                } else {
+                    SpanKind::Seq { flow: open.flow, items: open.children }
+                };
+                let node = SpanNode { start: open.start, end, kind, anchored: open.anchored };
+                finish(&mut stack, &mut root, node);
+            }
+            Event::DocumentEnd => break,
+            _ => {}
+        }
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn nodes_know_the_bytes_they_span() {
+        let text = "# c\na: 1\nb:\n  c: \"x\"  # note\n  d: {e: [1, 2]}\nf: &x é\ng: *x\n";
+        let root = span_tree(text).expect("parses").expect("a document");
+        let slice = |node: &SpanNode| &text[node.start..node.end];
+        assert_eq!(slice(root.get("a").expect("a")), "1");
+        let b = root.get("b").expect("b");
+        assert_eq!(slice(b.get("c").expect("c")), "\"x\"");
+        assert_eq!(slice(b.get("d").expect("d")), "{e: [1, 2]}");
+        assert_eq!(slice(b), "c: \"x\"  # note\n  d: {e: [1, 2]}");
+        assert_eq!(slice(root.get("f").expect("f")), "é");
+        assert!(root.get("f").expect("f").shares());
+        assert_eq!(root.get("g").expect("g").kind, SpanKind::Alias);
+        let (key, _) = root.entry("b").expect("entry");
+        assert_eq!(slice(key), "b");
+    }
+}

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod diff;
 pub mod drift;
 pub mod guards;
+pub mod pull;
 
 use crate::config::Globs;
 use crate::content::Expiration;

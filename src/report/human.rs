@@ -194,6 +194,8 @@ fn render_change(
 fn render_view(out: &mut String, view: &ValueView, style: Style) {
     match view {
         ValueView::Sensitive => value_note(out, "(sensitive)"),
+        // Said on the change line: `(marker only)`.
+        ValueView::MarkerOnly => {}
         ValueView::Opaque { live, desired } => render_opaque(out, live.as_ref(), desired.as_ref()),
         ValueView::Text { live, desired } => {
             render_text(out, live.as_deref(), desired.as_deref(), style);

@@ -235,6 +235,10 @@ pub struct ChangeDto {
     pub drifted: Option<bool>,
     /// A sensitive key carries no hash, size, metadata or diff.
     pub sensitive: bool,
+    /// Live is already as desired; only the marker is rewritten (an update or adopt all the
+    /// same: KV has no metadata-only write).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub marker_only: bool,
     /// The desired content hash (docs/spec.md, "The content hash"), 64 lowercase hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_sha256: Option<String>,
@@ -445,6 +449,7 @@ fn change_dto(scope: &ScopePlan, report: &ChangeReport<'_>, include_diffs: bool)
         tag,
         drifted,
         sensitive,
+        marker_only: report.marker_only(),
         desired_sha256: None,
         live_sha256: None,
         live_owner: None,
@@ -508,7 +513,7 @@ fn change_dto(scope: &ScopePlan, report: &ChangeReport<'_>, include_diffs: bool)
             dto.live_size = live.as_ref().map(|b| b.size);
             dto.desired_size = desired.as_ref().map(|b| b.size);
         }
-        Some(ValueView::Sensitive) | None => {}
+        Some(ValueView::Sensitive | ValueView::MarkerOnly) | None => {}
     }
     dto
 }

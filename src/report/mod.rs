@@ -11,6 +11,7 @@ pub mod json;
 pub mod markdown;
 pub mod model;
 pub mod outcome;
+pub mod pull;
 pub mod style;
 pub mod text;
 pub mod values;

@@ -131,7 +131,21 @@ impl<'a> ChangeReport<'a> {
     }
 
     pub fn note(&self) -> Option<Phrase> {
+        if self.marker_only() {
+            return Some(match self.change.action {
+                Action::Adopt => Phrase::words(
+                    "adopt, marker only: the value is already as desired; it is rewritten with \
+                     the marker",
+                ),
+                _ => Phrase::words("marker only"),
+            });
+        }
         note(&self.change.action)
+    }
+
+    /// Live is already as desired and only the marker is rewritten ([`ValueView::MarkerOnly`]).
+    pub fn marker_only(&self) -> bool {
+        matches!(self.view, Some(ValueView::MarkerOnly))
     }
 
     /// The value to show under the change: only keys apply writes or deletes get one, since a

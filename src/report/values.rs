@@ -28,6 +28,10 @@ pub enum ValueView {
     Opaque { live: Option<Blob>, desired: Option<Blob> },
     /// A sensitive value: shown as `(sensitive)`, no hash, no size.
     Sensitive,
+    /// Live is already exactly as desired (value bytes, user metadata, expiration): only the
+    /// marker is rewritten (after `kvsync pull`, the live marker still records the old hash).
+    /// KV has no metadata-only write, so it stays an update (or adopt); nothing to diff.
+    MarkerOnly,
 }
 
 /// A value shown only by its size and a short hash.

@@ -83,7 +83,7 @@ fn terraform_habits_get_a_tip() {
 /// environment variables kvsync reads (never the token as a flag).
 #[test]
 fn help_lists_what_each_command_uses() {
-    for command in ["schema", "completions", "init", "validate"] {
+    for command in ["schema", "completions", "init", "validate", "types"] {
         let out = Test::new().run(&[command, "--help"]);
         assert_eq!(out.code, 0);
         for option in ["--target", "--local-path", "--api-url", "--revision"] {
@@ -95,6 +95,7 @@ fn help_lists_what_each_command_uses() {
         ("apply", &["--target", "--local-path", "--api-url", "--revision"][..]),
         ("drift", &["--target", "--local-path", "--api-url"][..]),
         ("export", &["--target", "--local-path", "--api-url"][..]),
+        ("pull", &["--target", "--local-path", "--api-url"][..]),
     ] {
         let out = Test::new().run(&[command, "--help"]);
         for option in options {

@@ -1,9 +1,8 @@
 use kv_standin::{Endpoint, Fault, MalformedBody};
 use kvsync::content::Expiration;
-use kvsync::kv::local::LocalStore;
 use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{Cloud, Config, NOW, NS, Test};
+use crate::support::{Cloud, Config, NOW, NS, Test, local_store, metadata_of, seed};
 
 /// A config of owner `web` with one scope `flags` (prefix `f/`) holding `keys`, each a YAML key
 /// entry as written after `f/<name>: `.
@@ -15,32 +14,6 @@ fn config(keys: &[(&str, &str)]) -> String {
 
 fn local<'a>(args: &[&'a str]) -> Vec<&'a str> {
     args.iter().copied().chain(["--target", "local"]).collect()
-}
-
-fn store(test: &Test) -> LocalStore {
-    LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
-        .expect("open store")
-}
-
-/// Writes keys straight into the local store, as a hand edit or another tool would.
-fn seed(test: &Test, pairs: &[(&str, &str, Option<serde_json::Value>)]) {
-    let pairs: Vec<PutPair> = pairs
-        .iter()
-        .map(|(key, value, metadata)| PutPair {
-            key: (*key).to_owned(),
-            value: value.as_bytes().to_vec(),
-            metadata: metadata.clone().unwrap_or(serde_json::Value::Null),
-            expiration: Expiration::Never,
-        })
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(store(test).bulk_put(NS, &pairs)).expect("seed");
-}
-
-/// The metadata a key holds now (marker included).
-fn metadata_of(test: &Test, key: &str) -> serde_json::Value {
-    let (_, metadata, _) = store(test).get_full(NS, key).expect("read").expect("key exists");
-    metadata.expect("metadata")
 }
 
 fn marker(owner: &str) -> serde_json::Value {
@@ -227,7 +200,7 @@ fn deep_compares_metadata_and_expiration() {
         expiration: Expiration::At(NOW.parse::<i64>().expect("now") + 86_400),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(store(&test).bulk_put(NS, &[pair])).expect("seed");
+    runtime.block_on(local_store(&test).bulk_put(NS, &[pair])).expect("seed");
 
     let deep = test.run(&local(&["drift", "--deep"]));
     assert_eq!(deep.code, 2, "{}", deep.snapshot());

@@ -60,3 +60,6 @@ mod files;
 /// against @cloudflare/workers-types (pinned in the simulator's npm lockfile), a Worker using
 /// the accessors type-checks, one assigning a flag to the wrong type does not; `--check`.
 mod types;
+
+/// `kvsync pull`: hand edits found live written back into the config, byte for byte elsewhere.
+mod pull;

@@ -1,6 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use kv_standin::{Options, Standin};
+use kvsync::content::Expiration;
+use kvsync::kv::local::LocalStore;
+use kvsync::kv::{KvStore as _, PutPair};
 use std::process::{Command, Stdio};
 
 /// The namespace the stand-in tests use.
@@ -240,4 +243,31 @@ pub(crate) fn cloudflare_client(
         timings: kvsync::kv::retry::Timings::default(),
     };
     kvsync::kv::cloudflare::CloudflareStore::new(config).expect("client")
+}
+
+/// The local store of a test's folder (`.kvsync/local.db`).
+pub(crate) fn local_store(test: &Test) -> LocalStore {
+    LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
+        .expect("open store")
+}
+
+/// Writes keys straight into the local store, as a hand edit or another tool would.
+pub(crate) fn seed(test: &Test, pairs: &[(&str, &str, Option<serde_json::Value>)]) {
+    let pairs: Vec<PutPair> = pairs
+        .iter()
+        .map(|(key, value, metadata)| PutPair {
+            key: (*key).to_owned(),
+            value: value.as_bytes().to_vec(),
+            metadata: metadata.clone().unwrap_or(serde_json::Value::Null),
+            expiration: Expiration::Never,
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(local_store(test).bulk_put(NS, &pairs)).expect("seed");
+}
+
+/// The metadata a key holds now (marker included).
+pub(crate) fn metadata_of(test: &Test, key: &str) -> serde_json::Value {
+    let (_, metadata, _) = local_store(test).get_full(NS, key).expect("read").expect("key exists");
+    metadata.expect("metadata")
 }

@@ -28,7 +28,7 @@ use crate::report::text::{counted, printable};
 pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
     let now = context.now;
-    let engine::Listed { desired, store, live } =
+    let engine::Listed { desired, store, live, .. } =
         engine::load_and_list(&args.config, context, Access::Read, printer).await?;
     // Drift always looks at every key: no `--only`, and no `--take-over` that would turn a
     // conflict into something apply may resolve.

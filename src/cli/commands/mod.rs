@@ -8,5 +8,6 @@ pub mod drift;
 pub mod export;
 pub mod init;
 pub mod plan;
+pub mod pull;
 pub mod types;
 pub mod validate;

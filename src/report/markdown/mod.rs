@@ -435,6 +435,7 @@ fn change_item(change: &ChangeReport<'_>) -> Item {
     if let Some(view) = change.shown_value() {
         match view {
             ValueView::Sensitive => subs.push("value: (sensitive)".to_owned()),
+            ValueView::MarkerOnly => {}
             ValueView::Opaque { live, desired } => {
                 subs.extend(opaque(live.as_ref(), desired.as_ref()))
             }

@@ -1,0 +1,302 @@
+//! `kvsync pull`: write changes made live back into the config.
+//!
+//! Lists every scope, reads the values `plan::pull::values_to_read` names (all desired keys with
+//! `--deep`), decides which keys are hand edits (`plan::pull::find`, pure), turns them into
+//! edits of the config's files (`config::pull::edits`, which reads every edited entry back
+//! through the loader before it keeps it), and then prints the diff (`--dry-run`) or writes the
+//! files, all or none: each through a temporary file renamed into place, only after every edit
+//! was computed, and put back as they were if a write fails or the config, loaded again, does not
+//! say what is live for a pulled key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::cli::args::{PullArgs, PullFormat};
+use crate::cli::engine::{self, Access};
+use crate::cli::exit::ExitStatus;
+use crate::cli::output::Printer;
+use crate::config::pull::{self as edit, Change, What};
+use crate::config::{self, Desired, Globs};
+use crate::error::Error;
+use crate::kv::{BULK_GET_MAX, KvStore, ReadHint};
+use crate::plan::pull::{self, Found, Outcome, Report, Row};
+use crate::report;
+
+pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error> {
+    let only = Globs::new(&args.only).map_err(|(pattern, error)| {
+        Error::Usage(format!("`--only` glob `{pattern}` is not valid: {}", error.kind()))
+    })?;
+    let context = &engine::Context::new(&args.target)?;
+    let engine::Listed { desired, store, live, files } =
+        engine::load_and_list(&args.config, context, Access::Read, printer).await?;
+    let options =
+        pull::Options { owner: desired.owner.clone(), deep: args.deep, adopt: args.adopt, only };
+
+    let mut findings = Vec::new();
+    let mut adoptable = 0usize;
+    for (index, scope) in desired.scopes.iter().enumerate() {
+        let Some(listing) = live.get(index) else { continue };
+        let wanted = pull::values_to_read(scope, listing, &options);
+        let mut values = HashMap::new();
+        for chunk in wanted.chunks(BULK_GET_MAX) {
+            let names: Vec<String> = chunk.iter().map(|k| k.name.as_str().to_owned()).collect();
+            let hints: Vec<ReadHint> = chunk
+                .iter()
+                .map(|listed| ReadHint {
+                    // Binary values and keys to adopt are read as bytes: they go into files.
+                    exact: scope.entries.get(listed.name.as_str()).is_none_or(|e| !e.is_text),
+                    listed_expiration: listed.expiration,
+                })
+                .collect();
+            let read = store.read_values(&scope.namespace_id, &names, &hints).await?;
+            values.extend(names.into_iter().zip(read));
+        }
+        let read = |entry: &config::DesiredEntry| entry.read().ok();
+        for finding in pull::find(scope, listing, &values, &read, &options) {
+            findings.push((scope.name.clone(), finding));
+        }
+        if !args.adopt {
+            adoptable += listing
+                .keys
+                .iter()
+                .filter(|k| {
+                    let key = k.name.as_str();
+                    key.starts_with(&scope.prefix)
+                        && !scope.ignore.is_match(key)
+                        && !scope.protect.is_match(key)
+                        && !scope.entries.contains_key(key)
+                        && matches!(k.metadata.marker(), crate::content::Marker::None)
+                })
+                .count();
+        }
+    }
+
+    let vars = |name: &str| (context.vars)(name);
+    let edit_context = edit::Context {
+        root: args.config.path(),
+        files: &files,
+        environment: desired.environment.as_deref(),
+        into: args.into.as_deref(),
+        vars: &vars,
+    };
+    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &edit_context);
+    let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
+    for (key, place) in &edits.made {
+        if let Some(row) = rows.iter_mut().find(|row| &row.key == key) {
+            row.outcome = match &row.outcome {
+                Outcome::Pulled { parts, .. } => {
+                    Outcome::Pulled { parts: parts.clone(), place: place.clone() }
+                }
+                Outcome::Added { .. } => Outcome::Added { place: place.clone() },
+                Outcome::Removed { .. } => Outcome::Removed { place: place.clone() },
+                other => other.clone(),
+            };
+        }
+    }
+    for (key, why) in &edits.refused {
+        if let Some(row) = rows.iter_mut().find(|row| &row.key == key) {
+            row.outcome = Outcome::NeedsPerson { why: why.clone() };
+        }
+    }
+    store.close()?;
+
+    let root_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
+    let root_canonical = std::fs::canonicalize(crate::config::shown_dir(&root_dir)).ok();
+    let shown = |path: &Path| -> String {
+        let relative = root_canonical
+            .as_deref()
+            .and_then(|root| path.strip_prefix(root).ok())
+            .or_else(|| path.strip_prefix(&root_dir).ok());
+        relative.unwrap_or(path).display().to_string()
+    };
+    let report = Report {
+        environment: desired.environment.clone(),
+        rows,
+        dry_run: args.dry_run,
+        files: edits.files.iter().map(|file| shown(&file.path)).collect(),
+        adoptable,
+    };
+    if args.dry_run {
+        if args.format == PullFormat::Human {
+            for file in &edits.files {
+                printer.data(&unified_diff(&shown(&file.path), &file.before, &file.after));
+            }
+        }
+    } else if !edits.files.is_empty() {
+        write_all(&edits.files)?;
+        if let Err(error) = check_pulled(args, context, &findings, &edits.made, &desired) {
+            restore(&edits.files);
+            return Err(error);
+        }
+    }
+    let text = match args.format {
+        PullFormat::Human => report::pull::render_human(&report, printer.stdout_color),
+        PullFormat::Json => report::pull::render_json(&report),
+    };
+    printer.data(&text);
+    Ok(if report.has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
+}
+
+/// The config changes the findings ask for, and the report's rows (places filled in later).
+fn changes_and_rows(
+    findings: &[(String, pull::Finding)],
+    remove_missing: bool,
+    edit_context: &edit::Context<'_>,
+) -> (Vec<Change>, Vec<Row>) {
+    let mut changes = Vec::new();
+    let mut rows = Vec::new();
+    for (scope, finding) in findings {
+        let change = |what| Change { scope: scope.clone(), key: finding.key.clone(), what };
+        let outcome = match &finding.found {
+            Found::Pull(state) => {
+                changes.push(change(What::Set {
+                    value: state.value_changed.then(|| state.value.clone()),
+                    metadata: state.metadata_changed.then(|| state.metadata.clone()),
+                    expiration: state.expiration_changed.then_some(state.expiration),
+                }));
+                Outcome::Pulled { parts: state.parts(), place: String::new() }
+            }
+            Found::Adopt(state) => {
+                changes.push(change(What::Add {
+                    value: state.value.clone(),
+                    metadata: state.metadata.clone(),
+                    expiration: state.expiration,
+                }));
+                Outcome::Added { place: String::new() }
+            }
+            Found::Missing { ttl: true } => Outcome::Missing {
+                why: "absent live; an `expiration_ttl` key may just have expired, so it is never \
+                      removed"
+                    .to_owned(),
+            },
+            Found::Missing { ttl: false } if remove_missing => {
+                changes.push(change(What::Remove));
+                Outcome::Removed { place: String::new() }
+            }
+            Found::Missing { ttl: false } => Outcome::Missing {
+                why: "absent live (`--remove-missing` removes its entry)".to_owned(),
+            },
+            Found::Sensitive => Outcome::NeedsPerson {
+                why: match edit::secret_name(edit_context, scope, &finding.key) {
+                    Some(name) => format!(
+                        "changed live; update the secret `{name}` (a secret is never written \
+                         into a file)"
+                    ),
+                    None => "changed live; it is sensitive, so it is never written into a file: \
+                             update it where it is set"
+                        .to_owned(),
+                },
+            },
+            Found::ChangedBoth => Outcome::NeedsPerson {
+                why: "changed live and in the config since kvsync wrote it: decide which wins"
+                    .to_owned(),
+            },
+            Found::BreaksSchema(violations) => Outcome::NeedsPerson {
+                why: format!(
+                    "changed live into a value its schema refuses ({}); not written",
+                    violations.first().map(config::Violation::describe).unwrap_or_default()
+                ),
+            },
+            Found::Unreadable(why) => {
+                Outcome::NeedsPerson { why: format!("its value could not be read: {why}") }
+            }
+        };
+        rows.push(Row {
+            scope: scope.clone(),
+            key: finding.key.clone(),
+            outcome,
+            revision: finding.revision.clone(),
+        });
+    }
+    (changes, rows)
+}
+
+/// `--- a/PATH` / `+++ b/PATH` unified diff of one file (binary files by size).
+fn unified_diff(path: &str, before: &[u8], after: &[u8]) -> String {
+    match (std::str::from_utf8(before), std::str::from_utf8(after)) {
+        (Ok(before), Ok(after)) => similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .to_string(),
+        _ => format!("Binary file {path}: {} bytes → {} bytes\n", before.len(), after.len()),
+    }
+}
+
+/// A file's temporary twin, in the same folder (so the rename is atomic).
+fn temporary(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.kvsync-pull"))
+}
+
+/// Writes every file through a temporary twin; when any write fails, puts back every file
+/// already moved into place and removes the twins.
+fn write_all(files: &[edit::FileEdit]) -> Result<(), Error> {
+    let io = |source| Error::Io { context: "writing the config", source };
+    for file in files {
+        if let Err(error) = std::fs::write(temporary(&file.path), &file.after) {
+            for file in files {
+                let _ = std::fs::remove_file(temporary(&file.path));
+            }
+            return Err(io(error));
+        }
+    }
+    for (index, file) in files.iter().enumerate() {
+        if let Err(error) = std::fs::rename(temporary(&file.path), &file.path) {
+            restore(&files[..index]);
+            for file in &files[index..] {
+                let _ = std::fs::remove_file(temporary(&file.path));
+            }
+            return Err(io(error));
+        }
+    }
+    Ok(())
+}
+
+/// Puts files back as they were.
+fn restore(files: &[edit::FileEdit]) {
+    for file in files {
+        let _ = std::fs::write(temporary(&file.path), &file.before)
+            .and_then(|()| std::fs::rename(temporary(&file.path), &file.path));
+    }
+}
+
+/// Loads the written config again and checks that every pulled key is desired as it is live.
+fn check_pulled(
+    args: &PullArgs,
+    context: &engine::Context,
+    findings: &[(String, pull::Finding)],
+    made: &[(String, String)],
+    before: &Desired,
+) -> Result<(), Error> {
+    let vars = |name: &str| (context.vars)(name);
+    let options = config::LoadOptions {
+        environment: args.config.env.as_deref().or(before.environment.as_deref()),
+        preview: args.config.preview,
+        vars: &vars,
+    };
+    let loaded = config::load(args.config.path(), &options)?;
+    for (scope_name, finding) in findings {
+        let state = match &finding.found {
+            Found::Pull(state) | Found::Adopt(state) => state,
+            _ => continue,
+        };
+        if !made.iter().any(|(key, _)| *key == finding.key) {
+            continue;
+        }
+        let scope = loaded.desired.scopes.iter().find(|s| &s.name == scope_name);
+        let Some(entry) = scope.and_then(|s| s.entries.get(&finding.key)) else {
+            // An edit that was refused leaves the key as it was: reported, not checked.
+            continue;
+        };
+        let value_ok =
+            !state.value_changed || entry.read().ok().as_deref() == Some(&state.value[..]);
+        if !value_ok {
+            return Err(Error::Usage(format!(
+                "after the edit, `{}` would not be desired as it is live; every file was put back",
+                finding.key
+            )));
+        }
+    }
+    Ok(())
+}

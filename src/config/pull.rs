@@ -1,0 +1,917 @@
+//! `kvsync pull`'s edits: the config changed so that its desired state says what is live, with
+//! a minimal diff.
+//!
+//! Each entry is found where it is defined (the environment's overlay, the root config, an
+//! included file) by reading those files again with the YAML parser's events, which give every
+//! node's byte range ([`yaml::span_tree`]). Only the bytes of the value, metadata or expiration
+//! that changed are replaced; every other byte of every file stays as it was. A new value keeps
+//! the form of the old one (a plain or quoted string, a number, a flow or block mapping) only when
+//! reading it back gives exactly the live bytes; otherwise it is written as a quoted string, which
+//! KV stores as its raw text. Every edited entry is read back through the loader's own code
+//! (`sources::resolve`) before anything is written, and an edit that does not read back as live
+//! is not made but reported. A `file:` value's file gets the live bytes. An entry reached through
+//! a YAML anchor or alias is reported, never edited. With environments, a key from the base
+//! config gets an override in the environment's overlay, so the other environments keep theirs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::desired::{DesiredEntry, ValueSource};
+use super::model::{ConfigFile, IncludeFile, KeyEntry, NamedMap};
+use super::problems::Problems;
+use super::sources::{self, KeySite, Scratch, Sources};
+use super::yaml::{self, ScalarForm, SpanKind, SpanNode};
+use super::yaml_out;
+use crate::content::Expiration;
+
+/// What one key's entry should become.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub scope: String,
+    pub key: String,
+    pub what: What,
+}
+
+/// The parts of an entry that change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum What {
+    /// Make the desired state say this (only the parts marked changed are edited).
+    Set {
+        value: Option<Vec<u8>>,
+        metadata: Option<Option<Map<String, Value>>>,
+        expiration: Option<Option<i64>>,
+    },
+    /// Add the key (to the scope's `keys:` or `--into FILE`).
+    Add { value: Vec<u8>, metadata: Option<Map<String, Value>>, expiration: Option<i64> },
+    /// Remove the entry.
+    Remove,
+}
+
+/// The edits for a set of changes: new file contents, and the changes that cannot be made.
+#[derive(Debug, Default)]
+pub struct Edits {
+    /// Every file that changes: its path, its bytes now and after.
+    pub files: Vec<FileEdit>,
+    /// Changes made: the key and where (`kvsync.yaml:12:7`, or a value file).
+    pub made: Vec<(String, String)>,
+    /// Changes not made: the key and why.
+    pub refused: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileEdit {
+    pub path: PathBuf,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+}
+
+/// Where the edits are made.
+pub struct Context<'a> {
+    /// The root config.
+    pub root: &'a Path,
+    /// The YAML files the load read (root first).
+    pub files: &'a [PathBuf],
+    /// The environment the desired state was loaded for, when the config has environments.
+    pub environment: Option<&'a str>,
+    /// `--into FILE`: where added keys go.
+    pub into: Option<&'a Path>,
+    pub vars: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Edits made once every change was seen.
+#[derive(Default)]
+struct Later {
+    /// `file:` values to write, by path.
+    value_files: BTreeMap<PathBuf, Vec<u8>>,
+    /// Overrides for the environment's overlay (scope, key, `key: entry` line): written together
+    /// at the end, since they may share a `keys:` mapping that does not exist yet.
+    overlay: Vec<(String, String, String)>,
+}
+
+/// One YAML file being edited: its text now, and replacements to make (byte range, new text).
+struct Draft {
+    path: PathBuf,
+    original: String,
+    replacements: Vec<(usize, usize, String)>,
+}
+
+/// Where an entry is written.
+struct Site {
+    file: usize,
+    /// The mapping that holds the key (`keys:`).
+    keys: SpanNode,
+    key: SpanNode,
+    value: SpanNode,
+    /// The path of mapping names from the file's root to `keys:`.
+    path: Vec<String>,
+}
+
+/// Computes every edit; writes nothing.
+pub fn edits(
+    context: &Context<'_>,
+    desired: &super::Desired,
+    changes: &[Change],
+) -> Result<Edits, String> {
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut trees: Vec<Option<SpanNode>> = Vec::new();
+    for path in context.files {
+        let original = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+        let tree = yaml::span_tree(&original)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        trees.push(tree);
+        drafts.push(Draft { path: path.clone(), original, replacements: Vec::new() });
+    }
+    let mut out = Edits::default();
+    let mut later = Later::default();
+    for change in changes {
+        let Some(scope) = desired.scopes.iter().find(|s| s.name == change.scope) else {
+            continue;
+        };
+        let entry = scope.entries.get(&change.key);
+        let result = match &change.what {
+            What::Set { value, metadata, expiration } => set(
+                context,
+                &trees,
+                &mut drafts,
+                &mut later,
+                change,
+                entry,
+                (value.as_deref(), metadata.as_ref(), expiration.as_ref()),
+            ),
+            What::Add { value, metadata, expiration } => {
+                add(context, &trees, &mut drafts, change, value, metadata.as_ref(), *expiration)
+            }
+            What::Remove => remove(context, &trees, &mut drafts, change),
+        };
+        match result {
+            Ok(place) => out.made.push((change.key.clone(), place)),
+            Err(why) => out.refused.push((change.key.clone(), why)),
+        }
+    }
+    if let Some(environment) = context.environment {
+        let overlay = &later.overlay;
+        let mut scopes: Vec<&str> = overlay.iter().map(|(scope, _, _)| scope.as_str()).collect();
+        scopes.dedup();
+        for scope in scopes {
+            let of_scope: Vec<&(String, String, String)> =
+                overlay.iter().filter(|(s, _, _)| s == scope).collect();
+            let lines: Vec<&str> = of_scope.iter().map(|(_, _, line)| line.as_str()).collect();
+            if let Err(why) = insert_into_overlay(&trees, &mut drafts, environment, scope, &lines) {
+                // Nothing of that scope's overrides is written.
+                for (_, key, _) in of_scope {
+                    out.made.retain(|(made, _)| made != key);
+                    out.refused.push((key.clone(), why.clone()));
+                }
+            }
+        }
+    }
+    for draft in drafts {
+        if draft.replacements.is_empty() {
+            continue;
+        }
+        let after = apply(&draft.original, draft.replacements);
+        out.files.push(FileEdit {
+            path: draft.path,
+            before: draft.original.into_bytes(),
+            after: after.into_bytes(),
+        });
+    }
+    for (path, bytes) in later.value_files {
+        let before = std::fs::read(&path).unwrap_or_default();
+        out.files.push(FileEdit { path, before, after: bytes });
+    }
+    Ok(out)
+}
+
+/// The text with the replacements made (ranges never overlap: one per entry part).
+fn apply(text: &str, mut replacements: Vec<(usize, usize, String)>) -> String {
+    replacements.sort_by_key(|(start, end, _)| (*start, *end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, with) in replacements {
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&with);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Finds where `key` of `scope` is defined: the environment's overlay first, then the root's
+/// scope, then the included files. `overlay` says whether the site is in the overlay.
+fn find(
+    context: &Context<'_>,
+    trees: &[Option<SpanNode>],
+    scope: &str,
+    key: &str,
+) -> Option<(Site, bool)> {
+    let root = trees.first()?.as_ref()?;
+    if let Some(environment) = context.environment {
+        let path = ["environments", environment, "namespaces", scope, "keys"];
+        if let Some(site) = site_at(root, 0, &path, key) {
+            return Some((site, true));
+        }
+    }
+    if let Some(site) = site_at(root, 0, &["namespaces", scope, "keys"], key) {
+        return Some((site, false));
+    }
+    for (index, tree) in trees.iter().enumerate().skip(1) {
+        if let Some(tree) = tree
+            && let Some(site) = site_at(tree, index, &["keys"], key)
+        {
+            return Some((site, false));
+        }
+    }
+    None
+}
+
+fn site_at(root: &SpanNode, file: usize, path: &[&str], key: &str) -> Option<Site> {
+    let mut node = root;
+    for name in path {
+        node = node.get(name)?;
+    }
+    let (key_node, value) = node.entry(key)?;
+    Some(Site {
+        file,
+        keys: node.clone(),
+        key: key_node.clone(),
+        value: value.clone(),
+        path: path.iter().map(|s| (*s).to_owned()).collect(),
+    })
+}
+
+type Parts<'a> =
+    (Option<&'a [u8]>, Option<&'a Option<Map<String, Value>>>, Option<&'a Option<i64>>);
+
+/// Edits an existing entry so that it says what is live.
+fn set(
+    context: &Context<'_>,
+    trees: &[Option<SpanNode>],
+    drafts: &mut [Draft],
+    later: &mut Later,
+    change: &Change,
+    entry: Option<&DesiredEntry>,
+    (value, metadata, expiration): Parts<'_>,
+) -> Result<String, String> {
+    let entry = entry.ok_or("it is not in the config")?;
+    let found = find(context, trees, &change.scope, &change.key);
+    // A value that lives in a file: the file gets the live bytes.
+    if let ValueSource::File(path) = &entry.value {
+        let shared =
+            context.environment.is_some() && !found.as_ref().is_some_and(|(_, overlay)| *overlay);
+        if value.is_some() && shared && found.is_some() {
+            return Err(format!(
+                "its value is the file `{}`, which every environment reads: change it or add an \
+                 override in the overlay by hand",
+                shown(context, path)
+            ));
+        }
+        if metadata.is_none() && expiration.is_none() {
+            if let Some(bytes) = value {
+                later.value_files.insert(path.clone(), bytes.to_vec());
+            }
+            return Ok(shown(context, path));
+        }
+        if found.is_none() {
+            return Err("it comes from a `files:` source, whose metadata and expiration every \
+                        file of the source shares: edit the source by hand"
+                .to_owned());
+        }
+        if let Some(bytes) = value {
+            later.value_files.insert(path.clone(), bytes.to_vec());
+        }
+    }
+    let (site, in_overlay) = found.ok_or("its entry was not found in the config's files")?;
+    if site.value.shares() {
+        return Err("its entry uses a YAML anchor or alias: edit it by hand".to_owned());
+    }
+    let text = &drafts[site.file].original;
+    // A key from the base config, with environments: an override in the overlay instead.
+    if context.environment.is_some() && !in_overlay && has_environments(trees) {
+        let new_value = match (value, &entry.value) {
+            (Some(bytes), _) => Some(bytes.to_vec()),
+            (None, ValueSource::Inline(bytes)) => Some(bytes.to_vec()),
+            (None, ValueSource::File(_)) => None,
+        }
+        .ok_or("its value is a file every environment reads: add an override by hand")?;
+        let metadata = match metadata {
+            Some(m) => m.clone(),
+            None => entry.metadata.as_ref().map(|m| m.to_map()),
+        };
+        let expiration = match (expiration, entry.expiration) {
+            (Some(at), _) => At::Absolute(*at),
+            (None, Expiration::Ttl(ttl)) => At::Ttl(ttl),
+            (None, Expiration::At(at)) => At::Absolute(Some(at)),
+            (None, Expiration::Never) => At::Absolute(None),
+        };
+        let rendered = flow_entry(&new_value, metadata.as_ref(), expiration)
+            .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+        verify(context, &rendered, &change.key, &new_value, metadata.as_ref(), expiration)?;
+        let environment = context.environment.unwrap_or_default();
+        let line = format!("{}: {rendered}", yaml_out::scalar(&change.key));
+        later.overlay.push((change.scope.clone(), change.key.clone(), line));
+        return Ok(format!(
+            "{} (an override in the `{environment}` overlay)",
+            shown(context, &drafts[0].path)
+        ));
+    }
+    let mut replacements = Vec::new();
+    let fields = match &site.value.kind {
+        SpanKind::Map { .. }
+            if !matches!(entry.value, ValueSource::Inline(_))
+                || site.value.get("value").is_some()
+                || site.value.get("file").is_some() =>
+        {
+            Some(&site.value)
+        }
+        _ => None,
+    };
+    match fields {
+        None => {
+            // `key: value`: the node is the value. Metadata or an expiration makes it an entry.
+            let bytes = value.map_or_else(|| inline_bytes(entry), |b| Some(b.to_vec()));
+            let bytes = bytes.ok_or("its value is not inline")?;
+            let new_metadata = metadata.cloned().flatten();
+            let new_expiration = expiration.copied().flatten();
+            if new_metadata.is_none()
+                && new_expiration.is_none()
+                && !matches!(entry.expiration, Expiration::Ttl(_))
+            {
+                let rendered = render_value(text, &site.value, &bytes)
+                    .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+                replacements.push((site.value.start, site.value.end, rendered));
+            } else {
+                let ttl = match entry.expiration {
+                    Expiration::Ttl(ttl) => At::Ttl(ttl),
+                    _ => At::Absolute(new_expiration),
+                };
+                let rendered = flow_entry(&bytes, new_metadata.as_ref(), ttl)
+                    .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+                replacements.push((site.value.start, site.value.end, rendered));
+            }
+        }
+        Some(fields) => {
+            if let (Some(bytes), Some(node)) = (value, fields.get("value")) {
+                let rendered = render_value(text, node, bytes)
+                    .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+                replacements.push((node.start, node.end, rendered));
+            }
+            if let Some(metadata) = metadata {
+                let rendered = match metadata {
+                    Some(map) => {
+                        render_json(text, fields.get("metadata"), &Value::Object(map.clone()))
+                    }
+                    None => "null".to_owned(),
+                };
+                set_field(text, fields, "metadata", rendered, &mut replacements);
+            }
+            if let Some(expiration) = expiration {
+                match expiration {
+                    Some(at) => {
+                        let rendered = match fields.get("expiration") {
+                            Some(SpanNode {
+                                kind: SpanKind::Scalar { style: ScalarForm::Plain, text: old },
+                                ..
+                            }) if old.parse::<i64>().is_ok() => at.to_string(),
+                            _ => yaml_out::timestamp(*at),
+                        };
+                        set_field(text, fields, "expiration", rendered, &mut replacements);
+                    }
+                    None => remove_field(text, fields, "expiration", &mut replacements),
+                }
+            }
+        }
+    }
+    // Read the entry back as the loader would before keeping the edit.
+    let after = apply(text, replacements.clone());
+    let still_there = yaml::span_tree(&after).ok().flatten().is_some_and(|tree| {
+        site_path(&tree, &site.path).and_then(|keys| keys.get(&change.key)).is_some()
+    });
+    let check_value = match (value, &entry.value) {
+        (Some(bytes), _) => Some(bytes.to_vec()),
+        (None, ValueSource::Inline(bytes)) => Some(bytes.to_vec()),
+        (None, ValueSource::File(_)) => None,
+    };
+    if still_there {
+        let resolved =
+            resolve_in(context, &drafts[site.file].path, &after, &site.path, &change.key)?;
+        let metadata_now = match metadata {
+            Some(m) => m.clone(),
+            None => entry.metadata.as_ref().map(|m| m.to_map()),
+        };
+        let wanted_metadata = metadata_now.filter(|m| !m.is_empty());
+        let got_metadata = resolved.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
+        let value_ok = match (&check_value, &resolved.value) {
+            (Some(bytes), ValueSource::Inline(got)) => got.as_ref() == bytes.as_slice(),
+            (None, ValueSource::File(_)) | (Some(_), ValueSource::File(_)) => true,
+            (None, ValueSource::Inline(_)) => false,
+        };
+        let expiration_ok = match expiration {
+            Some(Some(at)) => resolved.expiration == Expiration::At(*at),
+            Some(None) => resolved.expiration == Expiration::Never,
+            None => resolved.expiration == entry.expiration,
+        };
+        if !value_ok || wanted_metadata != got_metadata || !expiration_ok {
+            return Err(
+                "the edited entry would not read back as what is live: edit it by hand".to_owned()
+            );
+        }
+    } else {
+        return Err("the edited file would not parse: edit it by hand".to_owned());
+    }
+    drafts[site.file].replacements.extend(replacements);
+    Ok(place(context, &drafts[site.file], &site.key))
+}
+
+fn has_environments(trees: &[Option<SpanNode>]) -> bool {
+    trees.first().and_then(Option::as_ref).and_then(|root| root.get("environments")).is_some()
+}
+
+fn site_path<'t>(tree: &'t SpanNode, path: &[String]) -> Option<&'t SpanNode> {
+    let mut node = tree;
+    for name in path {
+        node = node.get(name)?;
+    }
+    Some(node)
+}
+
+/// The entry `key` at `path` of the (edited) text `text` of `file`, resolved by the loader's
+/// code.
+fn resolve_in(
+    context: &Context<'_>,
+    file: &Path,
+    text: &str,
+    path: &[String],
+    key: &str,
+) -> Result<DesiredEntry, String> {
+    let entries: NamedMap<KeyEntry> = if path.first().map(String::as_str) == Some("keys") {
+        let parsed: IncludeFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
+        parsed.keys
+    } else if path.first().map(String::as_str) == Some("environments") {
+        let parsed: ConfigFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
+        let environment = parsed
+            .environments
+            .0
+            .into_iter()
+            .find(|(name, _)| Some(&name.value) == path.get(1))
+            .map(|(_, env)| env.value)
+            .ok_or("the overlay was not found")?;
+        environment
+            .namespaces
+            .0
+            .into_iter()
+            .find(|(name, _)| Some(&name.value) == path.get(3))
+            .and_then(|(_, scope)| scope.value.keys)
+            .unwrap_or_default()
+    } else {
+        let parsed: ConfigFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
+        parsed
+            .namespaces
+            .0
+            .into_iter()
+            .find(|(name, _)| Some(&name.value) == path.get(1))
+            .and_then(|(_, scope)| scope.value.keys)
+            .unwrap_or_default()
+    };
+    let (_, entry) = entries
+        .0
+        .into_iter()
+        .find(|(name, _)| name.value == key)
+        .ok_or("the edited entry is gone")?;
+    resolve_entry(context, file, entry, key)
+}
+
+fn resolve_entry(
+    context: &Context<'_>,
+    file: &Path,
+    entry: super::model::Sp<KeyEntry>,
+    key: &str,
+) -> Result<DesiredEntry, String> {
+    let root_dir = context.root.parent().unwrap_or(Path::new("")).to_path_buf();
+    let root_canonical =
+        std::fs::canonicalize(sources::shown_dir(&root_dir)).map_err(|error| error.to_string())?;
+    let sources = Sources {
+        vars: context.vars,
+        owner: "",
+        root_dir: &root_dir,
+        root_canonical: &root_canonical,
+    };
+    let mut problems = Problems::new();
+    let id = problems.file(file);
+    let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let site = KeySite { file: id, dir: &dir, name: key };
+    let mut scratch = Scratch::new();
+    sources::resolve(&sources, &site, entry, &mut scratch, &mut problems)
+        .ok_or_else(|| "the edited entry would not load: edit it by hand".to_owned())
+}
+
+/// Checks that a rendered entry (`key: <rendered>`) loads as the live state.
+fn verify(
+    context: &Context<'_>,
+    rendered: &str,
+    key: &str,
+    value: &[u8],
+    metadata: Option<&Map<String, Value>>,
+    expiration: At,
+) -> Result<(), String> {
+    let doc = format!("keys:\n  {}: {rendered}\n", yaml_out::scalar(key));
+    let parsed: IncludeFile = yaml::parse(doc).map_err(|e| e.message)?;
+    let (_, entry) = parsed.keys.0.into_iter().next().ok_or("nothing rendered")?;
+    let resolved = resolve_entry(context, context.root, entry, key)?;
+    let bytes_ok = matches!(&resolved.value, ValueSource::Inline(got) if got.as_ref() == value);
+    let metadata_ok = resolved.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty())
+        == metadata.cloned().filter(|m| !m.is_empty());
+    let expiration_ok = match expiration {
+        At::Ttl(ttl) => resolved.expiration == Expiration::Ttl(ttl),
+        At::Absolute(Some(at)) => resolved.expiration == Expiration::At(at),
+        At::Absolute(None) => resolved.expiration == Expiration::Never,
+    };
+    if bytes_ok && metadata_ok && expiration_ok {
+        Ok(())
+    } else {
+        Err("the entry would not read back as what is live: edit it by hand".to_owned())
+    }
+}
+
+/// An entry's expiration as it is written.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    Ttl(u64),
+    Absolute(Option<i64>),
+}
+
+/// A whole entry on one line: the value alone when it has no metadata or expiration, else a
+/// flow mapping.
+fn flow_entry(
+    value: &[u8],
+    metadata: Option<&Map<String, Value>>,
+    expiration: At,
+) -> Option<String> {
+    let value = fresh_value(value)?;
+    let mut fields = Vec::new();
+    if let Some(metadata) = metadata.filter(|m| !m.is_empty()) {
+        fields.push(format!("metadata: {}", flow_json(&Value::Object(metadata.clone()))));
+    }
+    match expiration {
+        At::Ttl(ttl) => fields.push(format!("expiration_ttl: {ttl}")),
+        At::Absolute(Some(at)) => fields.push(format!("expiration: {}", yaml_out::timestamp(at))),
+        At::Absolute(None) => {}
+    }
+    if fields.is_empty() && !value.starts_with('{') {
+        return Some(value);
+    }
+    Some(format!(
+        "{{value: {value}{}}}",
+        fields.iter().map(|f| format!(", {f}")).collect::<String>()
+    ))
+}
+
+/// A value written fresh: JSON (not a string) when the bytes are compact JSON that reads back
+/// exactly, else a string scalar.
+fn fresh_value(value: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(value).ok()?;
+    if let Ok(json) = serde_json::from_slice::<Value>(value)
+        && !json.is_string()
+        && serde_json::to_vec(&json).ok().as_deref() == Some(value)
+    {
+        return Some(flow_json(&json));
+    }
+    Some(yaml_out::value_scalar(text))
+}
+
+/// A JSON value in YAML flow style, names and strings plain where that reads back the same,
+/// strings escaped against interpolation.
+fn flow_json(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => flow_scalar(&yaml_out::escape_interpolation(s)),
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(flow_json).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", flow_scalar(k), flow_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A scalar inside a flow collection: plain when that is safe there too (no flow indicators),
+/// else double-quoted.
+fn flow_scalar(text: &str) -> String {
+    let plain = yaml_out::scalar(text);
+    if plain.contains([',', '[', ']', '{', '}']) && !plain.starts_with('"') {
+        yaml_out::double_quoted(text)
+    } else {
+        plain
+    }
+}
+
+/// The name of the variable a sensitive entry is set from (`${NAME}` in its text), if any.
+pub fn secret_name(context: &Context<'_>, scope: &str, key: &str) -> Option<String> {
+    let trees: Vec<Option<SpanNode>> = context
+        .files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            yaml::span_tree(&text).ok().flatten()
+        })
+        .collect();
+    let (site, _) = find(context, &trees, scope, key)?;
+    let text = std::fs::read_to_string(context.files.get(site.file)?).ok()?;
+    let entry = text.get(site.value.start..site.value.end)?;
+    let at = entry.find("${")? + 2;
+    let name: String =
+        entry[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The new text of a value node whose old text is `node`: in the old form when that reads back
+/// as `bytes`, else a quoted string. `None` when the bytes are not UTF-8.
+fn render_value(text: &str, node: &SpanNode, bytes: &[u8]) -> Option<String> {
+    let live = std::str::from_utf8(bytes).ok()?;
+    let json = serde_json::from_slice::<Value>(bytes).ok().filter(|json| {
+        !json.is_string() && serde_json::to_vec(json).ok().as_deref() == Some(bytes)
+    });
+    match (&node.kind, json) {
+        (SpanKind::Scalar { style, .. }, None) => Some(match style {
+            ScalarForm::SingleQuoted if !live.contains('\n') && !live.contains("${") => {
+                format!("'{}'", live.replace('\'', "''"))
+            }
+            ScalarForm::DoubleQuoted => {
+                yaml_out::double_quoted(&yaml_out::escape_interpolation(live))
+            }
+            _ => yaml_out::value_scalar(live),
+        }),
+        (SpanKind::Map { flow: false, .. } | SpanKind::Seq { flow: false, .. }, Some(json))
+            if json.is_object() || json.is_array() =>
+        {
+            let column = column_of(text, node.start);
+            Some(block_json(&json, column))
+        }
+        (_, Some(json)) => Some(flow_json(&json)),
+        (_, None) => Some(yaml_out::value_scalar(live)),
+    }
+}
+
+/// A JSON object or array as block YAML whose first line starts at `column` (already there)
+/// and whose other lines are indented to it.
+fn block_json(value: &Value, column: usize) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (name, item) in map {
+                yaml_out::json_field(&mut out, column, &yaml_out::scalar(name), item);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let wrapper = serde_json::json!({ "x": items });
+            let mut inner = String::new();
+            yaml_out::json_field(&mut inner, column, "x", &wrapper["x"]);
+            // Drop the `x:` line; the items follow at `column + 2`: shift them back.
+            for line in inner.lines().skip(1) {
+                out.push_str(line.get(2..).unwrap_or(line));
+                out.push('\n');
+            }
+        }
+        other => return flow_json(other),
+    }
+    let trimmed = out.trim_end_matches('\n');
+    trimmed.get(column..).unwrap_or(trimmed).to_owned()
+}
+
+/// A JSON value rendered where `old` is (or on one line when there is no old node).
+fn render_json(text: &str, old: Option<&SpanNode>, value: &Value) -> String {
+    match old {
+        Some(node @ SpanNode { kind: SpanKind::Map { flow: false, .. }, .. }) => {
+            block_json(value, column_of(text, node.start))
+        }
+        _ => flow_json(value),
+    }
+}
+
+fn column_of(text: &str, at: usize) -> usize {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..at].chars().count()
+}
+
+/// Replaces the value of `field` in an entry mapping, or adds the field.
+fn set_field(
+    text: &str,
+    fields: &SpanNode,
+    field: &str,
+    rendered: String,
+    replacements: &mut Vec<(usize, usize, String)>,
+) {
+    if let Some(node) = fields.get(field) {
+        replacements.push((node.start, node.end, rendered));
+        return;
+    }
+    match &fields.kind {
+        SpanKind::Map { flow: true, .. } => {
+            // Before the closing brace.
+            let close = text[..fields.end].rfind('}').unwrap_or(fields.end);
+            replacements.push((close, close, format!(", {field}: {rendered}")));
+        }
+        _ => {
+            let column = column_of(text, fields.start);
+            let pad = " ".repeat(column);
+            replacements.push((fields.end, fields.end, format!("\n{pad}{field}: {rendered}")));
+        }
+    }
+}
+
+/// Removes `field` from an entry mapping.
+fn remove_field(
+    text: &str,
+    fields: &SpanNode,
+    field: &str,
+    replacements: &mut Vec<(usize, usize, String)>,
+) {
+    let Some((key, value)) = fields.entry(field) else { return };
+    match &fields.kind {
+        SpanKind::Map { flow: true, .. } => {
+            let comma = text[..key.start].rfind(',').unwrap_or(key.start);
+            replacements.push((comma, value.end, String::new()));
+        }
+        _ => {
+            // The whole lines, its trailing comment included.
+            let line_start = text[..key.start].rfind('\n').map_or(0, |at| at + 1);
+            let line_end = text[value.end..].find('\n').map_or(text.len(), |at| value.end + at + 1);
+            replacements.push((line_start, line_end, String::new()));
+        }
+    }
+}
+
+/// The inline bytes of an entry.
+fn inline_bytes(entry: &DesiredEntry) -> Option<Vec<u8>> {
+    match &entry.value {
+        ValueSource::Inline(bytes) => Some(bytes.to_vec()),
+        ValueSource::File(_) => None,
+    }
+}
+
+/// Adds a key to the file that holds the scope's `keys:` (or `--into`).
+fn add(
+    context: &Context<'_>,
+    trees: &[Option<SpanNode>],
+    drafts: &mut [Draft],
+    change: &Change,
+    value: &[u8],
+    metadata: Option<&Map<String, Value>>,
+    expiration: Option<i64>,
+) -> Result<String, String> {
+    let rendered = flow_entry(value, metadata, At::Absolute(expiration))
+        .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+    verify(context, &rendered, &change.key, value, metadata, At::Absolute(expiration))?;
+    let (file, path): (usize, Vec<&str>) = match context.into {
+        Some(into) => {
+            let canonical = std::fs::canonicalize(into).ok();
+            let index = drafts
+                .iter()
+                .position(|d| std::fs::canonicalize(&d.path).ok() == canonical)
+                .ok_or_else(|| {
+                    format!("`--into {}` is not a file this config reads", into.display())
+                })?;
+            if index == 0 {
+                (0, vec!["namespaces", change.scope.as_str(), "keys"])
+            } else {
+                (index, vec!["keys"])
+            }
+        }
+        None => (0, vec!["namespaces", change.scope.as_str(), "keys"]),
+    };
+    let tree = trees.get(file).and_then(Option::as_ref).ok_or("the file is empty")?;
+    let mut node = tree;
+    for name in &path {
+        node = node
+            .get(name)
+            .ok_or_else(|| format!("the file has no `{}` mapping to add to", path.join(".")))?;
+    }
+    let text = &drafts[file].original;
+    let line = format!("{}: {rendered}", yaml_out::scalar(&change.key));
+    let insertion = match &node.kind {
+        SpanKind::Map { flow: false, entries } if !entries.is_empty() => {
+            let column = column_of(text, node.start);
+            (node.end, format!("\n{}{line}", " ".repeat(column)))
+        }
+        SpanKind::Map { flow: true, entries } => {
+            let close = text[..node.end].rfind('}').unwrap_or(node.end);
+            let sep = if entries.is_empty() { "" } else { ", " };
+            (close, format!("{sep}{line}"))
+        }
+        _ => return Err("the `keys:` mapping to add to is not a mapping".to_owned()),
+    };
+    drafts[file].replacements.push((insertion.0, insertion.0, insertion.1));
+    Ok(shown(context, &drafts[file].path))
+}
+
+/// Removes a key's entry.
+fn remove(
+    context: &Context<'_>,
+    trees: &[Option<SpanNode>],
+    drafts: &mut [Draft],
+    change: &Change,
+) -> Result<String, String> {
+    let (site, _) = find(context, trees, &change.scope, &change.key)
+        .ok_or("its entry was not found in the config's files")?;
+    if site.value.shares() {
+        return Err("its entry uses a YAML anchor or alias: remove it by hand".to_owned());
+    }
+    let text = &drafts[site.file].original;
+    let mut replacements = Vec::new();
+    let key_name = match &site.key.kind {
+        SpanKind::Scalar { text, .. } => text.clone(),
+        _ => change.key.clone(),
+    };
+    remove_field(text, &site.keys, &key_name, &mut replacements);
+    let place = place(context, &drafts[site.file], &site.key);
+    drafts[site.file].replacements.extend(replacements);
+    Ok(place)
+}
+
+/// Adds `key: rendered` to `environments.<env>.namespaces.<scope>.keys`, making the mappings on
+/// the way in block style when they are missing.
+fn insert_into_overlay(
+    trees: &[Option<SpanNode>],
+    drafts: &mut [Draft],
+    environment: &str,
+    scope: &str,
+    lines: &[&str],
+) -> Result<String, String> {
+    let root = trees.first().and_then(Option::as_ref).ok_or("the config is empty")?;
+    let text = &drafts[0].original;
+    let path = ["environments", environment, "namespaces", scope, "keys"];
+    let mut node = root;
+    let mut depth = 0;
+    while depth < path.len() {
+        match node.get(path[depth]) {
+            Some(next) if matches!(next.kind, SpanKind::Map { .. }) => {
+                node = next;
+                depth += 1;
+            }
+            _ => break,
+        }
+    }
+    let (at, insertion) = match &node.kind {
+        SpanKind::Map { flow: true, entries } if entries.is_empty() => {
+            // `prod: {}`: the rest of the path as a flow mapping in its place.
+            let mut inner = lines.join(", ");
+            for name in path[depth..].iter().rev() {
+                inner = format!("{}: {{{inner}}}", yaml_out::scalar(name));
+            }
+            drafts[0].replacements.push((node.start, node.end, format!("{{{inner}}}")));
+            return Ok(format!("{} (the `{environment}` overlay)", drafts[0].path.display()));
+        }
+        SpanKind::Map { flow: false, entries } if !entries.is_empty() => {
+            let column = column_of(text, node.start);
+            let mut added = String::new();
+            for (offset, name) in path[depth..].iter().enumerate() {
+                let pad = " ".repeat(column + 2 * offset);
+                added.push_str(&format!("\n{pad}{}:", yaml_out::scalar(name)));
+            }
+            let pad = " ".repeat(column + 2 * (path.len() - depth));
+            for line in lines {
+                added.push_str(&format!("\n{pad}{line}"));
+            }
+            (node.end, added)
+        }
+        _ => {
+            return Err(format!(
+                "add an override for it under `environments.{environment}` by hand"
+            ));
+        }
+    };
+    drafts[0].replacements.push((at, at, insertion));
+    Ok(format!("{} (the `{environment}` overlay)", drafts[0].path.display()))
+}
+
+/// `file:line:column` of a node, the path relative to the root config's folder.
+fn place(context: &Context<'_>, draft: &Draft, node: &SpanNode) -> String {
+    let text = &draft.original;
+    let line = text[..node.start].matches('\n').count() + 1;
+    let column = column_of(text, node.start) + 1;
+    format!("{}:{line}:{column}", shown(context, &draft.path))
+}
+
+fn shown(context: &Context<'_>, path: &Path) -> String {
+    let root_dir = context.root.parent().unwrap_or(Path::new(""));
+    let root_canonical = std::fs::canonicalize(sources::shown_dir(root_dir)).ok();
+    let canonical = std::fs::canonicalize(path).ok();
+    match (root_canonical, canonical) {
+        (Some(root), Some(path)) => path
+            .strip_prefix(&root)
+            .map_or_else(|_| path.display().to_string(), |relative| relative.display().to_string()),
+        _ => path.display().to_string(),
+    }
+}

@@ -1,0 +1,326 @@
+//! `kvsync pull`: which live changes are hand edits to write back into the config, as data.
+//!
+//! A hand edit is a key whose live content differs from what its own marker records (someone
+//! changed a key kvsync wrote), or a desired key without a marker whose live content differs
+//! from the desired one. A key whose live content still matches its marker but not the config is
+//! the config's own pending change: left alone. A key changed in both places is reported and
+//! never written. Keys of another owner, ignored and protected keys are never pulled. Pure: the
+//! caller lists, reads the values [`values_to_read`] names, and edits the files.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::config::{DesiredEntry, DesiredScope, Globs, Violation};
+use crate::content::{Expiration, Marker, content_hash};
+use crate::kv::{ListedKey, LiveValue};
+
+use super::LiveScope;
+
+/// What `pull` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub owner: String,
+    /// Read the value of every desired key (a hand edit that kept the metadata is only seen by
+    /// reading values), not only of keys whose marker disagrees with the config.
+    pub deep: bool,
+    /// Add keys present live and not in the config (unmarked, inside the scope).
+    pub adopt: bool,
+    /// Only keys matching these globs (empty: all).
+    pub only: Globs,
+}
+
+impl Options {
+    fn wants(&self, key: &str) -> bool {
+        self.only.is_empty() || self.only.is_match(key)
+    }
+}
+
+/// A key's live state, as it would be written into the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveState {
+    pub value: Vec<u8>,
+    /// User metadata (the marker left out); `None` when there is none.
+    pub metadata: Option<Map<String, Value>>,
+    /// The absolute expiration; `None` when the key never expires.
+    pub expiration: Option<i64>,
+    /// Which parts differ from the desired entry (all three for a key to adopt).
+    pub value_changed: bool,
+    pub metadata_changed: bool,
+    pub expiration_changed: bool,
+}
+
+/// What pull found for one key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// Changed live by hand: the config should say this.
+    Pull(LiveState),
+    /// Present live, not in the config, unmarked (`--adopt`).
+    Adopt(LiveState),
+    /// Changed live, and its value is a secret: never written into a file.
+    Sensitive,
+    /// Changed live and in the config since kvsync last wrote it: a person decides.
+    ChangedBoth,
+    /// Changed live into something its schema refuses: a person decides.
+    BreaksSchema(Vec<Violation>),
+    /// In the config, absent live. `ttl`: an `expiration_ttl` key, which may just have expired
+    /// and is never removed.
+    Missing { ttl: bool },
+    /// Its value could not be read.
+    Unreadable(String),
+}
+
+/// One key's finding, with the revision that last wrote it (from its marker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub key: String,
+    pub found: Found,
+    pub revision: Option<String>,
+}
+
+/// The listed keys of one scope whose values pull must read.
+pub fn values_to_read<'a>(
+    scope: &DesiredScope,
+    live: &'a LiveScope,
+    options: &Options,
+) -> Vec<&'a ListedKey> {
+    live.keys
+        .iter()
+        .filter(|listed| {
+            let key = listed.name.as_str();
+            if !in_scope(scope, key) || !options.wants(key) {
+                return false;
+            }
+            match (scope.entries.get(key), listed.metadata.marker()) {
+                (Some(entry), Marker::V1 { owner, sha256, .. }) if owner == options.owner => {
+                    options.deep || sha256 != entry.hash || listing_differs(entry, listed)
+                }
+                (Some(_), Marker::None) => true,
+                (None, Marker::None) => options.adopt && !scope.protect.is_match(key),
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// What pull finds in one scope, in key order. `values` holds the values
+/// [`values_to_read`] named; `desired_bytes` reads a desired entry's value.
+pub fn find(
+    scope: &DesiredScope,
+    live: &LiveScope,
+    values: &HashMap<String, LiveValue>,
+    desired_bytes: &dyn Fn(&DesiredEntry) -> Option<Vec<u8>>,
+    options: &Options,
+) -> Vec<Finding> {
+    let listed: HashMap<&str, &ListedKey> =
+        live.keys.iter().map(|key| (key.name.as_str(), key)).collect();
+    let mut findings = Vec::new();
+    for (key, entry) in &scope.entries {
+        if !in_scope(scope, key) || !options.wants(key) || scope.protect.is_match(key) {
+            continue;
+        }
+        let Some(listed) = listed.get(key.as_str()) else {
+            let ttl = matches!(entry.expiration, Expiration::Ttl(_));
+            findings.push(Finding {
+                key: key.clone(),
+                found: Found::Missing { ttl },
+                revision: None,
+            });
+            continue;
+        };
+        if let Some(found) = desired_key(scope, key, entry, listed, values, desired_bytes, options)
+        {
+            let revision = match listed.metadata.marker() {
+                Marker::V1 { rev, .. } => rev,
+                _ => None,
+            };
+            findings.push(Finding { key: key.clone(), found, revision });
+        }
+    }
+    if options.adopt {
+        for listed in &live.keys {
+            let key = listed.name.as_str();
+            if scope.entries.contains_key(key)
+                || !in_scope(scope, key)
+                || !options.wants(key)
+                || scope.protect.is_match(key)
+                || !matches!(listed.metadata.marker(), Marker::None)
+            {
+                continue;
+            }
+            let found = match values.get(key) {
+                Some(LiveValue::Text(text)) => Found::Adopt(whole(text.as_bytes(), listed)),
+                Some(LiveValue::Binary(bytes)) => Found::Adopt(whole(bytes, listed)),
+                Some(LiveValue::Unreadable(why)) => Found::Unreadable(why.clone()),
+                Some(LiveValue::Missing) | None => continue,
+            };
+            findings.push(Finding { key: key.to_owned(), found, revision: None });
+        }
+        findings.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    findings
+}
+
+/// A desired, listed key: `None` when there is nothing to pull or report.
+fn desired_key(
+    scope: &DesiredScope,
+    key: &str,
+    entry: &DesiredEntry,
+    listed: &ListedKey,
+    values: &HashMap<String, LiveValue>,
+    desired_bytes: &dyn Fn(&DesiredEntry) -> Option<Vec<u8>>,
+    options: &Options,
+) -> Option<Found> {
+    let marker = listed.metadata.marker();
+    let recorded = match &marker {
+        Marker::V1 { owner, sha256, .. } if *owner == options.owner => Some(*sha256),
+        Marker::None => None,
+        // Another owner's, a newer kvsync's or an unreadable marker: never pulled.
+        _ => return None,
+    };
+    let bytes = match values.get(key)? {
+        LiveValue::Text(text) => text.as_bytes(),
+        LiveValue::Binary(bytes) => bytes.as_slice(),
+        LiveValue::Missing => return Some(Found::Missing { ttl: false }),
+        LiveValue::Unreadable(why) => return Some(Found::Unreadable(why.clone())),
+    };
+    let metadata = listed.metadata.user().filter(|m| !m.is_empty());
+    // A TTL key's live expiration depends on when it was written: it is not compared.
+    let expiration = match entry.expiration {
+        Expiration::Ttl(ttl) => Expiration::Ttl(ttl),
+        _ => listed.expiration.map_or(Expiration::Never, Expiration::At),
+    };
+    let live_hash = content_hash(bytes, metadata.clone().map(Value::Object).as_ref(), expiration);
+    if live_hash == entry.hash {
+        return None;
+    }
+    match recorded {
+        // Live still as kvsync wrote it: the config's own change, waiting for apply.
+        Some(written) if written == live_hash => return None,
+        Some(written) if written != entry.hash => return Some(Found::ChangedBoth),
+        _ => {}
+    }
+    let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
+    if sensitive {
+        return Some(Found::Sensitive);
+    }
+    let violations = scope.schemas.check(key, bytes, false);
+    if !violations.is_empty() {
+        return Some(Found::BreaksSchema(violations));
+    }
+    let desired_value = desired_bytes(entry);
+    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
+    let desired_expiration = match entry.expiration {
+        Expiration::At(at) => Some(at),
+        _ => None,
+    };
+    let live_expiration = listed.expiration;
+    Some(Found::Pull(LiveState {
+        value: bytes.to_vec(),
+        value_changed: desired_value.as_deref() != Some(bytes),
+        metadata_changed: !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref()),
+        expiration_changed: !matches!(entry.expiration, Expiration::Ttl(_))
+            && desired_expiration != live_expiration,
+        metadata,
+        expiration: live_expiration,
+    }))
+}
+
+/// Whether the listing alone shows a hand edit of a key whose marker matches the config: its
+/// user metadata or its absolute expiration is not what the config says.
+fn listing_differs(entry: &DesiredEntry, listed: &ListedKey) -> bool {
+    let desired = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
+    let live = listed.metadata.user().filter(|m| !m.is_empty());
+    let expiration = match entry.expiration {
+        Expiration::Never => listed.expiration.is_some(),
+        Expiration::At(at) => listed.expiration != Some(at),
+        Expiration::Ttl(_) => false,
+    };
+    expiration || !json_equal_maps(desired.as_ref(), live.as_ref())
+}
+
+/// A key to adopt: all of its live state.
+fn whole(bytes: &[u8], listed: &ListedKey) -> LiveState {
+    LiveState {
+        value: bytes.to_vec(),
+        metadata: listed.metadata.user().filter(|m| !m.is_empty()),
+        expiration: listed.expiration,
+        value_changed: true,
+        metadata_changed: true,
+        expiration_changed: true,
+    }
+}
+
+fn in_scope(scope: &DesiredScope, key: &str) -> bool {
+    key.starts_with(&scope.prefix) && !scope.ignore.is_match(key)
+}
+
+fn json_equal_maps(a: Option<&Map<String, Value>>, b: Option<&Map<String, Value>>) -> bool {
+    let empty = Map::new();
+    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+    a.len() == b.len() && a.iter().all(|(name, value)| b.get(name) == Some(value))
+}
+
+/// What a pull did or would do, key by key: what the renderers format.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub environment: Option<String>,
+    pub rows: Vec<Row>,
+    /// Whether files were (or, with `--dry-run`, would be) written.
+    pub dry_run: bool,
+    /// The files that change, relative to the config's folder.
+    pub files: Vec<String>,
+    /// Unmanaged keys live and not in the config, when `--adopt` was not given.
+    pub adoptable: usize,
+}
+
+/// One key in a [`Report`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub scope: String,
+    pub key: String,
+    pub outcome: Outcome,
+    /// The revision that last wrote the key, from its marker.
+    pub revision: Option<String>,
+}
+
+/// What happened to one key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Written back: which parts, and where.
+    Pulled { parts: Vec<&'static str>, place: String },
+    /// Added to the config (`--adopt`).
+    Added { place: String },
+    /// Removed from the config (`--remove-missing`).
+    Removed { place: String },
+    /// Needs a person: why (changed in both places, a secret, breaks its schema, cannot be
+    /// written into YAML, …).
+    NeedsPerson { why: String },
+    /// In the config, absent live, and left in the config.
+    Missing { why: String },
+}
+
+impl Report {
+    /// Whether a person has something to do: files changed, or keys need a person.
+    pub fn has_changes(&self) -> bool {
+        !self.files.is_empty()
+            || self.rows.iter().any(|row| matches!(row.outcome, Outcome::NeedsPerson { .. }))
+    }
+}
+
+impl LiveState {
+    /// The names of the parts that changed (`value`, `metadata`, `expiration`).
+    pub fn parts(&self) -> Vec<&'static str> {
+        let mut parts = Vec::new();
+        if self.value_changed {
+            parts.push("value");
+        }
+        if self.metadata_changed {
+            parts.push("metadata");
+        }
+        if self.expiration_changed {
+            parts.push("expiration");
+        }
+        parts
+    }
+}

@@ -1,0 +1,147 @@
+//! What `kvsync pull` did, for people and as JSON.
+//!
+//! Human: one line per key (`~` written back, `+` added, `-` removed, `!` needs a person, `?`
+//! absent live), with where and the revision that last wrote it, then the files and a summary
+//! line. JSON: the same rows as data. Takes data, calls nothing.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::plan::pull::{Outcome, Report};
+use crate::report::style::Style;
+use crate::report::text::{counted, printable};
+
+/// The human report, ending in a newline.
+pub fn render_human(report: &Report, color: bool) -> String {
+    let style = Style::new(color);
+    let mut out = String::new();
+    if let Some(environment) = &report.environment {
+        let _ =
+            writeln!(out, "{}\n", style.bold(&format!("Environment: {}", printable(environment))));
+    }
+    for row in &report.rows {
+        let key = printable(&row.key);
+        let by = row
+            .revision
+            .as_deref()
+            .map(|rev| format!(", last written by `{}`", printable(rev)))
+            .unwrap_or_default();
+        let line = match &row.outcome {
+            Outcome::Pulled { parts, place } => style.changed(&format!(
+                "  ~ {key} ({} changed live{by}) → {}",
+                parts.join(", "),
+                printable(place)
+            )),
+            Outcome::Added { place } => style.added(&format!(
+                "  + {key} (present live, not in the config) → {}",
+                printable(place)
+            )),
+            Outcome::Removed { place } => {
+                style.removed(&format!("  - {key} (absent live) removed from {}", printable(place)))
+            }
+            Outcome::NeedsPerson { why } => {
+                style.removed(&format!("  ! {key}: {}{by}", printable(why)))
+            }
+            Outcome::Missing { why } => style.muted(&format!("  ? {key}: {}", printable(why))),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    if !report.rows.is_empty() {
+        out.push('\n');
+    }
+    if report.adoptable > 0 {
+        let _ = writeln!(
+            out,
+            "{} live and not in the config (`--adopt` adds unmarked ones).",
+            counted(report.adoptable, "unmanaged key is", "unmanaged keys are")
+        );
+    }
+    let pulled = count(report, |o| matches!(o, Outcome::Pulled { .. }));
+    let added = count(report, |o| matches!(o, Outcome::Added { .. }));
+    let removed = count(report, |o| matches!(o, Outcome::Removed { .. }));
+    let person = count(report, |o| matches!(o, Outcome::NeedsPerson { .. }));
+    let files = counted(report.files.len(), "file", "files");
+    let verb = if report.dry_run { "would change" } else { "changed" };
+    let summary = if report.rows.is_empty() {
+        "Nothing to pull: the config says what is live.".to_owned()
+    } else {
+        format!(
+            "Pull: {pulled} written back, {added} added, {removed} removed, {person} for a \
+             person; {files} {verb}."
+        )
+    };
+    let _ = writeln!(out, "{}", style.bold(&summary));
+    out
+}
+
+fn count(report: &Report, pick: fn(&Outcome) -> bool) -> usize {
+    report.rows.iter().filter(|row| pick(&row.outcome)).count()
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    format_version: &'static str,
+    environment: Option<&'a str>,
+    dry_run: bool,
+    files: &'a [String],
+    keys: Vec<KeyDto<'a>>,
+    unmanaged_not_adopted: usize,
+}
+
+#[derive(Serialize)]
+struct KeyDto<'a> {
+    scope: &'a str,
+    key: &'a str,
+    /// `pulled`, `added`, `removed`, `needs-person` or `missing`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    place: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<&'a str>,
+}
+
+/// The JSON report, pretty, ending in a newline.
+pub fn render_json(report: &Report) -> String {
+    let keys = report
+        .rows
+        .iter()
+        .map(|row| {
+            let (outcome, parts, place, why) = match &row.outcome {
+                Outcome::Pulled { parts, place } => {
+                    ("pulled", parts.clone(), Some(place.as_str()), None)
+                }
+                Outcome::Added { place } => ("added", Vec::new(), Some(place.as_str()), None),
+                Outcome::Removed { place } => ("removed", Vec::new(), Some(place.as_str()), None),
+                Outcome::NeedsPerson { why } => {
+                    ("needs-person", Vec::new(), None, Some(why.as_str()))
+                }
+                Outcome::Missing { why } => ("missing", Vec::new(), None, Some(why.as_str())),
+            };
+            KeyDto {
+                scope: &row.scope,
+                key: &row.key,
+                outcome,
+                parts,
+                place,
+                why,
+                revision: row.revision.as_deref(),
+            }
+        })
+        .collect();
+    let document = Document {
+        format_version: "1",
+        environment: report.environment.as_deref(),
+        dry_run: report.dry_run,
+        files: &report.files,
+        keys,
+        unmanaged_not_adopted: report.adoptable,
+    };
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}

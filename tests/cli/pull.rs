@@ -1,0 +1,291 @@
+use serde_json::json;
+
+use crate::support::{Test, metadata_of, seed};
+
+const CONFIG: &str = r#"version: 1
+owner: web
+namespaces:
+  flags:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: "f/"
+    keys:
+      # the banner
+      f/banner: "Welcome"   # quoted
+      f/plain: hello
+      f/num: 42
+      f/obj: {value: {enabled: true, rollout: 25}, metadata: {team: growth}}
+      f/block:
+        value:
+          enabled: false
+          rollout: 5
+        metadata:
+          team: search
+      f/file: {file: values/a.txt}
+      f/exp: {value: x, expiration: 2035-01-01T00:00:00Z}
+      f/secret: {value: s3cret, sensitive: true}
+      f/gone: bye
+    include: [more/*.yaml]
+"#;
+
+const INCLUDED: &str = "keys:\n  f/inc: \"included\"  # from an include\n";
+
+fn local<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(["--target", "local"]).collect()
+}
+
+fn project() -> Test {
+    let test = Test::new()
+        .file("kvsync.yaml", CONFIG)
+        .file("values/a.txt", "file value")
+        .file("more/keys.yaml", INCLUDED);
+    let out = test.run(&local(&["apply", "--auto-approve"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    test
+}
+
+fn read(test: &Test, path: &str) -> String {
+    std::fs::read_to_string(test.path().join(path)).expect("read")
+}
+
+/// Hand edits of every kind come back into the files they were defined in, and nothing else
+/// changes; `plan` then shows marker refreshes only.
+#[test]
+fn hand_edits_are_written_back_where_they_are_defined() {
+    let test = project();
+    seed(
+        &test,
+        &[
+            ("f/banner", "Welcome back", Some(metadata_of(&test, "f/banner"))),
+            ("f/plain", "hi there", Some(metadata_of(&test, "f/plain"))),
+            ("f/num", "43", Some(metadata_of(&test, "f/num"))),
+            ("f/obj", r#"{"enabled":false,"rollout":25}"#, Some(metadata_of(&test, "f/obj"))),
+            ("f/block", r#"{"enabled":true,"rollout":50}"#, Some(metadata_of(&test, "f/block"))),
+            ("f/file", "edited file", Some(metadata_of(&test, "f/file"))),
+            ("f/inc", "changed include", Some(metadata_of(&test, "f/inc"))),
+            ("f/secret", "new-secret", Some(metadata_of(&test, "f/secret"))),
+        ],
+    );
+    // Metadata edited live (the value kept).
+    let mut meta = metadata_of(&test, "f/obj");
+    meta["team"] = json!("checkout");
+    seed(&test, &[("f/obj", r#"{"enabled":false,"rollout":25}"#, Some(meta))]);
+
+    let dry = test.run(&local(&["pull", "--deep", "--dry-run"]));
+    assert_eq!(dry.code, 2, "{}", dry.snapshot());
+    assert_eq!(read(&test, "kvsync.yaml"), CONFIG, "a dry run writes nothing");
+    assert!(dry.stdout.contains("--- a/kvsync.yaml"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("+      f/banner: \"Welcome back\"   # quoted"), "{}", dry.stdout);
+
+    let out = test.run(&local(&["pull", "--deep"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    let config = read(&test, "kvsync.yaml");
+    let expected = CONFIG
+        .replace("f/banner: \"Welcome\"", "f/banner: \"Welcome back\"")
+        .replace("f/plain: hello", "f/plain: hi there")
+        .replace("f/num: 42", "f/num: 43")
+        .replace(
+            "f/obj: {value: {enabled: true, rollout: 25}, metadata: {team: growth}}",
+            "f/obj: {value: {enabled: false, rollout: 25}, metadata: {team: checkout}}",
+        )
+        .replace(
+            "          enabled: false\n          rollout: 5",
+            "          enabled: true\n          rollout: 50",
+        );
+    assert_eq!(config, expected, "{}", out.snapshot());
+    assert_eq!(read(&test, "values/a.txt"), "edited file");
+    assert_eq!(
+        read(&test, "more/keys.yaml"),
+        "keys:\n  f/inc: \"changed include\"  # from an include\n"
+    );
+    assert!(out.stdout.contains("! f/secret"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("~ f/obj (value, metadata changed live) → kvsync.yaml:12:7"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("~ f/file (value changed live) → values/a.txt"), "{}", out.stdout);
+    assert!(dry.stdout.contains("--- a/values/a.txt"), "{}", dry.stdout);
+    assert!(!out.snapshot().contains("new-secret"), "{}", out.snapshot());
+
+    // A second pull finds nothing more to write (the secret still needs a person).
+    let again = test.run(&local(&["pull", "--deep"]));
+    assert_eq!(again.code, 2, "{}", again.snapshot());
+    assert!(again.stdout.contains("0 written back"), "{}", again.stdout);
+    assert_eq!(read(&test, "kvsync.yaml"), expected);
+
+    // The plan now only refreshes markers.
+    let plan = test.run(&local(&["plan"]));
+    assert!(plan.stdout.contains("(marker only)"), "{}", plan.stdout);
+}
+
+/// A key written live by hand and not in the config is added only with `--adopt` (to the file
+/// with the scope's `keys:`, or `--into` an included file); a key absent live is removed only
+/// with `--remove-missing`, never an `expiration_ttl` one; another owner's key is never pulled.
+#[test]
+fn adopt_remove_missing_and_other_owners() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/a: one\n      f/b: two  # will be deleted live\n      f/ttl: {value: t, expiration_ttl: 3600}\n      f/theirs: mine\n    include: [more/*.yaml]\n";
+    let test =
+        Test::new().file("kvsync.yaml", config).file("more/keys.yaml", "keys:\n  f/inc: i\n");
+    assert_eq!(test.run(&local(&["apply", "--auto-approve"])).code, 0);
+    let store = crate::support::local_store(&test);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    use kvsync::kv::KvStore as _;
+    runtime
+        .block_on(store.bulk_delete(crate::support::NS, &["f/b".to_owned(), "f/ttl".to_owned()]))
+        .expect("delete by hand");
+    drop(store);
+    let theirs = json!({"__kvsync": {"v": 1, "owner": "billing", "sha256": "ab".repeat(32)}});
+    seed(
+        &test,
+        &[
+            ("f/new", "{\"on\":true}", Some(json!({"team": "ops"}))),
+            ("f/theirs", "theirs now", Some(theirs)),
+        ],
+    );
+
+    let plain = test.run(&local(&["pull"]));
+    assert_eq!(plain.code, 0, "nothing to write, nobody to ask:\n{}", plain.snapshot());
+    assert!(plain.stdout.contains("? f/b: absent live"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("? f/ttl: absent live; an `expiration_ttl` key"),
+        "{}",
+        plain.stdout
+    );
+    assert!(
+        plain.stdout.contains("1 unmanaged key is live and not in the config"),
+        "{}",
+        plain.stdout
+    );
+    assert!(
+        !plain.stdout.contains("f/theirs"),
+        "another owner's key is never pulled:\n{}",
+        plain.stdout
+    );
+    assert_eq!(read(&test, "kvsync.yaml"), config);
+
+    let out =
+        test.run(&local(&["pull", "--adopt", "--remove-missing", "--into", "more/keys.yaml"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(
+        read(&test, "kvsync.yaml"),
+        config.replace("      f/b: two  # will be deleted live\n", ""),
+        "{}",
+        out.snapshot()
+    );
+    assert_eq!(
+        read(&test, "more/keys.yaml"),
+        "keys:\n  f/inc: i\n  f/new: {value: {\"on\": true}, metadata: {team: ops}}\n"
+    );
+    let plan = test.run(&local(&["plan"]));
+    assert!(plan.stdout.contains("f/new (adopt, marker only"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("f/b"), "{}", plan.stdout);
+}
+
+/// A key changed in both places is reported and not written; a config change not yet applied is
+/// left alone; expiration and metadata edits are written in place.
+#[test]
+fn changed_in_both_places_and_pending_config_changes() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/both: one\n      f/pending: old\n      f/exp:\n        value: e\n        expiration: 2035-01-01T00:00:00Z\n      f/meta:\n        value: m\n        metadata:\n          team: a\n";
+    let test = Test::new().file("kvsync.yaml", config);
+    assert_eq!(test.run(&local(&["apply", "--auto-approve"])).code, 0);
+    let edited =
+        config.replace("f/both: one", "f/both: uno").replace("f/pending: old", "f/pending: new");
+    std::fs::write(test.path().join("kvsync.yaml"), &edited).expect("edit the config");
+    let mut meta = metadata_of(&test, "f/meta");
+    meta["team"] = json!("b");
+    seed(
+        &test,
+        &[("f/both", "eins", Some(metadata_of(&test, "f/both"))), ("f/meta", "m", Some(meta))],
+    );
+    let pair = kvsync::kv::PutPair {
+        key: "f/exp".to_owned(),
+        value: b"e".to_vec(),
+        metadata: metadata_of(&test, "f/exp"),
+        expiration: kvsync::content::Expiration::At(2_082_758_400),
+    };
+    let store = crate::support::local_store(&test);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    use kvsync::kv::KvStore as _;
+    runtime.block_on(store.bulk_put(crate::support::NS, &[pair])).expect("seed");
+    drop(store);
+
+    let out = test.run(&local(&["pull"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stdout.contains("! f/both: changed live and in the config"), "{}", out.stdout);
+    assert!(!out.stdout.contains("f/pending"), "{}", out.stdout);
+    assert_eq!(
+        read(&test, "kvsync.yaml"),
+        edited
+            .replace("expiration: 2035-01-01T00:00:00Z", "expiration: 2036-01-01T00:00:00Z")
+            .replace("team: a", "team: b"),
+        "{}",
+        out.snapshot()
+    );
+}
+
+/// With environments, a key from the base config gets an override in the environment's overlay,
+/// so the other environments keep their value.
+#[test]
+fn a_base_key_gets_an_override_in_the_environment() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/a: base\n      f/b: {value: 1, metadata: {team: x}}\nenvironments:\n  dev:\n    namespaces:\n      flags:\n        prefix: \"f/\"\n  prod: {}\n";
+    let test = Test::new().file("kvsync.yaml", config);
+    for env in ["dev", "prod"] {
+        assert_eq!(test.run(&local(&["apply", "--auto-approve", "--env", env])).code, 0);
+    }
+    seed(
+        &test,
+        &[
+            ("f/a", "hotfix", Some(metadata_of(&test, "f/a"))),
+            ("f/b", "2", Some(metadata_of(&test, "f/b"))),
+        ],
+    );
+    let dev = test.run(&local(&["pull", "--deep", "--env", "dev"]));
+    assert_eq!(dev.code, 2, "{}", dev.snapshot());
+    let after_dev = read(&test, "kvsync.yaml");
+    assert_eq!(
+        after_dev,
+        config.replace(
+            "        prefix: \"f/\"\n",
+            "        prefix: \"f/\"\n        keys:\n          f/a: hotfix\n          f/b: {value: 2, metadata: {team: x}}\n"
+        ),
+        "{}",
+        dev.snapshot()
+    );
+    // prod shares the namespace in this test, so the same edits show there: its overlay is
+    // `{}` and becomes a flow mapping holding the overrides.
+    let prod = test.run(&local(&["pull", "--deep", "--env", "prod"]));
+    assert_eq!(prod.code, 2, "{}", prod.snapshot());
+    assert!(
+        read(&test, "kvsync.yaml").contains("  prod: {namespaces: {flags: {keys: {f/a: hotfix"),
+        "{}",
+        read(&test, "kvsync.yaml")
+    );
+    for env in ["dev", "prod"] {
+        let plan = test.run(&local(&["plan", "--env", env]));
+        assert!(
+            !plan.stdout.contains("value differs") && plan.stdout.contains("(marker only)"),
+            "{env}: {}",
+            plan.stdout
+        );
+    }
+}
+
+/// A failure part-way (a file that cannot be written) leaves every file as it was.
+#[test]
+fn a_failed_write_leaves_every_file_as_it_was() {
+    let test = project();
+    seed(
+        &test,
+        &[
+            ("f/banner", "Welcome back", Some(metadata_of(&test, "f/banner"))),
+            ("f/inc", "changed include", Some(metadata_of(&test, "f/inc"))),
+        ],
+    );
+    // The temporary twin of the included file cannot be created: a folder is in its way.
+    std::fs::create_dir_all(test.path().join("more/.keys.yaml.kvsync-pull")).expect("mkdir");
+    let out = test.run(&local(&["pull", "--deep"]));
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert_eq!(read(&test, "kvsync.yaml"), CONFIG);
+    assert_eq!(read(&test, "more/keys.yaml"), INCLUDED);
+    assert!(!test.path().join(".kvsync.yaml.kvsync-pull").exists());
+}
