@@ -4,6 +4,8 @@
 #   plan      --format markdown --detailed-exitcode --out <plan file> [--baseline <file>]
 #   drift     --format markdown (exit 2 means drift)
 #   apply     the saved plan named in `args` (refused when stale), else --auto-approve
+#   pull      writes changes made live back into the config files (add `--deep` in `args`);
+#             exit 2 means files changed or keys need a person
 #
 # Where the Markdown report goes, each place with its own size limit:
 #   the job summary     1 MiB per step ($GITHUB_STEP_SUMMARY), less what the step wrote already
@@ -65,8 +67,8 @@ config="${INPUT_CONFIG:-kvsync.yaml}"
 environment="${INPUT_ENVIRONMENT:-}"
 baseline="${INPUT_BASELINE:-}"
 case "$command" in
-  validate | plan | apply | drift) ;;
-  *) fail "\`command\` must be validate, plan, apply or drift, not \`$command\`" ;;
+  validate | plan | apply | drift | pull) ;;
+  *) fail "\`command\` must be validate, plan, apply, drift or pull, not \`$command\`" ;;
 esac
 read -r -a extra <<<"$(printf '%s' "${INPUT_ARGS:-}" | tr '\r\n\t' '   ')" || true
 
@@ -411,6 +413,23 @@ case "$ran" in
       else
         plan_file=""
       fi
+    fi
+    ;;
+
+  pull)
+    # The files are changed in the workspace; committing them is the workflow's business.
+    run_kvsync "$work/pull.txt" show pull "${common[@]}" ${extra[@]+"${extra[@]}"}
+    if [[ "$code" == 0 || "$code" == 2 ]]; then
+      [[ "$code" == 2 ]] && has_changes=true
+      {
+        printf '### kvsync pull: `%s`%s\n\n' "$config_path" "${environment:+ (\`$environment\`)}"
+        printf '```text\n'
+        sed 's/^```/` ``/' "$work/pull.txt"
+        printf '```\n'
+      } >"$report"
+    else
+      failure_markdown >"$report"
+      annotate_config_problems
     fi
     ;;
 

@@ -788,6 +788,27 @@ fn plan_apply_and_drift_set_the_outputs_and_the_summary() {
     );
     assert_ne!(finish.code, 0, "drift fails the job");
     assert!(finish.stdout.contains("::error title=kvsync drift::drift found"), "{}", finish.show());
+
+    // `command: pull` writes the hand edit back into the config; exit 2 does not fail the job,
+    // so the next step can open the pull request.
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "pull"), local[0]]);
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    assert_eq!(outputs["has-changes"], "true");
+    assert!(runner.summary().contains("### kvsync pull: `kvsync.yaml`"), "{}", runner.summary());
+    assert!(
+        outputs["summary"].contains("~ f/b (value changed live) → kvsync.yaml"),
+        "{}",
+        outputs["summary"]
+    );
+    let config = std::fs::read_to_string(runner.workspace().join("kvsync.yaml")).expect("config");
+    assert!(config.contains("f/b: \"edited by hand\""), "{config}");
+    let finish = runner.run(
+        &script("finish.sh"),
+        &[],
+        ".",
+        &[("INPUT_COMMAND", "pull"), ("KVSYNC_EXIT_CODE", "2")],
+    );
+    assert_eq!(finish.code, 0, "{}", finish.show());
 }
 
 /// A pull request from a fork gets no secrets, so no Cloudflare token: plan and drift validate

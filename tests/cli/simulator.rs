@@ -607,3 +607,59 @@ fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
     assert_eq!(again.code, 0, "{}", again.snapshot());
     assert_eq!(summary(&again), "No changes. 2 unchanged.", "{}", again.stdout);
 }
+
+/// The README's 3 a.m. story against Cloudflare's own KV simulator: a flag flipped by hand in
+/// the dashboard (the metadata, and so the marker, kept), `drift --deep` sees it, `pull --deep`
+/// writes it into the example's config with a one-line diff, `plan` shows a marker refresh,
+/// `apply` writes it, and `drift --deep` is clean.
+#[test]
+fn a_hotfix_made_live_is_pulled_into_the_config() {
+    let sim = Simulator::start();
+    let (test, cwd) = example("feature-flags");
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let before = std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config");
+
+    let listed = sim.listed(FLAGS_NS, "flags/new-checkout").expect("listed");
+    sim.put_by_hand(
+        FLAGS_NS,
+        json!([{
+            "key": "flags/new-checkout",
+            "value": "{\"enabled\":false,\"rollout\":25}",
+            "metadata": listed["metadata"],
+        }]),
+    );
+    let fast = sim.kvsync(&test, &cwd, &["drift"]);
+    assert_eq!(fast.code, 0, "the marker was kept: {}", fast.snapshot());
+    let deep = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    assert!(deep.stdout.contains("tampered flags/new-checkout (value differs)"), "{}", deep.stdout);
+
+    let dry = sim.kvsync(&test, &cwd, &["pull", "--deep", "--dry-run"]);
+    assert_eq!(dry.code, 2, "{}", dry.snapshot());
+    assert!(
+        dry.stdout.contains("+        value: {enabled: false, rollout: 25}         # a JSON object goes under value:"),
+        "{}",
+        dry.stdout
+    );
+    let pull = sim.kvsync(&test, &cwd, &["pull", "--deep"]);
+    assert_eq!(pull.code, 2, "{}", pull.snapshot());
+    let after = std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config");
+    assert_eq!(
+        after,
+        before.replace(
+            "value: {enabled: true, rollout: 25}         #",
+            "value: {enabled: false, rollout: 25}         #"
+        )
+    );
+
+    let plan = sim.kvsync(&test, &cwd, &["plan"]);
+    assert!(plan.stdout.contains("~ flags/new-checkout (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 1 to update"), "{}", plan.stdout);
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let clean = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
+    assert_eq!(clean.code, 0, "{}", clean.snapshot());
+    let again = sim.kvsync(&test, &cwd, &["pull", "--deep"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+}

@@ -121,6 +121,9 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
             for file in &edits.files {
                 printer.data(&unified_diff(&shown(&file.path), &file.before, &file.after));
             }
+            if !edits.files.is_empty() {
+                printer.data("\n");
+            }
         }
     } else if !edits.files.is_empty() {
         write_all(&edits.files)?;
