@@ -345,6 +345,13 @@ fn set(
             {
                 let rendered = render_value(text, &site.value, &bytes)
                     .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+                // A mapping written as a key's value is always an entry: the object goes under
+                // `value:`.
+                let rendered = if rendered.starts_with('{') {
+                    format!("{{value: {rendered}}}")
+                } else {
+                    rendered
+                };
                 replacements.push((site.value.start, site.value.end, rendered));
             } else {
                 let ttl = match entry.expiration {

@@ -289,3 +289,197 @@ fn a_failed_write_leaves_every_file_as_it_was() {
     assert_eq!(read(&test, "more/keys.yaml"), INCLUDED);
     assert!(!test.path().join(".kvsync.yaml.kvsync-pull").exists());
 }
+
+/// How a generated key is written.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Plain,
+    DoubleQuoted,
+    SingleQuoted,
+    Number,
+    FlowEntry,
+    BlockEntry,
+    File,
+}
+
+/// A generated key: its form, whether an included file defines it, a comment after it, and
+/// what happens to it: edited live (to text or to JSON), or edited in the config only.
+#[derive(Debug, Clone)]
+struct Gen {
+    form: Form,
+    included: bool,
+    comment: bool,
+    live: Option<Result<String, (u32, String)>>,
+    pending: bool,
+}
+
+fn gen_key() -> impl proptest::strategy::Strategy<Value = Gen> {
+    use proptest::prelude::*;
+    let form = prop_oneof![
+        Just(Form::Plain),
+        Just(Form::DoubleQuoted),
+        Just(Form::SingleQuoted),
+        Just(Form::Number),
+        Just(Form::FlowEntry),
+        Just(Form::BlockEntry),
+        Just(Form::File),
+    ];
+    let live = prop_oneof![
+        2 => Just(None),
+        1 => "[a-z][a-z ]{0,10}[a-z]".prop_map(|t| Some(Ok(t))),
+        1 => (0u32..1000, "[a-z]{1,6}").prop_map(|(n, s)| Some(Err((n, s)))),
+    ];
+    (form, any::<bool>(), any::<bool>(), live, any::<bool>()).prop_map(
+        |(form, included, comment, live, pending)| Gen {
+            form,
+            included,
+            comment,
+            pending: pending && live.is_none(),
+            live,
+        },
+    )
+}
+
+/// The entry of key `name` as YAML lines (at `indent`), with its value `n`.
+fn entry_lines(name: &str, spec: &Gen, n: usize, indent: &str) -> Vec<String> {
+    let comment = if spec.comment { "  # a comment" } else { "" };
+    match spec.form {
+        Form::Plain => vec![format!("{indent}{name}: value {n}{comment}")],
+        Form::DoubleQuoted => vec![format!("{indent}{name}: \"value {n}\"{comment}")],
+        Form::SingleQuoted => vec![format!("{indent}{name}: 'value {n}'{comment}")],
+        Form::Number => vec![format!("{indent}{name}: {n}{comment}")],
+        Form::FlowEntry => {
+            vec![format!("{indent}{name}: {{value: {{on: true, n: {n}}}, metadata: {{team: t}}}}{comment}")]
+        }
+        Form::BlockEntry => vec![
+            format!("{indent}{name}:{comment}"),
+            format!("{indent}  value:"),
+            format!("{indent}    enabled: true"),
+            format!("{indent}    n: {n}"),
+        ],
+        Form::File => {
+            let up = if spec.included { "../" } else { "" };
+            vec![format!("{indent}{name}: {{file: {up}values/v{n}.txt}}{comment}")]
+        }
+    }
+}
+
+/// A config from generated keys: the root's `keys:` and an included file's, each entry's line
+/// range recorded per file.
+struct Generated {
+    root: String,
+    included: String,
+    /// For each key: which file (true: included) and its lines (0-based, end exclusive).
+    ranges: Vec<(bool, std::ops::Range<usize>)>,
+}
+
+fn generate(keys: &[Gen], pending_value: bool) -> Generated {
+    let mut root: Vec<String> = "version: 1\nowner: web\nnamespaces:\n  # the flags\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    include: [more/*.yaml]\n    keys:"
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut included: Vec<String> = vec!["# more keys".to_owned(), "keys:".to_owned()];
+    let mut ranges = Vec::new();
+    for (i, spec) in keys.iter().enumerate() {
+        // A pending edit of a `file:` entry would name another file: those keep theirs.
+        let pending = pending_value && spec.pending && !matches!(spec.form, Form::File);
+        let n = if pending { i + 1000 } else { i };
+        let (lines, indent) = if spec.included { (&mut included, "  ") } else { (&mut root, "      ") };
+        let start = lines.len();
+        lines.extend(entry_lines(&format!("f/k{i}"), spec, n, indent));
+        ranges.push((spec.included, start..lines.len()));
+    }
+    if included.len() == 2 {
+        included[1] = "keys: {}".to_owned();
+    }
+    Generated { root: root.join("\n") + "\n", included: included.join("\n") + "\n", ranges }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Random configs (comments, an include, flow and block mappings, quoted and plain scalars,
+    /// `file:` values), random live edits, `pull --deep`: (a) the config loads as what is live
+    /// for every pulled key, (b) no line outside a pulled entry changes, (c) a second pull
+    /// changes nothing, (d) a config edit not yet applied survives.
+    #[test]
+    fn pull_writes_exactly_the_hand_edits(keys in proptest::collection::vec(gen_key(), 1..7)) {
+        let applied = generate(&keys, false);
+        let mut test = Test::new()
+            .file("kvsync.yaml", &applied.root)
+            .file("more/keys.yaml", &applied.included);
+        for (i, spec) in keys.iter().enumerate() {
+            if matches!(spec.form, Form::File) {
+                test = test.file(&format!("values/v{i}.txt"), format!("file {i}"));
+            }
+        }
+        let out = test.run(&local(&["apply", "--auto-approve"]));
+        proptest::prop_assert_eq!(out.code, 0, "{}", out.snapshot());
+        // Config edits not yet applied (d).
+        let edited = generate(&keys, true);
+        test.write("kvsync.yaml", &edited.root);
+        test.write("more/keys.yaml", &edited.included);
+        let mut live = Vec::new();
+        for (i, spec) in keys.iter().enumerate() {
+            let value = match &spec.live {
+                Some(Ok(text)) => text.clone(),
+                Some(Err((n, s))) => format!("{{\"n\":{n},\"s\":\"{s}\"}}"),
+                None => continue,
+            };
+            let key = format!("f/k{i}");
+            live.push((key.clone(), value.clone(), metadata_of(&test, &key)));
+        }
+        let seeds: Vec<(&str, &str, Option<serde_json::Value>)> =
+            live.iter().map(|(k, v, m)| (k.as_str(), v.as_str(), Some(m.clone()))).collect();
+        seed(&test, &seeds);
+
+        let out = test.run(&local(&["pull", "--deep"]));
+        proptest::prop_assert!(out.code == 0 || out.code == 2, "{}", out.snapshot());
+        // (a): the config now says what is live, for every pulled key.
+        let options = kvsync::config::LoadOptions { environment: None, preview: None, vars: &|_| None };
+        let loaded = kvsync::config::load(&test.path().join("kvsync.yaml"), &options)
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{}", out.snapshot())))?;
+        let scope = &loaded.desired.scopes[0];
+        for (key, value, _) in &live {
+            let entry = scope.entries.get(key).expect("still desired");
+            proptest::prop_assert_eq!(
+                entry.read().expect("read"), value.as_bytes().to_vec(), "{}: {}", key, out.snapshot()
+            );
+        }
+        // (b): no line outside a pulled entry changed; (d): the pending edits survive.
+        for (included, before, path) in [
+            (false, &edited.root, "kvsync.yaml"),
+            (true, &edited.included, "more/keys.yaml"),
+        ] {
+            let after = read(&test, path);
+            let pulled: Vec<&std::ops::Range<usize>> = edited
+                .ranges
+                .iter()
+                .zip(&keys)
+                .filter(|((file, _), spec)| *file == included && spec.live.is_some())
+                .map(|((_, range), _)| range)
+                .collect();
+            let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+            for op in diff.ops() {
+                let (old, len) = match *op {
+                    similar::DiffOp::Equal { .. } => continue,
+                    similar::DiffOp::Delete { old_index, old_len, .. } => (old_index, old_len),
+                    similar::DiffOp::Insert { old_index, .. } => (old_index, 0),
+                    similar::DiffOp::Replace { old_index, old_len, .. } => (old_index, old_len),
+                };
+                let inside = if len == 0 {
+                    pulled.iter().any(|r| r.start <= old && old <= r.end)
+                } else {
+                    (old..old + len).all(|line| pulled.iter().any(|r| r.contains(&line)))
+                };
+                proptest::prop_assert!(inside, "{path} changed outside the pulled entries:\n{}\n{}", after, out.snapshot());
+            }
+        }
+        // (c): a second pull writes nothing.
+        let (root, included) = (read(&test, "kvsync.yaml"), read(&test, "more/keys.yaml"));
+        let again = test.run(&local(&["pull", "--deep"]));
+        proptest::prop_assert_eq!(again.code, 0, "{}", again.snapshot());
+        proptest::prop_assert_eq!(read(&test, "kvsync.yaml"), root);
+        proptest::prop_assert_eq!(read(&test, "more/keys.yaml"), included);
+    }
+}
