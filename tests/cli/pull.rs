@@ -349,7 +349,9 @@ fn entry_lines(name: &str, spec: &Gen, n: usize, indent: &str) -> Vec<String> {
         Form::SingleQuoted => vec![format!("{indent}{name}: 'value {n}'{comment}")],
         Form::Number => vec![format!("{indent}{name}: {n}{comment}")],
         Form::FlowEntry => {
-            vec![format!("{indent}{name}: {{value: {{on: true, n: {n}}}, metadata: {{team: t}}}}{comment}")]
+            vec![format!(
+                "{indent}{name}: {{value: {{on: true, n: {n}}}, metadata: {{team: t}}}}{comment}"
+            )]
         }
         Form::BlockEntry => vec![
             format!("{indent}{name}:{comment}"),
@@ -384,7 +386,8 @@ fn generate(keys: &[Gen], pending_value: bool) -> Generated {
         // A pending edit of a `file:` entry would name another file: those keep theirs.
         let pending = pending_value && spec.pending && !matches!(spec.form, Form::File);
         let n = if pending { i + 1000 } else { i };
-        let (lines, indent) = if spec.included { (&mut included, "  ") } else { (&mut root, "      ") };
+        let (lines, indent) =
+            if spec.included { (&mut included, "  ") } else { (&mut root, "      ") };
         let start = lines.len();
         lines.extend(entry_lines(&format!("f/k{i}"), spec, n, indent));
         ranges.push((spec.included, start..lines.len()));

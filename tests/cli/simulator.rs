@@ -663,3 +663,50 @@ fn a_hotfix_made_live_is_pulled_into_the_config() {
     let again = sim.kvsync(&test, &cwd, &["pull", "--deep"]);
     assert_eq!(again.code, 0, "{}", again.snapshot());
 }
+
+/// `pull`'s other cases against the simulator: metadata edited in the dashboard, a key deleted
+/// by hand (`--remove-missing`), a key written by hand (`--adopt`), another owner's key (never
+/// pulled) and a secret (reported, never written).
+#[test]
+fn pull_codifies_metadata_additions_and_removals() {
+    let sim = Simulator::start();
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: a}}\n      flags/gone: g\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n",
+    );
+    let cwd = test.path().to_path_buf();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let meta = sim.listed(FLAGS_NS, "flags/meta").expect("listed");
+    let mut metadata = meta["metadata"].clone();
+    metadata["team"] = json!("b");
+    let secret = sim.listed(FLAGS_NS, "flags/secret").expect("listed");
+    sim.put_by_hand(
+        FLAGS_NS,
+        json!([
+            {"key": "flags/meta", "value": "m", "metadata": metadata},
+            {"key": "flags/secret", "value": "rotated", "metadata": secret["metadata"]},
+            {"key": "flags/new", "value": "by hand"},
+            {"key": "flags/shared", "value": "theirs", "metadata": {"__kvsync": {"v": 1, "owner": "billing", "sha256": "ab".repeat(32)}}},
+        ]),
+    );
+    sim.ok("POST", FLAGS_NS, "bulk/delete", Some(&json!(["flags/gone"])));
+
+    let pull = sim.kvsync(&test, &cwd, &["pull", "--deep", "--adopt", "--remove-missing"]);
+    assert_eq!(pull.code, 2, "{}", pull.snapshot());
+    assert!(
+        pull.stdout.contains("! flags/secret: changed live; update the secret `SECRET`"),
+        "{}",
+        pull.stdout
+    );
+    assert!(!pull.stdout.contains("flags/shared"), "{}", pull.stdout);
+    assert!(!pull.snapshot().contains("rotated"), "{}", pull.snapshot());
+    let config = std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config");
+    assert_eq!(
+        config,
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: b}}\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n      flags/new: by hand\n"
+    );
+    let plan = sim.kvsync(&test, &cwd, &["plan"]);
+    assert!(plan.stdout.contains("~ flags/meta (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("flags/new (adopt, marker only"), "{}", plan.stdout);
+}
