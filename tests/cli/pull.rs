@@ -486,3 +486,69 @@ proptest::proptest! {
         proptest::prop_assert_eq!(read(&test, "more/keys.yaml"), included);
     }
 }
+
+/// A `files:` source's file gets the live bytes; an entry behind a YAML alias and a live value
+/// that breaks its schema are listed for a person; the revision that last wrote a key is named;
+/// `--format json` says the same; the marker-only plan says so in JSON and Markdown too.
+#[test]
+fn files_sources_aliases_schemas_revisions_and_json() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    schemas:\n      \"f/typed\": {type: object, properties: {n: {type: integer}}}\n    keys:\n      f/anchored: &shared {value: {n: 1}}\n      f/alias: *shared\n      f/typed: {value: {n: 1}}\n    files:\n      - path: pages/*.html\n        key: \"f/{path}\"\n";
+    let test = Test::new().file("kvsync.yaml", config).file("pages/a.html", "<p>a</p>");
+    let out = test.run(&local(&["apply", "--auto-approve", "--revision", "abc1234"]));
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    seed(
+        &test,
+        &[
+            ("f/a.html", "<p>edited</p>", Some(metadata_of(&test, "f/a.html"))),
+            ("f/alias", "{\"n\":2}", Some(metadata_of(&test, "f/alias"))),
+            ("f/typed", "{\"n\":\"two\"}", Some(metadata_of(&test, "f/typed"))),
+        ],
+    );
+    let out = test.run(&local(&["pull", "--deep"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(read(&test, "pages/a.html"), "<p>edited</p>");
+    assert_eq!(read(&test, "kvsync.yaml"), config, "{}", out.snapshot());
+    assert!(
+        out.stdout
+            .contains("~ f/a.html (value changed live, last written by `abc1234`) → pages/a.html"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("! f/alias: its entry uses a YAML anchor or alias"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("! f/typed: changed live into a value its schema refuses (at `/n`: \"two\" is not of type \"integer\""),
+        "{}",
+        out.stdout
+    );
+
+    let json = test.run(&local(&["pull", "--deep", "--format", "json"]));
+    assert_eq!(json.code, 2, "{}", json.snapshot());
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let keys = doc["keys"].as_array().expect("keys");
+    let typed = keys.iter().find(|k| k["key"] == "f/typed").expect("f/typed");
+    assert_eq!(typed["outcome"], "needs-person");
+    assert_eq!(typed["revision"], "abc1234");
+    assert!(doc["files"].as_array().expect("files").is_empty(), "already written: {doc}");
+
+    let plan = test.run(&local(&["plan", "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    let page = doc["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["key"] == "f/a.html")
+        .cloned();
+    assert_eq!(
+        page.as_ref().map(|c| c["marker_only"].clone()),
+        Some(json!(true)),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(page.as_ref().map(|c| c["note"].clone()), Some(json!("marker only")));
+    let markdown = test.run(&local(&["plan", "--format", "markdown"]));
+    assert!(markdown.stdout.contains("`f/a.html` (marker only)"), "{}", markdown.stdout);
+}
