@@ -1,8 +1,8 @@
 use kvsync::content::Expiration;
+use kvsync::kv::KvStore;
 use kvsync::kv::local::LocalStore;
-use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{Config, NOW, NS, Test};
+use crate::support::{Config, NOW, NS, Test, seed};
 
 fn config(owner: &str, keys: &[(&str, &str)], extra: &str) -> String {
     Config::new().owner(owner).head(extra).values(keys).yaml()
@@ -10,23 +10,6 @@ fn config(owner: &str, keys: &[(&str, &str)], extra: &str) -> String {
 
 fn local(command: &str) -> Vec<&str> {
     vec![command, "--target", "local"]
-}
-
-/// Writes keys straight into the local store, as a hand edit or another tool would.
-fn seed(test: &Test, pairs: &[(&str, &str, Option<serde_json::Value>)]) {
-    let store = LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
-        .expect("open store");
-    let pairs: Vec<PutPair> = pairs
-        .iter()
-        .map(|(key, value, metadata)| PutPair {
-            key: (*key).to_owned(),
-            value: value.as_bytes().to_vec(),
-            metadata: metadata.clone().unwrap_or(serde_json::Value::Null),
-            expiration: Expiration::Never,
-        })
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(store.bulk_put(NS, &pairs)).expect("seed");
 }
 
 #[test]

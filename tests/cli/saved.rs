@@ -1,8 +1,6 @@
 use kvsync::content::Expiration;
-use kvsync::kv::local::LocalStore;
-use kvsync::kv::{KvStore, PutPair};
 
-use crate::support::{Config, NOW, NS, Test, repo};
+use crate::support::{Config, NS, Test, repo, seed};
 
 fn config(keys: &[(&str, &str)]) -> String {
     Config::new()
@@ -19,20 +17,6 @@ fn run(test: &Test, args: &[&str]) -> crate::support::Output {
     let args = local(args);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     test.run(&args)
-}
-
-/// Writes a key straight into the local store, as someone else would.
-fn seed(test: &Test, key: &str, value: &str, metadata: serde_json::Value) {
-    let store = LocalStore::open(&test.path().join(".kvsync/local.db"), NOW.parse().expect("now"))
-        .expect("store");
-    let pair = PutPair {
-        key: key.into(),
-        value: value.as_bytes().to_vec(),
-        metadata,
-        expiration: Expiration::Never,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(store.bulk_put(NS, &[pair])).expect("seed");
 }
 
 #[test]
@@ -112,15 +96,12 @@ fn a_plan_is_stale_when_a_key_it_depends_on_changed() {
     assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
 
     // Another owner's key and an unmarked key appear: the plan is still good.
-    seed(
-        &test,
-        "f/theirs",
-        "x",
-        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}}),
-    );
-    seed(&test, "f/by-hand", "x", serde_json::Value::Null);
+    let theirs =
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}});
+    seed(&test, &[("f/theirs", "x", Some(theirs))]);
+    seed(&test, &[("f/by-hand", "x", None)]);
     // Someone rewrites a key the plan depends on.
-    seed(&test, "f/a", "hand edit", serde_json::Value::Null);
+    seed(&test, &[("f/a", "hand edit", None)]);
     let stale = run(&test, &["apply", "plan.json"]);
     assert_eq!(stale.code, 1, "{}", stale.snapshot());
     insta::assert_snapshot!("saved_plan_stale", stale.snapshot());
@@ -130,12 +111,9 @@ fn a_plan_is_stale_when_a_key_it_depends_on_changed() {
     assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
     test.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "3")]));
     assert_eq!(run(&test, &["plan", "--out", "plan.json"]).code, 0);
-    seed(
-        &test,
-        "f/theirs",
-        "x",
-        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}}),
-    );
+    let theirs =
+        serde_json::json!({"__kvsync": {"v": 1, "owner": "mobile", "sha256": "0".repeat(64)}});
+    seed(&test, &[("f/theirs", "x", Some(theirs))]);
     let ok = run(&test, &["apply", "plan.json"]);
     assert_eq!(ok.code, 0, "{}", ok.snapshot());
     assert!(ok.stdout.contains("Apply complete: 1 written, 0 deleted."), "{}", ok.stdout);
@@ -178,7 +156,7 @@ fn json_plans_follow_the_committed_schema() {
     let test = Test::new().file("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "{\"x\": 1}")]));
     assert_eq!(run(&test, &["apply", "--auto-approve"]).code, 0);
     test.write("kvsync.yaml", config(&[("f/a", "2"), ("f/c", "3")]));
-    seed(&test, "f/hand", "x", serde_json::Value::Null);
+    seed(&test, &[("f/hand", "x", None)]);
     let out = run(&test, &["plan", "--format", "json", "--detailed-exitcode"]);
     assert_eq!(out.code, 2, "{}", out.snapshot());
     let document: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
@@ -221,7 +199,7 @@ fn a_baseline_separates_the_pull_request_from_drift() {
         config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "3")]),
     )
     .expect("baseline");
-    seed(&test, "f/b", "edited by hand", serde_json::Value::Null);
+    seed(&test, &[("f/b", "edited by hand", None)]);
     test.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2"), ("f/c", "4"), ("f/d", "5")]));
     let human = run(&test, &["plan", "--baseline", "main/kvsync.yaml"]);
     assert_eq!(human.code, 0, "{}", human.snapshot());
