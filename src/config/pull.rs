@@ -707,6 +707,12 @@ fn render_json(text: &str, old: Option<&SpanNode>, value: &Value) -> String {
     }
 }
 
+/// The end of the line `at` is on (before its line break): past a trailing comment, where a new
+/// line may be added.
+fn line_end(text: &str, at: usize) -> usize {
+    text[at..].find('\n').map_or(text.len(), |offset| at + offset)
+}
+
 fn column_of(text: &str, at: usize) -> usize {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     text[line_start..at].chars().count()
@@ -733,7 +739,8 @@ fn set_field(
         _ => {
             let column = column_of(text, fields.start);
             let pad = " ".repeat(column);
-            replacements.push((fields.end, fields.end, format!("\n{pad}{field}: {rendered}")));
+            let at = line_end(text, fields.end);
+            replacements.push((at, at, format!("\n{pad}{field}: {rendered}")));
         }
     }
 }
@@ -748,8 +755,21 @@ fn remove_field(
     let Some((key, value)) = fields.entry(field) else { return };
     match &fields.kind {
         SpanKind::Map { flow: true, .. } => {
-            let comma = text[..key.start].rfind(',').unwrap_or(key.start);
-            replacements.push((comma, value.end, String::new()));
+            // With the comma before it; the first entry with the comma after it.
+            let inside = &text[fields.start..key.start];
+            let range = match inside.rfind(',') {
+                Some(comma) => (fields.start + comma, value.end),
+                None => match text[value.end..fields.end].find(',') {
+                    Some(comma) => {
+                        let after = value.end + comma + 1;
+                        let spaces =
+                            text[after..].len() - text[after..].trim_start_matches(' ').len();
+                        (key.start, after + spaces)
+                    }
+                    None => (key.start, value.end),
+                },
+            };
+            replacements.push((range.0, range.1, String::new()));
         }
         _ => {
             // The whole lines, its trailing comment included.
@@ -810,7 +830,8 @@ fn add(
     let insertion = match &node.kind {
         SpanKind::Map { flow: false, entries } if !entries.is_empty() => {
             let column = column_of(text, node.start);
-            (node.end, format!("\n{}{line}", " ".repeat(column)))
+            let at = line_end(text, node.end);
+            (at, format!("\n{}{line}", " ".repeat(column)))
         }
         SpanKind::Map { flow: true, entries } => {
             let close = text[..node.end].rfind('}').unwrap_or(node.end);
@@ -891,7 +912,7 @@ fn insert_into_overlay(
             for line in lines {
                 added.push_str(&format!("\n{pad}{line}"));
             }
-            (node.end, added)
+            (line_end(text, node.end), added)
         }
         _ => {
             return Err(format!(

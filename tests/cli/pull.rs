@@ -552,3 +552,26 @@ fn files_sources_aliases_schemas_revisions_and_json() {
     let markdown = test.run(&local(&["plan", "--format", "markdown"]));
     assert!(markdown.stdout.contains("`f/a.html` (marker only)"), "{}", markdown.stdout);
 }
+
+/// Edits in flow mappings and next to trailing comments: a removed first entry takes its comma
+/// along, an added key goes after the last entry's comment, not before it.
+#[test]
+fn flow_mappings_and_trailing_comments() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/a: one\n      f/last: two  # the last one\n    include: [more.yaml]\n";
+    let included = "keys: {f/x: 1, f/y: 2}\n";
+    let test = Test::new().file("kvsync.yaml", config).file("more.yaml", included);
+    assert_eq!(test.run(&local(&["apply", "--auto-approve"])).code, 0);
+    let store = crate::support::local_store(&test);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    use kvsync::kv::KvStore as _;
+    runtime.block_on(store.bulk_delete(crate::support::NS, &["f/x".to_owned()])).expect("delete");
+    drop(store);
+    seed(&test, &[("f/new", "3", None)]);
+    let out = test.run(&local(&["pull", "--adopt", "--remove-missing"]));
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert_eq!(read(&test, "more.yaml"), "keys: {f/y: 2}\n");
+    assert_eq!(
+        read(&test, "kvsync.yaml"),
+        config.replace("  # the last one\n", "  # the last one\n      f/new: 3\n")
+    );
+}
