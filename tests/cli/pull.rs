@@ -70,6 +70,13 @@ fn hand_edits_are_written_back_where_they_are_defined() {
     meta["team"] = json!("checkout");
     seed(&test, &[("f/obj", r#"{"enabled":false,"rollout":25}"#, Some(meta))]);
 
+    let only = test.run(&local(&["pull", "--deep", "--dry-run", "--only", "f/ban*"]));
+    assert_eq!(only.code, 2, "{}", only.snapshot());
+    assert!(
+        only.stdout.contains("~ f/banner") && !only.stdout.contains("~ f/plain"),
+        "{}",
+        only.stdout
+    );
     let dry = test.run(&local(&["pull", "--deep", "--dry-run"]));
     assert_eq!(dry.code, 2, "{}", dry.snapshot());
     assert_eq!(read(&test, "kvsync.yaml"), CONFIG, "a dry run writes nothing");
