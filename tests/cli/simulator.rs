@@ -68,7 +68,7 @@ fn provision() -> Result<(), String> {
         return Ok(());
     }
     say("the KV simulator is not installed: running `npm ci --prefix tests/simulator` once \
-         (it downloads miniflare from the npm registry)");
+         (it downloads miniflare, TypeScript and @cloudflare/workers-types from the npm registry)");
     let started = Instant::now();
     let output = Command::new(npm())
         .args(["ci", "--prefix"])
