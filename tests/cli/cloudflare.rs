@@ -654,3 +654,26 @@ fn a_large_binary_value_on_a_key_unsafe_in_a_url_is_a_validate_error() {
     );
     assert!(!validate.stderr.contains("key `fine`"), "{}", validate.stderr);
 }
+
+/// `pull` writes a value into a file only after reading it as bytes: a text (bulk) read drops a
+/// leading U+FEFF, which would otherwise be lost from the config.
+#[test]
+fn pull_reads_what_it_writes_back_as_bytes() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         greeting: \"hello\"\n      plain: \"same\"\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    assert_eq!(cloud.run(&["apply", "--auto-approve"]).code, 0);
+    let metadata = cloud.standin.get(NS, "greeting").and_then(|k| k.metadata);
+    cloud.standin.seed(NS, "greeting", "\u{FEFF}hello again".as_bytes(), metadata, None);
+    cloud.standin.reset_counts();
+    let out = cloud.run(&["pull", "--deep"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.get_value), (1, 1), "{counts:?}");
+    let config = std::fs::read_to_string(cloud.test.path().join("kvsync.yaml")).expect("config");
+    assert!(config.contains("greeting: \"\\uFEFFhello again\""), "{config}");
+    let plan = cloud.run(&["plan"]);
+    assert!(plan.stdout.contains("~ greeting (marker only)"), "{}", plan.stdout);
+}

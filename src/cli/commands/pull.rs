@@ -52,9 +52,31 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
             values.extend(names.into_iter().zip(read));
         }
         let read = |entry: &config::DesiredEntry| entry.read().ok();
-        for finding in pull::find(scope, listing, &values, &read, &options) {
-            findings.push((scope.name.clone(), finding));
+        let mut found = pull::find(scope, listing, &values, &read, &options);
+        // A text read drops a leading U+FEFF: what is written into a file is read again as
+        // bytes first (one request per key to pull, which are few), and decided again.
+        let inexact: Vec<&crate::kv::ListedKey> = wanted
+            .iter()
+            .copied()
+            .filter(|listed| {
+                let key = listed.name.as_str();
+                scope.entries.get(key).is_some_and(|e| e.is_text)
+                    && found.iter().any(|f| f.key == key && matches!(f.found, Found::Pull(_)))
+            })
+            .collect();
+        if !inexact.is_empty() {
+            for chunk in inexact.chunks(BULK_GET_MAX) {
+                let names: Vec<String> = chunk.iter().map(|k| k.name.as_str().to_owned()).collect();
+                let hints: Vec<ReadHint> = chunk
+                    .iter()
+                    .map(|listed| ReadHint { exact: true, listed_expiration: listed.expiration })
+                    .collect();
+                let read = store.read_values(&scope.namespace_id, &names, &hints).await?;
+                values.extend(names.into_iter().zip(read));
+            }
+            found = pull::find(scope, listing, &values, &read, &options);
         }
+        findings.extend(found.into_iter().map(|finding| (scope.name.clone(), finding)));
         if !args.adopt {
             adoptable += listing
                 .keys
