@@ -1763,3 +1763,90 @@ fn refused_plan_posted(
     assert_eq!(finish.code, 1, "the check goes red: {}", finish.show());
     (ours[0].clone(), finish)
 }
+
+/// The nightly `codify` step: the files `kvsync pull` changed are committed to one branch,
+/// pushed, and proposed as one pull request; the next night updates the same pull request.
+#[test]
+fn the_codify_step_opens_then_updates_one_pull_request() {
+    require(&["bash", "git"]);
+    let runner = Runner::new();
+    let workflow = std::fs::read_to_string(repo().join("examples/github/drift-nightly.yml"))
+        .expect("drift-nightly.yml");
+    let script = step_script(&workflow, "open or update the pull request");
+    let git = |cwd: &Path, args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", runner.path("home"))
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A remote with `main`, and the workspace a clone of it, as actions/checkout leaves it.
+    let remote = runner.path("remote.git");
+    std::fs::create_dir_all(&remote).expect("mkdir");
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    let workspace = runner.workspace();
+    git(&workspace, &["init", "-q", "-b", "main"]);
+    git(&workspace, &["config", "user.email", "dev@example.com"]);
+    git(&workspace, &["config", "user.name", "dev"]);
+    runner.write("kvsync.yaml", "keys: {f/a: before}\n");
+    git(&workspace, &["add", "kvsync.yaml"]);
+    git(&workspace, &["commit", "-q", "-m", "config"]);
+    git(&workspace, &["remote", "add", "origin", remote.to_str().expect("path")]);
+    git(&workspace, &["push", "-q", "origin", "main"]);
+    git(&workspace, &["fetch", "-q", "origin"]);
+    // What `kvsync pull` did.
+    runner.write("kvsync.yaml", "keys: {f/a: after}\n");
+
+    // A fake `gh`: no open pull request the first night, number 7 the next.
+    let fake_bin = runner.path("fake-bin");
+    std::fs::create_dir_all(&fake_bin).expect("mkdir");
+    let gh = fake_bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\necho \"$*\" >>\"$GH_LOG\"\ncase \"$1 $2\" in\n  \"pr list\") [ -f \"$GH_OPEN\" ] && echo 7 ;;\n  \"pr create\") touch \"$GH_OPEN\" ;;\nesac\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --body-file ]; then cp \"$2\" \"$GH_BODY\"; fi\n  shift\ndone\n",
+    )
+    .expect("fake gh");
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(runner.path("workspace/step.sh"), &script).expect("script");
+    let log = runner.path("gh.log");
+    let body = runner.path("body.md");
+    let open = runner.path("open");
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let env = [
+        ("PATH", path.as_str()),
+        ("GH_LOG", log.to_str().expect("path")),
+        ("GH_BODY", body.to_str().expect("path")),
+        ("GH_OPEN", open.to_str().expect("path")),
+        ("GH_TOKEN", "unused"),
+        ("GITHUB_REF_NAME", "main"),
+        ("SUMMARY", "  ~ f/a (value changed live, last written by `abc1234`) → kvsync.yaml"),
+        ("RUN_URL", "https://github.com/acme/shop/actions/runs/1"),
+    ];
+    let run = runner.run(&runner.path("workspace/step.sh"), &[], ".", &env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let calls = std::fs::read_to_string(&log).expect("gh log");
+    assert!(
+        calls.contains(
+            "pr create --head kvsync/codify-live-changes --title Codify changes made live"
+        ),
+        "{calls}"
+    );
+    let pushed = git(&remote, &["show", "kvsync/codify-live-changes:kvsync.yaml"]);
+    assert_eq!(pushed, "keys: {f/a: after}\n");
+    let body_text = std::fs::read_to_string(&body).expect("body");
+    assert!(body_text.contains("last written by `abc1234`"), "{body_text}");
+
+    // The next night: the same branch, forced; the open pull request is edited, not doubled.
+    runner.write("kvsync.yaml", "keys: {f/a: later}\n");
+    let run = runner.run(&runner.path("workspace/step.sh"), &[], ".", &env);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let calls = std::fs::read_to_string(&log).expect("gh log");
+    assert_eq!(calls.matches("pr create").count(), 1, "{calls}");
+    assert!(calls.contains("pr edit 7 --body-file"), "{calls}");
+    let pushed = git(&remote, &["show", "kvsync/codify-live-changes:kvsync.yaml"]);
+    assert_eq!(pushed, "keys: {f/a: later}\n");
+}
