@@ -914,6 +914,15 @@ fn insert_into_overlay(
             }
             (line_end(text, node.end), added)
         }
+        SpanKind::Map { flow: true, .. } => {
+            // A flow mapping with entries: the rest of the path goes in before its brace.
+            let mut inner = lines.join(", ");
+            for name in path[depth..].iter().rev() {
+                inner = format!("{}: {{{inner}}}", yaml_out::scalar(name));
+            }
+            let close = text[..node.end].rfind('}').unwrap_or(node.end);
+            (close, format!(", {inner}"))
+        }
         _ => {
             return Err(format!(
                 "add an override for it under `environments.{environment}` by hand"

@@ -582,3 +582,24 @@ fn flow_mappings_and_trailing_comments() {
         config.replace("  # the last one\n", "  # the last one\n      f/new: 3\n")
     );
 }
+
+/// An overlay written as a flow mapping gets its override inside its braces.
+#[test]
+fn an_override_goes_into_a_flow_overlay() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/a: base\nenvironments:\n  dev: {namespaces: {flags: {prefix: \"f/\"}}}\n  prod: {namespaces: {flags: {keys: {f/b: x}}}}\n";
+    let test = Test::new().file("kvsync.yaml", config);
+    for env in ["dev", "prod"] {
+        assert_eq!(test.run(&local(&["apply", "--auto-approve", "--env", env])).code, 0);
+    }
+    seed(&test, &[("f/a", "hotfix", Some(metadata_of(&test, "f/a")))]);
+    let dev = test.run(&local(&["pull", "--deep", "--env", "dev"]));
+    assert_eq!(dev.code, 2, "{}", dev.snapshot());
+    let prod = test.run(&local(&["pull", "--deep", "--env", "prod"]));
+    assert_eq!(prod.code, 2, "{}", prod.snapshot());
+    assert_eq!(
+        read(&test, "kvsync.yaml"),
+        config
+            .replace("{flags: {prefix: \"f/\"}}", "{flags: {prefix: \"f/\", keys: {f/a: hotfix}}}")
+            .replace("{keys: {f/b: x}}", "{keys: {f/b: x, f/a: hotfix}}")
+    );
+}
