@@ -324,3 +324,148 @@ impl LiveState {
         parts
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::written_metadata;
+    use crate::kv::ListedMetadata;
+    use crate::testing::{entry, scope};
+
+    const OWNER: &str = "web";
+
+    fn plain(value: &str) -> DesiredEntry {
+        entry(value, Expiration::Never, false)
+    }
+
+    /// A key as kvsync wrote `written` (its marker records that), holding `live` now.
+    fn listed(key: &str, written: &str, rev: Option<&str>) -> ListedKey {
+        let hash = content_hash(written.as_bytes(), None, Expiration::Never);
+        ListedKey {
+            name: key.into(),
+            expiration: None,
+            metadata: ListedMetadata::from_json(Some(&written_metadata(None, OWNER, hash, rev))),
+        }
+    }
+
+    fn unmarked(key: &str) -> ListedKey {
+        ListedKey { name: key.into(), expiration: None, metadata: ListedMetadata::from_json(None) }
+    }
+
+    fn options(deep: bool, adopt: bool) -> Options {
+        Options { owner: OWNER.into(), deep, adopt, only: Globs::empty() }
+    }
+
+    fn run(
+        desired: &[(&str, DesiredEntry)],
+        live: Vec<(ListedKey, &str)>,
+        options: &Options,
+    ) -> (Vec<String>, Vec<(String, Found)>) {
+        let entries = desired.iter().map(|(k, e)| ((*k).to_owned(), e.clone())).collect();
+        let scope = scope("flags", "ns", "f/", entries);
+        let texts: HashMap<String, &str> =
+            live.iter().map(|(key, value)| (key.name.as_str().to_owned(), *value)).collect();
+        let live = LiveScope { keys: live.into_iter().map(|(key, _)| key).collect() };
+        let read: Vec<String> = values_to_read(&scope, &live, options)
+            .iter()
+            .map(|k| k.name.as_str().to_owned())
+            .collect();
+        // Only the values pull asked for were read.
+        let values: HashMap<String, LiveValue> =
+            read.iter().map(|key| (key.clone(), LiveValue::Text(texts[key].into()))).collect();
+        let bytes = |entry: &DesiredEntry| entry.read().ok();
+        let found = find(&scope, &live, &values, &bytes, options)
+            .into_iter()
+            .map(|f| (f.key, f.found))
+            .collect();
+        (read, found)
+    }
+
+    #[test]
+    fn a_hand_edit_is_pulled_and_a_pending_config_change_is_not() {
+        let desired = [
+            ("f/edited", plain("old")),
+            ("f/pending", plain("new in the config")),
+            ("f/both", plain("config says")),
+            ("f/same", plain("same")),
+        ];
+        let live = vec![
+            (listed("f/edited", "old", Some("abc")), "hotfix"),
+            (listed("f/pending", "old", None), "old"),
+            (listed("f/both", "written", None), "hand"),
+            (listed("f/same", "same", None), "same"),
+        ];
+        // Without --deep, keys whose marker matches the config are not read.
+        let (read, found) = run(&desired, live.clone(), &options(false, false));
+        assert_eq!(read, ["f/pending", "f/both"]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0], ("f/both".to_owned(), Found::ChangedBoth));
+
+        let (read, found) = run(&desired, live, &options(true, false));
+        assert_eq!(read.len(), 4);
+        let pulled = LiveState {
+            value: b"hotfix".to_vec(),
+            metadata: None,
+            expiration: None,
+            value_changed: true,
+            metadata_changed: false,
+            expiration_changed: false,
+        };
+        assert_eq!(
+            found,
+            [
+                ("f/both".to_owned(), Found::ChangedBoth),
+                ("f/edited".to_owned(), Found::Pull(pulled)),
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_unmarked_keys_other_owners_missing_keys_and_adoption() {
+        let desired = [
+            ("f/secret", entry("s", Expiration::Never, true)),
+            ("f/byhand", plain("desired")),
+            ("f/theirs", plain("x")),
+            ("f/gone", plain("g")),
+            ("f/ttl", entry("t", Expiration::Ttl(600), false)),
+        ];
+        let mut theirs = listed("f/theirs", "x", None);
+        theirs.metadata = ListedMetadata::from_json(Some(&written_metadata(
+            None,
+            "billing",
+            content_hash(b"x", None, Expiration::Never),
+            None,
+        )));
+        let live = vec![
+            (listed("f/secret", "s", None), "leaked"),
+            (unmarked("f/byhand"), "typed by hand"),
+            (theirs, "changed"),
+            (unmarked("f/new"), "new"),
+        ];
+        let (_, found) = run(&desired, live, &options(true, true));
+        let kinds: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(key, found)| {
+                let kind = match found {
+                    Found::Pull(_) => "pull",
+                    Found::Adopt(_) => "adopt",
+                    Found::Sensitive => "sensitive",
+                    Found::Missing { ttl: true } => "missing ttl",
+                    Found::Missing { ttl: false } => "missing",
+                    _ => "other",
+                };
+                (key.as_str(), kind)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("f/byhand", "pull"),
+                ("f/gone", "missing"),
+                ("f/new", "adopt"),
+                ("f/secret", "sensitive"),
+                ("f/ttl", "missing ttl"),
+            ]
+        );
+    }
+}

@@ -145,3 +145,77 @@ pub fn render_json(report: &Report) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::pull::Row;
+
+    fn report() -> Report {
+        let row = |key: &str, outcome, revision: Option<&str>| Row {
+            scope: "flags".into(),
+            key: key.into(),
+            outcome,
+            revision: revision.map(str::to_owned),
+        };
+        Report {
+            environment: Some("prod".into()),
+            rows: vec![
+                row(
+                    "f/a",
+                    Outcome::Pulled {
+                        parts: vec!["value", "metadata"],
+                        place: "kvsync.yaml:9:7".into(),
+                    },
+                    Some("abc1234"),
+                ),
+                row("f/new", Outcome::Added { place: "kvsync.yaml".into() }, None),
+                row("f/gone", Outcome::Removed { place: "kvsync.yaml:12:7".into() }, None),
+                row(
+                    "evil\u{1b}[2J",
+                    Outcome::NeedsPerson { why: "changed live and in the config".into() },
+                    None,
+                ),
+                row("f/ttl", Outcome::Missing { why: "absent live".into() }, None),
+            ],
+            dry_run: true,
+            files: vec!["kvsync.yaml".into()],
+            adoptable: 2,
+        }
+    }
+
+    #[test]
+    fn the_human_report_lists_every_key_and_sums_up() {
+        insta::assert_snapshot!(render_human(&report(), false), @r"
+        Environment: prod
+
+          ~ f/a (value, metadata changed live, last written by `abc1234`) → kvsync.yaml:9:7
+          + f/new (present live, not in the config) → kvsync.yaml
+          - f/gone (absent live) removed from kvsync.yaml:12:7
+          ! evil\u{1b}[2J: changed live and in the config
+          ? f/ttl: absent live
+
+        2 unmanaged keys are live and not in the config (`--adopt` adds unmarked ones).
+        Pull: 1 written back, 1 added, 1 removed, 1 for a person; 1 file would change.
+        ");
+        let nothing = Report::default();
+        assert_eq!(
+            render_human(&nothing, false),
+            "Nothing to pull: the config says what is live.\n"
+        );
+        assert!(report().has_changes());
+        assert!(!nothing.has_changes());
+    }
+
+    #[test]
+    fn the_json_report_says_the_same() {
+        let doc: serde_json::Value = serde_json::from_str(&render_json(&report())).expect("JSON");
+        assert_eq!(doc["dry_run"], true);
+        assert_eq!(doc["unmanaged_not_adopted"], 2);
+        assert_eq!(doc["keys"][0]["outcome"], "pulled");
+        assert_eq!(doc["keys"][0]["parts"], serde_json::json!(["value", "metadata"]));
+        assert_eq!(doc["keys"][0]["revision"], "abc1234");
+        assert_eq!(doc["keys"][3]["outcome"], "needs-person");
+        assert_eq!(doc["keys"][4]["why"], "absent live");
+    }
+}
