@@ -343,7 +343,7 @@ fn set(
                 && new_expiration.is_none()
                 && !matches!(entry.expiration, Expiration::Ttl(_))
             {
-                let rendered = render_value(text, &site.value, &bytes)
+                let rendered = render_value(text, &site.value, &bytes, !entry.json)
                     .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
                 // A mapping written as a key's value is always an entry: the object goes under
                 // `value:`.
@@ -365,7 +365,7 @@ fn set(
         }
         Some(fields) => {
             if let (Some(bytes), Some(node)) = (value, fields.get("value")) {
-                let rendered = render_value(text, node, bytes)
+                let rendered = render_value(text, node, bytes, !entry.json)
                     .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
                 replacements.push((node.start, node.end, rendered));
             }
@@ -645,10 +645,12 @@ pub fn secret_name(context: &Context<'_>, scope: &str, key: &str) -> Option<Stri
 
 /// The new text of a value node whose old text is `node`: in the old form when that reads back
 /// as `bytes`, else a quoted string. `None` when the bytes are not UTF-8.
-fn render_value(text: &str, node: &SpanNode, bytes: &[u8]) -> Option<String> {
+/// `was_string`: the old value is a YAML string (stored as its raw text), which stays a string:
+/// `"true"` stays quoted even though `true` stores the same bytes.
+fn render_value(text: &str, node: &SpanNode, bytes: &[u8], was_string: bool) -> Option<String> {
     let live = std::str::from_utf8(bytes).ok()?;
     let json = serde_json::from_slice::<Value>(bytes).ok().filter(|json| {
-        !json.is_string() && serde_json::to_vec(json).ok().as_deref() == Some(bytes)
+        !was_string && !json.is_string() && serde_json::to_vec(json).ok().as_deref() == Some(bytes)
     });
     match (&node.kind, json) {
         (SpanKind::Scalar { style, .. }, None) => Some(match style {
@@ -950,5 +952,67 @@ fn shown(context: &Context<'_>, path: &Path) -> String {
             .strip_prefix(&root)
             .map_or_else(|_| path.display().to_string(), |relative| relative.display().to_string()),
         _ => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value node of `k:` in `text`.
+    fn node(text: &str) -> SpanNode {
+        let tree = yaml::span_tree(text).expect("parses").expect("a document");
+        tree.get("k").expect("k").clone()
+    }
+
+    fn rendered(text: &str, live: &str) -> String {
+        let was_string =
+            matches!(text, "k: hello\n" | "k: 'hello'\n" | "k: \"hello\"\n" | "k: x\n");
+        render_value(text, &node(text), live.as_bytes(), was_string).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_value_keeps_its_form_when_it_can() {
+        assert_eq!(rendered("k: hello\n", "hi there"), "hi there");
+        assert_eq!(rendered("k: 'hello'\n", "it's"), "'it''s'");
+        assert_eq!(rendered("k: \"hello\"\n", "a\tb"), "\"a\\tb\"");
+        assert_eq!(rendered("k: 42\n", "43"), "43");
+        assert_eq!(rendered("k: {a: 1}\n", r#"{"a":2,"b":[true]}"#), "{a: 2, b: [true]}");
+        assert_eq!(
+            rendered("k:\n  a: 1\n", r#"{"a":2,"b":{"c":null}}"#),
+            "a: 2\n  b:\n    c: null"
+        );
+        // Not compact JSON: a string, stored as the same raw text.
+        assert_eq!(rendered("k: {a: 1}\n", r#"{"a": 2}"#), r#""{\"a\": 2}""#);
+        // Interpolation is escaped: the text is never taken for a variable.
+        assert_eq!(rendered("k: x\n", "${HOME}"), "\"$${HOME}\"");
+        assert_eq!(rendered("k: x\n", "true"), "\"true\"");
+        assert!(render_value("k: x\n", &node("k: x\n"), b"\xff", true).is_none());
+        // A number that becomes text is a string now; a string holding JSON stays a string.
+        assert_eq!(rendered("k: 42\n", "forty-two"), "forty-two");
+        assert_eq!(rendered("k: hello\n", r#"{"a":1}"#), r#""{\"a\":1}""#);
+    }
+
+    #[test]
+    fn replacements_and_removals_touch_only_their_bytes() {
+        let text = "keys:\n  a: 1  # one\n  b: 2\n";
+        assert_eq!(apply(text, vec![(11, 12, "9".into())]), "keys:\n  a: 9  # one\n  b: 2\n");
+        let tree = yaml::span_tree(text).expect("parses").expect("doc");
+        let keys = tree.get("keys").expect("keys");
+        let mut replacements = Vec::new();
+        remove_field(text, keys, "a", &mut replacements);
+        assert_eq!(apply(text, replacements), "keys:\n  b: 2\n");
+        let flow = "keys: {a: 1, b: 2, c: 3}\n";
+        let tree = yaml::span_tree(flow).expect("parses").expect("doc");
+        let keys = tree.get("keys").expect("keys");
+        for (key, after) in [
+            ("a", "keys: {b: 2, c: 3}\n"),
+            ("b", "keys: {a: 1, c: 3}\n"),
+            ("c", "keys: {a: 1, b: 2}\n"),
+        ] {
+            let mut replacements = Vec::new();
+            remove_field(flow, keys, key, &mut replacements);
+            assert_eq!(apply(flow, replacements), after, "{key}");
+        }
     }
 }
