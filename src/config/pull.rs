@@ -469,22 +469,10 @@ fn resolve_in(
             .find(|(name, _)| Some(&name.value) == path.get(1))
             .map(|(_, env)| env.value)
             .ok_or("the overlay was not found")?;
-        environment
-            .namespaces
-            .0
-            .into_iter()
-            .find(|(name, _)| Some(&name.value) == path.get(3))
-            .and_then(|(_, scope)| scope.value.keys)
-            .unwrap_or_default()
+        scope_keys(environment.namespaces, path.get(3))
     } else {
         let parsed: ConfigFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
-        parsed
-            .namespaces
-            .0
-            .into_iter()
-            .find(|(name, _)| Some(&name.value) == path.get(1))
-            .and_then(|(_, scope)| scope.value.keys)
-            .unwrap_or_default()
+        scope_keys(parsed.namespaces, path.get(1))
     };
     let (_, entry) = entries
         .0
@@ -492,6 +480,19 @@ fn resolve_in(
         .find(|(name, _)| name.value == key)
         .ok_or("the edited entry is gone")?;
     resolve_entry(context, file, entry, key)
+}
+
+/// The `keys:` of the scope `name` among `namespaces` (none when it has none).
+fn scope_keys(
+    namespaces: NamedMap<super::model::NamespaceConfig>,
+    name: Option<&String>,
+) -> NamedMap<KeyEntry> {
+    namespaces
+        .0
+        .into_iter()
+        .find(|(scope, _)| Some(&scope.value) == name)
+        .and_then(|(_, scope)| scope.value.keys)
+        .unwrap_or_default()
 }
 
 fn resolve_entry(
