@@ -392,7 +392,8 @@ pub async fn value_views<S: KvStore>(
         let Some(scope) = desired.scopes.get(index) else { continue };
         let mut wanted: Vec<String> = Vec::new();
         let mut hints: Vec<ReadHint> = Vec::new();
-        let mut desired_values: Vec<(String, Option<Vec<u8>>, bool)> = Vec::new();
+        // Each put's key, desired bytes and change, in plan order.
+        let mut desired_values: Vec<(String, Option<Vec<u8>>, &plan::Change)> = Vec::new();
         for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
             if change.sensitive() {
@@ -407,7 +408,6 @@ pub async fn value_views<S: KvStore>(
                 continue;
             }
             let bytes = read_value(entry)?;
-            let fetch_live = change.live.is_some();
             if let Some(live) = &change.live {
                 wanted.push(change.key.clone());
                 hints.push(ReadHint {
@@ -415,7 +415,7 @@ pub async fn value_views<S: KvStore>(
                     listed_expiration: live.expiration,
                 });
             }
-            desired_values.push((change.key.clone(), Some(bytes), fetch_live));
+            desired_values.push((change.key.clone(), Some(bytes), change));
         }
         let mut live_values = std::collections::HashMap::new();
         for (chunk, chunk_hints) in wanted.chunks(BULK_GET_MAX).zip(hints.chunks(BULK_GET_MAX)) {
@@ -441,17 +441,16 @@ pub async fn value_views<S: KvStore>(
             let values = store.read_values(&scope.namespace_id, chunk, &exact).await?;
             live_values.extend(chunk.iter().cloned().zip(values.into_iter().zip(exact)));
         }
-        for (key, bytes, _) in desired_values {
+        for (key, bytes, change) in desired_values {
             let live = live_values.get(&key).map(|(value, _)| value);
             if let Some(LiveValue::Unreadable(reason)) = live {
                 unreadable.push((key, reason.clone()));
                 continue;
             }
             let exact = live_values.get(&key).is_some_and(|(_, hint)| hint.exact);
-            let change = scope_plan.changes.iter().find(|c| c.key == key);
             let entry = scope.entries.get(&key);
-            let view = match (live, change, entry) {
-                (Some(live), Some(change), Some(entry))
+            let view = match (live, entry) {
+                (Some(live), Some(entry))
                     if exact && marker_only(live, bytes.as_deref(), change, entry) =>
                 {
                     ValueView::MarkerOnly

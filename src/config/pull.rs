@@ -114,6 +114,9 @@ pub fn edits(
     desired: &super::Desired,
     changes: &[Change],
 ) -> Result<Edits, String> {
+    if changes.is_empty() {
+        return Ok(Edits::default());
+    }
     let mut drafts: Vec<Draft> = Vec::new();
     let mut trees: Vec<Option<SpanNode>> = Vec::new();
     for path in context.files {
