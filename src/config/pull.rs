@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::desired::{DesiredEntry, ValueSource};
-use super::model::{ConfigFile, IncludeFile, KeyEntry, NamedMap};
+use super::model::{IncludeFile, KeyEntry};
 use super::problems::Problems;
 use super::sources::{self, KeySite, Scratch, Sources};
 use super::yaml::{self, ScalarForm, SpanKind, SpanNode};
@@ -104,8 +104,6 @@ struct Site {
     keys: SpanNode,
     key: SpanNode,
     value: SpanNode,
-    /// The path of mapping names from the file's root to `keys:`.
-    path: Vec<String>,
 }
 
 /// Computes every edit; writes nothing.
@@ -240,13 +238,7 @@ fn site_at(root: &SpanNode, file: usize, path: &[&str], key: &str) -> Option<Sit
         node = node.get(name)?;
     }
     let (key_node, value) = node.entry(key)?;
-    Some(Site {
-        file,
-        keys: node.clone(),
-        key: key_node.clone(),
-        value: value.clone(),
-        path: path.iter().map(|s| (*s).to_owned()).collect(),
-    })
+    Some(Site { file, keys: node.clone(), key: key_node.clone(), value: value.clone() })
 }
 
 type Parts<'a> =
@@ -399,18 +391,20 @@ fn set(
         }
     }
     // Read the entry back as the loader would before keeping the edit.
-    let after = apply(text, replacements.clone());
-    let still_there = yaml::span_tree(&after).ok().flatten().is_some_and(|tree| {
-        site_path(&tree, &site.path).and_then(|keys| keys.get(&change.key)).is_some()
-    });
     let check_value = match (value, &entry.value) {
         (Some(bytes), _) => Some(bytes.to_vec()),
         (None, ValueSource::Inline(bytes)) => Some(bytes.to_vec()),
         (None, ValueSource::File(_)) => None,
     };
-    if still_there {
-        let resolved =
-            resolve_in(context, &drafts[site.file].path, &after, &site.path, &change.key)?;
+    {
+        let resolved = read_back(
+            context,
+            &drafts[site.file].path,
+            text,
+            (&site.key, &site.value),
+            &replacements,
+            &change.key,
+        )?;
         let metadata_now = match metadata {
             Some(m) => m.clone(),
             None => entry.metadata.as_ref().map(|m| m.to_map()),
@@ -432,8 +426,6 @@ fn set(
                 "the edited entry would not read back as what is live: edit it by hand".to_owned()
             );
         }
-    } else {
-        return Err("the edited file would not parse: edit it by hand".to_owned());
     }
     drafts[site.file].replacements.extend(replacements);
     Ok(place(context, &drafts[site.file], &site.key))
@@ -443,59 +435,34 @@ fn has_environments(trees: &[Option<SpanNode>]) -> bool {
     trees.first().and_then(Option::as_ref).and_then(|root| root.get("environments")).is_some()
 }
 
-fn site_path<'t>(tree: &'t SpanNode, path: &[String]) -> Option<&'t SpanNode> {
-    let mut node = tree;
-    for name in path {
-        node = node.get(name)?;
-    }
-    Some(node)
-}
-
-/// The entry `key` at `path` of the (edited) text `text` of `file`, resolved by the loader's
-/// code.
-fn resolve_in(
+/// The entry of `key` (its key and value nodes) with `replacements` made, read back by the
+/// loader's code. Only the entry's own text is parsed, at its own column, so each edit costs the
+/// size of its entry, not of its file.
+fn read_back(
     context: &Context<'_>,
     file: &Path,
     text: &str,
-    path: &[String],
+    (key_node, value_node): (&SpanNode, &SpanNode),
+    replacements: &[(usize, usize, String)],
     key: &str,
 ) -> Result<DesiredEntry, String> {
-    let entries: NamedMap<KeyEntry> = if path.first().map(String::as_str) == Some("keys") {
-        let parsed: IncludeFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
-        parsed.keys
-    } else if path.first().map(String::as_str) == Some("environments") {
-        let parsed: ConfigFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
-        let environment = parsed
-            .environments
-            .0
-            .into_iter()
-            .find(|(name, _)| Some(&name.value) == path.get(1))
-            .map(|(_, env)| env.value)
-            .ok_or("the overlay was not found")?;
-        scope_keys(environment.namespaces, path.get(3))
-    } else {
-        let parsed: ConfigFile = yaml::parse(text.to_owned()).map_err(|e| e.message)?;
-        scope_keys(parsed.namespaces, path.get(1))
-    };
-    let (_, entry) = entries
+    let end = replacements.iter().map(|(_, end, _)| *end).fold(value_node.end, usize::max);
+    let shifted: Vec<(usize, usize, String)> = replacements
+        .iter()
+        .map(|(start, end, with)| (start - key_node.start, end - key_node.start, with.clone()))
+        .collect();
+    let entry = apply(&text[key_node.start..line_end(text, end)], shifted);
+    let column = column_of(text, key_node.start);
+    let snippet = format!("keys:\n{}{entry}\n", " ".repeat(column.max(1)));
+    let parsed: IncludeFile = yaml::parse(snippet)
+        .map_err(|_| "the edited entry would not parse: edit it by hand".to_owned())?;
+    let (_, entry) = parsed
+        .keys
         .0
         .into_iter()
         .find(|(name, _)| name.value == key)
-        .ok_or("the edited entry is gone")?;
+        .ok_or("the edited entry would not parse: edit it by hand")?;
     resolve_entry(context, file, entry, key)
-}
-
-/// The `keys:` of the scope `name` among `namespaces` (none when it has none).
-fn scope_keys(
-    namespaces: NamedMap<super::model::NamespaceConfig>,
-    name: Option<&String>,
-) -> NamedMap<KeyEntry> {
-    namespaces
-        .0
-        .into_iter()
-        .find(|(scope, _)| Some(&scope.value) == name)
-        .and_then(|(_, scope)| scope.value.keys)
-        .unwrap_or_default()
 }
 
 fn resolve_entry(
