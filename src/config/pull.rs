@@ -54,10 +54,10 @@ pub enum What {
 pub struct Edits {
     /// Every file that changes: its path, its bytes now and after.
     pub files: Vec<FileEdit>,
-    /// Changes made: the key and where (`kvsync.yaml:12:7`, or a value file).
-    pub made: Vec<(String, String)>,
-    /// Changes not made: the key and why.
-    pub refused: Vec<(String, String)>,
+    /// Changes made: the scope, the key and where (`kvsync.yaml:12:7`, or a value file).
+    pub made: Vec<(String, String, String)>,
+    /// Changes not made: the scope, the key and why.
+    pub refused: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,8 +148,8 @@ pub fn edits(
             What::Remove => remove(context, &trees, &mut drafts, change),
         };
         match result {
-            Ok(place) => out.made.push((change.key.clone(), place)),
-            Err(why) => out.refused.push((change.key.clone(), why)),
+            Ok(place) => out.made.push((change.scope.clone(), change.key.clone(), place)),
+            Err(why) => out.refused.push((change.scope.clone(), change.key.clone(), why)),
         }
     }
     if let Some(environment) = context.environment {
@@ -163,8 +163,8 @@ pub fn edits(
             if let Err(why) = insert_into_overlay(&trees, &mut drafts, environment, scope, &lines) {
                 // Nothing of that scope's overrides is written.
                 for (_, key, _) in of_scope {
-                    out.made.retain(|(made, _)| made != key);
-                    out.refused.push((key.clone(), why.clone()));
+                    out.made.retain(|(s, made, _)| s != scope || made != key);
+                    out.refused.push((scope.to_owned(), key.clone(), why.clone()));
                 }
             }
         }
@@ -595,23 +595,35 @@ fn flow_scalar(text: &str) -> String {
     }
 }
 
-/// The name of the variable a sensitive entry is set from (`${NAME}` in its text), if any.
-pub fn secret_name(context: &Context<'_>, scope: &str, key: &str) -> Option<String> {
-    let trees: Vec<Option<SpanNode>> = context
-        .files
+/// The variables sensitive entries are set from (`${NAME}` in each entry's text), by (scope,
+/// key); an entry set from no variable is left out. Every file is read once, and only when
+/// there is a key to look up.
+pub fn secret_names(
+    context: &Context<'_>,
+    keys: &[(String, String)],
+) -> BTreeMap<(String, String), String> {
+    let mut names = BTreeMap::new();
+    if keys.is_empty() {
+        return names;
+    }
+    let texts: Vec<Option<String>> =
+        context.files.iter().map(|path| std::fs::read_to_string(path).ok()).collect();
+    let trees: Vec<Option<SpanNode>> = texts
         .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
-            yaml::span_tree(&text).ok().flatten()
-        })
+        .map(|text| text.as_deref().and_then(|t| yaml::span_tree(t).ok().flatten()))
         .collect();
-    let (site, _) = find(context, &trees, scope, key)?;
-    let text = std::fs::read_to_string(context.files.get(site.file)?).ok()?;
-    let entry = text.get(site.value.start..site.value.end)?;
-    let at = entry.find("${")? + 2;
-    let name: String =
-        entry[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    (!name.is_empty()).then_some(name)
+    for (scope, key) in keys {
+        let Some((site, _)) = find(context, &trees, scope, key) else { continue };
+        let Some(text) = texts.get(site.file).and_then(Option::as_deref) else { continue };
+        let Some(entry) = text.get(site.value.start..site.value.end) else { continue };
+        let Some(at) = entry.find("${").map(|at| at + 2) else { continue };
+        let name: String =
+            entry[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            names.insert((scope.clone(), key.clone()), name);
+        }
+    }
+    names
 }
 
 /// The new text of a value node whose old text is `node`: in the old form when that reads back

@@ -96,7 +96,7 @@ pub fn values_to_read<'a>(
                     options.deep || sha256 != entry.hash || listing_differs(entry, listed)
                 }
                 (Some(_), Marker::None) => true,
-                (None, Marker::None) => options.adopt && !scope.protect.is_match(key),
+                (None, _) => options.adopt && adoptable(scope, listed),
                 _ => false,
             }
         })
@@ -140,12 +140,7 @@ pub fn find(
     if options.adopt {
         for listed in &live.keys {
             let key = listed.name.as_str();
-            if scope.entries.contains_key(key)
-                || !in_scope(scope, key)
-                || !options.wants(key)
-                || scope.protect.is_match(key)
-                || !matches!(listed.metadata.marker(), Marker::None)
-            {
+            if !options.wants(key) || !adoptable(scope, listed) {
                 continue;
             }
             let found = match values.get(key) {
@@ -249,6 +244,21 @@ fn whole(bytes: &[u8], listed: &ListedKey) -> LiveState {
         metadata_changed: true,
         expiration_changed: true,
     }
+}
+
+/// Whether `--adopt` would add a listed key: unmarked, inside the scope, not protected, and not
+/// in the config.
+fn adoptable(scope: &DesiredScope, listed: &ListedKey) -> bool {
+    let key = listed.name.as_str();
+    !scope.entries.contains_key(key)
+        && in_scope(scope, key)
+        && !scope.protect.is_match(key)
+        && matches!(listed.metadata.marker(), Marker::None)
+}
+
+/// How many listed keys `--adopt` would add (said when it was not given).
+pub fn adoptable_count(scope: &DesiredScope, live: &LiveScope, options: &Options) -> usize {
+    live.keys.iter().filter(|k| options.wants(k.name.as_str()) && adoptable(scope, k)).count()
 }
 
 fn in_scope(scope: &DesiredScope, key: &str) -> bool {

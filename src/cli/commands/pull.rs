@@ -8,7 +8,7 @@
 //! was computed, and put back as they were if a write fails or the config, loaded again, does not
 //! say what is live for a pulled key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::cli::args::{PullArgs, PullFormat};
@@ -38,58 +38,31 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         let Some(listing) = live.get(index) else { continue };
         let wanted = pull::values_to_read(scope, listing, &options);
         let mut values = HashMap::new();
-        for chunk in wanted.chunks(BULK_GET_MAX) {
-            let names: Vec<String> = chunk.iter().map(|k| k.name.as_str().to_owned()).collect();
-            let hints: Vec<ReadHint> = chunk
-                .iter()
-                .map(|listed| ReadHint {
-                    // Binary values and keys to adopt are read as bytes: they go into files.
-                    exact: scope.entries.get(listed.name.as_str()).is_none_or(|e| !e.is_text),
-                    listed_expiration: listed.expiration,
-                })
-                .collect();
-            let read = store.read_values(&scope.namespace_id, &names, &hints).await?;
-            values.extend(names.into_iter().zip(read));
-        }
+        // Binary values and keys to adopt are read as bytes: they go into files.
+        let exact = |key: &str| scope.entries.get(key).is_none_or(|e| !e.is_text);
+        read_values(&store, &scope.namespace_id, &wanted, &exact, &mut values).await?;
         let read = |entry: &config::DesiredEntry| entry.read().ok();
         let mut found = pull::find(scope, listing, &values, &read, &options);
         // A text read drops a leading U+FEFF: what is written into a file is read again as
         // bytes first (one request per key to pull, which are few), and decided again.
+        let pulled: HashSet<&str> = found
+            .iter()
+            .filter(|f| matches!(f.found, Found::Pull(_)))
+            .map(|f| f.key.as_str())
+            .collect();
         let inexact: Vec<&crate::kv::ListedKey> = wanted
             .iter()
             .copied()
-            .filter(|listed| {
-                let key = listed.name.as_str();
-                scope.entries.get(key).is_some_and(|e| e.is_text)
-                    && found.iter().any(|f| f.key == key && matches!(f.found, Found::Pull(_)))
-            })
+            .filter(|listed| pulled.contains(listed.name.as_str()) && !exact(listed.name.as_str()))
             .collect();
+        drop(pulled);
         if !inexact.is_empty() {
-            for chunk in inexact.chunks(BULK_GET_MAX) {
-                let names: Vec<String> = chunk.iter().map(|k| k.name.as_str().to_owned()).collect();
-                let hints: Vec<ReadHint> = chunk
-                    .iter()
-                    .map(|listed| ReadHint { exact: true, listed_expiration: listed.expiration })
-                    .collect();
-                let read = store.read_values(&scope.namespace_id, &names, &hints).await?;
-                values.extend(names.into_iter().zip(read));
-            }
+            read_values(&store, &scope.namespace_id, &inexact, &|_| true, &mut values).await?;
             found = pull::find(scope, listing, &values, &read, &options);
         }
         findings.extend(found.into_iter().map(|finding| (scope.name.clone(), finding)));
         if !args.adopt {
-            adoptable += listing
-                .keys
-                .iter()
-                .filter(|k| {
-                    let key = k.name.as_str();
-                    key.starts_with(&scope.prefix)
-                        && !scope.ignore.is_match(key)
-                        && !scope.protect.is_match(key)
-                        && !scope.entries.contains_key(key)
-                        && matches!(k.metadata.marker(), crate::content::Marker::None)
-                })
-                .count();
+            adoptable += pull::adoptable_count(scope, listing, &options);
         }
     }
 
@@ -101,10 +74,20 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         into: args.into.as_deref(),
         vars: &vars,
     };
-    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &edit_context);
+    let secrets: Vec<(String, String)> = findings
+        .iter()
+        .filter(|(_, f)| f.found == Found::Sensitive)
+        .map(|(scope, f)| (scope.clone(), f.key.clone()))
+        .collect();
+    let secrets = edit::secret_names(&edit_context, &secrets);
+    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets);
     let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
-    for (key, place) in &edits.made {
-        if let Some(row) = rows.iter_mut().find(|row| &row.key == key) {
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for (at, row) in rows.iter().enumerate() {
+        index.insert((row.scope.clone(), row.key.clone()), at);
+    }
+    for (scope, key, place) in &edits.made {
+        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
             row.outcome = match &row.outcome {
                 Outcome::Pulled { parts, .. } => {
                     Outcome::Pulled { parts: parts.clone(), place: place.clone() }
@@ -115,8 +98,8 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
             };
         }
     }
-    for (key, why) in &edits.refused {
-        if let Some(row) = rows.iter_mut().find(|row| &row.key == key) {
+    for (scope, key, why) in &edits.refused {
+        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
             row.outcome = Outcome::NeedsPerson { why: why.clone() };
         }
     }
@@ -162,11 +145,34 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     Ok(if report.has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 
+/// Reads the values of `keys` of one namespace, 100 per bulk get, as bytes where `exact` says.
+async fn read_values(
+    store: &crate::kv::Store,
+    namespace_id: &str,
+    keys: &[&crate::kv::ListedKey],
+    exact: &dyn Fn(&str) -> bool,
+    values: &mut HashMap<String, crate::kv::LiveValue>,
+) -> Result<(), Error> {
+    for chunk in keys.chunks(BULK_GET_MAX) {
+        let names: Vec<String> = chunk.iter().map(|k| k.name.as_str().to_owned()).collect();
+        let hints: Vec<ReadHint> = chunk
+            .iter()
+            .map(|listed| ReadHint {
+                exact: exact(listed.name.as_str()),
+                listed_expiration: listed.expiration,
+            })
+            .collect();
+        let read = store.read_values(namespace_id, &names, &hints).await?;
+        values.extend(names.into_iter().zip(read));
+    }
+    Ok(())
+}
+
 /// The config changes the findings ask for, and the report's rows (places filled in later).
 fn changes_and_rows(
     findings: &[(String, pull::Finding)],
     remove_missing: bool,
-    edit_context: &edit::Context<'_>,
+    secrets: &std::collections::BTreeMap<(String, String), String>,
 ) -> (Vec<Change>, Vec<Row>) {
     let mut changes = Vec::new();
     let mut rows = Vec::new();
@@ -202,7 +208,7 @@ fn changes_and_rows(
                 why: "absent live (`--remove-missing` removes its entry)".to_owned(),
             },
             Found::Sensitive => Outcome::NeedsPerson {
-                why: match edit::secret_name(edit_context, scope, &finding.key) {
+                why: match secrets.get(&(scope.clone(), finding.key.clone())) {
                     Some(name) => format!(
                         "changed live; update the secret `{name}` (a secret is never written \
                          into a file)"
@@ -291,7 +297,7 @@ fn check_pulled(
     args: &PullArgs,
     context: &engine::Context,
     findings: &[(String, pull::Finding)],
-    made: &[(String, String)],
+    made: &[(String, String, String)],
     before: &Desired,
 ) -> Result<(), Error> {
     let vars = |name: &str| (context.vars)(name);
@@ -306,7 +312,7 @@ fn check_pulled(
             Found::Pull(state) | Found::Adopt(state) => state,
             _ => continue,
         };
-        if !made.iter().any(|(key, _)| *key == finding.key) {
+        if !made.iter().any(|(scope, key, _)| scope == scope_name && *key == finding.key) {
             continue;
         }
         let scope = loaded.desired.scopes.iter().find(|s| &s.name == scope_name);
