@@ -255,8 +255,7 @@ impl Compiler {
             .map_err(|detail| (format!("schema file `{shown}` cannot be read: {detail}"), None))?;
         let shown_root = canonical.strip_prefix(&self.root_canonical).unwrap_or(canonical);
         let shown = shown_root.display().to_string();
-        let label = format!("schema `{shown}`");
-        let schema = Arc::new(self.compile(document, file_uri(canonical), shown, &label)?);
+        let schema = Arc::new(self.compile(document, file_uri(canonical), shown, false)?);
         self.by_path.insert(canonical.to_path_buf(), Arc::clone(&schema));
         Ok(schema)
     }
@@ -269,18 +268,20 @@ impl Compiler {
         place: String,
     ) -> Result<Arc<ValueSchema>, Finding> {
         let document = yaml_json(value).map_err(|detail| (format!("the schema {detail}"), None))?;
-        self.compile(document, file_uri(yaml_canonical), place, "this schema").map(Arc::new)
+        self.compile(document, file_uri(yaml_canonical), place, true).map(Arc::new)
     }
 
-    /// Compiles `document`; `label` names it in messages (an inline schema is "this schema":
-    /// every message already points at it).
+    /// Compiles `document`, shown as `shown` (a file, or an inline schema's place).
     fn compile(
         &self,
         document: Value,
         uri: String,
         shown: String,
-        label: &str,
+        inline: bool,
     ) -> Result<ValueSchema, Finding> {
+        // An inline schema is "this schema": every message already points at it.
+        let label = if inline { "this schema".to_owned() } else { format!("schema `{shown}`") };
+        let label = label.as_str();
         if let Some(remote) = remote_ref(&document) {
             return Err((
                 format!(
@@ -315,7 +316,7 @@ impl Compiler {
             uri,
             referenced,
             reads: Reads::Json,
-            inline: label == "this schema",
+            inline,
             root: self.root_canonical.clone(),
             validator,
         };
