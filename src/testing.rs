@@ -31,6 +31,7 @@ pub(crate) fn scope(
         name: name.into(),
         namespace_id: namespace_id.into(),
         resolved_from: None,
+        binding: None,
         prefix: prefix.into(),
         list_shards: Vec::new(),
         prune: true,

@@ -11,16 +11,38 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** The schema `schemas/flag.schema.json`. */
-export type Flag = { "enabled": boolean; "rollout"?: number; "allowlist"?: string[]; "discount"?: number };
+/** How a read may be cached at the edge: `cacheTtl` in seconds (KV's minimum is 30). */
+export interface ReadOptions {
+  readonly cacheTtl?: number;
+}
 
-/** The schema `kvsync.yaml:23:24`. */
+/** A value and its metadata, as `getWithMetadata` reads them (`null`: absent). */
+export interface WithMetadata<V, M> {
+  readonly value: V | null;
+  readonly metadata: M | null;
+}
+
+/** The field kvsync writes into the metadata of each key it writes. */
+export interface KvsyncMarker {
+  readonly __kvsync?: JsonValue;
+}
+
+/** A key's metadata: its `metadata:` in the config, and kvsync's marker. */
+export type KvsyncMetadataOf<M, K> = (K extends keyof M ? M[K] : {}) & KvsyncMarker;
+
+/** The schema `schemas/flag.schema.json` (glob `flags/{new-checkout,search-v2,black-friday}` of namespace `flags`). */
+export type Flag = { "enabled": boolean; "rollout"?: FlagPercent; "allowlist"?: string[]; "discount"?: number };
+
+/** `#/$defs/percent` in Flag */
+export type FlagPercent = number;
+
+/** The schema `kvsync.yaml:23:24` (glob `flags/max-items` of namespace `flags`). */
 export type FlagsMaxItems = number;
 
-/** The schema `kvsync.yaml:24:25`. */
+/** The schema `kvsync.yaml:24:25` (glob `flags/warm-cache` of namespace `flags`). */
 export type FlagsWarmCache = "on" | "off";
 
-/** The keys of scope `flags` (prefix `flags/`) and their values. */
+/** The keys of namespace `flags` (prefix `flags/`) and their values. */
 export interface FlagsKeys {
   "flags/banner": string;
   "flags/black-friday": Flag;
@@ -32,48 +54,162 @@ export interface FlagsKeys {
   "flags/warm-cache": FlagsWarmCache;
 }
 
-const FLAGS_READS: Rules = {
-  exact: new Map<string, Read>([
-    ["flags/banner", "text"],
-    ["flags/payments-key", "text"],
+/** The `metadata:` of the keys of namespace `flags` that have one. */
+export interface FlagsMetadata {
+  "flags/new-checkout": { "team": string; "jira": string };
+  "flags/search-v2": { "team": string };
+}
+
+/** The schema globs of namespace `flags`, for keys computed at run time (`getMatching`). */
+export interface FlagsGlobs {
+  /** Keys matching `flags/{new-checkout,search-v2,black-friday}` (schema `schemas/flag.schema.json`). */
+  "flags/{new-checkout,search-v2,black-friday}": Flag;
+  /** Keys matching `flags/max-items` (schema `kvsync.yaml:23:24`). */
+  "flags/max-items": FlagsMaxItems;
+  /** Keys matching `flags/warm-cache` (schema `kvsync.yaml:24:25`). */
+  "flags/warm-cache": FlagsWarmCache;
+}
+
+/** What namespace `flags` is read from: its `KVNamespace`. */
+export type FlagsEnv = KVNamespace;
+
+const FLAGS_RULES: KvsyncRules = {
+  text: new Set<string>([
+    "flags/banner",
+    "flags/payments-key",
+    "flags/warm-cache",
   ]),
-  patterns: [
-    [/^flags\/(?:new-checkout|search-v2|black-friday)$/, "json"],
-    [/^flags\/max-items$/, "json"],
-    [/^flags\/warm-cache$/, "text"],
-  ],
+  binary: new Set<string>([]),
+  groups: [],
+  globs: new Map<string, readonly [RegExp, KvsyncRead]>([
+    ["flags/{new-checkout,search-v2,black-friday}", [/^flags\/(?:new\-checkout|search\-v2|black\-friday)$/, "json"]],
+    ["flags/max-items", [/^flags\/max\-items$/, "json"]],
+    ["flags/warm-cache", [/^flags\/warm\-cache$/, "text"]],
+  ]),
 };
 
-/** Typed reads of scope `flags`: `await flags.get(env.KV, key)` is the value, or `null` when the key is absent. */
+/** Typed reads of namespace `flags` from the namespace. */
 export const flags = {
-  get<K extends keyof FlagsKeys & string>(kv: KVNamespace, key: K): Promise<FlagsKeys[K] | null> {
-    return read(kv, key, readOf(FLAGS_READS, key)) as Promise<FlagsKeys[K] | null>;
+  /** The value of `key`, or `null` when it is absent. */
+  get<K extends keyof FlagsKeys & string>(env: FlagsEnv, key: K, options?: ReadOptions): Promise<FlagsKeys[K] | null> {
+    return kvsyncGet(env, key, kvsyncReadOf(FLAGS_RULES, key), options) as Promise<FlagsKeys[K] | null>;
+  },
+  /** The values of `keys` in one bulk read per 100 keys (`null`: absent). */
+  getMany<K extends keyof FlagsKeys & string>(env: FlagsEnv, keys: readonly K[], options?: ReadOptions): Promise<Map<K, FlagsKeys[K] | null>> {
+    return kvsyncGetMany(env, keys, FLAGS_RULES, options) as Promise<Map<K, FlagsKeys[K] | null>>;
+  },
+  /** The value of `key` and its metadata. */
+  getWithMetadata<K extends keyof FlagsKeys & string>(env: FlagsEnv, key: K, options?: ReadOptions): Promise<WithMetadata<FlagsKeys[K], KvsyncMetadataOf<FlagsMetadata, K>>> {
+    return kvsyncGetWithMetadata(env, key, kvsyncReadOf(FLAGS_RULES, key), options) as Promise<WithMetadata<FlagsKeys[K], KvsyncMetadataOf<FlagsMetadata, K>>>;
+  },
+  /** The value of a key computed at run time, typed by the schema glob it matches (`glob`); a key that does not match it throws a `TypeError`. */
+  getMatching<G extends keyof FlagsGlobs & string>(env: FlagsEnv, glob: G, key: string, options?: ReadOptions): Promise<FlagsGlobs[G] | null> {
+    return kvsyncGet(env, key, kvsyncMatching(FLAGS_RULES, glob, key), options) as Promise<FlagsGlobs[G] | null>;
   },
 };
 
-type Read = "text" | "json" | "arrayBuffer";
+type KvsyncRead = "text" | "json" | "arrayBuffer";
 
-interface Rules {
-  readonly exact: ReadonlyMap<string, Read>;
-  readonly patterns: readonly (readonly [RegExp, Read])[];
+interface KvsyncRules {
+  readonly text: ReadonlySet<string>;
+  readonly binary: ReadonlySet<string>;
+  readonly groups: readonly (readonly [string, KvsyncRead])[];
+  readonly globs: ReadonlyMap<string, readonly [RegExp, KvsyncRead]>;
 }
 
-function readOf(rules: Rules, key: string): Read {
-  const exact = rules.exact.get(key);
-  if (exact !== undefined) return exact;
-  for (const [pattern, how] of rules.patterns) {
-    if (pattern.test(key)) return how;
+/** KV's bulk `get` reads at most 100 keys a call. */
+const KVSYNC_BULK_MAX = 100;
+
+function kvsyncReadOf(rules: KvsyncRules, key: string): KvsyncRead {
+  if (rules.text.has(key)) return "text";
+  if (rules.binary.has(key)) return "arrayBuffer";
+  for (const [prefix, how] of rules.groups) {
+    if (key.startsWith(prefix)) return how;
   }
   return "json";
 }
 
-function read(kv: KVNamespace, key: string, how: Read): Promise<unknown> {
+/** A key as the string of its UTF-8 bytes, which the glob expressions match (as kvsync does). */
+function kvsyncBytes(key: string): string {
+  let bytes = "";
+  for (const byte of new TextEncoder().encode(key)) bytes += String.fromCharCode(byte);
+  return bytes;
+}
+
+function kvsyncMatching(rules: KvsyncRules, glob: string, key: string): KvsyncRead {
+  const rule = rules.globs.get(glob);
+  if (rule === undefined || !rule[0].test(kvsyncBytes(key))) {
+    throw new TypeError(`key ${JSON.stringify(key)} does not match glob ${JSON.stringify(glob)}`);
+  }
+  return rule[1];
+}
+
+function kvsyncOptions<T>(type: T, options?: ReadOptions): KVNamespaceGetOptions<T> {
+  return options?.cacheTtl === undefined ? { type } : { type, cacheTtl: options.cacheTtl };
+}
+
+function kvsyncGet(
+  kv: KVNamespace,
+  key: string,
+  how: KvsyncRead,
+  options?: ReadOptions,
+): Promise<unknown> {
   switch (how) {
     case "text":
-      return kv.get(key, "text");
-    case "arrayBuffer":
-      return kv.get(key, "arrayBuffer");
+      return kv.get(key, kvsyncOptions("text" as const, options));
     case "json":
-      return kv.get(key, "json");
+      return kv.get(key, kvsyncOptions("json" as const, options));
+    case "arrayBuffer":
+      return kv.get(key, kvsyncOptions("arrayBuffer" as const, options));
   }
+}
+
+async function kvsyncGetWithMetadata(
+  kv: KVNamespace,
+  key: string,
+  how: KvsyncRead,
+  options?: ReadOptions,
+): Promise<WithMetadata<unknown, unknown>> {
+  const read =
+    how === "text"
+      ? kv.getWithMetadata(key, kvsyncOptions("text" as const, options))
+      : how === "json"
+        ? kv.getWithMetadata(key, kvsyncOptions("json" as const, options))
+        : kv.getWithMetadata(key, kvsyncOptions("arrayBuffer" as const, options));
+  const { value, metadata } = await read;
+  return { value, metadata };
+}
+
+async function kvsyncGetMany(
+  kv: KVNamespace,
+  keys: readonly string[],
+  rules: KvsyncRules,
+  options?: ReadOptions,
+): Promise<Map<string, unknown>> {
+  const text: string[] = [];
+  const json: string[] = [];
+  const binary: string[] = [];
+  for (const key of new Set(keys)) {
+    const how = kvsyncReadOf(rules, key);
+    (how === "text" ? text : how === "json" ? json : binary).push(key);
+  }
+  const found = new Map<string, unknown>();
+  const reads: Promise<void>[] = [];
+  const keep = (values: Map<string, unknown>): void => {
+    for (const [key, value] of values) found.set(key, value);
+  };
+  for (let at = 0; at < text.length; at += KVSYNC_BULK_MAX) {
+    const chunk = text.slice(at, at + KVSYNC_BULK_MAX);
+    reads.push(kv.get(chunk, kvsyncOptions("text" as const, options)).then(keep));
+  }
+  for (let at = 0; at < json.length; at += KVSYNC_BULK_MAX) {
+    const chunk = json.slice(at, at + KVSYNC_BULK_MAX);
+    reads.push(kv.get(chunk, kvsyncOptions("json" as const, options)).then(keep));
+  }
+  for (const key of binary) {
+    const read = kv.get(key, kvsyncOptions("arrayBuffer" as const, options));
+    reads.push(read.then((value) => void found.set(key, value)));
+  }
+  await Promise.all(reads);
+  return new Map(keys.map((key) => [key, found.get(key) ?? null]));
 }

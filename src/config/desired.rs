@@ -40,6 +40,9 @@ pub struct DesiredScope {
     /// heading: e.g. ``binding `FLAGS` in wrangler.jsonc [env.staging]``. `None` for a
     /// `namespace_id:` in the config.
     pub resolved_from: Option<String>,
+    /// `binding:`: the name of the Worker's KV binding the namespace was found by, if so
+    /// (`kvsync types` reads the namespace from a Worker's `env` by it).
+    pub binding: Option<String>,
     /// Every key of the scope starts with this; `""` is the whole namespace.
     pub prefix: String,
     /// `list_shards:`, sorted: key prefixes listed in parallel instead of `prefix`. Keys outside
@@ -376,15 +379,22 @@ impl Globs {
     pub fn new(patterns: &[String]) -> Result<Self, (String, globset::Error)> {
         let mut builder = globset::GlobSetBuilder::new();
         for pattern in patterns {
-            let glob = globset::GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| (pattern.clone(), e))?;
-            builder.add(glob);
+            builder.add(Self::glob(pattern).map_err(|e| (pattern.clone(), e))?);
         }
         let set = builder.build().map_err(|e| (String::new(), e))?;
         Ok(Self { patterns: patterns.to_vec(), set })
+    }
+
+    /// One pattern with kvsync's glob rules: the one place they are set.
+    fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+        globset::GlobBuilder::new(pattern).literal_separator(true).backslash_escape(true).build()
+    }
+
+    /// The regular expression `is_match` runs for one pattern, in the `regex` crate's syntax
+    /// over the key's UTF-8 bytes (`(?-u)`): what `kvsync types` translates for Workers, so a
+    /// glob means one thing in both.
+    pub fn regex_of(pattern: &str) -> Result<String, globset::Error> {
+        Self::glob(pattern).map(|glob| glob.regex().to_owned())
     }
 
     /// No patterns: matches nothing.

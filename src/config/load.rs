@@ -427,6 +427,7 @@ impl<'a> Loader<'a> {
     /// when they have problems (reported).
     fn head(&mut self, namespace: MergedNamespace) -> Head {
         let MergedNamespace { name, mut config, base_keys, overlay_keys } = namespace;
+        let binding = config.binding.as_ref().map(|binding| binding.value.clone());
         let (namespace_id, resolved_from) =
             match self.namespace_id(&name.value, name.pos, &mut config) {
                 Some((id, from)) => (Some(id), from),
@@ -454,6 +455,7 @@ impl<'a> Loader<'a> {
             name: name.value,
             namespace_id,
             resolved_from,
+            binding,
             prefix,
             prefix_pos,
             list_shards,
@@ -516,6 +518,7 @@ impl<'a> Loader<'a> {
             name: scope_name,
             namespace_id,
             resolved_from,
+            binding,
             prefix,
             prune,
             allow_empty,
@@ -595,6 +598,7 @@ impl<'a> Loader<'a> {
             name: scope_name,
             namespace_id,
             resolved_from,
+            binding,
             prefix,
             list_shards,
             prune,
@@ -789,6 +793,7 @@ struct Head {
     name: String,
     namespace_id: Option<String>,
     resolved_from: Option<String>,
+    binding: Option<String>,
     prefix: Option<String>,
     /// Where to blame an overlap with another scope.
     prefix_pos: Pos,

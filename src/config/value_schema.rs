@@ -181,6 +181,11 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Whether it applies to every key its glob matches (not only an included file's keys).
+    pub fn is_scope_wide(&self) -> bool {
+        self.only.is_none()
+    }
+
     pub fn applies_to(&self, key: &str) -> bool {
         self.matcher.is_match(key)
             && self

@@ -433,6 +433,7 @@ mod tests {
             name: "flags".into(),
             namespace_id: "ns1".into(),
             resolved_from: None,
+            binding: None,
             prefix: "f/".into(),
             list_shards: Vec::new(),
             prune: true,

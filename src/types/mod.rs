@@ -1,12 +1,25 @@
 //! `kvsync types`: a TypeScript module for the Workers that read the keys a config declares.
 //!
-//! Per scope, an interface maps each desired key to the type of its value, and a small typed
-//! accessor reads a key the way its type says (`get(kv, key)` → the value or `null`). A key a
-//! schema glob matches is typed by the schema ([`schema_ts`]) through a template-literal index
-//! signature for the glob (`*`/`**` become `${string}`); any other key by its value as written,
-//! widened (`string`, `number`, `boolean`, object shapes and arrays of those; a binary file
-//! `ArrayBuffer`). A scope with more than [`KEYS_LISTED_MAX`] such keys is typed per group of
-//! keys instead of per key, so a hundred thousand keys stay a small file.
+//! Per scope:
+//! - an interface lists **every desired key** as a literal property with the type of its value
+//!   (from the schemas that match it, intersected; else from its value as written, widened:
+//!   `string`, `number`, `boolean`, object shapes and arrays of those; a binary file
+//!   `ArrayBuffer`), so `get` takes only listed keys and a misspelt key does not compile;
+//! - an interface of its scope-wide schema globs, glob → type, for keys computed at run time:
+//!   `getMatching(env, glob, key)` names the glob it means, and checks at run time that the key
+//!   matches it with the same expression kvsync's own matcher runs ([`escape::regex`]). Its
+//!   one signature is indexed by the glob's literal name, so no two signatures can overlap and
+//!   no type is intersected with another glob's: a key's value satisfies every schema that
+//!   matches it, so the named glob's type alone is sound;
+//! - accessors a Worker developer knows: `get(env, key, {cacheTtl})`, `getMany(env, keys)` (a
+//!   typed `Map` over KV's bulk `get`, split at its 100 keys a call) and `getWithMetadata`
+//!   (typed by the keys' `metadata:`). A `binding:` scope takes the Worker's `env` and reads its
+//!   binding itself (`env: { FLAGS: KVNamespace }`, structurally); a `namespace_id:` scope takes
+//!   the `KVNamespace`.
+//!
+//! A scope of more than [`KEYS_LISTED_MAX`] keys is written in a compact form instead: keys are
+//! typed per group (their first segment below the prefix), so only a key's group prefix is
+//! checked, and `types` warns ([`Module::warnings`]).
 //!
 //! How a key is read follows what KV stores: a YAML string is its raw text (`"text"`), any
 //! other value JSON text (`"json"`), a file its bytes (`"text"`, or `"arrayBuffer"` when they
@@ -15,9 +28,11 @@
 //! environments (one Worker build serves them all), and a key read differently in two of them
 //! is typed as what both reads give (`string`).
 //!
+//! Every string of the config reaches the module through one escaper per context ([`escape`]).
 //! The output depends only on the config: the same config gives the same bytes, so
 //! `kvsync types --check` can tell a stale file in CI.
 
+mod escape;
 mod schema_ts;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,13 +40,20 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::config::{Desired, DesiredEntry, Reads, ValueSchema, ValueSource};
+use crate::config::{Desired, DesiredEntry, DesiredScope, Globs, Reads, ValueSource};
 
-/// Keys typed one by one per scope, at most; beyond, keys are typed per group.
-pub const KEYS_LISTED_MAX: usize = 1000;
+/// Keys listed one by one per scope, at most; beyond, the scope is written in compact form.
+pub const KEYS_LISTED_MAX: usize = 10_000;
 
 /// Distinct types one group of keys lists before it is typed `JsonValue`.
 const GROUP_TYPES_MAX: usize = 12;
+
+/// The generated module and what `types` should warn about.
+#[derive(Debug)]
+pub struct Module {
+    pub text: String,
+    pub warnings: Vec<String>,
+}
 
 /// How a Worker reads a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +69,13 @@ impl Read {
             Self::Text => "text",
             Self::Json => "json",
             Self::Binary => "arrayBuffer",
+        }
+    }
+
+    fn of(reads: Reads) -> Self {
+        match reads {
+            Reads::Text => Self::Text,
+            Reads::Json => Self::Json,
         }
     }
 }
@@ -90,263 +119,465 @@ impl Typed {
 #[derive(Debug, Default)]
 struct Scope {
     prefix: String,
-    /// Keys no schema glob matches, by name.
+    /// The binding every environment reads the scope by; `None` when one has none (or they
+    /// differ): the accessors then take a `KVNamespace`.
+    binding: Option<String>,
+    /// Every desired key, by name.
     keys: BTreeMap<String, Typed>,
-    /// Schema globs in the order first met.
-    globs: Vec<(String, Typed)>,
+    /// The `metadata:` types of the keys that have one in some environment.
+    metadata: BTreeMap<String, Vec<String>>,
+    /// Scope-wide schema globs in the order first met, with their schemas' documentation.
+    globs: Vec<(String, Typed, Vec<String>)>,
 }
 
-/// The schemas met, each named once (by where it is written).
-#[derive(Default)]
-struct Aliases {
-    by_place: BTreeMap<String, String>,
-    /// `(name, documentation, type)` in the order named.
-    written: Vec<(String, String, String)>,
-}
-
-impl Aliases {
-    fn name_of(&mut self, schema: &ValueSchema, scope: &str, glob: &str) -> String {
-        if let Some(name) = self.by_place.get(&schema.shown) {
-            return name.clone();
-        }
-        let stem = if schema.inline {
-            if glob.contains(char::is_alphanumeric) { glob.to_owned() } else { scope.to_owned() }
-        } else {
-            let file = schema.shown.rsplit('/').next().unwrap_or(&schema.shown);
-            file.split('.').next().unwrap_or(file).to_owned()
-        };
-        let base = pascal(&stem);
-        let mut name = base.clone();
-        let mut n = 2;
-        while self.written.iter().any(|(taken, _, _)| *taken == name)
-            || ["JsonValue", "Read", "Rules"].contains(&name.as_str())
-        {
-            name = format!("{base}{n}");
-            n += 1;
-        }
-        let doc = format!("The schema `{}`.", schema.shown.replace("*/", "*\\/"));
-        self.written.push((name.clone(), doc, schema_ts::type_of(schema)));
-        self.by_place.insert(schema.shown.clone(), name.clone());
-        name
-    }
-}
+/// Names the module declares for itself, besides [`escape::GLOBALS`].
+const OWN_NAMES: &[&str] =
+    &["KvsyncMarker", "KvsyncMetadataOf", "KvsyncRead", "KvsyncRules", "KVSYNC_BULK_MAX"];
 
 /// The TypeScript module for `configs`: each environment's desired state (one, `None`, when
 /// the config has no environments). `config_name` is named in the header.
-pub fn generate(config_name: &str, configs: &[(Option<String>, Desired)]) -> String {
+pub fn generate(config_name: &str, configs: &[(Option<String>, Desired)]) -> Module {
+    let mut taken: BTreeSet<String> =
+        escape::GLOBALS.iter().chain(OWN_NAMES).map(|name| (*name).to_owned()).collect();
     let mut scopes: BTreeMap<String, Scope> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    let mut aliases = Aliases::default();
-    for (_, desired) in configs {
-        for scope in &desired.scopes {
-            if !scopes.contains_key(&scope.name) {
-                order.push(scope.name.clone());
+    let mut seen_in: BTreeMap<String, usize> = BTreeMap::new();
+    let mut aliases_out = String::new();
+    {
+        let mut aliases = schema_ts::Aliases::new(&mut taken);
+        for (_, desired) in configs {
+            for scope in &desired.scopes {
+                if !scopes.contains_key(&scope.name) {
+                    order.push(scope.name.clone());
+                }
+                let environments = seen_in.entry(scope.name.clone()).or_default();
+                let out = scopes.entry(scope.name.clone()).or_default();
+                if *environments == 0 {
+                    out.prefix.clone_from(&scope.prefix);
+                    out.binding.clone_from(&scope.binding);
+                } else if out.binding != scope.binding {
+                    out.binding = None;
+                }
+                *environments += 1;
+                gather(out, scope, &mut aliases);
             }
-            let out = scopes.entry(scope.name.clone()).or_default();
-            if out.prefix.is_empty() {
-                out.prefix.clone_from(&scope.prefix);
+        }
+        aliases.write(&mut aliases_out);
+    }
+    let environments: Vec<&str> = configs.iter().filter_map(|(env, _)| env.as_deref()).collect();
+    let mut text = header(config_name, &environments);
+    text.push_str(&aliases_out);
+    let mut warnings = Vec::new();
+    for name in &order {
+        if let Some(scope) = scopes.get(name) {
+            if scope.keys.len() > KEYS_LISTED_MAX {
+                warnings.push(format!(
+                    "namespace `{name}` has {} keys, more than the {KEYS_LISTED_MAX} `kvsync types` \
+                     lists: its keys are typed per group (their first segment below the prefix), \
+                     so only a key's group prefix is checked",
+                    scope.keys.len()
+                ));
             }
-            for binding in scope.schemas.bindings() {
-                let name = aliases.name_of(&binding.schema, &scope.name, &binding.glob);
-                let read = match binding.schema.reads {
-                    Reads::Text => Read::Text,
-                    Reads::Json => Read::Json,
-                };
-                match out.globs.iter_mut().find(|(glob, _)| *glob == binding.glob) {
-                    Some((_, typed)) => typed.add(name, read),
-                    None => {
-                        let mut typed = Typed::default();
-                        typed.add(name, read);
-                        out.globs.push((binding.glob.clone(), typed));
+            write_scope(&mut text, name, scope, &mut taken);
+        }
+    }
+    text.push_str(RUNTIME);
+    Module { text, warnings }
+}
+
+/// One environment's scope into the gathered one.
+fn gather<'d>(out: &mut Scope, scope: &'d DesiredScope, aliases: &mut schema_ts::Aliases<'_, 'd>) {
+    let bindings = scope.schemas.bindings();
+    // Each schema's alias, in binding order.
+    let names: Vec<String> = bindings
+        .iter()
+        .map(|binding| {
+            let schema = &*binding.schema;
+            let stem = if !schema.inline {
+                let file = schema.shown.rsplit('/').next().unwrap_or(&schema.shown);
+                file.split('.').next().unwrap_or(file).to_owned()
+            } else if binding.glob.contains(char::is_alphanumeric) {
+                binding.glob.clone()
+            } else {
+                scope.name.clone()
+            };
+            let doc = format!(
+                "The schema `{}` (glob `{}` of namespace `{}`).",
+                escape::comment(&schema.shown),
+                escape::comment(&binding.glob),
+                escape::comment(&scope.name)
+            );
+            aliases.schema(schema, &stem, doc)
+        })
+        .collect();
+    // Scope-wide globs: a glob written twice (in this environment) must satisfy both.
+    let mut globs: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, binding) in bindings.iter().enumerate() {
+        if !binding.is_scope_wide() {
+            continue;
+        }
+        match globs.iter_mut().find(|(glob, _)| *glob == binding.glob) {
+            Some((_, indices)) => indices.push(index),
+            None => globs.push((binding.glob.clone(), vec![index])),
+        }
+    }
+    for (glob, indices) in globs {
+        let (ts, read) = schemas_type(&names, bindings, &indices);
+        let docs: Vec<String> = indices.iter().map(|i| bindings[*i].schema.shown.clone()).collect();
+        match out.globs.iter_mut().find(|(existing, _, _)| *existing == glob) {
+            Some((_, typed, shown)) => {
+                typed.add(ts, read);
+                for doc in docs {
+                    if !shown.contains(&doc) {
+                        shown.push(doc);
                     }
                 }
             }
-            for (key, entry) in &scope.entries {
-                if scope.schemas.for_key(key).next().is_some() {
-                    continue;
-                }
-                let (ts, read) = value_type(entry);
-                out.keys.entry(key.clone()).or_default().add(ts, read);
+            None => {
+                let mut typed = Typed::default();
+                typed.add(ts, read);
+                out.globs.push((glob, typed, docs));
             }
         }
     }
-    let environments: Vec<&str> = configs.iter().filter_map(|(env, _)| env.as_deref()).collect();
-    let mut out = header(config_name, &environments);
-    for (name, doc, ts) in &aliases.written {
-        let _ = writeln!(out, "/** {doc} */\nexport type {name} = {ts};\n");
-    }
-    let mut taken: BTreeSet<String> =
-        aliases.written.iter().map(|(name, _, _)| name.clone()).collect();
-    taken.extend(["JsonValue", "Read", "Rules"].map(str::to_owned));
-    for name in &order {
-        if let Some(scope) = scopes.get(name) {
-            write_scope(&mut out, name, scope, &mut taken);
+    let mut matching = Vec::new();
+    for (key, entry) in &scope.entries {
+        matching.clear();
+        matching.extend(
+            bindings.iter().enumerate().filter(|(_, b)| b.applies_to(key)).map(|(i, _)| i),
+        );
+        let (ts, read) = if matching.is_empty() {
+            value_type(entry)
+        } else {
+            schemas_type(&names, bindings, &matching)
+        };
+        out.keys.entry(key.clone()).or_default().add(ts, read);
+        if let Some(metadata) = &entry.metadata {
+            let ts = widen(&Value::Object(metadata.to_map()));
+            let types = out.metadata.entry(key.clone()).or_default();
+            if !types.contains(&ts) {
+                types.push(ts);
+            }
         }
     }
-    out.push_str(RUNTIME);
-    out
+}
+
+/// The type and read of a value every schema of `indices` checks: their aliases intersected,
+/// read as they all read it (else as text, what both reads can promise).
+fn schemas_type(
+    names: &[String],
+    bindings: &[crate::config::value_schema::Binding],
+    indices: &[usize],
+) -> (String, Read) {
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut reads = BTreeSet::new();
+    for &index in indices {
+        if !distinct.contains(&names[index].as_str()) {
+            distinct.push(&names[index]);
+        }
+        reads.insert(Read::of(bindings[index].schema.reads));
+    }
+    if reads.len() > 1 {
+        return ("string".to_owned(), Read::Text);
+    }
+    let read = reads.into_iter().next().unwrap_or(Read::Json);
+    (distinct.join(" & "), read)
 }
 
 fn header(config_name: &str, environments: &[&str]) -> String {
     let mut out = format!(
-        "// Generated by `kvsync types` from {config_name}. Do not edit: run `kvsync types --out \
+        "// Generated by `kvsync types` from {}. Do not edit: run `kvsync types --out \
          <this file>`\n// again after changing the config (`kvsync types --check` fails when \
-         this file is stale).\n"
+         this file is stale).\n",
+        escape::comment(config_name)
     );
     if !environments.is_empty() {
-        let _ = writeln!(
-            out,
-            "// Environments: {}. A key's type is the union over them.",
-            environments.join(", ")
-        );
+        let names: Vec<String> =
+            environments.iter().map(|name| format!("`{}`", escape::comment(name))).collect();
+        let _ = writeln!(out, "// Environments: {}. A key's type is the union over them.", names.join(", "));
     }
     out.push_str(
         "// Needs the `KVNamespace` type of @cloudflare/workers-types (or `wrangler types`).\n\n\
          /** Any JSON value. */\nexport type JsonValue =\n  | string\n  | number\n  | boolean\n  \
-         | null\n  | JsonValue[]\n  | { [key: string]: JsonValue };\n\n",
+         | null\n  | JsonValue[]\n  | { [key: string]: JsonValue };\n\n\
+         /** How a read may be cached at the edge: `cacheTtl` in seconds (KV's minimum is 30). */\n\
+         export interface ReadOptions {\n  readonly cacheTtl?: number;\n}\n\n\
+         /** A value and its metadata, as `getWithMetadata` reads them (`null`: absent). */\n\
+         export interface WithMetadata<V, M> {\n  readonly value: V | null;\n  \
+         readonly metadata: M | null;\n}\n\n\
+         /** The field kvsync writes into the metadata of each key it writes. */\n\
+         export interface KvsyncMarker {\n  readonly __kvsync?: JsonValue;\n}\n\n\
+         /** A key's metadata: its `metadata:` in the config, and kvsync's marker. */\n\
+         export type KvsyncMetadataOf<M, K> = (K extends keyof M ? M[K] : {}) & KvsyncMarker;\n\n",
     );
     out
 }
 
-/// A scope's interface, its read rules and its accessor.
+/// A scope's interfaces, its read rules and its accessors.
 fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet<String>) {
-    let type_name = unique(&mut *taken, format!("{}Keys", pascal(name)));
-    let accessor = unique(&mut *taken, camel(name));
-    let rules_name = unique(&mut *taken, format!("{}_READS", constant(name)));
+    let keys_type = unique(taken, escape::type_name(&format!("{name} keys")));
+    let metadata_type = unique(taken, escape::type_name(&format!("{name} metadata")));
+    let globs_type = unique(taken, escape::type_name(&format!("{name} globs")));
+    let env_type = unique(taken, escape::type_name(&format!("{name} env")));
+    let accessor = unique(taken, escape::value_name(name));
+    let rules_name = unique(taken, escape::constant_name(&format!("{name} rules")));
+    let shown_name = escape::comment(name);
 
-    // Keys typed one by one, or per group in a large scope.
-    let listed: Vec<(String, Typed)> = if scope.keys.len() > KEYS_LISTED_MAX {
+    let compact = scope.keys.len() > KEYS_LISTED_MAX;
+    let listed: Vec<(String, Typed)> = if compact {
         groups(&scope.prefix, &scope.keys)
     } else {
         scope.keys.iter().map(|(key, typed)| (key.clone(), typed.clone())).collect()
     };
-    let grouped = scope.keys.len() > KEYS_LISTED_MAX;
-
-    // Schema globs: a glob without wildcards types its key as a property, any other one a
-    // template-literal index signature (globs with the same template share it: a key must
-    // satisfy every schema). A template is broader than its glob (`${string}` crosses `/`), so
-    // it also admits the types of the listed keys it covers, as TypeScript requires.
-    let mut members: BTreeMap<String, (Vec<String>, Read)> = BTreeMap::new();
-    let mut signatures: Vec<(String, Vec<String>, Read)> = Vec::new();
-    let mut rules: Vec<(String, Read)> = Vec::new();
-    for (glob, typed) in &scope.globs {
-        for template in templates(glob) {
-            let mut typed = typed.clone();
-            let literal = literal_key(&template);
-            if literal.is_none() && !grouped {
-                for (key, key_typed) in &listed {
-                    if template_matches(&template, key) {
-                        typed.merge(key_typed);
-                    }
-                }
-            }
-            let (ts, read) = typed.settle();
-            match literal {
-                Some(key) => {
-                    let slot = members.entry(key).or_insert_with(|| (Vec::new(), read));
-                    slot.0.push(ts);
-                }
-                None => {
-                    let signature = format!("[key: `{}`]", template_text(&template));
-                    match signatures.iter_mut().find(|(existing, _, _)| *existing == signature) {
-                        Some((_, types, _)) => types.push(ts),
-                        None => signatures.push((signature, vec![ts], read)),
-                    }
-                }
-            }
-        }
-        let read = typed.settle().1;
-        rules.push((format!("/{}/", glob_regex(glob)), read));
-    }
-    let mut exact = Vec::new();
-    for (key, typed) in &listed {
-        let (ts, read) = typed.settle();
-        if grouped {
-            let pattern = format!("/^{}/", regex_escape(key));
-            signatures.push((
-                format!("[key: `{}${{string}}`]", template_literal(key)),
-                vec![ts],
-                read,
-            ));
-            rules.push((pattern, read));
-        } else {
-            if read != Read::Json {
-                let quoted = serde_json::to_string(key).unwrap_or_default();
-                exact.push(format!("  [{quoted}, \"{}\"],", read.name()));
-            }
-            members.entry(key.clone()).or_insert_with(|| (Vec::new(), read)).0.push(ts);
-        }
-    }
-    let intersection = |types: &[String]| -> String {
-        let mut distinct: Vec<&String> = Vec::new();
-        for ts in types {
-            if !distinct.contains(&ts) {
-                distinct.push(ts);
-            }
-        }
-        distinct.iter().map(|ts| schema_ts::parenthesized(ts)).collect::<Vec<_>>().join(" & ")
-    };
     let shown_prefix = if scope.prefix.is_empty() {
         "the whole namespace".to_owned()
     } else {
-        format!("prefix `{}`", scope.prefix.replace("*/", "*\\/"))
+        format!("prefix `{}`", escape::comment(&scope.prefix))
     };
-    let _ = writeln!(out, "/** The keys of scope `{name}` ({shown_prefix}) and their values. */");
-    let _ = writeln!(out, "export interface {type_name} {{");
-    for (key, (types, _)) in &members {
-        let quoted = serde_json::to_string(key).unwrap_or_default();
-        let _ = writeln!(out, "  {quoted}: {};", intersection(types));
+
+    // The keys and how each is read.
+    let mut text_keys = Vec::new();
+    let mut binary_keys = Vec::new();
+    let mut group_reads = Vec::new();
+    if compact {
+        let _ = writeln!(
+            out,
+            "/** The keys of namespace `{shown_name}` ({shown_prefix}), by group: with more than \
+             {KEYS_LISTED_MAX} keys, only a key's group prefix is checked. */"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "/** The keys of namespace `{shown_name}` ({shown_prefix}) and their values. */"
+        );
     }
-    for (signature, types, _) in &signatures {
-        let _ = writeln!(out, "  {signature}: {};", intersection(types));
+    let _ = writeln!(out, "export interface {keys_type} {{");
+    for (key, typed) in &listed {
+        let (ts, read) = typed.settle();
+        if compact {
+            let _ = writeln!(out, "  [key: `{}${{string}}`]: {ts};", escape::template(key));
+            group_reads.push(format!("[{}, \"{}\"]", escape::string(key), read.name()));
+        } else {
+            let _ = writeln!(out, "  {}: {ts};", escape::string(key));
+            match read {
+                Read::Text => text_keys.push(escape::string(key)),
+                Read::Binary => binary_keys.push(escape::string(key)),
+                Read::Json => {}
+            }
+        }
     }
     out.push_str("}\n\n");
-    let _ = writeln!(out, "const {rules_name}: Rules = {{");
-    out.push_str("  exact: new Map<string, Read>([\n");
-    for line in &exact {
-        let _ = writeln!(out, "  {line}");
-    }
-    out.push_str("  ]),\n  patterns: [\n");
-    for (pattern, read) in &rules {
-        let _ = writeln!(out, "    [{pattern}, \"{}\"],", read.name());
-    }
-    out.push_str("  ],\n};\n\n");
+
     let _ = writeln!(
         out,
-        "/** Typed reads of scope `{name}`: `await {accessor}.get(env.KV, key)` is the value, or \
-         `null` when the key is absent. */\nexport const {accessor} = {{\n  get<K extends keyof \
-         {type_name} & string>(kv: KVNamespace, key: K): Promise<{type_name}[K] | null> {{\n    \
-         return read(kv, key, readOf({rules_name}, key)) as Promise<{type_name}[K] | null>;\n  \
-         }},\n}};\n"
+        "/** The `metadata:` of the keys of namespace `{shown_name}` that have one. */\nexport \
+         interface {metadata_type} {{"
+    );
+    if !compact {
+        for (key, types) in &scope.metadata {
+            let _ = writeln!(out, "  {}: {};", escape::string(key), schema_ts::union(types.clone()));
+        }
+    }
+    out.push_str("}\n\n");
+
+    let _ = writeln!(
+        out,
+        "/** The schema globs of namespace `{shown_name}`, for keys computed at run time \
+         (`getMatching`). */\nexport interface {globs_type} {{"
+    );
+    let mut glob_rules = Vec::new();
+    for (glob, typed, shown) in &scope.globs {
+        let Ok(source) = Globs::regex_of(glob) else { continue };
+        let (ts, read) = typed.settle();
+        let schemas: Vec<String> =
+            shown.iter().map(|s| format!("`{}`", escape::comment(s))).collect();
+        let _ = writeln!(
+            out,
+            "  /** Keys matching `{}` (schema {}). */\n  {}: {ts};",
+            escape::comment(glob),
+            schemas.join(", "),
+            escape::string(glob)
+        );
+        glob_rules.push(format!(
+            "[{}, [{}, \"{}\"]]",
+            escape::string(glob),
+            escape::regex(&source),
+            read.name()
+        ));
+    }
+    out.push_str("}\n\n");
+
+    let (env_doc, kv) = match &scope.binding {
+        Some(binding) => {
+            let _ = writeln!(
+                out,
+                "/** What namespace `{shown_name}` is read from: the Worker's `env`, by its \
+                 binding `{}`. */\nexport type {env_type} = {{ readonly {}: KVNamespace }};\n",
+                escape::comment(binding),
+                escape::string(binding)
+            );
+            (format!("`env` (binding `{}`)", escape::comment(binding)), format!("env[{}]", escape::string(binding)))
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "/** What namespace `{shown_name}` is read from: its `KVNamespace`. */\nexport \
+                 type {env_type} = KVNamespace;\n"
+            );
+            ("the namespace".to_owned(), "env".to_owned())
+        }
+    };
+
+    let list = |items: &[String]| -> String {
+        if items.is_empty() {
+            String::new()
+        } else {
+            format!("\n{}\n  ", items.iter().map(|i| format!("    {i},")).collect::<Vec<_>>().join("\n"))
+        }
+    };
+    let _ = writeln!(
+        out,
+        "const {rules_name}: KvsyncRules = {{\n  text: new Set<string>([{}]),\n  binary: new \
+         Set<string>([{}]),\n  groups: [{}],\n  globs: new Map<string, readonly [RegExp, \
+         KvsyncRead]>([{}]),\n}};\n",
+        list(&text_keys),
+        list(&binary_keys),
+        list(&group_reads),
+        list(&glob_rules),
+    );
+
+    let key = format!("K extends keyof {keys_type} & string");
+    let _ = writeln!(
+        out,
+        "/** Typed reads of namespace `{shown_name}` from {env_doc}. */\nexport const {accessor} \
+         = {{\n  \
+         /** The value of `key`, or `null` when it is absent. */\n  \
+         get<{key}>(env: {env_type}, key: K, options?: ReadOptions): Promise<{keys_type}[K] | \
+         null> {{\n    return kvsyncGet({kv}, key, kvsyncReadOf({rules_name}, key), options) as \
+         Promise<{keys_type}[K] | null>;\n  }},\n  \
+         /** The values of `keys` in one bulk read per 100 keys (`null`: absent). */\n  \
+         getMany<{key}>(env: {env_type}, keys: readonly K[], options?: ReadOptions): \
+         Promise<Map<K, {keys_type}[K] | null>> {{\n    return kvsyncGetMany({kv}, keys, \
+         {rules_name}, options) as Promise<Map<K, {keys_type}[K] | null>>;\n  }},\n  \
+         /** The value of `key` and its metadata. */\n  \
+         getWithMetadata<{key}>(env: {env_type}, key: K, options?: ReadOptions): \
+         Promise<WithMetadata<{keys_type}[K], KvsyncMetadataOf<{metadata_type}, K>>> {{\n    \
+         return kvsyncGetWithMetadata({kv}, key, kvsyncReadOf({rules_name}, key), options) as \
+         Promise<WithMetadata<{keys_type}[K], KvsyncMetadataOf<{metadata_type}, K>>>;\n  }},\n  \
+         /** The value of a key computed at run time, typed by the schema glob it matches \
+         (`glob`); a key that does not match it throws a `TypeError`. */\n  \
+         getMatching<G extends keyof {globs_type} & string>(env: {env_type}, glob: G, key: \
+         string, options?: ReadOptions): Promise<{globs_type}[G] | null> {{\n    return \
+         kvsyncGet({kv}, key, kvsyncMatching({rules_name}, glob, key), options) as \
+         Promise<{globs_type}[G] | null>;\n  }},\n}};\n"
     );
 }
 
 /// The accessors' shared part: how a key is read.
-const RUNTIME: &str = r#"type Read = "text" | "json" | "arrayBuffer";
+const RUNTIME: &str = r#"type KvsyncRead = "text" | "json" | "arrayBuffer";
 
-interface Rules {
-  readonly exact: ReadonlyMap<string, Read>;
-  readonly patterns: readonly (readonly [RegExp, Read])[];
+interface KvsyncRules {
+  readonly text: ReadonlySet<string>;
+  readonly binary: ReadonlySet<string>;
+  readonly groups: readonly (readonly [string, KvsyncRead])[];
+  readonly globs: ReadonlyMap<string, readonly [RegExp, KvsyncRead]>;
 }
 
-function readOf(rules: Rules, key: string): Read {
-  const exact = rules.exact.get(key);
-  if (exact !== undefined) return exact;
-  for (const [pattern, how] of rules.patterns) {
-    if (pattern.test(key)) return how;
+/** KV's bulk `get` reads at most 100 keys a call. */
+const KVSYNC_BULK_MAX = 100;
+
+function kvsyncReadOf(rules: KvsyncRules, key: string): KvsyncRead {
+  if (rules.text.has(key)) return "text";
+  if (rules.binary.has(key)) return "arrayBuffer";
+  for (const [prefix, how] of rules.groups) {
+    if (key.startsWith(prefix)) return how;
   }
   return "json";
 }
 
-function read(kv: KVNamespace, key: string, how: Read): Promise<unknown> {
+/** A key as the string of its UTF-8 bytes, which the glob expressions match (as kvsync does). */
+function kvsyncBytes(key: string): string {
+  let bytes = "";
+  for (const byte of new TextEncoder().encode(key)) bytes += String.fromCharCode(byte);
+  return bytes;
+}
+
+function kvsyncMatching(rules: KvsyncRules, glob: string, key: string): KvsyncRead {
+  const rule = rules.globs.get(glob);
+  if (rule === undefined || !rule[0].test(kvsyncBytes(key))) {
+    throw new TypeError(`key ${JSON.stringify(key)} does not match glob ${JSON.stringify(glob)}`);
+  }
+  return rule[1];
+}
+
+function kvsyncOptions<T>(type: T, options?: ReadOptions): KVNamespaceGetOptions<T> {
+  return options?.cacheTtl === undefined ? { type } : { type, cacheTtl: options.cacheTtl };
+}
+
+function kvsyncGet(
+  kv: KVNamespace,
+  key: string,
+  how: KvsyncRead,
+  options?: ReadOptions,
+): Promise<unknown> {
   switch (how) {
     case "text":
-      return kv.get(key, "text");
-    case "arrayBuffer":
-      return kv.get(key, "arrayBuffer");
+      return kv.get(key, kvsyncOptions("text" as const, options));
     case "json":
-      return kv.get(key, "json");
+      return kv.get(key, kvsyncOptions("json" as const, options));
+    case "arrayBuffer":
+      return kv.get(key, kvsyncOptions("arrayBuffer" as const, options));
   }
+}
+
+async function kvsyncGetWithMetadata(
+  kv: KVNamespace,
+  key: string,
+  how: KvsyncRead,
+  options?: ReadOptions,
+): Promise<WithMetadata<unknown, unknown>> {
+  const read =
+    how === "text"
+      ? kv.getWithMetadata(key, kvsyncOptions("text" as const, options))
+      : how === "json"
+        ? kv.getWithMetadata(key, kvsyncOptions("json" as const, options))
+        : kv.getWithMetadata(key, kvsyncOptions("arrayBuffer" as const, options));
+  const { value, metadata } = await read;
+  return { value, metadata };
+}
+
+async function kvsyncGetMany(
+  kv: KVNamespace,
+  keys: readonly string[],
+  rules: KvsyncRules,
+  options?: ReadOptions,
+): Promise<Map<string, unknown>> {
+  const text: string[] = [];
+  const json: string[] = [];
+  const binary: string[] = [];
+  for (const key of new Set(keys)) {
+    const how = kvsyncReadOf(rules, key);
+    (how === "text" ? text : how === "json" ? json : binary).push(key);
+  }
+  const found = new Map<string, unknown>();
+  const reads: Promise<void>[] = [];
+  const keep = (values: Map<string, unknown>): void => {
+    for (const [key, value] of values) found.set(key, value);
+  };
+  for (let at = 0; at < text.length; at += KVSYNC_BULK_MAX) {
+    const chunk = text.slice(at, at + KVSYNC_BULK_MAX);
+    reads.push(kv.get(chunk, kvsyncOptions("text" as const, options)).then(keep));
+  }
+  for (let at = 0; at < json.length; at += KVSYNC_BULK_MAX) {
+    const chunk = json.slice(at, at + KVSYNC_BULK_MAX);
+    reads.push(kv.get(chunk, kvsyncOptions("json" as const, options)).then(keep));
+  }
+  for (const key of binary) {
+    const read = kv.get(key, kvsyncOptions("arrayBuffer" as const, options));
+    reads.push(read.then((value) => void found.set(key, value)));
+  }
+  await Promise.all(reads);
+  return new Map(keys.map((key) => [key, found.get(key) ?? null]));
 }
 "#;
 
@@ -380,9 +611,7 @@ pub(crate) fn widen(value: &Value) -> String {
         Value::Object(object) => {
             let members: Vec<String> = object
                 .iter()
-                .map(|(name, value)| {
-                    format!("{}: {}", serde_json::to_string(name).unwrap_or_default(), widen(value))
-                })
+                .map(|(name, value)| format!("{}: {}", escape::string(name), widen(value)))
                 .collect();
             if members.is_empty() {
                 "{ [key: string]: JsonValue }".to_owned()
@@ -395,8 +624,9 @@ pub(crate) fn widen(value: &Value) -> String {
 
 /// The keys of a large scope in groups: by their first segment after the prefix
 /// (`flags/a/…` → `flags/a/`), or all in one group when a key has no further segment or the
-/// groups would be too many. Each group's type is the union of its keys' (`JsonValue` when
-/// they are too varied).
+/// groups would be too many. No group's prefix starts another's, so their template signatures
+/// never overlap. Each group's type is the union of its keys' (`JsonValue` when they are too
+/// varied).
 fn groups(prefix: &str, keys: &BTreeMap<String, Typed>) -> Vec<(String, Typed)> {
     let head = |key: &str| -> Option<String> {
         let rest = key.strip_prefix(prefix)?;
@@ -427,245 +657,11 @@ fn groups(prefix: &str, keys: &BTreeMap<String, Typed>) -> Vec<(String, Typed)> 
         .collect()
 }
 
-/// A glob's templates: one per alternative of its `{a,b}` groups (expanded, at most
-/// [`ALTERNATIVES_MAX`]; beyond, a group is a wildcard).
-fn templates(glob: &str) -> Vec<Vec<Option<String>>> {
-    let mut expanded = vec![String::new()];
-    let mut rest = glob;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|at| open + at) else { break };
-        let escaped = rest[..open].ends_with('\\');
-        let (before, group, after) = (&rest[..open], &rest[open + 1..close], &rest[close + 1..]);
-        let alternatives: Vec<&str> = group.split(',').collect();
-        if escaped || expanded.len() * alternatives.len() > ALTERNATIVES_MAX {
-            for text in &mut expanded {
-                text.push_str(&rest[..=close]);
-            }
-        } else {
-            expanded = expanded
-                .iter()
-                .flat_map(|text| alternatives.iter().map(move |alt| format!("{text}{before}{alt}")))
-                .collect();
-        }
-        rest = after;
-    }
-    for text in &mut expanded {
-        text.push_str(rest);
-    }
-    expanded.iter().map(|text| template(text)).collect()
-}
-
-/// Alternatives a glob's `{a,b}` groups expand to, at most.
-const ALTERNATIVES_MAX: usize = 64;
-
-/// The key a template names when it has no wildcard.
-fn literal_key(parts: &[Option<String>]) -> Option<String> {
-    match parts {
-        [] => Some(String::new()),
-        [Some(text)] => Some(text.clone()),
-        _ => None,
-    }
-}
-
-/// A glob as template-literal parts: `Some(literal)` or `None` for a wildcard run.
-fn template(glob: &str) -> Vec<Option<String>> {
-    let mut parts: Vec<Option<String>> = Vec::new();
-    let mut chars = glob.chars().peekable();
-    let wildcard = |parts: &mut Vec<Option<String>>| {
-        if parts.last() != Some(&None) {
-            parts.push(None);
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '*' | '?' => wildcard(&mut parts),
-            '[' => {
-                for next in chars.by_ref() {
-                    if next == ']' {
-                        break;
-                    }
-                }
-                wildcard(&mut parts);
-            }
-            '{' => {
-                for next in chars.by_ref() {
-                    if next == '}' {
-                        break;
-                    }
-                }
-                wildcard(&mut parts);
-            }
-            '\\' => {
-                let literal = chars.next().unwrap_or('\\');
-                push_literal(&mut parts, literal);
-            }
-            _ => push_literal(&mut parts, c),
-        }
-    }
-    parts
-}
-
-fn push_literal(parts: &mut Vec<Option<String>>, c: char) {
-    match parts.last_mut() {
-        Some(Some(text)) => text.push(c),
-        _ => parts.push(Some(c.to_string())),
-    }
-}
-
-fn template_text(parts: &[Option<String>]) -> String {
-    parts
-        .iter()
-        .map(|part| part.as_deref().map_or_else(|| "${string}".to_owned(), template_literal))
-        .collect()
-}
-
-/// Text inside a template literal type: `` ` ``, `\` and `${` escaped.
-fn template_literal(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('`', "\\`").replace("${", "\\${")
-}
-
-/// Whether `key` fits a template (wildcards match anything, `/` included, as `${string}` does).
-fn template_matches(parts: &[Option<String>], key: &str) -> bool {
-    let Some((first, rest)) = parts.split_first() else { return key.is_empty() };
-    match first {
-        Some(literal) => {
-            key.strip_prefix(literal.as_str()).is_some_and(|k| template_matches(rest, k))
-        }
-        None => (0..=key.len())
-            .filter(|at| key.is_char_boundary(*at))
-            .any(|at| template_matches(rest, &key[at..])),
-    }
-}
-
-/// A glob as a JavaScript regular expression source, anchored, with kvsync's glob rules: `*`
-/// and `?` stay within one `/` segment, `**` crosses them.
-fn glob_regex(glob: &str) -> String {
-    let mut out = String::from("^");
-    let chars: Vec<char> = glob.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '*' if chars.get(i + 1) == Some(&'*') => {
-                if chars.get(i + 2) == Some(&'/') {
-                    out.push_str("(?:.*\\/)?");
-                    i += 3;
-                } else {
-                    out.push_str(".*");
-                    i += 2;
-                }
-                continue;
-            }
-            '*' => out.push_str("[^/]*"),
-            '?' => out.push_str("[^/]"),
-            '[' => {
-                let mut class = String::from("[");
-                let mut j = i + 1;
-                if chars.get(j) == Some(&'!') {
-                    class.push('^');
-                    j += 1;
-                }
-                while j < chars.len() && chars[j] != ']' {
-                    if matches!(chars[j], '\\' | '/' | '^' | '[') {
-                        class.push('\\');
-                    }
-                    class.push(chars[j]);
-                    j += 1;
-                }
-                class.push(']');
-                out.push_str(&class);
-                i = j + 1;
-                continue;
-            }
-            '{' => {
-                let end = chars[i..].iter().position(|c| *c == '}').map_or(chars.len(), |p| i + p);
-                let inner: String = chars[i + 1..end].iter().collect();
-                let alternatives: Vec<String> = inner.split(',').map(glob_regex_body).collect();
-                out.push_str(&format!("(?:{})", alternatives.join("|")));
-                i = end + 1;
-                continue;
-            }
-            '\\' => {
-                if let Some(next) = chars.get(i + 1) {
-                    out.push_str(&regex_escape(&next.to_string()));
-                }
-                i += 2;
-                continue;
-            }
-            _ => out.push_str(&regex_escape(&c.to_string())),
-        }
-        i += 1;
-    }
-    out.push('$');
-    out
-}
-
-/// [`glob_regex`] without the anchors, for an alternative of `{a,b}`.
-fn glob_regex_body(glob: &str) -> String {
-    let full = glob_regex(glob);
-    full.trim_start_matches('^').trim_end_matches('$').to_owned()
-}
-
-/// Text matched literally in a JavaScript regular expression literal (`/` escaped too).
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "\\^$.|?*+()[]{}/".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `feature-flags` → `FeatureFlags`; a name that would start with a digit gets `_`.
-fn pascal(text: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
-            }
-            upper = false;
-        } else {
-            upper = true;
-        }
-    }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
-fn camel(text: &str) -> String {
-    let pascal = pascal(text);
-    let mut chars = pascal.chars();
-    let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or('_');
-    let name: String = std::iter::once(first).chain(chars).collect();
-    if RESERVED.contains(&name.as_str()) { format!("{name}Keys") } else { name }
-}
-
-fn constant(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in pascal(text).chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-/// Names the module declares itself.
-const RESERVED: &[&str] = &["read", "readOf", "default", "delete", "new", "function", "class"];
-
+/// `name`, or `name2`, `name3`, … when it is taken; taken from then on.
 fn unique(taken: &mut BTreeSet<String>, name: String) -> String {
     let mut candidate = name.clone();
     let mut n = 2;
-    while !taken.insert(candidate.clone()) || RESERVED.contains(&candidate.as_str()) {
+    while !taken.insert(candidate.clone()) {
         candidate = format!("{name}{n}");
         n += 1;
     }
@@ -677,34 +673,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn globs_become_anchored_regular_expressions_with_kvsync_s_rules() {
-        assert_eq!(glob_regex("flags/*"), "^flags\\/[^/]*$");
-        assert_eq!(glob_regex("flags/**"), "^flags\\/.*$");
-        assert_eq!(glob_regex("a/**/b.json"), "^a\\/(?:.*\\/)?b\\.json$");
-        assert_eq!(glob_regex("f/{a,b*}"), "^f\\/(?:a|b[^/]*)$");
-        assert_eq!(glob_regex("f/[!x]?"), "^f\\/[^x][^/]$");
-        assert_eq!(glob_regex("f/\\*"), "^f\\/\\*$");
-    }
-
-    #[test]
-    fn globs_become_templates_and_alternatives_expand() {
-        let texts = |glob: &str| -> Vec<String> {
-            templates(glob).iter().map(|t| template_text(t)).collect()
-        };
-        assert_eq!(texts("flags/**"), ["flags/${string}"]);
-        assert_eq!(texts("a/*/b?c"), ["a/${string}/b${string}c"]);
-        assert_eq!(texts("f/{a,b}"), ["f/a", "f/b"]);
-        assert_eq!(literal_key(&templates("f/{a,b}")[1]), Some("f/b".to_owned()));
-        assert_eq!(literal_key(&template("f/*")), None);
-        assert_eq!(texts("f/`{x}"), ["f/\\`x"], "braces are alternatives, as in globset");
-        assert_eq!(template_literal("a`${b}\\"), "a\\`\\${b}\\\\");
-        let template = template("a/*/c");
-        assert!(template_matches(&template, "a/b/c"));
-        assert!(template_matches(&template, "a/b/d/c"), "a wildcard crosses `/` in a template");
-        assert!(!template_matches(&template, "a/b/d"));
-    }
-
-    #[test]
     fn values_widen_to_their_json_types() {
         let widened = |text: &str| widen(&serde_json::from_str(text).expect("json"));
         assert_eq!(
@@ -713,6 +681,7 @@ mod tests {
         );
         assert_eq!(widened("[]"), "JsonValue[]");
         assert_eq!(widened("{}"), "{ [key: string]: JsonValue }");
+        assert_eq!(widened(r#"{"*/\u2028": 1}"#), r#"{ "*/\u{2028}": number }"#);
         assert_eq!(schema_ts::union(vec!["A".into(), "B | C".into(), "A".into()]), "A | (B | C)");
         assert_eq!(schema_ts::parenthesized(r#""a|b""#), r#""a|b""#);
     }
@@ -729,11 +698,19 @@ mod tests {
     }
 
     #[test]
-    fn names_are_identifiers() {
-        assert_eq!(pascal("feature-flags"), "FeatureFlags");
-        assert_eq!(pascal("2fa"), "_2fa");
-        assert_eq!(camel("app config"), "appConfig");
-        assert_eq!(camel("read"), "readKeys");
-        assert_eq!(constant("appConfig"), "APP_CONFIG");
+    fn groups_never_start_one_another() {
+        let mut keys = BTreeMap::new();
+        for key in ["p/a/1", "p/ab/2", "p/a/b/3", "p/b/4"] {
+            keys.insert(key.to_owned(), Typed::default());
+        }
+        let names: Vec<String> = groups("p/", &keys).into_iter().map(|(g, _)| g).collect();
+        assert_eq!(names, ["p/a/", "p/ab/", "p/b/"]);
+        for a in &names {
+            for b in &names {
+                assert!(a == b || !a.starts_with(b.as_str()), "{a} {b}");
+            }
+        }
+        keys.insert("p/top".to_owned(), Typed::default());
+        assert_eq!(groups("p/", &keys).len(), 1, "a key without a segment: one group");
     }
 }

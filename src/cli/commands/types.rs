@@ -34,7 +34,11 @@ pub fn run(args: &TypesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let shown = path
         .file_name()
         .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
-    let module = crate::types::generate(&shown, &configs);
+    let generated = crate::types::generate(&shown, &configs);
+    for warning in &generated.warnings {
+        printer.warn(warning);
+    }
+    let module = generated.text;
     let Some(out) = &args.out else {
         printer.data(&module);
         return Ok(ExitStatus::Success);
