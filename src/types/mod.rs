@@ -243,9 +243,8 @@ fn gather<'d>(out: &mut Scope, scope: &'d DesiredScope, aliases: &mut schema_ts:
     let mut matching = Vec::new();
     for (key, entry) in &scope.entries {
         matching.clear();
-        matching.extend(
-            bindings.iter().enumerate().filter(|(_, b)| b.applies_to(key)).map(|(i, _)| i),
-        );
+        matching
+            .extend(bindings.iter().enumerate().filter(|(_, b)| b.applies_to(key)).map(|(i, _)| i));
         let (ts, read) = if matching.is_empty() {
             value_type(entry)
         } else {
@@ -294,7 +293,11 @@ fn header(config_name: &str, environments: &[&str]) -> String {
     if !environments.is_empty() {
         let names: Vec<String> =
             environments.iter().map(|name| format!("`{}`", escape::comment(name))).collect();
-        let _ = writeln!(out, "// Environments: {}. A key's type is the union over them.", names.join(", "));
+        let _ = writeln!(
+            out,
+            "// Environments: {}. A key's type is the union over them.",
+            names.join(", ")
+        );
     }
     out.push_str(
         "// Needs the `KVNamespace` type of @cloudflare/workers-types (or `wrangler types`).\n\n\
@@ -375,7 +378,8 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
     );
     if !compact {
         for (key, types) in &scope.metadata {
-            let _ = writeln!(out, "  {}: {};", escape::string(key), schema_ts::union(types.clone()));
+            let _ =
+                writeln!(out, "  {}: {};", escape::string(key), schema_ts::union(types.clone()));
         }
     }
     out.push_str("}\n\n");
@@ -416,7 +420,10 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
                 escape::comment(binding),
                 escape::string(binding)
             );
-            (format!("`env` (binding `{}`)", escape::comment(binding)), format!("env[{}]", escape::string(binding)))
+            (
+                format!("`env` (binding `{}`)", escape::comment(binding)),
+                format!("env[{}]", escape::string(binding)),
+            )
         }
         None => {
             let _ = writeln!(
@@ -432,7 +439,10 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
         if items.is_empty() {
             String::new()
         } else {
-            format!("\n{}\n  ", items.iter().map(|i| format!("    {i},")).collect::<Vec<_>>().join("\n"))
+            format!(
+                "\n{}\n  ",
+                items.iter().map(|i| format!("    {i},")).collect::<Vec<_>>().join("\n")
+            )
         }
     };
     let _ = writeln!(

@@ -324,7 +324,8 @@ impl<'s, 'd> Aliases<'s, 'd> {
             Some(additional @ Value::Object(_))
                 if members.is_empty() && !object.contains_key("patternProperties") =>
             {
-                let value = self.node(schema, owner, base, additional, depth + 1, false, &mut nested);
+                let value =
+                    self.node(schema, owner, base, additional, depth + 1, false, &mut nested);
                 members.push(format!("[key: string]: {value}"));
             }
             // Named properties must fit the index signature: only `unknown` is sure to.
