@@ -1,6 +1,8 @@
 //! `schemas:` end to end through the loader: every instance kind, `$ref`s between files, and
 //! every problem a schema itself can have, each at its exact place.
 
+use std::path::Path;
+
 use crate::config::tests::{Fixture, HEAD, check, check_hint, keys, loads};
 use crate::config::{Error, Reads};
 
@@ -104,7 +106,7 @@ fn a_sensitive_value_is_checked_and_never_shown() {
     let Err(Error::Invalid(diagnostics)) = fixture.load() else { panic!("expected problems") };
     let shown = format!("{diagnostics:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
-    assert!(shown.contains("is not of type"), "{shown}");
+    assert!(shown.contains("breaks `type`"), "{shown}");
     assert!(diagnostics[0].hint.as_deref().is_some_and(|h| h.contains("sensitive")));
 }
 
@@ -236,4 +238,152 @@ fn a_glob_that_matches_no_key_is_a_warning() {
     );
     // Without schemas nothing is checked or kept.
     assert!(loads(&keys("      f/a: 1\n"), &[]).desired.scopes[0].schemas.is_empty());
+}
+
+/// Issue #23: a sensitive value that breaks any keyword that reports instance data shows no
+/// part of itself: no pointer into it (its object keys), no quoted value or property name.
+#[test]
+fn a_sensitive_value_breaking_any_keyword_shows_no_part_of_itself() {
+    let secret = r#"{"tok_live_9f8e": 1, "known": "tok_live_9f8e_v", "arr": ["tok_live_9f8e", "tok_live_9f8e"]}"#;
+    let schemas = [
+        r#"{"type": "object", "additionalProperties": false}"#,
+        r#"{"type": "object", "propertyNames": {"pattern": "^x"}}"#,
+        r#"{"type": "object", "propertyNames": {"maxLength": 3}}"#,
+        r#"{"type": "object", "properties": {"known": {"type": "integer"}}}"#,
+        r#"{"type": "object", "properties": {"known": {"enum": [1]}}}"#,
+        r#"{"type": "object", "properties": {"known": {"const": 1}}}"#,
+        r#"{"type": "object", "properties": {"known": {"maxLength": 2}}}"#,
+        r#"{"type": "object", "properties": {"known": {"pattern": "^x"}}}"#,
+        r#"{"type": "object", "properties": {"known": {"format": "email"}}}"#,
+        r#"{"type": "object", "properties": {"arr": {"uniqueItems": true}}}"#,
+        r#"{"type": "object", "properties": {"arr": {"contains": {"const": 1}}}}"#,
+        r#"{"type": "object", "properties": {"arr": {"maxItems": 1}}}"#,
+        r#"{"type": "object", "properties": {"arr": {"items": {"type": "integer"}}}}"#,
+        r#"{"type": "object", "maxProperties": 1}"#,
+        r#"{"type": "object", "dependentRequired": {"known": ["zz"]}}"#,
+        r#"{"type": "object", "not": {"required": ["known"]}}"#,
+        r#"{"type": "object", "unevaluatedProperties": false, "properties": {"arr": true}}"#,
+        r#"{"type": "object", "oneOf": [{"required": ["known"]}, {"required": ["arr"]}]}"#,
+        r#"{"type": "object", "properties": {"known": {"not": {"type": "string"}}}}"#,
+        r#"{"type": "object", "patternProperties": {"^t": {"type": "string"}}}"#,
+    ];
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut schema_lines = String::new();
+    let mut key_lines = String::new();
+    for (index, schema) in schemas.iter().enumerate() {
+        files.push((format!("s{index}.json"), schema.as_bytes().to_vec()));
+        schema_lines.push_str(&format!("      f/k{index}: s{index}.json\n"));
+        key_lines.push_str(&format!("      f/k{index}: {{value: '${{SECRET}}'}}\n"));
+    }
+    let config = typed(&schema_lines, &key_lines);
+    let fixture = Fixture::new(&config);
+    for (path, contents) in &files {
+        fixture.write(path, contents);
+    }
+    let Err(Error::Invalid(diagnostics)) = fixture.load_with(None, &[("SECRET", secret)]) else {
+        panic!("expected problems")
+    };
+    assert_eq!(diagnostics.len(), schemas.len(), "every schema is broken: {diagnostics:#?}");
+    let shown = format!("{diagnostics:?}");
+    assert!(!shown.contains("tok_live"), "{shown}");
+    assert!(!shown.contains("9f8e"), "{shown}");
+    assert!(diagnostics[0].message.contains("breaks `additionalProperties`"), "{diagnostics:#?}");
+}
+
+/// Issue #23: bundled schemas, whose parts have `$id` URLs of their own, resolve inside the
+/// document; only a `$ref` that leaves it for the network is refused.
+#[test]
+fn refs_follow_ids_and_anchors_inside_the_document() {
+    let bundled = r##"{
+      "$id": "https://example.com/root.json",
+      "type": "object",
+      "properties": {
+        "a": {"$ref": "item.json"},
+        "b": {"$ref": "#/$defs/local"},
+        "c": {"$ref": "#named"},
+        "d": {"$ref": "https://example.com/nested/deep.json"},
+        "e": {"$ref": "nested/deep.json#/$defs/leaf"}
+      },
+      "$defs": {
+        "item": {"$id": "item.json", "type": "integer", "maximum": 5},
+        "local": {"type": "boolean"},
+        "anchored": {"$anchor": "named", "type": "null"},
+        "deep": {"$id": "nested/deep.json", "type": "object",
+                 "properties": {"x": {"$ref": "#/$defs/leaf"}},
+                 "$defs": {"leaf": {"type": "string", "maxLength": 2}}}
+      }
+    }"##;
+    let draft7 = r##"{"$schema": "http://json-schema.org/draft-07/schema#",
+      "type": "object", "properties": {"v": {"$ref": "#num"}},
+      "definitions": {"n": {"$id": "#num", "type": "number"}}}"##;
+    let schemas = "      \"f/a\": bundled.json\n      \"f/b\": draft7.json\n";
+    let good = "      f/a: {value: {a: 3, b: true, c: null, d: {x: \"ab\"}, e: \"zz\"}}\n      f/b: {value: {v: 1}}\n";
+    let files: [(&str, &[u8]); 2] =
+        [("bundled.json", bundled.as_bytes()), ("draft7.json", draft7.as_bytes())];
+    let loaded = loads(&typed(schemas, good), &files);
+    let scope = &loaded.desired.scopes[0];
+    let bad = br#"{"a": 9, "b": 1, "c": 0, "d": {"x": "abc"}, "e": "abc"}"#;
+    let violations = scope.schemas.check("f/a", bad, false);
+    assert_eq!(violations.len(), 5, "{violations:#?}");
+    assert_eq!(scope.schemas.check("f/b", br#"{"v": "x"}"#, false).len(), 1);
+    // The same parts, as kvsync's own reading of the schema finds them.
+    let schema = &scope.schemas.bindings()[0].schema;
+    let base = "https://example.com/root.json";
+    for (reference, expected) in [
+        ("item.json", "integer"),
+        ("#/$defs/local", "boolean"),
+        ("#named", "null"),
+        ("https://example.com/nested/deep.json", "object"),
+        ("nested/deep.json#/$defs/leaf", "string"),
+    ] {
+        let (_, found) = schema.resolve(base, reference).expect(reference);
+        assert_eq!(found["type"], expected, "{reference}");
+    }
+    // Leaving the document for the network is refused, without fetching.
+    let remote = "      \"f/a\": {type: object, properties: {x: {$ref: \"https://example.com/other.json\"}}}\n";
+    check(
+        &typed(remote, "      f/a: {value: {x: 1}}\n"),
+        &[],
+        &["kvsync.yaml:8:14: this schema refers to `https://example.com/other.json`: kvsync does \
+           not fetch schemas over the network"],
+    );
+}
+
+/// Issue #23: `not` and `if`/`then`/`else` count in the strings-or-JSON decision.
+#[test]
+fn not_and_if_then_else_decide_what_a_schema_reads() {
+    let loaded = loads(
+        &typed(
+            "      \"f/a\": {not: {type: string}}\n      \"f/b\": {if: {type: string}, then: false}\n",
+            "      f/a: 1\n      f/b: {value: {x: 1}}\n",
+        ),
+        &[],
+    );
+    let bindings = loaded.desired.scopes[0].schemas.bindings();
+    assert_eq!(bindings[0].schema.reads, Reads::Json);
+    assert_eq!(bindings[1].schema.reads, Reads::Json);
+    // `f/c` admits numbers and strings: refused, as before, with its own hint.
+    check_hint(
+        &typed(
+            "      \"f/c\": {if: {type: number}, then: {minimum: 0}, else: {type: string}}\n",
+            "      f/c: 3\n",
+        ),
+        &[],
+        "kvsync.yaml:8:14: this schema admits both strings and other types, so kvsync cannot tell \
+         whether to check a value's stored text or its JSON",
+        "add `type: string`",
+    );
+}
+
+/// Issue #23: a `$ref` error names paths relative to the config folder, never the machine's.
+#[test]
+fn a_ref_outside_the_folder_is_named_relative_to_it() {
+    let fixture = Fixture::new(&typed("      \"f/a\": s.json\n", "      f/a: 1\n"));
+    fixture.write("s.json", br#"{"$ref": "../outside.json"}"#);
+    let Err(Error::Invalid(diagnostics)) = fixture.load() else { panic!("expected problems") };
+    let message = &diagnostics[0].message;
+    assert!(message.contains("`../outside.json` is outside the config folder"), "{message}");
+    let config = diagnostics[0].path.canonicalize().expect("the config");
+    let parent = config.parent().and_then(Path::parent).expect("parent").display().to_string();
+    assert!(!message.contains(&parent), "{message}");
 }

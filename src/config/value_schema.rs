@@ -14,8 +14,9 @@
 //! types cannot say which, and is refused ([`Reads`]). The same rule builds live instances for
 //! `drift --deep` and picks how `kvsync types`' accessors read a key.
 //!
-//! A violation never quotes a sensitive value: the validator's own messages quote the instance,
-//! so for a sensitive key they are masked.
+//! A violation never shows any part of a sensitive value: the validator's messages quote the
+//! instance (values, property names) and its pointers name the value's object keys, so for a
+//! sensitive key a violation says only which keyword failed and where it is in the schema.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub struct ValueSchema {
     pub uri: String,
     /// Every other document its `$ref`s reached, by absolute URI (without fragment).
     pub referenced: BTreeMap<String, Value>,
+    /// The parts of `document` with a URI of their own (an `$id`, or `uri#anchor` for an
+    /// `$anchor`): the JSON pointer of each.
+    ids: BTreeMap<String, String>,
     pub reads: Reads,
     /// Written inline in a YAML file (`shown` is its place), not in a file of its own.
     pub inline: bool,
@@ -94,10 +98,24 @@ impl ValueSchema {
         }
         self.validator
             .iter_errors(&instance)
-            .map(|error| Violation {
-                instance_path: error.instance_path().to_string(),
-                message: if sensitive { error.masked().to_string() } else { error.to_string() },
-                schema_location: self.location(&error),
+            .map(|error| {
+                let schema_location = self.location(&error);
+                if sensitive {
+                    // Neither the pointer (it names the value's own object keys) nor the
+                    // validator's message (it quotes values and property names) is shown.
+                    let path = error.schema_path().to_string();
+                    let keyword = path.rsplit('/').next().unwrap_or_default();
+                    return Violation {
+                        instance_path: String::new(),
+                        message: format!("a part of the value breaks `{keyword}`"),
+                        schema_location,
+                    };
+                }
+                Violation {
+                    instance_path: error.instance_path().to_string(),
+                    message: error.to_string(),
+                    schema_location,
+                }
             })
             .collect()
     }
@@ -147,18 +165,30 @@ impl ValueSchema {
     }
 
     /// The schema a `$ref` written in the document at `base` points to, and that document's URI.
+    ///
+    /// `$id`s inside the document (a bundled or vendored schema) give their part its own URI,
+    /// and `$anchor`s (or an old draft's `$id: "#name"`) name a part: both are followed.
     pub fn resolve(&self, base: &str, reference: &str) -> Option<(String, &Value)> {
         let base_uri = jsonschema::uri::from_str(base).ok()?;
         let target = jsonschema::uri::resolve_against(&base_uri.borrow(), reference).ok()?;
         let target = target.as_str();
         let (document_uri, fragment) = target.split_once('#').unwrap_or((target, ""));
-        let document = if document_uri == self.uri {
+        let document = if let Some(pointer) = self.ids.get(document_uri) {
+            self.document.pointer(pointer)?
+        } else if document_uri == self.uri {
             &self.document
         } else {
             self.referenced.get(document_uri)?
         };
         let fragment = percent_encoding::percent_decode_str(fragment).decode_utf8().ok()?;
-        let found = if fragment.is_empty() { document } else { document.pointer(&fragment)? };
+        let found = if fragment.is_empty() {
+            document
+        } else if fragment.starts_with('/') {
+            document.pointer(&fragment)?
+        } else {
+            let pointer = self.ids.get(&format!("{document_uri}#{fragment}"))?;
+            self.document.pointer(pointer)?
+        };
         Some((document_uri.to_owned(), found))
     }
 }
@@ -287,17 +317,6 @@ impl Compiler {
         // An inline schema is "this schema": every message already points at it.
         let label = if inline { "this schema".to_owned() } else { format!("schema `{shown}`") };
         let label = label.as_str();
-        if let Some(remote) = remote_ref(&document) {
-            return Err((
-                format!(
-                    "{label} refers to `{remote}`: kvsync does not fetch schemas over the network"
-                ),
-                Some(
-                    "copy that schema into the repository and `$ref` it by a relative path"
-                        .to_owned(),
-                ),
-            ));
-        }
         let retriever = Confined {
             root: self.root_canonical.clone(),
             seen: Arc::new(Mutex::new(BTreeMap::new())),
@@ -312,14 +331,17 @@ impl Compiler {
             .build(&document)
             .map_err(|error| {
                 let retrieval = failed.lock().ok().and_then(|mut failed| failed.take());
-                build_problem(label, &error, retrieval)
+                build_problem(label, &error, retrieval, &self.root_canonical)
             })?;
         let referenced = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
+        let mut ids = BTreeMap::new();
+        index_ids(&document, &uri, "", &mut ids);
         let mut schema = ValueSchema {
             shown,
             document,
             uri,
             referenced,
+            ids,
             reads: Reads::Json,
             inline,
             root: self.root_canonical.clone(),
@@ -351,10 +373,26 @@ impl Compiler {
 fn build_problem(
     label: &str,
     error: &jsonschema::ValidationError<'_>,
-    retrieval: Option<String>,
+    retrieval: Option<Retrieval>,
+    root: &Path,
 ) -> Finding {
     if let jsonschema::error::ValidationErrorKind::Referencing(reference) = error.kind() {
-        let detail = retrieval.unwrap_or_else(|| reference.to_string());
+        if let Some(Retrieval::Network(uri)) = &retrieval {
+            return (
+                format!(
+                    "{label} refers to `{uri}`: kvsync does not fetch schemas over the network"
+                ),
+                Some(
+                    "copy that schema into the repository and `$ref` it by a relative path (a \
+                     `$ref` to a part of the same document, by its `$id`, needs nothing fetched)"
+                        .to_owned(),
+                ),
+            );
+        }
+        let detail = match retrieval {
+            Some(Retrieval::Local(detail)) => detail,
+            _ => without_machine_paths(&reference.to_string(), root),
+        };
         return (
             format!("{label} has a `$ref` kvsync cannot follow: {detail}"),
             Some(
@@ -393,6 +431,18 @@ fn admits(schema: &ValueSchema, base: &str, node: &Value, depth: usize) -> Admit
         Value::Object(object) => object,
         _ => return BOTH,
     };
+    // An `$id` is the base its part's `$ref`s resolve against.
+    let own_base;
+    let base = match object.get("$id").and_then(Value::as_str) {
+        Some(id) if !id.starts_with('#') => {
+            own_base = jsonschema::uri::from_str(base)
+                .ok()
+                .and_then(|b| jsonschema::uri::resolve_against(&b.borrow(), id).ok())
+                .map_or_else(|| base.to_owned(), |uri| uri.as_str().to_owned());
+            own_base.as_str()
+        }
+        _ => base,
+    };
     let mut set = BOTH;
     if let Some(types) = object.get("type") {
         set &= match types {
@@ -425,7 +475,58 @@ fn admits(schema: &ValueSchema, base: &str, node: &Value, depth: usize) -> Admit
     {
         set &= admits(schema, &target_base, target, depth + 1);
     }
+    // `not`: a kind every instance of which the inner schema admits is refused.
+    if let Some(inner) = object.get("not") {
+        set &= BOTH & !admits_every(inner);
+    }
+    // `if`/`then`/`else`: an instance passes `if` and `then`, or fails `if` and passes `else`.
+    if let Some(condition) = object.get("if") {
+        let then = object.get("then").map_or(BOTH, |s| admits(schema, base, s, depth));
+        let otherwise = object.get("else").map_or(BOTH, |s| admits(schema, base, s, depth));
+        let passing = admits(schema, base, condition, depth);
+        let failing = BOTH & !admits_every(condition);
+        set &= (passing & then) | (failing & otherwise);
+    }
     set
+}
+
+/// The kinds a schema admits every instance of, as far as it is sure: `true`, a schema with no
+/// assertion (`{}`, annotations only), or one that asserts only `type`.
+fn admits_every(node: &Value) -> Admits {
+    const ANNOTATIONS: &[&str] =
+        &["title", "description", "$comment", "examples", "default", "deprecated", "$id"];
+    match node {
+        Value::Bool(true) => BOTH,
+        Value::Object(object) => {
+            let mut every = BOTH;
+            for (name, value) in object {
+                match name.as_str() {
+                    "type" => {
+                        every &= match value {
+                            Value::String(name) => type_admits_every(&[name.as_str()]),
+                            Value::Array(names) => type_admits_every(
+                                &names.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
+                            ),
+                            _ => NOTHING,
+                        };
+                    }
+                    name if ANNOTATIONS.contains(&name) => {}
+                    _ => return NOTHING,
+                }
+            }
+            every
+        }
+        _ => NOTHING,
+    }
+}
+
+/// The kinds `type: names` admits every instance of: `string` all strings; the other kinds only
+/// when all of `null`, `boolean`, `number`, `array` and `object` are named.
+fn type_admits_every(names: &[&str]) -> Admits {
+    let strings = if names.contains(&"string") { STRINGS } else { NOTHING };
+    let others = ["null", "boolean", "number", "array", "object"];
+    let others = if others.iter().all(|kind| names.contains(kind)) { OTHERS } else { NOTHING };
+    strings | others
 }
 
 fn type_admits(name: &str) -> Admits {
@@ -436,44 +537,112 @@ fn kind_of(value: &Value) -> Admits {
     if value.is_string() { STRINGS } else { OTHERS }
 }
 
-/// The first `$ref` (or `$schema` other than a known draft) to a network address, if any.
-fn remote_ref(node: &Value) -> Option<String> {
+/// Records the URI of each part of `node` that has one: an `$id` (resolved against the base it
+/// is written in, which it then becomes for the part), an `$anchor` (`base#name`), or an old
+/// draft's `$id: "#name"`. `pointer` is `node`'s JSON pointer in the document.
+fn index_ids(node: &Value, base: &str, pointer: &str, ids: &mut BTreeMap<String, String>) {
+    let resolve = |base: &str, reference: &str| -> Option<String> {
+        let base = jsonschema::uri::from_str(base).ok()?;
+        let uri = jsonschema::uri::resolve_against(&base.borrow(), reference).ok()?;
+        Some(uri.as_str().to_owned())
+    };
     match node {
         Value::Object(object) => {
-            object.iter().find_map(|(name, value)| match (name.as_str(), value) {
-                ("$ref" | "$dynamicRef", Value::String(target))
-                    if target.starts_with("http://") || target.starts_with("https://") =>
-                {
-                    Some(target.clone())
+            let mut base = base.to_owned();
+            if let Some(Value::String(id)) = object.get("$id") {
+                if let Some(uri) = resolve(&base, id) {
+                    match uri.split_once('#') {
+                        // `$id: "#name"` (drafts 6 and 7): a name, not a new base.
+                        Some((document, name)) if id.starts_with('#') => {
+                            ids.entry(format!("{document}#{name}"))
+                                .or_insert_with(|| pointer.to_owned());
+                        }
+                        _ => {
+                            let document = uri.split('#').next().unwrap_or(&uri).to_owned();
+                            ids.entry(document.clone()).or_insert_with(|| pointer.to_owned());
+                            base = document;
+                        }
+                    }
                 }
-                _ => remote_ref(value),
-            })
+            }
+            if let Some(Value::String(anchor)) = object.get("$anchor") {
+                let document = base.split('#').next().unwrap_or(&base);
+                ids.entry(format!("{document}#{anchor}")).or_insert_with(|| pointer.to_owned());
+            }
+            for (name, value) in object {
+                // `const`, `enum` and `examples` hold instances, not schemas.
+                if matches!(name.as_str(), "const" | "enum" | "examples" | "default") {
+                    continue;
+                }
+                let escaped = name.replace('~', "~0").replace('/', "~1");
+                index_ids(value, &base, &format!("{pointer}/{escaped}"), ids);
+            }
         }
-        Value::Array(items) => items.iter().find_map(remote_ref),
-        _ => None,
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                index_ids(item, base, &format!("{pointer}/{index}"), ids);
+            }
+        }
+        _ => {}
     }
+}
+
+/// Why a `$ref` could not be retrieved.
+enum Retrieval {
+    /// It leaves the document for a network address.
+    Network(String),
+    /// A local file that cannot be read or is outside the folder: the message, with paths
+    /// relative to the config folder (the validator's own message names the absolute URI).
+    Local(String),
 }
 
 /// Reads `$ref`s to local files inside the root config's folder, and nothing else.
 struct Confined {
     root: PathBuf,
     seen: Arc<Mutex<BTreeMap<String, Value>>>,
-    /// Why the last retrieval failed, with paths relative to the config folder (the
-    /// validator's own message names the absolute URI).
-    failed: Arc<Mutex<Option<String>>>,
+    /// Why the last retrieval failed.
+    failed: Arc<Mutex<Option<Retrieval>>>,
 }
 
 impl Confined {
     fn fail(&self, message: String) -> Box<dyn std::error::Error + Send + Sync> {
         if let Ok(mut failed) = self.failed.lock() {
-            *failed = Some(message.clone());
+            *failed = Some(Retrieval::Local(message.clone()));
         }
         message.into()
     }
 
     fn shown(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        relative(&self.root, path)
     }
+}
+
+/// `path` relative to the folder `root` (`..` where it leaves it): never a full machine path.
+fn relative(root: &Path, path: &Path) -> String {
+    let mut common = 0;
+    let root_parts: Vec<_> = root.components().collect();
+    let path_parts: Vec<_> = path.components().collect();
+    while common < root_parts.len()
+        && common < path_parts.len()
+        && root_parts[common] == path_parts[common]
+    {
+        common += 1;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..root_parts.len() {
+        out.push("..");
+    }
+    for part in &path_parts[common..] {
+        out.push(part);
+    }
+    out.display().to_string()
+}
+
+/// A validator's message with the config folder's `file:` URIs and paths made relative.
+fn without_machine_paths(message: &str, root: &Path) -> String {
+    let uri = format!("{}/", file_uri(root));
+    let path = format!("{}/", root.display());
+    message.replace(&uri, "").replace(&path, "")
 }
 
 impl jsonschema::Retrieve for Confined {
@@ -483,9 +652,13 @@ impl jsonschema::Retrieve for Confined {
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let text = uri.as_str();
         let Some(path) = uri_path(text) else {
-            return Err(self.fail(format!(
+            if let Ok(mut failed) = self.failed.lock() {
+                *failed = Some(Retrieval::Network(text.to_owned()));
+            }
+            return Err(format!(
                 "`{text}` is not a local file: kvsync does not fetch schemas over the network"
-            )));
+            )
+            .into());
         };
         // Lexically first: a `$ref` that leaves the folder is refused before it is looked for.
         let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
@@ -493,7 +666,7 @@ impl jsonschema::Retrieve for Confined {
             format!(
                 "`{}` is outside the config folder: `$ref`s must stay inside it, as `file:` \
                  paths do",
-                path.display()
+                relative(&root, &path)
             )
         };
         if !path.starts_with(&root) {

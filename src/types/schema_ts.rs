@@ -139,7 +139,7 @@ impl<'s, 'd> Aliases<'s, 'd> {
         // A document's `$id` changes the base its `$ref`s resolve against.
         let own_base;
         let base = match object.get("$id").and_then(Value::as_str) {
-            Some(id) if depth > 0 => {
+            Some(id) if !id.starts_with('#') => {
                 own_base = join(base, id);
                 own_base.as_str()
             }

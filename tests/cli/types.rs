@@ -525,3 +525,19 @@ fn check_fails_on_a_stale_file_and_out_writes_it() {
     assert_eq!(usage.code, 1, "a usage error: {}", usage.snapshot());
     assert!(usage.stderr.contains("--out <FILE>"), "{}", usage.snapshot());
 }
+
+/// A sensitive value that breaks its schema shows no part of itself (its object keys in a
+/// pointer, a quoted value or property name) in human, JSON or GitHub output.
+#[test]
+fn a_sensitive_value_is_never_shown_in_any_output() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  s:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"s/\"\n    schemas:\n      s/a: {type: object, additionalProperties: false}\n      s/b: {type: object, propertyNames: {pattern: \"^x\"}}\n      s/c: {type: object, additionalProperties: {type: integer, maximum: 1}}\n    keys:\n      s/a: ${SECRET}\n      s/b: ${SECRET}\n      s/c: ${SECRET}\n";
+    let test = Test::new()
+        .file("kvsync.yaml", config)
+        .env("SECRET", r#"{"tok_live_9f8e": "tok_live_9f8e_value"}"#);
+    for format in ["human", "json", "github"] {
+        let out = test.run(&["validate", "--format", format]);
+        assert_eq!(out.code, 1, "{}", out.snapshot());
+        assert!(!out.snapshot().contains("tok_live"), "{format}: {}", out.snapshot());
+        assert!(out.snapshot().contains("additionalProperties"), "{format}: {}", out.snapshot());
+    }
+}
