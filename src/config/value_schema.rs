@@ -539,7 +539,8 @@ fn kind_of(value: &Value) -> Admits {
 
 /// Records the URI of each part of `node` that has one: an `$id` (resolved against the base it
 /// is written in, which it then becomes for the part), an `$anchor` (`base#name`), or an old
-/// draft's `$id: "#name"`. `pointer` is `node`'s JSON pointer in the document.
+/// draft's `$id: "#name"`; a `$dynamicAnchor` is also a plain anchor for `$ref`. `pointer` is
+/// `node`'s JSON pointer in the document.
 fn index_ids(node: &Value, base: &str, pointer: &str, ids: &mut BTreeMap<String, String>) {
     let resolve = |base: &str, reference: &str| -> Option<String> {
         let base = jsonschema::uri::from_str(base).ok()?;
@@ -565,9 +566,11 @@ fn index_ids(node: &Value, base: &str, pointer: &str, ids: &mut BTreeMap<String,
                     }
                 }
             }
-            if let Some(Value::String(anchor)) = object.get("$anchor") {
-                let document = base.split('#').next().unwrap_or(&base);
-                ids.entry(format!("{document}#{anchor}")).or_insert_with(|| pointer.to_owned());
+            for keyword in ["$anchor", "$dynamicAnchor"] {
+                if let Some(Value::String(anchor)) = object.get(keyword) {
+                    let document = base.split('#').next().unwrap_or(&base);
+                    ids.entry(format!("{document}#{anchor}")).or_insert_with(|| pointer.to_owned());
+                }
             }
             for (name, value) in object {
                 // `const`, `enum` and `examples` hold instances, not schemas.
@@ -753,4 +756,99 @@ fn uri_path(uri: &str) -> Option<PathBuf> {
     let rest = rest.split('#').next().unwrap_or(rest);
     let decoded = percent_encoding::percent_decode_str(rest).decode_utf8().ok()?;
     Some(PathBuf::from(decoded.into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #23: the JSON Schema Test Suite's draft 2020-12 cases whose `$ref`s resolve inside
+    /// the document through `$id`s, anchors and URNs (bundled schemas) compile without the
+    /// network, give the suite's verdict for every instance, and kvsync's own reading of the
+    /// schema finds every `$ref`'s target.
+    #[test]
+    fn same_document_refs_of_the_json_schema_test_suite() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/json-schema-suite/same-document-refs.json"
+        );
+        let groups: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+        assert_eq!(groups.len(), 32);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("root");
+        let mut checked = 0;
+        for (index, group) in groups.iter().enumerate() {
+            let description = group["description"].as_str().unwrap_or_default();
+            for test in group["tests"].as_array().expect("tests") {
+                let data = &test["data"];
+                // kvsync needs to know whether a schema reads text or JSON: a root `type` of the
+                // instance's own kind says so without changing the verdict.
+                let mut schema = group["schema"].clone();
+                if let Value::Object(object) = &mut schema
+                    && !object.contains_key("type")
+                {
+                    let kind = if data.is_string() {
+                        serde_json::json!("string")
+                    } else {
+                        serde_json::json!(["null", "boolean", "number", "array", "object"])
+                    };
+                    object.insert("type".to_owned(), kind);
+                }
+                let file = root.join(format!("s{index}-{checked}.json"));
+                std::fs::write(&file, schema.to_string()).expect("write");
+                let mut compiler = Compiler::new(&root);
+                let compiled = compiler
+                    .file(&file, "s.json")
+                    .unwrap_or_else(|problem| panic!("{description}: {problem:?}"));
+                let bytes = match data {
+                    Value::String(text) if compiled.reads == Reads::Text => text.clone(),
+                    other => other.to_string(),
+                };
+                let valid = compiled.check(bytes.as_bytes(), false).is_empty();
+                assert_eq!(
+                    valid,
+                    test["valid"].as_bool().expect("valid"),
+                    "{description}: {}",
+                    test["description"]
+                );
+                every_ref_resolves(&compiled, &compiled.uri, &compiled.document, description);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 65);
+    }
+
+    /// Each `$ref` of `node` (a part of `schema` whose base is `base`) has a target.
+    fn every_ref_resolves(schema: &ValueSchema, base: &str, node: &Value, description: &str) {
+        match node {
+            Value::Object(object) => {
+                let mut base = base.to_owned();
+                if let Some(Value::String(id)) = object.get("$id")
+                    && !id.starts_with('#')
+                {
+                    let from = jsonschema::uri::from_str(&base).expect("base");
+                    let uri = jsonschema::uri::resolve_against(&from.borrow(), id).expect("id");
+                    base = uri.as_str().split('#').next().unwrap_or_default().to_owned();
+                }
+                if let Some(Value::String(reference)) = object.get("$ref") {
+                    assert!(
+                        schema.resolve(&base, reference).is_some(),
+                        "{description}: `{reference}` from {base}"
+                    );
+                }
+                for (name, value) in object {
+                    if !matches!(name.as_str(), "const" | "enum" | "examples" | "default") {
+                        every_ref_resolves(schema, &base, value, description);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    every_ref_resolves(schema, base, item, description);
+                }
+            }
+            _ => {}
+        }
+    }
 }
