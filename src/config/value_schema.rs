@@ -550,19 +550,19 @@ fn index_ids(node: &Value, base: &str, pointer: &str, ids: &mut BTreeMap<String,
     match node {
         Value::Object(object) => {
             let mut base = base.to_owned();
-            if let Some(Value::String(id)) = object.get("$id") {
-                if let Some(uri) = resolve(&base, id) {
-                    match uri.split_once('#') {
-                        // `$id: "#name"` (drafts 6 and 7): a name, not a new base.
-                        Some((document, name)) if id.starts_with('#') => {
-                            ids.entry(format!("{document}#{name}"))
-                                .or_insert_with(|| pointer.to_owned());
-                        }
-                        _ => {
-                            let document = uri.split('#').next().unwrap_or(&uri).to_owned();
-                            ids.entry(document.clone()).or_insert_with(|| pointer.to_owned());
-                            base = document;
-                        }
+            if let Some(Value::String(id)) = object.get("$id")
+                && let Some(uri) = resolve(&base, id)
+            {
+                match uri.split_once('#') {
+                    // `$id: "#name"` (drafts 6 and 7): a name, not a new base.
+                    Some((document, name)) if id.starts_with('#') => {
+                        ids.entry(format!("{document}#{name}"))
+                            .or_insert_with(|| pointer.to_owned());
+                    }
+                    _ => {
+                        let document = uri.split('#').next().unwrap_or(&uri).to_owned();
+                        ids.entry(document.clone()).or_insert_with(|| pointer.to_owned());
+                        base = document;
                     }
                 }
             }
