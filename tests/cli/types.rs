@@ -130,6 +130,20 @@ for (const c of cases) {{
     }}
   }}
 }}
+// getMany splits at KV's 100 keys per bulk read and answers every key asked for.
+const calls = [];
+const counting = {{
+  async get(key) {{
+    calls.push(Array.isArray(key) ? key.length : 1);
+    return Array.isArray(key) ? new Map(key.map((k) => [k, null])) : null;
+  }},
+}};
+const {{ flags }} = await import("./feature_flags.js");
+const asked = Array.from({{ length: 250 }}, (_, i) => `flags/k${{i}}`);
+const many = await flags.getMany(counting, asked);
+if (many.size !== 250 || calls.some((n) => n > 100) || calls.length !== 3) {{
+  failures.push(["getMany", calls, many.size]);
+}}
 if (globalThis.__kvsyncInjected !== undefined) failures.push("config text ran as code");
 console.log(JSON.stringify(failures));
 "#,
@@ -227,8 +241,11 @@ fn readme_case() -> Case {
 
 /// A `binding:` scope takes the Worker's `env` and reads its binding itself.
 fn binding_case() -> Case {
-    let wrangler = r#"{ "name": "w", "kv_namespaces": [{ "binding": "FLAGS", "id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0" }] }"#;
-    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    binding: FLAGS\n    prefix: \"flags/\"\n    keys:\n      flags/banner: hi\n      flags/n: {value: 3, metadata: {team: growth}}\n";
+    let wrangler = r#"{ "name": "w", "kv_namespaces": [
+      { "binding": "FLAGS", "id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0" },
+      { "binding": "*/\"]; globalThis.__kvsyncInjected = 1; //", "id": "1f1e2d3c4b5a69788796a5b4c3d2e1f0" }
+    ] }"#;
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    binding: FLAGS\n    prefix: \"flags/\"\n    keys:\n      flags/banner: hi\n      flags/n: {value: 3, metadata: {team: growth}}\n  hostile:\n    binding: \"*/\\\"]; globalThis.__kvsyncInjected = 1; //\"\n    prefix: \"h/\"\n    keys:\n      h/a: 1\n";
     let module = generate(&[("wrangler.jsonc", wrangler), ("kvsync.yaml", config)], "kvsync.yaml");
     Case::new("binding", module).probe(
         r#"import { flags } from "MODULE";
