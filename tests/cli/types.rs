@@ -389,7 +389,7 @@ fn yaml(text: &str) -> String {
 /// overlapping globs at several depths.
 fn hostile_cases() -> Vec<Case> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let segments = ["a", "b", "x"];
+    let segments = ["a", "b", "x", "é", "*", "ab"];
     let glob_shapes = [
         "*",
         "**",
@@ -403,9 +403,16 @@ fn hostile_cases() -> Vec<Case> {
         "a*/b",
         "*/*/*",
         "a/{b,x}/**",
+        "[!a]/*",
+        "[a-c]*/**",
+        "[é]/*",
+        "*é*/*",
+        "?/?",
+        "\\*/*",
+        "a/**/x",
     ];
     let mut cases = Vec::new();
-    for index in 0..12 {
+    for index in 0..20 {
         let hostile = |rng: &mut Rng| rng.pick(HOSTILE).to_owned();
         let scope = format!("{}{}", hostile(&mut rng), hostile(&mut rng));
         let environment = hostile(&mut rng);
@@ -428,7 +435,7 @@ fn hostile_cases() -> Vec<Case> {
             }
         }
         let mut globs: Vec<String> = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let glob = format!("p/{}", rng.pick(&glob_shapes));
             if !globs.contains(&glob) {
                 globs.push(glob);
