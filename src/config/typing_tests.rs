@@ -378,12 +378,23 @@ fn not_and_if_then_else_decide_what_a_schema_reads() {
 /// Issue #23: a `$ref` error names paths relative to the config folder, never the machine's.
 #[test]
 fn a_ref_outside_the_folder_is_named_relative_to_it() {
-    let fixture = Fixture::new(&typed("      \"f/a\": s.json\n", "      f/a: 1\n"));
+    let fixture = Fixture::new(&typed(
+        "      \"f/a\": s.json\n      \"f/b\": t.json\n",
+        "      f/a: 1\n      f/b: 1\n",
+    ));
     fixture.write("s.json", br#"{"$ref": "../outside.json"}"#);
+    fixture.write("t.json", br#"{"type": "number", "$ref": "sub/u.json#/nowhere"}"#);
+    fixture.write("sub/u.json", br#"{"type": "number"}"#);
     let Err(Error::Invalid(diagnostics)) = fixture.load() else { panic!("expected problems") };
+    assert_eq!(diagnostics.len(), 2, "{diagnostics:#?}");
     let message = &diagnostics[0].message;
     assert!(message.contains("`../outside.json` is outside the config folder"), "{message}");
     let config = diagnostics[0].path.canonicalize().expect("the config");
-    let parent = config.parent().and_then(Path::parent).expect("parent").display().to_string();
-    assert!(!message.contains(&parent), "{message}");
+    let folder = config.parent().expect("folder");
+    let parent = folder.parent().expect("parent").display().to_string();
+    for diagnostic in &diagnostics {
+        assert!(!diagnostic.message.contains(&parent), "{}", diagnostic.message);
+        assert!(!diagnostic.message.contains("file://"), "{}", diagnostic.message);
+    }
+    assert!(diagnostics[1].message.contains("/nowhere"), "{}", diagnostics[1].message);
 }
