@@ -28,8 +28,9 @@ const DEPTH_MAX: usize = 64;
 /// The named types of every schema met, and the names already taken in the module.
 pub(super) struct Aliases<'s, 'd> {
     taken: &'s mut BTreeSet<String>,
-    /// A schema (by where it is written) or a `$ref` target (document and address) → alias.
-    by_target: BTreeMap<(String, usize), usize>,
+    /// A schema (by where it is written: the same in every environment) or a `$ref` target
+    /// (its URI, with the schema's place for a part of the schema's own document) → alias.
+    by_target: BTreeMap<String, usize>,
     aliases: Vec<Alias>,
     /// Targets named but not converted yet: alias, its schema, base URI, node.
     queue: Vec<(usize, &'d ValueSchema, String, &'d Value)>,
@@ -52,7 +53,7 @@ impl<'s, 'd> Aliases<'s, 'd> {
     /// part of it a `$ref` reaches.
     pub(super) fn schema(&mut self, schema: &'d ValueSchema, stem: &str, doc: String) -> String {
         let node: &'d Value = &schema.document;
-        let key = (schema.uri.clone(), std::ptr::from_ref(node) as usize);
+        let key = format!("{}#", schema.shown);
         if let Some(&id) = self.by_target.get(&key) {
             return self.aliases[id].name.clone();
         }
@@ -63,7 +64,7 @@ impl<'s, 'd> Aliases<'s, 'd> {
     }
 
     /// Names a new alias for `key`; its body comes when the queue reaches it.
-    fn name(&mut self, key: (String, usize), stem: &str, doc: String) -> usize {
+    fn name(&mut self, key: String, stem: &str, doc: String) -> usize {
         let base = escape::type_name(stem);
         let mut name = base.clone();
         let mut n = 2;
@@ -197,7 +198,15 @@ impl<'s, 'd> Aliases<'s, 'd> {
         let Some((target_base, target)) = schema.resolve(base, reference) else {
             return "unknown".to_owned();
         };
-        let key = (target_base.clone(), std::ptr::from_ref(target) as usize);
+        let target_uri = jsonschema::uri::from_str(base)
+            .ok()
+            .and_then(|b| jsonschema::uri::resolve_against(&b.borrow(), reference).ok())
+            .map_or_else(|| format!("{base}|{reference}"), |uri| uri.as_str().to_owned());
+        let key = if schema.referenced.contains_key(&target_base) {
+            target_uri
+        } else {
+            format!("{}|{target_uri}", schema.shown)
+        };
         let id = match self.by_target.get(&key) {
             Some(&id) => id,
             None => {

@@ -321,6 +321,18 @@ export async function reads(kv: KVNamespace): Promise<unknown[]> {
     vec![schemas]
 }
 
+/// With environments, a schema is one alias however many environments use it, and a key's
+/// type is the union over them.
+fn environments_case() -> Case {
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    schemas:\n      f/a: flag.json\n      f/n: {type: integer}\n    keys:\n      f/a: {value: {on: true}}\n      f/n: 1\n      f/s: text\nenvironments:\n  staging: {}\n  production:\n    namespaces:\n      flags:\n        keys:\n          f/s: {value: 2}\n";
+    let flag = r##"{"type": "object", "properties": {"on": {"$ref": "#/$defs/on"}}, "$defs": {"on": {"type": "boolean"}}}"##;
+    let module = generate(&[("kvsync.yaml", config), ("flag.json", flag)], "kvsync.yaml");
+    assert_eq!(module.matches("export type Flag ").count(), 1, "{module}");
+    assert!(!module.contains("Flag2") && !module.contains("FlagOn2"), "{module}");
+    assert!(module.contains("  \"f/s\": string;\n"), "text in one, JSON in another: {module}");
+    Case::new("environments", module)
+}
+
 /// Pieces of hostile names: comment closers, line breaks of every kind, quotes, backticks,
 /// `${`, regex and glob syntax, reserved words, global type names, and code.
 const HOSTILE: &[&str] = &[
@@ -492,6 +504,7 @@ fn generated_modules_compile_under_strict_and_never_run_config_text() {
     cases.push(readme_case());
     cases.push(binding_case());
     cases.extend(schema_cases());
+    cases.push(environments_case());
     cases.extend(hostile_cases());
     cases.push(large_case());
     compile_and_load(&cases);
