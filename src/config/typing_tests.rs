@@ -1,8 +1,6 @@
 //! `schemas:` end to end through the loader: every instance kind, `$ref`s between files, and
 //! every problem a schema itself can have, each at its exact place.
 
-use std::path::Path;
-
 use crate::config::tests::{Fixture, HEAD, check, check_hint, keys, loads};
 use crate::config::{Error, Reads};
 
