@@ -33,7 +33,7 @@ export type KvsyncMetadataOf<M, K> = (K extends keyof M ? M[K] : {}) & KvsyncMar
 /** The schema `schemas/flag.schema.json` (glob `flags/{new-checkout,search-v2,black-friday}` of namespace `flags`). */
 export type Flag = { "enabled": boolean; "rollout"?: FlagPercent; "allowlist"?: string[]; "discount"?: number };
 
-/** `#/$defs/percent` in Flag */
+/** The part `#/$defs/percent` of schema `schemas/flag.schema.json`. */
 export type FlagPercent = number;
 
 /** The schema `kvsync.yaml:23:24` (glob `flags/max-items` of namespace `flags`). */

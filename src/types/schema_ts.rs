@@ -32,8 +32,9 @@ pub(super) struct Aliases<'s, 'd> {
     /// (its URI, with the schema's place for a part of the schema's own document) → alias.
     by_target: BTreeMap<String, usize>,
     aliases: Vec<Alias>,
-    /// Targets named but not converted yet: alias, its schema, base URI, node.
-    queue: Vec<(usize, &'d ValueSchema, String, &'d Value)>,
+    /// Targets named but not converted yet: alias, its schema, the schema's own alias (parts
+    /// are named after it), base URI, node.
+    queue: Vec<(usize, &'d ValueSchema, String, String, &'d Value)>,
 }
 
 struct Alias {
@@ -58,7 +59,8 @@ impl<'s, 'd> Aliases<'s, 'd> {
             return self.aliases[id].name.clone();
         }
         let id = self.name(key, stem, doc);
-        self.queue.push((id, schema, schema.uri.clone(), node));
+        let owner = self.aliases[id].name.clone();
+        self.queue.push((id, schema, owner, schema.uri.clone(), node));
         self.drain();
         self.aliases[id].name.clone()
     }
@@ -79,9 +81,8 @@ impl<'s, 'd> Aliases<'s, 'd> {
     }
 
     fn drain(&mut self) {
-        while let Some((id, schema, base, node)) = self.queue.pop() {
+        while let Some((id, schema, owner, base, node)) = self.queue.pop() {
             let mut direct = BTreeSet::new();
-            let owner = self.aliases[id].name.clone();
             let body = self.node(schema, &owner, &base, node, 0, true, &mut direct);
             let alias = &mut self.aliases[id];
             alias.body = body;
@@ -218,9 +219,13 @@ impl<'s, 'd> Aliases<'s, 'd> {
                 } else {
                     format!("{owner} {last}")
                 };
-                let doc = format!("`{}` in {}", escape::comment(reference), escape::comment(owner));
+                let doc = format!(
+                    "The part `{}` of schema `{}`.",
+                    escape::comment(reference),
+                    escape::comment(&schema.shown)
+                );
                 let id = self.name(key, &stem, doc);
-                self.queue.push((id, schema, target_base, target));
+                self.queue.push((id, schema, owner.to_owned(), target_base, target));
                 id
             }
         };
