@@ -97,6 +97,11 @@ impl Test {
         self
     }
 
+    /// The variables [`Test::env`] set, for a runner other than [`Test::run`].
+    pub(crate) fn vars(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
