@@ -18,8 +18,8 @@ use crate::plan::{self, Action, LiveScope, Options, Plan, compare};
 use crate::report::cost::Cost;
 use crate::report::human::{HumanOptions, render_plan};
 use crate::report::model::PlanReport;
-use crate::report::text::printable;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
+use crate::text::printable;
 
 /// Loads and validates the config, printing its warnings.
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {

@@ -184,10 +184,8 @@ fn reject_first<'k>(mut problems: impl Iterator<Item = (&'k String, String)>) ->
     let more = problems.count();
     let mut message = format!("key `{key}`: {problem}");
     if more > 0 {
-        message.push_str(&format!(
-            " (and {more} more problem{} in this request)",
-            if more == 1 { "" } else { "s" }
-        ));
+        let problems = crate::text::plural(more, "problem", "problems");
+        message.push_str(&format!(" (and {more} more {problems} in this request)"));
     }
     Err(invalid(message))
 }

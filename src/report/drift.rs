@@ -14,7 +14,7 @@ use crate::report::drift_model::{
 };
 use crate::report::human::scope_heading;
 use crate::report::style::Style;
-use crate::report::text::printable;
+use crate::text::{counted, first_of, printable};
 
 /// Renders the whole report. The text ends with a newline.
 ///
@@ -55,35 +55,17 @@ fn render_scope(scope: &ScopeDrift, style: Style) -> String {
         out.push('\n');
     }
     if !scope.unmanaged.is_empty() {
-        let count = scope.unmanaged.len();
-        let noun = if count == 1 { "unmanaged key" } else { "unmanaged keys" };
-        let mut names: Vec<String> = scope
-            .unmanaged
-            .iter()
-            .take(UNMANAGED_NAMED_MAX)
-            .map(|k| printable(k).into_owned())
-            .collect();
-        if count > UNMANAGED_NAMED_MAX {
-            names.push(format!("and {} more", count - UNMANAGED_NAMED_MAX));
-        }
-        let line = format!("{count} {noun} left alone, not counted: {}", names.join(", "));
+        let count = counted(scope.unmanaged.len(), "unmanaged key", "unmanaged keys");
+        let names =
+            first_of(scope.unmanaged.iter().map(|k| printable(k)), UNMANAGED_NAMED_MAX, ", ");
+        let line = format!("{count} left alone, not counted: {names}");
         let _ = writeln!(out, "  {}", style.info(&line));
     }
     if !scope.expired_ttl.is_empty() {
-        let count = scope.expired_ttl.len();
-        let noun = if count == 1 { "TTL key" } else { "TTL keys" };
-        let names: Vec<String> = scope
-            .expired_ttl
-            .iter()
-            .take(UNMANAGED_NAMED_MAX)
-            .map(|k| printable(k).into_owned())
-            .collect();
-        let more = count.saturating_sub(UNMANAGED_NAMED_MAX);
-        let more = if more > 0 { format!(", and {more} more") } else { String::new() };
-        let line = format!(
-            "{count} {noun} absent, probably expired, not counted: {}{more}",
-            names.join(", ")
-        );
+        let count = counted(scope.expired_ttl.len(), "TTL key", "TTL keys");
+        let names =
+            first_of(scope.expired_ttl.iter().map(|k| printable(k)), UNMANAGED_NAMED_MAX, ", ");
+        let line = format!("{count} absent, probably expired, not counted: {names}");
         let _ = writeln!(out, "  {}", style.info(&line));
     }
     out

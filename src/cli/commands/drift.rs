@@ -24,7 +24,7 @@ use crate::plan::{self, LiveScope, Options, Plan, compare};
 use crate::report;
 use crate::report::markdown;
 use crate::report::style::Style;
-use crate::report::text::{counted, printable};
+use crate::text::{counted, printable};
 
 pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;

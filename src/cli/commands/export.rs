@@ -18,7 +18,7 @@ use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_D
 use crate::error::Error;
 use crate::kv::Store;
 use crate::kv::{self, KvStore as _, LiveValue, ReadHint};
-use crate::report::text::counted;
+use crate::text::{counted, first_lines, plural};
 
 pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
@@ -189,14 +189,9 @@ fn summarise(
             "{} read as text, which drops a leading byte order mark (U+FEFF), and nothing proves \
              {} byte-exact (only a kvsync marker holding the hash of what was read does):",
             counted(export.unproven.len(), "value was", "values were"),
-            if export.unproven.len() == 1 { "it" } else { "them" },
+            plural(export.unproven.len(), "it", "them"),
         );
-        for key in export.unproven.iter().take(10) {
-            text.push_str(&format!("\n  - {key:?}"));
-        }
-        if export.unproven.len() > 10 {
-            text.push_str(&format!("\n  … and {} more", export.unproven.len() - 10));
-        }
+        text.push_str(&first_lines(export.unproven.iter().map(|key| format!("{key:?}")), 10));
         text.push_str(
             "\n  a value that began with one is exported without it; check such values by hand",
         );
@@ -219,7 +214,7 @@ fn summarise(
             "{} the marker of owner `{owner}`: `kvsync plan` shows {} as conflicts; pass \
              `--owner {owner}` if this config takes that owner's place",
             counted(*count, "key carries", "keys carry"),
-            if *count == 1 { "it" } else { "them" },
+            plural(*count, "it", "them"),
         ));
     }
     let stale = stale_value_files(folder, written);
@@ -228,7 +223,7 @@ fn summarise(
             "{} in `{VALUES_DIR}/` not part of this export (left from an earlier one?); remove \
              {}",
             counted(stale.len(), "file is", "files are"),
-            if stale.len() == 1 { "it" } else { "them" }
+            plural(stale.len(), "it", "them")
         ));
     }
     if export.expiring > 0 {
