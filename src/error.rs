@@ -43,7 +43,7 @@ pub enum Error {
     MissingAccountId,
 
     /// Values of listed keys could not be read (each key's reason); the other reads went on.
-    #[error("could not read the {} of {}:{}", if keys.len() == 1 { "value" } else { "values" }, counted_keys(keys.len()), unreadable_list(keys))]
+    #[error("could not read the {} of {}:{}", crate::text::plural(keys.len(), "value", "values"), counted_keys(keys.len()), unreadable_list(keys))]
     Unreadable { keys: Vec<(String, String)> },
 
     /// A command-line argument clap accepted but kvsync cannot use.
@@ -56,16 +56,11 @@ pub enum Error {
 }
 
 fn counted_keys(count: usize) -> String {
-    if count == 1 { "1 listed key".to_owned() } else { format!("{count} listed keys") }
+    crate::text::counted(count, "listed key", "listed keys")
 }
 
 fn unreadable_list(keys: &[(String, String)]) -> String {
-    let mut out: String =
-        keys.iter().take(20).map(|(k, why)| format!("\n  - {k}: {why}")).collect();
-    if keys.len() > 20 {
-        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
-    }
-    out
+    crate::text::first_lines(keys.iter().map(|(key, why)| format!("{key}: {why}")), 20)
 }
 
 impl Error {

@@ -8,21 +8,29 @@ use std::path::{Path, PathBuf};
 /// What each module may import from the crate (besides itself); a module missing here may not
 /// be imported by any module listed. `error` and `cli` sit at the top and may import anything.
 const ALLOWED: &[(&str, &[&str])] = &[
+    ("text", &[]),
     ("content", &[]),
     ("env_vars", &[]),
-    ("config", &["content", "env_vars"]),
-    ("kv", &["content", "env_vars"]),
-    ("plan", &["content", "config", "kv"]),
-    ("apply", &["content", "config", "kv", "plan", "env_vars"]),
-    ("report", &["content", "config", "kv", "plan", "apply", "env_vars"]),
-    ("saved", &["content", "config", "kv", "plan", "apply", "report", "env_vars"]),
-    ("types", &["content", "config"]),
+    ("config", &["content", "env_vars", "kv", "text"]),
+    ("kv", &["content", "env_vars", "text"]),
+    ("plan", &["content", "config", "kv", "text"]),
+    ("apply", &["content", "config", "kv", "plan", "env_vars", "text"]),
+    ("report", &["content", "config", "kv", "plan", "apply", "env_vars", "text"]),
+    ("saved", &["content", "config", "kv", "plan", "apply", "report", "env_vars", "text"]),
+    ("types", &["content", "config", "text"]),
 ];
 
 /// Paths a renderer may not name even though `kv` is allowed: renderers format data and never
 /// call a store.
-const STORE_PATHS: &[&str] =
-    &["kv::local", "kv::cloudflare", "kv::KvStore", "kv::token", "kv::retry", "kv::list_all"];
+const STORE_PATHS: &[&str] = &[
+    "kv::local",
+    "kv::cloudflare",
+    "kv::KvStore",
+    "kv::token",
+    "kv::retry",
+    "kv::list_all",
+    "kv::read",
+];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).expect("src is readable");
@@ -46,30 +54,91 @@ fn production(text: &str) -> String {
         .join("\n")
 }
 
-/// Every `crate::name…` path in `code`, as the text after `crate::` up to the end of the path.
-fn crate_paths(code: &str) -> Vec<String> {
-    code.match_indices("crate::")
-        .filter(|(at, _)| {
-            // Not a longer identifier ending in `crate` (such as `kvsync_crate::`).
-            !code[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
-        })
-        .map(|(at, found)| {
-            let rest = &code[at + found.len()..];
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            rest[..end].trim_end_matches(':').to_owned()
-        })
-        .collect()
+/// Every path into the crate that `code` names, as the text after `crate::` up to the end of
+/// the path: `crate::` paths, grouped imports (`use crate::{config::Desired, kv::{self, X}}` is
+/// `config::Desired`, `kv::self` and `kv::X`), and `super::` chains that climb out of the
+/// file's top-level module (from `src/plan/drift.rs`, whose `module_path` is `["plan",
+/// "drift"]`, `super::super::kv::X` is `kv::X`).
+fn crate_paths(module_path: &[&str], code: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for (at, found) in code.match_indices("crate::") {
+        // Not a longer identifier ending in `crate` (such as `kvsync_crate::`).
+        if code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        expand("", &code[at + found.len()..], &mut paths);
+    }
+    let mut rest = code;
+    while let Some(at) = rest.find("super::") {
+        let before = &rest[..at];
+        let chain_start = rest[at..].as_ptr() as usize - code.as_ptr() as usize;
+        rest = &rest[at + "super::".len()..];
+        // Only the first `super` of a chain counts, and not `…_super::`.
+        if before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let mut tail = &code[chain_start + "super::".len()..];
+        let mut climbs = 1;
+        while let Some(next) = tail.strip_prefix("super::") {
+            climbs += 1;
+            tail = next;
+        }
+        // A `mod.rs` is its folder's module; any other file is one level below it.
+        if climbs >= module_path.len() {
+            expand("", tail, &mut paths);
+        }
+    }
+    paths
+}
+
+/// Adds the paths that `rest` (the text after a `crate::`) names, each behind `prefix`.
+fn expand(prefix: &str, rest: &str, out: &mut Vec<String>) {
+    if let Some(group) = rest.strip_prefix('{') {
+        let mut depth = 0usize;
+        let mut start = 0;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    item(prefix, &group[start..i], out);
+                    return;
+                }
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    item(prefix, &group[start..i], out);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
+    let end =
+        rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+    let path = rest[..end].trim_end_matches(':');
+    if rest[end..].starts_with('{') && rest[..end].ends_with("::") {
+        expand(&format!("{prefix}{path}::"), &rest[end..], out);
+    } else if !path.is_empty() {
+        out.push(format!("{prefix}{path}"));
+    }
+}
+
+/// One item of a group: a path, maybe with a group of its own, maybe renamed (`as`).
+fn item(prefix: &str, text: &str, out: &mut Vec<String>) {
+    let text = text.trim();
+    if !text.is_empty() {
+        expand(prefix, text, out);
+    }
 }
 
 /// The problems with one file's imports: `module` is its top-level module.
-fn wrong_arrows(module: &str, code: &str) -> Vec<String> {
+fn wrong_arrows(module_path: &[&str], code: &str) -> Vec<String> {
+    let module = module_path.first().copied().unwrap_or_default();
     let Some((_, allowed)) = ALLOWED.iter().find(|(name, _)| *name == module) else {
         return Vec::new();
     };
     let mut wrong = Vec::new();
-    for path in crate_paths(code) {
+    for path in crate_paths(module_path, code) {
         let target = path.split("::").next().unwrap_or_default();
         if target == module || target.is_empty() {
             continue;
@@ -83,6 +152,20 @@ fn wrong_arrows(module: &str, code: &str) -> Vec<String> {
     wrong
 }
 
+/// The module a file under `src/` is: `plan/drift.rs` is `["plan", "drift"]`, `plan/mod.rs`
+/// is `["plan"]`, `layering.rs` is `["layering"]`.
+fn module_path(relative: &Path) -> Vec<&str> {
+    let mut path: Vec<&str> = relative
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .map(|name| name.trim_end_matches(".rs"))
+        .collect();
+    if path.len() > 1 && path.last() == Some(&"mod") {
+        path.pop();
+    }
+    path
+}
+
 #[test]
 fn every_arrow_points_down() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -92,18 +175,13 @@ fn every_arrow_points_down() {
     let mut wrong = Vec::new();
     for file in &files {
         let relative = file.strip_prefix(&src).expect("under src");
-        let module = relative
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .unwrap_or_default()
-            .trim_end_matches(".rs");
+        let module_path = module_path(relative);
         // A module's test-only files (`config/tests.rs`) are tests.
         if relative.file_name().is_some_and(|name| name == "tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(file).expect("a source file");
-        for problem in wrong_arrows(module, &production(&text)) {
+        for problem in wrong_arrows(&module_path, &production(&text)) {
             wrong.push(format!("{}: {problem}", relative.display()));
         }
     }
@@ -113,18 +191,53 @@ fn every_arrow_points_down() {
 
 #[test]
 fn the_check_sees_a_wrong_arrow() {
-    let code = "use crate::plan::hash::ContentHash;\nfn f() { crate::kv::local::open(); }";
-    assert_eq!(wrong_arrows("config", code).len(), 2);
+    let code = "use crate::plan::hash::ContentHash;\nfn f() { crate::apply::run(); }";
+    assert_eq!(wrong_arrows(&["config"], code).len(), 2);
     assert_eq!(
-        wrong_arrows("report", "use crate::kv::local::LocalStore;"),
+        wrong_arrows(&["report"], "use crate::kv::local::LocalStore;"),
         ["the renderers name a store: `crate::kv::local::LocalStore`"]
     );
-    assert!(wrong_arrows("report", "use crate::kv::LiveValue;").is_empty());
-    assert!(wrong_arrows("plan", "use crate::kv::ListedKey;").is_empty());
-    assert_eq!(wrong_arrows("kv", "crate::plan::Plan"), ["`kv` imports `crate::plan::Plan`"]);
+    assert!(wrong_arrows(&["report"], "use crate::kv::LiveValue;").is_empty());
+    assert!(wrong_arrows(&["plan"], "use crate::kv::ListedKey;").is_empty());
+    assert_eq!(wrong_arrows(&["kv"], "crate::plan::Plan"), ["`kv` imports `crate::plan::Plan`"]);
     assert_eq!(production("// crate::cli::x\nfn a() {}"), "fn a() {}");
     assert_eq!(
         production("use crate::kv::X;\n#[cfg(test)]\nmod tests { use crate::cli::Y; }"),
         "use crate::kv::X;"
     );
+}
+
+#[test]
+fn the_check_reads_grouped_imports_and_super_chains() {
+    let grouped = "use crate::{\n    content::Expiration,\n    kv::{self, local::LocalStore},\n    plan as p,\n};";
+    assert_eq!(
+        crate_paths(&["report", "human"], grouped),
+        ["content::Expiration", "kv::self", "kv::local::LocalStore", "plan"]
+    );
+    assert_eq!(
+        wrong_arrows(&["kv", "read"], "use crate::{content::BOM, plan::{Plan, drift}};"),
+        ["`kv` imports `crate::plan::Plan`", "`kv` imports `crate::plan::drift`"]
+    );
+    assert_eq!(
+        wrong_arrows(&["report", "human"], grouped),
+        ["the renderers name a store: `crate::kv::local::LocalStore`"]
+    );
+    // From `src/kv/local.rs`, `super::` is `kv` itself; `super::super::` is the crate.
+    assert!(wrong_arrows(&["kv", "local"], "use super::{Error, refusal};").is_empty());
+    assert_eq!(
+        wrong_arrows(&["kv", "local"], "use super::super::plan::Plan;"),
+        ["`kv` imports `crate::plan::Plan`"]
+    );
+    assert_eq!(
+        wrong_arrows(&["kv", "cloudflare", "stats"], "use super::super::super::{cli::Printer};"),
+        ["`kv` imports `crate::cli::Printer`"]
+    );
+    // From a `mod.rs`, one `super::` is the crate already.
+    assert_eq!(
+        wrong_arrows(&["kv"], "fn f() { super::apply::run() }"),
+        ["`kv` imports `crate::apply::run`"]
+    );
+    assert!(wrong_arrows(&["kv", "local"], "fn f() { my_super::apply(); }").is_empty());
+    assert_eq!(module_path(Path::new("plan/mod.rs")), ["plan"]);
+    assert_eq!(module_path(Path::new("kv/cloudflare/stats.rs")), ["kv", "cloudflare", "stats"]);
 }

@@ -25,6 +25,7 @@ pub mod report;
 pub mod saved;
 #[cfg(test)]
 mod testing;
+pub mod text;
 pub mod types;
 
 pub use error::Error;

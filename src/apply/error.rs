@@ -23,7 +23,7 @@ pub enum Error {
     ChangedWhileDeciding { keys: Vec<String> },
 
     /// `apply --verify`: changes the store still did not show when the window closed.
-    #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, key_list(keys))]
+    #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), crate::text::plural(keys.len(), "change is", "changes are"), key_list(keys))]
     Unsettled { keys: Vec<String>, seconds: u64 },
 }
 
@@ -50,14 +50,10 @@ impl Error {
 
 /// `1 key`, `3 keys`.
 pub(crate) fn counted_keys(keys: &[String]) -> String {
-    format!("{} {}", keys.len(), if keys.len() == 1 { "key" } else { "keys" })
+    crate::text::counted(keys.len(), "key", "keys")
 }
 
 /// The first 20 keys, one per line, and how many more there are.
 pub(crate) fn key_list(keys: &[String]) -> String {
-    let mut out: String = keys.iter().take(20).map(|k| format!("\n  - {k}")).collect();
-    if keys.len() > 20 {
-        out.push_str(&format!("\n  … and {} more", keys.len() - 20));
-    }
-    out
+    crate::text::first_lines(keys, 20)
 }

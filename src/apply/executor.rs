@@ -313,6 +313,10 @@ mod tests {
     }
 
     impl KvStore for Scripted {
+        fn capabilities(&self) -> crate::kv::Capabilities {
+            crate::kv::TargetKind::Local.capabilities()
+        }
+
         async fn list_page(
             &self,
             _: &str,

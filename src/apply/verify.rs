@@ -133,42 +133,40 @@ async fn settled_by_get<S: KvStore>(
     scope: &DesiredScope,
     keys: &[Pending],
 ) -> Result<Vec<bool>, kv::Error> {
+    let names: Vec<String> = keys.iter().map(|p| p.key.clone()).collect();
+    // The written bytes must come back exactly: binary values and values that begin with a
+    // byte order mark (which a text read drops) are read as bytes.
+    let hints: Vec<ReadHint> = keys
+        .iter()
+        .map(|p| ReadHint {
+            exact: scope.entries.get(&p.key).is_some_and(|e| !e.is_text || e.starts_with_bom()),
+            listed_expiration: None,
+        })
+        .collect();
+    let values = kv::read::read_values(store, namespace_id, &names, &hints, &|_| {}).await?;
     let mut settled = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(BULK_GET_MAX) {
-        let names: Vec<String> = chunk.iter().map(|p| p.key.clone()).collect();
-        // The written bytes must come back exactly: binary values and values that begin with a
-        // byte order mark (which a text read drops) are read as bytes.
-        let hints: Vec<ReadHint> = chunk
-            .iter()
-            .map(|p| ReadHint {
-                exact: scope.entries.get(&p.key).is_some_and(|e| !e.is_text || e.starts_with_bom()),
-                listed_expiration: None,
-            })
-            .collect();
-        let values = store.read_values(namespace_id, &names, &hints).await?;
-        for (pending, value) in chunk.iter().zip(values) {
-            let bytes = match &value {
-                LiveValue::Missing => None,
-                LiveValue::Text(text) => Some(text.as_bytes()),
-                LiveValue::Binary(bytes) => Some(bytes.as_slice()),
-                // Not known either way: not settled yet.
-                LiveValue::Unreadable(_) => {
-                    settled.push(false);
-                    continue;
-                }
-            };
-            settled.push(match (pending.delete, bytes) {
-                (true, bytes) => bytes.is_none(),
-                (false, None) => false,
-                (false, Some(bytes)) => scope.entries.get(&pending.key).is_some_and(|entry| {
-                    let mut hasher = ContentHasher::new(bytes.len() as u64);
-                    hasher.update(bytes);
-                    let metadata =
-                        entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
-                    hasher.finish(metadata.as_ref(), entry.expiration) == entry.hash
-                }),
-            });
-        }
+    for (pending, value) in keys.iter().zip(values) {
+        let bytes = match &value {
+            LiveValue::Missing => None,
+            LiveValue::Text(text) => Some(text.as_bytes()),
+            LiveValue::Binary(bytes) => Some(bytes.as_slice()),
+            // Not known either way: not settled yet.
+            LiveValue::Unreadable(_) => {
+                settled.push(false);
+                continue;
+            }
+        };
+        settled.push(match (pending.delete, bytes) {
+            (true, bytes) => bytes.is_none(),
+            (false, None) => false,
+            (false, Some(bytes)) => scope.entries.get(&pending.key).is_some_and(|entry| {
+                let mut hasher = ContentHasher::new(bytes.len() as u64);
+                hasher.update(bytes);
+                let metadata =
+                    entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
+                hasher.finish(metadata.as_ref(), entry.expiration) == entry.hash
+            }),
+        });
     }
     Ok(settled)
 }
@@ -234,6 +232,10 @@ mod tests {
     }
 
     impl KvStore for Lagging {
+        fn capabilities(&self) -> crate::kv::Capabilities {
+            crate::kv::TargetKind::Local.capabilities()
+        }
+
         async fn list_page(
             &self,
             _: &str,

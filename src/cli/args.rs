@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::kv::TargetKind;
+pub use crate::report::drift_model::DriftFormat;
+
 /// GitOps for Cloudflare Workers KV: keep namespaces in the state your repository declares.
 ///
 /// Parsed through [`command`], which adds the help text that is generated (the environment
@@ -360,14 +363,13 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// Also read the values and compare bytes, metadata and expirations (costs one request per
-    /// 100 keys)
+    /// Also read the values and compare bytes, metadata and expirations (one read per key)
     #[arg(long)]
     pub deep: bool,
 
     /// How to print the drift
-    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
+    pub format: DriftFormat,
 
     #[command(flatten)]
     pub markdown: MarkdownArgs,
@@ -423,12 +425,30 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TargetKind {
-    /// Cloudflare's v4 REST API
-    Cloudflare,
-    /// The embedded store in one local file (no account needed)
-    Local,
+/// `--target`: the one target type, with its names and help lines.
+impl ValueEnum for TargetKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &TargetKind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.about()))
+    }
+}
+
+/// `drift --format`: the drift report's own formats.
+impl ValueEnum for DriftFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[DriftFormat::Human, DriftFormat::Json, DriftFormat::Markdown]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            DriftFormat::Human => "human",
+            DriftFormat::Json => "json",
+            DriftFormat::Markdown => "markdown",
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 
-use super::args::{TargetArgs, TargetKind};
+use super::args::TargetArgs;
 use super::output::Printer;
 use crate::config::Heads;
 use crate::env_vars;
 use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::local::LocalStore;
-use crate::kv::{self, Store};
+use crate::kv::{self, Store, TargetKind};
 
 /// The default local store, relative to the current directory.
 pub const DEFAULT_LOCAL_PATH: &str = ".kvsync/local.db";
@@ -71,12 +71,8 @@ impl Context {
     }
 
     /// The target a run uses: `--target`, else the config's `target:`, else Cloudflare.
-    pub fn target(&self, config_target: Option<&str>) -> TargetKind {
-        match (self.target, config_target) {
-            (Some(kind), _) => kind,
-            (None, Some("local")) => TargetKind::Local,
-            (None, _) => TargetKind::Cloudflare,
-        }
+    pub fn target(&self, config_target: Option<TargetKind>) -> TargetKind {
+        self.target.or(config_target).unwrap_or_default()
     }
 
     /// Where the local store is: `--local-path`, else the config's `local_path:`, else the
@@ -95,7 +91,7 @@ impl Context {
         access: Access,
         printer: &Printer,
     ) -> Result<Store, Error> {
-        match self.target(heads.target.as_deref()) {
+        match self.target(heads.target) {
             TargetKind::Local => {
                 let path = self.local_path(heads);
                 printer.verbose(&format!("target: local store `{}`", path.display()));
@@ -153,11 +149,12 @@ mod tests {
     #[test]
     fn the_flag_wins_then_the_config_then_cloudflare() {
         assert_eq!(context(None).target(None), TargetKind::Cloudflare);
-        assert_eq!(context(None).target(Some("local")), TargetKind::Local);
-        assert_eq!(context(None).target(Some("cloudflare")), TargetKind::Cloudflare);
+        assert_eq!(context(None).target(Some(TargetKind::Local)), TargetKind::Local);
+        assert_eq!(context(None).target(Some(TargetKind::Cloudflare)), TargetKind::Cloudflare);
         let local = context(Some(TargetKind::Local));
-        assert_eq!(local.target(Some("cloudflare")), TargetKind::Local);
-        assert_eq!(local.on(TargetKind::Cloudflare).target(Some("local")), TargetKind::Cloudflare);
+        assert_eq!(local.target(Some(TargetKind::Cloudflare)), TargetKind::Local);
+        let cloudflare = local.on(TargetKind::Cloudflare);
+        assert_eq!(cloudflare.target(Some(TargetKind::Local)), TargetKind::Cloudflare);
     }
 
     #[test]

@@ -6,20 +6,20 @@
 
 use std::path::Path;
 
-use super::args::{ConfigArgs, PlanningArgs, TargetKind};
+use super::args::{ConfigArgs, PlanningArgs};
 pub use super::context::{Access, Context};
 use super::output::Printer;
 use super::progress::Group;
 use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
 use crate::error::Error;
-use crate::kv::Store;
-use crate::kv::{self, BULK_GET_MAX, KvStore, LiveValue, ReadHint};
-use crate::plan::{self, Action, LiveScope, Options, Plan};
+use crate::kv::{self, KvStore, LiveValue, ReadHint};
+use crate::kv::{Requests, Store};
+use crate::plan::{self, Action, LiveScope, Options, Plan, compare};
 use crate::report::cost::Cost;
 use crate::report::human::{HumanOptions, render_plan};
 use crate::report::model::PlanReport;
-use crate::report::text::printable;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
+use crate::text::printable;
 
 /// Loads and validates the config, printing its warnings.
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
@@ -154,7 +154,7 @@ impl Planned {
         };
         crate::report::cost::estimate_with(&self.plan, so_far, single)
             .on_free_plan(self.desired.plan_tier.is_free())
-            .metered(matches!(self.store, Store::Cloudflare(_)))
+            .metered(self.store.capabilities().metered)
     }
 
     /// What the reports of this plan say, with `cost` ([`Planned::cost`]).
@@ -214,13 +214,8 @@ pub async fn plan_with_baseline(
     }
     // Real API requests, retries included, and what Cloudflare bills of them: answered lists
     // and keys read, never a refused or retried attempt. The local store makes none.
-    let (list_requests, read_requests, billed_lists, billed_reads) = match &store {
-        Store::Local(_) => (0, 0, 0, keys_read),
-        Store::Cloudflare(cloudflare) => {
-            let stats = cloudflare.stats();
-            (stats.list, stats.bulk_get + stats.get_value, stats.billed_lists, stats.billed_reads)
-        }
-    };
+    let Requests { list: list_requests, read: read_requests, billed_lists, billed_reads } =
+        store.requests().unwrap_or(Requests { billed_reads: keys_read, ..Requests::default() });
     Ok(Planned {
         desired,
         store,
@@ -292,7 +287,7 @@ pub async fn load_and_list(
     // A local store that does not exist yet is created when it is opened: only for a config
     // that loads. (It has nothing to list either.)
     let creates_local = access == Access::Write
-        && context.target(heads.target.as_deref()) == TargetKind::Local
+        && context.target(heads.target).capabilities().created_on_open
         && !context.local_path(&heads).exists();
     if creates_local && loaded.is_none() {
         loaded = Some(loader_done(rx.recv().await)?);
@@ -360,9 +355,6 @@ fn tag_with_baseline(
     Ok(())
 }
 
-/// A leading byte order mark (U+FEFF) in UTF-8: a text read (bulk get) drops it.
-pub const BOM: &[u8] = b"\xEF\xBB\xBF";
-
 /// The value side of the puts, for the diffs.
 pub struct Views {
     pub views: ValueViews,
@@ -372,14 +364,17 @@ pub struct Views {
     pub unreadable: Vec<(String, String)>,
 }
 
-/// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched, 100
-/// per bulk get, only for updates, adopts and take-overs of non-sensitive text of at most 1 MiB.
-/// A key is sensitive when its desired entry, its live marker or the baseline says so: a live
-/// value written from a secret is never fetched, even when the entry is a literal now.
+/// Prepares the value side of every put (DESIGN.md §6 step 4): live values are fetched
+/// ([`kv::read`]) only for updates, adopts and take-overs of non-sensitive text of at most
+/// 1 MiB. A key is sensitive when its desired entry, its live marker or the baseline says so:
+/// a live value written from a secret is never fetched, even when the entry is a literal now.
 ///
-/// A text read drops a leading U+FEFF, so "value unchanged" is never claimed from one: adopts
+/// A text read drops a leading U+FEFF, so "value unchanged" is never claimed from one. On a
+/// target whose text reads are exact every value is read once. On one whose are not, adopts
 /// (few) and values whose desired bytes begin with a byte order mark are read as bytes, and a
-/// text read that matches the desired value is read again as bytes before it counts as equal.
+/// text read that matches the desired value is read again as bytes before it counts as equal:
+/// a value edit and a marker-only update look the same in a listing, and reading every update
+/// singly would cost a request per key instead of one per 100.
 pub async fn value_views<S: KvStore>(
     store: &S,
     desired: &Desired,
@@ -393,7 +388,7 @@ pub async fn value_views<S: KvStore>(
         let mut wanted: Vec<String> = Vec::new();
         let mut hints: Vec<ReadHint> = Vec::new();
         // Each put's key, desired bytes and change, in plan order.
-        let mut desired_values: Vec<(String, Option<Vec<u8>>, &plan::Change)> = Vec::new();
+        let mut desired_values: Vec<(String, Vec<u8>, &plan::Change)> = Vec::new();
         for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
             if change.sensitive() {
@@ -411,51 +406,51 @@ pub async fn value_views<S: KvStore>(
             if let Some(live) = &change.live {
                 wanted.push(change.key.clone());
                 hints.push(ReadHint {
-                    exact: matches!(change.action, Action::Adopt) || bytes.starts_with(BOM),
+                    exact: matches!(change.action, Action::Adopt)
+                        || crate::content::starts_with_bom(&bytes),
                     listed_expiration: live.expiration,
                 });
             }
-            desired_values.push((change.key.clone(), Some(bytes), change));
+            desired_values.push((change.key.clone(), bytes, change));
         }
-        let mut live_values = std::collections::HashMap::new();
-        for (chunk, chunk_hints) in wanted.chunks(BULK_GET_MAX).zip(hints.chunks(BULK_GET_MAX)) {
-            keys_read += chunk.len() as u64;
-            let values = store.read_values(&scope.namespace_id, chunk, chunk_hints).await?;
-            live_values.extend(
-                chunk.iter().cloned().zip(values.into_iter().zip(chunk_hints.iter().copied())),
-            );
-        }
+        keys_read += wanted.len() as u64;
+        let values =
+            kv::read::read_values(store, &scope.namespace_id, &wanted, &hints, &|_| {}).await?;
+        let mut live_values: std::collections::HashMap<String, (LiveValue, ReadHint)> =
+            wanted.into_iter().zip(values.into_iter().zip(hints)).collect();
         // A text read equal to the desired value may still differ by a dropped U+FEFF.
-        let equal_as_text: Vec<String> = desired_values
+        let exact_reads = store.capabilities().exact_text_reads;
+        let (equal_as_text, exact): (Vec<String>, Vec<ReadHint>) = desired_values
             .iter()
-            .filter(|(key, bytes, _)| {
-                matches!(live_values.get(key), Some((LiveValue::Text(text), hint))
-                    if !hint.exact && Some(text.as_bytes()) == bytes.as_deref())
+            .filter_map(|(key, bytes, _)| match live_values.get(key) {
+                Some((LiveValue::Text(text), hint))
+                    if !hint.exact && !exact_reads && text.as_bytes() == bytes.as_slice() =>
+                {
+                    Some((key.clone(), ReadHint { exact: true, ..*hint }))
+                }
+                _ => None,
             })
-            .map(|(key, _, _)| key.clone())
-            .collect();
-        for chunk in equal_as_text.chunks(BULK_GET_MAX) {
-            keys_read += chunk.len() as u64;
-            let exact: Vec<ReadHint> =
-                chunk.iter().map(|key| ReadHint { exact: true, ..live_values[key].1 }).collect();
-            let values = store.read_values(&scope.namespace_id, chunk, &exact).await?;
-            live_values.extend(chunk.iter().cloned().zip(values.into_iter().zip(exact)));
-        }
+            .unzip();
+        keys_read += equal_as_text.len() as u64;
+        let values =
+            kv::read::read_values(store, &scope.namespace_id, &equal_as_text, &exact, &|_| {})
+                .await?;
+        live_values.extend(equal_as_text.into_iter().zip(values.into_iter().zip(exact)));
         for (key, bytes, change) in desired_values {
             let live = live_values.get(&key).map(|(value, _)| value);
             if let Some(LiveValue::Unreadable(reason)) = live {
                 unreadable.push((key, reason.clone()));
                 continue;
             }
-            let exact = live_values.get(&key).is_some_and(|(_, hint)| hint.exact);
+            let exact = exact_reads || live_values.get(&key).is_some_and(|(_, hint)| hint.exact);
             let entry = scope.entries.get(&key);
-            let view = match (live, entry) {
-                (Some(live), Some(entry))
-                    if exact && marker_only(live, bytes.as_deref(), change, entry) =>
+            let view = match (live, entry, &change.live) {
+                (Some(live), Some(entry), Some(listed))
+                    if exact && marker_only(live, &bytes, listed, entry) =>
                 {
                     ValueView::MarkerOnly
                 }
-                _ => value_view(live, bytes.as_deref(), false),
+                _ => value_view(live, Some(&bytes), false),
             };
             views.insert(index, key.clone(), view);
         }
@@ -467,26 +462,21 @@ pub async fn value_views<S: KvStore>(
 /// its expiration are already the desired ones (as after `kvsync pull`).
 fn marker_only(
     live: &LiveValue,
-    desired: Option<&[u8]>,
-    change: &plan::Change,
+    desired: &[u8],
+    listed: &plan::LiveKey,
     entry: &DesiredEntry,
 ) -> bool {
-    let live_bytes = match live {
-        LiveValue::Text(text) => text.as_bytes(),
-        LiveValue::Binary(bytes) => bytes.as_slice(),
-        LiveValue::Missing | LiveValue::Unreadable(_) => return false,
-    };
-    let Some(listed) = &change.live else { return false };
-    let empty = serde_json::Map::new();
-    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).unwrap_or_default();
-    let live_metadata = listed.metadata.as_ref().unwrap_or(&empty);
-    let expiration_equal = match entry.expiration {
-        crate::content::Expiration::Never => listed.expiration.is_none(),
-        crate::content::Expiration::At(at) => listed.expiration == Some(at),
-        // Written again, the TTL starts over: the same as it was written.
-        crate::content::Expiration::Ttl(_) => true,
-    };
-    desired == Some(live_bytes) && &desired_metadata == live_metadata && expiration_equal
+    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map());
+    let live_metadata = listed.metadata.clone().map(serde_json::Value::Object);
+    let differences = compare::compare_with(
+        desired,
+        desired_metadata.as_ref(),
+        entry.expiration,
+        live,
+        live_metadata.as_ref(),
+        listed.expiration,
+    );
+    differences.is_empty() && matches!(live, LiveValue::Text(_) | LiveValue::Binary(_))
 }
 
 fn io_error(source: std::io::Error) -> Error {
@@ -496,4 +486,113 @@ fn io_error(source: std::io::Error) -> Error {
 /// The desired bytes of one key: inline, or the `file:` read again now.
 pub fn read_value(entry: &DesiredEntry) -> Result<Vec<u8>, Error> {
     entry.read().map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::content::Expiration;
+    use crate::kv::{BulkOutcome, Capabilities, ListPage, PutPair, TargetKind};
+    use crate::testing;
+    use crate::testing::plans;
+
+    fn update_of(key: &str) -> Plan {
+        let change =
+            plans::change(key, Action::Update, Some(plans::desired(2)), Some(plans::ours(1)));
+        Plan { scopes: vec![plans::scope("flags", "", vec![change])], ..Plan::default() }
+    }
+
+    /// A store holding one live value, read as Cloudflare's bulk get would (a leading U+FEFF
+    /// dropped) unless exact bytes are asked for or the target's text reads are exact.
+    struct OneValue {
+        kind: TargetKind,
+        value: &'static str,
+        keys_read: Cell<usize>,
+    }
+
+    impl KvStore for OneValue {
+        fn capabilities(&self) -> Capabilities {
+            self.kind.capabilities()
+        }
+
+        async fn list_page(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<ListPage, kv::Error> {
+            Ok(ListPage::default())
+        }
+
+        async fn bulk_get(&self, ns: &str, keys: &[String]) -> Result<Vec<LiveValue>, kv::Error> {
+            self.read_values(ns, keys, &[]).await
+        }
+
+        async fn read_values(
+            &self,
+            _: &str,
+            keys: &[String],
+            hints: &[ReadHint],
+        ) -> Result<Vec<LiveValue>, kv::Error> {
+            self.keys_read.set(self.keys_read.get() + keys.len());
+            let exact = self.kind.capabilities().exact_text_reads;
+            Ok((0..keys.len())
+                .map(|i| {
+                    let bytes = hints.get(i).is_some_and(|h| h.exact) || exact;
+                    let text =
+                        if bytes { self.value } else { self.value.trim_start_matches('\u{FEFF}') };
+                    LiveValue::Text(text.to_owned())
+                })
+                .collect())
+        }
+
+        async fn bulk_put(&self, _: &str, _: &[PutPair]) -> Result<BulkOutcome, kv::Error> {
+            Ok(BulkOutcome::default())
+        }
+
+        async fn bulk_delete(&self, _: &str, _: &[String]) -> Result<BulkOutcome, kv::Error> {
+            Ok(BulkOutcome::default())
+        }
+    }
+
+    /// The views of an update of `k` to "hello" when live holds `live`, and the reads it took.
+    fn views(kind: TargetKind, live: &'static str) -> (ValueView, u64, usize) {
+        let entry = testing::entry("hello", Expiration::Never, false);
+        let entries = [("k".to_owned(), entry)].into_iter().collect();
+        let desired = testing::desired("web", vec![testing::scope("flags", "ns", "", entries)]);
+        let plan = update_of("k");
+        let store = OneValue { kind, value: live, keys_read: Cell::new(0) };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let views = runtime.block_on(value_views(&store, &desired, &plan)).expect("views");
+        let view = views.views.get(0, "k").cloned().expect("a view");
+        (view, views.keys_read, store.keys_read.get())
+    }
+
+    #[test]
+    fn a_marker_only_update_is_read_once_where_text_reads_are_exact() {
+        let (view, counted, read) = views(TargetKind::Local, "hello");
+        assert_eq!(view, ValueView::MarkerOnly);
+        assert_eq!((counted, read), (1, 1));
+        // Where they are not, a text read equal to the desired value is read again as bytes.
+        let (view, counted, read) = views(TargetKind::Cloudflare, "hello");
+        assert_eq!(view, ValueView::MarkerOnly);
+        assert_eq!((counted, read), (2, 2));
+    }
+
+    #[test]
+    fn a_byte_order_mark_added_by_hand_is_never_marker_only() {
+        for kind in TargetKind::ALL {
+            let (view, _, _) = views(kind, "\u{FEFF}hello");
+            assert_eq!(
+                view,
+                ValueView::Text {
+                    live: Some("\u{FEFF}hello".into()),
+                    desired: Some("hello".into())
+                },
+                "{kind:?}"
+            );
+        }
+    }
 }

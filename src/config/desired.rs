@@ -19,7 +19,7 @@ pub struct Desired {
     /// name) is unset too, the `account_id` of the wrangler config a `binding:` was found in.
     pub account_id: Option<String>,
     /// `target` from the config, if set (`--target` overrides it).
-    pub target: Option<String>,
+    pub target: Option<crate::kv::TargetKind>,
     /// `local_path` from the config, resolved against the config's folder, if set.
     pub local_path: Option<PathBuf>,
     /// The `max_deletes` floor of the delete guard.
@@ -59,6 +59,13 @@ pub struct DesiredScope {
     pub entries: Entries,
     /// `schemas:`: which JSON Schema each key's value must satisfy.
     pub schemas: super::value_schema::ValueSchemas,
+}
+
+impl DesiredScope {
+    /// Whether `key` is in this scope: under its prefix and not ignored. The one test of it.
+    pub fn contains(&self, key: &str) -> bool {
+        key.starts_with(&self.prefix) && !self.ignore.is_match(key)
+    }
 }
 
 /// A scope's desired keys: sorted by name in UTF-8 byte order, each name once.
@@ -274,14 +281,13 @@ impl DesiredEntry {
     /// Whether the value begins with a UTF-8 byte order mark, which a text read drops (a
     /// `file:` value is opened for its first three bytes only).
     pub fn starts_with_bom(&self) -> bool {
-        const BOM: &[u8] = b"\xEF\xBB\xBF";
         match &self.value {
-            ValueSource::Inline(bytes) => bytes.starts_with(BOM),
+            ValueSource::Inline(bytes) => crate::content::starts_with_bom(bytes),
             ValueSource::File(path) => {
                 use std::io::Read as _;
                 let mut head = [0u8; 3];
                 std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-                    && head == *BOM
+                    && crate::content::starts_with_bom(&head)
             }
         }
     }

@@ -68,8 +68,8 @@ pub struct ExportOptions {
     pub owner: String,
     /// Globs (`--sensitive`) of keys written as `${VAR}` references instead of values.
     pub sensitive: Vec<String>,
-    /// Write `target: local` (the export read the local store).
-    pub target_local: bool,
+    /// The target `--target` named: written as `target:` unless it is the default one.
+    pub target: Option<crate::kv::TargetKind>,
     /// The clock: keys that expire within a minute of it are left out, as a plan would skip them.
     pub now: i64,
 }
@@ -435,8 +435,8 @@ impl Exporter {
         );
         yaml.push_str("version: 1\n");
         let _ = writeln!(yaml, "owner: {}", scalar(&options.owner));
-        if options.target_local {
-            yaml.push_str("target: local\n");
+        if let Some(target) = options.target.filter(|t| *t != crate::kv::TargetKind::default()) {
+            let _ = writeln!(yaml, "target: {}", target.name());
         }
         yaml.push_str("namespaces:\n");
         let _ = writeln!(yaml, "  {}:", scalar(&scope_name(&options.prefix)));
@@ -657,7 +657,7 @@ mod tests {
             prefix: "f/".into(),
             owner: "exported".into(),
             sensitive: vec!["f/secret*".into(), "f/secret/**".into()],
-            target_local: false,
+            target: None,
             now: 1_900_000_000,
         }
     }

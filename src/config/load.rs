@@ -105,7 +105,7 @@ pub(super) fn load_using(
     check_overlaps(&heads, root, &mut loader.problems);
     let account_id = loader.account(account_id);
     if !loader.problems.has_errors() && !announced {
-        let target = merged.target.as_ref().map(|t| t.value.name().to_owned());
+        let target = merged.target.as_ref().map(|t| t.value);
         (hooks.on_heads)(listing(target, account_id.clone(), local_path.clone(), &heads));
     }
 
@@ -137,7 +137,7 @@ pub(super) fn load_using(
             owner,
             environment: merged.environment,
             account_id,
-            target: merged.target.map(|t| t.value.name().to_owned()),
+            target: merged.target.map(|t| t.value),
             local_path,
             max_deletes,
             plan_tier: match merged.plan_tier.map(|t| t.value) {
@@ -188,7 +188,7 @@ fn check_overlaps(heads: &[Head], root: FileId, problems: &mut Problems) {
 
 /// What a caller needs to list a config's namespaces.
 fn listing(
-    target: Option<String>,
+    target: Option<crate::kv::TargetKind>,
     account_id: Option<String>,
     local_path: Option<PathBuf>,
     heads: &[Head],
@@ -253,7 +253,7 @@ fn speculative_heads(
     if loader.problems.has_errors() || heads.iter().any(|h| h.namespace_id.is_none()) {
         return None;
     }
-    let target = merged.target.map(|t| t.value.name().to_owned());
+    let target = merged.target.map(|t| t.value);
     Some(listing(target, account_id, local_path, &heads))
 }
 

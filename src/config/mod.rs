@@ -139,7 +139,7 @@ pub struct Hooks<'a> {
 /// start listing. The same fields of the [`Desired`] the load returns hold the same values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heads {
-    pub target: Option<String>,
+    pub target: Option<crate::kv::TargetKind>,
     pub account_id: Option<String>,
     pub local_path: Option<PathBuf>,
     /// What to list for each scope, in config order.
@@ -170,7 +170,7 @@ impl Desired {
     /// The [`Heads`] of this desired state.
     pub fn heads(&self) -> Heads {
         Heads {
-            target: self.target.clone(),
+            target: self.target,
             account_id: self.account_id.clone(),
             local_path: self.local_path.clone(),
             scopes: self

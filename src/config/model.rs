@@ -136,24 +136,8 @@ pub(crate) struct ConfigFile {
     pub environments: NamedMap<EnvironmentOverlay>,
 }
 
-/// Where the keys live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Target {
-    /// The Cloudflare API.
-    Cloudflare,
-    /// The embedded local store.
-    Local,
-}
-
-impl Target {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Cloudflare => "cloudflare",
-            Self::Local => "local",
-        }
-    }
-}
+/// Where the keys live: the one target type the command line and saved plans use too.
+pub(crate) use crate::kv::TargetKind as Target;
 
 /// The Workers KV plan of the account the keys live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -679,7 +679,7 @@ fn the_design_example_loads() {
     let desired = &loaded.desired;
     assert_eq!(desired.owner, "web-flags");
     assert_eq!(desired.environment.as_deref(), Some("staging"));
-    assert_eq!(desired.target.as_deref(), Some("cloudflare"));
+    assert_eq!(desired.target, Some(crate::kv::TargetKind::Cloudflare));
     assert_eq!(desired.max_deletes, 50);
     assert_eq!(
         desired.local_path.as_deref(),
@@ -1192,7 +1192,7 @@ fn heads_come_before_the_keys() {
         events.into_inner(),
         [format!("{heads:?}"), "keys 1".into(), "keys 2".into(), "keys 1".into()]
     );
-    assert_eq!(heads.target.as_deref(), Some("local"));
+    assert_eq!(heads.target, Some(crate::kv::TargetKind::Local));
     let listings: Vec<(&str, Vec<&str>)> =
         heads.scopes.iter().map(|s| (s.namespace_id.as_str(), s.prefixes())).collect();
     assert_eq!(

@@ -287,14 +287,14 @@ fn problem(name: &str, violations: &[Violation], sensitive: bool) -> (String, St
             format!("the value of `{name}` breaks its schema{colon} {}", only.describe())
         }
         _ => {
-            let shown: Vec<String> =
-                violations.iter().take(VIOLATIONS_SHOWN).map(Violation::describe).collect();
-            let rest = violations.len().saturating_sub(VIOLATIONS_SHOWN);
-            let tail = if rest > 0 { format!("; and {rest} more") } else { String::new() };
+            let shown = crate::text::first_of(
+                violations.iter().map(Violation::describe),
+                VIOLATIONS_SHOWN,
+                "; ",
+            );
             format!(
-                "the value of `{name}` breaks its schema in {} places: {}{tail}",
-                violations.len(),
-                shown.join("; ")
+                "the value of `{name}` breaks its schema in {} places: {shown}",
+                violations.len()
             )
         }
     };

@@ -16,6 +16,15 @@ pub use marker::{
     written_metadata_len_max, written_metadata_with,
 };
 
+/// A leading byte order mark (U+FEFF) in UTF-8. A text read (Cloudflare's bulk get) drops it,
+/// so a value that begins with one is read as bytes wherever its exact bytes matter.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Whether `bytes` begin with a byte order mark ([`BOM`]): the one rule for it.
+pub fn starts_with_bom(bytes: &[u8]) -> bool {
+    bytes.starts_with(BOM)
+}
+
 /// When a written key expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Expiration {

@@ -21,7 +21,6 @@
 //! no other namespace shares, and within one namespace the entries sort by the key's UTF-8
 //! bytes: a listing is one range scan.
 
-use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -31,16 +30,12 @@ use redb::{
     Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, TableHandle as _,
 };
 
-use super::wire::{bulk_write_item_len, json_len};
+use super::refusal::{self, invalid};
 use super::{
-    BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KeyName, KvStore,
-    LIST_PAGE_MAX, ListPage, ListedKey, ListedMetadata, LiveValue, PutPair,
+    BulkOutcome, Error, KeyName, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, ListedMetadata,
+    LiveValue, PutPair,
 };
-use crate::content::Expiration;
-use crate::content::limits::{
-    EXPIRATION_MIN_SECS, KEY_BYTES_MAX, KeyNameProblem, METADATA_BYTES_MAX, VALUE_BYTES_MAX,
-    key_name_problem,
-};
+use crate::content::limits::KEY_BYTES_MAX;
 
 type Bytes = &'static [u8];
 
@@ -199,7 +194,7 @@ impl LocalStore {
         namespace_id: &str,
         key: &str,
     ) -> Result<Option<(Vec<u8>, Option<serde_json::Value>, Option<i64>)>, Error> {
-        check_namespace(namespace_id)?;
+        refusal::check_namespace(namespace_id)?;
         let entry_key = entry_key(namespace_id, key);
         let Some(db) = self.reader()? else { return Ok(None) };
         let txn = db.begin_read().map_err(|e| self.db_error(e))?;
@@ -307,7 +302,7 @@ impl LocalStore {
         prefix: &str,
         cursor: Option<&str>,
     ) -> Result<ListPage, Error> {
-        check_namespace(namespace_id)?;
+        refusal::check_list(namespace_id)?;
         let scope = entry_key(namespace_id, prefix);
         let after_key;
         let lower = match cursor {
@@ -369,14 +364,7 @@ impl LocalStore {
     }
 
     fn get(&self, namespace_id: &str, keys: &[String]) -> Result<Vec<LiveValue>, Error> {
-        check_namespace(namespace_id)?;
-        if keys.len() > BULK_GET_MAX {
-            return Err(invalid(format!(
-                "Bulk get of {} keys exceeds the limit of {BULK_GET_MAX} keys per request.",
-                keys.len()
-            )));
-        }
-        reject_first(keys.iter().filter_map(|key| check_key(key).err().map(|e| (key, e))))?;
+        refusal::check_get(namespace_id, keys)?;
         let Some(db) = self.reader()? else {
             return Ok(keys.iter().map(|_| LiveValue::Missing).collect());
         };
@@ -408,8 +396,7 @@ impl LocalStore {
     }
 
     fn put(&self, namespace_id: &str, pairs: &[PutPair]) -> Result<BulkOutcome, Error> {
-        check_namespace(namespace_id)?;
-        let prepared = check_bulk_write(pairs, self.now)?;
+        let expirations = refusal::check_put(namespace_id, pairs, self.now)?;
         if pairs.is_empty() {
             return Ok(BulkOutcome::default());
         }
@@ -418,7 +405,8 @@ impl LocalStore {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
             let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
-            for (pair, record) in pairs.iter().zip(&prepared) {
+            for (pair, &expiration) in pairs.iter().zip(&expirations) {
+                let record = Record::of(pair, expiration);
                 let entry_key = entry_key(namespace_id, &pair.key);
                 let old = entries
                     .insert(entry_key.as_slice(), record.encode().as_slice())
@@ -441,14 +429,7 @@ impl LocalStore {
     }
 
     fn delete(&self, namespace_id: &str, keys: &[String]) -> Result<BulkOutcome, Error> {
-        check_namespace(namespace_id)?;
-        if keys.len() > BULK_WRITE_MAX {
-            return Err(invalid(format!(
-                "Bulk delete of {} keys exceeds the limit of {BULK_WRITE_MAX} keys per request.",
-                keys.len()
-            )));
-        }
-        reject_first(keys.iter().filter_map(|key| check_key(key).err().map(|e| (key, e))))?;
+        refusal::check_delete(namespace_id, keys)?;
         if keys.is_empty() {
             return Ok(BulkOutcome::default());
         }
@@ -555,6 +536,10 @@ impl Drop for LocalStore {
 }
 
 impl KvStore for LocalStore {
+    fn capabilities(&self) -> super::Capabilities {
+        super::TargetKind::Local.capabilities()
+    }
+
     async fn list_page(
         &self,
         namespace_id: &str,
@@ -586,6 +571,16 @@ impl KvStore for LocalStore {
 struct Record<'a> {
     expiration: Option<i64>,
     metadata: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Record<'static> {
+    /// What to store for a pair the refusals accepted, expiring at `expiration`.
+    fn of(pair: &PutPair, expiration: Option<i64>) -> Self {
+        // A JSON null is what "no metadata" looks like in a `PutPair`; a listing then omits it.
+        let metadata =
+            (!pair.metadata.is_null()).then(|| std::borrow::Cow::Owned(pair.metadata.to_string()));
+        Record { expiration, metadata }
+    }
 }
 
 impl<'a> Record<'a> {
@@ -628,155 +623,6 @@ impl<'a> Record<'a> {
     fn metadata(&self) -> Result<ListedMetadata, serde_json::Error> {
         self.metadata.as_deref().map_or(Ok(ListedMetadata::none()), ListedMetadata::from_json_text)
     }
-}
-
-/// Checks a whole bulk write against the API's limits before anything is written, and returns
-/// what to store for each pair. The first problem found rejects the whole request.
-fn check_bulk_write(pairs: &[PutPair], now: i64) -> Result<Vec<Record<'static>>, Error> {
-    if pairs.len() > BULK_WRITE_MAX {
-        return Err(invalid(format!(
-            "Bulk write of {} pairs exceeds the limit of {BULK_WRITE_MAX} pairs per request.",
-            pairs.len()
-        )));
-    }
-    let mut seen = HashSet::with_capacity(pairs.len());
-    let mut problems = Vec::new();
-    let mut records = Vec::with_capacity(pairs.len());
-    // The request is a JSON array: brackets, items and the commas between them.
-    let mut request_bytes = 2 + pairs.len().saturating_sub(1);
-    for pair in pairs {
-        request_bytes += bulk_write_item_len(pair);
-        match check_pair(pair, now) {
-            Ok(record) => records.push(record),
-            Err(problem) => problems.push((&pair.key, problem)),
-        }
-        // The API leaves duplicates unspecified (`cloudflare-kv-api.md` §1.7); refusing them
-        // keeps "which value won" from depending on the target.
-        if !seen.insert(pair.key.as_str()) {
-            problems.push((&pair.key, "Duplicate key in one bulk write request.".to_owned()));
-        }
-    }
-    reject_first(problems.into_iter())?;
-    // A pair that fits no bulk item travels alone, as Cloudflare's single-key PUT, which has
-    // the value limit (checked above) but no request-size limit of its own.
-    let single = matches!(pairs, [pair] if !super::wire::fits_bulk_item(pair));
-    if request_bytes >= BULK_WRITE_BYTES_MAX && !single {
-        return Err(invalid(format!(
-            "Bulk write request of {request_bytes} bytes exceeds the limit: it must be less than \
-             {BULK_WRITE_BYTES_MAX} bytes."
-        )));
-    }
-    Ok(records)
-}
-
-/// Checks one pair as the API would and works out what to store for it.
-fn check_pair(pair: &PutPair, now: i64) -> Result<Record<'static>, String> {
-    check_key(&pair.key)?;
-    if pair.value.len() > VALUE_BYTES_MAX {
-        return Err(format!(
-            "Value length of {} exceeds limit of {VALUE_BYTES_MAX}.",
-            pair.value.len()
-        ));
-    }
-    // A JSON null is what "no metadata" looks like in a `PutPair`; a listing then omits it.
-    let metadata = if pair.metadata.is_null() {
-        None
-    } else {
-        let length = json_len(&pair.metadata);
-        if length > METADATA_BYTES_MAX {
-            return Err(format!(
-                "Metadata length of {length} exceeds limit of {METADATA_BYTES_MAX}."
-            ));
-        }
-        Some(std::borrow::Cow::Owned(pair.metadata.to_string()))
-    };
-    let expiration = match pair.expiration {
-        Expiration::Never => None,
-        Expiration::Ttl(ttl) => {
-            if ttl < EXPIRATION_MIN_SECS as u64 {
-                return Err(format!(
-                    "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least \
-                     {EXPIRATION_MIN_SECS}."
-                ));
-            }
-            // KV stores expirations as 32-bit unix seconds; a TTL reaching past that is refused
-            // like an absolute expiration would be.
-            let at = i64::try_from(ttl)
-                .ok()
-                .and_then(|ttl| now.checked_add(ttl))
-                .filter(|at| *at <= i64::from(i32::MAX));
-            match at {
-                Some(at) => Some(at),
-                None => {
-                    return Err(format!(
-                        "Invalid expiration_ttl of {ttl}. Expiration TTL must end before \
-                         {} (32-bit unix time).",
-                        i32::MAX
-                    ));
-                }
-            }
-        }
-        Expiration::At(at) => {
-            if at > i64::from(i32::MAX) {
-                return Err(format!(
-                    "Invalid expiration of {at}. Expiration must be a 32-bit unix time in \
-                     seconds (at most {}).",
-                    i32::MAX
-                ));
-            }
-            if at < now.saturating_add(EXPIRATION_MIN_SECS) {
-                return Err(format!(
-                    "Invalid expiration of {at}. Expiration times must be at least \
-                     {EXPIRATION_MIN_SECS} seconds in the future."
-                ));
-            }
-            Some(at)
-        }
-    };
-    Ok(Record { expiration, metadata })
-}
-
-/// Checks a key name the way KV does, with its messages (`cloudflare-kv-api.md` §2).
-fn check_key(key: &str) -> Result<(), String> {
-    match key_name_problem(key) {
-        None => Ok(()),
-        Some(KeyNameProblem::Empty) => Err("Key names must not be empty.".to_owned()),
-        Some(KeyNameProblem::Reserved) => {
-            Err(format!("Illegal key name \"{key}\". Please use a different name."))
-        }
-        Some(KeyNameProblem::TooLong(len)) => Err(format!(
-            "UTF-8 encoded length of {len} exceeds key length limit of {KEY_BYTES_MAX}."
-        )),
-    }
-}
-
-/// Namespace ids must be Cloudflare's ([`crate::content::limits::is_namespace_id`]), so that what applies locally
-/// is not refused by Cloudflare. Namespaces need not be created first.
-fn check_namespace(namespace_id: &str) -> Result<(), Error> {
-    if crate::content::limits::is_namespace_id(namespace_id) {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "Malformed namespace id `{namespace_id}`: expected {}.",
-            crate::content::limits::NAMESPACE_ID_RULE
-        )))
-    }
-}
-
-/// Turns per-key problems into one rejection naming the first of them.
-fn reject_first<'k>(mut problems: impl Iterator<Item = (&'k String, String)>) -> Result<(), Error> {
-    let Some((key, problem)) = problems.next() else {
-        return Ok(());
-    };
-    let more = problems.count();
-    let mut message = format!("key `{key}`: {problem}");
-    if more > 0 {
-        message.push_str(&format!(
-            " (and {more} more problem{} in this request)",
-            if more == 1 { "" } else { "s" }
-        ));
-    }
-    Err(invalid(message))
 }
 
 fn entry_key(namespace_id: &str, key: &str) -> Vec<u8> {
@@ -883,10 +729,6 @@ fn quiet_panics_in_guarded() {
     });
 }
 
-fn invalid(message: String) -> Error {
-    Error::Invalid { message }
-}
-
 fn local_error(path: &Path, err: impl std::fmt::Display) -> Error {
     Error::Local { path: path.display().to_string(), message: err.to_string() }
 }
@@ -905,7 +747,10 @@ fn not_a_store(path: &Path, err: impl Into<redb::Error>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::list_all;
+    use crate::content::Expiration;
+    use crate::content::limits::{METADATA_BYTES_MAX, VALUE_BYTES_MAX};
+    use crate::kv::wire::json_len;
+    use crate::kv::{BULK_GET_MAX, BULK_WRITE_MAX, list_all};
     use serde_json::json;
 
     const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";

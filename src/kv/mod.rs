@@ -9,6 +9,8 @@ pub mod cloudflare;
 pub mod local;
 pub mod metadata;
 pub mod name;
+pub mod read;
+pub mod refusal;
 pub mod retry;
 pub mod target;
 pub mod token;
@@ -20,7 +22,7 @@ use crate::content::Expiration;
 
 pub use metadata::ListedMetadata;
 pub use name::KeyName;
-pub use target::Store;
+pub use target::{Capabilities, Requests, Store, TargetKind};
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;
@@ -157,6 +159,9 @@ pub struct BulkOutcome {
 ///
 /// The methods return futures without a `Send` bound: kvsync drives them on one thread.
 pub trait KvStore {
+    /// What this target can and cannot do (its [`TargetKind`]'s, for a real target).
+    fn capabilities(&self) -> Capabilities;
+
     /// Lists up to [`LIST_PAGE_MAX`] keys starting with `prefix`, in UTF-8 byte order, after
     /// `cursor` (an opaque string from the previous page).
     fn list_page(
@@ -346,6 +351,10 @@ mod tests {
     }
 
     impl KvStore for Chained {
+        fn capabilities(&self) -> crate::kv::Capabilities {
+            crate::kv::TargetKind::Local.capabilities()
+        }
+
         async fn list_page(&self, _: &str, _: &str, _: Option<&str>) -> Result<ListPage, Error> {
             unreachable!("list_all asks for pending pages")
         }

@@ -37,7 +37,7 @@ fn is_expiring(entry: &DesiredEntry, now: i64) -> bool {
 }
 
 fn plan_scope(scope: &DesiredScope, live: &LiveScope, options: &Options) -> ScopePlan {
-    let in_scope = |key: &str| key.starts_with(&scope.prefix) && !scope.ignore.is_match(key);
+    let in_scope = |key: &str| scope.contains(key);
     let selected = |key: &str| options.only.as_ref().is_none_or(|only| only.is_match(key));
 
     // Listings come sorted from every store we know, but the engine does not rely on it. A

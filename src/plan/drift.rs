@@ -6,10 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+pub use super::compare::Difference;
 use super::{Action, ConflictReason, DeleteReason, LiveScope, Plan, ScopePlan};
 use crate::config::{Desired, DesiredEntry, DesiredScope, Violation};
 use crate::content::Expiration;
-use crate::content::MARKER_FIELD;
 use crate::kv::{ListedKey, LiveValue};
 
 /// The kinds of drift (DESIGN.md §3's drift column).
@@ -75,33 +75,6 @@ impl DriftReport {
 
     pub fn has_drift(&self) -> bool {
         self.count() > 0
-    }
-}
-
-/// What the deep check found different in one key whose marker matches (DESIGN.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Difference {
-    /// The value bytes differ.
-    Value,
-    /// The user metadata differs as JSON (the marker left out, numbers compared by value).
-    Metadata,
-    /// The absolute expiration differs: for an `expiration:` key, a live expiration other than
-    /// the desired one; for a key that never expires, any live expiration.
-    Expiration,
-    /// The key was listed, but its value was gone when the deep check read it.
-    Gone,
-}
-
-impl Difference {
-    /// The words a report shows. They never say anything about the value beyond that it
-    /// differs, so they are safe for sensitive keys.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Value => "value differs",
-            Self::Metadata => "metadata differs",
-            Self::Expiration => "expiration differs",
-            Self::Gone => "deleted while the deep check ran",
-        }
     }
 }
 
@@ -209,55 +182,12 @@ pub fn in_sync_keys<'a>(
     desired
         .entries
         .iter()
-        .filter(|(key, _)| key.starts_with(&desired.prefix) && !desired.ignore.is_match(key))
+        .filter(|(key, _)| desired.contains(key))
         .filter(|(key, _)| !not_in_sync.contains(key.as_str()))
         .filter_map(|(key, entry)| {
             listed.get(key.as_str()).map(|listed| (key.as_str(), entry, *listed))
         })
         .collect()
-}
-
-/// Compares one live key with its desired state directly, for the deep check: the value
-/// bytes, the user metadata as JSON values (the `__kvsync` marker left out; numbers equal by
-/// value, so `1.50`, `1.5` and `15e-1` are one number, and `2` equals `2.0`, as they do for a
-/// Worker's `JSON.parse`; no metadata equals an empty object, since both are written the same),
-/// and the absolute expiration: for `Expiration::At` the live one must be the same; for
-/// `Expiration::Never` any live expiration differs; for `Expiration::Ttl` the expiration is not
-/// compared, since the live one depends on when the key was written.
-///
-/// Returns the differences in a fixed order (value, metadata, expiration); empty when the key
-/// is exactly as desired. A value that is gone ([`LiveValue::Missing`]) is only [`Difference::Gone`].
-/// A value that could not be read ([`LiveValue::Unreadable`]) is not compared at all (no
-/// finding): the caller reports it as an error, never as drift.
-pub fn compare_deep(
-    desired_value: &[u8],
-    desired_metadata: Option<&serde_json::Map<String, serde_json::Value>>,
-    desired_expiration: Expiration,
-    live_value: &LiveValue,
-    live: &ListedKey,
-) -> Vec<Difference> {
-    let live_bytes = match live_value {
-        LiveValue::Text(text) => text.as_bytes(),
-        LiveValue::Binary(bytes) => bytes.as_slice(),
-        LiveValue::Missing => return vec![Difference::Gone],
-        LiveValue::Unreadable(_) => return Vec::new(),
-    };
-    let mut differences = Vec::new();
-    if live_bytes != desired_value {
-        differences.push(Difference::Value);
-    }
-    if !metadata_equal(desired_metadata, live.metadata.to_json().as_ref()) {
-        differences.push(Difference::Metadata);
-    }
-    let expiration_equal = match desired_expiration {
-        Expiration::Never => live.expiration.is_none(),
-        Expiration::At(at) => live.expiration == Some(at),
-        Expiration::Ttl(_) => true,
-    };
-    if !expiration_equal {
-        differences.push(Difference::Expiration);
-    }
-    differences
 }
 
 /// Records what the deep check found for one key of `report.scopes[scope_index]` that the fast
@@ -329,58 +259,6 @@ pub fn schema_violations(
 fn insert_sorted(keys: &mut Vec<String>, key: String) {
     if let Err(at) = keys.binary_search(&key) {
         keys.insert(at, key);
-    }
-}
-
-/// Whether the desired user metadata equals the user part of the live metadata.
-fn metadata_equal(
-    desired: Option<&serde_json::Map<String, serde_json::Value>>,
-    live: Option<&serde_json::Value>,
-) -> bool {
-    let empty = serde_json::Map::new();
-    let desired = desired.unwrap_or(&empty);
-    let live = match live {
-        None | Some(serde_json::Value::Null) => &empty,
-        Some(serde_json::Value::Object(object)) => object,
-        // Metadata that is not an object can never be what kvsync wrote.
-        Some(_) => return false,
-    };
-    let user = |map: &serde_json::Map<String, serde_json::Value>| {
-        map.iter().filter(|(name, _)| name.as_str() != MARKER_FIELD).count()
-    };
-    user(live) == desired.len()
-        && desired.iter().all(|(name, value)| {
-            name != MARKER_FIELD && live.get(name).is_some_and(|live| json_equal(value, live))
-        })
-}
-
-/// JSON equality as a JavaScript reader sees it: objects ignore key order, numbers compare by
-/// value.
-fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Number(a), Value::Number(b)) => number_equal(a, b),
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| json_equal(a, b))
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter().all(|(name, a)| b.get(name).is_some_and(|b| json_equal(a, b)))
-        }
-        (a, b) => a == b,
-    }
-}
-
-/// Integers compare exactly; anything else compares as the f64 a Worker would see.
-fn number_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
-    let integer =
-        |n: &serde_json::Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
-    match (integer(a), integer(b)) {
-        (Some(a), Some(b)) => a == b,
-        _ => match (a.as_f64(), b.as_f64()) {
-            (Some(a), Some(b)) => a == b,
-            _ => a == b,
-        },
     }
 }
 
@@ -635,7 +513,7 @@ mod tests {
     /// `live_value`.
     fn deep(desired: &DesiredEntry, live: &DesiredEntry, live_value: &str) -> Vec<Difference> {
         let ValueSource::Inline(bytes) = &desired.value else { panic!("inline values only") };
-        compare_deep(
+        crate::plan::compare::compare(
             bytes,
             desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             desired.expiration,
@@ -659,7 +537,7 @@ mod tests {
     fn deep_finds_a_value_rewritten_with_its_old_metadata() {
         let flag = plain("on");
         assert_eq!(deep(&flag, &flag, "off"), vec![Difference::Value]);
-        let binary = compare_deep(
+        let binary = crate::plan::compare::compare(
             b"on",
             None,
             Expiration::Never,
@@ -712,7 +590,7 @@ mod tests {
                 "__kvsync": {"v": 1, "owner": "someone", "sha256": "00", "rev": "abc"}
             }))),
         };
-        let found = compare_deep(
+        let found = crate::plan::compare::compare(
             b"v",
             desired.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
             Expiration::Never,
@@ -745,7 +623,7 @@ mod tests {
     #[test]
     fn deep_reports_a_value_gone_since_the_listing() {
         let flag = plain("on");
-        let found = compare_deep(
+        let found = crate::plan::compare::compare(
             b"on",
             None,
             Expiration::Never,

@@ -77,7 +77,7 @@ impl Refusal {
             }
             Self::Conflicts { scope, keys } => {
                 let n = keys.len();
-                let noun = if n == 1 { "key" } else { "keys" };
+                let noun = crate::text::plural(n, "key", "keys");
                 format!("scope `{scope}` has {n} conflicting {noun}")
             }
         }

@@ -6,6 +6,7 @@
 //! about stores, HTTP, YAML or the terminal.
 
 pub mod baseline;
+pub mod compare;
 pub mod diff;
 pub mod drift;
 pub mod guards;

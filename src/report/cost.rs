@@ -167,7 +167,7 @@ impl Cost {
 
 /// `3 lists`, `1 list`, or `None` for zero.
 fn counted(count: u64, noun: &str) -> Option<String> {
-    (count > 0).then(|| crate::report::text::counted(count as usize, noun, &format!("{noun}s")))
+    (count > 0).then(|| crate::text::counted(count as usize, noun, &format!("{noun}s")))
 }
 
 /// `a`, `a and b`, `a, b and c`.

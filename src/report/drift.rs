@@ -1,106 +1,20 @@
 //! The human drift report: what `kvsync drift` prints for a terminal or a CI log.
 //!
-//! [`render_human`] turns a [`DriftReport`] into text shaped like the human plan: one block per
-//! scope with one line per drifted key (class, key, detail), then what is reported but not
-//! counted (unmanaged keys, expired TTL keys), then [`drift_line`], which the Markdown report
-//! shares. It takes data and never calls a store (STYLE.md habit 4); colour is the caller's
-//! decision, and the text reads the same without it.
+//! [`render_human`] formats the drift report model ([`crate::report::drift_model`]) as text
+//! shaped like the human plan: one block per scope with one line per drifted key (class, key,
+//! detail), then what is reported but not counted (unmanaged keys, expired TTL keys), then the
+//! drift line. It takes data and never calls a store (STYLE.md habit 4); colour is the
+//! caller's decision, and the text reads the same without it.
 
 use std::fmt::Write as _;
 
-use crate::plan::drift::{DriftClass, DriftReport, DriftedKey, ScopeDrift};
+use crate::plan::drift::{DriftClass, DriftReport, ScopeDrift};
+use crate::report::drift_model::{
+    UNMANAGED_NAMED_MAX, class_name, drift_line, invalid_first, mode_line,
+};
 use crate::report::human::scope_heading;
 use crate::report::style::Style;
-use crate::report::text::printable;
-
-/// Unmanaged keys named per scope; beyond this only the count is given, because a namespace
-/// shared with a Worker can hold thousands of them and they are not drift.
-pub const UNMANAGED_NAMED_MAX: usize = 20;
-
-/// Every class in report order: a live value a Worker cannot read first (the most urgent), then
-/// what a plan would write, then what it would remove, then what else only the deep check finds.
-pub const CLASSES: [DriftClass; 7] = [
-    DriftClass::Invalid,
-    DriftClass::Missing,
-    DriftClass::Changed,
-    DriftClass::Modified,
-    DriftClass::Conflict,
-    DriftClass::Extra,
-    DriftClass::Tampered,
-];
-
-/// The class as the reports name it.
-pub fn class_name(class: DriftClass) -> &'static str {
-    match class {
-        DriftClass::Invalid => "invalid",
-        DriftClass::Missing => "missing",
-        DriftClass::Changed => "changed",
-        DriftClass::Modified => "modified",
-        DriftClass::Conflict => "conflict",
-        DriftClass::Extra => "extra",
-        DriftClass::Tampered => "tampered",
-    }
-}
-
-/// What the class means, for readers who have not read DESIGN.md §3.
-pub fn class_meaning(class: DriftClass) -> &'static str {
-    match class {
-        DriftClass::Invalid => "the live value breaks its key's schema",
-        DriftClass::Missing => "desired, absent live",
-        DriftClass::Changed => "ours, with another content hash",
-        DriftClass::Modified => "written by hand, without the kvsync marker",
-        DriftClass::Conflict => "held by another owner or a newer kvsync",
-        DriftClass::Extra => "ours, no longer desired",
-        DriftClass::Tampered => "marker intact, but value, metadata or expiration differ",
-    }
-}
-
-/// How many keys of `scopes` drifted in each class, in [`CLASSES`] order.
-pub fn class_counts<'a>(scopes: impl IntoIterator<Item = &'a ScopeDrift>) -> [usize; 7] {
-    let mut counts = [0; CLASSES.len()];
-    for scope in scopes {
-        for key in &scope.drifted {
-            if let Some(slot) = CLASSES.iter().position(|c| *c == key.class) {
-                counts[slot] += 1;
-            }
-        }
-    }
-    counts
-}
-
-/// The final line: `Drift: 2 missing, 1 changed, 1 tampered.`, or `No drift. 120 in sync.`
-/// (`No drift.` alone when nothing is in sync either). Unmanaged and expired TTL keys are not
-/// drift and are not counted here.
-pub fn drift_line(report: &DriftReport) -> String {
-    let counts = class_counts(&report.scopes);
-    let parts: Vec<String> = CLASSES
-        .iter()
-        .zip(counts)
-        .filter(|(_, count)| *count > 0)
-        .map(|(class, count)| format!("{count} {}", class_name(*class)))
-        .collect();
-    if !parts.is_empty() {
-        return format!("Drift: {}.", parts.join(", "));
-    }
-    let in_sync: usize = report.scopes.iter().map(|s| s.in_sync).sum();
-    if in_sync == 0 { "No drift.".to_owned() } else { format!("No drift. {in_sync} in sync.") }
-}
-
-/// A scope's drifted keys, those whose live value breaks its schema first (each group in key
-/// order): they are what a Worker fails on.
-pub fn invalid_first(keys: &[DriftedKey]) -> impl Iterator<Item = &DriftedKey> {
-    let invalid = |key: &&DriftedKey| key.class == DriftClass::Invalid;
-    keys.iter().filter(invalid).chain(keys.iter().filter(move |key| !invalid(key)))
-}
-
-/// What the check compared, as one sentence.
-pub fn mode_line(deep: bool) -> &'static str {
-    if deep {
-        "Deep check: markers, values, user metadata and expirations compared."
-    } else {
-        "Fast check: markers only; `kvsync drift --deep` also compares values."
-    }
-}
+use crate::text::{counted, first_of, printable};
 
 /// Renders the whole report. The text ends with a newline.
 ///
@@ -141,35 +55,17 @@ fn render_scope(scope: &ScopeDrift, style: Style) -> String {
         out.push('\n');
     }
     if !scope.unmanaged.is_empty() {
-        let count = scope.unmanaged.len();
-        let noun = if count == 1 { "unmanaged key" } else { "unmanaged keys" };
-        let mut names: Vec<String> = scope
-            .unmanaged
-            .iter()
-            .take(UNMANAGED_NAMED_MAX)
-            .map(|k| printable(k).into_owned())
-            .collect();
-        if count > UNMANAGED_NAMED_MAX {
-            names.push(format!("and {} more", count - UNMANAGED_NAMED_MAX));
-        }
-        let line = format!("{count} {noun} left alone, not counted: {}", names.join(", "));
+        let count = counted(scope.unmanaged.len(), "unmanaged key", "unmanaged keys");
+        let names =
+            first_of(scope.unmanaged.iter().map(|k| printable(k)), UNMANAGED_NAMED_MAX, ", ");
+        let line = format!("{count} left alone, not counted: {names}");
         let _ = writeln!(out, "  {}", style.info(&line));
     }
     if !scope.expired_ttl.is_empty() {
-        let count = scope.expired_ttl.len();
-        let noun = if count == 1 { "TTL key" } else { "TTL keys" };
-        let names: Vec<String> = scope
-            .expired_ttl
-            .iter()
-            .take(UNMANAGED_NAMED_MAX)
-            .map(|k| printable(k).into_owned())
-            .collect();
-        let more = count.saturating_sub(UNMANAGED_NAMED_MAX);
-        let more = if more > 0 { format!(", and {more} more") } else { String::new() };
-        let line = format!(
-            "{count} {noun} absent, probably expired, not counted: {}{more}",
-            names.join(", ")
-        );
+        let count = counted(scope.expired_ttl.len(), "TTL key", "TTL keys");
+        let names =
+            first_of(scope.expired_ttl.iter().map(|k| printable(k)), UNMANAGED_NAMED_MAX, ", ");
+        let line = format!("{count} absent, probably expired, not counted: {names}");
         let _ = writeln!(out, "  {}", style.info(&line));
     }
     out

@@ -18,8 +18,8 @@ use crate::plan::Origin;
 use crate::plan::guards::Refusal;
 use crate::report::model::{ChangeReport, PlanReport, ScopeReport, Tone, place, summary_line};
 use crate::report::style::Style;
-use crate::report::text::printable;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, diff_text, human_size};
+use crate::text::printable;
 
 /// How the human plan is rendered. There is deliberately no `Default`: callers spell out each
 /// choice.

@@ -19,8 +19,8 @@ use crate::plan::{
     Action, Change, ConflictReason, DeleteReason, Origin, Plan, ProtectedAction, ScopePlan, Summary,
 };
 use crate::report::cost::Cost;
-use crate::report::text::{counted, printable};
 use crate::report::values::{ValueView, ValueViews};
+use crate::text::{counted, printable};
 
 /// A plan with what its reports need, read lazily.
 pub struct PlanReport<'a> {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::style::Style;
 use crate::apply::Report;
 use crate::report::json::PlanDocument;
-use crate::report::text::{counted, printable};
+use crate::text::{counted, printable};
 
 /// Renders an apply report. A complete run is one line; an incomplete one lists each failed key
 /// (the first 50 per scope) and how many changes were never attempted.

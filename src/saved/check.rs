@@ -101,7 +101,7 @@ impl<'a> Listing<'a> {
             return Self::Sorted(&live.keys);
         }
         let mut keys: Vec<&ListedKey> =
-            live.keys.iter().filter(|k| in_scope(scope, &k.name)).collect();
+            live.keys.iter().filter(|k| scope.contains(&k.name)).collect();
         // Stable, so the listings of one name keep their order; reversed, `dedup` keeps the last.
         keys.sort_by(|a, b| a.name.cmp(&b.name));
         keys.reverse();
@@ -120,19 +120,15 @@ impl<'a> Listing<'a> {
                 keys.binary_search_by(|k| k.name.as_str().cmp(name)).ok().map(|at| keys[at])
             }
         };
-        found.filter(|k| in_scope(scope, &k.name))
+        found.filter(|k| scope.contains(&k.name))
     }
 
     fn iter<'s>(&'s self, scope: &'s DesiredScope) -> Box<dyn Iterator<Item = &'a ListedKey> + 's> {
         match self {
-            Self::Sorted(keys) => Box::new(keys.iter().filter(|k| in_scope(scope, &k.name))),
+            Self::Sorted(keys) => Box::new(keys.iter().filter(|k| scope.contains(&k.name))),
             Self::Collected(keys) => Box::new(keys.iter().copied()),
         }
     }
-}
-
-fn in_scope(scope: &DesiredScope, key: &str) -> bool {
-    key.starts_with(&scope.prefix) && !scope.ignore.is_match(key)
 }
 
 /// A key the plan depends on: its name, its desired entry when desired, and its listed key
@@ -1052,9 +1048,7 @@ mod tests {
                         .unwrap_or(&empty)
                         .keys
                         .iter()
-                        .filter(|k| {
-                            k.name.starts_with(&scope.prefix) && !scope.ignore.is_match(&k.name)
-                        })
+                        .filter(|k| scope.contains(&k.name))
                         .map(|k| (k.name.as_str(), k))
                         .collect();
                     let ours = |k: &ListedKey| {

@@ -15,8 +15,6 @@
 mod check;
 mod file;
 
-use serde::{Deserialize, Serialize};
-
 pub use check::{
     FORMAT_VERSION, Intent, KIND, KeyCount, SavedCheck, Stale, StaleCheck, changed_keys,
     config_digest, done_keys, stale_check, stale_keys,
@@ -63,24 +61,8 @@ impl Error {
     }
 }
 
-/// Where a saved plan applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// The embedded local store.
-    Local,
-    /// Cloudflare's API.
-    Cloudflare,
-}
-
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Cloudflare => "cloudflare",
-        }
-    }
-}
+/// Where a saved plan applies: the one target type.
+pub use crate::kv::TargetKind as Target;
 
 /// A change as the plan and the saved file both name it.
 pub type Identity = (String, String, ActionKind);

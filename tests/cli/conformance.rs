@@ -168,6 +168,46 @@ async fn check<S: KvStore>(name: &str, store: &S, now: i64) -> Vec<String> {
     wrong
 }
 
+/// Expiry, the row that needs time to pass: a key written at `now` with a TTL of 60 s is listed
+/// and readable until its expiration, then neither listed nor readable once the clock reaches
+/// it (Cloudflare: "the key no longer exists"). `advance` moves the imitation's clock to a time
+/// and returns the store that sees it; imitations without a settable clock do not run the row.
+async fn expires<S: KvStore>(
+    name: &str,
+    store: S,
+    now: i64,
+    advance: impl Fn(S, i64) -> S,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let pair = PutPair {
+        key: "expiry/ttl60".into(),
+        value: b"v".to_vec(),
+        metadata: Value::Null,
+        expiration: Expiration::Ttl(60),
+    };
+    if let Err(error) = store.bulk_put(NS, &[pair]).await {
+        return vec![format!("{name}: expiry: writing a TTL of 60 s: {error}")];
+    }
+    let keys = ["expiry/ttl60".to_owned()];
+    match listed(&store, "expiry/ttl60").await.map(|k| k.expiration) {
+        Some(Some(at)) if at == now + 60 => {}
+        other => wrong.push(format!("{name}: expiry: listed {other:?}, expected {}", now + 60)),
+    }
+    let store = advance(store, now + 59);
+    if listed(&store, "expiry/ttl60").await.is_none() {
+        wrong.push(format!("{name}: expiry: gone a second before its expiration"));
+    }
+    let later = advance(store, now + 60);
+    if let Some(key) = listed(&later, "expiry/ttl60").await {
+        wrong.push(format!("{name}: expiry: still listed at its expiration: {key:?}"));
+    }
+    match later.bulk_get(NS, &keys).await {
+        Ok(values) if values == [LiveValue::Missing] => {}
+        other => wrong.push(format!("{name}: expiry: read at its expiration: {other:?}")),
+    }
+    wrong
+}
+
 /// The key as a listing of its own name as prefix shows it.
 async fn listed<S: KvStore>(store: &S, key: &str) -> Option<ListedKey> {
     let page = store.list_page(NS, key, None).await.ok()?;
@@ -282,8 +322,36 @@ fn real_now() -> i64 {
     i64::try_from(since.expect("after 1970").as_secs()).expect("seconds")
 }
 
+/// Expiry on the imitations whose clock a test can set: the local store (opened at a time) and
+/// kv-standin (`set_clock`). Cloudflare's own simulator keeps real time, and waiting out a TTL
+/// would cost the suite a minute.
+#[test]
+fn keys_expire_at_their_expiration() {
+    crate::support::timed();
+    let now: i64 = NOW.parse().expect("now");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("local.db");
+    let store = LocalStore::open(&path, now).expect("store");
+    let wrong = runtime().block_on(expires("local store", store, now, |store, at| {
+        store.close().expect("close");
+        LocalStore::open(&path, at).expect("store at a later time")
+    }));
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    let standin = kv_standin::Standin::start(kv_standin::Options::default());
+    standin.create_namespace(NS);
+    standin.set_clock(now);
+    let client = || cloudflare_client(standin.base_url(), standin.account_id(), standin.token());
+    let wrong = runtime().block_on(expires("kv-standin", client(), now, |store, at| {
+        standin.set_clock(at);
+        store
+    }));
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn the_local_store_answers_as_cloudflare() {
+    crate::support::timed();
     let dir = tempfile::tempdir().expect("temp dir");
     let now: i64 = NOW.parse().expect("now");
     let store = LocalStore::open(&dir.path().join("local.db"), now).expect("store");
@@ -293,6 +361,7 @@ fn the_local_store_answers_as_cloudflare() {
 
 #[test]
 fn kv_standin_answers_as_cloudflare() {
+    crate::support::timed();
     let standin = kv_standin::Standin::start(kv_standin::Options::default());
     standin.create_namespace(NS);
     let store = cloudflare_client(standin.base_url(), standin.account_id(), standin.token());
@@ -302,7 +371,7 @@ fn kv_standin_answers_as_cloudflare() {
 
 #[test]
 fn the_simulator_answers_as_cloudflare() {
-    let simulator = Simulator::start();
+    let simulator = Simulator::shared();
     let store = simulator.client();
     let wrong = runtime().block_on(check("simulator", &store, real_now()));
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

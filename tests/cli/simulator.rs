@@ -8,7 +8,12 @@
 //! time the test suite reaches the network, for the npm registry. A missing or old Node fails
 //! every simulator test with the same message naming it; none is skipped. The simulator's clock
 //! is the real one and cannot be set, so these tests run kvsync on the real clock too (no
-//! `KVSYNC_NOW`), and exactly one test waits out a 60 s TTL.
+//! `KVSYNC_NOW`); expiry is a conformance row on the imitations whose clock can be set
+//! (`conformance.rs`), not a minute's wait here.
+//!
+//! One simulator serves the whole test binary ([`Simulator::shared`], started by the first test
+//! that needs it): each test has a namespace of its own, so tests running at once never see
+//! each other's keys.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,8 +28,18 @@ use crate::support::{Output, Test, copy_tree, repo};
 /// The credentials the Worker accepts (passed to `serve.mjs`).
 const TOKEN: &str = "kvsync-simulator-token";
 const ACCOUNT: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
-/// A namespace id `serve.mjs` serves by default (it serves those of the two examples).
+/// The namespace of the conformance table (`conformance.rs`), the feature-flags example's id.
 const FLAGS_NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// One namespace per test of this file.
+const CONVERGE_NS: &str = "51a0000000000000000000000000000a";
+const ERRORS_NS: &str = "51a0000000000000000000000000000b";
+const BOM_NS: &str = "51a0000000000000000000000000000c";
+const BIG_NS: &str = "51a0000000000000000000000000000d";
+const HOTFIX_NS: &str = "51a0000000000000000000000000000e";
+const PULL_NS: &str = "51a0000000000000000000000000000f";
+/// Every namespace the shared simulator serves.
+const NAMESPACES: [&str; 7] =
+    [FLAGS_NS, CONVERGE_NS, ERRORS_NS, BOM_NS, BIG_NS, HOTFIX_NS, PULL_NS];
 
 /// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -139,6 +154,28 @@ fn say(message: &str) {
     let _ = writeln!(stderr, "kvsync tests: {message}");
 }
 
+/// Who may use the shared simulator now: any number of tests at once, or one alone.
+static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's use of the shared simulator; it derefs to the simulator.
+pub(crate) struct Turn {
+    simulator: &'static Simulator,
+    _guard: Guard,
+}
+
+enum Guard {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+impl std::ops::Deref for Turn {
+    type Target = Simulator;
+
+    fn deref(&self) -> &Simulator {
+        self.simulator
+    }
+}
+
 /// One running simulator: `node tests/simulator/serve.mjs`, in memory, on an ephemeral port.
 /// Dropping it closes the script's stdin, which stops workerd cleanly; a kill follows if not.
 pub(crate) struct Simulator {
@@ -151,7 +188,27 @@ pub(crate) struct Simulator {
 }
 
 impl Simulator {
-    pub(crate) fn start() -> Self {
+    /// The simulator of this test binary, started by the first caller (the others wait for it),
+    /// shared with the other tests running at the same time.
+    pub(crate) fn shared() -> Turn {
+        let guard = TURNS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Turn { simulator: Self::the_one(), _guard: Guard::Shared(guard) }
+    }
+
+    /// The simulator of this test binary, for this test alone while the turn lasts: a 20 MiB
+    /// upload gets no answer from workerd while other requests come and go.
+    pub(crate) fn alone() -> Turn {
+        let guard = TURNS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Turn { simulator: Self::the_one(), _guard: Guard::Alone(guard) }
+    }
+
+    fn the_one() -> &'static Simulator {
+        crate::support::timed();
+        static SHARED: OnceLock<Simulator> = OnceLock::new();
+        SHARED.get_or_init(Simulator::start)
+    }
+
+    fn start() -> Self {
         let dir = repo().join("tests/simulator");
         if let Err(problem) = provisioned() {
             panic!("{problem}");
@@ -161,6 +218,7 @@ impl Simulator {
         let stderr = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new("node")
             .arg(dir.join("serve.mjs"))
+            .args(NAMESPACES.iter().flat_map(|ns| ["--namespace", ns]))
             .current_dir(&dir)
             .env("KV_SIMULATOR_TOKEN", TOKEN)
             .env("KV_SIMULATOR_ACCOUNT", ACCOUNT)
@@ -232,6 +290,9 @@ impl Simulator {
             "CF_API_BASE_URL",
         ] {
             command.env_remove(name);
+        }
+        for (name, value) in test.vars() {
+            command.env(name, value);
         }
         let output = command.output().expect("run kvsync");
         let root = test.path().to_string_lossy().into_owned();
@@ -374,9 +435,10 @@ fn summary(output: &Output) -> &str {
         .unwrap_or("(no summary line)")
 }
 
-/// A project folder holding one example, and the folder to run kvsync in.
-fn example(name: &str) -> (Test, PathBuf) {
-    let test = Test::new();
+/// A project folder holding one example, and the folder to run kvsync in; the example's
+/// `${FLAGS_NAMESPACE_ID}` is `namespace`.
+fn example(name: &str, namespace: &str) -> (Test, PathBuf) {
+    let test = Test::new().env("FLAGS_NAMESPACE_ID", namespace);
     let cwd = test.path().join(name);
     copy_tree(&repo().join("examples").join(name), &cwd);
     (test, cwd)
@@ -386,8 +448,8 @@ fn example(name: &str) -> (Test, PathBuf) {
 /// sensitive value) goes plan → apply → `No changes.`, and the simulator holds what it says.
 #[test]
 fn feature_flags_example_converges() {
-    let sim = Simulator::start();
-    let (test, cwd) = example("feature-flags");
+    let sim = Simulator::shared();
+    let (test, cwd) = example("feature-flags", CONVERGE_NS);
 
     let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.snapshot());
@@ -404,7 +466,7 @@ fn feature_flags_example_converges() {
     assert!(again.stderr.contains("1 list, 0 bulk get"), "{}", again.stderr);
 
     // What the simulator holds: user metadata plus the marker, and absolute expirations.
-    let keys = sim.list(FLAGS_NS, "flags/", 1000);
+    let keys = sim.list(CONVERGE_NS, "flags/", 1000);
     let names: Vec<&str> = keys.iter().filter_map(|k| k["name"].as_str()).collect();
     assert_eq!(
         names,
@@ -429,8 +491,8 @@ fn feature_flags_example_converges() {
     assert_eq!(entry("flags/black-friday")["expiration"], json!(2_079_990_000));
     let warm = entry("flags/warm-cache")["expiration"].as_i64().expect("ttl expiration");
     assert!((started + 86_400..=now() + 86_400).contains(&warm), "{warm} vs {started}");
-    assert_eq!(sim.value(FLAGS_NS, "flags/max-items").as_deref(), Some(&b"42"[..]));
-    assert_eq!(sim.value(FLAGS_NS, "flags/payments-key").as_deref(), Some(&b"dev-only-key"[..]));
+    assert_eq!(sim.value(CONVERGE_NS, "flags/max-items").as_deref(), Some(&b"42"[..]));
+    assert_eq!(sim.value(CONVERGE_NS, "flags/payments-key").as_deref(), Some(&b"dev-only-key"[..]));
 
     let drift = sim.kvsync(&test, &cwd, &["drift", "--deep"]);
     assert_eq!(drift.code, 0, "{}", drift.snapshot());
@@ -450,95 +512,36 @@ namespaces:
       flags/limit: 10
 "#;
 
-const TTL: &str = r#"version: 1
-owner: cache
-namespaces:
-  cache:
-    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
-    prefix: "cache/"
-    keys:
-      cache/short:
-        value: "gone in a minute"
-        expiration_ttl: 60
-      cache/stays: "here"
-"#;
-
-/// Scenario 6, the one test that waits out a TTL (about 61 s): a key written with
-/// `expiration_ttl: 60` is left alone while it lives, then the simulator expires it on its own
-/// clock, and the next plan creates it again.
-#[test]
-fn a_ttl_key_expires_in_the_simulator_and_is_created_again() {
-    let sim = Simulator::start();
-    let test = Test::new().file("kvsync.yaml", TTL);
-    let cwd = test.path().to_path_buf();
-    let started = now();
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-
-    let expiration = sim.listed(FLAGS_NS, "cache/short").expect("listed")["expiration"]
-        .as_i64()
-        .expect("an absolute expiration");
-    assert!((started + 60..=now() + 60).contains(&expiration), "{expiration} vs {started}");
-    let live = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!((live.code, summary(&live)), (0, "No changes. 2 unchanged."), "{}", live.snapshot());
-
-    // Wait for the simulator's clock to pass the expiration, then give it a few seconds more.
-    let wait = u64::try_from(expiration + 1 - now()).unwrap_or(0);
-    std::thread::sleep(Duration::from_secs(wait));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let expired = loop {
-        let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-        if plan.code != 0 || Instant::now() > deadline {
-            break plan;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    assert_eq!(expired.code, 2, "{}", expired.snapshot());
-    assert!(expired.stdout.contains("+ cache/short"), "{}", expired.stdout);
-    assert_eq!(summary(&expired), "Plan: 1 to create, 1 unchanged.", "{}", expired.stdout);
-    assert_eq!(sim.value(FLAGS_NS, "cache/short"), None);
-
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    let settled = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        (settled.code, summary(&settled)),
-        (0, "No changes. 2 unchanged."),
-        "{}",
-        settled.snapshot()
-    );
-}
-
 /// The Worker's dialect where kvsync depends on it: credentials, an unknown namespace, a missing
 /// key, the list limit's range, and a limit of the binding (TTL under 60) as a 400 envelope
 /// carrying the binding's message. kvsync reports the first two with the API's codes, exit 1,
 /// and never prints the token.
 #[test]
 fn errors_come_back_as_documented_envelopes() {
-    let sim = Simulator::start();
+    let sim = Simulator::shared();
 
-    let (status, body) = sim.call_as("GET", FLAGS_NS, "keys", None, "not-the-token");
+    let (status, body) = sim.call_as("GET", ERRORS_NS, "keys", None, "not-the-token");
     assert_eq!((status, error_code(&body)), (403, Some(10000)));
     let (status, body) = sim.call("GET", "00000000000000000000000000000000", "keys", None);
     assert_eq!((status, error_code(&body)), (404, Some(10013)));
-    let (status, body) = sim.call("GET", FLAGS_NS, "values/missing", None);
+    let (status, body) = sim.call("GET", ERRORS_NS, "values/missing", None);
     assert_eq!((status, error_code(&body)), (404, Some(10009)));
-    let (status, body) = sim.call("GET", FLAGS_NS, "keys?limit=9", None);
+    let (status, body) = sim.call("GET", ERRORS_NS, "keys?limit=9", None);
     assert_eq!((status, error_code(&body)), (400, Some(10028)));
     let (status, body) = sim.call(
         "PUT",
-        FLAGS_NS,
+        ERRORS_NS,
         "bulk",
         Some(&json!([{"key": "k", "value": "v", "expiration_ttl": 30}])),
     );
     assert_eq!((status, error_code(&body)), (400, Some(10001)));
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("Expiration TTL must be at least 60"), "{text}");
-    let empty = sim.ok("GET", FLAGS_NS, "keys", None);
+    let empty = sim.ok("GET", ERRORS_NS, "keys", None);
     assert_eq!(empty["result"], json!([]));
     assert_eq!(empty["result_info"], json!({"count": 0, "cursor": ""}));
 
-    let test = Test::new().file("kvsync.yaml", SMALL);
+    let test = Test::new().file("kvsync.yaml", SMALL.replace(FLAGS_NS, ERRORS_NS));
     let cwd = test.path().to_path_buf();
     let wrong = "a-wrong-token-that-must-never-be-printed";
     let denied = sim.kvsync_as(&test, &cwd, &["plan"], wrong);
@@ -558,11 +561,11 @@ fn errors_come_back_as_documented_envelopes() {
 /// text read loses.
 #[test]
 fn a_text_bulk_get_drops_a_leading_byte_order_mark() {
-    let sim = Simulator::start();
-    sim.put_by_hand(FLAGS_NS, json!([{"key": "bom", "value": "\u{FEFF}hi"}]));
-    let envelope = sim.ok("POST", FLAGS_NS, "bulk/get", Some(&json!({"keys": ["bom"]})));
+    let sim = Simulator::shared();
+    sim.put_by_hand(BOM_NS, json!([{"key": "bom", "value": "\u{FEFF}hi"}]));
+    let envelope = sim.ok("POST", BOM_NS, "bulk/get", Some(&json!({"keys": ["bom"]})));
     assert_eq!(envelope["result"], json!({"values": {"bom": "hi"}}));
-    assert_eq!(sim.value(FLAGS_NS, "bom"), Some("\u{FEFF}hi".as_bytes().to_vec()));
+    assert_eq!(sim.value(BOM_NS, "bom"), Some("\u{FEFF}hi".as_bytes().to_vec()));
 }
 
 /// A binary value over 19,660,800 bytes is longer than a bulk item may be as base64: the
@@ -570,14 +573,14 @@ fn a_text_bulk_get_drops_a_leading_byte_order_mark() {
 /// multipart, so its metadata (the marker) is kept and the next plan is clean.
 #[test]
 fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
-    let sim = Simulator::start();
+    let sim = Simulator::alone();
     let too_long = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         vec![0xffu8; 19_660_801],
     );
     let (status, body) = sim.call(
         "PUT",
-        FLAGS_NS,
+        BIG_NS,
         "bulk",
         Some(&json!([{"key": "b", "value": too_long, "base64": true}])),
     );
@@ -586,7 +589,7 @@ fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
 
     let blob = vec![0xffu8; 20 * 1024 * 1024];
     let config = format!(
-        "version: 1\nowner: big\nnamespaces:\n  big:\n    namespace_id: {FLAGS_NS}\n    keys:\n      \
+        "version: 1\nowner: big\nnamespaces:\n  big:\n    namespace_id: {BIG_NS}\n    keys:\n      \
          blob/big.bin:\n        file: big.bin\n        metadata: {{kind: blob}}\n      small: \"v\"\n"
     );
     let test = Test::new().file("kvsync.yaml", config).file("big.bin", &blob);
@@ -599,8 +602,8 @@ fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
     // (Counts of requests include retries, which a loaded machine may need.)
     assert!(apply.stderr.contains("1 bulk write, "), "{}", apply.stderr);
     assert!(!apply.stderr.contains(" 0 single write"), "{}", apply.stderr);
-    assert_eq!(sim.value(FLAGS_NS, "blob/big.bin"), Some(blob));
-    let listed = sim.listed(FLAGS_NS, "blob/big.bin").expect("listed");
+    assert_eq!(sim.value(BIG_NS, "blob/big.bin"), Some(blob));
+    let listed = sim.listed(BIG_NS, "blob/big.bin").expect("listed");
     assert_eq!(listed["metadata"]["kind"], "blob");
     assert_eq!(listed["metadata"]["__kvsync"]["owner"], "big");
     let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
@@ -614,15 +617,15 @@ fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
 /// `apply` writes it, and `drift --deep` is clean.
 #[test]
 fn a_hotfix_made_live_is_pulled_into_the_config() {
-    let sim = Simulator::start();
-    let (test, cwd) = example("feature-flags");
+    let sim = Simulator::shared();
+    let (test, cwd) = example("feature-flags", HOTFIX_NS);
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     let before = std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config");
 
-    let listed = sim.listed(FLAGS_NS, "flags/new-checkout").expect("listed");
+    let listed = sim.listed(HOTFIX_NS, "flags/new-checkout").expect("listed");
     sim.put_by_hand(
-        FLAGS_NS,
+        HOTFIX_NS,
         json!([{
             "key": "flags/new-checkout",
             "value": "{\"enabled\":false,\"rollout\":25}",
@@ -669,20 +672,20 @@ fn a_hotfix_made_live_is_pulled_into_the_config() {
 /// pulled) and a secret (reported, never written).
 #[test]
 fn pull_codifies_metadata_additions_and_removals() {
-    let sim = Simulator::start();
+    let sim = Simulator::shared();
     let test = Test::new().file(
         "kvsync.yaml",
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: a}}\n      flags/gone: g\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: a}}\n      flags/gone: g\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n".replace(FLAGS_NS, PULL_NS),
     );
     let cwd = test.path().to_path_buf();
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
-    let meta = sim.listed(FLAGS_NS, "flags/meta").expect("listed");
+    let meta = sim.listed(PULL_NS, "flags/meta").expect("listed");
     let mut metadata = meta["metadata"].clone();
     metadata["team"] = json!("b");
-    let secret = sim.listed(FLAGS_NS, "flags/secret").expect("listed");
+    let secret = sim.listed(PULL_NS, "flags/secret").expect("listed");
     sim.put_by_hand(
-        FLAGS_NS,
+        PULL_NS,
         json!([
             {"key": "flags/meta", "value": "m", "metadata": metadata},
             {"key": "flags/secret", "value": "rotated", "metadata": secret["metadata"]},
@@ -690,7 +693,7 @@ fn pull_codifies_metadata_additions_and_removals() {
             {"key": "flags/shared", "value": "theirs", "metadata": {"__kvsync": {"v": 1, "owner": "billing", "sha256": "ab".repeat(32)}}},
         ]),
     );
-    sim.ok("POST", FLAGS_NS, "bulk/delete", Some(&json!(["flags/gone"])));
+    sim.ok("POST", PULL_NS, "bulk/delete", Some(&json!(["flags/gone"])));
 
     let pull = sim.kvsync(&test, &cwd, &["pull", "--deep", "--adopt", "--remove-missing"]);
     assert_eq!(pull.code, 2, "{}", pull.snapshot());
@@ -704,7 +707,7 @@ fn pull_codifies_metadata_additions_and_removals() {
     let config = std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config");
     assert_eq!(
         config,
-        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: b}}\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n      flags/new: by hand\n"
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: b}}\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n      flags/new: by hand\n".replace(FLAGS_NS, PULL_NS)
     );
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
     assert!(plan.stdout.contains("~ flags/meta (marker only)"), "{}", plan.stdout);

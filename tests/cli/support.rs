@@ -12,6 +12,48 @@ pub(crate) const NS: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 /// The clock every test runs at: 2030-03-17T17:46:40Z.
 pub(crate) const NOW: &str = "1900000000";
 
+/// Where each test's name and seconds go, one line each (`name\tseconds`): `.ci/run` prints the
+/// slowest after the suite. The file is appended to; `.ci/run` removes it first.
+pub(crate) fn times_file() -> PathBuf {
+    // `CARGO_TARGET_TMPDIR` is `target/tmp`: the file sits in `target/`.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("test-times.tsv")
+}
+
+/// Records how long the calling test runs: from the first call on the test's thread until the
+/// thread ends (libtest runs each test on a thread named after it). `Test::new`, the stand-in
+/// and the simulator call it, so every test that runs kvsync or a server is timed.
+pub(crate) fn timed() {
+    struct Timer {
+        name: String,
+        started: std::time::Instant,
+    }
+    impl Drop for Timer {
+        fn drop(&mut self) {
+            use std::io::Write as _;
+            let line = format!("{}\t{:.3}\n", self.name, self.started.elapsed().as_secs_f64());
+            // One write of one short line to a file opened for appending: lines of tests that
+            // end together do not interleave.
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(times_file());
+            if let Ok(mut file) = file {
+                let _ = file.write_all(line.as_bytes());
+            }
+        }
+    }
+    thread_local! {
+        static TIMER: std::cell::RefCell<Option<Timer>> = const { std::cell::RefCell::new(None) };
+    }
+    let Some(name) = std::thread::current().name().map(str::to_owned) else { return };
+    if name == "main" {
+        return;
+    }
+    TIMER.with(|timer| {
+        timer
+            .borrow_mut()
+            .get_or_insert_with(|| Timer { name, started: std::time::Instant::now() });
+    });
+}
+
 /// A temporary project folder to run kvsync in.
 pub(crate) struct Test {
     dir: tempfile::TempDir,
@@ -34,6 +76,7 @@ impl Output {
 
 impl Test {
     pub(crate) fn new() -> Self {
+        timed();
         Self { dir: tempfile::tempdir().expect("temp dir"), env: Vec::new() }
     }
 
@@ -52,6 +95,11 @@ impl Test {
     pub(crate) fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
         self
+    }
+
+    /// The variables [`Test::env`] set, for a runner other than [`Test::run`].
+    pub(crate) fn vars(&self) -> &[(String, String)] {
+        &self.env
     }
 
     pub(crate) fn path(&self) -> &Path {

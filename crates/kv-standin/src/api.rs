@@ -341,6 +341,10 @@ async fn answer(shared: &Shared, route: Route, parts: &Parts, body: Body) -> Res
             tokio::time::sleep(duration).await;
             None
         }
+        Some(Fault::Hold { .. }) => {
+            shared.held().await;
+            None
+        }
         other => other,
     };
     let outcome = carry_out(shared, route, parts, query, payload, fault.as_ref()).await;

@@ -149,6 +149,14 @@ pub enum Fault {
         /// How long to hold the answer.
         duration: Duration,
     },
+    /// Holds the request, before it is carried out, until [`crate::Standin::release`] is
+    /// called (or the server shuts down): a test can act while a write is under way (send
+    /// Ctrl-C, say) without racing a timer. The request is counted when it arrives, so
+    /// [`crate::Standin::counts`] shows that it is held.
+    Hold {
+        /// Which requests get it.
+        endpoint: Endpoint,
+    },
     /// Any error envelope, e.g. 403 with code 10000 "Authentication error" (doc §5). The request
     /// is not carried out.
     ApiError {
@@ -209,6 +217,7 @@ impl Fault {
             | Fault::ServerError { endpoint, .. }
             | Fault::Malformed { endpoint, .. }
             | Fault::Stall { endpoint, .. }
+            | Fault::Hold { endpoint }
             | Fault::ApiError { endpoint, .. } => endpoint.covers(facts.kind),
             Fault::NullResult { endpoint } => {
                 endpoint.covers(facts.kind) && !matches!(facts.kind, Kind::GetValue | Kind::Other)

@@ -319,6 +319,12 @@ impl Standin {
         self.shared.lock().faults.clear();
     }
 
+    /// Lets every request held by a [`Fault::Hold`] go on, and every later one too (a `Hold`
+    /// injected after this does not hold).
+    pub fn release(&self) {
+        self.shared.released.send_replace(true);
+    }
+
     /// Fixes the clock (unix seconds) that expiry and expiration validation use. By default the
     /// stand-in uses the system time.
     pub fn set_clock(&self, now: i64) {
@@ -380,6 +386,8 @@ fn namespace_mut<'a>(state: &'a mut State, ns: &str) -> &'a mut Namespace {
 pub(crate) struct Shared {
     pub(crate) options: Options,
     state: Mutex<State>,
+    /// Opens once [`Standin::release`] is called: held requests ([`Fault::Hold`]) wait on it.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -387,6 +395,7 @@ impl Shared {
         let chaos_state = options.chaos.map_or(1, |c| c.seed | 1);
         Shared {
             options,
+            released: tokio::sync::watch::Sender::new(false),
             state: Mutex::new(State {
                 store: Store::default(),
                 counts: Counts::default(),
@@ -396,6 +405,13 @@ impl Shared {
                 chaos_state,
             }),
         }
+    }
+
+    /// Waits until held requests are released ([`Standin::release`]).
+    pub(crate) async fn held(&self) {
+        let mut released = self.released.subscribe();
+        // An error means the sender is gone: the server is shutting down.
+        let _ = released.wait_for(|released| *released).await;
     }
 
     /// Locks the state. A panic while the lock was held (only a test helper can panic, and only

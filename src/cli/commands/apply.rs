@@ -5,7 +5,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use crate::apply::{self, Report, Settings, execute};
-use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs, TargetKind};
+use crate::cli::args::{ApplyArgs, ApplyFormat, ConfigArgs, PlanningArgs};
 use crate::cli::engine::{self, Access, Planned};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -185,7 +185,7 @@ async fn saved_plan(
     file.check_given(&saved::Given {
         environment: args.config.env.as_deref(),
         preview: args.config.preview,
-        target: context.target_flag().map(saved_target),
+        target: context.target_flag(),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,
@@ -195,11 +195,7 @@ async fn saved_plan(
     // the document (tens of megabytes at a million keys), while planning.
     let (before, intents) = (file.identities(), file.intents());
     file.plan.changes = Vec::new();
-    let target = match file.target {
-        saved::Target::Local => TargetKind::Local,
-        saved::Target::Cloudflare => TargetKind::Cloudflare,
-    };
-    let context = context.on(target);
+    let context = context.on(file.target);
     // The config the plan recorded, unless `-c` names one (the digest below proves it is the
     // same desired state either way).
     let config = ConfigArgs {
@@ -247,14 +243,6 @@ async fn saved_plan(
         return Err(saved::Error::Stale { keys: stale }.into());
     }
     Ok(planned)
-}
-
-/// The saved plan's name for a target.
-pub fn saved_target(kind: TargetKind) -> saved::Target {
-    match kind {
-        TargetKind::Local => saved::Target::Local,
-        TargetKind::Cloudflare => saved::Target::Cloudflare,
-    }
 }
 
 /// Asks for `yes` on the terminal, like Terraform; anything else cancels.

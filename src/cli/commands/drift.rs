@@ -8,22 +8,23 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::args::{DriftArgs, PlanFormat};
+use crate::cli::args::{DriftArgs, DriftFormat};
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
+use crate::config::Desired;
 use crate::config::desired::UserMetadata;
-use crate::config::{Desired, DesiredEntry};
 use crate::error::Error;
 use crate::kv::Store;
-use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint};
+use crate::kv::read::ReadCost;
+use crate::kv::{self, KvStore as _, LiveValue, ReadHint};
 use crate::plan::drift::{self, DriftReport};
-use crate::plan::{self, LiveScope, Options, Plan};
+use crate::plan::{self, LiveScope, Options, Plan, compare};
 use crate::report;
 use crate::report::markdown;
 use crate::report::style::Style;
-use crate::report::text::{counted, printable};
+use crate::text::{counted, printable};
 
 pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
@@ -57,16 +58,16 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
         Some(environment) => format!("kvsync drift: {} ({environment})", desired.owner),
         None => format!("kvsync drift: {}", desired.owner),
     };
-    let markdown = (args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty())
+    let markdown = (args.format == DriftFormat::Markdown || !args.markdown.markdown_out.is_empty())
         .then(|| markdown::Report::drift(&report, &title))
         .map(|md| {
-            let stdout = args.format == PlanFormat::Markdown;
+            let stdout = args.format == DriftFormat::Markdown;
             markdown_out::render(&md, &args.markdown, Noun::Report, stdout)
         })
         .transpose()?
         .flatten();
     let text = match args.format {
-        PlanFormat::Human => {
+        DriftFormat::Human => {
             let mut text = String::new();
             if let Some(environment) = environment {
                 let style = Style::new(printer.stdout_color);
@@ -76,10 +77,10 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
             text.push_str(&report::drift::render_human(&report, printer.stdout_color));
             text
         }
-        PlanFormat::Json => {
+        DriftFormat::Json => {
             report::json::render_drift(&report::json::drift_document(&report, environment))
         }
-        PlanFormat::Markdown => markdown.unwrap_or_default(),
+        DriftFormat::Markdown => markdown.unwrap_or_default(),
     };
     printer.data(&text);
     if let Some(summary) = store.request_summary() {
@@ -94,18 +95,12 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
     Ok(if report.has_drift() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 
-/// The keys one bulk-get batch reads, all from one scope.
-struct Batch<'a> {
-    scope_index: usize,
-    namespace_id: &'a str,
-    keys: Vec<(&'a str, &'a DesiredEntry, &'a ListedKey)>,
-}
-
 /// Reads the values of every key in sync and records what differs (DESIGN.md §3, deep check);
 /// returns the keys whose values could not be read, each with why.
 ///
-/// Keys whose desired value is binary go into batches of their own, read with single GETs
-/// (bulk get is documented for text values only), so they never drag text keys along.
+/// Every value is compared byte for byte, so every key asks for its exact bytes: a target
+/// whose text reads drop a leading U+FEFF (Cloudflare's bulk get) reads them one by one, so a
+/// byte order mark added by hand is found; each value is read once ([`kv::read`]).
 async fn deep_check(
     store: &Store,
     desired: &Desired,
@@ -115,8 +110,9 @@ async fn deep_check(
     printer: &Printer,
 ) -> Result<Vec<(String, String)>, Error> {
     report.deep = true;
-    let mut batches: Vec<Batch<'_>> = Vec::new();
-    let (mut keys, mut binary, mut bulk_gets) = (0usize, 0usize, 0usize);
+    // Per scope: the keys in sync, with their desired entries and listings.
+    let mut scopes = Vec::new();
+    let mut all_hints = Vec::new();
     for (scope_index, scope) in desired.scopes.iter().enumerate() {
         let (Some(scope_plan), Some(listing)) =
             (plan.scopes.get(scope_index), live.get(scope_index))
@@ -124,48 +120,28 @@ async fn deep_check(
             continue;
         };
         let in_sync = drift::in_sync_keys(scope_plan, scope, listing);
-        keys += in_sync.len();
-        let (text, bytes): (Vec<_>, Vec<_>) =
-            in_sync.into_iter().partition(|(_, entry, _)| entry.is_text);
-        binary += bytes.len();
-        bulk_gets += text.len().div_ceil(BULK_GET_MAX);
-        for group in [text, bytes] {
-            for chunk in group.chunks(BULK_GET_MAX) {
-                let keys = chunk.to_vec();
-                batches.push(Batch { scope_index, namespace_id: &scope.namespace_id, keys });
-            }
-        }
+        let hints: Vec<ReadHint> = in_sync
+            .iter()
+            .map(|(_, _, listed)| ReadHint { exact: true, listed_expiration: listed.expiration })
+            .collect();
+        all_hints.extend_from_slice(&hints);
+        scopes.push((scope_index, scope, in_sync, hints));
     }
-    printer.info(&cost_line(keys, bulk_gets, binary));
+    let binary = scopes.iter().flat_map(|(_, _, keys, _)| keys).filter(|(_, e, _)| !e.is_text);
+    printer.info(&cost_line(ReadCost::of(store.capabilities(), &all_hints), binary.count()));
 
     let mut unreadable = Vec::new();
-    for batch in &batches {
-        let names: Vec<String> = batch.keys.iter().map(|(key, _, _)| (*key).to_owned()).collect();
-        let desired_bytes: Vec<Vec<u8>> = batch
-            .keys
-            .iter()
-            .map(|(_, entry, _)| engine::read_value(entry))
-            .collect::<Result<_, _>>()?;
-        // Binary values, which bulk get does not return, and values that begin with a byte
-        // order mark, which a text read drops, are read as bytes.
-        let hints: Vec<ReadHint> = batch
-            .keys
-            .iter()
-            .zip(&desired_bytes)
-            .map(|((_, entry, listed), bytes)| ReadHint {
-                exact: !entry.is_text || bytes.starts_with(engine::BOM),
-                listed_expiration: listed.expiration,
-            })
-            .collect();
-        let values = store.read_values(batch.namespace_id, &names, &hints).await?;
-        for (((key, entry, listed), value), bytes) in
-            batch.keys.iter().zip(&values).zip(desired_bytes)
-        {
+    for (scope_index, scope, in_sync, hints) in scopes {
+        let names: Vec<String> = in_sync.iter().map(|(key, _, _)| (*key).to_owned()).collect();
+        let values =
+            kv::read::read_values(store, &scope.namespace_id, &names, &hints, &|_| {}).await?;
+        for ((key, entry, listed), value) in in_sync.into_iter().zip(&values) {
             if let LiveValue::Unreadable(reason) = value {
-                unreadable.push(((*key).to_owned(), reason.clone()));
+                unreadable.push((key.to_owned(), reason.clone()));
                 continue;
             }
-            let differences = drift::compare_deep(
+            let bytes = engine::read_value(entry)?;
+            let differences = compare::compare(
                 &bytes,
                 entry.metadata.as_ref().map(UserMetadata::to_map).as_ref(),
                 entry.expiration,
@@ -173,11 +149,10 @@ async fn deep_check(
                 listed,
             );
             let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
-            let scope = &desired.scopes[batch.scope_index];
             let violations = drift::schema_violations(scope, key, value, sensitive, &differences);
             drift::add_deep_findings(
                 report,
-                batch.scope_index,
+                scope_index,
                 key,
                 entry.expiration,
                 &differences,
@@ -188,19 +163,25 @@ async fn deep_check(
     Ok(unreadable)
 }
 
-/// What the deep check is about to cost, printed before it starts.
-fn cost_line(keys: usize, bulk_gets: usize, binary: usize) -> String {
-    if keys == 0 {
+/// What the deep check is about to cost, printed before it starts: the bulk gets, and the
+/// single GETs of values whose exact bytes a bulk get would not give (binary values; on a
+/// target whose text reads drop a leading U+FEFF, every value).
+fn cost_line(cost: ReadCost, binary: usize) -> String {
+    if cost.keys == 0 {
         return "deep check: no keys in sync, so no values to read".to_owned();
     }
-    let mut line = format!(
-        "deep check: reading the values of {} in sync: {}",
-        counted(keys, "key", "keys"),
-        counted(bulk_gets, "bulk get request", "bulk get requests")
-    );
-    if binary > 0 {
-        let _ =
-            write!(line, " (+ {} for binary values)", counted(binary, "single GET", "single GETs"));
+    let keys = counted(cost.keys, "key", "keys");
+    let mut line = format!("deep check: reading the values of {keys} in sync: ");
+    let singles = counted(cost.single_gets, "single GET", "single GETs");
+    if cost.bulk_gets == 0 && cost.single_gets > 0 {
+        // Every value read alone: the target's text reads are not exact.
+        let _ = write!(line, "{singles} (a bulk get would drop a leading byte order mark)");
+        return line;
+    }
+    line.push_str(&counted(cost.bulk_gets, "bulk get request", "bulk get requests"));
+    if cost.single_gets > 0 {
+        let why = if cost.single_gets == binary { "binary values" } else { "exact bytes" };
+        let _ = write!(line, " (+ {singles} for {why})");
     }
     line
 }

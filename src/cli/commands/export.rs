@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::args::{ExportArgs, TargetKind};
+use crate::cli::args::ExportArgs;
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
@@ -17,8 +17,8 @@ use crate::config::Heads;
 use crate::config::export::{Export, ExportOptions, Exporter, LiveEntry, VALUES_DIR, ValueFile};
 use crate::error::Error;
 use crate::kv::Store;
-use crate::kv::{self, BULK_GET_MAX, KvStore as _, LiveValue, ReadHint};
-use crate::report::text::counted;
+use crate::kv::{self, KvStore as _, LiveValue, ReadHint};
+use crate::text::{counted, first_lines, plural};
 
 pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
@@ -28,7 +28,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
         prefix: args.prefix.clone(),
         owner: args.owner.clone(),
         sensitive: args.sensitive.clone(),
-        target_local: context.target_flag() == Some(TargetKind::Local),
+        target: context.target_flag(),
         now,
     };
     let mut exporter = Exporter::new(options).map_err(Error::Usage)?;
@@ -53,41 +53,39 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
     printer.verbose(&format!("read the listing: {} keys", listed.len()));
 
     let mut written: Vec<String> = Vec::new();
-    // The Cloudflare target reads text through bulk get, which drops a leading U+FEFF; the
-    // local store reads bytes.
-    let text_reads = matches!(store, Store::Cloudflare(_));
-    for chunk in listed.chunks(BULK_GET_MAX) {
-        let names: Vec<String> = chunk.iter().map(|k| k.name.to_string()).collect();
-        let hints: Vec<ReadHint> = chunk
-            .iter()
-            .map(|k| ReadHint { exact: false, listed_expiration: k.expiration })
-            .collect();
-        let values = store.read_values(&args.namespace_id, &names, &hints).await?;
-        for (key, value) in chunk.iter().zip(values) {
-            let (value, read_as_text) = match value {
-                LiveValue::Text(text) => (text.into_bytes(), text_reads),
-                LiveValue::Binary(bytes) => (bytes, false),
-                LiveValue::Missing => {
-                    exporter.skip(&key.name, "it was deleted or expired while exporting");
-                    continue;
-                }
-                LiveValue::Unreadable(reason) => {
-                    exporter.skip(&key.name, &format!("its value could not be read: {reason}"));
-                    continue;
-                }
-            };
-            let entry = LiveEntry {
-                key: key.name.to_string(),
-                value,
-                metadata: key.metadata.to_json(),
-                expiration: key.expiration,
-            };
-            if let Some(file) = exporter.add_read(entry, read_as_text) {
-                write_value_file(&folder, &file)?;
-                written.push(file.path);
+    // A target whose text reads are not exact (Cloudflare's bulk get drops a leading U+FEFF)
+    // tells the exporter so.
+    let text_reads = !store.capabilities().exact_text_reads;
+    let names: Vec<String> = listed.iter().map(|k| k.name.to_string()).collect();
+    let hints: Vec<ReadHint> =
+        listed.iter().map(|k| ReadHint { exact: false, listed_expiration: k.expiration }).collect();
+    kv::read::read_each(&store, &args.namespace_id, &names, &hints, &mut |i, value| {
+        let key = &listed[i];
+        let (value, read_as_text) = match value {
+            LiveValue::Text(text) => (text.into_bytes(), text_reads),
+            LiveValue::Binary(bytes) => (bytes, false),
+            LiveValue::Missing => {
+                exporter.skip(&key.name, "it was deleted or expired while exporting");
+                return Ok(());
             }
+            LiveValue::Unreadable(reason) => {
+                exporter.skip(&key.name, &format!("its value could not be read: {reason}"));
+                return Ok(());
+            }
+        };
+        let entry = LiveEntry {
+            key: key.name.to_string(),
+            value,
+            metadata: key.metadata.to_json(),
+            expiration: key.expiration,
+        };
+        if let Some(file) = exporter.add_read(entry, read_as_text) {
+            write_value_file(&folder, &file)?;
+            written.push(file.path);
         }
-    }
+        Ok::<(), Error>(())
+    })
+    .await?;
     let export = exporter.finish();
     if export.files > 0 {
         // Value files are bytes: a Windows checkout must not rewrite their line endings.
@@ -191,14 +189,9 @@ fn summarise(
             "{} read as text, which drops a leading byte order mark (U+FEFF), and nothing proves \
              {} byte-exact (only a kvsync marker holding the hash of what was read does):",
             counted(export.unproven.len(), "value was", "values were"),
-            if export.unproven.len() == 1 { "it" } else { "them" },
+            plural(export.unproven.len(), "it", "them"),
         );
-        for key in export.unproven.iter().take(10) {
-            text.push_str(&format!("\n  - {key:?}"));
-        }
-        if export.unproven.len() > 10 {
-            text.push_str(&format!("\n  … and {} more", export.unproven.len() - 10));
-        }
+        text.push_str(&first_lines(export.unproven.iter().map(|key| format!("{key:?}")), 10));
         text.push_str(
             "\n  a value that began with one is exported without it; check such values by hand",
         );
@@ -221,7 +214,7 @@ fn summarise(
             "{} the marker of owner `{owner}`: `kvsync plan` shows {} as conflicts; pass \
              `--owner {owner}` if this config takes that owner's place",
             counted(*count, "key carries", "keys carry"),
-            if *count == 1 { "it" } else { "them" },
+            plural(*count, "it", "them"),
         ));
     }
     let stale = stale_value_files(folder, written);
@@ -230,7 +223,7 @@ fn summarise(
             "{} in `{VALUES_DIR}/` not part of this export (left from an earlier one?); remove \
              {}",
             counted(stale.len(), "file is", "files are"),
-            if stale.len() == 1 { "it" } else { "them" }
+            plural(stale.len(), "it", "them")
         ));
     }
     if export.expiring > 0 {

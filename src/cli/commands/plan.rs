@@ -101,7 +101,7 @@ fn save(
         config: args.config.path(),
         environment,
         preview: args.config.preview,
-        target: super::apply::saved_target(context.target(planned.desired.target.as_deref())),
+        target: context.target(planned.desired.target),
         only: &args.planning.only,
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,

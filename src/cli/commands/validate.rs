@@ -22,8 +22,8 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> Result<ExitStatus, Error> 
             printer.info(&format!(
                 "`{}` is valid{environment}: {scopes} {}, {keys} {}",
                 args.config.path().display(),
-                if scopes == 1 { "scope" } else { "scopes" },
-                if keys == 1 { "key" } else { "keys" },
+                crate::text::plural(scopes, "scope", "scopes"),
+                crate::text::plural(keys, "key", "keys"),
             ));
             Ok(ExitStatus::Success)
         }

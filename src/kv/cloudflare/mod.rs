@@ -557,6 +557,10 @@ fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
 }
 
 impl KvStore for CloudflareStore {
+    fn capabilities(&self) -> super::Capabilities {
+        super::TargetKind::Cloudflare.capabilities()
+    }
+
     /// `GET …/keys?limit=1000&prefix=…&cursor=…` (§1.2). `limit` and `prefix` go with every
     /// page; the listing is complete when `result_info.cursor` is `""`, null or absent, and an
     /// empty page with a cursor is just a page.

@@ -25,7 +25,7 @@ use layout::{Item, Layout, Section, Trailer};
 use crate::plan::drift::{DriftReport, ScopeDrift};
 use crate::plan::guards::{CONFLICTS_NAMED, Refusal};
 use crate::plan::{Action, Change, ConflictReason, Origin, Plan};
-use crate::report::drift::{
+use crate::report::drift_model::{
     CLASSES, class_counts, class_name, drift_line, invalid_first, mode_line,
 };
 use crate::report::model::{
