@@ -235,6 +235,11 @@ pub struct PlanningArgs {
     /// Do not fetch live values to show diffs
     #[arg(long)]
     pub no_value_diff: bool,
+
+    /// Apply saves no snapshot of the keys it changes before its first write (as `snapshot:
+    /// false` on every scope), sparing its reads; a saved plan records it
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +349,15 @@ pub struct ApplyArgs {
     /// Apply without asking (required when stdin is not a terminal)
     #[arg(long)]
     pub auto_approve: bool,
+
+    /// Where to save the snapshot of the keys this apply changes, as they were, for `kvsync
+    /// restore` (a new file) [default: .kvsync/snapshots/<UTC time>-<rev>.jsonl]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_snapshot")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Also keep the values of sensitive keys in the snapshot (otherwise recorded as left out)
+    #[arg(long, conflicts_with = "no_snapshot")]
+    pub snapshot_sensitive: bool,
 
     /// After applying, read back what changed until the store shows it (KV takes up to about
     /// 60 s to settle); exit 1 if something is still not as planned
