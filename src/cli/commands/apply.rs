@@ -333,7 +333,7 @@ async fn saved_plan(
 }
 
 /// Asks for `yes` on the terminal, like Terraform; anything else cancels.
-fn confirm() -> Result<(), Error> {
+pub(crate) fn confirm() -> Result<(), Error> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::NotApproved);
