@@ -46,6 +46,18 @@ pub enum Error {
     #[error("could not read the {} of {}:{}", crate::text::plural(keys.len(), "value", "values"), counted_keys(keys.len()), unreadable_list(keys))]
     Unreadable { keys: Vec<(String, String)> },
 
+    /// `kvsync restore`: keys changed since the apply by someone else; nothing was written.
+    #[error(
+        "refusing to restore: {} changed since the apply; nothing was written{}",
+        crate::apply::counted_keys(keys),
+        crate::apply::key_list(keys)
+    )]
+    RestoreRefused { keys: Vec<String> },
+
+    /// `kvsync restore` wrote part of the snapshot back.
+    #[error("restore did not finish: {failed} failed")]
+    RestoreIncomplete { failed: usize },
+
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
     Usage(String),
@@ -73,6 +85,12 @@ impl Error {
             ],
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
+            ],
+            Self::RestoreRefused { .. } => vec![
+                "look at what changed; pass `--overwrite-changed` to put the snapshot's state back anyway, or `--only GLOB` to restore the other keys".to_owned(),
+            ],
+            Self::RestoreIncomplete { .. } => vec![
+                "run the same `kvsync restore` again: keys already put back are left alone".to_owned(),
             ],
             Self::Apply(error) => error.hints(),
             Self::Saved(error) => error.hints(),

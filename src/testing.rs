@@ -36,6 +36,7 @@ pub(crate) fn scope(
         list_shards: Vec::new(),
         prune: true,
         allow_empty: false,
+        snapshot: true,
         ignore: Globs::empty(),
         protect: Globs::empty(),
         take_over: Globs::empty(),

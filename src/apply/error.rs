@@ -25,6 +25,10 @@ pub enum Error {
     /// `apply --verify`: changes the store still did not show when the window closed.
     #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), crate::text::plural(keys.len(), "change is", "changes are"), key_list(keys))]
     Unsettled { keys: Vec<String>, seconds: u64 },
+
+    /// The snapshot could not be taken (apply writes nothing) or read (restore).
+    #[error(transparent)]
+    Snapshot(#[from] super::snapshot::Error),
 }
 
 impl Error {
@@ -32,6 +36,7 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Self::Refused(_) => Vec::new(),
+            Self::Snapshot(error) => error.hints(),
             Self::Incomplete { .. } => vec![
                 "run `kvsync apply` again: it plans from the live state and finishes the rest"
                     .to_owned(),

@@ -5,6 +5,8 @@
 pub mod batch;
 mod error;
 pub mod executor;
+pub mod restore;
+pub mod snapshot;
 pub mod verify;
 
 pub use error::Error;

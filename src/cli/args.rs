@@ -93,6 +93,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Write TypeScript types and typed readers for the Workers that read the keys
     Types(TypesArgs),
+    /// Put back the keys an apply changed, from the snapshot it saved before its first write
+    Restore(RestoreArgs),
     /// Print the JSON Schema of kvsync.yaml
     Schema,
     /// Print a shell completion script
@@ -235,6 +237,11 @@ pub struct PlanningArgs {
     /// Do not fetch live values to show diffs
     #[arg(long)]
     pub no_value_diff: bool,
+
+    /// Apply saves no snapshot of the keys it changes before its first write (as `snapshot:
+    /// false` on every scope), sparing its reads; a saved plan records it
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +352,15 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
+    /// Where to save the snapshot of the keys this apply changes, as they were, for `kvsync
+    /// restore` (a new file) [default: .kvsync/snapshots/<UTC time>-<rev>.jsonl]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_snapshot")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Also keep the values of sensitive keys in the snapshot (otherwise recorded as left out)
+    #[arg(long, conflicts_with = "no_snapshot")]
+    pub snapshot_sensitive: bool,
+
     /// After applying, read back what changed until the store shows it (KV takes up to about
     /// 60 s to settle); exit 1 if something is still not as planned
     #[arg(long)]
@@ -353,6 +369,41 @@ pub struct ApplyArgs {
     /// How to print the plan and the result
     #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
     pub format: ApplyFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A snapshot `kvsync apply` saved (default folder .kvsync/snapshots)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: PathBuf,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Only restore keys matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+
+    /// Restore without asking (required when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Also put back keys changed since the apply by someone else (otherwise the restore is
+    /// refused and writes nothing)
+    #[arg(long)]
+    pub overwrite_changed: bool,
+
+    /// How to print the restore plan and its result
+    #[arg(long, value_enum, default_value_t = RestoreFormat::Human)]
+    pub format: RestoreFormat,
+}
+
+/// `kvsync restore --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RestoreFormat {
+    Human,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,12 @@ impl Context {
         self.target.or(config_target).unwrap_or_default()
     }
 
+    /// The Cloudflare account id: the config's (`config`), else the environment's.
+    pub fn account_id(&self, config: Option<&str>) -> Option<String> {
+        let lookup = |name: &str| (self.vars)(name);
+        config.map(str::to_owned).or_else(|| env_vars::account_id_from_env(&lookup))
+    }
+
     /// Where the local store is: `--local-path`, else the config's `local_path:`, else the
     /// default.
     pub fn local_path(&self, heads: &Heads) -> PathBuf {

@@ -60,6 +60,7 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         Command::Init(args) => commands::init::run(args, printer),
         Command::Types(args) => commands::types::run(args, printer),
         Command::Pull(args) => block_on(commands::pull::run(args, printer)),
+        Command::Restore(args) => block_on(commands::restore::run(args, printer)),
         Command::Schema => {
             printer.data(&crate::config::schema_json());
             Ok(ExitStatus::Success)

@@ -52,6 +52,9 @@ pub struct DesiredScope {
     pub prune: bool,
     /// `allow_empty: true`: apply may delete every key of ours here when none is desired.
     pub allow_empty: bool,
+    /// `snapshot:` (default `true`): apply saves the live state of the keys it changes here
+    /// before its first write.
+    pub snapshot: bool,
     pub ignore: Globs,
     pub protect: Globs,
     pub take_over: Globs,

@@ -188,6 +188,11 @@ pub(crate) struct NamespaceConfig {
     /// wipe the namespace). The flag `--allow-empty` does the same for one run.
     #[serde(default)]
     pub allow_empty: Option<Sp<bool>>,
+    /// Whether `apply` saves the live state of the keys it overwrites, deletes or creates here
+    /// before its first write (`true`, the default), for `kvsync restore`. `false` spares the
+    /// reads that costs; `--no-snapshot` does the same for every scope of one run.
+    #[serde(default)]
+    pub snapshot: Option<Sp<bool>>,
     /// Globs of keys kvsync never reports or touches (e.g. written by Workers at run time).
     /// `*` stays within one `/` segment, `**` crosses them.
     #[serde(default)]

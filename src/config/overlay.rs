@@ -231,6 +231,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         prefix,
         prune,
         allow_empty,
+        snapshot,
         ignore,
         protect,
         take_over,
@@ -252,6 +253,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     replace_option(&mut base.prefix, prefix);
     replace_option(&mut base.prune, prune);
     replace_option(&mut base.allow_empty, allow_empty);
+    replace_option(&mut base.snapshot, snapshot);
     replace_option(&mut base.ignore, ignore);
     replace_option(&mut base.protect, protect);
     replace_option(&mut base.take_over, take_over);

@@ -316,6 +316,7 @@ mod tests {
             list_shards: Vec::new(),
             prune: true,
             allow_empty: false,
+            snapshot: true,
             ignore: Globs::empty(),
             protect: Globs::empty(),
             take_over: Globs::empty(),

@@ -48,6 +48,9 @@ pub struct PlanFileOut<'a> {
     pub take_over: Option<&'a str>,
     pub max_deletes: Option<usize>,
     pub allow_empty: bool,
+    /// `--no-snapshot`: apply saves no snapshot before its first write (absent when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_snapshot: bool,
     /// The digest of the desired state ([`super::config_digest`]).
     pub config_digest: String,
     /// Fingerprints of the live keys the plan depends on.
@@ -96,6 +99,8 @@ pub struct PlanFile {
     pub max_deletes: Option<usize>,
     #[serde(default)]
     pub allow_empty: bool,
+    #[serde(default)]
+    pub no_snapshot: bool,
     pub config_digest: String,
     /// Checked as the format says; the per-key fingerprints are read again to compare.
     pub stale_check: SavedCheck,
@@ -321,6 +326,7 @@ mod tests {
             only: &[],
             max_deletes: None,
             allow_empty: false,
+            no_snapshot: false,
             take_over: None,
             config_digest: saved::config_digest(&desired),
             stale_check: saved::stale_check(&desired, &live),
@@ -425,6 +431,7 @@ mod tests {
             take_over: None,
             max_deletes: None,
             allow_empty: false,
+            no_snapshot: false,
         };
         assert!(file.check_given(&none).is_ok());
         let same = super::super::Given { target: Some(Target::Local), ..none };
@@ -446,6 +453,11 @@ mod tests {
                 super::super::Given { max_deletes: Some(3), ..none },
                 "no `--max-deletes`",
                 "`--max-deletes 3`",
+            ),
+            (
+                super::super::Given { no_snapshot: true, ..none },
+                "no `--no-snapshot`",
+                "`--no-snapshot`",
             ),
             (
                 super::super::Given { allow_empty: true, ..none },

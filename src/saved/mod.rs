@@ -91,6 +91,8 @@ pub struct Given<'a> {
     pub take_over: Option<&'a str>,
     pub max_deletes: Option<usize>,
     pub allow_empty: bool,
+    /// `--no-snapshot`.
+    pub no_snapshot: bool,
 }
 
 impl PlanFile {
@@ -145,6 +147,12 @@ impl PlanFile {
             return mismatch(
                 flag("--allow-empty", None),
                 flag("--allow-empty", Some(String::new())),
+            );
+        }
+        if given.no_snapshot && !self.no_snapshot {
+            return mismatch(
+                flag("--no-snapshot", None),
+                flag("--no-snapshot", Some(String::new())),
             );
         }
         Ok(())

@@ -19,11 +19,16 @@ use crate::saved::{self, PlanFile};
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = engine::Context::new(&args.target)?;
     let revision = context.revision(args.revision.as_deref());
-    let (planned, from_file) = match &args.plan_file {
-        Some(path) => (saved_plan(path, args, context, printer).await?, true),
+    let (now, vars_context) = (context.now, engine::Context::new(&args.target)?);
+    let (planned, from_file, no_snapshot) = match &args.plan_file {
+        Some(path) => {
+            let (planned, no_snapshot) = saved_plan(path, args, context, printer).await?;
+            (planned, true, no_snapshot)
+        }
         None => (
             engine::plan(&args.config, &args.planning, &context, Access::Write, printer).await?,
             false,
+            args.planning.no_snapshot,
         ),
     };
     let cost = planned.cost();
@@ -51,6 +56,11 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     if !args.auto_approve && !from_file {
         confirm()?;
         check_unchanged_since_shown(&planned, printer).await?;
+    }
+    // Before the first write: the live state of every key the apply changes, on disk.
+    if !no_snapshot {
+        let account = vars_context.account_id(planned.desired.account_id.as_deref());
+        take_snapshot(&planned, args, revision.as_deref(), account, now, printer).await?;
     }
 
     let report = execute_with_interrupt(&planned, revision, printer).await;
@@ -146,6 +156,81 @@ async fn check_unchanged_since_shown(planned: &Planned, printer: &Printer) -> Re
     if keys.is_empty() { Ok(()) } else { Err(apply::Error::ChangedWhileDeciding { keys }.into()) }
 }
 
+/// Saves the snapshot (`--snapshot PATH`, else the default path), complete and fsync'd, and
+/// says where; a snapshot that cannot be taken stops the apply before it writes anything.
+async fn take_snapshot(
+    planned: &Planned,
+    args: &ApplyArgs,
+    revision: Option<&str>,
+    account: Option<String>,
+    now: i64,
+    printer: &Printer,
+) -> Result<(), Error> {
+    use crate::apply::snapshot;
+    let skip = |index: usize| planned.desired.scopes.get(index).is_none_or(|s| !s.snapshot);
+    let changes = |(i, s): (usize, &crate::plan::ScopePlan)| {
+        !skip(i) && s.changes.iter().any(|c| c.action.is_put() || c.action.is_delete())
+    };
+    if !planned.plan.scopes.iter().enumerate().any(changes) {
+        return Ok(());
+    }
+    let path = match &args.snapshot {
+        Some(path) => path.clone(),
+        None => snapshot::default_path(std::path::Path::new(""), now, revision)
+            .map_err(apply::Error::from)?,
+    };
+    let store = &planned.store;
+    let header = snapshot::Header {
+        kind: snapshot::KIND.to_owned(),
+        format_version: snapshot::FORMAT_VERSION,
+        owner: planned.desired.owner.clone(),
+        rev: revision.map(str::to_owned),
+        target: store.kind(),
+        account: account.filter(|_| store.kind().capabilities().metered),
+        namespaces: planned
+            .desired
+            .scopes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !skip(*i))
+            .map(|(_, s)| snapshot::ScopeRef {
+                scope: s.name.clone(),
+                namespace: s.namespace_id.clone(),
+                prefix: s.prefix.clone(),
+            })
+            .collect(),
+        time: snapshot::rfc3339(now),
+        flags: args
+            .snapshot_sensitive
+            .then(|| "--snapshot-sensitive".to_owned())
+            .into_iter()
+            .collect(),
+    };
+    let options =
+        snapshot::Options { header, sensitive: args.snapshot_sensitive, skip_scope: &skip };
+    let progress = Progress::new(printer, "snapshot", "keys", None);
+    let taken =
+        snapshot::take(store, &planned.desired, &planned.plan, &planned.live, &options, &path)
+            .await;
+    progress.finish();
+    let taken = taken.map_err(apply::Error::from)?;
+    let left_out = match taken.left_out {
+        0 => String::new(),
+        n => format!(
+            "; {n} sensitive {} left out (`--snapshot-sensitive` keeps them)",
+            if n == 1 { "value" } else { "values" }
+        ),
+    };
+    printer.info(&format!(
+        "Snapshot: {} ({} {}{left_out}); `kvsync restore {}` puts them back.",
+        path.display(),
+        taken.keys,
+        if taken.keys == 1 { "key" } else { "keys" },
+        path.display()
+    ));
+    Ok(())
+}
+
 /// Runs the executor with Ctrl-C wired to stop it between batches.
 async fn execute_with_interrupt(
     planned: &Planned,
@@ -180,7 +265,7 @@ async fn saved_plan(
     args: &ApplyArgs,
     context: engine::Context,
     printer: &Printer,
-) -> Result<Planned, Error> {
+) -> Result<(Planned, bool), Error> {
     let mut file = PlanFile::read(path)?;
     file.check_given(&saved::Given {
         environment: args.config.env.as_deref(),
@@ -190,6 +275,7 @@ async fn saved_plan(
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,
         allow_empty: args.planning.allow_empty,
+        no_snapshot: args.planning.no_snapshot,
     })?;
     // Only the identities and intents of the saved changes are needed below: keep those, not
     // the document (tens of megabytes at a million keys), while planning.
@@ -209,6 +295,7 @@ async fn saved_plan(
         max_deletes: file.max_deletes,
         allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
+        no_snapshot: file.no_snapshot,
     };
     let planned = engine::plan(&config, &planning, &context, Access::Write, printer).await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
@@ -242,11 +329,11 @@ async fn saved_plan(
     if !stale.is_empty() {
         return Err(saved::Error::Stale { keys: stale }.into());
     }
-    Ok(planned)
+    Ok((planned, file.no_snapshot))
 }
 
 /// Asks for `yes` on the terminal, like Terraform; anything else cancels.
-fn confirm() -> Result<(), Error> {
+pub(crate) fn confirm() -> Result<(), Error> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::NotApproved);

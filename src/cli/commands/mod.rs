@@ -9,5 +9,6 @@ pub mod export;
 pub mod init;
 pub mod plan;
 pub mod pull;
+pub mod restore;
 pub mod types;
 pub mod validate;

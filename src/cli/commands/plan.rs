@@ -106,6 +106,7 @@ fn save(
         take_over: args.planning.take_over.as_deref(),
         max_deletes: args.planning.max_deletes,
         allow_empty: args.planning.allow_empty,
+        no_snapshot: args.planning.no_snapshot,
         config_digest: saved::config_digest(&planned.desired),
         stale_check: saved::stale_check(&planned.desired, &planned.live),
         plan: json::plan_document(&planned.report(cost), environment, false),
