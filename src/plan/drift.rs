@@ -333,7 +333,7 @@ fn insert_sorted(keys: &mut Vec<String>, key: String) {
 }
 
 /// Whether the desired user metadata equals the user part of the live metadata.
-fn metadata_equal(
+pub(super) fn metadata_equal(
     desired: Option<&serde_json::Map<String, serde_json::Value>>,
     live: Option<&serde_json::Value>,
 ) -> bool {

@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod diff;
 pub mod drift;
+pub mod envdiff;
 pub mod guards;
 pub mod pull;
 

@@ -6,6 +6,7 @@
 pub mod cost;
 pub mod diagnostic;
 pub mod drift;
+pub mod envdiff;
 pub mod human;
 pub mod json;
 pub mod markdown;
