@@ -50,7 +50,7 @@ impl Aspect {
             Self::Metadata => "metadata differs",
             Self::Expiration => "expiration differs",
             Self::Sensitivity => "sensitive in one environment only",
-            Self::Content => "content hash differs (value or TTL)",
+            Self::Content => "value or TTL differs",
         }
     }
 }
