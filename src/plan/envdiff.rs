@@ -218,6 +218,14 @@ fn place(scope: &DesiredScope) -> Place {
     Place { namespace_id: scope.namespace_id.clone(), prefix: scope.prefix.clone() }
 }
 
+/// Adds a scope that only one side has, unless `--only` leaves it no key: the globs narrowed
+/// the question to keys it does not hold.
+fn push_lone(scopes: &mut Vec<ScopeDiff>, scope: ScopeDiff, only: Option<&Globs>) {
+    if only.is_none() || scope.lone_keys > 0 {
+        scopes.push(scope);
+    }
+}
+
 /// Walks two key-sorted sequences together, calling `each` with the key and what each side has.
 fn merge<'a, A, B>(
     mut left: impl Iterator<Item = (&'a str, A)>,
@@ -337,7 +345,7 @@ pub fn desired(
         let entries = |scope| entries(scope, only);
         if l.is_none() || r.is_none() {
             out.lone_keys = entries(l).count() + entries(r).count();
-            scopes.push(out);
+            push_lone(&mut scopes, out, only);
             continue;
         }
         merge(entries(l), entries(r), |key, a, b| {
@@ -534,7 +542,7 @@ pub fn live(
         let (a, b) = (listed(&left, l, only), listed(&right, r, only));
         if ls.is_none() || rs.is_none() {
             out.lone_keys = a.len() + b.len();
-            scopes.push(out);
+            push_lone(&mut scopes, out, only);
             continue;
         }
         let desired_sensitive = |key: &str| {
@@ -695,13 +703,12 @@ mod tests {
         ]);
         let only = Globs::new(&["f/a".to_owned()]).expect("glob");
         let diff = desired(("l", &left), ("r", &right), Some(&only), &HashMap::new());
-        assert_eq!(diff.scopes.len(), 2);
+        assert_eq!(diff.scopes.len(), 1, "no key of `config` matches --only");
         assert_eq!(diff.scopes[0].name, "flags");
         assert_eq!(diff.scopes[0].keys.len(), 1, "f/b is outside --only");
-        assert_eq!(diff.scopes[1].only_in(), Some(Side::Right));
-        assert_eq!(diff.scopes[1].lone_keys, 0, "f/c is outside --only");
         assert_eq!(diff.only, ["f/a"]);
         let all = desired(("l", &left), ("r", &right), None, &HashMap::new());
+        assert_eq!(all.scopes[1].only_in(), Some(Side::Right));
         assert_eq!(all.scopes[1].lone_keys, 1);
         assert_eq!(all.counts().scopes_only_right, 1);
         assert_eq!(scope_pairs(&left, &right), [(Some(0), Some(1)), (None, Some(0))]);

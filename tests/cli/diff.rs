@@ -9,7 +9,7 @@ use crate::support::{NOW, NS, Output, Test, local_store, repo};
 
 /// Production's namespace; staging's is [`NS`].
 pub(crate) const PROD: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
-/// The namespace of the scope only production has.
+/// The namespace of the scope only production has (prefix `config/`).
 pub(crate) const CONFIG_NS: &str = "2f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// Staging and production of one config, on the local target: equal keys, a changed value, a
@@ -47,8 +47,9 @@ environments:
           f/launch: {{value: {{enabled: true}}, metadata: {{team: growth}}}}
       config:
         namespace_id: {CONFIG_NS}
+        prefix: "config/"
         keys:
-          limits: "10"
+          config/limits: "10"
 "#
     )
 }
@@ -244,17 +245,14 @@ fn only_narrows_the_comparison() {
     );
     assert!(out.stdout.contains("~ f/banner (value differs)"), "{}", out.stdout);
     assert!(!out.stdout.contains("f/debug") && !out.stdout.contains("f/cache"), "{}", out.stdout);
-    // The scope only in production holds no key matching, and is still listed as such.
-    assert!(
-        out.stdout.contains("2 differ, 1 equal; 1 scope only in production."),
-        "{}",
-        out.stdout
-    );
+    // The scope only in production holds no key matching: it is left out too.
+    assert!(out.stdout.contains("\n2 differ, 1 equal.\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("scope `config`"), "{}", out.stdout);
     apply(&test, "staging");
     apply(&test, "production");
     let live = diff(&test, &["--live", "--only", "f/same"]);
-    assert_eq!(live.code, 2, "{}", live.snapshot());
-    assert!(live.stdout.contains("1 equal; 1 scope only in production."), "{}", live.stdout);
+    assert_eq!(live.code, 0, "{}", live.snapshot());
+    assert!(live.stdout.contains("No differences: 1 equal."), "{}", live.stdout);
     let bad = diff(&test, &["--only", "f/[", "--live"]);
     assert_eq!(bad.code, 1, "{}", bad.snapshot());
     assert!(bad.stderr.contains("`--only f/[` is not a valid glob"), "{}", bad.stderr);
@@ -374,4 +372,52 @@ fn hostile_names_stay_text_in_every_format() {
     assert!(human.stdout.contains("      +a\u{2028}c <!-- x -->\n"), "{}", human.stdout);
     let json = diff(&test, &["--format", "json"]);
     assert_eq!(keys(&valid_json(&json))[0].0, hostile);
+}
+
+/// The app-config example's namespace, which the simulator serves by default besides [`NS`].
+const APP_NS: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+/// `diff --live` against Cloudflare's own KV simulator: both environments applied through the
+/// API, compared by their markers, then `--deep`, then a key written by hand on both sides.
+#[test]
+fn live_on_the_simulator() {
+    let sim = crate::simulator::Simulator::start();
+    // Production's two scopes share the simulator's second namespace (prefixes `f/`, `config/`).
+    let config = two_environments("cloudflare").replace(PROD, APP_NS).replace(CONFIG_NS, APP_NS);
+    let test = Test::new().file("kvsync.yaml", config);
+    let cwd = test.path().to_path_buf();
+    let run = |more: &[&str]| {
+        let args: Vec<&str> = DIFF.iter().copied().chain(more.iter().copied()).collect();
+        sim.kvsync(&test, &cwd, &args)
+    };
+    for env in ["staging", "production"] {
+        let out = sim.kvsync(&test, &cwd, &["apply", "--env", env, "--auto-approve"]);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+    }
+
+    let out = run(&["--live", "--format", "json"]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    no_secret(&out);
+    let document = valid_json(&out);
+    let mut expected = expected_keys();
+    expected[4].2 = "content".to_owned();
+    assert_eq!(keys(&document), expected);
+    assert_eq!(document["counts"]["equal"], 2);
+    assert_eq!(document["scopes"][1]["lone_keys"], 1);
+
+    let deep = run(&["--live", "--deep", "--format", "json"]);
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    no_secret(&deep);
+    assert_eq!(keys(&valid_json(&deep)), expected_keys());
+
+    // The same key written by hand on both sides: compared only by `--deep`, and equal.
+    for ns in [NS, APP_NS] {
+        sim.put_by_hand(ns, serde_json::json!([{"key": "f/hand", "value": "by hand"}]));
+    }
+    let human = run(&["--live", "--only", "f/hand", "--only", "f/same"]);
+    assert_eq!(human.code, 2, "{}", human.snapshot());
+    assert!(human.stdout.contains("? f/hand (not compared"), "{}", human.stdout);
+    let deep = run(&["--live", "--deep", "--only", "f/hand", "--only", "f/same"]);
+    assert_eq!(deep.code, 0, "{}", deep.snapshot());
+    assert!(deep.stdout.contains("No differences: 2 equal."), "{}", deep.stdout);
 }

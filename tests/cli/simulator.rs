@@ -207,7 +207,7 @@ impl Simulator {
     }
 
     /// Runs kvsync in `cwd` against the simulator, on the real clock.
-    fn kvsync(&self, test: &Test, cwd: &Path, args: &[&str]) -> Output {
+    pub(crate) fn kvsync(&self, test: &Test, cwd: &Path, args: &[&str]) -> Output {
         self.kvsync_as(test, cwd, args, TOKEN)
     }
 
@@ -285,7 +285,7 @@ impl Simulator {
     }
 
     /// Writes pairs by hand through the bulk endpoint (no kvsync marker unless given).
-    fn put_by_hand(&self, ns: &str, pairs: Value) {
+    pub(crate) fn put_by_hand(&self, ns: &str, pairs: Value) {
         let envelope = self.ok("PUT", ns, "bulk", Some(&pairs));
         let count = pairs.as_array().map_or(0, Vec::len);
         assert_eq!(
