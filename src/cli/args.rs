@@ -81,8 +81,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Compare the namespaces with the config; exit 2 when they differ
     Drift(DriftArgs),
-    /// Compare two environments (their configs, or with `--live` their namespaces); exit 2
-    /// when they differ
+    /// Compare two environments (configs, or `--live` namespaces); exit 2 when they differ
     Diff(DiffArgs),
     /// Write a kvsync.yaml that reproduces what a namespace (or a prefix of it) holds now
     Export(ExportArgs),
