@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::LiveScope;
 use crate::config::{Desired, DesiredEntry, DesiredScope, Globs};
-use crate::content::Marker;
+use crate::content::{Expiration, Marker};
 use crate::kv::{ListedKey, LiveValue};
 
 /// Which environment a key or scope is in, when it is in one only.
@@ -74,6 +74,51 @@ pub struct KeyDiff {
     pub status: Status,
     /// Sensitive on either side (desired entry or live marker): its value is never shown.
     pub sensitive: bool,
+    /// Each side's metadata and expiration, when either differs: what a report shows beside
+    /// the aspect (left, right).
+    pub sides: Option<Box<[Facts; 2]>>,
+}
+
+/// What one side holds of what can be shown without its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// The user metadata (the marker left out); `None` when the key has none.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub expiration: Expiry,
+}
+
+/// One side's expiration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// As configured (desired state).
+    Configured(Expiration),
+    /// As listed: the absolute time, if the key expires (live).
+    Listed(Option<i64>),
+}
+
+impl Facts {
+    fn of_entry(entry: &DesiredEntry) -> Self {
+        Self {
+            metadata: entry.metadata.as_ref().map(crate::config::desired::UserMetadata::to_map),
+            expiration: Expiry::Configured(entry.expiration),
+        }
+    }
+
+    fn of_listed(key: &ListedKey) -> Self {
+        Self { metadata: key.metadata.user(), expiration: Expiry::Listed(key.expiration) }
+    }
+}
+
+/// Both sides' facts when the status shows a metadata or expiration difference.
+fn sides(status: &Status, facts: impl FnOnce() -> [Facts; 2]) -> Option<Box<[Facts; 2]>> {
+    match status {
+        Status::Differs(aspects)
+            if aspects.iter().any(|a| matches!(a, Aspect::Metadata | Aspect::Expiration)) =>
+        {
+            Some(Box::new(facts()))
+        }
+        _ => None,
+    }
 }
 
 /// Where one side of a scope lives.
@@ -349,7 +394,7 @@ pub fn desired(
             continue;
         }
         merge(entries(l), entries(r), |key, a, b| {
-            let (status, sensitive) = match (a, b) {
+            let status = match (a, b) {
                 (Some(a), Some(b)) => {
                     let mut aspects = Vec::new();
                     let value = value_equal(a, b).unwrap_or_else(|| {
@@ -371,13 +416,16 @@ pub fn desired(
                         out.equal += 1;
                         return;
                     }
-                    (Status::Differs(aspects), a.sensitive || b.sensitive)
+                    let status = Status::Differs(aspects);
+                    let facts = sides(&status, || [Facts::of_entry(a), Facts::of_entry(b)]);
+                    (status, a.sensitive || b.sensitive, facts)
                 }
-                (Some(a), None) => (Status::OnlyIn(Side::Left), a.sensitive),
-                (None, Some(b)) => (Status::OnlyIn(Side::Right), b.sensitive),
+                (Some(a), None) => (Status::OnlyIn(Side::Left), a.sensitive, None),
+                (None, Some(b)) => (Status::OnlyIn(Side::Right), b.sensitive, None),
                 (None, None) => return,
             };
-            out.keys.push(KeyDiff { key: key.to_owned(), status, sensitive });
+            let (status, sensitive, sides) = status;
+            out.keys.push(KeyDiff { key: key.to_owned(), status, sensitive, sides });
         });
         scopes.push(out);
     }
@@ -569,7 +617,11 @@ pub fn live(
             let sensitive = a.is_some_and(|k| k.metadata.is_marked_sensitive())
                 || b.is_some_and(|k| k.metadata.is_marked_sensitive())
                 || desired_sensitive(key);
-            out.keys.push(KeyDiff { key: key.to_owned(), status, sensitive });
+            let sides = match (a, b) {
+                (Some(a), Some(b)) => sides(&status, || [Facts::of_listed(a), Facts::of_listed(b)]),
+                _ => None,
+            };
+            out.keys.push(KeyDiff { key: key.to_owned(), status, sensitive, sides });
         });
         scopes.push(out);
     }

@@ -13,7 +13,7 @@ pub(crate) const PROD: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
 pub(crate) const CONFIG_NS: &str = "2f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// Staging and production of one config, on the local target: equal keys, a changed value, a
-/// changed TTL, a key only in each, a sensitive key that differs, and a scope only in
+/// changed TTL, changed metadata, a key only in each, a sensitive key that differs, and a scope only in
 /// production. `target` is written as `target:`.
 pub(crate) fn two_environments(target: &str) -> String {
     format!(
@@ -45,6 +45,7 @@ environments:
           f/cache: {{value: "c", expiration_ttl: 7200}}
           f/secret: "${{SECRET:-s3cr3t-production}}"
           f/launch: {{value: {{enabled: true}}, metadata: {{team: growth}}}}
+          f/json: {{value: {{enabled: true, rollout: 5}}, metadata: {{team: checkout}}}}
       config:
         namespace_id: {CONFIG_NS}
         prefix: "config/"
@@ -132,6 +133,7 @@ fn expected_keys() -> Vec<(String, String, String)> {
         ("f/banner", "differs", "value"),
         ("f/cache", "differs", "expiration"),
         ("f/debug", "only-left", ""),
+        ("f/json", "differs", "metadata"),
         ("f/launch", "only-right", ""),
         ("f/secret", "differs", "value"),
     ]
@@ -158,9 +160,17 @@ fn desired_states_side_by_side() {
     assert_eq!(document["mode"], "desired");
     assert_eq!(
         document["summary"],
-        "3 differ, 1 only in staging, 1 only in production, 2 equal; 1 scope only in production."
+        "4 differ, 1 only in staging, 1 only in production, 1 equal; 1 scope only in production."
     );
-    let secret = &document["keys"][4];
+    assert_eq!(
+        document["keys"][1]["expiration"],
+        serde_json::json!({"left": "ttl=3600", "right": "ttl=7200"})
+    );
+    assert_eq!(
+        document["keys"][3]["metadata"],
+        serde_json::json!({"left": {"team": "growth"}, "right": {"team": "checkout"}})
+    );
+    let secret = &document["keys"][5];
     assert_eq!(secret["sensitive"], true);
     assert!(secret.get("diff").is_none() && secret.get("left_value").is_none(), "{secret}");
     assert_eq!(document["scopes"][1]["name"], "config");
@@ -207,7 +217,7 @@ fn live_namespaces_side_by_side() {
     assert_eq!(document["mode"], "live");
     // Live, the sensitive key's value is never read: its hash says it differs.
     let mut expected = expected_keys();
-    expected[4].2 = "content".to_owned();
+    expected[5].2 = "content".to_owned();
     assert_eq!(keys(&document), expected);
     assert_eq!(
         document["keys"][0]["diff"],
@@ -400,9 +410,9 @@ fn live_on_the_simulator() {
     no_secret(&out);
     let document = valid_json(&out);
     let mut expected = expected_keys();
-    expected[4].2 = "content".to_owned();
+    expected[5].2 = "content".to_owned();
     assert_eq!(keys(&document), expected);
-    assert_eq!(document["counts"]["equal"], 2);
+    assert_eq!(document["counts"]["equal"], 1);
     assert_eq!(document["scopes"][1]["lone_keys"], 1);
 
     let deep = run(&["--live", "--deep", "--format", "json"]);

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{DiffReport, marker, mode_line, note, only_line, summary_line};
+use super::{DiffReport, attributes, marker, mode_line, note, only_line, summary_line};
 use crate::plan::envdiff::{Place, ScopeDiff, Status};
 use crate::report::human::render_view_between;
 use crate::report::model::place;
@@ -44,6 +44,9 @@ pub fn render(report: &DiffReport<'_>, color: bool) -> String {
                 Status::NotCompared => style.info(&sign),
             };
             let _ = writeln!(out, "  {sign} {} ({})", printable(&key.key), note(diff, key, &name));
+            for attribute in attributes(key) {
+                let _ = writeln!(out, "      {}: {}", attribute.label, printable(&attribute.text));
+            }
             if let Some(view) = report.views.get(index, &key.key) {
                 render_view_between(&mut out, view, style, (&labels.0, &labels.1));
             }

@@ -7,8 +7,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{DiffReport, summary_line};
-use crate::plan::envdiff::{Mode, Place, Side, Status};
+use crate::content::Expiration;
+use crate::plan::envdiff::{Aspect, Expiry, Mode, Place, Side, Status};
 use crate::report::json::FORMAT_VERSION;
+use crate::report::json::MetadataDto;
 use crate::report::values::{Blob, TextComparison, ValueView, compare_text_between};
 
 /// `kvsync diff --format json`: what differs between two environments.
@@ -141,11 +143,35 @@ pub struct DiffKeyDto {
     /// text values that differ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// When the metadata differs and the key is not sensitive: each side's user metadata
+    /// (`null`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<SidesDto<Option<MetadataDto>>>,
+    /// When the expiration differs: each side's, as `never`, `ttl=SECONDS` (configured) or
+    /// `at=UNIX_SECONDS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<SidesDto<String>>,
     /// For values not shown as text: each side's size and short hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_value: Option<BlobDto>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub right_value: Option<BlobDto>,
+}
+
+/// Something of each side: `left`, then `right`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SidesDto<T> {
+    pub left: T,
+    pub right: T,
+}
+
+/// One side's expiration in the document: `never`, `ttl=SECONDS` or `at=UNIX_SECONDS`.
+fn expiry(expiry: Expiry) -> String {
+    match expiry {
+        Expiry::Configured(Expiration::Never) | Expiry::Listed(None) => "never".to_owned(),
+        Expiry::Configured(Expiration::Ttl(seconds)) => format!("ttl={seconds}"),
+        Expiry::Configured(Expiration::At(at)) | Expiry::Listed(Some(at)) => format!("at={at}"),
+    }
 }
 
 fn place(place: Option<&Place>) -> Option<PlaceDto> {
@@ -156,8 +182,7 @@ fn blob(blob: Option<&Blob>) -> Option<BlobDto> {
     blob.map(|b| BlobDto { size: b.size, sha256_short: b.sha256_short.clone() })
 }
 
-fn aspect(aspect: crate::plan::envdiff::Aspect) -> AspectDto {
-    use crate::plan::envdiff::Aspect;
+fn aspect(aspect: Aspect) -> AspectDto {
     match aspect {
         Aspect::Value => AspectDto::Value,
         Aspect::Metadata => AspectDto::Metadata,
@@ -221,9 +246,21 @@ pub fn document(report: &DiffReport<'_>) -> DiffDocument {
                 differences,
                 sensitive: key.sensitive,
                 diff: None,
+                metadata: None,
+                expiration: None,
                 left_value: None,
                 right_value: None,
             };
+            if let (Status::Differs(aspects), Some(sides)) = (&key.status, &key.sides) {
+                if aspects.contains(&Aspect::Metadata) && !key.sensitive {
+                    let (left, right) = (sides[0].metadata.clone(), sides[1].metadata.clone());
+                    dto.metadata = Some(SidesDto { left, right });
+                }
+                if aspects.contains(&Aspect::Expiration) {
+                    let (left, right) = (expiry(sides[0].expiration), expiry(sides[1].expiration));
+                    dto.expiration = Some(SidesDto { left, right });
+                }
+            }
             match report.views.get(index, &key.key).filter(|_| !key.sensitive) {
                 Some(ValueView::Text { live, desired }) => {
                     let labels = (diff.left.as_str(), diff.right.as_str());
@@ -263,7 +300,7 @@ pub fn schema_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::envdiff::{Aspect, EnvDiff, KeyDiff, ScopeDiff};
+    use crate::plan::envdiff::{EnvDiff, KeyDiff, ScopeDiff};
     use crate::report::values::{ValueViews, value_view};
 
     /// `schemas/diff.schema.json` is generated; this test rewrites it when the DTOs changed
@@ -281,7 +318,7 @@ mod tests {
     }
 
     fn key(key: &str, status: Status, sensitive: bool) -> KeyDiff {
-        KeyDiff { key: key.to_owned(), status, sensitive }
+        KeyDiff { key: key.to_owned(), status, sensitive, sides: None }
     }
 
     fn example() -> (EnvDiff, ValueViews) {

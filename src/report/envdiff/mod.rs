@@ -12,7 +12,9 @@
 pub mod human;
 pub mod json;
 
-use crate::plan::envdiff::{EnvDiff, KeyDiff, Mode, Side, Status};
+use crate::content::Expiration;
+use crate::plan::envdiff::{Aspect, EnvDiff, Expiry, KeyDiff, Mode, Side, Status};
+use crate::report::model::{Attribute, SENSITIVE, timestamp};
 use crate::report::text::counted;
 use crate::report::values::ValueViews;
 
@@ -109,5 +111,41 @@ pub fn note(diff: &EnvDiff, key: &KeyDiff, name: &dyn Fn(&str) -> String) -> Str
         Status::NotCompared => {
             "not compared: no kvsync marker on one side; `--deep` reads the values".to_owned()
         }
+    }
+}
+
+/// The metadata and expiration lines under a key whose metadata or expiration differs:
+/// `first → second`. A sensitive key's metadata is never shown (it may hold an interpolated
+/// secret), only that it differs.
+pub fn attributes(key: &KeyDiff) -> Vec<Attribute> {
+    let (Status::Differs(aspects), Some(sides)) = (&key.status, &key.sides) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if aspects.contains(&Aspect::Metadata) {
+        let text = if key.sensitive {
+            format!("{SENSITIVE} (differs)")
+        } else {
+            let shown = |m: &Option<serde_json::Map<String, serde_json::Value>>| match m {
+                None => "none".to_owned(),
+                Some(map) => serde_json::Value::Object(map.clone()).to_string(),
+            };
+            format!("{} → {}", shown(&sides[0].metadata), shown(&sides[1].metadata))
+        };
+        lines.push(Attribute { label: "metadata", text, literal: !key.sensitive });
+    }
+    if aspects.contains(&Aspect::Expiration) {
+        let text = format!("{} → {}", expiry(sides[0].expiration), expiry(sides[1].expiration));
+        lines.push(Attribute { label: "expiration", text, literal: false });
+    }
+    lines
+}
+
+/// One side's expiration for people: `never`, `ttl 3600 s`, or a UTC time.
+pub fn expiry(expiry: Expiry) -> String {
+    match expiry {
+        Expiry::Configured(Expiration::Never) | Expiry::Listed(None) => "never".to_owned(),
+        Expiry::Configured(Expiration::Ttl(seconds)) => format!("ttl {seconds} s"),
+        Expiry::Configured(Expiration::At(at)) | Expiry::Listed(Some(at)) => timestamp(at),
     }
 }

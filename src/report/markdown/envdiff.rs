@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use super::layout::{Item, Layout, Section};
 use super::{Report, code, diff_block, opaque, prose};
 use crate::plan::envdiff::{ScopeDiff, Status};
-use crate::report::envdiff::{DiffReport, marker, mode_line, note, only_line, summary_line};
+use crate::report::envdiff::{
+    DiffReport, attributes, marker, mode_line, note, only_line, summary_line,
+};
 use crate::report::model::place;
 use crate::report::text::counted;
 use crate::report::values::{TextComparison, ValueView, compare_text_between};
@@ -80,6 +82,14 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
                     code(&key.key),
                     note(diff, key, &|name| code(name))
                 );
+                for attribute in attributes(key) {
+                    let text = if attribute.literal {
+                        code(&attribute.text)
+                    } else {
+                        prose(&attribute.text)
+                    };
+                    let _ = writeln!(lines, "  - {}: {text}", attribute.label);
+                }
                 let mut details = None;
                 let view = report.views.get(index, &key.key);
                 let view = if key.sensitive && matches!(key.status, Status::Differs(_)) {
