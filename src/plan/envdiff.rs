@@ -307,8 +307,8 @@ fn merge<'a, A, B>(
     }
 }
 
-/// The value bytes of both sides of one desired key, read by the CLI for the pairs
-/// [`unsettled_values`] names, by (scope index in [`scope_pairs`] order, key).
+/// Whether the two sides' values of a desired key are equal, by (scope index in [`scope_pairs`]
+/// order, key): what the CLI found by reading the `file:` values [`unsettled_values`] names.
 pub type DesiredReads = HashMap<(usize, String), bool>;
 
 /// Whether two desired values are equal, when the entries alone say so: inline bytes compare

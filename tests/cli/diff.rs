@@ -431,3 +431,34 @@ fn live_on_the_simulator() {
     assert_eq!(deep.code, 0, "{}", deep.snapshot());
     assert!(deep.stdout.contains("No differences: 2 equal."), "{}", deep.stdout);
 }
+
+/// `--live` on the Cloudflare target (kv-standin) costs what the listings cost, plus one bulk
+/// get per side for the value diffs shown; `--deep` one bulk get per 100 keys on each side.
+#[test]
+fn live_requests_are_at_the_floor() {
+    let cloud = crate::support::Cloud::new(&two_environments("cloudflare"));
+    cloud.standin.create_namespace(PROD);
+    cloud.standin.create_namespace(CONFIG_NS);
+    for env in ["staging", "production"] {
+        let out = cloud.run(&["apply", "--env", env, "--auto-approve"]);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+    }
+    let counts = |more: &[&str]| {
+        cloud.standin.reset_counts();
+        let args: Vec<&str> = DIFF.iter().copied().chain(more.iter().copied()).collect();
+        let out = cloud.run(&args);
+        no_secret(&out);
+        let counts = cloud.standin.counts();
+        (out.code, counts.list, counts.bulk_get, counts.get_value)
+    };
+    // Three listings (staging's scope, production's two); f/banner, f/cache and f/json read on
+    // each side for what their hashes cannot say (one bulk get each); the secret never. The
+    // values of f/cache and f/json read as the same text, which a text read cannot promise (it
+    // drops a leading U+FEFF), so each is read again as bytes on each side: 4 single GETs.
+    assert_eq!(counts(&["--live"]), (2, 3, 2, 4));
+    // Every key on both sides (5), one bulk get on each side, and the same 4 exact reads.
+    assert_eq!(counts(&["--live", "--deep"]), (2, 3, 2, 4));
+    // Equal keys cost nothing but the listings; the configs alone cost nothing at all.
+    assert_eq!(counts(&["--live", "--only", "f/same"]), (0, 3, 0, 0));
+    assert_eq!(counts(&[]), (2, 0, 0, 0));
+}

@@ -14,7 +14,6 @@ use crate::cli::engine::{self, Access, Context};
 use crate::cli::exit::ExitStatus;
 use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
-use crate::cli::progress::Group;
 use crate::config::{Desired, DesiredEntry, Globs};
 use crate::error::Error;
 use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint, Store};
@@ -48,13 +47,19 @@ pub async fn run(args: &DiffArgs, printer: &Printer) -> Result<ExitStatus, Error
         env: Some(env.to_owned()),
         preview: None,
     };
-    let left = engine::load(&config(left_env), printer)?;
-    let right = engine::load(&config(right_env), printer)?;
     let (diff, views) = if args.live {
         let context = Context::new(&args.target)?;
-        live(&context, args.deep, [(left_env, &left), (right_env, &right)], only.as_ref(), printer)
-            .await?
+        // Each environment is loaded on a thread of its own and listed as soon as its
+        // namespaces are known, both at once (each on its own target and account).
+        let (left, right) = futures_util::future::try_join(
+            engine::load_and_list(&config(left_env), &context, Access::Read, printer),
+            engine::load_and_list(&config(right_env), &context, Access::Read, printer),
+        )
+        .await?;
+        live(args.deep, [(left_env, left), (right_env, right)], only.as_ref(), printer).await?
     } else {
+        let left = engine::load(&config(left_env), printer)?;
+        let right = engine::load(&config(right_env), printer)?;
         by_desired_state((left_env, &left), (right_env, &right), only.as_ref())?
     };
 
@@ -133,49 +138,18 @@ fn as_live(bytes: Vec<u8>) -> LiveValue {
     }
 }
 
-/// Which store a side opens: its target, and where (the local file, or the account). Two sides
-/// that open the same one share it (a local store's file is opened once).
-fn store_identity(
-    context: &Context,
-    heads: &crate::config::Heads,
-) -> (crate::cli::args::TargetKind, Option<std::path::PathBuf>, Option<String>) {
-    let kind = context.target(heads.target.as_deref());
-    match kind {
-        crate::cli::args::TargetKind::Local => (kind, Some(context.local_path(heads)), None),
-        crate::cli::args::TargetKind::Cloudflare => (kind, None, heads.account_id.clone()),
-    }
-}
-
-/// Lists both environments' namespaces (at once) and compares them; reads the values `--deep`
-/// compares, or those the value diffs show.
+/// Compares both environments' listings; reads the values `--deep` compares, or those the
+/// value diffs show.
 async fn live(
-    context: &Context,
     deep: bool,
-    sides: [(&str, &Desired); 2],
+    sides: [(&str, engine::Listed); 2],
     only: Option<&Globs>,
     printer: &Printer,
 ) -> Result<(EnvDiff, ValueViews), Error> {
     let [(left_env, left), (right_env, right)] = sides;
-    let (left_heads, right_heads) = (left.heads(), right.heads());
-    let left_store = context.open_store(&left_heads, Access::Read, printer)?;
-    let shared = store_identity(context, &left_heads) == store_identity(context, &right_heads);
-    let right_own = if shared {
-        None
-    } else {
-        Some(context.open_store(&right_heads, Access::Read, printer)?)
-    };
-    let right_store = right_own.as_ref().unwrap_or(&left_store);
-
-    let group = Group::new(printer);
-    let listing = group.add(printer, "listing", "keys", None);
-    let on_page = |n: usize| listing.inc(n as u64);
-    let (left_live, right_live) = futures_util::future::try_join(
-        engine::list_live(&left_store, &left_heads, &on_page),
-        engine::list_live(right_store, &right_heads, &on_page),
-    )
-    .await?;
-    listing.finish();
-
+    let engine::Listed { desired: left, store: left_store, live: left_live, .. } = left;
+    let engine::Listed { desired: right, store: right_store, live: right_live, .. } = right;
+    let (left, right) = (&left, &right);
     let left_side = LiveSide { name: left_env, desired: left, live: &left_live };
     let right_side = LiveSide { name: right_env, desired: right, live: &right_live };
     let mut reads = LiveReads::new();
@@ -213,7 +187,7 @@ async fn live(
         let (left_ns, right_ns) = (&left.scopes[l].namespace_id, &right.scopes[r].namespace_id);
         let (left_listed, right_listed) = (by_name(&left_live[l]), by_name(&right_live[r]));
         let mut left_values = read(&left_store, left_ns, &left_listed, keys, false).await?;
-        let mut right_values = read(right_store, right_ns, &right_listed, keys, false).await?;
+        let mut right_values = read(&right_store, right_ns, &right_listed, keys, false).await?;
         // A text read drops a leading U+FEFF: two values that read as the same text while their
         // markers' hashes differ may differ by exactly that, so they are read again as bytes.
         // (With `--deep`, two unmarked values that differ only by a leading U+FEFF still read
@@ -231,7 +205,7 @@ async fn live(
         if !again.is_empty() {
             let names: Vec<String> = again.iter().map(|&i| keys[i].clone()).collect();
             let a = read(&left_store, left_ns, &left_listed, &names, true).await?;
-            let b = read(right_store, right_ns, &right_listed, &names, true).await?;
+            let b = read(&right_store, right_ns, &right_listed, &names, true).await?;
             for ((&i, a), b) in again.iter().zip(a).zip(b) {
                 left_values[i] = a;
                 right_values[i] = b;
@@ -246,16 +220,12 @@ async fn live(
             reads.insert((index, key.clone()), (a, b));
         }
     }
-    if let Some(summary) = left_store.request_summary() {
-        printer.verbose(&format!("{left_env}: {summary}"));
-    }
-    if let Some(summary) = right_own.as_ref().and_then(Store::request_summary) {
-        printer.verbose(&format!("{right_env}: {summary}"));
-    }
-    if let Some(store) = right_own {
+    for (env, store) in [(left_env, left_store), (right_env, right_store)] {
+        if let Some(summary) = store.request_summary() {
+            printer.verbose(&format!("{env}: {summary}"));
+        }
         store.close()?;
     }
-    left_store.close()?;
     // A value that could not be read is neither equal nor different: the run fails naming it.
     if !unreadable.is_empty() {
         return Err(Error::Unreadable { keys: unreadable });
