@@ -84,6 +84,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Compare the namespaces with the config; exit 2 when they differ
     Drift(DriftArgs),
+    /// Compare two environments (configs, or `--live` namespaces); exit 2 when they differ
+    Diff(DiffArgs),
     /// Write a kvsync.yaml that reproduces what a namespace (or a prefix of it) holds now
     Export(ExportArgs),
     /// Write a commented starter kvsync.yaml, or one scope per KV binding of a wrangler config
@@ -421,6 +423,43 @@ pub struct DriftArgs {
     /// How to print the drift
     #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
     pub format: DriftFormat,
+
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
+}
+
+/// `kvsync diff --env A --env B`: what differs between two environments.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The config file [default: kvsync.yaml]
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The two environments to compare, each as `--env` picks one for `plan` (exactly two: the
+    /// first is the old side of each value diff, the second the new side)
+    #[arg(short, long = "env", value_name = "NAME", required = true)]
+    pub env: Vec<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Only compare keys matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+
+    /// Compare the environments' namespaces (through the markers in the listings) instead of
+    /// their configs
+    #[arg(long)]
+    pub live: bool,
+
+    /// With `--live`: read every value on both sides, so keys without a marker and hand edits
+    /// that kept the marker are compared too (one request per 100 keys on each side)
+    #[arg(long, requires = "live")]
+    pub deep: bool,
+
+    /// How to print the comparison
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 
     #[command(flatten)]
     pub markdown: MarkdownArgs,

@@ -88,13 +88,7 @@ pub async fn list_live<S: KvStore>(
 
 /// The engine options from the command line.
 pub fn options(desired: &Desired, planning: &PlanningArgs, now: i64) -> Result<Options, Error> {
-    let only = if planning.only.is_empty() {
-        None
-    } else {
-        Some(Globs::new(&planning.only).map_err(|(pattern, error)| {
-            Error::Usage(format!("`--only {pattern}` is not a valid glob: {error}"))
-        })?)
-    };
+    let only = only_globs(&planning.only)?;
     Ok(Options {
         owner: desired.owner.clone(),
         now,
@@ -105,6 +99,16 @@ pub fn options(desired: &Desired, planning: &PlanningArgs, now: i64) -> Result<O
             max_deletes_override: planning.max_deletes,
             max_deletes: desired.max_deletes,
         },
+    })
+}
+
+/// `--only GLOB`s compiled; `None` when there are none.
+pub fn only_globs(patterns: &[String]) -> Result<Option<Globs>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    Globs::new(patterns).map(Some).map_err(|(pattern, error)| {
+        Error::Usage(format!("`--only {pattern}` is not a valid glob: {error}"))
     })
 }
 

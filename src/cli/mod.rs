@@ -56,6 +56,7 @@ fn dispatch(cli: &Cli, printer: &Printer) -> Result<ExitStatus, Error> {
         Command::Plan(args) => block_on(commands::plan::run(args, printer)),
         Command::Apply(args) => block_on(commands::apply::run(args, printer)),
         Command::Drift(args) => block_on(commands::drift::run(args, printer)),
+        Command::Diff(args) => block_on(commands::diff::run(args, printer)),
         Command::Export(args) => block_on(commands::export::run(args, printer)),
         Command::Init(args) => commands::init::run(args, printer),
         Command::Types(args) => commands::types::run(args, printer),

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod compare;
 pub mod diff;
 pub mod drift;
+pub mod envdiff;
 pub mod guards;
 pub mod pull;
 

@@ -192,13 +192,19 @@ fn render_change(
 }
 
 fn render_view(out: &mut String, view: &ValueView, style: Style) {
+    render_view_between(out, view, style, ("live", "desired"));
+}
+
+/// A value section under a line, its diff headed `--- {old}` / `+++ {new}` (`live` and
+/// `desired` in a plan; two environments' names in `kvsync diff`, printable already).
+pub fn render_view_between(out: &mut String, view: &ValueView, style: Style, labels: (&str, &str)) {
     match view {
         ValueView::Sensitive => value_note(out, "(sensitive)"),
         // Said on the change line: `(marker only)`.
         ValueView::MarkerOnly => {}
         ValueView::Opaque { live, desired } => render_opaque(out, live.as_ref(), desired.as_ref()),
         ValueView::Text { live, desired } => {
-            render_text(out, live.as_deref(), desired.as_deref(), style);
+            render_text(out, live.as_deref(), desired.as_deref(), style, labels);
         }
     }
 }
@@ -226,7 +232,13 @@ fn render_opaque(out: &mut String, live: Option<&Blob>, desired: Option<&Blob>) 
     }
 }
 
-fn render_text(out: &mut String, live: Option<&str>, desired: Option<&str>, style: Style) {
+fn render_text(
+    out: &mut String,
+    live: Option<&str>,
+    desired: Option<&str>,
+    style: Style,
+    labels: (&str, &str),
+) {
     match (live, desired) {
         (None, None) => {}
         (None, Some(desired)) => whole_text(out, &diff_text(desired), '+', style),
@@ -249,7 +261,7 @@ fn render_text(out: &mut String, live: Option<&str>, desired: Option<&str>, styl
             if old == new {
                 return value_note(out, "value differs only in its final newline");
             }
-            unified_diff(out, &old, &new, style);
+            unified_diff(out, &old, &new, style, labels);
         }
     }
 }
@@ -279,12 +291,12 @@ fn terminated(text: &str) -> Cow<'_, str> {
 /// A unified diff with 3 lines of context. The lines are written one by one rather than through
 /// `UnifiedDiff`'s `Display`, so that each one can be indented, escaped and coloured; the header
 /// is therefore written here too.
-fn unified_diff(out: &mut String, old: &str, new: &str, style: Style) {
+fn unified_diff(out: &mut String, old: &str, new: &str, style: Style, labels: (&str, &str)) {
     let diff = TextDiff::from_lines(old, new);
     let mut unified = diff.unified_diff();
     unified.context_radius(3);
-    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("--- live"));
-    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold("+++ desired"));
+    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold(&format!("--- {}", labels.0)));
+    let _ = writeln!(out, "{VALUE_INDENT}{}", style.bold(&format!("+++ {}", labels.1)));
     for hunk in unified.iter_hunks() {
         let _ = writeln!(out, "{VALUE_INDENT}{}", style.info(&hunk.header().to_string()));
         for op in hunk.ops() {

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod diagnostic;
 pub mod drift;
 pub mod drift_model;
+pub mod envdiff;
 pub mod human;
 pub mod json;
 pub mod markdown;

@@ -182,6 +182,16 @@ pub enum TextComparison {
 
 /// Compares the two sides of a text view; see [`TextComparison`].
 pub fn compare_text(live: Option<&str>, desired: Option<&str>) -> TextComparison {
+    compare_text_between(live, desired, ("live", "desired"))
+}
+
+/// [`compare_text`], the diff headed `--- {old}` / `+++ {new}` (two environments' names in
+/// `kvsync diff`).
+pub fn compare_text_between(
+    live: Option<&str>,
+    desired: Option<&str>,
+    labels: (&str, &str),
+) -> TextComparison {
     match (live, desired) {
         (None, None) => TextComparison::Absent,
         (Some(live), Some(desired)) if live == desired => TextComparison::Unchanged,
@@ -199,7 +209,7 @@ pub fn compare_text(live: Option<&str>, desired: Option<&str>) -> TextComparison
                 return TextComparison::FinalNewlineOnly;
             }
             let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
-            let text = diff.unified_diff().context_radius(3).header("live", "desired").to_string();
+            let text = diff.unified_diff().context_radius(3).header(labels.0, labels.1).to_string();
             TextComparison::Diff(text)
         }
     }

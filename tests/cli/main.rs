@@ -32,6 +32,9 @@ mod commands;
 /// `drift`, fast and `--deep`: every class, exit codes, and the deep check's request count.
 mod drift;
 
+/// `diff --env A --env B`: two environments' desired states and live namespaces side by side.
+mod diff;
+
 /// End to end against Cloudflare's local KV simulator (miniflare/workerd, `tests/simulator/`).
 mod simulator;
 

@@ -37,9 +37,21 @@ const BOM_NS: &str = "51a0000000000000000000000000000c";
 const BIG_NS: &str = "51a0000000000000000000000000000d";
 const HOTFIX_NS: &str = "51a0000000000000000000000000000e";
 const PULL_NS: &str = "51a0000000000000000000000000000f";
+/// `diff --live`'s two environments (`diff.rs`).
+pub(crate) const DIFF_STAGING_NS: &str = "51a00000000000000000000000000010";
+pub(crate) const DIFF_PRODUCTION_NS: &str = "51a00000000000000000000000000011";
 /// Every namespace the shared simulator serves.
-const NAMESPACES: [&str; 7] =
-    [FLAGS_NS, CONVERGE_NS, ERRORS_NS, BOM_NS, BIG_NS, HOTFIX_NS, PULL_NS];
+const NAMESPACES: [&str; 9] = [
+    FLAGS_NS,
+    CONVERGE_NS,
+    ERRORS_NS,
+    BOM_NS,
+    BIG_NS,
+    HOTFIX_NS,
+    PULL_NS,
+    DIFF_STAGING_NS,
+    DIFF_PRODUCTION_NS,
+];
 
 /// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -265,7 +277,7 @@ impl Simulator {
     }
 
     /// Runs kvsync in `cwd` against the simulator, on the real clock.
-    fn kvsync(&self, test: &Test, cwd: &Path, args: &[&str]) -> Output {
+    pub(crate) fn kvsync(&self, test: &Test, cwd: &Path, args: &[&str]) -> Output {
         self.kvsync_as(test, cwd, args, TOKEN)
     }
 
@@ -346,7 +358,7 @@ impl Simulator {
     }
 
     /// Writes pairs by hand through the bulk endpoint (no kvsync marker unless given).
-    fn put_by_hand(&self, ns: &str, pairs: Value) {
+    pub(crate) fn put_by_hand(&self, ns: &str, pairs: Value) {
         let envelope = self.ok("PUT", ns, "bulk", Some(&pairs));
         let count = pairs.as_array().map_or(0, Vec::len);
         assert_eq!(

@@ -64,6 +64,8 @@ pub(crate) enum Scenario {
     PlanOneFile,
     /// (g) (d) with every value under a JSON Schema (`schemas:`, typed values).
     ValidateTyped,
+    /// (h) `diff --live` of two environments whose namespaces both hold the state as applied.
+    DiffLive,
 }
 
 impl Scenario {
@@ -76,6 +78,7 @@ impl Scenario {
             Scenario::PlanSharded => "(e) (a) with 7 list_shards",
             Scenario::PlanOneFile => "(f) (a) from one file",
             Scenario::ValidateTyped => "(g) (d) with schemas",
+            Scenario::DiffLive => "(h) diff --live, 2 namespaces",
         }
     }
 
@@ -87,7 +90,8 @@ impl Scenario {
 
 /// DESIGN.md §9 for a live scope of `live` keys: plan = ⌈N/1000⌉ lists + ⌈U/100⌉ bulk gets for
 /// the value diffs of the U updates; apply = that plan + ⌈P/10,000⌉ puts + ⌈D/10,000⌉ deletes;
-/// validate touches no namespace; a plan by `list_shards` lists each shard to its end.
+/// validate touches no namespace; a plan by `list_shards` lists each shard to its end; `diff
+/// --live` of two equal namespaces lists each once.
 pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -> Requests {
     let lists = live.div_ceil(PAGE);
     let gets = changes.update.div_ceil(BULK_GET);
@@ -105,6 +109,8 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         },
         Scenario::Validate | Scenario::ValidateTyped => Requests::default(),
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
+        // Both namespaces listed (at once), nothing read: every key's markers agree.
+        Scenario::DiffLive => Requests { list: 2 * lists, ..Requests::default() },
     }
 }
 

@@ -5,7 +5,8 @@
 //! per-page list latency, seeds the live namespace exactly as `kvsync apply` would have written
 //! it (markers computed with kvsync's own hash), and runs the release `kvsync` binary as a child
 //! process for (a) a plan without changes, (b) a plan with 1 % changed, 1 % added and 1 %
-//! removed, (c) the apply of (b) and (d) validate. Each row shows the requests by kind (as the
+//! removed, (c) the apply of (b) and (d) validate, and (h) `diff --live` of two environments
+//! whose namespaces hold the same N keys (the second seeded for that row). Each row shows the requests by kind (as the
 //! stand-in counted them), wall time, kvsync's CPU time and peak RSS (from `wait4`, through a
 //! small launcher process so that the bench's own memory does not count), beside the
 //! floor: the request counts of DESIGN.md §9 and the time a minimal client needs to list the
@@ -34,6 +35,10 @@ use state::{Changes, Desired, Variant};
 
 /// The namespace every generated config points at.
 const NAMESPACE: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// The second environment's namespace of row (h), `diff --live`.
+const SECOND_NAMESPACE: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// Row (h)'s config: the config of (a) with two environments, the second on [`SECOND_NAMESPACE`].
+const ENVIRONMENTS_ROOT: &str = "kvsync-environments.yaml";
 /// Sizes above this run `--repeat-large` times instead of `--repeat`.
 const LARGE: u64 = 100_000;
 
@@ -228,6 +233,28 @@ fn bench_size(
         eprintln!("   {}", summary(rows.last()));
     }
 
+    // (h): the same state in a second namespace, compared with the first by `diff --live`.
+    let environments = same.with_file_name(ENVIRONMENTS_ROOT);
+    let root =
+        std::fs::read_to_string(&same).map_err(|e| format!("cannot read the config: {e}"))?;
+    let overlay = format!(
+        "environments:\n  staging: {{}}\n  production:\n    namespaces:\n      site:\n        \
+         namespace_id: \"{SECOND_NAMESPACE}\"\n"
+    );
+    std::fs::write(&environments, format!("{root}{overlay}"))
+        .map_err(|e| format!("cannot write the config: {e}"))?;
+    seed(&standin, SECOND_NAMESPACE, size);
+    let diff = ["diff", "--env", "staging", "--env", "production", "--live", "-c"];
+    let mut runs = Vec::new();
+    for _ in 0..repeat {
+        standin.reset_counts();
+        let measured = kvsync_run(kvsync, &standin, &diff, &environments)?;
+        check(Scenario::DiffLive, &measured, n, &changes)?;
+        runs.push((measured, Requests::from_counts(&standin.counts())));
+    }
+    rows.push(row(n, Scenario::DiffLive, runs, floor_list, &changes));
+    eprintln!("   {}", summary(rows.last()));
+
     let mut runs = Vec::new();
     for run in 0..repeat {
         if run > 0 {
@@ -248,7 +275,7 @@ fn bench_size(
     }
     rows.push(row(n, Scenario::Apply, runs, floor_list, &changes));
     eprintln!("   {}", summary(rows.last()));
-    // (a) to (f) in the table.
+    // (a) to (h) in the table.
     rows.sort_by_key(|row| row.scenario);
 
     if args.keep {
@@ -305,14 +332,19 @@ fn seeded(n: usize, latency: Duration) -> Result<Standin, String> {
         rate_limit: RateLimit { quota: u32::MAX, ..RateLimit::default() },
         ..Options::default()
     });
-    standin.create_namespace(NAMESPACE);
+    seed(&standin, NAMESPACE, n);
+    eprintln!("   seeded {} keys in {}", thousands(n as u64), report::duration(step.elapsed()));
+    Ok(standin)
+}
+
+/// Creates `namespace` in `standin` holding the applied state of `n` keys.
+fn seed(standin: &Standin, namespace: &str, n: usize) {
+    standin.create_namespace(namespace);
     for (i, variant) in state::indices(n, Desired::Same) {
         debug_assert_eq!(variant, Variant::Base);
         let live = state::live(state::spec(i, variant));
-        standin.seed(NAMESPACE, &live.key, &live.value, Some(live.metadata), live.expiration);
+        standin.seed(namespace, &live.key, &live.value, Some(live.metadata), live.expiration);
     }
-    eprintln!("   seeded {} keys in {}", thousands(n as u64), report::duration(step.elapsed()));
-    Ok(standin)
 }
 
 /// One listing by the floor client.
@@ -380,6 +412,7 @@ fn check(scenario: Scenario, run: &Measured, n: u64, changes: &Changes) -> Resul
             ),
         ),
         Scenario::Validate | Scenario::ValidateTyped => (0, format!("1 scope, {n} keys")),
+        Scenario::DiffLive => (0, format!("No differences: {n} equal.")),
     };
     if run.code == Some(code) && (run.stdout.contains(&expected) || run.stderr.contains(&expected))
     {

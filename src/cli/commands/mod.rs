@@ -4,6 +4,7 @@
 //! [`Printer`]: super::output::Printer
 
 pub mod apply;
+pub mod diff;
 pub mod drift;
 pub mod export;
 pub mod init;

@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 
+mod envdiff;
 mod escape;
 mod layout;
 

@@ -1,0 +1,129 @@
+//! `kvsync diff --format markdown`: two environments compared, for a pull-request comment or a
+//! job summary, within a size budget like the plan and drift reports. Every name from the
+//! config or KV goes through [`code`] or [`prose`]; a value diff sits in a collapsed block with a
+//! fence longer than any backtick run in it ([`diff_block`]), dropped first when space is short.
+
+use std::fmt::Write as _;
+
+use super::layout::{Item, Layout, Section};
+use super::{Report, code, diff_block, opaque, prose};
+use crate::plan::envdiff::{ScopeDiff, Status};
+use crate::report::envdiff::{
+    DiffReport, attributes, marker, mode_line, note, only_line, summary_line,
+};
+use crate::report::model::place;
+use crate::report::text::counted;
+use crate::report::values::{TextComparison, ValueView, compare_text_between};
+
+/// Where a cut report points by default.
+const WHERE_FULL: &str = "the full report is in the job log / `kvsync diff`";
+
+impl Report {
+    /// The comparison of two environments (`kvsync diff`).
+    pub fn env_diff(report: &DiffReport<'_>, title: &str) -> Self {
+        Self(layout(report, title))
+    }
+}
+
+fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
+    let diff = report.diff;
+    let mut head = format!(
+        "## {}\n\n**{}**\n\n{}\n",
+        prose(title),
+        summary_line(diff, &|name| prose(name)),
+        mode_line(diff, &|name| code(name))
+    );
+    if let Some(only) = only_line(diff, &|glob| code(glob)) {
+        let _ = writeln!(head, "\n{only}");
+    }
+    let lone: Vec<&ScopeDiff> = diff.scopes.iter().filter(|s| s.only_in().is_some()).collect();
+    if !lone.is_empty() {
+        head.push('\n');
+        for scope in lone {
+            let (side, at) = match (&scope.left, &scope.right) {
+                (Some(at), None) => (&diff.left, at),
+                (_, Some(at)) => (&diff.right, at),
+                (None, None) => continue,
+            };
+            let _ = writeln!(
+                head,
+                "- Scope {} only in {} (namespace {}, {}): {}",
+                code(&scope.name),
+                code(side),
+                code(&at.namespace_id),
+                place(&at.prefix, code),
+                counted(scope.lone_keys, "key", "keys")
+            );
+        }
+    }
+    let labelled = diff.scopes.iter().filter(|s| !s.keys.is_empty()).count() > 1;
+    let mut sections = Vec::new();
+    for (index, scope) in diff.scopes.iter().enumerate() {
+        if scope.keys.is_empty() {
+            continue;
+        }
+        let mut heading = String::new();
+        if sections.is_empty() {
+            heading.push_str("### Keys that differ\n");
+        }
+        if labelled {
+            if !heading.is_empty() {
+                heading.push('\n');
+            }
+            let _ = writeln!(heading, "Scope {}:", code(&scope.name));
+        }
+        let items = scope
+            .keys
+            .iter()
+            .map(|key| {
+                let mut lines = format!(
+                    "- `{}` {} ({})\n",
+                    marker(&key.status),
+                    code(&key.key),
+                    note(diff, key, &|name| code(name))
+                );
+                for attribute in attributes(key) {
+                    let text = if attribute.literal {
+                        code(&attribute.text)
+                    } else {
+                        prose(&attribute.text)
+                    };
+                    let _ = writeln!(lines, "  - {}: {text}", attribute.label);
+                }
+                let mut details = None;
+                let view = report.views.get(index, &key.key);
+                let view = if key.sensitive && matches!(key.status, Status::Differs(_)) {
+                    Some(&ValueView::Sensitive)
+                } else {
+                    view
+                };
+                match view {
+                    Some(ValueView::Sensitive) => lines.push_str("  - value: (sensitive)\n"),
+                    Some(ValueView::Opaque { live, desired }) => {
+                        if let Some(line) = opaque(live.as_ref(), desired.as_ref()) {
+                            let _ = writeln!(lines, "  - {line}");
+                        }
+                    }
+                    Some(ValueView::Text { live, desired }) => {
+                        let labels = (diff.left.as_str(), diff.right.as_str());
+                        if let TextComparison::Diff(text) =
+                            compare_text_between(live.as_deref(), desired.as_deref(), labels)
+                        {
+                            details = Some(diff_block(&text));
+                        }
+                    }
+                    Some(ValueView::MarkerOnly) | None => {}
+                }
+                Item { lines, details }
+            })
+            .collect();
+        sections.push(Section { heading, items });
+    }
+    Layout {
+        head,
+        sections,
+        trailers: Vec::new(),
+        nouns: ("key", "keys"),
+        where_full: WHERE_FULL.into(),
+    }
+}
