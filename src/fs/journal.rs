@@ -12,6 +12,10 @@
 //! While a journal is there the files may be half written, so the config loader refuses to
 //! load ([`pending`]).
 //!
+//! A crash before the journal is written (while the temporary files are being filled) leaves
+//! every file as it was, and at most some temporary files (`.NAME.<hex>.tmp`) that nothing
+//! reads.
+//!
 //! A journal is data a repository could carry, so it is trusted with nothing: the files it
 //! names must lie inside its own folder, and its temporary files beside them.
 
@@ -98,7 +102,8 @@ pub fn write_all(folder: &Path, files: &[Planned<'_>]) -> Result<(), Error> {
         let Some(path) = relative_inside(&root, one.destination()) else {
             return Err(journal_error(
                 format!(
-                    "`{}` is outside `{}`: it cannot be written",
+                    "`{}` cannot be written all or none: it is outside `{}`, or its name is not \
+                     UTF-8",
                     shown(file.path),
                     shown(folder)
                 ),
@@ -300,13 +305,14 @@ fn entry_paths(folder: &Path, entry: &Entry) -> Option<(PathBuf, PathBuf)> {
     Some((path, temporary))
 }
 
-/// `path` relative to `root` (canonical), `/`-separated, when it lies inside it.
+/// `path` relative to `root` (canonical), `/`-separated, when it lies inside it and its name
+/// can be written into the journal as it is (UTF-8).
 fn relative_inside(root: &Path, path: &Path) -> Option<String> {
     let folder = std::fs::canonicalize(super::folder_of(path)).ok()?;
     let inside = folder.strip_prefix(root).ok()?;
-    let mut parts: Vec<String> =
-        inside.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    parts.push(path.file_name()?.to_string_lossy().into_owned());
+    let mut parts: Vec<&str> =
+        inside.components().map(|c| c.as_os_str().to_str()).collect::<Option<_>>()?;
+    parts.push(path.file_name()?.to_str()?);
     Some(parts.join("/"))
 }
 

@@ -45,6 +45,13 @@ pub enum Error {
     /// a folder, or loops).
     #[error("`{}` is a symbolic link kvsync cannot follow: {why}", path.display())]
     Link { path: PathBuf, why: String },
+    /// The destination exists and is not a regular file: a device, a pipe, a socket or a folder
+    /// cannot be replaced by a rename (and replacing `/dev/null` would break the machine).
+    #[error(
+        "`{}` is not a regular file: kvsync writes a file by replacing it, so it never writes into a device, a pipe or a folder",
+        path.display()
+    )]
+    NotAFile { path: PathBuf },
     /// A journal of files written all or none is damaged or cannot be acted on.
     #[error("{message}")]
     Journal { message: String, hint: Option<String> },
@@ -195,8 +202,17 @@ pub(crate) fn folder_of(path: &Path) -> &Path {
 }
 
 /// Where a write of `path` goes: `path` itself, or the target of the link at `path` when that
-/// target is a file (or a free name) inside `within`.
+/// target is a file inside `within`; either must be a regular file or a free name.
 fn resolve(path: &Path, within: &Path) -> Result<PathBuf, Error> {
+    let destination = follow(path, within)?;
+    match std::fs::symlink_metadata(&destination) {
+        Ok(meta) if !meta.is_file() => Err(Error::NotAFile { path: path.to_path_buf() }),
+        _ => Ok(destination),
+    }
+}
+
+/// `path`, or the target of the link at `path` when that target is inside `within`.
+fn follow(path: &Path, within: &Path) -> Result<PathBuf, Error> {
     let link = |why: String| Error::Link { path: path.to_path_buf(), why };
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
@@ -208,9 +224,6 @@ fn resolve(path: &Path, within: &Path) -> Result<PathBuf, Error> {
                 .map_err(|source| Error::Write { path: within.to_path_buf(), source })?;
             if !target.starts_with(&root) {
                 return Err(Error::LinkOutside { path: path.to_path_buf(), target, within: root });
-            }
-            if target.is_dir() {
-                return Err(link("it points at a folder".to_owned()));
             }
             Ok(target)
         }
@@ -362,6 +375,27 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("nothing"), &dangling).expect("a link");
         let refused = write(&dangling, b"x", dir.path()).expect_err("refused");
         assert!(refused.to_string().contains("points at nothing"), "{refused}");
+    }
+
+    /// A device, pipe, socket or folder at the destination is refused before anything is
+    /// created: a rename would replace it (`plan --out /dev/null` as root would replace the
+    /// machine's `/dev/null`). A socket stands in for a device here.
+    #[cfg(unix)]
+    #[test]
+    fn a_destination_that_is_not_a_regular_file_is_refused() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let socket = dir.path().join("out.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("a socket");
+        std::fs::create_dir(dir.path().join("folder")).expect("a folder");
+        std::os::unix::fs::symlink("folder", dir.path().join("to-folder")).expect("a link");
+        for name in ["out.sock", "folder", "to-folder"] {
+            let refused = write(&dir.path().join(name), b"x", dir.path()).expect_err(name);
+            assert!(matches!(refused, Error::NotAFile { .. }), "{name}: {refused}");
+            assert!(refused.to_string().contains("not a regular file"), "{refused}");
+        }
+        assert_eq!(names(dir.path()), ["folder", "out.sock", "to-folder"]);
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&socket).expect("meta").file_type().is_socket());
     }
 
     #[cfg(unix)]
