@@ -145,6 +145,16 @@ fn fill_temporary(
     destination: PathBuf,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<Staged, Error> {
+    fill_temporary_named(destination, &mut random_suffix, fill)
+}
+
+/// [`fill_temporary`] with the random part of each name drawn from `suffixes` (tests draw
+/// names that are taken).
+fn fill_temporary_named(
+    destination: PathBuf,
+    suffixes: &mut dyn FnMut() -> io::Result<String>,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<Staged, Error> {
     let error = |source| Error::Write { path: destination.clone(), source };
     let folder = folder_of(&destination);
     let name = destination.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
@@ -156,7 +166,7 @@ fn fill_temporary(
     let prefix = format!(".{}.", &name[..cut]);
     let mut attempt = 0;
     let (temporary, file) = loop {
-        let temporary = folder.join(format!("{prefix}{}.tmp", random_suffix().map_err(error)?));
+        let temporary = folder.join(format!("{prefix}{}.tmp", suffixes().map_err(error)?));
         match create_new(&temporary) {
             Ok(file) => break (temporary, file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt + 1 < ATTEMPTS => {
@@ -396,6 +406,38 @@ mod tests {
         assert_eq!(names(dir.path()), ["folder", "out.sock", "to-folder"]);
         use std::os::unix::fs::FileTypeExt;
         assert!(std::fs::symlink_metadata(&socket).expect("meta").file_type().is_socket());
+    }
+
+    /// A name already taken (a file, or a link to a file outside) is left alone and another is
+    /// drawn; when every draw is taken, nothing is written.
+    #[cfg(unix)]
+    #[test]
+    fn a_taken_temporary_name_is_never_clobbered() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let outside = tempfile::tempdir().expect("a folder");
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "keep").expect("seeded");
+        std::fs::write(dir.path().join(".out.ts.aaaa.tmp"), "mine").expect("seeded");
+        std::os::unix::fs::symlink(&victim, dir.path().join(".out.ts.bbbb.tmp")).expect("link");
+        let mut draws = ["aaaa", "bbbb", "cccc"].into_iter().map(|s| Ok(s.to_owned()));
+        let mut suffixes = || draws.next().unwrap_or_else(|| Ok("zzzz".to_owned()));
+        let destination = dir.path().join("out.ts");
+        let staged =
+            fill_temporary_named(destination.clone(), &mut suffixes, |out| out.write_all(b"types"))
+                .expect("staged");
+        assert_eq!(staged.temporary(), dir.path().join(".out.ts.cccc.tmp"));
+        staged.commit().expect("committed");
+        assert_eq!(std::fs::read(&destination).expect("read"), b"types");
+        assert_eq!(std::fs::read(dir.path().join(".out.ts.aaaa.tmp")).expect("read"), b"mine");
+        assert_eq!(std::fs::read(&victim).expect("read"), b"keep");
+
+        let mut taken = || Ok("aaaa".to_owned());
+        let refused =
+            fill_temporary_named(destination.clone(), &mut taken, |out| out.write_all(b"other"))
+                .expect_err("every name taken");
+        assert!(refused.to_string().contains("exists"), "{refused}");
+        assert_eq!(std::fs::read(&destination).expect("read"), b"types");
+        assert_eq!(std::fs::read(dir.path().join(".out.ts.aaaa.tmp")).expect("read"), b"mine");
     }
 
     #[cfg(unix)]
