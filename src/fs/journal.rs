@@ -176,8 +176,7 @@ pub fn recover(folder: &Path) -> Result<Recovery, Error> {
         return Ok(Recovery::Nothing);
     };
     let by_hand = format!(
-        "compare the files it names with what you expect (`git diff`), fix them by hand, then \
-         delete `{}`",
+        "check the config's files (`git diff`), fix them by hand where needed, then delete `{}`",
         shown(&journal_path)
     );
     let damaged = |why: String| {

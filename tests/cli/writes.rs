@@ -391,7 +391,7 @@ fn pull_rolls_back_or_stops_when_it_cannot_finish() {
 /// pulled and no journal.
 #[test]
 fn kill_9_during_a_pull_is_all_or_none() {
-    for delay_ms in [0u64, 2, 5, 10, 20, 40] {
+    for delay_ms in [0u64, 5, 10, 15, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 70, 90] {
         let test = project();
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kvsync"));
         crate::support::hermetic(&mut command);
