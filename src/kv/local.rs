@@ -1663,6 +1663,23 @@ mod tests {
         assert!(err.to_string().contains("not a kvsync local store"), "{err}");
         assert!(err.to_string().contains("things"), "{err}");
 
+        // A store written before the checksums (format 1) is refused, not read unchecked.
+        let old = dir.path().join("old.db");
+        LocalStore::open(&old, NOW).expect("create").close().expect("close");
+        {
+            let db = Database::create(&old).expect("redb");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(FORMAT).expect("table").insert(FORMAT_KEY, &b"1"[..]).expect("insert");
+            txn.commit().expect("commit");
+        }
+        for err in [
+            LocalStore::open(&old, NOW).expect_err("format 1"),
+            LocalStore::open_read_only(&old, NOW).expect_err("format 1"),
+        ] {
+            assert!(err.to_string().contains("earlier kvsync (format 1"), "{err}");
+            assert!(err.to_string().contains("move it away"), "{err}");
+        }
+
         let folder = dir.path().join("folder");
         std::fs::create_dir(&folder).expect("mkdir");
         assert!(matches!(LocalStore::open(&folder, NOW), Err(Error::Local { .. })));
