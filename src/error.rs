@@ -17,6 +17,9 @@ pub enum Error {
     Apply(#[from] crate::apply::Error),
 
     #[error(transparent)]
+    Fs(#[from] crate::fs::Error),
+
+    #[error(transparent)]
     Saved(#[from] crate::saved::Error),
 
     /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
@@ -83,6 +86,11 @@ impl Error {
                 "pass the config with `-c FILE`, or run `kvsync init` to write a starter config (`kvsync init --from-wrangler` in a Worker's folder)"
                     .to_owned(),
             ],
+            Self::Config(crate::config::Error::Interrupted { .. }) => vec![
+                "run `kvsync pull` again: it finishes the interrupted write, or rolls it back"
+                    .to_owned(),
+            ],
+            Self::Fs(error) => error.hints(),
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
             ],

@@ -7,17 +7,19 @@ use std::path::{Path, PathBuf};
 
 /// What each module may import from the crate (besides itself); a module missing here may not
 /// be imported by any module listed. `error` and `cli` sit at the top and may import anything.
+/// `fs` (the one atomic writer) is a leaf like `content`: every layer may write a file.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("text", &[]),
     ("content", &[]),
     ("env_vars", &[]),
-    ("config", &["content", "env_vars", "kv", "text"]),
-    ("kv", &["content", "env_vars", "text"]),
+    ("fs", &[]),
+    ("config", &["content", "env_vars", "kv", "text", "fs"]),
+    ("kv", &["content", "env_vars", "text", "fs"]),
     ("plan", &["content", "config", "kv", "text"]),
-    ("apply", &["content", "config", "kv", "plan", "env_vars", "text"]),
-    ("report", &["content", "config", "kv", "plan", "apply", "env_vars", "text"]),
-    ("saved", &["content", "config", "kv", "plan", "apply", "report", "env_vars", "text"]),
-    ("types", &["content", "config", "text"]),
+    ("apply", &["content", "config", "kv", "plan", "env_vars", "text", "fs"]),
+    ("report", &["content", "config", "kv", "plan", "apply", "env_vars", "text", "fs"]),
+    ("saved", &["content", "config", "kv", "plan", "apply", "report", "env_vars", "text", "fs"]),
+    ("types", &["content", "config", "text", "fs"]),
 ];
 
 /// Paths a renderer may not name even though `kv` is allowed: renderers format data and never
@@ -189,8 +191,55 @@ fn every_arrow_points_down() {
     assert!(wrong.is_empty(), "arrows that point the wrong way:\n{}", wrong.join("\n"));
 }
 
+/// Calls that write a file other than through `crate::fs` (ARCHITECTURE.md: every file kvsync
+/// writes goes through the one atomic writer). `crate::fs::write` is told apart by its prefix.
+const RAW_WRITES: &[&str] = &[
+    "fs::write(",
+    "fs_err::write(",
+    "File::create(",
+    "fs::rename(",
+    "fs_err::rename(",
+    "OpenOptions::new(",
+    "fs::copy(",
+    "fs_err::copy(",
+];
+
+/// The raw writes in one file's production code.
+fn raw_writes(code: &str) -> Vec<&'static str> {
+    RAW_WRITES
+        .iter()
+        .copied()
+        .filter(|call| code.match_indices(call).any(|(at, _)| !code[..at].ends_with("crate::")))
+        .collect()
+}
+
+#[test]
+fn every_file_is_written_through_the_atomic_writer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src");
+        let test_only = relative.file_name().is_some_and(|name| {
+            name == "tests.rs" || name.to_string_lossy().ends_with("_tests.rs")
+        });
+        if relative.starts_with("fs") || relative == Path::new("layering.rs") || test_only {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("a source file");
+        for call in raw_writes(&production(&text)) {
+            wrong.push(format!("{}: `{call}`", relative.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "files written around `crate::fs`:\n{}", wrong.join("\n"));
+}
+
 #[test]
 fn the_check_sees_a_wrong_arrow() {
+    assert_eq!(raw_writes("fs_err::write(&out, text)?;"), ["fs_err::write("]);
+    assert!(raw_writes("crate::fs::write(out, bytes, root)?;").is_empty());
+    assert_eq!(raw_writes("std::fs::write(&out, text)?;"), ["fs::write("]);
     let code = "use crate::plan::hash::ContentHash;\nfn f() { crate::apply::run(); }";
     assert_eq!(wrong_arrows(&["config"], code).len(), 2);
     assert_eq!(
@@ -200,6 +249,10 @@ fn the_check_sees_a_wrong_arrow() {
     assert!(wrong_arrows(&["report"], "use crate::kv::LiveValue;").is_empty());
     assert!(wrong_arrows(&["plan"], "use crate::kv::ListedKey;").is_empty());
     assert_eq!(wrong_arrows(&["kv"], "crate::plan::Plan"), ["`kv` imports `crate::plan::Plan`"]);
+    assert_eq!(wrong_arrows(&["fs"], "crate::config::load"), ["`fs` imports `crate::config::load`"]);
+    assert!(wrong_arrows(&["saved"], "crate::fs::write(path, bytes, root)").is_empty());
+    // The pure engine writes no file.
+    assert_eq!(wrong_arrows(&["plan"], "crate::fs::write"), ["`plan` imports `crate::fs::write`"]);
     assert_eq!(production("// crate::cli::x\nfn a() {}"), "fn a() {}");
     assert_eq!(
         production("use crate::kv::X;\n#[cfg(test)]\nmod tests { use crate::cli::Y; }"),

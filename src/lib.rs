@@ -9,6 +9,7 @@
 //! - [`report`] renders plans and diagnostics,
 //! - [`saved`] is the saved plan: its file and its stale check,
 //! - [`types`] writes TypeScript types and typed readers for the Workers that read the keys,
+//! - [`fs`] is the one atomic writer every file kvsync writes goes through,
 //! - [`cli`] is the thin command-line layer.
 
 pub mod apply;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod content;
 pub mod env_vars;
 pub mod error;
+pub mod fs;
 pub mod kv;
 #[cfg(test)]
 mod layering;

@@ -209,7 +209,7 @@ pub fn schema_json() -> String {
 /// Creates `path` as a new file: never over an existing file and never through a symlink
 /// (`O_CREAT | O_EXCL` refuses both).
 pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+    crate::fs::create_new(path)
 }
 
 /// Writes a snapshot line by line, hashing what it writes.

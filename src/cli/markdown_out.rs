@@ -49,8 +49,8 @@ pub fn render(
     };
     for out in &args.markdown_out {
         let text = report.render(out.max_chars, where_full(out.max_chars).as_deref());
-        fs_err::write(&out.path, text)
-            .map_err(|source| Error::Io { context: "writing a `--markdown-out` report", source })?;
+        // A link at the path is followed only when it points inside the current folder.
+        crate::fs::write(&out.path, text.as_bytes(), std::path::Path::new("."))?;
     }
     Ok(stdout.then(|| report.render(args.max_chars, where_full(args.max_chars).as_deref())))
 }

@@ -53,8 +53,13 @@ pub(super) fn load_using(
     workers: &Workers,
 ) -> Result<Loaded, Error> {
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
-    let bytes = std::fs::read(path).map_err(read_error)?;
     let root_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    // A journal means a pull was interrupted between two renames: the files may be half
+    // written, so no command reads them until `kvsync pull` finishes or rolls the write back.
+    if let Some(journal) = crate::fs::journal::pending(shown_dir(&root_dir)) {
+        return Err(Error::Interrupted { journal });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
     let root_canonical = std::fs::canonicalize(shown_dir(&root_dir)).map_err(read_error)?;
     let root_file_canonical = std::fs::canonicalize(path).map_err(read_error)?;
 

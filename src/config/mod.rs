@@ -205,6 +205,13 @@ pub enum Error {
     /// One or more problems, all of them, in file and line order.
     #[error("{}", invalid_summary(.0))]
     Invalid(Vec<Diagnostic>),
+    /// A journal of an interrupted write (`kvsync pull`) is in the config's folder: its files
+    /// may be half written.
+    #[error(
+        "an interrupted `kvsync pull` left `{}`: the config may be half written, so it is not read",
+        journal.display()
+    )]
+    Interrupted { journal: PathBuf },
     /// An exported file did not load back as exactly what was read (a bug in the writer).
     #[error("{0}")]
     Export(String),

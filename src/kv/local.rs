@@ -11,16 +11,26 @@
 //!
 //! Layout (every table maps bytes to bytes and our own decoding of them returns errors, so a
 //! damaged file never makes a decoder panic; [`guarded`] covers redb's own panics):
-//! - `kvsync_format`: `version` → `1`, which tells our file from any other redb file;
-//! - `entries`: `namespace ‖ 0x00 ‖ key` → expiration and metadata (the part a listing reads);
+//! - `kvsync_format`: `version` → `2`, which tells our file from any other redb file;
+//! - `entries`: `namespace ‖ 0x00 ‖ key` → expiration and metadata (the part a listing reads),
+//!   with a checksum of the value and one of the entry itself (its key included);
 //! - `values`: the same key → the value bytes, kept apart so that listing a million keys never
 //!   reads a value;
-//! - `expiry`: `expiration ‖ entry key` → nothing, so expired keys are found by a range scan.
+//! - `expiry`: `expiration ‖ entry key` → nothing, so expired keys are found by a range scan;
+//! - `namespaces`: `namespace` → how many entries it has and the sum of their checksums.
+//!
+//! redb checks its pages' checksums only when it repairs a file, not when it reads one: a byte
+//! flipped in a page reads back as another key, another value, or no key at all (issue #22 item
+//! 9: a damaged store planned as an empty namespace). So the store checks what it reads: every
+//! entry against its checksum (a key renamed or moved to another namespace fails), every value
+//! against the entry's value checksum, and, the first time a run touches a namespace, the
+//! namespace's entries against their recorded count and sum (an entry that vanished fails).
 //!
 //! Namespace ids never contain a NUL byte (they are checked), so `namespace ‖ 0x00` is a prefix
 //! no other namespace shares, and within one namespace the entries sort by the key's UTF-8
 //! bytes: a listing is one range scan.
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -43,10 +53,11 @@ const FORMAT: TableDefinition<Bytes, Bytes> = TableDefinition::new("kvsync_forma
 const ENTRIES: TableDefinition<Bytes, Bytes> = TableDefinition::new("entries");
 const VALUES: TableDefinition<Bytes, Bytes> = TableDefinition::new("values");
 const EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("expiry");
+const NAMESPACES: TableDefinition<Bytes, Bytes> = TableDefinition::new("namespaces");
 
 const FORMAT_KEY: &[u8] = b"version";
-/// Bumped whenever the layout above changes incompatibly.
-const FORMAT_VERSION: &[u8] = b"1";
+/// Bumped whenever the layout above changes incompatibly (2: checksums and `namespaces`).
+const FORMAT_VERSION: &[u8] = b"2";
 
 /// The first byte of every decoded cursor. It makes a random string that happens to be valid
 /// base64 far less likely to pass for a cursor, and leaves room to change the format.
@@ -61,6 +72,8 @@ pub struct LocalStore {
     /// The clock of this run, in unix seconds. Fixed at open so that one run sees one instant,
     /// and so that tests control time.
     now: i64,
+    /// The namespaces whose entries this run checked against their count and sum.
+    verified: std::sync::Mutex<HashSet<String>>,
 }
 
 /// How a store was opened.
@@ -97,7 +110,7 @@ impl LocalStore {
     pub fn open_read_only(path: &Path, now: i64) -> Result<LocalStore, Error> {
         guarded(path, || {
             if !path.exists() {
-                return Ok(LocalStore { db: Some(Db::Absent), path: path.to_path_buf(), now });
+                return Ok(LocalStore::new(Db::Absent, path, now));
             }
             let db = match ReadOnlyDatabase::open(path) {
                 Ok(db) => db,
@@ -117,8 +130,7 @@ impl LocalStore {
                 }
                 Err(err) => return Err(not_a_store(path, err)),
             };
-            let mut store =
-                LocalStore { db: Some(Db::ReadOnly(db)), path: path.to_path_buf(), now };
+            let mut store = LocalStore::new(Db::ReadOnly(db), path, now);
             if !store.check_format()? {
                 // A file redb created but kvsync never initialised: nothing in it yet.
                 store.db = Some(Db::Absent);
@@ -141,6 +153,10 @@ impl LocalStore {
         }
     }
 
+    fn new(db: Db, path: &Path, now: i64) -> LocalStore {
+        LocalStore { db: Some(db), path: path.to_path_buf(), now, verified: Default::default() }
+    }
+
     fn open_unguarded(path: &Path, now: i64) -> Result<LocalStore, Error> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs_err::create_dir_all(parent).map_err(|err| local_error(path, err))?;
@@ -159,7 +175,7 @@ impl LocalStore {
             }
             Err(err) => return Err(not_a_store(path, err)),
         };
-        let store = LocalStore { db: Some(Db::ReadWrite(db)), path: path.to_path_buf(), now };
+        let store = LocalStore::new(Db::ReadWrite(db), path, now);
         if !store.check_format()? {
             store.initialise()?;
         }
@@ -197,18 +213,19 @@ impl LocalStore {
         refusal::check_namespace(namespace_id)?;
         let entry_key = entry_key(namespace_id, key);
         let Some(db) = self.reader()? else { return Ok(None) };
+        self.verify(db, namespace_id)?;
         let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
         let Some(guard) = entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))? else {
             return Ok(None);
         };
-        let record = Record::decode(guard.value()).ok_or_else(|| self.corrupt(&entry_key))?;
+        let record = self.decode(&entry_key, guard.value())?;
         if record.is_expired(self.now) {
             return Ok(None);
         }
         let metadata = record.metadata().map_err(|_| self.corrupt(&entry_key))?.to_json();
-        let value = self.read_value(&values, &entry_key)?;
+        let value = self.read_value(&values, &entry_key, &record)?;
         Ok(Some((value, metadata, record.expiration)))
     }
 
@@ -236,6 +253,13 @@ impl LocalStore {
             .get(FORMAT_KEY)
             .map_err(|e| self.not_ours(e))?
             .map(|guard| guard.value().to_vec());
+        if version.as_deref() == Some(b"1") {
+            return Err(self.local(
+                "written by an earlier kvsync (format 1, without checksums); move it away to \
+                 start afresh, and apply again"
+                    .to_owned(),
+            ));
+        }
         if version.as_deref() != Some(FORMAT_VERSION) {
             return Err(self.local(format!(
                 "written in an unknown format (version {}); it may come from a newer kvsync",
@@ -244,7 +268,7 @@ impl LocalStore {
         }
         // Opening every table now turns a half-written or tampered file into one clear error at
         // open instead of a surprise in the middle of an apply.
-        for table in [ENTRIES, VALUES, EXPIRY] {
+        for table in [ENTRIES, VALUES, EXPIRY, NAMESPACES] {
             txn.open_table(table).map_err(|e| self.not_ours(e))?;
         }
         Ok(true)
@@ -255,11 +279,63 @@ impl LocalStore {
         {
             let mut format = txn.open_table(FORMAT).map_err(|e| self.db_error(e))?;
             format.insert(FORMAT_KEY, FORMAT_VERSION).map_err(|e| self.db_error(e))?;
-            for table in [ENTRIES, VALUES, EXPIRY] {
+            for table in [ENTRIES, VALUES, EXPIRY, NAMESPACES] {
                 txn.open_table(table).map_err(|e| self.db_error(e))?;
             }
         }
         txn.commit().map_err(|e| self.db_error(e))
+    }
+
+    /// Checks, once per run, that a namespace's entries are the ones its summary in
+    /// `namespaces` counts: as many, with the same sum of checksums, each matching its own.
+    fn verify(&self, db: &dyn ReadableDatabase, namespace_id: &str) -> Result<(), Error> {
+        let mut verified = self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.contains(namespace_id) {
+            return Ok(());
+        }
+        let txn = db.begin_read().map_err(|e| self.db_error(e))?;
+        let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
+        let namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
+        let recorded = read_summary(&namespaces, namespace_id)
+            .map_err(|e| self.db_error(e))?
+            .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+        let start = entry_key(namespace_id, "");
+        let mut end = start.clone();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        let mut found = Summary::default();
+        for item in entries.range(start.as_slice()..end.as_slice()).map_err(|e| self.db_error(e))? {
+            let (key, record) = item.map_err(|e| self.db_error(e))?;
+            self.decode(key.value(), record.value())?;
+            found.add(entry_sum(record.value()));
+        }
+        if found != recorded {
+            let entries =
+                |n: u64| if n == 1 { "1 entry".to_owned() } else { format!("{n} entries") };
+            let why = if found.count == recorded.count {
+                "its entries are not the ones written".to_owned()
+            } else {
+                format!("it holds {} where {} were written", entries(found.count), recorded.count)
+            };
+            return Err(self.damaged(namespace_id, &why));
+        }
+        verified.insert(namespace_id.to_owned());
+        Ok(())
+    }
+
+    /// A namespace whose entries are not what was written.
+    fn damaged(&self, namespace_id: &str, why: &str) -> Error {
+        self.local(format!(
+            "the file is damaged: namespace `{namespace_id}` does not read back as it was \
+             written ({why}); move the file away to start afresh, or choose another path with \
+             `--local-path`"
+        ))
+    }
+
+    /// An entry's record, checked against its checksum.
+    fn decode<'r>(&self, entry_key: &[u8], bytes: &'r [u8]) -> Result<Record<'r>, Error> {
+        Record::decode(entry_key, bytes).ok_or_else(|| self.corrupt(entry_key))
     }
 
     /// Deletes every key whose expiration is at or before `now`, as KV does on its own.
@@ -282,6 +358,7 @@ impl LocalStore {
             let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
+            let mut namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
             let expired = expiry
                 .extract_from_if(..upper.as_slice(), |_, _| true)
                 .map_err(|e| self.db_error(e))?;
@@ -289,7 +366,17 @@ impl LocalStore {
                 let (index_key, _) = item.map_err(|e| self.db_error(e))?;
                 let entry_key =
                     index_key.value().get(8..).ok_or_else(|| self.corrupt(index_key.value()))?;
-                entries.remove(entry_key).map_err(|e| self.db_error(e))?;
+                // The index is checked too: a damaged one must not delete a live key.
+                let old = entries.remove(entry_key).map_err(|e| self.db_error(e))?;
+                let old = old.ok_or_else(|| self.corrupt(entry_key))?;
+                let record = self.decode(entry_key, old.value())?;
+                if !record.is_expired(self.now) {
+                    return Err(self.corrupt(entry_key));
+                }
+                let sum = entry_sum(old.value());
+                drop(old);
+                let namespace = namespace_of(entry_key).ok_or_else(|| self.corrupt(entry_key))?;
+                self.update_summary(&mut namespaces, namespace, |summary| summary.remove(sum))?;
                 values.remove(entry_key).map_err(|e| self.db_error(e))?;
             }
         }
@@ -324,6 +411,7 @@ impl LocalStore {
         let Some(db) = self.reader()? else {
             return Ok(ListPage { keys: Vec::new(), cursor: None });
         };
+        self.verify(db, namespace_id)?;
         let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let range =
@@ -339,7 +427,7 @@ impl LocalStore {
             if !key.starts_with(&scope) {
                 break;
             }
-            let record = Record::decode(record.value()).ok_or_else(|| self.corrupt(key))?;
+            let record = self.decode(key, record.value())?;
             if record.is_expired(self.now) {
                 continue;
             }
@@ -368,25 +456,24 @@ impl LocalStore {
         let Some(db) = self.reader()? else {
             return Ok(keys.iter().map(|_| LiveValue::Missing).collect());
         };
+        self.verify(db, namespace_id)?;
         let txn = db.begin_read().map_err(|e| self.db_error(e))?;
         let entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
         let values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let entry_key = entry_key(namespace_id, key);
-            let visible = match entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))? {
-                None => false,
-                Some(guard) => {
-                    let record =
-                        Record::decode(guard.value()).ok_or_else(|| self.corrupt(&entry_key))?;
-                    !record.is_expired(self.now)
-                }
+            let Some(guard) = entries.get(entry_key.as_slice()).map_err(|e| self.db_error(e))?
+            else {
+                out.push(LiveValue::Missing);
+                continue;
             };
-            if !visible {
+            let record = self.decode(&entry_key, guard.value())?;
+            if record.is_expired(self.now) {
                 out.push(LiveValue::Missing);
                 continue;
             }
-            let value = self.read_value(&values, &entry_key)?;
+            let value = self.read_value(&values, &entry_key, &record)?;
             out.push(match String::from_utf8(value) {
                 Ok(text) => LiveValue::Text(text),
                 Err(err) => LiveValue::Binary(err.into_bytes()),
@@ -400,17 +487,28 @@ impl LocalStore {
         if pairs.is_empty() {
             return Ok(BulkOutcome::default());
         }
+        // Nothing is written into a namespace that does not read back as it was written.
+        self.verify(self.writer()?, namespace_id)?;
         let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
             let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            let mut namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
+            let mut summary = read_summary(&namespaces, namespace_id)
+                .map_err(|e| self.db_error(e))?
+                .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
             for (pair, &expiration) in pairs.iter().zip(&expirations) {
                 let record = Record::of(pair, expiration);
                 let entry_key = entry_key(namespace_id, &pair.key);
+                let encoded = record.encode(&entry_key);
+                summary.add(entry_sum(&encoded));
                 let old = entries
-                    .insert(entry_key.as_slice(), record.encode().as_slice())
+                    .insert(entry_key.as_slice(), encoded.as_slice())
                     .map_err(|e| self.db_error(e))?;
+                if let Some(old) = &old {
+                    summary.remove(entry_sum(old.value()));
+                }
                 // An overwrite replaces the expiration too, so the old index entry must go or
                 // the purge would later delete the rewritten key.
                 self.unindex(&mut expiry, old.as_ref().map(|g| g.value()), &entry_key)?;
@@ -423,6 +521,7 @@ impl LocalStore {
                         .map_err(|e| self.db_error(e))?;
                 }
             }
+            self.write_summary(&mut namespaces, namespace_id, summary)?;
         }
         txn.commit().map_err(|e| self.db_error(e))?;
         Ok(BulkOutcome::default())
@@ -433,17 +532,26 @@ impl LocalStore {
         if keys.is_empty() {
             return Ok(BulkOutcome::default());
         }
+        self.verify(self.writer()?, namespace_id)?;
         let txn = self.writer()?.begin_write().map_err(|e| self.db_error(e))?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| self.db_error(e))?;
             let mut values = txn.open_table(VALUES).map_err(|e| self.db_error(e))?;
             let mut expiry = txn.open_table(EXPIRY).map_err(|e| self.db_error(e))?;
+            let mut namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
+            let mut summary = read_summary(&namespaces, namespace_id)
+                .map_err(|e| self.db_error(e))?
+                .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
             for key in keys {
                 let entry_key = entry_key(namespace_id, key);
                 let old = entries.remove(entry_key.as_slice()).map_err(|e| self.db_error(e))?;
+                if let Some(old) = &old {
+                    summary.remove(entry_sum(old.value()));
+                }
                 self.unindex(&mut expiry, old.as_ref().map(|g| g.value()), &entry_key)?;
                 values.remove(entry_key.as_slice()).map_err(|e| self.db_error(e))?;
             }
+            self.write_summary(&mut namespaces, namespace_id, summary)?;
         }
         txn.commit().map_err(|e| self.db_error(e))?;
         Ok(BulkOutcome::default())
@@ -459,7 +567,7 @@ impl LocalStore {
         let Some(old_record) = old_record else {
             return Ok(());
         };
-        let record = Record::decode(old_record).ok_or_else(|| self.corrupt(entry_key))?;
+        let record = self.decode(entry_key, old_record)?;
         if let Some(at) = record.expiration {
             expiry.remove(expiry_key(at, entry_key).as_slice()).map_err(|e| self.db_error(e))?;
         }
@@ -470,13 +578,46 @@ impl LocalStore {
         &self,
         values: &impl ReadableTable<Bytes, Bytes>,
         entry_key: &[u8],
+        record: &Record<'_>,
     ) -> Result<Vec<u8>, Error> {
-        // Both tables are written in the same transaction, so an entry without a value means
-        // the file was changed behind our back.
+        // Both tables are written in the same transaction, so an entry without a value, or a
+        // value that is not the one its entry's checksum names, means the file is damaged.
         match values.get(entry_key).map_err(|e| self.db_error(e))? {
-            Some(guard) => Ok(guard.value().to_vec()),
-            None => Err(self.corrupt(entry_key)),
+            Some(guard) if checksum(&[guard.value()]) == record.value_sum => {
+                Ok(guard.value().to_vec())
+            }
+            _ => Err(self.corrupt(entry_key)),
         }
+    }
+
+    /// Changes a namespace's summary inside a write transaction.
+    fn update_summary(
+        &self,
+        namespaces: &mut redb::Table<Bytes, Bytes>,
+        namespace_id: &str,
+        change: impl FnOnce(&mut Summary),
+    ) -> Result<(), Error> {
+        let mut summary = read_summary(namespaces, namespace_id)
+            .map_err(|e| self.db_error(e))?
+            .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+        change(&mut summary);
+        self.write_summary(namespaces, namespace_id, summary)
+    }
+
+    fn write_summary(
+        &self,
+        namespaces: &mut redb::Table<Bytes, Bytes>,
+        namespace_id: &str,
+        summary: Summary,
+    ) -> Result<(), Error> {
+        if summary == Summary::default() {
+            namespaces.remove(namespace_id.as_bytes()).map_err(|e| self.db_error(e))?;
+        } else {
+            namespaces
+                .insert(namespace_id.as_bytes(), summary.encode().as_slice())
+                .map_err(|e| self.db_error(e))?;
+        }
+        Ok(())
     }
 
     /// The database to read, `None` for a store that does not exist yet.
@@ -562,15 +703,18 @@ impl KvStore for LocalStore {
     }
 }
 
-/// What `entries` holds for one key: its absolute expiration and its metadata as JSON text.
+/// What `entries` holds for one key: its absolute expiration, its metadata as JSON text, and
+/// the checksum of its value.
 ///
-/// Encoded as one tag byte (0: never expires, 1: expires), then for tag 1 the expiration as
-/// 8 big-endian bytes, then the metadata text (empty when the key has none; JSON text is never
-/// empty, so the two cannot be confused).
+/// Encoded as the entry's checksum (8 big-endian bytes: [`checksum`] of the entry key and
+/// everything after these 8 bytes), the value's checksum (8 bytes), one tag byte (0: never
+/// expires, 1: expires), then for tag 1 the expiration as 8 big-endian bytes, then the metadata
+/// text (empty when the key has none; JSON text is never empty, so the two cannot be confused).
 #[derive(Debug, Clone, PartialEq)]
 struct Record<'a> {
     expiration: Option<i64>,
     metadata: Option<std::borrow::Cow<'a, str>>,
+    value_sum: u64,
 }
 
 impl Record<'static> {
@@ -579,14 +723,16 @@ impl Record<'static> {
         // A JSON null is what "no metadata" looks like in a `PutPair`; a listing then omits it.
         let metadata =
             (!pair.metadata.is_null()).then(|| std::borrow::Cow::Owned(pair.metadata.to_string()));
-        Record { expiration, metadata }
+        Record { expiration, metadata, value_sum: checksum(&[&pair.value]) }
     }
 }
 
 impl<'a> Record<'a> {
-    fn encode(&self) -> Vec<u8> {
+    fn encode(&self, entry_key: &[u8]) -> Vec<u8> {
         let metadata = self.metadata.as_deref().unwrap_or("");
-        let mut out = Vec::with_capacity(9 + metadata.len());
+        let mut out = Vec::with_capacity(25 + metadata.len());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&self.value_sum.to_be_bytes());
         match self.expiration {
             None => out.push(0),
             Some(at) => {
@@ -595,10 +741,19 @@ impl<'a> Record<'a> {
             }
         }
         out.extend_from_slice(metadata.as_bytes());
+        let sum = checksum(&[entry_key, &out[8..]]);
+        out[..8].copy_from_slice(&sum.to_be_bytes());
         out
     }
 
-    fn decode(bytes: &'a [u8]) -> Option<Record<'a>> {
+    /// The record of `entry_key`, when `bytes` are one and their checksum matches.
+    fn decode(entry_key: &[u8], bytes: &'a [u8]) -> Option<Record<'a>> {
+        let (sum, body) = bytes.split_first_chunk::<8>()?;
+        if u64::from_be_bytes(*sum) != checksum(&[entry_key, body]) {
+            return None;
+        }
+        let (value_sum, bytes) = body.split_first_chunk::<8>()?;
+        let value_sum = u64::from_be_bytes(*value_sum);
         let (expiration, rest) = match bytes.split_first()? {
             (0, rest) => (None, rest),
             (1, rest) => {
@@ -611,7 +766,7 @@ impl<'a> Record<'a> {
             "" => None,
             text => Some(std::borrow::Cow::Borrowed(text)),
         };
-        Some(Record { expiration, metadata })
+        Some(Record { expiration, metadata, value_sum })
     }
 
     /// KV hides a key from the second its expiration is reached.
@@ -623,6 +778,87 @@ impl<'a> Record<'a> {
     fn metadata(&self) -> Result<ListedMetadata, serde_json::Error> {
         self.metadata.as_deref().map_or(Ok(ListedMetadata::none()), ListedMetadata::from_json_text)
     }
+}
+
+/// The checksum of an encoded record (its first 8 bytes; 0 for bytes too short to hold one,
+/// which [`Record::decode`] refuses anyway).
+fn entry_sum(encoded: &[u8]) -> u64 {
+    encoded.first_chunk::<8>().map_or(0, |sum| u64::from_be_bytes(*sum))
+}
+
+/// FNV-1a (64 bits) over `parts`, each preceded by its length so that moving bytes from one
+/// part to the next changes the sum. Not a defence against an attacker (who can write the file
+/// anyway): a fixed function that any changed byte changes, stable across Rust versions, cheap
+/// enough for every key of a listing.
+fn checksum(parts: &[&[u8]]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    for part in parts {
+        for byte in (part.len() as u64).to_be_bytes().iter().chain(part.iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    hash
+}
+
+/// What `namespaces` holds for a namespace: how many entries it has and the sum (wrapping) of
+/// their checksums, so that an entry missing, added or changed behind the store's back shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Summary {
+    count: u64,
+    sum: u64,
+}
+
+impl Summary {
+    fn add(&mut self, entry_sum: u64) {
+        self.count = self.count.wrapping_add(1);
+        self.sum = self.sum.wrapping_add(entry_sum);
+    }
+
+    fn remove(&mut self, entry_sum: u64) {
+        self.count = self.count.wrapping_sub(1);
+        self.sum = self.sum.wrapping_sub(entry_sum);
+    }
+
+    /// The count, the sum, and a checksum of both (8 big-endian bytes each).
+    fn encode(self) -> [u8; 24] {
+        let mut out = [0; 24];
+        out[..8].copy_from_slice(&self.count.to_be_bytes());
+        out[8..16].copy_from_slice(&self.sum.to_be_bytes());
+        let sum = checksum(&[&out[..16]]);
+        out[16..].copy_from_slice(&sum.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Summary> {
+        let bytes: &[u8; 24] = bytes.try_into().ok()?;
+        if checksum(&[&bytes[..16]]).to_be_bytes() != bytes[16..] {
+            return None;
+        }
+        let count = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+        let sum = u64::from_be_bytes(bytes[8..16].try_into().ok()?);
+        Some(Summary { count, sum })
+    }
+}
+
+/// A namespace's summary: the empty one when it has none (it never held a key), `None` when
+/// the bytes there are not a summary.
+fn read_summary(
+    namespaces: &impl ReadableTable<Bytes, Bytes>,
+    namespace_id: &str,
+) -> Result<Option<Summary>, redb::StorageError> {
+    Ok(match namespaces.get(namespace_id.as_bytes())? {
+        None => Some(Summary::default()),
+        Some(guard) => Summary::decode(guard.value()),
+    })
+}
+
+/// The namespace an entry key belongs to (the part before its first NUL byte).
+fn namespace_of(entry_key: &[u8]) -> Option<&str> {
+    let end = entry_key.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&entry_key[..end]).ok()
 }
 
 fn entry_key(namespace_id: &str, key: &str) -> Vec<u8> {
@@ -1273,6 +1509,23 @@ mod tests {
         assert!(err.to_string().contains("not a kvsync local store"), "{err}");
         assert!(err.to_string().contains("things"), "{err}");
 
+        // A store written before the checksums (format 1) is refused, not read unchecked.
+        let old = dir.path().join("old.db");
+        LocalStore::open(&old, NOW).expect("create").close().expect("close");
+        {
+            let db = Database::create(&old).expect("redb");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(FORMAT).expect("table").insert(FORMAT_KEY, &b"1"[..]).expect("insert");
+            txn.commit().expect("commit");
+        }
+        for err in [
+            LocalStore::open(&old, NOW).expect_err("format 1"),
+            LocalStore::open_read_only(&old, NOW).expect_err("format 1"),
+        ] {
+            assert!(err.to_string().contains("earlier kvsync (format 1"), "{err}");
+            assert!(err.to_string().contains("move it away"), "{err}");
+        }
+
         let folder = dir.path().join("folder");
         std::fs::create_dir(&folder).expect("mkdir");
         assert!(matches!(LocalStore::open(&folder, NOW), Err(Error::Local { .. })));
@@ -1280,16 +1533,36 @@ mod tests {
 
     #[test]
     fn records_and_cursors_round_trip() {
+        let key = entry_key(NS, "k");
         for record in [
-            Record { expiration: None, metadata: None },
-            Record { expiration: Some(-5), metadata: Some("{}".into()) },
-            Record { expiration: Some(i64::MAX), metadata: Some(r#"{"a":1}"#.into()) },
+            Record { expiration: None, metadata: None, value_sum: 0 },
+            Record { expiration: Some(-5), metadata: Some("{}".into()), value_sum: 7 },
+            Record {
+                expiration: Some(i64::MAX),
+                metadata: Some(r#"{"a":1}"#.into()),
+                value_sum: 1,
+            },
         ] {
-            assert_eq!(Record::decode(&record.encode()), Some(record.clone()));
+            let encoded = record.encode(&key);
+            assert_eq!(Record::decode(&key, &encoded), Some(record.clone()));
+            // Another key, or any bit flipped, fails the checksum.
+            assert_eq!(Record::decode(&entry_key(NS, "j"), &encoded), None);
+            for at in 0..encoded.len() {
+                for bit in 0..8 {
+                    let mut flipped = encoded.clone();
+                    flipped[at] ^= 1 << bit;
+                    assert_eq!(Record::decode(&key, &flipped), None, "byte {at} bit {bit}");
+                }
+            }
         }
-        assert_eq!(Record::decode(&[]), None);
-        assert_eq!(Record::decode(&[1, 0, 0]), None);
-        assert_eq!(Record::decode(&[2]), None);
+        assert_eq!(Record::decode(&key, &[]), None);
+        assert_eq!(Record::decode(&key, &[1, 0, 0]), None);
+        assert_eq!(Record::decode(&key, &[2]), None);
+        let summary = Summary { count: 3, sum: 99 };
+        assert_eq!(Summary::decode(&summary.encode()), Some(summary));
+        let mut flipped = summary.encode();
+        flipped[0] ^= 1;
+        assert_eq!(Summary::decode(&flipped), None);
         for key in ["a", "é/😀", "\u{1f}x", &"k".repeat(KEY_BYTES_MAX)] {
             assert_eq!(decode_cursor(&encode_cursor(key)).expect("cursor"), key);
         }
@@ -1335,6 +1608,189 @@ mod tests {
                 })
             });
             assert!(outcome.is_ok(), "round {round}: a panic escaped the store");
+        }
+    }
+
+    /// What a store holds, as a plan and an apply read it: every namespace's listing (name,
+    /// expiration, metadata) and every value.
+    type Snapshot = Vec<(String, Vec<(String, Option<i64>, Option<serde_json::Value>, LiveValue)>)>;
+
+    async fn snapshot(store: &LocalStore, namespaces: &[&str]) -> Result<Snapshot, Error> {
+        let mut out = Vec::new();
+        for ns in namespaces {
+            let listed = list_all(store, ns, "").await?;
+            let mut keys = Vec::new();
+            for chunk in listed.chunks(BULK_GET_MAX) {
+                let names: Vec<String> = chunk.iter().map(|k| k.name.to_string()).collect();
+                let values = store.bulk_get(ns, &names).await?;
+                for (listed, value) in chunk.iter().zip(values) {
+                    keys.push((
+                        listed.name.to_string(),
+                        listed.expiration,
+                        listed.metadata.to_json(),
+                        value,
+                    ));
+                }
+            }
+            out.push(((*ns).to_owned(), keys));
+        }
+        Ok(out)
+    }
+
+    /// Issue #22 item 9: a damaged store is an error, never read as other data (an empty
+    /// namespace, a missing key). Bytes are flipped at random places (a fixed seed, so every run
+    /// sees the same cases) in a seeded store; each damaged copy, opened read-only as `plan`
+    /// opens it and for writing as `apply` does, either fails cleanly or reads back exactly
+    /// what was seeded.
+    #[test]
+    fn a_damaged_store_is_an_error_or_reads_back_exactly() {
+        const OTHER: &str = "00000000000000000000000000000001";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("local.db");
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let namespaces = [NS, OTHER];
+        {
+            // Two applies, as a project's history has: redb keeps the previous commit too.
+            let store = LocalStore::open(&path, NOW).expect("open");
+            let first: Vec<_> = (0..40).map(|i| pair(&format!("k{i:03}"), b"first")).collect();
+            runtime.block_on(store.bulk_put(NS, &first)).expect("put");
+            store.close().expect("close");
+            let store = LocalStore::open(&path, NOW).expect("open");
+            let pairs: Vec<_> = (0..60)
+                .map(|i| {
+                    let value = vec![b'a' + (i % 26) as u8; i * 7 % 200];
+                    PutPair { metadata: json!({"i": i}), ..pair(&format!("k{i:03}"), &value) }
+                })
+                .collect();
+            runtime.block_on(store.bulk_put(NS, &pairs)).expect("put");
+            runtime.block_on(store.bulk_put(OTHER, &[pair("solo", b"one")])).expect("put");
+            store.close().expect("close");
+        }
+        let seeded = {
+            let store = LocalStore::open_read_only(&path, NOW).expect("open");
+            runtime.block_on(snapshot(&store, &namespaces)).expect("seeded")
+        };
+        let original = std::fs::read(&path).expect("read");
+        // Flips land anywhere half the time, and on a byte that is not zero (where redb's
+        // headers, pages and our records are) the other half.
+        let used: Vec<usize> = (0..original.len()).filter(|&at| original[at] != 0).collect();
+        let mut seed: u64 = 0x22_0009;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 16
+        };
+        let mut wrong = Vec::new();
+        let (mut errors, mut exact) = (0, 0);
+        for case in 0..200 {
+            let mut bytes = original.clone();
+            let at = if case % 2 == 0 {
+                usize::try_from(next()).expect("fits") % bytes.len()
+            } else {
+                used[usize::try_from(next()).expect("fits") % used.len()]
+            };
+            bytes[at] ^= 1 << (next() % 8);
+            for read_only in [true, false] {
+                let copy = dir.path().join(format!("case-{case}-{read_only}.db"));
+                std::fs::write(&copy, &bytes).expect("write");
+                let read = std::panic::catch_unwind(|| {
+                    runtime.block_on(async {
+                        let store = if read_only {
+                            LocalStore::open_read_only(&copy, NOW)?
+                        } else {
+                            LocalStore::open(&copy, NOW)?
+                        };
+                        let read = snapshot(&store, &namespaces).await?;
+                        store.close()?;
+                        Ok::<_, Error>(read)
+                    })
+                });
+                match read {
+                    Ok(Err(_)) => errors += 1,
+                    Ok(Ok(read)) if read == seeded => exact += 1,
+                    Ok(Ok(read)) => wrong.push(format!(
+                        "case {case} (byte {at}, {}): read {} and {} keys",
+                        if read_only { "read-only" } else { "for writing" },
+                        read[0].1.len(),
+                        read[1].1.len()
+                    )),
+                    Err(_) => wrong.push(format!("case {case} (byte {at}): a panic escaped")),
+                }
+                let _ = std::fs::remove_file(&copy);
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of 400 opens read other data:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+        assert!(errors > 0 && exact > 0, "errors {errors}, exact {exact}");
+    }
+
+    /// The changes a byte flip can make to redb's pages, made on purpose through redb itself:
+    /// an entry gone, an entry moved to another key, a value swapped, an expiry index entry
+    /// that points at a live key. Each is an error, never other data and never a deletion.
+    #[tokio::test]
+    async fn entries_changed_behind_the_store_s_back_are_errors() {
+        type Edit = fn(&redb::WriteTransaction);
+        let edits: [(&str, Edit); 4] = [
+            ("gone", |txn| {
+                let mut entries = txn.open_table(ENTRIES).expect("table");
+                entries.remove(entry_key(NS, "b").as_slice()).expect("remove");
+            }),
+            ("moved", |txn| {
+                let mut entries = txn.open_table(ENTRIES).expect("table");
+                let old = entries.remove(entry_key(NS, "b").as_slice()).expect("remove");
+                let bytes = old.expect("there").value().to_vec();
+                entries.insert(entry_key(NS, "c").as_slice(), bytes.as_slice()).expect("insert");
+            }),
+            ("swapped", |txn| {
+                let mut values = txn.open_table(VALUES).expect("table");
+                values.insert(entry_key(NS, "b").as_slice(), &b"other"[..]).expect("insert");
+            }),
+            ("indexed", |txn| {
+                let mut expiry = txn.open_table(EXPIRY).expect("table");
+                let index = expiry_key(NOW - 10, &entry_key(NS, "b"));
+                expiry.insert(index.as_slice(), &[][..]).expect("insert");
+            }),
+        ];
+        for (name, edit) in edits {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("local.db");
+            let store = LocalStore::open(&path, NOW).expect("open");
+            store.bulk_put(NS, &[pair("a", b"1"), pair("b", b"2")]).await.expect("put");
+            store.close().expect("close");
+            {
+                let db = Database::create(&path).expect("redb");
+                let txn = db.begin_write().expect("txn");
+                edit(&txn);
+                txn.commit().expect("commit");
+            }
+            let read = async {
+                let store = LocalStore::open_read_only(&path, NOW)?;
+                let listed: Vec<String> =
+                    list_all(&store, NS, "").await?.iter().map(|k| k.name.to_string()).collect();
+                let values = store.bulk_get(NS, &["a".into(), "b".into()]).await?;
+                Ok::<_, Error>((listed, values))
+            };
+            let error = match read.await {
+                Err(error) => error.to_string(),
+                Ok(read) if name == "indexed" => format!("{read:?}"),
+                Ok(read) => panic!("{name}: read {read:?}"),
+            };
+            if name == "indexed" {
+                // Reads hide nothing that is not expired; opening to write refuses to purge.
+                assert!(error.contains("\"b\""), "{name}: {error}");
+                let refused = LocalStore::open(&path, NOW).expect_err("refused");
+                assert!(refused.to_string().contains("damaged entry"), "{name}: {refused}");
+                let store = LocalStore::open_read_only(&path, NOW).expect("open");
+                assert_eq!(names(&store, NS, "").await, ["a", "b"], "nothing was deleted");
+            } else {
+                assert!(error.contains("damaged"), "{name}: {error}");
+                assert!(error.contains("move the file away"), "{name}: {error}");
+            }
         }
     }
 }

@@ -62,20 +62,27 @@ pub struct PlanFileOut<'a> {
 impl PlanFileOut<'_> {
     /// Writes the file (pretty JSON), replacing any file there. Streamed: at a million keys the
     /// text is about 70 MB.
+    ///
+    /// Through the one atomic writer (`crate::fs`): a link at `path` is followed only when it
+    /// points inside the current folder, and a reader never sees half a plan.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let error = |message: String| saved::Error::File { path: path.to_path_buf(), message };
-        let file = fs_err::File::create(path).map_err(|e| error(e.to_string()))?;
-        let mut out = io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, self).map_err(|e| {
-            if e.is_io() {
-                error(e.to_string())
-            } else {
-                error(format!("cannot encode the plan: {e}"))
-            }
+        let staged = crate::fs::stage(path, Path::new("."), |out| {
+            serde_json::to_writer_pretty(&mut *out, self).map_err(|e| {
+                if e.is_io() {
+                    io::Error::from(e)
+                } else {
+                    io::Error::other(format!("cannot encode the plan: {e}"))
+                }
+            })?;
+            out.write_all(b"\n")
+        })
+        .map_err(|e| match e {
+            crate::fs::Error::Write { source, .. } => error(source.to_string()),
+            other => other.into(),
         })?;
-        io::Write::write_all(&mut out, b"\n")
-            .and_then(|()| io::Write::flush(&mut out))
-            .map_err(|e| error(e.to_string()))
+        staged.commit()?;
+        Ok(())
     }
 }
 

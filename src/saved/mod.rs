@@ -31,6 +31,10 @@ pub enum Error {
     #[error("saved plan `{}`: {message}", path.display())]
     File { path: std::path::PathBuf, message: String },
 
+    /// The file cannot be written where it was asked for (a link out of the current folder).
+    #[error(transparent)]
+    Fs(#[from] crate::fs::Error),
+
     /// The config changed since the plan was made.
     #[error("the config changed since the plan was made; nothing was written")]
     ConfigChanged,
@@ -53,6 +57,7 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Self::File { .. } => Vec::new(),
+            Self::Fs(error) => error.hints(),
             Self::ConfigChanged | Self::Stale { .. } | Self::Mismatch { .. } => vec![
                 "make a new plan with `kvsync plan --out FILE`, review it, and apply that"
                     .to_owned(),

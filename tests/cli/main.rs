@@ -66,3 +66,7 @@ mod types;
 
 /// `kvsync pull`: hand edits found live written back into the config, byte for byte elsewhere.
 mod pull;
+
+/// Issue #22 part 1: the one atomic writer (links, temporary names) for every file kvsync
+/// writes, pull's crash journal, and the refusal to read a half-pulled config.
+mod writes;

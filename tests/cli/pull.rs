@@ -277,26 +277,6 @@ fn a_base_key_gets_an_override_in_the_environment() {
     }
 }
 
-/// A failure part-way (a file that cannot be written) leaves every file as it was.
-#[test]
-fn a_failed_write_leaves_every_file_as_it_was() {
-    let test = project();
-    seed(
-        &test,
-        &[
-            ("f/banner", "Welcome back", Some(metadata_of(&test, "f/banner"))),
-            ("f/inc", "changed include", Some(metadata_of(&test, "f/inc"))),
-        ],
-    );
-    // The temporary twin of the included file cannot be created: a folder is in its way.
-    std::fs::create_dir_all(test.path().join("more/.keys.yaml.kvsync-pull")).expect("mkdir");
-    let out = test.run(&local(&["pull", "--deep"]));
-    assert_eq!(out.code, 1, "{}", out.snapshot());
-    assert_eq!(read(&test, "kvsync.yaml"), CONFIG);
-    assert_eq!(read(&test, "more/keys.yaml"), INCLUDED);
-    assert!(!test.path().join(".kvsync.yaml.kvsync-pull").exists());
-}
-
 /// How a generated key is written.
 #[derive(Debug, Clone, Copy)]
 enum Form {

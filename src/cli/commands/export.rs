@@ -90,7 +90,7 @@ pub async fn run(args: &ExportArgs, printer: &Printer) -> Result<ExitStatus, Err
     if export.files > 0 {
         // Value files are bytes: a Windows checkout must not rewrite their line endings.
         let attributes = folder.join(VALUES_DIR).join(".gitattributes");
-        fs_err::write(&attributes, "* -text\n").map_err(io("writing `values/.gitattributes`"))?;
+        crate::fs::write(&attributes, b"* -text\n", Path::new("."))?;
     }
     write_yaml(&export, args, &folder, to_stdout, printer)?;
     summarise(&export, args, &folder, &written, to_stdout, printer);
@@ -118,12 +118,14 @@ fn write_value_file(folder: &Path, file: &ValueFile) -> Result<(), Error> {
     if let Some(parent) = path.parent() {
         fs_err::create_dir_all(parent).map_err(io("writing a value file"))?;
     }
-    fs_err::write(&path, &file.bytes).map_err(io("writing a value file"))
+    crate::fs::write(&path, &file.bytes, Path::new("."))?;
+    Ok(())
 }
 
-/// Writes the YAML beside its value files under a temporary name, loads it back, and only then
-/// moves it into place (or prints it): a file that would not reproduce the namespace is never
-/// left behind.
+/// Writes the YAML beside its value files under a temporary name (`crate::fs`), loads it back,
+/// and only then moves it into place (or prints it): a file that would not reproduce the
+/// namespace is never left behind. A link at `-o` is followed only when it points inside the
+/// current folder.
 fn write_yaml(
     export: &Export,
     args: &ExportArgs,
@@ -131,19 +133,19 @@ fn write_yaml(
     to_stdout: bool,
     printer: &Printer,
 ) -> Result<(), Error> {
-    let temporary = folder.join(".kvsync-export.yaml.tmp");
-    fs_err::write(&temporary, &export.yaml).map_err(io("writing the export"))?;
-    let verified = export.verify(&temporary);
-    if let Err(error) = verified {
-        let _ = fs_err::remove_file(&temporary);
-        return Err(error.into());
-    }
+    let fill = |out: &mut dyn std::io::Write| out.write_all(export.yaml.as_bytes());
     if to_stdout {
-        let _ = fs_err::remove_file(&temporary);
+        // Printed, the file is still written beside its value files to be loaded back (`file:`
+        // paths resolve against its folder), and removed when dropped.
+        let scratch = crate::fs::scratch(folder, fill)?;
+        export.verify(scratch.temporary())?;
         printer.data(&export.yaml);
         return Ok(());
     }
-    fs_err::rename(&temporary, &args.output).map_err(io("writing the export"))
+    let staged = crate::fs::stage(&args.output, Path::new("."), fill)?;
+    export.verify(staged.temporary())?;
+    staged.commit()?;
+    Ok(())
 }
 
 /// What was written, on stderr: counts, keys left out, variables to set, other owners' keys, and

@@ -71,7 +71,8 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
             args.owner.clone().or(folder_name).unwrap_or_else(|| starter::DEFAULT_OWNER.to_owned());
         (starter::starter(&owner), "a starter config".to_owned())
     };
-    fs_err::write(&args.output, &text).map_err(io)?;
+    // A link at `-o` is followed only when it points inside the current folder.
+    crate::fs::write(&args.output, text.as_bytes(), Path::new("."))?;
     printer.info(&format!("Wrote `{}`: {what}.", args.output.display()));
 
     let vars = |name: &str| std::env::var(name).ok();

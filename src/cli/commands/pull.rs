@@ -4,9 +4,9 @@
 //! `--deep`), decides which keys are hand edits (`plan::pull::find`, pure), turns them into
 //! edits of the config's files (`config::pull::edits`, which reads every edited entry back
 //! through the loader before it keeps it), and then prints the diff (`--dry-run`) or writes the
-//! files, all or none: each through a temporary file renamed into place, only after every edit
-//! was computed, and put back as they were if a write fails or the config, loaded again, does not
-//! say what is live for a pulled key.
+//! files, all or none across a crash (`crate::fs::journal`), only after every edit was computed,
+//! and put back as they were if a write fails or the config, loaded again, does not say what is
+//! live for a pulled key. A pull a crash interrupted is finished or rolled back first.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use crate::cli::output::Printer;
 use crate::config::pull::{self as edit, Change, What};
 use crate::config::{self, Desired, Globs};
 use crate::error::Error;
+use crate::fs::journal::{self, Planned, Recovery};
 use crate::kv::{BULK_GET_MAX, KvStore, ReadHint};
 use crate::plan::pull::{self, Found, Outcome, Report, Row};
 use crate::report;
@@ -27,6 +28,10 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         Error::Usage(format!("`--only` glob `{pattern}` is not valid: {}", error.kind()))
     })?;
     let context = &engine::Context::new(&args.target)?;
+    let folder = crate::fs::folder_of(args.config.path()).to_path_buf();
+    if !args.dry_run {
+        recover(&folder, printer)?;
+    }
     let engine::Listed { desired, store, live, files } =
         engine::load_and_list(&args.config, context, Access::Read, printer).await?;
     let options =
@@ -131,9 +136,9 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
             }
         }
     } else if !edits.files.is_empty() {
-        write_all(&edits.files)?;
+        write_all(&folder, &edits.files)?;
         if let Err(error) = check_pulled(args, context, &findings, &edits.made, &desired) {
-            restore(&edits.files);
+            restore(&folder, &edits.files);
             return Err(error);
         }
     }
@@ -254,42 +259,46 @@ fn unified_diff(path: &str, before: &[u8], after: &[u8]) -> String {
     }
 }
 
-/// A file's temporary twin, in the same folder (so the rename is atomic).
-fn temporary(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.kvsync-pull"))
+/// Writes every file all or none, across a crash (`crate::fs::journal`, its journal in the
+/// config's folder).
+fn write_all(folder: &Path, files: &[edit::FileEdit]) -> Result<(), Error> {
+    let planned: Vec<Planned<'_>> = files
+        .iter()
+        .map(|file| Planned { path: &file.path, before: &file.before, after: &file.after })
+        .collect();
+    Ok(journal::write_all(folder, &planned)?)
 }
 
-/// Writes every file through a temporary twin; when any write fails, puts back every file
-/// already moved into place and removes the twins.
-fn write_all(files: &[edit::FileEdit]) -> Result<(), Error> {
-    let io = |source| Error::Io { context: "writing the config", source };
-    for file in files {
-        if let Err(error) = std::fs::write(temporary(&file.path), &file.after) {
-            for file in files {
-                let _ = std::fs::remove_file(temporary(&file.path));
-            }
-            return Err(io(error));
-        }
-    }
-    for (index, file) in files.iter().enumerate() {
-        if let Err(error) = std::fs::rename(temporary(&file.path), &file.path) {
-            restore(&files[..index]);
-            for file in &files[index..] {
-                let _ = std::fs::remove_file(temporary(&file.path));
-            }
-            return Err(io(error));
-        }
+/// Puts files back as they were (the same way they were written).
+fn restore(folder: &Path, files: &[edit::FileEdit]) {
+    let planned: Vec<Planned<'_>> = files
+        .iter()
+        .map(|file| Planned { path: &file.path, before: &file.after, after: &file.before })
+        .collect();
+    let _ = journal::write_all(folder, &planned);
+}
+
+/// Ends a pull a crash interrupted (its journal is in the config's folder), and says how.
+fn recover(folder: &Path, printer: &Printer) -> Result<(), Error> {
+    let list = |files: &[PathBuf]| -> String {
+        let names: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+        names.join(", ")
+    };
+    match journal::recover(folder)? {
+        Recovery::Nothing => {}
+        Recovery::Finished(files) => printer.warn(&format!(
+            "finished the pull a crash interrupted: {} now hold{} what it pulled",
+            list(&files),
+            if files.len() == 1 { "s" } else { "" }
+        )),
+        Recovery::RolledBack(files) => printer.warn(&format!(
+            "rolled back the pull a crash interrupted (a new file was missing or changed): {} \
+             kept what {} held before it",
+            list(&files),
+            if files.len() == 1 { "it" } else { "they" }
+        )),
     }
     Ok(())
-}
-
-/// Puts files back as they were.
-fn restore(files: &[edit::FileEdit]) {
-    for file in files {
-        let _ = std::fs::write(temporary(&file.path), &file.before)
-            .and_then(|()| std::fs::rename(temporary(&file.path), &file.path));
-    }
 }
 
 /// Loads the written config again and checks that every pulled key is desired as it is live.

@@ -58,21 +58,9 @@ pub fn run(args: &TypesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
         return Ok(ExitStatus::Changes);
     }
     if current.as_deref() != Some(module.as_bytes()) {
-        write_atomically(out, &module)?;
+        // A link at `--out` is followed only when it points inside the current folder.
+        crate::fs::write(out, module.as_bytes(), Path::new("."))?;
     }
     printer.info(&format!("wrote `{}` ({} bytes)", out.display(), module.len()));
     Ok(ExitStatus::Success)
-}
-
-/// Writes `text` beside `path` under a temporary name, then moves it into place: a reader never
-/// sees half a module.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let io = |source| Error::Io { context: "writing the types", source };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.kvsync-tmp"));
-    fs_err::write(&temporary, text).map_err(io)?;
-    fs_err::rename(&temporary, path).map_err(|error| {
-        let _ = fs_err::remove_file(&temporary);
-        io(error)
-    })
 }
