@@ -40,6 +40,7 @@ const BODY_LIMIT: usize = 65_536;
 
 /// Fails (never skips) when a tool the scripts need is missing.
 fn require(tools: &[&str]) {
+    crate::support::timed();
     for tool in tools {
         let found = Command::new(tool)
             .arg("--version")
@@ -107,6 +108,7 @@ struct Runner {
 
 impl Runner {
     fn new() -> Self {
+        crate::support::timed();
         let dir = tempfile::tempdir().expect("temp dir");
         for folder in ["workspace", "temp", "home", "tmp", "tool-cache"] {
             std::fs::create_dir_all(dir.path().join(folder)).expect("mkdir");
@@ -1657,6 +1659,7 @@ fn a_source_build_is_cached_by_version_platform_and_source() {
 
 #[test]
 fn the_action_installs_this_crate_version_by_default() {
+    crate::support::timed();
     let action = std::fs::read_to_string(repo().join("action.yml")).expect("action.yml");
     let default = action
         .lines()

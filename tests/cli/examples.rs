@@ -29,6 +29,7 @@ fn every_example_validates() {
 /// agree with kvsync.
 #[test]
 fn every_example_matches_the_schema() {
+    crate::support::timed();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("schemas/kvsync.schema.json")).expect("schema"),
     )

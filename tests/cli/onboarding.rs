@@ -183,6 +183,7 @@ fn readme_tour_after_the_quick_start() {
 
 #[test]
 fn the_wildcards_of_a_walk_through() {
+    crate::support::timed();
     let lines = |s: &str| s.lines().map(str::to_owned).collect::<Vec<_>>();
     assert!(matches(&lines("a\n…\nd"), &["a", "b", "c", "d"]));
     assert!(matches(&lines("a\n…\nd"), &["a", "d"]));
@@ -224,6 +225,7 @@ fn static_site_walk_through() {
 #[cfg(unix)]
 #[test]
 fn the_redirects_include_is_what_its_generator_writes() {
+    crate::support::timed();
     let folder = repo().join("examples/redirects");
     let out = Command::new("sh")
         .arg(folder.join("generate.sh"))

@@ -21,8 +21,10 @@ pub(crate) fn times_file() -> PathBuf {
 }
 
 /// Records how long the calling test runs: from the first call on the test's thread until the
-/// thread ends (libtest runs each test on a thread named after it). `Test::new`, the stand-in
-/// and the simulator call it, so every test that runs kvsync or a server is timed.
+/// thread ends (libtest runs each test on a thread named after it). `Test::new`, the
+/// simulator and the action's runner call it, and the few tests that use none of them call it
+/// first, so every CLI test is timed (under `--test-threads=1`, libtest runs tests on the main
+/// thread, and nothing is recorded).
 pub(crate) fn timed() {
     struct Timer {
         name: String,
