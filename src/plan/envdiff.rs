@@ -924,4 +924,54 @@ mod tests {
             )]
         );
     }
+
+    proptest::proptest! {
+        /// An environment equals itself; swapping the two swaps the sides and nothing else, by
+        /// desired state and live alike.
+        #[test]
+        fn comparisons_are_symmetric(
+            left in proptest::collection::btree_map("f/[ab]{1,2}", ("[xy]{0,2}", 0u8..3, proptest::bool::ANY), 0..8),
+            right in proptest::collection::btree_map("f/[ab]{1,2}", ("[xy]{0,2}", 0u8..3, proptest::bool::ANY), 0..8),
+        ) {
+            let expiration = |e: u8| match e {
+                0 => Expiration::Never,
+                1 => Expiration::Ttl(60),
+                _ => Expiration::At(2_000_000_000),
+            };
+            let build = |keys: &std::collections::BTreeMap<String, (String, u8, bool)>| {
+                let entries: Vec<(&str, DesiredEntry)> = keys
+                    .iter()
+                    .map(|(k, (v, e, s))| (k.as_str(), testing::entry(v, expiration(*e), *s)))
+                    .collect();
+                state(&[("flags", entries)])
+            };
+            let (a, b) = (build(&left), build(&right));
+            let none = HashMap::new();
+            let same = desired(("a", &a), ("a", &a), None, &none).counts();
+            proptest::prop_assert!(!same.different());
+            proptest::prop_assert_eq!(same.equal, left.len());
+            let forth = desired(("a", &a), ("b", &b), None, &none).counts();
+            let back = desired(("b", &b), ("a", &a), None, &none).counts();
+            proptest::prop_assert_eq!((forth.differ, forth.equal), (back.differ, back.equal));
+            proptest::prop_assert_eq!((forth.only_left, forth.only_right), (back.only_right, back.only_left));
+
+            let listing = |keys: &std::collections::BTreeMap<String, (String, u8, bool)>| {
+                vec![LiveScope {
+                    keys: keys.iter().map(|(k, (v, e, s))| marked(k, v, expiration(*e), *s)).collect(),
+                }]
+            };
+            let (la, lb) = (listing(&left), listing(&right));
+            let side = |name, desired, live| LiveSide { name, desired, live };
+            let unread = LiveReads::new();
+            let itself = live(side("a", &a, &la), side("a", &a, &la), None, false, &unread).counts();
+            proptest::prop_assert!(!itself.different());
+            let forth = live(side("a", &a, &la), side("b", &b, &lb), None, false, &unread).counts();
+            let back = live(side("b", &b, &lb), side("a", &a, &la), None, false, &unread).counts();
+            proptest::prop_assert_eq!((forth.differ, forth.equal), (back.differ, back.equal));
+            proptest::prop_assert_eq!((forth.only_left, forth.only_right), (back.only_right, back.only_left));
+            // Keys written from these states are equal live exactly when they are in the configs.
+            let desired_equal = desired(("a", &a), ("b", &b), None, &none).counts().equal;
+            proptest::prop_assert_eq!(forth.equal, desired_equal);
+        }
+    }
 }

@@ -463,3 +463,34 @@ fn live_requests_are_at_the_floor() {
     assert_eq!(counts(&["--live", "--only", "f/same"]), (0, 3, 0, 0));
     assert_eq!(counts(&[]), (2, 0, 0, 0));
 }
+
+/// The same bytes written in every YAML style compare equal: a block scalar against a quoted
+/// string, an alias against its anchor, flow against block mappings, a `file:` value against
+/// the same text inline, in a file with CRLF line endings and a byte order mark; a `file:` of
+/// other bytes differs and shows its diff, and two files of one size are read to tell.
+#[test]
+fn yaml_styles_do_not_make_a_difference() {
+    let config = format!(
+        "\u{feff}version: 1\nowner: web\ntarget: local\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: \"f/\"\n    keys:\n      f/text: &text |\n        line one\n        line two\n      f/alias: *text\n      f/meta: {{value: \"1\", metadata: {{team: a, n: 1.50}}}}\n      f/file: {{file: values/a.txt}}\n      f/other: {{file: values/a.txt}}\n      f/ttl: {{file: values/c.txt, expiration_ttl: 60}}\n      f/ttl2: {{file: values/c.txt, expiration_ttl: 60}}\nenvironments:\n  staging: {{}}\n  production:\n    namespaces:\n      flags:\n        keys:\n          f/text: \"line one\\nline two\\n\"\n          f/alias: \"line one\\nline two\\n\"\n          f/meta:\n            value: \"1\"\n            metadata:\n              n: 1.5\n              team: a\n          f/file: \"from a file\\n\"\n          f/other: {{file: values/b.txt}}\n          f/ttl: {{file: values/d.txt, expiration_ttl: 120}}\n          f/ttl2: {{file: values/e.txt, expiration_ttl: 120}}\n"
+    )
+    .replace('\n', "\r\n");
+    let test = Test::new()
+        .file("kvsync.yaml", config)
+        .file("values/a.txt", "from a file\n")
+        .file("values/b.txt", "from b\n")
+        // Same sizes: only reading the files tells whether the values are equal.
+        .file("values/c.txt", "same size 1\n")
+        .file("values/d.txt", "same size 1\n")
+        .file("values/e.txt", "same size 2\n");
+    let out = diff(&test, &[]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(out.stdout.contains("\n3 differ, 4 equal.\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("  ~ f/ttl (expiration differs)\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  ~ f/ttl2 (value differs; expiration differs)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("  ~ f/other (value differs)\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("      -from a file\n      +from b\n"), "{}", out.stdout);
+}

@@ -1,7 +1,8 @@
-//! `kvsync diff` for people: a header saying what was compared, one block per scope that
-//! differs (its keys with a marker column and, under a differing value, the value diff as the
-//! plan shows one, headed with the two environments' names), then the summary line. Every name
-//! from the config or KV goes through [`printable`]; with colour off the text holds no escape.
+//! `kvsync diff` for people: a header (the environments, the summary line, what was compared),
+//! then one block per scope that differs: its keys with a marker column and, under a differing
+//! value, the value diff as the plan shows one, headed with the two environments' names. Every
+//! name from the config or KV goes through [`printable`]; with colour off the text holds no
+//! escape.
 
 use std::fmt::Write as _;
 
@@ -21,6 +22,7 @@ pub fn render(report: &DiffReport<'_>, color: bool) -> String {
     let mut out = String::new();
     let title = format!("Environments: {} → {}", name(&diff.left), name(&diff.right));
     let _ = writeln!(out, "{}", style.bold(&title));
+    let _ = writeln!(out, "{}", style.bold(&summary_line(diff, &name)));
     let _ = writeln!(out, "{}", mode_line(diff, &quoted));
     if let Some(only) = only_line(diff, &quoted) {
         let _ = writeln!(out, "{only}");
@@ -52,8 +54,6 @@ pub fn render(report: &DiffReport<'_>, color: bool) -> String {
             }
         }
     }
-    out.push('\n');
-    let _ = writeln!(out, "{}", style.bold(&summary_line(diff, &name)));
     out
 }
 

@@ -127,3 +127,66 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
         where_full: WHERE_FULL.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::LiveValue;
+    use crate::plan::envdiff::{Aspect, EnvDiff, KeyDiff, Mode, Place};
+    use crate::report::values::{ValueViews, value_view};
+
+    fn report_of(keys: usize) -> (EnvDiff, ValueViews) {
+        let at = Some(Place { namespace_id: "ns".to_owned(), prefix: String::new() });
+        let mut views = ValueViews::new();
+        let keys: Vec<KeyDiff> = (0..keys)
+            .map(|i| {
+                let key = format!("f/{i:04}");
+                let old = LiveValue::Text(format!("{i}\n").repeat(20));
+                views.insert(0, key.clone(), value_view(Some(&old), Some(b"new\n"), false));
+                KeyDiff {
+                    key,
+                    status: Status::Differs(vec![Aspect::Value]),
+                    sensitive: false,
+                    sides: None,
+                }
+            })
+            .chain([KeyDiff {
+                key: "f/secret".to_owned(),
+                status: Status::Differs(vec![Aspect::Value]),
+                sensitive: true,
+                sides: None,
+            }])
+            .collect();
+        let diff = EnvDiff {
+            left: "staging".to_owned(),
+            right: "production".to_owned(),
+            mode: Mode::Desired,
+            scopes: vec![ScopeDiff {
+                name: "flags".to_owned(),
+                left: at.clone(),
+                right: at,
+                keys,
+                equal: 1,
+                lone_keys: 0,
+            }],
+            only: Vec::new(),
+        };
+        (diff, views)
+    }
+
+    #[test]
+    fn fits_its_budget_and_never_shows_a_secret() {
+        let (diff, views) = report_of(300);
+        let report = Report::env_diff(&DiffReport { diff: &diff, views: &views }, "t");
+        let whole = report.render(usize::MAX, None);
+        assert!(whole.contains("- `~` `f/secret` (value differs)\n  - value: (sensitive)\n"));
+        assert!(whole.contains("  --- staging\n  +++ production\n"), "{whole}");
+        for budget in [2_000, 10_000, 65_536] {
+            let cut = report.render(budget, None);
+            assert!(cut.len() <= budget, "{budget}: {}", cut.len());
+            assert!(cut.contains("**301 differ, 1 equal.**"), "the summary stays: {cut}");
+        }
+        assert!(!report.fits(10_000) && report.fits(whole.len()));
+        assert_eq!(diff.counts().differ, 301);
+    }
+}
