@@ -757,10 +757,22 @@ fn remove_field(
             replacements.push((range.0, range.1, String::new()));
         }
         _ => {
-            // The whole lines, its trailing comment included.
+            // Its own lines: from the comment lines right above it at its column to the line
+            // break after its last line (its trailing comment included).
             let line_start = text[..key.start].rfind('\n').map_or(0, |at| at + 1);
+            let column = key.start - line_start;
+            let mut start = line_start;
+            while start > 0 {
+                let above = text[..start - 1].rfind('\n').map_or(0, |at| at + 1);
+                let line = text[above..start - 1].trim_end_matches('\r');
+                let content = line.trim_start_matches(' ');
+                if line.len() - content.len() != column || !content.starts_with('#') {
+                    break;
+                }
+                start = above;
+            }
             let line_end = text[value.end..].find('\n').map_or(text.len(), |at| value.end + at + 1);
-            replacements.push((line_start, line_end, String::new()));
+            replacements.push((start, line_end, String::new()));
         }
     }
 }
@@ -997,5 +1009,98 @@ mod tests {
             remove_field(flow, keys, key, &mut replacements);
             assert_eq!(apply(flow, replacements), after, "{key}");
         }
+    }
+
+    const HEAD: &str = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n";
+
+    /// A project in a temporary folder: its files, loaded.
+    struct Project {
+        dir: tempfile::TempDir,
+        files: Vec<PathBuf>,
+        desired: super::super::Desired,
+    }
+
+    fn project(files: &[(&str, &str)], environment: Option<&str>) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let options = super::super::LoadOptions { environment, preview: None, vars: &|_| None };
+        let loaded =
+            super::super::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
+        Project { dir, files: loaded.files, desired: loaded.desired }
+    }
+
+    /// The edits of `changes`: every file after them, by name (files not edited left out).
+    fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, Edits) {
+        let root = project.dir.path().join("kvsync.yaml");
+        let context = Context {
+            root: &root,
+            files: &project.files,
+            environment: project.desired.environment.as_deref(),
+            into: None,
+            vars: &|_| None,
+        };
+        let edits = edits(&context, &project.desired, changes).expect("edits");
+        let after = edits
+            .files
+            .iter()
+            .map(|file| {
+                let name = file.path.strip_prefix(project.dir.path()).unwrap_or(&file.path);
+                let text = String::from_utf8(file.after.clone()).expect("UTF-8");
+                (name.display().to_string(), text)
+            })
+            .collect();
+        (after, edits)
+    }
+
+    fn change(key: &str, what: What) -> Change {
+        Change { scope: "flags".to_owned(), key: key.to_owned(), what }
+    }
+
+    /// Removing an entry written as a block scalar, of any chomping, or whose last field is
+    /// one, takes its own lines and nothing else: not the next key, not an `include:` line.
+    #[test]
+    fn a_removed_block_scalar_takes_only_its_own_lines() {
+        let keys = "    keys:\n      a: 1\n      # the banner\n      banner: |\n        hello\n        world\n\n      e: >-\n        folded\n        text\n      k:\n        metadata: {team: web}\n        value: |+\n          kept\n\n      z: last\n    include: [more.yaml]\n";
+        let config = format!("{HEAD}{keys}");
+        let files = [("kvsync.yaml", config.as_str()), ("more.yaml", "keys:\n  m: 1\n")];
+        let project = project(&files, None);
+        for (key, gone) in [
+            ("banner", "      # the banner\n      banner: |\n        hello\n        world\n"),
+            ("e", "      e: >-\n        folded\n        text\n"),
+            ("k", "      k:\n        metadata: {team: web}\n        value: |+\n          kept\n"),
+            ("z", "      z: last\n"),
+        ] {
+            let (after, edits) = edited(&project, &[change(key, What::Remove)]);
+            assert!(edits.refused.is_empty(), "{key}: {:?}", edits.refused);
+            assert_eq!(after["kvsync.yaml"], config.replacen(gone, "", 1), "{key}");
+        }
+        let (after, _) =
+            edited(&project, &[change("e", What::Remove), change("banner", What::Remove)]);
+        assert!(
+            after["kvsync.yaml"].contains("\n      a: 1\n\n      k:\n"),
+            "{}",
+            after["kvsync.yaml"]
+        );
+    }
+
+    /// `--adopt` adds after a `keys:` mapping that ends with a block scalar, inside it.
+    #[test]
+    fn an_adopted_key_goes_after_a_closing_block_scalar() {
+        let config = format!(
+            "{HEAD}    keys:\n      a: 1\n      banner: |-\n        hello\n\n    include: [more.yaml]\n"
+        );
+        let files = [("kvsync.yaml", config.as_str()), ("more.yaml", "keys:\n  m: 1\n")];
+        let project = project(&files, None);
+        let add = What::Add { value: b"new".to_vec(), metadata: None, expiration: None };
+        let (after, edits) = edited(&project, &[change("new", add)]);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        assert_eq!(
+            after["kvsync.yaml"],
+            config.replace("        hello\n", "        hello\n      new: new\n")
+        );
     }
 }

@@ -751,6 +751,10 @@ pub(crate) struct SpanNode {
     pub kind: SpanKind,
     /// It defines an anchor (`&name`), so other nodes may repeat it through aliases.
     pub anchored: bool,
+    /// Where the text the node owns ends: `end`, except for a block scalar (`|`, `>`), whose
+    /// trailing blank lines (content under `|+`) run to the start of the next line that is not
+    /// blank. Replacing a block scalar replaces up to here; removing an entry cuts at `end`.
+    pub tail: usize,
 }
 
 /// What a [`SpanNode`] holds.
@@ -778,7 +782,7 @@ pub(crate) enum ScalarForm {
     Plain,
     SingleQuoted,
     DoubleQuoted,
-    /// `|` or `>`.
+    /// `|` or `>`: the node's text starts at the indicator.
     Block,
 }
 
@@ -857,21 +861,25 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                     granit_parser::ScalarStyle::DoubleQuoted => ScalarForm::DoubleQuoted,
                     _ => ScalarForm::Block,
                 };
+                let (start, end) = (byte(&span.start), byte(&span.end));
+                let (start, end, tail) = if style == ScalarForm::Block {
+                    block_scalar_range(text, start, end, value.is_empty())
+                } else {
+                    (start, end, end)
+                };
                 let node = SpanNode {
-                    start: byte(&span.start),
-                    end: byte(&span.end),
+                    start,
+                    end,
+                    tail,
                     kind: SpanKind::Scalar { text: value.into_owned(), style },
                     anchored: anchor != 0,
                 };
                 finish(&mut stack, &mut root, node);
             }
             Event::Alias(_) => {
-                let node = SpanNode {
-                    start: byte(&span.start),
-                    end: byte(&span.end),
-                    kind: SpanKind::Alias,
-                    anchored: false,
-                };
+                let (start, end) = (byte(&span.start), byte(&span.end));
+                let node =
+                    SpanNode { start, end, tail: end, kind: SpanKind::Alias, anchored: false };
                 finish(&mut stack, &mut root, node);
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
@@ -902,7 +910,8 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     SpanKind::Seq { flow: open.flow, items: open.children }
                 };
-                let node = SpanNode { start: open.start, end, kind, anchored: open.anchored };
+                let node =
+                    SpanNode { start: open.start, end, tail: end, kind, anchored: open.anchored };
                 finish(&mut stack, &mut root, node);
             }
             Event::DocumentEnd => break,
@@ -910,6 +919,66 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
         }
     }
     Ok(root)
+}
+
+/// The bytes a block scalar spans, from the parser's range for it (which starts at its first
+/// content line and runs to the next line that is not blank, indentation included): from its
+/// indicator (`|`, `>`, with its chomping and indentation indicators) to the end of its last
+/// line that is not blank (before the line break), and the end of its trailing blank lines.
+/// An empty scalar ends with its header (the parser's range may reach into the next entry).
+fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usize, usize, usize) {
+    let end = end.min(text.len());
+    let start = start.min(end);
+    // The header: the first line above the content that is not blank (or the content's own
+    // line, when the scalar is empty and the parser points into the header).
+    let line_of = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mut line_start = line_of(start);
+    let blank = |line: &str| line.trim_matches([' ', '\t', '\r']).is_empty();
+    if blank(&text[line_start..start]) {
+        while line_start > 0 {
+            let above = line_of(line_start - 1);
+            let line = &text[above..line_start - 1];
+            line_start = above;
+            if !blank(line) {
+                break;
+            }
+        }
+    }
+    let header_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let header = &text[line_start..header_end];
+    // The indicator is the header's last token before any comment.
+    let code = header
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
+        .map_or(header, |(i, _)| &header[..i])
+        .trim_end();
+    let token = code.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let indicator = if code[token..].starts_with(['|', '>']) {
+        line_start + token
+    } else {
+        match code.rfind(['|', '>']) {
+            Some(at) => line_start + at,
+            None => start,
+        }
+    };
+    let indicator_end = line_start + code.len();
+    // The last line with content, up to its line break.
+    let body = &text[start.max(indicator_end).min(end)..end];
+    let content_end =
+        start.max(indicator_end).min(end) + body.trim_end_matches([' ', '\t', '\r', '\n']).len();
+    if empty {
+        return (indicator.min(indicator_end), indicator_end, indicator_end);
+    }
+    let last = if content_end > indicator_end {
+        let line_end = text[content_end..].find('\n').map_or(text.len(), |i| content_end + i);
+        if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end }
+    } else {
+        indicator_end
+    };
+    // Trailing blank lines: up to the start of the line the parser's range ends on.
+    let tail =
+        if end > last { text[..end].rfind('\n').map_or(end, |i| i + 1).max(last) } else { last };
+    (indicator.min(last), last, tail)
 }
 
 #[cfg(test)]
@@ -931,5 +1000,33 @@ mod span_tests {
         assert_eq!(root.get("g").expect("g").kind, SpanKind::Alias);
         let (key, _) = root.entry("b").expect("entry");
         assert_eq!(slice(key), "b");
+    }
+
+    /// A block scalar spans its indicator to the end of its last content line, whatever its
+    /// chomping and indentation indicators, its comments and its line endings.
+    #[test]
+    fn a_block_scalar_ends_with_its_last_content_line() {
+        let cases = [
+            ("a: |\n  x\n  y\n\nb: 1\n", "|\n  x\n  y", "|\n  x\n  y\n\n"),
+            ("a: |+\n  x\n\n\nb: 1\n", "|+\n  x", "|+\n  x\n\n\n"),
+            ("a: >-  # folded\n  x\n  # c\nb: 1\n", ">-  # folded\n  x\n  # c", ""),
+            ("a: |2-\n   x\n\n", "|2-\n   x", ""),
+            ("a: &n |\n  x  \nb: 1\n", "|\n  x  ", ""),
+            ("a: |\r\n  x\r\n  y\r\nb: 1\r\n", "|\r\n  x\r\n  y", ""),
+            ("a: |\nb: 1\n", "|", ""),
+        ];
+        for (text, spanned, tail) in cases {
+            let root = span_tree(text).expect("parses").expect("a document");
+            let a = root.get("a").expect("a");
+            assert_eq!(&text[a.start..a.end], spanned, "{text:?}");
+            if !tail.is_empty() {
+                assert_eq!(&text[a.start..a.tail], tail, "{text:?}");
+            }
+        }
+        // A mapping that ends with a block scalar ends where the scalar does.
+        let text = "k:\n  value: |\n    x\n  # c\ninclude: [x]\n";
+        let root = span_tree(text).expect("parses").expect("a document");
+        let k = root.get("k").expect("k");
+        assert_eq!(&text[k.start..k.end], "value: |\n    x");
     }
 }
