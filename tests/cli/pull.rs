@@ -522,7 +522,8 @@ fn files_sources_aliases_schemas_revisions_and_json() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("! f/alias: its entry uses a YAML anchor or alias"),
+        out.stdout
+            .contains("! f/alias: its entry is inside a YAML anchor or reached through an alias"),
         "{}",
         out.stdout
     );

@@ -2,12 +2,10 @@
 //!
 //! Lists every scope, reads the values `plan::pull::values_to_read` names (all desired keys with
 //! `--deep`), decides which keys are hand edits (`plan::pull::find`, pure), turns them into
-//! edits of the config's files (`config::pull::edits`, which reads every edited entry back
-//! through the loader before it keeps it), and then prints the diff (`--dry-run`) or writes the
-//! files, all or none: each through a temporary file renamed into place, only after every edit
-//! was computed, and put back as they were if a write fails or the config, loaded again, does not
-//! say what is live for a pulled key.
-
+//! edits of the config's files (`config::edit::edits`), checks the whole result loaded from
+//! memory before any file is touched (`config::edit::check`: every pulled key says what is live,
+//! every other key is as it was), and then prints the diff (`--dry-run`) or writes the files,
+//! all or none.
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -15,8 +13,8 @@ use crate::cli::args::{PullArgs, PullFormat};
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
-use crate::config::pull::{self as edit, Change, What};
-use crate::config::{self, Desired, Globs};
+use crate::config::edit::{self, Change, What};
+use crate::config::{self, Globs};
 use crate::error::Error;
 use crate::kv::{BULK_GET_MAX, KvStore, ReadHint};
 use crate::plan::pull::{self, Found, Outcome, Report, Row};
@@ -72,6 +70,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         files: &files,
         environment: desired.environment.as_deref(),
         into: args.into.as_deref(),
+        preview: args.config.preview,
         vars: &vars,
     };
     let secrets: Vec<(String, String)> = findings
@@ -82,6 +81,9 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     let secrets = edit::secret_names(&edit_context, &secrets);
     let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets);
     let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
+    // The whole result, loaded from memory, before anything is written (a dry run too).
+    let environments = config::environment_names(args.config.path());
+    edit::check(&edit_context, &desired, &changes, &edits, &environments)?;
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for (at, row) in rows.iter().enumerate() {
         index.insert((row.scope.clone(), row.key.clone()), at);
@@ -132,10 +134,6 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         }
     } else if !edits.files.is_empty() {
         write_all(&edits.files)?;
-        if let Err(error) = check_pulled(args, context, &findings, &edits.made, &desired) {
-            restore(&edits.files);
-            return Err(error);
-        }
     }
     let text = match args.format {
         PullFormat::Human => report::pull::render_human(&report, printer.stdout_color),
@@ -290,44 +288,4 @@ fn restore(files: &[edit::FileEdit]) {
         let _ = std::fs::write(temporary(&file.path), &file.before)
             .and_then(|()| std::fs::rename(temporary(&file.path), &file.path));
     }
-}
-
-/// Loads the written config again and checks that every pulled key is desired as it is live.
-fn check_pulled(
-    args: &PullArgs,
-    context: &engine::Context,
-    findings: &[(String, pull::Finding)],
-    made: &[(String, String, String)],
-    before: &Desired,
-) -> Result<(), Error> {
-    let vars = |name: &str| (context.vars)(name);
-    let options = config::LoadOptions {
-        environment: args.config.env.as_deref().or(before.environment.as_deref()),
-        preview: args.config.preview,
-        vars: &vars,
-    };
-    let loaded = config::load(args.config.path(), &options)?;
-    for (scope_name, finding) in findings {
-        let state = match &finding.found {
-            Found::Pull(state) | Found::Adopt(state) => state,
-            _ => continue,
-        };
-        if !made.iter().any(|(scope, key, _)| scope == scope_name && *key == finding.key) {
-            continue;
-        }
-        let scope = loaded.desired.scopes.iter().find(|s| &s.name == scope_name);
-        let Some(entry) = scope.and_then(|s| s.entries.get(&finding.key)) else {
-            // An edit that was refused leaves the key as it was: reported, not checked.
-            continue;
-        };
-        let value_ok =
-            !state.value_changed || entry.read().ok().as_deref() == Some(&state.value[..]);
-        if !value_ok {
-            return Err(Error::Usage(format!(
-                "after the edit, `{}` would not be desired as it is live; every file was put back",
-                finding.key
-            )));
-        }
-    }
-    Ok(())
 }

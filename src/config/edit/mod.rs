@@ -13,6 +13,10 @@
 //! a YAML anchor or alias is reported, never edited. With environments, a key from the base
 //! config gets an override in the environment's overlay, so the other environments keep theirs.
 
+mod check;
+
+pub use check::{CheckError, check};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -77,6 +81,8 @@ pub struct Context<'a> {
     pub environment: Option<&'a str>,
     /// `--into FILE`: where added keys go.
     pub into: Option<&'a Path>,
+    /// `--preview`, as the config was loaded.
+    pub preview: Option<bool>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -104,7 +110,15 @@ struct Site {
     keys: SpanNode,
     key: SpanNode,
     value: SpanNode,
+    /// A node on the way (the file's root down to the entry, key and value included) defines an
+    /// anchor or is an alias, so other places may repeat what an edit here would change. Then
+    /// `keys`, `key` and `value` may be the alias that stopped the walk.
+    shared: bool,
 }
+
+/// Why an entry reached through an anchor or an alias is not edited.
+const SHARED: &str = "its entry is inside a YAML anchor or reached through an alias, so other \
+                      places repeat it: edit it by hand";
 
 /// Computes every edit; writes nothing.
 pub fn edits(
@@ -142,9 +156,16 @@ pub fn edits(
                 entry,
                 (value.as_deref(), metadata.as_ref(), expiration.as_ref()),
             ),
-            What::Add { value, metadata, expiration } => {
-                add(context, &trees, &mut drafts, change, value, metadata.as_ref(), *expiration)
-            }
+            What::Add { value, metadata, expiration } => add(
+                context,
+                &trees,
+                &mut drafts,
+                &mut later,
+                change,
+                value,
+                metadata.as_ref(),
+                *expiration,
+            ),
             What::Remove => remove(context, &trees, &mut drafts, change),
         };
         match result {
@@ -155,6 +176,7 @@ pub fn edits(
     if let Some(environment) = context.environment {
         let overlay = &later.overlay;
         let mut scopes: Vec<&str> = overlay.iter().map(|(scope, _, _)| scope.as_str()).collect();
+        scopes.sort_unstable();
         scopes.dedup();
         for scope in scopes {
             let of_scope: Vec<&(String, String, String)> =
@@ -234,11 +256,44 @@ fn find(
 
 fn site_at(root: &SpanNode, file: usize, path: &[&str], key: &str) -> Option<Site> {
     let mut node = root;
+    let mut shared = root.anchored;
+    let stopped = |node: &SpanNode| Site {
+        file,
+        keys: node.clone(),
+        key: node.clone(),
+        value: node.clone(),
+        shared: true,
+    };
     for name in path {
-        node = node.get(name)?;
+        if node.kind == SpanKind::Alias {
+            return Some(stopped(node));
+        }
+        let (key_node, value) = node.entry(name)?;
+        shared |= key_node.shares() || value.anchored;
+        node = value;
+    }
+    if node.kind == SpanKind::Alias {
+        return Some(stopped(node));
     }
     let (key_node, value) = node.entry(key)?;
-    Some(Site { file, keys: node.clone(), key: key_node.clone(), value: value.clone() })
+    shared |= key_node.shares() || value.shares();
+    Some(Site { file, keys: node.clone(), key: key_node.clone(), value: value.clone(), shared })
+}
+
+/// Whether a node on `path` from `root` defines an anchor or is an alias.
+fn path_shared(root: &SpanNode, path: &[&str]) -> bool {
+    let mut node = root;
+    if node.anchored {
+        return true;
+    }
+    for name in path {
+        let Some((key, value)) = node.entry(name) else { return false };
+        if key.shares() || value.anchored || value.kind == SpanKind::Alias {
+            return true;
+        }
+        node = value;
+    }
+    false
 }
 
 type Parts<'a> =
@@ -256,6 +311,9 @@ fn set(
 ) -> Result<String, String> {
     let entry = entry.ok_or("it is not in the config")?;
     let found = find(context, trees, &change.scope, &change.key);
+    if found.as_ref().is_some_and(|(site, _)| site.shared) {
+        return Err(SHARED.to_owned());
+    }
     // A value that lives in a file: the file gets the live bytes.
     if let ValueSource::File(path) = &entry.value {
         let shared =
@@ -283,9 +341,6 @@ fn set(
         }
     }
     let (site, in_overlay) = found.ok_or("its entry was not found in the config's files")?;
-    if site.value.shares() {
-        return Err("its entry uses a YAML anchor or alias: edit it by hand".to_owned());
-    }
     let text = &drafts[site.file].original;
     // A key from the base config, with environments: an override in the overlay instead.
     if context.environment.is_some() && !in_overlay && has_environments(trees) {
@@ -785,11 +840,14 @@ fn inline_bytes(entry: &DesiredEntry) -> Option<Vec<u8>> {
     }
 }
 
-/// Adds a key to the file that holds the scope's `keys:` (or `--into`).
+/// Adds a key to the file that holds the scope's `keys:` (or `--into`); with environments, to
+/// the environment's overlay (unless `--into` names a file), so the others do not get it.
+#[allow(clippy::too_many_arguments)]
 fn add(
     context: &Context<'_>,
     trees: &[Option<SpanNode>],
     drafts: &mut [Draft],
+    later: &mut Later,
     change: &Change,
     value: &[u8],
     metadata: Option<&Map<String, Value>>,
@@ -798,6 +856,14 @@ fn add(
     let rendered = flow_entry(value, metadata, At::Absolute(expiration))
         .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
     verify(context, &rendered, &change.key, value, metadata, At::Absolute(expiration))?;
+    if let Some(environment) = context.environment
+        && context.into.is_none()
+        && has_environments(trees)
+    {
+        let line = format!("{}: {rendered}", yaml_out::scalar(&change.key));
+        later.overlay.push((change.scope.clone(), change.key.clone(), line));
+        return Ok(format!("{} (the `{environment}` overlay)", shown(context, &drafts[0].path)));
+    }
     let (file, path): (usize, Vec<&str>) = match context.into {
         Some(into) => {
             let canonical = std::fs::canonicalize(into).ok();
@@ -816,6 +882,9 @@ fn add(
         None => (0, vec!["namespaces", change.scope.as_str(), "keys"]),
     };
     let tree = trees.get(file).and_then(Option::as_ref).ok_or("the file is empty")?;
+    if path_shared(tree, &path) {
+        return Err(SHARED.to_owned());
+    }
     let mut node = tree;
     for name in &path {
         node = node
@@ -848,10 +917,15 @@ fn remove(
     drafts: &mut [Draft],
     change: &Change,
 ) -> Result<String, String> {
-    let (site, _) = find(context, trees, &change.scope, &change.key)
+    let (site, in_overlay) = find(context, trees, &change.scope, &change.key)
         .ok_or("its entry was not found in the config's files")?;
-    if site.value.shares() {
-        return Err("its entry uses a YAML anchor or alias: remove it by hand".to_owned());
+    if site.shared {
+        return Err(SHARED.to_owned());
+    }
+    if context.environment.is_some() && !in_overlay && has_environments(trees) {
+        return Err("its entry is in the base config, which every environment reads: remove it \
+                    by hand"
+            .to_owned());
     }
     let text = &drafts[site.file].original;
     let mut replacements = Vec::new();
@@ -877,6 +951,9 @@ fn insert_into_overlay(
     let root = trees.first().and_then(Option::as_ref).ok_or("the config is empty")?;
     let text = &drafts[0].original;
     let path = ["environments", environment, "namespaces", scope, "keys"];
+    if path_shared(root, &path) {
+        return Err(SHARED.to_owned());
+    }
     let mut node = root;
     let mut depth = 0;
     while depth < path.len() {
@@ -1041,6 +1118,7 @@ mod tests {
             files: &project.files,
             environment: project.desired.environment.as_deref(),
             into: None,
+            preview: None,
             vars: &|_| None,
         };
         let edits = edits(&context, &project.desired, changes).expect("edits");
@@ -1102,5 +1180,138 @@ mod tests {
             after["kvsync.yaml"],
             config.replace("        hello\n", "        hello\n      new: new\n")
         );
+    }
+
+    fn context<'a>(project: &'a Project, root: &'a Path) -> Context<'a> {
+        Context {
+            root,
+            files: &project.files,
+            environment: project.desired.environment.as_deref(),
+            into: None,
+            preview: None,
+            vars: &|_| None,
+        }
+    }
+
+    /// The whole result is checked before anything is written: an edit that takes a line too
+    /// many, or that reaches another scope or another environment, is an error naming the key.
+    #[test]
+    fn the_check_names_a_key_the_edits_would_change() {
+        let config = format!("{HEAD}    keys:\n      a: 1\n      b: |\n        x\n      c: 3\n");
+        let project = project(&[("kvsync.yaml", config.as_str())], None);
+        let root = project.dir.path().join("kvsync.yaml");
+        let context = context(&project, &root);
+        let remove = [change("b", What::Remove)];
+        let file = |after: &str| FileEdit {
+            path: root.clone(),
+            before: config.clone().into_bytes(),
+            after: after.as_bytes().to_vec(),
+        };
+        let made = vec![("flags".to_owned(), "b".to_owned(), "kvsync.yaml:5:7".to_owned())];
+        let good = Edits {
+            files: vec![file(&config.replace("      b: |\n        x\n", ""))],
+            made: made.clone(),
+            refused: Vec::new(),
+        };
+        check(&context, &project.desired, &remove, &good, &[]).expect("the right edit passes");
+        // The old end of a block scalar: the next line went too.
+        let bad = Edits {
+            files: vec![file(&config.replace("      b: |\n        x\n      c: 3\n", ""))],
+            made: made.clone(),
+            refused: Vec::new(),
+        };
+        let error = check(&context, &project.desired, &remove, &bad, &[]).expect_err("caught");
+        assert_eq!(
+            error.to_string(),
+            "after the edits, `c` of scope `flags` would no longer be desired; nothing was written"
+        );
+        // A value set, but not to what is live.
+        let set = [change(
+            "a",
+            What::Set { value: Some(b"2".to_vec()), metadata: None, expiration: None },
+        )];
+        let wrong = Edits {
+            files: vec![file(&config.replace("a: 1", "a: 3"))],
+            made: vec![("flags".to_owned(), "a".to_owned(), String::new())],
+            refused: Vec::new(),
+        };
+        let error = check(&context, &project.desired, &set, &wrong, &[]).expect_err("caught");
+        assert!(
+            error.to_string().contains("`a` of scope `flags` would not have its live value"),
+            "{error}"
+        );
+        // Text that does not load at all.
+        let broken = Edits { files: vec![file("version: [\n")], made, refused: Vec::new() };
+        let error = check(&context, &project.desired, &remove, &broken, &[]).expect_err("caught");
+        assert!(matches!(error, CheckError::NotLoading { .. }), "{error}");
+    }
+
+    /// An edit of the base config is seen from every other environment.
+    #[test]
+    fn the_check_loads_every_other_environment() {
+        let config = format!(
+            "{HEAD}    keys:\n      a: 1\nenvironments:\n  prod:\n    namespaces:\n      flags:\n        keys:\n          b: 2\n  staging: {{}}\ndefault_environment: prod\n"
+        );
+        let project = project(&[("kvsync.yaml", config.as_str())], Some("prod"));
+        let root = project.dir.path().join("kvsync.yaml");
+        let context = context(&project, &root);
+        let set = [change(
+            "b",
+            What::Set { value: Some(b"3".to_vec()), metadata: None, expiration: None },
+        )];
+        let made = vec![("flags".to_owned(), "b".to_owned(), String::new())];
+        let environments = ["prod".to_owned(), "staging".to_owned()];
+        let edits = |after: String| Edits {
+            files: vec![FileEdit {
+                path: root.clone(),
+                before: config.clone().into_bytes(),
+                after: after.into_bytes(),
+            }],
+            made: made.clone(),
+            refused: Vec::new(),
+        };
+        let good = edits(config.replace("b: 2", "b: 3"));
+        check(&context, &project.desired, &set, &good, &environments).expect("passes");
+        let leaks = edits(config.replace("b: 2", "b: 3").replace("a: 1", "a: 9"));
+        let error =
+            check(&context, &project.desired, &set, &leaks, &environments).expect_err("caught");
+        assert!(error.to_string().contains("`a` of scope `flags`"), "{error}");
+    }
+
+    /// An entry whose node or any node above it is anchored or aliased is listed for a person,
+    /// for set, add and remove alike: an edit there would reach every place that repeats it.
+    #[test]
+    fn an_entry_under_an_anchor_or_an_alias_is_left_to_a_person() {
+        let config = "version: 1\nowner: web\nnamespaces:\n  s:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys: &shared {a: one}\n  t:\n    namespace_id: 1f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys: *shared\n  u: &u\n    namespace_id: 2f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n      b: two\n  v:\n    namespace_id: 3f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n      c: &c three\n      d: *c\n      e: four\n";
+        let project = project(&[("kvsync.yaml", config)], None);
+        let set = || What::Set { value: Some(b"new".to_vec()), metadata: None, expiration: None };
+        let add = || What::Add { value: b"new".to_vec(), metadata: None, expiration: None };
+        let on = |scope: &str, key: &str, what| Change {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            what,
+        };
+        for change in [
+            on("s", "a", set()),
+            on("t", "a", set()),
+            on("s", "a", What::Remove),
+            on("t", "a", What::Remove),
+            on("s", "new", add()),
+            on("t", "new", add()),
+            on("u", "b", set()),
+            on("u", "b", What::Remove),
+            on("u", "new", add()),
+            on("v", "c", set()),
+            on("v", "d", What::Remove),
+        ] {
+            let (after, edits) = edited(&project, std::slice::from_ref(&change));
+            assert!(after.is_empty(), "{change:?}: {after:?}");
+            assert_eq!(edits.refused.len(), 1, "{change:?}");
+            assert!(edits.refused[0].2.contains("anchor"), "{:?}", edits.refused);
+        }
+        // Next to them, an entry of its own is edited.
+        let (after, edits) = edited(&project, &[on("v", "e", set())]);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        assert_eq!(after["kvsync.yaml"], config.replace("e: four", "e: new"));
     }
 }
