@@ -179,6 +179,15 @@ fn compare_scope(
         key: key.to_owned(),
         what,
     };
+    // A key pulled or added that is desired neither before nor after is not met by the join.
+    for ((scope, key), what) in made {
+        if *scope == then.name
+            && matches!(what, What::Set { .. } | What::Add { .. })
+            && !now.entries.contains_key(key)
+        {
+            return Err(wrong(key, "not be desired".to_owned()));
+        }
+    }
     // A merge join over both sorted runs of keys.
     let mut old = then.entries.iter().peekable();
     let mut new = now.entries.iter().peekable();

@@ -209,17 +209,26 @@ pub fn edits(
     Ok(out)
 }
 
-/// The text with the replacements made (ranges never overlap: one per entry part).
+/// The text with the replacements made (ranges never overlap: one per entry part), their line
+/// breaks the text's own (CRLF stays CRLF).
 fn apply(text: &str, mut replacements: Vec<(usize, usize, String)>) -> String {
     replacements.sort_by_key(|(start, end, _)| (*start, *end));
+    let crlf = line_break(text) == "\r\n";
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (start, end, with) in replacements {
-        if start < at {
+        if start < at && start != end {
             continue;
         }
+        // An insertion inside a range replaced before it goes right after that range.
+        let start = start.max(at);
+        let end = end.max(start);
         out.push_str(&text[at..start]);
-        out.push_str(&with);
+        if crlf && with.contains('\n') {
+            out.push_str(&with.replace("\r\n", "\n").replace('\n', "\r\n"));
+        } else {
+            out.push_str(&with);
+        }
         at = end;
     }
     out.push_str(&text[at..]);
@@ -393,8 +402,10 @@ fn set(
                 && new_expiration.is_none()
                 && !matches!(entry.expiration, Expiration::Ttl(_))
             {
-                let rendered = render_value(text, &site.value, &bytes, !entry.json)
-                    .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+                let parent = column_of(text, site.key.start);
+                let (rendered, through_tail) =
+                    render_value(text, &site.value, &bytes, !entry.json, parent)
+                        .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
                 // A mapping written as a key's value is always an entry: the object goes under
                 // `value:`.
                 let rendered = if rendered.starts_with('{') {
@@ -402,7 +413,8 @@ fn set(
                 } else {
                     rendered
                 };
-                replacements.push((site.value.start, site.value.end, rendered));
+                let end = if through_tail { site.value.tail } else { site.value.end };
+                replacements.push((site.value.start, end, rendered));
             } else {
                 let ttl = match entry.expiration {
                     Expiration::Ttl(ttl) => At::Ttl(ttl),
@@ -414,10 +426,12 @@ fn set(
             }
         }
         Some(fields) => {
-            if let (Some(bytes), Some(node)) = (value, fields.get("value")) {
-                let rendered = render_value(text, node, bytes, !entry.json)
+            if let (Some(bytes), Some((key, node))) = (value, fields.entry("value")) {
+                let parent = column_of(text, key.start);
+                let (rendered, through_tail) = render_value(text, node, bytes, !entry.json, parent)
                     .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
-                replacements.push((node.start, node.end, rendered));
+                let end = if through_tail { node.tail } else { node.end };
+                replacements.push((node.start, end, rendered));
             }
             if let Some(metadata) = metadata {
                 let rendered = match metadata {
@@ -681,33 +695,69 @@ pub fn secret_names(
     names
 }
 
-/// The new text of a value node whose old text is `node`: in the old form when that reads back
-/// as `bytes`, else a quoted string. `None` when the bytes are not UTF-8.
+/// The new text of a value node whose old text is `node`, and whether it replaces the node up
+/// to its `tail` (a block scalar with keep chomping, which writes its trailing lines itself):
+/// in the old form when that reads back as `bytes` (a block scalar stays a block scalar), else a
+/// quoted string. `None` when the bytes are not UTF-8. `parent` is the column of the key the
+/// value belongs to.
 /// `was_string`: the old value is a YAML string (stored as its raw text), which stays a string:
 /// `"true"` stays quoted even though `true` stores the same bytes.
-fn render_value(text: &str, node: &SpanNode, bytes: &[u8], was_string: bool) -> Option<String> {
+fn render_value(
+    text: &str,
+    node: &SpanNode,
+    bytes: &[u8],
+    was_string: bool,
+    parent: usize,
+) -> Option<(String, bool)> {
     let live = std::str::from_utf8(bytes).ok()?;
     let json = serde_json::from_slice::<Value>(bytes).ok().filter(|json| {
         !was_string && !json.is_string() && serde_json::to_vec(json).ok().as_deref() == Some(bytes)
     });
+    let line_break = line_break(text);
+    let whole = |text: String| Some((text, false));
     match (&node.kind, json) {
-        (SpanKind::Scalar { style, .. }, None) => Some(match style {
+        (SpanKind::Scalar { style, .. }, None) => match style {
             ScalarForm::SingleQuoted if !live.contains('\n') && !live.contains("${") => {
-                format!("'{}'", live.replace('\'', "''"))
+                whole(format!("'{}'", live.replace('\'', "''")))
             }
             ScalarForm::DoubleQuoted => {
-                yaml_out::double_quoted(&yaml_out::escape_interpolation(live))
+                whole(yaml_out::double_quoted(&yaml_out::escape_interpolation(live)))
             }
-            _ => yaml_out::value_scalar(live),
-        }),
+            ScalarForm::Block => {
+                let folded = text[node.start..].starts_with('>');
+                let escaped = yaml_out::escape_interpolation(live);
+                match yaml_out::block_scalar(&escaped, folded, parent, line_break) {
+                    Some((mut block, keep)) => {
+                        // The header's comment stays on the header.
+                        let header = &text[node.start..line_end(text, node.start)];
+                        if let Some(at) = header.find(" #") {
+                            let first_break = block.find(line_break).unwrap_or(block.len());
+                            let spaces = header[..at].len() - header[..at].trim_end().len();
+                            block.insert_str(first_break, &header[at - spaces..]);
+                        }
+                        Some((block, keep))
+                    }
+                    None => whole(yaml_out::double_quoted(&escaped)),
+                }
+            }
+            _ => whole(yaml_out::value_scalar(live)),
+        },
         (SpanKind::Map { flow: false, .. } | SpanKind::Seq { flow: false, .. }, Some(json))
             if json.is_object() || json.is_array() =>
         {
             let column = column_of(text, node.start);
-            Some(block_json(&json, column))
+            whole(block_json(&json, column))
         }
-        (_, Some(json)) => Some(flow_json(&json)),
-        (_, None) => Some(yaml_out::value_scalar(live)),
+        (_, Some(json)) => whole(flow_json(&json)),
+        (_, None) => whole(yaml_out::value_scalar(live)),
+    }
+}
+
+/// The line break a file uses: CRLF when its first line ends so, else LF.
+fn line_break(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(at) if text[..at].ends_with('\r') => "\r\n",
+        _ => "\n",
     }
 }
 
@@ -750,7 +800,8 @@ fn render_json(text: &str, old: Option<&SpanNode>, value: &Value) -> String {
 /// The end of the line `at` is on (before its line break): past a trailing comment, where a new
 /// line may be added.
 fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |offset| at + offset)
+    let end = text[at..].find('\n').map_or(text.len(), |offset| at + offset);
+    if end > at && text[..end].ends_with('\r') { end - 1 } else { end }
 }
 
 fn column_of(text: &str, at: usize) -> usize {
@@ -897,7 +948,13 @@ fn add(
         SpanKind::Map { flow: false, entries } if !entries.is_empty() => {
             let column = column_of(text, node.start);
             let at = line_end(text, node.end);
-            (at, format!("\n{}{line}", " ".repeat(column)))
+            let pad = " ".repeat(column);
+            // At the start of the next line, so that removing the mapping's last entry (which
+            // takes its line break) leaves the new line in place.
+            match text[at..].find('\n') {
+                Some(offset) => (at + offset + 1, format!("{pad}{line}\n")),
+                None => (at, format!("\n{pad}{line}")),
+            }
         }
         SpanKind::Map { flow: true, entries } => {
             let close = text[..node.end].rfind('}').unwrap_or(node.end);
@@ -1040,7 +1097,7 @@ mod tests {
     fn rendered(text: &str, live: &str) -> String {
         let was_string =
             matches!(text, "k: hello\n" | "k: 'hello'\n" | "k: \"hello\"\n" | "k: x\n");
-        render_value(text, &node(text), live.as_bytes(), was_string).expect("UTF-8")
+        render_value(text, &node(text), live.as_bytes(), was_string, 0).expect("UTF-8").0
     }
 
     #[test]
@@ -1059,7 +1116,7 @@ mod tests {
         // Interpolation is escaped: the text is never taken for a variable.
         assert_eq!(rendered("k: x\n", "${HOME}"), "\"$${HOME}\"");
         assert_eq!(rendered("k: x\n", "true"), "\"true\"");
-        assert!(render_value("k: x\n", &node("k: x\n"), b"\xff", true).is_none());
+        assert!(render_value("k: x\n", &node("k: x\n"), b"\xff", true, 0).is_none());
         // A number that becomes text is a string now; a string holding JSON stays a string.
         assert_eq!(rendered("k: 42\n", "forty-two"), "forty-two");
         assert_eq!(rendered("k: hello\n", r#"{"a":1}"#), r#""{\"a\":1}""#);
@@ -1122,6 +1179,10 @@ mod tests {
             vars: &|_| None,
         };
         let edits = edits(&context, &project.desired, changes).expect("edits");
+        let environments = super::super::environment_names(&root);
+        if let Err(error) = check(&context, &project.desired, changes, &edits, &environments) {
+            panic!("{error}");
+        }
         let after = edits
             .files
             .iter()
@@ -1313,5 +1374,76 @@ mod tests {
         let (after, edits) = edited(&project, &[on("v", "e", set())]);
         assert!(edits.refused.is_empty(), "{:?}", edits.refused);
         assert_eq!(after["kvsync.yaml"], config.replace("e: four", "e: new"));
+    }
+
+    fn set_value(key: &str, live: &str) -> Change {
+        change(
+            key,
+            What::Set { value: Some(live.as_bytes().to_vec()), metadata: None, expiration: None },
+        )
+    }
+
+    /// A changed block scalar stays a block scalar, of the chomping and indentation the live
+    /// text needs, and `>` stays folded where the text allows; each reads back as live (the
+    /// whole-result check runs in `edited`).
+    #[test]
+    fn a_block_scalar_stays_a_block_scalar() {
+        let cases = [
+            ("b: |\n  hello\n  world\n", "hi\nthere\n", "b: |\n  hi\n  there\n"),
+            ("b: |-\n  hello\n", "a\nb", "b: |-\n  a\n  b\n"),
+            ("b: |\n  hello\n\nz: 1\n", "a\n\n\n", "b: |+\n  a\n\n\nz: 1\n"),
+            ("b: |+\n  hello\n\n\nz: 1\n", "a\n", "b: |\n  a\n\n\nz: 1\n"),
+            ("b: >\n  one\n  two\n", "three\nfour\n", "b: >\n  three\n\n  four\n"),
+            ("b: >-\n  one\n", "  indented\nnot\n", "b: |2\n    indented\n  not\n"),
+            ("b: |  # keep\n  x\n", "${HOME}\n", "b: |  # keep\n  $${HOME}\n"),
+            ("b: |\n  x\n", "a\r\nb\n", "b: \"a\\r\\nb\\n\"\n"),
+            (
+                "b:\n  metadata: {t: 1}\n  value: |\n    x\n",
+                "y\nz\n",
+                "b:\n  metadata: {t: 1}\n  value: |\n    y\n    z\n",
+            ),
+        ];
+        for (keys, live, expected) in cases {
+            let indent = |text: &str| {
+                text.lines()
+                    .map(|l| if l.is_empty() { "\n".to_owned() } else { format!("      {l}\n") })
+                    .collect::<String>()
+            };
+            let config = format!("{HEAD}    keys:\n{}", indent(keys));
+            let project = project(&[("kvsync.yaml", config.as_str())], None);
+            let (after, edits) = edited(&project, &[set_value("b", live)]);
+            assert!(edits.refused.is_empty(), "{keys:?}: {:?}", edits.refused);
+            let expected =
+                format!("{HEAD}    keys:\n{}", indent(expected).replace("      # keep", "# keep"));
+            assert_eq!(after["kvsync.yaml"], expected, "{keys:?} → {live:?}");
+        }
+    }
+
+    /// A CRLF file stays CRLF: replaced values, block scalars, added and removed entries.
+    #[test]
+    fn a_crlf_file_keeps_its_line_breaks() {
+        let config =
+            format!("{HEAD}    keys:\n      a: 1  # one\n      b: |\n        x\n      c: gone\n")
+                .replace('\n', "\r\n");
+        let project = project(&[("kvsync.yaml", config.as_str())], None);
+        let add = What::Add {
+            value: b"{\"x\":1}".to_vec(),
+            metadata: None,
+            expiration: Some(2_000_000_000),
+        };
+        let changes = [
+            set_value("a", "2"),
+            set_value("b", "y\nz\n"),
+            change("c", What::Remove),
+            change("d", add),
+        ];
+        let (after, edits) = edited(&project, &changes);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        let text = &after["kvsync.yaml"];
+        assert_eq!(text.matches('\n').count(), text.matches("\r\n").count(), "{text:?}");
+        assert_eq!(
+            *text,
+            format!("{HEAD}    keys:\n      a: 2  # one\n      b: |\n        y\n        z\n      d: {{value: {{x: 1}}, expiration: 2033-05-18T03:33:20Z}}\n").replace('\n', "\r\n")
+        );
     }
 }
