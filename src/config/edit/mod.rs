@@ -427,20 +427,38 @@ fn set(
         }
         Some(fields) => {
             if let (Some(bytes), Some((key, node))) = (value, fields.entry("value")) {
-                let parent = column_of(text, key.start);
-                let (rendered, through_tail) = render_value(text, node, bytes, !entry.json, parent)
-                    .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
-                let end = if through_tail { node.tail } else { node.end };
-                replacements.push((node.start, end, rendered));
+                match json_of(bytes, !entry.json) {
+                    Some(json) if is_collection(node) && (json.is_object() || json.is_array()) => {
+                        json_edits(text, node, &json, &mut replacements);
+                    }
+                    _ => {
+                        let parent = column_of(text, key.start);
+                        let (rendered, through_tail) =
+                            render_value(text, node, bytes, !entry.json, parent).ok_or(
+                                "its live value cannot be written into YAML (it is not UTF-8)",
+                            )?;
+                        let end = if through_tail { node.tail } else { node.end };
+                        replacements.push((node.start, end, rendered));
+                    }
+                }
             }
             if let Some(metadata) = metadata {
-                let rendered = match metadata {
-                    Some(map) => {
-                        render_json(text, fields.get("metadata"), &Value::Object(map.clone()))
+                match (metadata, fields.get("metadata")) {
+                    (Some(map), Some(old)) if is_collection(old) => {
+                        json_edits(text, old, &Value::Object(map.clone()), &mut replacements);
                     }
-                    None => "null".to_owned(),
-                };
-                set_field(text, fields, "metadata", rendered, &mut replacements);
+                    _ => {
+                        let rendered = match metadata {
+                            Some(map) => render_json(
+                                text,
+                                fields.get("metadata"),
+                                &Value::Object(map.clone()),
+                            ),
+                            None => "null".to_owned(),
+                        };
+                        set_field(text, fields, "metadata", rendered, &mut replacements);
+                    }
+                }
             }
             if let Some(expiration) = expiration {
                 match expiration {
@@ -693,6 +711,71 @@ pub fn secret_names(
         }
     }
     names
+}
+
+/// The JSON a value's bytes hold, when they are to be written as JSON: compact JSON that reads
+/// back exactly, not a string, and the old value was not a string.
+fn json_of(bytes: &[u8], was_string: bool) -> Option<Value> {
+    serde_json::from_slice::<Value>(bytes).ok().filter(|json| {
+        !was_string && !json.is_string() && serde_json::to_vec(json).ok().as_deref() == Some(bytes)
+    })
+}
+
+fn is_collection(node: &SpanNode) -> bool {
+    matches!(node.kind, SpanKind::Map { .. } | SpanKind::Seq { .. })
+}
+
+/// Replacements that make `node` read as `value`, touching only what differs: a mapping with
+/// the same names in the same order, or a sequence of the same length, is edited inside, so its
+/// comments and the text of what did not change stay as written; anything else is written
+/// anew in the node's style.
+fn json_edits(text: &str, node: &SpanNode, value: &Value, out: &mut Vec<(usize, usize, String)>) {
+    match (&node.kind, value) {
+        (SpanKind::Map { entries, .. }, Value::Object(map))
+            if !map.is_empty()
+                && entries.len() == map.len()
+                && entries.iter().zip(map).all(|((key, _), (name, _))| {
+                    matches!(&key.kind, SpanKind::Scalar { text, .. } if text == name)
+                }) =>
+        {
+            for ((_, node), (_, item)) in entries.iter().zip(map) {
+                json_edits(text, node, item, out);
+            }
+        }
+        (SpanKind::Seq { items, .. }, Value::Array(values))
+            if !values.is_empty() && items.len() == values.len() =>
+        {
+            for (node, item) in items.iter().zip(values) {
+                json_edits(text, node, item, out);
+            }
+        }
+        (SpanKind::Scalar { .. }, _) if reads_as(node, value) => {}
+        (SpanKind::Map { flow: false, .. } | SpanKind::Seq { flow: false, .. }, _)
+            if matches!(value, Value::Object(m) if !m.is_empty())
+                || matches!(value, Value::Array(a) if !a.is_empty()) =>
+        {
+            out.push((node.start, node.end, block_json(value, column_of(text, node.start))));
+        }
+        _ => out.push((node.start, node.end, flow_json(value))),
+    }
+}
+
+/// Whether a scalar node surely reads as `value` (a doubt only costs rewriting it).
+fn reads_as(node: &SpanNode, value: &Value) -> bool {
+    let SpanKind::Scalar { text, style } = &node.kind else { return false };
+    match (style, value) {
+        (ScalarForm::Plain, Value::Null) => matches!(text.as_str(), "null" | "~"),
+        (ScalarForm::Plain, Value::Bool(b)) => *text == b.to_string(),
+        (ScalarForm::Plain, Value::Number(n)) => {
+            n.as_i64().is_some_and(|n| *text == n.to_string())
+                || n.as_u64().is_some_and(|n| *text == n.to_string())
+        }
+        (ScalarForm::Plain, Value::String(s)) => {
+            text == s && !s.contains('$') && yaml_out::scalar(s) == *s
+        }
+        (_, Value::String(s)) if *style != ScalarForm::Plain => text == s && !s.contains('$'),
+        _ => false,
+    }
 }
 
 /// The new text of a value node whose old text is `node`, and whether it replaces the node up
@@ -1444,6 +1527,30 @@ mod tests {
         assert_eq!(
             *text,
             format!("{HEAD}    keys:\n      a: 2  # one\n      b: |\n        y\n        z\n      d: {{value: {{x: 1}}, expiration: 2033-05-18T03:33:20Z}}\n").replace('\n', "\r\n")
+        );
+    }
+
+    /// A JSON value or metadata edited inside: only the leaves that changed are written, so the
+    /// entry's comments and the text of its other fields (a quoted name, a `|` block) stay.
+    #[test]
+    fn an_entry_keeps_its_comments_and_its_unchanged_text() {
+        let config = format!(
+            "{HEAD}    keys:\n      k:\n        # the flag\n        value:\n          \"on\": true   # on?\n          rollout: 5  # percent\n          note: |\n            kept\n        metadata: {{team: web, 'x': [1, 2]}}  # who\n"
+        );
+        let project = project(&[("kvsync.yaml", config.as_str())], None);
+        let mut meta = Map::new();
+        meta.insert("team".to_owned(), Value::from("search"));
+        meta.insert("x".to_owned(), serde_json::json!([1, 3]));
+        let live = br#"{"on":true,"rollout":50,"note":"kept\n"}"#.to_vec();
+        let what = What::Set { value: Some(live), metadata: Some(Some(meta)), expiration: None };
+        let (after, edits) = edited(&project, &[change("k", what)]);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        assert_eq!(
+            after["kvsync.yaml"],
+            config
+                .replace("rollout: 5  #", "rollout: 50  #")
+                .replace("team: web", "team: search")
+                .replace("[1, 2]", "[1, 3]")
         );
     }
 }
