@@ -91,9 +91,28 @@ pub struct Context<'a> {
 struct Later {
     /// `file:` values to write, by path.
     value_files: BTreeMap<PathBuf, Vec<u8>>,
-    /// Overrides for the environment's overlay (scope, key, `key: entry` line): written together
-    /// at the end, since they may share a `keys:` mapping that does not exist yet.
-    overlay: Vec<(String, String, String)>,
+    /// Overrides for the environment's overlay (scope, key, entry): written together at the
+    /// end, since they may share a `keys:` mapping that does not exist yet.
+    overlay: Vec<(String, String, Override)>,
+}
+
+/// An entry for the environment's overlay.
+struct Override {
+    /// `key: …` as written, its lines after the first indented relative to the key (LF).
+    entry: String,
+    /// The same entry on one line, for a flow mapping, when it has several.
+    one_line: Option<String>,
+}
+
+impl Override {
+    fn line(line: String) -> Self {
+        Self { entry: line, one_line: None }
+    }
+
+    /// The entry on one line, when it can be.
+    fn flow(&self) -> Option<&str> {
+        if self.entry.contains('\n') { self.one_line.as_deref() } else { Some(&self.entry) }
+    }
 }
 
 /// One YAML file being edited: its text now, and replacements to make (byte range, new text).
@@ -179,10 +198,11 @@ pub fn edits(
         scopes.sort_unstable();
         scopes.dedup();
         for scope in scopes {
-            let of_scope: Vec<&(String, String, String)> =
+            let of_scope: Vec<&(String, String, Override)> =
                 overlay.iter().filter(|(s, _, _)| s == scope).collect();
-            let lines: Vec<&str> = of_scope.iter().map(|(_, _, line)| line.as_str()).collect();
-            if let Err(why) = insert_into_overlay(&trees, &mut drafts, environment, scope, &lines) {
+            let entries: Vec<&Override> = of_scope.iter().map(|(_, _, entry)| entry).collect();
+            if let Err(why) = insert_into_overlay(&trees, &mut drafts, environment, scope, &entries)
+            {
                 // Nothing of that scope's overrides is written.
                 for (_, key, _) in of_scope {
                     out.made.retain(|(s, made, _)| s != scope || made != key);
@@ -351,14 +371,17 @@ fn set(
     }
     let (site, in_overlay) = found.ok_or("its entry was not found in the config's files")?;
     let text = &drafts[site.file].original;
-    // A key from the base config, with environments: an override in the overlay instead.
-    if context.environment.is_some() && !in_overlay && has_environments(trees) {
+    // A key from the base config, with environments: an override in the overlay instead, a
+    // copy of the base entry with the same edits (every other field kept); on one line, for a
+    // flow overlay, it is rebuilt from value, metadata and expiration.
+    let overriding = context.environment.is_some() && !in_overlay && has_environments(trees);
+    let one_line = if overriding {
         let new_value = match (value, &entry.value) {
             (Some(bytes), _) => Some(bytes.to_vec()),
             (None, ValueSource::Inline(bytes)) => Some(bytes.to_vec()),
             (None, ValueSource::File(_)) => None,
         }
-        .ok_or("its value is a file every environment reads: add an override by hand")?;
+        .ok_or("its value is a file every environment reads: add an override by hand");
         let metadata = match metadata {
             Some(m) => m.clone(),
             None => entry.metadata.as_ref().map(|m| m.to_map()),
@@ -369,17 +392,23 @@ fn set(
             (None, Expiration::At(at)) => At::Absolute(Some(at)),
             (None, Expiration::Never) => At::Absolute(None),
         };
-        let rendered = flow_entry(&new_value, metadata.as_ref(), expiration)
-            .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
-        verify(context, &rendered, &change.key, &new_value, metadata.as_ref(), expiration)?;
-        let environment = context.environment.unwrap_or_default();
-        let line = format!("{}: {rendered}", yaml_out::scalar(&change.key));
-        later.overlay.push((change.scope.clone(), change.key.clone(), line));
-        return Ok(format!(
-            "{} (an override in the `{environment}` overlay)",
-            shown(context, &drafts[0].path)
-        ));
-    }
+        let rendered = new_value.map_err(str::to_owned).and_then(|new_value| {
+            let rendered = flow_entry(&new_value, metadata.as_ref(), expiration)
+                .ok_or("its live value cannot be written into YAML (it is not UTF-8)")?;
+            verify(context, &rendered, &change.key, &new_value, metadata.as_ref(), expiration)?;
+            Ok(format!("{}: {rendered}", yaml_out::scalar(&change.key)))
+        });
+        // An entry of an included file may name files relative to its own folder: it is not
+        // copied into the root config.
+        if site.file != 0 {
+            let line = rendered?;
+            later.overlay.push((change.scope.clone(), change.key.clone(), Override::line(line)));
+            return Ok(overridden(context, &drafts[0].path));
+        }
+        rendered.ok()
+    } else {
+        None
+    };
     let mut replacements = Vec::new();
     let fields = match &site.value.kind {
         SpanKind::Map { .. }
@@ -514,8 +543,45 @@ fn set(
             );
         }
     }
+    if overriding {
+        let end = entry_end(text, site.value.end, &replacements);
+        let shifted = replacements
+            .iter()
+            .map(|(start, end, with)| (start - site.key.start, end - site.key.start, with.clone()))
+            .collect();
+        let copied = apply(&text[site.key.start..end], shifted).replace("\r\n", "\n");
+        let copied = copied.strip_suffix('\n').unwrap_or(&copied);
+        let column = column_of(text, site.key.start);
+        let entry = copied
+            .split('\n')
+            .enumerate()
+            .map(|(at, line)| {
+                let spaces = line.len() - line.trim_start_matches(' ').len();
+                if at == 0 { line } else { &line[spaces.min(column)..] }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        later.overlay.push((
+            change.scope.clone(),
+            change.key.clone(),
+            Override { entry, one_line },
+        ));
+        return Ok(overridden(context, &drafts[0].path));
+    }
     drafts[site.file].replacements.extend(replacements);
     Ok(place(context, &drafts[site.file], &site.key))
+}
+
+fn overridden(context: &Context<'_>, root: &Path) -> String {
+    let environment = context.environment.unwrap_or_default();
+    format!("{} (an override in the `{environment}` overlay)", shown(context, root))
+}
+
+/// Where an entry's text ends once `replacements` are made: the end of the line its value (or
+/// a replacement) ends on, or the start of a line a replacement reaches.
+fn entry_end(text: &str, value_end: usize, replacements: &[(usize, usize, String)]) -> usize {
+    let end = replacements.iter().map(|(_, end, _)| *end).fold(value_end, usize::max);
+    if end > value_end && text[..end].ends_with('\n') { end } else { line_end(text, end) }
 }
 
 fn has_environments(trees: &[Option<SpanNode>]) -> bool {
@@ -533,14 +599,15 @@ fn read_back(
     replacements: &[(usize, usize, String)],
     key: &str,
 ) -> Result<DesiredEntry, String> {
-    let end = replacements.iter().map(|(_, end, _)| *end).fold(value_node.end, usize::max);
+    let end = entry_end(text, value_node.end, replacements);
     let shifted: Vec<(usize, usize, String)> = replacements
         .iter()
         .map(|(start, end, with)| (start - key_node.start, end - key_node.start, with.clone()))
         .collect();
-    let entry = apply(&text[key_node.start..line_end(text, end)], shifted);
+    let entry = apply(&text[key_node.start..end], shifted);
     let column = column_of(text, key_node.start);
-    let snippet = format!("keys:\n{}{entry}\n", " ".repeat(column.max(1)));
+    let close = if entry.ends_with('\n') { "" } else { "\n" };
+    let snippet = format!("keys:\n{}{entry}{close}", " ".repeat(column.max(1)));
     let parsed: IncludeFile = yaml::parse(snippet)
         .map_err(|_| "the edited entry would not parse: edit it by hand".to_owned())?;
     let (_, entry) = parsed
@@ -995,7 +1062,7 @@ fn add(
         && has_environments(trees)
     {
         let line = format!("{}: {rendered}", yaml_out::scalar(&change.key));
-        later.overlay.push((change.scope.clone(), change.key.clone(), line));
+        later.overlay.push((change.scope.clone(), change.key.clone(), Override::line(line)));
         return Ok(format!("{} (the `{environment}` overlay)", shown(context, &drafts[0].path)));
     }
     let (file, path): (usize, Vec<&str>) = match context.into {
@@ -1086,8 +1153,13 @@ fn insert_into_overlay(
     drafts: &mut [Draft],
     environment: &str,
     scope: &str,
-    lines: &[&str],
+    overrides: &[&Override],
 ) -> Result<String, String> {
+    let by_hand = || format!("add an override for it under `environments.{environment}` by hand");
+    let one_line = || -> Result<String, String> {
+        let lines: Option<Vec<&str>> = overrides.iter().map(|e| e.flow()).collect();
+        Ok(lines.ok_or_else(by_hand)?.join(", "))
+    };
     let root = trees.first().and_then(Option::as_ref).ok_or("the config is empty")?;
     let text = &drafts[0].original;
     let path = ["environments", environment, "namespaces", scope, "keys"];
@@ -1108,7 +1180,7 @@ fn insert_into_overlay(
     let (at, insertion) = match &node.kind {
         SpanKind::Map { flow: true, entries } if entries.is_empty() => {
             // `prod: {}`: the rest of the path as a flow mapping in its place.
-            let mut inner = lines.join(", ");
+            let mut inner = one_line()?;
             for name in path[depth..].iter().rev() {
                 inner = format!("{}: {{{inner}}}", yaml_out::scalar(name));
             }
@@ -1123,25 +1195,27 @@ fn insert_into_overlay(
                 added.push_str(&format!("\n{pad}{}:", yaml_out::scalar(name)));
             }
             let pad = " ".repeat(column + 2 * (path.len() - depth));
-            for line in lines {
-                added.push_str(&format!("\n{pad}{line}"));
+            for added_entry in overrides {
+                for line in added_entry.entry.split('\n') {
+                    added.push('\n');
+                    if !line.is_empty() {
+                        added.push_str(&pad);
+                        added.push_str(line);
+                    }
+                }
             }
             (line_end(text, node.end), added)
         }
         SpanKind::Map { flow: true, .. } => {
             // A flow mapping with entries: the rest of the path goes in before its brace.
-            let mut inner = lines.join(", ");
+            let mut inner = one_line()?;
             for name in path[depth..].iter().rev() {
                 inner = format!("{}: {{{inner}}}", yaml_out::scalar(name));
             }
             let close = text[..node.end].rfind('}').unwrap_or(node.end);
             (close, format!(", {inner}"))
         }
-        _ => {
-            return Err(format!(
-                "add an override for it under `environments.{environment}` by hand"
-            ));
-        }
+        _ => return Err(by_hand()),
     };
     drafts[0].replacements.push((at, at, insertion));
     Ok(format!("{} (the `{environment}` overlay)", drafts[0].path.display()))
@@ -1552,5 +1626,35 @@ mod tests {
                 .replace("team: web", "team: search")
                 .replace("[1, 2]", "[1, 3]")
         );
+    }
+
+    /// An environment's override is a copy of the base entry's node with only what differs
+    /// changed: its other fields, comments and styles come along.
+    #[test]
+    fn an_override_copies_the_base_entry() {
+        let config = format!(
+            "{HEAD}    keys:\n      k:\n        # the template\n        value: |\n          hello\n        metadata: {{team: web}}\n        expiration_ttl: 3600\nenvironments:\n  prod:\n    namespaces:\n      flags:\n        keys:\n          other: 1\n  staging: {{}}\n"
+        );
+        let project = project(&[("kvsync.yaml", config.as_str())], Some("prod"));
+        let (after, edits) = edited(&project, &[set_value("k", "hello\nworld\n")]);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        assert_eq!(
+            after["kvsync.yaml"],
+            config.replace(
+                "          other: 1\n",
+                "          other: 1\n          k:\n            # the template\n            value: |\n              hello\n              world\n            metadata: {team: web}\n            expiration_ttl: 3600\n"
+            )
+        );
+        // Into an empty flow overlay: one line, rebuilt.
+        let (after, edits) = edited(&project_with_flow(), &[set_value("k", "x")]);
+        assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+        assert!(after["kvsync.yaml"].contains("staging: {namespaces: {flags: {keys: {k: {value: x, metadata: {team: web}, expiration_ttl: 3600}}}}}"), "{}", after["kvsync.yaml"]);
+    }
+
+    fn project_with_flow() -> Project {
+        let config = format!(
+            "{HEAD}    keys:\n      k:\n        value: |\n          hello\n        metadata: {{team: web}}\n        expiration_ttl: 3600\nenvironments:\n  prod: {{}}\n  staging: {{}}\n"
+        );
+        project(&[("kvsync.yaml", config.as_str())], Some("staging"))
     }
 }
