@@ -57,8 +57,9 @@ pub enum Found {
     Pull(LiveState),
     /// Present live, not in the config, unmarked (`--adopt`).
     Adopt(LiveState),
-    /// Changed live, and its value is a secret: never written into a file.
-    Sensitive,
+    /// Changed live, and its value is a secret: never written into a file. Which parts
+    /// changed: the value, the metadata, the expiration.
+    Sensitive { value: bool, metadata: bool, expiration: bool },
     /// Changed live and in the config since kvsync last wrote it: a person decides.
     ChangedBoth,
     /// Changed live into something its schema refuses: a person decides.
@@ -195,14 +196,6 @@ fn desired_key(
         Some(written) if written != entry.hash => return Some(Found::ChangedBoth),
         _ => {}
     }
-    let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
-    if sensitive {
-        return Some(Found::Sensitive);
-    }
-    let violations = scope.schemas.check(key, bytes, false);
-    if !violations.is_empty() {
-        return Some(Found::BreaksSchema(violations));
-    }
     let desired_value = desired_bytes(entry);
     let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
     let desired_expiration = match entry.expiration {
@@ -210,12 +203,27 @@ fn desired_key(
         _ => None,
     };
     let live_expiration = listed.expiration;
+    let value_changed = desired_value.as_deref() != Some(bytes);
+    let metadata_changed = !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref());
+    let expiration_changed =
+        !matches!(entry.expiration, Expiration::Ttl(_)) && desired_expiration != live_expiration;
+    let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
+    if sensitive {
+        return Some(Found::Sensitive {
+            value: value_changed,
+            metadata: metadata_changed,
+            expiration: expiration_changed,
+        });
+    }
+    let violations = scope.schemas.check(key, bytes, false);
+    if !violations.is_empty() {
+        return Some(Found::BreaksSchema(violations));
+    }
     Some(Found::Pull(LiveState {
         value: bytes.to_vec(),
-        value_changed: desired_value.as_deref() != Some(bytes),
-        metadata_changed: !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref()),
-        expiration_changed: !matches!(entry.expiration, Expiration::Ttl(_))
-            && desired_expiration != live_expiration,
+        value_changed,
+        metadata_changed,
+        expiration_changed,
         metadata,
         expiration: live_expiration,
     }))
@@ -459,7 +467,7 @@ mod tests {
                 let kind = match found {
                     Found::Pull(_) => "pull",
                     Found::Adopt(_) => "adopt",
-                    Found::Sensitive => "sensitive",
+                    Found::Sensitive { .. } => "sensitive",
                     Found::Missing { ttl: true } => "missing ttl",
                     Found::Missing { ttl: false } => "missing",
                     _ => "other",

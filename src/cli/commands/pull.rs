@@ -73,10 +73,16 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         preview: args.config.preview,
         vars: &vars,
     };
-    let secrets: Vec<(String, String)> = findings
+    let secrets: Vec<(String, String, edit::SecretParts)> = findings
         .iter()
-        .filter(|(_, f)| f.found == Found::Sensitive)
-        .map(|(scope, f)| (scope.clone(), f.key.clone()))
+        .filter_map(|(scope, f)| match f.found {
+            Found::Sensitive { value, metadata, expiration } => Some((
+                scope.clone(),
+                f.key.clone(),
+                edit::SecretParts { value, metadata, expiration },
+            )),
+            _ => None,
+        })
         .collect();
     let secrets = edit::secret_names(&edit_context, &secrets);
     let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets);
@@ -170,7 +176,7 @@ async fn read_values(
 fn changes_and_rows(
     findings: &[(String, pull::Finding)],
     remove_missing: bool,
-    secrets: &std::collections::BTreeMap<(String, String), String>,
+    secrets: &std::collections::BTreeMap<(String, String), Vec<String>>,
 ) -> (Vec<Change>, Vec<Row>) {
     let mut changes = Vec::new();
     let mut rows = Vec::new();
@@ -205,11 +211,12 @@ fn changes_and_rows(
             Found::Missing { ttl: false } => Outcome::Missing {
                 why: "absent live (`--remove-missing` removes its entry)".to_owned(),
             },
-            Found::Sensitive => Outcome::NeedsPerson {
+            Found::Sensitive { .. } => Outcome::NeedsPerson {
                 why: match secrets.get(&(scope.clone(), finding.key.clone())) {
-                    Some(name) => format!(
-                        "changed live; update the secret `{name}` (a secret is never written \
-                         into a file)"
+                    Some(names) => format!(
+                        "changed live; update the {} {} (a secret is never written into a file)",
+                        if names.len() == 1 { "secret" } else { "secrets" },
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
                     ),
                     None => "changed live; it is sensitive, so it is never written into a file: \
                              update it where it is set"

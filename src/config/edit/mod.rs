@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::desired::{DesiredEntry, ValueSource};
+use super::interpolate;
 use super::model::{IncludeFile, KeyEntry};
 use super::problems::Problems;
 use super::sources::{self, KeySite, Scratch, Sources};
@@ -749,35 +750,91 @@ fn flow_scalar(text: &str) -> String {
     }
 }
 
-/// The variables sensitive entries are set from (`${NAME}` in each entry's text), by (scope,
-/// key); an entry set from no variable is left out. Every file is read once, and only when
-/// there is a key to look up.
+/// Which parts of a sensitive key changed live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretParts {
+    pub value: bool,
+    pub metadata: bool,
+    pub expiration: bool,
+}
+
+/// The variables that feed the changed parts of sensitive entries (the value, its `file:`
+/// path, the metadata, the expiration), by (scope, key), found with the loader's own
+/// interpolation parser (`$${NAME}` is not a variable); an entry fed by no variable there is
+/// left out. Every file is read once, and only when there is a key to look up.
 pub fn secret_names(
     context: &Context<'_>,
-    keys: &[(String, String)],
-) -> BTreeMap<(String, String), String> {
+    keys: &[(String, String, SecretParts)],
+) -> BTreeMap<(String, String), Vec<String>> {
     let mut names = BTreeMap::new();
     if keys.is_empty() {
         return names;
     }
-    let texts: Vec<Option<String>> =
-        context.files.iter().map(|path| std::fs::read_to_string(path).ok()).collect();
-    let trees: Vec<Option<SpanNode>> = texts
+    let trees: Vec<Option<SpanNode>> = context
+        .files
         .iter()
-        .map(|text| text.as_deref().and_then(|t| yaml::span_tree(t).ok().flatten()))
+        .map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            yaml::span_tree(&text).ok().flatten()
+        })
         .collect();
-    for (scope, key) in keys {
+    for (scope, key, parts) in keys {
         let Some((site, _)) = find(context, &trees, scope, key) else { continue };
-        let Some(text) = texts.get(site.file).and_then(Option::as_deref) else { continue };
-        let Some(entry) = text.get(site.value.start..site.value.end) else { continue };
-        let Some(at) = entry.find("${").map(|at| at + 2) else { continue };
-        let name: String =
-            entry[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if !name.is_empty() {
-            names.insert((scope.clone(), key.clone()), name);
+        if site.shared {
+            continue;
+        }
+        let mut fed: Vec<&SpanNode> = Vec::new();
+        match &site.value.kind {
+            SpanKind::Map { .. } => {
+                let fields: &[(&str, bool)] = &[
+                    ("value", parts.value),
+                    ("file", parts.value),
+                    ("metadata", parts.metadata),
+                    ("expiration", parts.expiration),
+                    ("expiration_ttl", parts.expiration),
+                ];
+                for (field, changed) in fields {
+                    if let (true, Some(node)) = (changed, site.value.get(field)) {
+                        fed.push(node);
+                    }
+                }
+            }
+            _ if parts.value => fed.push(&site.value),
+            _ => {}
+        }
+        let mut found: Vec<String> = Vec::new();
+        for node in fed {
+            scalar_texts(node, &mut |text| {
+                for name in interpolate::variables(text) {
+                    if !found.contains(&name) {
+                        found.push(name);
+                    }
+                }
+            });
+        }
+        if !found.is_empty() {
+            names.insert((scope.clone(), key.clone()), found);
         }
     }
     names
+}
+
+/// Calls `each` with the text of every scalar in `node`.
+fn scalar_texts(node: &SpanNode, each: &mut dyn FnMut(&str)) {
+    match &node.kind {
+        SpanKind::Scalar { text, .. } => each(text),
+        SpanKind::Map { entries, .. } => {
+            for (_, value) in entries {
+                scalar_texts(value, each);
+            }
+        }
+        SpanKind::Seq { items, .. } => {
+            for item in items {
+                scalar_texts(item, each);
+            }
+        }
+        SpanKind::Alias => {}
+    }
 }
 
 /// The JSON a value's bytes hold, when they are to be written as JSON: compact JSON that reads
@@ -1656,5 +1713,30 @@ mod tests {
             "{HEAD}    keys:\n      k:\n        value: |\n          hello\n        metadata: {{team: web}}\n        expiration_ttl: 3600\nenvironments:\n  prod: {{}}\n  staging: {{}}\n"
         );
         project(&[("kvsync.yaml", config.as_str())], Some("staging"))
+    }
+
+    /// The secret named is the variable that feeds the part that changed; `$${NAME}` is text.
+    #[test]
+    fn the_secret_named_feeds_the_changed_part() {
+        let config = format!(
+            "{HEAD}    keys:\n      a: {{value: \"$${{LITERAL}} ${{REAL:-r}}\", sensitive: true}}\n      b: {{value: literal, metadata: {{tok: \"${{TOK:-t}}\"}}}}\n      c: \"${{BARE:-b}}\"\n"
+        );
+        let project = project(&[("kvsync.yaml", config.as_str())], None);
+        let root = project.dir.path().join("kvsync.yaml");
+        let context = context(&project, &root);
+        let parts = |value, metadata| SecretParts { value, metadata, expiration: false };
+        let keys = [
+            ("flags".to_owned(), "a".to_owned(), parts(true, false)),
+            ("flags".to_owned(), "b".to_owned(), parts(true, false)),
+            ("flags".to_owned(), "c".to_owned(), parts(true, true)),
+        ];
+        let names = secret_names(&context, &keys);
+        let name = |key: &str| names.get(&("flags".to_owned(), key.to_owned())).cloned();
+        assert_eq!(name("a"), Some(vec!["REAL".to_owned()]));
+        assert_eq!(name("b"), None, "its value is literal; only its metadata has a variable");
+        assert_eq!(name("c"), Some(vec!["BARE".to_owned()]));
+        let keys = [("flags".to_owned(), "b".to_owned(), parts(false, true))];
+        let names = secret_names(&context, &keys);
+        assert_eq!(names.values().next(), Some(&vec!["TOK".to_owned()]));
     }
 }
