@@ -62,6 +62,11 @@ pub enum Found {
     Sensitive { value: bool, metadata: bool, expiration: bool },
     /// Changed live and in the config since kvsync last wrote it: a person decides.
     ChangedBoth,
+    /// Live is as kvsync wrote it (it matches its marker) and the config says otherwise: either
+    /// the config changed after that apply (waiting for the next one), or someone applied
+    /// another config (another branch, a laptop), which the next apply would revert. Which one
+    /// is the marker's revision's to say ([`applied_live`]).
+    AppliedLive,
     /// Changed live into something its schema refuses: a person decides.
     BreaksSchema(Vec<Violation>),
     /// In the config, absent live. `ttl`: an `expiration_ttl` key, which may just have expired
@@ -191,8 +196,9 @@ fn desired_key(
         return None;
     }
     match recorded {
-        // Live still as kvsync wrote it: the config's own change, waiting for apply.
-        Some(written) if written == live_hash => return None,
+        // Live still as kvsync wrote it: the config changed since, or another config was
+        // applied.
+        Some(written) if written == live_hash => return Some(Found::AppliedLive),
         Some(written) if written != entry.hash => return Some(Found::ChangedBoth),
         _ => {}
     }
@@ -316,13 +322,35 @@ pub enum Outcome {
     NeedsPerson { why: String },
     /// In the config, absent live, and left in the config.
     Missing { why: String },
+    /// Live as kvsync wrote it from a revision the config's history holds: the config changed
+    /// since, and the next apply writes it. Information only.
+    WaitingForApply,
+    /// Live as kvsync wrote it from a revision the config's history does not hold (another
+    /// branch, no revision recorded, no repository, a shallow clone): the next apply would
+    /// revert it, so a person decides. Never written into the config.
+    AppliedElsewhere { owner: String },
+}
+
+/// What a key live as kvsync wrote it means, with the config saying otherwise: `ancestor` says
+/// whether the marker's revision is an ancestor of the checked-out commit (`None`: unknown:
+/// no revision, no repository, a shallow clone, a revision git does not know).
+pub fn applied_live(ancestor: Option<bool>, owner: &str) -> Outcome {
+    match ancestor {
+        Some(true) => Outcome::WaitingForApply,
+        Some(false) | None => Outcome::AppliedElsewhere { owner: owner.to_owned() },
+    }
 }
 
 impl Report {
     /// Whether a person has something to do: files changed, or keys need a person.
     pub fn has_changes(&self) -> bool {
         !self.files.is_empty()
-            || self.rows.iter().any(|row| matches!(row.outcome, Outcome::NeedsPerson { .. }))
+            || self.rows.iter().any(|row| {
+                matches!(
+                    row.outcome,
+                    Outcome::NeedsPerson { .. } | Outcome::AppliedElsewhere { .. }
+                )
+            })
     }
 }
 
@@ -416,8 +444,21 @@ mod tests {
         // Without --deep, keys whose marker matches the config are not read.
         let (read, found) = run(&desired, live.clone(), &options(false, false));
         assert_eq!(read, ["f/pending", "f/both"]);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0], ("f/both".to_owned(), Found::ChangedBoth));
+        // Live as kvsync wrote it, the config says otherwise: the marker's revision decides.
+        assert_eq!(
+            found,
+            [
+                ("f/both".to_owned(), Found::ChangedBoth),
+                ("f/pending".to_owned(), Found::AppliedLive),
+            ]
+        );
+        assert_eq!(applied_live(Some(true), OWNER), Outcome::WaitingForApply);
+        for unknown in [Some(false), None] {
+            assert_eq!(
+                applied_live(unknown, OWNER),
+                Outcome::AppliedElsewhere { owner: OWNER.to_owned() }
+            );
+        }
 
         let (read, found) = run(&desired, live, &options(true, false));
         assert_eq!(read.len(), 4);
@@ -434,6 +475,7 @@ mod tests {
             [
                 ("f/both".to_owned(), Found::ChangedBoth),
                 ("f/edited".to_owned(), Found::Pull(pulled)),
+                ("f/pending".to_owned(), Found::AppliedLive),
             ]
         );
     }
@@ -468,6 +510,7 @@ mod tests {
                     Found::Pull(_) => "pull",
                     Found::Adopt(_) => "adopt",
                     Found::Sensitive { .. } => "sensitive",
+                    Found::AppliedLive => "applied",
                     Found::Missing { ttl: true } => "missing ttl",
                     Found::Missing { ttl: false } => "missing",
                     _ => "other",

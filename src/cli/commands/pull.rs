@@ -85,7 +85,10 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         })
         .collect();
     let secrets = edit::secret_names(&edit_context, &secrets);
-    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets);
+    let config_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
+    let history = History::new(config::shown_dir(&config_dir));
+    let applied = |rev: Option<&str>| pull::applied_live(history.has(rev), &desired.owner);
+    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets, &applied);
     let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
     // The whole result, loaded from memory, before anything is written (a dry run too).
     let environments = config::environment_names(args.config.path());
@@ -177,6 +180,7 @@ fn changes_and_rows(
     findings: &[(String, pull::Finding)],
     remove_missing: bool,
     secrets: &std::collections::BTreeMap<(String, String), Vec<String>>,
+    applied: &dyn Fn(Option<&str>) -> Outcome,
 ) -> (Vec<Change>, Vec<Row>) {
     let mut changes = Vec::new();
     let mut rows = Vec::new();
@@ -223,6 +227,7 @@ fn changes_and_rows(
                         .to_owned(),
                 },
             },
+            Found::AppliedLive => applied(finding.revision.as_deref()),
             Found::ChangedBoth => Outcome::NeedsPerson {
                 why: "changed live and in the config since kvsync wrote it: decide which wins"
                     .to_owned(),
@@ -295,4 +300,56 @@ fn restore(files: &[edit::FileEdit]) {
         let _ = std::fs::write(temporary(&file.path), &file.before)
             .and_then(|()| std::fs::rename(temporary(&file.path), &file.path));
     }
+}
+
+/// What the config's git history holds: whether a marker's revision is an ancestor of the
+/// checked-out commit (`git merge-base --is-ancestor`). Unknown (`None`) without a revision,
+/// outside a repository, in a shallow clone (whose history may stop before it), or for a
+/// revision git does not know. Each revision is asked once.
+struct History {
+    dir: PathBuf,
+    shallow: bool,
+    answers: std::cell::RefCell<HashMap<String, Option<bool>>>,
+}
+
+impl History {
+    fn new(dir: &Path) -> Self {
+        let shallow = git(dir, &["rev-parse", "--is-shallow-repository"])
+            .is_none_or(|(code, out)| code != 0 || out.trim() != "false");
+        Self { dir: dir.to_path_buf(), shallow, answers: std::cell::RefCell::default() }
+    }
+
+    fn has(&self, rev: Option<&str>) -> Option<bool> {
+        let rev = rev?;
+        // A revision is a commit name, never an option.
+        if self.shallow
+            || rev.starts_with('-')
+            || !rev.chars().all(|c| c.is_ascii_alphanumeric() || "._/^~-".contains(c))
+        {
+            return None;
+        }
+        if let Some(answer) = self.answers.borrow().get(rev) {
+            return *answer;
+        }
+        let answer = match git(&self.dir, &["merge-base", "--is-ancestor", rev, "HEAD"]) {
+            Some((0, _)) => Some(true),
+            Some((1, _)) => Some(false),
+            _ => None,
+        };
+        self.answers.borrow_mut().insert(rev.to_owned(), answer);
+        answer
+    }
+}
+
+/// Runs git in `dir`: its exit code and standard output; `None` when git cannot be run.
+fn git(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some((output.status.code()?, String::from_utf8_lossy(&output.stdout).into_owned()))
 }
