@@ -751,9 +751,11 @@ pub(crate) struct SpanNode {
     pub kind: SpanKind,
     /// It defines an anchor (`&name`), so other nodes may repeat it through aliases.
     pub anchored: bool,
-    /// Where the text the node owns ends: `end`, except for a block scalar (`|`, `>`), whose
-    /// trailing blank lines (content under `|+`) run to the start of the next line that is not
-    /// blank. Replacing a block scalar replaces up to here; removing an entry cuts at `end`.
+    /// Where the text the node owns ends: `end`, except for a block scalar with keep chomping
+    /// (`|+`, `>+`), whose trailing blank lines are content and run to the start of the next
+    /// line that is not blank, and a block collection that ends with one. Replacing a block
+    /// scalar replaces up to here, and a line added after a collection goes here; removing an
+    /// entry cuts at `end`.
     pub tail: usize,
 }
 
@@ -900,6 +902,12 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     open.children.last().map_or(open.start, |child| child.end)
                 };
+                // A block collection's text runs on to its last child's tail.
+                let tail = if open.flow {
+                    end
+                } else {
+                    open.children.last().map_or(end, |child| child.tail.max(end))
+                };
                 let kind = if open.map {
                     let mut entries = Vec::with_capacity(open.children.len() / 2);
                     let mut children = open.children.into_iter();
@@ -910,8 +918,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     SpanKind::Seq { flow: open.flow, items: open.children }
                 };
-                let node =
-                    SpanNode { start: open.start, end, tail: end, kind, anchored: open.anchored };
+                let node = SpanNode { start: open.start, end, tail, kind, anchored: open.anchored };
                 finish(&mut stack, &mut root, node);
             }
             Event::DocumentEnd => break,
@@ -975,9 +982,14 @@ fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usi
     } else {
         indicator_end
     };
-    // Trailing blank lines: up to the start of the line the parser's range ends on.
-    let tail =
-        if end > last { text[..end].rfind('\n').map_or(end, |i| i + 1).max(last) } else { last };
+    // Trailing blank lines, content under keep chomping: up to the start of the line the
+    // parser's range ends on.
+    let keep = code[token..].contains('+');
+    let tail = if keep && end > last {
+        text[..end].rfind('\n').map_or(end, |i| i + 1).max(last)
+    } else {
+        last
+    };
     (indicator.min(last), last, tail)
 }
 
@@ -1007,7 +1019,7 @@ mod span_tests {
     #[test]
     fn a_block_scalar_ends_with_its_last_content_line() {
         let cases = [
-            ("a: |\n  x\n  y\n\nb: 1\n", "|\n  x\n  y", "|\n  x\n  y\n\n"),
+            ("a: |\n  x\n  y\n\nb: 1\n", "|\n  x\n  y", "|\n  x\n  y"),
             ("a: |+\n  x\n\n\nb: 1\n", "|+\n  x", "|+\n  x\n\n\n"),
             ("a: >-  # folded\n  x\n  # c\nb: 1\n", ">-  # folded\n  x\n  # c", ""),
             ("a: |2-\n   x\n\n", "|2-\n   x", ""),

@@ -14,6 +14,8 @@
 //! config gets an override in the environment's overlay, so the other environments keep theirs.
 
 mod check;
+#[cfg(test)]
+mod property;
 
 pub use check::{CheckError, check};
 
@@ -443,7 +445,8 @@ fn set(
                 } else {
                     rendered
                 };
-                let end = if through_tail { site.value.tail } else { site.value.end };
+                let end =
+                    if through_tail { blank_tail(text, site.value.end) } else { site.value.end };
                 replacements.push((site.value.start, end, rendered));
             } else {
                 let ttl = match entry.expiration {
@@ -467,7 +470,7 @@ fn set(
                             render_value(text, node, bytes, !entry.json, parent).ok_or(
                                 "its live value cannot be written into YAML (it is not UTF-8)",
                             )?;
-                        let end = if through_tail { node.tail } else { node.end };
+                        let end = if through_tail { blank_tail(text, node.end) } else { node.end };
                         replacements.push((node.start, end, rendered));
                     }
                 }
@@ -1004,6 +1007,43 @@ fn render_json(text: &str, old: Option<&SpanNode>, value: &Value) -> String {
     }
 }
 
+/// The start of the first line after `at`'s that is not blank: a block scalar ending at `at`
+/// owns the blank lines between (content under keep chomping), so a block scalar written in its
+/// place with keep chomping replaces them.
+fn blank_tail(text: &str, at: usize) -> usize {
+    let mut pos = match text[at..].find('\n') {
+        Some(offset) => at + offset + 1,
+        None => return text.len(),
+    };
+    while let Some(offset) = text[pos..].find('\n') {
+        if !text[pos..pos + offset].trim_matches([' ', '\t', '\r']).is_empty() {
+            break;
+        }
+        pos += offset + 1;
+    }
+    pos
+}
+
+/// Where to insert `lines` (each starting with a line break) after the line `at` is on, and
+/// the text to insert: at the start of the next line, each line ending with its line break,
+/// so that removing the last entry before it (which takes its line break) leaves the new lines
+/// in place; at the end of the text when it has no line break there.
+fn after_line(text: &str, node: &SpanNode, lines: &str) -> (usize, String) {
+    if node.tail > node.end && text[..node.tail].ends_with('\n') {
+        // After trailing lines that are content (`|+`): the next line starts there.
+        let body = lines.strip_prefix('\n').unwrap_or(lines);
+        return (node.tail, format!("{body}\n"));
+    }
+    let end = line_end(text, node.end);
+    match text[end..].find('\n') {
+        Some(offset) => {
+            let body = lines.strip_prefix('\n').unwrap_or(lines);
+            (end + offset + 1, format!("{body}\n"))
+        }
+        None => (end, lines.to_owned()),
+    }
+}
+
 /// The end of the line `at` is on (before its line break): past a trailing comment, where a new
 /// line may be added.
 fn line_end(text: &str, at: usize) -> usize {
@@ -1037,8 +1077,8 @@ fn set_field(
         _ => {
             let column = column_of(text, fields.start);
             let pad = " ".repeat(column);
-            let at = line_end(text, fields.end);
-            replacements.push((at, at, format!("\n{pad}{field}: {rendered}")));
+            let (at, lines) = after_line(text, fields, &format!("\n{pad}{field}: {rendered}"));
+            replacements.push((at, at, lines));
         }
     }
 }
@@ -1154,14 +1194,7 @@ fn add(
     let insertion = match &node.kind {
         SpanKind::Map { flow: false, entries } if !entries.is_empty() => {
             let column = column_of(text, node.start);
-            let at = line_end(text, node.end);
-            let pad = " ".repeat(column);
-            // At the start of the next line, so that removing the mapping's last entry (which
-            // takes its line break) leaves the new line in place.
-            match text[at..].find('\n') {
-                Some(offset) => (at + offset + 1, format!("{pad}{line}\n")),
-                None => (at, format!("\n{pad}{line}")),
-            }
+            after_line(text, node, &format!("\n{}{line}", " ".repeat(column)))
         }
         SpanKind::Map { flow: true, entries } => {
             let close = text[..node.end].rfind('}').unwrap_or(node.end);
@@ -1261,7 +1294,7 @@ fn insert_into_overlay(
                     }
                 }
             }
-            (line_end(text, node.end), added)
+            after_line(text, node, &added)
         }
         SpanKind::Map { flow: true, .. } => {
             // A flow mapping with entries: the rest of the path goes in before its brace.
