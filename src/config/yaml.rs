@@ -856,7 +856,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| error.to_string())?;
         match event {
-            Event::Scalar(value, style, anchor, _) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
                     granit_parser::ScalarStyle::Plain => ScalarForm::Plain,
                     granit_parser::ScalarStyle::SingleQuoted => ScalarForm::SingleQuoted,
@@ -869,6 +869,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     (start, end, end)
                 };
+                let start = with_properties(text, start, tag.is_some(), anchor != 0);
                 let node = SpanNode {
                     start,
                     end,
@@ -884,10 +885,12 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                     SpanNode { start, end, tail: end, kind: SpanKind::Alias, anchored: false };
                 finish(&mut stack, &mut root, node);
             }
-            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+            Event::MappingStart(style, anchor, ref tag)
+            | Event::SequenceStart(style, anchor, ref tag) => {
                 let map = matches!(event, Event::MappingStart(..));
+                let start = with_properties(text, byte(&span.start), tag.is_some(), anchor != 0);
                 stack.push(Open {
-                    start: byte(&span.start),
+                    start,
                     flow: matches!(style, granit_parser::StructureStyle::Flow),
                     map,
                     anchored: anchor != 0,
@@ -926,6 +929,24 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
         }
     }
     Ok(root)
+}
+
+/// Where a node starts with its properties: a tag (`!!str`) and an anchor (`&name`) written
+/// before it, so that replacing the node replaces them too. The parser's range starts after
+/// them; they are the nearest words before it, perhaps on the line above.
+fn with_properties(text: &str, start: usize, tagged: bool, anchored: bool) -> usize {
+    let mut start = start.min(text.len());
+    let mut left = usize::from(tagged) + usize::from(anchored);
+    while left > 0 {
+        let before = text[..start].trim_end_matches([' ', '\t', '\r', '\n']);
+        let word = before.rfind([' ', '\t', '\n', '{', '[', ',']).map_or(0, |i| i + 1);
+        if !before[word..].starts_with(['!', '&']) {
+            break;
+        }
+        start = word;
+        left -= 1;
+    }
+    start
 }
 
 /// The bytes a block scalar spans, from the parser's range for it (which starts at its first
@@ -976,12 +997,28 @@ fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usi
     if empty {
         return (indicator.min(indicator_end), indicator_end, indicator_end);
     }
-    let last = if content_end > indicator_end {
+    let mut last = if content_end > indicator_end {
         let line_end = text[content_end..].find('\n').map_or(text.len(), |i| content_end + i);
         if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end }
     } else {
         indicator_end
     };
+    // A line of spaces only, more than the content's indentation, is content too (` ` and
+    // more).
+    let indentation = start - text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut at = last;
+    while let Some(offset) = text[at..end].find('\n') {
+        let line_start = at + offset + 1;
+        let line_end = text[line_start..end].find('\n').map_or(end, |i| line_start + i);
+        let line = text[line_start..line_end].trim_end_matches('\r');
+        if line.len() > indentation && line.bytes().all(|b| b == b' ') {
+            last = line_start + line.len();
+        }
+        at = line_end;
+        if at >= end {
+            break;
+        }
+    }
     // Trailing blank lines, content under keep chomping: up to the start of the line the
     // parser's range ends on.
     let keep = code[token..].contains('+');
@@ -1007,7 +1044,8 @@ mod span_tests {
         assert_eq!(slice(b.get("c").expect("c")), "\"x\"");
         assert_eq!(slice(b.get("d").expect("d")), "{e: [1, 2]}");
         assert_eq!(slice(b), "c: \"x\"  # note\n  d: {e: [1, 2]}");
-        assert_eq!(slice(root.get("f").expect("f")), "é");
+        // A node's properties (anchor, tag) are part of its text.
+        assert_eq!(slice(root.get("f").expect("f")), "&x é");
         assert!(root.get("f").expect("f").shares());
         assert_eq!(root.get("g").expect("g").kind, SpanKind::Alias);
         let (key, _) = root.entry("b").expect("entry");
@@ -1023,7 +1061,8 @@ mod span_tests {
             ("a: |+\n  x\n\n\nb: 1\n", "|+\n  x", "|+\n  x\n\n\n"),
             ("a: >-  # folded\n  x\n  # c\nb: 1\n", ">-  # folded\n  x\n  # c", ""),
             ("a: |2-\n   x\n\n", "|2-\n   x", ""),
-            ("a: &n |\n  x  \nb: 1\n", "|\n  x  ", ""),
+            ("a: &n |\n  x  \nb: 1\n", "&n |\n  x  ", ""),
+            ("a: !!str |\n  x\n   \nb: 1\n", "!!str |\n  x\n   ", ""),
             ("a: |\r\n  x\r\n  y\r\nb: 1\r\n", "|\r\n  x\r\n  y", ""),
             ("a: |\nb: 1\n", "|", ""),
         ];

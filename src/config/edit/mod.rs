@@ -16,6 +16,8 @@
 mod check;
 #[cfg(test)]
 mod property;
+#[cfg(test)]
+mod suite;
 
 pub use check::{CheckError, check};
 
@@ -307,7 +309,12 @@ fn site_at(root: &SpanNode, file: usize, path: &[&str], key: &str) -> Option<Sit
     if node.kind == SpanKind::Alias {
         return Some(stopped(node));
     }
-    let (key_node, value) = node.entry(key)?;
+    let Some((key_node, value)) = node.entry(key) else {
+        // A key written as an alias (`*name : value`) may be this one.
+        let aliased_key = matches!(&node.kind, SpanKind::Map { entries, .. }
+            if entries.iter().any(|(k, _)| k.kind == SpanKind::Alias));
+        return aliased_key.then(|| stopped(node));
+    };
     shared |= key_node.shares() || value.shares();
     Some(Site { file, keys: node.clone(), key: key_node.clone(), value: value.clone(), shared })
 }
@@ -447,7 +454,8 @@ fn set(
                 };
                 let end =
                     if through_tail { blank_tail(text, site.value.end) } else { site.value.end };
-                replacements.push((site.value.start, end, rendered));
+                let (start, rendered) = value_start(text, &site.key, &site.value, &bytes, rendered);
+                replacements.push((start, end, rendered));
             } else {
                 let ttl = match entry.expiration {
                     Expiration::Ttl(ttl) => At::Ttl(ttl),
@@ -471,7 +479,8 @@ fn set(
                                 "its live value cannot be written into YAML (it is not UTF-8)",
                             )?;
                         let end = if through_tail { blank_tail(text, node.end) } else { node.end };
-                        replacements.push((node.start, end, rendered));
+                        let (start, rendered) = value_start(text, key, node, bytes, rendered);
+                        replacements.push((start, end, rendered));
                     }
                 }
             }
@@ -521,7 +530,7 @@ fn set(
             context,
             &drafts[site.file].path,
             text,
-            (&site.key, &site.value),
+            (&site.keys, &site.key, &site.value),
             &replacements,
             &change.key,
         )?;
@@ -599,19 +608,38 @@ fn read_back(
     context: &Context<'_>,
     file: &Path,
     text: &str,
-    (key_node, value_node): (&SpanNode, &SpanNode),
+    (keys_node, key_node, value_node): (&SpanNode, &SpanNode, &SpanNode),
     replacements: &[(usize, usize, String)],
     key: &str,
 ) -> Result<DesiredEntry, String> {
-    let end = entry_end(text, value_node.end, replacements);
+    let line_start = text[..key_node.start].rfind('\n').map_or(0, |at| at + 1);
+    let prefix = text[line_start..key_node.start].trim_matches(' ');
+    let column = column_of(text, key_node.start);
+    let flow = matches!(keys_node.kind, SpanKind::Map { flow: true, .. });
+    // In a flow mapping, the entry alone inside braces; in a block one, its lines as written
+    // (a `? ` complex key included), or from the key at its column.
+    let (from, end) = if flow {
+        let end = replacements.iter().map(|(_, end, _)| *end).fold(value_node.end, usize::max);
+        (key_node.start, end)
+    } else if (prefix.is_empty() || prefix == "?") && column_of(text, line_start) == 0 && column > 0
+    {
+        (line_start, entry_end(text, value_node.end, replacements))
+    } else {
+        (key_node.start, entry_end(text, value_node.end, replacements))
+    };
     let shifted: Vec<(usize, usize, String)> = replacements
         .iter()
-        .map(|(start, end, with)| (start - key_node.start, end - key_node.start, with.clone()))
+        .map(|(start, end, with)| (start - from, end - from, with.clone()))
         .collect();
-    let entry = apply(&text[key_node.start..end], shifted);
-    let column = column_of(text, key_node.start);
+    let entry = apply(&text[from..end], shifted);
     let close = if entry.ends_with('\n') { "" } else { "\n" };
-    let snippet = format!("keys:\n{}{entry}{close}", " ".repeat(column.max(1)));
+    let snippet = if flow {
+        format!("keys: {{{entry}}}\n")
+    } else if from == line_start {
+        format!("keys:\n{entry}{close}")
+    } else {
+        format!("keys:\n{}{entry}{close}", " ".repeat(column.max(1)))
+    };
     let parsed: IncludeFile = yaml::parse(snippet)
         .map_err(|_| "the edited entry would not parse: edit it by hand".to_owned())?;
     let (_, entry) = parsed
@@ -1005,6 +1033,32 @@ fn render_json(text: &str, old: Option<&SpanNode>, value: &Value) -> String {
         }
         _ => flow_json(value),
     }
+}
+
+/// Where the new text of `node` (the value of `key`) starts: a block collection on the lines
+/// below its key that becomes a scalar is replaced from the start of its line, the scalar
+/// indented under the key (at the collection's column, a sequence's `- ` gone, it would not
+/// belong to the key).
+fn value_start(
+    text: &str,
+    key: &SpanNode,
+    node: &SpanNode,
+    bytes: &[u8],
+    rendered: String,
+) -> (usize, String) {
+    let block =
+        matches!(node.kind, SpanKind::Map { flow: false, .. } | SpanKind::Seq { flow: false, .. });
+    let stays_block = json_of(bytes, false).is_some_and(|json| match json {
+        Value::Object(map) => !map.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        _ => false,
+    });
+    if block && !stays_block && text[key.end..node.start].contains('\n') {
+        let line_start = text[..node.start].rfind('\n').map_or(0, |at| at + 1);
+        let pad = " ".repeat(column_of(text, key.start) + 2);
+        return (line_start, format!("{pad}{rendered}"));
+    }
+    (node.start, rendered)
 }
 
 /// The start of the first line after `at`'s that is not blank: a block scalar ending at `at`
