@@ -64,6 +64,10 @@ pub(crate) enum Scenario {
     PlanOneFile,
     /// (g) (d) with every value under a JSON Schema (`schemas:`, typed values).
     ValidateTyped,
+    /// (h) `pull --dry-run` of the state as applied with one key's metadata edited live: the
+    /// edit, and the whole-result check (the config loaded again from memory, every key
+    /// compared) that runs before anything is written.
+    PullEdit,
 }
 
 impl Scenario {
@@ -76,6 +80,7 @@ impl Scenario {
             Scenario::PlanSharded => "(e) (a) with 7 list_shards",
             Scenario::PlanOneFile => "(f) (a) from one file",
             Scenario::ValidateTyped => "(g) (d) with schemas",
+            Scenario::PullEdit => "(h) pull, 1 hand edit",
         }
     }
 
@@ -105,6 +110,8 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         },
         Scenario::Validate | Scenario::ValidateTyped => Requests::default(),
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
+        // The listing, and one bulk get for the value of the key whose metadata changed.
+        Scenario::PullEdit => Requests { list: lists, bulk_get: 1, ..Requests::default() },
     }
 }
 

@@ -5,7 +5,8 @@
 //! per-page list latency, seeds the live namespace exactly as `kvsync apply` would have written
 //! it (markers computed with kvsync's own hash), and runs the release `kvsync` binary as a child
 //! process for (a) a plan without changes, (b) a plan with 1 % changed, 1 % added and 1 %
-//! removed, (c) the apply of (b) and (d) validate. Each row shows the requests by kind (as the
+//! removed, (c) the apply of (b), (d) validate and (h) a pull of one hand edit (its whole-result
+//! check included). Each row shows the requests by kind (as the
 //! stand-in counted them), wall time, kvsync's CPU time and peak RSS (from `wait4`, through a
 //! small launcher process so that the bench's own memory does not count), beside the
 //! floor: the request counts of DESIGN.md §9 and the time a minimal client needs to list the
@@ -34,6 +35,8 @@ use state::{Changes, Desired, Variant};
 
 /// The namespace every generated config points at.
 const NAMESPACE: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+/// The key whose metadata row (h) edits live (not a `file:` value).
+const HAND_EDITED: usize = 1;
 /// Sizes above this run `--repeat-large` times instead of `--repeat`.
 const LARGE: u64 = 100_000;
 
@@ -228,6 +231,32 @@ fn bench_size(
         eprintln!("   {}", summary(rows.last()));
     }
 
+    // (h): one key's metadata edited live (a hand edit pull writes back), then put back.
+    let edited_live = state::live(state::spec(HAND_EDITED, Variant::Base));
+    let mut hand = edited_live.metadata.clone();
+    hand["hand"] = serde_json::json!("edit");
+    let seed_key = |metadata| {
+        standin.seed(
+            NAMESPACE,
+            &edited_live.key,
+            &edited_live.value,
+            Some(metadata),
+            edited_live.expiration,
+        );
+    };
+    seed_key(hand);
+    let mut runs = Vec::new();
+    for _ in 0..repeat {
+        standin.reset_counts();
+        let pull = ["pull", "--dry-run", "-c"];
+        let measured = kvsync_run(kvsync, &standin, &pull, &same)?;
+        check(Scenario::PullEdit, &measured, n, &changes)?;
+        runs.push((measured, Requests::from_counts(&standin.counts())));
+    }
+    seed_key(edited_live.metadata.clone());
+    rows.push(row(n, Scenario::PullEdit, runs, floor_list, &changes));
+    eprintln!("   {}", summary(rows.last()));
+
     let mut runs = Vec::new();
     for run in 0..repeat {
         if run > 0 {
@@ -380,6 +409,11 @@ fn check(scenario: Scenario, run: &Measured, n: u64, changes: &Changes) -> Resul
             ),
         ),
         Scenario::Validate | Scenario::ValidateTyped => (0, format!("1 scope, {n} keys")),
+        Scenario::PullEdit => (
+            2,
+            "Pull: 1 written back, 0 added, 0 removed, 0 for a person; 1 file would change."
+                .to_owned(),
+        ),
     };
     if run.code == Some(code) && (run.stdout.contains(&expected) || run.stderr.contains(&expected))
     {

@@ -308,21 +308,28 @@ fn restore(files: &[edit::FileEdit]) {
 /// revision git does not know. Each revision is asked once.
 struct History {
     dir: PathBuf,
-    shallow: bool,
+    /// Whether the clone is shallow (or no repository): asked once, when a revision is.
+    shallow: std::cell::OnceCell<bool>,
     answers: std::cell::RefCell<HashMap<String, Option<bool>>>,
 }
 
 impl History {
     fn new(dir: &Path) -> Self {
-        let shallow = git(dir, &["rev-parse", "--is-shallow-repository"])
-            .is_none_or(|(code, out)| code != 0 || out.trim() != "false");
-        Self { dir: dir.to_path_buf(), shallow, answers: std::cell::RefCell::default() }
+        Self {
+            dir: dir.to_path_buf(),
+            shallow: std::cell::OnceCell::new(),
+            answers: std::cell::RefCell::default(),
+        }
     }
 
     fn has(&self, rev: Option<&str>) -> Option<bool> {
         let rev = rev?;
+        let shallow = *self.shallow.get_or_init(|| {
+            git(&self.dir, &["rev-parse", "--is-shallow-repository"])
+                .is_none_or(|(code, out)| code != 0 || out.trim() != "false")
+        });
         // A revision is a commit name, never an option.
-        if self.shallow
+        if shallow
             || rev.starts_with('-')
             || !rev.chars().all(|c| c.is_ascii_alphanumeric() || "._/^~-".contains(c))
         {
