@@ -7,10 +7,11 @@
 //! never written. Keys of another owner, ignored and protected keys are never pulled. Pure: the
 //! caller lists, reads the values [`values_to_read`] names, and edits the files.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+use crate::config::edit::{Change, What};
 use crate::config::{DesiredEntry, DesiredScope, Globs, Violation};
 use crate::content::{Expiration, Marker, content_hash};
 use crate::kv::{ListedKey, LiveValue};
@@ -341,6 +342,120 @@ pub fn applied_live(ancestor: Option<bool>, owner: &str) -> Outcome {
     }
 }
 
+/// The config changes the findings ask for, and the report's rows (their places filled in by
+/// [`settle`] once the edits are made). `secrets` names the variables that feed each sensitive
+/// key's changed parts; `applied` says what a key live as its marker says means
+/// ([`applied_live`], with the config's history).
+pub fn decide(
+    findings: &[(String, Finding)],
+    remove_missing: bool,
+    secrets: &BTreeMap<(String, String), Vec<String>>,
+    applied: &dyn Fn(Option<&str>) -> Outcome,
+) -> (Vec<Change>, Vec<Row>) {
+    let mut changes = Vec::new();
+    let mut rows = Vec::new();
+    for (scope, finding) in findings {
+        let change = |what| Change { scope: scope.clone(), key: finding.key.clone(), what };
+        let outcome = match &finding.found {
+            Found::Pull(state) => {
+                changes.push(change(What::Set {
+                    value: state.value_changed.then(|| state.value.clone()),
+                    metadata: state.metadata_changed.then(|| state.metadata.clone()),
+                    expiration: state.expiration_changed.then_some(state.expiration),
+                }));
+                Outcome::Pulled { parts: state.parts(), place: String::new() }
+            }
+            Found::Adopt(state) => {
+                changes.push(change(What::Add {
+                    value: state.value.clone(),
+                    metadata: state.metadata.clone(),
+                    expiration: state.expiration,
+                }));
+                Outcome::Added { place: String::new() }
+            }
+            Found::Missing { ttl: true } => Outcome::Missing {
+                why: "absent live; an `expiration_ttl` key may just have expired, so it is never \
+                      removed"
+                    .to_owned(),
+            },
+            Found::Missing { ttl: false } if remove_missing => {
+                changes.push(change(What::Remove));
+                Outcome::Removed { place: String::new() }
+            }
+            Found::Missing { ttl: false } => Outcome::Missing {
+                why: "absent live (`--remove-missing` removes its entry)".to_owned(),
+            },
+            Found::Sensitive { .. } => Outcome::NeedsPerson {
+                why: match secrets.get(&(scope.clone(), finding.key.clone())) {
+                    Some(names) => format!(
+                        "changed live; update the {} {} (a secret is never written into a file)",
+                        if names.len() == 1 { "secret" } else { "secrets" },
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
+                    ),
+                    None => "changed live; it is sensitive, so it is never written into a file: \
+                             update it where it is set"
+                        .to_owned(),
+                },
+            },
+            Found::AppliedLive => applied(finding.revision.as_deref()),
+            Found::ChangedBoth => Outcome::NeedsPerson {
+                why: "changed live and in the config since kvsync wrote it: decide which wins"
+                    .to_owned(),
+            },
+            Found::BreaksSchema(violations) => Outcome::NeedsPerson {
+                why: format!(
+                    "changed live into a value its schema refuses ({}); not written",
+                    violations.first().map(crate::config::Violation::describe).unwrap_or_default()
+                ),
+            },
+            Found::Unreadable(why) => {
+                Outcome::NeedsPerson { why: format!("its value could not be read: {why}") }
+            }
+        };
+        rows.push(Row {
+            scope: scope.clone(),
+            key: finding.key.clone(),
+            outcome,
+            revision: finding.revision.clone(),
+        });
+    }
+    (changes, rows)
+}
+
+/// The rows with the edits' results: where each change was made, or why it was not (then it
+/// needs a person).
+pub fn settle(
+    rows: &mut [Row],
+    made: &[(String, String, String)],
+    refused: &[(String, String, String)],
+) {
+    let index: HashMap<(&str, &str), usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(at, row)| ((row.scope.as_str(), row.key.as_str()), at))
+        .collect();
+    let mut placed: Vec<(usize, Outcome)> = Vec::new();
+    for (scope, key, place) in made {
+        let Some(&at) = index.get(&(scope.as_str(), key.as_str())) else { continue };
+        let outcome = match &rows[at].outcome {
+            Outcome::Pulled { parts, .. } => {
+                Outcome::Pulled { parts: parts.clone(), place: place.clone() }
+            }
+            Outcome::Added { .. } => Outcome::Added { place: place.clone() },
+            Outcome::Removed { .. } => Outcome::Removed { place: place.clone() },
+            other => other.clone(),
+        };
+        placed.push((at, outcome));
+    }
+    for (scope, key, why) in refused {
+        let Some(&at) = index.get(&(scope.as_str(), key.as_str())) else { continue };
+        placed.push((at, Outcome::NeedsPerson { why: why.clone() }));
+    }
+    for (at, outcome) in placed {
+        rows[at].outcome = outcome;
+    }
+}
+
 impl Report {
     /// Whether a person has something to do: files changed, or keys need a person.
     pub fn has_changes(&self) -> bool {
@@ -528,5 +643,56 @@ mod tests {
                 ("f/ttl", "missing ttl"),
             ]
         );
+    }
+
+    /// Findings become config changes and rows; the edits' results settle each row: where it
+    /// was made, or why it needs a person.
+    #[test]
+    fn findings_become_changes_rows_and_settled_outcomes() {
+        let state = LiveState {
+            value: b"v".to_vec(),
+            metadata: None,
+            expiration: None,
+            value_changed: true,
+            metadata_changed: false,
+            expiration_changed: false,
+        };
+        let finding = |key: &str, found| {
+            ("flags".to_owned(), Finding { key: key.to_owned(), found, revision: None })
+        };
+        let findings = [
+            finding("f/hand", Found::Pull(state.clone())),
+            finding("f/new", Found::Adopt(state)),
+            finding("f/gone", Found::Missing { ttl: false }),
+            finding("f/ttl", Found::Missing { ttl: true }),
+            finding(
+                "f/secret",
+                Found::Sensitive { value: true, metadata: false, expiration: false },
+            ),
+            finding("f/elsewhere", Found::AppliedLive),
+        ];
+        let mut secrets = BTreeMap::new();
+        secrets.insert(("flags".to_owned(), "f/secret".to_owned()), vec!["TOKEN".to_owned()]);
+        let applied = |_: Option<&str>| applied_live(None, OWNER);
+        let (changes, mut rows) = decide(&findings, true, &secrets, &applied);
+        let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["f/hand", "f/new", "f/gone"]);
+        assert!(matches!(changes[2].what, What::Remove));
+        let (_, without) = decide(&findings, false, &secrets, &applied);
+        assert!(matches!(without[2].outcome, Outcome::Missing { .. }));
+        assert!(
+            matches!(&rows[4].outcome, Outcome::NeedsPerson { why } if why.contains("`TOKEN`")),
+            "{:?}",
+            rows[4]
+        );
+        assert_eq!(rows[5].outcome, Outcome::AppliedElsewhere { owner: OWNER.to_owned() });
+        let made = [("flags".to_owned(), "f/hand".to_owned(), "kvsync.yaml:9:7".to_owned())];
+        let refused = [("flags".to_owned(), "f/new".to_owned(), "no room".to_owned())];
+        settle(&mut rows, &made, &refused);
+        assert_eq!(
+            rows[0].outcome,
+            Outcome::Pulled { parts: vec!["value"], place: "kvsync.yaml:9:7".to_owned() }
+        );
+        assert_eq!(rows[1].outcome, Outcome::NeedsPerson { why: "no room".to_owned() });
     }
 }

@@ -13,11 +13,11 @@ use crate::cli::args::{PullArgs, PullFormat};
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
-use crate::config::edit::{self, Change, What};
+use crate::config::edit;
 use crate::config::{self, Globs};
 use crate::error::Error;
 use crate::kv::{BULK_GET_MAX, KvStore, ReadHint};
-use crate::plan::pull::{self, Found, Outcome, Report, Row};
+use crate::plan::pull::{self, Found, Report};
 use crate::report;
 
 pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error> {
@@ -88,32 +88,12 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     let config_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
     let history = History::new(config::shown_dir(&config_dir));
     let applied = |rev: Option<&str>| pull::applied_live(history.has(rev), &desired.owner);
-    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets, &applied);
+    let (changes, mut rows) = pull::decide(&findings, args.remove_missing, &secrets, &applied);
     let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
     // The whole result, loaded from memory, before anything is written (a dry run too).
     let environments = config::environment_names(args.config.path());
     edit::check(&edit_context, &desired, &changes, &edits, &environments)?;
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    for (at, row) in rows.iter().enumerate() {
-        index.insert((row.scope.clone(), row.key.clone()), at);
-    }
-    for (scope, key, place) in &edits.made {
-        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
-            row.outcome = match &row.outcome {
-                Outcome::Pulled { parts, .. } => {
-                    Outcome::Pulled { parts: parts.clone(), place: place.clone() }
-                }
-                Outcome::Added { .. } => Outcome::Added { place: place.clone() },
-                Outcome::Removed { .. } => Outcome::Removed { place: place.clone() },
-                other => other.clone(),
-            };
-        }
-    }
-    for (scope, key, why) in &edits.refused {
-        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
-            row.outcome = Outcome::NeedsPerson { why: why.clone() };
-        }
-    }
+    pull::settle(&mut rows, &edits.made, &edits.refused);
     store.close()?;
 
     let root_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
@@ -173,83 +153,6 @@ async fn read_values(
         values.extend(names.into_iter().zip(read));
     }
     Ok(())
-}
-
-/// The config changes the findings ask for, and the report's rows (places filled in later).
-fn changes_and_rows(
-    findings: &[(String, pull::Finding)],
-    remove_missing: bool,
-    secrets: &std::collections::BTreeMap<(String, String), Vec<String>>,
-    applied: &dyn Fn(Option<&str>) -> Outcome,
-) -> (Vec<Change>, Vec<Row>) {
-    let mut changes = Vec::new();
-    let mut rows = Vec::new();
-    for (scope, finding) in findings {
-        let change = |what| Change { scope: scope.clone(), key: finding.key.clone(), what };
-        let outcome = match &finding.found {
-            Found::Pull(state) => {
-                changes.push(change(What::Set {
-                    value: state.value_changed.then(|| state.value.clone()),
-                    metadata: state.metadata_changed.then(|| state.metadata.clone()),
-                    expiration: state.expiration_changed.then_some(state.expiration),
-                }));
-                Outcome::Pulled { parts: state.parts(), place: String::new() }
-            }
-            Found::Adopt(state) => {
-                changes.push(change(What::Add {
-                    value: state.value.clone(),
-                    metadata: state.metadata.clone(),
-                    expiration: state.expiration,
-                }));
-                Outcome::Added { place: String::new() }
-            }
-            Found::Missing { ttl: true } => Outcome::Missing {
-                why: "absent live; an `expiration_ttl` key may just have expired, so it is never \
-                      removed"
-                    .to_owned(),
-            },
-            Found::Missing { ttl: false } if remove_missing => {
-                changes.push(change(What::Remove));
-                Outcome::Removed { place: String::new() }
-            }
-            Found::Missing { ttl: false } => Outcome::Missing {
-                why: "absent live (`--remove-missing` removes its entry)".to_owned(),
-            },
-            Found::Sensitive { .. } => Outcome::NeedsPerson {
-                why: match secrets.get(&(scope.clone(), finding.key.clone())) {
-                    Some(names) => format!(
-                        "changed live; update the {} {} (a secret is never written into a file)",
-                        if names.len() == 1 { "secret" } else { "secrets" },
-                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
-                    ),
-                    None => "changed live; it is sensitive, so it is never written into a file: \
-                             update it where it is set"
-                        .to_owned(),
-                },
-            },
-            Found::AppliedLive => applied(finding.revision.as_deref()),
-            Found::ChangedBoth => Outcome::NeedsPerson {
-                why: "changed live and in the config since kvsync wrote it: decide which wins"
-                    .to_owned(),
-            },
-            Found::BreaksSchema(violations) => Outcome::NeedsPerson {
-                why: format!(
-                    "changed live into a value its schema refuses ({}); not written",
-                    violations.first().map(config::Violation::describe).unwrap_or_default()
-                ),
-            },
-            Found::Unreadable(why) => {
-                Outcome::NeedsPerson { why: format!("its value could not be read: {why}") }
-            }
-        };
-        rows.push(Row {
-            scope: scope.clone(),
-            key: finding.key.clone(),
-            outcome,
-            revision: finding.revision.clone(),
-        });
-    }
-    (changes, rows)
 }
 
 /// `--- a/PATH` / `+++ b/PATH` unified diff of one file (binary files by size).
