@@ -110,8 +110,11 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         },
         Scenario::Validate | Scenario::ValidateTyped => Requests::default(),
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
-        // The listing, and one bulk get for the value of the key whose metadata changed.
-        Scenario::PullEdit => Requests { list: lists, bulk_get: 1, ..Requests::default() },
+        // The listing, one bulk get for the value of the key whose metadata changed, and that
+        // value read once more as bytes (a single-key read), since it goes into a file.
+        Scenario::PullEdit => {
+            Requests { list: lists, bulk_get: 1, other: 1, ..Requests::default() }
+        }
     }
 }
 
