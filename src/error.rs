@@ -22,6 +22,10 @@ pub enum Error {
     #[error(transparent)]
     Saved(#[from] crate::saved::Error),
 
+    /// `pull`'s edits, loaded before a file is written, do not say what they should.
+    #[error(transparent)]
+    Edit(#[from] crate::config::edit::CheckError),
+
     /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
     /// refusal with its hint), so the pull request's check fails before the merge.
     #[error("apply would refuse this plan: {}", Refusal::headlines(.0))]
@@ -102,6 +106,7 @@ impl Error {
             ],
             Self::Apply(error) => error.hints(),
             Self::Saved(error) => error.hints(),
+            Self::Edit(error) => vec![error.hint()],
             Self::MissingAccountId => vec![
                 "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],

@@ -18,7 +18,9 @@
 
 use std::collections::VecDeque;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
+use super::Overlay;
 use super::model::{self, FilesSource, IncludeFile, KeyEntry, NamedMap, SchemaSource, Sp};
 use super::parallel::{Ticket, Window, Workers};
 use super::problems::{FileId, Problems};
@@ -61,12 +63,14 @@ pub(crate) struct StackEntry {
 pub(crate) struct ReadAhead<'w> {
     workers: &'w Workers,
     window: Window,
+    /// Files read from memory instead of the disk, by canonical path.
+    overlay: Arc<Overlay>,
 }
 
 impl<'w> ReadAhead<'w> {
-    pub(crate) fn new(workers: &'w Workers) -> Self {
+    pub(crate) fn new(workers: &'w Workers, overlay: Arc<Overlay>) -> Self {
         let jobs = READ_AHEAD_PER_WORKER * workers.count().max(1);
-        Self { workers, window: Window::new(jobs, READ_AHEAD_BYTES) }
+        Self { workers, window: Window::new(jobs, READ_AHEAD_BYTES), overlay }
     }
 }
 
@@ -78,8 +82,12 @@ enum Read {
     Failed(std::io::Error),
 }
 
-fn read(path: &Path) -> Read {
-    match std::fs::read(path).map(String::from_utf8) {
+fn read(path: &Path, overlay: &Overlay) -> Read {
+    let bytes = match overlay.get(path) {
+        Some(bytes) => Ok(bytes.clone()),
+        None => std::fs::read(path),
+    };
+    match bytes.map(String::from_utf8) {
         Ok(Ok(text)) => Read::Parsed(shape::read(text, model::include_schema(), &|_| Vec::new())),
         Ok(Err(_)) => Read::NotUtf8,
         Err(error) => Read::Failed(error),
@@ -168,7 +176,8 @@ fn read_ahead(matches: &mut VecDeque<Match>, ahead: &mut ReadAhead<'_>) {
         }
         // The canonical path, checked to be inside the root folder, is what is read.
         let path = canonical.clone();
-        next.read = Some((ahead.workers.submit(move || read(&path)), bytes));
+        let overlay = Arc::clone(&ahead.overlay);
+        next.read = Some((ahead.workers.submit(move || read(&path, &overlay)), bytes));
     }
 }
 
@@ -231,7 +240,7 @@ fn include_one(
     }
     let read = match read {
         Some(ticket) => ticket.take(),
-        None => self::read(&canonical),
+        None => self::read(&canonical, &ahead.overlay),
     };
     let parsed = match read {
         Read::Parsed(parsed) => parsed,

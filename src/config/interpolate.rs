@@ -106,6 +106,17 @@ pub(crate) fn expand(
     Ok(Expanded { text: out, substituted })
 }
 
+/// The variables `input` reads, in order, as [`expand`] finds them (`$${NAME}` is not one).
+pub(crate) fn variables(input: &str) -> Vec<String> {
+    let found = std::cell::RefCell::new(Vec::new());
+    let record = |name: &str| {
+        found.borrow_mut().push(name.to_owned());
+        Some(String::new())
+    };
+    let _ = expand(input.to_owned(), &record);
+    found.into_inner()
+}
+
 fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -150,6 +161,12 @@ mod tests {
         // Left to right: a `$`, then the escape.
         assert_eq!(check("$$${SET}"), Ok(("$${SET}".into(), false)));
         assert_eq!(check("$$x"), Ok(("$$x".into(), false)));
+    }
+
+    #[test]
+    fn the_variables_read_are_named_escapes_are_not() {
+        assert_eq!(variables("$${LITERAL} ${REAL} ${D:-x}"), ["REAL", "D"]);
+        assert!(variables("$$${A}").is_empty());
     }
 
     #[test]

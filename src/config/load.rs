@@ -34,7 +34,7 @@ use super::typing::{Typing, WrittenIn};
 use super::validate::{self, Finding, ScopeHead};
 use super::value_schema::Compiler;
 use super::wrangler::{self, Resolver};
-use super::{Error, Heads, Hooks, LoadOptions, Loaded, ScopeListing};
+use super::{Error, Heads, Hooks, LoadOptions, Loaded, Overlay, ScopeListing};
 
 pub(super) fn load(
     path: &Path,
@@ -45,12 +45,33 @@ pub(super) fn load(
     load_using(path, options, hooks, &Workers::for_this_machine())
 }
 
+/// [`load`] with some YAML files (the root config, included files) read from `overlay` instead
+/// of the disk.
+pub(super) fn load_overlaid(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    overlay: Arc<Overlay>,
+) -> Result<Loaded, Error> {
+    let hooks = Hooks { on_heads: &|_| {}, on_keys: &|_| {} };
+    load_from(path, options, &hooks, &Workers::for_this_machine(), overlay)
+}
+
 /// [`load`] with these workers (tests compare loading with and without them).
 pub(super) fn load_using(
     path: &Path,
     options: &LoadOptions<'_>,
     hooks: &Hooks<'_>,
     workers: &Workers,
+) -> Result<Loaded, Error> {
+    load_from(path, options, hooks, workers, Arc::default())
+}
+
+fn load_from(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    hooks: &Hooks<'_>,
+    workers: &Workers,
+    overlay: Arc<Overlay>,
 ) -> Result<Loaded, Error> {
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
     let root_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -59,9 +80,12 @@ pub(super) fn load_using(
     if let Some(journal) = crate::fs::journal::pending(shown_dir(&root_dir)) {
         return Err(Error::Interrupted { journal });
     }
-    let bytes = std::fs::read(path).map_err(read_error)?;
     let root_canonical = std::fs::canonicalize(shown_dir(&root_dir)).map_err(read_error)?;
     let root_file_canonical = std::fs::canonicalize(path).map_err(read_error)?;
+    let bytes = match overlay.get(&root_file_canonical) {
+        Some(bytes) => bytes.clone(),
+        None => std::fs::read(path).map_err(read_error)?,
+    };
 
     let mut problems = Problems::new();
     let root = problems.file(path);
@@ -88,6 +112,7 @@ pub(super) fn load_using(
     };
 
     let mut loader = Loader::new(&roots, root, problems, options, workers, &merged);
+    loader.overlay = overlay;
 
     if let Err((message, hint)) = validate::version(merged.version.value) {
         loader.problems.error(root, merged.version.pos, message, hint);
@@ -364,6 +389,8 @@ struct Loader<'a> {
     preview: Option<bool>,
     /// Compiles `schemas:`, each schema file once per load.
     compiler: Compiler,
+    /// Included files read from memory instead of the disk.
+    overlay: Arc<Overlay>,
 }
 
 impl<'a> Loader<'a> {
@@ -399,6 +426,7 @@ impl<'a> Loader<'a> {
             wrangler_environment: merged.wrangler_environment.clone(),
             preview: options.preview,
             compiler: Compiler::new(roots.canonical),
+            overlay: Arc::default(),
         }
     }
 
@@ -585,7 +613,7 @@ impl<'a> Loader<'a> {
                 keys.add_files(problems, file, files);
             },
             &mut self.problems,
-            &mut ReadAhead::new(self.workers),
+            &mut ReadAhead::new(self.workers, Arc::clone(&self.overlay)),
         );
         keys.replaced = None;
         keys.add(&mut self.problems, self.root, overlay_keys);

@@ -32,6 +32,7 @@
 //! Nothing here renders diagnostics (`report::diagnostic` does) or knows about stores.
 
 pub mod desired;
+pub mod edit;
 pub mod export;
 mod files;
 mod include;
@@ -41,7 +42,6 @@ mod model;
 mod overlay;
 mod parallel;
 mod problems;
-pub mod pull;
 mod shape;
 mod sources;
 pub mod starter;
@@ -109,6 +109,20 @@ pub struct Loaded {
 /// the root config.
 pub fn load(path: &Path, options: &LoadOptions<'_>) -> Result<Loaded, Error> {
     load::load(path, options, &Hooks { on_heads: &|_| {}, on_keys: &|_| {} })
+}
+
+/// YAML files (the root config, included files) to read from memory instead of the disk, by
+/// canonical path: `kvsync pull` loads its edits this way before it writes a file.
+pub type Overlay = std::collections::BTreeMap<PathBuf, Vec<u8>>;
+
+/// [`load`], reading the files `overlay` holds from it. A `file:` value is still read from the
+/// disk.
+pub fn load_overlaid(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    overlay: Overlay,
+) -> Result<Loaded, Error> {
+    load::load_overlaid(path, options, std::sync::Arc::new(overlay))
 }
 
 /// [`load`], telling `hooks` how far it got: what is needed to list the namespaces as soon as

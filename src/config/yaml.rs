@@ -751,6 +751,12 @@ pub(crate) struct SpanNode {
     pub kind: SpanKind,
     /// It defines an anchor (`&name`), so other nodes may repeat it through aliases.
     pub anchored: bool,
+    /// Where the text the node owns ends: `end`, except for a block scalar with keep chomping
+    /// (`|+`, `>+`), whose trailing blank lines are content and run to the start of the next
+    /// line that is not blank, and a block collection that ends with one. Replacing a block
+    /// scalar replaces up to here, and a line added after a collection goes here; removing an
+    /// entry cuts at `end`.
+    pub tail: usize,
 }
 
 /// What a [`SpanNode`] holds.
@@ -778,7 +784,7 @@ pub(crate) enum ScalarForm {
     Plain,
     SingleQuoted,
     DoubleQuoted,
-    /// `|` or `>`.
+    /// `|` or `>`: the node's text starts at the indicator.
     Block,
 }
 
@@ -850,34 +856,41 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| error.to_string())?;
         match event {
-            Event::Scalar(value, style, anchor, _) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let style = match style {
                     granit_parser::ScalarStyle::Plain => ScalarForm::Plain,
                     granit_parser::ScalarStyle::SingleQuoted => ScalarForm::SingleQuoted,
                     granit_parser::ScalarStyle::DoubleQuoted => ScalarForm::DoubleQuoted,
                     _ => ScalarForm::Block,
                 };
+                let (start, end) = (byte(&span.start), byte(&span.end));
+                let (start, end, tail) = if style == ScalarForm::Block {
+                    block_scalar_range(text, start, end, value.is_empty())
+                } else {
+                    (start, end, end)
+                };
+                let start = with_properties(text, start, tag.is_some(), anchor != 0);
                 let node = SpanNode {
-                    start: byte(&span.start),
-                    end: byte(&span.end),
+                    start,
+                    end,
+                    tail,
                     kind: SpanKind::Scalar { text: value.into_owned(), style },
                     anchored: anchor != 0,
                 };
                 finish(&mut stack, &mut root, node);
             }
             Event::Alias(_) => {
-                let node = SpanNode {
-                    start: byte(&span.start),
-                    end: byte(&span.end),
-                    kind: SpanKind::Alias,
-                    anchored: false,
-                };
+                let (start, end) = (byte(&span.start), byte(&span.end));
+                let node =
+                    SpanNode { start, end, tail: end, kind: SpanKind::Alias, anchored: false };
                 finish(&mut stack, &mut root, node);
             }
-            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+            Event::MappingStart(style, anchor, ref tag)
+            | Event::SequenceStart(style, anchor, ref tag) => {
                 let map = matches!(event, Event::MappingStart(..));
+                let start = with_properties(text, byte(&span.start), tag.is_some(), anchor != 0);
                 stack.push(Open {
-                    start: byte(&span.start),
+                    start,
                     flow: matches!(style, granit_parser::StructureStyle::Flow),
                     map,
                     anchored: anchor != 0,
@@ -892,6 +905,12 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     open.children.last().map_or(open.start, |child| child.end)
                 };
+                // A block collection's text runs on to its last child's tail.
+                let tail = if open.flow {
+                    end
+                } else {
+                    open.children.last().map_or(end, |child| child.tail.max(end))
+                };
                 let kind = if open.map {
                     let mut entries = Vec::with_capacity(open.children.len() / 2);
                     let mut children = open.children.into_iter();
@@ -902,7 +921,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     SpanKind::Seq { flow: open.flow, items: open.children }
                 };
-                let node = SpanNode { start: open.start, end, kind, anchored: open.anchored };
+                let node = SpanNode { start: open.start, end, tail, kind, anchored: open.anchored };
                 finish(&mut stack, &mut root, node);
             }
             Event::DocumentEnd => break,
@@ -910,6 +929,105 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
         }
     }
     Ok(root)
+}
+
+/// Where a node starts with its properties: a tag (`!!str`) and an anchor (`&name`) written
+/// before it, so that replacing the node replaces them too. The parser's range starts after
+/// them; they are the nearest words before it, perhaps on the line above.
+fn with_properties(text: &str, start: usize, tagged: bool, anchored: bool) -> usize {
+    let mut start = start.min(text.len());
+    let mut left = usize::from(tagged) + usize::from(anchored);
+    while left > 0 {
+        let before = text[..start].trim_end_matches([' ', '\t', '\r', '\n']);
+        let word = before.rfind([' ', '\t', '\n', '{', '[', ',']).map_or(0, |i| i + 1);
+        if !before[word..].starts_with(['!', '&']) {
+            break;
+        }
+        start = word;
+        left -= 1;
+    }
+    start
+}
+
+/// The bytes a block scalar spans, from the parser's range for it (which starts at its first
+/// content line and runs to the next line that is not blank, indentation included): from its
+/// indicator (`|`, `>`, with its chomping and indentation indicators) to the end of its last
+/// line that is not blank (before the line break), and the end of its trailing blank lines.
+/// An empty scalar ends with its header (the parser's range may reach into the next entry).
+fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usize, usize, usize) {
+    let end = end.min(text.len());
+    let start = start.min(end);
+    // The header: the first line above the content that is not blank (or the content's own
+    // line, when the scalar is empty and the parser points into the header).
+    let line_of = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mut line_start = line_of(start);
+    let blank = |line: &str| line.trim_matches([' ', '\t', '\r']).is_empty();
+    if blank(&text[line_start..start]) {
+        while line_start > 0 {
+            let above = line_of(line_start - 1);
+            let line = &text[above..line_start - 1];
+            line_start = above;
+            if !blank(line) {
+                break;
+            }
+        }
+    }
+    let header_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let header = &text[line_start..header_end];
+    // The indicator is the header's last token before any comment.
+    let code = header
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
+        .map_or(header, |(i, _)| &header[..i])
+        .trim_end();
+    let token = code.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let indicator = if code[token..].starts_with(['|', '>']) {
+        line_start + token
+    } else {
+        match code.rfind(['|', '>']) {
+            Some(at) => line_start + at,
+            None => start,
+        }
+    };
+    let indicator_end = line_start + code.len();
+    // The last line with content, up to its line break.
+    let body = &text[start.max(indicator_end).min(end)..end];
+    let content_end =
+        start.max(indicator_end).min(end) + body.trim_end_matches([' ', '\t', '\r', '\n']).len();
+    if empty {
+        return (indicator.min(indicator_end), indicator_end, indicator_end);
+    }
+    let mut last = if content_end > indicator_end {
+        let line_end = text[content_end..].find('\n').map_or(text.len(), |i| content_end + i);
+        if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end }
+    } else {
+        indicator_end
+    };
+    // A line of spaces only, more than the content's indentation, is content too (` ` and
+    // more).
+    let indentation = start - text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut at = last;
+    while let Some(offset) = text[at..end].find('\n') {
+        let line_start = at + offset + 1;
+        let line_end = text[line_start..end].find('\n').map_or(end, |i| line_start + i);
+        let line = text[line_start..line_end].trim_end_matches('\r');
+        if line.len() > indentation && line.bytes().all(|b| b == b' ') {
+            last = line_start + line.len();
+        }
+        at = line_end;
+        if at >= end {
+            break;
+        }
+    }
+    // Trailing blank lines, content under keep chomping: up to the start of the line the
+    // parser's range ends on.
+    let keep = code[token..].contains('+');
+    let tail = if keep && end > last {
+        text[..end].rfind('\n').map_or(end, |i| i + 1).max(last)
+    } else {
+        last
+    };
+    (indicator.min(last), last, tail)
 }
 
 #[cfg(test)]
@@ -926,10 +1044,40 @@ mod span_tests {
         assert_eq!(slice(b.get("c").expect("c")), "\"x\"");
         assert_eq!(slice(b.get("d").expect("d")), "{e: [1, 2]}");
         assert_eq!(slice(b), "c: \"x\"  # note\n  d: {e: [1, 2]}");
-        assert_eq!(slice(root.get("f").expect("f")), "é");
+        // A node's properties (anchor, tag) are part of its text.
+        assert_eq!(slice(root.get("f").expect("f")), "&x é");
         assert!(root.get("f").expect("f").shares());
         assert_eq!(root.get("g").expect("g").kind, SpanKind::Alias);
         let (key, _) = root.entry("b").expect("entry");
         assert_eq!(slice(key), "b");
+    }
+
+    /// A block scalar spans its indicator to the end of its last content line, whatever its
+    /// chomping and indentation indicators, its comments and its line endings.
+    #[test]
+    fn a_block_scalar_ends_with_its_last_content_line() {
+        let cases = [
+            ("a: |\n  x\n  y\n\nb: 1\n", "|\n  x\n  y", "|\n  x\n  y"),
+            ("a: |+\n  x\n\n\nb: 1\n", "|+\n  x", "|+\n  x\n\n\n"),
+            ("a: >-  # folded\n  x\n  # c\nb: 1\n", ">-  # folded\n  x\n  # c", ""),
+            ("a: |2-\n   x\n\n", "|2-\n   x", ""),
+            ("a: &n |\n  x  \nb: 1\n", "&n |\n  x  ", ""),
+            ("a: !!str |\n  x\n   \nb: 1\n", "!!str |\n  x\n   ", ""),
+            ("a: |\r\n  x\r\n  y\r\nb: 1\r\n", "|\r\n  x\r\n  y", ""),
+            ("a: |\nb: 1\n", "|", ""),
+        ];
+        for (text, spanned, tail) in cases {
+            let root = span_tree(text).expect("parses").expect("a document");
+            let a = root.get("a").expect("a");
+            assert_eq!(&text[a.start..a.end], spanned, "{text:?}");
+            if !tail.is_empty() {
+                assert_eq!(&text[a.start..a.tail], tail, "{text:?}");
+            }
+        }
+        // A mapping that ends with a block scalar ends where the scalar does.
+        let text = "k:\n  value: |\n    x\n  # c\ninclude: [x]\n";
+        let root = span_tree(text).expect("parses").expect("a document");
+        let k = root.get("k").expect("k");
+        assert_eq!(&text[k.start..k.end], "value: |\n    x");
     }
 }

@@ -234,6 +234,83 @@ pub(crate) fn literal_block(text: &str) -> Option<(&'static str, Vec<String>)> {
     Some((header, lines))
 }
 
+/// A block scalar (`|` literal, or `>` folded when `folded` and the text allows it) holding
+/// `text` exactly, as it is written after `key: `: the header, then each line on its own line
+/// indented to `parent + 2` (an indentation indicator in the header when the first line would
+/// not show the indentation), lines separated by `line_break`. Without keep chomping the text
+/// ends with its last content line; with keep chomping (`|+`, the bool) it ends with the line
+/// break after it and the trailing empty lines, so it replaces up to the next line with
+/// content. `None` when a block scalar cannot hold the text: characters YAML would change (a
+/// carriage return, other line breaks, controls), or an empty text.
+pub(crate) fn block_scalar(
+    text: &str,
+    folded: bool,
+    parent: usize,
+    line_break: &str,
+) -> Option<(String, bool)> {
+    if text.is_empty()
+        || text.chars().any(|c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                )
+        })
+    {
+        return None;
+    }
+    let body = text.trim_end_matches('\n');
+    let trailing = text.len() - body.len();
+    if body.is_empty() {
+        return None;
+    }
+    let chomping = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let mut lines: Vec<&str> = body.split('\n').collect();
+    // Folded: every line holds text and none starts with white space (where folding would keep
+    // the break), and one line break is written as an empty line.
+    let folded = folded
+        && lines.iter().all(|l| !l.starts_with([' ', '\t']) && !l.ends_with([' ', '\t']))
+        && !lines[0].is_empty();
+    let indicator_needed = lines[0].is_empty() || lines[0].starts_with([' ', '\t']);
+    let indent = " ".repeat(parent + 2);
+    let mut out = String::with_capacity(text.len() + lines.len() * (indent.len() + 2) + 4);
+    out.push(if folded { '>' } else { '|' });
+    if indicator_needed {
+        out.push('2');
+    }
+    out.push_str(chomping);
+    if folded {
+        // A run of n line breaks between two lines is written as n empty lines.
+        let mut written: Vec<&str> = Vec::with_capacity(lines.len() * 2);
+        for (at, line) in lines.iter().enumerate() {
+            if at > 0 {
+                written.push("");
+            }
+            if !line.is_empty() {
+                written.push(line);
+            }
+        }
+        lines = written;
+    }
+    for line in &lines {
+        out.push_str(line_break);
+        if !line.is_empty() {
+            out.push_str(&indent);
+            out.push_str(line);
+        }
+    }
+    if trailing > 1 {
+        for _ in 0..trailing {
+            out.push_str(line_break);
+        }
+    }
+    Some((out, trailing > 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,11 @@
 //! never written. Keys of another owner, ignored and protected keys are never pulled. Pure: the
 //! caller lists, reads the values [`values_to_read`] names, and edits the files.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+use crate::config::edit::{Change, What};
 use crate::config::{DesiredEntry, DesiredScope, Globs, Violation};
 use crate::content::{Expiration, Marker, content_hash};
 use crate::kv::{ListedKey, LiveValue};
@@ -57,10 +58,16 @@ pub enum Found {
     Pull(LiveState),
     /// Present live, not in the config, unmarked (`--adopt`).
     Adopt(LiveState),
-    /// Changed live, and its value is a secret: never written into a file.
-    Sensitive,
+    /// Changed live, and its value is a secret: never written into a file. Which parts
+    /// changed: the value, the metadata, the expiration.
+    Sensitive { value: bool, metadata: bool, expiration: bool },
     /// Changed live and in the config since kvsync last wrote it: a person decides.
     ChangedBoth,
+    /// Live is as kvsync wrote it (it matches its marker) and the config says otherwise: either
+    /// the config changed after that apply (waiting for the next one), or someone applied
+    /// another config (another branch, a laptop), which the next apply would revert. Which one
+    /// is the marker's revision's to say ([`applied_live`]).
+    AppliedLive,
     /// Changed live into something its schema refuses: a person decides.
     BreaksSchema(Vec<Violation>),
     /// In the config, absent live. `ttl`: an `expiration_ttl` key, which may just have expired
@@ -190,18 +197,11 @@ fn desired_key(
         return None;
     }
     match recorded {
-        // Live still as kvsync wrote it: the config's own change, waiting for apply.
-        Some(written) if written == live_hash => return None,
+        // Live still as kvsync wrote it: the config changed since, or another config was
+        // applied.
+        Some(written) if written == live_hash => return Some(Found::AppliedLive),
         Some(written) if written != entry.hash => return Some(Found::ChangedBoth),
         _ => {}
-    }
-    let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
-    if sensitive {
-        return Some(Found::Sensitive);
-    }
-    let violations = scope.schemas.check(key, bytes, false);
-    if !violations.is_empty() {
-        return Some(Found::BreaksSchema(violations));
     }
     let desired_value = desired_bytes(entry);
     let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
@@ -210,12 +210,27 @@ fn desired_key(
         _ => None,
     };
     let live_expiration = listed.expiration;
+    let value_changed = desired_value.as_deref() != Some(bytes);
+    let metadata_changed = !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref());
+    let expiration_changed =
+        !matches!(entry.expiration, Expiration::Ttl(_)) && desired_expiration != live_expiration;
+    let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
+    if sensitive {
+        return Some(Found::Sensitive {
+            value: value_changed,
+            metadata: metadata_changed,
+            expiration: expiration_changed,
+        });
+    }
+    let violations = scope.schemas.check(key, bytes, false);
+    if !violations.is_empty() {
+        return Some(Found::BreaksSchema(violations));
+    }
     Some(Found::Pull(LiveState {
         value: bytes.to_vec(),
-        value_changed: desired_value.as_deref() != Some(bytes),
-        metadata_changed: !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref()),
-        expiration_changed: !matches!(entry.expiration, Expiration::Ttl(_))
-            && desired_expiration != live_expiration,
+        value_changed,
+        metadata_changed,
+        expiration_changed,
         metadata,
         expiration: live_expiration,
     }))
@@ -308,13 +323,149 @@ pub enum Outcome {
     NeedsPerson { why: String },
     /// In the config, absent live, and left in the config.
     Missing { why: String },
+    /// Live as kvsync wrote it from a revision the config's history holds: the config changed
+    /// since, and the next apply writes it. Information only.
+    WaitingForApply,
+    /// Live as kvsync wrote it from a revision the config's history does not hold (another
+    /// branch, no revision recorded, no repository, a shallow clone): the next apply would
+    /// revert it, so a person decides. Never written into the config.
+    AppliedElsewhere { owner: String },
+}
+
+/// What a key live as kvsync wrote it means, with the config saying otherwise: `ancestor` says
+/// whether the marker's revision is an ancestor of the checked-out commit (`None`: unknown:
+/// no revision, no repository, a shallow clone, a revision git does not know).
+pub fn applied_live(ancestor: Option<bool>, owner: &str) -> Outcome {
+    match ancestor {
+        Some(true) => Outcome::WaitingForApply,
+        Some(false) | None => Outcome::AppliedElsewhere { owner: owner.to_owned() },
+    }
+}
+
+/// The config changes the findings ask for, and the report's rows (their places filled in by
+/// [`settle`] once the edits are made). `secrets` names the variables that feed each sensitive
+/// key's changed parts; `applied` says what a key live as its marker says means
+/// ([`applied_live`], with the config's history).
+pub fn decide(
+    findings: &[(String, Finding)],
+    remove_missing: bool,
+    secrets: &BTreeMap<(String, String), Vec<String>>,
+    applied: &dyn Fn(Option<&str>) -> Outcome,
+) -> (Vec<Change>, Vec<Row>) {
+    let mut changes = Vec::new();
+    let mut rows = Vec::new();
+    for (scope, finding) in findings {
+        let change = |what| Change { scope: scope.clone(), key: finding.key.clone(), what };
+        let outcome = match &finding.found {
+            Found::Pull(state) => {
+                changes.push(change(What::Set {
+                    value: state.value_changed.then(|| state.value.clone()),
+                    metadata: state.metadata_changed.then(|| state.metadata.clone()),
+                    expiration: state.expiration_changed.then_some(state.expiration),
+                }));
+                Outcome::Pulled { parts: state.parts(), place: String::new() }
+            }
+            Found::Adopt(state) => {
+                changes.push(change(What::Add {
+                    value: state.value.clone(),
+                    metadata: state.metadata.clone(),
+                    expiration: state.expiration,
+                }));
+                Outcome::Added { place: String::new() }
+            }
+            Found::Missing { ttl: true } => Outcome::Missing {
+                why: "absent live; an `expiration_ttl` key may just have expired, so it is never \
+                      removed"
+                    .to_owned(),
+            },
+            Found::Missing { ttl: false } if remove_missing => {
+                changes.push(change(What::Remove));
+                Outcome::Removed { place: String::new() }
+            }
+            Found::Missing { ttl: false } => Outcome::Missing {
+                why: "absent live (`--remove-missing` removes its entry)".to_owned(),
+            },
+            Found::Sensitive { .. } => Outcome::NeedsPerson {
+                why: match secrets.get(&(scope.clone(), finding.key.clone())) {
+                    Some(names) => format!(
+                        "changed live; update the {} {} (a secret is never written into a file)",
+                        if names.len() == 1 { "secret" } else { "secrets" },
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
+                    ),
+                    None => "changed live; it is sensitive, so it is never written into a file: \
+                             update it where it is set"
+                        .to_owned(),
+                },
+            },
+            Found::AppliedLive => applied(finding.revision.as_deref()),
+            Found::ChangedBoth => Outcome::NeedsPerson {
+                why: "changed live and in the config since kvsync wrote it: decide which wins"
+                    .to_owned(),
+            },
+            Found::BreaksSchema(violations) => Outcome::NeedsPerson {
+                why: format!(
+                    "changed live into a value its schema refuses ({}); not written",
+                    violations.first().map(crate::config::Violation::describe).unwrap_or_default()
+                ),
+            },
+            Found::Unreadable(why) => {
+                Outcome::NeedsPerson { why: format!("its value could not be read: {why}") }
+            }
+        };
+        rows.push(Row {
+            scope: scope.clone(),
+            key: finding.key.clone(),
+            outcome,
+            revision: finding.revision.clone(),
+        });
+    }
+    (changes, rows)
+}
+
+/// The rows with the edits' results: where each change was made, or why it was not (then it
+/// needs a person).
+pub fn settle(
+    rows: &mut [Row],
+    made: &[(String, String, String)],
+    refused: &[(String, String, String)],
+) {
+    let index: HashMap<(&str, &str), usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(at, row)| ((row.scope.as_str(), row.key.as_str()), at))
+        .collect();
+    let mut placed: Vec<(usize, Outcome)> = Vec::new();
+    for (scope, key, place) in made {
+        let Some(&at) = index.get(&(scope.as_str(), key.as_str())) else { continue };
+        let outcome = match &rows[at].outcome {
+            Outcome::Pulled { parts, .. } => {
+                Outcome::Pulled { parts: parts.clone(), place: place.clone() }
+            }
+            Outcome::Added { .. } => Outcome::Added { place: place.clone() },
+            Outcome::Removed { .. } => Outcome::Removed { place: place.clone() },
+            other => other.clone(),
+        };
+        placed.push((at, outcome));
+    }
+    for (scope, key, why) in refused {
+        let Some(&at) = index.get(&(scope.as_str(), key.as_str())) else { continue };
+        placed.push((at, Outcome::NeedsPerson { why: why.clone() }));
+    }
+    for (at, outcome) in placed {
+        rows[at].outcome = outcome;
+    }
 }
 
 impl Report {
     /// Whether a person has something to do: files changed, or keys need a person.
     pub fn has_changes(&self) -> bool {
         !self.files.is_empty()
-            || self.rows.iter().any(|row| matches!(row.outcome, Outcome::NeedsPerson { .. }))
+            || self.rows.iter().any(|row| {
+                matches!(
+                    row.outcome,
+                    Outcome::NeedsPerson { .. } | Outcome::AppliedElsewhere { .. }
+                )
+            })
     }
 }
 
@@ -408,8 +559,21 @@ mod tests {
         // Without --deep, keys whose marker matches the config are not read.
         let (read, found) = run(&desired, live.clone(), &options(false, false));
         assert_eq!(read, ["f/pending", "f/both"]);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0], ("f/both".to_owned(), Found::ChangedBoth));
+        // Live as kvsync wrote it, the config says otherwise: the marker's revision decides.
+        assert_eq!(
+            found,
+            [
+                ("f/both".to_owned(), Found::ChangedBoth),
+                ("f/pending".to_owned(), Found::AppliedLive),
+            ]
+        );
+        assert_eq!(applied_live(Some(true), OWNER), Outcome::WaitingForApply);
+        for unknown in [Some(false), None] {
+            assert_eq!(
+                applied_live(unknown, OWNER),
+                Outcome::AppliedElsewhere { owner: OWNER.to_owned() }
+            );
+        }
 
         let (read, found) = run(&desired, live, &options(true, false));
         assert_eq!(read.len(), 4);
@@ -426,6 +590,7 @@ mod tests {
             [
                 ("f/both".to_owned(), Found::ChangedBoth),
                 ("f/edited".to_owned(), Found::Pull(pulled)),
+                ("f/pending".to_owned(), Found::AppliedLive),
             ]
         );
     }
@@ -459,7 +624,8 @@ mod tests {
                 let kind = match found {
                     Found::Pull(_) => "pull",
                     Found::Adopt(_) => "adopt",
-                    Found::Sensitive => "sensitive",
+                    Found::Sensitive { .. } => "sensitive",
+                    Found::AppliedLive => "applied",
                     Found::Missing { ttl: true } => "missing ttl",
                     Found::Missing { ttl: false } => "missing",
                     _ => "other",
@@ -477,5 +643,56 @@ mod tests {
                 ("f/ttl", "missing ttl"),
             ]
         );
+    }
+
+    /// Findings become config changes and rows; the edits' results settle each row: where it
+    /// was made, or why it needs a person.
+    #[test]
+    fn findings_become_changes_rows_and_settled_outcomes() {
+        let state = LiveState {
+            value: b"v".to_vec(),
+            metadata: None,
+            expiration: None,
+            value_changed: true,
+            metadata_changed: false,
+            expiration_changed: false,
+        };
+        let finding = |key: &str, found| {
+            ("flags".to_owned(), Finding { key: key.to_owned(), found, revision: None })
+        };
+        let findings = [
+            finding("f/hand", Found::Pull(state.clone())),
+            finding("f/new", Found::Adopt(state)),
+            finding("f/gone", Found::Missing { ttl: false }),
+            finding("f/ttl", Found::Missing { ttl: true }),
+            finding(
+                "f/secret",
+                Found::Sensitive { value: true, metadata: false, expiration: false },
+            ),
+            finding("f/elsewhere", Found::AppliedLive),
+        ];
+        let mut secrets = BTreeMap::new();
+        secrets.insert(("flags".to_owned(), "f/secret".to_owned()), vec!["TOKEN".to_owned()]);
+        let applied = |_: Option<&str>| applied_live(None, OWNER);
+        let (changes, mut rows) = decide(&findings, true, &secrets, &applied);
+        let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["f/hand", "f/new", "f/gone"]);
+        assert!(matches!(changes[2].what, What::Remove));
+        let (_, without) = decide(&findings, false, &secrets, &applied);
+        assert!(matches!(without[2].outcome, Outcome::Missing { .. }));
+        assert!(
+            matches!(&rows[4].outcome, Outcome::NeedsPerson { why } if why.contains("`TOKEN`")),
+            "{:?}",
+            rows[4]
+        );
+        assert_eq!(rows[5].outcome, Outcome::AppliedElsewhere { owner: OWNER.to_owned() });
+        let made = [("flags".to_owned(), "f/hand".to_owned(), "kvsync.yaml:9:7".to_owned())];
+        let refused = [("flags".to_owned(), "f/new".to_owned(), "no room".to_owned())];
+        settle(&mut rows, &made, &refused);
+        assert_eq!(
+            rows[0].outcome,
+            Outcome::Pulled { parts: vec!["value"], place: "kvsync.yaml:9:7".to_owned() }
+        );
+        assert_eq!(rows[1].outcome, Outcome::NeedsPerson { why: "no room".to_owned() });
     }
 }

@@ -44,6 +44,16 @@ pub fn render_human(report: &Report, color: bool) -> String {
                 style.removed(&format!("  ! {key}: {}{by}", printable(why)))
             }
             Outcome::Missing { why } => style.muted(&format!("  ? {key}: {}", printable(why))),
+            Outcome::WaitingForApply => style.muted(&format!(
+                "  = {key}: waiting for apply (the config changed after rev `{}` wrote it)",
+                printable(row.revision.as_deref().unwrap_or("none"))
+            )),
+            Outcome::AppliedElsewhere { owner } => style.removed(&format!(
+                "  ! {key}: applied from elsewhere (rev `{}`, owner `{}`): the next apply \
+                 reverts it; put the change into the config, or apply the config again",
+                printable(row.revision.as_deref().unwrap_or("none")),
+                printable(owner)
+            )),
         };
         let _ = writeln!(out, "{line}");
     }
@@ -60,15 +70,20 @@ pub fn render_human(report: &Report, color: bool) -> String {
     let pulled = count(report, |o| matches!(o, Outcome::Pulled { .. }));
     let added = count(report, |o| matches!(o, Outcome::Added { .. }));
     let removed = count(report, |o| matches!(o, Outcome::Removed { .. }));
-    let person = count(report, |o| matches!(o, Outcome::NeedsPerson { .. }));
+    let person = count(report, |o| {
+        matches!(o, Outcome::NeedsPerson { .. } | Outcome::AppliedElsewhere { .. })
+    });
+    let waiting = count(report, |o| matches!(o, Outcome::WaitingForApply));
     let files = counted(report.files.len(), "file", "files");
     let verb = if report.dry_run { "would change" } else { "changed" };
     let summary = if report.rows.is_empty() {
         "Nothing to pull: the config says what is live.".to_owned()
     } else {
+        let waiting =
+            if waiting > 0 { format!(", {waiting} waiting for apply") } else { String::new() };
         format!(
             "Pull: {pulled} written back, {added} added, {removed} removed, {person} for a \
-             person; {files} {verb}."
+             person{waiting}; {files} {verb}."
         )
     };
     let _ = writeln!(out, "{}", style.bold(&summary));
@@ -93,8 +108,12 @@ struct Document<'a> {
 struct KeyDto<'a> {
     scope: &'a str,
     key: &'a str,
-    /// `pulled`, `added`, `removed`, `needs-person` or `missing`.
+    /// `pulled`, `added`, `removed`, `needs-person`, `missing`, `waiting-for-apply` or
+    /// `applied-elsewhere`.
     outcome: &'static str,
+    /// The owner in the marker of a key applied from elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     parts: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,12 +124,20 @@ struct KeyDto<'a> {
     revision: Option<&'a str>,
 }
 
+/// The version of the JSON report (`schemas/pull.schema.json`); 2 added the outcomes
+/// `waiting-for-apply` and `applied-elsewhere`.
+pub const FORMAT_VERSION: &str = "2";
+
 /// The JSON report, pretty, ending in a newline.
 pub fn render_json(report: &Report) -> String {
     let keys = report
         .rows
         .iter()
         .map(|row| {
+            let owner = match &row.outcome {
+                Outcome::AppliedElsewhere { owner } => Some(owner.as_str()),
+                _ => None,
+            };
             let (outcome, parts, place, why) = match &row.outcome {
                 Outcome::Pulled { parts, place } => {
                     ("pulled", parts.clone(), Some(place.as_str()), None)
@@ -121,11 +148,14 @@ pub fn render_json(report: &Report) -> String {
                     ("needs-person", Vec::new(), None, Some(why.as_str()))
                 }
                 Outcome::Missing { why } => ("missing", Vec::new(), None, Some(why.as_str())),
+                Outcome::WaitingForApply => ("waiting-for-apply", Vec::new(), None, None),
+                Outcome::AppliedElsewhere { .. } => ("applied-elsewhere", Vec::new(), None, None),
             };
             KeyDto {
                 scope: &row.scope,
                 key: &row.key,
                 outcome,
+                owner,
                 parts,
                 place,
                 why,
@@ -134,7 +164,7 @@ pub fn render_json(report: &Report) -> String {
         })
         .collect();
     let document = Document {
-        format_version: "1",
+        format_version: FORMAT_VERSION,
         environment: report.environment.as_deref(),
         dry_run: report.dry_run,
         files: &report.files,
@@ -177,6 +207,8 @@ mod tests {
                     None,
                 ),
                 row("f/ttl", Outcome::Missing { why: "absent live".into() }, None),
+                row("f/next", Outcome::WaitingForApply, Some("abc1234")),
+                row("f/laptop", Outcome::AppliedElsewhere { owner: "web".into() }, Some("f00d")),
             ],
             dry_run: true,
             files: vec!["kvsync.yaml".into()],
@@ -194,9 +226,11 @@ mod tests {
           - f/gone (absent live) removed from kvsync.yaml:12:7
           ! evil\u{1b}[2J: changed live and in the config
           ? f/ttl: absent live
+          = f/next: waiting for apply (the config changed after rev `abc1234` wrote it)
+          ! f/laptop: applied from elsewhere (rev `f00d`, owner `web`): the next apply reverts it; put the change into the config, or apply the config again
 
         2 unmanaged keys are live and not in the config (`--adopt` adds unmarked ones).
-        Pull: 1 written back, 1 added, 1 removed, 1 for a person; 1 file would change.
+        Pull: 1 written back, 1 added, 1 removed, 2 for a person, 1 waiting for apply; 1 file would change.
         ");
         let nothing = Report::default();
         assert_eq!(
@@ -217,5 +251,21 @@ mod tests {
         assert_eq!(doc["keys"][0]["revision"], "abc1234");
         assert_eq!(doc["keys"][3]["outcome"], "needs-person");
         assert_eq!(doc["keys"][4]["why"], "absent live");
+        assert_eq!(doc["keys"][5]["outcome"], "waiting-for-apply");
+        assert_eq!(doc["keys"][6]["outcome"], "applied-elsewhere");
+        assert_eq!(doc["keys"][6]["owner"], "web");
+        assert_eq!(doc["keys"][6]["revision"], "f00d");
+        assert_eq!(doc["format_version"], FORMAT_VERSION);
+        // Waiting for apply alone is information: nothing for a person, no exit 2.
+        let waiting = Report {
+            rows: vec![Row {
+                scope: "flags".into(),
+                key: "f/next".into(),
+                outcome: Outcome::WaitingForApply,
+                revision: None,
+            }],
+            ..Report::default()
+        };
+        assert!(!waiting.has_changes());
     }
 }

@@ -188,13 +188,53 @@ fn adopt_remove_missing_and_other_owners() {
     assert!(!plan.stdout.contains("f/b"), "{}", plan.stdout);
 }
 
-/// A key changed in both places is reported and not written; a config change not yet applied is
-/// left alone; expiration and metadata edits are written in place.
+/// Runs git in the test's folder, which it makes a repository of; the commit's id.
+fn commit_all(test: &Test) -> String {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(test.path())
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "config"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+/// A key changed in both places is reported and not written; a config change made after the
+/// apply that wrote the key (its revision in the history) is waiting for apply, information
+/// only; a key applied from another config (its revision unknown here) is listed for a person
+/// and never written; expiration and metadata edits are written in place.
 #[test]
 fn changed_in_both_places_and_pending_config_changes() {
-    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/both: one\n      f/pending: old\n      f/exp:\n        value: e\n        expiration: 2035-01-01T00:00:00Z\n      f/meta:\n        value: m\n        metadata:\n          team: a\n";
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"f/\"\n    keys:\n      f/both: one\n      f/pending: old\n      f/laptop: main\n      f/exp:\n        value: e\n        expiration: 2035-01-01T00:00:00Z\n      f/meta:\n        value: m\n        metadata:\n          team: a\n";
     let test = Test::new().file("kvsync.yaml", config);
-    assert_eq!(test.run(&local(&["apply", "--auto-approve"])).code, 0);
+    let rev = commit_all(&test);
+    let main = test.run(&local(&["apply", "--auto-approve", "--revision", &rev]));
+    assert_eq!(main.code, 0, "{}", main.snapshot());
+    // Someone applies another config from a laptop branch.
+    test.write("kvsync.yaml", config.replace("f/laptop: main", "f/laptop: branch"));
+    let laptop = test.run(&local(&[
+        "apply",
+        "--auto-approve",
+        "--only",
+        "f/laptop",
+        "--revision",
+        "0123abcd",
+    ]));
+    assert_eq!(laptop.code, 0, "{}", laptop.snapshot());
     let edited =
         config.replace("f/both: one", "f/both: uno").replace("f/pending: old", "f/pending: new");
     std::fs::write(test.path().join("kvsync.yaml"), &edited).expect("edit the config");
@@ -219,7 +259,39 @@ fn changed_in_both_places_and_pending_config_changes() {
     let out = test.run(&local(&["pull"]));
     assert_eq!(out.code, 2, "{}", out.snapshot());
     assert!(out.stdout.contains("! f/both: changed live and in the config"), "{}", out.stdout);
-    assert!(!out.stdout.contains("f/pending"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "= f/pending: waiting for apply (the config changed after rev `{rev}` wrote it)"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("! f/laptop: applied from elsewhere (rev `0123abcd`, owner `web`)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("2 for a person, 1 waiting for apply"), "{}", out.stdout);
+    let json = test.run(&local(&["pull", "--dry-run", "--format", "json"]));
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let outcome = |key: &str| {
+        document["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["key"] == key)
+            .map(|k| k["outcome"].clone())
+    };
+    assert_eq!(outcome("f/pending"), Some(json!("waiting-for-apply")));
+    assert_eq!(outcome("f/laptop"), Some(json!("applied-elsewhere")));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::repo().join("schemas/pull.schema.json"))
+            .expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&document).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(
         read(&test, "kvsync.yaml"),
         edited
@@ -403,7 +475,10 @@ proptest::proptest! {
                 test = test.file(&format!("values/v{i}.txt"), format!("file {i}"));
             }
         }
-        let out = test.run(&local(&["apply", "--auto-approve"]));
+        // Applied from a commit of the history, so that a later config edit is waiting for
+        // apply, not applied from elsewhere.
+        let rev = commit_all(&test);
+        let out = test.run(&local(&["apply", "--auto-approve", "--revision", &rev]));
         proptest::prop_assert_eq!(out.code, 0, "{}", out.snapshot());
         // Config edits not yet applied (d).
         let edited = generate(&keys, true);
@@ -502,7 +577,8 @@ fn files_sources_aliases_schemas_revisions_and_json() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("! f/alias: its entry uses a YAML anchor or alias"),
+        out.stdout
+            .contains("! f/alias: its entry is inside a YAML anchor or reached through an alias"),
         "{}",
         out.stdout
     );

@@ -679,6 +679,31 @@ fn a_hotfix_made_live_is_pulled_into_the_config() {
     assert_eq!(again.code, 0, "{}", again.snapshot());
 }
 
+/// Someone applies another config (a laptop branch) against the simulator: live matches its
+/// marker, the config differs, and the marker's revision is not in this config's history (here
+/// no repository at all). Pull lists it for a person with its revision and owner, writes
+/// nothing, and exits 2, so the next apply does not silently revert it.
+#[test]
+fn a_change_applied_from_elsewhere_is_listed_for_a_person() {
+    let sim = Simulator::start();
+    let config = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/a: main\n      flags/b: same\n";
+    let test = Test::new().file("kvsync.yaml", config.replace("flags/a: main", "flags/a: laptop"));
+    let cwd = test.path().to_path_buf();
+    let laptop = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "--revision", "f00dcafe"]);
+    assert_eq!(laptop.code, 0, "{}", laptop.snapshot());
+    test.write("kvsync.yaml", config);
+    let pull = sim.kvsync(&test, &cwd, &["pull", "--deep"]);
+    assert_eq!(pull.code, 2, "{}", pull.snapshot());
+    assert!(
+        pull.stdout.contains("! flags/a: applied from elsewhere (rev `f00dcafe`, owner `web`)"),
+        "{}",
+        pull.stdout
+    );
+    assert!(pull.stdout.contains("0 written back"), "{}", pull.stdout);
+    assert_eq!(std::fs::read_to_string(cwd.join("kvsync.yaml")).expect("config"), config);
+    assert_eq!(sim.value(FLAGS_NS, "flags/a").as_deref(), Some(&b"laptop"[..]));
+}
+
 /// `pull`'s other cases against the simulator: metadata edited in the dashboard, a key deleted
 /// by hand (`--remove-missing`), a key written by hand (`--adopt`), another owner's key (never
 /// pulled) and a secret (reported, never written).

@@ -66,6 +66,10 @@ pub(crate) enum Scenario {
     ValidateTyped,
     /// (h) `diff --live` of two environments whose namespaces both hold the state as applied.
     DiffLive,
+    /// (i) `pull --dry-run` of the state as applied with one key's metadata edited live: the
+    /// edit, and the whole-result check (the config loaded again from memory, every key
+    /// compared) that runs before anything is written.
+    PullEdit,
 }
 
 impl Scenario {
@@ -79,6 +83,7 @@ impl Scenario {
             Scenario::PlanOneFile => "(f) (a) from one file",
             Scenario::ValidateTyped => "(g) (d) with schemas",
             Scenario::DiffLive => "(h) diff --live, 2 namespaces",
+            Scenario::PullEdit => "(i) pull, 1 hand edit",
         }
     }
 
@@ -111,6 +116,11 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
         // Both namespaces listed (at once), nothing read: every key's markers agree.
         Scenario::DiffLive => Requests { list: 2 * lists, ..Requests::default() },
+        // The listing, one bulk get for the value of the key whose metadata changed, and that
+        // value read once more as bytes (a single-key read), since it goes into a file.
+        Scenario::PullEdit => {
+            Requests { list: lists, bulk_get: 1, other: 1, ..Requests::default() }
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 //! per-page list latency, seeds the live namespace exactly as `kvsync apply` would have written
 //! it (markers computed with kvsync's own hash), and runs the release `kvsync` binary as a child
 //! process for (a) a plan without changes, (b) a plan with 1 % changed, 1 % added and 1 %
-//! removed, (c) the apply of (b) and (d) validate, and (h) `diff --live` of two environments
-//! whose namespaces hold the same N keys (the second seeded for that row). Each row shows the requests by kind (as the
+//! removed, (c) the apply of (b), (d) validate, (h) `diff --live` of two environments whose
+//! namespaces hold the same N keys (the second seeded for that row) and (i) a pull of one hand
+//! edit (its whole-result check included). Each row shows the requests by kind (as the
 //! stand-in counted them), wall time, kvsync's CPU time and peak RSS (from `wait4`, through a
 //! small launcher process so that the bench's own memory does not count), beside the
 //! floor: the request counts of DESIGN.md §9 and the time a minimal client needs to list the
@@ -39,6 +40,9 @@ const NAMESPACE: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const SECOND_NAMESPACE: &str = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
 /// Row (h)'s config: the config of (a) with two environments, the second on [`SECOND_NAMESPACE`].
 const ENVIRONMENTS_ROOT: &str = "kvsync-environments.yaml";
+
+/// The key whose metadata row (i) edits live (not a `file:` value).
+const HAND_EDITED: usize = 1;
 /// Sizes above this run `--repeat-large` times instead of `--repeat`.
 const LARGE: u64 = 100_000;
 
@@ -255,6 +259,32 @@ fn bench_size(
     rows.push(row(n, Scenario::DiffLive, runs, floor_list, &changes));
     eprintln!("   {}", summary(rows.last()));
 
+    // (i): one key's metadata edited live (a hand edit pull writes back), then put back.
+    let edited_live = state::live(state::spec(HAND_EDITED, Variant::Base));
+    let mut hand = edited_live.metadata.clone();
+    hand["hand"] = serde_json::json!("edit");
+    let seed_key = |metadata| {
+        standin.seed(
+            NAMESPACE,
+            &edited_live.key,
+            &edited_live.value,
+            Some(metadata),
+            edited_live.expiration,
+        );
+    };
+    seed_key(hand);
+    let mut runs = Vec::new();
+    for _ in 0..repeat {
+        standin.reset_counts();
+        let pull = ["pull", "--dry-run", "-c"];
+        let measured = kvsync_run(kvsync, &standin, &pull, &same)?;
+        check(Scenario::PullEdit, &measured, n, &changes)?;
+        runs.push((measured, Requests::from_counts(&standin.counts())));
+    }
+    seed_key(edited_live.metadata.clone());
+    rows.push(row(n, Scenario::PullEdit, runs, floor_list, &changes));
+    eprintln!("   {}", summary(rows.last()));
+
     let mut runs = Vec::new();
     for run in 0..repeat {
         if run > 0 {
@@ -275,7 +305,7 @@ fn bench_size(
     }
     rows.push(row(n, Scenario::Apply, runs, floor_list, &changes));
     eprintln!("   {}", summary(rows.last()));
-    // (a) to (h) in the table.
+    // (a) to (i) in the table.
     rows.sort_by_key(|row| row.scenario);
 
     if args.keep {
@@ -413,6 +443,11 @@ fn check(scenario: Scenario, run: &Measured, n: u64, changes: &Changes) -> Resul
         ),
         Scenario::Validate | Scenario::ValidateTyped => (0, format!("1 scope, {n} keys")),
         Scenario::DiffLive => (0, format!("No differences: {n} equal.")),
+        Scenario::PullEdit => (
+            2,
+            "Pull: 1 written back, 0 added, 0 removed, 0 for a person; 1 file would change."
+                .to_owned(),
+        ),
     };
     if run.code == Some(code) && (run.stdout.contains(&expected) || run.stderr.contains(&expected))
     {

@@ -2,11 +2,11 @@
 //!
 //! Lists every scope, reads the values `plan::pull::values_to_read` names (all desired keys with
 //! `--deep`), decides which keys are hand edits (`plan::pull::find`, pure), turns them into
-//! edits of the config's files (`config::pull::edits`, which reads every edited entry back
-//! through the loader before it keeps it), and then prints the diff (`--dry-run`) or writes the
-//! files, all or none across a crash (`crate::fs::journal`), only after every edit was computed,
-//! and put back as they were if a write fails or the config, loaded again, does not say what is
-//! live for a pulled key. A pull a crash interrupted is finished or rolled back first.
+//! edits of the config's files (`config::edit::edits`), checks the whole result loaded from
+//! memory before any file is touched (`config::edit::check`: every pulled key says what is live,
+//! every other key is as it was), and then prints the diff (`--dry-run`) or writes the files,
+//! all or none across a crash (`crate::fs::journal`). A pull a crash interrupted is finished or
+//! rolled back first.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,12 +15,12 @@ use crate::cli::args::{PullArgs, PullFormat};
 use crate::cli::engine::{self, Access};
 use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
-use crate::config::pull::{self as edit, Change, What};
-use crate::config::{self, Desired, Globs};
+use crate::config::edit;
+use crate::config::{self, Globs};
 use crate::error::Error;
 use crate::fs::journal::{self, Planned, Recovery};
 use crate::kv::{BULK_GET_MAX, KvStore, ReadHint};
-use crate::plan::pull::{self, Found, Outcome, Report, Row};
+use crate::plan::pull::{self, Found, Report};
 use crate::report;
 
 pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error> {
@@ -77,37 +77,30 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         files: &files,
         environment: desired.environment.as_deref(),
         into: args.into.as_deref(),
+        preview: args.config.preview,
         vars: &vars,
     };
-    let secrets: Vec<(String, String)> = findings
+    let secrets: Vec<(String, String, edit::SecretParts)> = findings
         .iter()
-        .filter(|(_, f)| f.found == Found::Sensitive)
-        .map(|(scope, f)| (scope.clone(), f.key.clone()))
+        .filter_map(|(scope, f)| match f.found {
+            Found::Sensitive { value, metadata, expiration } => Some((
+                scope.clone(),
+                f.key.clone(),
+                edit::SecretParts { value, metadata, expiration },
+            )),
+            _ => None,
+        })
         .collect();
     let secrets = edit::secret_names(&edit_context, &secrets);
-    let (changes, mut rows) = changes_and_rows(&findings, args.remove_missing, &secrets);
+    let config_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
+    let history = History::new(config::shown_dir(&config_dir));
+    let applied = |rev: Option<&str>| pull::applied_live(history.has(rev), &desired.owner);
+    let (changes, mut rows) = pull::decide(&findings, args.remove_missing, &secrets, &applied);
     let edits = edit::edits(&edit_context, &desired, &changes).map_err(Error::Usage)?;
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    for (at, row) in rows.iter().enumerate() {
-        index.insert((row.scope.clone(), row.key.clone()), at);
-    }
-    for (scope, key, place) in &edits.made {
-        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
-            row.outcome = match &row.outcome {
-                Outcome::Pulled { parts, .. } => {
-                    Outcome::Pulled { parts: parts.clone(), place: place.clone() }
-                }
-                Outcome::Added { .. } => Outcome::Added { place: place.clone() },
-                Outcome::Removed { .. } => Outcome::Removed { place: place.clone() },
-                other => other.clone(),
-            };
-        }
-    }
-    for (scope, key, why) in &edits.refused {
-        if let Some(row) = index.get(&(scope.clone(), key.clone())).map(|at| &mut rows[*at]) {
-            row.outcome = Outcome::NeedsPerson { why: why.clone() };
-        }
-    }
+    // The whole result, loaded from memory, before anything is written (a dry run too).
+    let environments = config::environment_names(args.config.path());
+    edit::check(&edit_context, &desired, &changes, &edits, &environments)?;
+    pull::settle(&mut rows, &edits.made, &edits.refused);
     store.close()?;
 
     let root_dir = args.config.path().parent().unwrap_or(Path::new("")).to_path_buf();
@@ -137,10 +130,6 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         }
     } else if !edits.files.is_empty() {
         write_all(&folder, &edits.files)?;
-        if let Err(error) = check_pulled(args, context, &findings, &edits.made, &desired) {
-            restore(&folder, &edits.files);
-            return Err(error);
-        }
     }
     let text = match args.format {
         PullFormat::Human => report::pull::render_human(&report, printer.stdout_color),
@@ -173,80 +162,6 @@ async fn read_values(
     Ok(())
 }
 
-/// The config changes the findings ask for, and the report's rows (places filled in later).
-fn changes_and_rows(
-    findings: &[(String, pull::Finding)],
-    remove_missing: bool,
-    secrets: &std::collections::BTreeMap<(String, String), String>,
-) -> (Vec<Change>, Vec<Row>) {
-    let mut changes = Vec::new();
-    let mut rows = Vec::new();
-    for (scope, finding) in findings {
-        let change = |what| Change { scope: scope.clone(), key: finding.key.clone(), what };
-        let outcome = match &finding.found {
-            Found::Pull(state) => {
-                changes.push(change(What::Set {
-                    value: state.value_changed.then(|| state.value.clone()),
-                    metadata: state.metadata_changed.then(|| state.metadata.clone()),
-                    expiration: state.expiration_changed.then_some(state.expiration),
-                }));
-                Outcome::Pulled { parts: state.parts(), place: String::new() }
-            }
-            Found::Adopt(state) => {
-                changes.push(change(What::Add {
-                    value: state.value.clone(),
-                    metadata: state.metadata.clone(),
-                    expiration: state.expiration,
-                }));
-                Outcome::Added { place: String::new() }
-            }
-            Found::Missing { ttl: true } => Outcome::Missing {
-                why: "absent live; an `expiration_ttl` key may just have expired, so it is never \
-                      removed"
-                    .to_owned(),
-            },
-            Found::Missing { ttl: false } if remove_missing => {
-                changes.push(change(What::Remove));
-                Outcome::Removed { place: String::new() }
-            }
-            Found::Missing { ttl: false } => Outcome::Missing {
-                why: "absent live (`--remove-missing` removes its entry)".to_owned(),
-            },
-            Found::Sensitive => Outcome::NeedsPerson {
-                why: match secrets.get(&(scope.clone(), finding.key.clone())) {
-                    Some(name) => format!(
-                        "changed live; update the secret `{name}` (a secret is never written \
-                         into a file)"
-                    ),
-                    None => "changed live; it is sensitive, so it is never written into a file: \
-                             update it where it is set"
-                        .to_owned(),
-                },
-            },
-            Found::ChangedBoth => Outcome::NeedsPerson {
-                why: "changed live and in the config since kvsync wrote it: decide which wins"
-                    .to_owned(),
-            },
-            Found::BreaksSchema(violations) => Outcome::NeedsPerson {
-                why: format!(
-                    "changed live into a value its schema refuses ({}); not written",
-                    violations.first().map(config::Violation::describe).unwrap_or_default()
-                ),
-            },
-            Found::Unreadable(why) => {
-                Outcome::NeedsPerson { why: format!("its value could not be read: {why}") }
-            }
-        };
-        rows.push(Row {
-            scope: scope.clone(),
-            key: finding.key.clone(),
-            outcome,
-            revision: finding.revision.clone(),
-        });
-    }
-    (changes, rows)
-}
-
 /// `--- a/PATH` / `+++ b/PATH` unified diff of one file (binary files by size).
 fn unified_diff(path: &str, before: &[u8], after: &[u8]) -> String {
     match (std::str::from_utf8(before), std::str::from_utf8(after)) {
@@ -267,15 +182,6 @@ fn write_all(folder: &Path, files: &[edit::FileEdit]) -> Result<(), Error> {
         .map(|file| Planned { path: &file.path, before: &file.before, after: &file.after })
         .collect();
     Ok(journal::write_all(folder, &planned)?)
-}
-
-/// Puts files back as they were (the same way they were written).
-fn restore(folder: &Path, files: &[edit::FileEdit]) {
-    let planned: Vec<Planned<'_>> = files
-        .iter()
-        .map(|file| Planned { path: &file.path, before: &file.after, after: &file.before })
-        .collect();
-    let _ = journal::write_all(folder, &planned);
 }
 
 /// Ends a pull a crash interrupted (its journal is in the config's folder), and says how.
@@ -301,42 +207,61 @@ fn recover(folder: &Path, printer: &Printer) -> Result<(), Error> {
     Ok(())
 }
 
-/// Loads the written config again and checks that every pulled key is desired as it is live.
-fn check_pulled(
-    args: &PullArgs,
-    context: &engine::Context,
-    findings: &[(String, pull::Finding)],
-    made: &[(String, String, String)],
-    before: &Desired,
-) -> Result<(), Error> {
-    let vars = |name: &str| (context.vars)(name);
-    let options = config::LoadOptions {
-        environment: args.config.env.as_deref().or(before.environment.as_deref()),
-        preview: args.config.preview,
-        vars: &vars,
-    };
-    let loaded = config::load(args.config.path(), &options)?;
-    for (scope_name, finding) in findings {
-        let state = match &finding.found {
-            Found::Pull(state) | Found::Adopt(state) => state,
-            _ => continue,
-        };
-        if !made.iter().any(|(scope, key, _)| scope == scope_name && *key == finding.key) {
-            continue;
-        }
-        let scope = loaded.desired.scopes.iter().find(|s| &s.name == scope_name);
-        let Some(entry) = scope.and_then(|s| s.entries.get(&finding.key)) else {
-            // An edit that was refused leaves the key as it was: reported, not checked.
-            continue;
-        };
-        let value_ok =
-            !state.value_changed || entry.read().ok().as_deref() == Some(&state.value[..]);
-        if !value_ok {
-            return Err(Error::Usage(format!(
-                "after the edit, `{}` would not be desired as it is live; every file was put back",
-                finding.key
-            )));
+/// What the config's git history holds: whether a marker's revision is an ancestor of the
+/// checked-out commit (`git merge-base --is-ancestor`). Unknown (`None`) without a revision,
+/// outside a repository, in a shallow clone (whose history may stop before it), or for a
+/// revision git does not know. Each revision is asked once.
+struct History {
+    dir: PathBuf,
+    /// Whether the clone is shallow (or no repository): asked once, when a revision is.
+    shallow: std::cell::OnceCell<bool>,
+    answers: std::cell::RefCell<HashMap<String, Option<bool>>>,
+}
+
+impl History {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            shallow: std::cell::OnceCell::new(),
+            answers: std::cell::RefCell::default(),
         }
     }
-    Ok(())
+
+    fn has(&self, rev: Option<&str>) -> Option<bool> {
+        let rev = rev?;
+        let shallow = *self.shallow.get_or_init(|| {
+            git(&self.dir, &["rev-parse", "--is-shallow-repository"])
+                .is_none_or(|(code, out)| code != 0 || out.trim() != "false")
+        });
+        // A revision is a commit name, never an option.
+        if shallow
+            || rev.starts_with('-')
+            || !rev.chars().all(|c| c.is_ascii_alphanumeric() || "._/^~-".contains(c))
+        {
+            return None;
+        }
+        if let Some(answer) = self.answers.borrow().get(rev) {
+            return *answer;
+        }
+        let answer = match git(&self.dir, &["merge-base", "--is-ancestor", rev, "HEAD"]) {
+            Some((0, _)) => Some(true),
+            Some((1, _)) => Some(false),
+            _ => None,
+        };
+        self.answers.borrow_mut().insert(rev.to_owned(), answer);
+        answer
+    }
+}
+
+/// Runs git in `dir`: its exit code and standard output; `None` when git cannot be run.
+fn git(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some((output.status.code()?, String::from_utf8_lossy(&output.stdout).into_owned()))
 }
