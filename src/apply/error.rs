@@ -25,6 +25,18 @@ pub enum Error {
     /// `apply --verify`: changes the store still did not show when the window closed.
     #[error("verify: {} {} not as planned after {seconds} s{}", keys.len(), if keys.len() == 1 { "change is" } else { "changes are" }, key_list(keys))]
     Unsettled { keys: Vec<String>, seconds: u64 },
+
+    /// `apply --verify`: writes that landed (the listing carries their marker) with other bytes
+    /// than were sent; not a propagation delay. Other unsettled changes are listed after them.
+    #[error(
+        "verify: stored bytes differ from what was sent for {}{}{}",
+        counted_keys(keys),
+        key_list(keys),
+        if unsettled.is_empty() { String::new() } else {
+            format!("\nand {} not as planned after {seconds} s{}", counted_keys(unsettled), key_list(unsettled))
+        }
+    )]
+    StoredDiffers { keys: Vec<String>, unsettled: Vec<String>, seconds: u64 },
 }
 
 impl Error {
@@ -39,6 +51,9 @@ impl Error {
             Self::ChangedWhileDeciding { .. } => vec![
                 "run `kvsync apply` again to review the plan against the namespace as it is now"
                     .to_owned(),
+            ],
+            Self::StoredDiffers { .. } => vec![
+                "the store holds these values with their new marker but other bytes: this is not propagation, so waiting will not fix it; `kvsync plan --detailed-exitcode` shows them as updates".to_owned(),
             ],
             Self::Unsettled { .. } => vec![
                 "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),

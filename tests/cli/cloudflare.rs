@@ -634,6 +634,32 @@ fn a_listed_key_that_404s_on_a_single_read_is_an_error_not_drift() {
     assert_eq!(cloud.standin.counts().get_value, 2);
 }
 
+/// Binary values too large for a bulk item (over 19,660,800 bytes) go through the single-key
+/// PUT as a file part, which kv-standin, like a Worker's `request.formData()`, keeps as bytes:
+/// a part without a `filename` would be decoded as UTF-8 text, stored mangled (the sparse
+/// one) or refused as too large once decoded (the dense one).
+#[test]
+fn large_binary_values_round_trip_byte_exact() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         dense: {{file: dense.bin}}\n      sparse: {{file: sparse.bin, metadata: {{kind: blob}}}}\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    let dense = crate::support::binary(20 * 1024 * 1024, false);
+    let sparse = crate::support::binary(19_660_801, true);
+    cloud.test.write("dense.bin", &dense);
+    cloud.test.write("sparse.bin", &sparse);
+    let apply = cloud.run(&["apply", "--auto-approve", "--verify"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.counts().put_value, 2, "{:?}", cloud.standin.counts());
+    assert!(cloud.standin.get(NS, "dense").is_some_and(|k| k.value == dense));
+    let stored = cloud.standin.get(NS, "sparse").expect("stored");
+    assert!(stored.value == sparse, "the sparse value arrived changed");
+    assert_eq!(stored.metadata.expect("metadata")["kind"], "blob");
+    let again = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+}
+
 /// A binary value over 19,660,800 bytes goes through the single-key PUT, which names the key
 /// in its URL: on a key Cloudflare is reported to refuse there, `validate` says so (issue 15,
 /// item 12).

@@ -121,15 +121,25 @@ async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result
         });
         return Ok(());
     }
-    Err(apply::Error::Unsettled {
-        keys: verified
-            .unsettled
-            .iter()
-            .map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change))
-            .collect(),
-        seconds: window.as_secs(),
+    let (differs, unsettled): (Vec<_>, Vec<_>) =
+        verified.unsettled.iter().partition(|u| u.differs.is_some());
+    let unsettled: Vec<String> =
+        unsettled.iter().map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change)).collect();
+    let seconds = window.as_secs();
+    if differs.is_empty() {
+        return Err(apply::Error::Unsettled { keys: unsettled, seconds }.into());
     }
-    .into())
+    let keys = differs
+        .iter()
+        .filter_map(|u| {
+            let d = u.differs?;
+            Some(format!(
+                "{} (`{}`, {} bytes sent, {} read back)",
+                u.key, u.scope, d.sent, d.stored
+            ))
+        })
+        .collect();
+    Err(apply::Error::StoredDiffers { keys, unsettled, seconds }.into())
 }
 
 /// After a prompt, which may have stayed open for minutes, lists every scope again and refuses

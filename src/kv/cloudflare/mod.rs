@@ -524,7 +524,10 @@ impl CloudflareStore {
 }
 
 /// A `multipart/form-data` body of two parts, `value` (the bytes) and `metadata` (JSON), as
-/// wrangler and cloudflare-rs send them (§1.5), and its content type. The body is built whole
+/// wrangler and cloudflare-rs send them (§1.5), and its content type. The `value` part is a file
+/// part (`filename="blob"`, `application/octet-stream`), as `FormData` sends a `Blob`: a parser
+/// that follows the Fetch standard (a Worker's `request.formData()`) reads a part without a
+/// `filename` as UTF-8 text, which would store a binary value mangled or refuse it as too large. The body is built whole
 /// rather than streamed, so that a retry can send it again. The boundary is random and checked
 /// against the value.
 fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
@@ -538,7 +541,7 @@ fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
     let mut body = Vec::with_capacity(value.len() + metadata.len() + 4 * boundary.len() + 256);
     body.extend_from_slice(
         format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"; filename=\"blob\"\r\n\
              Content-Type: application/octet-stream\r\n\r\n"
         )
         .as_bytes(),
