@@ -365,6 +365,10 @@ pub struct DriftArgs {
     #[arg(long)]
     pub deep: bool,
 
+    /// Accepted as `plan` takes it: drift always exits 2 when it finds drift
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
     /// How to print the drift
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,

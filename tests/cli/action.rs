@@ -1723,10 +1723,11 @@ async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
     assert_eq!(outputs["exit-code"], "1", "{}", run.show());
     assert_eq!(outputs["has-changes"], "true");
     let summary = runner.summary();
-    let refusal = summary.find("### Apply would refuse this plan").expect("the refusal section");
+    let refusal =
+        summary.find("> [!CAUTION]\n> **Apply would refuse this plan").expect("the refusal alert");
     let table = summary.find("| | Action | Keys |").expect("the scope's table");
     assert!(refusal < table, "the refusal comes first: {summary}");
-    assert!(summary.contains("  - `x` `f/shared` (owned by `other-team`)"), "{summary}");
+    assert!(summary.contains(">   - `x` `f/shared` (owned by `other-team`)"), "{summary}");
     let results = [
         ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
         ("KVSYNC_EXIT_CODE", "1"),
@@ -1753,7 +1754,8 @@ fn refused_plan_posted(
     assert_eq!(run.code, 0, "{}", run.show());
     let ours = github.bodies_with(MARKER);
     assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
-    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(ours[0].contains("**Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("apply will send"), "a refused plan promises no writes: {}", ours[0]);
     let finish = runner.run(
         &script("finish.sh"),
         &[],

@@ -649,7 +649,12 @@ fn large_binary_values_round_trip_byte_exact() {
     let sparse = crate::support::binary(19_660_801, true);
     cloud.test.write("dense.bin", &dense);
     cloud.test.write("sparse.bin", &sparse);
-    let apply = cloud.run(&["apply", "--auto-approve", "--verify"]);
+    // 40 MiB through a debug-build stand-in on a loaded machine: more than the suite's 2 s.
+    let url = cloud.standin.base_url();
+    let apply = cloud.test.run_with_env(
+        &["apply", "--auto-approve", "--verify", "--api-url", &url],
+        &[("KVSYNC_HTTP_TIMEOUT_MS", "60000"), ("KVSYNC_VERIFY_WINDOW_MS", "20000")],
+    );
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert_eq!(cloud.standin.counts().put_value, 2, "{:?}", cloud.standin.counts());
     assert!(cloud.standin.get(NS, "dense").is_some_and(|k| k.value == dense));
