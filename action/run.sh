@@ -321,7 +321,7 @@ plan_renderings() {
     markdown_args+=(--markdown-out "$(native_path "$work/$name.md"):$budget:$label")
   done
   # The log shows stdout whole, so every cut note can send the reader there.
-  markdown_args+=(--max-chars 67108864 --full-plan-hint "the log of the kvsync step")
+  markdown_args+=(--max-chars 67108864 --full-report-hint "the log of the kvsync step")
 }
 
 # Whether this kvsync renders for several budgets (`--markdown-out`; an older release does not).

@@ -173,6 +173,18 @@ impl Planned {
     }
 }
 
+/// Which live values a run reads for its diffs, decided before any value is read: those the
+/// largest rendering of the run that shows diffs shows. A billed read of a value no rendering
+/// shows is waste (on the Free plan, 100,000 reads a day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffReads {
+    /// Every put's (a human plan or JSON shows every diff).
+    All,
+    /// Only the keys the Markdown report lists: the first keys of each group
+    /// ([`crate::report::markdown::listed_keys`]).
+    Markdown,
+}
+
 /// Load, open, list, plan, and fetch values for the diffs.
 pub async fn plan(
     config: &ConfigArgs,
@@ -181,7 +193,7 @@ pub async fn plan(
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    plan_with_baseline(config, planning, None, context, access, printer).await
+    plan_with_baseline(config, planning, None, DiffReads::All, context, access, printer).await
 }
 
 /// [`plan`], with `plan --baseline FILE`: the changes are tagged before any value is fetched,
@@ -190,6 +202,7 @@ pub async fn plan_with_baseline(
     config: &ConfigArgs,
     planning: &PlanningArgs,
     baseline: Option<&Path>,
+    reads: DiffReads,
     context: &Context,
     access: Access,
     printer: &Printer,
@@ -204,7 +217,11 @@ pub async fn plan_with_baseline(
     let Views { views, keys_read, unreadable } = if planning.no_value_diff {
         Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
     } else {
-        value_views(&store, &desired, &plan).await?
+        let listed = match reads {
+            DiffReads::All => None,
+            DiffReads::Markdown => Some(crate::report::markdown::listed_keys(&plan)),
+        };
+        value_views(&store, &desired, &plan, listed.as_ref()).await?
     };
     for (key, reason) in &unreadable {
         printer.warn(&format!(
@@ -380,10 +397,14 @@ pub struct Views {
 /// A text read drops a leading U+FEFF, so "value unchanged" is never claimed from one: adopts
 /// (few) and values whose desired bytes begin with a byte order mark are read as bytes, and a
 /// text read that matches the desired value is read again as bytes before it counts as equal.
+///
+/// With `listed`, only the changes it holds (scope index and key) get a view: a rendering that
+/// lists no more than those reads no other value.
 pub async fn value_views<S: KvStore>(
     store: &S,
     desired: &Desired,
     plan: &Plan,
+    listed: Option<&std::collections::HashSet<(usize, &str)>>,
 ) -> Result<Views, Error> {
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
@@ -394,7 +415,8 @@ pub async fn value_views<S: KvStore>(
         let mut hints: Vec<ReadHint> = Vec::new();
         // Each put's key, desired bytes and change, in plan order.
         let mut desired_values: Vec<(String, Option<Vec<u8>>, &plan::Change)> = Vec::new();
-        for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
+        let shown = |c: &&plan::Change| listed.is_none_or(|l| l.contains(&(index, c.key.as_str())));
+        for change in scope_plan.changes.iter().filter(|c| c.action.is_put()).filter(shown) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
             if change.sensitive() {
                 views.insert(index, change.key.clone(), ValueView::Sensitive);

@@ -160,8 +160,9 @@ impl Typing {
                             pending.glob.value
                         ),
                         Some(
-                            "a key glob as in `ignore`: `*` stays within one `/` segment, `**` \
-                             crosses them"
+                            "if its keys were removed, remove the schema too; otherwise check \
+                             the glob (as in `ignore`: `*` stays within one `/` segment, `**` \
+                             crosses them)"
                                 .to_owned(),
                         ),
                     );

@@ -173,7 +173,7 @@ fn render_change(
         Tone::Removed => style.removed(&sign),
         Tone::Info => style.info(&sign),
     };
-    let _ = write!(out, "  {sign} {}", printable(change.key()));
+    let _ = write!(out, "  {sign} {}", crate::report::text::key_text(change.key()));
     if let Some(note) = change.note() {
         let _ = write!(out, " ({})", note.plain());
     }

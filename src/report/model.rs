@@ -137,7 +137,9 @@ impl<'a> ChangeReport<'a> {
                     "adopt, marker only: the value is already as desired; it is rewritten with \
                      the marker",
                 ),
-                _ => Phrase::words("marker only"),
+                _ => Phrase::words(
+                    "marker only: live already matches; apply rewrites kvsync's marker: 1 write",
+                ),
             });
         }
         note(&self.change.action)

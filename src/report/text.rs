@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 pub fn printable(text: &str) -> Cow<'_, str> {
     fn unsafe_char(c: char) -> bool {
         (c.is_control() && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
     }
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
@@ -29,6 +29,17 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A key as a change line shows it: [`printable`], and in double quotes when it begins or ends
+/// with white space, which would otherwise be invisible (`+ "flags/i "`).
+pub fn key_text(key: &str) -> Cow<'_, str> {
+    let shown = printable(key);
+    if shown.starts_with(char::is_whitespace) || shown.ends_with(char::is_whitespace) {
+        Cow::Owned(format!("\"{shown}\""))
+    } else {
+        shown
+    }
+}
+
 /// `1 key`, `2 keys`: the count and the noun that agrees with it.
 pub fn counted(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
@@ -44,6 +55,15 @@ mod tests {
         assert!(matches!(printable("plain"), Cow::Borrowed(_)));
         assert_eq!(printable("a\nb\rc\u{1b}[2J"), "a\\nb\\rc\\u{1b}[2J");
         assert_eq!(printable("\u{202e}txt"), "\\u{202e}txt");
+        assert_eq!(printable("a\u{2028}b\u{2029}"), "a\\u{2028}b\\u{2029}");
+    }
+
+    #[test]
+    fn keys_with_white_space_at_an_end_are_quoted() {
+        assert_eq!(key_text("flags/i "), "\"flags/i \"");
+        assert_eq!(key_text(" flags/i"), "\" flags/i\"");
+        assert_eq!(key_text("flags/a b"), "flags/a b");
+        assert_eq!(key_text("x\n"), "x\\n");
     }
 
     #[test]

@@ -1162,7 +1162,7 @@ async fn kvsync_renders_the_report_once_for_each_place_and_nothing_cuts_it_again
         outs[2],
         ("summary.md".to_owned(), SUMMARY_OUTPUT_BUDGET, "the `summary` output".to_owned())
     );
-    assert_eq!(value_after(plan, "--full-plan-hint"), Some("the log of the kvsync step"));
+    assert_eq!(value_after(plan, "--full-report-hint"), Some("the log of the kvsync step"));
     assert!(value_after(plan, "--max-chars").is_some(), "the log gets the whole report: {plan:?}");
 
     // Each place holds kvsync's rendering exactly: not cut, no fence closed behind it.
@@ -1264,8 +1264,9 @@ async fn a_refused_plan_keeps_its_report_and_fails_the_check() {
     let runner = Runner::new();
     runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
     let (stub, log) = stub_kvsync(&runner);
-    let refused = "## kvsync plan: shop (production)\n\n### Apply would refuse this plan\n\n\
-                   - 3 deletes, more than `max_deletes` (2)\n\n**Plan: 3 to delete.**\n";
+    let refused = "## kvsync plan: shop (production)\n\n**Plan: 3 to delete.**\n\n> [!CAUTION]\n\
+                   > **Apply would refuse this plan; nothing is written.**\n>\n\
+                   > - 3 deletes, more than `max_deletes` (2)\n";
     let stdout = runner.path("stub-stdout.md");
     std::fs::write(&stdout, refused).expect("stdout");
     let stdout = stdout.to_string_lossy().into_owned();

@@ -634,6 +634,42 @@ fn a_listed_key_that_404s_on_a_single_read_is_an_error_not_drift() {
     assert_eq!(cloud.standin.counts().get_value, 2);
 }
 
+/// Reads follow the rendering (issue #25): a Markdown plan lists the first 50 keys of each
+/// group and reads only their values, where a human plan (every diff) reads all; the billed
+/// reads the stand-in counts are those the cost line states.
+#[test]
+fn a_markdown_plan_reads_no_value_it_does_not_show() {
+    let cloud = Cloud::new(&config(300, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    // 200 updates and 100 deletes: one group of 200, one of 100.
+    let edited: String = config(200, "w");
+    cloud.test.write("kvsync.yaml", edited);
+
+    cloud.standin.reset_counts();
+    let markdown =
+        cloud.run(&["plan", "--format", "markdown", "--detailed-exitcode", "--max-deletes", "100"]);
+    assert_eq!(markdown.code, 2, "{}", markdown.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (1, 50), "{counts:?}");
+    assert!(markdown.stdout.contains("billed: 1 list, 50 reads,"), "{}", markdown.stdout);
+    assert_eq!(markdown.stdout.matches("<summary>Value diff</summary>").count(), 50);
+    assert!(markdown.stdout.contains("\n- … and 150 more\n"), "{}", markdown.stdout);
+
+    cloud.standin.reset_counts();
+    let human = cloud.run(&["plan", "--detailed-exitcode", "--max-deletes", "100"]);
+    assert_eq!(human.code, 2, "{}", human.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (2, 200), "{counts:?}");
+    assert!(human.stdout.contains("billed: 1 list, 200 reads,"), "{}", human.stdout);
+
+    cloud.standin.reset_counts();
+    let none =
+        cloud.run(&["plan", "--format", "markdown", "--no-value-diff", "--max-deletes", "100"]);
+    assert_eq!(none.code, 0, "{}", none.snapshot());
+    assert_eq!(cloud.standin.counts().keys_read, 0);
+}
+
 /// Binary values too large for a bulk item (over 19,660,800 bytes) go through the single-key
 /// PUT as a file part, which kv-standin, like a Worker's `request.formData()`, keeps as bytes:
 /// a part without a `filename` would be decoded as UTF-8 text, stored mangled (the sparse
@@ -706,5 +742,5 @@ fn pull_reads_what_it_writes_back_as_bytes() {
     let config = std::fs::read_to_string(cloud.test.path().join("kvsync.yaml")).expect("config");
     assert!(config.contains("greeting: \"\\uFEFFhello again\""), "{config}");
     let plan = cloud.run(&["plan"]);
-    assert!(plan.stdout.contains("~ greeting (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ greeting (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
 }

@@ -660,7 +660,7 @@ fn a_hotfix_made_live_is_pulled_into_the_config() {
     );
 
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
-    assert!(plan.stdout.contains("~ flags/new-checkout (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ flags/new-checkout (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("Plan: 1 to update"), "{}", plan.stdout);
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
@@ -713,6 +713,6 @@ fn pull_codifies_metadata_additions_and_removals() {
         "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: b}}\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n      flags/new: by hand\n"
     );
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
-    assert!(plan.stdout.contains("~ flags/meta (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ flags/meta (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("flags/new (adopt, marker only"), "{}", plan.stdout);
 }

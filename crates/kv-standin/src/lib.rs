@@ -151,6 +151,10 @@ pub struct Counts {
     pub injected: u64,
     /// Requests refused because [`RateLimit::enforce`] was on and the budget was spent.
     pub rate_limited: u64,
+    /// Keys read, as Cloudflare bills them (doc §2, one read per key, missing keys included):
+    /// each distinct key of a bulk get that was answered, and each single read that reached
+    /// the namespace.
+    pub keys_read: u64,
 }
 
 /// A stored key as [`Standin::get`] sees it.

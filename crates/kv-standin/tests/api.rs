@@ -875,6 +875,8 @@ async fn counts_are_exact_and_resettable() {
         total: 9,
         injected: 1,
         rate_limited: 0,
+        // The bulk get's one key and the single read of a missing key: both billed.
+        keys_read: 2,
     };
     assert_eq!(api.counts(), expected);
     api.standin.reset_counts();

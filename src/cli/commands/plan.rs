@@ -12,10 +12,17 @@ use crate::saved::{self, PlanFileOut};
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
     let baseline = args.baseline.as_deref();
+    // Reads follow the largest rendering that shows diffs: Markdown lists the first keys of each
+    // group, a human plan or JSON every change (`--markdown-out` files are Markdown too).
+    let reads = match args.format {
+        PlanFormat::Markdown => engine::DiffReads::Markdown,
+        PlanFormat::Human | PlanFormat::Json => engine::DiffReads::All,
+    };
     let mut planned = engine::plan_with_baseline(
         &args.config,
         &args.planning,
         baseline,
+        reads,
         context,
         Access::Read,
         printer,
