@@ -232,6 +232,11 @@ pub struct PlanningArgs {
     /// Do not fetch live values to show diffs
     #[arg(long)]
     pub no_value_diff: bool,
+
+    /// Print every change: over 200, the plan shows per scope and action the count and the first
+    /// 20 keys (JSON is always complete)
+    #[arg(long)]
+    pub show_all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -168,6 +168,7 @@ impl Planned {
             color: printer.stdout_color,
             value_diffs: !planning.no_value_diff,
             environment: self.desired.environment.clone(),
+            show_all: planning.show_all,
         };
         render_plan(&self.report(cost), &options)
     }
@@ -178,22 +179,26 @@ impl Planned {
 /// shows is waste (on the Free plan, 100,000 reads a day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffReads {
-    /// Every put's (a human plan or JSON shows every diff).
+    /// Every put's (JSON shows every diff).
     All,
     /// Only the keys the Markdown report lists: the first keys of each group
     /// ([`crate::report::markdown::listed_keys`]).
     Markdown,
+    /// The human plan's: every put's, unless the plan is over its cap without `--show-all`
+    /// ([`crate::report::human::capped`]), then the first keys of each group.
+    Human,
 }
 
 /// Load, open, list, plan, and fetch values for the diffs.
 pub async fn plan(
     config: &ConfigArgs,
     planning: &PlanningArgs,
+    reads: DiffReads,
     context: &Context,
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    plan_with_baseline(config, planning, None, DiffReads::All, context, access, printer).await
+    plan_with_baseline(config, planning, None, reads, context, access, printer).await
 }
 
 /// [`plan`], with `plan --baseline FILE`: the changes are tagged before any value is fetched,
@@ -220,6 +225,10 @@ pub async fn plan_with_baseline(
         let listed = match reads {
             DiffReads::All => None,
             DiffReads::Markdown => Some(crate::report::markdown::listed_keys(&plan)),
+            DiffReads::Human if crate::report::human::capped(&plan, planning.show_all) => {
+                Some(crate::report::model::listed_keys(&plan, crate::report::human::GROUP_KEYS))
+            }
+            DiffReads::Human => None,
         };
         value_views(&store, &desired, &plan, listed.as_ref()).await?
     };

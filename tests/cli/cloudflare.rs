@@ -53,7 +53,8 @@ fn requests_stay_at_the_floor() {
     let counts = cloud.standin.counts();
     assert_eq!((counts.list, counts.total), (25, 25), "{counts:?}");
 
-    // The value diffs of 250 updated text keys take 3 bulk gets.
+    // The value diffs of 250 updated text keys take 3 bulk gets (`--show-all`: without it, a
+    // plan over 200 changes shows, and reads, the first 20 keys of each action).
     let edit = |keys: std::ops::Range<usize>, value: &str| -> String {
         config(25_000, "v")
             .lines()
@@ -75,7 +76,7 @@ fn requests_stay_at_the_floor() {
     };
     cloud.test.write("kvsync.yaml", edit(0..250, "w"));
     cloud.standin.reset_counts();
-    let diffs = cloud.run(&["plan", "--detailed-exitcode"]);
+    let diffs = cloud.run(&["plan", "--detailed-exitcode", "--show-all"]);
     assert_eq!(diffs.code, 2, "{}", diffs.snapshot());
     assert!(diffs.stdout.contains("Plan: 250 to update, 24750 unchanged."), "{}", diffs.stdout);
     let counts = cloud.standin.counts();
@@ -656,18 +657,49 @@ fn a_markdown_plan_reads_no_value_it_does_not_show() {
     assert_eq!(markdown.stdout.matches("<summary>Value diff</summary>").count(), 50);
     assert!(markdown.stdout.contains("\n- … and 150 more\n"), "{}", markdown.stdout);
 
+    // Over 200 changes the human plan shows the first 20 keys of each action, and reads theirs.
     cloud.standin.reset_counts();
     let human = cloud.run(&["plan", "--detailed-exitcode", "--max-deletes", "100"]);
     assert_eq!(human.code, 2, "{}", human.snapshot());
     let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (1, 20), "{counts:?}");
+    assert!(human.stdout.contains("billed: 1 list, 20 reads,"), "{}", human.stdout);
+    cloud.standin.reset_counts();
+    let all = cloud.run(&["plan", "--show-all", "--max-deletes", "100"]);
+    assert_eq!(all.code, 0, "{}", all.snapshot());
+    let counts = cloud.standin.counts();
     assert_eq!((counts.bulk_get, counts.keys_read), (2, 200), "{counts:?}");
-    assert!(human.stdout.contains("billed: 1 list, 200 reads,"), "{}", human.stdout);
+    assert!(all.stdout.contains("billed: 1 list, 200 reads,"), "{}", all.stdout);
 
     cloud.standin.reset_counts();
     let none =
         cloud.run(&["plan", "--format", "markdown", "--no-value-diff", "--max-deletes", "100"]);
     assert_eq!(none.code, 0, "{}", none.snapshot());
     assert_eq!(cloud.standin.counts().keys_read, 0);
+}
+
+/// Issue #25: an unreachable `--api-url` is not minutes of silence: one stderr line per retry,
+/// with the wait, the attempt and why; none under `-q`.
+#[test]
+fn each_retry_is_one_line_on_stderr_and_q_silences_them() {
+    let cloud = Cloud::new(&config(1, "v"));
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/client/v4");
+    let plan = cloud.test.run(&["plan", "--api-url", &url]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    let retries: Vec<&str> =
+        plan.stderr.lines().filter(|line| line.starts_with("retrying in ")).collect();
+    insta::with_settings!({filters => vec![(r"retrying in \d+ (ms|s)", "retrying in [WAIT]")]}, {
+        insta::assert_snapshot!("retry_lines", retries.join("\n"));
+    });
+    let quiet = cloud.test.run(&["plan", "-q", "--api-url", &url]);
+    assert_eq!(quiet.code, 1, "{}", quiet.snapshot());
+    assert!(!quiet.stderr.contains("retrying"), "{}", quiet.stderr);
+    assert!(quiet.stderr.contains("error: could not reach the Cloudflare API"), "{}", quiet.stderr);
 }
 
 /// Binary values too large for a bulk item (over 19,660,800 bytes) go through the single-key

@@ -124,6 +124,7 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
         color: false,
         value_diffs: false,
         environment: desired.environment.clone(),
+        show_all: false,
     };
     let views = kvsync::report::values::ValueViews::new();
     let cost = kvsync::report::cost::Cost::default();

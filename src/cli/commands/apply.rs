@@ -16,13 +16,30 @@ use crate::report::json;
 use crate::report::outcome::{render_report, render_report_json};
 use crate::saved::{self, PlanFile};
 
+/// The live values apply reads for the plan it prints: every diff for JSON, the human plan's
+/// otherwise.
+fn reads(format: ApplyFormat) -> engine::DiffReads {
+    match format {
+        ApplyFormat::Json => engine::DiffReads::All,
+        ApplyFormat::Human => engine::DiffReads::Human,
+    }
+}
+
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = engine::Context::new(&args.target)?;
     let revision = context.revision(args.revision.as_deref());
     let (planned, from_file) = match &args.plan_file {
         Some(path) => (saved_plan(path, args, context, printer).await?, true),
         None => (
-            engine::plan(&args.config, &args.planning, &context, Access::Write, printer).await?,
+            engine::plan(
+                &args.config,
+                &args.planning,
+                reads(args.format),
+                &context,
+                Access::Write,
+                printer,
+            )
+            .await?,
             false,
         ),
     };
@@ -223,8 +240,11 @@ async fn saved_plan(
         max_deletes: file.max_deletes,
         allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
+        show_all: args.planning.show_all,
     };
-    let planned = engine::plan(&config, &planning, &context, Access::Write, printer).await?;
+    let planned =
+        engine::plan(&config, &planning, reads(args.format), &context, Access::Write, printer)
+            .await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(saved::Error::ConfigChanged.into());
     }

@@ -16,7 +16,8 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     // group, a human plan or JSON every change (`--markdown-out` files are Markdown too).
     let reads = match args.format {
         PlanFormat::Markdown => engine::DiffReads::Markdown,
-        PlanFormat::Human | PlanFormat::Json => engine::DiffReads::All,
+        PlanFormat::Human => engine::DiffReads::Human,
+        PlanFormat::Json => engine::DiffReads::All,
     };
     let mut planned = engine::plan_with_baseline(
         &args.config,

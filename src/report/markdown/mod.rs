@@ -97,27 +97,10 @@ pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
     Report::drift(report, &options.title).render(options.budget, None)
 }
 
-/// The changes a Markdown plan lists, as (scope index, key): in each group (drift and pull
-/// request, when tagged), scope and action, the first [`GROUP_KEYS`] that are not conflicts, as
-/// [`plan_layout`] lists them. Only these need their live values read for a diff.
+/// The changes a Markdown plan lists, as (scope index, key): the first [`GROUP_KEYS`] of each
+/// group, as [`plan_layout`] lists them. Only these need their live values read for a diff.
 pub fn listed_keys(plan: &Plan) -> std::collections::HashSet<(usize, &str)> {
-    let grouped = plan.scopes.iter().flat_map(|s| &s.changes).any(|c| c.origin.is_some());
-    let groups = if grouped { vec![Group::Drift, Group::PullRequest] } else { vec![Group::All] };
-    let mut listed = std::collections::HashSet::new();
-    for group in groups {
-        for (index, scope) in plan.scopes.iter().enumerate() {
-            for kind in ActionKind::ALL.into_iter().filter(|k| *k != ActionKind::Conflict) {
-                let keys = scope
-                    .changes
-                    .iter()
-                    .filter(|c| ActionKind::of(&c.action) == kind && group.contains(c))
-                    .take(GROUP_KEYS)
-                    .map(|c| (index, c.key.as_str()));
-                listed.extend(keys);
-            }
-        }
-    }
-    listed
+    crate::report::model::listed_keys(plan, GROUP_KEYS)
 }
 
 /// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
