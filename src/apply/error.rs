@@ -11,8 +11,14 @@ pub enum Error {
     Refused(Vec<Refusal>),
 
     /// Apply ran but did not finish everything; the report says what.
-    #[error("apply did not finish: {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
-    Incomplete { failed: usize, not_attempted: usize, interrupted: bool },
+    #[error("apply did not finish: {written} written, {deleted} deleted, {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
+    Incomplete {
+        written: usize,
+        deleted: usize,
+        failed: usize,
+        not_attempted: usize,
+        interrupted: bool,
+    },
 
     /// Live keys the plan depends on changed while the approval prompt was open.
     #[error(

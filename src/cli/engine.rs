@@ -9,7 +9,7 @@ use std::path::Path;
 use super::args::{ConfigArgs, PlanningArgs, TargetKind};
 pub use super::context::{Access, Context};
 use super::output::Printer;
-use super::progress::Group;
+use super::progress::{Group, Progress};
 use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
 use crate::error::Error;
 use crate::kv::Store;
@@ -230,7 +230,19 @@ pub async fn plan_with_baseline(
             }
             DiffReads::Human => None,
         };
-        value_views(&store, &desired, &plan, listed.as_ref()).await?
+        // `reading values n/N`, once the number of values to read is known.
+        let progress = std::cell::OnceCell::new();
+        let on_read = |read: usize, total: usize| {
+            let bar = progress.get_or_init(|| {
+                Progress::new(printer, "reading values", "values", Some(total as u64))
+            });
+            bar.inc(read as u64);
+        };
+        let views = value_views(&store, &desired, &plan, listed.as_ref(), &on_read).await;
+        if let Some(progress) = progress.get() {
+            progress.finish();
+        }
+        views?
     };
     for (key, reason) in &unreadable {
         printer.warn(&format!(
@@ -414,7 +426,29 @@ pub async fn value_views<S: KvStore>(
     desired: &Desired,
     plan: &Plan,
     listed: Option<&std::collections::HashSet<(usize, &str)>>,
+    on_read: &dyn Fn(usize, usize),
 ) -> Result<Views, Error> {
+    // How many values the diffs read (text reads; the exact re-reads below are not counted).
+    let total: usize = plan
+        .scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
+        .map(|(index, scope_plan, scope)| {
+            scope_plan
+                .changes
+                .iter()
+                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
+                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
+                .filter(|c| {
+                    scope
+                        .entries
+                        .get(&c.key)
+                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
+                })
+                .count()
+        })
+        .sum();
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
     let mut unreadable = Vec::new();
@@ -452,6 +486,7 @@ pub async fn value_views<S: KvStore>(
         for (chunk, chunk_hints) in wanted.chunks(BULK_GET_MAX).zip(hints.chunks(BULK_GET_MAX)) {
             keys_read += chunk.len() as u64;
             let values = store.read_values(&scope.namespace_id, chunk, chunk_hints).await?;
+            on_read(chunk.len(), total);
             live_values.extend(
                 chunk.iter().cloned().zip(values.into_iter().zip(chunk_hints.iter().copied())),
             );

@@ -28,6 +28,7 @@ fn plain_every() -> Duration {
 pub struct Progress {
     what: &'static str,
     unit: &'static str,
+    total: Option<u64>,
     mode: Mode,
     count: AtomicU64,
     started: Instant,
@@ -124,7 +125,7 @@ impl Progress {
         } else {
             Mode::Plain { last: Mutex::new(Instant::now()), every: plain_every() }
         };
-        Self { what, unit, mode, count: AtomicU64::new(0), started: Instant::now() }
+        Self { what, unit, total, mode, count: AtomicU64::new(0), started: Instant::now() }
     }
 
     /// Adds `n` units.
@@ -146,7 +147,11 @@ impl Progress {
     fn line(&self) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         let count = self.count.load(Ordering::Relaxed);
-        format!("{}: {count} {} ({:.0}/s)", self.what, self.unit, count as f64 / seconds)
+        let rate = count as f64 / seconds;
+        match self.total {
+            Some(total) => format!("{}: {count}/{total} {} ({rate:.0}/s)", self.what, self.unit),
+            None => format!("{}: {count} {} ({rate:.0}/s)", self.what, self.unit),
+        }
     }
 
     /// Ends the counter; a plain-mode run that printed progress lines prints a final one.

@@ -436,8 +436,16 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
     );
     assert!(
         seen.contains(&format!(
-            "error: apply did not finish: 0 failed, {not_attempted} not attempted (interrupted)"
+            "error: apply did not finish: {written} written, 0 deleted, 0 failed, {not_attempted} \
+             not attempted (interrupted)"
         )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(
+            "stopping after the batch in flight (up to 10,000 keys); Ctrl-C again to stop now \
+             (the batch in flight may or may not be written)\n"
+        ),
         "{seen}"
     );
     // What was written is live; a second apply finishes the rest.

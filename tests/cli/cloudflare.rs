@@ -467,7 +467,7 @@ fn progress_goes_to_stderr_and_q_silences_it() {
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(apply.stderr.contains("listing: "), "{}", apply.stderr);
     assert!(apply.stderr.contains("loading: "), "{}", apply.stderr);
-    assert!(apply.stderr.contains("applying: 2500 keys"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("applying: 2500/2500 keys"), "{}", apply.stderr);
     let document: serde_json::Value =
         serde_json::from_str(&apply.stdout).expect("stdout is pure JSON");
     assert_eq!(document["result"]["written"], 2500);
@@ -676,6 +676,25 @@ fn a_markdown_plan_reads_no_value_it_does_not_show() {
         cloud.run(&["plan", "--format", "markdown", "--no-value-diff", "--max-deletes", "100"]);
     assert_eq!(none.code, 0, "{}", none.snapshot());
     assert_eq!(cloud.standin.counts().keys_read, 0);
+}
+
+/// Issue #25: reading the values for diffs is not silent: `reading values n/N`, like listing's
+/// line (here without a terminal, a line after every bulk get, and a last one).
+#[test]
+fn reading_values_shows_its_progress() {
+    let cloud = Cloud::new(&config(150, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    cloud.test.write("kvsync.yaml", config(150, "w"));
+    let url = cloud.standin.base_url();
+    let plan =
+        cloud.test.run_with_env(&["plan", "--api-url", &url], &[("KVSYNC_PROGRESS_EVERY_MS", "0")]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let lines: Vec<&str> =
+        plan.stderr.lines().filter(|line| line.starts_with("reading values")).collect();
+    insta::with_settings!({filters => vec![(r"\(\d+/s\)", "([RATE]/s)")]}, {
+        insta::assert_snapshot!("reading_values", lines.join("\n"));
+    });
 }
 
 /// Issue #25: an unreachable `--api-url` is not minutes of silence: one stderr line per retry,

@@ -87,6 +87,8 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     let closed = planned.finish();
     if !report.is_complete() {
         return Err(apply::Error::Incomplete {
+            written: report.written(),
+            deleted: report.deleted(),
             failed: report.failed(),
             not_attempted: report.not_attempted(),
             interrupted: report.interrupted,
@@ -179,7 +181,7 @@ async fn execute_with_interrupt(
     revision: Option<String>,
     printer: &Printer,
 ) -> Report {
-    let interrupt = crate::cli::interrupt::watch();
+    let interrupt = crate::cli::interrupt::watch(*printer);
     let settings = Settings {
         owner: planned.desired.owner.clone(),
         revision,
