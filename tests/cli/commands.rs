@@ -149,3 +149,17 @@ fn help_lists_what_each_command_uses() {
     assert!(!out.stdout.contains("--token") && !out.stdout.contains("--api-token"));
     insta::assert_snapshot!("top_level_help", out.stdout);
 }
+
+/// Issue #25: `plan --format markdown` of values that break their schemas prints its own report
+/// on stdout, one caution alert and one list, and exits 1 (stderr keeps the diagnostics).
+#[test]
+fn a_schema_failure_is_a_markdown_report_on_stdout() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: flags/\n    schemas:\n      \"flags/*\": {type: object, properties: {rollout: {type: integer, maximum: 100}}, required: [rollout]}\n    keys:\n      flags/a: '{\"rollout\": 150}'\n      flags/b: '{\"rollout\": \"50%\"}'\n      flags/ok: '{\"rollout\": 5}'\n",
+    );
+    let out = test.run(&["plan", "--target", "local", "--format", "markdown"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("error: "), "{}", out.stderr);
+    insta::assert_snapshot!("schema_failure_markdown", out.stdout);
+}

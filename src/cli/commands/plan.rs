@@ -19,7 +19,7 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
         PlanFormat::Human => engine::DiffReads::Human,
         PlanFormat::Json => engine::DiffReads::All,
     };
-    let mut planned = engine::plan_with_baseline(
+    let planned = engine::plan_with_baseline(
         &args.config,
         &args.planning,
         baseline,
@@ -28,7 +28,19 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
         Access::Read,
         printer,
     )
-    .await?;
+    .await;
+    // A config that does not load still gets its Markdown report on stdout (a pull request's
+    // comment then lists the problems once, as data), and the run still fails.
+    if args.format == PlanFormat::Markdown
+        && let Err(Error::Config(crate::config::Error::Invalid(diagnostics))) = &planned
+    {
+        printer.data(&markdown::render_config_problems(
+            "kvsync plan",
+            diagnostics,
+            args.markdown.max_chars,
+        ));
+    }
+    let mut planned = planned?;
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.

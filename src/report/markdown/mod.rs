@@ -16,7 +16,9 @@
 use std::fmt::Write as _;
 
 mod escape;
+/// Test-only (a `tests.rs`, as the layering check expects): the reports through a GFM renderer.
 #[cfg(test)]
+#[path = "gfm/tests.rs"]
 mod gfm_tests;
 mod layout;
 
@@ -135,6 +137,94 @@ impl Report {
             None => self.0.fit(budget),
         }
     }
+}
+
+/// The marker a report on a config that failed to load carries, so the Action tells it from a
+/// plan apply would refuse (both exit 1 with Markdown on stdout).
+pub const CONFIG_PROBLEMS_MARKER: &str = "<!-- kvsync: config problems -->";
+
+/// The Markdown of a config that failed to load, for `plan --format markdown` to print instead
+/// of nothing: a caution alert that names the problem (`2 values break their schemas`), then one
+/// list, one item per way a value breaks its schema (key, `file:line`, JSON pointer, what was
+/// expected) and per other problem (`file:line:column`, message, hint), within `budget`.
+pub fn render_config_problems(
+    command: &str,
+    diagnostics: &[crate::config::Diagnostic],
+    budget: usize,
+) -> String {
+    let breaks = diagnostics.iter().filter(|d| d.schema.is_some()).count();
+    let others = diagnostics.len() - breaks;
+    let what = match (breaks, others) {
+        (n, 0) => counted(n, "value breaks its schema", "values break their schemas"),
+        (0, n) => format!("the config has {}", counted(n, "problem", "problems")),
+        (b, n) => format!(
+            "{} and the config has {} more",
+            counted(b, "value breaks its schema", "values break their schemas"),
+            counted(n, "problem", "problems")
+        ),
+    };
+    let fix = if others == 0 {
+        "Fix the values, or the schemas if the values are right"
+    } else {
+        "Fix the config and run the plan again"
+    };
+    let alert = format!("**{}; nothing was planned.** {}.", capitalized(&what), prose(fix));
+    let head = format!(
+        "## {}: {}\n\n{CONFIG_PROBLEMS_MARKER}\n\n{}",
+        prose(command),
+        prose(&what),
+        caution(&alert)
+    );
+    let mut items = Vec::new();
+    for diagnostic in diagnostics {
+        let place = format!("{}:{}", diagnostic.path.display(), diagnostic.line);
+        match &diagnostic.schema {
+            Some(schema) => {
+                for violation in &schema.violations {
+                    let pointer = if violation.instance_path.is_empty() {
+                        "the whole value".to_owned()
+                    } else {
+                        code(&violation.instance_path)
+                    };
+                    items.push(Item {
+                        lines: format!(
+                            "- {} · {} · {pointer}: {} (schema {})\n",
+                            code(&schema.key),
+                            code(&place),
+                            prose(&printable(&violation.message)),
+                            code(&violation.schema_location),
+                        ),
+                        details: None,
+                    });
+                }
+            }
+            None => {
+                let mut line = format!(
+                    "- {}: {}\n",
+                    code(&format!("{place}:{}", diagnostic.column)),
+                    prose_with_code(&diagnostic.message)
+                );
+                if let Some(hint) = &diagnostic.hint {
+                    let _ = writeln!(line, "  - hint: {}", prose_with_code(hint));
+                }
+                items.push(Item { lines: line, details: None });
+            }
+        }
+    }
+    Layout {
+        head,
+        sections: vec![Section::plain("### Problems\n".to_owned(), items)],
+        trailers: Vec::new(),
+        nouns: ("problem", "problems"),
+        where_full: "every problem is in the job log / `kvsync validate`".into(),
+    }
+    .fit(budget)
+}
+
+/// `text` with its first letter upper-case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Where a cut report points by default.

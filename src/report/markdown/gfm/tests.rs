@@ -163,3 +163,51 @@ fn a_refused_plan_is_a_caution_alert_and_promises_no_writes() {
     assert!(!md.contains("apply will send"), "{md}");
     assert!(md.contains("once the refusals are resolved, apply would send 1 bulk write"), "{md}");
 }
+
+#[test]
+fn a_schema_failure_is_one_caution_alert_and_one_list() {
+    use crate::config::{Diagnostic, SchemaBreak, Violation};
+    let violation = |pointer: &str, message: &str| Violation {
+        instance_path: pointer.to_owned(),
+        message: message.to_owned(),
+        schema_location: "schemas/flag.json#/properties/rollout".to_owned(),
+    };
+    let broken = |key: &str, line: usize, violations: Vec<Violation>| Diagnostic {
+        path: "kvsync.yaml".into(),
+        line,
+        column: 7,
+        message: format!("the value of `{key}` breaks its schema"),
+        hint: Some("fix the value, or the schema if the value is right".into()),
+        schema: Some(SchemaBreak { key: key.to_owned(), violations }),
+    };
+    let diagnostics = [
+        broken(
+            "flags/a",
+            10,
+            vec![violation("/rollout", "150 is greater than the maximum of 100")],
+        ),
+        broken(
+            "flags/b`<x>",
+            11,
+            vec![
+                violation("/rollout", "\"50%\" is not of type \"integer\""),
+                violation("", "\"on\" is required"),
+            ],
+        ),
+    ];
+    let md = render_config_problems("kvsync plan", &diagnostics, DEFAULT_BUDGET);
+    assert!(md.starts_with("## kvsync plan: 2 values break their schemas\n"), "{md}");
+    let html = gfm(&md);
+    let alert = html
+        .split(r#"<div class="markdown-alert markdown-alert-caution">"#)
+        .nth(1)
+        .expect("a caution alert");
+    assert!(alert.contains("2 values break their schemas; nothing was planned."), "{alert}");
+    // One list, one item per violation: key, place, pointer, what was expected; each once.
+    assert_eq!(html.matches("<ul>").count(), 1, "{html}");
+    assert_eq!(html.matches("<li>").count(), 3, "{html}");
+    assert!(html.contains("<li><code>flags/a</code> · <code>kvsync.yaml:10</code> · <code>/rollout</code>: 150 is greater than the maximum of 100"), "{html}");
+    assert!(html.contains("<code>flags/b`&lt;x&gt;</code>"), "{html}");
+    assert!(html.contains("the whole value: &quot;on&quot; is required"), "{html}");
+    assert_eq!(md.matches("150 is greater").count(), 1, "each problem once: {md}");
+}
