@@ -360,12 +360,34 @@ pub async fn load_and_list(
     listing.finish();
     warn(&loaded, printer);
     let (desired, files) = (loaded.desired, loaded.files);
-    let mut live = live?;
+    let mut live = live.map_err(|error| in_scope(error, &desired))?;
     if desired.heads() != heads {
         // Not expected: the loader reports the heads it returns. Correctness first.
         live = list_live(&store, &desired.heads(), &|_| {}).await?;
     }
     Ok(Listed { desired, store, live, files })
+}
+
+/// A listing the API refused because it does not know the namespace (code 10013) names the
+/// scope, and where a `binding:` scope's namespace id came from.
+fn in_scope(error: Error, desired: &config::Desired) -> Error {
+    let Error::Kv(kv::Error::Api { endpoint, codes, .. }) = &error else { return error };
+    if !codes.contains(&10013) {
+        return error;
+    }
+    let Some(scope) = desired
+        .scopes
+        .iter()
+        .find(|s| endpoint.contains(&format!("/namespaces/{}/", s.namespace_id)))
+    else {
+        return error;
+    };
+    let Error::Kv(error) = error else { unreachable!("matched above") };
+    Error::UnknownNamespace {
+        error: Box::new(error),
+        scope: scope.name.clone(),
+        resolved_from: scope.resolved_from.clone(),
+    }
 }
 
 /// The loader's final answer.

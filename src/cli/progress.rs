@@ -42,7 +42,10 @@ enum Mode {
 
 /// A bar (or, without a total, a spinner) for a terminal. It is hidden until it is in its
 /// group, so it never draws a line of its own outside the group's; and it starts ticking only
-/// then. Rates are whole units per second.
+/// then. Rates are whole units per second. The bar takes the width the terminal leaves (a
+/// fixed one wrapped in a narrow pane and left half-lines behind at each redraw), and there is
+/// no time estimate: progress moves a whole batch (10,000 keys) at a time, so one would
+/// saw-tooth and, after Ctrl-C, climb.
 fn bar(
     what: &'static str,
     unit: &'static str,
@@ -50,7 +53,7 @@ fn bar(
     group: Option<&MultiProgress>,
 ) -> ProgressBar {
     let template = match total {
-        Some(_) => "{prefix}: [{bar:30}] {pos}/{len} {msg} ({rate}{left})",
+        Some(_) => "{prefix}: {pos}/{len} {msg} ({rate}) [{wide_bar}]",
         None => "{spinner} {prefix}: {pos} {msg} ({rate})",
     };
     let style = ProgressStyle::with_template(template)
@@ -58,12 +61,6 @@ fn bar(
         .progress_chars("=> ")
         .with_key("rate", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
             let _ = write!(out, "{:.0}/s", state.per_sec());
-        })
-        // No estimate before the first units are done: it would say "0s left".
-        .with_key("left", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-            if state.pos() > 0 {
-                let _ = write!(out, ", {}s left", state.eta().as_secs());
-            }
         });
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden()).with_style(style);
     bar.set_prefix(what);

@@ -63,3 +63,8 @@ mod types;
 
 /// `kvsync pull`: hand edits found live written back into the config, byte for byte elsewhere.
 mod pull;
+
+/// Progress under a pseudo-terminal (`script`), read through a screen model (vt100): fitted to
+/// 50 and 120 columns, nothing left behind. Unix only.
+#[cfg(unix)]
+mod terminal;
