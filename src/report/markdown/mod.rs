@@ -37,7 +37,7 @@ use crate::report::model::{
 };
 use crate::report::text::{counted, printable};
 use crate::report::values::{
-    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, compare_text, human_size,
+    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, ValueViews, compare_text, human_size,
 };
 
 /// The size limit of a GitHub comment, in characters.
@@ -118,7 +118,13 @@ impl Report {
 
     /// A drift report.
     pub fn drift(report: &DriftReport, title: &str) -> Self {
-        Self(drift_layout(report, title))
+        Self(drift_layout(report, &ValueViews::new(), title))
+    }
+
+    /// A drift report whose drifted keys show their value diffs from `views` (the values the
+    /// deep check read), collapsed, as a plan's do.
+    pub fn drift_with_values(report: &DriftReport, views: &ValueViews, title: &str) -> Self {
+        Self(drift_layout(report, views, title))
     }
 
     /// Whether the whole report fits `budget` characters, nothing left out.
@@ -341,7 +347,7 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
 
 /// The drift report: the drift line, what was compared, a table per scope, the drifted keys,
 /// and the keys reported but not counted in collapsed blocks.
-fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
+fn drift_layout(report: &DriftReport, views: &ValueViews, title: &str) -> Layout<'static> {
     let mut head = format!(
         "## {}\n\n**{}**\n\n{}\n",
         prose(title),
@@ -354,7 +360,7 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
     }
     let labelled = report.scopes.iter().filter(|s| !s.drifted.is_empty()).count() > 1;
     let mut sections = Vec::new();
-    for scope in &report.scopes {
+    for (index, scope) in report.scopes.iter().enumerate() {
         if scope.drifted.is_empty() {
             continue;
         }
@@ -375,7 +381,23 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
                     let _ = write!(line, " ({})", prose_with_code(detail));
                 }
                 line.push('\n');
-                Item { lines: line, details: None }
+                // As in the plan: from live to the config, what apply would write back.
+                let details = match views.get(index, &key.key) {
+                    Some(ValueView::Text { live, desired }) => {
+                        match compare_text(live.as_deref(), desired.as_deref()) {
+                            TextComparison::Diff(diff) => Some(diff_block(&diff, false)),
+                            _ => None,
+                        }
+                    }
+                    Some(ValueView::Opaque { live, desired }) => {
+                        if let Some(sizes) = opaque(live.as_ref(), desired.as_ref()) {
+                            let _ = writeln!(line, "  - {sizes}");
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                Item { lines: line, details }
             })
             .collect();
         sections.push(Section::plain(heading, items));

@@ -211,3 +211,22 @@ fn a_schema_failure_is_one_caution_alert_and_one_list() {
     assert!(html.contains("the whole value: &quot;on&quot; is required"), "{html}");
     assert_eq!(md.matches("150 is greater").count(), 1, "each problem once: {md}");
 }
+
+#[test]
+fn drift_shows_value_diffs_like_the_plan() {
+    let report = crate::testing::plans::drift_report();
+    let mut views = ValueViews::new();
+    // `flags/f`: the config says `on`, someone wrote `off` in the dashboard.
+    views.insert(0, "flags/f", text(Some("off"), "on"));
+    let md = Report::drift_with_values(&report, &views, "kvsync drift: web")
+        .render(DEFAULT_BUDGET, None);
+    let html = gfm(&md);
+    assert_eq!(html.matches("<summary>Value diff</summary>").count(), 1, "{md}");
+    let item = html.split("<code>flags/f</code>").nth(1).expect("the key").split("</li>").next();
+    let item = item.expect("its item");
+    // As in the plan: from live to the config, what apply would write back.
+    assert!(item.contains("-off\n+on"), "{item}");
+    // Without values (a fast check), no diff.
+    let plain = Report::drift(&report, "kvsync drift: web").render(DEFAULT_BUDGET, None);
+    assert!(!plain.contains("Value diff"), "{plain}");
+}
