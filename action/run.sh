@@ -219,11 +219,14 @@ failure_markdown() {
 }
 
 # When plan, drift or apply fail, a config problem is easier to fix as an annotation on its line.
+# With `--lines-only` the report already lists the problems (kvsync's own Markdown): only the
+# annotations are made.
 annotate_config_problems() {
   local annotations="$work/validate.txt"
   "$kvsync" validate "${common[@]}" --format github >"$annotations" 2>/dev/null || true
   if grep -q '^::' "$annotations"; then
     repo_annotations <"$annotations"
+    [[ "${1:-}" == --lines-only ]] && return
     {
       printf '\nProblems in the config:\n\n'
       repo_annotations <"$annotations" | annotations_markdown
@@ -321,7 +324,7 @@ plan_renderings() {
     markdown_args+=(--markdown-out "$(native_path "$work/$name.md"):$budget:$label")
   done
   # The log shows stdout whole, so every cut note can send the reader there.
-  markdown_args+=(--max-chars 67108864 --full-plan-hint "the log of the kvsync step")
+  markdown_args+=(--max-chars 67108864 --full-report-hint "the log of the kvsync step")
 }
 
 # Whether this kvsync renders for several budgets (`--markdown-out`; an older release does not).
@@ -395,10 +398,15 @@ case "$ran" in
         [[ "$command" == drift ]] && has_drift=true
         ;;
       *)
-        # Exit 1 with a plan on stdout: apply would refuse this plan, and the report says why.
+        # Exit 1 with Markdown on stdout: a config that does not load (values that break their
+        # schemas), listed once by kvsync; or a plan apply would refuse, and the report says why.
         if [[ "$command" == plan && "$code" == 1 && "$(head -n 1 "$report")" == "## kvsync plan"* ]]; then
           kvsync_markdown=true
-          has_changes=true
+          if grep -qF '<!-- kvsync: config problems -->' "$report"; then
+            annotate_config_problems --lines-only
+          else
+            has_changes=true
+          fi
         else
           failure_markdown >"$report"
           annotate_config_problems

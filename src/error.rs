@@ -69,6 +69,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The API does not know a scope's namespace (code 10013): the error as the API gave it,
+    /// with the scope, and where its namespace id came from when a `binding:` looked it up.
+    #[error("{error}")]
+    UnknownNamespace { error: Box<crate::kv::Error>, scope: String, resolved_from: Option<String> },
+
     /// Reading from or writing to the terminal failed.
     #[error("{context}: {source}")]
     Io { context: &'static str, source: std::io::Error },
@@ -117,6 +122,15 @@ impl Error {
                 }
                 hints
             }
+            Self::UnknownNamespace { scope, resolved_from: Some(from), .. } => vec![format!(
+                "scope `{scope}` takes its namespace id from {from}: check that file and that \
+                 environment, and that the id is in this account (`account_id:` or \
+                 CLOUDFLARE_ACCOUNT_ID)"
+            )],
+            Self::UnknownNamespace { scope, resolved_from: None, .. } => vec![format!(
+                "the namespace id of scope `{scope}` is not in this account: check its \
+                 `namespace_id` and the account id (`account_id:` or CLOUDFLARE_ACCOUNT_ID)"
+            )],
             _ => Vec::new(),
         }
     }

@@ -11,8 +11,14 @@ pub enum Error {
     Refused(Vec<Refusal>),
 
     /// Apply ran but did not finish everything; the report says what.
-    #[error("apply did not finish: {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
-    Incomplete { failed: usize, not_attempted: usize, interrupted: bool },
+    #[error("apply did not finish: {written} written, {deleted} deleted, {failed} failed, {not_attempted} not attempted{}", if *.interrupted { " (interrupted)" } else { "" })]
+    Incomplete {
+        written: usize,
+        deleted: usize,
+        failed: usize,
+        not_attempted: usize,
+        interrupted: bool,
+    },
 
     /// Live keys the plan depends on changed while the approval prompt was open.
     #[error(
@@ -29,6 +35,18 @@ pub enum Error {
     /// The snapshot could not be taken (apply writes nothing) or read (restore).
     #[error(transparent)]
     Snapshot(#[from] super::snapshot::Error),
+
+    /// `apply --verify`: writes that landed (the listing carries their marker) with other bytes
+    /// than were sent; not a propagation delay. Other unsettled changes are listed after them.
+    #[error(
+        "verify: stored bytes differ from what was sent for {}{}{}",
+        counted_keys(keys),
+        key_list(keys),
+        if unsettled.is_empty() { String::new() } else {
+            format!("\nand {} not as planned after {seconds} s{}", counted_keys(unsettled), key_list(unsettled))
+        }
+    )]
+    StoredDiffers { keys: Vec<String>, unsettled: Vec<String>, seconds: u64 },
 }
 
 impl Error {
@@ -44,6 +62,9 @@ impl Error {
             Self::ChangedWhileDeciding { .. } => vec![
                 "run `kvsync apply` again to review the plan against the namespace as it is now"
                     .to_owned(),
+            ],
+            Self::StoredDiffers { .. } => vec![
+                "the store holds these values with their new marker but other bytes: this is not propagation, so waiting will not fix it; `kvsync plan --detailed-exitcode` shows them as updates".to_owned(),
             ],
             Self::Unsettled { .. } => vec![
                 "KV can take about 60 s to show a change everywhere; run `kvsync plan` in a minute to see whether it settled".to_owned(),

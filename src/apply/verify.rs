@@ -40,6 +40,18 @@ pub struct Unsettled {
     pub key: String,
     /// `written` or `deleted`: what the apply did to it.
     pub change: &'static str,
+    /// A written key whose value read back other than sent while its listing carries the
+    /// planned marker: the write landed, with other bytes. Not propagation.
+    pub differs: Option<Differs>,
+}
+
+/// The sizes of a value that was stored other than sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Differs {
+    /// The bytes kvsync sent.
+    pub sent: u64,
+    /// The bytes the store returned.
+    pub stored: u64,
 }
 
 /// What [`verify`] found.
@@ -57,6 +69,8 @@ pub struct Verified {
 struct Pending {
     key: String,
     delete: bool,
+    /// The size of the last value read back for a written key that did not hash as planned.
+    read: Option<u64>,
 }
 
 /// Checks that every key `report` says was written or deleted reads back as `plan` said, polling
@@ -74,8 +88,10 @@ pub async fn verify<S: KvStore>(
         .scopes
         .iter()
         .map(|scope| {
-            let written = scope.written.iter().map(|k| Pending { key: k.clone(), delete: false });
-            let deleted = scope.deleted.iter().map(|k| Pending { key: k.clone(), delete: true });
+            let written =
+                scope.written.iter().map(|k| Pending { key: k.clone(), delete: false, read: None });
+            let deleted =
+                scope.deleted.iter().map(|k| Pending { key: k.clone(), delete: true, read: None });
             let mut keys: Vec<Pending> = written.chain(deleted).collect();
             keys.sort_by(|a, b| a.key.cmp(&b.key));
             keys
@@ -101,7 +117,8 @@ pub async fn verify<S: KvStore>(
             let gets = keys.len().div_ceil(BULK_GET_MAX);
             let pages = listed.get(index).copied().unwrap_or(0) / LIST_PAGE_MAX + 1;
             let settled = if gets <= pages {
-                settled_by_get(store, &scope.namespace_id, desired_scope, keys).await?
+                settled_by_get(store, &scope.namespace_id, desired_scope, keys.as_mut_slice())
+                    .await?
             } else {
                 let live = kv::list_all(store, &scope.namespace_id, &scope.prefix).await?;
                 settled_by_list(&live, &desired.owner, desired_scope, keys)
@@ -115,23 +132,69 @@ pub async fn verify<S: KvStore>(
         tokio::time::sleep(window.every).await;
     }
     for (index, keys) in pending.into_iter().enumerate() {
-        let scope = plan.scopes.get(index).map_or_else(String::new, |s| s.name.clone());
-        verified.unsettled.extend(keys.into_iter().map(|p| Unsettled {
-            scope: scope.clone(),
+        let scope = plan.scopes.get(index);
+        let desired_scope = scope.and_then(|s| desired.scopes.iter().find(|d| d.name == s.name));
+        let differs = match (scope, desired_scope) {
+            (Some(scope), Some(desired_scope)) => {
+                differing(
+                    store,
+                    &desired.owner,
+                    &scope.namespace_id,
+                    &scope.prefix,
+                    desired_scope,
+                    &keys,
+                )
+                .await?
+            }
+            _ => vec![None; keys.len()],
+        };
+        let name = scope.map_or_else(String::new, |s| s.name.clone());
+        verified.unsettled.extend(keys.into_iter().zip(differs).map(|(p, differs)| Unsettled {
+            scope: name.clone(),
             key: p.key,
             change: if p.delete { "deleted" } else { "written" },
+            differs,
         }));
     }
     Ok(verified)
 }
 
+/// For each key still pending when the window closed: whether it is a written key whose value
+/// read back with other bytes although the listing carries the planned marker, that is, the
+/// store took the write and kept other bytes than were sent (a stale read would show the old
+/// marker too). One listing of the scope, only when some written key read back different bytes.
+async fn differing<S: KvStore>(
+    store: &S,
+    owner: &str,
+    namespace_id: &str,
+    prefix: &str,
+    scope: &DesiredScope,
+    keys: &[Pending],
+) -> Result<Vec<Option<Differs>>, kv::Error> {
+    if !keys.iter().any(|p| !p.delete && p.read.is_some()) {
+        return Ok(vec![None; keys.len()]);
+    }
+    let live = kv::list_all(store, namespace_id, prefix).await?;
+    let landed = settled_by_list(&live, owner, scope, keys);
+    Ok(keys
+        .iter()
+        .zip(landed)
+        .map(|(pending, landed)| {
+            let entry = scope.entries.get(&pending.key)?;
+            let stored = pending.read.filter(|_| landed && !pending.delete)?;
+            Some(Differs { sent: entry.size, stored })
+        })
+        .collect())
+}
+
 /// Whether each pending key reads back as planned: a written value hashes (with the desired
-/// metadata and expiration) to the planned hash; a deleted key is missing.
+/// metadata and expiration) to the planned hash; a deleted key is missing. A written key that
+/// reads back other bytes keeps their size in [`Pending::read`].
 async fn settled_by_get<S: KvStore>(
     store: &S,
     namespace_id: &str,
     scope: &DesiredScope,
-    keys: &[Pending],
+    keys: &mut [Pending],
 ) -> Result<Vec<bool>, kv::Error> {
     let names: Vec<String> = keys.iter().map(|p| p.key.clone()).collect();
     // The written bytes must come back exactly: binary values and values that begin with a
@@ -145,7 +208,7 @@ async fn settled_by_get<S: KvStore>(
         .collect();
     let values = kv::read::read_values(store, namespace_id, &names, &hints, &|_| {}).await?;
     let mut settled = Vec::with_capacity(keys.len());
-    for (pending, value) in keys.iter().zip(values) {
+    for (pending, value) in keys.iter_mut().zip(values) {
         let bytes = match &value {
             LiveValue::Missing => None,
             LiveValue::Text(text) => Some(text.as_bytes()),
@@ -159,13 +222,17 @@ async fn settled_by_get<S: KvStore>(
         settled.push(match (pending.delete, bytes) {
             (true, bytes) => bytes.is_none(),
             (false, None) => false,
-            (false, Some(bytes)) => scope.entries.get(&pending.key).is_some_and(|entry| {
-                let mut hasher = ContentHasher::new(bytes.len() as u64);
-                hasher.update(bytes);
-                let metadata =
-                    entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
-                hasher.finish(metadata.as_ref(), entry.expiration) == entry.hash
-            }),
+            (false, Some(bytes)) => {
+                let same = scope.entries.get(&pending.key).is_some_and(|entry| {
+                    let mut hasher = ContentHasher::new(bytes.len() as u64);
+                    hasher.update(bytes);
+                    let metadata =
+                        entry.metadata.as_ref().map(|m| serde_json::Value::Object(m.to_map()));
+                    hasher.finish(metadata.as_ref(), entry.expiration) == entry.hash
+                });
+                pending.read = (!same).then_some(bytes.len() as u64);
+                same
+            }
         });
     }
     Ok(settled)
@@ -346,8 +413,8 @@ mod tests {
             "web",
             &desired.scopes[0],
             &[
-                Pending { key: "f/new".into(), delete: false },
-                Pending { key: "f/old".into(), delete: true },
+                Pending { key: "f/new".into(), delete: false, read: None },
+                Pending { key: "f/old".into(), delete: true, read: None },
             ],
         );
         assert_eq!(listed, [true, true]);
@@ -355,7 +422,7 @@ mod tests {
             &[],
             "web",
             &desired.scopes[0],
-            &[Pending { key: "f/new".into(), delete: false }],
+            &[Pending { key: "f/new".into(), delete: false, read: None }],
         );
         assert_eq!(other, [false]);
     }
@@ -372,9 +439,77 @@ mod tests {
         assert_eq!(
             verified.unsettled,
             [
-                Unsettled { scope: "flags".into(), key: "f/new".into(), change: "written" },
-                Unsettled { scope: "flags".into(), key: "f/old".into(), change: "deleted" },
+                Unsettled {
+                    scope: "flags".into(),
+                    key: "f/new".into(),
+                    change: "written",
+                    differs: None
+                },
+                Unsettled {
+                    scope: "flags".into(),
+                    key: "f/old".into(),
+                    change: "deleted",
+                    differs: None
+                },
             ]
         );
+    }
+
+    /// A store that keeps other bytes than were sent (a Fetch-standard multipart parser reading
+    /// a binary part as text): the listing shows the planned marker, the value reads back
+    /// changed, and verify says so instead of waiting on propagation.
+    struct Mangling;
+
+    impl KvStore for Mangling {
+        fn capabilities(&self) -> kv::Capabilities {
+            kv::TargetKind::Cloudflare.capabilities()
+        }
+        async fn list_page(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<ListPage, kv::Error> {
+            let entry = testing::entry("new", Expiration::Never, false);
+            let metadata = written_metadata(None, "web", entry.hash, None);
+            let keys = vec![ListedKey {
+                name: "f/new".into(),
+                expiration: None,
+                metadata: ListedMetadata::from_json(Some(&metadata)),
+            }];
+            Ok(ListPage { keys, ..ListPage::default() })
+        }
+        async fn bulk_get(&self, _: &str, keys: &[String]) -> Result<Vec<LiveValue>, kv::Error> {
+            Ok(keys.iter().map(|_| LiveValue::Text("n\u{FFFD}w".into())).collect())
+        }
+        async fn bulk_put(&self, _: &str, _: &[PutPair]) -> Result<BulkOutcome, kv::Error> {
+            unreachable!("verify never writes")
+        }
+        async fn bulk_delete(&self, _: &str, _: &[String]) -> Result<BulkOutcome, kv::Error> {
+            unreachable!("verify never deletes")
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_landed_with_other_bytes_is_told_apart_from_propagation() {
+        let (desired, plan, mut report) = case();
+        report.scopes[0].deleted.clear();
+        let window = Window::new(Duration::from_secs(60));
+        let verified =
+            verify(&Mangling, &desired, &plan, &report, &[10], window).await.expect("ok");
+        assert_eq!(
+            verified.unsettled,
+            [Unsettled {
+                scope: "flags".into(),
+                key: "f/new".into(),
+                change: "written",
+                differs: Some(Differs { sent: 3, stored: 5 }),
+            }]
+        );
+        // A store that only lags shows no such difference: the old value read back came with
+        // the old marker (here the key is missing).
+        let verified =
+            verify(&Lagging::new(usize::MAX), &desired, &plan, &report, &[10], window).await;
+        assert!(verified.expect("ok").unsettled.iter().all(|u| u.differs.is_none()));
     }
 }

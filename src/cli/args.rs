@@ -244,6 +244,11 @@ pub struct PlanningArgs {
     /// false` on every scope), sparing its reads; a saved plan records it
     #[arg(long)]
     pub no_snapshot: bool,
+
+    /// Print every change: over 200, the plan shows per scope and action the count and the first
+    /// 20 keys (JSON is always complete)
+    #[arg(long)]
+    pub show_all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +424,10 @@ pub struct DriftArgs {
     /// Also read the values and compare bytes, metadata and expirations (one read per key)
     #[arg(long)]
     pub deep: bool,
+
+    /// Accepted as `plan` takes it: drift always exits 2 when it finds drift
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 
     /// How to print the drift
     #[arg(long, value_enum, default_value_t = DriftFormat::Human)]

@@ -121,7 +121,13 @@ impl Context {
                 let shown = kv::token::without_userinfo(&base_url);
                 printer.verbose(&format!("target: Cloudflare API `{shown}`, account {account_id}"));
                 let config = CloudflareConfig { base_url, account_id, token, timings };
-                Ok(Store::Cloudflare(Box::new(CloudflareStore::new(config)?)))
+                let mut store = CloudflareStore::new(config)?;
+                // One stderr line per retry, so waiting on an unreachable API is never silent.
+                if !printer.quiet {
+                    let printer = *printer;
+                    store.on_retry(Box::new(move |line| printer.info(line)));
+                }
+                Ok(Store::Cloudflare(Box::new(store)))
             }
         }
     }

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::args::{ConfigArgs, PlanningArgs};
 pub use super::context::{Access, Context};
 use super::output::Printer;
-use super::progress::Group;
+use super::progress::{Group, Progress};
 use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
 use crate::error::Error;
 use crate::kv::{self, KvStore, LiveValue, ReadHint};
@@ -172,20 +172,37 @@ impl Planned {
             color: printer.stdout_color,
             value_diffs: !planning.no_value_diff,
             environment: self.desired.environment.clone(),
+            show_all: planning.show_all,
         };
         render_plan(&self.report(cost), &options)
     }
+}
+
+/// Which live values a run reads for its diffs, decided before any value is read: those the
+/// largest rendering of the run that shows diffs shows. A billed read of a value no rendering
+/// shows is waste (on the Free plan, 100,000 reads a day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffReads {
+    /// Every put's (JSON shows every diff).
+    All,
+    /// Only the keys the Markdown report lists: the first keys of each group
+    /// ([`crate::report::markdown::listed_keys`]).
+    Markdown,
+    /// The human plan's: every put's, unless the plan is over its cap without `--show-all`
+    /// ([`crate::report::human::capped`]), then the first keys of each group.
+    Human,
 }
 
 /// Load, open, list, plan, and fetch values for the diffs.
 pub async fn plan(
     config: &ConfigArgs,
     planning: &PlanningArgs,
+    reads: DiffReads,
     context: &Context,
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    plan_with_baseline(config, planning, None, context, access, printer).await
+    plan_with_baseline(config, planning, None, reads, context, access, printer).await
 }
 
 /// [`plan`], with `plan --baseline FILE`: the changes are tagged before any value is fetched,
@@ -194,6 +211,7 @@ pub async fn plan_with_baseline(
     config: &ConfigArgs,
     planning: &PlanningArgs,
     baseline: Option<&Path>,
+    reads: DiffReads,
     context: &Context,
     access: Access,
     printer: &Printer,
@@ -208,7 +226,27 @@ pub async fn plan_with_baseline(
     let Views { views, keys_read, unreadable } = if planning.no_value_diff {
         Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
     } else {
-        value_views(&store, &desired, &plan).await?
+        let listed = match reads {
+            DiffReads::All => None,
+            DiffReads::Markdown => Some(crate::report::markdown::listed_keys(&plan)),
+            DiffReads::Human if crate::report::human::capped(&plan, planning.show_all) => {
+                Some(crate::report::model::listed_keys(&plan, crate::report::human::GROUP_KEYS))
+            }
+            DiffReads::Human => None,
+        };
+        // `reading values n/N`, once the number of values to read is known.
+        let progress = std::cell::OnceCell::new();
+        let on_read = |read: usize, total: usize| {
+            let bar = progress.get_or_init(|| {
+                Progress::new(printer, "reading values", "values", Some(total as u64))
+            });
+            bar.inc(read as u64);
+        };
+        let views = value_views(&store, &desired, &plan, listed.as_ref(), &on_read).await;
+        if let Some(progress) = progress.get() {
+            progress.finish();
+        }
+        views?
     };
     for (key, reason) in &unreadable {
         printer.warn(&format!(
@@ -321,12 +359,34 @@ pub async fn load_and_list(
     listing.finish();
     warn(&loaded, printer);
     let (desired, files) = (loaded.desired, loaded.files);
-    let mut live = live?;
+    let mut live = live.map_err(|error| in_scope(error, &desired))?;
     if desired.heads() != heads {
         // Not expected: the loader reports the heads it returns. Correctness first.
         live = list_live(&store, &desired.heads(), &|_| {}).await?;
     }
     Ok(Listed { desired, store, live, files })
+}
+
+/// A listing the API refused because it does not know the namespace (code 10013) names the
+/// scope, and where a `binding:` scope's namespace id came from.
+fn in_scope(error: Error, desired: &config::Desired) -> Error {
+    let Error::Kv(kv::Error::Api { endpoint, codes, .. }) = &error else { return error };
+    if !codes.contains(&10013) {
+        return error;
+    }
+    let Some(scope) = desired
+        .scopes
+        .iter()
+        .find(|s| endpoint.contains(&format!("/namespaces/{}/", s.namespace_id)))
+    else {
+        return error;
+    };
+    let Error::Kv(error) = error else { unreachable!("matched above") };
+    Error::UnknownNamespace {
+        error: Box::new(error),
+        scope: scope.name.clone(),
+        resolved_from: scope.resolved_from.clone(),
+    }
 }
 
 /// The loader's final answer.
@@ -379,11 +439,37 @@ pub struct Views {
 /// text read that matches the desired value is read again as bytes before it counts as equal:
 /// a value edit and a marker-only update look the same in a listing, and reading every update
 /// singly would cost a request per key instead of one per 100.
+///
+/// With `listed`, only the changes it holds (scope index and key) get a view: a rendering that
+/// lists no more than those reads no other value.
 pub async fn value_views<S: KvStore>(
     store: &S,
     desired: &Desired,
     plan: &Plan,
+    listed: Option<&std::collections::HashSet<(usize, &str)>>,
+    on_read: &dyn Fn(usize, usize),
 ) -> Result<Views, Error> {
+    // How many values the diffs read (text reads; the exact re-reads below are not counted).
+    let total: usize = plan
+        .scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
+        .map(|(index, scope_plan, scope)| {
+            scope_plan
+                .changes
+                .iter()
+                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
+                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
+                .filter(|c| {
+                    scope
+                        .entries
+                        .get(&c.key)
+                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
+                })
+                .count()
+        })
+        .sum();
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
     let mut unreadable = Vec::new();
@@ -393,7 +479,8 @@ pub async fn value_views<S: KvStore>(
         let mut hints: Vec<ReadHint> = Vec::new();
         // Each put's key, desired bytes and change, in plan order.
         let mut desired_values: Vec<(String, Vec<u8>, &plan::Change)> = Vec::new();
-        for change in scope_plan.changes.iter().filter(|c| c.action.is_put()) {
+        let shown = |c: &&plan::Change| listed.is_none_or(|l| l.contains(&(index, c.key.as_str())));
+        for change in scope_plan.changes.iter().filter(|c| c.action.is_put()).filter(shown) {
             let Some(entry) = scope.entries.get(&change.key) else { continue };
             if change.sensitive() {
                 views.insert(index, change.key.clone(), ValueView::Sensitive);
@@ -418,8 +505,10 @@ pub async fn value_views<S: KvStore>(
             desired_values.push((change.key.clone(), bytes, change));
         }
         keys_read += wanted.len() as u64;
-        let values =
-            kv::read::read_values(store, &scope.namespace_id, &wanted, &hints, &|_| {}).await?;
+        let values = kv::read::read_values(store, &scope.namespace_id, &wanted, &hints, &|read| {
+            on_read(read, total);
+        })
+        .await?;
         let mut live_values: std::collections::HashMap<String, (LiveValue, ReadHint)> =
             wanted.into_iter().zip(values.into_iter().zip(hints)).collect();
         // A text read equal to the desired value may still differ by a dropped U+FEFF.
@@ -569,7 +658,9 @@ mod tests {
         let plan = update_of("k");
         let store = OneValue { kind, value: live, keys_read: Cell::new(0) };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        let views = runtime.block_on(value_views(&store, &desired, &plan)).expect("views");
+        let views = runtime
+            .block_on(value_views(&store, &desired, &plan, None, &|_, _| {}))
+            .expect("views");
         let view = views.views.get(0, "k").cloned().expect("a view");
         (view, views.keys_read, store.keys_read.get())
     }

@@ -10,10 +10,21 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Starts watching for Ctrl-C (SIGINT on Unix) and returns the flag it sets. The handler is in
-/// place when this returns; if it cannot be installed, the flag is never set and Ctrl-C ends
-/// the process as it would anyway.
-pub fn watch() -> Arc<AtomicBool> {
+/// What the first Ctrl-C prints: apply finishes the batch it is writing, and a second Ctrl-C
+/// does not wait for it.
+pub const STOPPING: &str = "stopping after the batch in flight (up to 10,000 keys); Ctrl-C again \
+     to stop now (the batch in flight may or may not be written)";
+
+/// What a second Ctrl-C prints before the process ends with exit 1.
+pub const STOPPED_NOW: &str = "stopped now: the batch in flight may or may not be written; \
+     `kvsync plan` shows what is live";
+
+/// Starts watching for Ctrl-C (SIGINT on Unix) and returns the flag it sets. The first Ctrl-C
+/// sets the flag and says so ([`STOPPING`], even under `-q`: it answers a keypress); a second
+/// one ends the process at once with exit 1 ([`STOPPED_NOW`]). The handler is in place when this
+/// returns; if it cannot be installed, the flag is never set and Ctrl-C ends the process as it
+/// would anyway.
+pub fn watch(printer: crate::cli::output::Printer) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = Arc::clone(&flag);
     let (ready, installed) = std::sync::mpsc::channel::<()>();
@@ -30,6 +41,11 @@ pub fn watch() -> Arc<AtomicBool> {
             ready.send(()).ok();
             if signal.recv().await.is_some() {
                 set.store(true, Ordering::SeqCst);
+                printer.stderr(STOPPING);
+            }
+            if signal.recv().await.is_some() {
+                printer.stderr(STOPPED_NOW);
+                std::process::exit(1);
             }
         });
     });
@@ -56,7 +72,13 @@ mod tests {
 
     #[test]
     fn sigint_sets_the_flag_without_any_help_from_the_caller() {
-        let flag = watch();
+        let printer = crate::cli::output::Printer {
+            quiet: true,
+            verbose: 0,
+            stdout_color: false,
+            stderr_color: false,
+        };
+        let flag = watch(printer);
         assert!(!flag.load(Ordering::SeqCst));
         // The handler is installed: SIGINT to this very process sets the flag instead of
         // ending it, while this thread only sleeps (as a synchronous batch write would).

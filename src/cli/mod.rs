@@ -89,6 +89,9 @@ fn usage_tip(error: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String>
         .chain(sub.into_iter().flat_map(clap::Command::get_arguments))
         .filter_map(clap::Arg::get_long)
         .collect();
+    if let Some(tip) = foreign_flag_tip(error, &words, sub.map(clap::Command::get_name)) {
+        return Some(tip);
+    }
     if error.kind() == ErrorKind::InvalidValue
         && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
         && arg.starts_with("--target")
@@ -117,6 +120,53 @@ fn usage_tip(error: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String>
             format!("kvsync's long options take two dashes: `{two_dashes}`, not `{word}`")
         })
     })
+}
+
+/// The tip for a flag of Terraform, wrangler or another CLI that kvsync spells otherwise, when
+/// it is the argument clap refused (clap names only the first letter of a one-dash bundle, so
+/// the word must start with it). Never an alias: the run still fails, with the right spelling.
+fn foreign_flag_tip(error: &clap::Error, words: &[String], sub: Option<&str>) -> Option<String> {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(refused)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let word = words
+        .iter()
+        .take_while(|word| word.as_str() != "--")
+        .find(|word| word.starts_with(refused.as_str()))?;
+    let (name, value) = match word.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (word.as_str(), None),
+    };
+    let apply = sub == Some("apply");
+    let tip = match name {
+        "--yes" | "-y" | "-yes" if apply => {
+            "kvsync has no `--yes`: `kvsync apply --auto-approve` applies without asking".to_owned()
+        }
+        "--dry-run" | "-dry-run" if apply => {
+            "kvsync has no `apply --dry-run`: `kvsync plan` shows what apply would do, and writes \
+             nothing"
+                .to_owned()
+        }
+        "-no-color" | "--no-color" => {
+            "kvsync spells it `--color never` (the `NO_COLOR` variable works too)".to_owned()
+        }
+        "-json" | "--json" => "kvsync spells it `--format json`".to_owned(),
+        "-target" => {
+            // `-target=KEY`, or `-target KEY`.
+            let next = words.iter().skip_while(|w| *w != word).nth(1).map(String::as_str);
+            let key = value.or(next).filter(|v| !v.is_empty() && !v.starts_with('-'));
+            let key = key.unwrap_or("KEY");
+            format!(
+                "Terraform's `-target` is `--only {key}` in kvsync (`--target` is where the \
+                 namespaces live: cloudflare or local)"
+            )
+        }
+        _ => return None,
+    };
+    Some(tip)
 }
 
 /// kvsync is I/O-bound and drives its requests on one thread.

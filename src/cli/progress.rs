@@ -28,6 +28,7 @@ fn plain_every() -> Duration {
 pub struct Progress {
     what: &'static str,
     unit: &'static str,
+    total: Option<u64>,
     mode: Mode,
     count: AtomicU64,
     started: Instant,
@@ -41,7 +42,10 @@ enum Mode {
 
 /// A bar (or, without a total, a spinner) for a terminal. It is hidden until it is in its
 /// group, so it never draws a line of its own outside the group's; and it starts ticking only
-/// then. Rates are whole units per second.
+/// then. Rates are whole units per second. The bar takes the width the terminal leaves (a
+/// fixed one wrapped in a narrow pane and left half-lines behind at each redraw), and there is
+/// no time estimate: progress moves a whole batch (10,000 keys) at a time, so one would
+/// saw-tooth and, after Ctrl-C, climb.
 fn bar(
     what: &'static str,
     unit: &'static str,
@@ -49,7 +53,7 @@ fn bar(
     group: Option<&MultiProgress>,
 ) -> ProgressBar {
     let template = match total {
-        Some(_) => "{prefix}: [{bar:30}] {pos}/{len} {msg} ({rate}{left})",
+        Some(_) => "{prefix}: {pos}/{len} {msg} ({rate}) [{wide_bar}]",
         None => "{spinner} {prefix}: {pos} {msg} ({rate})",
     };
     let style = ProgressStyle::with_template(template)
@@ -57,12 +61,6 @@ fn bar(
         .progress_chars("=> ")
         .with_key("rate", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
             let _ = write!(out, "{:.0}/s", state.per_sec());
-        })
-        // No estimate before the first units are done: it would say "0s left".
-        .with_key("left", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-            if state.pos() > 0 {
-                let _ = write!(out, ", {}s left", state.eta().as_secs());
-            }
         });
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden()).with_style(style);
     bar.set_prefix(what);
@@ -124,7 +122,7 @@ impl Progress {
         } else {
             Mode::Plain { last: Mutex::new(Instant::now()), every: plain_every() }
         };
-        Self { what, unit, mode, count: AtomicU64::new(0), started: Instant::now() }
+        Self { what, unit, total, mode, count: AtomicU64::new(0), started: Instant::now() }
     }
 
     /// Adds `n` units.
@@ -146,7 +144,11 @@ impl Progress {
     fn line(&self) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         let count = self.count.load(Ordering::Relaxed);
-        format!("{}: {count} {} ({:.0}/s)", self.what, self.unit, count as f64 / seconds)
+        let rate = count as f64 / seconds;
+        match self.total {
+            Some(total) => format!("{}: {count}/{total} {} ({rate:.0}/s)", self.what, self.unit),
+            None => format!("{}: {count} {} ({rate:.0}/s)", self.what, self.unit),
+        }
     }
 
     /// Ends the counter; a plain-mode run that printed progress lines prints a final one.

@@ -251,6 +251,17 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it, shown on its own `hint:` line.
     pub hint: Option<String>,
+    /// For a value that breaks its schema: the key and each way it breaks it, so a report can
+    /// list them as data (key, place, JSON pointer, what was expected) instead of as prose.
+    pub schema: Option<SchemaBreak>,
+}
+
+/// A value that breaks its schema ([`Diagnostic::schema`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaBreak {
+    pub key: String,
+    /// Never the value of a sensitive key (see [`Violation`]).
+    pub violations: Vec<Violation>,
 }
 
 #[cfg(test)]

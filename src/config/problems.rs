@@ -37,6 +37,7 @@ struct Problem {
     pos: Pos,
     message: String,
     hint: Option<String>,
+    schema: Option<super::SchemaBreak>,
 }
 
 /// The files read so far and the errors and warnings found in them.
@@ -85,7 +86,22 @@ impl Problems {
         if self.ignored.contains(&(file, pos.line)) {
             return;
         }
-        self.errors.push(Problem { file, pos, message: message.into(), hint });
+        self.errors.push(Problem { file, pos, message: message.into(), hint, schema: None });
+    }
+
+    /// An error for a value that breaks its schema, with the break as data.
+    pub(crate) fn schema_error(
+        &mut self,
+        file: FileId,
+        pos: Pos,
+        message: String,
+        hint: String,
+        schema: super::SchemaBreak,
+    ) {
+        if self.ignored.contains(&(file, pos.line)) {
+            return;
+        }
+        self.errors.push(Problem { file, pos, message, hint: Some(hint), schema: Some(schema) });
     }
 
     /// Drops the errors reported from now on at these lines of `file`: the root config's
@@ -102,7 +118,7 @@ impl Problems {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
-        self.warnings.push(Problem { file, pos, message: message.into(), hint });
+        self.warnings.push(Problem { file, pos, message: message.into(), hint, schema: None });
     }
 
     pub(crate) fn has_errors(&self) -> bool {
@@ -138,6 +154,7 @@ impl Problems {
                     column: problem.pos.column as usize,
                     message: problem.message,
                     hint: problem.hint,
+                    schema: problem.schema,
                 };
                 // Repeats can only share a place, so only that group is searched.
                 if !out[group_start..].contains(&diagnostic) {

@@ -145,7 +145,8 @@ impl Typing {
         for (check, violations, sensitive) in found.failed {
             let Some((name, _)) = record(check.seq) else { continue };
             let (message, hint) = problem(name, &violations, sensitive);
-            problems.error(check.file, check.pos, message, Some(hint));
+            let schema = super::SchemaBreak { key: name.to_owned(), violations };
+            problems.schema_error(check.file, check.pos, message, hint, schema);
         }
         let bindings = self
             .bindings
@@ -160,8 +161,9 @@ impl Typing {
                             pending.glob.value
                         ),
                         Some(
-                            "a key glob as in `ignore`: `*` stays within one `/` segment, `**` \
-                             crosses them"
+                            "if its keys were removed, remove the schema too; otherwise check \
+                             the glob (as in `ignore`: `*` stays within one `/` segment, `**` \
+                             crosses them)"
                                 .to_owned(),
                         ),
                     );

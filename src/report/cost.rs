@@ -47,6 +47,9 @@ pub struct Cost {
 /// (`cloudflare-kv-api.md` §2); reads have 100,000.
 pub const FREE_PLAN_DAILY_LIMIT: u64 = 1_000;
 
+/// The Free plan's daily allowance of reads (`cloudflare-kv-api.md` §2).
+pub const FREE_PLAN_DAILY_READS: u64 = 100_000;
+
 /// What planning did (the CLI counts it): requests sent, retries included, and what
 /// Cloudflare bills of them, which leaves out refused and retried attempts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,15 +105,19 @@ impl Cost {
         Self { metered, ..self }
     }
 
-    /// On the Free plan, when this run needs more writes, deletes or lists than the plan allows
-    /// in a day: what it needs and what that means, one sentence without a final period, e.g.
-    /// `this run needs 2000 writes, more than the Workers KV Free plan allows in a day (1,000
-    /// writes, 1,000 deletes, 1,000 lists); …`. `None` on the Paid plan or within the limits.
+    /// On the Free plan, when this run needs more writes, deletes, lists or reads than the plan
+    /// allows in a day: what it needs and what that means, one sentence without a final period,
+    /// e.g. `this run needs 2000 writes, more than the Workers KV Free plan allows in a day (1,000
+    /// writes, 1,000 deletes, 1,000 lists, 100,000 reads); …`. Within those limits, reads of a
+    /// tenth of the day's or more (value diffs) are still named. `None` on the Paid plan or
+    /// within the limits.
     pub fn free_plan_warning(&self) -> Option<String> {
         if !self.free_plan {
             return None;
         }
         let over = join_and(&[
+            counted(self.billed_reads, "read")
+                .filter(|_| self.billed_reads > FREE_PLAN_DAILY_READS),
             counted(self.billed_writes, "write")
                 .filter(|_| self.billed_writes > FREE_PLAN_DAILY_LIMIT),
             counted(self.billed_deletes, "delete")
@@ -119,11 +126,18 @@ impl Cost {
                 .filter(|_| self.billed_lists > FREE_PLAN_DAILY_LIMIT),
         ]);
         if over.is_empty() {
-            return None;
+            return (self.billed_reads >= FREE_PLAN_DAILY_READS / 10).then(|| {
+                format!(
+                    "this run read {} for its value diffs, {} % of the 100,000 reads the Workers \
+                     KV Free plan allows in a day; `--no-value-diff` reads none",
+                    crate::report::text::counted(self.billed_reads as usize, "value", "values"),
+                    self.billed_reads * 100 / FREE_PLAN_DAILY_READS
+                )
+            });
         }
         Some(format!(
             "this run needs {over}, more than the Workers KV Free plan allows in a day (1,000 \
-             writes, 1,000 deletes, 1,000 lists); past the limit KV refuses further operations \
+             writes, 1,000 deletes, 1,000 lists, 100,000 reads); past the limit KV refuses further operations \
              of that kind until 00:00 UTC, so apply would stop part-way: split the change over \
              several days, or move the account to the Paid plan"
         ))
@@ -292,6 +306,21 @@ mod tests {
             estimate(&within, so_far(1_000, 0, 0)).on_free_plan(true).free_plan_warning(),
             None
         );
+        // Reads count too: past the day's 100,000, and from a tenth of them on, named.
+        let reads = |n: u64| {
+            let so_far = SoFar { billed_reads: n, ..so_far(1, 0, 0) };
+            estimate(&within, so_far).on_free_plan(true).free_plan_warning()
+        };
+        assert_eq!(reads(9_999), None);
+        assert_eq!(
+            reads(50_000).as_deref(),
+            Some(
+                "this run read 50000 values for its value diffs, 50 % of the 100,000 reads the \
+                 Workers KV Free plan allows in a day; `--no-value-diff` reads none"
+            )
+        );
+        let over = reads(100_001).expect("over");
+        assert!(over.starts_with("this run needs 100001 reads, more than"), "{over}");
     }
 
     #[test]

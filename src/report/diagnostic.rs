@@ -206,6 +206,7 @@ mod tests {
             column,
             message: message.to_owned(),
             hint: None,
+            schema: None,
         }
     }
 

@@ -32,6 +32,20 @@ pub struct HumanOptions {
     pub value_diffs: bool,
     /// The `--env` the plan was made for, printed as a header line.
     pub environment: Option<String>,
+    /// Every change, however many (`--show-all`); otherwise a plan of more than [`FULL_MAX`]
+    /// changes shows per scope and action the count and the first [`GROUP_KEYS`] keys.
+    pub show_all: bool,
+}
+
+/// The most changes a plan shows one by one without `--show-all`.
+pub const FULL_MAX: usize = 200;
+
+/// Above [`FULL_MAX`] changes, the keys each scope and action lists.
+pub const GROUP_KEYS: usize = 20;
+
+/// Whether a plan of `plan`'s changes is shown capped ([`HumanOptions::show_all`]).
+pub fn capped(plan: &crate::plan::Plan, show_all: bool) -> bool {
+    !show_all && plan.scopes.iter().map(|s| s.changes.len()).sum::<usize>() > FULL_MAX
 }
 
 /// Indentation of value sections, under the key of their change line.
@@ -50,6 +64,7 @@ const INLINE_EMPHASIS_MAX_LINES: usize = 64;
 /// warning. Blocks are separated by one blank line.
 pub fn render_plan(report: &PlanReport<'_>, options: &HumanOptions) -> String {
     let style = Style::new(options.color);
+    let capped = capped(report.plan, options.show_all);
     let mut blocks = Vec::new();
     if let Some(environment) = &options.environment {
         blocks
@@ -65,9 +80,20 @@ pub fn render_plan(report: &PlanReport<'_>, options: &HumanOptions) -> String {
         {
             continue;
         }
-        blocks.push(render_scope(&scope, options, style));
+        blocks.push(if capped {
+            render_scope_capped(&scope, report.plan, options, style)
+        } else {
+            render_scope(&scope, options, style)
+        });
     }
     let mut tail = format!("{}\n", style.bold(&summary_line(&report.summary)));
+    if capped {
+        let _ = writeln!(
+            tail,
+            "Over {FULL_MAX} changes: each scope and action shows its count and first {GROUP_KEYS} \
+             keys; `--show-all` prints every change (`--format json` always does)."
+        );
+    }
     if let Some(note) = report.adopt_note() {
         let _ = writeln!(tail, "{}", style.changed(note));
     }
@@ -145,6 +171,64 @@ fn render_scope(scope: &ScopeReport<'_>, options: &HumanOptions, style: Style) -
     out
 }
 
+/// A scope of a plan over [`FULL_MAX`] changes: per origin group (when tagged) and action, the
+/// count, the first [`GROUP_KEYS`] changes with their values, and how many more.
+fn render_scope_capped(
+    scope: &ScopeReport<'_>,
+    plan: &crate::plan::Plan,
+    options: &HumanOptions,
+    style: Style,
+) -> String {
+    use crate::report::model::{ActionKind, in_group, origin_groups};
+    let mut out = String::new();
+    let heading = scope_heading(
+        &scope.scope.name,
+        &scope.scope.namespace_id,
+        scope.resolved_from(),
+        &scope.scope.prefix,
+    );
+    let _ = writeln!(out, "{}", style.bold(&heading));
+    for drift in origin_groups(plan) {
+        let mut titled = false;
+        for kind in ActionKind::ALL {
+            let changes: Vec<ChangeReport<'_>> =
+                scope.changes().filter(|c| c.kind == kind && in_group(c.change, drift)).collect();
+            if changes.is_empty() {
+                continue;
+            }
+            if !titled && let Some(drift) = drift {
+                let title = if drift {
+                    "drift already live (not changed by this pull request):"
+                } else {
+                    "changed by this pull request:"
+                };
+                let _ = writeln!(out, "  {}", style.bold(title));
+                titled = true;
+            }
+            let count = crate::report::text::counted(changes.len(), "key", "keys");
+            let _ = writeln!(out, "  {}", style.bold(&format!("{}: {count}", kind.label())));
+            // Conflicts are named with the refusals; the count is enough here.
+            let shown = if kind == ActionKind::Conflict { 0 } else { GROUP_KEYS };
+            for change in changes.iter().take(shown) {
+                render_change(&mut out, change, options, style);
+            }
+            if changes.len() > shown {
+                let _ = writeln!(out, "    … and {} more", changes.len() - shown);
+            }
+        }
+    }
+    for warning in &scope.scope.warnings {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            style.warning("warning:"),
+            printable(&warning.key),
+            printable(&warning.message)
+        );
+    }
+    out
+}
+
 /// `scope `flags` (namespace … from binding `FLAGS` in wrangler.toml, prefix "flags/")`: the
 /// heading of a scope in the plan and in the drift report.
 pub fn scope_heading(
@@ -173,7 +257,7 @@ fn render_change(
         Tone::Removed => style.removed(&sign),
         Tone::Info => style.info(&sign),
     };
-    let _ = write!(out, "  {sign} {}", printable(change.key()));
+    let _ = write!(out, "  {sign} {}", crate::report::text::key_text(change.key()));
     if let Some(note) = change.note() {
         let _ = write!(out, " ({})", note.plain());
     }
@@ -374,7 +458,8 @@ mod tests {
     }
 
     fn render(plan: &Plan, views: &ValueViews) -> String {
-        let options = HumanOptions { color: false, value_diffs: true, environment: None };
+        let options =
+            HumanOptions { color: false, value_diffs: true, environment: None, show_all: false };
         let out = rendered(plan, views, &options);
         assert!(!out.contains('\u{1b}'), "colour off must print no ANSI escape");
         out
@@ -822,8 +907,12 @@ mod tests {
             "app/url",
             value_view(Some(&LiveValue::Text("https://old".into())), None, false),
         );
-        let options =
-            HumanOptions { color: false, value_diffs: true, environment: Some("staging".into()) };
+        let options = HumanOptions {
+            color: false,
+            value_diffs: true,
+            environment: Some("staging".into()),
+            show_all: false,
+        };
         insta::assert_snapshot!(rendered(&plan, &views, &options), @r#"
         Environment: staging
 
@@ -887,7 +976,8 @@ mod tests {
     #[test]
     fn the_cost_line_and_the_free_plan_warning() {
         let plan = plan(vec![scope("flags", "flags/", vec![("flags/a", Action::Create)])]);
-        let options = HumanOptions { color: false, value_diffs: true, environment: None };
+        let options =
+            HumanOptions { color: false, value_diffs: true, environment: None, show_all: false };
         let views = ValueViews::new();
         let cost = Cost { billed_writes: 2_000, write_requests: 1, ..Default::default() };
         let local = render_plan(&PlanReport::new(&plan, &views, &cost), &options);
@@ -914,8 +1004,12 @@ mod tests {
     fn colour_only_when_asked() {
         let (plan, views) =
             update_with(text_view(Some("a\nold words here\n"), "a\nnew words here\n"));
-        let mut options =
-            HumanOptions { color: true, value_diffs: true, environment: Some("prod".into()) };
+        let mut options = HumanOptions {
+            color: true,
+            value_diffs: true,
+            environment: Some("prod".into()),
+            show_all: false,
+        };
         let coloured = rendered(&plan, &views, &options);
         assert!(coloured.contains("\u{1b}["), "{coloured}");
         options.color = false;

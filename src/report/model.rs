@@ -81,6 +81,45 @@ impl<'a> PlanReport<'a> {
     }
 }
 
+/// The changes a capped rendering lists, as (scope index, key): in each origin group (drift,
+/// then the pull request's, when the plan is tagged), scope and action, the first `per_group`
+/// that are not conflicts (those are listed with the refusals), in plan order. Only these need
+/// their live values read for a diff.
+pub fn listed_keys(plan: &Plan, per_group: usize) -> std::collections::HashSet<(usize, &str)> {
+    let mut listed = std::collections::HashSet::new();
+    for drift in origin_groups(plan) {
+        for (index, scope) in plan.scopes.iter().enumerate() {
+            for kind in ActionKind::ALL.into_iter().filter(|k| *k != ActionKind::Conflict) {
+                let keys = scope
+                    .changes
+                    .iter()
+                    .filter(|c| ActionKind::of(&c.action) == kind && in_group(c, drift))
+                    .take(per_group)
+                    .map(|c| (index, c.key.as_str()));
+                listed.extend(keys);
+            }
+        }
+    }
+    listed
+}
+
+/// The origin groups a capped rendering lists in turn: `[None]` (every change) for an untagged
+/// plan, `[Some(true), Some(false)]` (drift already live, then the pull request's) for a tagged
+/// one.
+pub fn origin_groups(plan: &Plan) -> Vec<Option<bool>> {
+    let tagged = plan.scopes.iter().flat_map(|s| &s.changes).any(|c| c.origin.is_some());
+    if tagged { vec![Some(true), Some(false)] } else { vec![None] }
+}
+
+/// Whether `change` belongs to the origin group `drift` ([`origin_groups`]): a change without a
+/// tag in a tagged plan goes with the pull request's.
+pub fn in_group(change: &crate::plan::Change, drift: Option<bool>) -> bool {
+    match drift {
+        None => true,
+        Some(drift) => (change.origin == Some(crate::plan::Origin::Drift)) == drift,
+    }
+}
+
 /// One scope of a [`PlanReport`].
 #[derive(Clone, Copy)]
 pub struct ScopeReport<'a> {
@@ -137,7 +176,9 @@ impl<'a> ChangeReport<'a> {
                     "adopt, marker only: the value is already as desired; it is rewritten with \
                      the marker",
                 ),
-                _ => Phrase::words("marker only"),
+                _ => Phrase::words(
+                    "marker only: live already matches; apply rewrites kvsync's marker: 1 write",
+                ),
             });
         }
         note(&self.change.action)

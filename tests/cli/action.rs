@@ -1032,7 +1032,13 @@ fn validate_errors_become_annotations_on_the_file_and_line() {
         "{}",
         run.show()
     );
-    assert!(runner.summary().contains("kvsync plan failed (exit 1)"), "{}", runner.summary());
+    // kvsync's own report lists the problems once; not the generic failure text, not twice.
+    let summary = runner.summary();
+    assert!(summary.starts_with("## kvsync plan: the config has 2 problems"), "{summary}");
+    assert!(!summary.contains("kvsync plan failed"), "{summary}");
+    assert!(!summary.contains("Problems in the config"), "{summary}");
+    assert_eq!(summary.matches("g/outside").count(), 1, "{summary}");
+    assert_eq!(outputs["has-changes"], "false");
 
     runner.write("infra/kv/kvsync.yaml", config(&[("f/a", "1")]));
     let (run, outputs) = runner.kvsync("infra/kv", &[("INPUT_COMMAND", "validate")]);
@@ -1164,7 +1170,7 @@ async fn kvsync_renders_the_report_once_for_each_place_and_nothing_cuts_it_again
         outs[2],
         ("summary.md".to_owned(), SUMMARY_OUTPUT_BUDGET, "the `summary` output".to_owned())
     );
-    assert_eq!(value_after(plan, "--full-plan-hint"), Some("the log of the kvsync step"));
+    assert_eq!(value_after(plan, "--full-report-hint"), Some("the log of the kvsync step"));
     assert!(value_after(plan, "--max-chars").is_some(), "the log gets the whole report: {plan:?}");
 
     // Each place holds kvsync's rendering exactly: not cut, no fence closed behind it.
@@ -1266,8 +1272,9 @@ async fn a_refused_plan_keeps_its_report_and_fails_the_check() {
     let runner = Runner::new();
     runner.write("kv/kvsync.yaml", config(&[("f/a", "1")]));
     let (stub, log) = stub_kvsync(&runner);
-    let refused = "## kvsync plan: shop (production)\n\n### Apply would refuse this plan\n\n\
-                   - 3 deletes, more than `max_deletes` (2)\n\n**Plan: 3 to delete.**\n";
+    let refused = "## kvsync plan: shop (production)\n\n**Plan: 3 to delete.**\n\n> [!CAUTION]\n\
+                   > **Apply would refuse this plan; nothing is written.**\n>\n\
+                   > - 3 deletes, more than `max_deletes` (2)\n";
     let stdout = runner.path("stub-stdout.md");
     std::fs::write(&stdout, refused).expect("stdout");
     let stdout = stdout.to_string_lossy().into_owned();
@@ -1726,10 +1733,11 @@ async fn a_plan_kvsync_would_refuse_is_the_comment_and_fails_the_check() {
     assert_eq!(outputs["exit-code"], "1", "{}", run.show());
     assert_eq!(outputs["has-changes"], "true");
     let summary = runner.summary();
-    let refusal = summary.find("### Apply would refuse this plan").expect("the refusal section");
+    let refusal =
+        summary.find("> [!CAUTION]\n> **Apply would refuse this plan").expect("the refusal alert");
     let table = summary.find("| | Action | Keys |").expect("the scope's table");
     assert!(refusal < table, "the refusal comes first: {summary}");
-    assert!(summary.contains("  - `x` `f/shared` (owned by `other-team`)"), "{summary}");
+    assert!(summary.contains(">   - `x` `f/shared` (owned by `other-team`)"), "{summary}");
     let results = [
         ("KVSYNC_CONFIG_PATH", outputs["config-path"].as_str()),
         ("KVSYNC_EXIT_CODE", "1"),
@@ -1756,7 +1764,8 @@ fn refused_plan_posted(
     assert_eq!(run.code, 0, "{}", run.show());
     let ours = github.bodies_with(MARKER);
     assert_eq!(ours.len(), 1, "created, as for any plan with changes: {}", run.show());
-    assert!(ours[0].contains("### Apply would refuse this plan"), "{}", ours[0]);
+    assert!(ours[0].contains("**Apply would refuse this plan"), "{}", ours[0]);
+    assert!(!ours[0].contains("apply will send"), "a refused plan promises no writes: {}", ours[0]);
     let finish = runner.run(
         &script("finish.sh"),
         &[],

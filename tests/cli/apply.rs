@@ -436,14 +436,22 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
     );
     assert!(
         seen.contains(&format!(
-            "error: apply did not finish: 0 failed, {not_attempted} not attempted (interrupted)"
+            "error: apply did not finish: {written} written, 0 deleted, 0 failed, {not_attempted} \
+             not attempted (interrupted)"
         )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(
+            "stopping after the batch in flight (up to 10,000 keys); Ctrl-C again to stop now \
+             (the batch in flight may or may not be written)\n"
+        ),
         "{seen}"
     );
     // What was written is live; a second apply finishes the rest.
     let plan = test.run(&[&local("plan")[..], &["--no-value-diff"]].concat());
     assert!(
-        plan.stdout.ends_with(&format!("Plan: {not_attempted} to create, {written} unchanged.\n")),
+        plan.stdout.contains(&format!("\nPlan: {not_attempted} to create, {written} unchanged.\n")),
         "{}",
         &plan.stdout[plan.stdout.len().saturating_sub(300)..]
     );
@@ -477,4 +485,30 @@ fn a_large_one_file_config_plans_against_its_environments_namespace() {
     );
     let production = test.run(&[&local("plan")[..], &["--env", "production"]].concat());
     assert!(production.stdout.contains("Plan: 8000 to create."), "{}", production.snapshot());
+}
+
+/// Issue #25: 50,000 creates print under 200 lines by default, piped or not: per scope and
+/// action the count and the first 20 keys, naming `--show-all`, which prints them all; JSON is
+/// always complete. `apply` prints the same capped plan before it writes.
+#[test]
+fn a_big_plan_shows_counts_and_the_first_keys_unless_show_all() {
+    let mut yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    prefix: f/\n    keys:\n"
+    );
+    for i in 0..50_000 {
+        yaml.push_str(&format!("      f/{i:05}: \"v{i}\"\n"));
+    }
+    let test = Test::new().file("kvsync.yaml", yaml);
+    let plan = test.run(&local("plan"));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.lines().count() < 200, "{}", plan.stdout.lines().count());
+    insta::assert_snapshot!("big_plan_capped", plan.stdout);
+    let all = test.run(&[&local("plan")[..], &["--show-all"]].concat());
+    assert_eq!(all.stdout.lines().filter(|l| l.starts_with("  + f/")).count(), 50_000);
+    let json = test.run(&[&local("plan")[..], &["--format", "json"]].concat());
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(document["changes"].as_array().map(Vec::len), Some(50_000), "JSON is complete");
+    let apply = test.run(&[&local("apply")[..], &["--auto-approve"]].concat());
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.lines().count() < 200, "{}", apply.stdout.lines().count());
 }

@@ -53,7 +53,8 @@ fn requests_stay_at_the_floor() {
     let counts = cloud.standin.counts();
     assert_eq!((counts.list, counts.total), (25, 25), "{counts:?}");
 
-    // The value diffs of 250 updated text keys take 3 bulk gets.
+    // The value diffs of 250 updated text keys take 3 bulk gets (`--show-all`: without it, a
+    // plan over 200 changes shows, and reads, the first 20 keys of each action).
     let edit = |keys: std::ops::Range<usize>, value: &str| -> String {
         config(25_000, "v")
             .lines()
@@ -75,7 +76,7 @@ fn requests_stay_at_the_floor() {
     };
     cloud.test.write("kvsync.yaml", edit(0..250, "w"));
     cloud.standin.reset_counts();
-    let diffs = cloud.run(&["plan", "--detailed-exitcode"]);
+    let diffs = cloud.run(&["plan", "--detailed-exitcode", "--show-all"]);
     assert_eq!(diffs.code, 2, "{}", diffs.snapshot());
     assert!(diffs.stdout.contains("Plan: 250 to update, 24750 unchanged."), "{}", diffs.stdout);
     let counts = cloud.standin.counts();
@@ -479,7 +480,7 @@ fn progress_goes_to_stderr_and_q_silences_it() {
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     assert!(apply.stderr.contains("listing: "), "{}", apply.stderr);
     assert!(apply.stderr.contains("loading: "), "{}", apply.stderr);
-    assert!(apply.stderr.contains("applying: 2500 keys"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("applying: 2500/2500 keys"), "{}", apply.stderr);
     let document: serde_json::Value =
         serde_json::from_str(&apply.stdout).expect("stdout is pure JSON");
     assert_eq!(document["result"]["written"], 2500);
@@ -647,6 +648,123 @@ fn a_listed_key_that_404s_on_a_single_read_is_an_error_not_drift() {
     assert_eq!(cloud.standin.counts().get_value, 2);
 }
 
+/// Reads follow the rendering (issue #25): a Markdown plan lists the first 50 keys of each
+/// group and reads only their values, where a human plan (every diff) reads all; the billed
+/// reads the stand-in counts are those the cost line states.
+#[test]
+fn a_markdown_plan_reads_no_value_it_does_not_show() {
+    let cloud = Cloud::new(&config(300, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    // 200 updates and 100 deletes: one group of 200, one of 100.
+    let edited: String = config(200, "w");
+    cloud.test.write("kvsync.yaml", edited);
+
+    cloud.standin.reset_counts();
+    let markdown =
+        cloud.run(&["plan", "--format", "markdown", "--detailed-exitcode", "--max-deletes", "100"]);
+    assert_eq!(markdown.code, 2, "{}", markdown.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (1, 50), "{counts:?}");
+    assert!(markdown.stdout.contains("billed: 1 list, 50 reads,"), "{}", markdown.stdout);
+    assert_eq!(markdown.stdout.matches("<summary>Value diff</summary>").count(), 50);
+    assert!(markdown.stdout.contains("\n- … and 150 more\n"), "{}", markdown.stdout);
+
+    // Over 200 changes the human plan shows the first 20 keys of each action, and reads theirs.
+    cloud.standin.reset_counts();
+    let human = cloud.run(&["plan", "--detailed-exitcode", "--max-deletes", "100"]);
+    assert_eq!(human.code, 2, "{}", human.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (1, 20), "{counts:?}");
+    assert!(human.stdout.contains("billed: 1 list, 20 reads,"), "{}", human.stdout);
+    cloud.standin.reset_counts();
+    let all = cloud.run(&["plan", "--show-all", "--max-deletes", "100"]);
+    assert_eq!(all.code, 0, "{}", all.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.bulk_get, counts.keys_read), (2, 200), "{counts:?}");
+    assert!(all.stdout.contains("billed: 1 list, 200 reads,"), "{}", all.stdout);
+
+    cloud.standin.reset_counts();
+    let none =
+        cloud.run(&["plan", "--format", "markdown", "--no-value-diff", "--max-deletes", "100"]);
+    assert_eq!(none.code, 0, "{}", none.snapshot());
+    assert_eq!(cloud.standin.counts().keys_read, 0);
+}
+
+/// Issue #25: reading the values for diffs is not silent: `reading values n/N`, like listing's
+/// line (here without a terminal, a line after every bulk get, and a last one).
+#[test]
+fn reading_values_shows_its_progress() {
+    let cloud = Cloud::new(&config(150, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    cloud.test.write("kvsync.yaml", config(150, "w"));
+    let url = cloud.standin.base_url();
+    let plan =
+        cloud.test.run_with_env(&["plan", "--api-url", &url], &[("KVSYNC_PROGRESS_EVERY_MS", "0")]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    let lines: Vec<&str> =
+        plan.stderr.lines().filter(|line| line.starts_with("reading values")).collect();
+    insta::with_settings!({filters => vec![(r"\(\d+/s\)", "([RATE]/s)")]}, {
+        insta::assert_snapshot!("reading_values", lines.join("\n"));
+    });
+}
+
+/// Issue #25: an unreachable `--api-url` is not minutes of silence: one stderr line per retry,
+/// with the wait, the attempt and why; none under `-q`.
+#[test]
+fn each_retry_is_one_line_on_stderr_and_q_silences_them() {
+    let cloud = Cloud::new(&config(1, "v"));
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/client/v4");
+    let plan = cloud.test.run(&["plan", "--api-url", &url]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    let retries: Vec<&str> =
+        plan.stderr.lines().filter(|line| line.starts_with("retrying in ")).collect();
+    insta::with_settings!({filters => vec![(r"retrying in \d+ (ms|s)", "retrying in [WAIT]")]}, {
+        insta::assert_snapshot!("retry_lines", retries.join("\n"));
+    });
+    let quiet = cloud.test.run(&["plan", "-q", "--api-url", &url]);
+    assert_eq!(quiet.code, 1, "{}", quiet.snapshot());
+    assert!(!quiet.stderr.contains("retrying"), "{}", quiet.stderr);
+    assert!(quiet.stderr.contains("error: could not reach the Cloudflare API"), "{}", quiet.stderr);
+}
+
+/// Binary values too large for a bulk item (over 19,660,800 bytes) go through the single-key
+/// PUT as a file part, which kv-standin, like a Worker's `request.formData()`, keeps as bytes:
+/// a part without a `filename` would be decoded as UTF-8 text, stored mangled (the sparse
+/// one) or refused as too large once decoded (the dense one).
+#[test]
+fn large_binary_values_round_trip_byte_exact() {
+    let yaml = format!(
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: {NS}\n    keys:\n      \
+         dense: {{file: dense.bin}}\n      sparse: {{file: sparse.bin, metadata: {{kind: blob}}}}\n"
+    );
+    let cloud = Cloud::new(&yaml);
+    let dense = crate::support::binary(20 * 1024 * 1024, false);
+    let sparse = crate::support::binary(19_660_801, true);
+    cloud.test.write("dense.bin", &dense);
+    cloud.test.write("sparse.bin", &sparse);
+    // 40 MiB through a debug-build stand-in on a loaded machine: more than the suite's 2 s.
+    let url = cloud.standin.base_url();
+    let apply = cloud.test.run_with_env(
+        &["apply", "--auto-approve", "--verify", "--api-url", &url],
+        &[("KVSYNC_HTTP_TIMEOUT_MS", "60000"), ("KVSYNC_VERIFY_WINDOW_MS", "20000")],
+    );
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(cloud.standin.counts().put_value, 2, "{:?}", cloud.standin.counts());
+    assert!(cloud.standin.get(NS, "dense").is_some_and(|k| k.value == dense));
+    let stored = cloud.standin.get(NS, "sparse").expect("stored");
+    assert!(stored.value == sparse, "the sparse value arrived changed");
+    assert_eq!(stored.metadata.expect("metadata")["kind"], "blob");
+    let again = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+}
+
 /// A binary value over 19,660,800 bytes goes through the single-key PUT, which names the key
 /// in its URL: on a key Cloudflare is reported to refuse there, `validate` says so (issue 15,
 /// item 12).
@@ -688,7 +806,7 @@ fn pull_reads_what_it_writes_back_as_bytes() {
     let config = std::fs::read_to_string(cloud.test.path().join("kvsync.yaml")).expect("config");
     assert!(config.contains("greeting: \"\\uFEFFhello again\""), "{config}");
     let plan = cloud.run(&["plan"]);
-    assert!(plan.stdout.contains("~ greeting (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ greeting (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
 }
 
 /// A put that only rewrites the marker (the live value, metadata and expiration are already

@@ -79,6 +79,42 @@ fn terraform_habits_get_a_tip() {
     insta::assert_snapshot!("terraform_habits", all);
 }
 
+/// Issue #25: flags other CLIs spell otherwise are errors (never silent aliases) with the tip
+/// that names kvsync's spelling; `drift --detailed-exitcode` is accepted, as `plan` takes it.
+#[test]
+fn other_clis_habits_get_the_right_tip() {
+    let test = Test::new();
+    let mut all = String::new();
+    for args in [
+        &["apply", "--yes"][..],
+        &["apply", "-y"][..],
+        &["apply", "--dry-run"][..],
+        &["plan", "-no-color"][..],
+        &["plan", "-json"][..],
+        &["drift", "--json"][..],
+        &["plan", "-target=flags/banner"][..],
+        &["plan", "-target", "flags/banner"][..],
+    ] {
+        let out = test.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.snapshot());
+        assert!(!out.stderr.contains("as a value, use"), "{args:?}: {}", out.stderr);
+        all.push_str(&format!("$ kvsync {}\n{}\n", args.join(" "), out.snapshot()));
+    }
+    insta::assert_snapshot!("other_clis_habits", all);
+    // `pull --dry-run` is kvsync's own flag: another refused flag gets no tip about it.
+    let pull = test.run(&["pull", "--dry-run", "--bogus"]);
+    assert!(!pull.stderr.contains("tip: kvsync has no"), "{}", pull.stderr);
+
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n      a: \"1\"\n",
+    );
+    let drift = test.run(&["drift", "--target", "local", "--detailed-exitcode"]);
+    assert_eq!(drift.code, 2, "drift exits 2 on drift, with or without it: {}", drift.snapshot());
+    let plain = test.run(&["drift", "--target", "local"]);
+    assert_eq!(plain.code, 2, "{}", plain.snapshot());
+}
+
 /// Issue #11: commands list only the options they use; the top-level help lists the
 /// environment variables kvsync reads (never the token as a flag).
 #[test]
@@ -112,4 +148,18 @@ fn help_lists_what_each_command_uses() {
     let out = Test::new().run(&["--help"]);
     assert!(!out.stdout.contains("--token") && !out.stdout.contains("--api-token"));
     insta::assert_snapshot!("top_level_help", out.stdout);
+}
+
+/// Issue #25: `plan --format markdown` of values that break their schemas prints its own report
+/// on stdout, one caution alert and one list, and exits 1 (stderr keeps the diagnostics).
+#[test]
+fn a_schema_failure_is_a_markdown_report_on_stdout() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: flags/\n    schemas:\n      \"flags/*\": {type: object, properties: {rollout: {type: integer, maximum: 100}}, required: [rollout]}\n    keys:\n      flags/a: '{\"rollout\": 150}'\n      flags/b: '{\"rollout\": \"50%\"}'\n      flags/ok: '{\"rollout\": 5}'\n",
+    );
+    let out = test.run(&["plan", "--target", "local", "--format", "markdown"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("error: "), "{}", out.stderr);
+    insta::assert_snapshot!("schema_failure_markdown", out.stdout);
 }

@@ -162,7 +162,7 @@ fn export_adopt_apply_and_export_again_byte_for_byte() {
     assert_eq!(validate.code, 0, "{}", validate.snapshot());
 
     cloud.standin.reset_counts();
-    let plan = cloud.run(&["plan", "-c", "first/kvsync.yaml", "--detailed-exitcode"]);
+    let plan = cloud.run(&["plan", "-c", "first/kvsync.yaml", "--detailed-exitcode", "--show-all"]);
     assert_eq!(plan.code, 2, "{}", plan.snapshot());
     assert!(plan.stdout.contains("\nPlan: 2000 to adopt.\n"), "{}", plan.stdout);
     assert!(

@@ -70,3 +70,8 @@ mod pull;
 /// Issue #22 part 1: the one atomic writer (links, temporary names) for every file kvsync
 /// writes, pull's crash journal, and the refusal to read a half-pulled config.
 mod writes;
+
+/// Progress under a pseudo-terminal (`script`), read through a screen model (vt100): fitted to
+/// 50 and 120 columns, nothing left behind. Unix only.
+#[cfg(unix)]
+mod terminal;

@@ -122,7 +122,13 @@ fn hand_edits_are_written_back_where_they_are_defined() {
 
     // The plan now only refreshes markers.
     let plan = test.run(&local(&["plan"]));
-    assert!(plan.stdout.contains("(marker only)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(
+            "(marker only: live already matches; apply rewrites kvsync's marker: 1 write)"
+        ),
+        "{}",
+        plan.stdout
+    );
 }
 
 /// A key written live by hand and not in the config is added only with `--adopt` (to the file
@@ -342,7 +348,10 @@ fn a_base_key_gets_an_override_in_the_environment() {
     for env in ["dev", "prod"] {
         let plan = test.run(&local(&["plan", "--env", env]));
         assert!(
-            !plan.stdout.contains("value differs") && plan.stdout.contains("(marker only)"),
+            !plan.stdout.contains("value differs")
+                && plan.stdout.contains(
+                    "(marker only: live already matches; apply rewrites kvsync's marker: 1 write)"
+                ),
             "{env}: {}",
             plan.stdout
         );
@@ -611,9 +620,12 @@ fn files_sources_aliases_schemas_revisions_and_json() {
         "{}",
         plan.stdout
     );
-    assert_eq!(page.as_ref().map(|c| c["note"].clone()), Some(json!("marker only")));
+    assert_eq!(
+        page.as_ref().map(|c| c["note"].clone()),
+        Some(json!("marker only: live already matches; apply rewrites kvsync's marker: 1 write"))
+    );
     let markdown = test.run(&local(&["plan", "--format", "markdown"]));
-    assert!(markdown.stdout.contains("`f/a.html` (marker only)"), "{}", markdown.stdout);
+    assert!(markdown.stdout.contains("`f/a.html` (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", markdown.stdout);
 }
 
 /// Edits in flow mappings and next to trailing comments: a removed first entry takes its comma

@@ -582,7 +582,9 @@ fn a_text_bulk_get_drops_a_leading_byte_order_mark() {
 
 /// A binary value over 19,660,800 bytes is longer than a bulk item may be as base64: the
 /// simulator refuses such an item, and kvsync writes the value with the single-key PUT, as
-/// multipart, so its metadata (the marker) is kept and the next plan is clean.
+/// multipart, so its metadata (the marker) is kept and the next plan is clean. The Worker parses
+/// multipart with `request.formData()`, as the Fetch standard says: the value goes as a file
+/// part, or a 20 MiB binary would be refused as text too long and a 19.66 MB one stored mangled.
 #[test]
 fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
     let sim = Simulator::alone();
@@ -599,28 +601,32 @@ fn a_binary_value_too_large_for_a_bulk_item_is_written_alone_with_its_marker() {
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("26214404 characters long"));
 
-    let blob = vec![0xffu8; 20 * 1024 * 1024];
+    let blob = crate::support::binary(20 * 1024 * 1024, false);
+    let sparse = crate::support::binary(19_660_801, true);
     let config = format!(
         "version: 1\nowner: big\nnamespaces:\n  big:\n    namespace_id: {BIG_NS}\n    keys:\n      \
-         blob/big.bin:\n        file: big.bin\n        metadata: {{kind: blob}}\n      small: \"v\"\n"
+         blob/big.bin:\n        file: big.bin\n        metadata: {{kind: blob}}\n      \
+         blob/sparse.bin: {{file: sparse.bin}}\n      small: \"v\"\n"
     );
-    let test = Test::new().file("kvsync.yaml", config).file("big.bin", &blob);
+    let test =
+        Test::new().file("kvsync.yaml", config).file("big.bin", &blob).file("sparse.bin", &sparse);
     let cwd = test.path().to_path_buf();
     let plan = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.snapshot());
-    assert!(plan.stdout.contains("1 bulk write and 1 single write"), "{}", plan.stdout);
-    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "-v"]);
+    assert!(plan.stdout.contains("1 bulk write and 2 single writes"), "{}", plan.stdout);
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "-v", "--verify"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     // (Counts of requests include retries, which a loaded machine may need.)
     assert!(apply.stderr.contains("1 bulk write, "), "{}", apply.stderr);
     assert!(!apply.stderr.contains(" 0 single write"), "{}", apply.stderr);
-    assert_eq!(sim.value(BIG_NS, "blob/big.bin"), Some(blob));
+    assert!(sim.value(BIG_NS, "blob/big.bin") == Some(blob), "the 20 MiB value arrived changed");
+    assert!(sim.value(BIG_NS, "blob/sparse.bin") == Some(sparse), "the sparse value changed");
     let listed = sim.listed(BIG_NS, "blob/big.bin").expect("listed");
     assert_eq!(listed["metadata"]["kind"], "blob");
     assert_eq!(listed["metadata"]["__kvsync"]["owner"], "big");
     let again = sim.kvsync(&test, &cwd, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.snapshot());
-    assert_eq!(summary(&again), "No changes. 2 unchanged.", "{}", again.stdout);
+    assert_eq!(summary(&again), "No changes. 3 unchanged.", "{}", again.stdout);
 }
 
 /// The README's 3 a.m. story against Cloudflare's own KV simulator: a flag flipped by hand in
@@ -669,7 +675,7 @@ fn a_hotfix_made_live_is_pulled_into_the_config() {
     );
 
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
-    assert!(plan.stdout.contains("~ flags/new-checkout (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ flags/new-checkout (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("Plan: 1 to update"), "{}", plan.stdout);
     let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
@@ -747,6 +753,6 @@ fn pull_codifies_metadata_additions_and_removals() {
         "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    prefix: \"flags/\"\n    keys:\n      flags/meta: {value: m, metadata: {team: b}}\n      flags/secret: {value: \"${SECRET:-dev}\"}\n      flags/shared: s\n      flags/new: by hand\n".replace(FLAGS_NS, PULL_NS)
     );
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
-    assert!(plan.stdout.contains("~ flags/meta (marker only)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ flags/meta (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("flags/new (adopt, marker only"), "{}", plan.stdout);
 }

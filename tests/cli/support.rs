@@ -321,3 +321,16 @@ pub(crate) fn metadata_of(test: &Test, key: &str) -> serde_json::Value {
     let (_, metadata, _) = local_store(test).get_full(NS, key).expect("read").expect("key exists");
     metadata.expect("metadata")
 }
+
+/// `len` bytes a binary file might hold, for values that must arrive byte-exact: with `sparse`,
+/// mostly ASCII with a byte of 0x80–0xff every 997th (text decoding mangles it yet stays under
+/// the size limit); without, every byte value in turn (decoded as text it outgrows the limit).
+pub(crate) fn binary(len: usize, sparse: bool) -> Vec<u8> {
+    (0..len)
+        .map(|i| match (sparse, i % 997) {
+            (true, 0) => 0x80 | (i / 997 % 128) as u8,
+            (true, _) => b'a' + (i % 26) as u8,
+            (false, _) => (i % 251) as u8 ^ (i / 251 % 256) as u8,
+        })
+        .collect()
+}

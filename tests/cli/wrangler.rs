@@ -124,6 +124,7 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
         color: false,
         value_diffs: false,
         environment: desired.environment.clone(),
+        show_all: false,
     };
     let views = kvsync::report::values::ValueViews::new();
     let cost = kvsync::report::cost::Cost::default();
@@ -352,4 +353,22 @@ fn a_saved_plan_remembers_preview() {
     assert_eq!(apply.code, 0, "{}", apply.snapshot());
     let after = test.run(&["plan", "--preview", "--target", "local", "--detailed-exitcode"]);
     assert_eq!(after.code, 0, "the preview namespace holds the key now: {}", after.snapshot());
+}
+
+/// Issue #25: a namespace id the account does not have (code 10013), found through a
+/// `binding:`, gets a hint that names the scope and the wrangler file and environment it came
+/// from.
+#[test]
+fn an_unknown_namespace_from_a_binding_names_its_source() {
+    let standin = kv_standin::Standin::start(kv_standin::Options::default());
+    let test = project()
+        .env("CLOUDFLARE_API_TOKEN", standin.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id());
+    let url = standin.base_url();
+    let out = test.run(&["plan", "-c", "kv/kvsync.yaml", "--env", "production", "--api-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    let hint = out.stderr.lines().find(|l| l.starts_with("hint: ")).expect("a hint");
+    assert!(hint.starts_with("hint: scope `flags` takes its namespace id from binding"), "{hint}");
+    assert!(hint.contains("wrangler.jsonc"), "{hint}");
+    assert!(hint.contains("production"), "{hint}");
 }

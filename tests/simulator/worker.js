@@ -166,17 +166,28 @@ async function putValue(kv, encodedKey, request, params) {
     // §1.5: when both are given, `expiration_ttl` wins.
     if (options.expirationTtl === undefined) options[option] = Number(raw);
   }
-  const body = new Uint8Array(await request.arrayBuffer());
-  let value = body;
-  const boundary = multipartBoundary(request.headers.get("content-type") ?? "");
-  if (boundary !== null) {
-    const parts = multipartParts(body, boundary);
-    if (parts === null) return invalid("malformed multipart/form-data body");
-    if (!parts.has("value")) return invalid("the `value` part is required");
-    value = parts.get("value");
-    if (parts.has("metadata")) {
+  let value;
+  if (multipartBoundary(request.headers.get("content-type") ?? "") === null) {
+    value = new Uint8Array(await request.arrayBuffer());
+  } else {
+    // Parsed as the Fetch standard does (`request.formData()`, as a Worker in production would):
+    // a part with a `filename` is a File of bytes, a part without one is UTF-8 text (invalid
+    // sequences become U+FFFD), so a client that sends a binary value as a plain field sees it
+    // stored mangled, or refused once the decoded text outgrows the limit.
+    let form;
+    try {
+      form = await request.formData();
+    } catch {
+      return invalid("malformed multipart/form-data body");
+    }
+    if (!form.has("value")) return invalid("the `value` part is required");
+    const part = form.get("value");
+    value = typeof part === "string" ? part : new Uint8Array(await part.arrayBuffer());
+    if (form.has("metadata")) {
+      const field = form.get("metadata");
+      const text = typeof field === "string" ? field : await field.text();
       try {
-        const metadata = JSON.parse(new TextDecoder().decode(parts.get("metadata")));
+        const metadata = JSON.parse(text);
         if (metadata !== null) options.metadata = metadata;
       } catch {
         return invalid("`metadata` is not JSON");
@@ -199,39 +210,6 @@ function multipartBoundary(contentType) {
     if (name?.trim().toLowerCase() === "boundary" && value) return value.trim().replace(/^"|"$/g, "");
   }
   return null;
-}
-
-// The parts of a multipart body by name, as bytes (parsed by hand: `request.formData()` would
-// decode a part without a filename as text, and a value is bytes), or null when malformed.
-function multipartParts(body, boundary) {
-  const encoder = new TextEncoder();
-  const delimiter = encoder.encode(`--${boundary}`);
-  const next = encoder.encode(`\r\n--${boundary}`);
-  const blank = encoder.encode("\r\n\r\n");
-  const find = (needle, from) => {
-    outer: for (let i = from; i + needle.length <= body.length; i++) {
-      for (let j = 0; j < needle.length; j++) if (body[i + j] !== needle[j]) continue outer;
-      return i;
-    }
-    return -1;
-  };
-  let at = find(delimiter, 0);
-  if (at < 0) return null;
-  at += delimiter.length;
-  const parts = new Map();
-  for (;;) {
-    if (body[at] === 45 && body[at + 1] === 45) return parts; // `--`: the closing delimiter
-    at += 2;
-    const headEnd = find(blank, at);
-    if (headEnd < 0) return null;
-    const end = find(next, headEnd + 4);
-    if (end < 0) return null;
-    const head = new TextDecoder().decode(body.subarray(at, headEnd));
-    const name = /content-disposition:[^\r\n]*;\s*name="([^"]*)"/i.exec(head)?.[1];
-    if (name === undefined) return null;
-    parts.set(name, body.slice(headEnd + 4, end));
-    at = end + next.length;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -515,6 +515,8 @@ fn get_value(shared: &Shared, namespace: &str, key: &str) -> Result<Response, Fa
             ns.get(key, now).map(|e| (e.value.clone(), e.expiration))
         })?
     };
+    // Doc §2: reads of missing keys are billed too.
+    shared.lock().counts.keys_read += 1;
     let (value, expiration) =
         found.ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, 10009, "get: 'key not found'"))?;
     let mut response =
@@ -674,6 +676,8 @@ fn bulk_get(shared: &Shared, namespace: &str, request: GetRequest) -> Result<Res
                 .collect()
         })?
     };
+    // Each key asked for is a billed read (doc §2: probably, and missing keys too).
+    shared.lock().counts.keys_read += found.len() as u64;
     // A text read decodes UTF-8 the way workerd does, dropping a leading byte order mark
     // (U+FEFF): Cloudflare's bulk get returns such a value without it (doc §10.2).
     let value_of = |key: &str, bytes: &Bytes| -> Result<Value, Failure> {

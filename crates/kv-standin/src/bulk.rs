@@ -262,9 +262,16 @@ pub(crate) fn check_single_put(
             let parts = multipart_parts(body, &boundary)?;
             let mut value = None;
             let mut metadata = None;
-            for (name, data) in parts {
+            for Part { name, filename, data } in parts {
                 match name.as_str() {
-                    "value" => value = Some(data),
+                    // The Fetch standard's multipart parser (what `request.formData()` in a
+                    // Worker does): a part with a `filename` is a file of bytes; a part without
+                    // one is a text field, its bytes UTF-8 decoded (invalid sequences become
+                    // U+FFFD) and stored as that text's UTF-8.
+                    "value" if filename.is_some() => value = Some(data),
+                    "value" => {
+                        value = Some(String::from_utf8_lossy(&data).into_owned().into_bytes())
+                    }
                     "metadata" => {
                         let parsed: Value = serde_json::from_slice(&data).map_err(|e| {
                             Failure::invalid(format!("`metadata` is not JSON: {e}"))
@@ -296,8 +303,16 @@ fn multipart_boundary(content_type: &str) -> Option<String> {
     })
 }
 
-/// The parts of a multipart body as `(name, bytes)` (RFC 7578), or why it is not one.
-fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+/// One part of a multipart body: its field name, its `filename` parameter when it has one (a
+/// file, as opposed to a text field), and its bytes.
+struct Part {
+    name: String,
+    filename: Option<String>,
+    data: Vec<u8>,
+}
+
+/// The parts of a multipart body (RFC 7578), or why it is not one.
+fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<Part>, Failure> {
     let malformed = || Failure::invalid("malformed multipart/form-data body");
     let delimiter = format!("--{boundary}");
     let find = |haystack: &[u8], needle: &[u8], from: usize| {
@@ -314,13 +329,24 @@ fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<(String, Vec<u8>)>
         let head_end = find(body, b"\r\n\r\n", at).ok_or_else(malformed)?;
         let head = String::from_utf8_lossy(&body[at..head_end]).into_owned();
         let end = find(body, next.as_bytes(), head_end + 4).ok_or_else(malformed)?;
-        let name = head
+        let disposition = head
             .lines()
-            .find(|line| line.to_ascii_lowercase().starts_with("content-disposition:"))
-            .and_then(|line| line.split(';').find_map(|p| p.trim().strip_prefix("name=")))
-            .map(|name| name.trim_matches('"').to_owned())
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.trim().eq_ignore_ascii_case("content-disposition").then_some(value)
+            })
             .ok_or_else(malformed)?;
-        parts.push((name, body[head_end + 4..end].to_vec()));
+        let param = |wanted: &str| {
+            disposition.split(';').skip(1).find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case(wanted)
+                    .then(|| value.trim().trim_matches('"').to_owned())
+            })
+        };
+        let name = param("name").ok_or_else(malformed)?;
+        let filename = param("filename");
+        parts.push(Part { name, filename, data: body[head_end + 4..end].to_vec() });
         at = end + next.len();
     }
 }

@@ -8,7 +8,8 @@
 //! as it disagrees with kvsync exactly where Cloudflare would.
 //!
 //! What is imitated (doc §1): list keys (§1.2), read a value (§1.3), write a value, raw or
-//! multipart (§1.5), bulk write (§1.7, its `value` string held to 26,214,400 characters), bulk
+//! multipart (§1.5, parsed as the Fetch standard's `formData()` does: a part without a
+//! `filename` is UTF-8 text), bulk write (§1.7, its `value` string held to 26,214,400 characters), bulk
 //! delete on both routes (§1.8), bulk get (§1.9, text reads dropping a leading U+FEFF as
 //! workerd's decoder does), with the envelopes of §0.1, the limits of §2,
 //! percent-decoded keys in URLs (§3), the errors of §5 and bearer-token auth (§6.1). Other routes
@@ -150,6 +151,10 @@ pub struct Counts {
     pub injected: u64,
     /// Requests refused because [`RateLimit::enforce`] was on and the budget was spent.
     pub rate_limited: u64,
+    /// Keys read, as Cloudflare bills them (doc §2, one read per key, missing keys included):
+    /// each distinct key of a bulk get that was answered, and each single read that reached
+    /// the namespace.
+    pub keys_read: u64,
 }
 
 /// A stored key as [`Standin::get`] sees it.

@@ -898,6 +898,8 @@ async fn counts_are_exact_and_resettable() {
         total: 9,
         injected: 1,
         rate_limited: 0,
+        // The bulk get's one key and the single read of a missing key: both billed.
+        keys_read: 2,
     };
     assert_eq!(api.counts(), expected);
     api.standin.reset_counts();
@@ -944,15 +946,18 @@ fn works_from_synchronous_code_and_stops_on_drop() {
 
 /// Doc §1.5: `PUT .../values/{key}` as multipart keeps the metadata part and takes the
 /// expiration from the query; a raw body clears the metadata. Up to 25 MiB of bytes, which a
-/// bulk item cannot carry as base64.
+/// bulk item cannot carry as base64, sent as a file part (`filename`), as `FormData` sends a
+/// `Blob`.
 #[tokio::test]
 async fn single_put_takes_multipart_with_metadata_and_raw_bodies_without() {
     let api = Api::start();
     let value = vec![0xffu8; 26_214_400];
     let boundary = "b0undary";
-    let mut body =
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\r\n")
-            .into_bytes();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"; filename=\"blob\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
     body.extend_from_slice(&value);
     body.extend_from_slice(
         format!(
@@ -985,6 +990,42 @@ async fn single_put_takes_multipart_with_metadata_and_raw_bodies_without() {
     let over = api.send(Method::PUT, &api.url(NS, "values/x"), Some(vec![1; 26_214_401])).await;
     assert!(over.failure(400, 10001).contains("exceeds limit of 26214400"));
     assert_eq!(api.counts().put_value, 3);
+}
+
+/// The Fetch standard's multipart parser (a Worker's `request.formData()`) reads a part without
+/// a `filename` as UTF-8 text: invalid bytes become U+FFFD, and a binary value that grows past
+/// 25 MiB once decoded is refused. Only a file part keeps the bytes.
+#[tokio::test]
+async fn a_multipart_value_without_a_filename_is_text() {
+    let api = Api::start();
+    let put = |value: &[u8], filename: &str| {
+        let boundary = "b0undary";
+        let mut body = format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"value\"{filename}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(value);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        api.http
+            .put(api.url(NS, "values/k"))
+            .header("authorization", format!("Bearer {}", api.standin.token()))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+    };
+    let stored = || api.standin.get(NS, "k").map(|k| k.value);
+    let reply = put(&[b'a', 0xff, 0xfe, b'z'], "").await.expect("request");
+    assert_eq!(reply.status().as_u16(), 200);
+    assert_eq!(stored(), Some("a\u{FFFD}\u{FFFD}z".as_bytes().to_vec()));
+    let reply = put(&[b'a', 0xff, 0xfe, b'z'], "; filename=\"blob\"").await.expect("request");
+    assert_eq!(reply.status().as_u16(), 200);
+    assert_eq!(stored(), Some(vec![b'a', 0xff, 0xfe, b'z']));
+    // 20 MiB of 0xff is 60 MiB of U+FFFD as text: over the limit.
+    let reply = put(&vec![0xff; 20 * 1024 * 1024], "").await.expect("request");
+    assert_eq!(reply.status().as_u16(), 400);
+    let reply = put(&vec![0xff; 20 * 1024 * 1024], "; filename=\"blob\"").await.expect("request");
+    assert_eq!(reply.status().as_u16(), 200);
+    assert_eq!(stored().map(|v| v.len()), Some(20 * 1024 * 1024));
 }
 
 /// Cloudflare's text bulk get decodes values as workerd does, dropping a leading U+FEFF.

@@ -16,6 +16,15 @@ use crate::report::json;
 use crate::report::outcome::{render_report, render_report_json};
 use crate::saved::{self, PlanFile};
 
+/// The live values apply reads for the plan it prints: every diff for JSON, the human plan's
+/// otherwise.
+fn reads(format: ApplyFormat) -> engine::DiffReads {
+    match format {
+        ApplyFormat::Json => engine::DiffReads::All,
+        ApplyFormat::Human => engine::DiffReads::Human,
+    }
+}
+
 pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = engine::Context::new(&args.target)?;
     let revision = context.revision(args.revision.as_deref());
@@ -26,7 +35,15 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
             (planned, true, no_snapshot)
         }
         None => (
-            engine::plan(&args.config, &args.planning, &context, Access::Write, printer).await?,
+            engine::plan(
+                &args.config,
+                &args.planning,
+                reads(args.format),
+                &context,
+                Access::Write,
+                printer,
+            )
+            .await?,
             false,
             args.planning.no_snapshot,
         ),
@@ -80,6 +97,8 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     let closed = planned.finish();
     if !report.is_complete() {
         return Err(apply::Error::Incomplete {
+            written: report.written(),
+            deleted: report.deleted(),
             failed: report.failed(),
             not_attempted: report.not_attempted(),
             interrupted: report.interrupted,
@@ -131,15 +150,25 @@ async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result
         });
         return Ok(());
     }
-    Err(apply::Error::Unsettled {
-        keys: verified
-            .unsettled
-            .iter()
-            .map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change))
-            .collect(),
-        seconds: window.as_secs(),
+    let (differs, unsettled): (Vec<_>, Vec<_>) =
+        verified.unsettled.iter().partition(|u| u.differs.is_some());
+    let unsettled: Vec<String> =
+        unsettled.iter().map(|u| format!("{} (`{}`, {})", u.key, u.scope, u.change)).collect();
+    let seconds = window.as_secs();
+    if differs.is_empty() {
+        return Err(apply::Error::Unsettled { keys: unsettled, seconds }.into());
     }
-    .into())
+    let keys = differs
+        .iter()
+        .filter_map(|u| {
+            let d = u.differs?;
+            Some(format!(
+                "{} (`{}`, {} bytes sent, {} read back)",
+                u.key, u.scope, d.sent, d.stored
+            ))
+        })
+        .collect();
+    Err(apply::Error::StoredDiffers { keys, unsettled, seconds }.into())
 }
 
 /// After a prompt, which may have stayed open for minutes, lists every scope again and refuses
@@ -237,7 +266,7 @@ async fn execute_with_interrupt(
     revision: Option<String>,
     printer: &Printer,
 ) -> Report {
-    let interrupt = crate::cli::interrupt::watch();
+    let interrupt = crate::cli::interrupt::watch(*printer);
     let settings = Settings {
         owner: planned.desired.owner.clone(),
         revision,
@@ -296,8 +325,12 @@ async fn saved_plan(
         allow_empty: file.allow_empty,
         no_value_diff: args.planning.no_value_diff,
         no_snapshot: file.no_snapshot,
+
+        show_all: args.planning.show_all,
     };
-    let planned = engine::plan(&config, &planning, &context, Access::Write, printer).await?;
+    let planned =
+        engine::plan(&config, &planning, reads(args.format), &context, Access::Write, printer)
+            .await?;
     if saved::config_digest(&planned.desired) != file.config_digest {
         return Err(saved::Error::ConfigChanged.into());
     }

@@ -47,8 +47,10 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
         }
     }
     let mut report = drift::from_plan(&plan, &desired);
+    // The deep check keeps the value of each key whose bytes differ, for the Markdown's diffs.
+    let mut views = report::values::ValueViews::new();
     let unreadable = if args.deep {
-        deep_check(&store, &desired, &plan, &live, &mut report, printer).await?
+        deep_check(&store, &desired, &plan, &live, &mut report, &mut views, printer).await?
     } else {
         Vec::new()
     };
@@ -59,7 +61,7 @@ pub async fn run(args: &DriftArgs, printer: &Printer) -> Result<ExitStatus, Erro
         None => format!("kvsync drift: {}", desired.owner),
     };
     let markdown = (args.format == DriftFormat::Markdown || !args.markdown.markdown_out.is_empty())
-        .then(|| markdown::Report::drift(&report, &title))
+        .then(|| markdown::Report::drift_with_values(&report, &views, &title))
         .map(|md| {
             let stdout = args.format == DriftFormat::Markdown;
             markdown_out::render(&md, &args.markdown, Noun::Report, stdout)
@@ -107,6 +109,7 @@ async fn deep_check(
     plan: &Plan,
     live: &[LiveScope],
     report: &mut DriftReport,
+    views: &mut report::values::ValueViews,
     printer: &Printer,
 ) -> Result<Vec<(String, String)>, Error> {
     report.deep = true;
@@ -149,6 +152,10 @@ async fn deep_check(
                 listed,
             );
             let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
+            if differences.contains(&compare::Difference::Value) {
+                let view = report::values::value_view(Some(value), Some(&bytes), sensitive);
+                views.insert(scope_index, key, view);
+            }
             let violations = drift::schema_violations(scope, key, value, sensitive, &differences);
             drift::add_deep_findings(
                 report,

@@ -12,15 +12,35 @@ use crate::saved::{self, PlanFileOut};
 pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let context = &engine::Context::new(&args.target)?;
     let baseline = args.baseline.as_deref();
-    let mut planned = engine::plan_with_baseline(
+    // Reads follow the largest rendering that shows diffs: Markdown lists the first keys of each
+    // group, a human plan or JSON every change (`--markdown-out` files are Markdown too).
+    let reads = match args.format {
+        PlanFormat::Markdown => engine::DiffReads::Markdown,
+        PlanFormat::Human => engine::DiffReads::Human,
+        PlanFormat::Json => engine::DiffReads::All,
+    };
+    let planned = engine::plan_with_baseline(
         &args.config,
         &args.planning,
         baseline,
+        reads,
         context,
         Access::Read,
         printer,
     )
-    .await?;
+    .await;
+    // A config that does not load still gets its Markdown report on stdout (a pull request's
+    // comment then lists the problems once, as data), and the run still fails.
+    if args.format == PlanFormat::Markdown
+        && let Err(Error::Config(crate::config::Error::Invalid(diagnostics))) = &planned
+    {
+        printer.data(&markdown::render_config_problems(
+            "kvsync plan",
+            diagnostics,
+            args.markdown.max_chars,
+        ));
+    }
+    let mut planned = planned?;
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.

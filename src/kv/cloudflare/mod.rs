@@ -90,7 +90,13 @@ pub struct CloudflareStore {
     gate: Gate,
     counters: Counters,
     sleeper: Sleeper,
+    /// Told of each retry before its wait, one line (`retrying in 2 s (attempt 2 of 6):
+    /// connection refused`); the CLI prints it unless `-q`.
+    on_retry: Option<RetryNotice>,
 }
+
+/// What [`CloudflareStore::on_retry`] calls with each retry's line.
+pub type RetryNotice = Box<dyn Fn(&str) + Send + Sync>;
 
 impl fmt::Debug for CloudflareStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,7 +151,14 @@ impl CloudflareStore {
             timings,
             counters: Counters::default(),
             sleeper: Sleeper::default(),
+            on_retry: None,
         })
+    }
+
+    /// Calls `notice` with one line before each retry's wait, so a run that waits on an
+    /// unreachable or failing API says so instead of staying silent.
+    pub fn on_retry(&mut self, notice: RetryNotice) {
+        self.on_retry = Some(notice);
     }
 
     /// The requests sent so far.
@@ -212,6 +225,15 @@ impl CloudflareStore {
             let decision = decide(attempts, outcome, waited, &self.timings);
             let delay = decision.delay(super::retry::random_u64());
             if let Some(wait) = delay {
+                if let Some(notice) = &self.on_retry {
+                    notice(&format!(
+                        "retrying in {} (attempt {} of {}): {}",
+                        describe_wait(wait),
+                        attempts + 1,
+                        self.timings.max_attempts,
+                        retry_reason(&result, self.timings.request_timeout),
+                    ));
+                }
                 waited += wait;
                 self.sleeper.sleep(wait).await;
                 continue;
@@ -523,8 +545,39 @@ impl CloudflareStore {
     }
 }
 
+/// A retry's wait as a person reads it: `2 s`, `350 ms`.
+fn describe_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(1) {
+        format!("{} s", wait.as_secs_f64().round())
+    } else {
+        format!("{} ms", wait.as_millis())
+    }
+}
+
+/// Why an attempt is retried, in a few words: `connection refused`, `HTTP 503`, `rate limited
+/// (HTTP 429)`, `no complete answer within 60 s`.
+fn retry_reason(result: &Result<decode::Answer, reqwest::Error>, timeout: Duration) -> String {
+    match result {
+        Ok(answer) if answer.status == 429 => "rate limited (HTTP 429)".to_owned(),
+        Ok(answer) => format!("HTTP {}", answer.status),
+        Err(err) if err.is_timeout() => {
+            format!("no complete answer within {}", decode::describe_duration(timeout))
+        }
+        Err(err) => {
+            let chain = error_chain(err).to_lowercase();
+            ["connection refused", "connection reset", "dns error", "certificate"]
+                .into_iter()
+                .find(|known| chain.contains(known))
+                .map_or_else(|| "the connection failed".to_owned(), str::to_owned)
+        }
+    }
+}
+
 /// A `multipart/form-data` body of two parts, `value` (the bytes) and `metadata` (JSON), as
-/// wrangler and cloudflare-rs send them (§1.5), and its content type. The body is built whole
+/// wrangler and cloudflare-rs send them (§1.5), and its content type. The `value` part is a file
+/// part (`filename="blob"`, `application/octet-stream`), as `FormData` sends a `Blob`: a parser
+/// that follows the Fetch standard (a Worker's `request.formData()`) reads a part without a
+/// `filename` as UTF-8 text, which would store a binary value mangled or refuse it as too large. The body is built whole
 /// rather than streamed, so that a retry can send it again. The boundary is random and checked
 /// against the value.
 fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
@@ -538,7 +591,7 @@ fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
     let mut body = Vec::with_capacity(value.len() + metadata.len() + 4 * boundary.len() + 256);
     body.extend_from_slice(
         format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"; filename=\"blob\"\r\n\
              Content-Type: application/octet-stream\r\n\r\n"
         )
         .as_bytes(),

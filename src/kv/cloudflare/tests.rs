@@ -1073,9 +1073,11 @@ async fn a_value_too_large_for_a_bulk_item_goes_through_the_single_key_put() {
         .expect("multipart")
         .to_owned();
     let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"\r\n\
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"value\"; filename=\"blob\"\r\n\
          Content-Type: application/octet-stream\r\n\r\n"
     );
+    // A file part, as `FormData` sends a `Blob`: a Fetch-standard parser reads a part without
+    // a `filename` as UTF-8 text.
     assert!(body.starts_with(head.as_bytes()));
     assert_eq!(&body[head.len()..head.len() + value.len()], &value[..]);
     let tail = format!(

@@ -109,7 +109,7 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
                         if let TextComparison::Diff(text) =
                             compare_text_between(live.as_deref(), desired.as_deref(), labels)
                         {
-                            details = Some(diff_block(&text));
+                            details = Some(diff_block(&text, false));
                         }
                     }
                     Some(ValueView::MarkerOnly) | None => {}
@@ -117,7 +117,7 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
                 Item { lines, details }
             })
             .collect();
-        sections.push(Section { heading, items });
+        sections.push(Section::plain(heading, items));
     }
     Layout {
         head,

@@ -10,11 +10,31 @@ pub(super) struct Item {
     pub(super) details: Option<String>,
 }
 
-/// Items under a heading; the heading is written only when at least one item is.
+/// Items under a heading; the heading is written only when at least one item is, and then so is
+/// `close` after the last item written (e.g. `</details>` of a collapsible group). `more` items
+/// were left out of the section up front (a group capped at so many keys): with those the
+/// budget leaves out, they are counted in a last line, `- … and N more`.
 #[derive(Clone)]
 pub(super) struct Section {
     pub(super) heading: String,
     pub(super) items: Vec<Item>,
+    pub(super) more: usize,
+    pub(super) close: String,
+}
+
+impl Section {
+    /// A section with nothing left out up front and nothing to close.
+    pub(super) fn plain(heading: String, items: Vec<Item>) -> Self {
+        Self { heading, items, more: 0, close: String::new() }
+    }
+
+    /// The `- … and N more` line, when `unshown` items of this section are not written.
+    fn more_line(&self, unshown: usize) -> String {
+        match self.more + unshown {
+            0 => String::new(),
+            n => format!("- … and {n} more\n"),
+        }
+    }
 }
 
 /// Something after the items (a collapsed key list), with a one-line form for a tight budget.
@@ -64,9 +84,14 @@ impl Layout<'_> {
         self.sections.iter().flat_map(|s| &s.items)
     }
 
-    /// The bytes a section's heading adds before its first item.
+    /// The bytes a section adds besides its items: its heading, before its first item, and
+    /// after its last one the `… and N more` line (at its longest) and its close.
     fn heading_cost(section: &Section) -> usize {
-        1 + section.heading.len() + 1
+        1 + section.heading.len()
+            + 1
+            + section.more_line(section.items.len()).len()
+            + 1
+            + section.close.len()
     }
 
     fn footer_cost(footer: &str) -> usize {
@@ -217,6 +242,7 @@ impl Layout<'_> {
         let mut out = self.head.clone();
         let mut index = 0;
         for section in &self.sections {
+            let mut written = 0;
             for (position, item) in section.items.iter().enumerate() {
                 if index >= choice.shown {
                     break;
@@ -233,6 +259,13 @@ impl Layout<'_> {
                     out.push_str(block);
                 }
                 index += 1;
+                written += 1;
+            }
+            if written > 0 {
+                out.push_str(&section.more_line(section.items.len() - written));
+                if !section.close.is_empty() {
+                    separate(&mut out, &section.close);
+                }
             }
         }
         // What was left out is said right under the list it was left out of.

@@ -17,6 +17,10 @@ use std::fmt::Write as _;
 
 mod envdiff;
 mod escape;
+/// Test-only (a `tests.rs`, as the layering check expects): the reports through a GFM renderer.
+#[cfg(test)]
+#[path = "gfm/tests.rs"]
+mod gfm_tests;
 mod layout;
 
 use escape::longest_run;
@@ -34,7 +38,7 @@ use crate::report::model::{
 };
 use crate::report::text::{counted, printable};
 use crate::report::values::{
-    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, compare_text, human_size,
+    Blob, TEXT_DIFF_MAX, TextComparison, ValueView, ValueViews, compare_text, human_size,
 };
 
 /// The size limit of a GitHub comment, in characters.
@@ -77,6 +81,12 @@ impl Group {
         }
     }
 }
+/// The most keys a collapsible group of one action lists; the rest are counted (`… and N more`).
+pub const GROUP_KEYS: usize = 50;
+
+/// A plan of at most this many changes shows its groups open and its diffs without a click.
+pub const SMALL_PLAN: usize = 10;
+
 const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
 
 /// Renders a plan within `options.budget`. With baseline tags, drift already live is listed
@@ -88,6 +98,12 @@ pub fn render_plan(report: &PlanReport<'_>, options: &MarkdownOptions) -> String
 /// Renders a drift report within `options.budget`.
 pub fn render_drift(report: &DriftReport, options: &MarkdownOptions) -> String {
     Report::drift(report, &options.title).render(options.budget, None)
+}
+
+/// The changes a Markdown plan lists, as (scope index, key): the first [`GROUP_KEYS`] of each
+/// group, as [`plan_layout`] lists them. Only these need their live values read for a diff.
+pub fn listed_keys(plan: &Plan) -> std::collections::HashSet<(usize, &str)> {
+    crate::report::model::listed_keys(plan, GROUP_KEYS)
 }
 
 /// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
@@ -103,7 +119,13 @@ impl Report {
 
     /// A drift report.
     pub fn drift(report: &DriftReport, title: &str) -> Self {
-        Self(drift_layout(report, title))
+        Self(drift_layout(report, &ValueViews::new(), title))
+    }
+
+    /// A drift report whose drifted keys show their value diffs from `views` (the values the
+    /// deep check read), collapsed, as a plan's do.
+    pub fn drift_with_values(report: &DriftReport, views: &ValueViews, title: &str) -> Self {
+        Self(drift_layout(report, views, title))
     }
 
     /// Whether the whole report fits `budget` characters, nothing left out.
@@ -124,6 +146,94 @@ impl Report {
     }
 }
 
+/// The marker a report on a config that failed to load carries, so the Action tells it from a
+/// plan apply would refuse (both exit 1 with Markdown on stdout).
+pub const CONFIG_PROBLEMS_MARKER: &str = "<!-- kvsync: config problems -->";
+
+/// The Markdown of a config that failed to load, for `plan --format markdown` to print instead
+/// of nothing: a caution alert that names the problem (`2 values break their schemas`), then one
+/// list, one item per way a value breaks its schema (key, `file:line`, JSON pointer, what was
+/// expected) and per other problem (`file:line:column`, message, hint), within `budget`.
+pub fn render_config_problems(
+    command: &str,
+    diagnostics: &[crate::config::Diagnostic],
+    budget: usize,
+) -> String {
+    let breaks = diagnostics.iter().filter(|d| d.schema.is_some()).count();
+    let others = diagnostics.len() - breaks;
+    let what = match (breaks, others) {
+        (n, 0) => counted(n, "value breaks its schema", "values break their schemas"),
+        (0, n) => format!("the config has {}", counted(n, "problem", "problems")),
+        (b, n) => format!(
+            "{} and the config has {} more",
+            counted(b, "value breaks its schema", "values break their schemas"),
+            counted(n, "problem", "problems")
+        ),
+    };
+    let fix = if others == 0 {
+        "Fix the values, or the schemas if the values are right"
+    } else {
+        "Fix the config and run the plan again"
+    };
+    let alert = format!("**{}; nothing was planned.** {}.", capitalized(&what), prose(fix));
+    let head = format!(
+        "## {}: {}\n\n{CONFIG_PROBLEMS_MARKER}\n\n{}",
+        prose(command),
+        prose(&what),
+        caution(&alert)
+    );
+    let mut items = Vec::new();
+    for diagnostic in diagnostics {
+        let place = format!("{}:{}", diagnostic.path.display(), diagnostic.line);
+        match &diagnostic.schema {
+            Some(schema) => {
+                for violation in &schema.violations {
+                    let pointer = if violation.instance_path.is_empty() {
+                        "the whole value".to_owned()
+                    } else {
+                        code(&violation.instance_path)
+                    };
+                    items.push(Item {
+                        lines: format!(
+                            "- {} · {} · {pointer}: {} (schema {})\n",
+                            code(&schema.key),
+                            code(&place),
+                            prose(&printable(&violation.message)),
+                            code(&violation.schema_location),
+                        ),
+                        details: None,
+                    });
+                }
+            }
+            None => {
+                let mut line = format!(
+                    "- {}: {}\n",
+                    code(&format!("{place}:{}", diagnostic.column)),
+                    prose_with_code(&diagnostic.message)
+                );
+                if let Some(hint) = &diagnostic.hint {
+                    let _ = writeln!(line, "  - hint: {}", prose_with_code(hint));
+                }
+                items.push(Item { lines: line, details: None });
+            }
+        }
+    }
+    Layout {
+        head,
+        sections: vec![Section::plain("### Problems\n".to_owned(), items)],
+        trailers: Vec::new(),
+        nouns: ("problem", "problems"),
+        where_full: "every problem is in the job log / `kvsync validate`".into(),
+    }
+    .fit(budget)
+}
+
+/// `text` with its first letter upper-case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// Where a cut report points by default.
 const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drift`";
 
@@ -138,7 +248,16 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
     }
     if let Some(line) = report.cost_line() {
         head.push('\n');
-        head.push_str(&line);
+        // A refused plan writes nothing: what apply sends is what it would send once fixed.
+        if plan.refusals.is_empty() {
+            head.push_str(&line);
+        } else {
+            head.push_str(&line.replacen(
+                "apply will send",
+                "once the refusals are resolved, apply would send",
+                1,
+            ));
+        }
         head.push('\n');
     }
     if let Some(warning) = report.cost.free_plan_warning() {
@@ -169,31 +288,53 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
 
     let labelled = plan.scopes.iter().filter(|s| !s.changes.is_empty()).count() > 1;
     let groups = if grouped { vec![Group::Drift, Group::PullRequest] } else { vec![Group::All] };
+    // Conflicts are listed with the refusals at the top, not as changes.
+    let listed = |c: &ChangeReport<'_>| c.kind != ActionKind::Conflict;
+    let small = report.scopes().flat_map(|s| s.changes()).filter(listed).count() <= SMALL_PLAN;
     let mut sections = Vec::new();
     for group in groups {
         let mut first = true;
         for scope in report.scopes() {
-            // Conflicts are listed with the refusals at the top, not as changes.
-            let items: Vec<Item> = scope
-                .changes()
-                .filter(|c| group.contains(c.change) && c.kind != ActionKind::Conflict)
-                .map(|c| change_item(&c))
-                .collect();
-            if items.is_empty() {
-                continue;
-            }
-            let mut heading = String::new();
-            if first {
-                let _ = writeln!(heading, "### {}", group.title());
-                first = false;
-            }
-            if labelled {
-                if !heading.is_empty() {
-                    heading.push('\n');
+            let mut scope_first = true;
+            // One collapsible group per action, in the order the tables count them.
+            for kind in ActionKind::ALL {
+                let changes: Vec<ChangeReport<'_>> = scope
+                    .changes()
+                    .filter(|c| c.kind == kind && group.contains(c.change) && listed(c))
+                    .collect();
+                if changes.is_empty() {
+                    continue;
                 }
-                let _ = writeln!(heading, "Scope {}:", code(&scope.scope.name));
+                let mut heading = String::new();
+                if first {
+                    let _ = writeln!(heading, "### {}\n", group.title());
+                    first = false;
+                }
+                if labelled && scope_first {
+                    let _ = writeln!(heading, "Scope {}:\n", code(&scope.scope.name));
+                }
+                scope_first = false;
+                let count = counted(changes.len(), "key", "keys");
+                // (Only fixed words and numbers go into the HTML summary; `>` is escaped.)
+                let marker = match kind.marker() {
+                    '>' => "&gt;".to_owned(),
+                    marker => marker.to_string(),
+                };
+                let _ = writeln!(
+                    heading,
+                    "<details{}><summary><code>{marker}</code> {}: {count}</summary>",
+                    if small { " open" } else { "" },
+                    kind.label(),
+                );
+                let items =
+                    changes.iter().take(GROUP_KEYS).map(|c| change_item(c, small)).collect();
+                sections.push(Section {
+                    heading,
+                    items,
+                    more: changes.len().saturating_sub(GROUP_KEYS),
+                    close: "\n</details>\n".to_owned(),
+                });
             }
-            sections.push(Section { heading, items });
         }
     }
     Layout {
@@ -207,7 +348,7 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
 
 /// The drift report: the drift line, what was compared, a table per scope, the drifted keys,
 /// and the keys reported but not counted in collapsed blocks.
-fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
+fn drift_layout(report: &DriftReport, views: &ValueViews, title: &str) -> Layout<'static> {
     let mut head = format!(
         "## {}\n\n**{}**\n\n{}\n",
         prose(title),
@@ -220,7 +361,7 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
     }
     let labelled = report.scopes.iter().filter(|s| !s.drifted.is_empty()).count() > 1;
     let mut sections = Vec::new();
-    for scope in &report.scopes {
+    for (index, scope) in report.scopes.iter().enumerate() {
         if scope.drifted.is_empty() {
             continue;
         }
@@ -241,10 +382,26 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
                     let _ = write!(line, " ({})", prose_with_code(detail));
                 }
                 line.push('\n');
-                Item { lines: line, details: None }
+                // As in the plan: from live to the config, what apply would write back.
+                let details = match views.get(index, &key.key) {
+                    Some(ValueView::Text { live, desired }) => {
+                        match compare_text(live.as_deref(), desired.as_deref()) {
+                            TextComparison::Diff(diff) => Some(diff_block(&diff, false)),
+                            _ => None,
+                        }
+                    }
+                    Some(ValueView::Opaque { live, desired }) => {
+                        if let Some(sizes) = opaque(live.as_ref(), desired.as_ref()) {
+                            let _ = writeln!(line, "  - {sizes}");
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                Item { lines: line, details }
             })
             .collect();
-        sections.push(Section { heading, items });
+        sections.push(Section::plain(heading, items));
     }
     let all_scopes = report.scopes.len() > 1;
     let listed = |pick: fn(&ScopeDrift) -> &Vec<String>| -> Vec<String> {
@@ -288,9 +445,10 @@ fn drift_layout(report: &DriftReport, title: &str) -> Layout<'static> {
     }
 }
 
-/// `### Apply would refuse this plan`: every refusal with the keys it names and its hint.
+/// A GitHub caution alert, `**Apply would refuse this plan**`: every refusal with the keys it
+/// names and its hint.
 fn refusals_section(refusals: &[Refusal]) -> String {
-    let mut out = String::from("### Apply would refuse this plan\n\n");
+    let mut out = String::from("**Apply would refuse this plan; nothing is written.**\n\n");
     for refusal in refusals {
         let _ = writeln!(out, "- **{}**", prose_with_code(&refusal.headline()));
         if let Refusal::Conflicts { keys, .. } = refusal {
@@ -315,6 +473,19 @@ fn refusals_section(refusals: &[Refusal]) -> String {
         }
         let _ = writeln!(out, "  - hint: {}", prose_with_code(&refusal.hint()));
     }
+    caution(&out)
+}
+
+/// `text` as a GitHub caution alert: a block quote whose first line is `[!CAUTION]`.
+fn caution(text: &str) -> String {
+    let mut out = String::from("> [!CAUTION]\n");
+    for line in text.lines() {
+        if line.is_empty() {
+            out.push_str(">\n");
+        } else {
+            let _ = writeln!(out, "> {line}");
+        }
+    }
     out
 }
 
@@ -331,11 +502,11 @@ fn origin_sentence(plan: &Plan) -> String {
     let both = changes().filter(|c| c.origin == Some(Origin::Pr { drifted: true })).count();
     let also =
         if both > 0 { format!(" ({both} of them also changed by hand)") } else { String::new() };
-    format!(
-        "{} from this pull request{also}; {} drift already live.",
-        counted(pr, "change", "changes"),
-        counted(drift, "change is", "changes are"),
-    )
+    let pr = format!("{} from this pull request{also}", counted(pr, "change", "changes"));
+    match drift {
+        0 => format!("{pr}; no drift already live."),
+        _ => format!("{pr}; {} drift already live.", counted(drift, "change is", "changes are")),
+    }
 }
 
 /// `### Scope `flags` · namespace `…` · prefix `flags/``
@@ -415,8 +586,9 @@ fn phrase(phrase: &Phrase) -> String {
         .collect()
 }
 
-/// One change: its line, its notes as a nested list, and its value diff in a collapsed block.
-fn change_item(change: &ChangeReport<'_>) -> Item {
+/// One change: its line, its notes as a nested list, and its value diff, in a collapsed block
+/// unless `inline` (a small plan shows its diffs without a click).
+fn change_item(change: &ChangeReport<'_>, inline: bool) -> Item {
     let mut lines = format!("- `{}` {}", change.kind.marker(), code(change.key()));
     if let Some(note) = change.note() {
         let _ = write!(lines, " ({})", phrase(&note));
@@ -452,7 +624,7 @@ fn change_item(change: &ChangeReport<'_>) -> Item {
                         subs.push("value differs only in its final newline".to_owned());
                     }
                     TextComparison::Empty => subs.push("(empty value)".to_owned()),
-                    TextComparison::Diff(diff) => details = Some(diff_block(&diff)),
+                    TextComparison::Diff(diff) => details = Some(diff_block(&diff, inline)),
                 }
             }
         }
@@ -476,15 +648,19 @@ fn opaque(live: Option<&Blob>, desired: Option<&Blob>) -> Option<String> {
     }
 }
 
-/// A unified diff in a collapsed block, indented into its list item. The fence is longer than
-/// any backtick run in the diff, so no line of a value can close it, and the blank lines around
-/// the HTML tags end the HTML blocks, so the fence and the next item are Markdown again.
-fn diff_block(diff: &str) -> String {
+/// A unified diff indented into its list item, in a collapsed block unless `inline`. The fence
+/// is longer than any backtick run in the diff, so no line of a value can close it, and the
+/// blank lines around the HTML tags end the HTML blocks, so the fence and the next item are
+/// Markdown again.
+fn diff_block(diff: &str, inline: bool) -> String {
     let mut body = String::new();
     for line in diff.lines() {
         let _ = writeln!(body, "  {}", printable(line));
     }
     let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
+    if inline {
+        return format!("\n  {fence}diff\n{body}  {fence}\n\n");
+    }
     format!(
         "  <details><summary>Value diff</summary>\n\n  {fence}diff\n{body}  {fence}\n\n  </details>\n\n"
     )
@@ -577,69 +753,72 @@ mod tests {
     fn baseline_tags_show_drift_first() {
         let (plan, views) = pull_request();
         insta::assert_snapshot!(render(&plan, &views), @r#"
-        ## kvsync plan: web-flags (staging)
+            ## kvsync plan: web-flags (staging)
 
-        **Plan: 1 to create, 2 to update, 40 unchanged.**
+            **Plan: 1 to create, 2 to update, 40 unchanged.**
 
-        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write (billed: 1 list, 2 reads, 3 writes).
+            Cost: 1 list request and 1 read request so far; apply will send 1 bulk write (billed: 1 list, 2 reads, 3 writes).
 
-        2 changes from this pull request (1 of them also changed by hand); 1 change is drift already live.
+            2 changes from this pull request (1 of them also changed by hand); 1 change is drift already live.
 
-        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+            ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
-        | | Action | Keys |
-        |:-:|:--|--:|
-        | `+` | create | 1 |
-        | `~` | update | 2 |
-        | | unchanged | 40 |
+            | | Action | Keys |
+            |:-:|:--|--:|
+            | `+` | create | 1 |
+            | `~` | update | 2 |
+            | | unchanged | 40 |
 
-        ### Drift already live (not changed by this pull request)
+            ### Drift already live (not changed by this pull request)
 
-        - `~` `flags/banner`
-          <details><summary>Value diff</summary>
+            <details open><summary><code>~</code> update: 1 key</summary>
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -1 +1 @@
-          -Hello by hand
-          +Welcome!
-          ```
+            - `~` `flags/banner`
 
-          </details>
+              ```diff
+              --- live
+              +++ desired
+              @@ -1 +1 @@
+              -Hello by hand
+              +Welcome!
+              ```
 
-        ### Changes in this pull request
+            </details>
 
-        - `~` `flags/checkout` — ⚠ also changed by hand
-          <details><summary>Value diff</summary>
+            ### Changes in this pull request
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -1,4 +1,4 @@
-           {
-          -  "enabled": false,
-          -  "rollout": 5
-          +  "enabled": true,
-          +  "rollout": 25
-           }
-          ```
+            <details open><summary><code>+</code> create: 1 key</summary>
 
-          </details>
+            - `+` `flags/new-search`
 
-        - `+` `flags/new-search`
-          <details><summary>Value diff</summary>
+              ```diff
+              --- live
+              +++ desired
+              @@ -0,0 +1,3 @@
+              +{
+              +  "enabled": true
+              +}
+              ```
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -0,0 +1,3 @@
-          +{
-          +  "enabled": true
-          +}
-          ```
+            </details>
 
-          </details>
+            <details open><summary><code>~</code> update: 1 key</summary>
+
+            - `~` `flags/checkout` — ⚠ also changed by hand
+
+              ```diff
+              --- live
+              +++ desired
+              @@ -1,4 +1,4 @@
+               {
+              -  "enabled": false,
+              -  "rollout": 5
+              +  "enabled": true,
+              +  "rollout": 25
+               }
+              ```
+
+            </details>
         "#);
     }
 
@@ -649,94 +828,127 @@ mod tests {
         let out = render(&plan, &views);
         assert!(!out.contains(SECRET));
         insta::assert_snapshot!(out, @r#"
-        ## kvsync plan: web-flags (staging)
+            ## kvsync plan: web-flags (staging)
 
-        **Plan: 1 to create, 2 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.**
+            **Plan: 1 to create, 2 to update, 1 to adopt, 1 to take over, 2 to delete, 120 unchanged; 2 conflicts; 1 orphan kept; 3 protected; 2 unmanaged keys left alone.**
 
-        ### Apply would refuse this plan
+            > [!CAUTION]
+            > **Apply would refuse this plan; nothing is written.**
+            >
+            > - **scope `flags` has 2 conflicting keys**
+            >   - `x` `flags/g-conflict` (owned by `other`)
+            >   - `x` `flags/h-newer` (written by a newer kvsync, marker v2)
+            >   - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over other`), or remove them from the config; keys written by a newer kvsync need a newer kvsync: upgrade it
 
-        - **scope `flags` has 2 conflicting keys**
-          - `x` `flags/g-conflict` (owned by `other`)
-          - `x` `flags/h-newer` (written by a newer kvsync, marker v2)
-          - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over other`), or remove them from the config; keys written by a newer kvsync need a newer kvsync: upgrade it
+            Cost: 1 list request and 1 read request so far; once the refusals are resolved, apply would send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 5 writes, 2 deletes).
 
-        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 5 writes, 2 deletes).
+            Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
 
-        Adopting rewrites each adopted value (a billed write), because KV cannot change metadata alone.
+            ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
-        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+            | | Action | Keys |
+            |:-:|:--|--:|
+            | `+` | create | 1 |
+            | `~` | update | 2 |
+            | `!` | adopt | 1 |
+            | `>` | take over | 1 |
+            | `-` | delete | 2 |
+            | `x` | conflict | 2 |
+            | `=` | orphan (kept) | 1 |
+            | `#` | protected | 3 |
+            | | unchanged | 120 |
+            | | unmanaged (left alone) | 2 |
 
-        | | Action | Keys |
-        |:-:|:--|--:|
-        | `+` | create | 1 |
-        | `~` | update | 2 |
-        | `!` | adopt | 1 |
-        | `>` | take over | 1 |
-        | `-` | delete | 2 |
-        | `x` | conflict | 2 |
-        | `=` | orphan (kept) | 1 |
-        | `#` | protected | 3 |
-        | | unchanged | 120 |
-        | | unmanaged (left alone) | 2 |
+            - ⚠ `flags/black-friday`: expiration is less than 60 s away; the key is skipped
 
-        - ⚠ `flags/black-friday`: expiration is less than 60 s away; the key is skipped
+            ### Changes
 
-        ### Changes
+            <details><summary><code>+</code> create: 1 key</summary>
 
-        - `+` `flags/a-create`
-          - metadata: `{"team":"growth"}`
-          - expiration: 3600 s after the write (ttl)
-          <details><summary>Value diff</summary>
+            - `+` `flags/a-create`
+              - metadata: `{"team":"growth"}`
+              - expiration: 3600 s after the write (ttl)
+              <details><summary>Value diff</summary>
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -0,0 +1 @@
-          +on
-          ```
+              ```diff
+              --- live
+              +++ desired
+              @@ -0,0 +1 @@
+              +on
+              ```
 
-          </details>
+              </details>
 
-        - `~` `flags/b-update`
-          <details><summary>Value diff</summary>
+            </details>
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -1,4 +1,4 @@
-           {
-          -  "enabled": false,
-          +  "enabled": true,
-             "rollout": 10
-           }
-          ```
+            <details><summary><code>~</code> update: 2 keys</summary>
 
-          </details>
+            - `~` `flags/b-update`
+              <details><summary>Value diff</summary>
 
-        - `!` `flags/c-adopt` (adopt: no kvsync marker; the value is rewritten with one)
-          <details><summary>Value diff</summary>
+              ```diff
+              --- live
+              +++ desired
+              @@ -1,4 +1,4 @@
+               {
+              -  "enabled": false,
+              +  "enabled": true,
+                 "rollout": 10
+               }
+              ```
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -1 +1 @@
-          -hand-written
-          +managed
-          ```
+              </details>
 
-          </details>
+            - `~` `flags/s-secret`
+              - metadata: (sensitive) (changed)
+              - value: (sensitive)
 
-        - `>` `flags/d-take` (take over from `other-team`)
-          - binary value: 8 B (`4c4b6a3b`) → 4 B (`0f4636c7`)
-        - `-` `flags/e-delete`
-        - `-` `flags/f-expiring` (expiration is less than 60 s away)
-        - `=` `flags/i-orphan` (no longer desired; kept because `prune: false`)
-        - `#` `flags/j-protected` (protected: would be deleted)
-        - `#` `flags/k-protected` (protected: would be adopted)
-        - `#` `flags/l-protected` (protected: would be taken over from `ops`)
-        - `~` `flags/s-secret`
-          - metadata: (sensitive) (changed)
-          - value: (sensitive)
+            </details>
+
+            <details><summary><code>!</code> adopt: 1 key</summary>
+
+            - `!` `flags/c-adopt` (adopt: no kvsync marker; the value is rewritten with one)
+              <details><summary>Value diff</summary>
+
+              ```diff
+              --- live
+              +++ desired
+              @@ -1 +1 @@
+              -hand-written
+              +managed
+              ```
+
+              </details>
+
+            </details>
+
+            <details><summary><code>&gt;</code> take over: 1 key</summary>
+
+            - `>` `flags/d-take` (take over from `other-team`)
+              - binary value: 8 B (`4c4b6a3b`) → 4 B (`0f4636c7`)
+
+            </details>
+
+            <details><summary><code>-</code> delete: 2 keys</summary>
+
+            - `-` `flags/e-delete`
+            - `-` `flags/f-expiring` (expiration is less than 60 s away)
+
+            </details>
+
+            <details><summary><code>=</code> orphan (kept): 1 key</summary>
+
+            - `=` `flags/i-orphan` (no longer desired; kept because `prune: false`)
+
+            </details>
+
+            <details><summary><code>#</code> protected: 3 keys</summary>
+
+            - `#` `flags/j-protected` (protected: would be deleted)
+            - `#` `flags/k-protected` (protected: would be adopted)
+            - `#` `flags/l-protected` (protected: would be taken over from `ops`)
+
+            </details>
         "#);
     }
 
@@ -765,45 +977,50 @@ mod tests {
             "app/url",
             value_view(Some(&LiveValue::Text("https://old".into())), None, false),
         );
-        insta::assert_snapshot!(render(&plan, &views), @"
-        ## kvsync plan: web-flags (staging)
+        insta::assert_snapshot!(render(&plan, &views), @r#"
+            ## kvsync plan: web-flags (staging)
 
-        **Plan: 1 to create, 1 to delete.**
+            **Plan: 1 to create, 1 to delete.**
 
-        Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 1 write, 1 delete).
+            Cost: 1 list request and 1 read request so far; apply will send 1 bulk write and 1 bulk delete (billed: 1 list, 2 reads, 1 write, 1 delete).
 
-        ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
+            ### Scope `flags` · namespace `0f1e2d3c4b5a69788796a5b4c3d2e1f0` · prefix `flags/`
 
-        | | Action | Keys |
-        |:-:|:--|--:|
-        | `+` | create | 1 |
+            | | Action | Keys |
+            |:-:|:--|--:|
+            | `+` | create | 1 |
 
-        ### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
+            ### Scope `config` · namespace `9a8b7c6d5e4f30211203f4e5d6c7b8a9` · whole namespace
 
-        | | Action | Keys |
-        |:-:|:--|--:|
-        | `-` | delete | 1 |
+            | | Action | Keys |
+            |:-:|:--|--:|
+            | `-` | delete | 1 |
 
-        ### Changes
+            ### Changes
 
-        Scope `flags`:
+            Scope `flags`:
 
-        - `+` `flags/a`
+            <details open><summary><code>+</code> create: 1 key</summary>
 
-        Scope `config`:
+            - `+` `flags/a`
 
-        - `-` `app/url`
-          <details><summary>Value diff</summary>
+            </details>
 
-          ```diff
-          --- live
-          +++ desired
-          @@ -1 +0,0 @@
-          -https://old
-          ```
+            Scope `config`:
 
-          </details>
-        ");
+            <details open><summary><code>-</code> delete: 1 key</summary>
+
+            - `-` `app/url`
+
+              ```diff
+              --- live
+              +++ desired
+              @@ -1 +0,0 @@
+              -https://old
+              ```
+
+            </details>
+        "#);
     }
 
     #[test]
@@ -831,25 +1048,26 @@ mod tests {
         out = out.split("### Changes\n").nth(1).expect("a changes section").to_owned();
         insta::assert_snapshot!(out, @r#"
 
-        - `+` ``a`b``
-          <details><summary>Value diff</summary>
+            <details open><summary><code>+</code> create: 5 keys</summary>
 
-          `````diff
-          --- live
-          +++ desired
-          @@ -0,0 +1,4 @@
-          +```
-          +</details>
-          +````
-          +<img src=x onerror=alert(1)>
-          `````
+            - `+` ``a`b``
 
-          </details>
+              `````diff
+              --- live
+              +++ desired
+              @@ -0,0 +1,4 @@
+              +```
+              +</details>
+              +````
+              +<img src=x onerror=alert(1)>
+              `````
 
-        - `+` ``` ``start ```
-        - `+` `x|y<script>alert(1)</script>`
-        - `+` `line\n# heading`
-        - `+` `@someone &amp; #1`
+            - `+` ``` ``start ```
+            - `+` `x|y<script>alert(1)</script>`
+            - `+` `line\n# heading`
+            - `+` `@someone &amp; #1`
+
+            </details>
         "#);
     }
 
@@ -873,12 +1091,12 @@ mod tests {
         let mut plan = plan;
         plan.refusals = crate::plan::guards::check(&plan, &Default::default());
         let out = render(&plan, &ValueViews::new());
-        let refusal: Vec<&str> = out.lines().filter(|l| l.starts_with("  - ")).collect();
+        let refusal: Vec<&str> = out.lines().filter(|l| l.starts_with(">   - ")).collect();
         assert_eq!(
             refusal,
             [
-                "  - `x` `k` (owned by `` x`<img src=x onerror=alert(1)>` ``)",
-                "  - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over OWNER`), or remove them from the config",
+                ">   - `x` `k` (owned by `` x`<img src=x onerror=alert(1)>` ``)",
+                ">   - hint: add the keys to the scope's `take_over:` globs (or pass `--take-over OWNER`), or remove them from the config",
             ]
         );
     }
@@ -924,23 +1142,23 @@ mod tests {
         let (plan, views) = huge();
         let out = render(&plan, &views);
         assert!(out.len() <= DEFAULT_BUDGET, "{}", out.len());
-        assert!(out.len() > DEFAULT_BUDGET - 200, "uses the budget: {}", out.len());
+        assert!(out.len() > DEFAULT_BUDGET - 2_000, "uses the budget: {}", out.len());
         // The head is kept.
         assert!(out.contains("**Plan: 5000 to update.**"));
         assert!(out.contains("Cost: "));
         assert!(out.contains("| `~` | update | 5000 |"));
-        // Change lines are kept before diffs: none of the diffs is shown.
-        assert!(!out.contains("<details>"));
+        // One collapsed group of the first 50 keys, the rest counted; the diffs that fit.
+        assert!(out.contains("<details><summary><code>~</code> update: 5000 keys</summary>\n"));
         let shown = out.lines().filter(|l| l.starts_with("- `~` ")).count();
-        assert!(shown > 1000, "{shown}");
-        let tail = out.lines().last().expect("a last line");
-        assert_eq!(
-            tail,
-            format!(
-                "… {} more changes not shown (the full plan is in the job log / `kvsync plan`).",
-                5000 - shown
-            )
-        );
+        assert_eq!(shown, GROUP_KEYS);
+        assert!(out.contains("\n- … and 4950 more\n"), "{out}");
+        let diffs = out.matches("<summary>Value diff</summary>").count();
+        assert!(diffs > 10 && diffs < GROUP_KEYS, "{diffs}");
+        assert!(out.ends_with(&format!(
+            "Value diffs of {} changes are left out to fit the size limit (the full plan is in \
+             the job log / `kvsync plan`).\n",
+            GROUP_KEYS - diffs
+        )));
     }
 
     #[test]
@@ -949,16 +1167,17 @@ mod tests {
         plan.scopes[0].changes.truncate(100);
         let out = render(&plan, &views);
         assert!(out.len() <= DEFAULT_BUDGET);
-        assert_eq!(out.lines().filter(|l| l.starts_with("- `~` ")).count(), 100);
-        let diffs = out.matches("<details>").count();
-        assert!(diffs > 10 && diffs < 100, "{diffs}");
+        assert_eq!(out.lines().filter(|l| l.starts_with("- `~` ")).count(), GROUP_KEYS);
+        assert!(out.contains("\n- … and 50 more\n"), "{out}");
+        let diffs = out.matches("<summary>Value diff</summary>").count();
+        assert!(diffs > 10 && diffs < GROUP_KEYS, "{diffs}");
         assert!(out.ends_with(&format!(
             "\nValue diffs of {} changes are left out to fit the size limit (the full plan is in \
              the job log / `kvsync plan`).\n",
-            100 - diffs
+            GROUP_KEYS - diffs
         )));
-        // Every block that is shown is whole.
-        assert_eq!(out.matches("</details>").count(), diffs);
+        // Every block that is shown is whole (and the group's own).
+        assert_eq!(out.matches("</details>").count(), diffs + 1);
     }
 
     #[test]
