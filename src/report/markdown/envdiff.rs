@@ -186,7 +186,8 @@ mod tests {
             assert!(cut.len() <= budget, "{budget}: {}", cut.len());
             assert!(cut.contains("**301 differ, 1 equal.**"), "the summary stays: {cut}");
         }
-        assert!(!report.fits(10_000) && report.fits(whole.len()));
+        // `fits` may count a few separators more than a rendering writes (`Layout::cost`).
+        assert!(!report.fits(10_000) && report.fits(whole.len() + 64), "{}", whole.len());
         assert_eq!(diff.counts().differ, 301);
     }
 }
