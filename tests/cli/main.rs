@@ -63,3 +63,6 @@ mod types;
 
 /// `kvsync pull`: hand edits found live written back into the config, byte for byte elsewhere.
 mod pull;
+
+/// Issue #27: the snapshot apply saves before its first write, and `kvsync restore`.
+mod snapshot;
