@@ -199,7 +199,9 @@ fn the_default_snapshot_goes_under_a_git_ignored_kvsync_folder() {
     let config =
         Config::new().head("target: local\nlocal_path: store.db\n").values(&[("f/a", "1")]);
     let test = Test::new().file("kvsync.yaml", config.yaml());
+    // A run that only creates keys says where its snapshot is with `-v` only.
     let out = test.run(&["apply", "--auto-approve"]);
+    assert!(!out.stderr.contains("Snapshot:"), "{}", out.stderr);
     assert_eq!(out.code, 0, "{}", out.snapshot());
     assert_eq!(
         std::fs::read_to_string(test.path().join(".kvsync/.gitignore")).expect("ignore"),
@@ -210,8 +212,12 @@ fn the_default_snapshot_goes_under_a_git_ignored_kvsync_folder() {
         .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
         .collect();
     assert_eq!(files, ["20300317T174640Z-norev.jsonl"]);
+    // An update says where its snapshot is.
+    test.write("kvsync.yaml", config.yaml().replace("\"1\"", "\"2\""));
+    let out = test.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
     assert!(
-        out.stderr.contains("Snapshot: .kvsync/snapshots/20300317T174640Z-norev.jsonl (1 key)"),
+        out.stderr.contains("Snapshot: .kvsync/snapshots/20300317T174640Z-norev-1.jsonl (1 key)"),
         "{}",
         out.stderr
     );

@@ -221,13 +221,19 @@ async fn take_snapshot(
             if n == 1 { "value" } else { "values" }
         ),
     };
-    printer.info(&format!(
+    let line = format!(
         "Snapshot: {} ({} {}{left_out}); `kvsync restore {}` puts them back.",
         path.display(),
         taken.keys,
         if taken.keys == 1 { "key" } else { "keys" },
         path.display()
-    ));
+    );
+    // A run that only creates keys overwrites nothing: its snapshot is said with `-v` only.
+    if taken.keys_read + taken.left_out > 0 {
+        printer.info(&line)
+    } else {
+        printer.verbose(&line)
+    }
     Ok(())
 }
 
