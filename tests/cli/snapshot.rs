@@ -76,10 +76,10 @@ impl Target {
     }
 }
 
-const BINARY: &[u8] = &[0x00, 0x9f, 0x92, 0x96, 0xff, 0xfe];
+pub(crate) const BINARY: &[u8] = &[0x00, 0x9f, 0x92, 0x96, 0xff, 0xfe];
 
 /// Every key the scenario touches.
-fn all_keys() -> Vec<String> {
+pub(crate) fn all_keys() -> Vec<String> {
     let mut keys: Vec<String> = (0..100).map(|i| format!("f/k{i:03}")).collect();
     keys.extend((0..10).map(|i| format!("f/d{i:02}")));
     keys.extend((0..10).map(|i| format!("f/n{i:02}")));
@@ -87,7 +87,7 @@ fn all_keys() -> Vec<String> {
 }
 
 /// Config A: k000..k098 (k003 with a TTL, k004 with user metadata) and d00..d09.
-fn config_a() -> String {
+pub(crate) fn config_a() -> String {
     let mut config = Config::new();
     for i in 0..99 {
         let key = format!("f/k{i:03}");
@@ -104,7 +104,7 @@ fn config_a() -> String {
 }
 
 /// Config B: k000..k099 all changed (k099 adopted), the d keys gone, n00..n09 new.
-fn config_b() -> String {
+pub(crate) fn config_b() -> String {
     let mut config = Config::new();
     for i in 0..100 {
         let key = format!("f/k{i:03}");
