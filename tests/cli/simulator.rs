@@ -715,6 +715,9 @@ fn pull_codifies_metadata_additions_and_removals() {
     assert!(plan.stdout.contains("flags/new (adopt, marker only"), "{}", plan.stdout);
 }
 
+/// A key as the simulator lists and reads it: bytes, metadata, expiration.
+type KeyState = (Vec<u8>, Value, Value);
+
 /// Issue #27 on the simulator: 100 keys changed (a hand edit, a binary value, a leading byte
 /// order mark, a TTL, user metadata, an adopted unmarked key), 10 deleted and 10 created; after
 /// `restore` every key's bytes, metadata and expiration are as before and the created keys gone.
@@ -739,7 +742,7 @@ fn an_apply_is_undone_by_restore_byte_for_byte() {
             {"key": "f/k099", "value": "written by another tool", "metadata": {"tool": "x"}},
         ]),
     );
-    let state = || -> Vec<(String, Option<(Vec<u8>, Value, Value)>)> {
+    let state = || -> Vec<(String, Option<KeyState>)> {
         let listed: std::collections::HashMap<String, Value> = sim
             .list(ns, "f/", 1000)
             .into_iter()
