@@ -30,6 +30,8 @@
 #                something was written or deleted; drift: the same as has-drift
 #   has-drift    drift: drift found; plan with a baseline: a change is drift already live
 #   plan-file    plan: the saved plan, for `kvsync apply FILE`
+#   snapshot-file  apply: the snapshot of every key it changed, as it was before, for
+#                `kvsync restore FILE` (empty when none was saved); never with sensitive values
 #   summary      the Markdown report (at most 60 KiB)
 #   ran          the command that ran: `validate` for a plan or drift of a pull request from a
 #                fork, which gets no Cloudflare token (below)
@@ -348,6 +350,7 @@ fit_or_point() {
 has_changes=false
 has_drift=false
 plan_file=""
+snapshot_file=""
 code=0
 ran="$command"
 # Whether $report is kvsync's Markdown, rendered by kvsync for each place, or a report made here.
@@ -445,12 +448,32 @@ case "$ran" in
     # A positional argument in `args` is a saved plan: kvsync applies exactly it or refuses.
     saved=""
     skip=false
+    # Where the snapshot goes: `--snapshot PATH` in `args`, none with `--no-snapshot`, else a
+    # new file under the runner's temporary folder (the `snapshot-file` output, for an
+    # artifact). `--snapshot-sensitive` is never added: secrets stay out of artifacts.
+    snapshot_wanted=true
+    user_snapshot=false
+    take_snapshot_path=false
     for arg in ${extra[@]+"${extra[@]}"}; do
+      if $take_snapshot_path; then
+        take_snapshot_path=false
+        snapshot_file="$arg"
+        continue
+      fi
       if $skip; then
         skip=false
         continue
       fi
       case "$arg" in
+        --snapshot)
+          take_snapshot_path=true
+          user_snapshot=true
+          ;;
+        --snapshot=*)
+          snapshot_file="${arg#--snapshot=}"
+          user_snapshot=true
+          ;;
+        --no-snapshot) snapshot_wanted=false ;;
         -c | --config | -e | --env | --only | --take-over | --max-deletes | --target | \
           --local-path | --api-url | --format | --revision | --color)
           skip=true
@@ -461,6 +484,11 @@ case "$ran" in
     done
     args=(apply "${common[@]}")
     [[ -z "$saved" ]] && args+=(--auto-approve)
+    if $snapshot_wanted && ! $user_snapshot; then
+      snapshot_file="$work/kvsync-snapshot-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+      args+=(--snapshot "$snapshot_file")
+    fi
+    $snapshot_wanted || snapshot_file=""
     run_kvsync "$work/apply.txt" show "${args[@]}" ${extra[@]+"${extra[@]}"}
     if [[ "$code" == 0 ]]; then
       if grep -Eq 'Apply complete: ([1-9][0-9]* written|[0-9]+ written, [1-9])' "$work/apply.txt"; then
@@ -472,11 +500,17 @@ case "$ran" in
         printf '```text\n'
         sed 's/^```/` ``/' "$work/apply.txt"
         printf '```\n'
+        if [[ -n "$snapshot_file" && -s "$snapshot_file" ]]; then
+          printf '\nThe keys this apply changed were saved as they were before it, in `%s`. ' "$(basename "$snapshot_file")"
+          printf 'To put them back, download that file (the `snapshot-file` output, uploaded as an artifact) and run `kvsync restore FILE` with this job'"'"'s credentials; it refuses keys changed since, unless `--overwrite-changed`.\n'
+        fi
       } >"$report"
     else
       failure_markdown >"$report"
       annotate_config_problems
     fi
+    # No snapshot on disk (nothing to change, or it could not be written): no output.
+    [[ -n "$snapshot_file" && -s "$snapshot_file" ]] || snapshot_file=""
     ;;
 esac
 
@@ -506,6 +540,7 @@ set_output exit-code "$code"
 set_output has-changes "$has_changes"
 set_output has-drift "$has_drift"
 set_output plan-file "$(native_path "$plan_file")"
+set_output snapshot-file "$(native_path "$snapshot_file")"
 set_output report-file "$(native_path "$comment_report")"
 set_output config-path "$config_path"
 set_output ran "$ran"

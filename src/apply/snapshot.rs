@@ -322,6 +322,9 @@ pub fn rfc3339(now: i64) -> String {
         .unwrap_or_else(|| now.to_string())
 }
 
+/// Exact live bytes already read, by scope index, key and action ([`Options::known`]).
+pub type Known<'a> = dyn Fn(usize, &str, &str) -> Option<Vec<u8>> + 'a;
+
 /// What a snapshot is to hold besides the plan.
 pub struct Options<'a> {
     pub header: Header,
@@ -329,6 +332,10 @@ pub struct Options<'a> {
     pub sensitive: bool,
     /// Which scopes (by index into the plan) are left out (`snapshot: false`).
     pub skip_scope: &'a dyn Fn(usize) -> bool,
+    /// A live value already read exactly for the plan's diffs, by scope index, key and action
+    /// (`adopt`, …), when it may still be taken as live (no prompt was open since): it is not
+    /// read again.
+    pub known: &'a Known<'a>,
 }
 
 /// What taking a snapshot did.
@@ -342,6 +349,8 @@ pub struct Taken {
     pub read_again: u64,
     /// Values left out as sensitive.
     pub left_out: u64,
+    /// Values taken from the reads of the plan's diffs instead of read again.
+    pub reused: u64,
 }
 
 /// One key the snapshot records, before its value is read.
@@ -460,7 +469,19 @@ async fn write_keys<S: KvStore>(
             };
             pending.push(Pending { line, listed: listed.filter(|_| !left_out) });
         }
-        // Values: every listed key not left out, once, through the one reader.
+        // Values already read exactly for the plan's diffs are taken as they are.
+        for item in pending.iter_mut().filter(|item| item.listed.is_some()) {
+            if let Some(bytes) = (options.known)(index, &item.line.key, &item.line.action) {
+                let value = match String::from_utf8(bytes) {
+                    Ok(text) => LiveValue::Text(text),
+                    Err(error) => LiveValue::Binary(error.into_bytes()),
+                };
+                record(item, value)?;
+                item.listed = None;
+                taken.reused += 1;
+            }
+        }
+        // Values: every other listed key not left out, once, through the one reader.
         let to_read: Vec<usize> =
             (0..pending.len()).filter(|&i| pending[i].listed.is_some()).collect();
         let names: Vec<String> = to_read.iter().map(|&i| pending[i].line.key.clone()).collect();
@@ -504,33 +525,7 @@ async fn write_keys<S: KvStore>(
             }
         }
         for (j, value) in to_read.iter().zip(values) {
-            let item = &mut pending[*j];
-            let bytes = match value {
-                LiveValue::Text(text) => {
-                    item.line.encoding = Some(Encoding::Text);
-                    let bytes = text.as_bytes().to_vec();
-                    item.line.value = Some(text);
-                    bytes
-                }
-                LiveValue::Binary(bytes) => {
-                    item.line.encoding = Some(Encoding::Base64);
-                    item.line.value =
-                        Some(base64::engine::general_purpose::STANDARD.encode(&bytes));
-                    bytes
-                }
-                // Gone since it was listed: it did not exist when the apply wrote.
-                LiveValue::Missing => {
-                    item.line.existed = false;
-                    item.line.expiration = None;
-                    item.listed = None;
-                    continue;
-                }
-                LiveValue::Unreadable(reason) => {
-                    return Err(Error::Unreadable { key: item.line.key.clone(), reason });
-                }
-            };
-            item.line.sha256 = Some(base16ct::lower::encode_string(&Sha256::digest(&bytes)));
-            item.line.metadata = item.listed.and_then(|l| l.metadata.to_json());
+            record(&mut pending[*j], value)?;
         }
         for item in pending {
             taken.left_out += u64::from(item.line.left_out.is_some());
@@ -538,6 +533,36 @@ async fn write_keys<S: KvStore>(
         }
     }
     Ok(taken)
+}
+
+/// Fills a key's line with its live value (read exactly) and its listed metadata.
+fn record(item: &mut Pending<'_>, value: LiveValue) -> Result<(), Error> {
+    let bytes = match value {
+        LiveValue::Text(text) => {
+            item.line.encoding = Some(Encoding::Text);
+            let bytes = text.as_bytes().to_vec();
+            item.line.value = Some(text);
+            bytes
+        }
+        LiveValue::Binary(bytes) => {
+            item.line.encoding = Some(Encoding::Base64);
+            item.line.value = Some(base64::engine::general_purpose::STANDARD.encode(&bytes));
+            bytes
+        }
+        // Gone since it was listed: it did not exist when the apply wrote.
+        LiveValue::Missing => {
+            item.line.existed = false;
+            item.line.expiration = None;
+            item.listed = None;
+            return Ok(());
+        }
+        LiveValue::Unreadable(reason) => {
+            return Err(Error::Unreadable { key: item.line.key.clone(), reason });
+        }
+    };
+    item.line.sha256 = Some(base16ct::lower::encode_string(&Sha256::digest(&bytes)));
+    item.line.metadata = item.listed.and_then(|l| l.metadata.to_json());
+    Ok(())
 }
 
 /// Whether `bytes`, read as text, are exactly the stored value: the key's clean marker holds

@@ -125,6 +125,8 @@ pub struct Planned {
     /// What Cloudflare bills of those: list operations, and keys read for the value diffs.
     pub billed_lists: u64,
     pub billed_reads: u64,
+    /// `--no-snapshot`: apply saves no snapshot, so its reads are not in the cost.
+    pub no_snapshot: bool,
 }
 
 impl Planned {
@@ -156,7 +158,15 @@ impl Planned {
                 },
             )
         };
+        let (snapshot_keys, unmarked) = if self.no_snapshot {
+            (0, 0)
+        } else {
+            let skip = |index: usize| self.desired.scopes.get(index).is_none_or(|s| !s.snapshot);
+            crate::apply::snapshot::keys_to_read(&self.plan, &skip)
+        };
+        let singles = if self.store.kind().capabilities().exact_text_reads { 0 } else { unmarked };
         crate::report::cost::estimate_with(&self.plan, so_far, single)
+            .with_snapshot(snapshot_keys as u64, singles as u64)
             .on_free_plan(self.desired.plan_tier.is_free())
             .metered(self.store.capabilities().metered)
     }
@@ -268,6 +278,7 @@ pub async fn plan_with_baseline(
         read_requests,
         billed_lists,
         billed_reads,
+        no_snapshot: planning.no_snapshot,
     })
 }
 

@@ -27,9 +27,13 @@ pub struct Cost {
     pub single_write_requests: u64,
     /// Bulk deletes apply will send: ⌈D/10000⌉ per scope for its D deletes.
     pub delete_requests: u64,
+    /// Read requests apply will send for its snapshot before its first write (bulk gets and
+    /// single GETs, a floor: [`Cost::with_snapshot`]). Their billed reads are in
+    /// `billed_reads`.
+    pub snapshot_read_requests: u64,
     /// Billed list operations (one per list request).
     pub billed_lists: u64,
-    /// Billed reads: one per key read, not per request.
+    /// Billed reads: one per key read, not per request (planning's, and the snapshot's).
     pub billed_reads: u64,
     /// Billed writes: one per put (create, update, adopt, take-over).
     pub billed_writes: u64,
@@ -95,6 +99,18 @@ pub fn estimate_with(plan: &Plan, so_far: SoFar, single: impl Fn(usize, &str) ->
 }
 
 impl Cost {
+    /// The same cost, with the reads of apply's snapshot: `keys` values read in bulk gets of
+    /// 100, and `singles` of them read again alone for their exact bytes (those no marker of
+    /// ours can prove a text read of: adopts and take-overs; binary, byte-order-mark,
+    /// hand-edited and TTL values add one each, which keeps this a floor).
+    pub fn with_snapshot(self, keys: u64, singles: u64) -> Self {
+        Self {
+            snapshot_read_requests: keys.div_ceil(100) + singles,
+            billed_reads: self.billed_reads + keys + singles,
+            ..self
+        }
+    }
+
     /// The same cost, for an account on the Free plan when `free` (`plan_tier: free`).
     pub fn on_free_plan(self, free: bool) -> Self {
         Self { free_plan: free, ..self }
@@ -156,6 +172,7 @@ impl Cost {
         ]);
         let so_far = if so_far.is_empty() { "no requests".to_owned() } else { so_far };
         let apply = join_and(&[
+            counted(self.snapshot_read_requests, "snapshot read"),
             counted(self.write_requests, "bulk write"),
             counted(self.single_write_requests, "single write"),
             counted(self.delete_requests, "bulk delete"),
@@ -259,6 +276,7 @@ mod tests {
                 free_plan: false,
                 metered: false,
                 single_write_requests: 0,
+                snapshot_read_requests: 0,
             }
         );
         assert_eq!(
@@ -339,5 +357,21 @@ mod tests {
             estimate(&plan, so_far(2, 0, 0)).line(),
             "Cost: 2 list requests so far; apply will send 1 bulk write (billed: 2 lists, 1 write)."
         );
+    }
+
+    #[test]
+    fn the_snapshot_reads_are_in_the_cost_line_and_the_free_plan_warning() {
+        let plan = Plan { scopes: vec![scope(250, 0, 0)], only: Vec::new(), refusals: Vec::new() };
+        let cost = estimate(&plan, so_far(1, 0, 0)).with_snapshot(250, 2);
+        assert_eq!(cost.snapshot_read_requests, 5);
+        assert_eq!(cost.billed_reads, 252);
+        assert_eq!(
+            cost.line(),
+            "Cost: 1 list request so far; apply will send 5 snapshot reads and 1 bulk write \
+             (billed: 1 list, 252 reads, 250 writes)."
+        );
+        let cost = estimate(&plan, so_far(1, 0, 0)).with_snapshot(100_000, 1).on_free_plan(true);
+        let warning = cost.free_plan_warning().expect("over the reads of a day");
+        assert!(warning.starts_with("this run needs 100001 reads, more than the Workers KV Free plan allows in a day (100,000 reads, 1,000 writes"), "{warning}");
     }
 }

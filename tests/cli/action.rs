@@ -1862,3 +1862,42 @@ fn the_codify_step_opens_then_updates_one_pull_request() {
     let pushed = git(&remote, &["show", "kvsync/codify-live-changes:kvsync.yaml"]);
     assert_eq!(pushed, "keys: {f/a: later}\n");
 }
+
+/// Issue #27: apply's `snapshot-file` output names the snapshot it saved (for an artifact), the
+/// job summary says how to restore it, and `kvsync restore` puts the keys back from it.
+#[test]
+fn apply_gives_its_snapshot_as_an_output() {
+    require(&["bash"]);
+    let runner = Runner::new();
+    runner.write("kvsync.yaml", config(&[("f/a", "1"), ("f/b", "2")]));
+    let local = ("INPUT_ARGS", "--target local");
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "apply"), local]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+
+    runner.write("kvsync.yaml", config(&[("f/a", "10")]));
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "apply"), local]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert!(!run.stdout.contains("--snapshot-sensitive"), "{}", run.show());
+    let file = outputs["snapshot-file"].clone();
+    assert!(file.ends_with(".jsonl"), "{file:?}");
+    let text = std::fs::read_to_string(&file).expect("the snapshot file");
+    assert_eq!(text.lines().count(), 4, "header, f/a, f/b, trailer: {text}");
+    assert!(runner.summary().contains("run `kvsync restore FILE`"), "{}", runner.summary());
+
+    let restore = Command::new(env!("CARGO_BIN_EXE_kvsync"))
+        .args(["restore", &file, "--target", "local", "--auto-approve"])
+        .current_dir(runner.workspace())
+        .env("KVSYNC_NOW", crate::support::NOW)
+        .output()
+        .expect("restore");
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "plan"), local]);
+    assert!(run.stdout.contains("1 to update, 1 to delete"), "{}", run.show());
+    assert_eq!(outputs["exit-code"], "2");
+
+    // `--no-snapshot`: no file, an empty output.
+    let no = ("INPUT_ARGS", "--target local --no-snapshot");
+    let (run, outputs) = runner.kvsync(".", &[("INPUT_COMMAND", "apply"), no]);
+    assert_eq!(outputs["exit-code"], "0", "{}", run.show());
+    assert_eq!(outputs["snapshot-file"], "", "{}", run.show());
+}

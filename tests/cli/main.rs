@@ -75,3 +75,6 @@ mod writes;
 /// 50 and 120 columns, nothing left behind. Unix only.
 #[cfg(unix)]
 mod terminal;
+
+/// Issue #27: the snapshot apply saves before its first write, and `kvsync restore`.
+mod snapshot;

@@ -41,7 +41,9 @@ const PULL_NS: &str = "51a0000000000000000000000000000f";
 pub(crate) const DIFF_STAGING_NS: &str = "51a00000000000000000000000000010";
 pub(crate) const DIFF_PRODUCTION_NS: &str = "51a00000000000000000000000000011";
 /// Every namespace the shared simulator serves.
-const NAMESPACES: [&str; 9] = [
+/// `apply` and `restore` of `snapshot.rs`.
+const SNAPSHOT_NS: &str = "51a00000000000000000000000000012";
+const NAMESPACES: [&str; 10] = [
     FLAGS_NS,
     CONVERGE_NS,
     ERRORS_NS,
@@ -51,6 +53,7 @@ const NAMESPACES: [&str; 9] = [
     PULL_NS,
     DIFF_STAGING_NS,
     DIFF_PRODUCTION_NS,
+    SNAPSHOT_NS,
 ];
 
 /// How long `serve.mjs` may take to print its port (two cores, other tests starting theirs).
@@ -755,4 +758,68 @@ fn pull_codifies_metadata_additions_and_removals() {
     let plan = sim.kvsync(&test, &cwd, &["plan"]);
     assert!(plan.stdout.contains("~ flags/meta (marker only: live already matches; apply rewrites kvsync's marker: 1 write)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("flags/new (adopt, marker only"), "{}", plan.stdout);
+}
+
+/// A key as the simulator lists and reads it: bytes, metadata, expiration.
+type KeyState = (Vec<u8>, Value, Value);
+
+/// Issue #27 on the simulator: 100 keys changed (a hand edit, a binary value, a leading byte
+/// order mark, a TTL, user metadata, an adopted unmarked key), 10 deleted and 10 created; after
+/// `restore` every key's bytes, metadata and expiration are as before and the created keys gone.
+#[test]
+fn an_apply_is_undone_by_restore_byte_for_byte() {
+    use crate::snapshot::{BINARY, all_keys, config_a, config_b};
+    use base64::Engine as _;
+    let sim = Simulator::shared();
+    let ns = SNAPSHOT_NS;
+    let test = Test::new().file("kvsync.yaml", config_a().replace(crate::support::NS, ns));
+    let cwd = test.path().to_path_buf();
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "--no-snapshot"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let metadata = |key: &str| sim.listed(ns, key).expect("listed")["metadata"].clone();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    sim.put_by_hand(
+        ns,
+        json!([
+            {"key": "f/k000", "value": "fixed by hand at 3 a.m.", "metadata": metadata("f/k000")},
+            {"key": "f/k001", "value": b64(BINARY), "base64": true, "metadata": metadata("f/k001")},
+            {"key": "f/k002", "value": "\u{FEFF}with a BOM", "metadata": metadata("f/k002")},
+            {"key": "f/k099", "value": "written by another tool", "metadata": {"tool": "x"}},
+        ]),
+    );
+    let state = || -> Vec<(String, Option<KeyState>)> {
+        let listed: std::collections::HashMap<String, Value> = sim
+            .list(ns, "f/", 1000)
+            .into_iter()
+            .map(|entry| (entry["name"].as_str().expect("name").to_owned(), entry))
+            .collect();
+        all_keys()
+            .into_iter()
+            .map(|key| {
+                let found = listed.get(&key).map(|entry| {
+                    let value = sim.value(ns, &key).expect("a listed key has a value");
+                    (value, entry["metadata"].clone(), entry["expiration"].clone())
+                });
+                (key, found)
+            })
+            .collect()
+    };
+    let before = state();
+    assert_eq!(before.iter().filter(|(_, v)| v.is_some()).count(), 110);
+    assert_eq!(before[2].1.as_ref().map(|v| v.0[..3].to_vec()), Some(b"\xEF\xBB\xBF".to_vec()));
+
+    test.write("kvsync.yaml", config_b().replace(crate::support::NS, ns));
+    let apply = sim.kvsync(&test, &cwd, &["apply", "--auto-approve", "--snapshot", "s.jsonl"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert!(apply.stderr.contains("Snapshot: s.jsonl (120 keys)"), "{}", apply.stderr);
+    assert_ne!(state(), before);
+
+    let restore = sim.kvsync(&test, &cwd, &["restore", "s.jsonl", "--auto-approve"]);
+    assert_eq!(restore.code, 0, "{}", restore.snapshot());
+    assert!(
+        restore.stdout.contains("Restore complete: 110 written, 10 deleted."),
+        "{}",
+        restore.stdout
+    );
+    assert_eq!(state(), before);
 }

@@ -77,7 +77,9 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     // Before the first write: the live state of every key the apply changes, on disk.
     if !no_snapshot {
         let account = vars_context.account_id(planned.desired.account_id.as_deref());
-        take_snapshot(&planned, args, revision.as_deref(), account, now, printer).await?;
+        // After a prompt the values are read again: one may have changed while it was open.
+        let reuse = args.auto_approve || from_file;
+        take_snapshot(&planned, args, revision.as_deref(), account, now, reuse, printer).await?;
     }
 
     let report = execute_with_interrupt(&planned, revision, printer).await;
@@ -193,9 +195,11 @@ async fn take_snapshot(
     revision: Option<&str>,
     account: Option<String>,
     now: i64,
+    reuse: bool,
     printer: &Printer,
 ) -> Result<(), Error> {
     use crate::apply::snapshot;
+    use crate::report::values::ValueView;
     let skip = |index: usize| planned.desired.scopes.get(index).is_none_or(|s| !s.snapshot);
     let changes = |(i, s): (usize, &crate::plan::ScopePlan)| {
         !skip(i) && s.changes.iter().any(|c| c.action.is_put() || c.action.is_delete())
@@ -235,8 +239,29 @@ async fn take_snapshot(
             .into_iter()
             .collect(),
     };
-    let options =
-        snapshot::Options { header, sensitive: args.snapshot_sensitive, skip_scope: &skip };
+    // A live value the diffs read exactly: an adopt's (read as bytes), any on a target whose
+    // text reads are exact, and a marker-only update's (live equals the desired bytes).
+    let exact_reads = store.kind().capabilities().exact_text_reads;
+    let known = |index: usize, key: &str, action: &str| -> Option<Vec<u8>> {
+        if !reuse {
+            return None;
+        }
+        match planned.views.get(index, key)? {
+            ValueView::Text { live: Some(text), .. } if exact_reads || action == "adopt" => {
+                Some(text.clone().into_bytes())
+            }
+            ValueView::MarkerOnly => {
+                planned.desired.scopes.get(index)?.entries.get(key)?.read().ok()
+            }
+            _ => None,
+        }
+    };
+    let options = snapshot::Options {
+        header,
+        sensitive: args.snapshot_sensitive,
+        skip_scope: &skip,
+        known: &known,
+    };
     let progress = Progress::new(printer, "snapshot", "keys", None);
     let taken =
         snapshot::take(store, &planned.desired, &planned.plan, &planned.live, &options, &path)
@@ -250,13 +275,19 @@ async fn take_snapshot(
             if n == 1 { "value" } else { "values" }
         ),
     };
-    printer.info(&format!(
+    let line = format!(
         "Snapshot: {} ({} {}{left_out}); `kvsync restore {}` puts them back.",
         path.display(),
         taken.keys,
         if taken.keys == 1 { "key" } else { "keys" },
         path.display()
-    ));
+    );
+    // A run that only creates keys overwrites nothing: its snapshot is said with `-v` only.
+    if taken.keys_read + taken.left_out + taken.reused > 0 {
+        printer.info(&line)
+    } else {
+        printer.verbose(&line)
+    }
     Ok(())
 }
 

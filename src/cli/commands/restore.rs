@@ -130,11 +130,13 @@ async fn plan(
         let keys = kv::list_all_with(store, &scope.namespace, &scope.prefix, &|_| {}).await?;
         listed.entry(scope.namespace.clone()).or_default().extend(keys);
     }
-    let find = |line: &KeyLine| {
-        listed
-            .get(&line.namespace)
-            .and_then(|keys| keys.iter().find(|k| k.name.as_str() == line.key))
-    };
+    let index: HashMap<(&str, &str), &ListedKey> = listed
+        .iter()
+        .flat_map(|(namespace, keys)| {
+            keys.iter().map(move |k| ((namespace.as_str(), k.name.as_str()), k))
+        })
+        .collect();
+    let find = |line: &KeyLine| index.get(&(line.namespace.as_str(), line.key.as_str())).copied();
     let befores: Vec<Option<Vec<u8>>> =
         wanted.iter().map(|&i| lines[i].bytes().map_err(Error::Usage)).collect::<Result<_, _>>()?;
     // The values that may equal the before-state (same metadata and expiration), read exactly.
