@@ -249,7 +249,10 @@ fn the_check_sees_a_wrong_arrow() {
     assert!(wrong_arrows(&["report"], "use crate::kv::LiveValue;").is_empty());
     assert!(wrong_arrows(&["plan"], "use crate::kv::ListedKey;").is_empty());
     assert_eq!(wrong_arrows(&["kv"], "crate::plan::Plan"), ["`kv` imports `crate::plan::Plan`"]);
-    assert_eq!(wrong_arrows(&["fs"], "crate::config::load"), ["`fs` imports `crate::config::load`"]);
+    assert_eq!(
+        wrong_arrows(&["fs"], "crate::config::load"),
+        ["`fs` imports `crate::config::load`"]
+    );
     assert!(wrong_arrows(&["saved"], "crate::fs::write(path, bytes, root)").is_empty());
     // The pure engine writes no file.
     assert_eq!(wrong_arrows(&["plan"], "crate::fs::write"), ["`plan` imports `crate::fs::write`"]);

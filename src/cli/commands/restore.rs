@@ -135,10 +135,8 @@ async fn plan(
             .get(&line.namespace)
             .and_then(|keys| keys.iter().find(|k| k.name.as_str() == line.key))
     };
-    let befores: Vec<Option<Vec<u8>>> = wanted
-        .iter()
-        .map(|&i| lines[i].bytes().map_err(Error::Usage))
-        .collect::<Result<_, _>>()?;
+    let befores: Vec<Option<Vec<u8>>> =
+        wanted.iter().map(|&i| lines[i].bytes().map_err(Error::Usage)).collect::<Result<_, _>>()?;
     // The values that may equal the before-state (same metadata and expiration), read exactly.
     let mut values: HashMap<usize, LiveValue> = HashMap::new();
     let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
