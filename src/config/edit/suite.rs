@@ -74,7 +74,7 @@ fn embed(document: &str, crlf: bool) -> String {
 /// Pulls every change into one document.
 fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, Failure> {
     let root = scratch.join("kvsync.yaml");
-    std::fs::write(&root, embed(document, crlf))
+    crate::fs::write(&root, embed(document, crlf).as_bytes(), scratch)
         .map_err(|error| Failure::Broken(format!("cannot write `{}`: {error}", root.display())))?;
     let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
     let loaded = load(&root, &options).map_err(|_| Failure::NotKeys)?;
