@@ -213,18 +213,18 @@ fn raw_writes(code: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether the module `relative` (a file under `src`) is declared `#[cfg(test)] mod NAME;` by
-/// the file that declares it (`mod.rs` beside it, or the file named like its folder).
-fn declared_for_tests_only(src: &Path, relative: &Path) -> bool {
-    let Some(stem) = relative.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+/// Whether the file's module is declared for tests only: `#[cfg(test)]` on the line before
+/// `mod NAME;` in its parent (`config/edit/mod.rs` declares `property`).
+fn declared_for_tests(src: &Path, relative: &Path) -> bool {
+    let Some(name) = relative.file_stem().and_then(|stem| stem.to_str()) else { return false };
+    let Some(folder) = relative.parent().filter(|folder| !folder.as_os_str().is_empty()) else {
         return false;
     };
-    let folder = relative.parent().unwrap_or(Path::new(""));
     let parents = [src.join(folder).join("mod.rs"), src.join(folder).with_extension("rs")];
-    parents.iter().any(|parent| {
-        std::fs::read_to_string(parent)
-            .is_ok_and(|text| text.contains(&format!("#[cfg(test)]\nmod {stem};")))
-    })
+    let declaration = format!("#[cfg(test)]\nmod {name};");
+    parents
+        .iter()
+        .any(|parent| std::fs::read_to_string(parent).is_ok_and(|text| text.contains(&declaration)))
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn every_file_is_written_through_the_atomic_writer() {
         let relative = file.strip_prefix(&src).expect("under src");
         let test_only = relative.file_name().is_some_and(|name| {
             name == "tests.rs" || name.to_string_lossy().ends_with("_tests.rs")
-        }) || declared_for_tests_only(&src, relative);
+        }) || declared_for_tests(&src, relative);
         if relative.starts_with("fs") || relative == Path::new("layering.rs") || test_only {
             continue;
         }

