@@ -52,9 +52,11 @@ pub async fn read_values<S: KvStore>(
     on_read: &dyn Fn(usize),
 ) -> Result<Vec<LiveValue>, Error> {
     let mut out: Vec<Option<LiveValue>> = vec![None; keys.len()];
-    read_each(store, namespace_id, keys, hints, &mut |i, value| {
-        out[i] = Some(value);
-        on_read(1);
+    read_chunks(store, namespace_id, keys, hints, &mut |chunk, values| {
+        for (&i, value) in chunk.iter().zip(values) {
+            out[i] = Some(value);
+        }
+        on_read(chunk.len());
         Ok::<(), Error>(())
     })
     .await?;
@@ -71,6 +73,24 @@ pub async fn read_each<S: KvStore, E: From<Error>>(
     keys: &[String],
     hints: &[ReadHint],
     each: &mut dyn FnMut(usize, LiveValue) -> Result<(), E>,
+) -> Result<(), E> {
+    read_chunks(store, namespace_id, keys, hints, &mut |chunk, values| {
+        for (&i, value) in chunk.iter().zip(values) {
+            each(i, value)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Reads `keys` one request group at a time (bulk groups first, then the keys read singly),
+/// handing `each` the indices of a group and its values, in order, as soon as it is answered.
+async fn read_chunks<S: KvStore, E: From<Error>>(
+    store: &S,
+    namespace_id: &str,
+    keys: &[String],
+    hints: &[ReadHint],
+    each: &mut dyn FnMut(&[usize], Vec<LiveValue>) -> Result<(), E>,
 ) -> Result<(), E> {
     let capabilities = store.capabilities();
     let hint = |i: usize| hints.get(i).copied().unwrap_or_default();
@@ -91,9 +111,7 @@ pub async fn read_each<S: KvStore, E: From<Error>>(
                 }
                 .into());
             }
-            for (&i, value) in chunk.iter().zip(values) {
-                each(i, value)?;
-            }
+            each(chunk, values)?;
         }
     }
     Ok(())

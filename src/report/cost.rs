@@ -144,8 +144,9 @@ impl Cost {
         if over.is_empty() {
             return (self.billed_reads >= FREE_PLAN_DAILY_READS / 10).then(|| {
                 format!(
-                    "this run read {} for its value diffs, {} % of the 100,000 reads the Workers \
-                     KV Free plan allows in a day; `--no-value-diff` reads none",
+                    "this run reads {} (value diffs, and apply's snapshot), {} % of the 100,000 \
+                     reads the Workers KV Free plan allows in a day; `--no-value-diff` and \
+                     `--no-snapshot` read none",
                     crate::report::text::counted(self.billed_reads as usize, "value", "values"),
                     self.billed_reads * 100 / FREE_PLAN_DAILY_READS
                 )
@@ -333,8 +334,9 @@ mod tests {
         assert_eq!(
             reads(50_000).as_deref(),
             Some(
-                "this run read 50000 values for its value diffs, 50 % of the 100,000 reads the \
-                 Workers KV Free plan allows in a day; `--no-value-diff` reads none"
+                "this run reads 50000 values (value diffs, and apply's snapshot), 50 % of the \
+                 100,000 reads the Workers KV Free plan allows in a day; `--no-value-diff` and \
+                 `--no-snapshot` read none"
             )
         );
         let over = reads(100_001).expect("over");
@@ -372,6 +374,12 @@ mod tests {
         );
         let cost = estimate(&plan, so_far(1, 0, 0)).with_snapshot(100_000, 1).on_free_plan(true);
         let warning = cost.free_plan_warning().expect("over the reads of a day");
-        assert!(warning.starts_with("this run needs 100001 reads, more than the Workers KV Free plan allows in a day (100,000 reads, 1,000 writes"), "{warning}");
+        assert!(
+            warning.starts_with(
+                "this run needs 100001 reads, more than the Workers KV Free plan allows in a day \
+                 (1,000 writes, 1,000 deletes, 1,000 lists, 100,000 reads)"
+            ),
+            "{warning}"
+        );
     }
 }

@@ -371,15 +371,15 @@ fn hostile_names_stay_text_in_every_format() {
     // The key is one code span; the values are inside the diff's fence.
     assert!(out.stdout.contains("- `~` ```f/``</details><img src=x> @team"), "{}", out.stdout);
     assert_eq!(out.stdout.matches("<img").count(), 1, "{}", out.stdout);
-    // A line separator in a key or value breaks no line of either format.
+    // A line separator in a key or value breaks no line of either format: it is escaped.
     let one_line = |text: &str, end: &str| {
-        text.lines().any(|line| line.contains("@team\u{2028}x") && line.ends_with(end))
+        text.lines().any(|line| line.contains("@team\\u{2028}x") && line.ends_with(end))
     };
     assert!(one_line(&out.stdout, "(value differs)"), "{}", out.stdout);
     let human = diff(&test, &[]);
     assert_eq!(human.code, 2, "{}", human.snapshot());
     assert!(one_line(&human.stdout, "(value differs)"), "{}", human.stdout);
-    assert!(human.stdout.contains("      +a\u{2028}c <!-- x -->\n"), "{}", human.stdout);
+    assert!(human.stdout.contains("      +a\\u{2028}c <!-- x -->\n"), "{}", human.stdout);
     let json = diff(&test, &["--format", "json"]);
     assert_eq!(keys(&valid_json(&json))[0].0, hostile);
 }
