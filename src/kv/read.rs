@@ -83,6 +83,9 @@ pub async fn read_each<S: KvStore, E: From<Error>>(
     .await
 }
 
+/// What [`read_chunks`] hands each request group to: its indices in `keys`, and its values.
+type ChunkSink<'a, E> = dyn FnMut(&[usize], Vec<LiveValue>) -> Result<(), E> + 'a;
+
 /// Reads `keys` one request group at a time (bulk groups first, then the keys read singly),
 /// handing `each` the indices of a group and its values, in order, as soon as it is answered.
 async fn read_chunks<S: KvStore, E: From<Error>>(
@@ -90,7 +93,7 @@ async fn read_chunks<S: KvStore, E: From<Error>>(
     namespace_id: &str,
     keys: &[String],
     hints: &[ReadHint],
-    each: &mut dyn FnMut(&[usize], Vec<LiveValue>) -> Result<(), E>,
+    each: &mut ChunkSink<'_, E>,
 ) -> Result<(), E> {
     let capabilities = store.capabilities();
     let hint = |i: usize| hints.get(i).copied().unwrap_or_default();
