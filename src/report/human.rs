@@ -130,12 +130,29 @@ fn render_refusals(refusals: &[Refusal], style: Style) -> String {
     out
 }
 
-fn render_scope(scope: &ScopeReport<'_>, options: &HumanOptions, style: Style) -> String {
-    let mut out = String::new();
+/// A scope's heading line, as both the full and the capped rendering begin.
+fn heading_line(scope: &ScopeReport<'_>, style: Style) -> String {
     let plan = scope.scope;
     let heading =
         scope_heading(&plan.name, &plan.namespace_id, scope.resolved_from(), &plan.prefix);
-    let _ = writeln!(out, "{}", style.bold(&heading));
+    format!("{}\n", style.bold(&heading))
+}
+
+/// A scope's warnings, as both the full and the capped rendering end.
+fn write_warnings(out: &mut String, scope: &ScopeReport<'_>, style: Style) {
+    for warning in &scope.scope.warnings {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            style.warning("warning:"),
+            printable(&warning.key),
+            printable(&warning.message)
+        );
+    }
+}
+
+fn render_scope(scope: &ScopeReport<'_>, options: &HumanOptions, style: Style) -> String {
+    let mut out = heading_line(scope, style);
     // With `--baseline`, drift already live comes first and apart from what the pull request
     // changes, so a reviewer sees what the PR does on its own.
     let tagged = scope.scope.changes.iter().any(|c| c.origin.is_some());
@@ -159,15 +176,7 @@ fn render_scope(scope: &ScopeReport<'_>, options: &HumanOptions, style: Style) -
             render_change(&mut out, &change, options, style);
         }
     }
-    for warning in &scope.scope.warnings {
-        let _ = writeln!(
-            out,
-            "  {} {}: {}",
-            style.warning("warning:"),
-            printable(&warning.key),
-            printable(&warning.message)
-        );
-    }
+    write_warnings(&mut out, scope, style);
     out
 }
 
@@ -180,14 +189,7 @@ fn render_scope_capped(
     style: Style,
 ) -> String {
     use crate::report::model::{ActionKind, in_group, origin_groups};
-    let mut out = String::new();
-    let heading = scope_heading(
-        &scope.scope.name,
-        &scope.scope.namespace_id,
-        scope.resolved_from(),
-        &scope.scope.prefix,
-    );
-    let _ = writeln!(out, "{}", style.bold(&heading));
+    let mut out = heading_line(scope, style);
     for drift in origin_groups(plan) {
         let mut titled = false;
         for kind in ActionKind::ALL {
@@ -217,15 +219,7 @@ fn render_scope_capped(
             }
         }
     }
-    for warning in &scope.scope.warnings {
-        let _ = writeln!(
-            out,
-            "  {} {}: {}",
-            style.warning("warning:"),
-            printable(&warning.key),
-            printable(&warning.message)
-        );
-    }
+    write_warnings(&mut out, scope, style);
     out
 }
 
