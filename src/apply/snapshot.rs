@@ -221,9 +221,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Creates the file ([`create_new`]) and writes the header.
+    /// Creates the file ([`create_new`], its folder never reached through a link out of the
+    /// current folder) and writes the header.
     pub fn create(path: &Path, header: &Header) -> Result<Self, Error> {
-        let file = create_new(path).map_err(|source| write_error(path, source))?;
+        // Like every output kvsync writes, a snapshot reached through a linked folder must stay
+        // inside the current folder (`crate::fs`).
+        let file = crate::fs::create_new_within(path, Path::new("."))
+            .map_err(|error| write_error(path, std::io::Error::other(error.to_string())))?;
         let mut writer = Self {
             path: path.to_path_buf(),
             out: std::io::BufWriter::with_capacity(1 << 16, file),

@@ -214,11 +214,41 @@ pub(crate) fn folder_of(path: &Path) -> &Path {
 /// Where a write of `path` goes: `path` itself, or the target of the link at `path` when that
 /// target is a file inside `within`; either must be a regular file or a free name.
 fn resolve(path: &Path, within: &Path) -> Result<PathBuf, Error> {
+    linked_folder(path, within)?;
     let destination = follow(path, within)?;
     match std::fs::symlink_metadata(&destination) {
         Ok(meta) if !meta.is_file() => Err(Error::NotAFile { path: path.to_path_buf() }),
         _ => Ok(destination),
     }
+}
+
+/// Refuses a `path` whose folder is reached through a symbolic link (any folder named in it)
+/// that leads outside `within`: a linked folder must not carry a write out of the repository
+/// any more than a linked file.
+fn linked_folder(path: &Path, within: &Path) -> Result<(), Error> {
+    let folder = folder_of(path);
+    let linked = folder.ancestors().filter(|a| !a.as_os_str().is_empty()).any(|ancestor| {
+        std::fs::symlink_metadata(ancestor).is_ok_and(|meta| meta.file_type().is_symlink())
+    });
+    if !linked {
+        return Ok(());
+    }
+    let link = |why: String| Error::Link { path: path.to_path_buf(), why };
+    let target = std::fs::canonicalize(folder).map_err(|e| link(e.to_string()))?;
+    let root = std::fs::canonicalize(within)
+        .map_err(|source| Error::Write { path: within.to_path_buf(), source })?;
+    if target.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(Error::LinkOutside { path: folder.to_path_buf(), target, within: root })
+    }
+}
+
+/// [`create_new`] for a destination whose folder may be reached through a link only when the
+/// link stays inside `within`.
+pub fn create_new_within(path: &Path, within: &Path) -> Result<std::fs::File, Error> {
+    linked_folder(path, within)?;
+    create_new(path).map_err(|source| Error::Write { path: path.to_path_buf(), source })
 }
 
 /// `path`, or the target of the link at `path` when that target is inside `within`.
@@ -460,5 +490,26 @@ mod tests {
         write(&dir.path().join("out.ts"), b"types", dir.path()).expect("written");
         assert_eq!(std::fs::read(&victim).expect("read"), b"keep");
         assert_eq!(std::fs::read(&file).expect("read"), b"mine");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_reached_through_a_link_must_stay_inside() {
+        let root = tempfile::tempdir().expect("a folder");
+        let outside = tempfile::tempdir().expect("a folder");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).expect("a link");
+        std::fs::create_dir(root.path().join("real")).expect("a folder");
+        std::os::unix::fs::symlink(root.path().join("real"), root.path().join("in"))
+            .expect("a link");
+
+        let refused = write(&root.path().join("out/f.txt"), b"x", root.path());
+        assert!(matches!(refused, Err(Error::LinkOutside { .. })), "{refused:?}");
+        let refused = create_new_within(&root.path().join("out/g.txt"), root.path());
+        assert!(matches!(refused, Err(Error::LinkOutside { .. })), "{refused:?}");
+        assert!(names(outside.path()).is_empty(), "nothing written outside");
+
+        write(&root.path().join("in/f.txt"), b"x", root.path()).expect("inside");
+        create_new_within(&root.path().join("in/g.txt"), root.path()).expect("inside");
+        assert_eq!(names(&root.path().join("real")), ["f.txt", "g.txt"]);
     }
 }

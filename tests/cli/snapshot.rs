@@ -487,3 +487,29 @@ fn a_partial_apply_is_restored() {
     assert!(out.stdout.contains("10 unchanged"), "{}", out.stdout);
     assert_state(&target, &before);
 }
+
+/// A snapshot folder that is a link out of the current folder: the snapshot is never written
+/// through it (nothing is written at all); a link that stays inside is followed.
+#[cfg(unix)]
+#[test]
+fn a_snapshot_folder_linked_out_of_the_folder_is_refused() {
+    let test = Test::new().file("kvsync.yaml", Config::new().values(&[("f/a", "1")]).yaml());
+    let outside = tempfile::tempdir().expect("a folder");
+    std::fs::create_dir(test.path().join(".kvsync")).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path(), test.path().join(".kvsync/snapshots"))
+        .expect("a link");
+    let out = test.run(&["apply", "--target", "local", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
+    assert_eq!(std::fs::read_dir(outside.path()).expect("read").count(), 0, "nothing outside");
+    let plan = test.run(&["plan", "--target", "local", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "nothing was written: {}", plan.snapshot());
+
+    std::fs::remove_file(test.path().join(".kvsync/snapshots")).expect("unlink");
+    std::fs::create_dir(test.path().join("kept")).expect("mkdir");
+    std::os::unix::fs::symlink(test.path().join("kept"), test.path().join(".kvsync/snapshots"))
+        .expect("a link");
+    let out = test.run(&["apply", "--target", "local", "--auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert_eq!(std::fs::read_dir(test.path().join("kept")).expect("read").count(), 1);
+}
