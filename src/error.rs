@@ -22,9 +22,9 @@ pub enum Error {
     #[error(transparent)]
     Saved(#[from] crate::saved::Error),
 
-    /// `pull`'s edits, loaded before a file is written, do not say what they should.
+    /// `pull`'s edits cannot be computed, or do not say what they should.
     #[error(transparent)]
-    Edit(#[from] crate::config::edit::CheckError),
+    Edit(#[from] crate::config::edit::Error),
 
     /// `plan` found that apply would refuse this plan as it stands (the plan printed lists every
     /// refusal with its hint), so the pull request's check fails before the merge.
@@ -79,6 +79,18 @@ pub enum Error {
     Io { context: &'static str, source: std::io::Error },
 }
 
+impl From<crate::apply::pull::Error> for Error {
+    /// A pull's error, each kind with the hints of its own module.
+    fn from(error: crate::apply::pull::Error) -> Self {
+        use crate::apply::pull::Error as Pull;
+        match error {
+            Pull::Kv(error) => Self::Kv(error),
+            Pull::Edit(error) => Self::Edit(error),
+            Pull::Fs(error) => Self::Fs(error),
+        }
+    }
+}
+
 fn counted_keys(count: usize) -> String {
     crate::text::counted(count, "listed key", "listed keys")
 }
@@ -111,7 +123,7 @@ impl Error {
             ],
             Self::Apply(error) => error.hints(),
             Self::Saved(error) => error.hints(),
-            Self::Edit(error) => vec![error.hint()],
+            Self::Edit(error) => error.hints(),
             Self::MissingAccountId => vec![
                 "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],

@@ -5,6 +5,7 @@
 pub mod batch;
 mod error;
 pub mod executor;
+pub mod pull;
 pub mod restore;
 pub mod snapshot;
 pub mod verify;

@@ -279,19 +279,14 @@ fn write_error(path: &Path, source: std::io::Error) -> Error {
 }
 
 /// Where a snapshot goes when `--snapshot` is not given: `.kvsync/snapshots/<UTC time>-<rev>.jsonl`
-/// under `base` (the folder the default local store lives in). Creates the folders; when it
-/// creates `.kvsync` itself it writes a `.gitignore` holding `*` there, so nothing in it is
-/// committed by accident.
+/// under `base` (the folder the default local store lives in). Creates the folders through
+/// `crate::fs::create_folders`, which gives a `.kvsync` it creates its `.gitignore`.
 pub fn default_path(base: &Path, now: i64, rev: Option<&str>) -> Result<PathBuf, Error> {
-    let kvsync = base.join(".kvsync");
-    let folder = kvsync.join("snapshots");
-    if !kvsync.exists() {
-        std::fs::create_dir_all(&kvsync).map_err(|source| write_error(&kvsync, source))?;
-        let ignore = kvsync.join(".gitignore");
-        let mut file = create_new(&ignore).map_err(|source| write_error(&ignore, source))?;
-        file.write_all(b"*\n").map_err(|source| write_error(&ignore, source))?;
-    }
-    std::fs::create_dir_all(&folder).map_err(|source| write_error(&folder, source))?;
+    let folder = base.join(crate::fs::STATE_FOLDER).join("snapshots");
+    crate::fs::create_folders(&folder).map_err(|error| match error {
+        crate::fs::Error::Write { path, source } => write_error(&path, source),
+        other => write_error(&folder, std::io::Error::other(other.to_string())),
+    })?;
     let time = time::OffsetDateTime::from_unix_timestamp(now)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))

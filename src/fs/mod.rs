@@ -278,6 +278,47 @@ fn random_suffix() -> io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The name of the folder kvsync keeps its own state in (the local store, snapshots): nothing
+/// in it is for git.
+pub const STATE_FOLDER: &str = ".kvsync";
+
+/// Creates `folder` and every folder above it that is missing: the one place that creates
+/// kvsync's state folder, for every writer (the local store, apply's snapshots), so that a
+/// [`STATE_FOLDER`] it creates always gets its `.gitignore` (holding `*`: nothing in it is
+/// committed by accident), whoever writes there first. A state folder that exists already is
+/// left as it is.
+pub fn create_folders(folder: &Path) -> Result<(), Error> {
+    let error = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
+    let mut missing = Vec::new();
+    let mut at = folder;
+    while !at.as_os_str().is_empty() && std::fs::symlink_metadata(at).is_err() {
+        missing.push(at);
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    for created in missing.into_iter().rev() {
+        match std::fs::create_dir(created) {
+            Ok(()) => {}
+            // Another process made it meanwhile: its creator wrote what belongs in it.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(error(created, source)),
+        }
+        if created.file_name().is_some_and(|name| name == STATE_FOLDER) {
+            let ignore = created.join(".gitignore");
+            let mut file = create_new(&ignore).map_err(|source| error(&ignore, source))?;
+            file.write_all(b"*\n").map_err(|source| error(&ignore, source))?;
+            file.sync_all().map_err(|source| error(&ignore, source))?;
+        }
+    }
+    if !folder.as_os_str().is_empty() && !folder.is_dir() {
+        let source = io::Error::new(io::ErrorKind::NotADirectory, "not a folder");
+        return Err(error(folder, source));
+    }
+    Ok(())
+}
+
 /// Creates `path`, failing if anything (a file, a link, even a dangling one) is there: for a
 /// file written as a stream that no reader sees before it is complete under a name of its own
 /// (apply's snapshots, which say in their trailer whether they are).
@@ -325,6 +366,29 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// Whoever creates `.kvsync/` first (the local store, a snapshot), it gets its
+    /// `.gitignore`; one that exists already is left alone.
+    #[test]
+    fn a_state_folder_is_created_with_its_gitignore() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("deep/.kvsync");
+        create_folders(&store).expect("created");
+        assert_eq!(std::fs::read_to_string(store.join(".gitignore")).expect("ignore"), "*\n");
+        create_folders(&store.join("snapshots")).expect("created below");
+        assert_eq!(names(&store), [".gitignore", "snapshots"]);
+        // Made by someone else, without one: not kvsync's to add.
+        let theirs = dir.path().join("theirs/.kvsync");
+        std::fs::create_dir_all(&theirs).expect("mkdir");
+        create_folders(&theirs.join("snapshots")).expect("created below");
+        assert_eq!(names(&theirs), ["snapshots"]);
+        // Another name gets nothing; a file in the way is an error.
+        create_folders(&dir.path().join("plain/store")).expect("created");
+        assert_eq!(names(&dir.path().join("plain")), ["store"]);
+        std::fs::write(dir.path().join("file"), "x").expect("write");
+        assert!(create_folders(&dir.path().join("file")).is_err());
+        assert!(create_folders(&dir.path().join("file/below")).is_err());
     }
 
     #[test]

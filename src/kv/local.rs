@@ -159,7 +159,8 @@ impl LocalStore {
 
     fn open_unguarded(path: &Path, now: i64) -> Result<LocalStore, Error> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs_err::create_dir_all(parent).map_err(|err| local_error(path, err))?;
+            // The one place that creates `.kvsync/` (with its `.gitignore`), for every writer.
+            crate::fs::create_folders(parent).map_err(|err| local_error(path, err))?;
         }
         let db = match Database::create(path) {
             Ok(db) => db,

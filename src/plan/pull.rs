@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::config::edit::{Change, What};
+use crate::config::edit::{Change, Refusal, Refused, What};
 use crate::config::{DesiredEntry, DesiredScope, Globs, Violation};
 use crate::content::{Expiration, Marker, content_hash};
 use crate::kv::{ListedKey, LiveValue};
 
 use super::LiveScope;
+use super::compare::{Difference, compare, expiration_equal, metadata_equal};
 
 /// What `pull` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +96,7 @@ pub fn values_to_read<'a>(
         .iter()
         .filter(|listed| {
             let key = listed.name.as_str();
-            if !in_scope(scope, key) || !options.wants(key) {
+            if !scope.contains(key) || !options.wants(key) {
                 return false;
             }
             match (scope.entries.get(key), listed.metadata.marker()) {
@@ -123,7 +124,7 @@ pub fn find(
         live.keys.iter().map(|key| (key.name.as_str(), key)).collect();
     let mut findings = Vec::new();
     for (key, entry) in &scope.entries {
-        if !in_scope(scope, key) || !options.wants(key) || scope.protect.is_match(key) {
+        if !scope.contains(key) || !options.wants(key) || scope.protect.is_match(key) {
             continue;
         }
         let Some(listed) = listed.get(key.as_str()) else {
@@ -180,7 +181,8 @@ fn desired_key(
         // Another owner's, a newer kvsync's or an unreadable marker: never pulled.
         _ => return None,
     };
-    let bytes = match values.get(key)? {
+    let value = values.get(key)?;
+    let bytes = match value {
         LiveValue::Text(text) => text.as_bytes(),
         LiveValue::Binary(bytes) => bytes.as_slice(),
         LiveValue::Missing => return Some(Found::Missing { ttl: false }),
@@ -196,6 +198,21 @@ fn desired_key(
     if live_hash == entry.hash {
         return None;
     }
+    // What differs, by the one comparison (metadata as JSON values: `2` is `2.0`): a key whose
+    // content hash differs only by how a number is written has nothing to pull, whatever its
+    // marker says.
+    let desired_value = desired_bytes(entry);
+    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map());
+    let desired = desired_value.as_deref().unwrap_or_default();
+    let mut differences =
+        compare(desired, desired_metadata.as_ref(), entry.expiration, value, listed);
+    if desired_value.is_none() && !differences.contains(&Difference::Value) {
+        // A desired value that cannot be read is not what is live.
+        differences.insert(0, Difference::Value);
+    }
+    if differences.is_empty() {
+        return None;
+    }
     match recorded {
         // Live still as kvsync wrote it: the config changed since, or another config was
         // applied.
@@ -203,17 +220,10 @@ fn desired_key(
         Some(written) if written != entry.hash => return Some(Found::ChangedBoth),
         _ => {}
     }
-    let desired_value = desired_bytes(entry);
-    let desired_metadata = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
-    let desired_expiration = match entry.expiration {
-        Expiration::At(at) => Some(at),
-        _ => None,
-    };
+    let value_changed = differences.contains(&Difference::Value);
+    let metadata_changed = differences.contains(&Difference::Metadata);
+    let expiration_changed = differences.contains(&Difference::Expiration);
     let live_expiration = listed.expiration;
-    let value_changed = desired_value.as_deref() != Some(bytes);
-    let metadata_changed = !json_equal_maps(desired_metadata.as_ref(), metadata.as_ref());
-    let expiration_changed =
-        !matches!(entry.expiration, Expiration::Ttl(_)) && desired_expiration != live_expiration;
     let sensitive = entry.sensitive || listed.metadata.is_marked_sensitive();
     if sensitive {
         return Some(Found::Sensitive {
@@ -239,14 +249,9 @@ fn desired_key(
 /// Whether the listing alone shows a hand edit of a key whose marker matches the config: its
 /// user metadata or its absolute expiration is not what the config says.
 fn listing_differs(entry: &DesiredEntry, listed: &ListedKey) -> bool {
-    let desired = entry.metadata.as_ref().map(|m| m.to_map()).filter(|m| !m.is_empty());
-    let live = listed.metadata.user().filter(|m| !m.is_empty());
-    let expiration = match entry.expiration {
-        Expiration::Never => listed.expiration.is_some(),
-        Expiration::At(at) => listed.expiration != Some(at),
-        Expiration::Ttl(_) => false,
-    };
-    expiration || !json_equal_maps(desired.as_ref(), live.as_ref())
+    let desired = entry.metadata.as_ref().map(|m| m.to_map());
+    !expiration_equal(entry.expiration, listed.expiration)
+        || !metadata_equal(desired.as_ref(), listed.metadata.to_json().as_ref())
 }
 
 /// A key to adopt: all of its live state.
@@ -266,7 +271,7 @@ fn whole(bytes: &[u8], listed: &ListedKey) -> LiveState {
 fn adoptable(scope: &DesiredScope, listed: &ListedKey) -> bool {
     let key = listed.name.as_str();
     !scope.entries.contains_key(key)
-        && in_scope(scope, key)
+        && scope.contains(key)
         && !scope.protect.is_match(key)
         && matches!(listed.metadata.marker(), Marker::None)
 }
@@ -274,16 +279,6 @@ fn adoptable(scope: &DesiredScope, listed: &ListedKey) -> bool {
 /// How many listed keys `--adopt` would add (said when it was not given).
 pub fn adoptable_count(scope: &DesiredScope, live: &LiveScope, options: &Options) -> usize {
     live.keys.iter().filter(|k| options.wants(k.name.as_str()) && adoptable(scope, k)).count()
-}
-
-fn in_scope(scope: &DesiredScope, key: &str) -> bool {
-    key.starts_with(&scope.prefix) && !scope.ignore.is_match(key)
-}
-
-fn json_equal_maps(a: Option<&Map<String, Value>>, b: Option<&Map<String, Value>>) -> bool {
-    let empty = Map::new();
-    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
-    a.len() == b.len() && a.iter().all(|(name, value)| b.get(name) == Some(value))
 }
 
 /// What a pull did or would do, key by key: what the renderers format.
@@ -318,9 +313,11 @@ pub enum Outcome {
     Added { place: String },
     /// Removed from the config (`--remove-missing`).
     Removed { place: String },
-    /// Needs a person: why (changed in both places, a secret, breaks its schema, cannot be
-    /// written into YAML, …).
+    /// Needs a person: why (changed in both places, a secret, breaks its schema, …).
     NeedsPerson { why: String },
+    /// Needs a person: the edit of the config was refused (an anchor, a value YAML cannot
+    /// hold, …), with the refusal's hint.
+    Refused(Refusal),
     /// In the config, absent live, and left in the config.
     Missing { why: String },
     /// Live as kvsync wrote it from a revision the config's history holds: the config changed
@@ -424,11 +421,7 @@ pub fn decide(
 
 /// The rows with the edits' results: where each change was made, or why it was not (then it
 /// needs a person).
-pub fn settle(
-    rows: &mut [Row],
-    made: &[(String, String, String)],
-    refused: &[(String, String, String)],
-) {
+pub fn settle(rows: &mut [Row], made: &[(String, String, String)], refused: &[Refused]) {
     let index: HashMap<(&str, &str), usize> = rows
         .iter()
         .enumerate()
@@ -447,9 +440,11 @@ pub fn settle(
         };
         placed.push((at, outcome));
     }
-    for (scope, key, why) in refused {
-        let Some(&at) = index.get(&(scope.as_str(), key.as_str())) else { continue };
-        placed.push((at, Outcome::NeedsPerson { why: why.clone() }));
+    for refused in refused {
+        let Some(&at) = index.get(&(refused.scope.as_str(), refused.key.as_str())) else {
+            continue;
+        };
+        placed.push((at, Outcome::Refused(refused.refusal.clone())));
     }
     for (at, outcome) in placed {
         rows[at].outcome = outcome;
@@ -463,7 +458,9 @@ impl Report {
             || self.rows.iter().any(|row| {
                 matches!(
                     row.outcome,
-                    Outcome::NeedsPerson { .. } | Outcome::AppliedElsewhere { .. }
+                    Outcome::NeedsPerson { .. }
+                        | Outcome::Refused(_)
+                        | Outcome::AppliedElsewhere { .. }
                 )
             })
     }
@@ -687,12 +684,16 @@ mod tests {
         );
         assert_eq!(rows[5].outcome, Outcome::AppliedElsewhere { owner: OWNER.to_owned() });
         let made = [("flags".to_owned(), "f/hand".to_owned(), "kvsync.yaml:9:7".to_owned())];
-        let refused = [("flags".to_owned(), "f/new".to_owned(), "no room".to_owned())];
+        let refused = [Refused {
+            scope: "flags".to_owned(),
+            key: "f/new".to_owned(),
+            refusal: Refusal::NotText,
+        }];
         settle(&mut rows, &made, &refused);
         assert_eq!(
             rows[0].outcome,
             Outcome::Pulled { parts: vec!["value"], place: "kvsync.yaml:9:7".to_owned() }
         );
-        assert_eq!(rows[1].outcome, Outcome::NeedsPerson { why: "no room".to_owned() });
+        assert_eq!(rows[1].outcome, Outcome::Refused(Refusal::NotText));
     }
 }

@@ -43,6 +43,11 @@ pub fn render_human(report: &Report, color: bool) -> String {
             Outcome::NeedsPerson { why } => {
                 style.removed(&format!("  ! {key}: {}{by}", printable(why)))
             }
+            Outcome::Refused(refusal) => format!(
+                "{}\n      hint: {}",
+                style.removed(&format!("  ! {key}: {}{by}", printable(&refusal.to_string()))),
+                printable(&refusal.hint())
+            ),
             Outcome::Missing { why } => style.muted(&format!("  ? {key}: {}", printable(why))),
             Outcome::WaitingForApply => style.muted(&format!(
                 "  = {key}: waiting for apply (the config changed after rev `{}` wrote it)",
@@ -71,7 +76,10 @@ pub fn render_human(report: &Report, color: bool) -> String {
     let added = count(report, |o| matches!(o, Outcome::Added { .. }));
     let removed = count(report, |o| matches!(o, Outcome::Removed { .. }));
     let person = count(report, |o| {
-        matches!(o, Outcome::NeedsPerson { .. } | Outcome::AppliedElsewhere { .. })
+        matches!(
+            o,
+            Outcome::NeedsPerson { .. } | Outcome::Refused(_) | Outcome::AppliedElsewhere { .. }
+        )
     });
     let waiting = count(report, |o| matches!(o, Outcome::WaitingForApply));
     let files = counted(report.files.len(), "file", "files");
@@ -119,14 +127,20 @@ struct KeyDto<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     place: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    why: Option<&'a str>,
+    why: Option<String>,
+    /// Why the edit was refused, for machines (`Refusal::code`); only with `hint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// What the user can do about a refused edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     revision: Option<&'a str>,
 }
 
 /// The version of the JSON report (`schemas/pull.schema.json`); 2 added the outcomes
-/// `waiting-for-apply` and `applied-elsewhere`.
-pub const FORMAT_VERSION: &str = "2";
+/// `waiting-for-apply` and `applied-elsewhere`, 3 a refused edit's `reason` and `hint`.
+pub const FORMAT_VERSION: &str = "3";
 
 /// The JSON report, pretty, ending in a newline.
 pub fn render_json(report: &Report) -> String {
@@ -145,11 +159,18 @@ pub fn render_json(report: &Report) -> String {
                 Outcome::Added { place } => ("added", Vec::new(), Some(place.as_str()), None),
                 Outcome::Removed { place } => ("removed", Vec::new(), Some(place.as_str()), None),
                 Outcome::NeedsPerson { why } => {
-                    ("needs-person", Vec::new(), None, Some(why.as_str()))
+                    ("needs-person", Vec::new(), None, Some(why.clone()))
                 }
-                Outcome::Missing { why } => ("missing", Vec::new(), None, Some(why.as_str())),
+                Outcome::Refused(refusal) => {
+                    ("needs-person", Vec::new(), None, Some(refusal.to_string()))
+                }
+                Outcome::Missing { why } => ("missing", Vec::new(), None, Some(why.clone())),
                 Outcome::WaitingForApply => ("waiting-for-apply", Vec::new(), None, None),
                 Outcome::AppliedElsewhere { .. } => ("applied-elsewhere", Vec::new(), None, None),
+            };
+            let (reason, hint) = match &row.outcome {
+                Outcome::Refused(refusal) => (Some(refusal.code()), Some(refusal.hint())),
+                _ => (None, None),
             };
             KeyDto {
                 scope: &row.scope,
@@ -159,6 +180,8 @@ pub fn render_json(report: &Report) -> String {
                 parts,
                 place,
                 why,
+                reason,
+                hint,
                 revision: row.revision.as_deref(),
             }
         })
@@ -179,6 +202,7 @@ pub fn render_json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::edit::Refusal;
     use crate::plan::pull::Row;
 
     fn report() -> Report {
@@ -207,6 +231,11 @@ mod tests {
                     None,
                 ),
                 row("f/ttl", Outcome::Missing { why: "absent live".into() }, None),
+                row(
+                    "f/shared",
+                    Outcome::Refused(Refusal::Shared { place: "kvsync.yaml:7:10".into() }),
+                    None,
+                ),
                 row("f/next", Outcome::WaitingForApply, Some("abc1234")),
                 row("f/laptop", Outcome::AppliedElsewhere { owner: "web".into() }, Some("f00d")),
             ],
@@ -226,11 +255,13 @@ mod tests {
           - f/gone (absent live) removed from kvsync.yaml:12:7
           ! evil\u{1b}[2J: changed live and in the config
           ? f/ttl: absent live
+          ! f/shared: its entry is inside a YAML anchor or reached through an alias (at `kvsync.yaml:7:10`), so other places repeat it
+              hint: edit it by hand (every place that repeats it changes), or give the entry a node of its own
           = f/next: waiting for apply (the config changed after rev `abc1234` wrote it)
           ! f/laptop: applied from elsewhere (rev `f00d`, owner `web`): the next apply reverts it; put the change into the config, or apply the config again
 
         2 unmanaged keys are live and not in the config (`--adopt` adds unmarked ones).
-        Pull: 1 written back, 1 added, 1 removed, 2 for a person, 1 waiting for apply; 1 file would change.
+        Pull: 1 written back, 1 added, 1 removed, 3 for a person, 1 waiting for apply; 1 file would change.
         ");
         let nothing = Report::default();
         assert_eq!(
@@ -239,6 +270,20 @@ mod tests {
         );
         assert!(report().has_changes());
         assert!(!nothing.has_changes());
+    }
+
+    /// The published schema holds the report, its version, and every refusal's code.
+    #[test]
+    fn the_schema_holds_the_json_report() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/pull.schema.json")).expect("JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let doc: serde_json::Value = serde_json::from_str(&render_json(&report())).expect("JSON");
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert_eq!(schema["properties"]["format_version"]["const"], FORMAT_VERSION);
+        let reasons = &schema["properties"]["keys"]["items"]["properties"]["reason"]["enum"];
+        assert_eq!(*reasons, serde_json::json!(Refusal::CODES));
     }
 
     #[test]
@@ -251,10 +296,14 @@ mod tests {
         assert_eq!(doc["keys"][0]["revision"], "abc1234");
         assert_eq!(doc["keys"][3]["outcome"], "needs-person");
         assert_eq!(doc["keys"][4]["why"], "absent live");
-        assert_eq!(doc["keys"][5]["outcome"], "waiting-for-apply");
-        assert_eq!(doc["keys"][6]["outcome"], "applied-elsewhere");
-        assert_eq!(doc["keys"][6]["owner"], "web");
-        assert_eq!(doc["keys"][6]["revision"], "f00d");
+        assert_eq!(doc["keys"][5]["outcome"], "needs-person");
+        assert_eq!(doc["keys"][5]["reason"], "anchor-or-alias");
+        assert!(doc["keys"][5]["hint"].as_str().is_some_and(|hint| hint.contains("by hand")));
+        assert!(doc["keys"][4].get("reason").is_none());
+        assert_eq!(doc["keys"][6]["outcome"], "waiting-for-apply");
+        assert_eq!(doc["keys"][7]["outcome"], "applied-elsewhere");
+        assert_eq!(doc["keys"][7]["owner"], "web");
+        assert_eq!(doc["keys"][7]["revision"], "f00d");
         assert_eq!(doc["format_version"], FORMAT_VERSION);
         // Waiting for apply alone is information: nothing for a person, no exit 2.
         let waiting = Report {

@@ -794,8 +794,9 @@ fn a_large_binary_value_on_a_key_unsafe_in_a_url_is_a_validate_error() {
     assert!(!validate.stderr.contains("key `fine`"), "{}", validate.stderr);
 }
 
-/// `pull` writes a value into a file only after reading it as bytes: a text (bulk) read drops a
-/// leading U+FEFF, which would otherwise be lost from the config.
+/// `pull` reads every value it reads as bytes, once: a text (bulk) read drops a leading U+FEFF,
+/// which would otherwise be lost from the config (a hand edit that kept the marker and only
+/// added one would not even be seen). On Cloudflare that is one request per value read.
 #[test]
 fn pull_reads_what_it_writes_back_as_bytes() {
     let yaml = format!(
@@ -810,7 +811,7 @@ fn pull_reads_what_it_writes_back_as_bytes() {
     let out = cloud.run(&["pull", "--deep"]);
     assert_eq!(out.code, 2, "{}", out.snapshot());
     let counts = cloud.standin.counts();
-    assert_eq!((counts.bulk_get, counts.get_value), (1, 1), "{counts:?}");
+    assert_eq!((counts.bulk_get, counts.get_value), (0, 2), "{counts:?}");
     let config = std::fs::read_to_string(cloud.test.path().join("kvsync.yaml")).expect("config");
     assert!(config.contains("greeting: \"\\uFEFFhello again\""), "{config}");
     let plan = cloud.run(&["plan"]);
@@ -842,5 +843,5 @@ fn a_marker_only_update_reads_the_value_as_bytes() {
     assert_eq!(plan.code, 0, "{}", plan.snapshot());
     assert!(plan.stdout.contains("~ greeting (marker only:"), "{}", plan.stdout);
     let counts = cloud.standin.counts();
-    assert_eq!((counts.bulk_get, counts.get_value), (1, 1), "{counts:?}");
+    assert_eq!((counts.bulk_get, counts.get_value), (0, 2), "{counts:?}");
 }

@@ -212,6 +212,16 @@ fn the_default_snapshot_goes_under_a_git_ignored_kvsync_folder() {
         .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
         .collect();
     assert_eq!(files, ["20300317T174640Z-norev.jsonl"]);
+    // The local store is the first to create `.kvsync/` at its default path: the folder gets
+    // its `.gitignore` all the same.
+    let fresh = Test::new().file("kvsync.yaml", Config::new().values(&[("f/a", "1")]).yaml());
+    let out = fresh.run(&["apply", "--auto-approve", "--target", "local", "--no-snapshot"]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(fresh.path().join(".kvsync/local.db").exists());
+    assert_eq!(
+        std::fs::read_to_string(fresh.path().join(".kvsync/.gitignore")).expect("ignore"),
+        "*\n"
+    );
     // An update says where its snapshot is.
     test.write("kvsync.yaml", config.yaml().replace("\"1\"", "\"2\""));
     let out = test.run(&["apply", "--auto-approve"]);

@@ -132,8 +132,28 @@ fn linked_config_and_include_inside_the_folder_are_edited_at_their_targets() {
             ("f/inc", "changed include", Some(metadata_of(&test, "f/inc"))),
         ],
     );
+    // The report names each file by the path the user gave and the config names (the link),
+    // in every format.
+    let json = test.run(&local(&["pull", "--deep", "--dry-run", "--format", "json"]));
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(document["files"], serde_json::json!(["kvsync.yaml", "more/keys.yaml"]));
+    let places: Vec<&str> = document["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|key| key["place"].as_str())
+        .collect();
+    assert_eq!(places.len(), 2, "{}", json.stdout);
+    assert!(places[0].starts_with("kvsync.yaml:"), "{places:?}");
+    assert!(places[1].starts_with("more/keys.yaml:"), "{places:?}");
     let out = test.run(&local(&["pull", "--deep"]));
     assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains("→ kvsync.yaml:") && out.stdout.contains("→ more/keys.yaml:"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("real/") && !out.stdout.contains("shared/"), "{}", out.stdout);
     let (config, included) = pulled();
     assert!(is_link(&test.path().join("kvsync.yaml")), "the config's link was replaced");
     assert!(is_link(&test.path().join("more/keys.yaml")), "the include's link was replaced");

@@ -12,7 +12,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{Change, Context, What, check, edits};
+use super::{Change, Context, Refusal, What, check, edits};
 use crate::config::{Desired, LoadOptions, load};
 use crate::content::Expiration;
 
@@ -300,8 +300,11 @@ fn changes_for(before: &BTreeMap<String, State>, live: &BTreeMap<String, State>)
 
 /// Refusals kvsync documents: anchors and aliases, a base entry with environments, a file
 /// every environment reads.
-fn documented(why: &str) -> bool {
-    why.contains("anchor") || why.contains("base config") || why.contains("every environment")
+fn documented(refusal: &Refusal) -> bool {
+    matches!(
+        refusal,
+        Refusal::Shared { .. } | Refusal::InBase { .. } | Refusal::SharedValueFile { .. }
+    )
 }
 
 fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool) {
@@ -352,8 +355,8 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
         vars: &|_| None,
     };
     let made = edits(&context, &loaded.desired, &changes).expect("edits");
-    for (_, key, why) in &made.refused {
-        assert!(documented(why), "`{key}` refused: {why}");
+    for refused in &made.refused {
+        assert!(documented(&refused.refusal), "`{}` refused: {}", refused.key, refused.refusal);
     }
     let names =
         if environments { vec!["prod".to_owned(), "staging".to_owned()] } else { Vec::new() };
@@ -407,7 +410,7 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
     let again = load_in(dir.path(), environment);
     let now = state_of(&again.desired);
     let second = changes_for(&now, &live);
-    let refused: Vec<&str> = made.refused.iter().map(|(_, key, _)| key.as_str()).collect();
+    let refused: Vec<&str> = made.refused.iter().map(|refused| refused.key.as_str()).collect();
     for change in &second {
         assert!(refused.contains(&change.key.as_str()), "{change:?} after the pull");
     }

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{Change, Context, SHARED, What, check, edits};
+use super::{Change, Context, Refusal, What, check, edits};
 use crate::config::{LoadOptions, load};
 
 const HEAD: &str = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys:\n";
@@ -113,10 +113,11 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
     let mut shared = false;
     for (run, changes) in runs {
         let broken = |why: String| Failure::Broken(format!("{run}: {why}"));
-        let made = edits(&context, &loaded.desired, &changes).map_err(broken)?;
-        for (_, key, why) in &made.refused {
-            if why != SHARED {
-                return Err(broken(format!("`{key}` refused: {why}")));
+        let made = edits(&context, &loaded.desired, &changes)
+            .map_err(|error| broken(error.to_string()))?;
+        for refused in &made.refused {
+            if !matches!(refused.refusal, Refusal::Shared { .. }) {
+                return Err(broken(format!("`{}` refused: {}", refused.key, refused.refusal)));
             }
             shared = true;
         }
