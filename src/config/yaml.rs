@@ -757,6 +757,10 @@ pub(crate) struct SpanNode {
     /// scalar replaces up to here, and a line added after a collection goes here; removing an
     /// entry cuts at `end`.
     pub tail: usize,
+    /// A tag or an anchor written apart from the node, a comment between them (`key: !!str #
+    /// note` and the value on the next line): its bytes, which `start` leaves out so that
+    /// replacing the node keeps the comment. An edit that rewrites the node removes them.
+    pub apart: Option<(usize, usize)>,
 }
 
 /// What a [`SpanNode`] holds.
@@ -839,6 +843,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
         flow: bool,
         map: bool,
         anchored: bool,
+        apart: Option<(usize, usize)>,
         children: Vec<SpanNode>,
     }
     let mut stack: Vec<Open> = Vec::new();
@@ -869,28 +874,37 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     (start, end, end)
                 };
-                let start = with_properties(text, start, tag.is_some(), anchor != 0);
+                let (start, apart) = with_properties(text, start, tag.is_some(), anchor != 0);
                 let node = SpanNode {
                     start,
                     end,
                     tail,
                     kind: SpanKind::Scalar { text: value.into_owned(), style },
                     anchored: anchor != 0,
+                    apart,
                 };
                 finish(&mut stack, &mut root, node);
             }
             Event::Alias(_) => {
                 let (start, end) = (byte(&span.start), byte(&span.end));
-                let node =
-                    SpanNode { start, end, tail: end, kind: SpanKind::Alias, anchored: false };
+                let node = SpanNode {
+                    start,
+                    end,
+                    tail: end,
+                    kind: SpanKind::Alias,
+                    anchored: false,
+                    apart: None,
+                };
                 finish(&mut stack, &mut root, node);
             }
             Event::MappingStart(style, anchor, ref tag)
             | Event::SequenceStart(style, anchor, ref tag) => {
                 let map = matches!(event, Event::MappingStart(..));
-                let start = with_properties(text, byte(&span.start), tag.is_some(), anchor != 0);
+                let (start, apart) =
+                    with_properties(text, byte(&span.start), tag.is_some(), anchor != 0);
                 stack.push(Open {
                     start,
+                    apart,
                     flow: matches!(style, granit_parser::StructureStyle::Flow),
                     map,
                     anchored: anchor != 0,
@@ -921,7 +935,14 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
                 } else {
                     SpanKind::Seq { flow: open.flow, items: open.children }
                 };
-                let node = SpanNode { start: open.start, end, tail, kind, anchored: open.anchored };
+                let node = SpanNode {
+                    start: open.start,
+                    end,
+                    tail,
+                    kind,
+                    anchored: open.anchored,
+                    apart: open.apart,
+                };
                 finish(&mut stack, &mut root, node);
             }
             Event::DocumentEnd => break,
@@ -933,20 +954,58 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
 
 /// Where a node starts with its properties: a tag (`!!str`) and an anchor (`&name`) written
 /// before it, so that replacing the node replaces them too. The parser's range starts after
-/// them; they are the nearest words before it, perhaps on the line above.
-fn with_properties(text: &str, start: usize, tagged: bool, anchored: bool) -> usize {
+/// them; they are the nearest words before it, perhaps on the line above. Properties a comment
+/// separates from the node (`key: !!str # note`, the node on the next line) are left out of
+/// the node, so that replacing it keeps the comment; their bytes are returned apart.
+fn with_properties(
+    text: &str,
+    start: usize,
+    tagged: bool,
+    anchored: bool,
+) -> (usize, Option<(usize, usize)>) {
     let mut start = start.min(text.len());
+    let mut apart: Option<(usize, usize)> = None;
     let mut left = usize::from(tagged) + usize::from(anchored);
-    while left > 0 {
-        let before = text[..start].trim_end_matches([' ', '\t', '\r', '\n']);
+    let property = |before: &str| {
         let word = before.rfind([' ', '\t', '\n', '{', '[', ',']).map_or(0, |i| i + 1);
-        if !before[word..].starts_with(['!', '&']) {
-            break;
+        before[word..].starts_with(['!', '&']).then_some(word)
+    };
+    let blank = [' ', '\t', '\r', '\n'];
+    while left > 0 {
+        let at = apart.map_or(start, |(from, _)| from);
+        let before = text[..at].trim_end_matches(blank);
+        if apart.is_none()
+            && let Some(word) = property(before)
+        {
+            start = word;
+        } else {
+            // Past the comments between (a trailing one, whole comment lines): only when the
+            // nearest word is not a property, so a `#` in a quoted key is never taken for one.
+            let mut code = before;
+            while let Some(comment) = comment_start(code) {
+                code = code[..comment].trim_end_matches(blank);
+            }
+            let Some(word) =
+                property(code).filter(|_| code.len() < before.len() || apart.is_some())
+            else {
+                break;
+            };
+            let end = apart.map_or(code.len(), |(_, end)| end);
+            apart = Some((word, end));
         }
-        start = word;
         left -= 1;
     }
-    start
+    (start, apart)
+}
+
+/// Where the comment that ends `text`'s last line starts: its `#` at the line's start or after
+/// white space. `None` when the line has none.
+fn comment_start(text: &str) -> Option<usize> {
+    let line = text.rfind('\n').map_or(0, |i| i + 1);
+    text[line..]
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || text[line..line + i].ends_with([' ', '\t'])))
+        .map(|(i, _)| line + i)
 }
 
 /// The bytes a block scalar spans, from the parser's range for it (which starts at its first

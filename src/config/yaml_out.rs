@@ -234,14 +234,15 @@ pub(crate) fn literal_block(text: &str) -> Option<(&'static str, Vec<String>)> {
     Some((header, lines))
 }
 
-/// A block scalar (`|` literal, or `>` folded when `folded` and the text allows it) holding
-/// `text` exactly, as it is written after `key: `: the header, then each line on its own line
-/// indented to `parent + 2` (an indentation indicator in the header when the first line would
-/// not show the indentation), lines separated by `line_break`. Without keep chomping the text
-/// ends with its last content line; with keep chomping (`|+`, the bool) it ends with the line
-/// break after it and the trailing empty lines, so it replaces up to the next line with
-/// content. `None` when a block scalar cannot hold the text: characters YAML would change (a
-/// carriage return, other line breaks, controls), or an empty text.
+/// A block scalar (`|` literal, or `>` folded when `folded` and a folded block reads back as
+/// exactly the text) holding `text` exactly, as it is written after `key: `: the header, then
+/// each line on its own line indented to `parent + 2` (an indentation indicator in the header
+/// when the first line would not show the indentation), lines separated by `line_break`.
+/// Without keep chomping the text ends with its last content line; with keep chomping (`|+`,
+/// the bool) it ends with the line break after it and the trailing empty lines, so it replaces
+/// up to the next line with content. `None` when a block scalar cannot hold the text:
+/// characters YAML would change (a carriage return, other line breaks, controls), or an empty
+/// text.
 pub(crate) fn block_scalar(
     text: &str,
     folded: bool,
@@ -260,22 +261,60 @@ pub(crate) fn block_scalar(
         return None;
     }
     let body = text.trim_end_matches('\n');
-    let trailing = text.len() - body.len();
     if body.is_empty() {
         return None;
     }
+    // Folded when asked and the folded block reads back as the text (the parser's own
+    // reading decides, at column 0: the indentation is relative), else literal.
+    if folded {
+        let candidate = write_block(text, true, 0, "\n");
+        if reads_back(&candidate.0, text) {
+            return Some(write_block(text, true, parent, line_break));
+        }
+    }
+    Some(write_block(text, false, parent, line_break))
+}
+
+/// The lines of a block scalar's content for `body` (the text without its trailing line
+/// breaks). Literal: the lines as they are. Folded: a single line break between two lines
+/// that start with no white space would fold into a space, so each run of line breaks between
+/// such lines is written with one empty line more; around a line that starts with white space
+/// (more indented), line breaks are kept as they are, as in a literal block.
+fn block_lines(body: &str, folded: bool) -> Vec<&str> {
+    let lines: Vec<&str> = body.split('\n').collect();
+    if !folded {
+        return lines;
+    }
+    let normal = |line: &str| !line.is_empty() && !line.starts_with([' ', '\t']);
+    let mut written = Vec::with_capacity(lines.len() * 2);
+    let mut previous: Option<&str> = None;
+    for line in lines {
+        if let Some(before) = previous
+            && normal(before)
+            && normal(line)
+        {
+            written.push("");
+        }
+        written.push(line);
+        if !line.is_empty() {
+            previous = Some(line);
+        }
+    }
+    written
+}
+
+/// [`block_scalar`]'s text for a text it can hold, folded or literal as asked.
+fn write_block(text: &str, folded: bool, parent: usize, line_break: &str) -> (String, bool) {
+    let body = text.trim_end_matches('\n');
+    let trailing = text.len() - body.len();
     let chomping = match trailing {
         0 => "-",
         1 => "",
         _ => "+",
     };
-    let mut lines: Vec<&str> = body.split('\n').collect();
-    // Folded: every line holds text and none starts with white space (where folding would keep
-    // the break), and one line break is written as an empty line.
-    let folded = folded
-        && lines.iter().all(|l| !l.starts_with([' ', '\t']) && !l.ends_with([' ', '\t']))
-        && !lines[0].is_empty();
-    let indicator_needed = lines[0].is_empty() || lines[0].starts_with([' ', '\t']);
+    let lines = block_lines(body, folded);
+    let first = body.split('\n').next().unwrap_or_default();
+    let indicator_needed = first.is_empty() || first.starts_with([' ', '\t']);
     let indent = " ".repeat(parent + 2);
     let mut out = String::with_capacity(text.len() + lines.len() * (indent.len() + 2) + 4);
     out.push(if folded { '>' } else { '|' });
@@ -283,19 +322,6 @@ pub(crate) fn block_scalar(
         out.push('2');
     }
     out.push_str(chomping);
-    if folded {
-        // A run of n line breaks between two lines is written as n empty lines.
-        let mut written: Vec<&str> = Vec::with_capacity(lines.len() * 2);
-        for (at, line) in lines.iter().enumerate() {
-            if at > 0 {
-                written.push("");
-            }
-            if !line.is_empty() {
-                written.push(line);
-            }
-        }
-        lines = written;
-    }
     for line in &lines {
         out.push_str(line_break);
         if !line.is_empty() {
@@ -308,7 +334,15 @@ pub(crate) fn block_scalar(
             out.push_str(line_break);
         }
     }
-    Some((out, trailing > 1))
+    (out, trailing > 1)
+}
+
+/// Whether `block`, written after a key at column 0, reads back as exactly `text`.
+fn reads_back(block: &str, text: &str) -> bool {
+    let close = if block.ends_with('\n') { "" } else { "\n" };
+    let document = format!("k: {block}{close}");
+    super::yaml::parse::<std::collections::BTreeMap<String, String>>(document)
+        .is_ok_and(|map| map.get("k").is_some_and(|read| read == text))
 }
 
 #[cfg(test)]

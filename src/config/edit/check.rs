@@ -188,11 +188,24 @@ fn compare_scope(
             return Err(wrong(key, "not be desired".to_owned()));
         }
     }
-    // A merge join over both sorted runs of keys.
+    for (key, was, is) in joined(then, now) {
+        let what = made.get(&(then.name.as_str(), key)).copied();
+        compare_key(what, was, is, values).map_err(|what| wrong(key, what))?;
+    }
+    Ok(())
+}
+
+/// A key before and after the edits.
+type Joined<'a> = (&'a str, Option<&'a DesiredEntry>, Option<&'a DesiredEntry>);
+
+/// Every key of either scope, in order, with its entry before and after: a merge join over
+/// both sorted runs of keys.
+fn joined<'a>(then: &'a DesiredScope, now: &'a DesiredScope) -> Vec<Joined<'a>> {
+    let mut out = Vec::new();
     let mut old = then.entries.iter().peekable();
     let mut new = now.entries.iter().peekable();
     loop {
-        let (key, was, is) = match (old.peek(), new.peek()) {
+        let next = match (old.peek(), new.peek()) {
             (None, None) => break,
             (Some((a, _)), Some((b, _))) if a == b => {
                 let ((key, was), (_, is)) =
@@ -212,63 +225,65 @@ fn compare_scope(
                 (key.as_str(), None, Some(is))
             }
         };
-        match (made.get(&(then.name.as_str(), key)), was, is) {
-            (Some(What::Remove), _, Some(_)) => {
-                return Err(wrong(key, "still be desired after its removal".to_owned()));
-            }
-            (Some(What::Remove), _, None) => {}
-            (Some(What::Set { .. } | What::Add { .. }), _, None) => {
-                return Err(wrong(key, "no longer be desired".to_owned()));
-            }
-            (Some(What::Set { .. }), None, Some(_))
-            | (Some(What::Add { .. }), Some(_), Some(_)) => {
-                return Err(wrong(key, "be desired twice".to_owned()));
-            }
-            (Some(What::Set { value, metadata, expiration }), Some(was), Some(is)) => {
-                let Some(old_value) = was.read().ok() else {
-                    return Err(wrong(key, "not be readable".to_owned()));
-                };
-                let wanted = Wanted {
-                    value: value.clone().unwrap_or(old_value),
-                    metadata: match metadata {
-                        Some(m) => m.clone(),
-                        None => was.metadata.as_ref().map(|m| m.to_map()),
-                    },
-                    expiration: match expiration {
-                        Some(Some(at)) => Expiration::At(*at),
-                        Some(None) => Expiration::Never,
-                        None => was.expiration,
-                    },
-                    sensitive: was.sensitive,
-                };
-                wanted.matches(is, values).map_err(|what| wrong(key, what))?;
-            }
-            (Some(What::Add { value, metadata, expiration }), None, Some(is)) => {
-                let wanted = Wanted {
-                    value: value.clone(),
-                    metadata: metadata.clone(),
-                    expiration: expiration.map_or(Expiration::Never, Expiration::At),
-                    sensitive: false,
-                };
-                wanted.matches(is, values).map_err(|what| wrong(key, what))?;
-            }
-            (None, Some(_), None) => return Err(wrong(key, "no longer be desired".to_owned())),
-            (None, None, Some(_)) => {
-                return Err(wrong(key, "be desired where it was not".to_owned()));
-            }
-            (None, Some(was), Some(is)) => {
-                let same = was.hash == is.hash
-                    && was.sensitive == is.sensitive
-                    && was.json == is.json
-                    && values.written(is).is_none();
-                if !same {
-                    return Err(wrong(key, "change though it was not pulled".to_owned()));
-                }
-            }
-            (_, None, None) => {}
-        }
+        out.push(next);
     }
-    Ok(())
+    out
+}
+
+/// One key after the edits, against what it was and what the edits should have made of it:
+/// what is wrong, in words that follow "would".
+fn compare_key(
+    what: Option<&What>,
+    was: Option<&DesiredEntry>,
+    is: Option<&DesiredEntry>,
+    values: &Values<'_>,
+) -> Result<(), String> {
+    match (what, was, is) {
+        (Some(What::Remove), _, Some(_)) => Err("still be desired after its removal".to_owned()),
+        (Some(What::Remove), _, None) => Ok(()),
+        (Some(What::Set { .. } | What::Add { .. }), _, None) | (None, Some(_), None) => {
+            Err("no longer be desired".to_owned())
+        }
+        (Some(What::Set { .. }), None, Some(_)) | (Some(What::Add { .. }), Some(_), Some(_)) => {
+            Err("be desired twice".to_owned())
+        }
+        (Some(What::Set { value, metadata, expiration }), Some(was), Some(is)) => {
+            let old_value = was.read().map_err(|_| "not be readable".to_owned())?;
+            let wanted = Wanted {
+                value: value.clone().unwrap_or(old_value),
+                metadata: match metadata {
+                    Some(m) => m.clone(),
+                    None => was.metadata.as_ref().map(|m| m.to_map()),
+                },
+                expiration: match expiration {
+                    Some(Some(at)) => Expiration::At(*at),
+                    Some(None) => Expiration::Never,
+                    None => was.expiration,
+                },
+                sensitive: was.sensitive,
+            };
+            wanted.matches(is, values)
+        }
+        (Some(What::Add { value, metadata, expiration }), None, Some(is)) => {
+            let wanted = Wanted {
+                value: value.clone(),
+                metadata: metadata.clone(),
+                expiration: expiration.map_or(Expiration::Never, Expiration::At),
+                sensitive: false,
+            };
+            wanted.matches(is, values)
+        }
+        (None, None, Some(_)) => Err("be desired where it was not".to_owned()),
+        (None, Some(was), Some(is)) => {
+            let same = was.hash == is.hash
+                && was.sensitive == is.sensitive
+                && was.json == is.json
+                && values.written(is).is_none();
+            if same { Ok(()) } else { Err("change though it was not pulled".to_owned()) }
+        }
+        // Never from the join: a key is in one scope at least.
+        (_, None, None) => Ok(()),
+    }
 }
 
 /// What a pulled or added key must read as.

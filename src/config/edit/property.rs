@@ -32,6 +32,8 @@ enum Form {
     File,
     /// An anchored value and a second key aliasing it.
     Anchored,
+    /// A tag a comment separates from its value on the next line.
+    TagApart,
 }
 
 /// Where an entry is defined.
@@ -86,6 +88,10 @@ const VALUES: &[&str] = &[
     "#hash",
     "*/ closer",
     "cr\r\nlf",
+    "para one\n\npara two\n",
+    "text\n  code\nmore\n",
+    "  lead\n\n",
+    "trailing space \nnext",
 ];
 
 fn form() -> impl Strategy<Value = Form> {
@@ -99,6 +105,7 @@ fn form() -> impl Strategy<Value = Form> {
         Just(Form::JsonBlock),
         Just(Form::File),
         Just(Form::Anchored),
+        Just(Form::TagApart),
     ]
 }
 
@@ -166,6 +173,10 @@ fn entry_lines(i: usize, key: &Key, indent: &str) -> Vec<String> {
             lines.push(format!("{indent}    n: {i}"));
         }
         Form::File => lines.push(format!("{indent}{name}: {{file: values/v{i}.txt}}{comment}")),
+        Form::TagApart => {
+            lines.push(format!("{indent}{name}: !!str # the tag is apart{comment}"));
+            lines.push(format!("{indent}  tagged {i}"));
+        }
         Form::Anchored => {
             lines.push(format!("{indent}{name}: &a{i} anchored {i}{comment}"));
             lines.push(format!("{indent}{name}-alias: *a{i}"));
@@ -307,7 +318,21 @@ fn documented(refusal: &Refusal) -> bool {
     )
 }
 
-fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool) {
+/// How a case ended (every check passed in each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ended {
+    /// Live said what the config says: nothing to pull.
+    Nothing,
+    /// Every change was made.
+    Pulled,
+    /// Changes made, at least one refused for an anchor or an alias.
+    RefusedShared,
+    /// Changes made, at least one refused for another documented reason (an entry of the base
+    /// config with environments, a value file every environment reads), none for an anchor.
+    RefusedOther,
+}
+
+fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool) -> Ended {
     let generated = generate(keys, environments, crlf);
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in &generated.files {
@@ -417,18 +442,41 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
     let context = Context { files: &again.files, ..context };
     let twice = edits(&context, &again.desired, &second).expect("edits");
     assert!(twice.files.is_empty(), "a second pull changes {:?}", twice.made);
+    if made.refused.iter().any(|r| matches!(r.refusal, Refusal::Shared { .. })) {
+        Ended::RefusedShared
+    } else if !made.refused.is_empty() {
+        Ended::RefusedOther
+    } else if changes.is_empty() {
+        Ended::Nothing
+    } else {
+        Ended::Pulled
+    }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
-
-    #[test]
-    fn pull_edits_exactly_what_changed_live(
-        keys in proptest::collection::vec(key(), 1..8),
-        adopt in proptest::collection::vec(proptest::sample::select(VALUES), 0..3),
-        environments in any::<bool>(),
-        crlf in any::<bool>(),
-    ) {
-        run_case(&keys, &adopt, environments, crlf);
+/// 300 random cases; how they ended is counted and printed (`--nocapture`), and every kind
+/// must occur, so the generator cannot drift into testing one kind only.
+#[test]
+fn pull_edits_exactly_what_changed_live() {
+    use proptest::test_runner::{Config, TestRunner};
+    let strategy = (
+        proptest::collection::vec(key(), 1..8),
+        proptest::collection::vec(proptest::sample::select(VALUES), 0..3),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    let mut runner = TestRunner::new(Config { cases: 300, ..Config::default() });
+    let counts = std::cell::RefCell::new(BTreeMap::<Ended, usize>::new());
+    let result = runner.run(&strategy, |(keys, adopt, environments, crlf)| {
+        let ended = run_case(&keys, &adopt, environments, crlf);
+        *counts.borrow_mut().entry(ended).or_default() += 1;
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+    let counts = counts.into_inner();
+    println!("pull property test, 300 cases: {counts:?}");
+    for ended in [Ended::Pulled, Ended::RefusedShared, Ended::RefusedOther] {
+        assert!(counts.get(&ended).is_some_and(|n| *n > 0), "no case {ended:?}: {counts:?}");
     }
 }

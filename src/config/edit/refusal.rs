@@ -15,13 +15,6 @@ pub enum Refusal {
         "its entry is inside a YAML anchor or reached through an alias (at `{place}`), so other places repeat it"
     )]
     Shared { place: String },
-    /// A tag or an anchor stands on a line of its own, a comment between it and its value, and
-    /// the value would have to be written in another form: kvsync keeps the comment and the tag
-    /// with the value or makes no edit.
-    #[error(
-        "its value at `{place}` has a tag or an anchor on a line apart, a comment between them"
-    )]
-    PropertiesApart { place: String },
     /// The key is not desired (it vanished from the desired state between reading and editing).
     #[error("it is not in the config")]
     NotDesired,
@@ -96,11 +89,6 @@ impl Refusal {
                  of its own"
                     .to_owned()
             }
-            Self::PropertiesApart { .. } => {
-                "edit it by hand, or move the comment off the line between the tag or anchor and \
-                 its value"
-                    .to_owned()
-            }
             Self::NotDesired | Self::NotFound => "edit it by hand".to_owned(),
             Self::SharedValueFile { .. } => {
                 "change the file by hand, or add an override in the environment's overlay"
@@ -134,7 +122,6 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Shared { .. } => "anchor-or-alias",
-            Self::PropertiesApart { .. } => "properties-apart",
             Self::NotDesired => "not-desired",
             Self::NotFound => "not-found",
             Self::SharedValueFile { .. } => "shared-value-file",
@@ -154,7 +141,6 @@ impl Refusal {
     /// Every code [`Refusal::code`] gives (the JSON schema lists them).
     pub const CODES: &'static [&'static str] = &[
         "anchor-or-alias",
-        "properties-apart",
         "not-desired",
         "not-found",
         "shared-value-file",

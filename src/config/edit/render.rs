@@ -182,7 +182,7 @@ pub(super) fn render_value(
                 whole(yaml_out::double_quoted(&yaml_out::escape_interpolation(live)))
             }
             ScalarForm::Block => {
-                let folded = text[node.start..].starts_with('>');
+                let folded = header_folded(&text[node.start..line_end(text, node.start)]);
                 let escaped = yaml_out::escape_interpolation(live);
                 match yaml_out::block_scalar(&escaped, folded, parent, line_break) {
                     Some((mut block, keep)) => {
@@ -283,7 +283,18 @@ pub(super) fn block_scalar_or_value(
     bytes: &[u8],
     was_string: bool,
     parent: usize,
-    _here: &dyn Fn() -> String,
 ) -> Result<(String, bool), Refusal> {
     render_value(text, node, bytes, was_string, parent).ok_or(Refusal::NotText)
+}
+
+/// Whether a block scalar's header (its first line, from the node's start: a tag or an anchor
+/// may come first, a comment after) is folded (`>`).
+fn header_folded(header: &str) -> bool {
+    let code = header
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
+        .map_or(header, |(i, _)| &header[..i])
+        .trim_end();
+    let token = code.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    code[token..].starts_with('>')
 }

@@ -75,11 +75,10 @@ pub(super) fn set(
         None
     };
     let text = &drafts[site.file].original;
-    let here = || place(context, &drafts[site.file], &site.key);
     let mut replacements = Vec::new();
     match entry_fields(&site, entry) {
-        None => replace_bare(text, &site, entry, parts, &mut replacements, &here)?,
-        Some(fields) => replace_fields(text, fields, entry, parts, &mut replacements, &here)?,
+        None => replace_bare(text, &site, entry, parts, &mut replacements)?,
+        Some(fields) => replace_fields(text, fields, entry, parts, &mut replacements)?,
     }
     check_read_back(context, &drafts[site.file], &site, &replacements, change, entry, parts)?;
     if overriding {
@@ -91,7 +90,7 @@ pub(super) fn set(
         ));
         return Ok(overridden(context, &drafts[0].path));
     }
-    let made = here();
+    let made = place(context, &drafts[site.file], &site.key);
     drafts[site.file].replacements.extend(replacements);
     Ok(made)
 }
@@ -177,7 +176,6 @@ fn replace_bare(
     entry: &DesiredEntry,
     (value, metadata, expiration): Parts<'_>,
     replacements: &mut Vec<Replacement>,
-    here: &dyn Fn() -> String,
 ) -> Result<(), Refusal> {
     let bytes = value.map_or_else(|| inline_bytes(entry), |b| Some(b.to_vec()));
     let bytes = bytes.ok_or(Refusal::NotFound)?;
@@ -189,7 +187,7 @@ fn replace_bare(
     {
         let parent = column_of(text, site.key.start);
         let (rendered, through_tail) =
-            block_scalar_or_value(text, &site.value, &bytes, !entry.json, parent, here)?;
+            block_scalar_or_value(text, &site.value, &bytes, !entry.json, parent)?;
         // A mapping written as a key's value is always an entry: the object goes under
         // `value:`.
         let rendered =
@@ -197,6 +195,7 @@ fn replace_bare(
         let end = if through_tail { blank_tail(text, site.value.end) } else { site.value.end };
         let (start, rendered) = value_start(text, &site.key, &site.value, &bytes, rendered);
         replacements.push((start, end, rendered));
+        drop_apart(text, &site.value, replacements);
     } else {
         let ttl = match entry.expiration {
             Expiration::Ttl(ttl) => At::Ttl(ttl),
@@ -204,8 +203,20 @@ fn replace_bare(
         };
         let rendered = flow_entry(&bytes, new_metadata.as_ref(), ttl).ok_or(Refusal::NotText)?;
         replacements.push((site.value.start, site.value.end, rendered));
+        drop_apart(text, &site.value, replacements);
     }
     Ok(())
+}
+
+/// Removes a tag written apart from `node` (a comment between them) when the node is
+/// rewritten: the new text reads back on its own, and a tag of the old kind (`!!seq` over what
+/// is now a string) would not. The comment stays. (An anchor apart is never edited: the entry
+/// is shared.)
+fn drop_apart(text: &str, node: &SpanNode, replacements: &mut Vec<Replacement>) {
+    if let Some((from, to)) = node.apart {
+        let from = text[..from].trim_end_matches([' ', '\t']).len();
+        replacements.push((from, to, String::new()));
+    }
 }
 
 /// An entry mapping: its `value:`, `metadata:` and `expiration:` replaced where they changed.
@@ -215,7 +226,6 @@ fn replace_fields(
     entry: &DesiredEntry,
     (value, metadata, expiration): Parts<'_>,
     replacements: &mut Vec<Replacement>,
-    here: &dyn Fn() -> String,
 ) -> Result<(), Refusal> {
     if let (Some(bytes), Some((key, node))) = (value, fields.entry("value")) {
         match json_of(bytes, !entry.json) {
@@ -225,10 +235,11 @@ fn replace_fields(
             _ => {
                 let parent = column_of(text, key.start);
                 let (rendered, through_tail) =
-                    block_scalar_or_value(text, node, bytes, !entry.json, parent, here)?;
+                    block_scalar_or_value(text, node, bytes, !entry.json, parent)?;
                 let end = if through_tail { blank_tail(text, node.end) } else { node.end };
                 let (start, rendered) = value_start(text, key, node, bytes, rendered);
                 replacements.push((start, end, rendered));
+                drop_apart(text, node, replacements);
             }
         }
     }

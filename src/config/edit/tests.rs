@@ -308,7 +308,12 @@ fn a_block_scalar_stays_a_block_scalar() {
         ("b: |\n  hello\n\nz: 1\n", "a\n\n\n", "b: |+\n  a\n\n\nz: 1\n"),
         ("b: |+\n  hello\n\n\nz: 1\n", "a\n", "b: |\n  a\n\n\nz: 1\n"),
         ("b: >\n  one\n  two\n", "three\nfour\n", "b: >\n  three\n\n  four\n"),
-        ("b: >-\n  one\n", "  indented\nnot\n", "b: |2\n    indented\n  not\n"),
+        // `>` stays folded wherever a folded block reads back as the live text: more indented
+        // lines keep their line breaks, paragraphs take one empty line more.
+        ("b: >-\n  one\n", "  indented\nnot\n", "b: >2\n    indented\n  not\n"),
+        ("b: >\n  x\n", "text\n  code\nmore\n", "b: >\n  text\n    code\n  more\n"),
+        ("b: >\n  x\n", "para one\n\npara two\n", "b: >\n  para one\n\n\n  para two\n"),
+        ("b: >+\n  x\n\nz: 1\n", "a \nb\n\n", "b: >+\n  a \n\n  b\n\nz: 1\n"),
         ("b: |  # keep\n  x\n", "${HOME}\n", "b: |  # keep\n  $${HOME}\n"),
         ("b: |\n  x\n", "a\r\nb\n", "b: \"a\\r\\nb\\n\"\n"),
         (
@@ -456,4 +461,36 @@ fn the_secret_named_feeds_the_changed_part() {
     let keys = [("flags".to_owned(), "b".to_owned(), parts(false, true))];
     let names = secret_names(&context, &keys);
     assert_eq!(names.values().next(), Some(&vec!["TOK".to_owned()]));
+}
+
+/// A tag a comment separates from its value (`b: !!seq # note`, the value below) is removed
+/// when the value is rewritten (it would not fit the new form), and the comment stays.
+#[test]
+fn a_tag_apart_from_its_value_goes_and_its_comment_stays() {
+    let cases = [
+        ("b: !!str # c\n  hello\n", "b: # c\n  \"two\\nlines\"\n"),
+        ("b: !!seq # c\n  - x\n  - y\n", "b: # c\n  \"two\\nlines\"\n"),
+        ("b: !!int # c\n  42\n", "b: # c\n  \"two\\nlines\"\n"),
+        ("b: !!str\n  # c\n  # d\n  hello\n", "b:\n  # c\n  # d\n  \"two\\nlines\"\n"),
+        ("b: !!str # c\n  |-\n  x\n", "b: # c\n  |-\n  two\n  lines\n"),
+        ("b:\n  value: !!str # c\n    x\n", "b:\n  value: # c\n    \"two\\nlines\"\n"),
+        // On the value's line, a tag is part of the node and goes with it; `>` stays folded.
+        ("b: !!str >-\n  x\n", "b: >-\n  two\n\n  lines\n"),
+    ];
+    for (keys, expected) in cases {
+        let indent = |text: &str| {
+            text.lines()
+                .map(|l| if l.is_empty() { "\n".to_owned() } else { format!("      {l}\n") })
+                .collect::<String>()
+        };
+        let config = format!("{HEAD}    keys:\n{}", indent(keys));
+        let project = project(&[("kvsync.yaml", config.as_str())], None);
+        let (after, edits) = edited(&project, &[set_value("b", "two\nlines")]);
+        assert!(edits.refused.is_empty(), "{keys:?}: {:?}", edits.refused);
+        assert_eq!(
+            after["kvsync.yaml"],
+            format!("{HEAD}    keys:\n{}", indent(expected)),
+            "{keys:?}"
+        );
+    }
 }
