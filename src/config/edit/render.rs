@@ -289,7 +289,7 @@ pub(super) fn block_scalar_or_value(
 
 /// Whether a block scalar's header (its first line, from the node's start: a tag or an anchor
 /// may come first, a comment after) is folded (`>`).
-fn header_folded(header: &str) -> bool {
+pub(super) fn header_folded(header: &str) -> bool {
     let code = header
         .char_indices()
         .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))

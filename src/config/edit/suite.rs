@@ -10,6 +10,9 @@
 
 use std::path::Path;
 
+use super::super::yaml::{self, ScalarForm, SpanKind};
+use super::render::header_folded;
+use super::text::line_end;
 use super::{Change, Context, Refusal, What, check, edits};
 use crate::config::{LoadOptions, load};
 
@@ -93,25 +96,30 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
         metadata: None,
         expiration: None,
     };
-    // Each run: what it does (for a failure's message) and its changes.
-    let mut runs: Vec<(String, Vec<Change>)> = Vec::new();
+    // Each run: what it does (for a failure's message), its changes, and a key written as a
+    // folded block (`>`) that must stay folded.
+    let mut runs: Vec<(String, Vec<Change>, Option<&str>)> = Vec::new();
+    let before = std::fs::read_to_string(&root).unwrap_or_default();
     for key in &keys {
+        let stays_folded = folded(&before, key).then_some(key.as_str());
         runs.push((
             format!("`{key}` set to a multi-line text"),
             vec![change(key, set("new\nlines\n"))],
+            stays_folded,
         ));
         runs.push((
             format!("`{key}` set to a one-line text"),
             vec![change(key, set("one line: ${not a variable}"))],
+            None,
         ));
-        runs.push((format!("`{key}` removed"), vec![change(key, What::Remove)]));
+        runs.push((format!("`{key}` removed"), vec![change(key, What::Remove)], None));
     }
     let add = What::Add { value: b"adopted\n".to_vec(), metadata: None, expiration: None };
-    runs.push(("`adopted-key` adopted".to_owned(), vec![change("adopted-key", add)]));
+    runs.push(("`adopted-key` adopted".to_owned(), vec![change("adopted-key", add)], None));
     let all = keys.iter().map(|key| change(key, set("all\nat once"))).collect();
-    runs.push(("every key set at once".to_owned(), all));
+    runs.push(("every key set at once".to_owned(), all, None));
     let mut shared = false;
-    for (run, changes) in runs {
+    for (run, changes, stays_folded) in runs {
         let broken = |why: String| Failure::Broken(format!("{run}: {why}"));
         let made = edits(&context, &loaded.desired, &changes)
             .map_err(|error| broken(error.to_string()))?;
@@ -129,9 +137,26 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
             if crlf != crlf_now {
                 return Err(broken(format!("line endings changed: {after:?}")));
             }
+            if let Some(key) = stays_folded
+                && made.refused.is_empty()
+                && !folded(&after, key)
+            {
+                return Err(broken(format!("the `>` block became another form: {after:?}")));
+            }
         }
     }
     Ok(if shared { Pulled::SomeShared } else { Pulled::All })
+}
+
+/// Whether `key` of the scope's `keys:` in `text` is a folded block scalar (`>`).
+fn folded(text: &str, key: &str) -> bool {
+    let Ok(Some(tree)) = yaml::span_tree(text) else { return false };
+    let Some(node) = ["namespaces", "flags", "keys", key].iter().try_fold(&tree, |n, k| n.get(k))
+    else {
+        return false;
+    };
+    matches!(node.kind, SpanKind::Scalar { style: ScalarForm::Block, .. })
+        && header_folded(&text[node.start..line_end(text, node.start)])
 }
 
 #[cfg(test)]
@@ -143,13 +168,24 @@ mod tests {
     fn each_outcome_is_counted_apart() {
         let dir = tempfile::tempdir().expect("tempdir");
         let documents = [
-            ("plain".to_owned(), "a: one\nb: \"two\"\n".to_owned()),
+            ("plain".to_owned(), "a: one\nb: \"two\"\nc: >\n  folded\n".to_owned()),
             ("anchored".to_owned(), "a: &x {value: one}\nb: *x\n".to_owned()),
             ("sequence".to_owned(), "- a\n- b\n".to_owned()),
         ];
         let outcome = pull_documents(&documents, dir.path());
         assert_eq!(outcome.failures, Vec::<String>::new());
         assert_eq!((outcome.pulled, outcome.refused_shared, outcome.not_keys), (2, 2, 2));
+    }
+
+    /// A `>` block is told from a `|` one, after a tag too.
+    #[test]
+    fn a_folded_block_is_recognised() {
+        let text = |value: &str| format!("{HEAD}      k: {value}\n        text\n");
+        assert!(folded(&text(">"), "k"));
+        assert!(folded(&text("!!str >-  # note"), "k"));
+        assert!(!folded(&text("|"), "k"));
+        assert!(!folded(&text("|  # >"), "k"));
+        assert!(!folded(&text(">"), "other"));
     }
 
     /// A failure names the document and its line ending.
