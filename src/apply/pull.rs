@@ -68,17 +68,6 @@ pub enum Error {
     Fs(#[from] crate::fs::Error),
 }
 
-impl Error {
-    /// What the user can do about it.
-    pub fn hints(&self) -> Vec<String> {
-        match self {
-            Self::Kv(_) => Vec::new(),
-            Self::Edit(error) => error.hints(),
-            Self::Fs(error) => error.hints(),
-        }
-    }
-}
-
 /// Finds what changed live, decides what the config should say and computes the edits, checked
 /// as a whole. Reads values; writes nothing.
 pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled, Error> {

@@ -585,9 +585,13 @@ fn files_sources_aliases_schemas_revisions_and_json() {
         "{}",
         out.stdout
     );
+    // A refused edit: its reason with where, then its hint on a line of its own.
     assert!(
-        out.stdout
-            .contains("! f/alias: its entry is inside a YAML anchor or reached through an alias"),
+        out.stdout.contains(
+            "! f/alias: its entry is inside a YAML anchor or reached through an alias (at \
+             `kvsync.yaml:11:16`), so other places repeat it, last written by `abc1234`\n      \
+             hint: edit it by hand"
+        ),
         "{}",
         out.stdout
     );
@@ -604,6 +608,10 @@ fn files_sources_aliases_schemas_revisions_and_json() {
     let typed = keys.iter().find(|k| k["key"] == "f/typed").expect("f/typed");
     assert_eq!(typed["outcome"], "needs-person");
     assert_eq!(typed["revision"], "abc1234");
+    let alias = keys.iter().find(|k| k["key"] == "f/alias").expect("f/alias");
+    assert_eq!(alias["outcome"], "needs-person");
+    assert_eq!(alias["reason"], "anchor-or-alias");
+    assert!(alias["hint"].as_str().is_some_and(|hint| hint.starts_with("edit it by hand")));
     assert!(doc["files"].as_array().expect("files").is_empty(), "already written: {doc}");
 
     let plan = test.run(&local(&["plan", "--format", "json"]));

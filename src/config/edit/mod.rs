@@ -9,7 +9,7 @@
 //! reading it back gives exactly the live bytes; otherwise it is written as a quoted string, which
 //! KV stores as its raw text. Every edited entry is read back through the loader's own code
 //! (`sources::resolve`) before anything is written, and an edit that does not read back as live
-//! is not made but reported. A `file:` value's file gets the live bytes. An entry reached through
+//! is not made: it is a [`Refusal`], with its place and hint, and the key is left to a person. A `file:` value's file gets the live bytes. An entry reached through
 //! a YAML anchor or alias is reported, never edited. With environments, a key from the base
 //! config gets an override in the environment's overlay, so the other environments keep theirs.
 
