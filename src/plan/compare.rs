@@ -1,7 +1,7 @@
 //! One comparison of a desired entry with a live key: value bytes, user metadata and absolute
 //! expiration, with numbers compared as JSON numbers (as a Worker's `JSON.parse` sees them).
 //!
-//! `drift --deep` and the plan's marker-only check compare with it (and so will `pull`), so two
+//! `drift --deep`, the plan's marker-only check and `pull` compare with it, so two
 //! commands never disagree about whether a key is as desired. Pure: the values are read
 //! elsewhere ([`crate::kv::read`]).
 
