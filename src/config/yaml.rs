@@ -1139,4 +1139,27 @@ mod span_tests {
         let k = root.get("k").expect("k");
         assert_eq!(&text[k.start..k.end], "value: |\n    x");
     }
+
+    /// Properties a comment separates from their node are left out of it and kept apart; on
+    /// the node's line, or with nothing but line breaks between, they are part of it.
+    #[test]
+    fn properties_apart_from_their_node_are_kept_apart() {
+        let cases: [(&str, &str, Option<&str>); 6] = [
+            ("a: !!str # c\n  v\n", "v", Some("!!str")),
+            ("a: &x !!str # c\n  # more\n  v\n", "v", Some("&x !!str")),
+            ("a: !!seq # c\n  - v\n", "- v", Some("!!seq")),
+            ("a: !!str v  # c\n", "!!str v", None),
+            ("a: !!str\n  v\n", "!!str\n  v", None),
+            ("'a #b': !!str\n  v\n", "!!str\n  v", None),
+        ];
+        for (text, spanned, apart) in cases {
+            let root = span_tree(text).expect("parses").expect("a document");
+            let (_, a) = match &root.kind {
+                SpanKind::Map { entries, .. } => entries[0].clone(),
+                _ => panic!("a mapping"),
+            };
+            assert_eq!(&text[a.start..a.end], spanned, "{text:?}");
+            assert_eq!(a.apart.map(|(from, to)| &text[from..to]), apart, "{text:?}");
+        }
+    }
 }
