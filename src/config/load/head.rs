@@ -1,0 +1,311 @@
+//! A scope's head: everything but its keys (namespace id, prefix, `list_shards`, globs), read
+//! before any key so that listing can start early.
+
+use crate::config::desired::Globs;
+use crate::config::model::{FilesSource, KeyEntry, NamedMap, NamespaceConfig, SchemaSource, Sp};
+use crate::config::overlay::MergedNamespace;
+use crate::config::problems::{FileId, Pos, Problems};
+use crate::config::starter::PLACEHOLDER_NAMESPACE_ID;
+use crate::config::validate::{self, ScopeHead};
+use crate::config::wrangler;
+use crate::config::{Heads, ScopeListing};
+use std::path::PathBuf;
+
+use super::Loader;
+
+/// Two scopes whose keys could overlap (same namespace, one prefix inside the other), among
+/// the heads whose namespace id and prefix are sound.
+pub(super) fn check_overlaps(heads: &[Head], root: FileId, problems: &mut Problems) {
+    let sound: Vec<(ScopeHead<'_>, Pos)> = heads
+        .iter()
+        .filter_map(|h| {
+            let head = ScopeHead {
+                name: &h.name,
+                namespace_id: h.namespace_id.as_deref()?,
+                prefix: h.prefix.as_deref()?,
+            };
+            Some((head, h.prefix_pos))
+        })
+        .collect();
+    let (scopes, positions): (Vec<ScopeHead<'_>>, Vec<Pos>) = sound.into_iter().unzip();
+    for (index, (message, hint)) in validate::overlapping_scopes(&scopes) {
+        problems.error(root, positions[index], message, hint);
+    }
+}
+
+/// What a caller needs to list a config's namespaces.
+pub(super) fn listing(
+    target: Option<crate::kv::TargetKind>,
+    account_id: Option<String>,
+    local_path: Option<PathBuf>,
+    heads: &[Head],
+) -> Heads {
+    Heads {
+        target,
+        account_id,
+        local_path,
+        scopes: heads
+            .iter()
+            .filter_map(|h| {
+                Some(ScopeListing {
+                    namespace_id: h.namespace_id.clone()?,
+                    prefix: h.prefix.clone()?,
+                    shards: h.list_shards.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
+impl Loader<'_> {
+    /// One scope's head: everything but its keys. The namespace id and the prefix are `None`
+    /// when they have problems (reported).
+    pub(super) fn head(&mut self, namespace: MergedNamespace) -> Head {
+        let MergedNamespace { name, mut config, base_keys, overlay_keys } = namespace;
+        let binding = config.binding.as_ref().map(|binding| binding.value.clone());
+        let (namespace_id, resolved_from) =
+            match self.namespace_id(&name.value, name.pos, &mut config) {
+                Some((id, from)) => (Some(id), from),
+                None => (None, None),
+            };
+        let prefix_pos = config.prefix.as_ref().map_or(name.pos, |p| p.pos);
+        let prefix = match config.prefix.take() {
+            Some(prefix) => {
+                let pos = prefix.pos;
+                let prefix = self.interpolate(prefix);
+                if let Some(Err((message, hint))) = prefix.as_deref().map(validate::prefix) {
+                    self.problems.error(self.root, pos, message, hint);
+                }
+                prefix
+            }
+            None => Some(String::new()),
+        };
+        let list_shards = self.list_shards(config.list_shards.take(), prefix.as_deref(), name.pos);
+        Head {
+            prune: config.prune.is_none_or(|p| p.value),
+            allow_empty: config.allow_empty.is_some_and(|a| a.value),
+            snapshot: config.snapshot.is_none_or(|s| s.value),
+            ignore: self.globs("ignore", config.ignore.take()),
+            protect: self.globs("protect", config.protect.take()),
+            take_over: self.globs("take_over", config.take_over.take()),
+            name: name.value,
+            namespace_id,
+            resolved_from,
+            binding,
+            prefix,
+            prefix_pos,
+            list_shards,
+            include: config.include.take().unwrap_or_default(),
+            files: config.files.take().unwrap_or_default(),
+            schemas: config.schemas.take().unwrap_or_default(),
+            base_keys,
+            overlay_keys,
+        }
+    }
+
+    /// A scope's `list_shards`, interpolated, checked and sorted (so that their listings, one
+    /// after the other, are in key order); empty when there are none or any has a problem
+    /// (reported).
+    fn list_shards(
+        &mut self,
+        shards: Option<Vec<Sp<String>>>,
+        prefix: Option<&str>,
+        name_pos: Pos,
+    ) -> Vec<String> {
+        let Some(shards) = shards else { return Vec::new() };
+        if shards.is_empty() {
+            self.problems.error(
+                self.root,
+                name_pos,
+                "`list_shards` is empty".to_owned(),
+                Some("name two or more key prefixes, or remove `list_shards:`".to_owned()),
+            );
+            return Vec::new();
+        }
+        let positions: Vec<Pos> = shards.iter().map(|s| s.pos).collect();
+        let texts: Vec<Option<String>> = shards.into_iter().map(|s| self.interpolate(s)).collect();
+        let (Some(texts), Some(prefix)) = (texts.into_iter().collect::<Option<Vec<_>>>(), prefix)
+        else {
+            return Vec::new();
+        };
+        let views: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let found = validate::list_shards(&views, prefix);
+        if !found.is_empty() {
+            for (index, (message, hint)) in found {
+                self.problems.error(self.root, positions[index], message, hint);
+            }
+            return Vec::new();
+        }
+        let mut texts = texts;
+        texts.sort_unstable();
+        texts
+    }
+
+    /// The scope's namespace id, written out (`namespace_id:`) or looked up through wrangler's
+    /// config (`binding:`), and how it was found when it was looked up; `None` when there is a
+    /// problem (reported). Takes the head fields out of `config`.
+    fn namespace_id(
+        &mut self,
+        scope_name: &str,
+        name_pos: Pos,
+        config: &mut NamespaceConfig,
+    ) -> Option<(String, Option<String>)> {
+        let (id, binding) = (config.namespace_id.take(), config.binding.take());
+        let (wrangler_file, environment, preview) =
+            (config.wrangler.take(), config.environment.take(), config.preview.take());
+        match (id, binding) {
+            (Some(_), Some(binding)) => {
+                self.problems.error(
+                    self.root,
+                    binding.pos,
+                    format!("namespace `{scope_name}` sets both `namespace_id` and `binding`"),
+                    Some(
+                        "keep one: `namespace_id:` names the namespace, `binding:` looks its id \
+                         up in the wrangler config"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+            (id, None) => {
+                let extras = [
+                    ("wrangler", wrangler_file.map(|w| w.pos)),
+                    ("environment", environment.map(|e| e.pos)),
+                    ("preview", preview.map(|p| p.pos)),
+                ];
+                self.direct_namespace_id(scope_name, name_pos, id, extras)
+            }
+            (None, Some(binding)) => {
+                self.bound_namespace_id(binding, wrangler_file, environment, preview)
+            }
+        }
+    }
+
+    /// A scope's `namespace_id:`: interpolated and checked; the fields that only apply with
+    /// `binding:` (`extras`, where they were written) are problems here.
+    fn direct_namespace_id(
+        &mut self,
+        scope_name: &str,
+        name_pos: Pos,
+        id: Option<Sp<String>>,
+        extras: [(&str, Option<Pos>); 3],
+    ) -> Option<(String, Option<String>)> {
+        for (field, pos) in extras {
+            if let Some(pos) = pos {
+                self.problems.error(
+                    self.root,
+                    pos,
+                    format!("`{field}` applies only with `binding:`"),
+                    Some(format!(
+                        "name a KV binding of the wrangler config with `binding:`, or \
+                         remove `{field}:`"
+                    )),
+                );
+            }
+        }
+        let Some(id) = id else {
+            self.problems.error(
+                self.root,
+                name_pos,
+                format!("namespace `{scope_name}` has no `namespace_id`"),
+                Some(
+                    "set `namespace_id:` (or `binding:`, a KV binding of the wrangler \
+                     config) here or in the environment's overlay"
+                        .to_owned(),
+                ),
+            );
+            return None;
+        };
+        let pos = id.pos;
+        let id = self.interpolate(id)?;
+        if let Err((message, hint)) = validate::namespace_id(&id) {
+            self.problems.error(self.root, pos, message, hint);
+            return None;
+        }
+        if id == PLACEHOLDER_NAMESPACE_ID {
+            self.problems.warning(
+                self.root,
+                pos,
+                format!("namespace `{scope_name}` uses `kvsync init`'s placeholder id `{id}`"),
+                Some(
+                    "fine for `--target local`; for Cloudflare, set the id of your \
+                     namespace (`wrangler kv namespace list` shows it), or use \
+                     `binding:` (`kvsync init --from-wrangler`)"
+                        .to_owned(),
+                ),
+            );
+        }
+        Some((id, None))
+    }
+
+    /// A scope's `binding:`, looked up in the wrangler config (its `wrangler:`, `environment:`
+    /// and `preview:`, else `--env` and `--preview`); a failure points at the field at fault.
+    fn bound_namespace_id(
+        &mut self,
+        binding: Sp<String>,
+        wrangler_file: Option<Sp<String>>,
+        environment: Option<Sp<String>>,
+        preview: Option<Sp<bool>>,
+    ) -> Option<(String, Option<String>)> {
+        let binding_pos = binding.pos;
+        let wrangler_pos = wrangler_file.as_ref().map_or(binding_pos, |w| w.pos);
+        let environment_pos = environment.as_ref().map_or(binding_pos, |e| e.pos);
+        let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
+        let binding = self.interpolate(binding);
+        let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
+        // A scope's own `environment:` wins over `--env`.
+        let environment = match environment {
+            Some(environment) => Some(self.interpolate(environment)),
+            None => self.wrangler_environment.clone().map(Some),
+        };
+        let (Some(binding), Some(wrangler_file), Some(environment)) = (
+            binding,
+            wrangler_file.map_or(Some(None), |w| w.map(Some)),
+            environment.map_or(Some(None), |e| e.map(Some)),
+        ) else {
+            return None;
+        };
+        let request = wrangler::Request {
+            binding: &binding,
+            wrangler: wrangler_file.as_deref(),
+            environment: environment.as_deref(),
+            preview: preview.map(|p| p.value).or(self.preview),
+        };
+        match self.wrangler.resolve(&request) {
+            Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
+            Err(failure) => {
+                let pos = match failure.field {
+                    wrangler::Field::Binding => binding_pos,
+                    wrangler::Field::Wrangler => wrangler_pos,
+                    wrangler::Field::Environment => environment_pos,
+                    wrangler::Field::Preview => preview_pos,
+                };
+                self.problems.error(self.root, pos, failure.message, failure.hint);
+                None
+            }
+        }
+    }
+}
+
+/// A scope before its keys are read.
+pub(super) struct Head {
+    pub(super) name: String,
+    pub(super) namespace_id: Option<String>,
+    pub(super) resolved_from: Option<String>,
+    pub(super) binding: Option<String>,
+    pub(super) prefix: Option<String>,
+    /// Where to blame an overlap with another scope.
+    pub(super) prefix_pos: Pos,
+    pub(super) list_shards: Vec<String>,
+    pub(super) prune: bool,
+    pub(super) allow_empty: bool,
+    pub(super) snapshot: bool,
+    pub(super) ignore: Globs,
+    pub(super) protect: Globs,
+    pub(super) take_over: Globs,
+    pub(super) include: Vec<Sp<String>>,
+    pub(super) files: Vec<FilesSource>,
+    pub(super) schemas: NamedMap<SchemaSource>,
+    pub(super) base_keys: NamedMap<KeyEntry>,
+    pub(super) overlay_keys: NamedMap<KeyEntry>,
+}
