@@ -121,7 +121,8 @@ pub struct ConfigArgs {
     pub env: Option<String>,
 
     /// `binding:` scopes use the binding's `preview_id` (`--preview false`: its `id`), as
-    /// wrangler's `--preview`; a scope's own `preview:` wins
+    /// wrangler's `--preview`; a scope whose `preview:` says otherwise is an error. A binding
+    /// with both ids needs this flag or the scope's `preview:`
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub preview: Option<bool>,
 }

@@ -1141,6 +1141,44 @@ namespaces:
     assert!(hints[7].contains("do not inherit the top-level `kv_namespaces`"), "{}", hints[7]);
 }
 
+/// The account of a `binding:` config comes from the wrangler environment the binding was
+/// found in: its own `account_id`, else the top level's (wrangler inherits it), and never
+/// when the config or `CLOUDFLARE_ACCOUNT_ID` names one.
+#[test]
+fn a_wrangler_environments_own_account_id_is_followed() {
+    let fixture = Fixture::new(
+        "version: 1\nowner: shop\nnamespaces:\n  flags:\n    binding: FLAGS\n    keys: {}\n",
+    );
+    fixture.write(
+        "wrangler.toml",
+        r#"account_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+[[kv_namespaces]]
+binding = "FLAGS"
+id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+[env.staging]
+account_id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+[[env.staging.kv_namespaces]]
+binding = "FLAGS"
+id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
+
+[env.qa]
+[[env.qa.kv_namespaces]]
+binding = "FLAGS"
+id = "33333333333333333333333333333333"
+"#,
+    );
+    let account = |environment, vars: &[(&str, &str)]| {
+        fixture.load_with(environment, vars).expect("loads").desired.account_id
+    };
+    assert_eq!(account(None, &[]).as_deref(), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_eq!(account(Some("staging"), &[]).as_deref(), Some("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"));
+    assert_eq!(account(Some("qa"), &[]).as_deref(), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    // The environment variable wins (the store reads it), so the loader names none.
+    let from_env = [("CLOUDFLARE_ACCOUNT_ID", "cccccccccccccccccccccccccccccccc")];
+    assert_eq!(account(Some("staging"), &from_env), None);
+}
+
 #[test]
 fn a_broken_wrangler_config_says_where() {
     let fixture = Fixture::new("version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n");

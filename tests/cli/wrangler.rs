@@ -279,16 +279,49 @@ fn env_and_preview_flags_work_as_wranglers() {
         "{}",
         out.snapshot()
     );
-    // A scope's own `preview:` wins over `--preview`.
+    // A scope's `preview:` and a flag that agrees with it; one that contradicts it is an
+    // error naming both, never a silent choice of the other namespace.
     test.write(
         "kv/kvsync.yaml",
         config.replace("binding: FLAGS\n", "binding: FLAGS\n    preview: false\n"),
     );
-    let out = plan(&["--preview"]);
+    let out = plan(&["--preview", "false"]);
     assert!(
         out.stdout.contains("namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
         "{}",
         out.snapshot()
+    );
+    let out = plan(&["--preview"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:6:14: namespace `flags` sets `preview: false`, but \
+             `--preview` asks for the binding's `preview_id`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: remove `preview:` from the scope to let the flag choose, or run without \
+             `--preview`"
+        ),
+        "{}",
+        out.stderr
+    );
+    test.write(
+        "kv/kvsync.yaml",
+        config.replace("binding: FLAGS\n", "binding: FLAGS\n    preview: true\n"),
+    );
+    let out = plan(&["--preview", "false"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:6:14: namespace `flags` sets `preview: true`, but `--preview \
+             false` asks for the binding's `id`\n"
+        ),
+        "{}",
+        out.stderr
     );
     // Without bindings, `--env` on a config without environments is still a mistake.
     test.write(

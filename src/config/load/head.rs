@@ -176,7 +176,7 @@ impl Loader<'_> {
                 self.direct_namespace_id(scope_name, name_pos, id, extras)
             }
             (None, Some(binding)) => {
-                self.bound_namespace_id(binding, wrangler_file, environment, preview)
+                self.bound_namespace_id(scope_name, binding, wrangler_file, environment, preview)
             }
         }
     }
@@ -238,10 +238,38 @@ impl Loader<'_> {
         Some((id, None))
     }
 
+    /// Which id of a binding a scope asks for: its `preview:`, else `--preview`; `None` when
+    /// neither says. A flag that contradicts the scope's `preview:` is a problem (reported),
+    /// never silently overruled: `plan --preview` must not plan the `id` namespace.
+    fn preview(&mut self, scope_name: &str, preview: Option<Sp<bool>>) -> Option<Option<bool>> {
+        let (Some(scope), Some(flag)) = (&preview, self.preview) else {
+            return Some(preview.map(|p| p.value).or(self.preview));
+        };
+        if scope.value == flag {
+            return Some(Some(flag));
+        }
+        let flag_text = if flag { "`--preview`" } else { "`--preview false`" };
+        let asks = if flag { "the binding's `preview_id`" } else { "the binding's `id`" };
+        self.problems.error(
+            self.root,
+            scope.pos,
+            format!(
+                "namespace `{scope_name}` sets `preview: {}`, but {flag_text} asks for {asks}",
+                scope.value
+            ),
+            Some(format!(
+                "remove `preview:` from the scope to let the flag choose, or run without \
+                 {flag_text}"
+            )),
+        );
+        None
+    }
+
     /// A scope's `binding:`, looked up in the wrangler config (its `wrangler:`, `environment:`
     /// and `preview:`, else `--env` and `--preview`); a failure points at the field at fault.
     fn bound_namespace_id(
         &mut self,
+        scope_name: &str,
         binding: Sp<String>,
         wrangler_file: Option<Sp<String>>,
         environment: Option<Sp<String>>,
@@ -251,6 +279,7 @@ impl Loader<'_> {
         let wrangler_pos = wrangler_file.as_ref().map_or(binding_pos, |w| w.pos);
         let environment_pos = environment.as_ref().map_or(binding_pos, |e| e.pos);
         let preview_pos = preview.as_ref().map_or(binding_pos, |p| p.pos);
+        let preview = self.preview(scope_name, preview)?;
         let binding = self.interpolate(binding);
         let wrangler_file = wrangler_file.map(|w| self.interpolate(w));
         // A scope's own `environment:` wins over `--env`.
@@ -269,7 +298,7 @@ impl Loader<'_> {
             binding: &binding,
             wrangler: wrangler_file.as_deref(),
             environment: environment.as_deref(),
-            preview: preview.map(|p| p.value).or(self.preview),
+            preview,
         };
         match self.wrangler.resolve(&request) {
             Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
