@@ -323,7 +323,7 @@ mod tests {
         for (path, contents) in files {
             std::fs::write(dir.path().join(path), contents).expect("write");
         }
-        let options = LoadOptions { environment, preview: None, vars: &|_| None };
+        let options = LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
         load(&dir.path().join("kvsync.yaml"), &options).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
     }
 
@@ -410,8 +410,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("kvsync.yaml"), &text).expect("write");
         std::fs::write(dir.path().join("wrangler.jsonc"), wrangler).expect("write");
-        let options =
-            LoadOptions { environment: Some("production"), preview: None, vars: &|_| None };
+        let options = LoadOptions {
+            environment: Some("production"),
+            preview: None,
+            vars: &|_| None,
+            titles: None,
+        };
         let error = load(&dir.path().join("kvsync.yaml"), &options).expect_err("config missing");
         assert!(
             error.to_string().contains(
@@ -422,7 +426,12 @@ mod tests {
         // wrangler's top level is the environment `default` (there is an `[env.production]`);
         // FLAGS has both ids there, so it takes `--preview` (never pinned by init).
         let top = |preview| {
-            let options = LoadOptions { environment: Some("default"), preview, vars: &|_| None };
+            let options = LoadOptions {
+                environment: Some("default"),
+                preview,
+                vars: &|_| None,
+                titles: None,
+            };
             load(&dir.path().join("kvsync.yaml"), &options)
         };
         let ids = |loaded: crate::config::Loaded| -> Vec<String> {

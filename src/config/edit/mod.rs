@@ -89,6 +89,8 @@ pub struct Context<'a> {
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
+    /// The target's namespaces by title, as the config was loaded (`namespace_title:`).
+    pub titles: Option<&'a crate::kv::Titles>,
 }
 
 /// Edits made once every change was seen.
@@ -1466,7 +1468,8 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         }
-        let options = super::super::LoadOptions { environment, preview: None, vars: &|_| None };
+        let options =
+            super::super::LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
         let loaded =
             super::super::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
         Project { dir, files: loaded.files, desired: loaded.desired }
@@ -1482,6 +1485,7 @@ mod tests {
             into: None,
             preview: None,
             vars: &|_| None,
+            titles: None,
         };
         let edits = edits(&context, &project.desired, changes).expect("edits");
         let environments = super::super::environment_names(&root);
@@ -1556,6 +1560,7 @@ mod tests {
             into: None,
             preview: None,
             vars: &|_| None,
+            titles: None,
         }
     }
 

@@ -8,7 +8,9 @@ use crate::config::problems::{FileId, Pos, Problems};
 use crate::config::starter::PLACEHOLDER_NAMESPACE_ID;
 use crate::config::validate::{self, ScopeHead};
 use crate::config::wrangler;
-use crate::config::{Heads, ScopeListing};
+use crate::config::{AskTitles, Heads, ScopeListing};
+use crate::kv::TitleError;
+use crate::text::{counted, printable};
 use std::path::PathBuf;
 
 use super::Loader;
@@ -21,7 +23,8 @@ pub(super) fn check_overlaps(heads: &[Head], root: FileId, problems: &mut Proble
         .filter_map(|h| {
             let head = ScopeHead {
                 name: &h.name,
-                namespace_id: h.namespace_id.as_deref()?,
+                // An empty id is a title not looked up (a load that reaches no target).
+                namespace_id: h.namespace_id.as_deref().filter(|id| !id.is_empty())?,
                 prefix: h.prefix.as_deref()?,
             };
             Some((head, h.prefix_pos))
@@ -63,10 +66,11 @@ impl Loader<'_> {
     pub(super) fn head(&mut self, namespace: MergedNamespace) -> Head {
         let MergedNamespace { name, mut config, base_keys, overlay_keys } = namespace;
         let binding = config.binding.as_ref().map(|binding| binding.value.clone());
-        let (namespace_id, resolved_from) =
+        let (namespace_id, resolved_from, title) =
             match self.namespace_id(&name.value, name.pos, &mut config) {
-                Some((id, from)) => (Some(id), from),
-                None => (None, None),
+                Some(Source::Id(id, from)) => (Some(id), from, None),
+                Some(Source::Title(title)) => (None, None, Some(title)),
+                None => (None, None, None),
             };
         let prefix_pos = config.prefix.as_ref().map_or(name.pos, |p| p.pos);
         let prefix = match config.prefix.take() {
@@ -91,6 +95,7 @@ impl Loader<'_> {
             name: name.value,
             namespace_id,
             resolved_from,
+            title,
             binding,
             prefix,
             prefix_pos,
@@ -149,10 +154,35 @@ impl Loader<'_> {
         scope_name: &str,
         name_pos: Pos,
         config: &mut NamespaceConfig,
-    ) -> Option<(String, Option<String>)> {
+    ) -> Option<Source> {
         let (id, binding) = (config.namespace_id.take(), config.binding.take());
         let (wrangler_file, environment, preview) =
             (config.wrangler.take(), config.environment.take(), config.preview.take());
+        if let Some(title) = config.namespace_title.take() {
+            let other = match (&id, &binding) {
+                (Some(_), _) => Some("namespace_id"),
+                (None, Some(_)) => Some("binding"),
+                (None, None) => None,
+            };
+            if let Some(other) = other {
+                self.problems.error(
+                    self.root,
+                    title.pos,
+                    format!("namespace `{scope_name}` sets both `namespace_title` and `{other}`"),
+                    Some(format!(
+                        "keep one: `namespace_title:` finds the namespace by its title, \
+                         `{other}:` names it another way"
+                    )),
+                );
+                return None;
+            }
+            self.binding_only([
+                ("wrangler", wrangler_file.map(|w| w.pos)),
+                ("environment", environment.map(|e| e.pos)),
+                ("preview", preview.map(|p| p.pos)),
+            ]);
+            return self.title(title).map(Source::Title);
+        }
         match (id, binding) {
             (Some(_), Some(binding)) => {
                 self.problems.error(
@@ -173,23 +203,38 @@ impl Loader<'_> {
                     ("environment", environment.map(|e| e.pos)),
                     ("preview", preview.map(|p| p.pos)),
                 ];
-                self.direct_namespace_id(scope_name, name_pos, id, extras)
+                let (id, from) = self.direct_namespace_id(scope_name, name_pos, id, extras)?;
+                Some(Source::Id(id, from))
             }
             (None, Some(binding)) => {
-                self.bound_namespace_id(scope_name, binding, wrangler_file, environment, preview)
+                let bound = (binding, wrangler_file, environment, preview);
+                let (id, from) =
+                    self.bound_namespace_id(scope_name, bound.0, bound.1, bound.2, bound.3)?;
+                Some(Source::Id(id, from))
             }
         }
     }
 
-    /// A scope's `namespace_id:`: interpolated and checked; the fields that only apply with
-    /// `binding:` (`extras`, where they were written) are problems here.
-    fn direct_namespace_id(
-        &mut self,
-        scope_name: &str,
-        name_pos: Pos,
-        id: Option<Sp<String>>,
-        extras: [(&str, Option<Pos>); 3],
-    ) -> Option<(String, Option<String>)> {
+    /// A scope's `namespace_title:`, interpolated and checked (1 to 512 characters, as
+    /// Cloudflare's titles); `None` when it has a problem (reported).
+    fn title(&mut self, title: Sp<String>) -> Option<Pending> {
+        let pos = title.pos;
+        let text = self.interpolate(title)?;
+        let length = text.chars().count();
+        if length == 0 || length > TITLE_MAX {
+            self.problems.error(
+                self.root,
+                pos,
+                format!("`namespace_title` has {length} characters"),
+                Some(format!("a namespace title has 1 to {TITLE_MAX} characters")),
+            );
+            return None;
+        }
+        Some(Pending { title: text, pos })
+    }
+
+    /// The fields that apply only with `binding:`, where they were written: each is a problem.
+    fn binding_only(&mut self, extras: [(&str, Option<Pos>); 3]) {
         for (field, pos) in extras {
             if let Some(pos) = pos {
                 self.problems.error(
@@ -203,6 +248,92 @@ impl Loader<'_> {
                 );
             }
         }
+    }
+
+    /// Gives every `namespace_title:` scope its namespace id, asking the target (`titles`) once
+    /// for all of them, with where the keys live (`heads`). Without `titles` (a load that
+    /// reaches no target) a title scope gets an empty id that says so. Returns `false` when the
+    /// target could not be asked (the caller knows why). Nothing is asked when the config
+    /// already has problems: the run fails on them.
+    pub(super) fn resolve_titles(
+        &mut self,
+        heads: &mut [Head],
+        at: Heads,
+        titles: Option<&AskTitles<'_>>,
+    ) -> bool {
+        if heads.iter().all(|h| h.title.is_none()) || self.problems.has_errors() {
+            return true;
+        }
+        let Some(titles) = titles else {
+            for head in heads.iter_mut() {
+                if let Some(pending) = &head.title {
+                    head.namespace_id = Some(String::new());
+                    head.resolved_from = Some(format!(
+                        "namespace title `{}` (not looked up)",
+                        printable(&pending.title)
+                    ));
+                }
+            }
+            return true;
+        };
+        let Some(titles) = titles(&at) else { return false };
+        for head in heads.iter_mut() {
+            let Some(Pending { title, pos }) = &head.title else { continue };
+            let shown = printable(title);
+            match titles.resolve(title) {
+                Ok(id) => {
+                    head.namespace_id = Some(id);
+                    head.resolved_from = Some(format!("namespace title `{shown}`"));
+                }
+                Err(TitleError::Missing { close, count }) => {
+                    let hint = if !close.is_empty() {
+                        let close: Vec<String> =
+                            close.iter().map(|t| format!("`{}`", printable(t))).collect();
+                        format!("titles are exact; did you mean {}?", close.join(", "))
+                    } else if count == 0 {
+                        "the account has no KV namespaces".to_owned()
+                    } else {
+                        format!(
+                            "the account's {} have other titles; `wrangler kv namespace list` \
+                             shows them",
+                            counted(count, "namespace", "namespaces")
+                        )
+                    };
+                    self.problems.error(
+                        self.root,
+                        *pos,
+                        format!("no namespace has the title `{shown}`"),
+                        Some(hint),
+                    );
+                }
+                Err(TitleError::Ambiguous { ids }) => {
+                    let listed: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
+                    self.problems.error(
+                        self.root,
+                        *pos,
+                        format!(
+                            "{} namespaces have the title `{shown}`: {}",
+                            ids.len(),
+                            listed.join(", ")
+                        ),
+                        Some("name the one to sync with `namespace_id:`".to_owned()),
+                    );
+                }
+            }
+        }
+        true
+    }
+
+    /// A scope's `namespace_id:`: interpolated and checked; the fields that only apply with
+    /// `binding:` (`extras`, where they were written) are problems here.
+    fn direct_namespace_id(
+        &mut self,
+        scope_name: &str,
+        name_pos: Pos,
+        id: Option<Sp<String>>,
+        extras: [(&str, Option<Pos>); 3],
+    ) -> Option<(String, Option<String>)> {
+        self.binding_only(extras);
         let Some(id) = id else {
             self.problems.error(
                 self.root,
@@ -210,7 +341,7 @@ impl Loader<'_> {
                 format!("namespace `{scope_name}` has no `namespace_id`"),
                 Some(
                     "set `namespace_id:` (or `binding:`, a KV binding of the wrangler \
-                     config) here or in the environment's overlay"
+                     config, or `namespace_title:`) here or in the environment's overlay"
                         .to_owned(),
                 ),
             );
@@ -321,6 +452,8 @@ pub(super) struct Head {
     pub(super) name: String,
     pub(super) namespace_id: Option<String>,
     pub(super) resolved_from: Option<String>,
+    /// A `namespace_title:` waiting for the target's namespaces ([`Loader::resolve_titles`]).
+    pub(super) title: Option<Pending>,
     pub(super) binding: Option<String>,
     pub(super) prefix: Option<String>,
     /// Where to blame an overlap with another scope.
@@ -338,3 +471,20 @@ pub(super) struct Head {
     pub(super) base_keys: NamedMap<KeyEntry>,
     pub(super) overlay_keys: NamedMap<KeyEntry>,
 }
+
+/// How a scope names its namespace, once read.
+enum Source {
+    /// An id, written out or found through a binding (and how, for a binding).
+    Id(String, Option<String>),
+    /// A title, to look up in the target's namespaces.
+    Title(Pending),
+}
+
+/// A scope's `namespace_title:`, interpolated, before it is looked up.
+pub(super) struct Pending {
+    title: String,
+    pos: Pos,
+}
+
+/// The longest namespace title Cloudflare takes (cloudflare-kv-api.md §1.1).
+const TITLE_MAX: usize = 512;

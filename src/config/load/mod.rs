@@ -104,13 +104,7 @@ fn load_from(
     let mut loader = Loader::new(&roots, root, problems, options, workers, &merged);
     loader.overlay = overlay;
 
-    if let Err((message, hint)) = validate::version(merged.version.value) {
-        loader.problems.error(root, merged.version.pos, message, hint);
-    }
-    let owner = merged.owner.value.clone();
-    if let Err((message, hint)) = validate::owner(&owner) {
-        loader.problems.error(root, merged.owner.pos, message, hint);
-    }
+    let owner = loader.version_and_owner(&merged);
     let account_id = merged.account_id.and_then(|id| loader.interpolate(id));
     let local_path = merged
         .local_path
@@ -120,12 +114,15 @@ fn load_from(
 
     // Every scope's head (namespace id, prefix, globs) first, so that a caller can start
     // listing the namespaces while the keys are still being read and hashed.
-    let heads: Vec<Head> =
+    let mut heads: Vec<Head> =
         merged.namespaces.into_iter().map(|namespace| loader.head(namespace)).collect();
-    check_overlaps(&heads, root, &mut loader.problems);
     let account_id = loader.account(account_id);
-    if !loader.problems.has_errors() && !announced {
-        let target = merged.target.as_ref().map(|t| t.value);
+    let target = merged.target.as_ref().map(|t| t.value);
+    // `namespace_title:` scopes get their ids from the target, asked once for all of them.
+    let at = listing(target, account_id.clone(), local_path.clone(), &heads);
+    let titles_known = loader.resolve_titles(&mut heads, at, options.titles);
+    check_overlaps(&heads, root, &mut loader.problems);
+    if !loader.problems.has_errors() && !announced && titles_known {
         (hooks.on_heads)(listing(target, account_id.clone(), local_path.clone(), &heads));
     }
 
@@ -139,6 +136,10 @@ fn load_from(
 
     if loader.problems.has_errors() {
         return Err(invalid(loader.problems));
+    }
+    if !titles_known {
+        // The config itself is sound; the target's failure is the caller's to report.
+        return Err(Error::TitlesUnknown);
     }
     let files = yaml_files(&loader.problems);
     let (_, warnings) = loader.problems.finish();
@@ -405,6 +406,17 @@ impl<'a> Loader<'a> {
             compiler: Compiler::new(roots.canonical),
             overlay: Arc::default(),
         }
+    }
+
+    /// Checks `version` and `owner` (problems reported); returns the owner.
+    fn version_and_owner(&mut self, merged: &overlay::Merged) -> String {
+        if let Err((message, hint)) = validate::version(merged.version.value) {
+            self.problems.error(self.root, merged.version.pos, message, hint);
+        }
+        if let Err((message, hint)) = validate::owner(&merged.owner.value) {
+            self.problems.error(self.root, merged.owner.pos, message, hint);
+        }
+        merged.owner.value.clone()
     }
 
     /// Interpolates a root-config scalar; `None` (reported) when it cannot be.
