@@ -465,6 +465,16 @@ fn namespace_titles_are_looked_up_with_one_request_per_run() {
         out.stderr
     );
 
+    // A target that cannot list its namespaces says why (here: another account).
+    let foreign = test.env("CLOUDFLARE_ACCOUNT_ID", "ffffffffffffffffffffffffffffffff");
+    let out = foreign.run(&["plan", "--api-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with("error: the Cloudflare API refused `GET …/storage/kv/namespaces`"),
+        "{}",
+        out.stderr
+    );
+
     // The local target: no request, the same namespace on every run.
     let local = Test::new().file("kvsync.yaml", config);
     let apply = local.run(&["apply", "--auto-approve", "--target", "local"]);
