@@ -508,7 +508,9 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// One scope per KV binding of the wrangler config found in this folder or above it
+    /// One scope per KV binding of the wrangler config found in this folder or above it, and
+    /// one environment per wrangler environment (wrangler's top level is `production`, or
+    /// `default` when wrangler has an `[env.production]`)
     #[arg(long)]
     pub from_wrangler: bool,
 
