@@ -346,6 +346,26 @@ impl TitleAnswer {
         }
     }
 
+    /// Answers the loader's question, if it asks one before anything else; returns the first
+    /// stage that is not a question, and the answer.
+    async fn answer(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stage>,
+        context: &Context,
+        access: Access,
+        printer: &Printer,
+    ) -> (Option<Stage>, Self) {
+        let mut asked = TitleAnswer { store: None, titles: None, error: None };
+        loop {
+            match rx.recv().await {
+                Some(Stage::Titles(at, reply)) => {
+                    asked = TitleAnswer::ask(&at, context, access, printer).await;
+                    drop(reply.send(asked.titles.clone()));
+                }
+                stage => return (stage, asked),
+            }
+        }
+    }
+
     /// The loader's final answer, with the target's failure in place of `TitlesUnknown`.
     fn done(&mut self, stage: Option<Stage>) -> Result<config::Loaded, Error> {
         match loader_done(stage) {
@@ -399,16 +419,7 @@ pub async fn load_and_list(
             drop(tx.send(Stage::Done(result)));
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
-    let mut asked = TitleAnswer { store: None, titles: None, error: None };
-    let first = loop {
-        match rx.recv().await {
-            Some(Stage::Titles(at, reply)) => {
-                asked = TitleAnswer::ask(&at, context, access, printer).await;
-                drop(reply.send(asked.titles.clone()));
-            }
-            stage => break stage,
-        }
-    };
+    let (first, mut asked) = TitleAnswer::answer(&mut rx, context, access, printer).await;
     let (heads, mut loaded) = match first {
         Some(Stage::Heads(heads)) => (heads, None),
         stage => {
