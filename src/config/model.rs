@@ -179,8 +179,9 @@ pub(crate) struct NamespaceConfig {
     /// Environments do not inherit the top-level `kv_namespaces`. Default: the top level.
     #[serde(default)]
     pub environment: Option<Sp<String>>,
-    /// With `binding`: `true` uses the binding's `preview_id`, `false` its `id`. Required when
-    /// the binding has both, as wrangler requires `--preview` or `--preview false`.
+    /// With `binding`: `true` uses the binding's `preview_id`, `false` its `id`. A binding with
+    /// both needs this or `--preview`/`--preview false`, as wrangler asks; a flag that says
+    /// otherwise than this is an error.
     #[serde(default)]
     pub preview: Option<Sp<bool>>,
     /// kvsync lists, compares and changes only keys starting with this; every key of `keys:`
