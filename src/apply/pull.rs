@@ -37,6 +37,8 @@ pub struct Request<'a> {
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
+    /// The target's namespaces by title, as the config was loaded (`namespace_title:`).
+    pub titles: Option<&'a crate::kv::Titles>,
     /// Every environment the config names (empty without `environments:`).
     pub environments: &'a [String],
     /// Whether a marker's revision is an ancestor of the checked-out commit
@@ -90,6 +92,7 @@ pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled
         into: request.into,
         preview: request.preview,
         vars: request.vars,
+        titles: request.titles,
     };
     let sensitive: Vec<(String, String, SecretParts)> = findings
         .iter()

@@ -121,7 +121,8 @@ pub struct ConfigArgs {
     pub env: Option<String>,
 
     /// `binding:` scopes use the binding's `preview_id` (`--preview false`: its `id`), as
-    /// wrangler's `--preview`; a scope's own `preview:` wins
+    /// wrangler's `--preview`; a scope whose `preview:` says otherwise is an error. A binding
+    /// with both ids needs this flag or the scope's `preview:`
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub preview: Option<bool>,
 }
@@ -507,7 +508,9 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// One scope per KV binding of the wrangler config found in this folder or above it
+    /// One scope per KV binding of the wrangler config found in this folder or above it, and
+    /// one environment per wrangler environment (wrangler's top level is `production`, or
+    /// `default` when wrangler has an `[env.production]`)
     #[arg(long)]
     pub from_wrangler: bool,
 

@@ -23,11 +23,24 @@ use crate::text::printable;
 
 /// Loads and validates the config, printing its warnings.
 pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
+    load_with_titles(args, None, printer)
+}
+
+/// [`load`], with the target's namespaces by title as a first load found them (a second load
+/// of the config must give `namespace_title:` scopes the same ids); without them, title
+/// scopes are not looked up.
+pub fn load_with_titles(
+    args: &ConfigArgs,
+    titles: Option<&kv::Titles>,
+    printer: &Printer,
+) -> Result<Desired, Error> {
     let vars = |name: &str| std::env::var(name).ok();
+    let known = |_: &Heads| titles.cloned();
     let options = config::LoadOptions {
         environment: args.env.as_deref(),
         preview: args.preview,
         vars: &vars,
+        titles: titles.map(|_| &known as &config::AskTitles<'_>),
     };
     let loaded = config::load(args.path(), &options)?;
     warn(&loaded, printer);
@@ -226,12 +239,13 @@ pub async fn plan_with_baseline(
     access: Access,
     printer: &Printer,
 ) -> Result<Planned, Error> {
-    let Listed { desired, store, live, .. } =
+    let Listed { desired, store, live, titles, .. } =
         load_and_list(config, context, access, printer).await?;
     let options = options(&desired, planning, context.now)?;
     let mut plan = plan::plan(&desired, &live, &options);
     if let Some(baseline) = baseline {
-        tag_with_baseline(&mut plan, &desired.owner, baseline, config, printer)?;
+        let base = Base { path: baseline, titles: titles.as_ref() };
+        tag_with_baseline(&mut plan, &desired.owner, &base, config, printer)?;
     }
     let Views { views, keys_read, unreadable } = if planning.no_value_diff {
         Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
@@ -289,13 +303,78 @@ pub struct Listed {
     pub live: Vec<LiveScope>,
     /// The YAML files the config was read from, root first.
     pub files: Vec<std::path::PathBuf>,
+    /// The target's namespaces by title, when a `namespace_title:` scope asked for them: a
+    /// second load of the config (a baseline, `pull`'s check of its edits) reuses them.
+    pub titles: Option<kv::Titles>,
 }
 
 /// What the loader thread reports.
 enum Stage {
+    /// `namespace_title:` scopes need the target's namespaces: where the keys live, and where
+    /// to send the answer (`None` when the target could not be asked).
+    Titles(Heads, std::sync::mpsc::Sender<Option<kv::Titles>>),
     /// Where the keys live, before they are read.
     Heads(Heads),
     Done(Result<config::Loaded, config::Error>),
+}
+
+/// The target's answer to the loader's `namespace_title:` scopes, asked at most once per load:
+/// no store at all where titles need none (the local target), else the store opened here (and
+/// kept for the listing) asked once.
+struct TitleAnswer {
+    /// The store opened to ask, reused for the listing.
+    store: Option<Store>,
+    titles: Option<kv::Titles>,
+    /// Why the target could not be asked; reported instead of the loader's `TitlesUnknown`.
+    error: Option<Error>,
+}
+
+impl TitleAnswer {
+    async fn ask(heads: &Heads, context: &Context, access: Access, printer: &Printer) -> Self {
+        if let Some(titles) = context.target(heads.target).titles_without_store() {
+            return TitleAnswer { store: None, titles: Some(titles), error: None };
+        }
+        let store = match context.open_store(heads, access, printer) {
+            Ok(store) => store,
+            Err(error) => return TitleAnswer { store: None, titles: None, error: Some(error) },
+        };
+        match store.namespace_titles().await {
+            Ok(titles) => TitleAnswer { store: Some(store), titles: Some(titles), error: None },
+            Err(error) => {
+                TitleAnswer { store: Some(store), titles: None, error: Some(error.into()) }
+            }
+        }
+    }
+
+    /// Answers the loader's question, if it asks one before anything else; returns the first
+    /// stage that is not a question, and the answer.
+    async fn answer(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stage>,
+        context: &Context,
+        access: Access,
+        printer: &Printer,
+    ) -> (Option<Stage>, Self) {
+        let mut asked = TitleAnswer { store: None, titles: None, error: None };
+        loop {
+            match rx.recv().await {
+                Some(Stage::Titles(at, reply)) => {
+                    asked = TitleAnswer::ask(&at, context, access, printer).await;
+                    drop(reply.send(asked.titles.clone()));
+                }
+                stage => return (stage, asked),
+            }
+        }
+    }
+
+    /// The loader's final answer, with the target's failure in place of `TitlesUnknown`.
+    fn done(&mut self, stage: Option<Stage>) -> Result<config::Loaded, Error> {
+        match loader_done(stage) {
+            Err(Error::Config(config::Error::TitlesUnknown)) if self.error.is_some() => {
+                Err(self.error.take().unwrap_or(Error::Config(config::Error::TitlesUnknown)))
+            }
+            other => other,
+        }
+    }
 }
 
 /// Loads the config on a thread of its own and lists the namespaces it names as soon as they
@@ -319,8 +398,18 @@ pub async fn load_and_list(
         .name("kvsync-load".to_owned())
         .spawn(move || {
             let vars = |name: &str| context_vars(name);
-            let options =
-                config::LoadOptions { environment: environment.as_deref(), preview, vars: &vars };
+            // Asked on the async side, which holds the target; the loader waits for it.
+            let titles = |heads: &Heads| {
+                let (reply, answer) = std::sync::mpsc::channel();
+                tx.send(Stage::Titles(heads.clone(), reply)).ok()?;
+                answer.recv().ok().flatten()
+            };
+            let options = config::LoadOptions {
+                environment: environment.as_deref(),
+                preview,
+                vars: &vars,
+                titles: Some(&titles),
+            };
             let hooks = config::Hooks {
                 on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
                 on_keys: &|n| loading.inc(n),
@@ -330,10 +419,11 @@ pub async fn load_and_list(
             drop(tx.send(Stage::Done(result)));
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
-    let (heads, mut loaded) = match rx.recv().await {
+    let (first, mut asked) = TitleAnswer::answer(&mut rx, context, access, printer).await;
+    let (heads, mut loaded) = match first {
         Some(Stage::Heads(heads)) => (heads, None),
         stage => {
-            let loaded = loader_done(stage)?;
+            let loaded = asked.done(stage)?;
             (loaded.desired.heads(), Some(loaded))
         }
     };
@@ -343,14 +433,18 @@ pub async fn load_and_list(
         && context.target(heads.target).capabilities().created_on_open
         && !context.local_path(&heads).exists();
     if creates_local && loaded.is_none() {
-        loaded = Some(loader_done(rx.recv().await)?);
+        loaded = Some(asked.done(rx.recv().await)?);
     }
     // From here on, a config problem still wins over a failure of the target.
-    let store = match context.open_store(&heads, access, printer) {
+    let opened = match asked.store.take() {
+        Some(store) => Ok(store),
+        None => context.open_store(&heads, access, printer),
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(error) => {
             if loaded.is_none() {
-                loader_done(rx.recv().await)?;
+                asked.done(rx.recv().await)?;
             }
             return Err(error);
         }
@@ -362,8 +456,8 @@ pub async fn load_and_list(
         None => {
             let mut listed = std::pin::pin!(listed);
             tokio::select! {
-                stage = rx.recv() => (loader_done(stage)?, listed.await),
-                live = &mut listed => (loader_done(rx.recv().await)?, live),
+                stage = rx.recv() => (asked.done(stage)?, listed.await),
+                live = &mut listed => (asked.done(rx.recv().await)?, live),
             }
         }
     };
@@ -375,7 +469,7 @@ pub async fn load_and_list(
         // Not expected: the loader reports the heads it returns. Correctness first.
         live = list_live(&store, &desired.heads(), &|_| {}).await?;
     }
-    Ok(Listed { desired, store, live, files })
+    Ok(Listed { desired, store, live, files, titles: asked.titles })
 }
 
 /// A listing the API refused because it does not know the namespace (code 10013) names the
@@ -404,7 +498,7 @@ fn in_scope(error: Error, desired: &config::Desired) -> Error {
 fn loader_done(stage: Option<Stage>) -> Result<config::Loaded, Error> {
     match stage {
         Some(Stage::Done(result)) => Ok(result?),
-        Some(Stage::Heads(_)) | None => Err(Error::Io {
+        Some(Stage::Heads(_) | Stage::Titles(..)) | None => Err(Error::Io {
             context: "loading the config",
             source: std::io::Error::other("the loader thread stopped without an answer"),
         }),
@@ -416,18 +510,24 @@ fn loader_done(stage: Option<Stage>) -> Result<config::Loaded, Error> {
 fn tag_with_baseline(
     plan: &mut Plan,
     owner: &str,
-    baseline: &Path,
+    baseline: &Base<'_>,
     config: &ConfigArgs,
     printer: &Printer,
 ) -> Result<(), Error> {
     let args = ConfigArgs {
-        config: Some(baseline.to_path_buf()),
+        config: Some(baseline.path.to_path_buf()),
         env: config.env.clone(),
         preview: config.preview,
     };
-    let base = load(&args, printer)?;
+    let base = load_with_titles(&args, baseline.titles, printer)?;
     plan::baseline::tag(plan, &base, owner);
     Ok(())
+}
+
+/// `plan --baseline FILE`, and the namespaces by title the head config's load found.
+struct Base<'a> {
+    path: &'a Path,
+    titles: Option<&'a kv::Titles>,
 }
 
 /// The value side of the puts, for the diffs.

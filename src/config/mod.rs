@@ -89,7 +89,20 @@ pub struct LoadOptions<'a> {
     /// Environment-variable lookup for `${VAR}` interpolation (tests pass a map; the CLI passes
     /// `std::env::var`).
     pub vars: &'a dyn Fn(&str) -> Option<String>,
+    /// How `namespace_title:` scopes get their namespace ids: called at most once per load,
+    /// once every scope's head is read, with where the keys live (the [`Heads`]' target,
+    /// account and local path; its `scopes` are those whose ids are known), and answering the
+    /// target's [`Titles`](crate::kv::Titles). `None` for a load that reaches no target
+    /// (`validate`, `types`, …): a title scope then has an empty `namespace_id`, and its
+    /// `resolved_from` says the title was not looked up. An answer of `None` means the target
+    /// could not be asked (the caller knows why): the load then fails with
+    /// [`Error::TitlesUnknown`], unless the config has problems of its own.
+    pub titles: Option<&'a AskTitles<'a>>,
 }
+
+/// What [`LoadOptions::titles`] calls: where the keys live → the target's namespaces by title,
+/// or `None` when the target could not be asked.
+pub type AskTitles<'a> = dyn Fn(&Heads) -> Option<crate::kv::Titles> + 'a;
 
 /// A loaded config: the desired state and what is worth saying about it.
 #[derive(Debug)]
@@ -229,6 +242,10 @@ pub enum Error {
     /// An exported file did not load back as exactly what was read (a bug in the writer).
     #[error("{0}")]
     Export(String),
+    /// The target could not say which namespaces the `namespace_title:` scopes name (the
+    /// caller of the load knows why, and reports that instead).
+    #[error("the namespaces named by `namespace_title:` could not be looked up")]
+    TitlesUnknown,
 }
 
 fn invalid_summary(diagnostics: &[Diagnostic]) -> String {

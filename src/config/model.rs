@@ -153,8 +153,8 @@ pub(crate) enum PlanTier {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NamespaceConfig {
-    /// The KV namespace id (this or `binding`, here or in the environment overlay). `${VAR}` and
-    /// `${VAR:-default}` are expanded.
+    /// The KV namespace id (this, `binding` or `namespace_title`, here or in the environment
+    /// overlay). `${VAR}` and `${VAR:-default}` are expanded.
     #[serde(default)]
     #[schemars(extend("pattern" = namespace_id_pattern()))]
     pub namespace_id: Option<Sp<String>>,
@@ -162,6 +162,14 @@ pub(crate) struct NamespaceConfig {
     /// (`kv_namespaces[].binding`), whose `id` is used.
     #[serde(default)]
     pub binding: Option<Sp<String>>,
+    /// Instead of `namespace_id`: the namespace's title (exactly, as `wrangler kv namespace
+    /// list` shows it), looked up in the account's namespaces once per run; a title no
+    /// namespace or several have is an error. For namespaces whose ids nobody wrote down, such
+    /// as those wrangler provisions. On `--target local`, the title names a local namespace of
+    /// its own. `${VAR}` is expanded.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 512))]
+    pub namespace_title: Option<Sp<String>>,
     /// With `binding`: the wrangler config (`wrangler.json`, `wrangler.jsonc` or
     /// `wrangler.toml`), relative to this file. Default: the first of those found in this file's
     /// folder or the nearest folder above it, as wrangler looks.
@@ -171,8 +179,9 @@ pub(crate) struct NamespaceConfig {
     /// Environments do not inherit the top-level `kv_namespaces`. Default: the top level.
     #[serde(default)]
     pub environment: Option<Sp<String>>,
-    /// With `binding`: `true` uses the binding's `preview_id`, `false` its `id`. Required when
-    /// the binding has both, as wrangler requires `--preview` or `--preview false`.
+    /// With `binding`: `true` uses the binding's `preview_id`, `false` its `id`. A binding with
+    /// both needs this or `--preview`/`--preview false`, as wrangler asks; a flag that says
+    /// otherwise than this is an error.
     #[serde(default)]
     pub preview: Option<Sp<bool>>,
     /// kvsync lists, compares and changes only keys starting with this; every key of `keys:`

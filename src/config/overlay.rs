@@ -225,6 +225,7 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
     let NamespaceConfig {
         namespace_id,
         binding,
+        namespace_title,
         wrangler,
         environment,
         preview,
@@ -241,11 +242,13 @@ fn merge_namespace(base: &mut NamespaceConfig, overlay: NamespaceConfig) {
         include,
         files,
     } = overlay;
-    // `namespace_id` and `binding` are two ways to say one thing: an overlay that names either
-    // replaces the base's way, so a base `binding:` and a staging `namespace_id:` do not clash.
-    if namespace_id.is_some() || binding.is_some() {
+    // `namespace_id`, `binding` and `namespace_title` are three ways to say one thing: an
+    // overlay that names one replaces the base's way, so a base `binding:` and a staging
+    // `namespace_id:` do not clash.
+    if namespace_id.is_some() || binding.is_some() || namespace_title.is_some() {
         base.namespace_id = namespace_id;
         base.binding = binding;
+        base.namespace_title = namespace_title;
     }
     replace_option(&mut base.wrangler, wrangler);
     replace_option(&mut base.environment, environment);

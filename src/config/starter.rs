@@ -149,8 +149,12 @@ pub fn from_wrangler(
             let _ = writeln!(out, "    wrangler: {}", value_scalar(path));
         }
         let top_entry = top.iter().find(|b| b.binding == binding.binding);
-        if top_entry.is_some_and(|b| b.id.is_some() && b.preview_id.is_some()) {
-            out.push_str("    preview: false                 # it has `id` and `preview_id`; true syncs the preview namespace\n");
+        if top_entry.is_some_and(|b| has_both_ids(&b)) {
+            // Not pinned: wrangler asks for `--preview` here, and so does kvsync.
+            out.push_str(
+                "    # it has `id` and `preview_id`: pass `--preview false` (its `id`) or \
+                 `--preview`,\n    # as wrangler asks, or pin one here with `preview: false|true`\n",
+            );
         }
         if top_entry.is_none() {
             out.push_str(
@@ -160,8 +164,47 @@ pub fn from_wrangler(
         let _ = writeln!(out, "    # prefix: \"{name}/\"   # manage only the keys under a prefix");
         out.push_str("    keys: {}\n");
     }
-    write_environments(&mut out, shown, &bindings, &names, &environments);
+    let top_level = (!top.is_empty()).then(|| top_level_environment(config));
+    let sections = Sections { top_level: top_level.as_deref(), top, environments: &environments };
+    write_environments(&mut out, shown, &bindings, &names, &sections);
     Some(out)
+}
+
+/// Whether a binding has both ids, so that each run must say which (`--preview`).
+fn has_both_ids(binding: &&KvBinding) -> bool {
+    binding.id.is_some() && binding.preview_id.is_some()
+}
+
+/// The bindings with both `id` and `preview_id` (in any section), which every command run on
+/// the starter must pick one of with `--preview` or `--preview false`, as wrangler asks.
+pub fn bindings_with_both_ids(config: &WranglerConfig) -> Vec<&str> {
+    let sections = std::iter::once(config.kv_namespaces.as_deref())
+        .chain(config.environments.iter().map(|e| e.kv_namespaces.as_deref()));
+    let mut names: Vec<&str> = Vec::new();
+    for binding in sections.flatten().flatten().filter(has_both_ids) {
+        if !names.contains(&binding.binding.as_str()) {
+            names.push(&binding.binding);
+        }
+    }
+    names
+}
+
+/// The name of the environment that plans wrangler's top level (what `wrangler deploy` uses
+/// without `--env`) in a starter that has environments: `production`, or `default` when the
+/// wrangler config has an `[env.production]` of its own (`default-2`, … past other clashes).
+pub fn top_level_environment(config: &WranglerConfig) -> String {
+    let taken: Vec<String> = config.environments.iter().map(|e| e.name.clone()).collect();
+    let name = if taken.iter().any(|n| n == "production") { "default" } else { "production" };
+    unique(name.to_owned(), &taken)
+}
+
+/// The wrangler sections a starter's environments come from.
+struct Sections<'a> {
+    /// The environment that plans wrangler's top level, when the top level declares bindings.
+    top_level: Option<&'a str>,
+    top: &'a [KvBinding],
+    /// Each `[env.NAME]` that declares bindings.
+    environments: &'a [(&'a str, &'a [KvBinding])],
 }
 
 /// Every binding, in the order first seen: top level, then each environment.
@@ -186,13 +229,33 @@ fn write_environments(
     shown: &str,
     bindings: &[&KvBinding],
     names: &[String],
-    environments: &[(&str, &[KvBinding])],
+    sections: &Sections<'_>,
 ) {
-    if environments.is_empty() {
+    if sections.environments.is_empty() {
         return;
     }
     out.push_str("environments:\n");
-    for (environment, section) in environments {
+    if let Some(top_level) = sections.top_level {
+        // The base scopes already look their bindings up at the top level: an empty overlay
+        // is what makes it reachable once the config has environments.
+        let _ = writeln!(
+            out,
+            "  # wrangler's top level (what `wrangler deploy` uses without `--env`): the scopes \
+             above as they are"
+        );
+        for binding in bindings {
+            if !sections.top.iter().any(|b| b.binding == binding.binding) {
+                let _ = writeln!(
+                    out,
+                    "  # {shown} declares no `{}` at its top level: `--env {top_level}` fails \
+                     until it does",
+                    binding.binding
+                );
+            }
+        }
+        let _ = writeln!(out, "  {}: {{}}", scalar(top_level));
+    }
+    for (environment, section) in sections.environments {
         let _ = writeln!(out, "  {}:", scalar(environment));
         out.push_str("    namespaces:\n");
         for (binding, name) in bindings.iter().zip(names) {
@@ -207,17 +270,8 @@ fn write_environments(
                     binding.binding
                 );
             }
-            let preview = if entry.is_some_and(|e| e.id.is_some() && e.preview_id.is_some()) {
-                ", preview: false"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "      {}: {{environment: {}{preview}}}",
-                scalar(name),
-                scalar(environment)
-            );
+            let _ =
+                writeln!(out, "      {}: {{environment: {}}}", scalar(name), scalar(environment));
         }
     }
 }
@@ -269,7 +323,7 @@ mod tests {
         for (path, contents) in files {
             std::fs::write(dir.path().join(path), contents).expect("write");
         }
-        let options = LoadOptions { environment, preview: None, vars: &|_| None };
+        let options = LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
         load(&dir.path().join("kvsync.yaml"), &options).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
     }
 
@@ -325,7 +379,8 @@ mod tests {
         namespaces:
           flags:
             binding: FLAGS
-            preview: false                 # it has `id` and `preview_id`; true syncs the preview namespace
+            # it has `id` and `preview_id`: pass `--preview false` (its `id`) or `--preview`,
+            # as wrangler asks, or pin one here with `preview: false|true`
             # prefix: "flags/"   # manage only the keys under a prefix
             keys: {}
           config:
@@ -333,6 +388,8 @@ mod tests {
             # prefix: "config/"   # manage only the keys under a prefix
             keys: {}
         environments:
+          # wrangler's top level (what `wrangler deploy` uses without `--env`): the scopes above as they are
+          default: {}
           production:
             namespaces:
               flags: {environment: production}
@@ -353,8 +410,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("kvsync.yaml"), &text).expect("write");
         std::fs::write(dir.path().join("wrangler.jsonc"), wrangler).expect("write");
-        let options =
-            LoadOptions { environment: Some("production"), preview: None, vars: &|_| None };
+        let options = LoadOptions {
+            environment: Some("production"),
+            preview: None,
+            vars: &|_| None,
+            titles: None,
+        };
         let error = load(&dir.path().join("kvsync.yaml"), &options).expect_err("config missing");
         assert!(
             error.to_string().contains(
@@ -362,6 +423,52 @@ mod tests {
             ),
             "{error}"
         );
+        // wrangler's top level is the environment `default` (there is an `[env.production]`);
+        // FLAGS has both ids there, so it takes `--preview` (never pinned by init).
+        let top = |preview| {
+            let options = LoadOptions {
+                environment: Some("default"),
+                preview,
+                vars: &|_| None,
+                titles: None,
+            };
+            load(&dir.path().join("kvsync.yaml"), &options)
+        };
+        let ids = |loaded: crate::config::Loaded| -> Vec<String> {
+            loaded.desired.scopes.into_iter().map(|s| s.namespace_id).collect()
+        };
+        let top_ids = ids(top(Some(false)).expect("top level"));
+        assert_eq!(
+            top_ids,
+            ["0f1e2d3c4b5a69788796a5b4c3d2e1f0", "a1b2c3d4e5f60718293a4b5c6d7e8f90"]
+        );
+        // `--preview` is every binding's `preview_id`, as in wrangler: CONFIG has none.
+        let error = top(Some(true)).expect_err("CONFIG has no preview id").to_string();
+        assert!(error.contains("`CONFIG` in `wrangler.jsonc` has no `preview_id`"), "{error}");
+        let error = top(None).expect_err("both ids, nothing says which").to_string();
+        assert!(error.contains("has both `id` and `preview_id`"), "{error}");
+        assert_eq!(bindings_with_both_ids(&config), ["FLAGS"]);
+    }
+
+    #[test]
+    fn the_top_level_environment_is_production_unless_wrangler_has_one() {
+        let config = |names: &[&str]| WranglerConfig {
+            name: None,
+            account_id: None,
+            kv_namespaces: None,
+            environments: names
+                .iter()
+                .map(|name| crate::config::wrangler::WranglerEnvironment {
+                    name: (*name).to_owned(),
+                    account_id: None,
+                    kv_namespaces: None,
+                })
+                .collect(),
+        };
+        assert_eq!(top_level_environment(&config(&["staging"])), "production");
+        assert_eq!(top_level_environment(&config(&["staging", "production"])), "default");
+        let taken = config(&["production", "default"]);
+        assert_eq!(top_level_environment(&taken), "default-2");
     }
 
     #[test]

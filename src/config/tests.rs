@@ -36,7 +36,7 @@ impl Fixture {
     ) -> Result<Loaded, Error> {
         let lookup =
             |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
-        let options = LoadOptions { environment, preview: None, vars: &lookup };
+        let options = LoadOptions { environment, preview: None, vars: &lookup, titles: None };
         load(&self.path().join("kvsync.yaml"), &options)
     }
 
@@ -50,7 +50,9 @@ impl Fixture {
             Ok(_) => panic!("expected problems, the config loaded"),
             Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
             Err(Error::Invalid(diagnostics)) => diagnostics.iter().map(|d| self.line(d)).collect(),
-            Err(error @ (Error::Export(_) | Error::Interrupted { .. })) => panic!("{error}"),
+            Err(error @ (Error::Export(_) | Error::Interrupted { .. } | Error::TitlesUnknown)) => {
+                panic!("{error}")
+            }
         }
     }
 
@@ -968,7 +970,7 @@ fn empty_metadata_differs_from_none() {
 #[test]
 fn a_missing_root_config_is_a_read_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let error = load(&dir.path().join("nope.yaml"), &options).expect_err("missing");
     assert!(matches!(error, Error::Read { .. }));
     assert!(error.to_string().contains("nope.yaml"), "{error}");
@@ -1068,7 +1070,7 @@ fn a_wrangler_config_is_found_in_a_folder_above_and_may_be_toml() {
         "kv/kvsync.yaml",
         "version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n",
     );
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let loaded = load(&fixture.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let scope = &loaded.desired.scopes[0];
     assert_eq!(scope.namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
@@ -1141,6 +1143,179 @@ namespaces:
     assert!(hints[7].contains("do not inherit the top-level `kv_namespaces`"), "{}", hints[7]);
 }
 
+/// `namespace_title:` against a fixed namespace listing: one question per load for every title
+/// scope, what the question carries, each failure at the title's line naming the candidates.
+fn load_titled(
+    fixture: &Fixture,
+    titles: Option<crate::kv::Titles>,
+) -> (Result<Loaded, Error>, Vec<Heads>) {
+    let asked = std::cell::RefCell::new(Vec::new());
+    let answer = |heads: &Heads| {
+        asked.borrow_mut().push(heads.clone());
+        titles.clone()
+    };
+    let options = LoadOptions {
+        environment: None,
+        preview: None,
+        vars: &|name| (name == "TITLE").then(|| "shop-CONFIG".to_owned()),
+        titles: Some(&answer),
+    };
+    let result = load(&fixture.path().join("kvsync.yaml"), &options);
+    (result, asked.into_inner())
+}
+
+#[test]
+fn namespace_titles_are_looked_up_once_per_load() {
+    use crate::kv::{Namespace, Titles};
+    let fixture = Fixture::new(
+        "version: 1\nowner: shop\naccount_id: 023e105f4ecef8ad9ca31a8372d0c353\nnamespaces:\n  \
+         flags:\n    namespace_title: shop-FLAGS\n    keys: {a: \"1\"}\n  config:\n    \
+         namespace_title: ${TITLE}\n    keys: {}\n  plain:\n    namespace_id: \
+         0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys: {}\n",
+    );
+    let namespace =
+        |id: &str, title: &str| Namespace { id: id.to_owned(), title: title.to_owned() };
+    let listed = Titles::Listed(vec![
+        namespace("11111111111111111111111111111111", "shop-FLAGS"),
+        namespace("22222222222222222222222222222222", "shop-CONFIG"),
+        namespace("33333333333333333333333333333333", "shop-flags-preview"),
+    ]);
+    let (loaded, asked) = load_titled(&fixture, Some(listed.clone()));
+    let desired = loaded.expect("loads").desired;
+    let ids: Vec<(&str, Option<&str>)> = desired
+        .scopes
+        .iter()
+        .map(|s| (s.namespace_id.as_str(), s.resolved_from.as_deref()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("11111111111111111111111111111111", Some("namespace title `shop-FLAGS`")),
+            ("22222222222222222222222222222222", Some("namespace title `shop-CONFIG`")),
+            ("0f1e2d3c4b5a69788796a5b4c3d2e1f0", None),
+        ]
+    );
+    assert_eq!(asked.len(), 1, "one question for both title scopes");
+    assert_eq!(asked[0].account_id.as_deref(), Some("023e105f4ecef8ad9ca31a8372d0c353"));
+    assert_eq!(asked[0].scopes.len(), 1, "only the scope whose id is known");
+
+    // The target could not be asked: the load says so (the caller reports why).
+    let (failed, _) = load_titled(&fixture, None);
+    assert!(matches!(failed, Err(Error::TitlesUnknown)), "{failed:?}");
+
+    // A load that reaches no target looks nothing up, and says so.
+    let offline = fixture.load_with(None, &[("TITLE", "x")]).expect("loads offline").desired;
+    assert_eq!(offline.scopes[0].namespace_id, "");
+    assert_eq!(
+        offline.scopes[0].resolved_from.as_deref(),
+        Some("namespace title `shop-FLAGS` (not looked up)")
+    );
+
+    // The local target: a stable id derived from the title.
+    let (local, _) = load_titled(&fixture, Some(Titles::Derived));
+    let local = local.expect("loads").desired;
+    assert_eq!(local.scopes[0].namespace_id, crate::kv::titles::local_id("shop-FLAGS"));
+
+    // A title nobody has, one two namespaces have, and titles that differ in case only.
+    fixture.write(
+        "kvsync.yaml",
+        "version: 1\nowner: shop\nnamespaces:\n  flags:\n    namespace_title: Shop-Flags\n    \
+         keys: {}\n  twice:\n    namespace_title: shop-CONFIG\n    keys: {}\n  gone:\n    \
+         namespace_title: \"nothing\\u2028here\"\n    keys: {}\n",
+    );
+    let ambiguous = Titles::Listed(vec![
+        namespace("11111111111111111111111111111111", "shop-FLAGS"),
+        namespace("22222222222222222222222222222222", "shop-CONFIG"),
+        namespace("44444444444444444444444444444444", "shop-CONFIG"),
+    ]);
+    let (failed, _) = load_titled(&fixture, Some(ambiguous));
+    let Err(Error::Invalid(diagnostics)) = failed else { panic!("{failed:?}") };
+    let found: Vec<String> = diagnostics
+        .iter()
+        .map(|d| {
+            format!("{}:{}: {} | {}", d.line, d.column, d.message, d.hint.as_deref().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "5:22: no namespace has the title `Shop-Flags` | titles are exact; did you mean \
+             `shop-FLAGS`?",
+            "8:22: 2 namespaces have the title `shop-CONFIG`: `22222222222222222222222222222222`, \
+             `44444444444444444444444444444444` | name the one to sync with `namespace_id:`",
+            "11:22: no namespace has the title `nothing\\u{2028}here` | the account's 3 namespaces \
+             have other titles; `wrangler kv namespace list` shows them",
+        ]
+    );
+}
+
+#[test]
+fn a_namespace_title_is_one_way_to_name_the_namespace() {
+    let fixture = Fixture::new(
+        "version: 1\nowner: shop\nnamespaces:\n  both:\n    namespace_title: t\n    \
+         namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n    keys: {}\n  bound:\n    \
+         namespace_title: t\n    binding: FLAGS\n    keys: {}\n  extras:\n    \
+         namespace_title: t\n    preview: true\n    keys: {}\n  empty:\n    namespace_title: \
+         \"\"\n    keys: {}\n",
+    );
+    assert_eq!(
+        fixture.errors(fixture.load()),
+        [
+            "kvsync.yaml:5:22: namespace `both` sets both `namespace_title` and `namespace_id`",
+            "kvsync.yaml:9:22: namespace `bound` sets both `namespace_title` and `binding`",
+            "kvsync.yaml:14:14: `preview` applies only with `binding:`",
+            "kvsync.yaml:17:22: `namespace_title` has 0 characters",
+        ]
+    );
+    // An environment that names its namespace another way replaces the base's title.
+    let fixture = Fixture::new(
+        "version: 1\nowner: shop\nnamespaces:\n  flags:\n    namespace_title: shop-FLAGS\n    \
+         keys: {}\nenvironments:\n  staging:\n    namespaces:\n      flags: {namespace_id: \
+         9a8b7c6d5e4f30211203f4e5d6c7b8a9}\n",
+    );
+    let staging = fixture.load_with(Some("staging"), &[]).expect("loads").desired;
+    assert_eq!(staging.scopes[0].namespace_id, "9a8b7c6d5e4f30211203f4e5d6c7b8a9");
+    assert_eq!(staging.scopes[0].resolved_from, None);
+}
+
+/// The account of a `binding:` config comes from the wrangler environment the binding was
+/// found in: its own `account_id`, else the top level's (wrangler inherits it), and never
+/// when the config or `CLOUDFLARE_ACCOUNT_ID` names one.
+#[test]
+fn a_wrangler_environments_own_account_id_is_followed() {
+    let fixture = Fixture::new(
+        "version: 1\nowner: shop\nnamespaces:\n  flags:\n    binding: FLAGS\n    keys: {}\n",
+    );
+    fixture.write(
+        "wrangler.toml",
+        r#"account_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+[[kv_namespaces]]
+binding = "FLAGS"
+id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+[env.staging]
+account_id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+[[env.staging.kv_namespaces]]
+binding = "FLAGS"
+id = "9a8b7c6d5e4f30211203f4e5d6c7b8a9"
+
+[env.qa]
+[[env.qa.kv_namespaces]]
+binding = "FLAGS"
+id = "33333333333333333333333333333333"
+"#,
+    );
+    let account = |environment, vars: &[(&str, &str)]| {
+        fixture.load_with(environment, vars).expect("loads").desired.account_id
+    };
+    assert_eq!(account(None, &[]).as_deref(), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert_eq!(account(Some("staging"), &[]).as_deref(), Some("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"));
+    assert_eq!(account(Some("qa"), &[]).as_deref(), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    // The environment variable wins (the store reads it), so the loader names none.
+    let from_env = [("CLOUDFLARE_ACCOUNT_ID", "cccccccccccccccccccccccccccccccc")];
+    assert_eq!(account(Some("staging"), &from_env), None);
+}
+
 #[test]
 fn a_broken_wrangler_config_says_where() {
     let fixture = Fixture::new("version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n");
@@ -1185,7 +1360,7 @@ fn heads_come_before_the_keys() {
     let on_heads = |heads: Heads| events.borrow_mut().push(format!("{heads:?}"));
     let on_keys = |n: u64| events.borrow_mut().push(format!("keys {n}"));
     let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let loaded = load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
     let heads = loaded.desired.heads();
     assert_eq!(
@@ -1237,8 +1412,12 @@ fn a_large_root_file_announces_its_heads_before_it_is_parsed() {
         let on_heads = |heads: Heads| events.borrow_mut().push(Some(heads));
         let on_keys = |_| events.borrow_mut().push(None);
         let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
-        let options =
-            LoadOptions { environment: Some(environment), preview: None, vars: &|_| None };
+        let options = LoadOptions {
+            environment: Some(environment),
+            preview: None,
+            vars: &|_| None,
+            titles: None,
+        };
         let loaded =
             load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
         let events = events.into_inner();
@@ -1546,7 +1725,7 @@ fn files_escaping_the_config_folder() {
             "{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n      - path: '../**'\n        key: \"f/{{path}}\"\n    include: [\"../**/*.yaml\", \"keys/../../outside/*\"]\n"
         ),
     );
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
     let errors = fixture.errors(result);
     assert_eq!(
@@ -1673,7 +1852,7 @@ fn files_sensitive_by_flag_or_interpolated_metadata() {
 
 /// Loads `path` with `workers` threads: every key's name and hash, or every problem.
 fn load_with_workers(path: &Path, workers: usize) -> (Vec<(String, String)>, Vec<String>) {
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let hooks = Hooks { on_heads: &|_| {}, on_keys: &|_| {} };
     let workers = super::parallel::Workers::new(workers);
     let show =

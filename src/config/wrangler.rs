@@ -465,7 +465,8 @@ fn chosen_id<'e>(
         (Some(true), _, None) => Err(Failure::new(
             Field::Preview,
             format!("binding {place} has no `preview_id`"),
-            "drop `preview: true` to use its `id`".to_owned(),
+            "`--preview` and `preview: true` ask for the `preview_id`; drop them to use its `id`"
+                .to_owned(),
         )),
         (Some(false) | None, Some(id), None) | (Some(false), Some(id), _) => Ok((id, "id")),
         (Some(false), None, _) => Err(Failure::new(

@@ -13,6 +13,7 @@ pub mod read;
 pub mod refusal;
 pub mod retry;
 pub mod target;
+pub mod titles;
 pub mod token;
 pub mod wire;
 
@@ -23,6 +24,7 @@ use crate::content::Expiration;
 pub use metadata::ListedMetadata;
 pub use name::KeyName;
 pub use target::{Capabilities, Requests, Store, TargetKind};
+pub use titles::{Namespace, TitleError, Titles};
 
 /// Keys per list page (Cloudflare's maximum `limit`).
 pub const LIST_PAGE_MAX: usize = 1000;
@@ -219,6 +221,18 @@ pub trait KvStore {
         namespace_id: &str,
         keys: &[String],
     ) -> impl Future<Output = Result<BulkOutcome, Error>>;
+
+    /// How this target's namespaces are found by title (`namespace_title:` scopes), at most one
+    /// listing per call. The default is a target that has no titles: an error that says so.
+    fn namespace_titles(&self) -> impl Future<Output = Result<Titles, Error>> {
+        async {
+            Err(Error::BadTarget {
+                message: "this target cannot find a namespace by its title; set \
+                          `namespace_id:` (or `binding:`) instead of `namespace_title:`"
+                    .to_owned(),
+            })
+        }
+    }
 }
 
 /// Lists every key of a scope, following cursors until the listing says it is complete.

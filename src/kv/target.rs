@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cloudflare::CloudflareStore;
 use super::local::LocalStore;
-use super::{BulkOutcome, Error, KvStore, ListPage, LiveValue, PendingPage, PutPair, ReadHint};
+use super::{
+    BulkOutcome, Error, KvStore, ListPage, LiveValue, PendingPage, PutPair, ReadHint, Titles,
+};
 
 /// Where the keys live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -57,6 +59,16 @@ impl TargetKind {
         match self {
             Self::Cloudflare => "Cloudflare's v4 REST API",
             Self::Local => "The embedded store in one local file (no account needed)",
+        }
+    }
+
+    /// How this target finds a namespace by title when that takes no store (the local
+    /// target's titles are derived, [`Titles::Derived`]); `None` when the store must be asked
+    /// ([`KvStore::namespace_titles`]).
+    pub fn titles_without_store(self) -> Option<Titles> {
+        match self {
+            Self::Cloudflare => None,
+            Self::Local => Some(Titles::Derived),
         }
     }
 
@@ -150,6 +162,10 @@ impl KvStore for Store {
 
     async fn bulk_delete(&self, namespace_id: &str, keys: &[String]) -> Result<BulkOutcome, Error> {
         each_store!(self, store => store.bulk_delete(namespace_id, keys).await)
+    }
+
+    async fn namespace_titles(&self) -> Result<Titles, Error> {
+        each_store!(self, store => store.namespace_titles().await)
     }
 }
 

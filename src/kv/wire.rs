@@ -249,6 +249,17 @@ pub struct ResultInfo {
     pub cursor: Option<String>,
     #[serde(default)]
     pub count: Option<serde_json::Value>,
+    /// A namespace listing's page count (§1.1); any JSON value is taken, as for `count`.
+    #[serde(default)]
+    pub total_pages: Option<serde_json::Value>,
+}
+
+/// One namespace of `GET …/storage/kv/namespaces` (§1.1).
+#[derive(Debug, Deserialize)]
+pub struct NamespaceDto {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
 }
 
 /// One key of a listing (`GET …/keys`): `name`, plus `expiration` and `metadata` when set.

@@ -376,3 +376,39 @@ fn the_simulator_answers_as_cloudflare() {
     let wrong = runtime().block_on(check("simulator", &store, real_now()));
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The row for `namespace_title:`. Cloudflare lists every namespace of the account with its
+/// title (`GET …/storage/kv/namespaces`, a page of up to 1,000; an account holds at most
+/// 1,000, so one request lists them all, and kvsync still follows a second page should there
+/// be one). The local store has no titles: a title names the namespace derived from it. The
+/// simulator serves no namespace listing, so it has no runner for this row.
+#[test]
+fn namespaces_are_found_by_title() {
+    crate::support::timed();
+    use kvsync::kv::{TitleError, Titles};
+
+    let standin = kv_standin::Standin::start(kv_standin::Options::default());
+    // 1,001 namespaces besides NS: a full first page, then one more.
+    for i in 0..1001u32 {
+        standin.set_title(&format!("{i:032x}"), &format!("ns-{i}"));
+    }
+    standin.set_title(NS, "shop-FLAGS");
+    let store = cloudflare_client(standin.base_url(), standin.account_id(), standin.token());
+    let titles = runtime().block_on(store.namespace_titles()).expect("kv-standin lists");
+    let Titles::Listed(listed) = &titles else { panic!("kv-standin: {titles:?}") };
+    assert_eq!(listed.len(), 1002, "kv-standin: every namespace, across pages");
+    assert_eq!(store.stats().namespaces, 2, "kv-standin: {}", store.stats());
+    assert_eq!(titles.resolve("shop-FLAGS"), Ok(NS.to_owned()), "kv-standin");
+    assert_eq!(titles.resolve("ns-1000"), Ok(format!("{:032x}", 1000)), "kv-standin");
+    assert!(
+        matches!(titles.resolve("shop-flags"), Err(TitleError::Missing { close, .. }) if close == ["shop-FLAGS"]),
+        "kv-standin: titles are case-sensitive"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now: i64 = NOW.parse().expect("now");
+    let local = LocalStore::open(&dir.path().join("local.db"), now).expect("store");
+    let titles = runtime().block_on(local.namespace_titles()).expect("local store");
+    assert_eq!(titles, Titles::Derived, "local store");
+    assert_eq!(titles.resolve("shop-FLAGS"), Ok(kvsync::kv::titles::local_id("shop-FLAGS")));
+}

@@ -328,7 +328,8 @@ id = "33333333333333333333333333333333"
       flags:
         binding: FLAGS
         wrangler: ../worker/wrangler.toml
-        preview: false                 # it has `id` and `preview_id`; true syncs the preview namespace
+        # it has `id` and `preview_id`: pass `--preview false` (its `id`) or `--preview`,
+        # as wrangler asks, or pin one here with `preview: false|true`
         # prefix: "flags/"   # manage only the keys under a prefix
         keys: {}
       redirects:
@@ -337,11 +338,21 @@ id = "33333333333333333333333333333333"
         # prefix: "redirects/"   # manage only the keys under a prefix
         keys: {}
     environments:
+      # wrangler's top level (what `wrangler deploy` uses without `--env`): the scopes above as they are
+      production: {}
       staging:
         namespaces:
           flags: {environment: staging}
           redirects: {environment: staging}
     "#);
+    assert!(
+        init.stderr.contains(
+            "Binding `FLAGS` has both `id` and `preview_id`: pass `--preview false` (the `id`) \
+             or `--preview` to each command, as wrangler asks, or pin one with `preview:`.\n"
+        ),
+        "{}",
+        init.stderr
+    );
     let kv = test.path().join("kv");
     let validate = test.run_in(&kv, &["validate"]);
     assert_eq!(validate.code, 0, "{}", validate.snapshot());
@@ -351,6 +362,33 @@ id = "33333333333333333333333333333333"
     );
     let plan = test.run_in(&kv, &["plan", "--target", "local", "--env", "staging"]);
     assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    // wrangler's top level is reachable as `production`: `--preview false` its ids, `--preview`
+    // FLAGS' preview id (REDIRECTS has none, so wrangler and kvsync refuse it); without either
+    // the binding with both ids is ambiguous.
+    let production = |extra: &[&str]| {
+        let mut args = vec!["plan", "--target", "local", "--env", "production"];
+        args.extend(extra);
+        test.run_in(&kv, &args)
+    };
+    let plan = production(&["--preview", "false"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(plan.stdout.starts_with("Environment: production"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("scope `flags` (namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("scope `redirects` (namespace a1b2c3d4e5f60718293a4b5c6d7e8f90"),
+        "{}",
+        plan.stdout
+    );
+    let plan = production(&["--preview"]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("`REDIRECTS` in `../worker/wrangler.toml` has no `preview_id`"));
+    let plan = production(&[]);
+    assert_eq!(plan.code, 1, "{}", plan.snapshot());
+    assert!(plan.stderr.contains("has both `id` and `preview_id`"), "{}", plan.stderr);
 
     // Nothing to start from: a clear error, and no file.
     let empty = Test::new();

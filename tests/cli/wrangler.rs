@@ -107,8 +107,12 @@ fn plan_picks_each_environments_namespace_id() {
 fn the_plan_heading_says_which_binding_gave_the_id() {
     let test = project();
     let vars = |_: &str| None;
-    let options =
-        kvsync::config::LoadOptions { environment: Some("production"), preview: None, vars: &vars };
+    let options = kvsync::config::LoadOptions {
+        environment: Some("production"),
+        preview: None,
+        vars: &vars,
+        titles: None,
+    };
     let loaded =
         kvsync::config::load(&test.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let desired = loaded.desired;
@@ -279,16 +283,49 @@ fn env_and_preview_flags_work_as_wranglers() {
         "{}",
         out.snapshot()
     );
-    // A scope's own `preview:` wins over `--preview`.
+    // A scope's `preview:` and a flag that agrees with it; one that contradicts it is an
+    // error naming both, never a silent choice of the other namespace.
     test.write(
         "kv/kvsync.yaml",
         config.replace("binding: FLAGS\n", "binding: FLAGS\n    preview: false\n"),
     );
-    let out = plan(&["--preview"]);
+    let out = plan(&["--preview", "false"]);
     assert!(
         out.stdout.contains("namespace 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
         "{}",
         out.snapshot()
+    );
+    let out = plan(&["--preview"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:6:14: namespace `flags` sets `preview: false`, but \
+             `--preview` asks for the binding's `preview_id`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "hint: remove `preview:` from the scope to let the flag choose, or run without \
+             `--preview`"
+        ),
+        "{}",
+        out.stderr
+    );
+    test.write(
+        "kv/kvsync.yaml",
+        config.replace("binding: FLAGS\n", "binding: FLAGS\n    preview: true\n"),
+    );
+    let out = plan(&["--preview", "false"]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kv/kvsync.yaml:6:14: namespace `flags` sets `preview: true`, but `--preview \
+             false` asks for the binding's `id`\n"
+        ),
+        "{}",
+        out.stderr
     );
     // Without bindings, `--env` on a config without environments is still a mistake.
     test.write(
@@ -371,4 +408,83 @@ fn an_unknown_namespace_from_a_binding_names_its_source() {
     assert!(hint.starts_with("hint: scope `flags` takes its namespace id from binding"), "{hint}");
     assert!(hint.contains("wrangler.jsonc"), "{hint}");
     assert!(hint.contains("production"), "{hint}");
+}
+
+/// Issue #26: `namespace_title:` finds namespaces nobody wrote the ids of (wrangler's
+/// provisioning names them after the Worker), with one namespace listing per run whatever the
+/// number of title scopes; a title nobody has is an error at its line naming the near titles;
+/// on the local target a title names a namespace of its own, the same from run to run.
+#[test]
+fn namespace_titles_are_looked_up_with_one_request_per_run() {
+    let standin = kv_standin::Standin::start(kv_standin::Options::default());
+    let (flags, config_ns) =
+        ("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "9a8b7c6d5e4f30211203f4e5d6c7b8a9");
+    standin.set_title(flags, "storefront-FLAGS");
+    standin.set_title(config_ns, "storefront-CONFIG");
+    standin.set_title("5f4e3d2c1b0a99887766554433221100", "other-worker-FLAGS");
+    let config = "version: 1\nowner: storefront\nnamespaces:\n  flags:\n    namespace_title: \
+                  storefront-FLAGS\n    keys:\n      banner: \"Welcome!\"\n  config:\n    \
+                  namespace_title: storefront-CONFIG\n    keys:\n      limit: \"3\"\n";
+    let test = Test::new()
+        .file("kvsync.yaml", config)
+        .env("CLOUDFLARE_API_TOKEN", standin.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", standin.account_id());
+    let url = standin.base_url();
+    let out = test.run(&["plan", "--api-url", &url]);
+    assert_eq!(out.code, 0, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains(&format!(
+            "scope `flags` (namespace {flags} from namespace title `storefront-FLAGS`"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Plan: 2 to create"), "{}", out.stdout);
+    assert_eq!(standin.counts().namespaces, 1, "one listing for both title scopes");
+    let apply = test.run(&["apply", "--auto-approve", "--api-url", &url]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    assert_eq!(standin.keys(flags), ["banner"]);
+    assert_eq!(standin.keys(config_ns), ["limit"]);
+    let again = test.run(&["plan", "--detailed-exitcode", "--api-url", &url]);
+    assert_eq!(again.code, 0, "{}", again.snapshot());
+
+    // Titles are exact: the near ones are named.
+    test.write("kvsync.yaml", config.replace("title: storefront-FLAGS", "title: Storefront-Flags"));
+    let out = test.run(&["plan", "--api-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with(
+            "error: kvsync.yaml:5:22: no namespace has the title `Storefront-Flags`\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("titles are exact; did you mean `storefront-FLAGS`?"),
+        "{}",
+        out.stderr
+    );
+
+    // A target that cannot list its namespaces says why (here: another account).
+    let foreign = test.env("CLOUDFLARE_ACCOUNT_ID", "ffffffffffffffffffffffffffffffff");
+    let out = foreign.run(&["plan", "--api-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.starts_with("error: the Cloudflare API refused `GET …/storage/kv/namespaces`"),
+        "{}",
+        out.stderr
+    );
+
+    // The local target: no request, the same namespace on every run.
+    let local = Test::new().file("kvsync.yaml", config);
+    let apply = local.run(&["apply", "--auto-approve", "--target", "local"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let id = kvsync::kv::titles::local_id("storefront-FLAGS");
+    let plan = local.run(&["plan", "--detailed-exitcode", "--target", "local"]);
+    assert_eq!(plan.code, 0, "{}", plan.snapshot());
+    assert!(
+        plan.stdout.contains(&format!("namespace {id} from namespace title")),
+        "{}",
+        plan.stdout
+    );
 }

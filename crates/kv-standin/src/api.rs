@@ -104,6 +104,7 @@ fn count(counts: &mut Counts, kind: Kind) {
         Kind::BulkPut => &mut counts.bulk_put,
         Kind::PutValue => &mut counts.put_value,
         Kind::BulkDelete => &mut counts.bulk_delete,
+        Kind::Namespaces => &mut counts.namespaces,
         Kind::Other => &mut counts.other,
     };
     *counter += 1;
@@ -112,7 +113,15 @@ fn count(counts: &mut Counts, kind: Kind) {
 /// A request once its path is understood. Keys and ids stay as sent until they are needed.
 #[derive(Debug)]
 enum Route {
-    Kv { account: String, namespace: String, op: Op },
+    Kv {
+        account: String,
+        namespace: String,
+        op: Op,
+    },
+    /// `GET /client/v4/accounts/{account_id}/storage/kv/namespaces` (doc §1.1).
+    Namespaces {
+        account: String,
+    },
     Unknown,
 }
 
@@ -131,6 +140,9 @@ impl Route {
     fn parse(method: &Method, path: &str) -> Route {
         let Some(rest) = path.strip_prefix("/client/v4/accounts/") else { return Route::Unknown };
         let Some((account, rest)) = rest.split_once('/') else { return Route::Unknown };
+        if method == Method::GET && rest == "storage/kv/namespaces" {
+            return Route::Namespaces { account: decode_lossy(account) };
+        }
         let Some(rest) = rest.strip_prefix("storage/kv/namespaces/") else { return Route::Unknown };
         let Some((namespace, rest)) = rest.split_once('/') else { return Route::Unknown };
         let op = match (method, rest) {
@@ -164,6 +176,7 @@ impl Route {
             Route::Kv { op: Op::BulkPut, .. } => Kind::BulkPut,
             Route::Kv { op: Op::BulkDelete, .. } => Kind::BulkDelete,
             Route::Kv { op: Op::BulkGet, .. } => Kind::BulkGet,
+            Route::Namespaces { .. } => Kind::Namespaces,
             Route::Unknown => Kind::Other,
         }
     }
@@ -204,7 +217,7 @@ impl Payload {
             Kind::BulkGet => Payload::Get(read_body(body).await.and_then(|b| bulk::parse_get(&b))),
             Kind::PutValue => Payload::Raw(read_body(body).await),
             // Other requests' bodies are not read: hyper discards them.
-            Kind::List | Kind::GetValue | Kind::Other => Payload::None,
+            Kind::List | Kind::GetValue | Kind::Namespaces | Kind::Other => Payload::None,
         }
     }
 
@@ -366,6 +379,9 @@ async fn carry_out(
     fault: Option<&Fault>,
 ) -> Result<Response, Failure> {
     authenticate(&parts.headers, &shared.options.token)?;
+    if let Route::Namespaces { account } = &route {
+        return list_namespaces(shared, account, parts);
+    }
     let Route::Kv { account, namespace, op } = route else {
         // Doc §5, code 7003: "No route for the URI". The stand-in also answers this for the
         // real routes it does not imitate (namespaces, single-key deletes, metadata).
@@ -415,6 +431,62 @@ async fn carry_out(
             _ => Err(Failure::invalid("missing bulk get body")),
         },
     }
+}
+
+/// Doc §1.1: the account's namespaces, `page` by `page` (from 1) of `per_page` (1..=1000,
+/// default 20) in id order (`order=title` sorts by title; `direction=desc` reverses), each
+/// `{id, title, supports_url_encoding: true}`, with `result_info` `{page, per_page, count,
+/// total_count, total_pages}`.
+fn list_namespaces(shared: &Shared, account: &str, parts: &Parts) -> Result<Response, Failure> {
+    if account != shared.options.account_id {
+        return Err(auth_error(StatusCode::FORBIDDEN));
+    }
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map_err(|e| Failure::invalid(format!("invalid query string: {e}")))?;
+    let param = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let number = |name: &str, default: usize, range: std::ops::RangeInclusive<usize>| {
+        let Some(raw) = param(name) else { return Ok(default) };
+        match raw.parse::<usize>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(Failure::invalid(format!("invalid `{name}` {raw:?}"))),
+        }
+    };
+    let page = number("page", 1, 1..=usize::MAX)?;
+    let per_page = number("per_page", 20, 1..=1000)?;
+    let mut namespaces: Vec<(String, String)> = {
+        let state = shared.lock();
+        let titled = state.store.namespaces.iter();
+        titled
+            .map(|(id, ns)| (id.clone(), ns.title.clone().unwrap_or_else(|| id.clone())))
+            .collect()
+    };
+    match param("order") {
+        Some("title") => namespaces.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0))),
+        Some("id") | None => namespaces.sort(),
+        Some(other) => return Err(Failure::invalid(format!("invalid `order` {other:?}"))),
+    }
+    match param("direction") {
+        Some("desc") => namespaces.reverse(),
+        Some("asc") | None => {}
+        Some(other) => return Err(Failure::invalid(format!("invalid `direction` {other:?}"))),
+    }
+    let total_count = namespaces.len();
+    let items: Vec<serde_json::Value> = namespaces
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|(id, title)| {
+            serde_json::json!({ "id": id, "title": title, "supports_url_encoding": true })
+        })
+        .collect();
+    let info = serde_json::json!({
+        "page": page,
+        "per_page": per_page,
+        "count": items.len(),
+        "total_count": total_count,
+        "total_pages": total_count.div_ceil(per_page),
+    });
+    Ok(envelope::success(items, Some(info)))
 }
 
 /// Doc §6.1: `Authorization: Bearer <API token>` (the legacy `X-Auth-Email`/`X-Auth-Key` pair is

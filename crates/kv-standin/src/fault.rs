@@ -14,6 +14,8 @@ pub(crate) enum Kind {
     BulkGet,
     BulkPut,
     BulkDelete,
+    /// `GET .../storage/kv/namespaces` (doc §1.1).
+    Namespaces,
     Other,
 }
 

@@ -7,14 +7,15 @@
 //! kvsync or know its types: it is the other side of the wire, and it is only useful for as long
 //! as it disagrees with kvsync exactly where Cloudflare would.
 //!
-//! What is imitated (doc §1): list keys (§1.2), read a value (§1.3), write a value, raw or
+//! What is imitated (doc §1): list namespaces with their titles (§1.1, titles set with
+//! [`Standin::set_title`]), list keys (§1.2), read a value (§1.3), write a value, raw or
 //! multipart (§1.5, parsed as the Fetch standard's `formData()` does: a part without a
 //! `filename` is UTF-8 text), bulk write (§1.7, its `value` string held to 26,214,400 characters), bulk
 //! delete on both routes (§1.8), bulk get (§1.9, text reads dropping a leading U+FEFF as
 //! workerd's decoder does), with the envelopes of §0.1, the limits of §2,
 //! percent-decoded keys in URLs (§3), the errors of §5 and bearer-token auth (§6.1). Other routes
 //! answer `404` with code 7003, as Cloudflare does for a URI it cannot route. Namespaces exist only
-//! when a test creates them with [`Standin::create_namespace`].
+//! when a test creates them ([`Standin::create_namespace`], [`Standin::set_title`]).
 //!
 //! What tests get besides the API: direct state access ([`Standin::seed`], [`Standin::get`],
 //! [`Standin::keys`]), exact request counts by kind ([`Standin::counts`], DESIGN.md §9 asserts
@@ -143,6 +144,8 @@ pub struct Counts {
     pub put_value: u64,
     /// `POST .../bulk/delete` and the deprecated `DELETE .../bulk` (doc §1.8).
     pub bulk_delete: u64,
+    /// `GET .../storage/kv/namespaces` (doc §1.1).
+    pub namespaces: u64,
     /// Any other method and path (answered 404 code 7003).
     pub other: u64,
     /// All requests: the sum of the kinds above.
@@ -242,6 +245,19 @@ impl Standin {
     pub fn create_namespace(&self, id: &str) {
         assert!(is_identifier(id), "namespace id {id:?} must be 1..=32 characters without `/`");
         self.shared.lock().store.namespaces.entry(id.to_owned()).or_default();
+    }
+
+    /// Sets the title a namespace listing (`GET .../storage/kv/namespaces`, doc §1.1) gives the
+    /// namespace `id`, creating the namespace when it does not exist. Unlike Cloudflare, which
+    /// refuses a second namespace with a title already taken (code 10014), two namespaces may
+    /// share a title here, so a client's handling of an ambiguous title can be tested.
+    ///
+    /// # Panics
+    /// As [`Standin::create_namespace`], for an id the real API cannot have.
+    pub fn set_title(&self, id: &str, title: &str) {
+        assert!(is_identifier(id), "namespace id {id:?} must be 1..=32 characters without `/`");
+        let mut state = self.shared.lock();
+        state.store.namespaces.entry(id.to_owned()).or_default().title = Some(title.to_owned());
     }
 
     /// Writes a key directly, bypassing the API and its validation (so a test can build states

@@ -25,6 +25,8 @@ pub(crate) struct Store {
 #[derive(Debug, Default)]
 pub(crate) struct Namespace {
     entries: BTreeMap<String, Entry>,
+    /// Its title in a namespace listing (doc §1.1); the id when none was set.
+    pub(crate) title: Option<String>,
 }
 
 #[derive(Debug, Clone)]

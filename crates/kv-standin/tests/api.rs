@@ -407,7 +407,8 @@ async fn unknown_namespace_account_and_route() {
         api.standin.base_url(),
         api.standin.account_id()
     );
-    api.send(Method::GET, &namespaces, None).await.failure(404, 7003);
+    // Creating a namespace is a real route the stand-in does not imitate.
+    api.send(Method::POST, &namespaces, None).await.failure(404, 7003);
     api.send(Method::POST, &api.url(NS, "keys"), None).await.failure(404, 7003);
     api.send(Method::GET, &api.url(NS, "metadata/a"), None).await.failure(404, 7003);
     assert_eq!(
@@ -424,6 +425,61 @@ impl Api {
 
 // ---------------------------------------------------------------------------------------------
 // Limits: each violation refuses the whole request, and nothing of it is applied
+
+/// Doc §1.1: the account's namespaces with their titles (the id when none was set), in pages of
+/// `per_page` with `result_info`, ordered by id or title; another account is refused.
+#[tokio::test]
+async fn namespaces_are_listed_with_titles_in_pages() {
+    let api = Api::start();
+    api.standin.set_title("cccccccccccccccccccccccccccccccc", "shop-FLAGS");
+    api.standin.set_title("dddddddddddddddddddddddddddddddd", "a-first");
+    let url = |query: &str| {
+        format!(
+            "{}/accounts/{}/storage/kv/namespaces?{query}",
+            api.standin.base_url(),
+            api.standin.account_id()
+        )
+    };
+    let listed = |reply: &Reply| -> Vec<(String, String)> {
+        let result = reply.result();
+        let items = result.as_array().expect("an array");
+        items
+            .iter()
+            .map(|n| {
+                assert_eq!(n["supports_url_encoding"], json!(true));
+                (
+                    n["id"].as_str().expect("id").to_owned(),
+                    n["title"].as_str().expect("title").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let all = api.send(Method::GET, &url("per_page=1000"), None).await;
+    assert_eq!(
+        listed(&all),
+        [
+            (NS.to_owned(), NS.to_owned()),
+            ("cccccccccccccccccccccccccccccccc".to_owned(), "shop-FLAGS".to_owned()),
+            ("dddddddddddddddddddddddddddddddd".to_owned(), "a-first".to_owned()),
+        ]
+    );
+    let second = api.send(Method::GET, &url("per_page=2&page=2&order=title"), None).await;
+    assert_eq!(
+        listed(&second),
+        [("cccccccccccccccccccccccccccccccc".to_owned(), "shop-FLAGS".to_owned())]
+    );
+    assert_eq!(
+        second.json()["result_info"],
+        json!({"page": 2, "per_page": 2, "count": 1, "total_count": 3, "total_pages": 2})
+    );
+    api.send(Method::GET, &url("per_page=1001"), None).await.failure(400, 10001);
+    let other = format!(
+        "{}/accounts/ffffffffffffffffffffffffffffffff/storage/kv/namespaces",
+        api.standin.base_url()
+    );
+    api.send(Method::GET, &other, None).await.failure(403, 10000);
+    assert_eq!(api.counts().namespaces, 4);
+}
 
 #[tokio::test]
 async fn each_limit_violation_refuses_the_whole_bulk_write() {
@@ -894,6 +950,7 @@ async fn counts_are_exact_and_resettable() {
         bulk_put: 2,
         put_value: 0,
         bulk_delete: 2,
+        namespaces: 0,
         other: 1,
         total: 9,
         injected: 1,

@@ -91,7 +91,7 @@ struct Project {
 fn project(config: &str) -> Project {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("kvsync.yaml"), config).expect("write");
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("loads");
     Project { dir, loaded }
 }
@@ -114,6 +114,7 @@ fn run(project: &Project, store: &Namespace, live: &[LiveScope], deep: bool) -> 
         into: None,
         preview: None,
         vars: &|_| None,
+        titles: None,
         environments: &[],
         ancestry: &|_| Some(true),
         dry_run: false,

@@ -10,6 +10,7 @@ use crate::cli::exit::ExitStatus;
 use crate::cli::output::Printer;
 use crate::config::{self, starter, wrangler};
 use crate::error::Error;
+use crate::text::plural;
 
 pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     if args.output.exists() && !args.force {
@@ -34,6 +35,9 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
         )));
     }
 
+    // Bindings with both ids need `--preview` on every run (init does not pick one for the
+    // user): the check below passes `--preview false`, and the note says so.
+    let mut both_ids: Vec<String> = Vec::new();
     let (text, what) = if args.from_wrangler {
         let cwd = std::env::current_dir().map_err(io)?;
         let Some(found) = wrangler::find(&cwd) else {
@@ -65,6 +69,8 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
                  without `--from-wrangler` for a starter that names a namespace id"
             )));
         };
+        both_ids =
+            starter::bindings_with_both_ids(&parsed).into_iter().map(str::to_owned).collect();
         (text, format!("one scope per KV binding of `{shown_text}`"))
     } else {
         let owner =
@@ -76,12 +82,28 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     printer.info(&format!("Wrote `{}`: {what}.", args.output.display()));
 
     let vars = |name: &str| std::env::var(name).ok();
-    let options = config::LoadOptions { environment: None, preview: None, vars: &vars };
+    let preview = (!both_ids.is_empty()).then_some(false);
+    let options = config::LoadOptions { environment: None, preview, vars: &vars, titles: None };
     match config::load(&args.output, &options) {
-        Ok(_) => printer.info(&format!(
-            "Next: `kvsync plan -c {}` (add `--target local` to try it without an account).",
-            args.output.display()
-        )),
+        Ok(_) => {
+            if !both_ids.is_empty() {
+                let names: Vec<String> = both_ids.iter().map(|b| format!("`{b}`")).collect();
+                let n = names.len();
+                printer.info(&format!(
+                    "{} {} {} both `id` and `preview_id`: pass `--preview false` (the `id`) or \
+                     `--preview` to each command, as wrangler asks, or pin one with `preview:`.",
+                    plural(n, "Binding", "Bindings"),
+                    names.join(", "),
+                    plural(n, "has", "have"),
+                ));
+            }
+            let flag = if both_ids.is_empty() { "" } else { " --preview false" };
+            printer.info(&format!(
+                "Next: `kvsync plan -c {}{flag}` (add `--target local` to try it without an \
+                 account).",
+                args.output.display()
+            ));
+        }
         Err(config::Error::Invalid(diagnostics)) => {
             printer.warn("the new config does not load yet; fix these before `kvsync plan`:");
             printer.stderr(&crate::report::diagnostic::render_human(

@@ -26,7 +26,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     if !args.dry_run {
         recover(&folder, printer)?;
     }
-    let engine::Listed { desired, store, live, files } =
+    let engine::Listed { desired, store, live, files, titles } =
         engine::load_and_list(&args.config, context, Access::Read, printer).await?;
     let options =
         pull::Options { owner: desired.owner.clone(), deep: args.deep, adopt: args.adopt, only };
@@ -44,6 +44,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         into: args.into.as_deref(),
         preview: args.config.preview,
         vars: &vars,
+        titles: titles.as_ref(),
         environments: &environments,
         ancestry: &|rev| history.has(rev),
         dry_run: args.dry_run,

@@ -77,8 +77,12 @@ pub fn check(
         .filter(|c| edits.made.iter().any(|(s, k, _)| *s == c.scope && *k == c.key))
         .map(|c| ((c.scope.as_str(), c.key.as_str()), &c.what))
         .collect();
+    // Title scopes get the ids the config was loaded with.
+    let titles = |_: &super::super::Heads| context.titles.cloned();
+    let titles = context.titles.map(|_| &titles as &super::super::AskTitles<'_>);
     let load = |environment: Option<&str>, overlay: Option<&Overlay>| {
-        let options = LoadOptions { environment, preview: context.preview, vars: context.vars };
+        let options =
+            LoadOptions { environment, preview: context.preview, vars: context.vars, titles };
         match overlay {
             Some(overlay) => super::super::load_overlaid(context.root, &options, overlay.clone()),
             None => super::super::load(context.root, &options),

@@ -93,6 +93,8 @@ pub struct Context<'a> {
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
+    /// The target's namespaces by title, as the config was loaded (`namespace_title:`).
+    pub titles: Option<&'a crate::kv::Titles>,
 }
 
 /// Edits made once every change was seen.

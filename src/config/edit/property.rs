@@ -267,7 +267,7 @@ fn state_of(desired: &Desired) -> BTreeMap<String, State> {
 }
 
 fn load_in(dir: &Path, environment: Option<&str>) -> crate::config::Loaded {
-    let options = LoadOptions { environment, preview: None, vars: &|_| None };
+    let options = LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
     match load(&dir.join("kvsync.yaml"), &options) {
         Ok(loaded) => loaded,
         Err(crate::config::Error::Invalid(problems)) => panic!("{problems:#?}"),
@@ -378,6 +378,7 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
         into: None,
         preview: None,
         vars: &|_| None,
+        titles: None,
     };
     let made = edits(&context, &loaded.desired, &changes).expect("edits");
     for refused in &made.refused {

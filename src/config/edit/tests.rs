@@ -78,7 +78,8 @@ fn project(files: &[(&str, &str)], environment: Option<&str>) -> Project {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
-    let options = crate::config::LoadOptions { environment, preview: None, vars: &|_| None };
+    let options =
+        crate::config::LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
     Project { dir, files: loaded.files, desired: loaded.desired }
 }
@@ -93,6 +94,7 @@ fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, E
         into: None,
         preview: None,
         vars: &|_| None,
+        titles: None,
     };
     let edits = edits(&context, &project.desired, changes).expect("edits");
     let environments = crate::config::environment_names(&root);
@@ -166,6 +168,7 @@ fn context<'a>(project: &'a Project, root: &'a Path) -> Context<'a> {
         into: None,
         preview: None,
         vars: &|_| None,
+        titles: None,
     }
 }
 

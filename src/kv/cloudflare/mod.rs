@@ -26,7 +26,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::retry::{Decision, Gate, Outcome, Sleeper, Timings, decide, parse_retry_after};
 use super::token::{ApiToken, without_userinfo};
-use super::wire::{self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto};
+use super::wire::{
+    self, BulkGetRequest, BulkGetResult, BulkResult, Envelope, ListedKeyDto, NamespaceDto,
+};
 use super::{
     BULK_GET_MAX, BULK_WRITE_BYTES_MAX, BULK_WRITE_MAX, BulkOutcome, Error, KvStore, LIST_PAGE_MAX,
     ListPage, LiveValue, PendingPage, PutPair, ReadHint,
@@ -609,6 +611,13 @@ fn multipart(value: &[u8], metadata: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Namespaces asked for per page of a namespace listing: the API's maximum (§1.1), which is
+/// also the most an account may hold, so one request lists them all.
+const NAMESPACES_PER_PAGE: usize = 1000;
+
+/// Pages of a namespace listing followed at most (a server that never says it is done).
+const NAMESPACE_PAGES_MAX: u64 = 100;
+
 impl KvStore for CloudflareStore {
     fn capabilities(&self) -> super::Capabilities {
         super::TargetKind::Cloudflare.capabilities()
@@ -666,6 +675,49 @@ impl KvStore for CloudflareStore {
                 .map(|envelope| wire::listed_page(envelope.result.unwrap_or_default()));
             keys.map_err(|problem| decode_error(&token, &endpoint, &answer, &problem))
         }))
+    }
+
+    /// `GET …/storage/kv/namespaces?per_page=1000&page=N&order=id&direction=asc` (§1.1): every
+    /// namespace of the account with its title. One request for up to 1,000 namespaces; a full
+    /// page is followed by the next while `result_info.total_pages` (or, without it, a full
+    /// page) says there are more.
+    async fn namespace_titles(&self) -> Result<super::Titles, Error> {
+        let endpoint = "GET …/storage/kv/namespaces".to_owned();
+        let per_page = NAMESPACES_PER_PAGE.to_string();
+        let mut namespaces = Vec::new();
+        for page in 1..=NAMESPACE_PAGES_MAX {
+            let page_text = page.to_string();
+            let query = [
+                ("per_page", per_page.as_str()),
+                ("page", page_text.as_str()),
+                ("order", "id"),
+                ("direction", "asc"),
+            ];
+            let builder = self.client.get(&self.namespaces_url).query(&query);
+            let request = self.build(&endpoint, builder)?;
+            let answer = self.send(Kind::Namespaces, &endpoint, request).await?;
+            let envelope = self.envelope::<Vec<NamespaceDto>>(&endpoint, &answer)?;
+            let Some(items) = envelope.result else {
+                return Err(self.decode_error(
+                    &endpoint,
+                    &answer,
+                    "a success whose `result` is null, not a list of namespaces",
+                ));
+            };
+            let full = items.len() >= NAMESPACES_PER_PAGE;
+            let total_pages = envelope.result_info.and_then(|i| i.total_pages?.as_f64());
+            let more = total_pages.map_or(full, |total| (page as f64) < total);
+            namespaces
+                .extend(items.into_iter().map(|n| super::Namespace { id: n.id, title: n.title }));
+            if !more {
+                return Ok(super::Titles::Listed(namespaces));
+            }
+        }
+        Err(Error::Decode {
+            endpoint,
+            status: 200,
+            detail: format!("the namespace listing did not end after {NAMESPACE_PAGES_MAX} pages"),
+        })
     }
 
     /// [`read_values`](KvStore::read_values) without hints.

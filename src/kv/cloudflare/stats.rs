@@ -20,6 +20,8 @@ pub struct RequestStats {
     pub put_value: u64,
     /// `POST …/bulk/delete`.
     pub bulk_delete: u64,
+    /// `GET …/storage/kv/namespaces` (to find namespaces by title).
+    pub namespaces: u64,
     /// Requests that were retries of an earlier attempt (included in the counts above).
     pub retries: u64,
     /// Requests that waited for the client-side rate budget.
@@ -35,10 +37,16 @@ impl std::fmt::Display for RequestStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {}: {} list, {} bulk get, {} single get, {} bulk write, {} single write, {} bulk \
-             delete ({} retries)",
+            "{} {}: {}{} list, {} bulk get, {} single get, {} bulk write, {} single write, {} \
+             bulk delete ({} retries)",
             self.total(),
             if self.total() == 1 { "request" } else { "requests" },
+            // Only runs that find a namespace by title make this request.
+            if self.namespaces > 0 {
+                format!("{} namespace list, ", self.namespaces)
+            } else {
+                String::new()
+            },
             self.list,
             self.bulk_get,
             self.get_value,
@@ -59,6 +67,7 @@ impl RequestStats {
             + self.bulk_put
             + self.put_value
             + self.bulk_delete
+            + self.namespaces
     }
 }
 
@@ -70,6 +79,7 @@ pub(super) enum Kind {
     BulkPut,
     PutValue,
     BulkDelete,
+    Namespaces,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +90,7 @@ pub(super) struct Counters {
     pub(super) bulk_put: AtomicU64,
     pub(super) put_value: AtomicU64,
     pub(super) bulk_delete: AtomicU64,
+    pub(super) namespaces: AtomicU64,
     pub(super) retries: AtomicU64,
     pub(super) throttled: AtomicU64,
     pub(super) billed_lists: AtomicU64,
@@ -95,6 +106,7 @@ impl Counters {
             Kind::BulkPut => &self.bulk_put,
             Kind::PutValue => &self.put_value,
             Kind::BulkDelete => &self.bulk_delete,
+            Kind::Namespaces => &self.namespaces,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if retry {
@@ -111,6 +123,7 @@ impl Counters {
             bulk_put: read(&self.bulk_put),
             put_value: read(&self.put_value),
             bulk_delete: read(&self.bulk_delete),
+            namespaces: read(&self.namespaces),
             retries: read(&self.retries),
             throttled: read(&self.throttled),
             billed_lists: read(&self.billed_lists),

@@ -159,6 +159,60 @@ async fn listing_repeats_prefix_and_limit_and_passes_the_cursor_back() {
     );
 }
 
+/// §1.1: the namespace listing asks 1,000 a page, follows `total_pages` (a float is a number
+/// too), stops at a page short of full without it, and a `null` result lists nothing: an error,
+/// never "no namespace has this title".
+#[tokio::test]
+async fn namespaces_are_listed_by_page_with_their_titles() {
+    let f = Fixture::new().await;
+    let listing = format!("/client/v4/accounts/{ACCOUNT}/storage/kv/namespaces");
+    let namespaces_page = |items: Value, info: Value| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "errors": [], "messages": [], "result": items, "result_info": info
+        }))
+    };
+    let base = || {
+        Mock::given(method("GET"))
+            .and(path(listing.as_str()))
+            .and(query_param("per_page", "1000"))
+            .and(query_param("order", "id"))
+    };
+    base()
+        .and(query_param("page", "1"))
+        .respond_with(namespaces_page(
+            json!([{"id": NS, "title": "shop-FLAGS", "supports_url_encoding": true}]),
+            json!({"page": 1, "per_page": 1000, "count": 1, "total_count": 2, "total_pages": 2.0}),
+        ))
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    base()
+        .and(query_param("page", "2"))
+        .respond_with(namespaces_page(
+            json!([{"id": "11111111111111111111111111111111", "title": "shop \u{2028} \"x\""}]),
+            json!({"page": 2, "per_page": 1000, "count": 1, "total_count": 2, "total_pages": 2}),
+        ))
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    let titles = f.store.namespace_titles().await.expect("listed");
+    assert_eq!(titles.resolve("shop-FLAGS"), Ok(NS.to_owned()));
+    assert_eq!(
+        titles.resolve("shop \u{2028} \"x\""),
+        Ok("11111111111111111111111111111111".to_owned())
+    );
+    assert_eq!(f.store.stats().namespaces, 2);
+
+    let f = Fixture::new().await;
+    Mock::given(method("GET"))
+        .and(path(listing.as_str()))
+        .respond_with(ok(Value::Null))
+        .mount(&f.server)
+        .await;
+    let error = f.store.namespace_titles().await.expect_err("null is no listing");
+    assert!(shown(&error).contains("not a list of namespaces"), "{}", shown(&error));
+}
+
 #[tokio::test]
 async fn an_empty_prefix_is_not_sent() {
     let f = Fixture::new().await;
