@@ -37,6 +37,22 @@ fn apply_verify_reads_back_the_changes_at_the_cheaper_cost() {
     assert_eq!((counts.list, counts.bulk_put, counts.bulk_get), (2, 1, 1), "{counts:?}");
 }
 
+/// `apply --verify` after an apply whose every write failed: nothing was changed, so nothing is
+/// read back, and the run says so instead of "all 0 changes" verified.
+#[test]
+fn apply_verify_of_an_apply_that_wrote_nothing_reads_nothing() {
+    let cloud = Cloud::new(&config(1, "v"));
+    // The first write and its three retries report the key unsuccessful.
+    for _ in 0..4 {
+        cloud.standin.inject(Fault::Unsuccessful { keys: vec!["f/0000".into()] });
+    }
+    let apply = cloud.run(&["apply", "--auto-approve", "--verify", "--no-snapshot"]);
+    assert_eq!(apply.code, 1, "{}", apply.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_put, counts.bulk_get), (1, 4, 0), "{counts:?}");
+    insta::assert_snapshot!(apply.snapshot());
+}
+
 /// The product's headline (DESIGN.md §9): a plan costs ⌈N/1000⌉ list requests and no value
 /// reads; puts go out ⌈P/10,000⌉ to a request, deletes ⌈D/10,000⌉; value diffs cost ⌈U/100⌉
 /// bulk gets. The numbers are those of issue #3.
