@@ -81,7 +81,9 @@ impl Group {
         }
     }
 }
-/// The most keys a collapsible group of one action lists; the rest are counted (`… and N more`).
+/// The most keys a collapsible group of one action lists in a rendering of at most
+/// [`DEFAULT_BUDGET`] (a comment, read at a glance); the rest are counted (`… and N more`). A
+/// larger rendering (a job summary, 1 MiB) lists every key that fits its budget.
 pub const GROUP_KEYS: usize = 50;
 
 /// A plan of at most this many changes shows its groups open and its diffs without a click.
@@ -107,41 +109,66 @@ pub fn listed_keys(plan: &Plan) -> std::collections::HashSet<(usize, &str)> {
 }
 
 /// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
-/// job summary and an output each have their own), so it is cut once, by kvsync, for each.
-pub struct Report(Layout<'static>);
+/// job summary and an output each have their own), so it is cut once, by kvsync, for each. A
+/// plan is laid out twice when a group has more than [`GROUP_KEYS`] keys: capped, for budgets
+/// up to [`DEFAULT_BUDGET`], and listing every key, for larger ones.
+pub struct Report {
+    capped: Layout<'static>,
+    every_key: Option<Layout<'static>>,
+}
 
 impl Report {
     /// A plan's report. With baseline tags, drift already live is listed first, apart from the
     /// changes of the pull request.
     pub fn plan(report: &PlanReport<'_>, title: &str) -> Self {
-        Self(plan_layout(report, title))
+        let capped = plan_layout(report, title, GROUP_KEYS);
+        let every_key = capped
+            .sections
+            .iter()
+            .any(|s| s.more > 0)
+            .then(|| plan_layout(report, title, usize::MAX));
+        Self { capped, every_key }
     }
 
     /// A drift report.
     pub fn drift(report: &DriftReport, title: &str) -> Self {
-        Self(drift_layout(report, &ValueViews::new(), title))
+        Self { capped: drift_layout(report, &ValueViews::new(), title), every_key: None }
     }
 
     /// A drift report whose drifted keys show their value diffs from `views` (the values the
     /// deep check read), collapsed, as a plan's do.
     pub fn drift_with_values(report: &DriftReport, views: &ValueViews, title: &str) -> Self {
-        Self(drift_layout(report, views, title))
+        Self { capped: drift_layout(report, views, title), every_key: None }
+    }
+
+    /// The layout a rendering of `budget` characters uses.
+    fn layout(&self, budget: usize) -> &Layout<'static> {
+        match &self.every_key {
+            Some(every_key) if budget > DEFAULT_BUDGET => every_key,
+            _ => &self.capped,
+        }
     }
 
     /// Whether the whole report fits `budget` characters, nothing left out.
     pub fn fits(&self, budget: usize) -> bool {
-        self.0.whole_cost() <= budget
+        self.whole_size(budget) <= budget
+    }
+
+    /// The characters a rendering of `budget` needs to leave nothing out (or a few more).
+    pub fn whole_size(&self, budget: usize) -> usize {
+        self.layout(budget).whole_cost()
     }
 
     /// The most complete report that fits `budget`. When something is left out, the note says
     /// how much and points at `where_full` (e.g. "the whole report is in the job summary"), or
     /// by default at the job log.
     pub fn render(&self, budget: usize, where_full: Option<&str>) -> String {
+        let layout = self.layout(budget);
         match where_full {
             Some(where_full) => {
-                Layout { where_full: where_full.to_owned().into(), ..self.0.clone() }.fit(budget)
+                Layout { where_full: where_full.to_owned().into(), ..layout.clone() }.fit(budget)
             }
-            None => self.0.fit(budget),
+            None => layout.fit(budget),
         }
     }
 }
@@ -237,7 +264,8 @@ fn capitalized(text: &str) -> String {
 /// Where a cut report points by default.
 const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drift`";
 
-fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
+/// A plan's layout; each group lists its first `cap` keys.
+fn plan_layout(report: &PlanReport<'_>, title: &str, cap: usize) -> Layout<'static> {
     let plan = report.plan;
     let grouped = report.grouped();
     let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&report.summary));
@@ -326,12 +354,11 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
                     if small { " open" } else { "" },
                     kind.label(),
                 );
-                let items =
-                    changes.iter().take(GROUP_KEYS).map(|c| change_item(c, small)).collect();
+                let items = changes.iter().take(cap).map(|c| change_item(c, small)).collect();
                 sections.push(Section {
                     heading,
                     items,
-                    more: changes.len().saturating_sub(GROUP_KEYS),
+                    more: changes.len().saturating_sub(cap),
                     close: "\n</details>\n".to_owned(),
                 });
             }
