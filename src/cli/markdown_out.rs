@@ -29,6 +29,11 @@ pub fn reads_budget(args: &MarkdownArgs) -> usize {
     args.markdown_out.iter().map(|out| out.max_chars).max().unwrap_or(args.max_chars)
 }
 
+/// The largest budget of a run's renderings (stdout's and every `--markdown-out`).
+pub fn largest_budget(args: &MarkdownArgs) -> usize {
+    args.markdown_out.iter().map(|out| out.max_chars).fold(args.max_chars, usize::max)
+}
+
 /// The most values one step reads; a step is sized from what the diffs so far cost, so the last
 /// step reads about as many values as still fit.
 const STEP_MAX: usize = 1000;
@@ -49,20 +54,21 @@ pub async fn read_diffs(
     if budget <= DEFAULT_BUDGET {
         return Ok(());
     }
+    // Only puts get a value view.
+    let puts: HashSet<(usize, &str)> = (planned.plan.scopes.iter().enumerate())
+        .flat_map(|(index, scope)| {
+            scope.changes.iter().filter(|c| c.action.is_put()).map(move |c| (index, c.key.as_str()))
+        })
+        .collect();
     let pending: Vec<(usize, String)> = listed_in_order(&planned.plan, usize::MAX)
         .into_iter()
-        .filter(|(index, key)| {
-            planned.views.get(*index, key).is_none()
-                && planned.plan.scopes[*index]
-                    .changes
-                    .iter()
-                    .any(|c| c.key == *key && c.action.is_put())
-        })
+        .filter(|listed| puts.contains(listed) && planned.views.get(listed.0, listed.1).is_none())
         .map(|(index, key)| (index, key.to_owned()))
         .collect();
+    drop(puts);
     let size = |planned: &Planned| {
         let cost = planned.cost();
-        Report::plan(&planned.report(&cost), title).whole_size(budget)
+        Report::plan(&planned.report(&cost), title, budget).whole_size(budget)
     };
     let mut before = size(planned);
     let mut per_key: Option<usize> = None;

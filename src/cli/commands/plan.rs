@@ -53,8 +53,9 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.
+    let largest = markdown_out::largest_budget(&args.markdown);
     let markdown = markdown_wanted
-        .then(|| markdown::Report::plan(&planned.report(&cost), &title))
+        .then(|| markdown::Report::plan(&planned.report(&cost), &title, largest))
         .map(|report| {
             let stdout = args.format == PlanFormat::Markdown;
             markdown_out::render(&report, &args.markdown, Noun::Plan, stdout)

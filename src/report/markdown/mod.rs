@@ -94,7 +94,7 @@ const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
 /// Renders a plan within `options.budget`. With baseline tags, drift already live is listed
 /// first, apart from the changes of the pull request.
 pub fn render_plan(report: &PlanReport<'_>, options: &MarkdownOptions) -> String {
-    Report::plan(report, &options.title).render(options.budget, None)
+    Report::plan(report, &options.title, options.budget).render(options.budget, None)
 }
 
 /// Renders a drift report within `options.budget`.
@@ -118,14 +118,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// A plan's report. With baseline tags, drift already live is listed first, apart from the
-    /// changes of the pull request.
-    pub fn plan(report: &PlanReport<'_>, title: &str) -> Self {
+    /// A plan's report, to be rendered for budgets up to `largest`. With baseline tags, drift
+    /// already live is listed first, apart from the changes of the pull request.
+    pub fn plan(report: &PlanReport<'_>, title: &str, largest: usize) -> Self {
         let capped = plan_layout(report, title, GROUP_KEYS);
-        let every_key = capped
-            .sections
-            .iter()
-            .any(|s| s.more > 0)
+        let every_key = (largest > DEFAULT_BUDGET && capped.sections.iter().any(|s| s.more > 0))
             .then(|| plan_layout(report, title, usize::MAX));
         Self { capped, every_key }
     }
@@ -1186,6 +1183,31 @@ mod tests {
              the job log / `kvsync plan`).\n",
             GROUP_KEYS - diffs
         )));
+    }
+
+    /// A rendering larger than a comment (a job summary) lists every key of a group and the
+    /// diffs that fit it; one of a comment's size still lists the first 50.
+    #[test]
+    fn a_rendering_larger_than_a_comment_lists_every_key() {
+        let (mut plan, views) = huge();
+        plan.scopes[0].changes.truncate(600);
+        let cost = estimate(&plan, crate::report::cost::SoFar::default()).metered(true);
+        let job_summary = 1_048_576;
+        let report = Report::plan(&PlanReport::new(&plan, &views, &cost), "t", job_summary);
+        let lines = |out: &str| out.lines().filter(|l| l.starts_with("- `~` ")).count();
+        let out = report.render(job_summary, None);
+        assert!(out.len() <= job_summary);
+        assert_eq!(lines(&out), 600);
+        assert!(!out.contains("more"), "{}", &out[out.len() - 500..]);
+        // 600 diffs of 64 lines (about 1.8 KiB each) do not all fit in 1 MiB: those that do show.
+        let diffs = out.matches("<summary>Value diff</summary>").count();
+        assert!(diffs > 500 && diffs < 600, "{diffs}");
+        let comment = report.render(DEFAULT_BUDGET, None);
+        assert_eq!(lines(&comment), GROUP_KEYS);
+        assert!(comment.contains("\n- … and 550 more\n"), "{comment}");
+        // Built for a comment only, the report has no every-key layout to fall back on.
+        let small = Report::plan(&PlanReport::new(&plan, &views, &cost), "t", DEFAULT_BUDGET);
+        assert_eq!(lines(&small.render(job_summary, None)), GROUP_KEYS);
     }
 
     #[test]
