@@ -158,12 +158,17 @@ impl Report {
 
     /// The most complete report that fits `budget`. When something is left out, the note says
     /// how much and points at `where_full` (e.g. "the whole report is in the job summary"), or
-    /// by default at the job log.
+    /// by default at the job log; a group capped at [`GROUP_KEYS`] keys points there too.
     pub fn render(&self, budget: usize, where_full: Option<&str>) -> String {
         let layout = self.layout(budget);
         match where_full {
             Some(where_full) => {
-                Layout { where_full: where_full.to_owned().into(), ..layout.clone() }.fit(budget)
+                let mut layout =
+                    Layout { where_full: where_full.to_owned().into(), ..layout.clone() };
+                for section in layout.sections.iter_mut().filter(|s| s.more > 0) {
+                    section.more_where = Some(where_full.to_owned());
+                }
+                layout.fit(budget)
             }
             None => layout.fit(budget),
         }
@@ -356,6 +361,7 @@ fn plan_layout(report: &PlanReport<'_>, title: &str, cap: usize) -> Layout<'stat
                     heading,
                     items,
                     more: changes.len().saturating_sub(cap),
+                    more_where: None,
                     close: "\n</details>\n".to_owned(),
                 });
             }
