@@ -46,6 +46,14 @@ pub fn above<R>(print: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Takes every bar off the terminal for good, for a process about to end while one runs (a
+/// second Ctrl-C), so none is left on screen.
+pub fn clear_all() {
+    if let Some(multi) = BARS.get() {
+        let _ = multi.clear();
+    }
+}
+
 /// One running counter ("listing: 12000 keys"). It may be advanced from several threads.
 pub struct Progress {
     what: &'static str,

@@ -249,6 +249,41 @@ fn ctrl_c_says_what_happens_above_the_bar() {
     }
 }
 
+/// A second Ctrl-C ends the run at once (exit 1): its line is whole and no bar is left behind.
+#[test]
+fn a_second_ctrl_c_stops_now_and_leaves_no_bar() {
+    let columns = 50;
+    let cloud = Cloud::new(&cloud_config(10_001));
+    cloud.standin.inject(Fault::Hold { endpoint: Endpoint::BulkPut });
+    let args =
+        format!("apply --auto-approve --no-value-diff --api-url {}", cloud.standin.base_url());
+    let test = &cloud.test;
+    let mut live = Live::start(under_a_terminal(test, &args, columns));
+    live.wait_for("bar while the batch is held", |seen| contains(seen, "applying:"));
+    live.wait_for("held batch", |_| cloud.standin.counts().bulk_put > 0);
+    let kvsync = pid(test);
+    let interrupt = || {
+        let signal = Command::new("kill").args(["-INT", &kvsync]).status().expect("kill");
+        assert!(signal.success());
+    };
+    interrupt();
+    live.wait_for("Ctrl-C line", |seen| contains(seen, "stopping after the batch in flight"));
+    interrupt();
+    let (code, output) = live.finish();
+    cloud.standin.release();
+    assert_eq!(code, Some(1), "{}", String::from_utf8_lossy(&output));
+    let screen = replay(&output, columns);
+    assert_no_progress_left(&screen, columns);
+    let shown = text(&screen);
+    assert!(
+        shown.contains(
+            "stopped now: the batch in flight may or may not be written; `kvsync plan` shows \
+             what is live"
+        ),
+        "{shown}"
+    );
+}
+
 /// A retry while the bar is on screen: its line is printed above the bar, whole, and the bar
 /// goes on below it. The stand-in holds the first batch until the bar is drawn, then answers
 /// the second with a 503 once.
