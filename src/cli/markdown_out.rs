@@ -18,7 +18,7 @@ use crate::cli::engine::{Planned, value_views};
 use crate::cli::output::Printer;
 use crate::cli::progress::Progress;
 use crate::error::Error;
-use crate::report::markdown::{DEFAULT_BUDGET, Report};
+use crate::report::markdown::{DEFAULT_BUDGET, Report, views_size};
 use crate::report::model::listed_in_order;
 use crate::text::printable;
 
@@ -34,8 +34,9 @@ pub fn largest_budget(args: &MarkdownArgs) -> usize {
     args.markdown_out.iter().map(|out| out.max_chars).fold(args.max_chars, usize::max)
 }
 
-/// The most values one step reads; a step is sized from what the diffs so far cost, so the last
-/// step reads about as many values as still fit.
+/// The most values one step reads. A step is sized from what the diffs so far cost: half of
+/// what would fill the room left, so the room halves at each step and the last step, of a value
+/// or two, overshoots by at most those.
 const STEP_MAX: usize = 1000;
 /// Characters kept free for what a step changes besides its diffs (the cost line's numbers).
 const MARGIN: usize = 256;
@@ -66,17 +67,15 @@ pub async fn read_diffs(
         .map(|(index, key)| (index, key.to_owned()))
         .collect();
     drop(puts);
-    let size = |planned: &Planned| {
-        let cost = planned.cost();
-        Report::plan(&planned.report(&cost), title, budget).whole_size(budget)
-    };
-    let mut before = size(planned);
+    // The whole report once; then what each step's views add to it.
+    let cost = planned.cost();
+    let mut before = Report::plan(&planned.report(&cost), title, budget).whole_size(budget);
     let mut per_key: Option<usize> = None;
     let mut next = 0;
     let progress = Progress::new(printer, "reading values", "values", None);
     while next < pending.len() && before + MARGIN < budget {
         let room = budget - before - MARGIN;
-        let take = per_key.map_or(100, |cost| room / cost.max(1)).clamp(1, STEP_MAX);
+        let take = per_key.map_or(100, |cost| room / cost.max(1) / 2).clamp(1, STEP_MAX);
         let step = &pending[next..pending.len().min(next + take)];
         let wanted: HashSet<(usize, &str)> =
             step.iter().map(|(index, key)| (*index, key.as_str())).collect();
@@ -100,10 +99,11 @@ pub async fn read_diffs(
             }
             None => planned.billed_reads += read.keys_read,
         }
-        let after = size(planned);
-        per_key = Some(after.saturating_sub(before).div_ceil(step.len()));
+        let cost = planned.cost();
+        let added = views_size(&planned.report(&cost), &wanted);
+        per_key = Some(added.div_ceil(step.len()));
         next += step.len();
-        before = after;
+        before += added;
     }
     progress.finish();
     Ok(())

@@ -769,14 +769,14 @@ fn a_job_summary_lists_every_key_and_reads_only_the_diffs_it_shows() {
     assert!(comment.contains(&more(2950)), "{comment}");
 
     // A job summary of 200,000 characters holds the 5,000 key lines and some diffs: the
-    // values read are those diffs, and at most a few more (the last step's).
+    // values read are those diffs, and at most a value or two more (the last step's).
     let (_, keys_read) = plan(200_000);
     let summary = read("summary.md");
     let shown = diffs(&summary);
     assert!(summary.len() <= 200_000);
     assert!(shown > 100 && shown < 2_000, "{shown}");
     assert!(
-        keys_read >= shown as u64 && keys_read <= shown as u64 + 10,
+        keys_read >= shown as u64 && keys_read <= shown as u64 + 2,
         "{keys_read} read, {shown} shown"
     );
 }

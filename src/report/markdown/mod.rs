@@ -108,6 +108,27 @@ pub fn listed_keys(plan: &Plan) -> std::collections::HashSet<(usize, &str)> {
     crate::report::model::listed_keys(plan, GROUP_KEYS)
 }
 
+/// The characters the value views of `keys` add to a plan rendering that lists those keys
+/// (their diff blocks and value lines): what a reader of values weighs a step of reads with,
+/// without laying the whole report out again.
+pub fn views_size(
+    report: &PlanReport<'_>,
+    keys: &std::collections::HashSet<(usize, &str)>,
+) -> usize {
+    let listed = |c: &ChangeReport<'_>| c.kind != ActionKind::Conflict;
+    let small = report.scopes().flat_map(|s| s.changes()).filter(listed).count() <= SMALL_PLAN;
+    let size = |item: Item| item.lines.len() + item.details.map_or(0, |d| d.len());
+    let mut added = 0;
+    for scope in report.scopes() {
+        for change in scope.changes().filter(|c| keys.contains(&(scope.index, c.key()))) {
+            let bare = ChangeReport { view: None, ..change };
+            added +=
+                size(change_item(&change, small)).saturating_sub(size(change_item(&bare, small)));
+        }
+    }
+    added
+}
+
 /// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
 /// job summary and an output each have their own), so it is cut once, by kvsync, for each. A
 /// plan is laid out twice when a group has more than [`GROUP_KEYS`] keys: capped, for budgets
