@@ -1237,6 +1237,25 @@ mod tests {
         assert_eq!(lines(&small.render(job_summary, None)), GROUP_KEYS);
     }
 
+    /// What the views of some keys add, weighed item by item, is what they add to the whole
+    /// report: a reader of values can size its steps without laying the report out again.
+    #[test]
+    fn views_size_is_what_the_views_add_to_the_whole_report() {
+        let (mut plan, views) = huge();
+        plan.scopes[0].changes.truncate(120);
+        let cost = estimate(&plan, crate::report::cost::SoFar::default()).metered(true);
+        let budget = 1_048_576;
+        let bare = ValueViews::new();
+        let whole = |views: &ValueViews| {
+            Report::plan(&PlanReport::new(&plan, views, &cost), "t", budget).whole_size(budget)
+        };
+        let keys: std::collections::HashSet<(usize, &str)> =
+            plan.scopes[0].changes.iter().map(|c| (0, c.key.as_str())).collect();
+        let added = views_size(&PlanReport::new(&plan, &views, &cost), &keys);
+        assert!(added > 120 * 1_000, "{added}");
+        assert_eq!(whole(&bare) + added, whole(&views));
+    }
+
     #[test]
     fn diffs_are_dropped_before_change_lines() {
         let (mut plan, views) = huge();
