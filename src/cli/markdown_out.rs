@@ -66,7 +66,6 @@ pub async fn read_diffs(
         .filter(|listed| puts.contains(listed) && planned.views.get(listed.0, listed.1).is_none())
         .map(|(index, key)| (index, key.to_owned()))
         .collect();
-    drop(puts);
     // The whole report once; then what each step's views add to it.
     let cost = planned.cost();
     let mut before = Report::plan(&planned.report(&cost), title, budget).whole_size(budget);
