@@ -294,7 +294,9 @@ pub struct MarkdownArgs {
 
     /// Also write the Markdown report, cut to MAX_CHARS, to PATH (repeatable). LABEL says where
     /// that file goes ("the job summary"): a shorter rendering that had to leave something out
-    /// points there when this one holds the whole report
+    /// points there when this one holds the whole report. Over 65,536 a rendering lists every
+    /// key, not the first 50 of each group; the largest one decides which values are read for
+    /// diffs (stdout's reads none of its own)
     #[arg(long, value_name = "PATH:MAX_CHARS[:LABEL]", value_parser = MarkdownOut::parse)]
     pub markdown_out: Vec<MarkdownOut>,
 

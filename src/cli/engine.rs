@@ -9,7 +9,7 @@ use std::path::Path;
 use super::args::{ConfigArgs, PlanningArgs};
 pub use super::context::{Access, Context};
 use super::output::Printer;
-use super::progress::{Group, Progress};
+use super::progress::Progress;
 use crate::config::{self, Desired, DesiredEntry, Globs, Heads};
 use crate::error::Error;
 use crate::kv::{self, KvStore, LiveValue, ReadHint};
@@ -387,9 +387,8 @@ pub async fn load_and_list(
     access: Access,
     printer: &Printer,
 ) -> Result<Listed, Error> {
-    let group = Group::new(printer);
-    let loading = group.add(printer, "loading", "keys", None);
-    let listing = group.add(printer, "listing", "keys", None);
+    let loading = Progress::new(printer, "loading", "keys", None);
+    let listing = Progress::new(printer, "listing", "keys", None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (path, environment, preview) =
         (config.path().to_path_buf(), config.env.clone(), config.preview);

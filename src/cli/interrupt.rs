@@ -45,6 +45,7 @@ pub fn watch(printer: crate::cli::output::Printer) -> Arc<AtomicBool> {
             }
             if signal.recv().await.is_some() {
                 printer.stderr(STOPPED_NOW);
+                crate::cli::progress::clear_all();
                 std::process::exit(1);
             }
         });

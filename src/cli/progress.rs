@@ -3,10 +3,16 @@
 //!
 //! indicatif draws the bar and hides it when stderr is not a terminal; for that case (CI logs)
 //! this module prints its own throttled lines, so a long run still shows it is alive.
+//!
+//! Every bar of the process is drawn by one [`MultiProgress`], and every other line on the
+//! terminal (a retry, the Ctrl-C line, a warning, the plan) is printed through [`above`]: the
+//! bars are cleared, the line printed, the bars drawn again below it. A line written past the
+//! bars would leave the bar it cut through on screen, and the next redraw would erase the
+//! line's end instead of the bar.
 
 use std::io::IsTerminal as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -22,6 +28,30 @@ fn plain_every() -> Duration {
         .ok()
         .and_then(|ms| ms.trim().parse().ok())
         .map_or(PLAIN_EVERY, Duration::from_millis)
+}
+
+/// The one group every bar of the process is drawn in; made with the first bar.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+
+fn bars() -> &'static MultiProgress {
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// Runs `print` (which writes whole lines to stdout or stderr) with the progress bars taken off
+/// the terminal, and draws them again below what it printed. Without a bar it just runs `print`.
+pub fn above<R>(print: impl FnOnce() -> R) -> R {
+    match BARS.get() {
+        Some(multi) => multi.suspend(print),
+        None => print(),
+    }
+}
+
+/// Takes every bar off the terminal for good, for a process about to end while one runs (a
+/// second Ctrl-C), so none is left on screen.
+pub fn clear_all() {
+    if let Some(multi) = BARS.get() {
+        let _ = multi.clear();
+    }
 }
 
 /// One running counter ("listing: 12000 keys"). It may be advanced from several threads.
@@ -40,18 +70,13 @@ enum Mode {
     Plain { last: Mutex<Instant>, every: Duration },
 }
 
-/// A bar (or, without a total, a spinner) for a terminal. It is hidden until it is in its
-/// group, so it never draws a line of its own outside the group's; and it starts ticking only
-/// then. Rates are whole units per second. The bar takes the width the terminal leaves (a
+/// A bar (or, without a total, a spinner) for a terminal, drawn in [`bars`]. It is hidden until
+/// it is there, so it never draws a line of its own outside the group's; and it starts ticking
+/// only then. Rates are whole units per second. The bar takes the width the terminal leaves (a
 /// fixed one wrapped in a narrow pane and left half-lines behind at each redraw), and there is
 /// no time estimate: progress moves a whole batch (10,000 keys) at a time, so one would
 /// saw-tooth and, after Ctrl-C, climb.
-fn bar(
-    what: &'static str,
-    unit: &'static str,
-    total: Option<u64>,
-    group: Option<&MultiProgress>,
-) -> ProgressBar {
+fn bar(what: &'static str, unit: &'static str, total: Option<u64>) -> ProgressBar {
     let template = match total {
         Some(_) => "{prefix}: {pos}/{len} {msg} ({rate}) [{wide_bar}]",
         None => "{spinner} {prefix}: {pos} {msg} ({rate})",
@@ -65,60 +90,25 @@ fn bar(
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden()).with_style(style);
     bar.set_prefix(what);
     bar.set_message(unit);
-    let bar = match group {
-        Some(multi) => multi.add(bar),
-        None => {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            bar
-        }
-    };
+    let bar = bars().add(bar);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
 
-/// Counters shown together, one line each, on a terminal (e.g. listing while loading).
-pub struct Group(Option<MultiProgress>);
-
-impl Group {
-    pub fn new(printer: &Printer) -> Self {
-        let live = !printer.quiet && std::io::stderr().is_terminal();
-        Self(live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())))
-    }
-
-    /// A counter drawn in this group (see [`Progress::new`]).
-    pub fn add(
-        &self,
-        printer: &Printer,
-        what: &'static str,
-        unit: &'static str,
-        total: Option<u64>,
-    ) -> Progress {
-        Progress::start(printer, what, unit, total, self.0.as_ref())
-    }
-}
-
 impl Progress {
     /// Starts a counter of `unit`s for `what`; `total` when known gives a bar, else a spinner.
+    /// On a terminal, counters running at the same time are drawn together, one line each
+    /// (listing while loading).
     pub fn new(
         printer: &Printer,
         what: &'static str,
         unit: &'static str,
         total: Option<u64>,
     ) -> Self {
-        Self::start(printer, what, unit, total, None)
-    }
-
-    fn start(
-        printer: &Printer,
-        what: &'static str,
-        unit: &'static str,
-        total: Option<u64>,
-        group: Option<&MultiProgress>,
-    ) -> Self {
         let mode = if printer.quiet {
             Mode::Off
         } else if std::io::stderr().is_terminal() {
-            Mode::Bar(bar(what, unit, total, group))
+            Mode::Bar(bar(what, unit, total))
         } else {
             Mode::Plain { last: Mutex::new(Instant::now()), every: plain_every() }
         };
@@ -155,7 +145,10 @@ impl Progress {
     pub fn finish(&self) {
         match &self.mode {
             Mode::Off => {}
-            Mode::Bar(bar) => bar.finish_and_clear(),
+            Mode::Bar(bar) => {
+                bar.finish_and_clear();
+                bars().remove(bar);
+            }
             Mode::Plain { every, .. } => {
                 if self.started.elapsed() >= *every {
                     eprintln!("{}", self.line());

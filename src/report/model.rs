@@ -86,7 +86,12 @@ impl<'a> PlanReport<'a> {
 /// that are not conflicts (those are listed with the refusals), in plan order. Only these need
 /// their live values read for a diff.
 pub fn listed_keys(plan: &Plan, per_group: usize) -> std::collections::HashSet<(usize, &str)> {
-    let mut listed = std::collections::HashSet::new();
+    listed_in_order(plan, per_group).into_iter().collect()
+}
+
+/// [`listed_keys`] in the order a rendering lists them.
+pub fn listed_in_order(plan: &Plan, per_group: usize) -> Vec<(usize, &str)> {
+    let mut listed = Vec::new();
     for drift in origin_groups(plan) {
         for (index, scope) in plan.scopes.iter().enumerate() {
             for kind in ActionKind::ALL.into_iter().filter(|k| *k != ActionKind::Conflict) {

@@ -130,6 +130,13 @@ impl ValueViews {
         self.by_scope.get(&scope_index)?.get(key)
     }
 
+    /// Adds every view of `other`, replacing views of the same keys.
+    pub fn extend(&mut self, other: ValueViews) {
+        for (scope_index, views) in other.by_scope {
+            self.by_scope.entry(scope_index).or_default().extend(views);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.by_scope.values().map(HashMap::len).sum()
     }

@@ -919,6 +919,48 @@ fn step_script(workflow: &str, name: &str) -> String {
     script
 }
 
+/// Issue #25 in the Action, against the Cloudflare stand-in: a 5,000-change plan's job summary
+/// lists every key and every update's diff, the comment and the `summary` output the first 50
+/// keys of each group; the values read are exactly the diffs the job summary shows (the log's
+/// 64 MiB rendering reads none of its own).
+#[test]
+fn the_job_summary_lists_every_key_and_the_log_reads_nothing() {
+    require(&["bash", "jq"]);
+    let keys = |n: usize, value: &str| {
+        (0..n)
+            .fold(Config::new().owner("shop"), |config, i| {
+                config.entry(&format!("f/{i:04}"), &format!("\"{value}-{i}\""))
+            })
+            .yaml()
+    };
+    let cloud = crate::support::Cloud::new(&keys(5_000, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    let runner = Runner::new();
+    runner.write("kvsync.yaml", keys(2_000, "w"));
+    cloud.standin.reset_counts();
+    let url = cloud.standin.base_url();
+    let args = format!("--api-url {url} --max-deletes 3000");
+    let mut inputs: Vec<(&str, &str)> = vec![("INPUT_COMMAND", "plan"), ("INPUT_ARGS", &args)];
+    inputs.extend(cloud.test.vars().iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (run, outputs) = runner.kvsync(".", &inputs);
+    assert_eq!(outputs["exit-code"], "2", "{}", run.show());
+    let diffs = |text: &str| text.matches("<summary>Value diff</summary>").count();
+    let updates = |text: &str| text.matches("\n- `~` ").count();
+    let summary = runner.summary();
+    assert!(summary.len() <= 1_048_576);
+    assert_eq!((updates(&summary), summary.matches("\n- `-` ").count()), (2_000, 3_000));
+    assert_eq!(diffs(&summary), 2_000);
+    assert_eq!(cloud.standin.counts().keys_read, 2_000);
+    let comment = std::fs::read_to_string(&outputs["report-file"]).expect("comment report");
+    assert_eq!(updates(&comment), 50, "{comment}");
+    // Each capped group says where every key is.
+    let more = |n: usize| format!("\n- … and {n} more (the whole report is in the job summary)\n");
+    assert!(comment.contains(&more(1950)), "{comment}");
+    assert!(comment.contains(&more(2950)), "{comment}");
+    assert_eq!(updates(&outputs["summary"]), 50);
+}
+
 /// The nightly drift issue is the `summary` output (kvsync's report rendered for its budget)
 /// and two lines of the workflow's: at the largest the output can be, the body still fits
 /// GitHub's 65,536 characters, so a long drift never fails to open its issue.

@@ -37,6 +37,22 @@ fn apply_verify_reads_back_the_changes_at_the_cheaper_cost() {
     assert_eq!((counts.list, counts.bulk_put, counts.bulk_get), (2, 1, 1), "{counts:?}");
 }
 
+/// `apply --verify` after an apply whose every write failed: nothing was changed, so nothing is
+/// read back, and the run says so instead of "all 0 changes" verified.
+#[test]
+fn apply_verify_of_an_apply_that_wrote_nothing_reads_nothing() {
+    let cloud = Cloud::new(&config(1, "v"));
+    // The first write and its three retries report the key unsuccessful.
+    for _ in 0..4 {
+        cloud.standin.inject(Fault::Unsuccessful { keys: vec!["f/0000".into()] });
+    }
+    let apply = cloud.run(&["apply", "--auto-approve", "--verify", "--no-snapshot"]);
+    assert_eq!(apply.code, 1, "{}", apply.snapshot());
+    let counts = cloud.standin.counts();
+    assert_eq!((counts.list, counts.bulk_put, counts.bulk_get), (1, 4, 0), "{counts:?}");
+    insta::assert_snapshot!(apply.snapshot());
+}
+
 /// The product's headline (DESIGN.md §9): a plan costs ⌈N/1000⌉ list requests and no value
 /// reads; puts go out ⌈P/10,000⌉ to a request, deletes ⌈D/10,000⌉; value diffs cost ⌈U/100⌉
 /// bulk gets. The numbers are those of issue #3.
@@ -697,6 +713,72 @@ fn a_markdown_plan_reads_no_value_it_does_not_show() {
         cloud.run(&["plan", "--format", "markdown", "--no-value-diff", "--max-deletes", "100"]);
     assert_eq!(none.code, 0, "{}", none.snapshot());
     assert_eq!(cloud.standin.counts().keys_read, 0);
+}
+
+/// Issue #25: a job summary (1 MiB) lists every key of a 5,000-change plan and the diff of every
+/// update, while the comment lists the first 50 of each group; the values read are exactly the
+/// diffs the job summary shows. A smaller job summary reads only about what its diffs fill.
+#[test]
+fn a_job_summary_lists_every_key_and_reads_only_the_diffs_it_shows() {
+    let cloud = Cloud::new(&config(5_000, "v"));
+    let apply = cloud.run(&["apply", "--auto-approve", "--no-value-diff"]);
+    assert_eq!(apply.code, 0, "{}", apply.snapshot());
+    // 2,000 updates and 3,000 deletes.
+    cloud.test.write("kvsync.yaml", config(2_000, "w"));
+    let path = |name: &str| cloud.test.path().join(name).display().to_string();
+    let read = |name: &str| std::fs::read_to_string(path(name)).expect("rendering");
+    let plan = |summary_budget: usize| {
+        cloud.standin.reset_counts();
+        let summary = format!("{}:{summary_budget}:the job summary", path("summary.md"));
+        let comment = format!("{}:64000:the pull-request comment", path("comment.md"));
+        // The Action's log rendering: 64 MiB on stdout.
+        let args = [
+            "plan",
+            "--format",
+            "markdown",
+            "--max-deletes",
+            "3000",
+            "--max-chars",
+            "67108864",
+            "--markdown-out",
+            &summary,
+            "--markdown-out",
+            &comment,
+        ];
+        let out = cloud.run(&args);
+        assert_eq!(out.code, 0, "{}", out.snapshot());
+        (out, cloud.standin.counts().keys_read)
+    };
+    let diffs = |text: &str| text.matches("<summary>Value diff</summary>").count();
+
+    let (log, keys_read) = plan(1_048_576);
+    let summary = read("summary.md");
+    assert!(summary.len() <= 1_048_576);
+    assert_eq!(summary.matches("\n- `~` ").count(), 2_000, "{}", &summary[..2_000]);
+    assert_eq!(summary.matches("\n- `-` ").count(), 3_000);
+    assert!(!summary.contains("more"), "{}", &summary[..2_000]);
+    assert_eq!(diffs(&summary), 2_000);
+    assert_eq!(keys_read, 2_000);
+    // The log shows the diffs that were read, and reads nothing of its own.
+    assert_eq!(diffs(&log.stdout), 2_000);
+    let comment = read("comment.md");
+    assert!(comment.len() <= 64_000);
+    assert_eq!(comment.matches("\n- `~` ").count(), 50);
+    let more = |n: usize| format!("\n- … and {n} more (the whole report is in the job summary)\n");
+    assert!(comment.contains(&more(1950)), "{comment}");
+    assert!(comment.contains(&more(2950)), "{comment}");
+
+    // A job summary of 200,000 characters holds the 5,000 key lines and some diffs: the
+    // values read are those diffs, and at most a value or two more (the last step's).
+    let (_, keys_read) = plan(200_000);
+    let summary = read("summary.md");
+    let shown = diffs(&summary);
+    assert!(summary.len() <= 200_000);
+    assert!(shown > 100 && shown < 2_000, "{shown}");
+    assert!(
+        keys_read >= shown as u64 && keys_read <= shown as u64 + 2,
+        "{keys_read} read, {shown} shown"
+    );
 }
 
 /// Issue #25: reading the values for diffs is not silent: `reading values n/N`, like listing's

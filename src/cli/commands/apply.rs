@@ -112,8 +112,13 @@ pub async fn run(args: &ApplyArgs, printer: &Printer) -> Result<ExitStatus, Erro
     Ok(ExitStatus::Success)
 }
 
-/// `--verify`: reads back what the apply changed within the window, and says what settled.
+/// `--verify`: reads back what the apply changed within the window, and says what settled. An
+/// apply that wrote and deleted nothing (every write failed) has nothing to read back.
 async fn verify(planned: &Planned, report: &Report, printer: &Printer) -> Result<(), Error> {
+    if report.written() + report.deleted() == 0 {
+        printer.info("Nothing to verify: this apply wrote and deleted no key.");
+        return Ok(());
+    }
     let window = std::env::var(env_vars::KVSYNC_VERIFY_WINDOW_MS)
         .ok()
         .and_then(|ms| ms.parse().ok())

@@ -41,14 +41,21 @@ pub async fn run(args: &PlanArgs, printer: &Printer) -> Result<ExitStatus, Error
         ));
     }
     let mut planned = planned?;
+    let markdown_wanted =
+        args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty();
+    let title = markdown_title("kvsync plan", &planned);
+    // A rendering larger than a comment lists every key it can: the values of its diffs are
+    // read now, while they fit.
+    if markdown_wanted && !args.planning.no_value_diff {
+        let budget = markdown_out::reads_budget(&args.markdown);
+        markdown_out::read_diffs(&mut planned, budget, &title, printer).await?;
+    }
     let cost = planned.cost();
     let environment = planned.desired.environment.as_deref();
     // Markdown renderings (stdout's and every `--markdown-out`) share one layout.
-    let markdown = (args.format == PlanFormat::Markdown || !args.markdown.markdown_out.is_empty())
-        .then(|| {
-            let title = markdown_title("kvsync plan", &planned);
-            markdown::Report::plan(&planned.report(&cost), &title)
-        })
+    let largest = markdown_out::largest_budget(&args.markdown);
+    let markdown = markdown_wanted
+        .then(|| markdown::Report::plan(&planned.report(&cost), &title, largest))
         .map(|report| {
             let stdout = args.format == PlanFormat::Markdown;
             markdown_out::render(&report, &args.markdown, Noun::Plan, stdout)

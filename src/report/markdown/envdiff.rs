@@ -21,7 +21,7 @@ const WHERE_FULL: &str = "the full report is in the job log / `kvsync diff`";
 impl Report {
     /// The comparison of two environments (`kvsync diff`).
     pub fn env_diff(report: &DiffReport<'_>, title: &str) -> Self {
-        Self(layout(report, title))
+        Self { capped: layout(report, title), every_key: None }
     }
 }
 

@@ -13,26 +13,29 @@ pub(super) struct Item {
 /// Items under a heading; the heading is written only when at least one item is, and then so is
 /// `close` after the last item written (e.g. `</details>` of a collapsible group). `more` items
 /// were left out of the section up front (a group capped at so many keys): with those the
-/// budget leaves out, they are counted in a last line, `- … and N more`.
+/// budget leaves out, they are counted in a last line, `- … and N more`, which says where they
+/// are (`more_where`) when it is known.
 #[derive(Clone)]
 pub(super) struct Section {
     pub(super) heading: String,
     pub(super) items: Vec<Item>,
     pub(super) more: usize,
+    pub(super) more_where: Option<String>,
     pub(super) close: String,
 }
 
 impl Section {
     /// A section with nothing left out up front and nothing to close.
     pub(super) fn plain(heading: String, items: Vec<Item>) -> Self {
-        Self { heading, items, more: 0, close: String::new() }
+        Self { heading, items, more: 0, more_where: None, close: String::new() }
     }
 
     /// The `- … and N more` line, when `unshown` items of this section are not written.
     fn more_line(&self, unshown: usize) -> String {
-        match self.more + unshown {
-            0 => String::new(),
-            n => format!("- … and {n} more\n"),
+        match (self.more + unshown, &self.more_where) {
+            (0, _) => String::new(),
+            (n, Some(place)) if self.more > 0 => format!("- … and {n} more ({place})\n"),
+            (n, _) => format!("- … and {n} more\n"),
         }
     }
 }

@@ -81,7 +81,9 @@ impl Group {
         }
     }
 }
-/// The most keys a collapsible group of one action lists; the rest are counted (`… and N more`).
+/// The most keys a collapsible group of one action lists in a rendering of at most
+/// [`DEFAULT_BUDGET`] (a comment, read at a glance); the rest are counted (`… and N more`). A
+/// larger rendering (a job summary, 1 MiB) lists every key that fits its budget.
 pub const GROUP_KEYS: usize = 50;
 
 /// A plan of at most this many changes shows its groups open and its diffs without a click.
@@ -92,7 +94,7 @@ const WHERE_FULL: &str = "the full plan is in the job log / `kvsync plan`";
 /// Renders a plan within `options.budget`. With baseline tags, drift already live is listed
 /// first, apart from the changes of the pull request.
 pub fn render_plan(report: &PlanReport<'_>, options: &MarkdownOptions) -> String {
-    Report::plan(report, &options.title).render(options.budget, None)
+    Report::plan(report, &options.title, options.budget).render(options.budget, None)
 }
 
 /// Renders a drift report within `options.budget`.
@@ -106,42 +108,90 @@ pub fn listed_keys(plan: &Plan) -> std::collections::HashSet<(usize, &str)> {
     crate::report::model::listed_keys(plan, GROUP_KEYS)
 }
 
+/// The characters the value views of `keys` add to a plan rendering that lists those keys
+/// (their diff blocks and value lines): what a reader of values weighs a step of reads with,
+/// without laying the whole report out again.
+pub fn views_size(
+    report: &PlanReport<'_>,
+    keys: &std::collections::HashSet<(usize, &str)>,
+) -> usize {
+    let listed = |c: &ChangeReport<'_>| c.kind != ActionKind::Conflict;
+    let small = report.scopes().flat_map(|s| s.changes()).filter(listed).count() <= SMALL_PLAN;
+    let size = |item: Item| item.lines.len() + item.details.map_or(0, |d| d.len());
+    let mut added = 0;
+    for scope in report.scopes() {
+        for change in scope.changes().filter(|c| keys.contains(&(scope.index, c.key()))) {
+            let bare = ChangeReport { view: None, ..change };
+            added +=
+                size(change_item(&change, small)).saturating_sub(size(change_item(&bare, small)));
+        }
+    }
+    added
+}
+
 /// A Markdown report laid out once, to be rendered for one or more size budgets (a comment, a
-/// job summary and an output each have their own), so it is cut once, by kvsync, for each.
-pub struct Report(Layout<'static>);
+/// job summary and an output each have their own), so it is cut once, by kvsync, for each. A
+/// plan is laid out twice when a group has more than [`GROUP_KEYS`] keys: capped, for budgets
+/// up to [`DEFAULT_BUDGET`], and listing every key, for larger ones.
+pub struct Report {
+    capped: Layout<'static>,
+    every_key: Option<Layout<'static>>,
+}
 
 impl Report {
-    /// A plan's report. With baseline tags, drift already live is listed first, apart from the
-    /// changes of the pull request.
-    pub fn plan(report: &PlanReport<'_>, title: &str) -> Self {
-        Self(plan_layout(report, title))
+    /// A plan's report, to be rendered for budgets up to `largest`. With baseline tags, drift
+    /// already live is listed first, apart from the changes of the pull request.
+    pub fn plan(report: &PlanReport<'_>, title: &str, largest: usize) -> Self {
+        let capped = plan_layout(report, title, GROUP_KEYS);
+        let every_key = (largest > DEFAULT_BUDGET && capped.sections.iter().any(|s| s.more > 0))
+            .then(|| plan_layout(report, title, usize::MAX));
+        Self { capped, every_key }
     }
 
     /// A drift report.
     pub fn drift(report: &DriftReport, title: &str) -> Self {
-        Self(drift_layout(report, &ValueViews::new(), title))
+        Self { capped: drift_layout(report, &ValueViews::new(), title), every_key: None }
     }
 
     /// A drift report whose drifted keys show their value diffs from `views` (the values the
     /// deep check read), collapsed, as a plan's do.
     pub fn drift_with_values(report: &DriftReport, views: &ValueViews, title: &str) -> Self {
-        Self(drift_layout(report, views, title))
+        Self { capped: drift_layout(report, views, title), every_key: None }
+    }
+
+    /// The layout a rendering of `budget` characters uses.
+    fn layout(&self, budget: usize) -> &Layout<'static> {
+        match &self.every_key {
+            Some(every_key) if budget > DEFAULT_BUDGET => every_key,
+            _ => &self.capped,
+        }
     }
 
     /// Whether the whole report fits `budget` characters, nothing left out.
     pub fn fits(&self, budget: usize) -> bool {
-        self.0.whole_cost() <= budget
+        self.whole_size(budget) <= budget
+    }
+
+    /// The characters a rendering of `budget` needs to leave nothing out (or a few more).
+    pub fn whole_size(&self, budget: usize) -> usize {
+        self.layout(budget).whole_cost()
     }
 
     /// The most complete report that fits `budget`. When something is left out, the note says
     /// how much and points at `where_full` (e.g. "the whole report is in the job summary"), or
-    /// by default at the job log.
+    /// by default at the job log; a group capped at [`GROUP_KEYS`] keys points there too.
     pub fn render(&self, budget: usize, where_full: Option<&str>) -> String {
+        let layout = self.layout(budget);
         match where_full {
             Some(where_full) => {
-                Layout { where_full: where_full.to_owned().into(), ..self.0.clone() }.fit(budget)
+                let mut layout =
+                    Layout { where_full: where_full.to_owned().into(), ..layout.clone() };
+                for section in layout.sections.iter_mut().filter(|s| s.more > 0) {
+                    section.more_where = Some(where_full.to_owned());
+                }
+                layout.fit(budget)
             }
-            None => self.0.fit(budget),
+            None => layout.fit(budget),
         }
     }
 }
@@ -237,7 +287,8 @@ fn capitalized(text: &str) -> String {
 /// Where a cut report points by default.
 const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drift`";
 
-fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
+/// A plan's layout; each group lists its first `cap` keys.
+fn plan_layout(report: &PlanReport<'_>, title: &str, cap: usize) -> Layout<'static> {
     let plan = report.plan;
     let grouped = report.grouped();
     let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&report.summary));
@@ -326,12 +377,12 @@ fn plan_layout(report: &PlanReport<'_>, title: &str) -> Layout<'static> {
                     if small { " open" } else { "" },
                     kind.label(),
                 );
-                let items =
-                    changes.iter().take(GROUP_KEYS).map(|c| change_item(c, small)).collect();
+                let items = changes.iter().take(cap).map(|c| change_item(c, small)).collect();
                 sections.push(Section {
                     heading,
                     items,
-                    more: changes.len().saturating_sub(GROUP_KEYS),
+                    more: changes.len().saturating_sub(cap),
+                    more_where: None,
                     close: "\n</details>\n".to_owned(),
                 });
             }
@@ -1159,6 +1210,50 @@ mod tests {
              the job log / `kvsync plan`).\n",
             GROUP_KEYS - diffs
         )));
+    }
+
+    /// A rendering larger than a comment (a job summary) lists every key of a group and the
+    /// diffs that fit it; one of a comment's size still lists the first 50.
+    #[test]
+    fn a_rendering_larger_than_a_comment_lists_every_key() {
+        let (mut plan, views) = huge();
+        plan.scopes[0].changes.truncate(600);
+        let cost = estimate(&plan, crate::report::cost::SoFar::default()).metered(true);
+        let job_summary = 1_048_576;
+        let report = Report::plan(&PlanReport::new(&plan, &views, &cost), "t", job_summary);
+        let lines = |out: &str| out.lines().filter(|l| l.starts_with("- `~` ")).count();
+        let out = report.render(job_summary, None);
+        assert!(out.len() <= job_summary);
+        assert_eq!(lines(&out), 600);
+        assert!(!out.contains("more"), "{}", &out[out.len() - 500..]);
+        // 600 diffs of 64 lines (about 1.8 KiB each) do not all fit in 1 MiB: those that do show.
+        let diffs = out.matches("<summary>Value diff</summary>").count();
+        assert!(diffs > 500 && diffs < 600, "{diffs}");
+        let comment = report.render(DEFAULT_BUDGET, None);
+        assert_eq!(lines(&comment), GROUP_KEYS);
+        assert!(comment.contains("\n- … and 550 more\n"), "{comment}");
+        // Built for a comment only, the report has no every-key layout to fall back on.
+        let small = Report::plan(&PlanReport::new(&plan, &views, &cost), "t", DEFAULT_BUDGET);
+        assert_eq!(lines(&small.render(job_summary, None)), GROUP_KEYS);
+    }
+
+    /// What the views of some keys add, weighed item by item, is what they add to the whole
+    /// report: a reader of values can size its steps without laying the report out again.
+    #[test]
+    fn views_size_is_what_the_views_add_to_the_whole_report() {
+        let (mut plan, views) = huge();
+        plan.scopes[0].changes.truncate(120);
+        let cost = estimate(&plan, crate::report::cost::SoFar::default()).metered(true);
+        let budget = 1_048_576;
+        let bare = ValueViews::new();
+        let whole = |views: &ValueViews| {
+            Report::plan(&PlanReport::new(&plan, views, &cost), "t", budget).whole_size(budget)
+        };
+        let keys: std::collections::HashSet<(usize, &str)> =
+            plan.scopes[0].changes.iter().map(|c| (0, c.key.as_str())).collect();
+        let added = views_size(&PlanReport::new(&plan, &views, &cost), &keys);
+        assert!(added > 120 * 1_000, "{added}");
+        assert_eq!(whole(&bare) + added, whole(&views));
     }
 
     #[test]
