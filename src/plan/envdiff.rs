@@ -125,6 +125,8 @@ fn sides(status: &Status, facts: impl FnOnce() -> [Facts; 2]) -> Option<Box<[Fac
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub namespace_id: String,
+    /// Without an id (a title not looked up): what names the namespace instead.
+    pub unresolved: Option<String>,
     pub prefix: String,
 }
 
@@ -260,7 +262,10 @@ fn in_scope(scope: &DesiredScope, only: Option<&Globs>, key: &str) -> bool {
 }
 
 fn place(scope: &DesiredScope) -> Place {
-    Place { namespace_id: scope.namespace_id.clone(), prefix: scope.prefix.clone() }
+    // A `namespace_title:` scope of a load that reached no target has no id: its title (said
+    // in `resolved_from`) is where it lives, so two titles are two places.
+    let unresolved = scope.namespace_id.is_empty().then(|| scope.resolved_from.clone()).flatten();
+    Place { namespace_id: scope.namespace_id.clone(), unresolved, prefix: scope.prefix.clone() }
 }
 
 /// Adds a scope that only one side has, unless `--only` leaves it no key: the globs narrowed

@@ -233,8 +233,13 @@ pub fn scope_heading(
 ) -> String {
     // Debug quoting escapes quotes and control characters.
     let place = place(prefix, |prefix| format!("{prefix:?}"));
-    let from = resolved_from.map(|how| format!(" from {}", printable(how))).unwrap_or_default();
-    format!("scope `{}` (namespace {}{from}, {place})", printable(name), printable(namespace_id))
+    let namespace = match resolved_from {
+        // A title not looked up: the title is all there is to say.
+        Some(how) if namespace_id.is_empty() => printable(how).into_owned(),
+        Some(how) => format!("namespace {} from {}", printable(namespace_id), printable(how)),
+        None => format!("namespace {}", printable(namespace_id)),
+    };
+    format!("scope `{}` ({namespace}, {place})", printable(name))
 }
 
 /// One change line, its attributes and its value section.

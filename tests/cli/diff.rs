@@ -494,3 +494,39 @@ fn yaml_styles_do_not_make_a_difference() {
     assert!(out.stdout.contains("  ~ f/other (value differs)\n"), "{}", out.stdout);
     assert!(out.stdout.contains("      -from a file\n      +from b\n"), "{}", out.stdout);
 }
+
+/// A `namespace_title:` scope compared offline (no target reached, so no id): each side is
+/// named by its title, and two titles are two places, never one empty id.
+#[test]
+fn titles_not_looked_up_are_told_apart() {
+    let config = r#"version: 1
+owner: web
+target: local
+namespaces:
+  flags:
+    namespace_title: shop-staging
+    prefix: "f/"
+    keys:
+      f/a: "1"
+environments:
+  staging: {}
+  production:
+    namespaces:
+      flags:
+        namespace_title: shop-prod
+        keys:
+          f/a: "2"
+"#;
+    let test = Test::new().file("kvsync.yaml", config);
+    let out = diff(&test, &[]);
+    assert_eq!(out.code, 2, "{}", out.snapshot());
+    assert!(
+        out.stdout.contains(
+            "scope `flags` (staging: namespace title `shop-staging` (not looked up), prefix \"f/\"; \
+             production: namespace title `shop-prod` (not looked up), prefix \"f/\")"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("namespace ,"), "{}", out.stdout);
+}

@@ -63,7 +63,10 @@ fn heading(report: &DiffReport<'_>, scope: &ScopeDiff) -> String {
     let diff = report.diff;
     let at = |p: &Place| {
         let place = place(&p.prefix, |prefix| format!("{prefix:?}"));
-        format!("namespace {}, {place}", printable(&p.namespace_id))
+        match &p.unresolved {
+            Some(how) => format!("{}, {place}", printable(how)),
+            None => format!("namespace {}, {place}", printable(&p.namespace_id)),
+        }
     };
     let name = printable(&scope.name);
     match (&scope.left, &scope.right) {

@@ -322,7 +322,9 @@ mod tests {
     }
 
     fn example() -> (EnvDiff, ValueViews) {
-        let at = |ns: &str| Some(Place { namespace_id: ns.to_owned(), prefix: "f/".to_owned() });
+        let at = |ns: &str| {
+            Some(Place { namespace_id: ns.to_owned(), unresolved: None, prefix: "f/".to_owned() })
+        };
         let diff = EnvDiff {
             left: "staging".to_owned(),
             right: "production".to_owned(),

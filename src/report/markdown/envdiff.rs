@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::escape::prose_with_code;
 use super::layout::{Item, Layout, Section};
 use super::{Report, code, diff_block, opaque, prose};
 use crate::plan::envdiff::{ScopeDiff, Status};
@@ -47,10 +48,13 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
             };
             let _ = writeln!(
                 head,
-                "- Scope {} only in {} (namespace {}, {}): {}",
+                "- Scope {} only in {} ({}, {}): {}",
                 code(&scope.name),
                 code(side),
-                code(&at.namespace_id),
+                match &at.unresolved {
+                    Some(how) => prose_with_code(how),
+                    None => format!("namespace {}", code(&at.namespace_id)),
+                },
                 place(&at.prefix, code),
                 counted(scope.lone_keys, "key", "keys")
             );
@@ -136,7 +140,8 @@ mod tests {
     use crate::report::values::{ValueViews, value_view};
 
     fn report_of(keys: usize) -> (EnvDiff, ValueViews) {
-        let at = Some(Place { namespace_id: "ns".to_owned(), prefix: String::new() });
+        let at =
+            Some(Place { namespace_id: "ns".to_owned(), unresolved: None, prefix: String::new() });
         let mut views = ValueViews::new();
         let keys: Vec<KeyDiff> = (0..keys)
             .map(|i| {
