@@ -21,12 +21,18 @@ use crate::report::model::PlanReport;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 use crate::text::printable;
 
-/// Loads and validates the config, printing its warnings.
-pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
+/// Loads and validates the config for `target` (`--target`, when given), printing its
+/// warnings.
+pub fn load(
+    args: &ConfigArgs,
+    target: Option<kv::TargetKind>,
+    printer: &Printer,
+) -> Result<Desired, Error> {
     let vars = |name: &str| std::env::var(name).ok();
     let options = config::LoadOptions {
         environment: args.env.as_deref(),
         preview: args.preview,
+        target,
         vars: &vars,
     };
     let loaded = config::load(args.path(), &options)?;
@@ -231,7 +237,8 @@ pub async fn plan_with_baseline(
     let options = options(&desired, planning, context.now)?;
     let mut plan = plan::plan(&desired, &live, &options);
     if let Some(baseline) = baseline {
-        tag_with_baseline(&mut plan, &desired.owner, baseline, config, printer)?;
+        let target = context.target_flag();
+        tag_with_baseline(&mut plan, &desired.owner, baseline, config, target, printer)?;
     }
     let Views { views, keys_read, unreadable } = if planning.no_value_diff {
         Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
@@ -315,12 +322,17 @@ pub async fn load_and_list(
     let (path, environment, preview) =
         (config.path().to_path_buf(), config.env.clone(), config.preview);
     let context_vars = context.vars;
+    let target = context.target_flag();
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
             let vars = |name: &str| context_vars(name);
-            let options =
-                config::LoadOptions { environment: environment.as_deref(), preview, vars: &vars };
+            let options = config::LoadOptions {
+                environment: environment.as_deref(),
+                preview,
+                target,
+                vars: &vars,
+            };
             let hooks = config::Hooks {
                 on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
                 on_keys: &|n| loading.inc(n),
@@ -418,6 +430,7 @@ fn tag_with_baseline(
     owner: &str,
     baseline: &Path,
     config: &ConfigArgs,
+    target: Option<kv::TargetKind>,
     printer: &Printer,
 ) -> Result<(), Error> {
     let args = ConfigArgs {
@@ -425,7 +438,7 @@ fn tag_with_baseline(
         env: config.env.clone(),
         preview: config.preview,
     };
-    let base = load(&args, printer)?;
+    let base = load(&args, target, printer)?;
     plan::baseline::tag(plan, &base, owner);
     Ok(())
 }

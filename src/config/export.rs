@@ -473,8 +473,10 @@ impl Export {
     /// what was read. A failure is a bug in the writer, reported rather than written silently.
     pub fn verify(&self, path: &Path) -> Result<(), Error> {
         let vars = |name: &str| self.secrets.get(name).cloned();
-        let loaded =
-            super::load(path, &LoadOptions { environment: None, preview: None, vars: &vars })?;
+        let loaded = super::load(
+            path,
+            &LoadOptions { environment: None, preview: None, target: None, vars: &vars },
+        )?;
         let scope = loaded.desired.scopes.first();
         let mut wrong: Vec<&str> = Vec::new();
         for (key, hash) in &self.expected {

@@ -387,6 +387,8 @@ struct Loader<'a> {
     wrangler_environment: Option<String>,
     /// `--preview`, for `binding:` scopes without `preview:`.
     preview: Option<bool>,
+    /// On `--target wrangler-dev`: namespace ids as `wrangler dev` binds them.
+    wrangler_dev: bool,
     /// Compiles `schemas:`, each schema file once per load.
     compiler: Compiler,
     /// Included files read from memory instead of the disk.
@@ -414,6 +416,9 @@ impl<'a> Loader<'a> {
         workers: &'a Workers,
         merged: &overlay::Merged,
     ) -> Self {
+        let target = options.target.or(merged.target.as_ref().map(|t| t.value));
+        let wrangler_dev = target == Some(crate::kv::TargetKind::WranglerDev);
+        let wrangler = Resolver::new(roots.dir);
         Loader {
             vars: options.vars,
             workers,
@@ -422,9 +427,10 @@ impl<'a> Loader<'a> {
             root_canonical: roots.canonical,
             root_file_canonical: roots.file_canonical,
             problems,
-            wrangler: Resolver::new(roots.dir),
+            wrangler: if wrangler_dev { wrangler.for_wrangler_dev() } else { wrangler },
             wrangler_environment: merged.wrangler_environment.clone(),
             preview: options.preview,
+            wrangler_dev,
             compiler: Compiler::new(roots.canonical),
             overlay: Arc::default(),
         }
@@ -729,6 +735,9 @@ impl<'a> Loader<'a> {
             self.problems.error(self.root, pos, message, hint);
             return None;
         }
+        if self.wrangler_dev {
+            return self.wrangler_dev_id(&id, pos);
+        }
         if id == super::starter::PLACEHOLDER_NAMESPACE_ID {
             self.problems.warning(
                 self.root,
@@ -743,6 +752,19 @@ impl<'a> Loader<'a> {
             );
         }
         Some((id, None))
+    }
+
+    /// On `--target wrangler-dev`, a scope's `namespace_id:` stands for the binding whose `id`
+    /// it is: the id `wrangler dev` binds for that binding.
+    fn wrangler_dev_id(&mut self, id: &str, pos: Pos) -> Option<(String, Option<String>)> {
+        let environment = self.wrangler_environment.clone();
+        match self.wrangler.dev_id_of(id, environment.as_deref()) {
+            Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
+            Err(failure) => {
+                self.problems.error(self.root, pos, failure.message, failure.hint);
+                None
+            }
+        }
     }
 
     /// A scope's `binding:`, looked up in the wrangler config (its `wrangler:`, `environment:`

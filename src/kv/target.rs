@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cloudflare::CloudflareStore;
 use super::local::LocalStore;
+use super::wrangler_dev::WranglerDevStore;
 use super::{BulkOutcome, Error, KvStore, ListPage, LiveValue, PendingPage, PutPair, ReadHint};
 
 /// Where the keys live.
@@ -21,6 +22,9 @@ pub enum TargetKind {
     Cloudflare,
     /// The embedded local store.
     Local,
+    /// The KV store of a running `wrangler dev`, through its Local Explorer API.
+    #[serde(rename = "wrangler-dev")]
+    WranglerDev,
 }
 
 /// What sets one target apart from another, for the commands that must know.
@@ -42,13 +46,15 @@ pub struct Capabilities {
 
 impl TargetKind {
     /// Every target, in `--help` order.
-    pub const ALL: [TargetKind; 2] = [TargetKind::Cloudflare, TargetKind::Local];
+    pub const ALL: [TargetKind; 3] =
+        [TargetKind::Cloudflare, TargetKind::Local, TargetKind::WranglerDev];
 
     /// The name the config, the command line and a saved plan use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Cloudflare => "cloudflare",
             Self::Local => "local",
+            Self::WranglerDev => "wrangler-dev",
         }
     }
 
@@ -57,6 +63,9 @@ impl TargetKind {
         match self {
             Self::Cloudflare => "Cloudflare's v4 REST API",
             Self::Local => "The embedded store in one local file (no account needed)",
+            Self::WranglerDev => {
+                "The KV store a running `wrangler dev` reads (`--dev-url`; no account needed)"
+            }
         }
     }
 
@@ -74,6 +83,13 @@ impl TargetKind {
                 billed_requests: false,
                 exact_text_reads: true,
                 created_on_open: true,
+            },
+            // Its bulk get decodes text as Cloudflare's does; it makes requests but bills none.
+            Self::WranglerDev => Capabilities {
+                metered: false,
+                billed_requests: false,
+                exact_text_reads: false,
+                created_on_open: false,
             },
         }
     }
@@ -96,6 +112,7 @@ pub struct Requests {
 pub enum Store {
     Local(LocalStore),
     Cloudflare(Box<CloudflareStore>),
+    WranglerDev(Box<WranglerDevStore>),
 }
 
 /// Calls the same method on whichever store this is.
@@ -104,6 +121,7 @@ macro_rules! each_store {
         match $store {
             Store::Local($inner) => $call,
             Store::Cloudflare($inner) => $call,
+            Store::WranglerDev($inner) => $call,
         }
     };
 }
@@ -159,6 +177,7 @@ impl Store {
         match self {
             Self::Local(_) => TargetKind::Local,
             Self::Cloudflare(_) => TargetKind::Cloudflare,
+            Self::WranglerDev(_) => TargetKind::WranglerDev,
         }
     }
 
@@ -166,7 +185,7 @@ impl Store {
     /// ([`Capabilities::billed_requests`]).
     pub fn requests(&self) -> Option<Requests> {
         match self {
-            Self::Local(_) => None,
+            Self::Local(_) | Self::WranglerDev(_) => None,
             Self::Cloudflare(store) => {
                 let stats = store.stats();
                 Some(Requests {
@@ -184,6 +203,7 @@ impl Store {
         match self {
             Self::Local(_) => None,
             Self::Cloudflare(store) => Some(format!("Cloudflare API: {}", store.stats())),
+            Self::WranglerDev(store) => Some(format!("wrangler dev: {}", store.stats())),
         }
     }
 
@@ -192,7 +212,7 @@ impl Store {
     pub fn close(self) -> Result<(), Error> {
         match self {
             Self::Local(store) => store.close(),
-            Self::Cloudflare(_) => Ok(()),
+            Self::Cloudflare(_) | Self::WranglerDev(_) => Ok(()),
         }
     }
 }

@@ -76,7 +76,8 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     printer.info(&format!("Wrote `{}`: {what}.", args.output.display()));
 
     let vars = |name: &str| std::env::var(name).ok();
-    let options = config::LoadOptions { environment: None, preview: None, vars: &vars };
+    let options =
+        config::LoadOptions { environment: None, preview: None, target: None, vars: &vars };
     match config::load(&args.output, &options) {
         Ok(_) => printer.info(&format!(
             "Next: `kvsync plan -c {}` (add `--target local` to try it without an account).",

@@ -78,6 +78,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         environment: desired.environment.as_deref(),
         into: args.into.as_deref(),
         preview: args.config.preview,
+        target: context.target_flag(),
         vars: &vars,
     };
     let secrets: Vec<(String, String, edit::SecretParts)> = findings

@@ -78,7 +78,12 @@ pub fn check(
         .map(|c| ((c.scope.as_str(), c.key.as_str()), &c.what))
         .collect();
     let load = |environment: Option<&str>, overlay: Option<&Overlay>| {
-        let options = LoadOptions { environment, preview: context.preview, vars: context.vars };
+        let options = LoadOptions {
+            environment,
+            preview: context.preview,
+            target: context.target,
+            vars: context.vars,
+        };
         match overlay {
             Some(overlay) => super::super::load_overlaid(context.root, &options, overlay.clone()),
             None => super::super::load(context.root, &options),

@@ -88,6 +88,8 @@ pub struct Context<'a> {
     pub into: Option<&'a Path>,
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
+    /// `--target`, as the config was loaded.
+    pub target: Option<crate::kv::TargetKind>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -1466,7 +1468,8 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         }
-        let options = super::super::LoadOptions { environment, preview: None, vars: &|_| None };
+        let options =
+            super::super::LoadOptions { environment, preview: None, target: None, vars: &|_| None };
         let loaded =
             super::super::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
         Project { dir, files: loaded.files, desired: loaded.desired }
@@ -1481,6 +1484,7 @@ mod tests {
             environment: project.desired.environment.as_deref(),
             into: None,
             preview: None,
+            target: None,
             vars: &|_| None,
         };
         let edits = edits(&context, &project.desired, changes).expect("edits");
@@ -1555,6 +1559,7 @@ mod tests {
             environment: project.desired.environment.as_deref(),
             into: None,
             preview: None,
+            target: None,
             vars: &|_| None,
         }
     }
