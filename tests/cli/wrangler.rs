@@ -107,8 +107,12 @@ fn plan_picks_each_environments_namespace_id() {
 fn the_plan_heading_says_which_binding_gave_the_id() {
     let test = project();
     let vars = |_: &str| None;
-    let options =
-        kvsync::config::LoadOptions { environment: Some("production"), preview: None, vars: &vars };
+    let options = kvsync::config::LoadOptions {
+        environment: Some("production"),
+        preview: None,
+        target: None,
+        vars: &vars,
+    };
     let loaded =
         kvsync::config::load(&test.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let desired = loaded.desired;
