@@ -25,8 +25,8 @@ use super::{BULK_GET_MAX, BulkOutcome, Error, KvStore, ListPage, LiveValue, Pend
 use super::{PutPair, ReadHint, TargetKind};
 use crate::content::Expiration;
 use crate::env_vars::{
-    KVSYNC_RATE_LIMIT, KVSYNC_RATE_WINDOW_MS, KVSYNC_RETRY_BASE_MS, KVSYNC_RETRY_MAX_ATTEMPTS,
-    KVSYNC_WRANGLER_DEV_URL,
+    KVSYNC_HTTP_TIMEOUT_MS, KVSYNC_RATE_LIMIT, KVSYNC_RATE_WINDOW_MS, KVSYNC_RETRY_BASE_MS,
+    KVSYNC_RETRY_MAX_ATTEMPTS, KVSYNC_WRANGLER_DEV_URL,
 };
 
 /// Where `wrangler dev` serves unless told otherwise.
@@ -83,10 +83,15 @@ pub fn explorer_url(dev_url: &str) -> Result<String, Error> {
 
 /// The client timings for a dev server on this machine: the `KVSYNC_*` settings when set;
 /// otherwise one retry after 200 ms (a refused connection means nothing listens there, and
-/// waiting minutes would not change that) and no rate budget (the explorer has no API limit).
+/// waiting minutes would not change that), no rate budget (the explorer has no API limit), and
+/// 10 minutes per request: the explorer takes minutes over a bulk write of 10,000 keys on a
+/// small machine, and a retry of a write it is still working on only doubles its work.
 pub fn timings(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Timings, Error> {
     let mut timings = Timings::from_env(lookup)?;
     let unset = |name: &str| lookup(name).is_none_or(|value| value.trim().is_empty());
+    if unset(KVSYNC_HTTP_TIMEOUT_MS) {
+        timings.request_timeout = std::time::Duration::from_secs(600);
+    }
     if unset(KVSYNC_RETRY_MAX_ATTEMPTS) {
         timings.max_attempts = 2;
     }
@@ -412,6 +417,7 @@ mod tests {
         let quick = timings(&|_| None).expect("defaults");
         assert_eq!(quick.max_attempts, 2);
         assert_eq!(quick.rate_limit, u32::MAX);
+        assert_eq!(quick.request_timeout, std::time::Duration::from_secs(600));
         let told = timings(&|name| (name == KVSYNC_RETRY_MAX_ATTEMPTS).then(|| "5".to_owned()))
             .expect("set");
         assert_eq!(told.max_attempts, 5);

@@ -428,6 +428,38 @@ fn no_dev_server_is_one_error_with_the_fix() {
     assert!(stderr.contains("is `wrangler dev` running?\nhint: start `wrangler dev`"), "{stderr}");
 }
 
+/// Another server on the port (or a wrangler without the Local Explorer API) answers the
+/// explorer's route with a plain-text 404: one error saying so, with the fix.
+#[test]
+fn a_server_without_the_explorer_is_one_error_with_the_fix() {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\
+                  connection: close\r\n\r\n404 Not Found",
+            );
+        }
+    });
+    let test = Test::new()
+        .file(
+            "kvsync.yaml",
+            "version: 1\nowner: t\nnamespaces:\n  a:\n    binding: N\n    keys: {}\n",
+        )
+        .file("wrangler.toml", "name = \"w\"\n[[kv_namespaces]]\nbinding = \"N\"\n");
+    let out = test.run(&["drift", "--target", "wrangler-dev", "--dev-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    insta::assert_snapshot!(out.stderr.replace(&url, "[URL]"), @r"
+    error: the server at `[URL]` does not serve wrangler dev's Local Explorer API (`GET /cdn-cgi/local/explorer/api/storage/kv/namespaces` answered HTTP 404)
+    hint: the `wrangler-dev` target needs a `wrangler dev` that serves the Local Explorer API (kvsync is tested with wrangler 4.164.0): update wrangler (`npm install --save-dev wrangler@latest`), and check that `--dev-url` is the address `wrangler dev` printed
+    ");
+}
+
 /// For a wrangler file with a top level, `[env.staging]` and `preview_id`s: for each
 /// environment and `--preview`, the id kvsync resolves for `--target wrangler-dev` is the folder
 /// `wrangler kv key put … --local` creates under `.wrangler/state/v3/kv/`. Without `--preview`,
