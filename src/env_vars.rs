@@ -25,6 +25,7 @@ env_vars! {
     CF_ACCOUNT_ID: "The legacy name of `CLOUDFLARE_ACCOUNT_ID`, read only when that one is unset or empty.";
     CLOUDFLARE_API_BASE_URL: "The API base URL (wrangler's name); `--api-url` wins over it.";
     CF_API_BASE_URL: "The legacy name of `CLOUDFLARE_API_BASE_URL`, read only when that one is unset or empty.";
+    KVSYNC_WRANGLER_DEV_URL: "The address of `wrangler dev` for `--target wrangler-dev`; `--dev-url` wins over it (default http://127.0.0.1:8787).";
     GITHUB_SHA: "The commit being applied on GitHub Actions; the default `--revision`.";
     KVSYNC_NOW: "The clock in unix seconds, for tests and reproducible runs; the system clock otherwise.";
     KVSYNC_PROGRESS_EVERY_MS: "How often, in milliseconds, progress is printed when stderr is not a terminal (default 5000).";

@@ -36,6 +36,8 @@ pub struct Request<'a> {
     pub into: Option<&'a Path>,
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
+    /// `--target`, as the config was loaded.
+    pub target: Option<crate::kv::TargetKind>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
     /// The target's namespaces by title, as the config was loaded (`namespace_title:`).
     pub titles: Option<&'a crate::kv::Titles>,
@@ -91,6 +93,7 @@ pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled
         environment: desired.environment.as_deref(),
         into: request.into,
         preview: request.preview,
+        target: request.target,
         vars: request.vars,
         titles: request.titles,
     };

@@ -45,8 +45,8 @@ pub struct GlobalArgs {
 /// `validate` and `plan` the same flags).
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// Where the namespaces live: Cloudflare's API, or the embedded local store
-    /// [default: the config's `target:`, else cloudflare]
+    /// Where the namespaces live: Cloudflare's API, the embedded local store, or the KV
+    /// store of a running `wrangler dev` [default: the config's `target:`, else cloudflare]
     #[arg(long, value_enum)]
     pub target: Option<TargetKind>,
 
@@ -59,10 +59,15 @@ pub struct TargetArgs {
     /// https://api.cloudflare.com/client/v4]
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
+
+    /// The address of `wrangler dev` for `--target wrangler-dev` (as it prints it: "Ready on
+    /// URL") [default: $KVSYNC_WRANGLER_DEV_URL, else http://127.0.0.1:8787]
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
 }
 
 /// The target options `validate` accepts and ignores.
-pub const VALIDATE_HIDDEN: [&str; 3] = ["target", "local_path", "api_url"];
+pub const VALIDATE_HIDDEN: [&str; 4] = ["target", "local_path", "api_url", "dev_url"];
 
 /// The whole command line: [`Cli`], with the environment variables kvsync reads listed after
 /// the top-level help (from `env_vars`, where they are written once) and the target options of

@@ -11,6 +11,7 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::kv::cloudflare::{CloudflareConfig, CloudflareStore};
 use crate::kv::local::LocalStore;
+use crate::kv::wrangler_dev::{WranglerDevConfig, WranglerDevStore};
 use crate::kv::{self, Store, TargetKind};
 
 /// The default local store, relative to the current directory.
@@ -38,6 +39,8 @@ pub struct Context {
     local_path: Option<PathBuf>,
     /// `--api-url`.
     api_url: Option<String>,
+    /// `--dev-url`.
+    dev_url: Option<String>,
 }
 
 impl Context {
@@ -48,6 +51,7 @@ impl Context {
             target: args.target,
             local_path: args.local_path.clone(),
             api_url: args.api_url.clone(),
+            dev_url: args.dev_url.clone(),
         })
     }
 
@@ -129,6 +133,19 @@ impl Context {
                 }
                 Ok(Store::Cloudflare(Box::new(store)))
             }
+            TargetKind::WranglerDev => {
+                let lookup = |name: &str| (self.vars)(name);
+                let dev_url = kv::wrangler_dev::dev_url(self.dev_url.as_deref(), &lookup);
+                printer.verbose(&format!("target: `wrangler dev` at `{dev_url}`"));
+                let timings = kv::wrangler_dev::timings(&lookup)?;
+                let config = WranglerDevConfig { dev_url, timings, now: self.now };
+                let mut store = WranglerDevStore::new(config)?;
+                if !printer.quiet {
+                    let printer = *printer;
+                    store.on_retry(Box::new(move |line| printer.info(line)));
+                }
+                Ok(Store::WranglerDev(Box::new(store)))
+            }
         }
     }
 }
@@ -155,7 +172,7 @@ mod tests {
     use super::*;
 
     fn context(target: Option<TargetKind>) -> Context {
-        Context { now: 0, vars: |_| None, target, local_path: None, api_url: None }
+        Context { now: 0, vars: |_| None, target, local_path: None, api_url: None, dev_url: None }
     }
 
     #[test]

@@ -21,9 +21,14 @@ use crate::report::model::PlanReport;
 use crate::report::values::{Blob, TEXT_DIFF_MAX, ValueView, ValueViews, value_view};
 use crate::text::printable;
 
-/// Loads and validates the config, printing its warnings.
-pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
-    load_with_titles(args, None, printer)
+/// Loads and validates the config for `target` (`--target`, when given), printing its
+/// warnings.
+pub fn load(
+    args: &ConfigArgs,
+    target: Option<kv::TargetKind>,
+    printer: &Printer,
+) -> Result<Desired, Error> {
+    load_with_titles(args, target, None, printer)
 }
 
 /// [`load`], with the target's namespaces by title as a first load found them (a second load
@@ -31,6 +36,7 @@ pub fn load(args: &ConfigArgs, printer: &Printer) -> Result<Desired, Error> {
 /// scopes are not looked up.
 pub fn load_with_titles(
     args: &ConfigArgs,
+    target: Option<kv::TargetKind>,
     titles: Option<&kv::Titles>,
     printer: &Printer,
 ) -> Result<Desired, Error> {
@@ -39,6 +45,7 @@ pub fn load_with_titles(
     let options = config::LoadOptions {
         environment: args.env.as_deref(),
         preview: args.preview,
+        target,
         vars: &vars,
         titles: titles.map(|_| &known as &config::AskTitles<'_>),
     };
@@ -245,7 +252,8 @@ pub async fn plan_with_baseline(
     let mut plan = plan::plan(&desired, &live, &options);
     if let Some(baseline) = baseline {
         let base = Base { path: baseline, titles: titles.as_ref() };
-        tag_with_baseline(&mut plan, &desired.owner, &base, config, printer)?;
+        let target = context.target_flag();
+        tag_with_baseline(&mut plan, &desired.owner, &base, config, target, printer)?;
     }
     let Views { views, keys_read, unreadable } = if planning.no_value_diff {
         Views { views: ValueViews::new(), keys_read: 0, unreadable: Vec::new() }
@@ -393,6 +401,7 @@ pub async fn load_and_list(
     let (path, environment, preview) =
         (config.path().to_path_buf(), config.env.clone(), config.preview);
     let context_vars = context.vars;
+    let target = context.target_flag();
     std::thread::Builder::new()
         .name("kvsync-load".to_owned())
         .spawn(move || {
@@ -406,6 +415,7 @@ pub async fn load_and_list(
             let options = config::LoadOptions {
                 environment: environment.as_deref(),
                 preview,
+                target,
                 vars: &vars,
                 titles: Some(&titles),
             };
@@ -511,6 +521,7 @@ fn tag_with_baseline(
     owner: &str,
     baseline: &Base<'_>,
     config: &ConfigArgs,
+    target: Option<kv::TargetKind>,
     printer: &Printer,
 ) -> Result<(), Error> {
     let args = ConfigArgs {
@@ -518,7 +529,7 @@ fn tag_with_baseline(
         env: config.env.clone(),
         preview: config.preview,
     };
-    let base = load_with_titles(&args, baseline.titles, printer)?;
+    let base = load_with_titles(&args, target, baseline.titles, printer)?;
     plan::baseline::tag(plan, &base, owner);
     Ok(())
 }

@@ -473,9 +473,18 @@ impl Export {
     /// what was read. A failure is a bug in the writer, reported rather than written silently.
     pub fn verify(&self, path: &Path) -> Result<(), Error> {
         let vars = |name: &str| self.secrets.get(name).cloned();
+        // The keys are what is checked: the namespace id is taken as written, also in an
+        // export of `wrangler-dev` (which would look it up in a wrangler config otherwise).
+        let written_ids = Some(crate::kv::TargetKind::Cloudflare);
         let loaded = super::load(
             path,
-            &LoadOptions { environment: None, preview: None, vars: &vars, titles: None },
+            &LoadOptions {
+                environment: None,
+                preview: None,
+                target: written_ids,
+                vars: &vars,
+                titles: None,
+            },
         )?;
         let scope = loaded.desired.scopes.first();
         let mut wrong: Vec<&str> = Vec::new();

@@ -86,6 +86,9 @@ pub struct LoadOptions<'a> {
     /// `--preview`: whether `binding:` scopes that say nothing (no `preview:`) use the binding's
     /// `preview_id` (`Some(true)`) or its `id` (`Some(false)`), as wrangler's `--preview`.
     pub preview: Option<bool>,
+    /// `--target`, when given. On `wrangler-dev` (given here, or as the config's `target:`)
+    /// namespace ids are the ones `wrangler dev` binds (`config/wrangler/dev.rs`).
+    pub target: Option<crate::kv::TargetKind>,
     /// Environment-variable lookup for `${VAR}` interpolation (tests pass a map; the CLI passes
     /// `std::env::var`).
     pub vars: &'a dyn Fn(&str) -> Option<String>,

@@ -323,7 +323,8 @@ mod tests {
         for (path, contents) in files {
             std::fs::write(dir.path().join(path), contents).expect("write");
         }
-        let options = LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
+        let options =
+            LoadOptions { environment, preview: None, target: None, vars: &|_| None, titles: None };
         load(&dir.path().join("kvsync.yaml"), &options).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
     }
 
@@ -413,6 +414,7 @@ mod tests {
         let options = LoadOptions {
             environment: Some("production"),
             preview: None,
+            target: None,
             vars: &|_| None,
             titles: None,
         };
@@ -429,6 +431,7 @@ mod tests {
             let options = LoadOptions {
                 environment: Some("default"),
                 preview,
+                target: None,
                 vars: &|_| None,
                 titles: None,
             };

@@ -25,6 +25,8 @@ use super::problems::did_you_mean;
 use super::sources::shown_dir;
 use super::validate;
 
+mod dev;
+
 /// The names wrangler looks for, in the order it looks.
 pub const FILE_NAMES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
 
@@ -293,6 +295,8 @@ pub(crate) struct Resolver {
     /// The `account_id` of the first binding resolved (its file and environment), if it names
     /// one.
     account_id: Option<String>,
+    /// Resolving for `--target wrangler-dev`: ids as `wrangler dev` binds them ([`dev`]).
+    dev: bool,
 }
 
 impl Resolver {
@@ -302,6 +306,7 @@ impl Resolver {
             discovered: None,
             read: HashMap::new(),
             account_id: None,
+            dev: false,
         }
     }
 
@@ -359,7 +364,11 @@ impl Resolver {
                 ));
             }
         };
-        let resolved = resolve_in(config, &shown, request)?;
+        let resolved = if self.dev {
+            dev::resolve_in(config, &shown, request)?
+        } else {
+            resolve_in(config, &shown, request)?
+        };
         if self.account_id.is_none() {
             self.account_id = config.account_id(request.environment).map(str::to_owned);
         }
@@ -374,6 +383,26 @@ pub(crate) fn resolve_in(
     request: &Request<'_>,
 ) -> Result<Resolved, Failure> {
     let binding = request.binding;
+    let (entry, section_name) = binding_entry(config, shown, request)?;
+    let place = format!("`{binding}` in `{shown}`{section_name}");
+    let (id, which) = chosen_id(entry, request.preview, &place)?;
+    if let Err((message, hint)) = validate::namespace_id(id) {
+        return Err(Failure::new(Field::Binding, format!("binding {place}: {message}"), hint));
+    }
+    let which = if which == "id" { String::new() } else { format!(" ({which})") };
+    Ok(Resolved {
+        namespace_id: id.clone(),
+        from: format!("binding `{binding}`{which} in {shown}{section_name}"),
+    })
+}
+
+/// The entry of `kv_namespaces` a request names, and its section as shown (` [env.NAME]`, or
+/// nothing for the top level).
+fn binding_entry<'c>(
+    config: &'c WranglerConfig,
+    shown: &str,
+    request: &Request<'_>,
+) -> Result<(&'c KvBinding, String), Failure> {
     let section_name = request.environment.map(|e| format!(" [env.{e}]")).unwrap_or_default();
     let Some(section) = config.section(request.environment) else {
         let environment = request.environment.unwrap_or_default();
@@ -391,16 +420,7 @@ pub(crate) fn resolve_in(
     };
     let entries = section.as_deref().unwrap_or_default();
     let entry = find_binding(config, entries, request, shown, &section_name)?;
-    let place = format!("`{binding}` in `{shown}`{section_name}");
-    let (id, which) = chosen_id(entry, request.preview, &place)?;
-    if let Err((message, hint)) = validate::namespace_id(id) {
-        return Err(Failure::new(Field::Binding, format!("binding {place}: {message}"), hint));
-    }
-    let which = if which == "id" { String::new() } else { format!(" ({which})") };
-    Ok(Resolved {
-        namespace_id: id.clone(),
-        from: format!("binding `{binding}`{which} in {shown}{section_name}"),
-    })
+    Ok((entry, section_name))
 }
 
 /// The one entry of `kv_namespaces` (of the section asked for) that declares the binding.

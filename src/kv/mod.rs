@@ -3,7 +3,7 @@
 //! This module owns [`KvStore`], the four operations kvsync needs from a Workers KV namespace
 //! (list a page, bulk get, bulk put, bulk delete), the plain data those operations exchange, and
 //! the limits Cloudflare enforces. The plan engine reads [`ListedKey`] and never sees a store;
-//! only the targets ([`local`] and [`cloudflare`]) know where the bytes live.
+//! only the targets ([`local`], [`cloudflare`] and [`wrangler_dev`]) know where the bytes live.
 
 pub mod cloudflare;
 pub mod local;
@@ -16,6 +16,7 @@ pub mod target;
 pub mod titles;
 pub mod token;
 pub mod wire;
+pub mod wrangler_dev;
 
 use std::future::Future;
 
@@ -346,6 +347,10 @@ pub enum Error {
     /// client could not be built.
     #[error("{message}")]
     BadTarget { message: String },
+    /// The `wrangler-dev` target: the dev server is not there, is not one kvsync can use, does
+    /// not bind a namespace, or refused a request; `hint` says what to do.
+    #[error("{message}")]
+    WranglerDev { message: String, hint: String },
 }
 
 #[cfg(test)]

@@ -23,6 +23,11 @@ pub fn check_list(namespace_id: &str) -> Result<(), Error> {
 /// A bulk get: at most [`BULK_GET_MAX`] keys, each a valid key name.
 pub fn check_get(namespace_id: &str, keys: &[String]) -> Result<(), Error> {
     check_namespace(namespace_id)?;
+    check_get_keys(keys)
+}
+
+/// [`check_get`] without the namespace id, for a target whose ids are not Cloudflare's.
+pub fn check_get_keys(keys: &[String]) -> Result<(), Error> {
     if keys.len() > BULK_GET_MAX {
         return Err(invalid(format!(
             "Bulk get of {} keys exceeds the limit of {BULK_GET_MAX} keys per request.",
@@ -35,6 +40,11 @@ pub fn check_get(namespace_id: &str, keys: &[String]) -> Result<(), Error> {
 /// A bulk delete: at most [`BULK_WRITE_MAX`] keys, each a valid key name.
 pub fn check_delete(namespace_id: &str, keys: &[String]) -> Result<(), Error> {
     check_namespace(namespace_id)?;
+    check_delete_keys(keys)
+}
+
+/// [`check_delete`] without the namespace id, for a target whose ids are not Cloudflare's.
+pub fn check_delete_keys(keys: &[String]) -> Result<(), Error> {
     if keys.len() > BULK_WRITE_MAX {
         return Err(invalid(format!(
             "Bulk delete of {} keys exceeds the limit of {BULK_WRITE_MAX} keys per request.",
@@ -53,6 +63,11 @@ pub fn check_put(
     now: i64,
 ) -> Result<Vec<Option<i64>>, Error> {
     check_namespace(namespace_id)?;
+    check_put_pairs(pairs, now)
+}
+
+/// [`check_put`] without the namespace id, for a target whose ids are not Cloudflare's.
+pub fn check_put_pairs(pairs: &[PutPair], now: i64) -> Result<Vec<Option<i64>>, Error> {
     if pairs.len() > BULK_WRITE_MAX {
         return Err(invalid(format!(
             "Bulk write of {} pairs exceeds the limit of {BULK_WRITE_MAX} pairs per request.",

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cloudflare::CloudflareStore;
 use super::local::LocalStore;
+use super::wrangler_dev::WranglerDevStore;
 use super::{
     BulkOutcome, Error, KvStore, ListPage, LiveValue, PendingPage, PutPair, ReadHint, Titles,
 };
@@ -23,6 +24,9 @@ pub enum TargetKind {
     Cloudflare,
     /// The embedded local store.
     Local,
+    /// The KV store of a running `wrangler dev`, through its Local Explorer API.
+    #[serde(rename = "wrangler-dev")]
+    WranglerDev,
 }
 
 /// What sets one target apart from another, for the commands that must know.
@@ -44,13 +48,15 @@ pub struct Capabilities {
 
 impl TargetKind {
     /// Every target, in `--help` order.
-    pub const ALL: [TargetKind; 2] = [TargetKind::Cloudflare, TargetKind::Local];
+    pub const ALL: [TargetKind; 3] =
+        [TargetKind::Cloudflare, TargetKind::Local, TargetKind::WranglerDev];
 
     /// The name the config, the command line and a saved plan use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Cloudflare => "cloudflare",
             Self::Local => "local",
+            Self::WranglerDev => "wrangler-dev",
         }
     }
 
@@ -59,6 +65,9 @@ impl TargetKind {
         match self {
             Self::Cloudflare => "Cloudflare's v4 REST API",
             Self::Local => "The embedded store in one local file (no account needed)",
+            Self::WranglerDev => {
+                "The KV store a running `wrangler dev` reads (`--dev-url`; no account needed)"
+            }
         }
     }
 
@@ -67,7 +76,9 @@ impl TargetKind {
     /// ([`KvStore::namespace_titles`]).
     pub fn titles_without_store(self) -> Option<Titles> {
         match self {
-            Self::Cloudflare => None,
+            // `wrangler dev` lists its bindings, not the account's titles: its store refuses
+            // `namespace_title:` (the trait's default), naming `binding:` instead.
+            Self::Cloudflare | Self::WranglerDev => None,
             Self::Local => Some(Titles::Derived),
         }
     }
@@ -86,6 +97,13 @@ impl TargetKind {
                 billed_requests: false,
                 exact_text_reads: true,
                 created_on_open: true,
+            },
+            // Its bulk get decodes text as Cloudflare's does; it makes requests but bills none.
+            Self::WranglerDev => Capabilities {
+                metered: false,
+                billed_requests: false,
+                exact_text_reads: false,
+                created_on_open: false,
             },
         }
     }
@@ -108,6 +126,7 @@ pub struct Requests {
 pub enum Store {
     Local(LocalStore),
     Cloudflare(Box<CloudflareStore>),
+    WranglerDev(Box<WranglerDevStore>),
 }
 
 /// Calls the same method on whichever store this is.
@@ -116,6 +135,7 @@ macro_rules! each_store {
         match $store {
             Store::Local($inner) => $call,
             Store::Cloudflare($inner) => $call,
+            Store::WranglerDev($inner) => $call,
         }
     };
 }
@@ -175,6 +195,7 @@ impl Store {
         match self {
             Self::Local(_) => TargetKind::Local,
             Self::Cloudflare(_) => TargetKind::Cloudflare,
+            Self::WranglerDev(_) => TargetKind::WranglerDev,
         }
     }
 
@@ -182,7 +203,7 @@ impl Store {
     /// ([`Capabilities::billed_requests`]).
     pub fn requests(&self) -> Option<Requests> {
         match self {
-            Self::Local(_) => None,
+            Self::Local(_) | Self::WranglerDev(_) => None,
             Self::Cloudflare(store) => {
                 let stats = store.stats();
                 Some(Requests {
@@ -200,6 +221,7 @@ impl Store {
         match self {
             Self::Local(_) => None,
             Self::Cloudflare(store) => Some(format!("Cloudflare API: {}", store.stats())),
+            Self::WranglerDev(store) => Some(format!("wrangler dev: {}", store.stats())),
         }
     }
 
@@ -208,7 +230,7 @@ impl Store {
     pub fn close(self) -> Result<(), Error> {
         match self {
             Self::Local(store) => store.close(),
-            Self::Cloudflare(_) => Ok(()),
+            Self::Cloudflare(_) | Self::WranglerDev(_) => Ok(()),
         }
     }
 }

@@ -55,6 +55,11 @@ impl ApiToken {
         Ok(Some(ApiToken(token.to_owned())))
     }
 
+    /// No token, for a server that needs none (`wrangler dev`): nothing is redacted.
+    pub(crate) fn none() -> ApiToken {
+        ApiToken(String::new())
+    }
+
     /// The secret itself, for the `Authorization` header and nothing else.
     pub(crate) fn secret(&self) -> &str {
         &self.0

@@ -1,10 +1,15 @@
-//! One table of what Cloudflare's Workers KV answers, run against the three imitations of it:
-//! the embedded local store (`LocalStore`), kvsync's Cloudflare client on kv-standin, and the
-//! same client on Cloudflare's own local simulator (`tests/simulator`, workerd). Each row is an
+//! One table of what Cloudflare's Workers KV answers, run against the four imitations of it:
+//! the embedded local store (`LocalStore`), kvsync's Cloudflare client on kv-standin, the same
+//! client on Cloudflare's own local simulator (`tests/simulator`, workerd), and the
+//! `wrangler-dev` target on a real `wrangler dev`. Each row is an
 //! operation and Cloudflare's answer as its documentation and measurements give it (the limits
 //! table of the KV API notes: key names, metadata size, the shortest TTL and expiration); an
 //! imitation that answers otherwise fails the row, naming itself. This is what holds "the local
-//! target is never more lenient than Cloudflare" beyond the local store's own tests.
+//! targets are never more lenient than Cloudflare" beyond the local store's own tests.
+//!
+//! Rows an imitation skips, and why: expiry (a TTL running out) needs a clock the test can set,
+//! so it runs on the local store and kv-standin only; the simulator and `wrangler dev` keep
+//! real time, and waiting out a TTL would cost the suite a minute.
 
 use kvsync::content::Expiration;
 use kvsync::kv::local::LocalStore;
@@ -366,6 +371,19 @@ fn kv_standin_answers_as_cloudflare() {
     standin.create_namespace(NS);
     let store = cloudflare_client(standin.base_url(), standin.account_id(), standin.token());
     let wrong = runtime().block_on(check("kv-standin", &store, real_now()));
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `wrangler dev`'s Local Explorer API through kvsync's `wrangler-dev` store, on the namespace
+/// the fixture Worker binds as `CONFORMANCE`. Every row runs but expiry
+/// ([`keys_expire_at_their_expiration`]): `wrangler dev` keeps real time. The refusals are the
+/// store's own (the explorer accepts more than Cloudflare), which is the point: what applies in
+/// development applies in production.
+#[test]
+fn wrangler_dev_answers_as_cloudflare() {
+    let dev = crate::wrangler_dev::WranglerDev::shared();
+    let store = dev.store();
+    let wrong = runtime().block_on(check("wrangler dev", &store, real_now()));
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 

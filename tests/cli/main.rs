@@ -38,6 +38,10 @@ mod diff;
 /// End to end against Cloudflare's local KV simulator (miniflare/workerd, `tests/simulator/`).
 mod simulator;
 
+/// `--target wrangler-dev` against a real `wrangler dev` (pinned in the simulator's lockfile),
+/// and the namespace ids `wrangler kv … --local` uses, checked offline.
+mod wrangler_dev;
+
 /// One table of Cloudflare's answers run against the local store, kv-standin and the simulator.
 mod conformance;
 

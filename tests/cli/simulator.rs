@@ -164,7 +164,7 @@ fn npm() -> &'static str {
 
 /// A line on the test process's own stderr, past the test harness's capture (which would show
 /// it only for a failing test).
-fn say(message: &str) {
+pub(crate) fn say(message: &str) {
     use std::io::Write as _;
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "kvsync tests: {message}");

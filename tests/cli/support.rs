@@ -154,6 +154,7 @@ pub(crate) fn hermetic(command: &mut Command) -> &mut Command {
         "CF_ACCOUNT_ID",
         "CLOUDFLARE_API_BASE_URL",
         "CF_API_BASE_URL",
+        "KVSYNC_WRANGLER_DEV_URL",
     ] {
         command.env_remove(name);
     }

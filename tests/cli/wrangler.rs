@@ -110,6 +110,7 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
     let options = kvsync::config::LoadOptions {
         environment: Some("production"),
         preview: None,
+        target: None,
         vars: &vars,
         titles: None,
     };

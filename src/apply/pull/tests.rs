@@ -91,7 +91,13 @@ struct Project {
 fn project(config: &str) -> Project {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("kvsync.yaml"), config).expect("write");
-    let options = LoadOptions { environment: None, preview: None, vars: &|_| None, titles: None };
+    let options = LoadOptions {
+        environment: None,
+        preview: None,
+        target: None,
+        vars: &|_| None,
+        titles: None,
+    };
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("loads");
     Project { dir, loaded }
 }
@@ -113,6 +119,7 @@ fn run(project: &Project, store: &Namespace, live: &[LiveScope], deep: bool) -> 
         remove_missing: false,
         into: None,
         preview: None,
+        target: None,
         vars: &|_| None,
         titles: None,
         environments: &[],

@@ -58,8 +58,8 @@ pub async fn run(args: &DiffArgs, printer: &Printer) -> Result<ExitStatus, Error
         .await?;
         live(args.deep, [(left_env, left), (right_env, right)], only.as_ref(), printer).await?
     } else {
-        let left = engine::load(&config(left_env), printer)?;
-        let right = engine::load(&config(right_env), printer)?;
+        let left = engine::load(&config(left_env), args.target.target, printer)?;
+        let right = engine::load(&config(right_env), args.target.target, printer)?;
         by_desired_state((left_env, &left), (right_env, &right), only.as_ref())?
     };
 

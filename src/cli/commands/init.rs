@@ -83,7 +83,8 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
 
     let vars = |name: &str| std::env::var(name).ok();
     let preview = (!both_ids.is_empty()).then_some(false);
-    let options = config::LoadOptions { environment: None, preview, vars: &vars, titles: None };
+    let options =
+        config::LoadOptions { environment: None, preview, target: None, vars: &vars, titles: None };
     match config::load(&args.output, &options) {
         Ok(_) => {
             if !both_ids.is_empty() {

@@ -43,6 +43,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         remove_missing: args.remove_missing,
         into: args.into.as_deref(),
         preview: args.config.preview,
+        target: context.target_flag(),
         vars: &vars,
         titles: titles.as_ref(),
         environments: &environments,

@@ -25,6 +25,7 @@ pub fn run(args: &TypesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
         let options = config::LoadOptions {
             environment: environment.as_deref(),
             preview: None,
+            target: None,
             vars: &vars,
             titles: None,
         };

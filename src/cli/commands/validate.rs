@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::report::diagnostic;
 
 pub fn run(args: &ValidateArgs, printer: &Printer) -> Result<ExitStatus, Error> {
-    let result = engine::load(&args.config, printer);
+    let result = engine::load(&args.config, args.target.target, printer);
     match (args.format, result) {
         (ValidateFormat::Human, Ok(desired)) => {
             let keys: usize = desired.scopes.iter().map(|s| s.entries.len()).sum();

@@ -81,8 +81,13 @@ pub fn check(
     let titles = |_: &super::super::Heads| context.titles.cloned();
     let titles = context.titles.map(|_| &titles as &super::super::AskTitles<'_>);
     let load = |environment: Option<&str>, overlay: Option<&Overlay>| {
-        let options =
-            LoadOptions { environment, preview: context.preview, vars: context.vars, titles };
+        let options = LoadOptions {
+            environment,
+            preview: context.preview,
+            target: context.target,
+            vars: context.vars,
+            titles,
+        };
         match overlay {
             Some(overlay) => super::super::load_overlaid(context.root, &options, overlay.clone()),
             None => super::super::load(context.root, &options),

@@ -92,6 +92,8 @@ pub struct Context<'a> {
     pub into: Option<&'a Path>,
     /// `--preview`, as the config was loaded.
     pub preview: Option<bool>,
+    /// `--target`, as the config was loaded.
+    pub target: Option<crate::kv::TargetKind>,
     pub vars: &'a dyn Fn(&str) -> Option<String>,
     /// The target's namespaces by title, as the config was loaded (`namespace_title:`).
     pub titles: Option<&'a crate::kv::Titles>,

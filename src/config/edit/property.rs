@@ -267,7 +267,8 @@ fn state_of(desired: &Desired) -> BTreeMap<String, State> {
 }
 
 fn load_in(dir: &Path, environment: Option<&str>) -> crate::config::Loaded {
-    let options = LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
+    let options =
+        LoadOptions { environment, preview: None, target: None, vars: &|_| None, titles: None };
     match load(&dir.join("kvsync.yaml"), &options) {
         Ok(loaded) => loaded,
         Err(crate::config::Error::Invalid(problems)) => panic!("{problems:#?}"),
@@ -377,6 +378,7 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
         environment: loaded.desired.environment.as_deref(),
         into: None,
         preview: None,
+        target: None,
         vars: &|_| None,
         titles: None,
     };

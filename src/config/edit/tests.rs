@@ -78,8 +78,13 @@ fn project(files: &[(&str, &str)], environment: Option<&str>) -> Project {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
-    let options =
-        crate::config::LoadOptions { environment, preview: None, vars: &|_| None, titles: None };
+    let options = crate::config::LoadOptions {
+        environment,
+        preview: None,
+        target: None,
+        vars: &|_| None,
+        titles: None,
+    };
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
     Project { dir, files: loaded.files, desired: loaded.desired }
 }
@@ -93,6 +98,7 @@ fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, E
         environment: project.desired.environment.as_deref(),
         into: None,
         preview: None,
+        target: None,
         vars: &|_| None,
         titles: None,
     };
@@ -167,6 +173,7 @@ fn context<'a>(project: &'a Project, root: &'a Path) -> Context<'a> {
         environment: project.desired.environment.as_deref(),
         into: None,
         preview: None,
+        target: None,
         vars: &|_| None,
         titles: None,
     }

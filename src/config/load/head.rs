@@ -353,6 +353,9 @@ impl Loader<'_> {
             self.problems.error(self.root, pos, message, hint);
             return None;
         }
+        if self.wrangler_dev {
+            return self.wrangler_dev_id(&id, pos);
+        }
         if id == PLACEHOLDER_NAMESPACE_ID {
             self.problems.warning(
                 self.root,
@@ -367,6 +370,19 @@ impl Loader<'_> {
             );
         }
         Some((id, None))
+    }
+
+    /// On `--target wrangler-dev`, a scope's `namespace_id:` stands for the binding whose `id`
+    /// it is: the id `wrangler dev` binds for that binding.
+    fn wrangler_dev_id(&mut self, id: &str, pos: Pos) -> Option<(String, Option<String>)> {
+        let environment = self.wrangler_environment.clone();
+        match self.wrangler.dev_id_of(id, environment.as_deref()) {
+            Ok(resolved) => Some((resolved.namespace_id, Some(resolved.from))),
+            Err(failure) => {
+                self.problems.error(self.root, pos, failure.message, failure.hint);
+                None
+            }
+        }
     }
 
     /// Which id of a binding a scope asks for: its `preview:`, else `--preview`; `None` when

@@ -365,6 +365,8 @@ struct Loader<'a> {
     wrangler_environment: Option<String>,
     /// `--preview`, for `binding:` scopes without `preview:`.
     preview: Option<bool>,
+    /// On `--target wrangler-dev`: namespace ids as `wrangler dev` binds them.
+    wrangler_dev: bool,
     /// Compiles `schemas:`, each schema file once per load.
     compiler: Compiler,
     /// Included files read from memory instead of the disk.
@@ -392,6 +394,9 @@ impl<'a> Loader<'a> {
         workers: &'a Workers,
         merged: &overlay::Merged,
     ) -> Self {
+        let target = options.target.or(merged.target.as_ref().map(|t| t.value));
+        let wrangler_dev = target == Some(crate::kv::TargetKind::WranglerDev);
+        let wrangler = Resolver::new(roots.dir);
         Loader {
             vars: options.vars,
             workers,
@@ -400,9 +405,10 @@ impl<'a> Loader<'a> {
             root_canonical: roots.canonical,
             root_file_canonical: roots.file_canonical,
             problems,
-            wrangler: Resolver::new(roots.dir),
+            wrangler: if wrangler_dev { wrangler.for_wrangler_dev() } else { wrangler },
             wrangler_environment: merged.wrangler_environment.clone(),
             preview: options.preview,
+            wrangler_dev,
             compiler: Compiler::new(roots.canonical),
             overlay: Arc::default(),
         }

@@ -95,6 +95,9 @@ pub struct CloudflareStore {
     /// Told of each retry before its wait, one line (`retrying in 2 s (attempt 2 of 6):
     /// connection refused`); the CLI prints it unless `-q`.
     on_retry: Option<RetryNotice>,
+    /// Talking to `wrangler dev`'s Local Explorer API ([`CloudflareStore::local_explorer`])
+    /// rather than Cloudflare: no token, and namespace ids as `wrangler dev` binds them.
+    explorer: bool,
 }
 
 /// What [`CloudflareStore::on_retry`] calls with each retry's line.
@@ -136,6 +139,27 @@ impl CloudflareStore {
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, auth);
+        let namespaces_url = format!("{base_url}/accounts/{account_id}/storage/kv/namespaces");
+        Self::with_headers(headers, namespaces_url, token, timings, false)
+    }
+
+    /// The client for `wrangler dev`'s Local Explorer API at `api_url` (`…/cdn-cgi/local/
+    /// explorer/api`, checked by the caller): production's KV routes without
+    /// `/accounts/{account_id}`, the same envelope, no token (`cloudflare-kv-api.md`,
+    /// appendix). Any namespace id goes, percent-encoded: `wrangler dev` binds ids that are
+    /// binding names.
+    pub fn local_explorer(api_url: &str, timings: Timings) -> Result<CloudflareStore, Error> {
+        let namespaces_url = format!("{api_url}/storage/kv/namespaces");
+        Self::with_headers(HeaderMap::new(), namespaces_url, ApiToken::none(), timings, true)
+    }
+
+    fn with_headers(
+        headers: HeaderMap,
+        namespaces_url: String,
+        token: ApiToken,
+        timings: Timings,
+        explorer: bool,
+    ) -> Result<CloudflareStore, Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("kvsync/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
@@ -147,13 +171,14 @@ impl CloudflareStore {
             })?;
         Ok(CloudflareStore {
             client,
-            namespaces_url: format!("{base_url}/accounts/{account_id}/storage/kv/namespaces"),
+            namespaces_url,
             token,
             gate: Gate::new(&timings),
             timings,
             counters: Counters::default(),
             sleeper: Sleeper::default(),
             on_retry: None,
+            explorer,
         })
     }
 
@@ -170,7 +195,9 @@ impl CloudflareStore {
 
     /// `{namespaces_url}/{namespace_id}`, once the id is known to be safe in a path.
     fn namespace_url(&self, namespace_id: &str) -> Result<String, Error> {
-        if crate::content::limits::is_namespace_id(namespace_id) {
+        if self.explorer && !namespace_id.is_empty() {
+            Ok(format!("{}/{}", self.namespaces_url, encode_uri_component(namespace_id)))
+        } else if crate::content::limits::is_namespace_id(namespace_id) {
             Ok(format!("{}/{namespace_id}", self.namespaces_url))
         } else {
             Err(Error::Invalid {
@@ -180,6 +207,25 @@ impl CloudflareStore {
                 ),
             })
         }
+    }
+
+    /// `GET {namespaces_url}` in one request, as the Local Explorer answers it (every namespace
+    /// it binds, no pages): `(id, title)` pairs.
+    pub(crate) async fn explorer_namespaces(&self) -> Result<Vec<(String, String)>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Namespace {
+            id: String,
+            #[serde(default)]
+            title: String,
+        }
+        let endpoint = "GET …/storage/kv/namespaces";
+        let request = self.build(endpoint, self.client.get(&self.namespaces_url))?;
+        let answer = self.send(Kind::List, endpoint, request).await?;
+        let envelope = self.envelope::<Vec<Namespace>>(endpoint, &answer)?;
+        let Some(namespaces) = envelope.result else {
+            return Err(self.decode_error(endpoint, &answer, "no list of namespaces"));
+        };
+        Ok(namespaces.into_iter().map(|n| (n.id, n.title)).collect())
     }
 
     /// Sends `request`, again after each retryable failure as [`decide`] allows, each attempt
