@@ -460,27 +460,7 @@ pub async fn value_views<S: KvStore>(
     listed: Option<&std::collections::HashSet<(usize, &str)>>,
     on_read: &dyn Fn(usize, usize),
 ) -> Result<Views, Error> {
-    // How many values the diffs read (text reads; the exact re-reads below are not counted).
-    let total: usize = plan
-        .scopes
-        .iter()
-        .enumerate()
-        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
-        .map(|(index, scope_plan, scope)| {
-            scope_plan
-                .changes
-                .iter()
-                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
-                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
-                .filter(|c| {
-                    scope
-                        .entries
-                        .get(&c.key)
-                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
-                })
-                .count()
-        })
-        .sum();
+    let total = diff_reads(desired, plan, listed);
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
     let mut unreadable = Vec::new();
@@ -560,6 +540,34 @@ pub async fn value_views<S: KvStore>(
         }
     }
     Ok(Views { views, keys_read, unreadable })
+}
+
+/// How many values [`value_views`] reads (text reads; its exact re-reads are not counted), for
+/// its progress.
+fn diff_reads(
+    desired: &Desired,
+    plan: &Plan,
+    listed: Option<&std::collections::HashSet<(usize, &str)>>,
+) -> usize {
+    plan.scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
+        .map(|(index, scope_plan, scope)| {
+            scope_plan
+                .changes
+                .iter()
+                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
+                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
+                .filter(|c| {
+                    scope
+                        .entries
+                        .get(&c.key)
+                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
+                })
+                .count()
+        })
+        .sum()
 }
 
 /// Whether a put only rewrites the marker: the live value (read exactly), its user metadata and
