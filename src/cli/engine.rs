@@ -449,7 +449,8 @@ pub struct Views {
 /// (few) and values whose desired bytes begin with a byte order mark are read as bytes, and a
 /// text read that matches the desired value is read again as bytes before it counts as equal:
 /// a value edit and a marker-only update look the same in a listing, and reading every update
-/// singly would cost a request per key instead of one per 100.
+/// singly would cost a request per key instead of one per 100. A key alone in its bulk get is
+/// read singly at once ([`kv::read::exact_when_alone`]): one request, as the bulk get was.
 ///
 /// With `listed`, only the changes it holds (scope index and key) get a view: a rendering that
 /// lists no more than those reads no other value.
@@ -495,6 +496,7 @@ pub async fn value_views<S: KvStore>(
             }
             desired_values.push((change.key.clone(), bytes, change));
         }
+        kv::read::exact_when_alone(store.capabilities(), &mut hints);
         keys_read += wanted.len() as u64;
         let values = kv::read::read_values(store, &scope.namespace_id, &wanted, &hints, &|read| {
             on_read(read, total);
