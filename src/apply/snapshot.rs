@@ -58,9 +58,8 @@ pub enum Error {
     Incomplete { path: PathBuf, message: String },
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::Write { .. } => vec![
                 "pass `--snapshot PATH` to write it where kvsync may create files, or `--no-snapshot` to apply without one".to_owned(),

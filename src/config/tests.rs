@@ -50,7 +50,9 @@ impl Fixture {
             Ok(_) => panic!("expected problems, the config loaded"),
             Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
             Err(Error::Invalid(diagnostics)) => diagnostics.iter().map(|d| self.line(d)).collect(),
-            Err(error @ (Error::Export(_) | Error::Interrupted { .. })) => panic!("{error}"),
+            Err(error @ (Error::ExportMismatch { .. } | Error::Interrupted { .. })) => {
+                panic!("{error}")
+            }
         }
     }
 

@@ -334,6 +334,16 @@ pub enum Error {
     BadTarget { message: String },
 }
 
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
+        let mut hints: Vec<String> = cloudflare::hint(self).into_iter().collect();
+        if matches!(self, Error::MissingToken) {
+            hints.push("to try kvsync without an account, pass `--target local`".to_owned());
+        }
+        hints
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
