@@ -328,10 +328,28 @@ pub enum Error {
     /// An environment variable that tunes the Cloudflare client does not hold a usable value.
     #[error("`{variable}` must be {expected}, not `{value}`")]
     BadSetting { variable: &'static str, value: String, expected: &'static str },
-    /// The Cloudflare target cannot be set up: a bad base URL or account id, or the HTTP
-    /// client could not be built.
-    #[error("{message}")]
-    BadTarget { message: String },
+    /// The API base URL does not parse as a URL.
+    #[error("API base URL `{url}` is not a URL ({detail})")]
+    BaseUrlNotAUrl { url: String, detail: String },
+    /// The API base URL is a URL kvsync will not send the token to (`why` says which rule).
+    #[error("API base URL `{url}` {why}")]
+    BadBaseUrl { url: String, why: &'static str },
+    /// The account id cannot be a Cloudflare account id.
+    #[error(
+        "account id `{account_id}` is not a Cloudflare account id (1 to {} letters, digits, `-` \
+         or `_`)",
+        cloudflare::ID_MAX
+    )]
+    BadAccountId { account_id: String },
+    /// The API token cannot travel in an HTTP header (checked before, so not expected).
+    #[error("the API token cannot be sent in an HTTP header")]
+    TokenNotAHeader,
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {detail}")]
+    HttpClient { detail: String },
+    /// A request could not be built.
+    #[error("cannot build the request `{endpoint}`: {detail}")]
+    BadRequest { endpoint: String, detail: String },
 }
 
 impl crate::text::Hint for Error {
