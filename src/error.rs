@@ -99,18 +99,10 @@ fn unreadable_list(keys: &[(String, String)]) -> String {
     crate::text::first_lines(keys.iter().map(|(key, why)| format!("{key}: {why}")), 20)
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
-            Self::Config(crate::config::Error::Read { .. }) => vec![
-                "pass the config with `-c FILE`, or run `kvsync init` to write a starter config (`kvsync init --from-wrangler` in a Worker's folder)"
-                    .to_owned(),
-            ],
-            Self::Config(crate::config::Error::Interrupted { .. }) => vec![
-                "run `kvsync pull` again: it finishes the interrupted write, or rolls it back"
-                    .to_owned(),
-            ],
+            Self::Config(error) => error.hints(),
             Self::Fs(error) => error.hints(),
             Self::NotApproved => vec![
                 "review the plan, then pass `--auto-approve` to apply without a prompt".to_owned(),
@@ -127,13 +119,7 @@ impl Error {
             Self::MissingAccountId => vec![
                 "set `account_id:` in the config, export CLOUDFLARE_ACCOUNT_ID, or set `account_id` in the wrangler config of your `binding:` scopes; to try kvsync without an account, pass `--target local`".to_owned(),
             ],
-            Self::Kv(error) => {
-                let mut hints: Vec<String> = crate::kv::cloudflare::hint(error).into_iter().collect();
-                if matches!(error, crate::kv::Error::MissingToken) {
-                    hints.push("to try kvsync without an account, pass `--target local`".to_owned());
-                }
-                hints
-            }
+            Self::Kv(error) => error.hints(),
             Self::UnknownNamespace { scope, resolved_from: Some(from), .. } => vec![format!(
                 "scope `{scope}` takes its namespace id from {from}: check that file and that \
                  environment, and that the id is in this account (`account_id:` or \

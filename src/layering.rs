@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// What each module may import from the crate (besides itself); a module missing here may not
 /// be imported by any module listed. `error` and `cli` sit at the top and may import anything.
-/// `fs` (the one atomic writer) is a leaf like `content`: every layer may write a file.
+/// `fs` (the one atomic writer) sits just above `text` (its errors give hints through
+/// [`crate::text::Hint`]): every layer may write a file.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("text", &[]),
     ("content", &[]),
     ("env_vars", &[]),
-    ("fs", &[]),
+    ("fs", &["text"]),
     ("config", &["content", "env_vars", "kv", "text", "fs"]),
     ("kv", &["content", "env_vars", "text", "fs"]),
     ("plan", &["content", "config", "kv", "text"]),

@@ -26,6 +26,8 @@ pub mod plan;
 pub mod report;
 pub mod saved;
 #[cfg(test)]
+mod size_limits;
+#[cfg(test)]
 mod testing;
 pub mod text;
 pub mod types;

@@ -2,10 +2,18 @@
 //! [`printable`] (what any text from users or KV goes through before it reaches a terminal, a
 //! log or a comment), [`plural`] and [`counted`] (a noun in agreement with its number), and the
 //! two bounded lists, [`first_of`] ("a, b, and 3 more") and [`first_lines`] (one item a line,
-//! then "… and 3 more"), as ripgrep's printer utilities and just's `Count` do.
+//! then "… and 3 more"), as ripgrep's printer utilities and just's `Count` do. And [`Hint`],
+//! the one way an error says what the user can do about it.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+/// What the user can do about an error, one hint a line (none when there is no advice): each
+/// module's error implements it, and the top-level error asks the module error it wraps, as
+/// uv's `Hint` does. The CLI prints each on its own `hint:` line.
+pub trait Hint {
+    fn hints(&self) -> Vec<String>;
+}
 
 /// Text safe to print: control characters other than tab (and the bidirectional overrides that
 /// can reorder what a reader sees) are written as escapes such as `\r` or `\u{1b}`.

@@ -49,12 +49,11 @@ pub enum Error {
     StoredDiffers { keys: Vec<String>, unsettled: Vec<String>, seconds: u64 },
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::Refused(_) => Vec::new(),
-            Self::Snapshot(error) => error.hints(),
+            Self::Snapshot(error) => crate::text::Hint::hints(error),
             Self::Incomplete { .. } => vec![
                 "run `kvsync apply` again: it plans from the live state and finishes the rest"
                     .to_owned(),

@@ -21,11 +21,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::Desired;
+use crate::config::{Desired, DesiredScope};
 use crate::content::{Expiration, content_hash};
 use crate::kv::metadata::MarkerField;
 use crate::kv::{self, KvStore, ListedKey, LiveValue, ReadHint, TargetKind};
-use crate::plan::{Action, LiveScope, Plan};
+use crate::plan::{Action, LiveScope, Plan, ScopePlan};
 
 /// The header's `kind`.
 pub const KIND: &str = "kvsync-snapshot";
@@ -58,9 +58,8 @@ pub enum Error {
     Incomplete { path: PathBuf, message: String },
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::Write { .. } => vec![
                 "pass `--snapshot PATH` to write it where kvsync may create files, or `--no-snapshot` to apply without one".to_owned(),
@@ -420,7 +419,6 @@ async fn write_keys<S: KvStore>(
     options: &Options<'_>,
     writer: &mut Writer,
 ) -> Result<Taken, Error> {
-    let exact_reads = store.capabilities().exact_text_reads;
     let mut taken = Taken::default();
     for (index, scope_plan) in plan.scopes.iter().enumerate() {
         if (options.skip_scope)(index) {
@@ -428,46 +426,7 @@ async fn write_keys<S: KvStore>(
         }
         let Some(scope) = desired.scopes.get(index) else { continue };
         let listed_keys = live.get(index).map_or(&[][..], |l| l.keys.as_slice());
-        let find = |key: &str| {
-            listed_keys
-                .binary_search_by(|k| k.name.as_str().as_bytes().cmp(key.as_bytes()))
-                .ok()
-                .map(|at| &listed_keys[at])
-                .or_else(|| listed_keys.iter().find(|k| k.name.as_str() == key))
-        };
-        let mut pending: Vec<Pending<'_>> = Vec::new();
-        for change in &scope_plan.changes {
-            let action = match &change.action {
-                Action::Create => "create",
-                Action::Update => "update",
-                Action::Adopt => "adopt",
-                Action::TakeOver { .. } => "take_over",
-                Action::Delete { .. } => "delete",
-                _ => continue,
-            };
-            let writes = change
-                .action
-                .is_put()
-                .then(|| scope.entries.get(&change.key).map(|entry| entry.hash.to_hex()))
-                .flatten();
-            let listed = change.live.as_ref().and_then(|_| find(&change.key));
-            let left_out = change.sensitive() && !options.sensitive;
-            let line = KeyLine {
-                scope: scope.name.clone(),
-                namespace: scope.namespace_id.clone(),
-                key: change.key.clone(),
-                action: action.to_owned(),
-                existed: listed.is_some(),
-                value: None,
-                encoding: None,
-                left_out: (left_out && listed.is_some()).then_some(LeftOut::Sensitive),
-                metadata: None,
-                expiration: listed.and_then(|l| l.expiration),
-                sha256: None,
-                writes: if left_out { None } else { writes },
-            };
-            pending.push(Pending { line, listed: listed.filter(|_| !left_out) });
-        }
+        let mut pending = pending_lines(scope, scope_plan, listed_keys, options);
         // Values already read exactly for the plan's diffs are taken as they are.
         for item in pending.iter_mut().filter(|item| item.listed.is_some()) {
             if let Some(bytes) = (options.known)(index, &item.line.key, &item.line.action) {
@@ -480,58 +439,115 @@ async fn write_keys<S: KvStore>(
                 taken.reused += 1;
             }
         }
-        // Values: every other listed key not left out, once, through the one reader.
-        let to_read: Vec<usize> =
-            (0..pending.len()).filter(|&i| pending[i].listed.is_some()).collect();
-        let names: Vec<String> = to_read.iter().map(|&i| pending[i].line.key.clone()).collect();
-        let hints: Vec<ReadHint> = to_read
-            .iter()
-            .map(|&i| ReadHint {
-                exact: false,
-                listed_expiration: pending[i].listed.and_then(|l| l.expiration),
-            })
-            .collect();
-        taken.keys_read += names.len() as u64;
-        let mut values =
-            kv::read::read_values(store, &scope.namespace_id, &names, &hints, &|_| {}).await?;
-        // A text read that cannot be proven exact is read again as bytes.
-        let again: Vec<usize> = (0..to_read.len())
-            .filter(|&j| {
-                !exact_reads
-                    && match &values[j] {
-                        LiveValue::Text(text) => {
-                            !proven_by_marker(text.as_bytes(), pending[to_read[j]].listed)
-                        }
-                        _ => false,
-                    }
-            })
-            .collect();
-        if !again.is_empty() {
-            let again_names: Vec<String> = again.iter().map(|&j| names[j].clone()).collect();
-            let again_hints: Vec<ReadHint> =
-                again.iter().map(|&j| ReadHint { exact: true, ..hints[j] }).collect();
-            taken.read_again += again.len() as u64;
-            let exact = kv::read::read_values(
-                store,
-                &scope.namespace_id,
-                &again_names,
-                &again_hints,
-                &|_| {},
-            )
-            .await?;
-            for (&j, value) in again.iter().zip(exact) {
-                values[j] = value;
-            }
-        }
-        for (j, value) in to_read.iter().zip(values) {
-            record(&mut pending[*j], value)?;
-        }
+        read_pending(store, &scope.namespace_id, &mut pending, &mut taken).await?;
         for item in pending {
             taken.left_out += u64::from(item.line.left_out.is_some());
             writer.key(item.line)?;
         }
     }
     Ok(taken)
+}
+
+/// The lines of one scope's puts and deletes, in plan order, before any value is read: a key
+/// left out (sensitive) has no listed key to read.
+fn pending_lines<'a>(
+    scope: &DesiredScope,
+    scope_plan: &ScopePlan,
+    listed_keys: &'a [ListedKey],
+    options: &Options<'_>,
+) -> Vec<Pending<'a>> {
+    let find = |key: &str| {
+        listed_keys
+            .binary_search_by(|k| k.name.as_str().as_bytes().cmp(key.as_bytes()))
+            .ok()
+            .map(|at| &listed_keys[at])
+            .or_else(|| listed_keys.iter().find(|k| k.name.as_str() == key))
+    };
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    for change in &scope_plan.changes {
+        let action = match &change.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Adopt => "adopt",
+            Action::TakeOver { .. } => "take_over",
+            Action::Delete { .. } => "delete",
+            _ => continue,
+        };
+        let writes = change
+            .action
+            .is_put()
+            .then(|| scope.entries.get(&change.key).map(|entry| entry.hash.to_hex()))
+            .flatten();
+        let listed = change.live.as_ref().and_then(|_| find(&change.key));
+        let left_out = change.sensitive() && !options.sensitive;
+        let line = KeyLine {
+            scope: scope.name.clone(),
+            namespace: scope.namespace_id.clone(),
+            key: change.key.clone(),
+            action: action.to_owned(),
+            existed: listed.is_some(),
+            value: None,
+            encoding: None,
+            left_out: (left_out && listed.is_some()).then_some(LeftOut::Sensitive),
+            metadata: None,
+            expiration: listed.and_then(|l| l.expiration),
+            sha256: None,
+            writes: if left_out { None } else { writes },
+        };
+        pending.push(Pending { line, listed: listed.filter(|_| !left_out) });
+    }
+    pending
+}
+
+/// Reads the values of the pending keys that still need one (listed, not left out, not known
+/// already) and records them: each once through the one reader, then a text read that cannot
+/// be proven exact again as bytes.
+async fn read_pending<S: KvStore>(
+    store: &S,
+    namespace_id: &str,
+    pending: &mut [Pending<'_>],
+    taken: &mut Taken,
+) -> Result<(), Error> {
+    let exact_reads = store.capabilities().exact_text_reads;
+    // Values: every other listed key not left out, once, through the one reader.
+    let to_read: Vec<usize> = (0..pending.len()).filter(|&i| pending[i].listed.is_some()).collect();
+    let names: Vec<String> = to_read.iter().map(|&i| pending[i].line.key.clone()).collect();
+    let hints: Vec<ReadHint> = to_read
+        .iter()
+        .map(|&i| ReadHint {
+            exact: false,
+            listed_expiration: pending[i].listed.and_then(|l| l.expiration),
+        })
+        .collect();
+    taken.keys_read += names.len() as u64;
+    let mut values = kv::read::read_values(store, namespace_id, &names, &hints, &|_| {}).await?;
+    // A text read that cannot be proven exact is read again as bytes.
+    let again: Vec<usize> = (0..to_read.len())
+        .filter(|&j| {
+            !exact_reads
+                && match &values[j] {
+                    LiveValue::Text(text) => {
+                        !proven_by_marker(text.as_bytes(), pending[to_read[j]].listed)
+                    }
+                    _ => false,
+                }
+        })
+        .collect();
+    if !again.is_empty() {
+        let again_names: Vec<String> = again.iter().map(|&j| names[j].clone()).collect();
+        let again_hints: Vec<ReadHint> =
+            again.iter().map(|&j| ReadHint { exact: true, ..hints[j] }).collect();
+        taken.read_again += again.len() as u64;
+        let exact =
+            kv::read::read_values(store, namespace_id, &again_names, &again_hints, &|_| {}).await?;
+        for (&j, value) in again.iter().zip(exact) {
+            values[j] = value;
+        }
+    }
+    for (j, value) in to_read.iter().zip(values) {
+        record(&mut pending[*j], value)?;
+    }
+    Ok(())
 }
 
 /// Fills a key's line with its live value (read exactly) and its listed metadata.

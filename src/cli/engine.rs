@@ -559,7 +559,8 @@ pub struct Views {
 /// (few) and values whose desired bytes begin with a byte order mark are read as bytes, and a
 /// text read that matches the desired value is read again as bytes before it counts as equal:
 /// a value edit and a marker-only update look the same in a listing, and reading every update
-/// singly would cost a request per key instead of one per 100.
+/// singly would cost a request per key instead of one per 100. A key alone in its bulk get is
+/// read singly at once ([`kv::read::exact_when_alone`]): one request, as the bulk get was.
 ///
 /// With `listed`, only the changes it holds (scope index and key) get a view: a rendering that
 /// lists no more than those reads no other value.
@@ -570,27 +571,7 @@ pub async fn value_views<S: KvStore>(
     listed: Option<&std::collections::HashSet<(usize, &str)>>,
     on_read: &dyn Fn(usize, usize),
 ) -> Result<Views, Error> {
-    // How many values the diffs read (text reads; the exact re-reads below are not counted).
-    let total: usize = plan
-        .scopes
-        .iter()
-        .enumerate()
-        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
-        .map(|(index, scope_plan, scope)| {
-            scope_plan
-                .changes
-                .iter()
-                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
-                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
-                .filter(|c| {
-                    scope
-                        .entries
-                        .get(&c.key)
-                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
-                })
-                .count()
-        })
-        .sum();
+    let total = diff_reads(desired, plan, listed);
     let mut views = ValueViews::new();
     let mut keys_read = 0u64;
     let mut unreadable = Vec::new();
@@ -625,6 +606,7 @@ pub async fn value_views<S: KvStore>(
             }
             desired_values.push((change.key.clone(), bytes, change));
         }
+        kv::read::exact_when_alone(store.capabilities(), &mut hints);
         keys_read += wanted.len() as u64;
         let values = kv::read::read_values(store, &scope.namespace_id, &wanted, &hints, &|read| {
             on_read(read, total);
@@ -670,6 +652,34 @@ pub async fn value_views<S: KvStore>(
         }
     }
     Ok(Views { views, keys_read, unreadable })
+}
+
+/// How many values [`value_views`] reads (text reads; its exact re-reads are not counted), for
+/// its progress.
+fn diff_reads(
+    desired: &Desired,
+    plan: &Plan,
+    listed: Option<&std::collections::HashSet<(usize, &str)>>,
+) -> usize {
+    plan.scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, scope_plan)| Some((index, scope_plan, desired.scopes.get(index)?)))
+        .map(|(index, scope_plan, scope)| {
+            scope_plan
+                .changes
+                .iter()
+                .filter(|c| c.action.is_put() && c.live.is_some() && !c.sensitive())
+                .filter(|c| listed.is_none_or(|l| l.contains(&(index, c.key.as_str()))))
+                .filter(|c| {
+                    scope
+                        .entries
+                        .get(&c.key)
+                        .is_some_and(|e| e.is_text && e.size <= TEXT_DIFF_MAX as u64)
+                })
+                .count()
+        })
+        .sum()
 }
 
 /// Whether a put only rewrites the marker: the live value (read exactly), its user metadata and
@@ -791,10 +801,11 @@ mod tests {
         let (view, counted, read) = views(TargetKind::Local, "hello");
         assert_eq!(view, ValueView::MarkerOnly);
         assert_eq!((counted, read), (1, 1));
-        // Where they are not, a text read equal to the desired value is read again as bytes.
+        // Where they are not, a key alone in its bulk get is read singly as bytes at once (the
+        // same one request), instead of as text and then, being equal, again as bytes.
         let (view, counted, read) = views(TargetKind::Cloudflare, "hello");
         assert_eq!(view, ValueView::MarkerOnly);
-        assert_eq!((counted, read), (2, 2));
+        assert_eq!((counted, read), (1, 1));
     }
 
     #[test]

@@ -183,5 +183,5 @@ fn report_error(error: &Error, printer: &Printer) {
         printer.stderr(&crate::report::diagnostic::render_human(diagnostics, printer.stderr_color));
         return;
     }
-    printer.error(&error.to_string(), &error.hints());
+    printer.error(&error.to_string(), &crate::text::Hint::hints(error));
 }

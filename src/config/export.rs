@@ -497,14 +497,11 @@ impl Export {
         if wrong.is_empty() && written == self.expected.len() {
             return Ok(());
         }
-        let shown: Vec<String> = wrong.iter().take(10).map(|k| format!("`{k}`")).collect();
-        Err(Error::Export(format!(
-            "the exported file does not reproduce {} of {} keys exactly{}; nothing is wrong with \
-             the namespace, but this is a bug in kvsync",
-            wrong.len().max(written.abs_diff(self.expected.len())),
-            self.expected.len(),
-            if shown.is_empty() { String::new() } else { format!(": {}", shown.join(", ")) }
-        )))
+        Err(Error::ExportMismatch {
+            differing: wrong.len().max(written.abs_diff(self.expected.len())),
+            total: self.expected.len(),
+            named: wrong.iter().take(10).map(|key| (*key).to_owned()).collect(),
+        })
     }
 }
 

@@ -242,13 +242,43 @@ pub enum Error {
         journal.display()
     )]
     Interrupted { journal: PathBuf },
-    /// An exported file did not load back as exactly what was read (a bug in the writer).
-    #[error("{0}")]
-    Export(String),
+    /// An exported file did not load back as exactly what was read (a bug in the writer):
+    /// `differing` of `total` keys, the first of them named.
+    #[error(
+        "the exported file does not reproduce {differing} of {total} keys exactly{}; nothing is \
+         wrong with the namespace, but this is a bug in kvsync",
+        export_named(named)
+    )]
+    ExportMismatch { differing: usize, total: usize, named: Vec<String> },
     /// The target could not say which namespaces the `namespace_title:` scopes name (the
     /// caller of the load knows why, and reports that instead).
     #[error("the namespaces named by `namespace_title:` could not be looked up")]
     TitlesUnknown,
+}
+
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Read { .. } => vec![
+                "pass the config with `-c FILE`, or run `kvsync init` to write a starter config \
+                 (`kvsync init --from-wrangler` in a Worker's folder)"
+                    .to_owned(),
+            ],
+            Self::Interrupted { .. } => vec![
+                "run `kvsync pull` again: it finishes the interrupted write, or rolls it back"
+                    .to_owned(),
+            ],
+            Self::Invalid(_) | Self::ExportMismatch { .. } | Self::TitlesUnknown => Vec::new(),
+        }
+    }
+}
+
+fn export_named(named: &[String]) -> String {
+    if named.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = named.iter().map(|key| format!("`{key}`")).collect();
+    format!(": {}", shown.join(", "))
 }
 
 fn invalid_summary(diagnostics: &[Diagnostic]) -> String {

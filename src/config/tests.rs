@@ -51,7 +51,11 @@ impl Fixture {
             Ok(_) => panic!("expected problems, the config loaded"),
             Err(Error::Read { path, source }) => panic!("read error {path:?}: {source}"),
             Err(Error::Invalid(diagnostics)) => diagnostics.iter().map(|d| self.line(d)).collect(),
-            Err(error @ (Error::Export(_) | Error::Interrupted { .. } | Error::TitlesUnknown)) => {
+            Err(
+                error @ (Error::ExportMismatch { .. }
+                | Error::Interrupted { .. }
+                | Error::TitlesUnknown),
+            ) => {
                 panic!("{error}")
             }
         }

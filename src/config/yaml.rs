@@ -12,14 +12,13 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{Error as YamlError, Location, MessageFormatter as _, Spanned};
+use serde_saphyr::{Location, Spanned};
 
 use super::model::{
     EntryFields, EnvironmentOverlay, KeyEntry, NamedMap, NamespaceConfig, PlanTier, SchemaSource,
     Sp, Target, YamlKind, YamlValue,
 };
-use super::problems::{Pos, did_you_mean};
+use super::problems::Pos;
 
 /// Text that aliases may materialise per file, beyond the text of the file itself. The parser's
 /// own limits count events, not bytes, so an alias to one long string repeated many times would
@@ -479,249 +478,10 @@ where
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Parser errors → kvsync messages.
+mod messages;
 
-/// The fields of a key entry, for the hint on an unknown one.
-const ENTRY_FIELDS: &[&str] =
-    &["value", "file", "metadata", "expiration", "expiration_ttl", "sensitive"];
-
-fn translate(error: &YamlError, source: &str) -> ParseError {
-    let pos = error
-        .location()
-        .map(|l| Pos::new(l.line(), l.column()))
-        .filter(|p| p.line > 0)
-        .unwrap_or(Pos::START);
-    let inner = innermost(error);
-    let (message, hint) = describe(inner, source, pos);
-    let structural = matches!(
-        inner,
-        YamlError::SerdeUnknownField { .. }
-            | YamlError::SerdeMissingField { .. }
-            | YamlError::SerdeUnknownVariant { .. }
-            | YamlError::SerdeInvalidType { .. }
-            | YamlError::SerdeInvalidValue { .. }
-            | YamlError::InvalidScalar { .. }
-            | YamlError::InvalidBooleanStrict { .. }
-            | YamlError::NullIntoString { .. }
-            | YamlError::Unexpected { .. }
-    );
-    ParseError { pos, message, hint, structural }
-}
-
-fn innermost(error: &YamlError) -> &YamlError {
-    match error {
-        YamlError::WithSnippet { error, .. } | YamlError::AliasError { error, .. } => {
-            innermost(error)
-        }
-        other => other,
-    }
-}
-
-const LIMITS_HINT: &str = "kvsync refuses YAML that expands far beyond its own size (alias \
-                           bombs such as \"billion laughs\"); write the values out, or use \
-                           fewer nested aliases";
-
-fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String>) {
-    let field = key_before(source, pos);
-    let of_field = field.as_deref().map(|f| format!(" for `{f}`")).unwrap_or_default();
-    match error {
-        YamlError::DuplicateMappingKey { key, .. } => (
-            match key {
-                Some(key) => format!("duplicate key `{key}`"),
-                None => "duplicate key".to_owned(),
-            },
-            Some("a mapping may name each key only once; remove or rename one".to_owned()),
-        ),
-        YamlError::SerdeUnknownField { field, expected, .. } => unknown_field(field, expected),
-        YamlError::SerdeMissingField { field, .. } => missing_field(field),
-        YamlError::SerdeUnknownVariant { variant, expected, .. } => (
-            format!("unknown value `{variant}`{of_field}"),
-            Some(match did_you_mean(variant, expected.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("expected {}", one_of(expected)),
-            }),
-        ),
-        YamlError::SerdeInvalidType { unexpected, expected, .. }
-        | YamlError::SerdeInvalidValue { unexpected, expected, .. } => (
-            format!(
-                "invalid value{of_field}: expected {}, found {unexpected}",
-                friendly_expected(expected)
-            ),
-            None,
-        ),
-        YamlError::InvalidScalar { ty, .. } => {
-            (format!("invalid value{of_field}: expected {}", friendly_type(ty)), None)
-        }
-        YamlError::InvalidBooleanStrict { .. } => (
-            format!("invalid value{of_field}: expected `true` or `false`"),
-            Some(STRICT_BOOLEANS_HINT.to_owned()),
-        ),
-        YamlError::NullIntoString { .. } => (
-            format!("missing value{of_field}"),
-            Some("write a value, or `\"\"` for an empty string".to_owned()),
-        ),
-        YamlError::NonFiniteFloat { value, .. } => (
-            format!("`{value}` is not a number JSON can hold"),
-            Some(format!("quote it (`\"{value}\"`) to store the text")),
-        ),
-        YamlError::Unexpected { expected, .. } => (
-            format!(
-                "invalid value{of_field}: expected {}",
-                match *expected {
-                    "sequence start" => "a list",
-                    "mapping start" => "a mapping",
-                    "string scalar" => "a string",
-                    other => other,
-                }
-            ),
-            None,
-        ),
-        YamlError::Eof { .. } => ("unexpected end of file".to_owned(), None),
-        YamlError::MultipleDocuments { .. } => (
-            "more than one YAML document in one file".to_owned(),
-            Some("remove the `---` separator; one file holds one document".to_owned()),
-        ),
-        YamlError::UnsupportedTag { .. } => (
-            "unsupported YAML tag".to_owned(),
-            Some("kvsync reads plain YAML; remove the `!tag`".to_owned()),
-        ),
-        YamlError::UnknownAnchor { .. } => ("alias to an unknown anchor".to_owned(), None),
-        YamlError::InvalidUtf8Input => ("the file is not valid UTF-8".to_owned(), None),
-        YamlError::Budget { breach, .. } => (
-            format!("the YAML exceeds kvsync's parser limits ({})", breach_text(breach)),
-            Some(LIMITS_HINT.to_owned()),
-        ),
-        YamlError::AliasReplayLimitExceeded { max_total_replayed_events, .. } => (
-            format!("YAML aliases expand to more than {max_total_replayed_events} nodes"),
-            Some(LIMITS_HINT.to_owned()),
-        ),
-        YamlError::AliasExpansionLimitExceeded { .. }
-        | YamlError::AliasReplayStackDepthExceeded { .. }
-        | YamlError::AliasReplayCounterOverflow { .. } => {
-            ("YAML aliases expand too much".to_owned(), Some(LIMITS_HINT.to_owned()))
-        }
-        YamlError::Message { msg, .. } => {
-            let hint = msg.contains("YAML aliases expand").then(|| LIMITS_HINT.to_owned());
-            (msg.clone(), hint)
-        }
-        YamlError::ExternalMessage { msg, .. } => (format!("invalid YAML: {msg}"), None),
-        other => (serde_saphyr::UserMessageFormatter.format_message(other).into_owned(), None),
-    }
-}
-
-/// Why `yes` is not `true`.
-pub(crate) const STRICT_BOOLEANS_HINT: &str = "only `true` and `false` are booleans (YAML 1.2); \
-                                               `yes`, `no`, `on` and `off` are strings";
-
-/// A required field is absent: the message and a hint.
-pub(crate) fn missing_field(field: &str) -> (String, Option<String>) {
-    let hint = match field {
-        "version" => Some("start the config with `version: 1`".to_owned()),
-        "owner" => Some(
-            "name who owns the keys, e.g. `owner: web-flags`; it is written into every key \
-             kvsync writes"
-                .to_owned(),
-        ),
-        _ => None,
-    };
-    (format!("missing field `{field}`"), hint)
-}
-
-/// An unknown field among `expected`: the message and a hint.
-pub(crate) fn unknown_field(field: &str, expected: &[&str]) -> (String, Option<String>) {
-    let close = did_you_mean(field, expected.iter().copied());
-    if expected == ENTRY_FIELDS {
-        let fields = ENTRY_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
-        let rule = format!(
-            "a mapping is always an entry with {fields}; a JSON object goes under `value:`"
-        );
-        let hint = match close {
-            Some(close) => format!("did you mean `{close}`? {rule}"),
-            None => rule,
-        };
-        return (format!("unknown field `{field}` in a key entry"), Some(hint));
-    }
-    let hint = match close {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => format!("expected {}", one_of(expected)),
-    };
-    (format!("unknown field `{field}`"), Some(hint))
-}
-
-/// `` `a`, `b`, or `c` `` for hints.
-pub(crate) fn one_of(names: &[&str]) -> String {
-    let ticked: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match ticked.as_slice() {
-        [] => "nothing here".to_owned(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("one of {}, or {last}", rest.join(", ")),
-    }
-}
-
-/// Serde's type names, as a user would say them.
-fn friendly_type(ty: &str) -> &'static str {
-    match ty {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer",
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
-        "f32" | "f64" => "a number",
-        "bool" => "`true` or `false`",
-        "char" | "string" | "str" => "a string",
-        _ => "a different kind of value",
-    }
-}
-
-fn friendly_expected(expected: &str) -> String {
-    if expected.starts_with("struct ") || expected == "a mapping" || expected == "a map" {
-        "a mapping".to_owned()
-    } else if let Some(rest) = expected.strip_prefix("a sequence") {
-        format!("a list{rest}")
-    } else if matches!(expected, "a string" | "a boolean" | "a value or an entry mapping") {
-        expected.to_owned()
-    } else {
-        friendly_type(expected).to_owned()
-    }
-}
-
-fn breach_text(breach: &BudgetBreach) -> String {
-    match breach {
-        BudgetBreach::Depth { depth } => format!("nesting depth {depth}"),
-        BudgetBreach::Nodes { nodes } => format!("{nodes} nodes"),
-        BudgetBreach::Events { events } => format!("{events} events"),
-        BudgetBreach::Aliases { aliases } => format!("{aliases} aliases"),
-        BudgetBreach::Anchors { anchors } => format!("{anchors} anchors"),
-        BudgetBreach::RecordedAnchorEvents { recorded_anchor_events } => {
-            format!("anchors copy {recorded_anchor_events} nodes")
-        }
-        other => format!("{other:?}"),
-    }
-}
-
-/// The mapping key a type error is about, read from the source: the key just before `pos`
-/// (`version` for `version: one`, pointing at `one`), or the key at `pos` (when the parser
-/// points at the key of a value it cannot take). The parser's errors do not name it.
-fn key_before(source: &str, pos: Pos) -> Option<String> {
-    let line = source.lines().nth((pos.line as usize).checked_sub(1)?)?;
-    let split = line
-        .char_indices()
-        .nth((pos.column as usize).saturating_sub(1))
-        .map_or(line.len(), |(i, _)| i);
-    let (before, at) = line.split_at(split);
-    let key = match before.trim_end().strip_suffix(':') {
-        Some(before) => {
-            let before = before.trim_end();
-            let start = before
-                .char_indices()
-                .rev()
-                .find(|(_, c)| c.is_whitespace() || matches!(c, '{' | ',' | '['))
-                .map_or(0, |(i, c)| i + c.len_utf8());
-            &before[start..]
-        }
-        None => at.split_once(':')?.0.trim_end(),
-    };
-    let key = key.trim_matches(|c| c == '"' || c == '\'');
-    (!key.is_empty() && !key.contains([' ', '{', '[', ','])).then(|| key.to_owned())
-}
+use messages::translate;
+pub(crate) use messages::{STRICT_BOOLEANS_HINT, missing_field, one_of, unknown_field};
 
 #[cfg(test)]
 mod tests {
@@ -829,6 +589,68 @@ impl SpanNode {
     }
 }
 
+/// A collection the parser opened and has not closed: its start, whether flow, a mapping,
+/// anchored, its properties apart, and its children so far.
+struct Open {
+    start: usize,
+    flow: bool,
+    map: bool,
+    anchored: bool,
+    apart: Option<(usize, usize)>,
+    children: Vec<SpanNode>,
+}
+
+impl Open {
+    /// The node of this collection, closed by an end event that ends at `closing` (the bracket
+    /// of a flow collection; a block one ends with its last child).
+    fn close(self, closing: usize) -> SpanNode {
+        let end = if self.flow {
+            closing
+        } else {
+            self.children.last().map_or(self.start, |child| child.end)
+        };
+        // A block collection's text runs on to its last child's tail.
+        let tail =
+            if self.flow { end } else { self.children.last().map_or(end, |c| c.tail.max(end)) };
+        let kind = if self.map {
+            let mut entries = Vec::with_capacity(self.children.len() / 2);
+            let mut children = self.children.into_iter();
+            while let (Some(key), Some(value)) = (children.next(), children.next()) {
+                entries.push((key, value));
+            }
+            SpanKind::Map { flow: self.flow, entries }
+        } else {
+            SpanKind::Seq { flow: self.flow, items: self.children }
+        };
+        SpanNode { start: self.start, end, tail, kind, anchored: self.anchored, apart: self.apart }
+    }
+}
+
+/// The node of a scalar the parser read between the bytes `start` and `end`, with its tag and
+/// anchor (`tagged`, `anchored`) and, for a block scalar, the lines it really spans.
+fn scalar_node(
+    text: &str,
+    value: String,
+    style: granit_parser::ScalarStyle,
+    (start, end): (usize, usize),
+    tagged: bool,
+    anchored: bool,
+) -> SpanNode {
+    let style = match style {
+        granit_parser::ScalarStyle::Plain => ScalarForm::Plain,
+        granit_parser::ScalarStyle::SingleQuoted => ScalarForm::SingleQuoted,
+        granit_parser::ScalarStyle::DoubleQuoted => ScalarForm::DoubleQuoted,
+        _ => ScalarForm::Block,
+    };
+    let (start, end, tail) = if style == ScalarForm::Block {
+        block_scalar_range(text, start, end, value.is_empty())
+    } else {
+        (start, end, end)
+    };
+    let (start, apart) = with_properties(text, start, tagged, anchored);
+    SpanNode { start, end, tail, kind: SpanKind::Scalar { text: value, style }, anchored, apart }
+}
+
 /// The first document of `text` as a tree of [`SpanNode`]s; `None` for an empty document.
 pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
     use granit_parser::{Event, Parser};
@@ -837,15 +659,6 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
             text.char_indices().nth(marker.index()).map_or(text.len(), |(at, _)| at)
         })
     };
-    // Open collections: their start, whether flow, whether anchored, and the children so far.
-    struct Open {
-        start: usize,
-        flow: bool,
-        map: bool,
-        anchored: bool,
-        apart: Option<(usize, usize)>,
-        children: Vec<SpanNode>,
-    }
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<SpanNode> = None;
     let finish = |stack: &mut Vec<Open>, root: &mut Option<SpanNode>, node: SpanNode| match stack
@@ -862,27 +675,9 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
         let (event, span) = event.map_err(|error| error.to_string())?;
         match event {
             Event::Scalar(value, style, anchor, tag) => {
-                let style = match style {
-                    granit_parser::ScalarStyle::Plain => ScalarForm::Plain,
-                    granit_parser::ScalarStyle::SingleQuoted => ScalarForm::SingleQuoted,
-                    granit_parser::ScalarStyle::DoubleQuoted => ScalarForm::DoubleQuoted,
-                    _ => ScalarForm::Block,
-                };
-                let (start, end) = (byte(&span.start), byte(&span.end));
-                let (start, end, tail) = if style == ScalarForm::Block {
-                    block_scalar_range(text, start, end, value.is_empty())
-                } else {
-                    (start, end, end)
-                };
-                let (start, apart) = with_properties(text, start, tag.is_some(), anchor != 0);
-                let node = SpanNode {
-                    start,
-                    end,
-                    tail,
-                    kind: SpanKind::Scalar { text: value.into_owned(), style },
-                    anchored: anchor != 0,
-                    apart,
-                };
+                let range = (byte(&span.start), byte(&span.end));
+                let node =
+                    scalar_node(text, value.into_owned(), style, range, tag.is_some(), anchor != 0);
                 finish(&mut stack, &mut root, node);
             }
             Event::Alias(_) => {
@@ -913,36 +708,7 @@ pub(crate) fn span_tree(text: &str) -> Result<Option<SpanNode>, String> {
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let Some(open) = stack.pop() else { continue };
-                // A flow collection ends at its bracket; a block one with its last child.
-                let end = if open.flow {
-                    byte(&span.end)
-                } else {
-                    open.children.last().map_or(open.start, |child| child.end)
-                };
-                // A block collection's text runs on to its last child's tail.
-                let tail = if open.flow {
-                    end
-                } else {
-                    open.children.last().map_or(end, |child| child.tail.max(end))
-                };
-                let kind = if open.map {
-                    let mut entries = Vec::with_capacity(open.children.len() / 2);
-                    let mut children = open.children.into_iter();
-                    while let (Some(key), Some(value)) = (children.next(), children.next()) {
-                        entries.push((key, value));
-                    }
-                    SpanKind::Map { flow: open.flow, entries }
-                } else {
-                    SpanKind::Seq { flow: open.flow, items: open.children }
-                };
-                let node = SpanNode {
-                    start: open.start,
-                    end,
-                    tail,
-                    kind,
-                    anchored: open.anchored,
-                    apart: open.apart,
-                };
+                let node = open.close(byte(&span.end));
                 finish(&mut stack, &mut root, node);
             }
             Event::DocumentEnd => break,

@@ -495,7 +495,8 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("neither finished nor rolled back"), "{text}");
         assert!(text.contains("`") && text.contains("holds the new text"), "{text}");
-        assert!(error.hints()[0].contains("delete"), "{:?}", error.hints());
+        let hints = crate::text::Hint::hints(&error);
+        assert!(hints[0].contains("delete"), "{hints:?}");
         assert!(pending(dir.path()).is_some());
 
         // A file edited by hand since the crash is never overwritten.

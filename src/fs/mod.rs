@@ -57,9 +57,8 @@ pub enum Error {
     Journal { message: String, hint: Option<String> },
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::LinkOutside { .. } => {
                 vec!["replace the link with a regular file, or write to another path".to_owned()]

@@ -226,13 +226,7 @@ pub trait KvStore {
     /// How this target's namespaces are found by title (`namespace_title:` scopes), at most one
     /// listing per call. The default is a target that has no titles: an error that says so.
     fn namespace_titles(&self) -> impl Future<Output = Result<Titles, Error>> {
-        async {
-            Err(Error::BadTarget {
-                message: "this target cannot find a namespace by its title; set \
-                          `namespace_id:` (or `binding:`) instead of `namespace_title:`"
-                    .to_owned(),
-            })
-        }
+        async { Err(Error::NoTitles) }
     }
 }
 
@@ -343,14 +337,48 @@ pub enum Error {
     /// An environment variable that tunes the Cloudflare client does not hold a usable value.
     #[error("`{variable}` must be {expected}, not `{value}`")]
     BadSetting { variable: &'static str, value: String, expected: &'static str },
-    /// The Cloudflare target cannot be set up: a bad base URL or account id, or the HTTP
-    /// client could not be built.
-    #[error("{message}")]
-    BadTarget { message: String },
+    /// The API base URL does not parse as a URL.
+    #[error("API base URL `{url}` is not a URL ({detail})")]
+    BaseUrlNotAUrl { url: String, detail: String },
+    /// The API base URL is a URL kvsync will not send the token to (`why` says which rule).
+    #[error("API base URL `{url}` {why}")]
+    BadBaseUrl { url: String, why: &'static str },
+    /// The account id cannot be a Cloudflare account id.
+    #[error(
+        "account id `{account_id}` is not a Cloudflare account id (1 to {} letters, digits, `-` \
+         or `_`)",
+        cloudflare::ID_MAX
+    )]
+    BadAccountId { account_id: String },
+    /// The API token cannot travel in an HTTP header (checked before, so not expected).
+    #[error("the API token cannot be sent in an HTTP header")]
+    TokenNotAHeader,
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {detail}")]
+    HttpClient { detail: String },
+    /// A request could not be built.
+    #[error("cannot build the request `{endpoint}`: {detail}")]
+    BadRequest { endpoint: String, detail: String },
     /// The `wrangler-dev` target: the dev server is not there, is not one kvsync can use, does
     /// not bind a namespace, or refused a request; `hint` says what to do.
     #[error("{message}")]
     WranglerDev { message: String, hint: String },
+    /// A `namespace_title:` scope on a target that cannot find a namespace by its title.
+    #[error(
+        "this target cannot find a namespace by its title; set `namespace_id:` (or `binding:`) \
+         instead of `namespace_title:`"
+    )]
+    NoTitles,
+}
+
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
+        let mut hints: Vec<String> = cloudflare::hint(self).into_iter().collect();
+        if matches!(self, Error::MissingToken) {
+            hints.push("to try kvsync without an account, pass `--target local`".to_owned());
+        }
+        hints
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,20 @@ impl ReadCost {
     }
 }
 
+/// Marks exact the key that would be alone in its bulk get, on a target whose text reads are
+/// not exact: a single read costs the same one request and gives the exact bytes. A caller
+/// that reads a text equal to the desired value again as bytes (the plan's diffs: a
+/// marker-only update looks like a value edit in a listing) then reads such a key once.
+pub fn exact_when_alone(capabilities: Capabilities, hints: &mut [ReadHint]) {
+    let bulk: Vec<usize> = (0..hints.len()).filter(|&i| !singly(capabilities, &hints[i])).collect();
+    if !capabilities.exact_text_reads
+        && bulk.len() % BULK_GET_MAX == 1
+        && let Some(&last) = bulk.last()
+    {
+        hints[last].exact = true;
+    }
+}
+
 /// Whether a key with `hint` is read on its own on a target with `capabilities`.
 fn singly(capabilities: Capabilities, hint: &ReadHint) -> bool {
     hint.exact && !capabilities.exact_text_reads
@@ -210,5 +224,29 @@ mod tests {
         let (values, calls, progress) = run(TargetKind::Cloudflare, &[]);
         assert!(values.is_empty() && calls.is_empty());
         assert_eq!(progress, 0);
+    }
+
+    #[test]
+    fn a_key_alone_in_its_bulk_get_is_read_exactly_where_text_reads_are_not_exact() {
+        let text = ReadHint { exact: false, listed_expiration: None };
+        let exact = ReadHint { exact: true, listed_expiration: None };
+        let cloudflare = TargetKind::Cloudflare.capabilities();
+        // One text key beside an exact one: it would be a bulk get of one key.
+        let mut hints = [text, exact];
+        exact_when_alone(cloudflare, &mut hints);
+        assert_eq!(hints, [exact, exact]);
+        assert_eq!(ReadCost::of(cloudflare, &hints).single_gets, 2);
+        // 101 text keys: the last would be alone in the second bulk get.
+        let mut hints = vec![text; 101];
+        exact_when_alone(cloudflare, &mut hints);
+        assert_eq!(hints.iter().filter(|h| h.exact).count(), 1);
+        assert!(hints[100].exact);
+        // Two text keys share one bulk get; exact text reads need no single read at all.
+        let mut hints = [text, text];
+        exact_when_alone(cloudflare, &mut hints);
+        assert_eq!(hints, [text, text]);
+        let mut hints = [text];
+        exact_when_alone(TargetKind::Local.capabilities(), &mut hints);
+        assert_eq!(hints, [text]);
     }
 }

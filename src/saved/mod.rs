@@ -52,12 +52,11 @@ pub enum Error {
     Stale { keys: Vec<String> },
 }
 
-impl Error {
-    /// What the user can do about it, one hint per line.
-    pub fn hints(&self) -> Vec<String> {
+impl crate::text::Hint for Error {
+    fn hints(&self) -> Vec<String> {
         match self {
             Self::File { .. } => Vec::new(),
-            Self::Fs(error) => error.hints(),
+            Self::Fs(error) => crate::text::Hint::hints(error),
             Self::ConfigChanged | Self::Stale { .. } | Self::Mismatch { .. } => vec![
                 "make a new plan with `kvsync plan --out FILE`, review it, and apply that"
                     .to_owned(),

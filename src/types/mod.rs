@@ -318,15 +318,48 @@ fn header(config_name: &str, environments: &[&str]) -> String {
 
 /// A scope's interfaces, its read rules and its accessors.
 fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet<String>) {
-    let keys_type = unique(taken, escape::type_name(&format!("{name} keys")));
-    let metadata_type = unique(taken, escape::type_name(&format!("{name} metadata")));
-    let globs_type = unique(taken, escape::type_name(&format!("{name} globs")));
-    let env_type = unique(taken, escape::type_name(&format!("{name} env")));
-    let accessor = unique(taken, escape::value_name(name));
-    let rules_name = unique(taken, escape::constant_name(&format!("{name} rules")));
-    let shown_name = escape::comment(name);
-
+    let names = ScopeNames {
+        keys_type: unique(taken, escape::type_name(&format!("{name} keys"))),
+        metadata_type: unique(taken, escape::type_name(&format!("{name} metadata"))),
+        globs_type: unique(taken, escape::type_name(&format!("{name} globs"))),
+        env_type: unique(taken, escape::type_name(&format!("{name} env"))),
+        accessor: unique(taken, escape::value_name(name)),
+        rules_name: unique(taken, escape::constant_name(&format!("{name} rules"))),
+        shown_name: escape::comment(name),
+    };
     let compact = scope.keys.len() > KEYS_LISTED_MAX;
+    let mut rules = write_keys(out, &names, scope, compact);
+    write_metadata(out, &names, scope, compact);
+    rules.globs = write_globs(out, &names, scope);
+    let (env_doc, kv) = write_env(out, &names, scope);
+    write_rules(out, &names, &rules);
+    write_accessor(out, &names, &env_doc, &kv);
+}
+
+/// The names [`write_scope`] gives one scope's types, accessor and rules (each unique in the
+/// file), and the scope's name as a comment may show it.
+struct ScopeNames {
+    keys_type: String,
+    metadata_type: String,
+    globs_type: String,
+    env_type: String,
+    accessor: String,
+    rules_name: String,
+    shown_name: String,
+}
+
+/// How the keys of one scope are read, as TypeScript literals for its `KvsyncRules`.
+#[derive(Default)]
+struct ScopeRules {
+    text: Vec<String>,
+    binary: Vec<String>,
+    groups: Vec<String>,
+    globs: Vec<String>,
+}
+
+/// The keys interface: each key (or, `compact`, each key group) and its value's type.
+fn write_keys(out: &mut String, names: &ScopeNames, scope: &Scope, compact: bool) -> ScopeRules {
+    let ScopeNames { shown_name, keys_type, .. } = names;
     let listed: Vec<(String, Typed)> = if compact {
         groups(&scope.prefix, &scope.keys)
     } else {
@@ -337,11 +370,7 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
     } else {
         format!("prefix `{}`", escape::comment(&scope.prefix))
     };
-
-    // The keys and how each is read.
-    let mut text_keys = Vec::new();
-    let mut binary_keys = Vec::new();
-    let mut group_reads = Vec::new();
+    let mut rules = ScopeRules::default();
     if compact {
         let _ = writeln!(
             out,
@@ -359,18 +388,23 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
         let (ts, read) = typed.settle();
         if compact {
             let _ = writeln!(out, "  [key: `{}${{string}}`]: {ts};", escape::template(key));
-            group_reads.push(format!("[{}, \"{}\"]", escape::string(key), read.name()));
+            rules.groups.push(format!("[{}, \"{}\"]", escape::string(key), read.name()));
         } else {
             let _ = writeln!(out, "  {}: {ts};", escape::string(key));
             match read {
-                Read::Text => text_keys.push(escape::string(key)),
-                Read::Binary => binary_keys.push(escape::string(key)),
+                Read::Text => rules.text.push(escape::string(key)),
+                Read::Binary => rules.binary.push(escape::string(key)),
                 Read::Json => {}
             }
         }
     }
     out.push_str("}\n\n");
+    rules
+}
 
+/// The metadata interface: each key's `metadata:` type (none listed when `compact`).
+fn write_metadata(out: &mut String, names: &ScopeNames, scope: &Scope, compact: bool) {
+    let ScopeNames { shown_name, metadata_type, .. } = names;
     let _ = writeln!(
         out,
         "/** The `metadata:` of the keys of namespace `{shown_name}` that have one. */\nexport \
@@ -383,13 +417,17 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
         }
     }
     out.push_str("}\n\n");
+}
 
+/// The globs interface: each schema glob's value type; returns the globs' rules.
+fn write_globs(out: &mut String, names: &ScopeNames, scope: &Scope) -> Vec<String> {
+    let ScopeNames { shown_name, globs_type, .. } = names;
+    let mut rules = Vec::new();
     let _ = writeln!(
         out,
         "/** The schema globs of namespace `{shown_name}`, for keys computed at run time \
          (`getMatching`). */\nexport interface {globs_type} {{"
     );
-    let mut glob_rules = Vec::new();
     for (glob, typed, shown) in &scope.globs {
         let Ok(source) = Globs::regex_of(glob) else { continue };
         let (ts, read) = typed.settle();
@@ -402,7 +440,7 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
             schemas.join(", "),
             escape::string(glob)
         );
-        glob_rules.push(format!(
+        rules.push(format!(
             "[{}, [{}, \"{}\"]]",
             escape::string(glob),
             escape::regex(&source),
@@ -410,8 +448,14 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
         ));
     }
     out.push_str("}\n\n");
+    rules
+}
 
-    let (env_doc, kv) = match &scope.binding {
+/// The type the namespace is read from; returns how the accessor's doc names it and the
+/// TypeScript expression of the `KVNamespace`.
+fn write_env(out: &mut String, names: &ScopeNames, scope: &Scope) -> (String, String) {
+    let ScopeNames { shown_name, env_type, .. } = names;
+    match &scope.binding {
         Some(binding) => {
             let _ = writeln!(
                 out,
@@ -433,8 +477,12 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
             );
             ("the namespace".to_owned(), "env".to_owned())
         }
-    };
+    }
+}
 
+/// The scope's `KvsyncRules` constant: which keys are text, binary, by group or by glob.
+fn write_rules(out: &mut String, names: &ScopeNames, rules: &ScopeRules) {
+    let rules_name = &names.rules_name;
     let list = |items: &[String]| -> String {
         if items.is_empty() {
             String::new()
@@ -450,12 +498,24 @@ fn write_scope(out: &mut String, name: &str, scope: &Scope, taken: &mut BTreeSet
         "const {rules_name}: KvsyncRules = {{\n  text: new Set<string>([{}]),\n  binary: new \
          Set<string>([{}]),\n  groups: [{}],\n  globs: new Map<string, readonly [RegExp, \
          KvsyncRead]>([{}]),\n}};\n",
-        list(&text_keys),
-        list(&binary_keys),
-        list(&group_reads),
-        list(&glob_rules),
+        list(&rules.text),
+        list(&rules.binary),
+        list(&rules.groups),
+        list(&rules.globs),
     );
+}
 
+/// The scope's typed accessor: `get`, `getMany`, `getWithMetadata` and `getMatching`.
+fn write_accessor(out: &mut String, names: &ScopeNames, env_doc: &str, kv: &str) {
+    let ScopeNames {
+        shown_name,
+        keys_type,
+        metadata_type,
+        globs_type,
+        env_type,
+        accessor,
+        rules_name,
+    } = names;
     let key = format!("K extends keyof {keys_type} & string");
     let _ = writeln!(
         out,

@@ -370,10 +370,16 @@ fn a_rename_whose_file_changed_at_the_prompt_keeps_the_old_key() {
 /// Ctrl-C stops a local apply after the batch under way, with the same report as on Cloudflare
 /// (the local store writes a whole batch synchronously, which once hid the signal until the
 /// process simply died with 130).
-#[cfg(unix)]
+///
+/// No race: kvsync's stderr is a pipe that holds one write (packet mode, one page), so kvsync
+/// cannot get further than one write ahead of what this test has read. Once the test has read
+/// the first batch's progress line, kvsync writes at most the second batch before it blocks on
+/// its next progress line, ahead of its check of the flag; the test sends SIGINT and lets
+/// kvsync go on only when the Ctrl-C thread has set the flag (it is then blocked on stderr
+/// behind the progress line, which `/proc` shows). The third batch is never written.
+#[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
-    use std::io::BufRead as _;
     const KEYS: usize = 30_000; // three batches of 10,000
     let mut yaml = config("web", &[], "").replace("      {}\n", "");
     for i in 0..KEYS {
@@ -381,6 +387,9 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
     }
     let test = Test::new().file("kvsync.yaml", yaml);
     let stdout = std::fs::File::create(test.path().join("stdout.txt")).expect("stdout file");
+    let (reader, writer) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::DIRECT).expect("a packet-mode pipe");
+    rustix::pipe::fcntl_setpipe_size(&writer, 1).expect("a pipe of one page");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kvsync"));
     command
         .args(["apply", "--target", "local", "--auto-approve", "--no-value-diff"])
@@ -390,26 +399,21 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
         .env("KVSYNC_PROGRESS_EVERY_MS", "0")
         .stdin(std::process::Stdio::null())
         .stdout(stdout)
-        .stderr(std::process::Stdio::piped());
+        .stderr(std::process::Stdio::from(writer));
     crate::support::hermetic(&mut command);
     let mut child = command.spawn().expect("run kvsync");
-    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    // The pipe's write end is kvsync's alone, so the reads below end when kvsync does.
+    drop(command);
+    let mut stderr = std::fs::File::from(reader);
     let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let read = stderr.read_line(&mut line).expect("read stderr");
+    while !seen.lines().any(|line| line.starts_with("applying: ")) || !seen.ends_with('\n') {
+        let read = read_packet(&mut stderr, &mut seen);
         assert!(read > 0, "kvsync ended before its first batch was written:\n{seen}");
-        seen.push_str(&line);
-        if line.starts_with("applying: ") {
-            break;
-        }
     }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    std::io::Read::read_to_string(&mut stderr, &mut seen).expect("read stderr");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
+    wait_until_ctrl_c_is_seen(child.id());
+    while read_packet(&mut stderr, &mut seen) > 0 {}
     let status = child.wait().expect("wait");
     let stdout = std::fs::read_to_string(test.path().join("stdout.txt")).expect("stdout");
     assert_eq!(status.code(), Some(1), "not killed by the signal: exit 1\n{seen}");
@@ -455,6 +459,37 @@ fn ctrl_c_stops_a_local_apply_between_batches_with_a_report() {
         "{}",
         &plan.stdout[plan.stdout.len().saturating_sub(300)..]
     );
+}
+
+/// Reads one write of kvsync's (one packet) into `seen`; 0 at the end.
+#[cfg(target_os = "linux")]
+fn read_packet(stderr: &mut std::fs::File, seen: &mut String) -> usize {
+    // A packet is at most one page; a smaller buffer would drop the rest of one.
+    let mut packet = [0; 8192];
+    let read = std::io::Read::read(stderr, &mut packet).expect("read stderr");
+    seen.push_str(std::str::from_utf8(&packet[..read]).expect("UTF-8 on stderr"));
+    read
+}
+
+/// Waits until kvsync's Ctrl-C thread has set its flag: the thread then leaves its wait for the
+/// signal and blocks on stderr (on the pipe, or on the lock the progress line holds).
+#[cfg(target_os = "linux")]
+fn wait_until_ctrl_c_is_seen(pid: u32) {
+    let tasks = std::path::PathBuf::from(format!("/proc/{pid}/task"));
+    loop {
+        let watcher = std::fs::read_dir(&tasks).expect("kvsync's threads").find_map(|task| {
+            let task = task.expect("a thread").path();
+            let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            (name.trim_end() == "kvsync-ctrl-c").then_some(task)
+        });
+        let waiting_on = watcher
+            .and_then(|task| std::fs::read_to_string(task.join("wchan")).ok())
+            .unwrap_or_default();
+        if waiting_on.contains("futex") || waiting_on.contains("pipe_write") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 /// A large one-file config starts listing from the heads read before its first `keys:`; an

@@ -218,32 +218,7 @@ async fn take_snapshot(
             .map_err(apply::Error::from)?,
     };
     let store = &planned.store;
-    let header = snapshot::Header {
-        kind: snapshot::KIND.to_owned(),
-        format_version: snapshot::FORMAT_VERSION,
-        owner: planned.desired.owner.clone(),
-        rev: revision.map(str::to_owned),
-        target: store.kind(),
-        account: account.filter(|_| store.kind().capabilities().metered),
-        namespaces: planned
-            .desired
-            .scopes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !skip(*i))
-            .map(|(_, s)| snapshot::ScopeRef {
-                scope: s.name.clone(),
-                namespace: s.namespace_id.clone(),
-                prefix: s.prefix.clone(),
-            })
-            .collect(),
-        time: snapshot::rfc3339(now),
-        flags: args
-            .snapshot_sensitive
-            .then(|| "--snapshot-sensitive".to_owned())
-            .into_iter()
-            .collect(),
-    };
+    let header = snapshot_header(planned, args, revision, account, now, &skip);
     // A live value the diffs read exactly: an adopt's (read as bytes), any on a target whose
     // text reads are exact, and a marker-only update's (live equals the desired bytes).
     let exact_reads = store.kind().capabilities().exact_text_reads;
@@ -294,6 +269,46 @@ async fn take_snapshot(
         printer.verbose(&line)
     }
     Ok(())
+}
+
+/// The header of the snapshot [`take_snapshot`] writes: whose keys, from where, when, and the
+/// scopes it covers (those `skip` leaves out are not).
+fn snapshot_header(
+    planned: &Planned,
+    args: &ApplyArgs,
+    revision: Option<&str>,
+    account: Option<String>,
+    now: i64,
+    skip: &dyn Fn(usize) -> bool,
+) -> crate::apply::snapshot::Header {
+    use crate::apply::snapshot;
+    let store = &planned.store;
+    snapshot::Header {
+        kind: snapshot::KIND.to_owned(),
+        format_version: snapshot::FORMAT_VERSION,
+        owner: planned.desired.owner.clone(),
+        rev: revision.map(str::to_owned),
+        target: store.kind(),
+        account: account.filter(|_| store.kind().capabilities().metered),
+        namespaces: planned
+            .desired
+            .scopes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !skip(*i))
+            .map(|(_, s)| snapshot::ScopeRef {
+                scope: s.name.clone(),
+                namespace: s.namespace_id.clone(),
+                prefix: s.prefix.clone(),
+            })
+            .collect(),
+        time: snapshot::rfc3339(now),
+        flags: args
+            .snapshot_sensitive
+            .then(|| "--snapshot-sensitive".to_owned())
+            .into_iter()
+            .collect(),
+    }
 }
 
 /// Runs the executor with Ctrl-C wired to stop it between batches.

@@ -232,6 +232,12 @@ async fn live(
     }
 
     let diff = envdiff::live(left_side, right_side, only, deep, &reads);
+    let views = diff_views(&diff, &reads);
+    Ok((diff, views))
+}
+
+/// The value diffs of the keys whose value or content differs, from the values read.
+fn diff_views(diff: &EnvDiff, reads: &LiveReads) -> ValueViews {
     let mut views = ValueViews::new();
     for (index, scope) in diff.scopes.iter().enumerate() {
         for key in &scope.keys {
@@ -253,7 +259,7 @@ async fn live(
             }
         }
     }
-    Ok((diff, views))
+    views
 }
 
 /// Reads the values of `keys` (listed in `live`), 100 per bulk get, or with `exact` as bytes.

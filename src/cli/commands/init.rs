@@ -37,45 +37,12 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
 
     // Bindings with both ids need `--preview` on every run (init does not pick one for the
     // user): the check below passes `--preview false`, and the note says so.
-    let mut both_ids: Vec<String> = Vec::new();
-    let (text, what) = if args.from_wrangler {
-        let cwd = std::env::current_dir().map_err(io)?;
-        let Some(found) = wrangler::find(&cwd) else {
-            return Err(Error::Usage(
-                "no wrangler config (wrangler.json, wrangler.jsonc or wrangler.toml) in this \
-                 folder or any folder above it"
-                    .to_owned(),
-            ));
-        };
-        let shown = relative(&cwd, &found);
-        let parsed = wrangler::read(&found).map_err(|detail| {
-            Error::Usage(format!("cannot read the wrangler config `{}`: {detail}", shown.display()))
-        })?;
-        // The new config finds wrangler's by itself when it would look up the same file.
-        let output_folder = std::fs::canonicalize(&folder).map_err(io)?;
-        let field = (wrangler::find(&output_folder).as_deref() != Some(found.as_path()))
-            .then(|| relative(&output_folder, &found).to_string_lossy().replace('\\', "/"));
-        let owner = args
-            .owner
-            .clone()
-            .or_else(|| parsed.name.as_deref().and_then(starter::owner_from))
-            .or(folder_name)
-            .unwrap_or_else(|| starter::DEFAULT_OWNER.to_owned());
-        let shown_text = shown.to_string_lossy().replace('\\', "/");
-        let Some(text) = starter::from_wrangler(&parsed, &shown_text, &owner, field.as_deref())
-        else {
-            return Err(Error::Usage(format!(
-                "`{shown_text}` declares no KV bindings (`kv_namespaces`); run `kvsync init` \
-                 without `--from-wrangler` for a starter that names a namespace id"
-            )));
-        };
-        both_ids =
-            starter::bindings_with_both_ids(&parsed).into_iter().map(str::to_owned).collect();
-        (text, format!("one scope per KV binding of `{shown_text}`"))
+    let (text, what, both_ids) = if args.from_wrangler {
+        from_wrangler(args, &folder, folder_name)?
     } else {
         let owner =
             args.owner.clone().or(folder_name).unwrap_or_else(|| starter::DEFAULT_OWNER.to_owned());
-        (starter::starter(&owner), "a starter config".to_owned())
+        (starter::starter(&owner), "a starter config".to_owned(), Vec::new())
     };
     // A link at `-o` is followed only when it points inside the current folder.
     crate::fs::write(&args.output, text.as_bytes(), Path::new("."))?;
@@ -115,6 +82,47 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<ExitStatus, Error> {
         Err(error) => return Err(error.into()),
     }
     Ok(ExitStatus::Success)
+}
+
+/// `init --from-wrangler`: the config text with one scope per KV binding of the wrangler config
+/// found from the current folder, what it is (for the message), and the bindings with both ids.
+fn from_wrangler(
+    args: &InitArgs,
+    folder: &Path,
+    folder_name: Option<String>,
+) -> Result<(String, String, Vec<String>), Error> {
+    let cwd = std::env::current_dir().map_err(io)?;
+    let Some(found) = wrangler::find(&cwd) else {
+        return Err(Error::Usage(
+            "no wrangler config (wrangler.json, wrangler.jsonc or wrangler.toml) in this \
+             folder or any folder above it"
+                .to_owned(),
+        ));
+    };
+    let shown = relative(&cwd, &found);
+    let parsed = wrangler::read(&found).map_err(|detail| {
+        Error::Usage(format!("cannot read the wrangler config `{}`: {detail}", shown.display()))
+    })?;
+    // The new config finds wrangler's by itself when it would look up the same file.
+    let output_folder = std::fs::canonicalize(folder).map_err(io)?;
+    let field = (wrangler::find(&output_folder).as_deref() != Some(found.as_path()))
+        .then(|| relative(&output_folder, &found).to_string_lossy().replace('\\', "/"));
+    let owner = args
+        .owner
+        .clone()
+        .or_else(|| parsed.name.as_deref().and_then(starter::owner_from))
+        .or(folder_name)
+        .unwrap_or_else(|| starter::DEFAULT_OWNER.to_owned());
+    let shown_text = shown.to_string_lossy().replace('\\', "/");
+    let Some(text) = starter::from_wrangler(&parsed, &shown_text, &owner, field.as_deref()) else {
+        return Err(Error::Usage(format!(
+            "`{shown_text}` declares no KV bindings (`kv_namespaces`); run `kvsync init` \
+             without `--from-wrangler` for a starter that names a namespace id"
+        )));
+    };
+    let both_ids =
+        starter::bindings_with_both_ids(&parsed).into_iter().map(str::to_owned).collect();
+    Ok((text, format!("one scope per KV binding of `{shown_text}`"), both_ids))
 }
 
 fn io(source: std::io::Error) -> Error {

@@ -6,8 +6,9 @@ use super::*;
 pub(super) fn checked_base_url(base_url: &str) -> Result<String, Error> {
     let trimmed = base_url.trim().trim_end_matches('/');
     let shown = without_userinfo(base_url);
-    let bad = |why: &str| Error::BadTarget { message: format!("API base URL `{shown}` {why}") };
-    let url = reqwest::Url::parse(trimmed).map_err(|err| bad(&format!("is not a URL ({err})")))?;
+    let bad = |why: &'static str| Error::BadBaseUrl { url: shown.to_string(), why };
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|err| Error::BaseUrlNotAUrl { url: shown.to_string(), detail: err.to_string() })?;
     if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
         return Err(bad("must not have a query or fragment"));
     }

@@ -55,7 +55,7 @@ use stats::*;
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 
 /// Longest account id the API accepts (§0.3).
-const ID_MAX: usize = 32;
+pub(super) const ID_MAX: usize = 32;
 /// How much of an undecodable answer an error shows.
 const EXCERPT_CHARS: usize = 120;
 
@@ -122,20 +122,11 @@ impl CloudflareStore {
         let CloudflareConfig { base_url, account_id, token, timings } = config;
         let base_url = checked_base_url(&base_url)?;
         if !is_id(&account_id) {
-            return Err(Error::BadTarget {
-                message: format!(
-                    "account id `{account_id}` is not a Cloudflare account id (1 to {ID_MAX} \
-                     letters, digits, `-` or `_`)"
-                ),
-            });
+            return Err(Error::BadAccountId { account_id });
         }
         // Cannot fail for a checked token (visible ASCII only); the error never shows it.
-        let mut auth =
-            HeaderValue::try_from(format!("Bearer {}", token.secret())).map_err(|_| {
-                Error::BadTarget {
-                    message: "the API token cannot be sent in an HTTP header".into(),
-                }
-            })?;
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", token.secret()))
+            .map_err(|_| Error::TokenNotAHeader)?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, auth);
@@ -166,9 +157,7 @@ impl CloudflareStore {
             .timeout(timings.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|err| Error::BadTarget {
-                message: format!("cannot set up the HTTP client: {}", error_chain(&err)),
-            })?;
+            .map_err(|err| Error::HttpClient { detail: error_chain(&err) })?;
         Ok(CloudflareStore {
             client,
             namespaces_url,
@@ -318,8 +307,9 @@ impl CloudflareStore {
         endpoint: &str,
         builder: reqwest::RequestBuilder,
     ) -> Result<reqwest::Request, Error> {
-        builder.build().map_err(|err| Error::BadTarget {
-            message: format!("cannot build the request `{endpoint}`: {}", error_chain(&err)),
+        builder.build().map_err(|err| Error::BadRequest {
+            endpoint: endpoint.to_string(),
+            detail: error_chain(&err),
         })
     }
 

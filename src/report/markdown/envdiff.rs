@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::escape::prose_with_code;
 use super::layout::{Item, Layout, Section};
 use super::{Report, code, diff_block, opaque, prose};
-use crate::plan::envdiff::{ScopeDiff, Status};
+use crate::plan::envdiff::{KeyDiff, ScopeDiff, Status};
 use crate::report::envdiff::{
     DiffReport, attributes, marker, mode_line, note, only_line, summary_line,
 };
@@ -76,51 +76,7 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
             }
             let _ = writeln!(heading, "Scope {}:", code(&scope.name));
         }
-        let items = scope
-            .keys
-            .iter()
-            .map(|key| {
-                let mut lines = format!(
-                    "- `{}` {} ({})\n",
-                    marker(&key.status),
-                    code(&key.key),
-                    note(diff, key, &|name| code(name))
-                );
-                for attribute in attributes(key) {
-                    let text = if attribute.literal {
-                        code(&attribute.text)
-                    } else {
-                        prose(&attribute.text)
-                    };
-                    let _ = writeln!(lines, "  - {}: {text}", attribute.label);
-                }
-                let mut details = None;
-                let view = report.views.get(index, &key.key);
-                let view = if key.sensitive && matches!(key.status, Status::Differs(_)) {
-                    Some(&ValueView::Sensitive)
-                } else {
-                    view
-                };
-                match view {
-                    Some(ValueView::Sensitive) => lines.push_str("  - value: (sensitive)\n"),
-                    Some(ValueView::Opaque { live, desired }) => {
-                        if let Some(line) = opaque(live.as_ref(), desired.as_ref()) {
-                            let _ = writeln!(lines, "  - {line}");
-                        }
-                    }
-                    Some(ValueView::Text { live, desired }) => {
-                        let labels = (diff.left.as_str(), diff.right.as_str());
-                        if let TextComparison::Diff(text) =
-                            compare_text_between(live.as_deref(), desired.as_deref(), labels)
-                        {
-                            details = Some(diff_block(&text, false));
-                        }
-                    }
-                    Some(ValueView::MarkerOnly) | None => {}
-                }
-                Item { lines, details }
-            })
-            .collect();
+        let items = scope.keys.iter().map(|key| key_item(report, index, key)).collect();
         sections.push(Section::plain(heading, items));
     }
     Layout {
@@ -130,6 +86,46 @@ fn layout(report: &DiffReport<'_>, title: &str) -> Layout<'static> {
         nouns: ("key", "keys"),
         where_full: WHERE_FULL.into(),
     }
+}
+
+/// One differing key: its marker, its attributes and, when its value differs, the value diff.
+fn key_item(report: &DiffReport<'_>, index: usize, key: &KeyDiff) -> Item {
+    let diff = report.diff;
+    let mut lines = format!(
+        "- `{}` {} ({})\n",
+        marker(&key.status),
+        code(&key.key),
+        note(diff, key, &|name| code(name))
+    );
+    for attribute in attributes(key) {
+        let text = if attribute.literal { code(&attribute.text) } else { prose(&attribute.text) };
+        let _ = writeln!(lines, "  - {}: {text}", attribute.label);
+    }
+    let mut details = None;
+    let view = report.views.get(index, &key.key);
+    let view = if key.sensitive && matches!(key.status, Status::Differs(_)) {
+        Some(&ValueView::Sensitive)
+    } else {
+        view
+    };
+    match view {
+        Some(ValueView::Sensitive) => lines.push_str("  - value: (sensitive)\n"),
+        Some(ValueView::Opaque { live, desired }) => {
+            if let Some(line) = opaque(live.as_ref(), desired.as_ref()) {
+                let _ = writeln!(lines, "  - {line}");
+            }
+        }
+        Some(ValueView::Text { live, desired }) => {
+            let labels = (diff.left.as_str(), diff.right.as_str());
+            if let TextComparison::Diff(text) =
+                compare_text_between(live.as_deref(), desired.as_deref(), labels)
+            {
+                details = Some(diff_block(&text, false));
+            }
+        }
+        Some(ValueView::MarkerOnly) | None => {}
+    }
+    Item { lines, details }
 }
 
 #[cfg(test)]

@@ -291,51 +291,7 @@ const WHERE_FULL_DRIFT: &str = "the full report is in the job log / `kvsync drif
 fn plan_layout(report: &PlanReport<'_>, title: &str, cap: usize) -> Layout<'static> {
     let plan = report.plan;
     let grouped = report.grouped();
-    let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&report.summary));
-    // What apply would refuse comes first: it is what the reviewer must act on.
-    if !plan.refusals.is_empty() {
-        head.push('\n');
-        head.push_str(&refusals_section(&plan.refusals));
-    }
-    if let Some(line) = report.cost_line() {
-        head.push('\n');
-        // A refused plan writes nothing: what apply sends is what it would send once fixed.
-        if plan.refusals.is_empty() {
-            head.push_str(&line);
-        } else {
-            head.push_str(&line.replacen(
-                "apply will send",
-                "once the refusals are resolved, apply would send",
-                1,
-            ));
-        }
-        head.push('\n');
-    }
-    if let Some(warning) = report.cost.free_plan_warning() {
-        head.push_str(&format!("\n> **Warning (Free plan):** {}.\n", prose(&warning)));
-    }
-    if let Some(line) = report.only_line() {
-        head.push('\n');
-        head.push_str(&prose_with_code(&line));
-        head.push('\n');
-    }
-    if grouped {
-        head.push('\n');
-        head.push_str(&origin_sentence(plan));
-        head.push('\n');
-    }
-    if let Some(note) = report.adopt_note() {
-        head.push('\n');
-        head.push_str(note);
-        head.push('\n');
-    }
-    for scope in report.scopes() {
-        head.push('\n');
-        head.push_str(&plan_table(&scope));
-        if let Some(source) = scope.resolved_from() {
-            head.push_str(&format!("\nNamespace id from {}.\n", prose_with_code(source)));
-        }
-    }
+    let head = plan_head(report, title);
 
     let labelled = plan.scopes.iter().filter(|s| !s.changes.is_empty()).count() > 1;
     let groups = if grouped { vec![Group::Drift, Group::PullRequest] } else { vec![Group::All] };
@@ -395,6 +351,59 @@ fn plan_layout(report: &PlanReport<'_>, title: &str, cap: usize) -> Layout<'stat
         nouns: ("change", "changes"),
         where_full: WHERE_FULL.into(),
     }
+}
+
+/// The plan report's head: the title and summary, the refusals, the cost and its warning,
+/// what `--only` left out, and a table per scope.
+fn plan_head(report: &PlanReport<'_>, title: &str) -> String {
+    let plan = report.plan;
+    let grouped = report.grouped();
+    let mut head = format!("## {}\n\n**{}**\n", prose(title), summary_line(&report.summary));
+    // What apply would refuse comes first: it is what the reviewer must act on.
+    if !plan.refusals.is_empty() {
+        head.push('\n');
+        head.push_str(&refusals_section(&plan.refusals));
+    }
+    if let Some(line) = report.cost_line() {
+        head.push('\n');
+        // A refused plan writes nothing: what apply sends is what it would send once fixed.
+        if plan.refusals.is_empty() {
+            head.push_str(&line);
+        } else {
+            head.push_str(&line.replacen(
+                "apply will send",
+                "once the refusals are resolved, apply would send",
+                1,
+            ));
+        }
+        head.push('\n');
+    }
+    if let Some(warning) = report.cost.free_plan_warning() {
+        head.push_str(&format!("\n> **Warning (Free plan):** {}.\n", prose(&warning)));
+    }
+    if let Some(line) = report.only_line() {
+        head.push('\n');
+        head.push_str(&prose_with_code(&line));
+        head.push('\n');
+    }
+    if grouped {
+        head.push('\n');
+        head.push_str(&origin_sentence(plan));
+        head.push('\n');
+    }
+    if let Some(note) = report.adopt_note() {
+        head.push('\n');
+        head.push_str(note);
+        head.push('\n');
+    }
+    for scope in report.scopes() {
+        head.push('\n');
+        head.push_str(&plan_table(&scope));
+        if let Some(source) = scope.resolved_from() {
+            head.push_str(&format!("\nNamespace id from {}.\n", prose_with_code(source)));
+        }
+    }
+    head
 }
 
 /// The drift report: the drift line, what was compared, a table per scope, the drifted keys,
