@@ -428,6 +428,27 @@ fn no_dev_server_is_one_error_with_the_fix() {
     assert!(stderr.contains("is `wrangler dev` running?\nhint: start `wrangler dev`"), "{stderr}");
 }
 
+/// `wrangler dev` lists its bindings, not the account's namespace titles: a `namespace_title:`
+/// scope is refused on this target with the fix, before any request.
+#[test]
+fn a_namespace_title_is_refused_naming_binding() {
+    let test = Test::new().file(
+        "kvsync.yaml",
+        "version: 1\nowner: dev-test\nnamespaces:\n  app:\n    namespace_title: shop-flags\n    keys: {a: b}\n",
+    );
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let out = test.run(&["plan", "--target", "wrangler-dev", "--dev-url", &url]);
+    assert_eq!(out.code, 1, "{}", out.snapshot());
+    assert!(
+        out.stderr.contains(
+            "error: this target cannot find a namespace by its title; set `namespace_id:` (or \
+             `binding:`) instead of `namespace_title:`"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Another server on the port (or a wrangler without the Local Explorer API) answers the
 /// explorer's route with a plain-text 404: one error saying so, with the fix.
 #[test]
