@@ -65,6 +65,24 @@ pub enum Error {
     #[error("restore did not finish: {failed} failed")]
     RestoreIncomplete { failed: usize },
 
+    /// `init --from-wrangler` found no wrangler config from the current folder up.
+    #[error(
+        "no wrangler config (wrangler.json, wrangler.jsonc or wrangler.toml) in this folder or \
+         any folder above it"
+    )]
+    NoWranglerConfig,
+
+    /// `init --from-wrangler`: the wrangler config found does not parse.
+    #[error("cannot read the wrangler config `{path}`: {detail}")]
+    WranglerUnreadable { path: String, detail: String },
+
+    /// `init --from-wrangler`: the wrangler config has no `kv_namespaces`.
+    #[error(
+        "`{path}` declares no KV bindings (`kv_namespaces`); run `kvsync init` without \
+         `--from-wrangler` for a starter that names a namespace id"
+    )]
+    NoKvBindings { path: String },
+
     /// A command-line argument clap accepted but kvsync cannot use.
     #[error("{0}")]
     Usage(String),

@@ -92,16 +92,11 @@ fn from_wrangler(
     folder_name: Option<String>,
 ) -> Result<(String, String, Vec<String>), Error> {
     let cwd = std::env::current_dir().map_err(io)?;
-    let Some(found) = wrangler::find(&cwd) else {
-        return Err(Error::Usage(
-            "no wrangler config (wrangler.json, wrangler.jsonc or wrangler.toml) in this \
-             folder or any folder above it"
-                .to_owned(),
-        ));
-    };
+    let Some(found) = wrangler::find(&cwd) else { return Err(Error::NoWranglerConfig) };
     let shown = relative(&cwd, &found);
-    let parsed = wrangler::read(&found).map_err(|detail| {
-        Error::Usage(format!("cannot read the wrangler config `{}`: {detail}", shown.display()))
+    let parsed = wrangler::read(&found).map_err(|detail| Error::WranglerUnreadable {
+        path: shown.display().to_string(),
+        detail,
     })?;
     // The new config finds wrangler's by itself when it would look up the same file.
     let output_folder = std::fs::canonicalize(folder).map_err(io)?;
@@ -115,10 +110,7 @@ fn from_wrangler(
         .unwrap_or_else(|| starter::DEFAULT_OWNER.to_owned());
     let shown_text = shown.to_string_lossy().replace('\\', "/");
     let Some(text) = starter::from_wrangler(&parsed, &shown_text, &owner, field.as_deref()) else {
-        return Err(Error::Usage(format!(
-            "`{shown_text}` declares no KV bindings (`kv_namespaces`); run `kvsync init` \
-             without `--from-wrangler` for a starter that names a namespace id"
-        )));
+        return Err(Error::NoKvBindings { path: shown_text });
     };
     let both_ids =
         starter::bindings_with_both_ids(&parsed).into_iter().map(str::to_owned).collect();
