@@ -98,8 +98,9 @@ fn provision() -> Result<(), String> {
         return Ok(());
     }
     say("the KV simulator is not installed: running `npm ci --prefix tests/simulator` once \
-         (it downloads miniflare, TypeScript, @cloudflare/workers-types and the YAML test suite \
-         from the npm registry)");
+         (it downloads miniflare, TypeScript, @cloudflare/workers-types, the YAML test suite, \
+         wrangler and, for this platform, a Node 22 package from the npm registry: about \
+         610 MB)");
     let started = Instant::now();
     let output = Command::new(npm())
         .args(["ci", "--prefix"])
