@@ -24,6 +24,14 @@ impl Pos {
         let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Self { line: clamp(line), column: clamp(column) }
     }
+
+    /// The place of byte `offset` of `text` (a char boundary).
+    pub(crate) fn at(text: &str, offset: usize) -> Self {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Self::new(line as u64, column as u64)
+    }
 }
 
 /// A file read while loading, by the order it was first read.

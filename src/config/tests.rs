@@ -151,6 +151,74 @@ fn duplicate_keys() {
     );
 }
 
+/// Every kind of mapping refuses a key written twice, at the second one: the parser passes
+/// duplicates through, and each mapping's own `Deserialize` refuses them. Also when a merge key
+/// (`<<`) makes the file be parsed a second time, with merges expanded.
+#[test]
+fn every_mapping_refuses_a_key_written_twice() {
+    let config = "version: 1
+owner: web
+max_deletes: 5
+namespaces:
+  flags:
+    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
+    prefix: \"f/\"
+    keys:
+      f/a: one
+      f/b:
+        value: two
+        metadata:
+          team: web
+      f/c:
+        value:
+          nested:
+            deep: 1
+  other: {namespace_id: 00000000000000000000000000000001, prefix: \"o/\"}
+environments:
+  staging:
+    max_deletes: 7
+  prod: {max_deletes: 9}
+default_environment: staging
+";
+    let merge = "      f/m: {<<: {value: m, metadata: {x: 1}}, value: n}\n";
+    // (line, key) of one-line entries; duplicating the line puts the same key right below.
+    let leaves = [
+        (2, "owner"),
+        (3, "max_deletes"),
+        (6, "namespace_id"),
+        (7, "prefix"),
+        (9, "f/a"),
+        (11, "value"),
+        (13, "team"),
+        (17, "deep"),
+        (18, "other"),
+        (21, "max_deletes"),
+        (22, "prod"),
+    ];
+    for with_merge in [false, true] {
+        for (line, key) in leaves {
+            let mut lines: Vec<String> = config.lines().map(str::to_owned).collect();
+            let column = lines[line - 1].len() - lines[line - 1].trim_start().len() + 1;
+            lines.insert(line, lines[line - 1].clone());
+            if with_merge {
+                lines.insert(9, merge.trim_end().to_owned());
+            }
+            let shift = usize::from(with_merge && line >= 9);
+            let text = lines.join("\n") + "\n";
+            let expected =
+                format!("kvsync.yaml:{}:{column}: duplicate key `{key}`", line + 1 + shift);
+            check_hint(&text, &[], &expected, "only once");
+        }
+    }
+    // Both configs are fine without the duplicates; an explicit key beats a merged one.
+    loads(config, &[]);
+    let merged = config.replacen("      f/a: one\n", &format!("      f/a: one\n{merge}"), 1);
+    let loaded = loads(&merged, &[]);
+    assert_eq!(inline(entry(&loaded, "f/m")), "n");
+    let x = serde_json::json!({"x": 1}).as_object().cloned().map(desired::UserMetadata::from);
+    assert_eq!(entry(&loaded, "f/m").metadata, x);
+}
+
 #[test]
 fn unknown_field_suggests_the_close_one() {
     check_hint(

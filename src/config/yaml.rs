@@ -7,7 +7,9 @@
 //! this file only. It knows nothing about what the fields mean.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasher as _, RandomState};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -46,12 +48,48 @@ pub(crate) fn parse<T: DeserializeOwned>(text: String) -> Result<T, ParseError> 
 /// [`parse`] of text the caller keeps, to read it again another way.
 pub(crate) fn parse_shared<T: DeserializeOwned>(text: &Rc<String>) -> Result<T, ParseError> {
     let _context = ParseContext::enter(Rc::clone(text));
-    let result = if is_empty_document(text) {
-        serde_saphyr::from_str_with_options::<T>("{}", options())
-    } else {
-        serde_saphyr::from_str_with_options::<T>(text, options())
+    let document = if is_empty_document(text) { "{}" } else { text.as_str() };
+    // A parse that expands merge keys keeps every key of every mapping it reads (about 200 bytes
+    // a key), so merge keys are expanded only in a document that has one.
+    let result = match serde_saphyr::from_str_with_options::<T>(document, options(false)) {
+        Err(error) if messages::is_merge_key(&error) => {
+            ParseContext::restart();
+            serde_saphyr::from_str_with_options::<T>(document, options(true))
+        }
+        result => result,
     };
-    result.map_err(|error| translate(&error, text))
+    result.map_err(|error| {
+        let duplicate = ParseContext::take_duplicate().or_else(|| {
+            // serde's derive names a struct's field read twice, but not where it is.
+            let field = messages::duplicate_field(&error)?;
+            Some((second_field(text, field)?, field.to_owned()))
+        });
+        match duplicate {
+            Some((pos, key)) => messages::duplicate_key(pos, &key),
+            None => translate(&error, text),
+        }
+    })
+}
+
+/// Where a mapping of `text` first names `field` a second time.
+fn second_field(text: &str, field: &str) -> Option<Pos> {
+    fn earliest(node: &SpanNode, field: &str) -> Option<usize> {
+        let children = match &node.kind {
+            SpanKind::Map { entries, .. } => {
+                let mut named = entries.iter().filter(
+                    |(key, _)| matches!(&key.kind, SpanKind::Scalar { text, .. } if text == field),
+                );
+                let here = named.nth(1).map(|(key, _)| key.start);
+                let below = entries.iter().filter_map(|(_, value)| earliest(value, field));
+                return here.into_iter().chain(below).min();
+            }
+            SpanKind::Seq { items, .. } => items,
+            SpanKind::Scalar { .. } | SpanKind::Alias => return None,
+        };
+        children.iter().filter_map(|child| earliest(child, field)).min()
+    }
+    let offset = earliest(&span_tree(text).ok()??, field)?;
+    Some(Pos::at(text, offset))
 }
 
 /// `text` with the mapping entries whose keys are at `keys` removed: each such line, and the
@@ -93,9 +131,19 @@ fn is_empty_document(text: &str) -> bool {
     })
 }
 
-/// The parser settings, with why each differs from serde-saphyr's defaults.
-fn options() -> serde_saphyr::Options {
+/// The parser settings, with why each differs from serde-saphyr's defaults. `merge_keys` says
+/// whether YAML 1.1 merge keys (`<<: *base`) are expanded or stop the parse.
+fn options(merge_keys: bool) -> serde_saphyr::Options {
     serde_saphyr::options! {
+        // Duplicate keys are refused by the mappings' own `Deserialize` (each `visit_map`
+        // below, and serde's derive for structs); the parser's check would keep every key of a
+        // mapping in memory (about 200 bytes each, 195 MiB for a million-key `keys:`).
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        merge_keys: if merge_keys {
+            serde_saphyr::MergeKeyPolicy::Merge
+        } else {
+            serde_saphyr::MergeKeyPolicy::Error
+        },
         // YAML 1.2 core: `yes`, `on`, `y` are strings, only `true`/`false` are booleans.
         strict_booleans: true,
         // YAML 1.2 core: `1_000` matches no number pattern, so it is the string "1_000".
@@ -137,6 +185,8 @@ fn options() -> serde_saphyr::Options {
 struct ParseContext {
     source: Rc<String>,
     alias_bytes_left: usize,
+    /// A key a mapping read twice: where the second one is, and the key.
+    duplicate: Option<(Pos, String)>,
 }
 
 thread_local! {
@@ -149,10 +199,40 @@ struct ContextGuard;
 impl ParseContext {
     fn enter(source: Rc<String>) -> ContextGuard {
         CONTEXT.with(|context| {
-            *context.borrow_mut() =
-                Some(ParseContext { source, alias_bytes_left: ALIAS_TEXT_BYTES_MAX });
+            *context.borrow_mut() = Some(ParseContext {
+                source,
+                alias_bytes_left: ALIAS_TEXT_BYTES_MAX,
+                duplicate: None,
+            });
         });
         ContextGuard
+    }
+}
+
+impl ParseContext {
+    /// The same text parsed again from the start: the alias budget is whole again.
+    fn restart() {
+        CONTEXT.with(|context| {
+            if let Some(context) = context.borrow_mut().as_mut() {
+                context.alias_bytes_left = ALIAS_TEXT_BYTES_MAX;
+                context.duplicate = None;
+            }
+        });
+    }
+
+    /// Remembers a key read twice in one mapping, for [`parse_shared`] to report where the
+    /// second one is (serde leaves a visitor's error without a place).
+    fn duplicate<E: de::Error>(name: &Sp<String>) -> E {
+        CONTEXT.with(|context| {
+            if let Some(context) = context.borrow_mut().as_mut() {
+                context.duplicate = Some((name.pos, name.value.clone()));
+            }
+        });
+        E::custom(format!("duplicate key `{}`", name.value))
+    }
+
+    fn take_duplicate() -> Option<(Pos, String)> {
+        CONTEXT.with(|context| context.borrow_mut().as_mut()?.duplicate.take())
     }
 }
 
@@ -353,7 +433,9 @@ impl<'de> Visitor<'de> for KindVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YamlKind, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        let mut names = Names::default();
         while let Some(name) = map.next_key::<Sp<String>>()? {
+            names.admit(&entries, &name)?;
             let value = map.next_value::<YamlValue>()?;
             entries.push((name, value));
         }
@@ -438,6 +520,27 @@ impl<'de> Deserialize<'de> for KeyEntry {
     }
 }
 
+/// The names a mapping has read, to refuse one read twice. Only a hash of each is kept (8 bytes
+/// a name); a hash seen before is confirmed against the names themselves. Names compare as the
+/// strings they are: kvsync's keys and JSON's object keys are strings.
+#[derive(Default)]
+struct Names {
+    hashes: HashSet<u64>,
+    state: RandomState,
+}
+
+impl Names {
+    fn admit<V, E: de::Error>(
+        &mut self,
+        earlier: &[(Sp<String>, V)],
+        name: &Sp<String>,
+    ) -> Result<(), E> {
+        let new = self.hashes.insert(self.state.hash_one(&name.value))
+            || !earlier.iter().any(|(seen, _)| seen.value == name.value);
+        if new { Ok(()) } else { Err(ParseContext::duplicate(name)) }
+    }
+}
+
 struct NamedMapVisitor<T>(std::marker::PhantomData<T>);
 
 impl<'de, T> Visitor<'de> for NamedMapVisitor<T>
@@ -461,7 +564,9 @@ where
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedMap<T>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        let mut names = Names::default();
         while let Some(name) = map.next_key::<Sp<String>>()? {
+            names.admit(&entries, &name)?;
             let value = map.next_value::<Sp<T>>()?;
             entries.push((name, value));
         }

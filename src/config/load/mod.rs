@@ -209,9 +209,7 @@ fn utf8_text(bytes: Vec<u8>, root: FileId, problems: &mut Problems) -> Option<St
         Err(error) => {
             let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
             let valid = String::from_utf8_lossy(valid);
-            let line = valid.matches('\n').count() + 1;
-            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            let pos = Pos::new(line as u64, column as u64);
+            let pos = Pos::at(&valid, valid.len());
             problems.error(root, pos, "the config is not valid UTF-8", None);
             None
         }

@@ -11,6 +11,31 @@ use crate::config::problems::{Pos, did_you_mean};
 const ENTRY_FIELDS: &[&str] =
     &["value", "file", "metadata", "expiration", "expiration_ttl", "sensitive"];
 
+/// A key read twice in one mapping, at the second one.
+pub(super) fn duplicate_key(pos: Pos, key: &str) -> ParseError {
+    ParseError {
+        pos,
+        message: format!("duplicate key `{key}`"),
+        hint: Some(DUPLICATE_HINT.to_owned()),
+        structural: false,
+    }
+}
+
+/// The parse stopped at a merge key (`<<`) because it was not asked to expand them.
+pub(super) fn is_merge_key(error: &YamlError) -> bool {
+    matches!(innermost(error), YamlError::MergeKeyNotAllowed { .. })
+}
+
+/// The field serde's derive found twice in a struct's mapping.
+pub(super) fn duplicate_field(error: &YamlError) -> Option<&str> {
+    match innermost(error) {
+        YamlError::Message { msg, .. } => msg.strip_prefix("duplicate field `")?.strip_suffix('`'),
+        _ => None,
+    }
+}
+
+const DUPLICATE_HINT: &str = "a mapping may name each key only once; remove or rename one";
+
 pub(super) fn translate(error: &YamlError, source: &str) -> ParseError {
     let pos = error
         .location()
@@ -51,13 +76,6 @@ fn describe(error: &YamlError, source: &str, pos: Pos) -> (String, Option<String
     let field = key_before(source, pos);
     let of_field = field.as_deref().map(|f| format!(" for `{f}`")).unwrap_or_default();
     match error {
-        YamlError::DuplicateMappingKey { key, .. } => (
-            match key {
-                Some(key) => format!("duplicate key `{key}`"),
-                None => "duplicate key".to_owned(),
-            },
-            Some("a mapping may name each key only once; remove or rename one".to_owned()),
-        ),
         YamlError::SerdeUnknownField { field, expected, .. } => unknown_field(field, expected),
         YamlError::SerdeMissingField { field, .. } => missing_field(field),
         YamlError::SerdeUnknownVariant { variant, expected, .. } => (
