@@ -61,8 +61,9 @@ pub(crate) fn read<T: DeserializeOwned>(
         Vec::new()
     };
     let mut reading = Reading { parsed: None, problems: Vec::new(), echoes: Vec::new() };
-    // The parser's own problem is among those found, unless the walk missed it.
-    let missed = !found.iter().any(|f| f.pos.line == error.pos.line);
+    // The parser's own problem is among those found, unless the walk missed it. A missing
+    // field is found at its mapping's start, where the parser's place may be another line.
+    let missed = !found.iter().any(|f| f.pos.line == error.pos.line || f.message == error.message);
     if missed {
         reading.problems.push((error.pos, error.message, error.hint));
     }

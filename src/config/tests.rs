@@ -220,6 +220,15 @@ default_environment: staging
 }
 
 #[test]
+fn a_missing_field_is_one_problem() {
+    check(
+        "version: 1\nnamespaces:\n  f:\n    namespace_id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n",
+        &[],
+        &["kvsync.yaml:1:1: missing field `owner`"],
+    );
+}
+
+#[test]
 fn unknown_field_suggests_the_close_one() {
     check_hint(
         &format!("{HEAD}    prnue: true\n"),
