@@ -1,7 +1,8 @@
 //! The YAML boundary: the only module that knows serde-saphyr.
 //!
 //! It owns the parser settings (YAML 1.2 core schema with strict booleans, duplicate keys
-//! refused, unknown tags refused, and limits that stop alias bombs), the `Deserialize` impls that
+//! refused by each mapping's own `Deserialize`, unknown tags refused, and limits that stop alias
+//! bombs), the `Deserialize` impls that
 //! need source positions ([`Sp`], [`YamlKind`], [`NamedMap`], [`KeyEntry`]), and the translation
 //! of parser errors into kvsync's messages and hints. Swapping the YAML crate means rewriting
 //! this file only. It knows nothing about what the fields mean.
@@ -590,7 +591,76 @@ pub(crate) use messages::{STRICT_BOOLEANS_HINT, missing_field, one_of, unknown_f
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A mapping tree whose names come from a small set, so that repeats are common.
+    #[derive(Debug, Clone)]
+    enum Node {
+        Leaf(u8),
+        Map(Vec<(usize, usize, Node)>),
+    }
+
+    const NAMES: &[&str] = &["a", "b", "key", "f/x"];
+
+    fn node() -> impl Strategy<Value = Node> {
+        let leaf = any::<u8>().prop_map(Node::Leaf);
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop::collection::vec((0..NAMES.len(), 0..3usize, inner), 0..5).prop_map(Node::Map)
+        })
+    }
+
+    /// Block style, each name plain, single- or double-quoted.
+    fn render(entries: &[(usize, usize, Node)], indent: usize, out: &mut String) {
+        for (name, style, value) in entries {
+            let name = NAMES[*name];
+            let name = match style {
+                0 => name.to_owned(),
+                1 => format!("'{name}'"),
+                _ => format!("\"{name}\""),
+            };
+            out.push_str(&format!("{:indent$}{name}:", ""));
+            match value {
+                Node::Leaf(n) => out.push_str(&format!(" {n}\n")),
+                Node::Map(inner) if inner.is_empty() => out.push_str(" {}\n"),
+                Node::Map(inner) => {
+                    out.push('\n');
+                    render(inner, indent + 2, out);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// The mappings' own duplicate check finds exactly the repeat serde-saphyr's would, at
+        /// the same place; a document without one parses the same either way.
+        #[test]
+        fn duplicates_are_found_as_the_parser_would(entries in prop::collection::vec(
+            (0..NAMES.len(), 0..3usize, node()), 1..6)
+        ) {
+            let mut text = String::new();
+            render(&entries, 0, &mut text);
+            let reference = serde_saphyr::from_str_with_options::<serde_json::Value>(
+                &text,
+                serde_saphyr::options! {
+                    duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+                    with_snippet: false,
+                },
+            );
+            let ours = parse::<YamlValue>(text.clone());
+            match reference {
+                Err(error @ serde_saphyr::Error::DuplicateMappingKey { .. }) => {
+                    let at = error.location().expect("a place");
+                    let ours = ours.expect_err("a duplicate");
+                    prop_assert!(ours.message.starts_with("duplicate key `"), "{}", ours.message);
+                    prop_assert_eq!(ours.pos, Pos::new(at.line(), at.column()), "{}", text);
+                }
+                Err(other) => prop_assert!(false, "{other}"),
+                Ok(_) => prop_assert!(ours.is_ok(), "{:?}\n{}", ours.err(), text),
+            }
+        }
+    }
 
     #[test]
     fn entries_are_cut_out_with_what_is_nested_under_them() {
