@@ -136,7 +136,7 @@ pub(super) fn add(
         At::Absolute(expiration),
     )?;
     let no_mapping = || Refusal::NoMapping { file: shown_file.clone(), path: path.join(".") };
-    let tree = files.trees.get(file).and_then(Option::as_ref).ok_or_else(no_mapping)?;
+    let tree = files.trees.get(file).ok_or_else(no_mapping)?;
     if let Some(at) = locate::path_shared(tree, &path) {
         return Err(Refusal::Shared { place: place_at(context, &drafts[file], at) });
     }
@@ -204,7 +204,7 @@ pub(super) fn insert_into_overlay(
         Ok(lines.ok_or_else(by_hand)?.join(", "))
     };
     let path = ["environments", environment, "namespaces", scope, "keys"];
-    let root = files.trees.first().and_then(Option::as_ref).ok_or_else(|| Refusal::NoMapping {
+    let root = files.trees.root().ok_or_else(|| Refusal::NoMapping {
         file: shown(files.context.root, &drafts[0].path),
         path: path.join("."),
     })?;

@@ -1,8 +1,77 @@
 //! Where an entry is defined: the overlay, the root config or an included file, found in the
 //! files' trees of nodes, and whether an anchor or an alias on the way shares it.
 
-use super::super::yaml::{SpanKind, SpanNode};
-use super::Context;
+use std::cell::OnceCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use super::super::yaml::{self, SpanKind, SpanNode};
+use super::{Context, Error};
+
+/// The files the load read (root first): each one's text, and its tree of nodes, parsed when
+/// first needed. A tree takes about 340 bytes a key, so an edit of one key of a million parses
+/// the root and the files whose text holds the key, not every file.
+pub(super) struct Trees {
+    paths: Vec<PathBuf>,
+    texts: Vec<Rc<String>>,
+    parsed: Vec<OnceCell<Result<Option<SpanNode>, String>>>,
+}
+
+impl Trees {
+    /// Reads every file again (a file the load read that cannot be read now is an error).
+    pub(super) fn read(paths: &[PathBuf]) -> Result<Self, Error> {
+        let texts = paths
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(Rc::new)
+                    .map_err(|source| Error::Read { path: path.clone(), source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let parsed = paths.iter().map(|_| OnceCell::new()).collect();
+        Ok(Self { paths: paths.to_vec(), texts, parsed })
+    }
+
+    pub(super) fn text(&self, file: usize) -> &Rc<String> {
+        &self.texts[file]
+    }
+
+    /// File `file`'s tree; `None` for an empty document or a file that does not parse (which
+    /// [`Trees::failure`] then reports).
+    pub(super) fn get(&self, file: usize) -> Option<&SpanNode> {
+        let parsed = self.parsed.get(file)?;
+        let tree = parsed
+            .get_or_init(|| yaml::span_tree(&self.texts[file]).map_err(|error| error.to_string()));
+        tree.as_ref().ok()?.as_ref()
+    }
+
+    pub(super) fn root(&self) -> Option<&SpanNode> {
+        self.get(0)
+    }
+
+    /// The first file that was needed and does not parse (it changed since the load).
+    pub(super) fn failure(&self) -> Option<Error> {
+        self.parsed.iter().zip(&self.paths).find_map(|(parsed, path)| {
+            let message = parsed.get()?.as_ref().err()?;
+            Some(Error::Parse { path: path.clone(), message: message.clone() })
+        })
+    }
+
+    /// Which files were parsed.
+    #[cfg(test)]
+    pub(super) fn parsed(&self) -> Vec<bool> {
+        self.parsed.iter().map(|tree| tree.get().is_some()).collect()
+    }
+
+    /// The included files in the order to look for `key`: those whose text holds it as
+    /// written first (a key is defined once in a scope's files), then the others (a key that is
+    /// escaped or split in the text), each in the order the load read them.
+    fn included_for(&self, key: &str) -> impl Iterator<Item = usize> {
+        let (holding, others): (Vec<usize>, Vec<usize>) =
+            (1..self.texts.len()).partition(|&file| self.texts[file].contains(key));
+        holding.into_iter().chain(others)
+    }
+}
 
 /// Where an entry is written.
 pub(super) struct Site {
@@ -22,11 +91,11 @@ pub(super) struct Site {
 /// scope, then the included files. `overlay` says whether the site is in the overlay.
 pub(super) fn find(
     context: &Context<'_>,
-    trees: &[Option<SpanNode>],
+    trees: &Trees,
     scope: &str,
     key: &str,
 ) -> Option<(Site, bool)> {
-    let root = trees.first()?.as_ref()?;
+    let root = trees.root()?;
     if let Some(environment) = context.environment {
         let path = ["environments", environment, "namespaces", scope, "keys"];
         if let Some(site) = site_at(root, 0, &path, key) {
@@ -36,8 +105,8 @@ pub(super) fn find(
     if let Some(site) = site_at(root, 0, &["namespaces", scope, "keys"], key) {
         return Some((site, false));
     }
-    for (index, tree) in trees.iter().enumerate().skip(1) {
-        if let Some(tree) = tree
+    for index in trees.included_for(key) {
+        if let Some(tree) = trees.get(index)
             && let Some(site) = site_at(tree, index, &["keys"], key)
         {
             return Some((site, false));
@@ -105,6 +174,6 @@ pub(super) fn path_shared(root: &SpanNode, path: &[&str]) -> Option<usize> {
     None
 }
 
-pub(super) fn has_environments(trees: &[Option<SpanNode>]) -> bool {
-    trees.first().and_then(Option::as_ref).and_then(|root| root.get("environments")).is_some()
+pub(super) fn has_environments(trees: &Trees) -> bool {
+    trees.root().and_then(|root| root.get("environments")).is_some()
 }

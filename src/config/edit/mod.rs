@@ -34,10 +34,12 @@ pub use secrets::{SecretParts, secret_names};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::yaml::{self, SpanNode};
+use super::yaml::SpanNode;
+use locate::Trees;
 
 /// What one key's entry should become.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +133,7 @@ impl Override {
 /// One YAML file being edited: its text now, and replacements to make (byte range, new text).
 struct Draft {
     path: PathBuf,
-    original: String,
+    original: Rc<String>,
     replacements: Vec<(usize, usize, String)>,
 }
 
@@ -145,7 +147,14 @@ pub fn edits(
     if changes.is_empty() {
         return Ok(Edits::default());
     }
-    let (trees, mut drafts) = read_drafts(context.files)?;
+    let trees = Trees::read(context.files)?;
+    let mut drafts: Vec<Draft> = (context.files.iter().enumerate())
+        .map(|(file, path)| Draft {
+            path: path.clone(),
+            original: Rc::clone(trees.text(file)),
+            replacements: Vec::new(),
+        })
+        .collect();
     let mut out = Edits::default();
     let mut later = Later::default();
     for change in changes {
@@ -181,6 +190,10 @@ pub fn edits(
     if let Some(environment) = context.environment {
         write_overrides(context, &trees, &mut drafts, &later, environment, &mut out);
     }
+    if let Some(error) = trees.failure() {
+        return Err(error);
+    }
+    drop(trees);
     for draft in drafts {
         if draft.replacements.is_empty() {
             continue;
@@ -188,7 +201,7 @@ pub fn edits(
         let after = text::apply(&draft.original, draft.replacements);
         out.files.push(FileEdit {
             path: draft.path,
-            before: draft.original.into_bytes(),
+            before: Rc::unwrap_or_clone(draft.original).into_bytes(),
             after: after.into_bytes(),
         });
     }
@@ -199,26 +212,11 @@ pub fn edits(
     Ok(out)
 }
 
-/// The files the load read, again: each one's tree of nodes and its draft.
-fn read_drafts(paths: &[PathBuf]) -> Result<(Vec<Option<SpanNode>>, Vec<Draft>), Error> {
-    let mut drafts = Vec::new();
-    let mut trees = Vec::new();
-    for path in paths {
-        let original = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.clone(), source })?;
-        let tree = yaml::span_tree(&original)
-            .map_err(|error| Error::Parse { path: path.clone(), message: error.to_string() })?;
-        trees.push(tree);
-        drafts.push(Draft { path: path.clone(), original, replacements: Vec::new() });
-    }
-    Ok((trees, drafts))
-}
-
 /// Writes the overrides collected for the environment's overlay, scope by scope; a scope whose
 /// overrides cannot go in has none written, each of its keys refused.
 fn write_overrides(
     context: &Context<'_>,
-    trees: &[Option<SpanNode>],
+    trees: &Trees,
     drafts: &mut [Draft],
     later: &Later,
     environment: &str,
@@ -251,7 +249,7 @@ fn write_overrides(
 /// What every edit reads: where, and the files' trees of nodes.
 struct Files<'a> {
     context: &'a Context<'a>,
-    trees: &'a [Option<SpanNode>],
+    trees: &'a Trees,
 }
 
 fn overridden(context: &Context<'_>, root: &Path) -> String {

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::super::interpolate;
-use super::super::yaml::{self, SpanKind, SpanNode};
-use super::{Context, locate};
+use super::super::yaml::{SpanKind, SpanNode};
+use super::Context;
+use super::locate::{self, Trees};
 
 /// Which parts of a sensitive key changed live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,14 +28,8 @@ pub fn secret_names(
     if keys.is_empty() {
         return names;
     }
-    let trees: Vec<Option<SpanNode>> = context
-        .files
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
-            yaml::span_tree(&text).ok().flatten()
-        })
-        .collect();
+    // A file that cannot be read or parsed again stops the edits that follow.
+    let Ok(trees) = Trees::read(context.files) else { return names };
     for (scope, key, parts) in keys {
         let Some((site, _)) = locate::find(context, &trees, scope, key) else { continue };
         if site.shared.is_some() {

@@ -504,3 +504,41 @@ fn a_tag_apart_from_its_value_goes_and_its_comment_stays() {
         );
     }
 }
+
+/// An entry is found in the included file that defines it, whether the key is written as is
+/// (a file that only mentions it, earlier, is passed over) or escaped (found once the files
+/// whose text holds it as written do not define it); only the files looked in are parsed.
+#[test]
+fn an_entry_is_found_in_the_file_that_defines_it() {
+    let config = format!("{HEAD}    include: [a.yaml, b.yaml, c.yaml]\n");
+    let files = [
+        ("kvsync.yaml", config.as_str()),
+        ("a.yaml", "keys:\n  note: \"see f/plain and f/escaped\"  # f/plain\n"),
+        ("b.yaml", "keys:\n  f/plain: one\n"),
+        ("c.yaml", "keys:\n  \"f\\x2Fescaped\": two\n"),
+    ];
+    let project = project(&files, None);
+    let (after, edits) = edited(&project, &[set_value("f/plain", "uno")]);
+    assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+    assert_eq!(after.keys().collect::<Vec<_>>(), ["b.yaml"]);
+    assert_eq!(after["b.yaml"], "keys:\n  f/plain: uno\n");
+    let (after, edits) = edited(&project, &[set_value("f/escaped", "dos")]);
+    assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+    assert_eq!(after["c.yaml"], "keys:\n  \"f\\x2Fescaped\": dos\n");
+
+    let trees = locate::Trees::read(&project.files).expect("read");
+    let root = project.dir.path().join("kvsync.yaml");
+    let context = Context {
+        root: &root,
+        files: &project.files,
+        environment: None,
+        into: None,
+        preview: None,
+        target: None,
+        vars: &|_| None,
+        titles: None,
+    };
+    let (site, _) = locate::find(&context, &trees, "flags", "f/plain").expect("found");
+    assert_eq!(site.file, 2);
+    assert_eq!(trees.parsed(), [true, true, true, false], "c.yaml is not parsed");
+}
