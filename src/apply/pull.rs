@@ -26,9 +26,6 @@ pub struct Request<'a> {
     pub root: &'a Path,
     /// The YAML files the load read, root first.
     pub files: &'a [PathBuf],
-    pub desired: &'a Desired,
-    /// Each scope's listing, in the desired state's scope order.
-    pub live: &'a [LiveScope],
     pub options: &'a pull::Options,
     /// `--remove-missing`.
     pub remove_missing: bool,
@@ -73,24 +70,31 @@ pub enum Error {
 }
 
 /// Finds what changed live, decides what the config should say and computes the edits, checked
-/// as a whole. Reads values; writes nothing.
-pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled, Error> {
-    let desired = request.desired;
-    let findings = find(store, request).await?;
+/// as a whole. Reads values; writes nothing. `live` is each scope's listing, in `desired`'s
+/// scope order; both are let go before the check loads the config again.
+pub async fn pull<S: KvStore>(
+    store: &S,
+    request: &Request<'_>,
+    desired: Desired,
+    live: Vec<LiveScope>,
+) -> Result<Pulled, Error> {
+    let findings = find(store, request, &desired, &live).await?;
     let adoptable = if request.options.adopt {
         0
     } else {
         desired
             .scopes
             .iter()
-            .zip(request.live)
+            .zip(&live)
             .map(|(scope, listing)| pull::adoptable_count(scope, listing, request.options))
             .sum()
     };
+    drop(live);
+    let environment = desired.environment.clone();
     let context = edit::Context {
         root: request.root,
         files: request.files,
-        environment: desired.environment.as_deref(),
+        environment: environment.as_deref(),
         into: request.into,
         preview: request.preview,
         target: request.target,
@@ -109,13 +113,16 @@ pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled
     let secrets = edit::secret_names(&context, &sensitive);
     let applied = |rev: Option<&str>| pull::applied_live((request.ancestry)(rev), &desired.owner);
     let (changes, mut rows) = pull::decide(&findings, request.remove_missing, &secrets, &applied);
-    let edits = edit::edits(&context, desired, &changes)?;
-    // The whole result, loaded from memory, before anything is written (a dry run too).
-    edit::check(&context, desired, &changes, &edits, request.environments)
+    let edits = edit::edits(&context, &desired, &changes)?;
+    // The whole result, loaded from memory, before anything is written (a dry run too), with
+    // only what the check compares of the desired state kept meanwhile.
+    let before = edit::Before::of(&desired, &changes);
+    drop(desired);
+    edit::check(&context, environment.as_deref(), &before, &changes, &edits, request.environments)
         .map_err(edit::Error::from)?;
     pull::settle(&mut rows, &edits.made, &edits.refused);
     let report = Report {
-        environment: desired.environment.clone(),
+        environment,
         rows,
         dry_run: request.dry_run,
         files: edits.files.iter().map(|file| edit::shown(request.root, &file.path)).collect(),
@@ -130,9 +137,11 @@ pub async fn pull<S: KvStore>(store: &S, request: &Request<'_>) -> Result<Pulled
 async fn find<S: KvStore>(
     store: &S,
     request: &Request<'_>,
+    desired: &Desired,
+    live: &[LiveScope],
 ) -> Result<Vec<(String, Finding)>, Error> {
     let mut findings = Vec::new();
-    for (scope, listing) in request.desired.scopes.iter().zip(request.live) {
+    for (scope, listing) in desired.scopes.iter().zip(live) {
         let wanted = pull::values_to_read(scope, listing, request.options);
         let names: Vec<String> = wanted.iter().map(|key| key.name.as_str().to_owned()).collect();
         let hints: Vec<ReadHint> = wanted

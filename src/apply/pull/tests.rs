@@ -113,8 +113,6 @@ fn run(project: &Project, store: &Namespace, live: &[LiveScope], deep: bool) -> 
     let request = Request {
         root: &root,
         files: &project.loaded.files,
-        desired: &project.loaded.desired,
-        live,
         options: &options,
         remove_missing: false,
         into: None,
@@ -127,7 +125,8 @@ fn run(project: &Project, store: &Namespace, live: &[LiveScope], deep: bool) -> 
         dry_run: false,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(pull(store, &request)).expect("pulls")
+    let desired = project.loaded.desired.clone();
+    runtime.block_on(pull(store, &request, desired, live.to_vec())).expect("pulls")
 }
 
 /// A deep pull reads every value once, as exact bytes (a text read would have dropped the

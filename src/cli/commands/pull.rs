@@ -37,8 +37,6 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     let request = Request {
         root: args.config.path(),
         files: &files,
-        desired: &desired,
-        live: &live,
         options: &options,
         remove_missing: args.remove_missing,
         into: args.into.as_deref(),
@@ -50,7 +48,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
         ancestry: &|rev| history.has(rev),
         dry_run: args.dry_run,
     };
-    let pulled = run_pull::pull(&store, &request).await?;
+    let pulled = run_pull::pull(&store, &request, desired, live).await?;
     store.close()?;
     let report = &pulled.report;
     if args.dry_run {

@@ -48,11 +48,74 @@ fn in_environment(environment: &Option<String>) -> String {
     environment.as_ref().map(|name| format!(" in environment `{name}`")).unwrap_or_default()
 }
 
-/// Checks the edits; `before` is the desired state they were computed from. `environments`
-/// names every environment of the config (empty without `environments:`).
+/// What the check needs of a desired state: each scope's head, each key's hash and flags
+/// (about 80 bytes a key, where a desired entry with its name, value and metadata takes about
+/// 200), and the whole entries of the keys changed. So the desired state the edits were
+/// computed from need not be held while the config is loaded again.
+pub struct Before {
+    scopes: Vec<ScopeBefore>,
+}
+
+struct ScopeBefore {
+    name: String,
+    namespace_id: String,
+    prefix: String,
+    /// Sorted by name, as the scope's entries are.
+    keys: Vec<(Box<str>, Summary)>,
+    /// The keys `changes` name, whole: a pulled key's new state is built from its old one.
+    changed: HashMap<String, DesiredEntry>,
+}
+
+/// What an unchanged key must keep.
+#[derive(Clone, Copy, PartialEq)]
+struct Summary {
+    hash: crate::content::ContentHash,
+    sensitive: bool,
+    json: bool,
+}
+
+impl Summary {
+    fn of(entry: &DesiredEntry) -> Self {
+        Self { hash: entry.hash, sensitive: entry.sensitive, json: entry.json }
+    }
+}
+
+impl Before {
+    /// `desired`, as the check of `changes` needs it.
+    pub fn of(desired: &Desired, changes: &[Change]) -> Self {
+        let scopes = desired
+            .scopes
+            .iter()
+            .map(|scope| ScopeBefore {
+                name: scope.name.clone(),
+                namespace_id: scope.namespace_id.clone(),
+                prefix: scope.prefix.clone(),
+                keys: scope
+                    .entries
+                    .iter()
+                    .map(|(key, entry)| (key.as_str().into(), Summary::of(entry)))
+                    .collect(),
+                changed: changes
+                    .iter()
+                    .filter(|change| change.scope == scope.name)
+                    .filter_map(|change| {
+                        let entry = scope.entries.get(&change.key)?;
+                        Some((change.key.clone(), entry.clone()))
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self { scopes }
+    }
+}
+
+/// Checks the edits; `before` is the desired state they were computed from
+/// ([`Before::of`]). `environments` names every environment of the config (empty without
+/// `environments:`).
 pub fn check(
     context: &Context<'_>,
-    before: &Desired,
+    environment: Option<&str>,
+    before: &Before,
     changes: &[Change],
     edits: &Edits,
     environments: &[String],
@@ -97,7 +160,7 @@ pub fn check(
         environment: environment.map(str::to_owned),
         source,
     };
-    let environment = before.environment.as_deref().filter(|_| !environments.is_empty());
+    let environment = environment.filter(|_| !environments.is_empty());
     let after = load(environment, Some(&overlay)).map_err(|e| not_loading(environment, e))?;
     let read: Vec<PathBuf> = after.files.iter().map(|p| canonical(p)).collect();
     if read != yaml_files {
@@ -117,8 +180,9 @@ pub fn check(
             // It did not load before the edits either: nothing of it to keep.
             continue;
         };
+        let then = Before::of(&then.desired, &[]);
         let now = load(Some(other), Some(&overlay)).map_err(|e| not_loading(Some(other), e))?;
-        compare(Some(other), &then.desired, &now.desired, &added_into, &values)?;
+        compare(Some(other), &then, &now.desired, &added_into, &values)?;
     }
     Ok(())
 }
@@ -150,18 +214,14 @@ impl Values<'_> {
 
 fn compare(
     environment: Option<&str>,
-    before: &Desired,
+    before: &Before,
     after: &Desired,
     made: &HashMap<(&str, &str), &What>,
     values: &Values<'_>,
 ) -> Result<(), CheckError> {
-    let heads = |d: &Desired| -> Vec<(String, String, String)> {
-        d.scopes
-            .iter()
-            .map(|s| (s.name.clone(), s.namespace_id.clone(), s.prefix.clone()))
-            .collect()
-    };
-    if heads(before) != heads(after) {
+    let heads_before = before.scopes.iter().map(|s| (&s.name, &s.namespace_id, &s.prefix));
+    let heads_after = after.scopes.iter().map(|s| (&s.name, &s.namespace_id, &s.prefix));
+    if !heads_before.eq(heads_after) {
         return Err(CheckError::Shape {
             what: format!(
                 "the config's scopes would change{}",
@@ -177,7 +237,7 @@ fn compare(
 
 fn compare_scope(
     environment: Option<&str>,
-    then: &DesiredScope,
+    then: &ScopeBefore,
     now: &DesiredScope,
     made: &HashMap<(&str, &str), &What>,
     values: &Values<'_>,
@@ -197,53 +257,42 @@ fn compare_scope(
             return Err(wrong(key, "not be desired".to_owned()));
         }
     }
-    for (key, was, is) in joined(then, now) {
-        let what = made.get(&(then.name.as_str(), key)).copied();
-        compare_key(what, was, is, values).map_err(|what| wrong(key, what))?;
-    }
-    Ok(())
-}
-
-/// A key before and after the edits.
-type Joined<'a> = (&'a str, Option<&'a DesiredEntry>, Option<&'a DesiredEntry>);
-
-/// Every key of either scope, in order, with its entry before and after: a merge join over
-/// both sorted runs of keys.
-fn joined<'a>(then: &'a DesiredScope, now: &'a DesiredScope) -> Vec<Joined<'a>> {
-    let mut out = Vec::new();
-    let mut old = then.entries.iter().peekable();
-    let mut new = now.entries.iter().peekable();
+    let mut old = then.keys.iter().map(|(key, summary)| (&**key, summary)).peekable();
+    let mut new = now.entries.iter().map(|(key, entry)| (key.as_str(), entry)).peekable();
+    // Every key of either side, in order: a merge join over both sorted runs of keys.
     loop {
-        let next = match (old.peek(), new.peek()) {
+        let (key, was, is) = match (old.peek(), new.peek()) {
             (None, None) => break,
             (Some((a, _)), Some((b, _))) if a == b => {
                 let ((key, was), (_, is)) =
                     (old.next().expect("peeked"), new.next().expect("peeked"));
-                (key.as_str(), Some(was), Some(is))
+                (key, Some(was), Some(is))
             }
             (Some((a, _)), Some((b, _))) if a < b => {
                 let (key, was) = old.next().expect("peeked");
-                (key.as_str(), Some(was), None)
+                (key, Some(was), None)
             }
             (Some(_), None) => {
                 let (key, was) = old.next().expect("peeked");
-                (key.as_str(), Some(was), None)
+                (key, Some(was), None)
             }
             _ => {
                 let (key, is) = new.next().expect("peeked");
-                (key.as_str(), None, Some(is))
+                (key, None, Some(is))
             }
         };
-        out.push(next);
+        let what = made.get(&(then.name.as_str(), key)).copied();
+        let was = was.map(|summary| (*summary, then.changed.get(key)));
+        compare_key(what, was, is, values).map_err(|what| wrong(key, what))?;
     }
-    out
+    Ok(())
 }
 
 /// One key after the edits, against what it was and what the edits should have made of it:
 /// what is wrong, in words that follow "would".
 fn compare_key(
     what: Option<&What>,
-    was: Option<&DesiredEntry>,
+    was: Option<(Summary, Option<&DesiredEntry>)>,
     is: Option<&DesiredEntry>,
     values: &Values<'_>,
 ) -> Result<(), String> {
@@ -256,7 +305,9 @@ fn compare_key(
         (Some(What::Set { .. }), None, Some(_)) | (Some(What::Add { .. }), Some(_), Some(_)) => {
             Err("be desired twice".to_owned())
         }
-        (Some(What::Set { value, metadata, expiration }), Some(was), Some(is)) => {
+        (Some(What::Set { value, metadata, expiration }), Some((_, was)), Some(is)) => {
+            // `Before::of` keeps every changed key whole.
+            let was = was.ok_or_else(|| "not be readable".to_owned())?;
             let old_value = was.read().map_err(|_| "not be readable".to_owned())?;
             let wanted = Wanted {
                 value: value.clone().unwrap_or(old_value),
@@ -283,11 +334,8 @@ fn compare_key(
             wanted.matches(is, values)
         }
         (None, None, Some(_)) => Err("be desired where it was not".to_owned()),
-        (None, Some(was), Some(is)) => {
-            let same = was.hash == is.hash
-                && was.sensitive == is.sensitive
-                && was.json == is.json
-                && values.written(is).is_none();
+        (None, Some((was, _)), Some(is)) => {
+            let same = was == Summary::of(is) && values.written(is).is_none();
             if same { Ok(()) } else { Err("change though it was not pulled".to_owned()) }
         }
         // Never from the join: a key is in one scope at least.

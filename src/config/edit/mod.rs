@@ -28,7 +28,7 @@ pub mod suite;
 mod tests;
 mod text;
 
-pub use check::{CheckError, check};
+pub use check::{Before, CheckError, check};
 pub use refusal::{Error, Part, Refusal, Refused};
 pub use secrets::{SecretParts, secret_names};
 

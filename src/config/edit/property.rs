@@ -388,7 +388,14 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
     }
     let names =
         if environments { vec!["prod".to_owned(), "staging".to_owned()] } else { Vec::new() };
-    if let Err(error) = check(&context, &loaded.desired, &changes, &made, &names) {
+    if let Err(error) = check(
+        &context,
+        loaded.desired.environment.as_deref(),
+        &super::Before::of(&loaded.desired, &changes),
+        &changes,
+        &made,
+        &names,
+    ) {
         let texts: Vec<String> =
             made.files.iter().map(|f| String::from_utf8_lossy(&f.after).into_owned()).collect();
         panic!("{error}\n{}", texts.join("\n-----\n"));

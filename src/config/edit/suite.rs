@@ -137,8 +137,15 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
             }
             shared = true;
         }
-        check(&context, &loaded.desired, &changes, &made, &[])
-            .map_err(|error| broken(error.to_string()))?;
+        check(
+            &context,
+            loaded.desired.environment.as_deref(),
+            &super::Before::of(&loaded.desired, &changes),
+            &changes,
+            &made,
+            &[],
+        )
+        .map_err(|error| broken(error.to_string()))?;
         for file in &made.files {
             let after = String::from_utf8_lossy(&file.after);
             let crlf_now = after.matches('\n').count() == after.matches("\r\n").count();
