@@ -395,6 +395,26 @@ pub async fn load_and_list(
     access: Access,
     printer: &Printer,
 ) -> Result<Listed, Error> {
+    load_and_list_with(config, context, access, printer, OnLoaded::default()).await
+}
+
+/// What [`load_and_list_with`] does once the config is loaded, while the listing may still run.
+#[derive(Default)]
+pub struct OnLoaded {
+    /// Keeps of the desired state only what the command needs (on the loader's thread).
+    pub keep: Option<fn(&mut config::Desired)>,
+    /// Told when the load has ended, however it ended.
+    pub done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// [`load_and_list`], with `on_loaded` run as soon as the config is loaded.
+pub async fn load_and_list_with(
+    config: &ConfigArgs,
+    context: &Context,
+    access: Access,
+    printer: &Printer,
+    on_loaded: OnLoaded,
+) -> Result<Listed, Error> {
     let loading = Progress::new(printer, "loading", "keys", None);
     let listing = Progress::new(printer, "listing", "keys", None);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -423,9 +443,13 @@ pub async fn load_and_list(
                 on_heads: &|heads| drop(tx.send(Stage::Heads(heads))),
                 on_keys: &|n| loading.inc(n),
             };
-            let result = config::load_with(&path, &options, &hooks);
+            let mut result = config::load_with(&path, &options, &hooks);
+            if let (Ok(loaded), Some(keep)) = (&mut result, on_loaded.keep) {
+                keep(&mut loaded.desired);
+            }
             loading.finish();
             drop(tx.send(Stage::Done(result)));
+            on_loaded.done.map(|done| done.send(()));
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
     let (first, mut asked) = TitleAnswer::answer(&mut rx, context, access, printer).await;

@@ -140,6 +140,12 @@ impl Entries {
         }
     }
 
+    /// Keeps the entries `keep` says, and gives back the memory of the others.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &DesiredEntry) -> bool) {
+        self.items.retain(|(name, entry)| keep(name, entry));
+        self.items.shrink_to_fit();
+    }
+
     /// Name and entry, in name order.
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.items.iter())

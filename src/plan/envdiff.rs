@@ -256,9 +256,7 @@ pub fn scope_pairs(left: &Desired, right: &Desired) -> Vec<(Option<usize>, Optio
 
 /// Whether a key of `scope` takes part: inside its prefix, not ignored, and within `--only`.
 fn in_scope(scope: &DesiredScope, only: Option<&Globs>, key: &str) -> bool {
-    key.starts_with(&scope.prefix)
-        && !scope.ignore.is_match(key)
-        && only.is_none_or(|only| only.is_match(key))
+    scope.contains(key) && only.is_none_or(|only| only.is_match(key))
 }
 
 fn place(scope: &DesiredScope) -> Place {

@@ -50,12 +50,27 @@ pub async fn run(args: &DiffArgs, printer: &Printer) -> Result<ExitStatus, Error
     let (diff, views) = if args.live {
         let context = Context::new(&args.target)?;
         // Each environment is loaded on a thread of its own and listed as soon as its
-        // namespaces are known, both at once (each on its own target and account).
-        let (left, right) = futures_util::future::try_join(
-            engine::load_and_list(&config(left_env), &context, Access::Read, printer),
-            engine::load_and_list(&config(right_env), &context, Access::Read, printer),
-        )
-        .await?;
+        // namespaces are known, the listings at once (each on its own target and account).
+        // The second load starts when the first has ended: two loads at once would hold both
+        // desired states at their peak, and only the scopes and which keys are sensitive are
+        // kept of each.
+        let (loaded, first_loaded) = tokio::sync::oneshot::channel();
+        let on_loaded = |done| engine::OnLoaded { keep: Some(keep_sensitive), done };
+        let left_config = config(left_env);
+        let left = engine::load_and_list_with(
+            &left_config,
+            &context,
+            Access::Read,
+            printer,
+            on_loaded(Some(loaded)),
+        );
+        let right = async {
+            let _ = first_loaded.await;
+            let right = config(right_env);
+            engine::load_and_list_with(&right, &context, Access::Read, printer, on_loaded(None))
+                .await
+        };
+        let (left, right) = futures_util::future::try_join(left, right).await?;
         live(args.deep, [(left_env, left), (right_env, right)], only.as_ref(), printer).await?
     } else {
         let left = engine::load(&config(left_env), args.target.target, printer)?;
@@ -135,6 +150,14 @@ fn as_live(bytes: Vec<u8>) -> LiveValue {
     match String::from_utf8(bytes) {
         Ok(text) => LiveValue::Text(text),
         Err(error) => LiveValue::Binary(error.into_bytes()),
+    }
+}
+
+/// What `diff --live` needs of a desired state: its scopes, and which keys are sensitive (their
+/// values are never shown).
+fn keep_sensitive(desired: &mut Desired) {
+    for scope in &mut desired.scopes {
+        scope.entries.retain(|_, entry| entry.sensitive);
     }
 }
 
