@@ -375,9 +375,9 @@ pub enum Error {
     #[error("cannot build the request `{endpoint}`: {detail}")]
     BadRequest { endpoint: String, detail: String },
     /// The `wrangler-dev` target: the dev server is not there, is not one kvsync can use, does
-    /// not bind a namespace, or refused a request; `hint` says what to do.
-    #[error("{message}")]
-    WranglerDev { message: String, hint: String },
+    /// not bind a namespace, or refused a request; the problem's hint says what to do.
+    #[error(transparent)]
+    WranglerDev(#[from] wrangler_dev::Problem),
     /// A `namespace_title:` scope on a target that cannot find a namespace by its title.
     #[error(
         "this target cannot find a namespace by its title; set `namespace_id:` (or `binding:`) \
@@ -394,6 +394,7 @@ impl crate::text::Hint for Error {
                 hints.push("to try kvsync without an account, pass `--target local`".to_owned());
             }
             Error::Local { problem, .. } => hints.extend(problem.hint().map(str::to_owned)),
+            Error::WranglerDev(problem) => hints.push(problem.hint()),
             _ => {}
         }
         hints
