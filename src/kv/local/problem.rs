@@ -5,14 +5,14 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
     /// The folder the file lives in could not be created.
-    #[error(transparent)]
-    Folder(crate::fs::Error),
+    #[error("{0}")]
+    Folder(#[source] crate::fs::Error),
     /// The file could not be opened, read or written.
-    #[error(transparent)]
-    Io(std::io::Error),
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
     /// The storage engine failed on a file it opened.
-    #[error(transparent)]
-    Storage(redb::Error),
+    #[error("{0}")]
+    Storage(#[source] redb::Error),
     /// A store a process left open (killed, or stopped mid-apply), opened read-only: only a
     /// writer repairs it.
     #[error(
@@ -167,6 +167,11 @@ mod tests {
             let error = Error::Local { path: "s.db".into(), problem };
             assert_eq!(error.on_one_line(), format!("local store `s.db`: {words}"));
         }
+        // An I/O failure keeps the error it was, for callers that ask what kind it is.
+        let failed = Problem::Io(io());
+        let source = std::error::Error::source(&failed).and_then(|e| e.downcast_ref());
+        let kind = source.map(std::io::Error::kind);
+        assert_eq!(kind, Some(std::io::ErrorKind::PermissionDenied));
         let count = |found| NamespaceDamage::Count { found, written: 3 }.to_string();
         assert_eq!(count(0), "it holds 0 entries where 3 were written");
         assert_eq!(count(2), "it holds 2 entries where 3 were written");
