@@ -295,10 +295,10 @@ pub enum Error {
     /// The Cloudflare client will not send a request the API would refuse or could misread.
     #[error(transparent)]
     Unsendable(#[from] cloudflare::Unsendable),
-    /// A request body could not be encoded as JSON (`what`: "bulk get", "the metadata of …").
+    /// A request body, or the part of one named, could not be encoded as JSON.
     #[error("cannot encode {what}: {source}")]
     Encode {
-        what: String,
+        what: cloudflare::Body,
         #[source]
         source: serde_json::Error,
     },

@@ -51,7 +51,7 @@ pub use hints::hint;
 pub(crate) use hints::{describe_api_errors, describe_retry_after};
 pub use stats::RequestStats;
 use stats::*;
-pub use unsendable::Unsendable;
+pub use unsendable::{Body, Unsendable};
 
 /// Cloudflare's API, v4.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -404,7 +404,7 @@ impl CloudflareStore {
         let url = format!("{}/bulk/get", self.namespace_url(namespace_id)?);
         let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/get");
         let body = serde_json::to_vec(&BulkGetRequest { keys, kind: "text", with_metadata: false })
-            .map_err(|source| Error::Encode { what: "bulk get".to_owned(), source })?;
+            .map_err(|source| Error::Encode { what: Body::BulkGet, source })?;
         let request = self.build(
             &endpoint,
             self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),
@@ -552,7 +552,7 @@ impl CloudflareStore {
         let url = format!("{}/values/{encoded}", self.namespace_url(namespace_id)?);
         let endpoint = format!("PUT …/namespaces/{namespace_id}/values/{encoded}");
         let metadata = serde_json::to_vec(&pair.metadata).map_err(|source| Error::Encode {
-            what: format!("the metadata of `{}`", pair.key),
+            what: Body::Metadata { key: pair.key.clone() },
             source,
         })?;
         let (content_type, body) = multipart(&pair.value, &metadata);
@@ -809,7 +809,7 @@ impl KvStore for CloudflareStore {
         let mut body = Vec::new();
         serde_json::Serializer::new(&mut body)
             .collect_seq(pairs.iter().map(wire::bulk_write_item))
-            .map_err(|source| Error::Encode { what: "bulk write".to_owned(), source })?;
+            .map_err(|source| Error::Encode { what: Body::BulkWrite, source })?;
         if body.len() >= BULK_WRITE_BYTES_MAX {
             return Err(Unsendable::BulkWriteTooLarge { bytes: body.len() }.into());
         }
@@ -833,7 +833,7 @@ impl KvStore for CloudflareStore {
         let url = format!("{}/bulk/delete", self.namespace_url(namespace_id)?);
         let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/delete");
         let body = serde_json::to_vec(keys)
-            .map_err(|source| Error::Encode { what: "bulk delete".to_owned(), source })?;
+            .map_err(|source| Error::Encode { what: Body::BulkDelete, source })?;
         let request = self.build(
             &endpoint,
             self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),
