@@ -206,7 +206,7 @@ async fn send_batch<T>(
         }
         match send(&items).await {
             Err(error) => {
-                let reason = error.to_string();
+                let reason = error.on_one_line();
                 out_failed.extend(
                     items
                         .iter()
@@ -299,7 +299,7 @@ mod tests {
     #[derive(Default)]
     struct Scripted {
         calls: RefCell<Vec<String>>,
-        answers: RefCell<Vec<Result<Vec<String>, String>>>,
+        answers: RefCell<Vec<Result<Vec<String>, kv::Error>>>,
     }
 
     impl Scripted {
@@ -308,7 +308,6 @@ mod tests {
             let mut answers = self.answers.borrow_mut();
             let next = if answers.is_empty() { Ok(Vec::new()) } else { answers.remove(0) };
             next.map(|unsuccessful_keys| BulkOutcome { unsuccessful_keys })
-                .map_err(|message| kv::Error::Invalid { message })
         }
     }
 
@@ -448,15 +447,32 @@ mod tests {
     async fn a_failed_request_stops_the_run_and_says_what_was_not_attempted() {
         let (desired, plan) = case(&[("a", &["k1"], &["d1"]), ("b", &["k2"], &["d2"])]);
         let store = Scripted::default();
-        store.answers.borrow_mut().push(Err("boom".to_owned()));
+        let boom = kv::Error::Transport { endpoint: "PUT …/bulk".into(), detail: "boom".into() };
+        store.answers.borrow_mut().push(Err(boom));
         let report = run(&store, &desired, &plan).await;
         assert_eq!(*store.calls.borrow(), vec!["put ns-a k1"]);
+        let reason = "could not reach the Cloudflare API (`PUT …/bulk`): boom";
         assert_eq!(
             report.scopes[0].failed,
-            vec![Failure { key: "k1".into(), reason: "boom".into() }]
+            vec![Failure { key: "k1".into(), reason: reason.into() }]
         );
         assert_eq!(report.not_attempted(), 3);
         assert!(!report.is_complete());
+    }
+
+    /// A failed key's line is the only place its reason shows: a local store found damaged
+    /// mid-run says there what to do about it, as its hint does.
+    #[tokio::test(start_paused = true)]
+    async fn a_damaged_local_store_says_what_to_do_on_the_failed_key() {
+        let (desired, plan) = case(&[("a", &["k1"], &[])]);
+        let store = Scripted::default();
+        let problem = kv::local::Problem::DamagedEntry { entry: "ns/k1".into() };
+        store.answers.borrow_mut().push(Err(kv::Error::Local { path: "l.db".into(), problem }));
+        let report = run(&store, &desired, &plan).await;
+        assert_eq!(
+            report.scopes[0].failed[0].reason,
+            "local store `l.db`: damaged entry `ns/k1`; move the file away to start afresh"
+        );
     }
 
     #[tokio::test(start_paused = true)]

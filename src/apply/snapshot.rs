@@ -58,16 +58,23 @@ pub enum Error {
     Incomplete { path: PathBuf, message: String },
 }
 
+/// What to do about a snapshot whose values could not be read.
+const RUN_AGAIN: &str =
+    "run `kvsync apply` again, or pass `--no-snapshot` to apply without a snapshot";
+
 impl crate::text::Hint for Error {
     fn hints(&self) -> Vec<String> {
         match self {
             Self::Write { .. } => vec![
                 "pass `--snapshot PATH` to write it where kvsync may create files, or `--no-snapshot` to apply without one".to_owned(),
             ],
-            Self::Unreadable { .. } | Self::Read(_) => vec![
-                "run `kvsync apply` again, or pass `--no-snapshot` to apply without a snapshot"
-                    .to_owned(),
-            ],
+            Self::Unreadable { .. } => vec![RUN_AGAIN.to_owned()],
+            // The store's own hint first: a damaged local store needs more than a second run.
+            Self::Read(error) => {
+                let mut hints = crate::text::Hint::hints(error);
+                hints.push(RUN_AGAIN.to_owned());
+                hints
+            }
             Self::Invalid { .. } => Vec::new(),
             Self::Incomplete { .. } => vec![
                 "an apply stopped while it wrote this snapshot wrote no key after it; use an earlier snapshot".to_owned(),

@@ -38,7 +38,7 @@ use redb::{
     Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, TableHandle as _,
 };
 
-use super::refusal::{self, invalid};
+use super::refusal::{self, Refusal};
 use super::{
     BulkOutcome, Error, KeyName, KvStore, LIST_PAGE_MAX, ListPage, ListedKey, LiveValue, PutPair,
 };
@@ -48,6 +48,9 @@ use layout::{
 };
 
 mod layout;
+mod problem;
+
+pub use problem::{NamespaceDamage, Problem};
 
 type Bytes = &'static [u8];
 
@@ -116,15 +119,12 @@ impl LocalStore {
                     return Err(Error::LocalInUse { path: path.display().to_string() });
                 }
                 Err(redb::DatabaseError::RepairAborted) => {
-                    return Err(local_error(
-                        path,
-                        "the store was not closed cleanly (an apply was stopped?), and reading                          it as it is could mislead; `kvsync apply` repairs it when it opens it,                          and shows the plan before it writes anything",
-                    ));
+                    return Err(local_error(path, Problem::NotClosedCleanly));
                 }
                 Err(redb::DatabaseError::Storage(redb::StorageError::Io(err)))
                     if err.kind() != std::io::ErrorKind::InvalidData =>
                 {
-                    return Err(local_error(path, err));
+                    return Err(local_error(path, Problem::Io(err)));
                 }
                 Err(err) => return Err(not_a_store(path, err)),
             };
@@ -158,7 +158,8 @@ impl LocalStore {
     fn open_unguarded(path: &Path, now: i64) -> Result<LocalStore, Error> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             // The one place that creates `.kvsync/` (with its `.gitignore`), for every writer.
-            crate::fs::create_folders(parent).map_err(|err| local_error(path, err))?;
+            crate::fs::create_folders(parent)
+                .map_err(|err| local_error(path, Problem::Folder(err)))?;
         }
         let db = match Database::create(path) {
             Ok(db) => db,
@@ -170,7 +171,7 @@ impl LocalStore {
             Err(redb::DatabaseError::Storage(redb::StorageError::Io(err)))
                 if err.kind() != std::io::ErrorKind::InvalidData =>
             {
-                return Err(local_error(path, err));
+                return Err(local_error(path, Problem::Io(err)));
             }
             Err(err) => return Err(not_a_store(path, err)),
         };
@@ -241,11 +242,7 @@ impl LocalStore {
             return Ok(false);
         }
         if !tables.iter().any(|name| name == FORMAT.name()) {
-            return Err(self.local(format!(
-                "not a kvsync local store (it is a redb database with the tables {}); \
-                 move it away or choose another path with `--local-path`",
-                tables.join(", ")
-            )));
+            return Err(self.local(Problem::OtherDatabase { tables }));
         }
         let format = txn.open_table(FORMAT).map_err(|e| self.not_ours(e))?;
         let version = format
@@ -253,17 +250,11 @@ impl LocalStore {
             .map_err(|e| self.not_ours(e))?
             .map(|guard| guard.value().to_vec());
         if version.as_deref() == Some(b"1") {
-            return Err(self.local(
-                "written by an earlier kvsync (format 1, without checksums); move it away to \
-                 start afresh, and apply again"
-                    .to_owned(),
-            ));
+            return Err(self.local(Problem::FormatOne));
         }
         if version.as_deref() != Some(FORMAT_VERSION) {
-            return Err(self.local(format!(
-                "written in an unknown format (version {}); it may come from a newer kvsync",
-                String::from_utf8_lossy(version.as_deref().unwrap_or(b"none"))
-            )));
+            let version = String::from_utf8_lossy(version.as_deref().unwrap_or(b"none"));
+            return Err(self.local(Problem::UnknownFormat { version: version.into_owned() }));
         }
         // Opening every table now turns a half-written or tampered file into one clear error at
         // open instead of a surprise in the middle of an apply.
@@ -297,7 +288,7 @@ impl LocalStore {
         let namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
         let recorded = read_summary(&namespaces, namespace_id)
             .map_err(|e| self.db_error(e))?
-            .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+            .ok_or_else(|| self.damaged(namespace_id, NamespaceDamage::SummaryUnreadable))?;
         let start = entry_key(namespace_id, "");
         let mut end = start.clone();
         if let Some(last) = end.last_mut() {
@@ -310,26 +301,20 @@ impl LocalStore {
             found.add(entry_sum(record.value()));
         }
         if found != recorded {
-            let entries =
-                |n: u64| if n == 1 { "1 entry".to_owned() } else { format!("{n} entries") };
-            let why = if found.count == recorded.count {
-                "its entries are not the ones written".to_owned()
+            let damage = if found.count == recorded.count {
+                NamespaceDamage::OtherEntries
             } else {
-                format!("it holds {} where {} were written", entries(found.count), recorded.count)
+                NamespaceDamage::Count { found: found.count, written: recorded.count }
             };
-            return Err(self.damaged(namespace_id, &why));
+            return Err(self.damaged(namespace_id, damage));
         }
         verified.insert(namespace_id.to_owned());
         Ok(())
     }
 
     /// A namespace whose entries are not what was written.
-    fn damaged(&self, namespace_id: &str, why: &str) -> Error {
-        self.local(format!(
-            "the file is damaged: namespace `{namespace_id}` does not read back as it was \
-             written ({why}); move the file away to start afresh, or choose another path with \
-             `--local-path`"
-        ))
+    fn damaged(&self, namespace_id: &str, damage: NamespaceDamage) -> Error {
+        self.local(Problem::DamagedNamespace { namespace_id: namespace_id.to_owned(), damage })
     }
 
     /// An entry's record, checked against its checksum.
@@ -398,9 +383,8 @@ impl LocalStore {
                 // A cursor only means something inside the listing that produced it; the caller
                 // repeats the same prefix on every page (`cloudflare-kv-api.md` §1.2).
                 if !after.starts_with(prefix) {
-                    return Err(invalid(format!(
-                        "Invalid cursor `{cursor}`: it does not belong to a listing of prefix `{prefix}`."
-                    )));
+                    let (cursor, prefix) = (cursor.to_owned(), prefix.to_owned());
+                    return Err(Refusal::CursorOfAnotherPrefix { cursor, prefix }.into());
                 }
                 after_key = entry_key(namespace_id, &after);
                 Bound::Excluded(after_key.as_slice())
@@ -496,7 +480,7 @@ impl LocalStore {
             let mut namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
             let mut summary = read_summary(&namespaces, namespace_id)
                 .map_err(|e| self.db_error(e))?
-                .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+                .ok_or_else(|| self.damaged(namespace_id, NamespaceDamage::SummaryUnreadable))?;
             for (pair, &expiration) in pairs.iter().zip(&expirations) {
                 let record = Record::of(pair, expiration);
                 let entry_key = entry_key(namespace_id, &pair.key);
@@ -540,7 +524,7 @@ impl LocalStore {
             let mut namespaces = txn.open_table(NAMESPACES).map_err(|e| self.db_error(e))?;
             let mut summary = read_summary(&namespaces, namespace_id)
                 .map_err(|e| self.db_error(e))?
-                .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+                .ok_or_else(|| self.damaged(namespace_id, NamespaceDamage::SummaryUnreadable))?;
             for key in keys {
                 let entry_key = entry_key(namespace_id, key);
                 let old = entries.remove(entry_key.as_slice()).map_err(|e| self.db_error(e))?;
@@ -598,7 +582,7 @@ impl LocalStore {
     ) -> Result<(), Error> {
         let mut summary = read_summary(namespaces, namespace_id)
             .map_err(|e| self.db_error(e))?
-            .ok_or_else(|| self.damaged(namespace_id, "its summary is unreadable"))?;
+            .ok_or_else(|| self.damaged(namespace_id, NamespaceDamage::SummaryUnreadable))?;
         change(&mut summary);
         self.write_summary(namespaces, namespace_id, summary)
     }
@@ -625,7 +609,7 @@ impl LocalStore {
             Some(Db::ReadWrite(db)) => Ok(Some(db)),
             Some(Db::ReadOnly(db)) => Ok(Some(db)),
             Some(Db::Absent) => Ok(None),
-            None => Err(self.local("the store is closed".to_owned())),
+            None => Err(self.local(Problem::Closed)),
         }
     }
 
@@ -633,19 +617,17 @@ impl LocalStore {
     fn writer(&self) -> Result<&Database, Error> {
         match &self.db {
             Some(Db::ReadWrite(db)) => Ok(db),
-            Some(Db::ReadOnly(_) | Db::Absent) => {
-                Err(self.local("opened read-only; only `kvsync apply` writes the store".to_owned()))
-            }
-            None => Err(self.local("the store is closed".to_owned())),
+            Some(Db::ReadOnly(_) | Db::Absent) => Err(self.local(Problem::ReadOnly)),
+            None => Err(self.local(Problem::Closed)),
         }
     }
 
-    fn local(&self, message: String) -> Error {
-        Error::Local { path: self.path.display().to_string(), message }
+    fn local(&self, problem: Problem) -> Error {
+        local_error(&self.path, problem)
     }
 
     fn db_error(&self, err: impl Into<redb::Error>) -> Error {
-        self.local(err.into().to_string())
+        self.local(Problem::Storage(err.into()))
     }
 
     /// A table of the wrong type: the file is some other program's redb database.
@@ -654,10 +636,8 @@ impl LocalStore {
     }
 
     fn corrupt(&self, entry_key: &[u8]) -> Error {
-        self.local(format!(
-            "damaged entry `{}`; move the file away to start afresh",
-            String::from_utf8_lossy(entry_key).replace('\0', "/")
-        ))
+        let entry = String::from_utf8_lossy(entry_key).replace('\0', "/");
+        self.local(Problem::DamagedEntry { entry })
     }
 }
 
@@ -729,13 +709,7 @@ fn guarded<T>(path: &Path, operation: impl FnOnce() -> Result<T, Error>) -> Resu
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown failure".to_owned());
-            Err(local_error(
-                path,
-                format!(
-                    "the file is damaged (the storage engine failed: {detail}); move it away or \
-                     choose another path with `--local-path`"
-                ),
-            ))
+            Err(local_error(path, Problem::EngineFailed { detail }))
         }
     }
 }
@@ -761,19 +735,12 @@ fn quiet_panics_in_guarded() {
     });
 }
 
-fn local_error(path: &Path, err: impl std::fmt::Display) -> Error {
-    Error::Local { path: path.display().to_string(), message: err.to_string() }
+fn local_error(path: &Path, problem: Problem) -> Error {
+    Error::Local { path: path.display().to_string(), problem }
 }
 
 fn not_a_store(path: &Path, err: impl Into<redb::Error>) -> Error {
-    local_error(
-        path,
-        format!(
-            "not a kvsync local store, or damaged ({}); move it away or choose another path \
-             with `--local-path`",
-            err.into()
-        ),
-    )
+    local_error(path, Problem::NotAStore { source: err.into() })
 }
 
 #[cfg(test)]
@@ -819,8 +786,8 @@ mod tests {
 
     fn message(err: Error) -> String {
         match err {
-            Error::Invalid { message } => message,
-            other => panic!("expected Error::Invalid, got {other:?}"),
+            Error::Refused(refusal) => refusal.to_string(),
+            other => panic!("expected Error::Refused, got {other:?}"),
         }
     }
 
@@ -876,9 +843,11 @@ mod tests {
         let copy = dir.path().join("copy.db");
         std::fs::copy(&path, &copy).expect("copy");
         match LocalStore::open_read_only(&copy, NOW) {
-            Err(Error::Local { message, .. }) => {
-                assert!(message.contains("not closed cleanly"), "{message}");
-                assert!(message.contains("`kvsync apply` repairs it"), "{message}");
+            Err(error @ Error::Local { problem: Problem::NotClosedCleanly, .. }) => {
+                let message = error.to_string();
+                assert!(message.ends_with("it as it is could mislead"), "{message}");
+                let hints = crate::text::Hint::hints(&error);
+                assert!(hints[0].starts_with("`kvsync apply` repairs it"), "{hints:?}");
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -1294,7 +1263,7 @@ mod tests {
         let short = dir.path().join("short.db");
         std::fs::write(&short, b"redb").expect("write");
         let err = LocalStore::open(&short, NOW).expect_err("short file");
-        assert!(matches!(err, Error::Local { .. }), "{err}");
+        assert!(matches!(err, Error::Local { problem: Problem::NotAStore { .. }, .. }), "{err}");
 
         let other = dir.path().join("other.db");
         {
@@ -1321,7 +1290,10 @@ mod tests {
             LocalStore::open_read_only(&old, NOW).expect_err("format 1"),
         ] {
             assert!(err.to_string().contains("earlier kvsync (format 1"), "{err}");
-            assert!(err.to_string().contains("move it away"), "{err}");
+            assert_eq!(
+                crate::text::Hint::hints(&err),
+                ["move it away to start afresh, and apply again"]
+            );
         }
 
         let folder = dir.path().join("folder");
@@ -1573,9 +1545,9 @@ mod tests {
                 let values = store.bulk_get(NS, &["a".into(), "b".into()]).await?;
                 Ok::<_, Error>((listed, values))
             };
-            let error = match read.await {
-                Err(error) => error.to_string(),
-                Ok(read) if name == "indexed" => format!("{read:?}"),
+            let (error, hints) = match read.await {
+                Err(error) => (error.to_string(), crate::text::Hint::hints(&error)),
+                Ok(read) if name == "indexed" => (format!("{read:?}"), Vec::new()),
                 Ok(read) => panic!("{name}: read {read:?}"),
             };
             if name == "indexed" {
@@ -1587,7 +1559,7 @@ mod tests {
                 assert_eq!(names(&store, NS, "").await, ["a", "b"], "nothing was deleted");
             } else {
                 assert!(error.contains("damaged"), "{name}: {error}");
-                assert!(error.contains("move the file away"), "{name}: {error}");
+                assert!(hints[0].starts_with("move the file away"), "{name}: {hints:?}");
             }
         }
     }

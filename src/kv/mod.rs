@@ -106,9 +106,7 @@ impl PendingPage {
                 Ok(handle) => match handle.await {
                     Ok(result) => result,
                     Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                    Err(_) => Err(Error::Invalid {
-                        message: "decoding a list page was cancelled".to_owned(),
-                    }),
+                    Err(_) => Err(Error::DecodeCancelled),
                 },
             }
         }
@@ -291,12 +289,29 @@ pub async fn list_all_with<S: KvStore>(
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The store refused a request as the real API would.
-    #[error("{message}")]
-    Invalid { message: String },
-    /// The local store's file could not be opened, read or written.
-    #[error("local store `{path}`: {message}")]
-    Local { path: String, message: String },
+    /// The store refused a request as the real API would, in the API's words.
+    #[error(transparent)]
+    Refused(#[from] refusal::Refusal),
+    /// The Cloudflare client will not send a request the API would refuse or could misread.
+    #[error(transparent)]
+    Unsendable(#[from] cloudflare::Unsendable),
+    /// A request body, or the part of one named, could not be encoded as JSON.
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: cloudflare::Body,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Decoding a list page on the blocking pool was cancelled before it finished.
+    #[error("decoding a list page was cancelled")]
+    DecodeCancelled,
+    /// A store answered a read with another number of values than keys it was asked for.
+    #[error("a read of {keys} keys returned {values} values")]
+    ValueCount { keys: usize, values: usize },
+    /// The local store's file could not be opened, read or written, or is not what kvsync
+    /// wrote; `problem` says which, and its hint what to do.
+    #[error("local store `{path}`: {problem}")]
+    Local { path: String, problem: local::Problem },
     /// The local store's file is locked by another process that has it open.
     #[error("the local store `{path}` is in use by another kvsync process")]
     LocalInUse { path: String },
@@ -360,9 +375,9 @@ pub enum Error {
     #[error("cannot build the request `{endpoint}`: {detail}")]
     BadRequest { endpoint: String, detail: String },
     /// The `wrangler-dev` target: the dev server is not there, is not one kvsync can use, does
-    /// not bind a namespace, or refused a request; `hint` says what to do.
-    #[error("{message}")]
-    WranglerDev { message: String, hint: String },
+    /// not bind a namespace, or refused a request; the problem's hint says what to do.
+    #[error(transparent)]
+    WranglerDev(#[from] wrangler_dev::Problem),
     /// A `namespace_title:` scope on a target that cannot find a namespace by its title.
     #[error(
         "this target cannot find a namespace by its title; set `namespace_id:` (or `binding:`) \
@@ -374,10 +389,30 @@ pub enum Error {
 impl crate::text::Hint for Error {
     fn hints(&self) -> Vec<String> {
         let mut hints: Vec<String> = cloudflare::hint(self).into_iter().collect();
-        if matches!(self, Error::MissingToken) {
-            hints.push("to try kvsync without an account, pass `--target local`".to_owned());
+        match self {
+            Error::MissingToken => {
+                hints.push("to try kvsync without an account, pass `--target local`".to_owned());
+            }
+            Error::Local { problem, .. } => hints.extend(problem.hint().map(str::to_owned)),
+            Error::WranglerDev(problem) => hints.push(problem.hint()),
+            _ => {}
         }
         hints
+    }
+}
+
+impl Error {
+    /// The error on one line, for a place that prints no hint lines (an apply's failed key): a
+    /// local store's problem keeps what to do about it after a `; `, since the file stays as it
+    /// is until the user acts; any other error is its message alone.
+    pub fn on_one_line(&self) -> String {
+        match self {
+            Error::Local { problem, .. } => match problem.hint() {
+                Some(hint) => format!("{self}; {hint}"),
+                None => self.to_string(),
+            },
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -424,10 +459,11 @@ mod tests {
             Ok(PendingPage::deferred(next, move || {
                 if !last {
                     rx.recv_timeout(std::time::Duration::from_secs(10))
-                        .map_err(|_| Error::Invalid { message: "not pipelined".into() })?;
+                        .map_err(|_| Error::DecodeCancelled)?;
                 }
                 if fail {
-                    return Err(Error::Invalid { message: format!("page {index} is bad") });
+                    let cursor = index.to_string();
+                    return Err(refusal::Refusal::UnknownCursor { cursor }.into());
                 }
                 Ok(vec![ListedKey {
                     name: format!("k{index}").into(),
@@ -465,6 +501,6 @@ mod tests {
     async fn a_page_that_does_not_decode_fails_the_listing() {
         let store = Chained { requested: RefCell::new(Vec::new()), fail_decode_of: Some(1) };
         let error = list_all(&store, "ns", "").await.expect_err("page 1 is bad");
-        assert_eq!(error.to_string(), "page 1 is bad");
+        assert_eq!(error.to_string(), "Invalid cursor `1`: not a cursor this store returned.");
     }
 }

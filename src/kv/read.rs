@@ -119,14 +119,7 @@ async fn read_chunks<S: KvStore, E: From<Error>>(
             let chunk_hints: Vec<ReadHint> = chunk.iter().map(|&i| hint(i)).collect();
             let values = store.read_values(namespace_id, &names, &chunk_hints).await?;
             if values.len() != chunk.len() {
-                return Err(Error::Invalid {
-                    message: format!(
-                        "a read of {} keys returned {} values",
-                        chunk.len(),
-                        values.len()
-                    ),
-                }
-                .into());
+                return Err(Error::ValueCount { keys: chunk.len(), values: values.len() }.into());
             }
             each(chunk, values)?;
         }

@@ -15,6 +15,8 @@
 //!   already reads again singly), single GET has no expiration header and there is no metadata
 //!   route: kvsync reads expirations and metadata from the listing only, as it does anyway.
 
+use std::sync::Arc;
+
 use tokio::sync::OnceCell;
 
 use super::cloudflare::{CloudflareStore, RequestStats, RetryNotice};
@@ -28,6 +30,10 @@ use crate::env_vars::{
     KVSYNC_HTTP_TIMEOUT_MS, KVSYNC_RATE_LIMIT, KVSYNC_RATE_WINDOW_MS, KVSYNC_RETRY_BASE_MS,
     KVSYNC_RETRY_MAX_ATTEMPTS, KVSYNC_WRANGLER_DEV_URL,
 };
+
+mod problem;
+
+pub use problem::{DevUrlProblem, Problem};
 
 /// Where `wrangler dev` serves unless told otherwise.
 pub const DEFAULT_DEV_URL: &str = "http://127.0.0.1:8787";
@@ -50,34 +56,24 @@ pub fn dev_url(flag: Option<&str>, lookup: &dyn Fn(&str) -> Option<String>) -> S
 /// own URL). The host must be `127.0.0.1` or `localhost`: the explorer refuses requests for any
 /// other `Host` (HTTP 403).
 pub fn explorer_url(dev_url: &str) -> Result<String, Error> {
-    let bad = |why: String| Error::WranglerDev {
-        message: format!("`--dev-url` `{dev_url}` {why}"),
-        hint: format!(
-            "give the URL `wrangler dev` prints (\"Ready on http://127.0.0.1:8787\"), e.g. \
-             `--dev-url http://127.0.0.1:8787`; the default is {DEFAULT_DEV_URL}"
-        ),
-    };
+    let bad = |why| Error::from(Problem::BadDevUrl { dev_url: dev_url.to_owned(), why });
     let trimmed = dev_url.trim().trim_end_matches('/');
-    let url = reqwest::Url::parse(trimmed).map_err(|err| bad(format!("is not a URL ({err})")))?;
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|err| bad(DevUrlProblem::NotAUrl { detail: err.to_string() }))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must be an http URL".to_owned()));
+        return Err(bad(DevUrlProblem::NotHttp));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(bad("must not have a query, a fragment or credentials".to_owned()));
+        return Err(bad(DevUrlProblem::Extras));
     }
     let host = url.host_str().unwrap_or_default();
     if !(host == "127.0.0.1" || host.eq_ignore_ascii_case("localhost")) {
-        return Err(bad(format!(
-            "names host `{host}`: wrangler dev's Local Explorer API answers only requests to \
-             `127.0.0.1` or `localhost` (any other host gets HTTP 403)"
-        )));
+        return Err(bad(DevUrlProblem::OtherHost { host: host.to_owned() }));
     }
     match url.path().trim_end_matches('/') {
         "" => Ok(format!("{trimmed}{EXPLORER_PATH}")),
         EXPLORER_PATH => Ok(trimmed.to_owned()),
-        other => Err(bad(format!(
-            "has the path `{other}`: give the dev server's address without a path"
-        ))),
+        other => Err(bad(DevUrlProblem::Path { path: other.to_owned() })),
     }
 }
 
@@ -124,8 +120,8 @@ pub struct WranglerDevStore {
     /// The dev server's URL as given, for messages.
     dev_url: String,
     now: i64,
-    /// The namespaces the server binds, asked once; a failure is kept as its message and hint.
-    bound: OnceCell<Result<Bound, (String, String)>>,
+    /// The namespaces the server binds, asked once; a failure is kept for the run.
+    bound: OnceCell<Result<Bound, Problem>>,
 }
 
 impl WranglerDevStore {
@@ -159,10 +155,7 @@ impl WranglerDevStore {
                 self.http.explorer_namespaces().await.map_err(|error| self.not_there(error))
             })
             .await;
-        bound.as_ref().map_err(|(message, hint)| Error::WranglerDev {
-            message: message.clone(),
-            hint: hint.clone(),
-        })
+        bound.as_ref().map_err(|problem| problem.clone().into())
     }
 
     /// Refuses a namespace the dev server does not bind (the explorer would accept it, and no
@@ -172,92 +165,43 @@ impl WranglerDevStore {
         if bound.iter().any(|(id, _)| id == namespace_id) {
             return Ok(());
         }
-        let binds = if bound.is_empty() {
-            "it binds no KV namespace".to_owned()
-        } else {
-            let list: Vec<String> =
-                bound.iter().map(|(id, title)| format!("`{id}` (binding `{title}`)")).collect();
-            format!("it binds {}", list.join(", "))
-        };
-        Err(Error::WranglerDev {
-            message: format!(
-                "namespace `{namespace_id}` is not bound by the `wrangler dev` at `{}`: {binds}",
-                self.dev_url
-            ),
-            hint: "a Worker sees only the namespaces its wrangler config binds: for this target \
-                   a `binding:` scope uses the binding's `preview_id`, else its `id`, else its \
-                   name; run `wrangler dev` with the same `--env` as kvsync"
-                .to_owned(),
-        })
+        Err(Problem::NotBound {
+            namespace_id: namespace_id.to_owned(),
+            url: self.dev_url.clone(),
+            bound: bound.clone(),
+        }
+        .into())
     }
 
-    /// Why the first request found no dev server kvsync can use, with the fix.
-    fn not_there(&self, error: Error) -> (String, String) {
-        let url = &self.dev_url;
-        let update = "the `wrangler-dev` target needs a `wrangler dev` that serves the Local \
-                      Explorer API (kvsync is tested with wrangler 4.164.0): update wrangler \
-                      (`npm install --save-dev wrangler@latest`), and check that `--dev-url` is \
-                      the address `wrangler dev` printed";
+    /// Why the first request found no dev server kvsync can use.
+    fn not_there(&self, error: Error) -> Problem {
+        let url = self.dev_url.clone();
         match error {
-            Error::Transport { detail, .. } => (
-                format!("nothing answers at `{url}` ({detail}): is `wrangler dev` running?"),
-                format!(
-                    "start `wrangler dev` in the Worker's folder (it serves on {DEFAULT_DEV_URL} \
-                     unless told otherwise), or point kvsync at its address with `--dev-url` \
-                     or `{KVSYNC_WRANGLER_DEV_URL}`"
-                ),
-            ),
-            Error::Api { status: 403, .. } | Error::Decode { status: 403, .. } => (
-                format!("the server at `{url}` refused kvsync's request (HTTP 403)"),
-                "wrangler dev's Local Explorer API answers only requests to 127.0.0.1 or \
-                 localhost; if another server runs there, give `wrangler dev`'s address with \
-                 `--dev-url`"
-                    .to_owned(),
-            ),
-            Error::Api { status, .. } | Error::Decode { status, .. } if status == 404 => (
-                format!(
-                    "the server at `{url}` does not serve wrangler dev's Local Explorer API \
-                     (`GET {EXPLORER_PATH}/storage/kv/namespaces` answered HTTP 404)"
-                ),
-                update.to_owned(),
-            ),
-            Error::Api { .. } | Error::Decode { .. } | Error::RateLimited { .. } => (
-                format!(
-                    "the server at `{url}` did not answer as wrangler dev's Local Explorer API: \
-                     {error}"
-                ),
-                update.to_owned(),
-            ),
-            other => (other.to_string(), update.to_owned()),
+            Error::Transport { detail, .. } => Problem::NothingAnswers { url, detail },
+            Error::Api { status: 403, .. } | Error::Decode { status: 403, .. } => {
+                Problem::Forbidden { url }
+            }
+            Error::Api { status, .. } | Error::Decode { status, .. } if status == 404 => {
+                Problem::NoExplorer { url }
+            }
+            Error::Api { .. } | Error::Decode { .. } | Error::RateLimited { .. } => {
+                Problem::NotTheExplorer { url, error: Arc::new(error) }
+            }
+            other => Problem::Unreached(Arc::new(other)),
         }
     }
 
     /// An error of a request after the first, worded for the dev server.
     fn dev_error(&self, error: Error) -> Error {
-        let url = &self.dev_url;
+        let url = self.dev_url.clone();
         match error {
-            Error::Transport { endpoint, detail } => Error::WranglerDev {
-                message: format!("lost `wrangler dev` at `{url}` (`{endpoint}`): {detail}"),
-                hint: "check that `wrangler dev` is still running, then run kvsync again; a rerun \
-                       plans from what is live"
-                    .to_owned(),
-            },
-            Error::Api { endpoint, status, codes, messages } => Error::WranglerDev {
-                message: format!(
-                    "`wrangler dev` at `{url}` refused `{endpoint}` (HTTP {status}): {}",
-                    super::cloudflare::describe_api_errors(&codes, &messages)
-                ),
-                hint: "kvsync checks what Cloudflare refuses before sending; this refusal is the \
-                       dev server's own: its terminal says more"
-                    .to_owned(),
-            },
-            Error::Decode { endpoint, status, detail } => Error::WranglerDev {
-                message: format!(
-                    "unexpected answer from `wrangler dev` at `{url}` (`{endpoint}`, HTTP \
-                     {status}): {detail}"
-                ),
-                hint: "check that `--dev-url` is the address `wrangler dev` printed".to_owned(),
-            },
+            Error::Transport { endpoint, detail } => Problem::Lost { url, endpoint, detail }.into(),
+            Error::Api { endpoint, status, codes, messages } => {
+                Problem::Refused { url, endpoint, status, codes, messages }.into()
+            }
+            Error::Decode { endpoint, status, detail } => {
+                Problem::Unexpected { url, endpoint, status, detail }.into()
+            }
             other => other,
         }
     }
@@ -334,18 +278,7 @@ fn check_expirations_travel(pairs: &[PutPair]) -> Result<(), Error> {
     else {
         return Ok(());
     };
-    Err(Error::WranglerDev {
-        message: format!(
-            "key `{}`: a value of {} bytes with an expiration cannot be written to `wrangler \
-             dev`: it is too large for a bulk write (a binary value travels there as base64, \
-             at most 19,660,800 bytes), and the explorer's single-key PUT drops expirations",
-            pair.key,
-            pair.value.len()
-        ),
-        hint: "drop `expiration`/`expiration_ttl` from this key for local development, or make \
-               the value smaller; Cloudflare itself takes it"
-            .to_owned(),
-    })
+    Err(Problem::ExpiringTooLarge { key: pair.key.clone(), bytes: pair.value.len() }.into())
 }
 
 #[cfg(test)]

@@ -223,7 +223,7 @@ async fn write(store: &Store, lines: &[KeyLine], plan: &[Planned]) -> Done {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     Err(error) => {
-                        done.failed.extend(keys.iter().map(|k| (k.clone(), error.to_string())));
+                        done.failed.extend(keys.iter().map(|k| (k.clone(), error.on_one_line())));
                         break;
                     }
                 }
@@ -259,7 +259,7 @@ async fn write(store: &Store, lines: &[KeyLine], plan: &[Planned]) -> Done {
                     }
                 }
                 Err(error) => {
-                    done.failed.extend(batch.iter().map(|k| (k.clone(), error.to_string())));
+                    done.failed.extend(batch.iter().map(|k| (k.clone(), error.on_one_line())));
                 }
             }
         }

@@ -62,7 +62,6 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::MissingToken => "create an API token with the \"Workers KV Storage\" permission \
              (Read for plan, Edit for apply) and export it as `CLOUDFLARE_API_TOKEN`"
             .to_owned(),
-        Error::WranglerDev { hint, .. } => hint.clone(),
         Error::BadToken { .. } => "copy the token again: a Cloudflare API token is plain ASCII \
              letters, digits, `-` and `_`"
             .to_owned(),

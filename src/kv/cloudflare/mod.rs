@@ -42,6 +42,7 @@ mod hints;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod unsendable;
 
 use decode::*;
 pub use endpoint::encode_uri_component;
@@ -50,6 +51,7 @@ pub use hints::hint;
 pub(crate) use hints::{describe_api_errors, describe_retry_after};
 pub use stats::RequestStats;
 use stats::*;
+pub use unsendable::{Body, Unsendable};
 
 /// Cloudflare's API, v4.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -189,12 +191,7 @@ impl CloudflareStore {
         } else if crate::content::limits::is_namespace_id(namespace_id) {
             Ok(format!("{}/{namespace_id}", self.namespaces_url))
         } else {
-            Err(Error::Invalid {
-                message: format!(
-                    "namespace id `{namespace_id}` is not a Cloudflare namespace id ({})",
-                    crate::content::limits::NAMESPACE_ID_RULE
-                ),
-            })
+            Err(Unsendable::NotANamespaceId { namespace_id: namespace_id.to_owned() }.into())
         }
     }
 
@@ -407,7 +404,7 @@ impl CloudflareStore {
         let url = format!("{}/bulk/get", self.namespace_url(namespace_id)?);
         let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/get");
         let body = serde_json::to_vec(&BulkGetRequest { keys, kind: "text", with_metadata: false })
-            .map_err(|err| Error::Invalid { message: format!("cannot encode bulk get: {err}") })?;
+            .map_err(|source| Error::Encode { what: Body::BulkGet, source })?;
         let request = self.build(
             &endpoint,
             self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),
@@ -549,19 +546,14 @@ impl CloudflareStore {
     /// The key travels in the URL, so a key that is not safe there is refused before sending.
     async fn put_value(&self, namespace_id: &str, pair: &PutPair) -> Result<BulkOutcome, Error> {
         if !crate::content::limits::is_url_safe(&pair.key) {
-            return Err(Error::Invalid {
-                message: format!(
-                    "key `{}` holds a value too large for a bulk write, and the single-key PUT \
-                     cannot name it in a URL",
-                    pair.key
-                ),
-            });
+            return Err(Unsendable::KeyNotInUrl { key: pair.key.clone() }.into());
         }
         let encoded = encode_uri_component(&pair.key);
         let url = format!("{}/values/{encoded}", self.namespace_url(namespace_id)?);
         let endpoint = format!("PUT …/namespaces/{namespace_id}/values/{encoded}");
-        let metadata = serde_json::to_vec(&pair.metadata).map_err(|err| Error::Invalid {
-            message: format!("cannot encode the metadata of `{}`: {err}", pair.key),
+        let metadata = serde_json::to_vec(&pair.metadata).map_err(|source| Error::Encode {
+            what: Body::Metadata { key: pair.key.clone() },
+            source,
         })?;
         let (content_type, body) = multipart(&pair.value, &metadata);
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -799,47 +791,27 @@ impl KvStore for CloudflareStore {
             return Ok(BulkOutcome::default());
         }
         if pairs.len() > BULK_WRITE_MAX {
-            return Err(Error::Invalid {
-                message: format!(
-                    "a bulk write of {} pairs is over the limit of {BULK_WRITE_MAX}",
-                    pairs.len()
-                ),
-            });
+            return Err(Unsendable::BulkWriteTooMany { count: pairs.len() }.into());
         }
         let mut seen = HashSet::with_capacity(pairs.len());
         if let Some(pair) = pairs.iter().find(|pair| !seen.insert(pair.key.as_str())) {
-            return Err(Error::Invalid {
-                message: format!("key `{}` appears twice in one bulk write", pair.key),
-            });
+            return Err(Unsendable::DuplicateKey { key: pair.key.clone() }.into());
         }
         // A value that fits no bulk-write item travels alone, through the single-key PUT.
         if let Some(pair) = pairs.iter().find(|pair| !wire::fits_bulk_item(pair)) {
             if let [single] = pairs {
                 return self.put_value(namespace_id, single).await;
             }
-            return Err(Error::Invalid {
-                message: format!(
-                    "key `{}` holds a value too large for a bulk write and must be written alone",
-                    pair.key
-                ),
-            });
+            return Err(Unsendable::NotAlone { key: pair.key.clone() }.into());
         }
         let url = format!("{}/bulk", self.namespace_url(namespace_id)?);
         let endpoint = format!("PUT …/namespaces/{namespace_id}/bulk");
         let mut body = Vec::new();
         serde_json::Serializer::new(&mut body)
             .collect_seq(pairs.iter().map(wire::bulk_write_item))
-            .map_err(|err| Error::Invalid {
-                message: format!("cannot encode bulk write: {err}"),
-            })?;
+            .map_err(|source| Error::Encode { what: Body::BulkWrite, source })?;
         if body.len() >= BULK_WRITE_BYTES_MAX {
-            return Err(Error::Invalid {
-                message: format!(
-                    "a bulk write of {} bytes is over the limit: it must be under \
-                     {BULK_WRITE_BYTES_MAX} bytes",
-                    body.len()
-                ),
-            });
+            return Err(Unsendable::BulkWriteTooLarge { bytes: body.len() }.into());
         }
         let request = self.build(
             &endpoint,
@@ -856,18 +828,12 @@ impl KvStore for CloudflareStore {
             return Ok(BulkOutcome::default());
         }
         if keys.len() > BULK_WRITE_MAX {
-            return Err(Error::Invalid {
-                message: format!(
-                    "a bulk delete of {} keys is over the limit of {BULK_WRITE_MAX}",
-                    keys.len()
-                ),
-            });
+            return Err(Unsendable::BulkDeleteTooMany { count: keys.len() }.into());
         }
         let url = format!("{}/bulk/delete", self.namespace_url(namespace_id)?);
         let endpoint = format!("POST …/namespaces/{namespace_id}/bulk/delete");
-        let body = serde_json::to_vec(keys).map_err(|err| Error::Invalid {
-            message: format!("cannot encode bulk delete: {err}"),
-        })?;
+        let body = serde_json::to_vec(keys)
+            .map_err(|source| Error::Encode { what: Body::BulkDelete, source })?;
         let request = self.build(
             &endpoint,
             self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(body),

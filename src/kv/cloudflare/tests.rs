@@ -1254,7 +1254,7 @@ fn hints_for_the_common_codes() {
     assert!(hint(&Error::MissingToken).expect("hint").contains("CLOUDFLARE_API_TOKEN"));
     let limited = Error::RateLimited { endpoint: "GET x".into(), retry_after: None };
     assert!(hint(&limited).expect("hint").contains("wait a few minutes"));
-    assert_eq!(hint(&Error::Invalid { message: "x".into() }), None);
+    assert_eq!(hint(&Unsendable::DuplicateKey { key: "x".into() }.into()), None);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use redb::ReadableTable;
 
 use super::Bytes;
 use crate::content::limits::KEY_BYTES_MAX;
-use crate::kv::refusal::invalid;
+use crate::kv::refusal::Refusal;
 use crate::kv::{Error, ListedMetadata, PutPair};
 
 /// The first byte of every decoded cursor. It makes a random string that happens to be valid
@@ -214,8 +214,7 @@ pub(super) fn encode_cursor(last_key: &str) -> String {
 
 /// The key a cursor continues after. Anything this store did not produce is refused.
 pub(super) fn decode_cursor(cursor: &str) -> Result<String, Error> {
-    let garbage =
-        || invalid(format!("Invalid cursor `{cursor}`: not a cursor this store returned."));
+    let garbage = || Error::from(Refusal::UnknownCursor { cursor: cursor.to_owned() });
     let payload = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| garbage())?;
     let (&version, key) = payload.split_first().ok_or_else(garbage)?;
     if version != CURSOR_VERSION || key.is_empty() || key.len() > KEY_BYTES_MAX {
