@@ -16,7 +16,7 @@ use crate::cli::markdown_out::{self, Noun};
 use crate::cli::output::Printer;
 use crate::config::{Desired, DesiredEntry, Globs};
 use crate::error::Error;
-use crate::kv::{BULK_GET_MAX, KvStore, ListedKey, LiveValue, ReadHint, Store};
+use crate::kv::{self, BULK_GET_MAX, ListedKey, LiveValue, ReadHint, Store};
 use crate::plan::LiveScope;
 use crate::plan::envdiff::{
     self, Aspect, DesiredReads, EnvDiff, LiveReads, LiveSide, Status, scope_pairs,
@@ -285,7 +285,8 @@ fn diff_views(diff: &EnvDiff, reads: &LiveReads) -> ValueViews {
     views
 }
 
-/// Reads the values of `keys` (listed in `live`), 100 per bulk get, or with `exact` as bytes.
+/// Reads the values of `keys` (listed in `live`) through the one value reader, with `exact` as
+/// bytes.
 async fn read(
     store: &Store,
     namespace_id: &str,
@@ -293,18 +294,14 @@ async fn read(
     keys: &[String],
     exact: bool,
 ) -> Result<Vec<LiveValue>, Error> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(BULK_GET_MAX) {
-        let hints: Vec<ReadHint> = chunk
-            .iter()
-            .map(|key| ReadHint {
-                exact,
-                listed_expiration: live.get(key.as_str()).and_then(|k| k.expiration),
-            })
-            .collect();
-        out.extend(store.read_values(namespace_id, chunk, &hints).await?);
-    }
-    Ok(out)
+    let hints: Vec<ReadHint> = keys
+        .iter()
+        .map(|key| ReadHint {
+            exact,
+            listed_expiration: live.get(key.as_str()).and_then(|k| k.expiration),
+        })
+        .collect();
+    Ok(kv::read::read_values(store, namespace_id, keys, &hints, &|_| {}).await?)
 }
 
 /// The keys of a listing by name.
