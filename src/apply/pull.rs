@@ -26,6 +26,8 @@ pub struct Request<'a> {
     pub root: &'a Path,
     /// The YAML files the load read, root first.
     pub files: &'a [PathBuf],
+    /// Each scope's included files, as places in `files` (`config::Loaded::included`).
+    pub included: &'a std::collections::BTreeMap<String, Vec<usize>>,
     pub options: &'a pull::Options,
     /// `--remove-missing`.
     pub remove_missing: bool,
@@ -94,6 +96,7 @@ pub async fn pull<S: KvStore>(
     let context = edit::Context {
         root: request.root,
         files: request.files,
+        included: request.included,
         environment: environment.as_deref(),
         into: request.into,
         preview: request.preview,

@@ -311,6 +311,8 @@ pub struct Listed {
     pub live: Vec<LiveScope>,
     /// The YAML files the config was read from, root first.
     pub files: Vec<std::path::PathBuf>,
+    /// Each scope's included files, as places in `files` (`config::Loaded::included`).
+    pub included: std::collections::BTreeMap<String, Vec<usize>>,
     /// The target's namespaces by title, when a `namespace_title:` scope asked for them: a
     /// second load of the config (a baseline, `pull`'s check of its edits) reuses them.
     pub titles: Option<kv::Titles>,
@@ -496,13 +498,13 @@ pub async fn load_and_list_with(
     };
     listing.finish();
     warn(&loaded, printer);
-    let (desired, files) = (loaded.desired, loaded.files);
+    let config::Loaded { desired, files, included, .. } = loaded;
     let mut live = live.map_err(|error| in_scope(error, &desired))?;
     if desired.heads() != heads {
         // Not expected: the loader reports the heads it returns. Correctness first.
         live = list_live(&store, &desired.heads(), &|_| {}).await?;
     }
-    Ok(Listed { desired, store, live, files, titles: asked.titles })
+    Ok(Listed { desired, store, live, files, included, titles: asked.titles })
 }
 
 /// A listing the API refused because it does not know the namespace (code 10013) names the

@@ -52,6 +52,7 @@ pub mod wrangler;
 mod yaml;
 mod yaml_out;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use desired::{Desired, DesiredEntry, DesiredScope, Globs, PlanTier, ReadError, ValueSource};
@@ -116,6 +117,9 @@ pub struct Loaded {
     /// The YAML files read, the root config first, each included file after the file that
     /// included it (where `kvsync pull` looks for the entries it edits).
     pub files: Vec<PathBuf>,
+    /// For each scope, by name, the included files its keys were read from: their places in
+    /// `files`, in the order read.
+    pub included: BTreeMap<String, Vec<usize>>,
 }
 
 /// Loads, interpolates, merges, validates and hashes the config at `path`.

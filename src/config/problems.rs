@@ -38,6 +38,13 @@ impl Pos {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct FileId(u32);
 
+impl FileId {
+    /// Its place in [`Problems::paths`].
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// One collected problem.
 #[derive(Debug)]
 struct Problem {

@@ -113,6 +113,7 @@ fn run(project: &Project, store: &Namespace, live: &[LiveScope], deep: bool) -> 
     let request = Request {
         root: &root,
         files: &project.loaded.files,
+        included: &project.loaded.included,
         options: &options,
         remove_missing: false,
         into: None,

@@ -26,7 +26,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     if !args.dry_run {
         recover(&folder, printer)?;
     }
-    let engine::Listed { desired, store, live, files, titles } =
+    let engine::Listed { desired, store, live, files, included, titles } =
         engine::load_and_list(&args.config, context, Access::Read, printer).await?;
     let options =
         pull::Options { owner: desired.owner.clone(), deep: args.deep, adopt: args.adopt, only };
@@ -37,6 +37,7 @@ pub async fn run(args: &PullArgs, printer: &Printer) -> Result<ExitStatus, Error
     let request = Request {
         root: args.config.path(),
         files: &files,
+        included: &included,
         options: &options,
         remove_missing: args.remove_missing,
         into: args.into.as_deref(),

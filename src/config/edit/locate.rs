@@ -63,12 +63,13 @@ impl Trees {
         self.parsed.iter().map(|tree| tree.get().is_some()).collect()
     }
 
-    /// The included files in the order to look for `key`: those whose text holds it as
-    /// written first (a key is defined once in a scope's files), then the others (a key that is
-    /// escaped or split in the text), each in the order the load read them.
-    fn included_for(&self, key: &str) -> impl Iterator<Item = usize> {
-        let (holding, others): (Vec<usize>, Vec<usize>) =
-            (1..self.texts.len()).partition(|&file| self.texts[file].contains(key));
+    /// A scope's `included` files in the order to look for `key`: those whose text holds it
+    /// as written first (a key is defined once in a scope's files), then the others (a key
+    /// that is escaped or split in the text), each in the order the load read them.
+    fn included_for(&self, included: &[usize], key: &str) -> impl Iterator<Item = usize> {
+        let (holding, others): (Vec<usize>, Vec<usize>) = (included.iter().copied())
+            .filter(|&file| file < self.texts.len())
+            .partition(|&file| self.texts[file].contains(key));
         holding.into_iter().chain(others)
     }
 }
@@ -88,7 +89,7 @@ pub(super) struct Site {
 }
 
 /// Finds where `key` of `scope` is defined: the environment's overlay first, then the root's
-/// scope, then the included files. `overlay` says whether the site is in the overlay.
+/// scope, then the files the scope includes. `overlay` says whether the site is in the overlay.
 pub(super) fn find(
     context: &Context<'_>,
     trees: &Trees,
@@ -105,7 +106,8 @@ pub(super) fn find(
     if let Some(site) = site_at(root, 0, &["namespaces", scope, "keys"], key) {
         return Some((site, false));
     }
-    for index in trees.included_for(key) {
+    let included = context.included.get(scope)?;
+    for index in trees.included_for(included, key) {
         if let Some(tree) = trees.get(index)
             && let Some(site) = site_at(tree, index, &["keys"], key)
         {

@@ -88,6 +88,8 @@ pub struct Context<'a> {
     pub root: &'a Path,
     /// The YAML files the load read (root first).
     pub files: &'a [PathBuf],
+    /// Each scope's included files, as places in `files` (`Loaded::included`).
+    pub included: &'a BTreeMap<String, Vec<usize>>,
     /// The environment the desired state was loaded for, when the config has environments.
     pub environment: Option<&'a str>,
     /// `--into FILE`: where added keys go.

@@ -375,6 +375,7 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
     let context = Context {
         root: &root,
         files: &loaded.files,
+        included: &loaded.included,
         environment: loaded.desired.environment.as_deref(),
         into: None,
         preview: None,
@@ -449,7 +450,7 @@ fn run_case(keys: &[Key], adopt: &[&'static str], environments: bool, crlf: bool
     for change in &second {
         assert!(refused.contains(&change.key.as_str()), "{change:?} after the pull");
     }
-    let context = Context { files: &again.files, ..context };
+    let context = Context { files: &again.files, included: &again.included, ..context };
     let twice = edits(&context, &again.desired, &second).expect("edits");
     assert!(twice.files.is_empty(), "a second pull changes {:?}", twice.made);
     if made.refused.iter().any(|r| matches!(r.refusal, Refusal::Shared { .. })) {

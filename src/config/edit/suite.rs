@@ -91,6 +91,7 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
     let context = Context {
         root: &root,
         files: &loaded.files,
+        included: &loaded.included,
         environment: None,
         into: None,
         preview: None,

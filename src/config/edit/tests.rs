@@ -68,6 +68,7 @@ const HEAD: &str = "version: 1\nowner: web\nnamespaces:\n  flags:\n    namespace
 struct Project {
     dir: tempfile::TempDir,
     files: Vec<PathBuf>,
+    included: BTreeMap<String, Vec<usize>>,
     desired: crate::config::Desired,
 }
 
@@ -86,7 +87,7 @@ fn project(files: &[(&str, &str)], environment: Option<&str>) -> Project {
         titles: None,
     };
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
-    Project { dir, files: loaded.files, desired: loaded.desired }
+    Project { dir, files: loaded.files, included: loaded.included, desired: loaded.desired }
 }
 
 /// The edits of `changes`: every file after them, by name (files not edited left out).
@@ -95,6 +96,7 @@ fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, E
     let context = Context {
         root: &root,
         files: &project.files,
+        included: &project.included,
         environment: project.desired.environment.as_deref(),
         into: None,
         preview: None,
@@ -177,6 +179,7 @@ fn context<'a>(project: &'a Project, root: &'a Path) -> Context<'a> {
     Context {
         root,
         files: &project.files,
+        included: &project.included,
         environment: project.desired.environment.as_deref(),
         into: None,
         preview: None,
@@ -583,17 +586,24 @@ fn an_entry_is_found_in_the_file_that_defines_it() {
 
     let trees = locate::Trees::read(&project.files).expect("read");
     let root = project.dir.path().join("kvsync.yaml");
-    let context = Context {
-        root: &root,
-        files: &project.files,
-        environment: None,
-        into: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let context = context(&project, &root);
     let (site, _) = locate::find(&context, &trees, "flags", "f/plain").expect("found");
     assert_eq!(site.file, 2);
     assert_eq!(trees.parsed(), [true, true, true, false], "c.yaml is not parsed");
+}
+
+/// Two scopes whose included files define keys of the same name: an edit of one scope's key
+/// goes into that scope's file.
+#[test]
+fn an_entry_is_found_in_its_own_scopes_files() {
+    let config = "version: 1\nowner: web\nnamespaces:\n  one:\n    namespace_id: 00000000000000000000000000000001\n    include: [a.yaml]\n  flags:\n    namespace_id: 00000000000000000000000000000002\n    include: [b.yaml]\n";
+    let files = [
+        ("kvsync.yaml", config),
+        ("a.yaml", "keys:\n  flag: a-one\n"),
+        ("b.yaml", "keys:\n  flag: b-two\n"),
+    ];
+    let project = project(&files, None);
+    let (after, edits) = edited(&project, &[set_value("flag", "b-hand")]);
+    assert!(edits.refused.is_empty(), "{:?}", edits.refused);
+    assert_eq!(after.keys().collect::<Vec<_>>(), ["b.yaml"]);
 }

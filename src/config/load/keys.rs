@@ -74,6 +74,7 @@ impl Loader<'_> {
             on_keys: hooks.on_keys,
             typing: Typing::default(),
             compiler: &mut self.compiler,
+            included: Vec::new(),
         };
         keys.add_schemas(&mut self.problems, self.root, schemas, false);
         keys.add(&mut self.problems, self.root, base_keys);
@@ -82,7 +83,8 @@ impl Loader<'_> {
         keys.add_included(&mut self.problems, root, &include, &self.overlay);
         keys.replaced = None;
         keys.add(&mut self.problems, self.root, overlay_keys);
-        let KeyResolver { records, typing, .. } = keys;
+        let KeyResolver { records, typing, included, .. } = keys;
+        self.included.insert(scope_name.clone(), included);
         let record = |seq: u32| {
             let record = records.get(seq as usize)?;
             Some((record.name.as_str(), record.entry.as_ref()?))
@@ -179,6 +181,8 @@ struct KeyResolver<'a> {
     /// The scope's `schemas:` and the values to check against them.
     typing: Typing,
     compiler: &'a mut Compiler,
+    /// The included files read, in order.
+    included: Vec<FileId>,
 }
 
 /// What a key's name says in its scope: a problem that excludes it, or a warning.
@@ -316,6 +320,7 @@ impl KeyResolver<'_> {
             include,
             &mut stack,
             &mut |problems, file, Included { keys: included, files, schemas }| {
+                self.included.push(file);
                 self.add_schemas(problems, file, schemas, true);
                 self.add(problems, file, included);
                 self.add_files(problems, file, files);

@@ -20,6 +20,7 @@
 mod head;
 mod keys;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -141,10 +142,14 @@ fn load_from(
         // The config itself is sound; the target's failure is the caller's to report.
         return Err(Error::TitlesUnknown);
     }
-    let files = yaml_files(&loader.problems);
+    let (files, index) = yaml_files(&loader.problems);
+    let included = (loader.included.into_iter())
+        .map(|(scope, read)| (scope, read.into_iter().filter_map(|f| index[f.index()]).collect()))
+        .collect();
     let (_, warnings) = loader.problems.finish();
     Ok(Loaded {
         files,
+        included,
         desired: Desired {
             owner,
             environment: merged.environment,
@@ -189,17 +194,20 @@ fn read_root(path: &Path, overlay: &Overlay) -> Result<RootFile, Error> {
     Ok(RootFile { dir, canonical, file_canonical, bytes })
 }
 
-/// The YAML files a load read: the root config and the included files (not `file:` values).
-fn yaml_files(problems: &Problems) -> Vec<PathBuf> {
-    problems
-        .paths()
-        .iter()
-        .enumerate()
-        .filter(|(index, path)| {
-            *index == 0 || path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+/// The YAML files a load read: the root config and the included files (not `file:` values);
+/// and for each file the load read, its place among them.
+fn yaml_files(problems: &Problems) -> (Vec<PathBuf>, Vec<Option<usize>>) {
+    let mut files = Vec::new();
+    let index = (problems.paths().iter().enumerate())
+        .map(|(index, path)| {
+            let yaml = index == 0 || path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            yaml.then(|| {
+                files.push(path.clone());
+                files.len() - 1
+            })
         })
-        .map(|(_, path)| path.clone())
-        .collect()
+        .collect();
+    (files, index)
 }
 
 /// The config's text; a file that is not UTF-8 is a problem at the first bad byte.
@@ -369,6 +377,8 @@ struct Loader<'a> {
     compiler: Compiler,
     /// Included files read from memory instead of the disk.
     overlay: Arc<Overlay>,
+    /// Each scope's included files, in the order read.
+    included: BTreeMap<String, Vec<FileId>>,
 }
 
 impl<'a> Loader<'a> {
@@ -409,6 +419,7 @@ impl<'a> Loader<'a> {
             wrangler_dev,
             compiler: Compiler::new(roots.canonical),
             overlay: Arc::default(),
+            included: BTreeMap::new(),
         }
     }
 
