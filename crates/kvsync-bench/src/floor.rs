@@ -94,12 +94,19 @@ impl Scenario {
 }
 
 /// DESIGN.md §9 for a live scope of `live` keys: plan = ⌈N/1000⌉ lists + ⌈U/100⌉ bulk gets for
-/// the value diffs of the U updates; apply = that plan + ⌈P/10,000⌉ puts + ⌈D/10,000⌉ deletes;
-/// validate touches no namespace; a plan by `list_shards` lists each shard to its end; `diff
-/// --live` of two equal namespaces lists each once.
+/// the value diffs of the U updates the human plan shows (all of them up to
+/// `report::human::FULL_MAX` changes, else the first `GROUP_KEYS`); apply = that plan, plus
+/// the snapshot of §8b (⌈(updates + deletes)/100⌉ bulk gets of the live values it will
+/// overwrite or delete), ⌈P/10,000⌉ puts and ⌈D/10,000⌉ deletes; validate touches no
+/// namespace; a plan by `list_shards` lists each shard to its end; `diff --live` of two equal
+/// namespaces lists each once.
 pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -> Requests {
+    use kvsync::report::human::{FULL_MAX, GROUP_KEYS};
     let lists = live.div_ceil(PAGE);
-    let gets = changes.update.div_ceil(BULK_GET);
+    let all = changes.create + changes.update + changes.delete;
+    let shown =
+        if all > FULL_MAX as u64 { changes.update.min(GROUP_KEYS as u64) } else { changes.update };
+    let gets = shown.div_ceil(BULK_GET);
     match scenario {
         Scenario::PlanSame | Scenario::PlanOneFile => {
             Requests { list: lists, ..Requests::default() }
@@ -107,7 +114,7 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         Scenario::PlanEdited => Requests { list: lists, bulk_get: gets, ..Requests::default() },
         Scenario::Apply => Requests {
             list: lists,
-            bulk_get: gets,
+            bulk_get: gets + (changes.update + changes.delete).div_ceil(BULK_GET),
             bulk_put: (changes.create + changes.update).div_ceil(BULK_WRITE),
             bulk_delete: changes.delete.div_ceil(BULK_WRITE),
             other: 0,
@@ -116,11 +123,9 @@ pub(crate) fn floor_requests(scenario: Scenario, live: u64, changes: &Changes) -
         Scenario::PlanSharded => Requests { list: changes.shard_lists, ..Requests::default() },
         // Both namespaces listed (at once), nothing read: every key's markers agree.
         Scenario::DiffLive => Requests { list: 2 * lists, ..Requests::default() },
-        // The listing, one bulk get for the value of the key whose metadata changed, and that
-        // value read once more as bytes (a single-key read), since it goes into a file.
-        Scenario::PullEdit => {
-            Requests { list: lists, bulk_get: 1, other: 1, ..Requests::default() }
-        }
+        // The listing, and the value of the key whose metadata changed read once, as bytes (a
+        // single-key read), since it goes into a file.
+        Scenario::PullEdit => Requests { list: lists, other: 1, ..Requests::default() },
     }
 }
 
@@ -182,10 +187,20 @@ mod tests {
     #[test]
     fn floors_follow_design_section_9() {
         let changes = Changes { create: 10_000, update: 10_000, delete: 10_000, shard_lists: 7 };
+        // 30,000 changes: the plan shows 20 updates (one bulk get); the snapshot reads the
+        // 20,000 keys updated or deleted.
         let apply = floor_requests(Scenario::Apply, 1_000_000, &changes);
-        assert_eq!(apply.compact(), "1000/100/2/1");
+        assert_eq!(apply.compact(), "1000/201/2/1");
+        let plan = floor_requests(Scenario::PlanEdited, 1_000_000, &changes);
+        assert_eq!(plan.compact(), "1000/1/0/0");
+        // 300 changes, 100 updates: still capped (more than 200 changes).
         let plan = floor_requests(Scenario::PlanEdited, 10_000, &Changes::for_size(10_000));
         assert_eq!(plan.compact(), "10/1/0/0");
+        // A small plan shows every update: 150 updates, two bulk gets.
+        let small = Changes { create: 10, update: 150, delete: 10, shard_lists: 1 };
+        assert_eq!(floor_requests(Scenario::PlanEdited, 10_000, &small).compact(), "10/2/0/0");
+        let pull = floor_requests(Scenario::PullEdit, 10_000, &changes);
+        assert_eq!(pull.compact(), "10/0/0/0 +1 other");
         assert_eq!(floor_requests(Scenario::PlanSame, 100_001, &changes).list, 101);
         assert_eq!(floor_requests(Scenario::Validate, 5, &changes), Requests::default());
         assert_eq!(floor_requests(Scenario::PlanSharded, 5, &changes).list, 7);
