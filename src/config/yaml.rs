@@ -589,7 +589,7 @@ mod spans;
 
 use messages::translate;
 pub(crate) use messages::{STRICT_BOOLEANS_HINT, missing_field, one_of, unknown_field};
-pub(crate) use spans::{ScalarForm, SpanKind, SpanNode, span_tree};
+pub(crate) use spans::{ScalarForm, SpanKind, SpanNode, header_code, span_tree};
 
 #[cfg(test)]
 mod tests {

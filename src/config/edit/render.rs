@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::super::yaml::{ScalarForm, SpanKind, SpanNode};
+use super::super::yaml::{self, ScalarForm, SpanKind, SpanNode};
 use super::super::yaml_out;
 use super::Refusal;
 use super::set::Replacement;
@@ -290,11 +290,6 @@ pub(super) fn block_scalar_or_value(
 /// Whether a block scalar's header (its first line, from the node's start: a tag or an anchor
 /// may come first, a comment after) is folded (`>`).
 pub(super) fn header_folded(header: &str) -> bool {
-    let code = header
-        .char_indices()
-        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
-        .map_or(header, |(i, _)| &header[..i])
-        .trim_end();
-    let token = code.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let (code, token) = yaml::header_code(header);
     code[token..].starts_with('>')
 }

@@ -106,14 +106,7 @@ fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, E
     };
     let edits = edits(&context, &project.desired, changes).expect("edits");
     let environments = crate::config::environment_names(&root);
-    if let Err(error) = check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, changes),
-        changes,
-        &edits,
-        &environments,
-    ) {
+    if let Err(error) = checked(&context, project, changes, &edits, &environments) {
         panic!("{error}");
     }
     let after = edits
@@ -126,6 +119,18 @@ fn edited(project: &Project, changes: &[Change]) -> (BTreeMap<String, String>, E
         })
         .collect();
     (after, edits)
+}
+
+/// [`check`] of `changes` made by `edits` to `project`.
+fn checked(
+    context: &Context<'_>,
+    project: &Project,
+    changes: &[Change],
+    edits: &Edits,
+    environments: &[String],
+) -> Result<(), CheckError> {
+    let before = Before::of(&project.desired, changes);
+    check(context, project.desired.environment.as_deref(), &before, changes, edits, environments)
 }
 
 fn change(key: &str, what: What) -> Change {
@@ -209,30 +214,14 @@ fn the_check_names_a_key_the_edits_would_change() {
         made: made.clone(),
         refused: Vec::new(),
     };
-    check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &remove),
-        &remove,
-        &good,
-        &[],
-    )
-    .expect("the right edit passes");
+    checked(&context, &project, &remove, &good, &[]).expect("the right edit passes");
     // The old end of a block scalar: the next line went too.
     let bad = Edits {
         files: vec![file(&config.replace("      b: |\n        x\n      c: 3\n", ""))],
         made: made.clone(),
         refused: Vec::new(),
     };
-    let error = check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &remove),
-        &remove,
-        &bad,
-        &[],
-    )
-    .expect_err("caught");
+    let error = checked(&context, &project, &remove, &bad, &[]).expect_err("caught");
     assert_eq!(
         error.to_string(),
         "after the edits, `c` of scope `flags` would no longer be desired; nothing was written"
@@ -245,30 +234,14 @@ fn the_check_names_a_key_the_edits_would_change() {
         made: vec![("flags".to_owned(), "a".to_owned(), String::new())],
         refused: Vec::new(),
     };
-    let error = check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &set),
-        &set,
-        &wrong,
-        &[],
-    )
-    .expect_err("caught");
+    let error = checked(&context, &project, &set, &wrong, &[]).expect_err("caught");
     assert!(
         error.to_string().contains("`a` of scope `flags` would not have its live value"),
         "{error}"
     );
     // Text that does not load at all.
     let broken = Edits { files: vec![file("version: [\n")], made, refused: Vec::new() };
-    let error = check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &remove),
-        &remove,
-        &broken,
-        &[],
-    )
-    .expect_err("caught");
+    let error = checked(&context, &project, &remove, &broken, &[]).expect_err("caught");
     assert!(matches!(error, CheckError::NotLoading { .. }), "{error}");
 }
 
@@ -295,25 +268,9 @@ fn the_check_loads_every_other_environment() {
         refused: Vec::new(),
     };
     let good = edits(config.replace("b: 2", "b: 3"));
-    check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &set),
-        &set,
-        &good,
-        &environments,
-    )
-    .expect("passes");
+    checked(&context, &project, &set, &good, &environments).expect("passes");
     let leaks = edits(config.replace("b: 2", "b: 3").replace("a: 1", "a: 9"));
-    let error = check(
-        &context,
-        project.desired.environment.as_deref(),
-        &Before::of(&project.desired, &set),
-        &set,
-        &leaks,
-        &environments,
-    )
-    .expect_err("caught");
+    let error = checked(&context, &project, &set, &leaks, &environments).expect_err("caught");
     assert!(error.to_string().contains("`a` of scope `flags`"), "{error}");
 }
 

@@ -298,13 +298,7 @@ fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usi
     }
     let header_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
     let header = &text[line_start..header_end];
-    // The indicator is the header's last token before any comment.
-    let code = header
-        .char_indices()
-        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
-        .map_or(header, |(i, _)| &header[..i])
-        .trim_end();
-    let token = code.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let (code, token) = header_code(header);
     let indicator = if code[token..].starts_with(['|', '>']) {
         line_start + token
     } else {
@@ -352,6 +346,17 @@ fn block_scalar_range(text: &str, start: usize, end: usize, empty: bool) -> (usi
         last
     };
     (indicator.min(last), last, tail)
+}
+
+/// A block scalar's header without its comment, and where its last token starts: the
+/// indicator (`|`, `>`, with chomping and indentation), a tag or an anchor coming first.
+pub(crate) fn header_code(header: &str) -> (&str, usize) {
+    let code = header
+        .char_indices()
+        .find(|(i, c)| *c == '#' && (*i == 0 || header[..*i].ends_with([' ', '\t'])))
+        .map_or(header, |(i, _)| &header[..i])
+        .trim_end();
+    (code, code.rfind([' ', '\t']).map_or(0, |i| i + 1))
 }
 
 #[cfg(test)]
