@@ -323,6 +323,22 @@ fn keys_without_a_marker_and_hand_edits_need_deep() {
     assert!(deep.stdout.contains("-1\n      +edited"), "{}", deep.stdout);
 }
 
+/// A key whose live copies carry no marker is sensitive by the desired state alone: `diff
+/// --live` (which keeps of each desired state only its scopes and sensitive keys) still never
+/// shows its values.
+#[test]
+fn a_key_sensitive_only_in_the_config_stays_hidden_live() {
+    let test = Test::new().file("kvsync.yaml", two_environments("local"));
+    apply(&test, "staging");
+    apply(&test, "production");
+    put(&test, NS, &[("f/secret", "s3cr3t-staging", serde_json::Value::Null)]);
+    put(&test, PROD, &[("f/secret", "s3cr3t-production", serde_json::Value::Null)]);
+    let deep = diff(&test, &["--live", "--deep"]);
+    assert_eq!(deep.code, 2, "{}", deep.snapshot());
+    no_secret(&deep);
+    assert!(deep.stdout.contains("~ f/secret (value differs)"), "{}", deep.stdout);
+}
+
 #[test]
 fn each_environment_uses_its_own_target() {
     // Staging on the local store, production on a second local file given in its overlay.
