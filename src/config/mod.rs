@@ -104,6 +104,18 @@ pub struct LoadOptions<'a> {
     pub titles: Option<&'a AskTitles<'a>>,
 }
 
+impl<'a> LoadOptions<'a> {
+    /// A load of `environment` with no `--preview`, no `--target`, no variables and no target
+    /// to ask for titles: what reads a config on its own. Set other fields with `..`.
+    pub fn of(environment: Option<&'a str>) -> Self {
+        LoadOptions { environment, preview: None, target: None, vars: &no_vars, titles: None }
+    }
+}
+
+fn no_vars(_: &str) -> Option<String> {
+    None
+}
+
 /// What [`LoadOptions::titles`] calls: where the keys live → the target's namespaces by title,
 /// or `None` when the target could not be asked.
 pub type AskTitles<'a> = dyn Fn(&Heads) -> Option<crate::kv::Titles> + 'a;

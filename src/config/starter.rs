@@ -323,8 +323,7 @@ mod tests {
         for (path, contents) in files {
             std::fs::write(dir.path().join(path), contents).expect("write");
         }
-        let options =
-            LoadOptions { environment, preview: None, target: None, vars: &|_| None, titles: None };
+        let options = LoadOptions::of(environment);
         load(&dir.path().join("kvsync.yaml"), &options).unwrap_or_else(|e| panic!("{e:?}\n{text}"))
     }
 
@@ -411,13 +410,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("kvsync.yaml"), &text).expect("write");
         std::fs::write(dir.path().join("wrangler.jsonc"), wrangler).expect("write");
-        let options = LoadOptions {
-            environment: Some("production"),
-            preview: None,
-            target: None,
-            vars: &|_| None,
-            titles: None,
-        };
+        let options = LoadOptions::of(Some("production"));
         let error = load(&dir.path().join("kvsync.yaml"), &options).expect_err("config missing");
         assert!(
             error.to_string().contains(

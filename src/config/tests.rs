@@ -36,8 +36,7 @@ impl Fixture {
     ) -> Result<Loaded, Error> {
         let lookup =
             |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
-        let options =
-            LoadOptions { environment, preview: None, target: None, vars: &lookup, titles: None };
+        let options = LoadOptions { vars: &lookup, ..LoadOptions::of(environment) };
         load(&self.path().join("kvsync.yaml"), &options)
     }
 
@@ -1052,13 +1051,7 @@ fn empty_metadata_differs_from_none() {
 #[test]
 fn a_missing_root_config_is_a_read_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let error = load(&dir.path().join("nope.yaml"), &options).expect_err("missing");
     assert!(matches!(error, Error::Read { .. }));
     assert!(error.to_string().contains("nope.yaml"), "{error}");
@@ -1158,13 +1151,7 @@ fn a_wrangler_config_is_found_in_a_folder_above_and_may_be_toml() {
         "kv/kvsync.yaml",
         "version: 1\nowner: web\nnamespaces:\n  flags: {binding: FLAGS}\n",
     );
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let loaded = load(&fixture.path().join("kv/kvsync.yaml"), &options).expect("loads");
     let scope = &loaded.desired.scopes[0];
     assert_eq!(scope.namespace_id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
@@ -1455,13 +1442,7 @@ fn heads_come_before_the_keys() {
     let on_heads = |heads: Heads| events.borrow_mut().push(format!("{heads:?}"));
     let on_keys = |n: u64| events.borrow_mut().push(format!("keys {n}"));
     let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let loaded = load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
     let heads = loaded.desired.heads();
     assert_eq!(
@@ -1513,13 +1494,7 @@ fn a_large_root_file_announces_its_heads_before_it_is_parsed() {
         let on_heads = |heads: Heads| events.borrow_mut().push(Some(heads));
         let on_keys = |_| events.borrow_mut().push(None);
         let hooks = Hooks { on_heads: &on_heads, on_keys: &on_keys };
-        let options = LoadOptions {
-            environment: Some(environment),
-            preview: None,
-            target: None,
-            vars: &|_| None,
-            titles: None,
-        };
+        let options = LoadOptions::of(Some(environment));
         let loaded =
             load_with(&fixture.path().join("kvsync.yaml"), &options, &hooks).expect("loads");
         let events = events.into_inner();
@@ -1827,13 +1802,7 @@ fn files_escaping_the_config_folder() {
             "{HEAD}    files:\n      - path: ../outside/*\n        key: \"f/{{path}}\"\n      - path: '../**'\n        key: \"f/{{path}}\"\n    include: [\"../**/*.yaml\", \"keys/../../outside/*\"]\n"
         ),
     );
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let result = load(&fixture.path().join("inner/kvsync.yaml"), &options);
     let errors = fixture.errors(result);
     assert_eq!(
@@ -1960,13 +1929,7 @@ fn files_sensitive_by_flag_or_interpolated_metadata() {
 
 /// Loads `path` with `workers` threads: every key's name and hash, or every problem.
 fn load_with_workers(path: &Path, workers: usize) -> (Vec<(String, String)>, Vec<String>) {
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let hooks = Hooks { on_heads: &|_| {}, on_keys: &|_| {} };
     let workers = super::parallel::Workers::new(workers);
     let show =

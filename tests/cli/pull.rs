@@ -510,7 +510,7 @@ proptest::proptest! {
         let out = test.run(&local(&["pull", "--deep"]));
         proptest::prop_assert!(out.code == 0 || out.code == 2, "{}", out.snapshot());
         // (a): the config now says what is live, for every pulled key.
-        let options = kvsync::config::LoadOptions { environment: None, preview: None, target: None, vars: &|_| None, titles: None };
+        let options = kvsync::config::LoadOptions::of(None);
         let loaded = kvsync::config::load(&test.path().join("kvsync.yaml"), &options)
             .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{}", out.snapshot())))?;
         let scope = &loaded.desired.scopes[0];

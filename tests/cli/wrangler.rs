@@ -108,11 +108,8 @@ fn the_plan_heading_says_which_binding_gave_the_id() {
     let test = project();
     let vars = |_: &str| None;
     let options = kvsync::config::LoadOptions {
-        environment: Some("production"),
-        preview: None,
-        target: None,
         vars: &vars,
-        titles: None,
+        ..kvsync::config::LoadOptions::of(Some("production"))
     };
     let loaded =
         kvsync::config::load(&test.path().join("kv/kvsync.yaml"), &options).expect("loads");

@@ -91,13 +91,7 @@ struct Project {
 fn project(config: &str) -> Project {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("kvsync.yaml"), config).expect("write");
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("loads");
     Project { dir, loaded }
 }

@@ -22,13 +22,8 @@ pub fn run(args: &TypesArgs, printer: &Printer) -> Result<ExitStatus, Error> {
     let vars = |name: &str| std::env::var(name).ok();
     let mut configs = Vec::with_capacity(environments.len());
     for (index, environment) in environments.into_iter().enumerate() {
-        let options = config::LoadOptions {
-            environment: environment.as_deref(),
-            preview: None,
-            target: None,
-            vars: &vars,
-            titles: None,
-        };
+        let options =
+            config::LoadOptions { vars: &vars, ..config::LoadOptions::of(environment.as_deref()) };
         let loaded = config::load(path, &options)?;
         // Each environment repeats the base config's warnings: say them once.
         if index == 0 {

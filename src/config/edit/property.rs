@@ -267,8 +267,7 @@ fn state_of(desired: &Desired) -> BTreeMap<String, State> {
 }
 
 fn load_in(dir: &Path, environment: Option<&str>) -> crate::config::Loaded {
-    let options =
-        LoadOptions { environment, preview: None, target: None, vars: &|_| None, titles: None };
+    let options = LoadOptions::of(environment);
     match load(&dir.join("kvsync.yaml"), &options) {
         Ok(loaded) => loaded,
         Err(crate::config::Error::Invalid(problems)) => panic!("{problems:#?}"),

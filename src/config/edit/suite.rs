@@ -79,13 +79,7 @@ fn pull_document(document: &str, crlf: bool, scratch: &Path) -> Result<Pulled, F
     let root = scratch.join("kvsync.yaml");
     crate::fs::write(&root, embed(document, crlf).as_bytes(), scratch)
         .map_err(|error| Failure::Broken(format!("cannot write `{}`: {error}", root.display())))?;
-    let options = LoadOptions {
-        environment: None,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = LoadOptions::of(None);
     let loaded = load(&root, &options).map_err(|_| Failure::NotKeys)?;
     let keys: Vec<String> = loaded.desired.scopes[0].entries.keys().cloned().collect();
     let context = Context {

@@ -79,13 +79,7 @@ fn project(files: &[(&str, &str)], environment: Option<&str>) -> Project {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
-    let options = crate::config::LoadOptions {
-        environment,
-        preview: None,
-        target: None,
-        vars: &|_| None,
-        titles: None,
-    };
+    let options = crate::config::LoadOptions::of(environment);
     let loaded = crate::config::load(&dir.path().join("kvsync.yaml"), &options).expect("it loads");
     Project { dir, files: loaded.files, included: loaded.included, desired: loaded.desired }
 }
