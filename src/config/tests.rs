@@ -218,6 +218,17 @@ default_environment: staging
     assert_eq!(entry(&loaded, "f/m").metadata, x);
 }
 
+/// A repeated field is placed where the parser places its other problems: on a line after a
+/// byte-order mark, columns count from after it; line breaks may be CRLF.
+#[test]
+fn a_repeated_field_is_placed_as_the_parser_places_problems() {
+    let text = "\u{feff}{version: 1, owner: a, owner: b, namespaces: {}}\n";
+    check(text, &[], &["kvsync.yaml:1:24: duplicate key `owner`"]);
+    check(&text.replace("owner: b", "bogus: b"), &[], &["kvsync.yaml:1:24: unknown field `bogus`"]);
+    let crlf = "\u{feff}version: 1\r\nowner: a\r\nnamespaces: {}\r\nowner: b\r\n";
+    check(crlf, &[], &["kvsync.yaml:4:1: duplicate key `owner`"]);
+}
+
 #[test]
 fn a_missing_field_is_one_problem() {
     check(

@@ -90,7 +90,9 @@ fn second_field(text: &str, field: &str) -> Option<Pos> {
         children.iter().filter_map(|child| earliest(child, field)).min()
     }
     let offset = earliest(&span_tree(text).ok()??, field)?;
-    Some(Pos::at(text, offset))
+    // The parser counts columns after a leading byte-order mark.
+    let bom = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    Some(Pos::at(&text[bom..], offset.saturating_sub(bom)))
 }
 
 /// `text` with the mapping entries whose keys are at `keys` removed: each such line, and the
@@ -604,7 +606,10 @@ mod tests {
         Map(Vec<(usize, usize, Node)>),
     }
 
-    const NAMES: &[&str] = &["a", "b", "key", "f/x"];
+    /// Names from a small set, so that repeats are common; the last ones only quoted (a line
+    /// break of U+2028, `${`, comment openers and closers, quotes, a backslash).
+    const NAMES: &[&str] = &["a", "b", "key", "f/x", "a\u{2028}b", "${x}", "#*/", "q'\"\\"];
+    const PLAIN: usize = 4;
 
     fn node() -> impl Strategy<Value = Node> {
         let leaf = any::<u8>().prop_map(Node::Leaf);
@@ -616,11 +621,16 @@ mod tests {
     /// Block style, each name plain, single- or double-quoted.
     fn render(entries: &[(usize, usize, Node)], indent: usize, out: &mut String) {
         for (name, style, value) in entries {
+            let quoted = *style > 0 || *name >= PLAIN;
             let name = NAMES[*name];
             let name = match style {
-                0 => name.to_owned(),
-                1 => format!("'{name}'"),
-                _ => format!("\"{name}\""),
+                _ if !quoted => name.to_owned(),
+                1 => format!("'{}'", name.replace('\'', "''")),
+                // Escaped in double quotes: the same name as its raw form in single quotes.
+                _ => format!(
+                    "\"{}\"",
+                    name.replace('\\', "\\\\").replace('"', "\\\"").replace('\u{2028}', "\\u2028")
+                ),
             };
             out.push_str(&format!("{:indent$}{name}:", ""));
             match value {
