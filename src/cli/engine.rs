@@ -451,7 +451,9 @@ pub async fn load_and_list_with(
             }
             loading.finish();
             drop(tx.send(Stage::Done(result)));
-            on_loaded.done.map(|done| done.send(()));
+            if let Some(done) = on_loaded.done {
+                drop(done.send(()));
+            }
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
     let (first, mut asked) = TitleAnswer::answer(&mut rx, context, access, printer).await;
