@@ -452,7 +452,7 @@ pub async fn load_and_list_with(
             loading.finish();
             drop(tx.send(Stage::Done(result)));
             if let Some(done) = on_loaded.done {
-                drop(done.send(()));
+                let _ = done.send(());
             }
         })
         .map_err(|source| Error::Io { context: "starting the config loader", source })?;
